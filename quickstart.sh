@@ -1,0 +1,14 @@
+#!/bin/sh
+# Installs what is missing, builds, profiles the bundled example app (tests/apps/hot.js)
+# with no DSN and prints where its time went. The profile stays in _demo/spool.
+set -e
+cd "$(dirname "$0")"
+tools/install-deps.sh
+[ -x configure ] || ./autogen.sh >/dev/null
+[ -f Makefile ] || ./configure -q
+make -s -j"$(nproc)" >/dev/null
+rm -rf _demo && mkdir -p _demo
+echo "== running: sentryprof run node tests/apps/hot.js (no DSN: profiles go to _demo/spool)"
+SENTRYPROF_SPOOL_DIR="$PWD/_demo/spool" tools/sentryprof run node tests/apps/hot.js 3
+echo "== sentryprof top _demo/spool"
+tools/sentryprof top -n 15 _demo/spool

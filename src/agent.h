@@ -1,0 +1,30 @@
+/* agent: the background thread that turns raw samples into profiles on disk: drains the
+ * ring, symbolizes, accumulates the current chunk, re-commits it to the spool every
+ * commit_seconds (a SIGTERM'd node runs no destructor: HAZARDS.md §5) and starts a new
+ * chunk every chunk_seconds. It never runs JS, starts with every signal blocked and is
+ * never sampled. */
+#ifndef SP_AGENT_H
+#define SP_AGENT_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "config.h"
+#include "ring.h"
+
+typedef struct {
+    const sp_config_t *cfg;
+    sp_ring_t *ring;
+    const char *perf_map_path; /* NULL: no JS symbols */
+    bool remove_perf_map;      /* unlink the perf map at stop (we asked V8 for it) */
+    time_t process_start;
+} sp_agent_opts_t;
+
+/* Starts the thread. 0 or a negative errno. */
+int sp_agent_start(const sp_agent_opts_t *opts);
+/* Drains what is left, commits the open chunk and joins, waiting at most timeout_ms. */
+void sp_agent_stop(int timeout_ms);
+/* In a fork child: the thread does not exist there; forget it without touching its state. */
+void sp_agent_atfork_child(void);
+
+#endif

@@ -1,0 +1,73 @@
+/* config: parses the environment once. Threads: preload constructor (single-threaded). */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "spool.h"
+
+/* Integer variable in [lo, hi]; anything else warns once and keeps def. */
+static int env_int(const char *name, int def, int lo, int hi)
+{
+    const char *v = secure_getenv(name);
+    if (!v || !*v) return def;
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || *end || x < lo || x > hi) {
+        SP_WARN("%s=\"%s\" is not a whole number in %d..%d; using %d", name, v, lo, hi, def);
+        return def;
+    }
+    return (int)x;
+}
+
+static bool env_flag(const char *name)
+{
+    const char *v = secure_getenv(name);
+    return v && *v && strcmp(v, "0") != 0 && strcasecmp(v, "false") != 0;
+}
+
+static void env_str(const char *name, char *dst, size_t len, const char *def)
+{
+    const char *v = secure_getenv(name);
+    if (!v || !*v) v = def;
+    if (strlen(v) >= len) SP_WARN("%s is longer than %zu bytes; truncated", name, len - 1);
+    snprintf(dst, len, "%s", v);
+}
+
+void sp_config_load(sp_config_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->debug = env_flag(SP_ENV_DEBUG);
+    if (cfg->debug) sp_log_set_level(SP_LOG_DEBUG);
+    cfg->hz = env_int(SP_ENV_HZ, SP_DEFAULT_HZ, 1, SP_MAX_HZ);
+    cfg->signal = env_int(SP_ENV_SIGNAL, 0, 0, SIGRTMAX);
+    if (cfg->signal && (cfg->signal < SIGRTMIN + 2 || cfg->signal > SIGRTMAX)) {
+        SP_WARN("%s=%d is not a real-time signal in %d..%d; picking a free one", SP_ENV_SIGNAL,
+                cfg->signal, SIGRTMIN + 2, SIGRTMAX);
+        cfg->signal = 0;
+    }
+    cfg->chunk_seconds = env_int(SP_ENV_CHUNK_SECONDS, 60, 1, 60);
+    cfg->commit_seconds = env_int(SP_ENV_COMMIT_SECONDS, 5, 1, 60);
+    cfg->keep_perf_map = env_flag(SP_ENV_KEEP_PERF_MAP);
+    if (sp_spool_default_dir(cfg->spool_dir, sizeof cfg->spool_dir) < 0) {
+        SP_WARN("spool directory path too long; using /tmp/sentryprof-%u", (unsigned)getuid());
+        snprintf(cfg->spool_dir, sizeof cfg->spool_dir, "/tmp/sentryprof-%u", (unsigned)getuid());
+    }
+    env_str(SP_ENV_ENVIRONMENT, cfg->environment, sizeof cfg->environment, "production");
+    env_str(SP_ENV_RELEASE, cfg->release, sizeof cfg->release, "");
+}
+
+void sp_config_log(const sp_config_t *cfg)
+{
+    SP_DEBUG("config: hz=%d signal=%d chunk=%ds commit=%ds spool=%s environment=%s release=%s "
+             "keep_perf_map=%d",
+             cfg->hz, cfg->signal, cfg->chunk_seconds, cfg->commit_seconds, cfg->spool_dir,
+             cfg->environment, cfg->release, cfg->keep_perf_map);
+}

@@ -1,0 +1,42 @@
+/* config: every environment variable sentryprof reads, one commented constant each, read
+ * once (secure_getenv) into sp_config_t. Bad values get one warning line and the default.
+ * Threads: read by the preload constructor before any thread of ours exists. */
+#ifndef SP_CONFIG_H
+#define SP_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+
+#define SP_ENV_DISABLE "SENTRYPROF_DISABLE"         /* "1": stay inert in every process */
+#define SP_ENV_DEBUG "SENTRYPROF_DEBUG"             /* "1": debug log, config and counters */
+#define SP_ENV_HZ "SENTRYPROF_HZ"                   /* sampling rate, 1..1000, default 99 */
+#define SP_ENV_SIGNAL "SENTRYPROF_SIGNAL"           /* real-time signal number to claim */
+#define SP_ENV_SPOOL_DIR "SENTRYPROF_SPOOL_DIR"     /* default ${TMPDIR:-/tmp}/sentryprof-<uid> */
+#define SP_ENV_CHUNK_SECONDS "SENTRYPROF_CHUNK_SECONDS" /* v2 chunk span, 1..60, default 60 */
+#define SP_ENV_COMMIT_SECONDS "SENTRYPROF_COMMIT_SECONDS" /* re-commit an open chunk, default 5 */
+#define SP_ENV_KEEP_PERF_MAP "SENTRYPROF_KEEP_PERF_MAP" /* "1": leave /tmp/perf-<pid>.map */
+#define SP_ENV_LIBRARY_PATH "SENTRYPROF_LIBRARY_PATH" /* set by us for the JS helper's dlopen */
+#define SP_ENV_ENVIRONMENT "SENTRY_ENVIRONMENT"     /* Sentry environment, default "production" */
+#define SP_ENV_RELEASE "SENTRY_RELEASE"             /* Sentry release, default "" */
+
+#define SP_DEFAULT_HZ 99
+#define SP_MAX_HZ 1000
+
+typedef struct {
+    bool debug;
+    int hz;
+    int signal;              /* 0: pick the first free one from SIGRTMIN+2 */
+    int chunk_seconds;
+    int commit_seconds;
+    bool keep_perf_map;
+    char spool_dir[PATH_MAX];
+    char environment[128];
+    char release[256];
+} sp_config_t;
+
+/* Fills cfg from the environment (warning lines for bad values). Never fails. */
+void sp_config_load(sp_config_t *cfg);
+/* Logs the effective configuration at debug level. */
+void sp_config_log(const sp_config_t *cfg);
+
+#endif

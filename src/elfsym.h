@@ -1,0 +1,56 @@
+/* elfsym: native symbols. Two parts:
+ *  - sp_procmaps_*: a snapshot of /proc/<pid>/maps (root prefix for tests), sorted, to map
+ *    an address to its mapping (file path, start, offset, perms).
+ *  - sp_elfsym_*: one ELF file's function symbols (.symtab if present, else .dynsym), sorted
+ *    by address, with the PT_LOAD table to turn a runtime address into a file vaddr.
+ * Background thread only (file I/O, allocation). The ELF file is mmap'd read-only and every
+ * offset/size read from it is bounds-checked: a truncated or garbage file yields an empty
+ * table, never a crash. C++ names are demangled with __cxa_demangle looked up at run time
+ * (dlsym, so there is no link dependency on libstdc++); without it names stay mangled.
+ */
+#ifndef SP_ELFSYM_H
+#define SP_ELFSYM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    uint64_t start, end;   /* [start, end) */
+    uint64_t offset;       /* file offset of start */
+    bool exec;             /* 'x' in perms */
+    const char *path;      /* "" for anonymous; "[vdso]", "[stack]" etc. kept as-is */
+} sp_mapping_t;
+
+typedef struct sp_procmaps sp_procmaps_t;
+
+/* Reads <root>/proc/<pid>/maps; root NULL or "" means the real root; pid 0 means "self". */
+sp_procmaps_t *sp_procmaps_read(const char *root, int pid);
+void sp_procmaps_free(sp_procmaps_t *maps);
+const sp_mapping_t *sp_procmaps_find(const sp_procmaps_t *maps, uint64_t addr);
+size_t sp_procmaps_count(const sp_procmaps_t *maps);
+const sp_mapping_t *sp_procmaps_at(const sp_procmaps_t *maps, size_t i);
+
+typedef struct sp_elfsym sp_elfsym_t;
+
+/* Opens an ELF file and indexes its STT_FUNC (and STT_GNU_IFUNC) symbols with nonzero
+ * address. NULL when the file is not a readable 64-bit ELF (a warning is the caller's call). */
+sp_elfsym_t *sp_elfsym_open(const char *path);
+void sp_elfsym_free(sp_elfsym_t *elf);
+size_t sp_elfsym_count(const sp_elfsym_t *elf);
+
+/* Runtime address inside mapping m (which maps this file) -> the file's virtual address,
+ * using the PT_LOAD segment containing m->offset. Returns false when no segment matches. */
+bool sp_elfsym_to_vaddr(const sp_elfsym_t *elf, const sp_mapping_t *m, uint64_t addr,
+                        uint64_t *vaddr);
+
+/* The function symbol containing vaddr: a symbol with a size contains [value, value+size);
+ * a zero-size symbol covers up to the next symbol. Returns the (demangled, when C++) name
+ * owned by elf, or NULL. *sym_start (may be NULL) gets the symbol's vaddr. */
+const char *sp_elfsym_lookup(sp_elfsym_t *elf, uint64_t vaddr, uint64_t *sym_start);
+
+/* Demangles an Itanium C++ name into buf (truncated to fit). Returns buf, or NULL when the
+ * name is not mangled or no demangler is available. */
+const char *sp_demangle(const char *mangled, char *buf, size_t buflen);
+
+#endif

@@ -1,0 +1,88 @@
+/* intern: owns its keys. Linear probing at <= 50% load; FNV-1a hashing. Background thread. */
+#include "intern.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "mem.h"
+
+typedef struct {
+    uint64_t hash;
+    char *key; /* NULL: empty slot */
+    size_t len;
+    long index;
+} slot_t;
+
+struct sp_intern {
+    slot_t *slots;
+    size_t cap; /* power of two */
+    size_t count;
+};
+
+static uint64_t fnv1a(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+sp_intern_t *sp_intern_new(void)
+{
+    sp_intern_t *in = sp_mem_calloc(1, sizeof *in);
+    if (!in) return NULL;
+    in->cap = 256;
+    in->slots = sp_mem_calloc(in->cap, sizeof *in->slots);
+    if (!in->slots) {
+        sp_mem_free(in);
+        return NULL;
+    }
+    return in;
+}
+
+void sp_intern_free(sp_intern_t *in)
+{
+    if (!in) return;
+    for (size_t i = 0; i < in->cap; i++) sp_mem_free(in->slots[i].key);
+    sp_mem_free(in->slots);
+    sp_mem_free(in);
+}
+
+static int grow(sp_intern_t *in)
+{
+    size_t ncap = in->cap * 2;
+    slot_t *ns = sp_mem_calloc(ncap, sizeof *ns);
+    if (!ns) return -1;
+    for (size_t i = 0; i < in->cap; i++) {
+        if (!in->slots[i].key) continue;
+        size_t j = in->slots[i].hash & (ncap - 1);
+        while (ns[j].key) j = (j + 1) & (ncap - 1);
+        ns[j] = in->slots[i];
+    }
+    sp_mem_free(in->slots);
+    in->slots = ns;
+    in->cap = ncap;
+    return 0;
+}
+
+long sp_intern_get(sp_intern_t *in, const void *key, size_t len, bool *added)
+{
+    if (added) *added = false;
+    if ((in->count + 1) * 2 > in->cap && grow(in) < 0) return -1;
+    uint64_t h = fnv1a(key, len);
+    size_t j = h & (in->cap - 1);
+    while (in->slots[j].key) {
+        slot_t *s = &in->slots[j];
+        if (s->hash == h && s->len == len && memcmp(s->key, key, len) == 0) return s->index;
+        j = (j + 1) & (in->cap - 1);
+    }
+    char *copy = sp_mem_alloc(len ? len : 1);
+    if (!copy) return -1;
+    memcpy(copy, key, len);
+    in->slots[j] = (slot_t){.hash = h, .key = copy, .len = len, .index = (long)in->count};
+    in->count++;
+    if (added) *added = true;
+    return in->slots[j].index;
+}
+
+size_t sp_intern_count(const sp_intern_t *in) { return in->count; }

@@ -1,0 +1,19 @@
+/* intern: byte-string keys -> dense indices 0, 1, 2, ... in insertion order (frames and
+ * stacks of a profile are deduplicated through it). Open addressing, keys copied into the
+ * private arena. Background thread only. */
+#ifndef SP_INTERN_H
+#define SP_INTERN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct sp_intern sp_intern_t;
+
+sp_intern_t *sp_intern_new(void);
+void sp_intern_free(sp_intern_t *in);
+/* Index of key, inserting it when absent (*added set accordingly, may be NULL).
+ * Returns -1 when out of memory. */
+long sp_intern_get(sp_intern_t *in, const void *key, size_t len, bool *added);
+size_t sp_intern_count(const sp_intern_t *in);
+
+#endif

@@ -1,0 +1,88 @@
+/* mem: owns the private jemalloc arena. Created once (pthread_once) on first use;
+ * if jemalloc cannot make an arena we still allocate from jemalloc's default arena,
+ * never from libc's heap. Byte counts use the real allocation size (sallocx).
+ * Threads: any but the signal handler. */
+#include "mem.h"
+
+#include <jemalloc/jemalloc.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+
+static pthread_once_t mem_once = PTHREAD_ONCE_INIT;
+static int mem_flags = MALLOCX_TCACHE_NONE;
+static unsigned mem_arena_index;
+static _Atomic size_t mem_used, mem_peak;
+
+static void mem_init(void)
+{
+    unsigned idx;
+    size_t sz = sizeof idx;
+    if (mallctl("arenas.create", &idx, &sz, NULL, 0) == 0) {
+        mem_arena_index = idx;
+        mem_flags = (int)MALLOCX_ARENA(idx) | MALLOCX_TCACHE_NONE;
+    }
+}
+
+static void count_add(size_t n)
+{
+    size_t now = atomic_fetch_add(&mem_used, n) + n;
+    size_t peak = atomic_load(&mem_peak);
+    while (now > peak && !atomic_compare_exchange_weak(&mem_peak, &peak, now)) {
+    }
+}
+
+void *sp_mem_alloc(size_t n)
+{
+    pthread_once(&mem_once, mem_init);
+    void *p = mallocx(n ? n : 1, mem_flags);
+    if (p) count_add(sallocx(p, mem_flags));
+    return p;
+}
+
+void *sp_mem_calloc(size_t count, size_t n)
+{
+    if (n && count > SIZE_MAX / n) return NULL;
+    pthread_once(&mem_once, mem_init);
+    size_t total = count * n;
+    void *p = mallocx(total ? total : 1, mem_flags | MALLOCX_ZERO);
+    if (p) count_add(sallocx(p, mem_flags));
+    return p;
+}
+
+void *sp_mem_realloc(void *p, size_t n)
+{
+    if (!p) return sp_mem_alloc(n);
+    size_t old = sallocx(p, mem_flags);
+    void *q = rallocx(p, n ? n : 1, mem_flags);
+    if (!q) return NULL;
+    atomic_fetch_sub(&mem_used, old);
+    count_add(sallocx(q, mem_flags));
+    return q;
+}
+
+void sp_mem_free(void *p)
+{
+    if (!p) return;
+    atomic_fetch_sub(&mem_used, sallocx(p, mem_flags));
+    dallocx(p, mem_flags);
+}
+
+char *sp_mem_strndup(const char *s, size_t n)
+{
+    char *d = sp_mem_alloc(n + 1);
+    if (!d) return NULL;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+char *sp_mem_strdup(const char *s) { return sp_mem_strndup(s, strlen(s)); }
+size_t sp_mem_in_use(void) { return atomic_load(&mem_used); }
+size_t sp_mem_peak(void) { return atomic_load(&mem_peak); }
+unsigned sp_mem_arena(void)
+{
+    pthread_once(&mem_once, mem_init);
+    return mem_arena_index;
+}

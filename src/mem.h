@@ -1,0 +1,19 @@
+/* mem: profiler-owned memory from a private jemalloc arena (mallocx/dallocx with
+ * MALLOCX_ARENA and no thread cache), never from the app's heap, and counted.
+ * Not async-signal-safe: the signal path only touches memory preallocated here. */
+#ifndef SP_MEM_H
+#define SP_MEM_H
+
+#include <stddef.h>
+
+void *sp_mem_alloc(size_t n);               /* NULL on failure */
+void *sp_mem_calloc(size_t count, size_t n); /* zeroed; NULL on failure or overflow */
+void *sp_mem_realloc(void *p, size_t n);    /* like realloc; p may be NULL */
+void sp_mem_free(void *p);                  /* p may be NULL */
+char *sp_mem_strdup(const char *s);
+char *sp_mem_strndup(const char *s, size_t n);
+size_t sp_mem_in_use(void);   /* bytes currently allocated through this module */
+size_t sp_mem_peak(void);     /* the largest sp_mem_in_use() seen */
+unsigned sp_mem_arena(void);  /* the private arena's index (for tests) */
+
+#endif

@@ -1,0 +1,71 @@
+/* perfmap: reads V8's /tmp/perf-<pid>.map incrementally and answers "which JS function
+ * owns this code address". Background thread only (allocates, does file I/O).
+ *
+ * File format, one entry per line: "<hex start> <hex size> <name>", name = rest of the
+ * line and may contain spaces. A name can also be split across lines (a RegExp source
+ * with a newline, Node 24): a line that is not an entry continues the previous entry's
+ * name (joined with a space) when it directly follows it, else it is counted malformed.
+ * Newest entry for an address wins: when a new entry overlaps older ones, the older
+ * ones are dead code (V8 moved or freed it) and are dropped.
+ *
+ * Hostile-file rules (HAZARDS.md §6): opened O_RDONLY|O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC,
+ * must be a regular file owned by our euid, and modified no earlier than `not_before`
+ * (a stale map left by an earlier process with the same pid is ignored until V8
+ * truncates it). Reads are bounded per refresh; garbage lines are counted, never fatal.
+ */
+#ifndef SP_PERFMAP_H
+#define SP_PERFMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+typedef struct sp_perfmap sp_perfmap_t;
+
+typedef struct {
+    uint64_t start;
+    uint64_t size;
+    const char *name; /* NUL-terminated, owned by the map; valid until the next refresh/feed */
+} sp_perfmap_entry_t;
+
+/* A JS name split into parts. Pointers point into the string given to sp_jsname_parse. */
+typedef struct {
+    const char *kind;  /* "JS", "LazyCompile", "Function", "InterpretedFunction", "Builtin",
+                          "RegExp", "Script", "Eval", "Stub", ... or "" when no tag */
+    size_t kind_len;
+    char tier;         /* one of '~' '^' '+' '*' or 0 */
+    const char *func;  /* function name, may be empty ("" = anonymous) */
+    size_t func_len;
+    const char *file;  /* script path/URL, NULL when the name has no location */
+    size_t file_len;
+    int line, col;     /* 0 when unknown */
+} sp_jsname_t;
+
+/* path: the map file; not_before: ignore the file while its mtime is older (0: no check). */
+sp_perfmap_t *sp_perfmap_new(const char *path, time_t not_before);
+void sp_perfmap_free(sp_perfmap_t *map);
+
+/* Reads what V8 appended since the last call (at most SP_PERFMAP_READ_MAX bytes a call).
+ * Returns the number of entries added (>= 0) or a negative errno (-ENOENT while V8 has not
+ * created the file yet; -EPERM for a file we refuse: symlink, not regular, other owner, stale).
+ * A file that shrank (truncated/recreated) is re-read from the start. */
+int sp_perfmap_refresh(sp_perfmap_t *map);
+
+/* Parses bytes as if appended to the file (unit tests and refresh use it). A trailing
+ * partial line is kept until its newline arrives. Returns entries added. */
+int sp_perfmap_feed(sp_perfmap_t *map, const char *buf, size_t len);
+
+/* Entry containing addr (start <= addr < start+size), or NULL. */
+const sp_perfmap_entry_t *sp_perfmap_lookup(sp_perfmap_t *map, uint64_t addr);
+
+size_t sp_perfmap_count(const sp_perfmap_t *map);     /* live entries */
+size_t sp_perfmap_malformed(const sp_perfmap_t *map); /* lines rejected so far */
+
+/* Splits a perf-map name such as "JS:*fib /app/t.js:1:13", "LazyCompile:~f file:///x.mjs:3:9",
+ * "Builtin:ArrayMap", "RegExp:a b c", "JS:~ node:internal/main:1:1". The location is a
+ * trailing "<file>:<line>:<col>"; the file starts at the first " /", " node:", " file:"
+ * or " http" (so function names with spaces such as "get foo" stay whole), else after the
+ * last space. Returns 0, or -EINVAL for an empty name. */
+int sp_jsname_parse(const char *name, sp_jsname_t *out);
+
+#endif

@@ -1,0 +1,35 @@
+/* profile: turns a session into Sentry's profile formats and wraps them in envelopes.
+ * v2 continuous chunk (item type "profile_chunk", samples with unix-seconds timestamps);
+ * see ../shared/reference/SENTRY-FORMAT.md. Pure functions; background thread and tests. */
+#ifndef SP_PROFILE_H
+#define SP_PROFILE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "session.h"
+
+#define SP_SDK_NAME "sentryprof"
+#define SP_CHUNK_MIN_SAMPLES 2   /* Relay drops chunks with fewer */
+
+typedef struct {
+    char chunk_id[33];    /* 32 lowercase hex */
+    char profiler_id[33]; /* one per process */
+    const char *release;
+    const char *environment;
+} sp_chunk_meta_t;
+
+/* 32 random lowercase hex digits (a UUID without dashes) + NUL. */
+void sp_profile_new_id(char out[33]);
+/* RFC 3339 UTC with milliseconds: "2026-11-25T19:00:00.123Z". */
+void sp_profile_iso_time(uint64_t unix_ns, char *buf, size_t len);
+
+/* The v2 chunk payload (new reference), samples sorted by time; NULL on ENOMEM. */
+json_t *sp_profile_chunk_json(const sp_session_t *s, const sp_chunk_meta_t *meta);
+/* A complete envelope holding that chunk; *out is an sp_mem buffer. 0 or -errno
+ * (-ENODATA when the session has fewer than SP_CHUNK_MIN_SAMPLES samples). */
+int sp_profile_chunk_envelope(const sp_session_t *s, const sp_chunk_meta_t *meta, char **out,
+                              size_t *len);
+
+#endif

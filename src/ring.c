@@ -1,0 +1,104 @@
+/* ring: owns the sample cells. Called from the signal handler (reserve, publish):
+ * async-signal-safe only: no allocation, no locks, a bounded number of CAS retries.
+ * The consumer (pop) is the agent thread; pop is also safe with several consumers.
+ * Memory ordering: a cell's seq is the hand-off; producers store it with release after
+ * writing the sample, consumers load it with acquire before reading. */
+#include "ring.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+#include "mem.h"
+
+#define SP_RING_CAS_TRIES 64 /* contention bound before a producer gives up (drop) */
+
+typedef struct {
+    _Atomic uint64_t seq;
+    sp_sample_t sample;
+} ring_cell_t;
+
+struct sp_ring {
+    size_t mask;
+    _Alignas(64) _Atomic uint64_t head; /* next cell to reserve */
+    _Alignas(64) _Atomic uint64_t tail; /* next cell to pop */
+    ring_cell_t *cells;
+};
+
+sp_ring_t *sp_ring_new(size_t capacity)
+{
+    size_t cap = 2;
+    while (cap < capacity) cap <<= 1;
+    sp_ring_t *r = sp_mem_calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->cells = sp_mem_calloc(cap, sizeof *r->cells);
+    if (!r->cells) {
+        sp_mem_free(r);
+        return NULL;
+    }
+    r->mask = cap - 1;
+    for (size_t i = 0; i < cap; i++) atomic_init(&r->cells[i].seq, i);
+    atomic_init(&r->head, 0);
+    atomic_init(&r->tail, 0);
+    return r;
+}
+
+void sp_ring_free(sp_ring_t *ring)
+{
+    if (!ring) return;
+    sp_mem_free(ring->cells);
+    sp_mem_free(ring);
+}
+
+size_t sp_ring_capacity(const sp_ring_t *ring) { return ring->mask + 1; }
+
+sp_sample_t *sp_ring_reserve(sp_ring_t *ring, uint64_t *ticket)
+{
+    uint64_t pos = atomic_load_explicit(&ring->head, memory_order_relaxed);
+    for (int tries = 0; tries < SP_RING_CAS_TRIES; tries++) {
+        ring_cell_t *c = &ring->cells[pos & ring->mask];
+        uint64_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+        int64_t dif = (int64_t)(seq - pos);
+        if (dif == 0) {
+            if (atomic_compare_exchange_weak_explicit(&ring->head, &pos, pos + 1,
+                                                      memory_order_relaxed, memory_order_relaxed)) {
+                *ticket = pos;
+                return &c->sample;
+            }
+        } else if (dif < 0) {
+            return NULL; /* full: the consumer has not freed this cell yet */
+        } else {
+            pos = atomic_load_explicit(&ring->head, memory_order_relaxed);
+        }
+    }
+    return NULL;
+}
+
+void sp_ring_publish(sp_ring_t *ring, uint64_t ticket)
+{
+    atomic_store_explicit(&ring->cells[ticket & ring->mask].seq, ticket + 1, memory_order_release);
+}
+
+bool sp_ring_pop(sp_ring_t *ring, sp_sample_t *out)
+{
+    uint64_t pos = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+    for (;;) {
+        ring_cell_t *c = &ring->cells[pos & ring->mask];
+        uint64_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+        int64_t dif = (int64_t)(seq - (pos + 1));
+        if (dif == 0) {
+            if (atomic_compare_exchange_weak_explicit(&ring->tail, &pos, pos + 1,
+                                                      memory_order_relaxed, memory_order_relaxed)) {
+                /* Copy only the used part of the frame array. */
+                size_t n = c->sample.nframes <= SP_MAX_FRAMES ? c->sample.nframes : SP_MAX_FRAMES;
+                memcpy(out, &c->sample, offsetof(sp_sample_t, pcs) + n * sizeof(uint64_t));
+                out->nframes = (uint16_t)n;
+                atomic_store_explicit(&c->seq, pos + ring->mask + 1, memory_order_release);
+                return true;
+            }
+        } else if (dif < 0) {
+            return false; /* empty, or the next cell is reserved but not yet published */
+        } else {
+            pos = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+        }
+    }
+}

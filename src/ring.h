@@ -1,0 +1,49 @@
+/* ring: a bounded lock-free multi-producer queue of fixed-size sample records (Vyukov's
+ * sequence-numbered cells). Producers are signal handlers on sampled threads: they reserve
+ * a cell, write the sample in place and publish it; a full ring drops the sample (the
+ * caller counts it), never blocks. The consumer is the agent thread.
+ * The record carries raw words besides PCs (the word at the interrupted sp) so stack
+ * repair can happen off the hot path (HAZARDS.md §9). */
+#ifndef SP_RING_H
+#define SP_RING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SP_MAX_FRAMES 128 /* deeper stacks are cut and marked truncated */
+
+enum {
+    SP_SAMPLE_TRUNCATED = 1u << 0, /* walk stopped early: depth limit or bad frame pointer */
+    SP_SAMPLE_OFF_STACK = 1u << 1, /* interrupted sp outside the thread's known stack */
+};
+
+typedef struct {
+    uint64_t ts_ns;    /* CLOCK_MONOTONIC */
+    uint32_t tid;      /* kernel thread id */
+    uint16_t nframes;  /* valid entries in pcs */
+    uint16_t flags;    /* SP_SAMPLE_* */
+    uint64_t sp;       /* interrupted stack pointer */
+    uint64_t sp_word;  /* the word at sp (a return address when the leaf has no frame) */
+    uint64_t fp;       /* interrupted frame pointer */
+    uint64_t pcs[SP_MAX_FRAMES]; /* leaf first; pcs[0] is the interrupted pc, the rest
+                                    are return addresses */
+} sp_sample_t;
+
+typedef struct sp_ring sp_ring_t;
+
+/* capacity is rounded up to a power of two (>= 2). Allocated and zeroed up front. */
+sp_ring_t *sp_ring_new(size_t capacity);
+void sp_ring_free(sp_ring_t *ring);
+size_t sp_ring_capacity(const sp_ring_t *ring);
+
+/* Producer: a cell to fill, or NULL when full. *ticket must be passed to publish.
+ * Async-signal-safe. */
+sp_sample_t *sp_ring_reserve(sp_ring_t *ring, uint64_t *ticket);
+/* Producer: makes the reserved cell visible to the consumer. Async-signal-safe. */
+void sp_ring_publish(sp_ring_t *ring, uint64_t ticket);
+
+/* Consumer: copies the oldest published sample into *out. false when none is ready. */
+bool sp_ring_pop(sp_ring_t *ring, sp_sample_t *out);
+
+#endif

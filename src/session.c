@@ -1,0 +1,179 @@
+/* session: owns one chunk's frames, stacks, samples and thread table. Frames are keyed by
+ * every field that is written out, so two frames are merged only when the profile could not
+ * tell them apart anyway. Background thread only. */
+#include "session.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "intern.h"
+#include "mem.h"
+
+#define SP_SESSION_MAX_THREADS 1024
+
+struct sp_session {
+    sp_intern_t *frame_keys, *stack_keys;
+    json_t *frames, *stacks, *threads_meta;
+    sp_session_sample_t *samples;
+    size_t nsamples, cap;
+    char *thread_ids[SP_SESSION_MAX_THREADS];
+    uint32_t nthreads;
+};
+
+sp_session_t *sp_session_new(void)
+{
+    sp_session_t *s = sp_mem_calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->frame_keys = sp_intern_new();
+    s->stack_keys = sp_intern_new();
+    s->frames = json_array();
+    s->stacks = json_array();
+    s->threads_meta = json_object();
+    if (!s->frame_keys || !s->stack_keys || !s->frames || !s->stacks || !s->threads_meta) {
+        sp_session_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void sp_session_free(sp_session_t *s)
+{
+    if (!s) return;
+    sp_intern_free(s->frame_keys);
+    sp_intern_free(s->stack_keys);
+    json_decref(s->frames);
+    json_decref(s->stacks);
+    json_decref(s->threads_meta);
+    for (uint32_t i = 0; i < s->nthreads; i++) sp_mem_free(s->thread_ids[i]);
+    sp_mem_free(s->samples);
+    sp_mem_free(s);
+}
+
+/* Sentry's `module` for a script path: "node:internal/modules/cjs/loader" ->
+ * "node:internal.modules.cjs:loader", ".../node_modules/@scope/pkg/lib/x.js" ->
+ * "@scope.pkg.lib:x", "/app/src/x.js" -> "app.src:x". */
+static void js_module_name(const char *path, char *out, size_t len)
+{
+    const char *p = path, *nm;
+    const char *prefix = "";
+    if (strncmp(p, "file://", 7) == 0) p += 7;
+    if (strncmp(p, "node:", 5) == 0) {
+        prefix = "node:";
+        p += 5;
+    } else if ((nm = strstr(p, "node_modules/"))) {
+        const char *last;
+        while ((last = strstr(nm + 1, "node_modules/"))) nm = last;
+        p = nm + strlen("node_modules/");
+    }
+    while (*p == '/') p++;
+    const char *slash = strrchr(p, '/');
+    const char *base = slash ? slash + 1 : p;
+    const char *dot = strrchr(base, '.');
+    size_t base_len = dot && dot > base ? (size_t)(dot - base) : strlen(base);
+    size_t o = (size_t)snprintf(out, len, "%s", prefix);
+    for (const char *c = p; slash && c < slash && o + 1 < len; c++) out[o++] = *c == '/' ? '.' : *c;
+    if (o < len) out[o] = '\0';
+    snprintf(out + (o < len ? o : len - 1), len - (o < len ? o : len - 1), "%s%.*s",
+             slash ? ":" : "", (int)base_len, base);
+}
+
+long sp_session_frame(sp_session_t *s, const sp_frame_t *f)
+{
+    char module_buf[512];
+    const char *module = f->module;
+    if (!module && !f->native && f->abs_path && *f->abs_path) {
+        js_module_name(f->abs_path, module_buf, sizeof module_buf);
+        module = module_buf;
+    }
+    /* Key: the fields as written, separated by a byte that cannot occur in them. */
+    char key[2048];
+    int n = snprintf(key, sizeof key, "%d\x1f%s\x1f%s\x1f%s\x1f%d\x1f%d\x1f%" PRIx64, f->native,
+                     f->function, f->abs_path ? f->abs_path : "", module ? module : "", f->lineno,
+                     f->colno, f->native ? f->instruction_addr : 0);
+    if (n < 0) return -1;
+    bool added;
+    long idx = sp_intern_get(s->frame_keys, key, (size_t)n < sizeof key ? (size_t)n : sizeof key - 1,
+                             &added);
+    if (idx < 0 || !added) return idx;
+
+    json_t *o = json_object();
+    if (!o) return -1;
+    json_object_set_new(o, "function", json_string(f->function));
+    if (f->abs_path && *f->abs_path) {
+        json_object_set_new(o, "abs_path", json_string(f->abs_path));
+        json_object_set_new(o, "filename", json_string(f->abs_path));
+    }
+    if (module && *module) json_object_set_new(o, "module", json_string(module));
+    if (f->lineno > 0) json_object_set_new(o, "lineno", json_integer(f->lineno));
+    if (f->colno > 0) json_object_set_new(o, "colno", json_integer(f->colno));
+    if (f->native && f->instruction_addr) {
+        char addr[24];
+        snprintf(addr, sizeof addr, "0x%" PRIx64, f->instruction_addr);
+        json_object_set_new(o, "instruction_addr", json_string(addr));
+    }
+    json_object_set_new(o, "in_app", json_boolean(f->in_app));
+    json_object_set_new(o, "platform", json_string(f->native ? "native" : "node"));
+    if (json_array_append_new(s->frames, o) < 0) return -1;
+    return idx;
+}
+
+long sp_session_stack(sp_session_t *s, const uint32_t *frames, size_t n)
+{
+    bool added;
+    long idx = sp_intern_get(s->stack_keys, frames, n * sizeof *frames, &added);
+    if (idx < 0 || !added) return idx;
+    json_t *a = json_array();
+    if (!a) return -1;
+    for (size_t i = 0; i < n; i++) json_array_append_new(a, json_integer(frames[i]));
+    if (json_array_append_new(s->stacks, a) < 0) return -1;
+    return idx;
+}
+
+static long thread_index(sp_session_t *s, const char *thread_id, const char *name)
+{
+    for (uint32_t i = 0; i < s->nthreads; i++)
+        if (strcmp(s->thread_ids[i], thread_id) == 0) return i;
+    if (s->nthreads == SP_SESSION_MAX_THREADS) return -1;
+    char *copy = sp_mem_strdup(thread_id);
+    if (!copy) return -1;
+    s->thread_ids[s->nthreads] = copy;
+    json_t *meta = json_object();
+    if (name && *name) json_object_set_new(meta, "name", json_string(name));
+    json_object_set_new(s->threads_meta, thread_id, meta);
+    return s->nthreads++;
+}
+
+int sp_session_sample(sp_session_t *s, long stack_id, const char *thread_id, const char *name,
+                      uint64_t ts_ns)
+{
+    if (stack_id < 0) return -EINVAL;
+    long t = thread_index(s, thread_id, name);
+    if (t < 0) return -ENOMEM;
+    if (s->nsamples == s->cap) {
+        size_t ncap = s->cap ? s->cap * 2 : 1024;
+        sp_session_sample_t *ns = sp_mem_realloc(s->samples, ncap * sizeof *ns);
+        if (!ns) return -ENOMEM;
+        s->samples = ns;
+        s->cap = ncap;
+    }
+    s->samples[s->nsamples++] =
+        (sp_session_sample_t){.stack_id = (uint32_t)stack_id, .thread = (uint32_t)t, .ts_ns = ts_ns};
+    return 0;
+}
+
+size_t sp_session_sample_count(const sp_session_t *s) { return s->nsamples; }
+uint64_t sp_session_first_ns(const sp_session_t *s) { return s->nsamples ? s->samples[0].ts_ns : 0; }
+uint64_t sp_session_last_ns(const sp_session_t *s)
+{
+    return s->nsamples ? s->samples[s->nsamples - 1].ts_ns : 0;
+}
+json_t *sp_session_frames(const sp_session_t *s) { return s->frames; }
+json_t *sp_session_stacks(const sp_session_t *s) { return s->stacks; }
+json_t *sp_session_thread_metadata(const sp_session_t *s) { return s->threads_meta; }
+const sp_session_sample_t *sp_session_samples(const sp_session_t *s) { return s->samples; }
+const char *sp_session_thread_id(const sp_session_t *s, uint32_t thread)
+{
+    return thread < s->nthreads ? s->thread_ids[thread] : "0";
+}

@@ -1,0 +1,52 @@
+/* session: the profile being accumulated: deduplicated frames and stacks, and samples
+ * (stack, thread, time) of one continuous-profile chunk. Background thread only.
+ * Frames and stacks are interned, so a stack seen 1,000 times is stored once. */
+#ifndef SP_SESSION_H
+#define SP_SESSION_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    const char *function;      /* never NULL ("" for an anonymous JS function) */
+    const char *abs_path;      /* script path, or the ELF file of a native frame; may be NULL */
+    const char *module;        /* may be NULL */
+    int lineno, colno;         /* 0: unknown */
+    uint64_t instruction_addr; /* native frames; 0: none */
+    bool native;
+    bool in_app;
+} sp_frame_t;
+
+typedef struct {
+    uint32_t stack_id;
+    uint32_t thread;  /* index into the session's thread table */
+    uint64_t ts_ns;   /* CLOCK_REALTIME nanoseconds */
+} sp_session_sample_t;
+
+typedef struct sp_session sp_session_t;
+
+sp_session_t *sp_session_new(void);
+void sp_session_free(sp_session_t *s);
+
+/* Index of frame f (added when new), or -1 (out of memory). */
+long sp_session_frame(sp_session_t *s, const sp_frame_t *f);
+/* Index of the stack of frame indices (leaf first), or -1. */
+long sp_session_stack(sp_session_t *s, const uint32_t *frames, size_t n);
+/* Appends a sample. thread_id: Sentry's id ("0" main); name for thread_metadata. 0 or -ENOMEM. */
+int sp_session_sample(sp_session_t *s, long stack_id, const char *thread_id, const char *name,
+                      uint64_t ts_ns);
+
+size_t sp_session_sample_count(const sp_session_t *s);
+uint64_t sp_session_first_ns(const sp_session_t *s); /* 0 when empty */
+uint64_t sp_session_last_ns(const sp_session_t *s);
+
+/* Read access for the profile writer. The JSON arrays are owned by the session. */
+json_t *sp_session_frames(const sp_session_t *s);        /* array of frame objects */
+json_t *sp_session_stacks(const sp_session_t *s);        /* array of arrays of indices */
+json_t *sp_session_thread_metadata(const sp_session_t *s); /* {"0": {"name": "main"}} */
+const sp_session_sample_t *sp_session_samples(const sp_session_t *s);
+const char *sp_session_thread_id(const sp_session_t *s, uint32_t thread);
+
+#endif

@@ -1,0 +1,34 @@
+/* spool: the on-disk queue of finished envelopes. One file per envelope, written to a
+ * temporary name in the same directory, fsync'd, then renamed into place (readers never
+ * see a torn file), directory fsync'd after the rename.
+ * The directory is created mode 0700; an existing one is refused (one warning line,
+ * -EPERM) when it is a symlink, not a directory, or owned by another user; a mode wider
+ * than 0700 is tightened with fchmod. All fds O_CLOEXEC. Background thread and CLI.
+ * Default location: ${TMPDIR:-/tmp}/sentryprof-<uid> (SENTRYPROF_SPOOL_DIR overrides).
+ */
+#ifndef SP_SPOOL_H
+#define SP_SPOOL_H
+
+#include <stddef.h>
+
+#define SP_SPOOL_SUFFIX ".envelope"
+
+typedef struct sp_spool sp_spool_t;
+
+/* Fills buf with the default spool dir for this uid. 0 or -ENAMETOOLONG. */
+int sp_spool_default_dir(char *buf, size_t len);
+
+/* Creates/validates dir and opens it. 0 and *out, or a negative errno (and a warning). */
+int sp_spool_open(const char *dir, sp_spool_t **out);
+void sp_spool_close(sp_spool_t *spool);
+const char *sp_spool_dir(const sp_spool_t *spool);
+
+/* Atomically publishes data as <dir>/<name>; an existing file of that name is replaced
+ * atomically (so a chunk can be re-committed as it grows). name must be a plain file name
+ * (no '/', not starting with '.'). 0 or a negative errno (-ENOSPC, -EACCES, ...). */
+int sp_spool_commit(sp_spool_t *spool, const char *name, const void *data, size_t len);
+
+/* Removes <dir>/<name>. 0 or negative errno. */
+int sp_spool_remove(sp_spool_t *spool, const char *name);
+
+#endif

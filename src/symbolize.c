@@ -1,0 +1,173 @@
+/* symbolize: owns the perf map reader, the /proc/self/maps snapshot and one ELF symbol
+ * table per mapped file (opened on first use, kept for the process lifetime, at most
+ * SP_SYM_MAX_ELF of them). Background thread only. */
+#include "symbolize.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "elfsym.h"
+#include "log.h"
+#include "mem.h"
+#include "perfmap.h"
+
+#define SP_SYM_MAX_ELF 512
+#define SP_SYM_NAME_MAX 1024
+
+typedef struct {
+    char *path;
+    sp_elfsym_t *elf; /* NULL: not an ELF we can read (remembered, not retried) */
+} elf_entry_t;
+
+struct sp_symbolizer {
+    sp_perfmap_t *perfmap;
+    char *maps_root;
+    sp_procmaps_t *maps;
+    bool maps_fresh; /* re-read at most once per refresh cycle */
+    elf_entry_t elfs[SP_SYM_MAX_ELF];
+    size_t nelfs;
+    char func[SP_SYM_NAME_MAX];
+    char path[SP_SYM_NAME_MAX];
+};
+
+sp_symbolizer_t *sp_symbolizer_new(const char *perf_map_path, const char *maps_root,
+                                   time_t not_before)
+{
+    sp_symbolizer_t *sym = sp_mem_calloc(1, sizeof *sym);
+    if (!sym) return NULL;
+    if (perf_map_path) sym->perfmap = sp_perfmap_new(perf_map_path, not_before);
+    if (maps_root) sym->maps_root = sp_mem_strdup(maps_root);
+    return sym;
+}
+
+void sp_symbolizer_free(sp_symbolizer_t *sym)
+{
+    if (!sym) return;
+    sp_perfmap_free(sym->perfmap);
+    sp_procmaps_free(sym->maps);
+    for (size_t i = 0; i < sym->nelfs; i++) {
+        sp_elfsym_free(sym->elfs[i].elf);
+        sp_mem_free(sym->elfs[i].path);
+    }
+    sp_mem_free(sym->maps_root);
+    sp_mem_free(sym);
+}
+
+void sp_symbolizer_refresh(sp_symbolizer_t *sym)
+{
+    if (sym->perfmap) {
+        int rc = sp_perfmap_refresh(sym->perfmap);
+        if (rc > 0) SP_DEBUG("perf map: +%d entries (%zu live)", rc, sp_perfmap_count(sym->perfmap));
+    }
+    sym->maps_fresh = false;
+}
+
+static const sp_mapping_t *find_mapping(sp_symbolizer_t *sym, uint64_t addr)
+{
+    const sp_mapping_t *m = sym->maps ? sp_procmaps_find(sym->maps, addr) : NULL;
+    if (!m && !sym->maps_fresh) { /* a library loaded since the last snapshot */
+        sp_procmaps_free(sym->maps);
+        sym->maps = sp_procmaps_read(sym->maps_root, 0);
+        sym->maps_fresh = true;
+        m = sym->maps ? sp_procmaps_find(sym->maps, addr) : NULL;
+    }
+    return m;
+}
+
+static sp_elfsym_t *elf_for(sp_symbolizer_t *sym, const char *path)
+{
+    for (size_t i = 0; i < sym->nelfs; i++)
+        if (strcmp(sym->elfs[i].path, path) == 0) return sym->elfs[i].elf;
+    if (sym->nelfs == SP_SYM_MAX_ELF) return NULL;
+    elf_entry_t *e = &sym->elfs[sym->nelfs];
+    e->path = sp_mem_strdup(path);
+    if (!e->path) return NULL;
+    e->elf = sp_elfsym_open(path);
+    sym->nelfs++;
+    return e->elf;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+/* Frames of node's own JS (node:...) and of dependencies are not the user's code. */
+static bool js_in_app(const char *file)
+{
+    return strncmp(file, "node:", 5) != 0 && strncmp(file, "internal/", 9) != 0 &&
+           !strstr(file, "/node_modules/");
+}
+
+static bool resolve_js(sp_symbolizer_t *sym, uint64_t addr, sp_frame_t *f)
+{
+    if (!sym->perfmap) return false;
+    const sp_perfmap_entry_t *e = sp_perfmap_lookup(sym->perfmap, addr);
+    if (!e) return false;
+    sp_jsname_t js;
+    if (sp_jsname_parse(e->name, &js) < 0) return false;
+    bool regexp = js.kind_len == 6 && memcmp(js.kind, "RegExp", 6) == 0;
+    if (regexp) /* the way Sentry's Node profiler names them */
+        snprintf(sym->func, sizeof sym->func, "RegExp: %.*s", (int)js.func_len, js.func);
+    else
+        snprintf(sym->func, sizeof sym->func, "%.*s", (int)js.func_len, js.func);
+    f->function = sym->func;
+    if (js.file) {
+        snprintf(sym->path, sizeof sym->path, "%.*s", (int)js.file_len, js.file);
+        f->abs_path = sym->path;
+        f->in_app = js_in_app(sym->path);
+    } else {
+        f->in_app = false;
+    }
+    f->lineno = js.line;
+    f->colno = js.col;
+    return true;
+}
+
+void sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, sp_frame_t *f)
+{
+    uint64_t lookup = return_addr && addr ? addr - 1 : addr;
+    memset(f, 0, sizeof *f);
+    if (resolve_js(sym, lookup, f)) return;
+
+    f->native = true;
+    f->instruction_addr = addr;
+    const sp_mapping_t *m = find_mapping(sym, lookup);
+    if (m && m->path[0] == '/') {
+        snprintf(sym->path, sizeof sym->path, "%s", m->path);
+        f->abs_path = sym->path;
+        f->module = base_name(sym->path);
+        sp_elfsym_t *elf = elf_for(sym, m->path);
+        uint64_t vaddr;
+        const char *name;
+        if (elf && sp_elfsym_to_vaddr(elf, m, lookup, &vaddr) &&
+            (name = sp_elfsym_lookup(elf, vaddr, NULL))) {
+            snprintf(sym->func, sizeof sym->func, "%s", name);
+            f->function = sym->func;
+            return;
+        }
+    } else if (m && m->path[0]) {
+        f->module = m->path; /* [vdso], [heap], ... */
+    } else {
+        f->module = m ? "[anon]" : "[unknown]";
+    }
+    snprintf(sym->func, sizeof sym->func, "0x%" PRIx64, addr);
+    f->function = sym->func;
+}
+
+bool sp_symbolizer_is_code(sp_symbolizer_t *sym, uint64_t addr)
+{
+    if (sym->perfmap && sp_perfmap_lookup(sym->perfmap, addr)) return true;
+    const sp_mapping_t *m = find_mapping(sym, addr);
+    return m && m->exec;
+}
+
+bool sp_symbolizer_read(uint64_t addr, void *buf, size_t len)
+{
+    struct iovec local = {buf, len}, remote = {(void *)(uintptr_t)addr, len};
+    return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)len;
+}

@@ -1,0 +1,35 @@
+/* symbolize: code address -> frame. JS frames come from V8's perf map, native frames from
+ * the ELF symbols of the mapped objects; anything else stays "0x..." in the module (mapping)
+ * it belongs to. Background thread only: it reads files and allocates. */
+#ifndef SP_SYMBOLIZE_H
+#define SP_SYMBOLIZE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "session.h"
+
+typedef struct sp_symbolizer sp_symbolizer_t;
+
+/* perf_map_path: V8's map (NULL: none); maps_root: prefix for /proc (NULL: real root);
+ * not_before: ignore a perf map older than this (the process start). */
+sp_symbolizer_t *sp_symbolizer_new(const char *perf_map_path, const char *maps_root,
+                                   time_t not_before);
+void sp_symbolizer_free(sp_symbolizer_t *sym);
+
+/* Reads what V8 appended to the perf map, and forgets the /proc maps snapshot so new
+ * libraries are seen. Call before resolving a batch of samples. */
+void sp_symbolizer_refresh(sp_symbolizer_t *sym);
+
+/* Resolves addr into *f. return_addr: addr is a return address (the call is at addr-1).
+ * Strings in *f stay valid until the next resolve call. */
+void sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, sp_frame_t *f);
+
+/* True when addr is executable code we know: a perf map entry or an executable mapping. */
+bool sp_symbolizer_is_code(sp_symbolizer_t *sym, uint64_t addr);
+
+/* Reads len bytes of our own memory without risking a fault (process_vm_readv). */
+bool sp_symbolizer_read(uint64_t addr, void *buf, size_t len);
+
+#endif

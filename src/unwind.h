@@ -1,0 +1,24 @@
+/* unwind: captures the interrupted thread's call stack inside the signal handler.
+ * Walks the frame-pointer chain (node's release builds keep rbp frames, and every JS frame
+ * builds one: HAZARDS.md §9) strictly inside the sampled thread's stack bounds, so no read
+ * can fault even though node replaces SIGSEGV handlers (HAZARDS.md §3). Records the raw
+ * word at sp too, so frameless leaves (V8 IC builtins, libc) can be repaired off the hot
+ * path. x86_64 only. */
+#ifndef SP_UNWIND_H
+#define SP_UNWIND_H
+
+#include <stdint.h>
+#include <ucontext.h>
+
+#include "ring.h"
+
+/* Fills s->pcs/nframes/flags/sp/sp_word/fp from the interrupted context uc.
+ * stack_lo/hi: the thread's stack [lo, hi). Async-signal-safe; bounded by SP_MAX_FRAMES. */
+void sp_unwind_capture(const ucontext_t *uc, uintptr_t stack_lo, uintptr_t stack_hi,
+                       sp_sample_t *s);
+
+/* The calling thread's stack bounds (pthread_getattr_np). Not async-signal-safe: call it
+ * when registering the thread. 0 or a negative errno. */
+int sp_unwind_stack_bounds(uintptr_t *lo, uintptr_t *hi);
+
+#endif

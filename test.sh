@@ -1,0 +1,29 @@
+#!/bin/sh
+# Installs what is missing, builds with -Werror and runs every test (`make check`: Check
+# unit tests and end-to-end tests with real node), then the unit tests once more under
+# AddressSanitizer and UndefinedBehaviorSanitizer. Build trees: _build/ and _build-asan/.
+set -e
+cd "$(dirname "$0")"
+top=$PWD
+tools/install-deps.sh
+./autogen.sh >/dev/null 2>&1
+jobs=$(nproc)
+
+mkdir -p _build && cd _build
+"$top"/configure -q --enable-werror
+make -s -j"$jobs"
+if ! make -s -j"$jobs" check; then
+    cat test-suite.log
+    exit 1
+fi
+cd "$top"
+
+mkdir -p _build-asan && cd _build-asan
+"$top"/configure -q --enable-werror \
+    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all"
+make -s -j"$jobs"
+if ! ASAN_OPTIONS=detect_leaks=1 make -s -j"$jobs" check-unit; then
+    cat test-suite.log
+    exit 1
+fi
+echo "sanitizer unit tests passed"

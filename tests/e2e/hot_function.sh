@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Issue #2's main promise: an unchanged app under the shim yields a profile where the function
+# taking ~70% of the CPU ranks first with 60-80% self samples, with node's native frames
+# (V8 builtins, node, libuv, libc) in the same stacks below the JS frames.
+. "$(dirname "$0")/lib.sh"
+need_node
+spool="$WORK/spool"
+set +e
+out=$(SENTRYPROF_SPOOL_DIR=$spool LD_PRELOAD=$SP_LIB "$NODE" "$APPS/hot.js" 3 2>"$WORK/err")
+rc=$?
+plain=$("$NODE" "$APPS/hot.js" 0.1 2>&1)
+set -e
+check "app exit code unchanged (0)" test "$rc" = 0
+check "app stdout unchanged" test "$out" = "$plain"
+check "app stderr empty" test ! -s "$WORK/err"
+files=("$spool"/*.envelope)
+check "a profile chunk was spooled" test -f "${files[0]}"
+check "spooled envelopes pass the v2 rules" "$NODE" "$VALIDATE" "${files[@]}"
+check "the perf map V8 wrote is removed at exit" test -z "$(find /tmp -maxdepth 1 -name "perf-*.map" -newer "$WORK/err" 2>/dev/null | head -1)"
+
+"$SP_CLI" top -n 10 "$spool" >"$WORK/top" 2>&1
+cat "$WORK/top"
+first=$(sed -n '3p' "$WORK/top")
+check "sentryprof top ranks hotLoop first" grep -q 'hotLoop' <<<"$first"
+self_pct=$(awk '{print $1}' <<<"$first" | tr -d '%')
+check "hotLoop self share $self_pct% is within 60-80%" \
+    awk -v p="$self_pct" 'BEGIN { exit !(p >= 60 && p <= 80) }'
+check "warmLoop is listed too" grep -q 'warmLoop' "$WORK/top"
+
+facts=$("$NODE" "$(dirname "$0")/stack-facts.js" hotLoop "${files[@]}")
+echo "facts: $facts"
+share=$("$NODE" -p "const f=$facts; f.containing ? f.nativeBelow / f.containing : 0")
+check "native frames below hotLoop in >= 90% of its stacks ($share)" \
+    awk -v s="$share" 'BEGIN { exit !(s >= 0.9) }'
+check "native frames are named (node's symbols)" grep -q '\[native\]' "$WORK/top"
+finish

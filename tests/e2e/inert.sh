@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The shim is inert outside node: no thread, no signal handler, no environment change, the
+# same output and exit code. In node it adds its flags to NODE_OPTIONS, keeping the user's.
+. "$(dirname "$0")/lib.sh"
+need_node
+
+status_fields() { grep -E '^(Threads|SigCgt|SigBlk|SigIgn):' "$1"; }
+
+# sh, cat and python3 read their own /proc status: same threads and signal masks.
+LD_PRELOAD=$SP_LIB cat /proc/self/status >"$WORK/with" 2>"$WORK/with.err"
+cat /proc/self/status >"$WORK/without"
+check "cat: same threads and signal dispositions under the shim" \
+    diff <(status_fields "$WORK/with") <(status_fields "$WORK/without")
+check "cat: nothing on stderr" test ! -s "$WORK/with.err"
+
+check "sh: environment unchanged" \
+    diff <(LD_PRELOAD=$SP_LIB sh -c 'env | grep -v "^LD_PRELOAD=" | grep -v "^_=" | sort') \
+         <(sh -c 'env | grep -v "^LD_PRELOAD=" | grep -v "^_=" | sort')
+set +e
+LD_PRELOAD=$SP_LIB sh -c 'echo out; echo err >&2; exit 7' >"$WORK/o1" 2>"$WORK/e1"; rc1=$?
+sh -c 'echo out; echo err >&2; exit 7' >"$WORK/o2" 2>"$WORK/e2"; rc2=$?
+set -e
+check "sh: same stdout, stderr and exit code" \
+    test "$rc1" = "$rc2" -a "$(cat "$WORK/o1")" = "$(cat "$WORK/o2")" -a "$(cat "$WORK/e1")" = "$(cat "$WORK/e2")"
+if command -v python3 >/dev/null; then
+    py='import os,sys; print(open("/proc/self/status").read().count("\n")); print(os.environ.get("NODE_OPTIONS")); sys.exit(3)'
+    set +e
+    a=$(LD_PRELOAD=$SP_LIB python3 -c "$py" 2>&1); ra=$?
+    b=$(python3 -c "$py" 2>&1); rb=$?
+    set -e
+    check "python3: same output and exit code" test "$a" = "$b" -a "$ra" = "$rb"
+fi
+check "SENTRYPROF_DISABLE=1 leaves node alone" \
+    test "$(SENTRYPROF_DISABLE=1 LD_PRELOAD=$SP_LIB "$NODE" -p 'process.env.NODE_OPTIONS || "unset"')" = unset
+
+# In node: our flags and helper are added after the user's own options, which survive.
+mkdir -p "$WORK/dir with space"
+echo 'globalThis.userRequired = 1;' >"$WORK/dir with space/user.js"
+opts=$(NODE_OPTIONS="--require \"$WORK/dir with space/user.js\" --max-old-space-size=200" \
+    SENTRYPROF_SPOOL_DIR="$WORK/spool" LD_PRELOAD=$SP_LIB \
+    "$NODE" -p 'process.env.NODE_OPTIONS + "|" + globalThis.userRequired + "|" + typeof globalThis.__sentryprof')
+check "node: user's NODE_OPTIONS kept first" \
+    grep -q "^--require \"$WORK/dir with space/user.js\" --max-old-space-size=200 " <<<"$opts"
+check "node: perf map flags added" grep -q -- "--perf-basic-prof-only-functions --interpreted-frames-native-stack" <<<"$opts"
+check "node: the user's --require still ran and the helper loaded" grep -q '|1|object$' <<<"$opts"
+opts2=$(NODE_OPTIONS="--perf-basic-prof-only-functions" SENTRYPROF_SPOOL_DIR="$WORK/spool" \
+    LD_PRELOAD=$SP_LIB "$NODE" -p 'process.env.NODE_OPTIONS')
+check "node: a flag the user already gave is not added twice" \
+    test "$(grep -o -- '--perf-basic-prof-only-functions' <<<"$opts2" | wc -l)" = 1
+
+# A node child of node (inherited LD_PRELOAD and NODE_OPTIONS) still works and adds nothing twice.
+child=$(SENTRYPROF_SPOOL_DIR="$WORK/spool" LD_PRELOAD=$SP_LIB "$NODE" -e '
+  const out = require("child_process").execFileSync(process.execPath, ["-p", "process.env.NODE_OPTIONS"]);
+  process.stdout.write(out)')
+check "node child: flags present once" \
+    test "$(grep -o -- '--interpreted-frames-native-stack' <<<"$child" | wc -l)" = 1
+# The helper's bridge answers: the sampler is running in node.
+active=$(SENTRYPROF_SPOOL_DIR="$WORK/spool" LD_PRELOAD=$SP_LIB "$NODE" -p '__sentryprof.stats().active')
+check "node: sampler active (stats().active == 1)" test "$active" = 1
+finish

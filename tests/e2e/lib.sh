@@ -1,0 +1,33 @@
+# Shared helpers for the end-to-end tests (sourced). Run by `make check` with top_srcdir and
+# top_builddir exported; each test prints "N passed, N failed" last and exits non-zero on failure.
+set -uo pipefail
+: "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+: "${NODE:=$(command -v node || true)}"
+SP_LIB="$top_builddir/.libs/libsentryprof.so"
+SP_CLI="$top_builddir/tools/sentryprof"
+APPS="$top_srcdir/tests/apps"
+VALIDATE="$top_srcdir/tests/e2e/validate-envelope.js"
+passed=0
+failed=0
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/sp-e2e.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+ok() { passed=$((passed + 1)); echo "ok - $*"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
+check() { # check "description" command...
+    local what=$1; shift
+    if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+finish() {
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+    exit $?
+}
+need_node() {
+    if [ -z "$NODE" ] || ! "$NODE" -e 0 2>/dev/null; then
+        echo "node not found: the end-to-end tests need it (set NODE=...)" >&2
+        exit 99 # a hard error for automake, not a skip
+    fi
+}
+[ -f "$SP_LIB" ] || { echo "missing $SP_LIB: build first" >&2; exit 99; }

@@ -1,0 +1,198 @@
+/* Check tests for src/session.c and src/profile.c: frames and stacks are deduplicated,
+ * JS module names follow Sentry's convention, and the v2 chunk (and its envelope) obeys the
+ * rules in SENTRY-FORMAT.md: ids, sorted samples, valid indices, >= 2 samples. */
+#include <check.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "envelope.h"
+#include "mem.h"
+#include "profile.h"
+#include "session.h"
+
+static sp_frame_t js(const char *fn, const char *path, int line)
+{
+    return (sp_frame_t){.function = fn, .abs_path = path, .lineno = line, .colno = 3, .in_app = true};
+}
+
+START_TEST(test_frames_dedup)
+{
+    sp_session_t *s = sp_session_new();
+    sp_frame_t a = js("hotLoop", "/app/hot.js", 3), b = js("warm", "/app/hot.js", 9);
+    ck_assert_int_eq(sp_session_frame(s, &a), 0);
+    ck_assert_int_eq(sp_session_frame(s, &b), 1);
+    ck_assert_int_eq(sp_session_frame(s, &a), 0);
+    sp_frame_t a2 = js("hotLoop", "/app/hot.js", 4); /* another line: another frame */
+    ck_assert_int_eq(sp_session_frame(s, &a2), 2);
+    sp_frame_t n = {.function = "Builtins_JSEntry", .abs_path = "/usr/bin/node", .module = "node",
+                    .instruction_addr = 0x1234, .native = true};
+    ck_assert_int_eq(sp_session_frame(s, &n), 3);
+    json_t *frames = sp_session_frames(s);
+    ck_assert_uint_eq(json_array_size(frames), 4);
+    json_t *f0 = json_array_get(frames, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(f0, "function")), "hotLoop");
+    ck_assert_str_eq(json_string_value(json_object_get(f0, "platform")), "node");
+    ck_assert_str_eq(json_string_value(json_object_get(f0, "module")), "app:hot");
+    ck_assert_int_eq(json_integer_value(json_object_get(f0, "lineno")), 3);
+    ck_assert(json_is_true(json_object_get(f0, "in_app")));
+    json_t *f3 = json_array_get(frames, 3);
+    ck_assert_str_eq(json_string_value(json_object_get(f3, "platform")), "native");
+    ck_assert_str_eq(json_string_value(json_object_get(f3, "instruction_addr")), "0x1234");
+    ck_assert(json_is_false(json_object_get(f3, "in_app")));
+    sp_session_free(s);
+}
+END_TEST
+
+static const char *module_of(const char *path)
+{
+    static char buf[256];
+    sp_session_t *s = sp_session_new();
+    sp_frame_t f = js("f", path, 1);
+    sp_session_frame(s, &f);
+    snprintf(buf, sizeof buf, "%s",
+             json_string_value(json_object_get(json_array_get(sp_session_frames(s), 0), "module")));
+    sp_session_free(s);
+    return buf;
+}
+
+START_TEST(test_module_names)
+{
+    /* As @sentry/profiling-node names them (see the reference envelope). */
+    ck_assert_str_eq(module_of("node:internal/modules/cjs/loader"), "node:internal.modules.cjs:loader");
+    ck_assert_str_eq(module_of("/app/node_modules/@sentry/core/cjs/hub.js"), "@sentry.core.cjs:hub");
+    ck_assert_str_eq(module_of("/srv/app/src/server.mjs"), "srv.app.src:server");
+    ck_assert_str_eq(module_of("file:///srv/app/x.js"), "srv.app:x");
+}
+END_TEST
+
+START_TEST(test_stacks_dedup)
+{
+    sp_session_t *s = sp_session_new();
+    uint32_t st1[] = {0, 1, 2}, st2[] = {0, 1}, st3[] = {0, 1, 2};
+    ck_assert_int_eq(sp_session_stack(s, st1, 3), 0);
+    ck_assert_int_eq(sp_session_stack(s, st2, 2), 1);
+    ck_assert_int_eq(sp_session_stack(s, st3, 3), 0);
+    ck_assert_int_eq(sp_session_stack(s, NULL, 0), 2); /* an empty stack is a stack too */
+    sp_session_free(s);
+}
+END_TEST
+
+static sp_session_t *two_thread_session(void)
+{
+    sp_session_t *s = sp_session_new();
+    sp_frame_t a = js("hotLoop", "/app/hot.js", 3);
+    uint32_t fr[] = {(uint32_t)sp_session_frame(s, &a)};
+    long st = sp_session_stack(s, fr, 1);
+    /* Out of order on purpose: the writer must sort by time. */
+    ck_assert_int_eq(sp_session_sample(s, st, "0", "main", 1795549336100000000ull), 0);
+    ck_assert_int_eq(sp_session_sample(s, st, "0", "main", 1795549336000000000ull), 0);
+    ck_assert_int_eq(sp_session_sample(s, st, "1", "worker 1", 1795549336050000000ull), 0);
+    return s;
+}
+
+START_TEST(test_chunk_json)
+{
+    sp_session_t *s = two_thread_session();
+    sp_chunk_meta_t meta = {.release = "r1", .environment = "staging"};
+    sp_profile_new_id(meta.chunk_id);
+    sp_profile_new_id(meta.profiler_id);
+    ck_assert_uint_eq(strlen(meta.chunk_id), 32);
+    ck_assert_str_ne(meta.chunk_id, meta.profiler_id);
+    json_t *p = sp_profile_chunk_json(s, &meta);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_str_eq(json_string_value(json_object_get(p, "version")), "2");
+    ck_assert_str_eq(json_string_value(json_object_get(p, "platform")), "node");
+    ck_assert_str_eq(json_string_value(json_object_get(p, "release")), "r1");
+    ck_assert_str_eq(json_string_value(json_object_get(p, "environment")), "staging");
+    ck_assert_str_eq(json_string_value(json_object_get(p, "chunk_id")), meta.chunk_id);
+    json_t *sdk = json_object_get(p, "client_sdk");
+    ck_assert_str_eq(json_string_value(json_object_get(sdk, "name")), SP_SDK_NAME);
+    json_t *prof = json_object_get(p, "profile");
+    json_t *samples = json_object_get(prof, "samples");
+    ck_assert_uint_eq(json_array_size(samples), 3);
+    double prev = 0;
+    for (size_t i = 0; i < 3; i++) {
+        json_t *smp = json_array_get(samples, i);
+        double ts = json_real_value(json_object_get(smp, "timestamp"));
+        ck_assert(ts >= prev);
+        prev = ts;
+        ck_assert(json_is_string(json_object_get(smp, "thread_id")));
+        ck_assert_int_eq(json_integer_value(json_object_get(smp, "stack_id")), 0);
+    }
+    ck_assert(prev > 1795549336.0 && prev < 1795549336.2);
+    json_t *meta_obj = json_object_get(prof, "thread_metadata");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(meta_obj, "0"), "name")), "main");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(meta_obj, "1"), "name")), "worker 1");
+    json_decref(p);
+    sp_session_free(s);
+}
+END_TEST
+
+START_TEST(test_chunk_envelope)
+{
+    sp_session_t *s = two_thread_session();
+    sp_chunk_meta_t meta = {.release = "", .environment = "production"};
+    sp_profile_new_id(meta.chunk_id);
+    sp_profile_new_id(meta.profiler_id);
+    char *buf;
+    size_t len;
+    ck_assert_int_eq(sp_profile_chunk_envelope(s, &meta, &buf, &len), 0);
+    sp_envelope_parsed_t env;
+    ck_assert_int_eq(sp_envelope_parse(buf, len, &env), 0);
+    ck_assert_uint_eq(env.count, 1);
+    ck_assert_str_eq(json_string_value(json_object_get(env.items[0].header, "type")), "profile_chunk");
+    ck_assert_str_eq(json_string_value(json_object_get(env.items[0].header, "platform")), "node");
+    ck_assert(json_is_string(json_object_get(env.header, "sent_at")));
+    json_t *p = sp_envelope_item_json(&env, 0);
+    ck_assert_ptr_nonnull(p);
+    ck_assert_str_eq(json_string_value(json_object_get(p, "profiler_id")), meta.profiler_id);
+    json_decref(p);
+    sp_envelope_parsed_free(&env);
+    sp_mem_free(buf);
+    sp_session_free(s);
+}
+END_TEST
+
+START_TEST(test_too_few_samples)
+{
+    sp_session_t *s = sp_session_new();
+    sp_frame_t a = js("f", "/a.js", 1);
+    uint32_t fr[] = {(uint32_t)sp_session_frame(s, &a)};
+    sp_session_sample(s, sp_session_stack(s, fr, 1), "0", "main", 1);
+    sp_chunk_meta_t meta = {0};
+    char *buf = NULL;
+    size_t len;
+    ck_assert_int_eq(sp_profile_chunk_envelope(s, &meta, &buf, &len), -ENODATA);
+    ck_assert_ptr_null(buf);
+    sp_session_free(s);
+}
+END_TEST
+
+START_TEST(test_iso_time)
+{
+    char buf[40];
+    sp_profile_iso_time(1795549336933233000ull, buf, sizeof buf);
+    ck_assert_str_eq(buf, "2026-11-24T19:42:16.933Z");
+}
+END_TEST
+
+int main(void)
+{
+    json_set_alloc_funcs(sp_mem_alloc, sp_mem_free);
+    Suite *s = suite_create("session");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_frames_dedup);
+    tcase_add_test(tc, test_module_names);
+    tcase_add_test(tc, test_stacks_dedup);
+    tcase_add_test(tc, test_chunk_json);
+    tcase_add_test(tc, test_chunk_envelope);
+    tcase_add_test(tc, test_too_few_samples);
+    tcase_add_test(tc, test_iso_time);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,18 @@
+#!/bin/sh
+# Installs what sentryprof needs to build and test on Debian 12 (bookworm). Idempotent:
+# does nothing when every package is already there. Uses sudo when not root.
+set -e
+PKGS="autoconf automake libtool pkg-config make gcc libunwind-dev libjemalloc-dev
+libjansson-dev zlib1g-dev libcurl4-openssl-dev check nodejs binutils util-linux"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+# A node that is not Debian's (nodesource, nvm, a tarball) is fine: drop nodejs then.
+if command -v node >/dev/null 2>&1; then missing=$(echo "$missing" | sed 's/ nodejs//'); fi
+[ -z "$missing" ] && exit 0
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "installing:$missing"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
