@@ -13,7 +13,7 @@ run_offline() {
     fi
 }
 set +e
-env -u SENTRY_DSN SENTRYPROF_SPOOL_DIR=$spool LD_PRELOAD=$SP_LIB run_offline "$NODE" "$APPS/hot.js" 2 >/dev/null 2>"$WORK/err"
+run_offline env -u SENTRY_DSN SENTRYPROF_SPOOL_DIR=$spool LD_PRELOAD=$SP_LIB "$NODE" "$APPS/hot.js" 2 >/dev/null 2>"$WORK/err"
 rc=$?
 set -e
 check "offline run exits 0" test "$rc" = 0
