@@ -2,6 +2,7 @@
  * JS module names follow Sentry's convention, and the v2 chunk (and its envelope) obeys the
  * rules in SENTRY-FORMAT.md: ids, sorted samples, valid indices, >= 2 samples. */
 #include <check.h>
+#include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,0 +1,230 @@
+/* spool: the on-disk queue directory and atomic publication of one file into it.
+ *
+ * Owns: the spool directory's fd (O_CLOEXEC, opened O_NOFOLLOW), through which every
+ * later operation goes (openat/renameat/unlinkat), so a directory swapped for a symlink
+ * after sp_spool_open cannot redirect our writes.
+ * Threads: the background thread and the CLI. sp_spool_commit/sp_spool_remove may run
+ * concurrently on one spool (the temp-name counter is atomic); open/close may not.
+ * Never called from the signal handler.
+ * Environment: SENTRYPROF_SPOOL_DIR, TMPDIR (sp_spool_default_dir, via secure_getenv).
+ * Rules: write to ".tmp-<pid>-<n>-<name>" (dot-prefixed: readers listing *.envelope skip
+ * it; pid: a forked child never collides with its parent), fsync, rename into place,
+ * fsync the directory; on failure the temp file is unlinked and a negative errno returned.
+ * Only the directory's last component is created or checked: its parents are the user's.
+ */
+#ifndef _GNU_SOURCE /* configure's AC_USE_SYSTEM_EXTENSIONS may already pass -D_GNU_SOURCE=1 */
+#define _GNU_SOURCE /* secure_getenv */
+#endif
+#include "spool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mem.h"
+
+#define SP_SPOOL_NAME_MAX 200     /* names are shorter than this, so the temp name fits NAME_MAX */
+#define SP_SPOOL_TMP_PREFIX ".tmp-"
+#define SP_SPOOL_DIR_MODE 0700
+#define SP_SPOOL_FILE_MODE 0600
+#define SP_SPOOL_DEFAULT_TMP "/tmp"
+#define SP_SPOOL_DIR_ENV "SENTRYPROF_SPOOL_DIR"
+
+struct sp_spool {
+    int dirfd;
+    char *dir;
+    _Atomic unsigned long counter; /* temp names unique within this process */
+};
+
+int sp_spool_default_dir(char *buf, size_t len)
+{
+    if (!buf || !len) return -EINVAL;
+    buf[0] = '\0';
+    const char *v = secure_getenv(SP_SPOOL_DIR_ENV);
+    int n;
+    if (v && *v) {
+        n = snprintf(buf, len, "%s", v);
+    } else {
+        const char *tmp = secure_getenv("TMPDIR");
+        if (!tmp || tmp[0] != '/') tmp = SP_SPOOL_DEFAULT_TMP; /* empty or relative: ignored */
+        size_t tl = strlen(tmp);
+        while (tl > 1 && tmp[tl - 1] == '/') tl--; /* "/tmp/" -> "/tmp", no "//" */
+        if (tl == 1) tl = 0;                       /* "/" -> "/sentryprof-<uid>" */
+        /* getuid, as config.c's fallback; the ownership check in open uses geteuid. */
+        n = snprintf(buf, len, "%.*s/sentryprof-%u", (int)tl, tmp, (unsigned)getuid());
+    }
+    if (n < 0 || (size_t)n >= len) {
+        buf[0] = '\0';
+        return -ENAMETOOLONG;
+    }
+    return 0;
+}
+
+/* Why an existing path cannot be our spool dir, from lstat (for the warning only; the
+ * decision is made on the opened fd). */
+static const char *lstat_reason(const char *dir)
+{
+    struct stat st;
+    if (lstat(dir, &st) < 0) return NULL;
+    if (S_ISLNK(st.st_mode)) return "it is a symlink";
+    if (!S_ISDIR(st.st_mode)) return "it is not a directory";
+    return NULL;
+}
+
+int sp_spool_open(const char *dir, sp_spool_t **out)
+{
+    if (!out) return -EINVAL;
+    *out = NULL;
+    if (!dir || !*dir || strlen(dir) >= PATH_MAX) {
+        SP_WARN("spool directory \"%s\" refused: empty or too long", dir ? dir : "(null)");
+        return -EINVAL;
+    }
+
+    int rc;
+    int fd = -1;
+    if (mkdir(dir, SP_SPOOL_DIR_MODE) < 0 && errno != EEXIST) {
+        rc = -errno;
+        SP_WARN("spool directory \"%s\": cannot create it: %s", dir, strerror(-rc));
+        return rc;
+    }
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        rc = -errno;
+        const char *why = lstat_reason(dir);
+        if (why || rc == -ELOOP || rc == -ENOTDIR) {
+            SP_WARN("spool directory \"%s\" refused: %s", dir,
+                    why ? why : rc == -ELOOP ? "it is a symlink" : "it is not a directory");
+            return -EPERM;
+        }
+        SP_WARN("spool directory \"%s\": cannot open it: %s", dir, strerror(-rc));
+        return rc;
+    }
+
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        rc = -errno;
+        SP_WARN("spool directory \"%s\": cannot stat it: %s", dir, strerror(-rc));
+        goto fail;
+    }
+    if (!S_ISDIR(st.st_mode)) { /* O_DIRECTORY makes this unreachable; kept as the rule */
+        SP_WARN("spool directory \"%s\" refused: it is not a directory", dir);
+        rc = -EPERM;
+        goto fail;
+    }
+    if (st.st_uid != geteuid()) {
+        /* Another user's directory could be read or swapped under us: never use it. */
+        SP_WARN("spool directory \"%s\" refused: owned by uid %u, not %u", dir,
+                (unsigned)st.st_uid, (unsigned)geteuid());
+        rc = -EPERM;
+        goto fail;
+    }
+    if (st.st_mode & 07777 & ~(mode_t)SP_SPOOL_DIR_MODE) {
+        /* Profiles hold code paths and environment details: owner only. Only widening bits
+         * are dropped; a narrower mode is the user's choice and fails loudly on commit. */
+        if (fchmod(fd, st.st_mode & SP_SPOOL_DIR_MODE) < 0) {
+            rc = -errno;
+            SP_WARN("spool directory \"%s\": mode %03o is too open and chmod failed: %s", dir,
+                    (unsigned)(st.st_mode & 07777), strerror(-rc));
+            goto fail;
+        }
+    }
+
+    sp_spool_t *sp = sp_mem_calloc(1, sizeof *sp);
+    char *copy = sp_mem_strdup(dir);
+    if (!sp || !copy) {
+        sp_mem_free(sp);
+        sp_mem_free(copy);
+        rc = -ENOMEM;
+        goto fail;
+    }
+    sp->dirfd = fd;
+    sp->dir = copy;
+    atomic_init(&sp->counter, 0);
+    *out = sp;
+    return 0;
+fail:
+    close(fd);
+    return rc;
+}
+
+void sp_spool_close(sp_spool_t *spool)
+{
+    if (!spool) return;
+    close(spool->dirfd);
+    sp_mem_free(spool->dir);
+    sp_mem_free(spool);
+}
+
+const char *sp_spool_dir(const sp_spool_t *spool) { return spool ? spool->dir : NULL; }
+
+/* A plain file name: non-empty, shorter than SP_SPOOL_NAME_MAX, no '/', no leading '.'
+ * (hides temp files and excludes "." and ".."). NUL cannot occur inside a C string; the
+ * length bound is checked without reading past it. */
+static int valid_name(const char *name)
+{
+    if (!name || !name[0] || name[0] == '.') return 0;
+    size_t n = strnlen(name, SP_SPOOL_NAME_MAX);
+    if (n >= SP_SPOOL_NAME_MAX) return 0;
+    return memchr(name, '/', n) == NULL;
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+    while (len) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -errno;
+        }
+        if (w == 0) return -EIO; /* no progress and no error: do not spin */
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+int sp_spool_commit(sp_spool_t *spool, const char *name, const void *data, size_t len)
+{
+    if (!spool || !valid_name(name) || (!data && len)) return -EINVAL;
+
+    char tmp[NAME_MAX + 1];
+    unsigned long n = atomic_fetch_add(&spool->counter, 1);
+    int k = snprintf(tmp, sizeof tmp, SP_SPOOL_TMP_PREFIX "%ld-%lu-%s", (long)getpid(), n, name);
+    if (k < 0 || (size_t)k >= sizeof tmp) return -ENAMETOOLONG;
+
+    int rc = 0;
+    int fd = openat(spool->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                    SP_SPOOL_FILE_MODE);
+    if (fd < 0) return -errno;
+
+    rc = write_all(fd, data, len);
+    if (rc == 0 && fsync(fd) < 0) rc = -errno;
+    /* close can report deferred write errors (NFS); EINTR still closes on Linux. */
+    if (close(fd) < 0 && errno != EINTR && rc == 0) rc = -errno;
+    if (rc == 0 && renameat(spool->dirfd, tmp, spool->dirfd, name) < 0) rc = -errno;
+    if (rc < 0) {
+        unlinkat(spool->dirfd, tmp, 0);
+        return rc;
+    }
+    /* The rename is durable only once the directory is synced. Some filesystems cannot
+     * sync a directory (EINVAL): the file is in place, which is the best they offer. The
+     * file is visible either way; an error here lets the caller re-commit (harmless). */
+    if (fsync(spool->dirfd) < 0 && errno != EINVAL) return -errno;
+    return 0;
+}
+
+int sp_spool_remove(sp_spool_t *spool, const char *name)
+{
+    if (!spool || !valid_name(name)) return -EINVAL;
+    /* No directory fsync: a removal lost in a crash only means a re-send, which Sentry
+     * de-duplicates by event id. */
+    if (unlinkat(spool->dirfd, name, 0) < 0) return -errno;
+    return 0;
+}
