@@ -111,10 +111,12 @@ static bool resolve_js(sp_symbolizer_t *sym, uint64_t addr, sp_frame_t *f)
     sp_jsname_t js;
     if (sp_jsname_parse(e->name, &js) < 0) return false;
     bool regexp = js.kind_len == 6 && memcmp(js.kind, "RegExp", 6) == 0;
-    if (regexp) /* the way Sentry's Node profiler names them */
+    if (regexp) { /* "RegExp: <source>", the way Sentry's Node profiler names them */
+        while (js.func_len && js.func[0] == ' ') js.func++, js.func_len--;
         snprintf(sym->func, sizeof sym->func, "RegExp: %.*s", (int)js.func_len, js.func);
-    else
+    } else {
         snprintf(sym->func, sizeof sym->func, "%.*s", (int)js.func_len, js.func);
+    }
     f->function = sym->func;
     if (js.file) {
         snprintf(sym->path, sizeof sym->path, "%.*s", (int)js.file_len, js.file);
