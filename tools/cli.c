@@ -1,0 +1,244 @@
+/* cli: the helpers the sentryprof tool's commands share (see cli.h): error lines,
+ * allocation that exits on failure, string vectors, and envelope files found in a spool
+ * directory (and its run folders) and read whole, up to SP_CLI_MAX_FILE.
+ * Single-threaded. Environment: SENTRYPROF_SPOOL_DIR, TMPDIR (via sp_spool_default_dir).
+ */
+#include "cli.h"
+
+#include "mem.h"
+#include "spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SP_CLI_MAX_FILE (64UL << 20) /* larger files are skipped (sp_envelope_parse's limit) */
+
+void sp_cli_err(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("sentryprof: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+void *sp_cli_realloc(void *p, size_t n)
+{
+    void *q = sp_mem_realloc(p, n);
+    if (!q) {
+        sp_cli_err("out of memory");
+        exit(1);
+    }
+    return q;
+}
+
+void *sp_cli_calloc(size_t count, size_t n)
+{
+    void *p = sp_mem_calloc(count, n);
+    if (!p) {
+        sp_cli_err("out of memory");
+        exit(1);
+    }
+    return p;
+}
+
+char *sp_cli_strdup(const char *s)
+{
+    char *d = sp_mem_strdup(s);
+    if (!d) {
+        sp_cli_err("out of memory");
+        exit(1);
+    }
+    return d;
+}
+
+char *sp_cli_printf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = sp_cli_realloc(NULL, (size_t)(n < 0 ? 0 : n) + 1);
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+void *sp_cli_grow(void *p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap) return p;
+    size_t n = *cap ? *cap : 16;
+    while (n < need) n *= 2;
+    *cap = n;
+    return sp_cli_realloc(p, n * elem);
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && memcmp(s + n - m, suffix, m) == 0;
+}
+
+const char *sp_cli_json_str(const json_t *obj, const char *key)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s && *s ? s : NULL;
+}
+
+/* ---- envelope files ---- */
+
+void sp_cli_strvec_push(sp_cli_strvec_t *sv, char *s)
+{
+    SP_GROW(sv->v, sv->cap, sv->n + 1);
+    sv->v[sv->n++] = s;
+}
+
+void sp_cli_strvec_free(sp_cli_strvec_t *sv)
+{
+    for (size_t i = 0; i < sv->n; i++) sp_mem_free(sv->v[i]);
+    sp_mem_free(sv->v);
+    *sv = (sp_cli_strvec_t){0};
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int sp_cli_collect_dir(sp_cli_strvec_t *out, const char *dir, int depth)
+{
+    DIR *d = opendir(dir);
+    if (!d) return -errno;
+    sp_cli_strvec_t names = {0};
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        if (de->d_name[0] != '.') sp_cli_strvec_push(&names, sp_cli_strdup(de->d_name));
+    closedir(d);
+    if (names.n) qsort(names.v, names.n, sizeof *names.v, cmp_str);
+    for (size_t i = 0; i < names.n; i++) {
+        char *path = sp_cli_printf("%s%s%s", dir, ends_with(dir, "/") ? "" : "/", names.v[i]);
+        struct stat st;
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && ends_with(names.v[i], SP_SPOOL_SUFFIX)) {
+            sp_cli_strvec_push(out, path);
+            continue;
+        }
+        if (depth == 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            sp_cli_collect_dir(out, path, 1);
+        sp_mem_free(path);
+    }
+    sp_cli_strvec_free(&names);
+    return 0;
+}
+
+/* Reads a whole regular file into a new sp_mem buffer. 0, or -errno / -EFBIG. */
+static int read_all(const char *path, char **data, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return -errno;
+    int rc = 0;
+    char *buf = NULL;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        rc = -errno;
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = -EINVAL;
+        goto out;
+    }
+    if ((unsigned long)st.st_size > SP_CLI_MAX_FILE) {
+        rc = -EFBIG;
+        goto out;
+    }
+    size_t cap = (size_t)st.st_size + 1, n = 0;
+    buf = sp_cli_realloc(NULL, cap);
+    for (;;) {
+        if (n + 1 >= cap) {
+            if (cap > SP_CLI_MAX_FILE) {
+                rc = -EFBIG;
+                goto out;
+            }
+            buf = sp_cli_realloc(buf, cap *= 2);
+        }
+        ssize_t r = read(fd, buf + n, cap - n - 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            rc = -errno;
+            goto out;
+        }
+        if (r == 0) break;
+        n += (size_t)r;
+    }
+    buf[n] = '\0';
+    *data = buf;
+    *len = n;
+    buf = NULL;
+out:
+    sp_mem_free(buf);
+    close(fd);
+    return rc;
+}
+
+int sp_cli_load_envelope(const char *path, sp_envelope_parsed_t *env, char *why, size_t whylen)
+{
+    char *data = NULL;
+    size_t len = 0;
+    int rc = read_all(path, &data, &len);
+    if (rc < 0) {
+        snprintf(why, whylen, "%s", rc == -EFBIG    ? "file too large"
+                                    : rc == -EINVAL ? "not a regular file"
+                                                    : strerror(-rc));
+        return -1;
+    }
+    if (len == 0) {
+        sp_mem_free(data);
+        snprintf(why, whylen, "empty file");
+        return -1;
+    }
+    rc = sp_envelope_parse(data, len, env);
+    sp_mem_free(data);
+    if (rc < 0) {
+        snprintf(why, whylen, "%s", rc == -EFBIG ? "file too large" : "not a valid envelope");
+        return -1;
+    }
+    return 0;
+}
+
+const char *sp_cli_item_type(const sp_envelope_parsed_t *env, size_t i)
+{
+    const char *t = sp_cli_json_str(env->items[i].header, "type");
+    return t ? t : "?";
+}
+
+bool sp_cli_is_profile(const char *type)
+{
+    return strcmp(type, "profile_chunk") == 0 || strcmp(type, "profile") == 0;
+}
+
+int sp_cli_bad_usage(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("sentryprof: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs(" (see sentryprof --help)\n", stderr);
+    return 2;
+}
+
+bool sp_cli_default_spool(char *buf, size_t len)
+{
+    if (sp_spool_default_dir(buf, len) < 0) {
+        sp_cli_err("spool directory path too long");
+        return false;
+    }
+    return true;
+}

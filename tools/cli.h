@@ -1,0 +1,62 @@
+/* cli: what the sentryprof tool's commands share: error lines, allocation that ends the
+ * tool on failure (a CLI may exit; the library never does), growable arrays, finding and
+ * reading envelope files. All memory through sp_mem. Single-threaded (the CLI only).
+ */
+#ifndef SP_CLI_H
+#define SP_CLI_H
+
+#include "envelope.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define SP_CLI_TOP_DEFAULT 20 /* rows printed by top without -n */
+
+/* "sentryprof: <message>\n" on stderr. */
+void sp_cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* sp_mem allocation; out of memory is one error line and exit(1). */
+void *sp_cli_realloc(void *p, size_t n);
+void *sp_cli_calloc(size_t count, size_t n);
+char *sp_cli_strdup(const char *s);
+char *sp_cli_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void *sp_cli_grow(void *p, size_t *cap, size_t need, size_t elem);
+/* Makes room for need elements in array a of capacity cap. */
+#define SP_GROW(a, cap, need) ((a) = sp_cli_grow((a), &(cap), (need), sizeof *(a)))
+
+typedef struct {
+    char **v; /* owned strings */
+    size_t n, cap;
+} sp_cli_strvec_t;
+
+void sp_cli_strvec_push(sp_cli_strvec_t *sv, char *s); /* takes s */
+void sp_cli_strvec_free(sp_cli_strvec_t *sv);
+
+/* The string member key of obj, or NULL when missing, not a string or empty. */
+const char *sp_cli_json_str(const json_t *obj, const char *key);
+
+/* Appends every *.envelope in dir, and with depth 0 in its immediate subdirectories (run
+ * folders), skipping names that start with '.'; sorted by path. 0 or -errno. */
+int sp_cli_collect_dir(sp_cli_strvec_t *out, const char *dir, int depth);
+
+/* Reads and parses one envelope file. 0, or -1 with a reason in why. */
+int sp_cli_load_envelope(const char *path, sp_envelope_parsed_t *env, char *why, size_t whylen);
+/* Item i's "type", or "?". */
+const char *sp_cli_item_type(const sp_envelope_parsed_t *env, size_t i);
+/* profile_chunk (v2) or profile (v1). */
+bool sp_cli_is_profile(const char *type);
+
+/* Default spool directory into buf; false after an error line. */
+bool sp_cli_default_spool(char *buf, size_t len);
+
+/* Usage text (sentryprof.c). */
+void sp_cli_usage(FILE *out);
+/* "sentryprof: <message> (see sentryprof --help)" on stderr; returns exit status 2. */
+int sp_cli_bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The commands. Each returns the process exit status. */
+int sp_cli_top(int argc, char **argv); /* top.c */
+
+#endif

@@ -1,0 +1,304 @@
+/* sentryprof: the command-line tool.
+ *   top      the hottest functions of the profiles in spool files (top.c)
+ *   list     one line per envelope file in the spool: size, item types, samples, time span
+ *   run      execs a command with libsentryprof.so prepended to LD_PRELOAD
+ *   version  prints SP_VERSION
+ * Single-threaded; never loaded into a profiled process (run execs the command, after which
+ * only the preload library is there). Memory through sp_mem, jansson's included.
+ * Environment: SENTRYPROF_LIB (run: the library to preload; set but missing is an error),
+ * SENTRYPROF_SPOOL_DIR and TMPDIR (top/list default directory, via sp_spool_default_dir),
+ * LD_PRELOAD (run: kept, ours goes first).
+ */
+#include "cli.h"
+
+#include "mem.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef SP_VERSION
+#define SP_VERSION "0.0.0"
+#endif
+#ifndef SP_LIBDIR
+#define SP_LIBDIR "/usr/local/lib"
+#endif
+
+#define SP_ENV_LIB "SENTRYPROF_LIB" /* run: path of libsentryprof.so to preload */
+#define SP_LIB_NAME "libsentryprof.so"
+#define SP_CLI_PROFILER_PREFIX 8    /* hex digits of profiler_id shown by list */
+
+void sp_cli_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: sentryprof COMMAND [ARGS...]\n"
+            "\n"
+            "  top [-n N] [--sort self|total] [--thread TID] [--js-only] [FILE|DIR...]\n"
+            "      the N (default %d, 0 = all) hottest functions in envelope files; a DIR means\n"
+            "      every *.envelope in it and in its subdirectories (default: the spool)\n"
+            "  list [DIR]\n"
+            "      one line per envelope file in the spool: size, item types, samples, span\n"
+            "  run [--] COMMAND [ARGS...]\n"
+            "      run COMMAND with libsentryprof.so added to LD_PRELOAD\n"
+            "  version\n"
+            "      print the version\n"
+            "\n"
+            "environment: SENTRYPROF_SPOOL_DIR (spool directory),\n"
+            "             SENTRYPROF_LIB (the library run preloads)\n",
+            SP_CLI_TOP_DEFAULT);
+}
+
+/* true if list (words separated by any of seps) holds word */
+static bool has_word(const char *list, const char *seps, const char *word)
+{
+    size_t wl = strlen(word);
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, seps);
+        if (n == wl && memcmp(p, word, wl) == 0) return true;
+        p += n;
+        if (*p) p++;
+    }
+    return false;
+}
+
+/* ---- list ---- */
+
+typedef struct {
+    char *name, *types, *samples, *span, *profiler;
+    unsigned long long size;
+} row_t;
+
+/* A sample time in seconds: v2 "timestamp" (unix seconds), v1 "elapsed_since_start_ns"
+ * (integer, number or numeric string). */
+static bool sample_time(const json_t *sa, bool v1, double *t)
+{
+    const json_t *v = json_object_get(sa, v1 ? "elapsed_since_start_ns" : "timestamp");
+    if (json_is_number(v)) *t = json_number_value(v);
+    else if (json_is_string(v) && *json_string_value(v)) *t = strtod(json_string_value(v), NULL);
+    else return false;
+    if (v1) *t /= 1e9;
+    return true;
+}
+
+static void list_row(row_t *row, const char *path)
+{
+    sp_envelope_parsed_t env;
+    char why[256];
+    if (sp_cli_load_envelope(path, &env, why, sizeof why) < 0) {
+        row->types = sp_cli_printf("(unreadable: %s)", why);
+        row->samples = sp_cli_strdup("-");
+        row->span = sp_cli_strdup("-");
+        row->profiler = sp_cli_strdup("-");
+        return;
+    }
+    char types[256] = "";
+    char prof[SP_CLI_PROFILER_PREFIX + 1] = "";
+    unsigned long long nsamples = 0;
+    bool any_profile = false, any_time = false;
+    double span = 0;
+    for (size_t i = 0; i < env.count; i++) {
+        const char *type = sp_cli_item_type(&env, i);
+        size_t tl = strlen(types);
+        if (!has_word(types, ",", type) && tl + strlen(type) + 2 < sizeof types)
+            snprintf(types + tl, sizeof types - tl, "%s%s", tl ? "," : "", type);
+        if (!sp_cli_is_profile(type)) continue;
+        json_t *payload = sp_envelope_item_json(&env, i);
+        const json_t *samples = json_object_get(json_object_get(payload, "profile"), "samples");
+        bool v1 = strcmp(type, "profile") == 0;
+        if (json_is_array(samples)) {
+            any_profile = true;
+            nsamples += json_array_size(samples);
+            double lo = 0, hi = 0, t;
+            bool first = true;
+            for (size_t k = 0; k < json_array_size(samples); k++) {
+                if (!sample_time(json_array_get(samples, k), v1, &t)) continue;
+                if (first || t < lo) lo = t;
+                if (first || t > hi) hi = t;
+                first = false;
+            }
+            if (!first) {
+                double s = v1 ? hi : hi - lo; /* v1 times count from the profile start */
+                if (!any_time || s > span) span = s;
+                any_time = true;
+            }
+        }
+        const char *pid = sp_cli_json_str(payload, "profiler_id");
+        if (pid && !*prof) snprintf(prof, sizeof prof, "%s", pid);
+        json_decref(payload);
+    }
+    sp_envelope_parsed_free(&env);
+    row->types = sp_cli_strdup(*types ? types : "(no items)");
+    row->samples = any_profile ? sp_cli_printf("%llu", nsamples) : sp_cli_strdup("-");
+    row->span = any_time ? sp_cli_printf("%.1fs", span) : sp_cli_strdup("-");
+    row->profiler = sp_cli_strdup(*prof ? prof : "-");
+}
+
+static int cmd_list(int argc, char **argv)
+{
+    char dir[PATH_MAX];
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            sp_cli_usage(stdout);
+            return 0;
+        }
+    }
+    if (argc > 2) return sp_cli_bad_usage("list: takes at most one DIR, got '%s'", argv[2]);
+    if (argc == 2 && argv[1][0] == '-')
+        return sp_cli_bad_usage("list: unknown option '%s'", argv[1]);
+    if (argc == 2) snprintf(dir, sizeof dir, "%s", argv[1]);
+    else if (!sp_cli_default_spool(dir, sizeof dir)) return 1;
+
+    sp_cli_strvec_t files = {0};
+    int e = sp_cli_collect_dir(&files, dir, 0);
+    if (e < 0) {
+        sp_cli_err("cannot read %s: %s", dir, strerror(-e));
+        return 1;
+    }
+    row_t *rows = sp_cli_calloc(files.n ? files.n : 1, sizeof *rows);
+    size_t wname = 4, wtypes = 5, dl = strlen(dir);
+    for (size_t i = 0; i < files.n; i++) {
+        const char *rel = files.v[i] + dl;
+        while (*rel == '/') rel++;
+        rows[i].name = sp_cli_strdup(rel);
+        struct stat st;
+        rows[i].size = stat(files.v[i], &st) == 0 ? (unsigned long long)st.st_size : 0;
+        list_row(&rows[i], files.v[i]);
+        if (strlen(rows[i].name) > wname) wname = strlen(rows[i].name);
+        if (strlen(rows[i].types) > wtypes) wtypes = strlen(rows[i].types);
+    }
+    printf("sentryprof list: %s, %zu %s\n", dir, files.n, files.n == 1 ? "file" : "files");
+    if (files.n) {
+        printf("%-*s %10s  %-*s %8s %8s  %s\n", (int)wname, "FILE", "SIZE", (int)wtypes, "ITEMS",
+               "SAMPLES", "SPAN", "PROFILER");
+    }
+    for (size_t i = 0; i < files.n; i++) {
+        row_t *r = &rows[i];
+        printf("%-*s %10llu  %-*s %8s %8s  %s\n", (int)wname, r->name, r->size, (int)wtypes,
+               r->types, r->samples, r->span, r->profiler);
+        sp_mem_free(r->name);
+        sp_mem_free(r->types);
+        sp_mem_free(r->samples);
+        sp_mem_free(r->span);
+        sp_mem_free(r->profiler);
+    }
+    sp_mem_free(rows);
+    sp_cli_strvec_free(&files);
+    return 0;
+}
+
+/* ---- run ---- */
+
+static bool is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Finds libsentryprof.so: $SENTRYPROF_LIB; next to the build tree or install prefix of this
+ * executable (libtool may run us from tools/.libs/); SP_LIBDIR. Absolute path or -1. */
+static int find_lib(char *out, size_t len)
+{
+    const char *env = getenv(SP_ENV_LIB);
+    char resolved[PATH_MAX];
+    if (env && *env) {
+        if (!is_file(env) || !realpath(env, resolved)) {
+            sp_cli_err("%s=%s: no such library", SP_ENV_LIB, env);
+            return -1;
+        }
+        snprintf(out, len, "%s", resolved);
+        return 0;
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    char *cand[4];
+    size_t nc = 0;
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = '\0';
+        cand[nc++] = sp_cli_printf("%s/../.libs/" SP_LIB_NAME, exe);
+        cand[nc++] = sp_cli_printf("%s/../../.libs/" SP_LIB_NAME, exe);
+        cand[nc++] = sp_cli_printf("%s/../lib/" SP_LIB_NAME, exe);
+    }
+    cand[nc++] = sp_cli_strdup(SP_LIBDIR "/" SP_LIB_NAME);
+    int rc = -1;
+    for (size_t i = 0; i < nc && rc < 0; i++) {
+        if (is_file(cand[i]) && realpath(cand[i], resolved)) {
+            snprintf(out, len, "%s", resolved);
+            rc = 0;
+        }
+    }
+    if (rc < 0)
+        sp_cli_err("cannot find " SP_LIB_NAME " (looked next to %s and in " SP_LIBDIR "); set %s",
+                n > 0 ? exe : "this program", SP_ENV_LIB);
+    for (size_t i = 0; i < nc; i++) sp_mem_free(cand[i]);
+    return rc;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    int i = 1;
+    if (i < argc && (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)) {
+        sp_cli_usage(stdout);
+        return 0;
+    }
+    if (i < argc && strcmp(argv[i], "--") == 0) i++;
+    if (i >= argc) return sp_cli_bad_usage("run: no COMMAND given");
+    char lib[PATH_MAX];
+    if (find_lib(lib, sizeof lib) < 0) return 127;
+    if (strpbrk(lib, ": ")) {
+        sp_cli_err("cannot preload %s: LD_PRELOAD paths cannot contain ':' or ' '", lib);
+        return 127;
+    }
+    const char *old = getenv("LD_PRELOAD");
+    if (!old || !has_word(old, ": ", lib)) { /* ld.so splits LD_PRELOAD at ':' and ' ' */
+        char *val = old && *old ? sp_cli_printf("%s:%s", lib, old) : sp_cli_strdup(lib);
+        if (setenv("LD_PRELOAD", val, 1) != 0) {
+            sp_cli_err("cannot set LD_PRELOAD: %s", strerror(errno));
+            return 127;
+        }
+        sp_mem_free(val);
+    }
+    fflush(stdout);
+    execvp(argv[i], argv + i);
+    int e = errno;
+    sp_cli_err("cannot run %s: %s", argv[i], strerror(e));
+    return e == ENOENT ? 127 : 126;
+}
+
+/* ---- main ---- */
+
+int main(int argc, char **argv)
+{
+    json_set_alloc_funcs(sp_mem_alloc, sp_mem_free);
+    if (argc < 2) {
+        sp_cli_usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    int rc;
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        sp_cli_usage(stdout);
+        rc = 0;
+    } else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("sentryprof %s\n", SP_VERSION);
+        rc = 0;
+    } else if (strcmp(cmd, "top") == 0) {
+        rc = sp_cli_top(argc - 1, argv + 1);
+    } else if (strcmp(cmd, "list") == 0) {
+        rc = cmd_list(argc - 1, argv + 1);
+    } else if (strcmp(cmd, "run") == 0) {
+        rc = cmd_run(argc - 1, argv + 1);
+    } else {
+        return sp_cli_bad_usage("unknown command '%s'", cmd);
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        sp_cli_err("write error on standard output");
+        return rc ? rc : 1;
+    }
+    return rc;
+}
