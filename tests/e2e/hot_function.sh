@@ -6,7 +6,8 @@
 need_node
 spool="$WORK/spool"
 set +e
-out=$(SENTRYPROF_SPOOL_DIR=$spool LD_PRELOAD=$SP_LIB "$NODE" "$APPS/hot.js" 3 2>"$WORK/err")
+out=$(SENTRYPROF_SPOOL_DIR=$spool LD_PRELOAD=$SP_LIB sh -c 'echo $$ >"$0"; exec "$@"' "$WORK/pid" \
+    "$NODE" "$APPS/hot.js" 3 2>"$WORK/err")
 rc=$?
 plain=$("$NODE" "$APPS/hot.js" 0.1 2>&1)
 set -e
@@ -16,7 +17,7 @@ check "app stderr empty" test ! -s "$WORK/err"
 files=("$spool"/*.envelope)
 check "a profile chunk was spooled" test -f "${files[0]}"
 check "spooled envelopes pass the v2 rules" "$NODE" "$VALIDATE" "${files[@]}"
-check "the perf map V8 wrote is removed at exit" test -z "$(find /tmp -maxdepth 1 -name "perf-*.map" -newer "$WORK/err" 2>/dev/null | head -1)"
+check "the perf map V8 wrote is removed at exit" test ! -e "/tmp/perf-$(cat "$WORK/pid").map"
 
 "$SP_CLI" top -n 10 "$spool" >"$WORK/top" 2>&1
 cat "$WORK/top"

@@ -1,0 +1,688 @@
+/* elfsym: native symbols for the symbolizer.
+ *
+ * Owns two things:
+ *  - sp_procmaps_t: one snapshot of <root>/proc/<pid>/maps. The file is read whole into one
+ *    buffer that also holds the path strings (parsed in place), and the mappings are kept
+ *    sorted by start for a binary search.
+ *  - sp_elfsym_t: one ELF file, mmap'd read-only for the table's lifetime. Its function
+ *    symbols (.symtab, else .dynsym) become a compact sorted index of 16 bytes per symbol
+ *    whose names point into the mapped string table; C++ names are demangled on first
+ *    lookup and cached. The PT_LOAD table turns runtime addresses into file vaddrs.
+ *
+ * Threads: the background (symbolizer) thread only. Allocates, does file I/O, and calls
+ * dlsym and __cxa_demangle: never from the signal handler. A table is used by one thread
+ * at a time (lookups fill the demangle cache); no locks of its own besides pthread_once.
+ * Environment: none.
+ *
+ * Rules: every offset, size and count read from an ELF file is checked against the file size
+ * before use and every struct is read with memcpy (a hostile file may misalign them), so a
+ * truncated or garbage file yields NULL or an empty table, never a crash. Opened with
+ * O_NONBLOCK so a FIFO in place of a library cannot hang the thread. Memory from sp_mem_*
+ * only; the one exception is the string __cxa_demangle returns, which comes from libc's
+ * malloc and goes straight back to libc's free. Known limit: a file truncated in place
+ * while mapped (not replaced by rename) makes name reads fault; installers replace.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* qsort_r, RTLD_DEFAULT */
+#endif
+
+#include "elfsym.h"
+
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mem.h"
+
+#define SP_PROCMAPS_INITIAL_BYTES (16u * 1024)       /* first read buffer; grows by doubling */
+#define SP_PROCMAPS_MAX_BYTES (64u * 1024 * 1024)    /* a maps file larger than this is refused */
+#define SP_ELFSYM_NEST_SCAN 16      /* sized symbols looked at below a miss (nested symbols) */
+#define SP_ELFSYM_CACHE_MIN 64      /* first size of the demangled-name cache (power of 2) */
+#define SP_DEMANGLE_BUF 1024        /* demangled names longer than this are truncated */
+#define SP_DEMANGLE_MAX_INPUT 4096  /* longer mangled names are not fed to the demangler */
+
+/* ---------------------------------------------------------------- /proc/<pid>/maps */
+
+struct sp_procmaps {
+    sp_mapping_t *v;
+    size_t n;
+    char *text; /* the file's bytes, NUL-split: paths point in here */
+};
+
+/* Reads the whole file into a NUL-terminated sp_mem buffer. 0 or a negative errno. */
+static int read_all(const char *path, char **out, size_t *out_len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return -errno;
+    int rc = 0;
+    size_t cap = SP_PROCMAPS_INITIAL_BYTES, len = 0;
+    char *buf = NULL;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        rc = -errno;
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) { /* /proc files are regular (size 0); anything else is a fake */
+        rc = -EINVAL;
+        goto out;
+    }
+    buf = sp_mem_alloc(cap);
+    if (!buf) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (;;) {
+        if (len + 1 >= cap) {
+            if (cap >= SP_PROCMAPS_MAX_BYTES) {
+                rc = -EFBIG;
+                goto out;
+            }
+            char *nb = sp_mem_realloc(buf, cap * 2);
+            if (!nb) {
+                rc = -ENOMEM;
+                goto out;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + len, cap - 1 - len);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            rc = -errno;
+            goto out;
+        }
+        if (r == 0) break;
+        len += (size_t)r;
+    }
+    buf[len] = '\0';
+out:
+    close(fd);
+    if (rc) {
+        sp_mem_free(buf);
+        return rc;
+    }
+    *out = buf;
+    *out_len = len;
+    return 0;
+}
+
+/* Parses 1..16 hex digits; NULL when there are none or too many. */
+static char *parse_hex(char *p, uint64_t *v)
+{
+    uint64_t x = 0;
+    int digits = 0;
+    for (;; p++, digits++) {
+        int d;
+        if (*p >= '0' && *p <= '9') d = *p - '0';
+        else if (*p >= 'a' && *p <= 'f') d = *p - 'a' + 10;
+        else if (*p >= 'A' && *p <= 'F') d = *p - 'A' + 10;
+        else break;
+        if (digits == 16) return NULL;
+        x = (x << 4) | (uint64_t)d;
+    }
+    if (digits == 0) return NULL;
+    *v = x;
+    return p;
+}
+
+/* "start-end perms offset dev inode   path": path is the rest of the line, may be empty and
+ * may contain spaces; "(deleted)" and "[vdso]"-style names are kept as they are. */
+static bool parse_maps_line(char *p, sp_mapping_t *m)
+{
+    uint64_t start, end, off, scratch;
+    if (!(p = parse_hex(p, &start)) || *p++ != '-') return false;
+    if (!(p = parse_hex(p, &end)) || *p++ != ' ') return false;
+    /* Checked in order, so a short line stops at its NUL. */
+    if ((p[0] != 'r' && p[0] != '-') || (p[1] != 'w' && p[1] != '-') ||
+        (p[2] != 'x' && p[2] != '-') || (p[3] != 'p' && p[3] != 's') || p[4] != ' ')
+        return false;
+    bool exec = p[2] == 'x';
+    p += 5;
+    if (!(p = parse_hex(p, &off)) || *p++ != ' ') return false;
+    if (!(p = parse_hex(p, &scratch)) || *p++ != ':') return false; /* device major:minor */
+    if (!(p = parse_hex(p, &scratch))) return false;
+    if (*p != ' ') return false;
+    while (*p == ' ') p++;
+    if (*p < '0' || *p > '9') return false; /* inode */
+    while (*p >= '0' && *p <= '9') p++;
+    if (*p != ' ' && *p != '\0') return false;
+    while (*p == ' ') p++;
+    if (start >= end) return false;
+    m->start = start;
+    m->end = end;
+    m->offset = off;
+    m->exec = exec;
+    m->path = p;
+    return true;
+}
+
+static int cmp_mapping(const void *a, const void *b)
+{
+    const sp_mapping_t *x = a, *y = b;
+    if (x->start != y->start) return x->start < y->start ? -1 : 1;
+    if (x->end != y->end) return x->end < y->end ? -1 : 1;
+    return 0;
+}
+
+sp_procmaps_t *sp_procmaps_read(const char *root, int pid)
+{
+    char path[PATH_MAX], pidbuf[24];
+    if (pid < 0) return NULL;
+    if (pid == 0) snprintf(pidbuf, sizeof pidbuf, "self");
+    else snprintf(pidbuf, sizeof pidbuf, "%d", pid);
+    int n = snprintf(path, sizeof path, "%s/proc/%s/maps", root ? root : "", pidbuf);
+    if (n < 0 || (size_t)n >= sizeof path) return NULL;
+
+    sp_procmaps_t *maps = sp_mem_calloc(1, sizeof *maps);
+    if (!maps) return NULL;
+    size_t len = 0;
+    int rc = read_all(path, &maps->text, &len);
+    if (rc) {
+        SP_DEBUG("elfsym: cannot read %s: %s", path, strerror(-rc));
+        sp_mem_free(maps);
+        return NULL;
+    }
+    size_t lines = 1;
+    for (size_t i = 0; i < len; i++) lines += maps->text[i] == '\n';
+    maps->v = sp_mem_calloc(lines, sizeof *maps->v);
+    if (!maps->v) {
+        sp_procmaps_free(maps);
+        return NULL;
+    }
+    size_t bad = 0;
+    char *line = maps->text;
+    while (*line) {
+        char *nl = strchr(line, '\n');
+        char *next = nl ? nl + 1 : line + strlen(line);
+        if (nl) *nl = '\0';
+        if (*line) {
+            if (parse_maps_line(line, &maps->v[maps->n])) maps->n++;
+            else bad++;
+        }
+        line = next;
+    }
+    if (bad) SP_DEBUG("elfsym: %s: skipped %zu malformed lines", path, bad);
+    /* The kernel writes them sorted; fakes and future kernels need not. */
+    qsort(maps->v, maps->n, sizeof *maps->v, cmp_mapping);
+    return maps;
+}
+
+void sp_procmaps_free(sp_procmaps_t *maps)
+{
+    if (!maps) return;
+    sp_mem_free(maps->v);
+    sp_mem_free(maps->text);
+    sp_mem_free(maps);
+}
+
+const sp_mapping_t *sp_procmaps_find(const sp_procmaps_t *maps, uint64_t addr)
+{
+    if (!maps || maps->n == 0) return NULL;
+    size_t lo = 0, hi = maps->n; /* first mapping with start > addr */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (maps->v[mid].start <= addr) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo == 0) return NULL;
+    const sp_mapping_t *m = &maps->v[lo - 1];
+    return addr < m->end ? m : NULL;
+}
+
+size_t sp_procmaps_count(const sp_procmaps_t *maps) { return maps ? maps->n : 0; }
+
+const sp_mapping_t *sp_procmaps_at(const sp_procmaps_t *maps, size_t i)
+{
+    return maps && i < maps->n ? &maps->v[i] : NULL;
+}
+
+/* ---------------------------------------------------------------- demangling */
+
+typedef char *(*cxa_demangle_fn)(const char *mangled, char *buf, size_t *len, int *status);
+
+static pthread_once_t demangle_once = PTHREAD_ONCE_INIT;
+static cxa_demangle_fn demangler;
+
+/* In node, libstdc++ is already loaded; elsewhere there may be no demangler at all, and we
+ * never load one (no link dependency on libstdc++). */
+static void demangle_init(void)
+{
+    demangler = (cxa_demangle_fn)dlsym(RTLD_DEFAULT, "__cxa_demangle");
+}
+
+const char *sp_demangle(const char *mangled, char *buf, size_t buflen)
+{
+    if (!mangled || !buf || buflen == 0 || mangled[0] != '_' || mangled[1] != 'Z') return NULL;
+    if (strnlen(mangled, SP_DEMANGLE_MAX_INPUT + 1) > SP_DEMANGLE_MAX_INPUT) return NULL;
+    pthread_once(&demangle_once, demangle_init);
+    if (!demangler) return NULL;
+    int status = -1;
+    char *out = demangler(mangled, NULL, NULL, &status);
+    if (!out || status != 0) {
+        free(out); /* libc's malloc made it, libc's free takes it back */
+        return NULL;
+    }
+    size_t n = strlen(out);
+    if (n >= buflen) n = buflen - 1;
+    memcpy(buf, out, n);
+    buf[n] = '\0';
+    free(out);
+    return buf;
+}
+
+/* ---------------------------------------------------------------- ELF symbols */
+
+typedef struct {
+    uint64_t addr;
+    uint32_t size; /* saturated at UINT32_MAX */
+    uint32_t name; /* offset into strtab (while building: index into the symbol table) */
+} sym_t;
+
+typedef struct {
+    uint64_t offset, filesz, vaddr, memsz;
+    bool exec;
+} seg_t;
+
+typedef struct {
+    uint32_t key;   /* symbol index + 1; 0 = empty slot */
+    uint32_t owned; /* name is sp_mem memory (else it points into strtab) */
+    const char *name;
+} name_slot_t;
+
+struct sp_elfsym {
+    const unsigned char *map;
+    size_t map_len;
+    const char *strtab;
+    size_t strtab_len;
+    sym_t *syms;
+    size_t nsyms;
+    seg_t *segs;
+    size_t nsegs;
+    uint64_t page; /* runtime page size: mapping offsets are aligned to it */
+    name_slot_t *cache;
+    size_t cache_cap, cache_used;
+};
+
+/* [off, off+len) lies inside the file (overflow-safe). */
+static bool in_file(const sp_elfsym_t *elf, uint64_t off, uint64_t len)
+{
+    return off <= elf->map_len && len <= elf->map_len - off;
+}
+
+/* count entries of entsize bytes at off lie inside the file. */
+static bool array_in_file(const sp_elfsym_t *elf, uint64_t off, uint64_t count, uint64_t entsize)
+{
+    if (off > elf->map_len) return false;
+    return count <= (elf->map_len - off) / entsize;
+}
+
+static bool read_shdr(const sp_elfsym_t *elf, const Elf64_Ehdr *eh, uint64_t shnum, uint64_t i,
+                      Elf64_Shdr *sh)
+{
+    if (i >= shnum) return false;
+    memcpy(sh, elf->map + eh->e_shoff + i * sizeof *sh, sizeof *sh);
+    return true;
+}
+
+static void read_sym(const unsigned char *symtab, uint64_t i, Elf64_Sym *s)
+{
+    memcpy(s, symtab + i * sizeof *s, sizeof *s);
+}
+
+static int bind_rank(unsigned char info)
+{
+    switch (ELF64_ST_BIND(info)) {
+    case STB_GLOBAL:
+    case STB_GNU_UNIQUE: return 0;
+    case STB_WEAK: return 1;
+    default: return 2;
+    }
+}
+
+/* By address; at one address the symbol to keep comes first: global before weak before
+ * local, then the longer one, then the lower index (qsort is not stable). */
+static int cmp_build(const void *a, const void *b, void *ctx)
+{
+    const sym_t *x = a, *y = b;
+    if (x->addr != y->addr) return x->addr < y->addr ? -1 : 1;
+    Elf64_Sym sx, sy;
+    read_sym(ctx, x->name, &sx);
+    read_sym(ctx, y->name, &sy);
+    int rx = bind_rank(sx.st_info), ry = bind_rank(sy.st_info);
+    if (rx != ry) return rx < ry ? -1 : 1;
+    if (x->size != y->size) return x->size > y->size ? -1 : 1;
+    return x->name < y->name ? -1 : (x->name > y->name);
+}
+
+/* Indexes one SHT_SYMTAB/SHT_DYNSYM section. 0 (possibly with no symbols) or -errno. */
+static int index_symbols(sp_elfsym_t *elf, const Elf64_Ehdr *eh, uint64_t shnum,
+                         const Elf64_Shdr *symsh)
+{
+    Elf64_Shdr strsh;
+    if (symsh->sh_entsize != sizeof(Elf64_Sym)) return 0;
+    if (!in_file(elf, symsh->sh_offset, symsh->sh_size)) return 0;
+    if (!read_shdr(elf, eh, shnum, symsh->sh_link, &strsh) || strsh.sh_type != SHT_STRTAB)
+        return 0;
+    if (!in_file(elf, strsh.sh_offset, strsh.sh_size) || strsh.sh_size == 0) return 0;
+
+    /* Names are read as C strings: only offsets before the last NUL are safe. */
+    const char *str = (const char *)elf->map + strsh.sh_offset;
+    size_t strsize = strsh.sh_size;
+    while (strsize > 0 && str[strsize - 1] != '\0') strsize--;
+    if (strsize == 0) return 0;
+
+    const unsigned char *symtab = elf->map + symsh->sh_offset;
+    uint64_t count = symsh->sh_size / sizeof(Elf64_Sym);
+    if (count > UINT32_MAX) count = UINT32_MAX; /* index must fit sym_t.name */
+    if (count < 2) return 0;                    /* entry 0 is the null symbol */
+    sym_t *syms = sp_mem_alloc((size_t)count * sizeof *syms);
+    if (!syms) return -ENOMEM;
+    size_t n = 0;
+    for (uint64_t i = 1; i < count; i++) {
+        Elf64_Sym s;
+        read_sym(symtab, i, &s);
+        unsigned type = ELF64_ST_TYPE(s.st_info);
+        if (type != STT_FUNC && type != STT_GNU_IFUNC) continue;
+        if (s.st_value == 0 || s.st_shndx == SHN_UNDEF) continue;
+        if (s.st_name == 0 || s.st_name >= strsize || s.st_name > UINT32_MAX) continue;
+        syms[n].addr = s.st_value;
+        syms[n].size = s.st_size > UINT32_MAX ? UINT32_MAX : (uint32_t)s.st_size;
+        syms[n].name = (uint32_t)i;
+        n++;
+    }
+    qsort_r(syms, n, sizeof *syms, cmp_build, (void *)symtab);
+
+    /* One entry per address; it spans the longest of its aliases so no alias leaves a hole. */
+    size_t out = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        uint32_t size = syms[i].size;
+        while (j < n && syms[j].addr == syms[i].addr) {
+            if (syms[j].size > size) size = syms[j].size;
+            j++;
+        }
+        Elf64_Sym s;
+        read_sym(symtab, syms[i].name, &s);
+        syms[out].addr = syms[i].addr;
+        syms[out].size = size;
+        syms[out].name = (uint32_t)s.st_name;
+        out++;
+        i = j;
+    }
+    if (out == 0) {
+        sp_mem_free(syms);
+        return 0;
+    }
+    sym_t *shrunk = sp_mem_realloc(syms, out * sizeof *syms);
+    elf->syms = shrunk ? shrunk : syms;
+    elf->nsyms = out;
+    elf->strtab = str;
+    elf->strtab_len = strsize;
+
+    /* The symbol table is not read again: give its pages back (they stay in the page cache). */
+    uintptr_t lo = ((uintptr_t)symtab + elf->page - 1) & ~(uintptr_t)(elf->page - 1);
+    uintptr_t hi = ((uintptr_t)symtab + symsh->sh_size) & ~(uintptr_t)(elf->page - 1);
+    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+    return 0;
+}
+
+static int load_segments(sp_elfsym_t *elf, const Elf64_Ehdr *eh, uint64_t phnum)
+{
+    if (phnum == 0 || eh->e_phentsize != sizeof(Elf64_Phdr) ||
+        !array_in_file(elf, eh->e_phoff, phnum, sizeof(Elf64_Phdr)))
+        return 0;
+    size_t nload = 0;
+    for (uint64_t i = 0; i < phnum; i++) {
+        Elf64_Phdr ph;
+        memcpy(&ph, elf->map + eh->e_phoff + i * sizeof ph, sizeof ph);
+        nload += ph.p_type == PT_LOAD;
+    }
+    if (nload == 0) return 0;
+    elf->segs = sp_mem_calloc(nload, sizeof *elf->segs);
+    if (!elf->segs) return -ENOMEM;
+    for (uint64_t i = 0; i < phnum; i++) {
+        Elf64_Phdr ph;
+        memcpy(&ph, elf->map + eh->e_phoff + i * sizeof ph, sizeof ph);
+        if (ph.p_type != PT_LOAD) continue;
+        seg_t *s = &elf->segs[elf->nsegs++];
+        s->offset = ph.p_offset;
+        s->filesz = ph.p_filesz;
+        s->vaddr = ph.p_vaddr;
+        s->memsz = ph.p_memsz;
+        s->exec = (ph.p_flags & PF_X) != 0;
+    }
+    return 0;
+}
+
+static bool valid_ehdr(const sp_elfsym_t *elf, Elf64_Ehdr *eh)
+{
+    if (elf->map_len < sizeof *eh) return false;
+    memcpy(eh, elf->map, sizeof *eh);
+    if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0) return false;
+    if (eh->e_ident[EI_CLASS] != ELFCLASS64) return false;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (eh->e_ident[EI_DATA] != ELFDATA2LSB) return false;
+#else
+    if (eh->e_ident[EI_DATA] != ELFDATA2MSB) return false;
+#endif
+    if (eh->e_ident[EI_VERSION] != EV_CURRENT) return false;
+    /* Only what the loader maps: executables (PIE or not), shared objects, debug files. */
+    return eh->e_type == ET_EXEC || eh->e_type == ET_DYN;
+}
+
+/* Builds everything from the mapped file; elf is a valid, empty table whatever happens. */
+static int index_file(sp_elfsym_t *elf, const Elf64_Ehdr *eh)
+{
+    /* Extended numbering: counts too large for the header live in section 0. */
+    uint64_t shnum = eh->e_shnum, phnum = eh->e_phnum;
+    bool have_sh = eh->e_shoff != 0 && eh->e_shentsize == sizeof(Elf64_Shdr) &&
+                   array_in_file(elf, eh->e_shoff, 1, sizeof(Elf64_Shdr));
+    if (have_sh) {
+        Elf64_Shdr sh0;
+        memcpy(&sh0, elf->map + eh->e_shoff, sizeof sh0);
+        if (shnum == 0) shnum = sh0.sh_size;
+        if (phnum == PN_XNUM) phnum = sh0.sh_info;
+        have_sh = shnum > 0 && array_in_file(elf, eh->e_shoff, shnum, sizeof(Elf64_Shdr));
+    }
+    int rc = load_segments(elf, eh, phnum);
+    if (rc || !have_sh) return rc;
+
+    /* .symtab when present (it has the local symbols: node's Builtins_*), else .dynsym. */
+    static const uint32_t order[] = {SHT_SYMTAB, SHT_DYNSYM};
+    for (size_t k = 0; k < sizeof order / sizeof order[0] && elf->nsyms == 0; k++) {
+        for (uint64_t i = 1; i < shnum && elf->nsyms == 0; i++) {
+            Elf64_Shdr sh;
+            read_shdr(elf, eh, shnum, i, &sh);
+            if (sh.sh_type != order[k]) continue;
+            rc = index_symbols(elf, eh, shnum, &sh);
+            if (rc) return rc;
+        }
+    }
+    return 0;
+}
+
+sp_elfsym_t *sp_elfsym_open(const char *path)
+{
+    if (!path || !*path) return NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
+        SP_DEBUG("elfsym: cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(Elf64_Ehdr) ||
+        (uint64_t)st.st_size > SIZE_MAX) {
+        SP_DEBUG("elfsym: %s: not a regular file large enough to be ELF", path);
+        close(fd);
+        return NULL;
+    }
+    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int map_errno = errno;
+    close(fd);
+    if (map == MAP_FAILED) {
+        SP_DEBUG("elfsym: cannot map %s: %s", path, strerror(map_errno));
+        return NULL;
+    }
+    sp_elfsym_t *elf = sp_mem_calloc(1, sizeof *elf);
+    if (!elf) {
+        munmap(map, (size_t)st.st_size);
+        return NULL;
+    }
+    elf->map = map;
+    elf->map_len = (size_t)st.st_size;
+    long page = sysconf(_SC_PAGESIZE);
+    elf->page = page > 0 ? (uint64_t)page : 4096;
+
+    Elf64_Ehdr eh;
+    if (!valid_ehdr(elf, &eh)) {
+        SP_DEBUG("elfsym: %s: not a 64-bit ELF executable or shared object", path);
+        sp_elfsym_free(elf);
+        return NULL;
+    }
+    int rc = index_file(elf, &eh);
+    if (rc) {
+        SP_DEBUG("elfsym: %s: %s", path, strerror(-rc));
+        sp_elfsym_free(elf);
+        return NULL;
+    }
+    SP_DEBUG("elfsym: %s: %zu function symbols, %zu load segments", path, elf->nsyms,
+             elf->nsegs);
+    return elf;
+}
+
+void sp_elfsym_free(sp_elfsym_t *elf)
+{
+    if (!elf) return;
+    for (size_t i = 0; i < elf->cache_cap; i++)
+        if (elf->cache[i].key && elf->cache[i].owned) sp_mem_free((void *)elf->cache[i].name);
+    sp_mem_free(elf->cache);
+    sp_mem_free(elf->syms);
+    sp_mem_free(elf->segs);
+    if (elf->map) munmap((void *)elf->map, elf->map_len);
+    sp_mem_free(elf);
+}
+
+size_t sp_elfsym_count(const sp_elfsym_t *elf) { return elf ? elf->nsyms : 0; }
+
+bool sp_elfsym_to_vaddr(const sp_elfsym_t *elf, const sp_mapping_t *m, uint64_t addr,
+                        uint64_t *vaddr)
+{
+    if (!elf || !m || !vaddr || addr < m->start || addr >= m->end) return false;
+    /* The loader maps each PT_LOAD from its page-aligned offset, so a mapping's offset can fall
+     * in two segments that share a file page (the tail of .text and the head of .data). The
+     * segment that starts exactly there is the one mapped; then the one whose 'x' matches. */
+    const seg_t *best = NULL;
+    int best_score = -1;
+    for (size_t i = 0; i < elf->nsegs; i++) {
+        const seg_t *s = &elf->segs[i];
+        uint64_t lo = s->offset & ~(elf->page - 1);
+        if (s->filesz == 0 || m->offset < lo) continue;
+        if (m->offset >= s->offset && m->offset - s->offset >= s->filesz) continue;
+        int score = (lo == m->offset ? 2 : 0) + (s->exec == m->exec ? 1 : 0);
+        if (score > best_score) {
+            best = s;
+            best_score = score;
+        }
+    }
+    if (!best) return false;
+    *vaddr = addr - m->start + m->offset - best->offset + best->vaddr;
+    return true;
+}
+
+/* The PT_LOAD whose memory image holds vaddr, or NULL. */
+static const seg_t *segment_of(const sp_elfsym_t *elf, uint64_t vaddr)
+{
+    for (size_t i = 0; i < elf->nsegs; i++) {
+        const seg_t *s = &elf->segs[i];
+        if (vaddr >= s->vaddr && vaddr - s->vaddr < s->memsz) return s;
+    }
+    return NULL;
+}
+
+static const char *cached_name(sp_elfsym_t *elf, size_t idx)
+{
+    const char *raw = elf->strtab + elf->syms[idx].name;
+    if (raw[0] != '_' || raw[1] != 'Z') return raw;
+
+    uint32_t key = (uint32_t)idx + 1;
+    if (elf->cache) {
+        size_t mask = elf->cache_cap - 1;
+        for (size_t h = (key * 2654435761u) & mask;; h = (h + 1) & mask) {
+            if (elf->cache[h].key == key) return elf->cache[h].name;
+            if (elf->cache[h].key == 0) break;
+        }
+    }
+    /* Grow at half full: rehash into a table twice the size. */
+    if ((elf->cache_used + 1) * 2 > elf->cache_cap) {
+        size_t cap = elf->cache_cap ? elf->cache_cap * 2 : SP_ELFSYM_CACHE_MIN;
+        name_slot_t *nc = sp_mem_calloc(cap, sizeof *nc);
+        if (!nc) return raw;
+        for (size_t i = 0; i < elf->cache_cap; i++) {
+            if (!elf->cache[i].key) continue;
+            size_t h = (elf->cache[i].key * 2654435761u) & (cap - 1);
+            while (nc[h].key) h = (h + 1) & (cap - 1);
+            nc[h] = elf->cache[i];
+        }
+        sp_mem_free(elf->cache);
+        elf->cache = nc;
+        elf->cache_cap = cap;
+    }
+    char buf[SP_DEMANGLE_BUF];
+    name_slot_t slot = {.key = key, .owned = 0, .name = raw};
+    if (sp_demangle(raw, buf, sizeof buf)) {
+        char *copy = sp_mem_strdup(buf);
+        if (!copy) return raw; /* not cached: retried next time */
+        slot.owned = 1;
+        slot.name = copy;
+    }
+    /* Cached even when demangling failed, so a bad name is not re-parsed on every sample. */
+    size_t h = (key * 2654435761u) & (elf->cache_cap - 1);
+    while (elf->cache[h].key) h = (h + 1) & (elf->cache_cap - 1);
+    elf->cache[h] = slot;
+    elf->cache_used++;
+    return slot.name;
+}
+
+const char *sp_elfsym_lookup(sp_elfsym_t *elf, uint64_t vaddr, uint64_t *sym_start)
+{
+    if (!elf || elf->nsyms == 0) return NULL;
+    size_t lo = 0, hi = elf->nsyms; /* first symbol with addr > vaddr */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (elf->syms[mid].addr <= vaddr) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo == 0) return NULL;
+    size_t i = lo - 1;
+    const sym_t *s = &elf->syms[i];
+    if (s->size == 0) {
+        /* Up to the next symbol (true by construction), but not out of its segment. */
+        const seg_t *seg = segment_of(elf, s->addr);
+        if (elf->nsegs && (!seg || vaddr - seg->vaddr >= seg->memsz)) return NULL;
+    } else if (vaddr - s->addr >= s->size) {
+        /* Past its end: an enclosing symbol that starts earlier may still hold vaddr. */
+        size_t stop = i > SP_ELFSYM_NEST_SCAN ? i - SP_ELFSYM_NEST_SCAN : 0;
+        bool found = false;
+        while (i > stop) {
+            i--;
+            s = &elf->syms[i];
+            if (s->size && vaddr - s->addr < s->size) {
+                found = true;
+                break;
+            }
+        }
+        if (!found) return NULL;
+    }
+    if (sym_start) *sym_start = s->addr;
+    return cached_name(elf, i);
+}
