@@ -73,12 +73,12 @@ long sp_intern_get(sp_intern_t *in, const void *key, size_t len, bool *added)
     size_t j = h & (in->cap - 1);
     while (in->slots[j].key) {
         slot_t *s = &in->slots[j];
-        if (s->hash == h && s->len == len && memcmp(s->key, key, len) == 0) return s->index;
+        if (s->hash == h && s->len == len && (!len || memcmp(s->key, key, len) == 0)) return s->index;
         j = (j + 1) & (in->cap - 1);
     }
     char *copy = sp_mem_alloc(len ? len : 1);
     if (!copy) return -1;
-    memcpy(copy, key, len);
+    if (len) memcpy(copy, key, len); /* key may be NULL for the empty stack */
     in->slots[j] = (slot_t){.hash = h, .key = copy, .len = len, .index = (long)in->count};
     in->count++;
     if (added) *added = true;
