@@ -26,4 +26,7 @@ if ! ASAN_OPTIONS=detect_leaks=1 make -s -j"$jobs" check-unit; then
     cat test-suite.log
     exit 1
 fi
-echo "sanitizer unit tests passed"
+cd "$top"
+# One plain closing line over both runs, from automake's own counts.
+sum() { awk -v k="$1" '$1 == "#" && $2 == k":" { n += $3 } END { print n + 0 }' _build/test-suite.log _build-asan/test-suite.log; }
+echo "tests: $(sum PASS) passed, $(( $(sum FAIL) + $(sum ERROR) )) failed"

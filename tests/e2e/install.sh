@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# `make install` lays out the library, the helper next to it and the CLI, and the installed
+# library finds its helper relative to its own location.
+. "$(dirname "$0")/lib.sh"
+need_node
+dest="$WORK/inst"
+make -s -C "$top_builddir" install DESTDIR="$dest" >"$WORK/install.log" 2>&1 || { cat "$WORK/install.log"; }
+lib=$(find "$dest" -name libsentryprof.so -type f | head -1)
+cli=$(find "$dest" -path '*/bin/sentryprof' -type f | head -1)
+check "library installed" test -n "$lib"
+check "helper installed beside it" test -f "$(dirname "$lib")/sentryprof/sentryprof-helper.js"
+check "CLI installed" test -x "$cli"
+check "no static archive or libtool archive left to confuse LD_PRELOAD users" \
+    test -z "$(find "$dest" -name 'libsentryprof.a')"
+got=$(SENTRYPROF_SPOOL_DIR="$WORK/spool" LD_PRELOAD="$lib" "$NODE" -p 'typeof __sentryprof + " " + __sentryprof.stats().active')
+check "installed library loads its helper in node ($got)" test "$got" = "object 1"
+got=$(SENTRYPROF_SPOOL_DIR="$WORK/spool" "$cli" run "$NODE" -p 'typeof __sentryprof')
+check "installed CLI finds the installed library (bin/../lib) and runs node under it" test "$got" = object
+finish
