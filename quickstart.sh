@@ -4,7 +4,7 @@
 set -e
 cd "$(dirname "$0")"
 tools/install-deps.sh
-[ -x configure ] || ./autogen.sh >/dev/null
+[ -x configure ] || ./autogen.sh >/dev/null 2>&1
 [ -f Makefile ] || ./configure -q
 make -s -j"$(nproc)" >/dev/null
 rm -rf _demo && mkdir -p _demo
