@@ -30,6 +30,7 @@
 #include "ring.h"
 #include "sampler.h"
 #include "stats.h"
+#include "txn.h"
 
 #define SP_EXPORT __attribute__((visibility("default")))
 #define SP_RING_CAPACITY 1024 /* samples; ~10 s of one thread at 99 Hz between drains */
@@ -171,7 +172,11 @@ __attribute__((constructor)) static void sentryprof_init(void)
         SP_WARN("out of memory for the sample ring; profiling disabled");
         return;
     }
-    if (sp_sampler_init(config.signal, config.hz, ring) < 0) return;
+    sp_sampler_opts_t sopts = {.signo = config.signal,
+                               .hz = config.hz,
+                               .cpu_clock = config.cpu_clock,
+                               .lazy = config.lazy};
+    if (sp_sampler_init(&sopts, ring) < 0) return;
     snprintf(perf_map_path, sizeof perf_map_path, "/tmp/perf-%d.map", (int)getpid());
     sp_agent_opts_t opts = {.cfg = &config,
                             .ring = ring,
@@ -181,6 +186,7 @@ __attribute__((constructor)) static void sentryprof_init(void)
     if (sp_agent_start(&opts) < 0) return;
     pthread_atfork(NULL, NULL, atfork_child);
     started_pid = getpid();
+    if (config.continuous) sp_sampler_process_begin(); /* the whole run is one profile */
     if (sp_sampler_register_thread("0", "main") < 0) SP_WARN("cannot sample the main thread");
 }
 
@@ -206,26 +212,90 @@ static struct {
     napi_status (*create_double)(napi_env, double, napi_value *);
     napi_status (*create_string_utf8)(napi_env, const char *, size_t, napi_value *);
     napi_status (*set_named_property)(napi_env, napi_value, const char *, napi_value);
+    napi_status (*get_cb_info)(napi_env, napi_callback_info, size_t *, napi_value *, napi_value *, void **);
+    napi_status (*get_value_string_utf8)(napi_env, napi_value, char *, size_t, size_t *);
+    napi_status (*get_value_double)(napi_env, napi_value, double *);
+    napi_status (*get_value_bool)(napi_env, napi_value, bool *);
+    napi_status (*get_undefined)(napi_env, napi_value *);
+    napi_status (*add_env_cleanup_hook)(napi_env, void (*)(void *), void *);
 } napi;
 
+#define NAPI_SYM(field, name) (napi.field = dlsym(RTLD_DEFAULT, name)) != NULL
 static bool napi_resolve(void)
 {
-    napi.create_function = dlsym(RTLD_DEFAULT, "napi_create_function");
-    napi.create_object = dlsym(RTLD_DEFAULT, "napi_create_object");
-    napi.create_double = dlsym(RTLD_DEFAULT, "napi_create_double");
-    napi.create_string_utf8 = dlsym(RTLD_DEFAULT, "napi_create_string_utf8");
-    napi.set_named_property = dlsym(RTLD_DEFAULT, "napi_set_named_property");
-    return napi.create_function && napi.create_object && napi.create_double &&
-           napi.create_string_utf8 && napi.set_named_property;
+    return NAPI_SYM(create_function, "napi_create_function") &&
+           NAPI_SYM(create_object, "napi_create_object") &&
+           NAPI_SYM(create_double, "napi_create_double") &&
+           NAPI_SYM(create_string_utf8, "napi_create_string_utf8") &&
+           NAPI_SYM(set_named_property, "napi_set_named_property") &&
+           NAPI_SYM(get_cb_info, "napi_get_cb_info") &&
+           NAPI_SYM(get_value_string_utf8, "napi_get_value_string_utf8") &&
+           NAPI_SYM(get_value_double, "napi_get_value_double") &&
+           NAPI_SYM(get_value_bool, "napi_get_value_bool") &&
+           NAPI_SYM(get_undefined, "napi_get_undefined") &&
+           NAPI_SYM(add_env_cleanup_hook, "napi_add_env_cleanup_hook");
+}
+
+#define MAX_ARGS 6
+typedef struct {
+    size_t argc;
+    napi_value argv[MAX_ARGS];
+} args_t;
+
+static void get_args(napi_env env, napi_callback_info info, args_t *a)
+{
+    a->argc = MAX_ARGS;
+    if (napi.get_cb_info(env, info, &a->argc, a->argv, NULL, NULL) != 0) a->argc = 0;
+}
+
+/* Argument i as a string into buf ("" when absent or not a string). */
+static const char *arg_str(napi_env env, const args_t *a, size_t i, char *buf, size_t len)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    if (i < a->argc && napi.get_value_string_utf8(env, a->argv[i], buf, len, &n) != 0) buf[0] = '\0';
+    return buf;
+}
+
+static double arg_num(napi_env env, const args_t *a, size_t i, double def)
+{
+    double v;
+    return i < a->argc && napi.get_value_double(env, a->argv[i], &v) == 0 ? v : def;
+}
+
+static bool arg_bool(napi_env env, const args_t *a, size_t i, bool def)
+{
+    bool v;
+    return i < a->argc && napi.get_value_bool(env, a->argv[i], &v) == 0 ? v : def;
+}
+
+static napi_value undefined(napi_env env)
+{
+    napi_value u = NULL;
+    napi.get_undefined(env, &u);
+    return u;
+}
+
+static napi_value number(napi_env env, double v)
+{
+    napi_value n = NULL;
+    napi.create_double(env, v, &n);
+    return n;
 }
 
 static void set_number(napi_env env, napi_value obj, const char *key, double v)
 {
-    napi_value n;
-    if (napi.create_double(env, v, &n) == 0) napi.set_named_property(env, obj, key, n);
+    napi_value n = number(env, v);
+    if (n) napi.set_named_property(env, obj, key, n);
 }
 
-/* stats(): the counters, for people and tests. */
+static void set_string(napi_env env, napi_value obj, const char *key, const char *v)
+{
+    napi_value s;
+    if (napi.create_string_utf8(env, v, strlen(v), &s) == 0) napi.set_named_property(env, obj, key, s);
+}
+
+/* stats(): the counters, for people, tests and benchmarks. */
 static napi_value js_stats(napi_env env, napi_callback_info cbinfo)
 {
     napi_value obj;
@@ -235,19 +305,110 @@ static napi_value js_stats(napi_env env, napi_callback_info cbinfo)
     set_number(env, obj, "handler_ns_p50", (double)sp_stats_handler_quantile(0.5));
     set_number(env, obj, "handler_ns_p99", (double)sp_stats_handler_quantile(0.99));
     set_number(env, obj, "handler_ns_max", (double)sp_stats_handler_max());
+    set_number(env, obj, "handler_ns_max_after_1s", (double)sp_stats_handler_max_after_warmup());
+    set_number(env, obj, "handler_ns_total", (double)sp_stats_handler_total_ns());
+    set_number(env, obj, "handler_runs", (double)sp_stats_handler_count());
+    set_number(env, obj, "agent_cpu_ns", (double)sp_agent_cpu_ns());
     set_number(env, obj, "memory_bytes", (double)sp_mem_in_use());
+    set_number(env, obj, "threads", sp_sampler_thread_count());
     set_number(env, obj, "active", started_pid == getpid());
     set_number(env, obj, "signal", sp_sampler_signal());
+    set_string(env, obj, "mode", config.continuous ? "continuous" : "transaction");
+    set_string(env, obj, "logging_mode", config.lazy ? "lazy" : "eager");
+    set_string(env, obj, "clock", config.cpu_clock ? "cpu" : "wall");
     return obj;
+}
+
+static void on_env_teardown(void *arg)
+{
+    (void)arg;
+    sp_sampler_unregister_thread(); /* runs on the env's own thread */
+}
+
+/* registerThread(threadId, name, nodeVersion): the helper calls it on every JS thread. */
+static napi_value js_register_thread(napi_env env, napi_callback_info info)
+{
+    args_t a;
+    get_args(env, info, &a);
+    char id[SP_THREAD_ID_LEN], name[64], version[32];
+    arg_str(env, &a, 0, id, sizeof id);
+    arg_str(env, &a, 1, name, sizeof name);
+    if (*arg_str(env, &a, 2, version, sizeof version)) sp_agent_set_runtime(version);
+    int rc = -EINVAL;
+    if (started_pid == getpid() && *id) {
+        rc = sp_sampler_register_thread(id, name);
+        if (rc == 0) napi.add_env_cleanup_hook(env, on_env_teardown, NULL);
+    }
+    return number(env, rc == -EEXIST ? 0 : rc);
+}
+
+/* startTransaction(name, op, traceId, parentSpanId, sampled) -> handle (>= 0) or -errno. */
+static napi_value js_start_transaction(napi_env env, napi_callback_info info)
+{
+    args_t a;
+    get_args(env, info, &a);
+    char name[SP_TXN_NAME_MAX], op[64], trace[40], parent[24];
+    long h = started_pid == getpid()
+                 ? sp_txn_start(arg_str(env, &a, 0, name, sizeof name), arg_str(env, &a, 1, op, sizeof op),
+                                arg_str(env, &a, 2, trace, sizeof trace),
+                                arg_str(env, &a, 3, parent, sizeof parent), arg_bool(env, &a, 4, true))
+                 : -ESRCH;
+    return number(env, (double)h);
+}
+
+/* transactionIds(handle) -> {trace_id, span_id, event_id} for propagation. */
+static napi_value js_transaction_ids(napi_env env, napi_callback_info info)
+{
+    args_t a;
+    get_args(env, info, &a);
+    sp_txn_t t;
+    napi_value obj;
+    if (sp_txn_get((long)arg_num(env, &a, 0, -1), &t) != 0 || napi.create_object(env, &obj) != 0)
+        return undefined(env);
+    set_string(env, obj, "trace_id", t.trace_id);
+    set_string(env, obj, "span_id", t.span_id);
+    set_string(env, obj, "event_id", t.event_id);
+    return obj;
+}
+
+/* setTransaction(handle, name, httpStatus, status) before finishing. */
+static napi_value js_set_transaction(napi_env env, napi_callback_info info)
+{
+    args_t a;
+    get_args(env, info, &a);
+    long h = (long)arg_num(env, &a, 0, -1);
+    char name[SP_TXN_NAME_MAX], status[32];
+    if (*arg_str(env, &a, 1, name, sizeof name)) sp_txn_set_name(h, name);
+    int rc = sp_txn_set_status(h, (int)arg_num(env, &a, 2, 0), arg_str(env, &a, 3, status, sizeof status));
+    return number(env, rc);
+}
+
+/* finishTransaction(handle, keep=true) -> 0 or -errno. */
+static napi_value js_finish_transaction(napi_env env, napi_callback_info info)
+{
+    args_t a;
+    get_args(env, info, &a);
+    long h = (long)arg_num(env, &a, 0, -1);
+    return number(env, arg_bool(env, &a, 1, true) ? sp_txn_finish(h) : sp_txn_discard(h));
+}
+
+static void export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb)
+{
+    napi_value fn;
+    if (napi.create_function(env, name, strlen(name), cb, NULL, &fn) == 0)
+        napi.set_named_property(env, exports, name, fn);
 }
 
 SP_EXPORT napi_value napi_register_module_v1(napi_env env, napi_value exports)
 {
     if (!napi_resolve()) return exports;
-    napi_value fn, version;
-    if (napi.create_function(env, "stats", 5, js_stats, NULL, &fn) == 0)
-        napi.set_named_property(env, exports, "stats", fn);
-    if (napi.create_string_utf8(env, SP_VERSION, strlen(SP_VERSION), &version) == 0)
-        napi.set_named_property(env, exports, "version", version);
+    export_fn(env, exports, "stats", js_stats);
+    export_fn(env, exports, "registerThread", js_register_thread);
+    export_fn(env, exports, "startTransaction", js_start_transaction);
+    export_fn(env, exports, "transactionIds", js_transaction_ids);
+    export_fn(env, exports, "setTransaction", js_set_transaction);
+    export_fn(env, exports, "finishTransaction", js_finish_transaction);
+    set_string(env, exports, "version", SP_VERSION);
+    set_string(env, exports, "mode", config.continuous ? "continuous" : "transaction");
     return exports;
 }

@@ -12,7 +12,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <dirent.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include "elfsym.h"
 
 #include "log.h"
 #include "mem.h"
@@ -22,8 +27,19 @@
 #include "spool.h"
 #include "stats.h"
 #include "symbolize.h"
+#include "txn.h"
 
 #define SP_AGENT_TICK_MS 100 /* how often the ring is drained */
+#define SP_RETAIN_MAX 65536  /* raw samples kept for transactions in flight (~30 s x 20 threads) */
+#define SP_THREAD_SCAN_MS 1000 /* SENTRYPROF_THREADS=all: how often new native threads are looked for */
+
+/* A raw sample kept until the transactions that may need it finish (transaction mode). */
+typedef struct {
+    uint64_t ts_ns;
+    uint32_t tid;
+    uint16_t nframes, flags;
+    uint64_t pcs[];
+} retained_t;
 
 static struct {
     sp_agent_opts_t opts;
@@ -44,6 +60,10 @@ static struct {
     int64_t mono_to_real_ns;
     pid_t pid;
     sp_sample_t scratch;
+    retained_t **retained; /* FIFO by arrival */
+    size_t ret_head, ret_count;
+    char node_version[32];
+    uint64_t last_thread_scan_ns;
 } agent = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static uint64_t mono_ns(void)
@@ -70,19 +90,32 @@ static void new_chunk(void)
     agent.dirty = false;
 }
 
+/* Publishes one envelope in the spool (opened on first use). 0 or negative errno. */
+static int spool_write(const char *name, const char *buf, size_t len)
+{
+    if (!agent.spool && !agent.spool_failed) {
+        if (sp_spool_open(agent.opts.cfg->spool_dir, &agent.spool) < 0) agent.spool_failed = true;
+    }
+    if (!agent.spool) {
+        sp_stats_inc(SP_STAT_SPOOL_ERRORS);
+        return -EIO;
+    }
+    int rc = sp_spool_commit(agent.spool, name, buf, len);
+    if (rc < 0) {
+        sp_stats_inc(SP_STAT_SPOOL_ERRORS);
+        static bool warned;
+        if (!warned) SP_WARN("cannot write %s/%s: %s (counting drops from here on)", sp_spool_dir(agent.spool), name, strerror(-rc));
+        warned = true;
+    }
+    return rc;
+}
+
 /* Writes the open chunk as a complete envelope, replacing its previous commit. */
 static void commit_chunk(void)
 {
     if (!agent.chunk || !agent.dirty) return;
     agent.dirty = false;
     if (sp_session_sample_count(agent.chunk) < SP_CHUNK_MIN_SAMPLES) return;
-    if (!agent.spool && !agent.spool_failed) {
-        if (sp_spool_open(agent.opts.cfg->spool_dir, &agent.spool) < 0) agent.spool_failed = true;
-    }
-    if (!agent.spool) {
-        sp_stats_inc(SP_STAT_SPOOL_ERRORS);
-        return;
-    }
     char *buf = NULL;
     size_t len = 0;
     int rc = sp_profile_chunk_envelope(agent.chunk, &agent.meta, &buf, &len);
@@ -91,13 +124,7 @@ static void commit_chunk(void)
         uint64_t start_real = sp_session_first_ns(agent.chunk);
         snprintf(name, sizeof name, "%" PRIu64 "-%d-%s" SP_SPOOL_SUFFIX, start_real / 1000000000u,
                  (int)agent.pid, agent.meta.chunk_id);
-        rc = sp_spool_commit(agent.spool, name, buf, len);
-        if (rc < 0) {
-            sp_stats_inc(SP_STAT_SPOOL_ERRORS);
-            static bool warned;
-            if (!warned) SP_WARN("cannot write %s/%s: %s", sp_spool_dir(agent.spool), name, strerror(-rc));
-            warned = true;
-        }
+        spool_write(name, buf, len);
     }
     sp_mem_free(buf);
 }
@@ -145,6 +172,83 @@ static void add_sample(const sp_sample_t *s)
     }
 }
 
+static void retain(const sp_sample_t *s)
+{
+    if (!agent.retained) agent.retained = sp_mem_calloc(SP_RETAIN_MAX, sizeof *agent.retained);
+    if (!agent.retained) return;
+    if (agent.ret_count == SP_RETAIN_MAX) { /* full: the oldest goes first */
+        sp_mem_free(agent.retained[agent.ret_head]);
+        agent.ret_head = (agent.ret_head + 1) % SP_RETAIN_MAX;
+        agent.ret_count--;
+    }
+    retained_t *r = sp_mem_alloc(sizeof *r + s->nframes * sizeof(uint64_t));
+    if (!r) return;
+    r->ts_ns = s->ts_ns;
+    r->tid = s->tid;
+    r->nframes = s->nframes;
+    r->flags = s->flags;
+    memcpy(r->pcs, s->pcs, s->nframes * sizeof(uint64_t));
+    agent.retained[(agent.ret_head + agent.ret_count++) % SP_RETAIN_MAX] = r;
+}
+
+/* Drops raw samples no running or future transaction can need. */
+static void prune_retained(uint64_t now)
+{
+    uint64_t keep_from = sp_txn_oldest_running_ns();
+    if (keep_from > now) keep_from = now;
+    if (now > SP_TXN_MAX_NS && keep_from < now - SP_TXN_MAX_NS) keep_from = now - SP_TXN_MAX_NS;
+    while (agent.ret_count) {
+        retained_t *r = agent.retained[agent.ret_head];
+        if (r->ts_ns >= keep_from) break;
+        sp_mem_free(r);
+        agent.ret_head = (agent.ret_head + 1) % SP_RETAIN_MAX;
+        agent.ret_count--;
+    }
+}
+
+static void add_sample(const sp_sample_t *s);
+
+/* Builds and spools the v1 profile + transaction envelope of one finished transaction. */
+static void emit_transaction(const sp_txn_t *t)
+{
+    sp_session_t *chunk_saved = agent.chunk;
+    sp_session_t *sess = sp_session_new();
+    if (!sess) return;
+    agent.chunk = sess; /* add_sample writes into agent.chunk */
+    uint64_t end = t->end_ns;
+    if (end - t->start_ns > SP_TXN_MAX_NS) end = t->start_ns + SP_TXN_MAX_NS;
+    for (size_t i = 0; i < agent.ret_count; i++) {
+        retained_t *r = agent.retained[(agent.ret_head + i) % SP_RETAIN_MAX];
+        if (r->tid != (uint32_t)t->tid || r->ts_ns < t->start_ns || r->ts_ns > end) continue;
+        sp_sample_t *s = &agent.scratch;
+        s->ts_ns = r->ts_ns;
+        s->tid = r->tid;
+        s->nframes = r->nframes;
+        s->flags = r->flags;
+        memcpy(s->pcs, r->pcs, r->nframes * sizeof(uint64_t));
+        add_sample(s);
+    }
+    agent.chunk = chunk_saved;
+    agent.dirty = chunk_saved ? agent.dirty : false;
+    sp_profile_env_t env = {.release = agent.opts.cfg->release,
+                            .environment = agent.opts.cfg->environment,
+                            .node_version = agent.node_version};
+    char *buf = NULL;
+    size_t len = 0;
+    int rc = sp_profile_txn_envelope(sess, t, (uint64_t)((int64_t)t->start_ns + agent.mono_to_real_ns),
+                                     &env, &buf, &len);
+    if (rc == -ENODATA) {
+        sp_stats_inc(SP_STAT_TXN_TOO_SHORT);
+    } else if (rc == 0) {
+        char name[128];
+        snprintf(name, sizeof name, "%" PRIu64 "-%d-txn-%s" SP_SPOOL_SUFFIX,
+                 t->start_real_ns / 1000000000u, (int)agent.pid, t->event_id);
+        if (spool_write(name, buf, len) == 0) sp_stats_inc(SP_STAT_TXN_PROFILES);
+    }
+    sp_mem_free(buf);
+    sp_session_free(sess);
+}
+
 /* One pass: symbols first (V8 logged the code before it ran), then every ready sample. */
 static void drain(void)
 {
@@ -155,6 +259,10 @@ static void drain(void)
             refreshed = true;
         }
         const sp_sample_t *s = &agent.scratch;
+        if (!agent.opts.cfg->continuous) {
+            retain(s);
+            continue;
+        }
         uint64_t span = (uint64_t)agent.opts.cfg->chunk_seconds * 1000000000u;
         if (agent.chunk && agent.chunk_start_ns && s->ts_ns - agent.chunk_start_ns >= span) {
             close_chunk();
@@ -164,6 +272,91 @@ static void drain(void)
         if (!agent.chunk_start_ns) agent.chunk_start_ns = s->ts_ns;
         add_sample(s);
     }
+}
+
+/* Continuous mode: the transaction event points at this process's continuous profile. */
+static void emit_txn_event(const sp_txn_t *t)
+{
+    sp_profile_env_t env = {.release = agent.opts.cfg->release,
+                            .environment = agent.opts.cfg->environment,
+                            .node_version = agent.node_version};
+    char *buf = NULL;
+    size_t len = 0;
+    if (sp_profile_txn_event_envelope(t, agent.meta.profiler_id, &env, &buf, &len) == 0) {
+        char name[128];
+        snprintf(name, sizeof name, "%" PRIu64 "-%d-txn-%s" SP_SPOOL_SUFFIX,
+                 t->start_real_ns / 1000000000u, (int)agent.pid, t->event_id);
+        spool_write(name, buf, len);
+    }
+    sp_mem_free(buf);
+}
+
+/* SENTRYPROF_THREADS=all: registers native threads (libuv pool, V8 platform workers) that
+ * no JS helper registered, and forgets those that exited. A thread's stack is the mapping
+ * holding the sp it reports in /proc/self/task/<tid>/syscall (blocked threads report it;
+ * a running one is picked up on a later scan). */
+static void forget_exited(pid_t tid, bool native, void *arg)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d", (int)tid);
+    if (native && access(path, F_OK) != 0) sp_sampler_unregister_tid(tid);
+}
+
+static void scan_native_threads(void)
+{
+    sp_sampler_foreach_tid(forget_exited, NULL);
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return;
+    sp_procmaps_t *maps = NULL;
+    pid_t self = (pid_t)syscall(SYS_gettid);
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        pid_t tid = (pid_t)atoi(de->d_name);
+        char id[SP_THREAD_ID_LEN], name[64];
+        if (tid <= 0 || tid == self || sp_sampler_thread_info(tid, id, name, sizeof name)) continue;
+        char path[96], line[512];
+        snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+        FILE *f = fopen(path, "re");
+        if (!f) continue;
+        bool got = fgets(line, sizeof line, f) != NULL;
+        fclose(f);
+        if (!got || strncmp(line, "running", 7) == 0) continue;
+        /* "<nr> <args...> <sp> <pc>": the sp is the second to last field */
+        char *last = strrchr(line, ' ');
+        if (!last) continue;
+        *last = '\0';
+        char *sp_field = strrchr(line, ' ');
+        uint64_t sp = strtoull(sp_field ? sp_field + 1 : line, NULL, 16);
+        if (!maps) maps = sp_procmaps_read(NULL, 0);
+        const sp_mapping_t *m = maps ? sp_procmaps_find(maps, sp) : NULL;
+        if (!m || m->exec) continue;
+        snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)tid);
+        name[0] = '\0';
+        if ((f = fopen(path, "re"))) {
+            if (fgets(name, sizeof name, f)) name[strcspn(name, "\n")] = '\0';
+            fclose(f);
+        }
+        snprintf(id, sizeof id, "%d", (int)tid);
+        sp_sampler_register_tid(tid, (uintptr_t)m->start, (uintptr_t)m->end, id, name);
+    }
+    closedir(d);
+    sp_procmaps_free(maps);
+}
+
+/* Finished transactions first, then the ring: a transaction's samples were published by
+ * its own thread before it finished, so after this drain they are all here. */
+static void process_transactions(void)
+{
+    sp_txn_t t;
+    sp_txn_t batch[16];
+    size_t n = 0;
+    while (n < 16 && sp_txn_take_finished(&t)) batch[n++] = t;
+    drain();
+    for (size_t i = 0; i < n; i++) {
+        if (agent.opts.cfg->continuous) emit_txn_event(&batch[i]);
+        else emit_transaction(&batch[i]);
+    }
+    if (!agent.opts.cfg->continuous) prune_retained(mono_ns());
 }
 
 static void *agent_main(void *arg)
@@ -182,8 +375,13 @@ static void *agent_main(void *arg)
         bool stop = agent.stop;
         pthread_mutex_unlock(&agent.lock);
 
-        drain();
+        sp_sampler_check_handler();
+        process_transactions();
         uint64_t now = mono_ns();
+        if (agent.opts.cfg->all_threads && now - agent.last_thread_scan_ns >= SP_THREAD_SCAN_MS * 1000000ull) {
+            scan_native_threads();
+            agent.last_thread_scan_ns = now;
+        }
         if (stop) break;
         if (agent.dirty && now - agent.last_commit_ns >=
                                (uint64_t)agent.opts.cfg->commit_seconds * 1000000000u) {
@@ -191,6 +389,7 @@ static void *agent_main(void *arg)
             agent.last_commit_ns = now;
         }
     }
+    process_transactions();
     close_chunk();
     if (agent.opts.remove_perf_map && agent.opts.perf_map_path) {
         struct stat st; /* only a regular file of ours: never follow a planted symlink */
@@ -256,6 +455,20 @@ void sp_agent_stop(int timeout_ms)
     if (done) pthread_join(agent.thread, NULL);
     else SP_DEBUG("agent did not finish within %d ms; the open chunk stays as last committed", timeout_ms);
     agent.running = false;
+}
+
+uint64_t sp_agent_cpu_ns(void)
+{
+    clockid_t c;
+    struct timespec ts;
+    if (!agent.running || pthread_getcpuclockid(agent.thread, &c) != 0 || clock_gettime(c, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void sp_agent_set_runtime(const char *node_version)
+{
+    snprintf(agent.node_version, sizeof agent.node_version, "%s", node_version ? node_version : "");
 }
 
 void sp_agent_atfork_child(void)

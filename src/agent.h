@@ -24,6 +24,10 @@ typedef struct {
 int sp_agent_start(const sp_agent_opts_t *opts);
 /* Drains what is left, commits the open chunk and joins, waiting at most timeout_ms. */
 void sp_agent_stop(int timeout_ms);
+/* node's version ("20.20.2") for the profiles' runtime block; from the JS helper. */
+void sp_agent_set_runtime(const char *node_version);
+/* CPU time the agent thread has used (its thread CPU clock), ns. */
+uint64_t sp_agent_cpu_ns(void);
 /* In a fork child: the thread does not exist there; forget it without touching its state. */
 void sp_agent_atfork_child(void);
 

@@ -41,6 +41,17 @@ static void env_str(const char *name, char *dst, size_t len, const char *def)
     snprintf(dst, len, "%s", v);
 }
 
+/* One of two words (case-insensitive); anything else warns and gives def. */
+static bool env_choice(const char *name, const char *yes, const char *no, bool def)
+{
+    const char *v = secure_getenv(name);
+    if (!v || !*v) return def;
+    if (strcasecmp(v, yes) == 0) return true;
+    if (strcasecmp(v, no) == 0) return false;
+    SP_WARN("%s=\"%s\" is neither \"%s\" nor \"%s\"; using \"%s\"", name, v, yes, no, def ? yes : no);
+    return def;
+}
+
 void sp_config_load(sp_config_t *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -56,6 +67,12 @@ void sp_config_load(sp_config_t *cfg)
     cfg->chunk_seconds = env_int(SP_ENV_CHUNK_SECONDS, 60, 1, 60);
     cfg->commit_seconds = env_int(SP_ENV_COMMIT_SECONDS, 5, 1, 60);
     cfg->keep_perf_map = env_flag(SP_ENV_KEEP_PERF_MAP);
+    cfg->cpu_clock = env_choice(SP_ENV_CLOCK, "cpu", "wall", false);
+    cfg->all_threads = env_choice(SP_ENV_THREADS, "all", "js", false);
+    cfg->lazy = env_choice(SP_ENV_LOGGING_MODE, "lazy", "eager", false);
+    const char *dsn = secure_getenv(SP_ENV_DSN);
+    cfg->has_dsn = dsn && *dsn;
+    cfg->continuous = env_choice(SP_ENV_MODE, "continuous", "transaction", !cfg->has_dsn);
     if (sp_spool_default_dir(cfg->spool_dir, sizeof cfg->spool_dir) < 0) {
         SP_WARN("spool directory path too long; using /tmp/sentryprof-%u", (unsigned)getuid());
         snprintf(cfg->spool_dir, sizeof cfg->spool_dir, "/tmp/sentryprof-%u", (unsigned)getuid());
@@ -66,8 +83,10 @@ void sp_config_load(sp_config_t *cfg)
 
 void sp_config_log(const sp_config_t *cfg)
 {
-    SP_DEBUG("config: hz=%d signal=%d chunk=%ds commit=%ds spool=%s environment=%s release=%s "
-             "keep_perf_map=%d",
-             cfg->hz, cfg->signal, cfg->chunk_seconds, cfg->commit_seconds, cfg->spool_dir,
-             cfg->environment, cfg->release, cfg->keep_perf_map);
+    SP_DEBUG("config: mode=%s logging=%s clock=%s threads=%s hz=%d signal=%d chunk=%ds "
+             "commit=%ds spool=%s dsn=%s environment=%s release=%s keep_perf_map=%d",
+             cfg->continuous ? "continuous" : "transaction", cfg->lazy ? "lazy" : "eager",
+             cfg->cpu_clock ? "cpu" : "wall", cfg->all_threads ? "all" : "js", cfg->hz,
+             cfg->signal, cfg->chunk_seconds, cfg->commit_seconds, cfg->spool_dir,
+             cfg->has_dsn ? "set" : "unset", cfg->environment, cfg->release, cfg->keep_perf_map);
 }

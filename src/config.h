@@ -16,11 +16,19 @@
 #define SP_ENV_COMMIT_SECONDS "SENTRYPROF_COMMIT_SECONDS" /* re-commit an open chunk, default 5 */
 #define SP_ENV_KEEP_PERF_MAP "SENTRYPROF_KEEP_PERF_MAP" /* "1": leave /tmp/perf-<pid>.map */
 #define SP_ENV_LIBRARY_PATH "SENTRYPROF_LIBRARY_PATH" /* set by us for the JS helper's dlopen */
+#define SP_ENV_CLOCK "SENTRYPROF_CLOCK"           /* "wall" (default) or "cpu" */
+#define SP_ENV_THREADS "SENTRYPROF_THREADS"       /* "js" (default) or "all": native threads too */
+#define SP_ENV_MODE "SENTRYPROF_MODE"             /* "transaction" or "continuous"; default
+                                                     transaction with a DSN, else continuous */
+#define SP_ENV_LOGGING_MODE "SENTRY_PROFILER_LOGGING_MODE" /* Sentry's: "eager" (default) | "lazy" */
+#define SP_ENV_DSN "SENTRY_DSN"                   /* where to send; unset: spool only */
 #define SP_ENV_ENVIRONMENT "SENTRY_ENVIRONMENT"     /* Sentry environment, default "production" */
 #define SP_ENV_RELEASE "SENTRY_RELEASE"             /* Sentry release, default "" */
+#define SP_ENV_SPOOL_MAX_BYTES "SENTRYPROF_SPOOL_MAX_BYTES" /* spool size cap (K/M/G ok), default 100M */
 
 #define SP_DEFAULT_HZ 99
 #define SP_MAX_HZ 1000
+#define SP_DEFAULT_SPOOL_MAX_BYTES (100ULL << 20) /* SENTRYPROF_SPOOL_MAX_BYTES default: 100 MiB */
 
 typedef struct {
     bool debug;
@@ -29,6 +37,11 @@ typedef struct {
     int chunk_seconds;
     int commit_seconds;
     bool keep_perf_map;
+    bool cpu_clock;          /* SENTRYPROF_CLOCK=cpu */
+    bool all_threads;        /* SENTRYPROF_THREADS=all */
+    bool lazy;               /* SENTRY_PROFILER_LOGGING_MODE=lazy */
+    bool continuous;         /* SENTRYPROF_MODE (see above) */
+    bool has_dsn;
     char spool_dir[PATH_MAX];
     char environment[128];
     char release[256];

@@ -628,7 +628,8 @@ static bool split_line_col(const char *file, const char *end, const char **file_
 /* Where the location starts (the space before it) in [p, end), or NULL. */
 static const char *find_location(const char *p, const char *end)
 {
-    static const char *const marks[] = {" /", " node:", " file://", " http://", " https://"};
+    /* " [": node names code without a file "[eval]", "[worker eval]", "[eval]-wrapper" */
+    static const char *const marks[] = {" /", " node:", " file://", " http://", " https://", " ["};
     const char *best = NULL;
     for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++) {
         size_t ml = strlen(marks[i]);

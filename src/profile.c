@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
+#include <sys/utsname.h>
 #include <time.h>
 
 #include "envelope.h"
@@ -98,5 +100,130 @@ int sp_profile_chunk_envelope(const sp_session_t *s, const sp_chunk_meta_t *meta
     int rc = sp_envelope_add_json(env, "profile_chunk", payload, json_pack("{s:s}", "platform", "node"));
     if (rc == 0) rc = sp_envelope_serialize(env, out, len);
     sp_envelope_free(env);
+    return rc;
+}
+
+/* os, device and runtime blocks of a v1 profile (Relay requires architecture, os name and
+ * version). Architecture uses node's naming ("x64"), like @sentry/profiling-node. */
+static json_t *os_json(void)
+{
+    struct utsname u;
+    if (uname(&u) != 0) return json_pack("{s:s, s:s}", "name", "linux", "version", "");
+    return json_pack("{s:s, s:s, s:s}", "name", "linux", "version", u.release, "build_number", u.version);
+}
+
+static json_t *device_json(void)
+{
+    struct utsname u;
+    const char *machine = uname(&u) == 0 ? u.machine : "x86_64";
+    const char *arch = strcmp(machine, "x86_64") == 0 ? "x64" : strcmp(machine, "aarch64") == 0 ? "arm64" : machine;
+    const char *locale = getenv("LANG");
+    return json_pack("{s:s, s:s, s:s, s:s, s:b}", "locale", locale && *locale ? locale : "C",
+                     "model", machine, "manufacturer", "Linux", "architecture", arch, "is_emulator", 0);
+}
+
+static json_t *envelope_header(const char *event_id)
+{
+    char sent_at[40];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    sp_profile_iso_time((uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec, sent_at, sizeof sent_at);
+    return json_pack("{s:s, s:s, s:{s:s, s:s}}", "event_id", event_id, "sent_at", sent_at, "sdk",
+                     "name", SP_SDK_NAME, "version", SP_VERSION);
+}
+
+static double secs(uint64_t ns) { return (double)ns / 1e9; }
+
+/* profile_id links a v1 profile; profiler_id a continuous one. Exactly one is set. */
+static json_t *transaction_event(const sp_txn_t *t, const char *profile_id, const char *profiler_id,
+                                 const sp_profile_env_t *env)
+{
+    double start = secs(t->start_real_ns), end = secs(t->start_real_ns + (t->end_ns - t->start_ns));
+    const char *status = t->status[0] ? t->status : "ok";
+    json_t *trace = json_pack("{s:s, s:s, s:s, s:s, s:{s:s}}", "trace_id", t->trace_id, "span_id",
+                              t->span_id, "op", t->op, "status", status, "data", "sentry.origin",
+                              "auto.sentryprof");
+    if (t->parent_span_id[0]) json_object_set_new(trace, "parent_span_id", json_string(t->parent_span_id));
+    json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:s, s:s, s:{s:s, s:s}, s:[], s:{s:o, s:{s:s, s:s}, s:{s:s}}}",
+                           "event_id", t->event_id, "type", "transaction", "platform", "node",
+                           "transaction", t->name, "start_timestamp", start, "timestamp", end,
+                           "release", env->release ? env->release : "", "environment",
+                           env->environment ? env->environment : "production", "sdk", "name",
+                           SP_SDK_NAME, "version", SP_VERSION, "spans", "contexts", "trace", trace,
+                           "runtime", "name", "node", "version", env->node_version ? env->node_version : "",
+                           "profile", profile_id ? "profile_id" : "profiler_id",
+                           profile_id ? profile_id : profiler_id);
+    if (ev && t->http_status) {
+        char code[16];
+        snprintf(code, sizeof code, "%d", t->http_status);
+        json_object_set_new(ev, "tags", json_pack("{s:s}", "http.status_code", code));
+    }
+    return ev;
+}
+
+int sp_profile_txn_envelope(const sp_session_t *s, const sp_txn_t *t, uint64_t origin_real_ns,
+                            const sp_profile_env_t *env, char **out, size_t *len)
+{
+    size_t n = sp_session_sample_count(s);
+    if (n < SP_CHUNK_MIN_SAMPLES) return -ENODATA;
+    const sp_session_sample_t *samples = sp_session_samples(s);
+    const sp_session_sample_t **order = sp_mem_calloc(n, sizeof *order);
+    json_t *arr = json_array();
+    int rc = -ENOMEM;
+    if (!order || !arr) goto done;
+    for (size_t i = 0; i < n; i++) order[i] = &samples[i];
+    qsort(order, n, sizeof *order, by_time);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t el = order[i]->ts_ns > origin_real_ns ? order[i]->ts_ns - origin_real_ns : 0;
+        json_t *o = json_pack("{s:I, s:s, s:I}", "stack_id", (json_int_t)order[i]->stack_id,
+                              "thread_id", sp_session_thread_id(s, order[i]->thread),
+                              "elapsed_since_start_ns", (json_int_t)el);
+        if (!o || json_array_append_new(arr, o) < 0) goto done;
+    }
+    char profile_id[33], ts[40];
+    sp_profile_new_id(profile_id);
+    sp_profile_iso_time(t->start_real_ns, ts, sizeof ts);
+    json_t *profile = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}, s:o, s:o, s:{s:s, s:s, s:s, s:s}, s:{s:o, s:O, s:O, s:O}}",
+        "event_id", profile_id, "platform", "node", "version", "1", "timestamp", ts, "release",
+        env->release ? env->release : "", "environment", env->environment ? env->environment : "production",
+        "runtime", "name", "node", "version", env->node_version ? env->node_version : "", "os", os_json(),
+        "device", device_json(), "transaction", "name", t->name, "id", t->event_id, "trace_id",
+        t->trace_id, "active_thread_id", t->thread_id, "profile", "samples", arr, "stacks",
+        sp_session_stacks(s), "frames", sp_session_frames(s), "thread_metadata",
+        sp_session_thread_metadata(s));
+    arr = NULL;
+    json_t *event = transaction_event(t, profile_id, NULL, env);
+    sp_envelope_t *e = sp_envelope_new(envelope_header(t->event_id));
+    if (!profile || !event || !e) {
+        json_decref(profile);
+        json_decref(event);
+        sp_envelope_free(e);
+        goto done;
+    }
+    rc = sp_envelope_add_json(e, "transaction", event, NULL);
+    if (rc == 0) rc = sp_envelope_add_json(e, "profile", profile, NULL);
+    else json_decref(profile);
+    if (rc == 0) rc = sp_envelope_serialize(e, out, len);
+    sp_envelope_free(e);
+done:
+    sp_mem_free(order);
+    json_decref(arr);
+    return rc;
+}
+
+int sp_profile_txn_event_envelope(const sp_txn_t *t, const char *profiler_id,
+                                  const sp_profile_env_t *env, char **out, size_t *len)
+{
+    json_t *event = transaction_event(t, NULL, profiler_id, env);
+    sp_envelope_t *e = sp_envelope_new(envelope_header(t->event_id));
+    if (!event || !e) {
+        json_decref(event);
+        sp_envelope_free(e);
+        return -ENOMEM;
+    }
+    int rc = sp_envelope_add_json(e, "transaction", event, NULL);
+    if (rc == 0) rc = sp_envelope_serialize(e, out, len);
+    sp_envelope_free(e);
     return rc;
 }

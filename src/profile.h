@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "session.h"
+#include "txn.h"
 
 #define SP_SDK_NAME "sentryprof"
 #define SP_CHUNK_MIN_SAMPLES 2   /* Relay drops chunks with fewer */
@@ -31,5 +32,24 @@ json_t *sp_profile_chunk_json(const sp_session_t *s, const sp_chunk_meta_t *meta
  * (-ENODATA when the session has fewer than SP_CHUNK_MIN_SAMPLES samples). */
 int sp_profile_chunk_envelope(const sp_session_t *s, const sp_chunk_meta_t *meta, char **out,
                               size_t *len);
+
+/* What a v1 profile says about where it ran. */
+typedef struct {
+    const char *release;
+    const char *environment;
+    const char *node_version; /* "20.20.2"; "" when unknown */
+} sp_profile_env_t;
+
+/* A v1 transaction profile (item "profile") plus its transaction event (item
+ * "transaction") in one envelope, as Relay requires. s holds the transaction's samples
+ * (realtime ns); origin_real_ns is the transaction start on the same clock. 0 or -errno
+ * (-ENODATA: fewer than 2 samples). */
+int sp_profile_txn_envelope(const sp_session_t *s, const sp_txn_t *t, uint64_t origin_real_ns,
+                            const sp_profile_env_t *env, char **out, size_t *len);
+
+/* Continuous mode: the transaction event alone, pointing at the continuous profile through
+ * contexts.profile.profiler_id. 0 or -errno. */
+int sp_profile_txn_event_envelope(const sp_txn_t *t, const char *profiler_id,
+                                  const sp_profile_env_t *env, char **out, size_t *len);
 
 #endif

@@ -1,12 +1,11 @@
 /* sampler: owns the signal number, the handler and the thread slots.
- * Signal path (handler and what it calls): async-signal-safe only: no malloc, no locks, no
- * stdio, no lazy TLS (the .so is built with -ftls-model=initial-exec), errno preserved,
- * bounded work, drop-and-count when anything is off.
- * Setup functions run on the thread being registered (JS thread, constructor).
- * Reads no environment itself (config passes values in). */
+ * The handler itself lives in handler.c (the signal path); this file is setup only.
+ * Setup functions (register, arm, stop) run on ordinary threads and serialize on
+ * sampler_lock; the handler never takes it. Reads no environment (config passes values). */
 #include "sampler.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -18,25 +17,22 @@
 #include "stats.h"
 #include "unwind.h"
 
-enum { SLOT_FREE = 0, SLOT_ACTIVE = 1, SLOT_GONE = 2, SLOT_SETUP = 3 };
 
-typedef struct {
-    _Atomic int state;
-    pid_t tid;
-    uintptr_t stack_lo, stack_hi;
-    timer_t timer;
-    bool has_timer;
-    volatile sig_atomic_t in_handler;
-    char thread_id[SP_THREAD_ID_LEN];
-    char name[64];
-} sampler_thread_t;
+#include "sampler_int.h"
 
-static sampler_thread_t threads[SP_MAX_THREADS];
-static __thread sampler_thread_t *self_slot; /* initial-exec TLS: safe in the handler */
-static sp_ring_t *sample_ring;
+sp_sampler_thread_t sp_threads[SP_MAX_THREADS];
+__thread sp_sampler_thread_t *sp_self_slot;
+sp_ring_t *sp_sample_ring;
+_Atomic int sp_sampler_live;
+_Atomic int sp_process_sessions;
+_Atomic int sp_native_slots;
+uint64_t sp_sampler_init_ns;
 static int sample_signo;
 static long interval_ns;
-static _Atomic int sampler_live; /* 0 after stop or in a fork child */
+static sp_sampler_opts_t sampler_opts;
+static pthread_mutex_t sampler_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_key_t exit_key;
+static bool handler_lost;
 
 /* strlcpy: no stdio in this file (tests/check-signal-safety.sh lists its imports). */
 static void copy_str(char *dst, const char *src, size_t len)
@@ -49,42 +45,8 @@ static void copy_str(char *dst, const char *src, size_t len)
 static inline uint64_t now_ns(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts); /* vDSO: async-signal-safe */
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void on_signal(int sig, siginfo_t *info, void *ucv)
-{
-    int saved_errno = errno;
-    sampler_thread_t *t = self_slot;
-    sp_stats_inc(SP_STAT_SIGNALS);
-    if (!t || !atomic_load_explicit(&sampler_live, memory_order_relaxed) ||
-        atomic_load_explicit(&t->state, memory_order_relaxed) != SLOT_ACTIVE) {
-        sp_stats_inc(SP_STAT_DROP_NO_THREAD);
-        goto out;
-    }
-    if (t->in_handler) {
-        sp_stats_inc(SP_STAT_DROP_REENTRY);
-        goto out;
-    }
-    t->in_handler = 1;
-    uint64_t t0 = now_ns();
-    uint64_t ticket;
-    sp_sample_t *s = sp_ring_reserve(sample_ring, &ticket);
-    if (!s) {
-        sp_stats_inc(SP_STAT_DROP_RING_FULL);
-    } else {
-        s->ts_ns = t0;
-        s->tid = (uint32_t)t->tid;
-        sp_unwind_capture((const ucontext_t *)ucv, t->stack_lo, t->stack_hi, s);
-        if (s->flags & SP_SAMPLE_TRUNCATED) sp_stats_inc(SP_STAT_TRUNCATED);
-        sp_ring_publish(sample_ring, ticket);
-        sp_stats_inc(SP_STAT_SAMPLES);
-    }
-    sp_stats_handler_time(now_ns() - t0);
-    t->in_handler = 0;
-out:
-    errno = saved_errno;
 }
 
 static bool signal_is_free(int signo)
@@ -94,15 +56,16 @@ static bool signal_is_free(int signo)
     return !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL;
 }
 
-int sp_sampler_init(int preferred_signo, int hz, sp_ring_t *ring)
+static void on_thread_exit(void *slot);
+
+int sp_sampler_init(const sp_sampler_opts_t *opts, sp_ring_t *ring)
 {
     int signo = 0;
-    if (preferred_signo && signal_is_free(preferred_signo)) {
-        signo = preferred_signo;
+    if (opts->signo && signal_is_free(opts->signo)) {
+        signo = opts->signo;
     } else {
-        if (preferred_signo)
-            SP_WARN("signal %d is already in use; picking another real-time signal",
-                    preferred_signo);
+        if (opts->signo)
+            SP_WARN("signal %d is already in use; picking another real-time signal", opts->signo);
         for (int s = SIGRTMIN + 2; s <= SIGRTMAX; s++)
             if (signal_is_free(s)) {
                 signo = s;
@@ -113,9 +76,10 @@ int sp_sampler_init(int preferred_signo, int hz, sp_ring_t *ring)
         SP_WARN("no free real-time signal; profiling disabled");
         return -EBUSY;
     }
+    if (pthread_key_create(&exit_key, on_thread_exit) != 0) return -EAGAIN;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_signal;
+    sa.sa_sigaction = sp_sampler_on_signal;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigemptyset(&sa.sa_mask);
     if (sigaction(signo, &sa, NULL) != 0) {
@@ -123,96 +87,282 @@ int sp_sampler_init(int preferred_signo, int hz, sp_ring_t *ring)
         SP_WARN("cannot install the handler for signal %d: %s", signo, strerror(e));
         return -e;
     }
-    sample_ring = ring;
+    sampler_opts = *opts;
+    sp_sample_ring = ring;
     sample_signo = signo;
-    interval_ns = 1000000000L / (hz > 0 ? hz : 99);
-    atomic_store(&sampler_live, 1);
-    SP_DEBUG("sampler: signal %d, interval %ld ns", signo, interval_ns);
+    interval_ns = 1000000000L / (opts->hz > 0 ? opts->hz : 99);
+    sp_sampler_init_ns = now_ns();
+    atomic_store(&sp_sampler_live, 1);
+    SP_DEBUG("sampler: signal %d, interval %ld ns, %s clock, %s", signo, interval_ns,
+             opts->cpu_clock ? "cpu" : "wall", opts->lazy ? "lazy" : "eager");
     return 0;
 }
 
 int sp_sampler_signal(void) { return sample_signo; }
 
-int sp_sampler_register_thread(const char *thread_id, const char *name)
+/* Arms or disarms t's timer to match the mode. Caller holds sampler_lock. */
+static void sync_timer(sp_sampler_thread_t *t)
 {
-    if (!sample_signo) return -EINVAL;
-    if (self_slot) return -EEXIST;
-    sampler_thread_t *t = NULL;
-    for (int i = 0; i < SP_MAX_THREADS && !t; i++) {
-        int expect = SLOT_FREE;
-        if (atomic_compare_exchange_strong(&threads[i].state, &expect, SLOT_SETUP)) t = &threads[i];
+    if (!t->has_timer || !atomic_load(&sp_sampler_live)) return;
+    bool want = atomic_load(&t->state) == SLOT_ACTIVE && (!sampler_opts.lazy || sp_thread_needs_sampling(t));
+    if (want == t->armed) return;
+    struct itimerspec its;
+    memset(&its, 0, sizeof its);
+    if (want) { /* first tick after a tid-dependent fraction: threads do not tick in lockstep */
+        its.it_interval.tv_nsec = interval_ns;
+        its.it_value.tv_nsec = interval_ns / 2 + (t->tid % 97) * (interval_ns / 200);
     }
-    for (int i = 0; i < SP_MAX_THREADS && !t; i++) { /* reuse a slot of an exited thread */
-        int expect = SLOT_GONE;
-        if (atomic_compare_exchange_strong(&threads[i].state, &expect, SLOT_SETUP))
-            t = &threads[i];
+    if (timer_settime(t->timer, 0, &its, NULL) != 0) {
+        sp_stats_inc(SP_STAT_TIMER_ERRORS);
+        return;
     }
-    if (!t) return -ENOSPC;
-    t->tid = (pid_t)syscall(SYS_gettid);
-    copy_str(t->thread_id, thread_id, sizeof t->thread_id);
-    copy_str(t->name, name, sizeof t->name);
-    int rc = sp_unwind_stack_bounds(&t->stack_lo, &t->stack_hi);
-    if (rc < 0) {
-        SP_WARN("cannot read the stack bounds of thread %d: %s", t->tid, strerror(-rc));
-        atomic_store(&t->state, SLOT_GONE);
-        return rc;
-    }
+    t->armed = want;
+}
+
+static sp_sampler_thread_t *claim_slot(void)
+{
+    for (int pass = 0; pass < 2; pass++) /* free slots first, then those of exited threads */
+        for (int i = 0; i < SP_MAX_THREADS; i++) {
+            int expect = pass == 0 ? SLOT_FREE : SLOT_GONE;
+            if (atomic_compare_exchange_strong(&sp_threads[i].state, &expect, SLOT_SETUP)) {
+                sp_threads[i].armed = false;
+                sp_threads[i].has_timer = false;
+                atomic_store(&sp_threads[i].active, 0);
+                return &sp_threads[i];
+            }
+        }
+    return NULL;
+}
+
+/* Creates t's timer (t->tid set). Caller holds sampler_lock. */
+static int create_timer(sp_sampler_thread_t *t)
+{
     struct sigevent sev;
     memset(&sev, 0, sizeof sev);
     sev.sigev_notify = SIGEV_THREAD_ID;
     sev.sigev_signo = sample_signo;
     sev._sigev_un._tid = t->tid;
-    if (timer_create(CLOCK_MONOTONIC, &sev, &t->timer) != 0) {
-        rc = -errno;
-        SP_WARN("timer_create failed for thread %d: %s", t->tid, strerror(-rc));
-        atomic_store(&t->state, SLOT_GONE);
+    clockid_t clock = CLOCK_MONOTONIC;
+    if (sampler_opts.cpu_clock) /* the thread's own CPU clock: ticks only while it runs */
+        clock = t->native ? (clockid_t)((~(unsigned)t->tid << 3) | 6) /* MAKE_THREAD_CPUCLOCK */
+                          : CLOCK_THREAD_CPUTIME_ID;
+    if (timer_create(clock, &sev, &t->timer) != 0) {
+        int rc = -errno;
+        sp_stats_inc(SP_STAT_TIMER_ERRORS);
+        SP_WARN("timer_create failed for thread %d: %s", (int)t->tid, strerror(-rc));
         return rc;
     }
     t->has_timer = true;
-    t->in_handler = 0;
-    self_slot = t;
-    atomic_store(&t->state, SLOT_ACTIVE);
-    /* Start after a random fraction of the interval so threads do not tick in lockstep. */
-    struct itimerspec its = {.it_interval = {0, interval_ns},
-                             .it_value = {0, interval_ns / 2 + (t->tid % 97) * (interval_ns / 200)}};
-    if (timer_settime(t->timer, 0, &its, NULL) != 0) {
-        rc = -errno;
-        SP_WARN("timer_settime failed: %s", strerror(-rc));
-        sp_sampler_unregister_thread();
-        return rc;
-    }
-    SP_DEBUG("sampler: thread %d registered as \"%s\"", t->tid, t->thread_id);
     return 0;
+}
+
+static void release_slot(sp_sampler_thread_t *t)
+{
+    atomic_store(&t->state, SLOT_GONE); /* the handler ignores the slot from here on */
+    if (t->has_timer) timer_delete(t->timer);
+    t->has_timer = false;
+    t->armed = false;
+    if (t->native) atomic_fetch_sub(&sp_native_slots, 1);
+    sp_stats_inc(SP_STAT_THREADS_UNREGISTERED);
+}
+
+int sp_sampler_register_thread(const char *thread_id, const char *name)
+{
+    if (!sample_signo || !atomic_load(&sp_sampler_live)) return -EINVAL;
+    if (sp_self_slot) return -EEXIST;
+    pid_t me = (pid_t)syscall(SYS_gettid);
+    pthread_mutex_lock(&sampler_lock);
+    for (int i = 0; i < SP_MAX_THREADS; i++) /* a thread scan may have taken us for native */
+        if (sp_threads[i].native && atomic_load(&sp_threads[i].tid) == me &&
+            atomic_load(&sp_threads[i].state) == SLOT_ACTIVE)
+            release_slot(&sp_threads[i]);
+    int rc = 0;
+    sp_sampler_thread_t *t = claim_slot();
+    if (!t) {
+        rc = -ENOSPC;
+        goto out;
+    }
+    t->native = false;
+    atomic_store(&t->tid, me);
+    copy_str(t->thread_id, thread_id, sizeof t->thread_id);
+    copy_str(t->name, name, sizeof t->name);
+    rc = sp_unwind_stack_bounds(&t->stack_lo, &t->stack_hi);
+    if (rc < 0) {
+        SP_WARN("cannot read the stack bounds of thread %d: %s", (int)t->tid, strerror(-rc));
+        atomic_store(&t->state, SLOT_GONE);
+        goto out;
+    }
+    if ((rc = create_timer(t)) < 0) {
+        atomic_store(&t->state, SLOT_GONE);
+        goto out;
+    }
+    t->in_handler = 0;
+    sp_self_slot = t;
+    pthread_setspecific(exit_key, t); /* unregisters when the thread exits */
+    atomic_store(&t->state, SLOT_ACTIVE);
+    sync_timer(t);
+    sp_stats_inc(SP_STAT_THREADS_REGISTERED);
+    SP_DEBUG("sampler: thread %d registered as \"%s\"", (int)t->tid, t->thread_id);
+out:
+    pthread_mutex_unlock(&sampler_lock);
+    return rc;
 }
 
 void sp_sampler_unregister_thread(void)
 {
-    sampler_thread_t *t = self_slot;
+    sp_sampler_thread_t *t = sp_self_slot;
     if (!t) return;
-    atomic_store(&t->state, SLOT_GONE); /* the handler ignores us from here on */
-    if (t->has_timer) timer_delete(t->timer);
-    t->has_timer = false;
-    self_slot = NULL;
+    pthread_mutex_lock(&sampler_lock);
+    sp_self_slot = NULL;
+    pthread_setspecific(exit_key, NULL);
+    release_slot(t);
+    pthread_mutex_unlock(&sampler_lock);
+}
+
+/* pthread key destructor: the thread is exiting without having unregistered. */
+static void on_thread_exit(void *slot)
+{
+    if (sp_self_slot == slot) sp_sampler_unregister_thread();
+}
+
+int sp_sampler_register_tid(pid_t tid, uintptr_t stack_lo, uintptr_t stack_hi,
+                            const char *thread_id, const char *name)
+{
+    if (!sample_signo || !atomic_load(&sp_sampler_live)) return -EINVAL;
+    pthread_mutex_lock(&sampler_lock);
+    int rc = 0;
+    sp_sampler_thread_t *t = claim_slot();
+    if (!t) {
+        rc = -ENOSPC;
+        goto out;
+    }
+    t->native = true;
+    atomic_store(&t->tid, tid);
+    t->stack_lo = stack_lo;
+    t->stack_hi = stack_hi;
+    copy_str(t->thread_id, thread_id, sizeof t->thread_id);
+    copy_str(t->name, name, sizeof t->name);
+    if ((rc = create_timer(t)) < 0) {
+        atomic_store(&t->state, SLOT_GONE);
+        goto out;
+    }
+    t->in_handler = 0;
+    atomic_fetch_add(&sp_native_slots, 1);
+    atomic_store(&t->state, SLOT_ACTIVE);
+    sync_timer(t);
+    sp_stats_inc(SP_STAT_THREADS_REGISTERED);
+out:
+    pthread_mutex_unlock(&sampler_lock);
+    return rc;
+}
+
+void sp_sampler_unregister_tid(pid_t tid)
+{
+    pthread_mutex_lock(&sampler_lock);
+    for (int i = 0; i < SP_MAX_THREADS; i++)
+        if (sp_threads[i].native && atomic_load(&sp_threads[i].tid) == tid &&
+            atomic_load(&sp_threads[i].state) == SLOT_ACTIVE)
+            release_slot(&sp_threads[i]);
+    pthread_mutex_unlock(&sampler_lock);
+}
+
+void sp_sampler_foreach_tid(void (*fn)(pid_t tid, bool native, void *arg), void *arg)
+{
+    pid_t tids[SP_MAX_THREADS];
+    bool native[SP_MAX_THREADS];
+    int n = 0;
+    pthread_mutex_lock(&sampler_lock);
+    for (int i = 0; i < SP_MAX_THREADS; i++)
+        if (atomic_load(&sp_threads[i].state) == SLOT_ACTIVE) {
+            tids[n] = atomic_load(&sp_threads[i].tid);
+            native[n++] = sp_threads[i].native;
+        }
+    pthread_mutex_unlock(&sampler_lock);
+    for (int i = 0; i < n; i++) fn(tids[i], native[i], arg); /* outside the lock: fn may unregister */
+}
+
+int sp_sampler_thread_begin(void)
+{
+    sp_sampler_thread_t *t = sp_self_slot;
+    if (!t) return -ENOENT;
+    if (atomic_fetch_add(&t->active, 1) == 0 && sampler_opts.lazy) {
+        pthread_mutex_lock(&sampler_lock);
+        sync_timer(t);
+        pthread_mutex_unlock(&sampler_lock);
+    }
+    return 0;
+}
+
+void sp_sampler_thread_end(void)
+{
+    sp_sampler_thread_t *t = sp_self_slot;
+    if (!t) return;
+    int prev = atomic_fetch_sub(&t->active, 1);
+    if (prev <= 0) { /* unbalanced end: never go negative */
+        atomic_store(&t->active, 0);
+        return;
+    }
+    if (prev == 1 && sampler_opts.lazy) {
+        pthread_mutex_lock(&sampler_lock);
+        sync_timer(t);
+        pthread_mutex_unlock(&sampler_lock);
+    }
+}
+
+static void sync_all(void)
+{
+    pthread_mutex_lock(&sampler_lock);
+    for (int i = 0; i < SP_MAX_THREADS; i++)
+        if (atomic_load(&sp_threads[i].state) == SLOT_ACTIVE) sync_timer(&sp_threads[i]);
+    pthread_mutex_unlock(&sampler_lock);
+}
+
+void sp_sampler_process_begin(void)
+{
+    if (atomic_fetch_add(&sp_process_sessions, 1) == 0 && sampler_opts.lazy) sync_all();
+}
+
+void sp_sampler_process_end(void)
+{
+    if (atomic_fetch_sub(&sp_process_sessions, 1) == 1 && sampler_opts.lazy) sync_all();
 }
 
 void sp_sampler_stop(void)
 {
-    atomic_store(&sampler_live, 0);
+    pthread_mutex_lock(&sampler_lock);
+    atomic_store(&sp_sampler_live, 0);
+    struct itimerspec off;
+    memset(&off, 0, sizeof off);
     for (int i = 0; i < SP_MAX_THREADS; i++) {
-        sampler_thread_t *t = &threads[i];
-        if (atomic_load(&t->state) == SLOT_ACTIVE && t->has_timer) {
-            struct itimerspec off;
-            memset(&off, 0, sizeof off);
+        sp_sampler_thread_t *t = &sp_threads[i];
+        if (atomic_load(&t->state) == SLOT_ACTIVE && t->has_timer && t->armed) {
             timer_settime(t->timer, 0, &off, NULL);
+            t->armed = false;
         }
     }
+    pthread_mutex_unlock(&sampler_lock);
+}
+
+bool sp_sampler_check_handler(void)
+{
+    if (!sample_signo || handler_lost) return !handler_lost;
+    struct sigaction cur;
+    if (sigaction(sample_signo, NULL, &cur) != 0) return true;
+    if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == sp_sampler_on_signal) return true;
+    handler_lost = true;
+    sp_sampler_stop(); /* with our timers armed, the new disposition could kill the process */
+    sp_stats_inc(SP_STAT_HANDLER_REPLACED);
+    SP_WARN("the handler of signal %d was replaced by someone else; sampling stopped "
+            "(set SENTRYPROF_SIGNAL to a signal the application does not use)",
+            sample_signo);
+    return false;
 }
 
 bool sp_sampler_thread_info(pid_t tid, char *thread_id, char *name, size_t name_len)
 {
     for (int i = 0; i < SP_MAX_THREADS; i++) {
-        sampler_thread_t *t = &threads[i];
-        if (t->tid == tid && atomic_load(&t->state) != SLOT_FREE) {
+        sp_sampler_thread_t *t = &sp_threads[i];
+        if (atomic_load(&t->tid) == tid && atomic_load(&t->state) != SLOT_FREE) {
             copy_str(thread_id, t->thread_id, SP_THREAD_ID_LEN);
             copy_str(name, t->name, name_len);
             return true;
@@ -221,13 +371,23 @@ bool sp_sampler_thread_info(pid_t tid, char *thread_id, char *name, size_t name_
     return false;
 }
 
+int sp_sampler_thread_count(void)
+{
+    int n = 0;
+    for (int i = 0; i < SP_MAX_THREADS; i++) n += atomic_load(&sp_threads[i].state) == SLOT_ACTIVE;
+    return n;
+}
+
 void sp_sampler_atfork_child(void)
 {
-    atomic_store(&sampler_live, 0);
+    atomic_store(&sp_sampler_live, 0);
+    pthread_mutex_init(&sampler_lock, NULL); /* another thread may have held it at fork */
     for (int i = 0; i < SP_MAX_THREADS; i++) {
-        threads[i].has_timer = false; /* POSIX timers are not inherited across fork */
-        atomic_store(&threads[i].state, SLOT_FREE);
-        threads[i].tid = 0;
+        sp_threads[i].has_timer = false; /* POSIX timers are not inherited across fork */
+        sp_threads[i].armed = false;
+        atomic_store(&sp_threads[i].state, SLOT_FREE);
+        atomic_store(&sp_threads[i].tid, 0);
     }
-    self_slot = NULL;
+    atomic_store(&sp_native_slots, 0);
+    sp_self_slot = NULL;
 }

@@ -1,6 +1,13 @@
 /* sampler: the real-time signal, its handler and the per-thread POSIX timers.
  * One timer per sampled thread (timer_create with SIGEV_THREAD_ID), never SIGPROF (V8 owns
- * it). Setup and teardown run on ordinary threads; the handler is async-signal-safe. */
+ * it). Setup, arming and teardown run on ordinary threads; the handler is async-signal-safe.
+ *
+ * Which threads: JS threads register themselves (node's main thread from the constructor,
+ * each worker from the JS helper); with SENTRYPROF_THREADS=all the agent also registers
+ * native threads by tid. A thread "needs sampling" while the process has a continuous
+ * session or the thread has an active transaction. Eager mode arms every timer at
+ * registration and discards samples nobody needs in the handler's first lines; lazy mode
+ * arms a timer only while its thread needs sampling, so an idle process gets no signals. */
 #ifndef SP_SAMPLER_H
 #define SP_SAMPLER_H
 
@@ -13,22 +20,51 @@
 #define SP_MAX_THREADS 256 /* preallocated thread slots */
 #define SP_THREAD_ID_LEN 24
 
-/* Claims a signal (preferred signo, or the first SIG_DFL one from SIGRTMIN+2), installs
- * the handler. Samples go to ring. 0 or a negative errno (-EBUSY: no free signal). */
-int sp_sampler_init(int preferred_signo, int hz, sp_ring_t *ring);
+typedef struct {
+    int signo;      /* preferred signal; 0: first SIG_DFL one from SIGRTMIN+2 */
+    int hz;
+    bool cpu_clock; /* CLOCK_THREAD_CPUTIME_ID instead of CLOCK_MONOTONIC */
+    bool lazy;
+} sp_sampler_opts_t;
+
+/* Claims a signal, installs the handler. Samples go to ring. 0 or a negative errno
+ * (-EBUSY: no free signal). */
+int sp_sampler_init(const sp_sampler_opts_t *opts, sp_ring_t *ring);
 int sp_sampler_signal(void);
 
 /* Registers the calling thread under Sentry thread id `thread_id` ("0" for node's main
- * thread) and arms its timer. 0 or a negative errno. */
+ * thread), creates its timer and arms it as the mode says. The thread is unregistered
+ * automatically when it exits. 0, -EEXIST (already registered) or a negative errno. */
 int sp_sampler_register_thread(const char *thread_id, const char *name);
 /* Disarms and deletes the calling thread's timer and frees its slot. */
 void sp_sampler_unregister_thread(void);
 
+/* Native threads (SENTRYPROF_THREADS=all), registered from another thread by tid with
+ * their stack bounds. Always armed while the process needs sampling. */
+int sp_sampler_register_tid(pid_t tid, uintptr_t stack_lo, uintptr_t stack_hi,
+                            const char *thread_id, const char *name);
+void sp_sampler_unregister_tid(pid_t tid);
+/* Calls fn for every registered tid (agent's thread scan). */
+void sp_sampler_foreach_tid(void (*fn)(pid_t tid, bool native, void *arg), void *arg);
+
+/* A transaction on the calling thread starts/ends (nesting counts). Microseconds: at most
+ * one timer_settime. 0 or -ENOENT when the thread is not registered. */
+int sp_sampler_thread_begin(void);
+void sp_sampler_thread_end(void);
+/* A continuous session for the whole process starts/ends. */
+void sp_sampler_process_begin(void);
+void sp_sampler_process_end(void);
+
 /* Disarms every timer (exit path); the handler stays installed and ignores late signals. */
 void sp_sampler_stop(void);
 
+/* False (once reported, sampling stopped) when our signal's handler was replaced. Call
+ * periodically: with our timers armed, a default action would kill the process. */
+bool sp_sampler_check_handler(void);
+
 /* Looks up a registered (or recently unregistered) thread by kernel tid. */
 bool sp_sampler_thread_info(pid_t tid, char *thread_id, char *name, size_t name_len);
+int sp_sampler_thread_count(void); /* active slots */
 
 /* In a fork child: forget every thread (timers are not inherited) and ignore signals. */
 void sp_sampler_atfork_child(void);

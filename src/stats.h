@@ -4,32 +4,45 @@
 #ifndef SP_STATS_H
 #define SP_STATS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef enum {
     SP_STAT_SIGNALS,          /* handler entries */
     SP_STAT_SAMPLES,          /* samples written to the ring */
+    SP_STAT_OUTSIDE_PROFILE,  /* eager mode: the thread had no active profile; discarded */
     SP_STAT_DROP_RING_FULL,   /* ring had no free slot */
     SP_STAT_DROP_REENTRY,     /* signal arrived while the handler ran on that thread */
     SP_STAT_DROP_NO_THREAD,   /* signal on a thread we do not sample (or a vfork child) */
-    SP_STAT_TRUNCATED,        /* walk hit SP_MAX_FRAMES or left the stack bounds */
+    SP_STAT_TRUNCATED,        /* walk hit SP_MAX_FRAMES */
+    SP_STAT_OFF_STACK,        /* interrupted sp outside the thread's stack: leaf only */
+    SP_STAT_THREADS_REGISTERED,
+    SP_STAT_THREADS_UNREGISTERED,
+    SP_STAT_TIMER_ERRORS,     /* timer_create/settime failed */
+    SP_STAT_HANDLER_REPLACED, /* someone else took our signal: sampling stopped */
     SP_STAT_SAMPLES_SYMBOLIZED,
     SP_STAT_CHUNKS_WRITTEN,
     SP_STAT_CHUNKS_SKIPPED,   /* fewer than 2 samples */
     SP_STAT_SPOOL_ERRORS,
+    SP_STAT_TXN_PROFILES,     /* transaction profiles spooled */
+    SP_STAT_TXN_TOO_SHORT,    /* finished transactions with < 2 samples: no profile */
     SP_STAT__COUNT
 } sp_stat_t;
 
-#define SP_STATS_HIST_BUCKETS 24 /* bucket i: handler time in [2^i, 2^(i+1)) ns */
-
 void sp_stats_inc(sp_stat_t which);              /* Async-signal-safe. */
 void sp_stats_add(sp_stat_t which, uint64_t n);  /* Async-signal-safe. */
-void sp_stats_handler_time(uint64_t ns);         /* Async-signal-safe. */
+/* One handler run of ns nanoseconds; after_warmup: the process has sampled for >= 1 s
+ * (first calls fault in pages and are reported apart). Async-signal-safe. */
+void sp_stats_handler_time(uint64_t ns, bool after_warmup);
 uint64_t sp_stats_get(sp_stat_t which);
 const char *sp_stats_name(sp_stat_t which);
-/* Quantile q (0..1) of the handler-time histogram, as the bucket's upper bound in ns. */
+/* Quantile q (0..1) of the handler-time histogram: the containing bucket's upper bound in
+ * ns (125 ns resolution below 16 us, powers of two above). 0 when empty. */
 uint64_t sp_stats_handler_quantile(double q);
+uint64_t sp_stats_handler_count(void);
+uint64_t sp_stats_handler_total_ns(void);
 uint64_t sp_stats_handler_max(void);
+uint64_t sp_stats_handler_max_after_warmup(void);
 void sp_stats_log(void); /* all counters at debug level */
 
 #endif

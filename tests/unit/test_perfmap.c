@@ -90,6 +90,7 @@ START_TEST(t_jsname_dialects)
     /* seen in real Node 20 maps */
     check_js("JS:~hotLoop [eval]:1:17", "JS", '~', "hotLoop", "[eval]", 1, 17);
     check_js("JS:~ [eval]-wrapper:6:14", "JS", '~', "", "[eval]-wrapper", 6, 14);
+    check_js("JS:*w1Hot [worker eval]:1:10", "JS", '*', "w1Hot", "[worker eval]", 1, 10);
     check_js("JS:^ node:internal/validators:161:40", "JS", '^', "", "node:internal/validators",
              161, 40);
     check_js("JS:~get node:internal/bootstrap/node:385:8", "JS", '~', "get",

@@ -1,0 +1,181 @@
+/* txn: owns the transaction slots and the finished queue. Threads: start/finish/discard on
+ * JS threads (any number of them), take_finished on the agent thread. One mutex guards
+ * the slots and the queue; it is held for a few hundred nanoseconds and never in a signal
+ * handler. Handles carry a generation so a stale or doubled finish is rejected. */
+#include "txn.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "profile.h"
+#include "sampler.h"
+
+enum { TXN_FREE, TXN_RUNNING, TXN_FINISHED };
+
+typedef struct {
+    int state;
+    uint32_t gen;
+    sp_txn_t t;
+} txn_slot_t;
+
+static txn_slot_t slots[SP_MAX_TXNS];
+static uint16_t finished[SP_MAX_TXNS]; /* FIFO of slot indices */
+static size_t fin_head, fin_count;
+static pthread_mutex_t txn_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t clock_ns(clockid_t c)
+{
+    struct timespec ts;
+    clock_gettime(c, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void copy_id(char *dst, size_t len, const char *src, size_t want)
+{
+    /* Accept only lowercase hex of the exact length; anything else gets a fresh id. */
+    if (src && strlen(src) == want && strspn(src, "0123456789abcdef") == want) {
+        memcpy(dst, src, want + 1);
+        return;
+    }
+    char id[33];
+    sp_profile_new_id(id);
+    snprintf(dst, len, "%.*s", (int)want, id);
+}
+
+static txn_slot_t *slot_of(long handle)
+{
+    if (handle < 0) return NULL;
+    size_t i = (size_t)handle % SP_MAX_TXNS;
+    uint32_t gen = (uint32_t)((size_t)handle / SP_MAX_TXNS);
+    return slots[i].gen == gen && slots[i].state == TXN_RUNNING ? &slots[i] : NULL;
+}
+
+long sp_txn_start(const char *name, const char *op, const char *trace_id,
+                  const char *parent_span_id, bool sampled)
+{
+    char thread_id[24], tname[8];
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    if (!sp_sampler_thread_info(tid, thread_id, tname, sizeof tname)) return -ENOENT;
+    pthread_mutex_lock(&txn_lock);
+    size_t i = 0;
+    while (i < SP_MAX_TXNS && slots[i].state != TXN_FREE) i++;
+    if (i == SP_MAX_TXNS) {
+        pthread_mutex_unlock(&txn_lock);
+        return -ENOSPC;
+    }
+    txn_slot_t *s = &slots[i];
+    s->state = TXN_RUNNING;
+    s->gen = (s->gen + 1) & 0x3fffff; /* handle stays a small positive number */
+    pthread_mutex_unlock(&txn_lock);
+
+    sp_txn_t *t = &s->t;
+    memset(t, 0, sizeof *t);
+    t->tid = tid;
+    memcpy(t->thread_id, thread_id, sizeof t->thread_id);
+    snprintf(t->name, sizeof t->name, "%s", name && *name ? name : "<unlabeled transaction>");
+    snprintf(t->op, sizeof t->op, "%s", op && *op ? op : "default");
+    sp_profile_new_id(t->event_id);
+    copy_id(t->trace_id, sizeof t->trace_id, trace_id, 32);
+    char span[33];
+    sp_profile_new_id(span);
+    snprintf(t->span_id, sizeof t->span_id, "%.16s", span);
+    if (parent_span_id && strlen(parent_span_id) == 16 && strspn(parent_span_id, "0123456789abcdef") == 16)
+        memcpy(t->parent_span_id, parent_span_id, 17);
+    t->sampled = sampled;
+    t->start_real_ns = clock_ns(CLOCK_REALTIME);
+    t->start_ns = clock_ns(CLOCK_MONOTONIC);
+    if (sampled) sp_sampler_thread_begin();
+    return (long)(i + (size_t)s->gen * SP_MAX_TXNS);
+}
+
+int sp_txn_set_name(long handle, const char *name)
+{
+    txn_slot_t *s = slot_of(handle);
+    if (!s || !name) return -EINVAL;
+    snprintf(s->t.name, sizeof s->t.name, "%s", name);
+    return 0;
+}
+
+int sp_txn_set_status(long handle, int http_status, const char *status)
+{
+    txn_slot_t *s = slot_of(handle);
+    if (!s) return -EINVAL;
+    s->t.http_status = http_status;
+    snprintf(s->t.status, sizeof s->t.status, "%s", status ? status : "");
+    return 0;
+}
+
+int sp_txn_get(long handle, sp_txn_t *out)
+{
+    txn_slot_t *s = slot_of(handle);
+    if (!s) return -EINVAL;
+    *out = s->t;
+    return 0;
+}
+
+static int end_txn(long handle, bool keep)
+{
+    uint64_t end = clock_ns(CLOCK_MONOTONIC);
+    pthread_mutex_lock(&txn_lock);
+    txn_slot_t *s = slot_of(handle);
+    if (!s) {
+        pthread_mutex_unlock(&txn_lock);
+        return -EINVAL;
+    }
+    bool sampled = s->t.sampled;
+    pid_t tid = s->t.tid;
+    s->t.end_ns = end;
+    if (keep && sampled && fin_count < SP_MAX_TXNS) {
+        s->state = TXN_FINISHED;
+        finished[(fin_head + fin_count++) % SP_MAX_TXNS] = (uint16_t)(s - slots);
+    } else {
+        s->state = TXN_FREE;
+    }
+    pthread_mutex_unlock(&txn_lock);
+    /* The timer belongs to the thread that started it; finishing elsewhere (a callback on
+     * another worker is impossible in node, but be safe) leaves the count to that thread. */
+    if (sampled && tid == (pid_t)syscall(SYS_gettid)) sp_sampler_thread_end();
+    return 0;
+}
+
+int sp_txn_finish(long handle) { return end_txn(handle, true); }
+int sp_txn_discard(long handle) { return end_txn(handle, false); }
+
+bool sp_txn_take_finished(sp_txn_t *out)
+{
+    pthread_mutex_lock(&txn_lock);
+    if (!fin_count) {
+        pthread_mutex_unlock(&txn_lock);
+        return false;
+    }
+    txn_slot_t *s = &slots[finished[fin_head]];
+    fin_head = (fin_head + 1) % SP_MAX_TXNS;
+    fin_count--;
+    *out = s->t;
+    s->state = TXN_FREE;
+    pthread_mutex_unlock(&txn_lock);
+    return true;
+}
+
+uint64_t sp_txn_oldest_running_ns(void)
+{
+    uint64_t oldest = UINT64_MAX;
+    pthread_mutex_lock(&txn_lock);
+    for (size_t i = 0; i < SP_MAX_TXNS; i++)
+        if (slots[i].state != TXN_FREE && slots[i].t.sampled && slots[i].t.start_ns < oldest)
+            oldest = slots[i].t.start_ns;
+    pthread_mutex_unlock(&txn_lock);
+    return oldest;
+}
+
+void sp_txn_atfork_child(void)
+{
+    pthread_mutex_init(&txn_lock, NULL);
+    memset(slots, 0, sizeof slots);
+    fin_head = fin_count = 0;
+}
