@@ -590,6 +590,25 @@ const sp_perfmap_entry_t *sp_perfmap_lookup(sp_perfmap_t *m, uint64_t addr)
     return e && addr - e->e.start < e->e.size ? &e->e : NULL;
 }
 
+size_t sp_perfmap_prune(sp_perfmap_t *m, bool (*alive)(uint64_t start, uint64_t size, void *arg),
+                        void *arg)
+{
+    if (!m) return 0;
+    size_t kept = 0, dropped = 0;
+    for (size_t i = 0; i < m->live_n; i++) { /* order is preserved, so no re-sort */
+        ent_t *e = &m->live[i];
+        if (alive(e->e.start, e->e.size, arg)) {
+            m->live[kept++] = *e;
+        } else {
+            sp_mem_free((char *)e->e.name);
+            dropped++;
+        }
+    }
+    m->live_n = kept;
+    if (dropped && m->prev == PREV_ENTRY) m->prev = PREV_NONE; /* its entry may be gone */
+    return dropped;
+}
+
 size_t sp_perfmap_count(const sp_perfmap_t *m) { return m ? m->live_n : 0; }
 size_t sp_perfmap_malformed(const sp_perfmap_t *m) { return m ? m->malformed : 0; }
 

@@ -16,6 +16,7 @@
 #ifndef SP_PERFMAP_H
 #define SP_PERFMAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -57,6 +58,12 @@ int sp_perfmap_feed(sp_perfmap_t *map, const char *buf, size_t len);
 
 /* Entry containing addr (start <= addr < start+size), or NULL. */
 const sp_perfmap_entry_t *sp_perfmap_lookup(sp_perfmap_t *map, uint64_t addr);
+
+/* Drops every live entry for which alive(start, size, arg) is false: code of a dead
+ * isolate (an exited worker) whose pages are unmapped. Without this the table grows with
+ * every worker ever started. Returns how many were dropped. */
+size_t sp_perfmap_prune(sp_perfmap_t *map, bool (*alive)(uint64_t start, uint64_t size, void *arg),
+                        void *arg);
 
 size_t sp_perfmap_count(const sp_perfmap_t *map);     /* live entries */
 size_t sp_perfmap_malformed(const sp_perfmap_t *map); /* lines rejected so far */

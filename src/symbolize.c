@@ -16,6 +16,7 @@
 
 #define SP_SYM_MAX_ELF 512
 #define SP_SYM_NAME_MAX 1024
+#define SP_SYM_PRUNE_GROWTH 20000 /* perf map entries added since the last prune that trigger one */
 
 typedef struct {
     char *path;
@@ -27,6 +28,7 @@ struct sp_symbolizer {
     char *maps_root;
     sp_procmaps_t *maps;
     bool maps_fresh; /* re-read at most once per refresh cycle */
+    size_t count_at_prune; /* perf map size after the last prune */
     elf_entry_t elfs[SP_SYM_MAX_ELF];
     size_t nelfs;
     char func[SP_SYM_NAME_MAX];
@@ -56,13 +58,33 @@ void sp_symbolizer_free(sp_symbolizer_t *sym)
     sp_mem_free(sym);
 }
 
+/* A perf map entry is alive while its first byte is in an executable mapping. */
+static bool code_mapped(uint64_t start, uint64_t size, void *arg)
+{
+    const sp_mapping_t *m = sp_procmaps_find(arg, start);
+    return m && m->exec;
+}
+
 void sp_symbolizer_refresh(sp_symbolizer_t *sym)
 {
-    if (sym->perfmap) {
-        int rc = sp_perfmap_refresh(sym->perfmap);
-        if (rc > 0) SP_DEBUG("perf map: +%d entries (%zu live)", rc, sp_perfmap_count(sym->perfmap));
-    }
     sym->maps_fresh = false;
+    if (!sym->perfmap) return;
+    int rc = sp_perfmap_refresh(sym->perfmap);
+    if (rc > 0) SP_DEBUG("perf map: +%d entries (%zu live)", rc, sp_perfmap_count(sym->perfmap));
+    /* Worker churn leaves the entries of dead isolates behind; drop those whose code pages
+     * are gone, once enough have been added to make it worth a /proc read. */
+    size_t n = sp_perfmap_count(sym->perfmap);
+    if (n >= sym->count_at_prune + SP_SYM_PRUNE_GROWTH) {
+        sp_procmaps_free(sym->maps);
+        sym->maps = sp_procmaps_read(sym->maps_root, 0);
+        sym->maps_fresh = true;
+        if (sym->maps) {
+            size_t dropped = sp_perfmap_prune(sym->perfmap, code_mapped, sym->maps);
+            SP_DEBUG("perf map: pruned %zu entries of unmapped code (%zu live)", dropped,
+                     sp_perfmap_count(sym->perfmap));
+        }
+        sym->count_at_prune = sp_perfmap_count(sym->perfmap);
+    }
 }
 
 static const sp_mapping_t *find_mapping(sp_symbolizer_t *sym, uint64_t addr)
