@@ -217,6 +217,7 @@ static struct {
     napi_status (*get_value_double)(napi_env, napi_value, double *);
     napi_status (*get_value_bool)(napi_env, napi_value, bool *);
     napi_status (*get_undefined)(napi_env, napi_value *);
+    napi_status (*get_null)(napi_env, napi_value *);
     napi_status (*add_env_cleanup_hook)(napi_env, void (*)(void *), void *);
 } napi;
 
@@ -233,6 +234,7 @@ static bool napi_resolve(void)
            NAPI_SYM(get_value_double, "napi_get_value_double") &&
            NAPI_SYM(get_value_bool, "napi_get_value_bool") &&
            NAPI_SYM(get_undefined, "napi_get_undefined") &&
+           NAPI_SYM(get_null, "napi_get_null") &&
            NAPI_SYM(add_env_cleanup_hook, "napi_add_env_cleanup_hook");
 }
 
@@ -342,7 +344,25 @@ static napi_value js_register_thread(napi_env env, napi_callback_info info)
     return number(env, rc == -EEXIST ? 0 : rc);
 }
 
-/* startTransaction(name, op, traceId, parentSpanId, sampled) -> handle (>= 0) or -errno. */
+/* takeProfile(eventId) -> the v1 profile JSON string once built; null: the transaction had
+ * too few samples (no profile); undefined: not ready yet. */
+static napi_value js_take_profile(napi_env env, napi_callback_info info)
+{
+    args_t a;
+    get_args(env, info, &a);
+    char id[40], *json = NULL;
+    if (!sp_agent_take_profile(arg_str(env, &a, 0, id, sizeof id), &json)) return undefined(env);
+    napi_value v = NULL;
+    if (json) {
+        napi.create_string_utf8(env, json, strlen(json), &v);
+        sp_mem_free(json);
+    } else {
+        napi.get_null(env, &v);
+    }
+    return v;
+}
+
+/* startTransaction(name, op, traceId, parentSpanId, sampled, toJs) -> handle or -errno. */
 static napi_value js_start_transaction(napi_env env, napi_callback_info info)
 {
     args_t a;
@@ -351,7 +371,8 @@ static napi_value js_start_transaction(napi_env env, napi_callback_info info)
     long h = started_pid == getpid()
                  ? sp_txn_start(arg_str(env, &a, 0, name, sizeof name), arg_str(env, &a, 1, op, sizeof op),
                                 arg_str(env, &a, 2, trace, sizeof trace),
-                                arg_str(env, &a, 3, parent, sizeof parent), arg_bool(env, &a, 4, true))
+                                arg_str(env, &a, 3, parent, sizeof parent), arg_bool(env, &a, 4, true),
+                                arg_bool(env, &a, 5, false))
                  : -ESRCH;
     return number(env, (double)h);
 }
@@ -389,7 +410,11 @@ static napi_value js_finish_transaction(napi_env env, napi_callback_info info)
     args_t a;
     get_args(env, info, &a);
     long h = (long)arg_num(env, &a, 0, -1);
-    return number(env, arg_bool(env, &a, 1, true) ? sp_txn_finish(h) : sp_txn_discard(h));
+    sp_txn_t t;
+    bool wake = sp_txn_get(h, &t) == 0 && t.to_js; /* someone awaits this profile */
+    int rc = arg_bool(env, &a, 1, true) ? sp_txn_finish(h) : sp_txn_discard(h);
+    if (rc == 0 && wake) sp_agent_wake();
+    return number(env, rc);
 }
 
 static void export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb)
@@ -408,6 +433,7 @@ SP_EXPORT napi_value napi_register_module_v1(napi_env env, napi_value exports)
     export_fn(env, exports, "transactionIds", js_transaction_ids);
     export_fn(env, exports, "setTransaction", js_set_transaction);
     export_fn(env, exports, "finishTransaction", js_finish_transaction);
+    export_fn(env, exports, "takeProfile", js_take_profile);
     set_string(env, exports, "version", SP_VERSION);
     set_string(env, exports, "mode", config.continuous ? "continuous" : "transaction");
     return exports;

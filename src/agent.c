@@ -33,6 +33,18 @@
 #define SP_RETAIN_MAX 65536  /* raw samples kept for transactions in flight (~30 s x 20 threads) */
 #define SP_THREAD_SCAN_MS 1000 /* SENTRYPROF_THREADS=all: how often new native threads are looked for */
 
+#define SP_JS_PROFILES 256     /* built profiles waiting for JS to take them */
+#define SP_JS_PROFILE_TTL_NS (60ull * 1000000000ull) /* then they are dropped */
+
+/* A v1 profile built for JS (an SDK adds it to its own envelope). json NULL: the
+ * transaction had too few samples: JS stops waiting. */
+typedef struct {
+    bool used;
+    char event_id[33];
+    char *json;
+    uint64_t ready_ns;
+} js_profile_t;
+
 /* A raw sample kept until the transactions that may need it finish (transaction mode). */
 typedef struct {
     uint64_t ts_ns;
@@ -64,7 +76,9 @@ static struct {
     size_t ret_head, ret_count;
     char node_version[32];
     uint64_t last_thread_scan_ns;
-} agent = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    pthread_mutex_t js_lock; /* guards js_profiles: the agent fills, JS threads take */
+    js_profile_t js_profiles[SP_JS_PROFILES];
+} agent = {.lock = PTHREAD_MUTEX_INITIALIZER, .js_lock = PTHREAD_MUTEX_INITIALIZER};
 
 static uint64_t mono_ns(void)
 {
@@ -208,6 +222,48 @@ static void prune_retained(uint64_t now)
 
 static void add_sample(const sp_sample_t *s);
 
+/* Hands a built profile (or a "too short" tombstone) to JS; expired ones are dropped. */
+static void js_profile_put(const char *event_id, char *json)
+{
+    uint64_t now = mono_ns();
+    pthread_mutex_lock(&agent.js_lock);
+    js_profile_t *slot = NULL;
+    for (size_t i = 0; i < SP_JS_PROFILES; i++) {
+        js_profile_t *p = &agent.js_profiles[i];
+        if (p->used && now - p->ready_ns > SP_JS_PROFILE_TTL_NS) {
+            sp_mem_free(p->json);
+            p->used = false;
+        }
+        if (!p->used && !slot) slot = p;
+    }
+    if (slot) {
+        slot->used = true;
+        memcpy(slot->event_id, event_id, sizeof slot->event_id);
+        slot->json = json;
+        slot->ready_ns = now;
+    } else {
+        sp_mem_free(json);
+    }
+    pthread_mutex_unlock(&agent.js_lock);
+}
+
+int sp_agent_take_profile(const char *event_id, char **json)
+{
+    int found = 0;
+    *json = NULL;
+    pthread_mutex_lock(&agent.js_lock);
+    for (size_t i = 0; i < SP_JS_PROFILES && !found; i++) {
+        js_profile_t *p = &agent.js_profiles[i];
+        if (p->used && strcmp(p->event_id, event_id) == 0) {
+            *json = p->json;
+            p->used = false;
+            found = 1;
+        }
+    }
+    pthread_mutex_unlock(&agent.js_lock);
+    return found;
+}
+
 /* Builds and spools the v1 profile + transaction envelope of one finished transaction. */
 static void emit_transaction(const sp_txn_t *t)
 {
@@ -233,6 +289,18 @@ static void emit_transaction(const sp_txn_t *t)
     sp_profile_env_t env = {.release = agent.opts.cfg->release,
                             .environment = agent.opts.cfg->environment,
                             .node_version = agent.node_version};
+    if (t->to_js) {
+        char profile_id[33];
+        json_t *p = sp_profile_txn_json(sess, t, (uint64_t)((int64_t)t->start_ns + agent.mono_to_real_ns),
+                                        &env, profile_id);
+        char *json = p ? json_dumps(p, JSON_COMPACT) : NULL;
+        json_decref(p);
+        if (!json) sp_stats_inc(SP_STAT_TXN_TOO_SHORT);
+        else sp_stats_inc(SP_STAT_TXN_PROFILES);
+        js_profile_put(t->event_id, json);
+        sp_session_free(sess);
+        return;
+    }
     char *buf = NULL;
     size_t len = 0;
     int rc = sp_profile_txn_envelope(sess, t, (uint64_t)((int64_t)t->start_ns + agent.mono_to_real_ns),
@@ -457,6 +525,14 @@ void sp_agent_stop(int timeout_ms)
     agent.running = false;
 }
 
+void sp_agent_wake(void)
+{
+    if (!agent.running) return;
+    pthread_mutex_lock(&agent.lock);
+    pthread_cond_broadcast(&agent.wake);
+    pthread_mutex_unlock(&agent.lock);
+}
+
 uint64_t sp_agent_cpu_ns(void)
 {
     clockid_t c;
@@ -475,5 +551,6 @@ void sp_agent_atfork_child(void)
 {
     /* Only the forking thread survives; the lock may be held by the dead agent thread. */
     pthread_mutex_init(&agent.lock, NULL);
+    pthread_mutex_init(&agent.js_lock, NULL);
     agent.running = false;
 }

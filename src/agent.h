@@ -26,6 +26,12 @@ int sp_agent_start(const sp_agent_opts_t *opts);
 void sp_agent_stop(int timeout_ms);
 /* node's version ("20.20.2") for the profiles' runtime block; from the JS helper. */
 void sp_agent_set_runtime(const char *node_version);
+/* JS side of the SDK integration: the v1 profile built for transaction event_id. Returns
+ * 1 and *json (an sp_mem string, or NULL when it had too few samples) once ready, 0 while
+ * not ready (or unknown). The caller frees *json with sp_mem_free. */
+int sp_agent_take_profile(const char *event_id, char **json);
+/* Makes the agent run its next pass now (a JS caller is waiting for a profile). */
+void sp_agent_wake(void);
 /* CPU time the agent thread has used (its thread CPU clock), ns. */
 uint64_t sp_agent_cpu_ns(void);
 /* In a fork child: the thread does not exist there; forget it without touching its state. */

@@ -161,15 +161,14 @@ static json_t *transaction_event(const sp_txn_t *t, const char *profile_id, cons
     return ev;
 }
 
-int sp_profile_txn_envelope(const sp_session_t *s, const sp_txn_t *t, uint64_t origin_real_ns,
-                            const sp_profile_env_t *env, char **out, size_t *len)
+json_t *sp_profile_txn_json(const sp_session_t *s, const sp_txn_t *t, uint64_t origin_real_ns,
+                            const sp_profile_env_t *env, char profile_id[33])
 {
     size_t n = sp_session_sample_count(s);
-    if (n < SP_CHUNK_MIN_SAMPLES) return -ENODATA;
+    if (n < SP_CHUNK_MIN_SAMPLES) return NULL;
     const sp_session_sample_t *samples = sp_session_samples(s);
     const sp_session_sample_t **order = sp_mem_calloc(n, sizeof *order);
-    json_t *arr = json_array();
-    int rc = -ENOMEM;
+    json_t *arr = json_array(), *profile = NULL;
     if (!order || !arr) goto done;
     for (size_t i = 0; i < n; i++) order[i] = &samples[i];
     qsort(order, n, sizeof *order, by_time);
@@ -180,10 +179,10 @@ int sp_profile_txn_envelope(const sp_session_t *s, const sp_txn_t *t, uint64_t o
                               "elapsed_since_start_ns", (json_int_t)el);
         if (!o || json_array_append_new(arr, o) < 0) goto done;
     }
-    char profile_id[33], ts[40];
+    char ts[40];
     sp_profile_new_id(profile_id);
     sp_profile_iso_time(t->start_real_ns, ts, sizeof ts);
-    json_t *profile = json_pack(
+    profile = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}, s:o, s:o, s:{s:s, s:s, s:s, s:s}, s:{s:o, s:O, s:O, s:O}}",
         "event_id", profile_id, "platform", "node", "version", "1", "timestamp", ts, "release",
         env->release ? env->release : "", "environment", env->environment ? env->environment : "production",
@@ -193,22 +192,30 @@ int sp_profile_txn_envelope(const sp_session_t *s, const sp_txn_t *t, uint64_t o
         sp_session_stacks(s), "frames", sp_session_frames(s), "thread_metadata",
         sp_session_thread_metadata(s));
     arr = NULL;
-    json_t *event = transaction_event(t, profile_id, NULL, env);
-    sp_envelope_t *e = sp_envelope_new(envelope_header(t->event_id));
-    if (!profile || !event || !e) {
+done:
+    sp_mem_free(order);
+    json_decref(arr);
+    return profile;
+}
+
+int sp_profile_txn_envelope(const sp_session_t *s, const sp_txn_t *t, uint64_t origin_real_ns,
+                            const sp_profile_env_t *env, char **out, size_t *len)
+{
+    if (sp_session_sample_count(s) < SP_CHUNK_MIN_SAMPLES) return -ENODATA;
+    char profile_id[33];
+    json_t *profile = sp_profile_txn_json(s, t, origin_real_ns, env, profile_id);
+    json_t *event = profile ? transaction_event(t, profile_id, NULL, env) : NULL;
+    sp_envelope_t *e = event ? sp_envelope_new(envelope_header(t->event_id)) : NULL;
+    if (!e) {
         json_decref(profile);
         json_decref(event);
-        sp_envelope_free(e);
-        goto done;
+        return -ENOMEM;
     }
-    rc = sp_envelope_add_json(e, "transaction", event, NULL);
+    int rc = sp_envelope_add_json(e, "transaction", event, NULL);
     if (rc == 0) rc = sp_envelope_add_json(e, "profile", profile, NULL);
     else json_decref(profile);
     if (rc == 0) rc = sp_envelope_serialize(e, out, len);
     sp_envelope_free(e);
-done:
-    sp_mem_free(order);
-    json_decref(arr);
     return rc;
 }
 

@@ -40,6 +40,11 @@ typedef struct {
     const char *node_version; /* "20.20.2"; "" when unknown */
 } sp_profile_env_t;
 
+/* The v1 profile payload alone (new reference; NULL with < 2 samples or on ENOMEM);
+ * profile_id receives its event_id. */
+json_t *sp_profile_txn_json(const sp_session_t *s, const sp_txn_t *t, uint64_t origin_real_ns,
+                            const sp_profile_env_t *env, char profile_id[33]);
+
 /* A v1 transaction profile (item "profile") plus its transaction event (item
  * "transaction") in one envelope, as Relay requires. s holds the transaction's samples
  * (realtime ns); origin_real_ns is the transaction start on the same clock. 0 or -errno

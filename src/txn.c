@@ -56,7 +56,7 @@ static txn_slot_t *slot_of(long handle)
 }
 
 long sp_txn_start(const char *name, const char *op, const char *trace_id,
-                  const char *parent_span_id, bool sampled)
+                  const char *parent_span_id, bool sampled, bool to_js)
 {
     char thread_id[24], tname[8];
     pid_t tid = (pid_t)syscall(SYS_gettid);
@@ -87,6 +87,7 @@ long sp_txn_start(const char *name, const char *op, const char *trace_id,
     if (parent_span_id && strlen(parent_span_id) == 16 && strspn(parent_span_id, "0123456789abcdef") == 16)
         memcpy(t->parent_span_id, parent_span_id, 17);
     t->sampled = sampled;
+    t->to_js = to_js;
     t->start_real_ns = clock_ns(CLOCK_REALTIME);
     t->start_ns = clock_ns(CLOCK_MONOTONIC);
     if (sampled) sp_sampler_thread_begin();

@@ -27,13 +27,14 @@ typedef struct {
     char span_id[17];
     char parent_span_id[17];      /* "" for a root transaction */
     bool sampled;                 /* profile this one (sample rates applied by the caller) */
+    bool to_js;                   /* the profile goes back to JS (SDK envelope), not the spool */
 } sp_txn_t;
 
 /* Starts a transaction on the calling thread (which must be registered with the sampler).
  * trace_id/parent_span_id continue an incoming trace (NULL: new trace). Returns a handle
  * >= 0, or a negative errno (-ENOSPC: too many in flight). */
 long sp_txn_start(const char *name, const char *op, const char *trace_id,
-                  const char *parent_span_id, bool sampled);
+                  const char *parent_span_id, bool sampled, bool to_js);
 /* Sets fields before finish (http status, name change when the route is known). */
 int sp_txn_set_name(long handle, const char *name);
 int sp_txn_set_status(long handle, int http_status, const char *status);
