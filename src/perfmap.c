@@ -639,6 +639,14 @@ static bool split_line_col(const char *file, const char *end, const char **file_
 {
     const char *c = tail_number(file, end, col);
     const char *l = c ? tail_number(file, c, line) : NULL;
+    const char *d = c;
+    while (d && d > file && d[-1] >= '0' && d[-1] <= '9') d--;
+    bool number_before = d && d < c && d > file && d[-1] == ':'; /* ":<too big>:<n>" */
+    if (!l && c && !number_before) { /* Node 18 (V8 10) writes "file:line" without a column */
+        *line = *col;
+        *col = 0;
+        l = c;
+    }
     if (!l) return false;
     *file_end = l;
     return true;
@@ -694,6 +702,9 @@ int sp_jsname_parse(const char *name, sp_jsname_t *out)
         out->func_len = (size_t)(end - p);
         return 0;
     }
+    /* Tier: '~' interpreted, '^' baseline, '+' maglev, '*' turbofan; Node 26 prefixes
+     * on-stack-replacement code with 'o' ("o+", "o*"). */
+    if (out->kind_len && p + 1 < end && p[0] == 'o' && (p[1] == '^' || p[1] == '+' || p[1] == '*')) p++;
     if (out->kind_len && p < end && (*p == '~' || *p == '^' || *p == '+' || *p == '*'))
         out->tier = *p++;
 

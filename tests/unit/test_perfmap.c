@@ -91,6 +91,12 @@ START_TEST(t_jsname_dialects)
     check_js("JS:~hotLoop [eval]:1:17", "JS", '~', "hotLoop", "[eval]", 1, 17);
     check_js("JS:~ [eval]-wrapper:6:14", "JS", '~', "", "[eval]-wrapper", 6, 14);
     check_js("JS:*w1Hot [worker eval]:1:10", "JS", '*', "w1Hot", "[worker eval]", 1, 10);
+    /* Node 26: on-stack-replacement tiers */
+    check_js("JS:o*hotLoop [eval]:1:17", "JS", '*', "hotLoop", "[eval]", 1, 17);
+    check_js("JS:o+hotLoop /app/x.js:4:2", "JS", '+', "hotLoop", "/app/x.js", 4, 2);
+    /* Node 18 (V8 10): a line without a column */
+    check_js("LazyCompile:*hotLoop /app/hot.js:7", "LazyCompile", '*', "hotLoop", "/app/hot.js", 7, 0);
+    check_js("LazyCompile:~hotLoop [eval]:1", "LazyCompile", '~', "hotLoop", "[eval]", 1, 0);
     check_js("JS:^ node:internal/validators:161:40", "JS", '^', "", "node:internal/validators",
              161, 40);
     check_js("JS:~get node:internal/bootstrap/node:385:8", "JS", '~', "get",
