@@ -11,6 +11,18 @@
  * it; pid: a forked child never collides with its parent), fsync, rename into place,
  * fsync the directory; on failure the temp file is unlinked and a negative errno returned.
  * Only the directory's last component is created or checked: its parents are the user's.
+ *
+ * Layout v1 (spool.h): run folders, ready/, sending/, state.json. Who runs what: the
+ * profiled process's background thread owns one run folder (begin/commit/publish/end);
+ * the CLI's `sentryprof upload` adopts, claims, caps and keeps state.json. Every process
+ * may do any of it concurrently with every other: exclusion is flock(2) only (it dies with
+ * its process, kill -9 included, so a lock that can be taken means its owner is gone), and
+ * every move is a rename within the spool's filesystem.
+ * Lock order: a run's lock or a claim's file lock, then state.json.lock; never two file
+ * locks waited for at once (all file locks but the state's are taken LOCK_NB).
+ * Why the run folder is built as ".tmp-run-<pid>-<n>" and then renamed: an adopter must
+ * never see a run folder before its lock is held. Why claim checks the inode around its
+ * rename: the lock is on the file it opened; the name must still be that file.
  */
 #ifndef _GNU_SOURCE /* configure's AC_USE_SYSTEM_EXTENSIONS may already pass -D_GNU_SOURCE=1 */
 #define _GNU_SOURCE /* secure_getenv */
@@ -18,24 +30,43 @@
 #include "spool.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "mem.h"
 
-#define SP_SPOOL_NAME_MAX 200     /* names are shorter than this, so the temp name fits NAME_MAX */
 #define SP_SPOOL_TMP_PREFIX ".tmp-"
 #define SP_SPOOL_DIR_MODE 0700
 #define SP_SPOOL_FILE_MODE 0600
 #define SP_SPOOL_DEFAULT_TMP "/tmp"
 #define SP_SPOOL_DIR_ENV "SENTRYPROF_SPOOL_DIR"
+
+#define SP_SPOOL_READY "ready"
+#define SP_SPOOL_SENDING "sending"
+#define SP_SPOOL_RUN_PREFIX "run-"
+#define SP_SPOOL_RUN_TMP_PREFIX SP_SPOOL_TMP_PREFIX "run-"
+#define SP_SPOOL_OPEN_PREFIX "open-"
+#define SP_SPOOL_LOCK_NAME "lock"
+#define SP_SPOOL_STATE_NAME "state.json"
+#define SP_SPOOL_STATE_LOCK_NAME "state.json.lock"
+#define SP_SPOOL_RUN_NAME_TRIES 16     /* run-<pid>-<start>-<k> suffixes tried on a name clash */
+#define SP_SPOOL_STALE_TMP_SECONDS 60  /* a hidden temp run folder older than this is debris */
+#define SP_SPOOL_STATE_LOCK_WAIT_MS 2000 /* longest wait for state.json.lock */
+#define SP_SPOOL_STATE_LOCK_POLL_MS 5
+#define SP_SPOOL_STATE_MAX (1u << 20)  /* a larger state.json is ignored (read as empty) */
+#define SP_SPOOL_STATE_MAX_DISCARDS 64 /* distinct (reason, category) pairs kept */
 
 struct sp_spool {
     int dirfd;
@@ -190,17 +221,16 @@ static int write_all(int fd, const char *p, size_t len)
     return 0;
 }
 
-int sp_spool_commit(sp_spool_t *spool, const char *name, const void *data, size_t len)
+/* Atomic write of name in dirfd: temp file, fsync, rename over name, fsync the directory. */
+static int commit_at(sp_spool_t *spool, int dirfd, const char *name, const void *data, size_t len)
 {
-    if (!spool || !valid_name(name) || (!data && len)) return -EINVAL;
-
     char tmp[NAME_MAX + 1];
     unsigned long n = atomic_fetch_add(&spool->counter, 1);
     int k = snprintf(tmp, sizeof tmp, SP_SPOOL_TMP_PREFIX "%ld-%lu-%s", (long)getpid(), n, name);
     if (k < 0 || (size_t)k >= sizeof tmp) return -ENAMETOOLONG;
 
     int rc = 0;
-    int fd = openat(spool->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+    int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
                     SP_SPOOL_FILE_MODE);
     if (fd < 0) return -errno;
 
@@ -208,16 +238,22 @@ int sp_spool_commit(sp_spool_t *spool, const char *name, const void *data, size_
     if (rc == 0 && fsync(fd) < 0) rc = -errno;
     /* close can report deferred write errors (NFS); EINTR still closes on Linux. */
     if (close(fd) < 0 && errno != EINTR && rc == 0) rc = -errno;
-    if (rc == 0 && renameat(spool->dirfd, tmp, spool->dirfd, name) < 0) rc = -errno;
+    if (rc == 0 && renameat(dirfd, tmp, dirfd, name) < 0) rc = -errno;
     if (rc < 0) {
-        unlinkat(spool->dirfd, tmp, 0);
+        unlinkat(dirfd, tmp, 0);
         return rc;
     }
     /* The rename is durable only once the directory is synced. Some filesystems cannot
      * sync a directory (EINVAL): the file is in place, which is the best they offer. The
      * file is visible either way; an error here lets the caller re-commit (harmless). */
-    if (fsync(spool->dirfd) < 0 && errno != EINVAL) return -errno;
+    if (fsync(dirfd) < 0 && errno != EINVAL) return -errno;
     return 0;
+}
+
+int sp_spool_commit(sp_spool_t *spool, const char *name, const void *data, size_t len)
+{
+    if (!spool || !valid_name(name) || (!data && len)) return -EINVAL;
+    return commit_at(spool, spool->dirfd, name, data, len);
 }
 
 int sp_spool_remove(sp_spool_t *spool, const char *name)
@@ -227,4 +263,767 @@ int sp_spool_remove(sp_spool_t *spool, const char *name)
      * de-duplicates by event id. */
     if (unlinkat(spool->dirfd, name, 0) < 0) return -errno;
     return 0;
+}
+
+/* ==== layout v1: run folders, ready/, sending/, state.json ==== */
+
+struct sp_spool_run {
+    sp_spool_t *spool;
+    int dirfd;  /* the run folder (stays valid across its rename into place) */
+    int lockfd; /* flock(LOCK_EX) held for the run's lifetime */
+    char name[64];
+};
+
+/* Opens (creating when missing) the subdirectory sub of the spool. fd or negative errno. */
+static int open_sub(sp_spool_t *spool, const char *sub)
+{
+    if (mkdirat(spool->dirfd, sub, SP_SPOOL_DIR_MODE) < 0 && errno != EEXIST) return -errno;
+    int fd = openat(spool->dirfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* An envelope file name: what claim and eviction consider (nothing else is ours to send or
+ * delete). */
+static bool envelope_name(const char *name)
+{
+    size_t n = strlen(name), m = strlen(SP_SPOOL_SUFFIX);
+    return valid_name(name) && n > m && strcmp(name + n - m, SP_SPOOL_SUFFIX) == 0;
+}
+
+typedef struct {
+    char **v;
+    size_t n, cap;
+} names_t;
+
+static void names_free(names_t *nm)
+{
+    for (size_t i = 0; i < nm->n; i++) sp_mem_free(nm->v[i]);
+    sp_mem_free(nm->v);
+    *nm = (names_t){0};
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The entries of dirfd whose names start with prefix ("" = all but hidden ones), sorted.
+ * Hidden names (leading '.') are listed only when prefix itself starts with '.'. */
+static int list_names(int dirfd, const char *prefix, names_t *out)
+{
+    *out = (names_t){0};
+    int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        int rc = -errno;
+        close(fd);
+        return rc;
+    }
+    int rc = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        const char *nm = de->d_name;
+        if (nm[0] == '.' && prefix[0] != '.') continue;
+        if (!strcmp(nm, ".") || !strcmp(nm, "..") || !has_prefix(nm, prefix)) continue;
+        if (out->n == out->cap) {
+            size_t ncap = out->cap ? out->cap * 2 : 32;
+            char **nv = sp_mem_realloc(out->v, ncap * sizeof *nv);
+            if (!nv) {
+                rc = -ENOMEM;
+                break;
+            }
+            out->v = nv;
+            out->cap = ncap;
+        }
+        if (!(out->v[out->n] = sp_mem_strdup(nm))) {
+            rc = -ENOMEM;
+            break;
+        }
+        out->n++;
+    }
+    closedir(d);
+    if (rc < 0) {
+        names_free(out);
+        return rc;
+    }
+    if (out->n) qsort(out->v, out->n, sizeof *out->v, cmp_name);
+    return 0;
+}
+
+/* Does name in dirfd still refer to the file open as fd? */
+static bool same_file(int dirfd, const char *name, int fd)
+{
+    struct stat a, b;
+    if (fstat(fd, &a) < 0 || fstatat(dirfd, name, &b, AT_SYMLINK_NOFOLLOW) < 0) return false;
+    return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* Takes name's lock without waiting: an fd holding flock(LOCK_EX) on it, -EWOULDBLOCK when
+ * another open file holds it, or another negative errno (-ENOENT ...). */
+static int lock_file_nb(int dirfd, const char *name)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return -errno;
+    while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno == EINTR) continue;
+        int rc = errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+int sp_spool_run_begin(sp_spool_t *spool, sp_spool_run_t **out)
+{
+    if (!spool || !out) return -EINVAL;
+    *out = NULL;
+    int rc;
+    /* ready/ and sending/ first: publish and the uploader need them. */
+    int fd = open_sub(spool, SP_SPOOL_READY);
+    if (fd < 0) return fd;
+    close(fd);
+    if ((fd = open_sub(spool, SP_SPOOL_SENDING)) < 0) return fd;
+    close(fd);
+
+    sp_spool_run_t *run = sp_mem_calloc(1, sizeof *run);
+    if (!run) return -ENOMEM;
+    run->spool = spool;
+    run->dirfd = run->lockfd = -1;
+
+    char tmp[NAME_MAX + 1];
+    for (int tries = 0;; tries++) {
+        unsigned long n = atomic_fetch_add(&spool->counter, 1);
+        snprintf(tmp, sizeof tmp, SP_SPOOL_RUN_TMP_PREFIX "%ld-%lu", (long)getpid(), n);
+        if (mkdirat(spool->dirfd, tmp, SP_SPOOL_DIR_MODE) == 0) break;
+        /* EEXIST: debris of an earlier process with our pid; another counter value. */
+        if (errno != EEXIST || tries >= SP_SPOOL_RUN_NAME_TRIES) {
+            rc = -errno;
+            goto fail_free;
+        }
+    }
+    run->dirfd = openat(spool->dirfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (run->dirfd < 0) {
+        rc = -errno;
+        goto fail_rmdir;
+    }
+    run->lockfd = openat(run->dirfd, SP_SPOOL_LOCK_NAME,
+                         O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, SP_SPOOL_FILE_MODE);
+    if (run->lockfd < 0) {
+        rc = -errno;
+        goto fail_rmdir;
+    }
+    if (flock(run->lockfd, LOCK_EX | LOCK_NB) < 0) { /* a new file: nobody else has it */
+        rc = -errno;
+        goto fail_rmdir;
+    }
+
+    long long start = (long long)time(NULL);
+    for (int k = 0;; k++) {
+        if (k == 0)
+            snprintf(run->name, sizeof run->name, SP_SPOOL_RUN_PREFIX "%ld-%lld", (long)getpid(),
+                     start);
+        else
+            snprintf(run->name, sizeof run->name, SP_SPOOL_RUN_PREFIX "%ld-%lld-%d",
+                     (long)getpid(), start, k);
+        /* rename(2) replaces an empty directory of that name: harmless, since a live run's
+         * folder always holds its lock file. A non-empty one fails and we try the next. */
+        if (renameat(spool->dirfd, tmp, spool->dirfd, run->name) == 0) break;
+        if ((errno != EEXIST && errno != ENOTEMPTY) || k >= SP_SPOOL_RUN_NAME_TRIES) {
+            rc = -errno;
+            goto fail_rmdir;
+        }
+    }
+    if (fsync(spool->dirfd) < 0 && errno != EINVAL) {
+        /* The folder exists and is locked; only its durability is in doubt: keep going. */
+        SP_DEBUG("spool: fsync of %s after creating %s: %s", spool->dir, run->name,
+                 strerror(errno));
+    }
+    *out = run;
+    return 0;
+
+fail_rmdir:
+    if (run->lockfd >= 0) unlinkat(run->dirfd, SP_SPOOL_LOCK_NAME, 0);
+    unlinkat(spool->dirfd, tmp, AT_REMOVEDIR);
+fail_free:
+    if (run->lockfd >= 0) close(run->lockfd);
+    if (run->dirfd >= 0) close(run->dirfd);
+    sp_mem_free(run);
+    return rc;
+}
+
+const char *sp_spool_run_name(const sp_spool_run_t *run) { return run ? run->name : NULL; }
+
+/* "open-<name>" into buf; false when name is not valid or too long. */
+static bool open_name(char *buf, size_t len, const char *name)
+{
+    if (!valid_name(name)) return false;
+    int k = snprintf(buf, len, SP_SPOOL_OPEN_PREFIX "%s", name);
+    return k > 0 && (size_t)k < len && (size_t)k < SP_SPOOL_NAME_MAX;
+}
+
+int sp_spool_run_commit(sp_spool_run_t *run, const char *name, const void *data, size_t len)
+{
+    char full[NAME_MAX + 1];
+    if (!run || !open_name(full, sizeof full, name) || (!data && len)) return -EINVAL;
+    return commit_at(run->spool, run->dirfd, full, data, len);
+}
+
+/* Moves open-<name> (in run folder rfd) to ready/<name>. */
+static int publish_at(sp_spool_t *spool, int rfd, int readyfd, const char *full)
+{
+    const char *name = full + strlen(SP_SPOOL_OPEN_PREFIX);
+    if (!valid_name(name)) return -EINVAL;
+    if (renameat(rfd, full, readyfd, name) < 0) return -errno;
+    /* Lost in a crash, the rename leaves the file in the run folder, which adopt publishes. */
+    fsync(readyfd);
+    return 0;
+}
+
+int sp_spool_run_publish(sp_spool_run_t *run, const char *name)
+{
+    char full[NAME_MAX + 1];
+    if (!run || !open_name(full, sizeof full, name)) return -EINVAL;
+    int readyfd = open_sub(run->spool, SP_SPOOL_READY);
+    if (readyfd < 0) return readyfd;
+    int rc = publish_at(run->spool, run->dirfd, readyfd, full);
+    close(readyfd);
+    return rc;
+}
+
+int sp_spool_run_remove(sp_spool_run_t *run, const char *name)
+{
+    char full[NAME_MAX + 1];
+    if (!run || !open_name(full, sizeof full, name)) return -EINVAL;
+    return unlinkat(run->dirfd, full, 0) < 0 ? -errno : 0;
+}
+
+/* Publishes every open-* file of run folder rfd and deletes its temp files. Returns the
+ * number published, or the first negative errno (after trying every file). */
+static int drain_run(sp_spool_t *spool, int rfd, int readyfd)
+{
+    names_t nm;
+    int rc = list_names(rfd, SP_SPOOL_OPEN_PREFIX, &nm);
+    if (rc < 0) return rc;
+    int moved = 0, err = 0;
+    for (size_t i = 0; i < nm.n; i++) {
+        int r = publish_at(spool, rfd, readyfd, nm.v[i]);
+        if (r == 0) moved++;
+        else if (r != -ENOENT && !err) err = r; /* ENOENT: someone else moved it */
+    }
+    names_free(&nm);
+    /* A temp file is a commit cut short (its process died, or failed mid-write). */
+    if (list_names(rfd, SP_SPOOL_TMP_PREFIX, &nm) == 0) {
+        for (size_t i = 0; i < nm.n; i++) unlinkat(rfd, nm.v[i], 0);
+        names_free(&nm);
+    }
+    return err ? err : moved;
+}
+
+int sp_spool_run_end(sp_spool_run_t *run)
+{
+    if (!run) return -EINVAL;
+    int rc = 0;
+    int readyfd = open_sub(run->spool, SP_SPOOL_READY);
+    if (readyfd < 0) rc = readyfd;
+    else {
+        int r = drain_run(run->spool, run->dirfd, readyfd);
+        close(readyfd);
+        if (r < 0) rc = r;
+    }
+    if (rc == 0) {
+        /* Unlink the lock while holding it: an adopter that opened it before gets the lock
+         * of an empty, removed folder and finds nothing to do. */
+        unlinkat(run->dirfd, SP_SPOOL_LOCK_NAME, 0);
+        if (unlinkat(run->spool->dirfd, run->name, AT_REMOVEDIR) < 0) rc = -errno;
+    }
+    sp_spool_run_abandon(run); /* closing the lock fd releases the lock */
+    return rc;
+}
+
+void sp_spool_run_abandon(sp_spool_run_t *run)
+{
+    if (!run) return;
+    if (run->lockfd >= 0) close(run->lockfd);
+    if (run->dirfd >= 0) close(run->dirfd);
+    sp_mem_free(run);
+}
+
+/* ---- uploader side ---- */
+
+/* Adopts run folder name when its owner is gone. Files moved, 0 when alive, or -errno. */
+static int adopt_run(sp_spool_t *spool, int readyfd, const char *name, bool hidden_tmp)
+{
+    int rfd = openat(spool->dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (rfd < 0) return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ? 0 : -errno;
+    int lockfd = lock_file_nb(rfd, SP_SPOOL_LOCK_NAME);
+    int rc = 0;
+    if (lockfd == -EWOULDBLOCK) goto out; /* alive */
+    if (lockfd < 0 && lockfd != -ENOENT) {
+        rc = lockfd;
+        goto out;
+    }
+    if (hidden_tmp) {
+        /* A folder still being set up has no lock yet (or just took it): only old ones are
+         * debris of a process that died during sp_spool_run_begin. */
+        struct stat st;
+        if (fstat(rfd, &st) < 0 || time(NULL) - st.st_mtime < SP_SPOOL_STALE_TMP_SECONDS) goto out;
+    }
+    /* Lock held, or no lock file: a folder whose run ended or is being adopted (both hold
+     * no open-* files by then) or debris. */
+    rc = drain_run(spool, rfd, readyfd);
+    if (rc >= 0) {
+        unlinkat(rfd, SP_SPOOL_LOCK_NAME, 0);
+        unlinkat(spool->dirfd, name, AT_REMOVEDIR); /* may race another adopter: harmless */
+    }
+out:
+    if (lockfd >= 0) close(lockfd);
+    close(rfd);
+    return rc;
+}
+
+int sp_spool_adopt(sp_spool_t *spool)
+{
+    if (!spool) return -EINVAL;
+    int readyfd = open_sub(spool, SP_SPOOL_READY);
+    if (readyfd < 0) return readyfd;
+    int sendfd = open_sub(spool, SP_SPOOL_SENDING);
+    if (sendfd < 0) {
+        close(readyfd);
+        return sendfd;
+    }
+    int total = 0, err = 0;
+    names_t nm;
+    static const char *const prefixes[] = {SP_SPOOL_RUN_PREFIX, SP_SPOOL_RUN_TMP_PREFIX};
+    for (size_t p = 0; p < 2; p++) {
+        int rc = list_names(spool->dirfd, prefixes[p], &nm);
+        if (rc < 0) {
+            if (!err) err = rc;
+            continue;
+        }
+        for (size_t i = 0; i < nm.n; i++) {
+            int r = adopt_run(spool, readyfd, nm.v[i], p == 1);
+            if (r > 0) total += r;
+            else if (r < 0 && !err) err = r;
+        }
+        names_free(&nm);
+    }
+
+    /* sending/ files nobody holds: their claimer died between claim and done/release. */
+    int rc = list_names(sendfd, "", &nm);
+    if (rc < 0 && !err) err = rc;
+    for (size_t i = 0; rc == 0 && i < nm.n; i++) {
+        int fd = lock_file_nb(sendfd, nm.v[i]);
+        if (fd < 0) continue; /* claimed (locked) or gone */
+        if (same_file(sendfd, nm.v[i], fd) && renameat(sendfd, nm.v[i], readyfd, nm.v[i]) == 0)
+            total++;
+        close(fd);
+    }
+    if (rc == 0) names_free(&nm);
+    close(sendfd);
+    close(readyfd);
+    if (total) SP_DEBUG("spool: adopted %d file(s) in %s", total, spool->dir);
+    return total ? total : err;
+}
+
+static void claim_reset(sp_spool_claim_t *claim)
+{
+    claim->fd = -1;
+    claim->name[0] = '\0';
+    claim->size = 0;
+}
+
+int sp_spool_claim(sp_spool_t *spool, const char *after, sp_spool_claim_t *claim)
+{
+    if (!spool || !claim) return -EINVAL;
+    claim->spool = spool;
+    claim_reset(claim);
+    int readyfd = open_sub(spool, SP_SPOOL_READY);
+    if (readyfd < 0) return readyfd;
+    int sendfd = open_sub(spool, SP_SPOOL_SENDING);
+    if (sendfd < 0) {
+        close(readyfd);
+        return sendfd;
+    }
+    names_t nm;
+    int rc = list_names(readyfd, "", &nm);
+    if (rc < 0) goto out;
+    rc = -ENOENT;
+    for (size_t i = 0; i < nm.n; i++) {
+        const char *name = nm.v[i];
+        if ((after && strcmp(name, after) <= 0) || !envelope_name(name)) continue;
+        int fd = lock_file_nb(readyfd, name);
+        if (fd < 0) continue; /* being claimed by someone else, or gone */
+        struct stat st;
+        /* The lock is on the file we opened; the name must still be that file (a claimer
+         * that released it and a publisher of the same name could have swapped it). */
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !same_file(readyfd, name, fd) ||
+            renameat(readyfd, name, sendfd, name) < 0) {
+            close(fd);
+            continue;
+        }
+        if (!same_file(sendfd, name, fd)) {
+            /* Swapped between the check and the rename: what we moved is not ours. */
+            renameat(sendfd, name, readyfd, name);
+            close(fd);
+            continue;
+        }
+        claim->fd = fd;
+        snprintf(claim->name, sizeof claim->name, "%s", name);
+        claim->size = (long long)st.st_size;
+        rc = 0;
+        break;
+    }
+    names_free(&nm);
+out:
+    close(sendfd);
+    close(readyfd);
+    return rc;
+}
+
+int sp_spool_claim_read(const sp_spool_claim_t *claim, size_t max, char **data, size_t *len)
+{
+    if (!claim) return -EINVAL;
+    return sp_spool_read_fd(claim->fd, max, data, len);
+}
+
+int sp_spool_read_fd(int fd, size_t max, char **data, size_t *len)
+{
+    if (fd < 0 || !data || !len) return -EINVAL;
+    *data = NULL;
+    *len = 0;
+    struct stat st;
+    if (fstat(fd, &st) < 0) return -errno;
+    if (!S_ISREG(st.st_mode)) return -EINVAL;
+    if ((unsigned long long)st.st_size > max) return -EFBIG;
+    size_t size = (size_t)st.st_size, n = 0;
+    char *buf = sp_mem_alloc(size + 1);
+    if (!buf) return -ENOMEM;
+    while (n < size) {
+        ssize_t r = pread(fd, buf + n, size - n, (off_t)n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            int rc = -errno;
+            sp_mem_free(buf);
+            return rc;
+        }
+        if (r == 0) break; /* shorter than fstat said: files here are never truncated */
+        n += (size_t)r;
+    }
+    buf[n] = '\0';
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
+/* Ends a claim: optional move back to ready/, else unlink; closing releases the lock. */
+static int claim_end(sp_spool_claim_t *claim, bool release)
+{
+    if (!claim || claim->fd < 0 || !claim->spool) return -EINVAL;
+    int rc = 0;
+    int sendfd = open_sub(claim->spool, SP_SPOOL_SENDING);
+    if (sendfd < 0) rc = sendfd;
+    else if (release) {
+        int readyfd = open_sub(claim->spool, SP_SPOOL_READY);
+        if (readyfd < 0) rc = readyfd;
+        else if (renameat(sendfd, claim->name, readyfd, claim->name) < 0) rc = -errno;
+        if (readyfd >= 0) close(readyfd);
+    } else if (unlinkat(sendfd, claim->name, 0) < 0) {
+        rc = -errno;
+    }
+    if (sendfd >= 0) close(sendfd);
+    close(claim->fd);
+    claim_reset(claim);
+    return rc;
+}
+
+int sp_spool_claim_done(sp_spool_claim_t *claim) { return claim_end(claim, false); }
+int sp_spool_claim_release(sp_spool_claim_t *claim) { return claim_end(claim, true); }
+
+/* Adds the sizes of dirfd's regular entries with the given prefix to *total. */
+static void add_sizes(int dirfd, const char *prefix, unsigned long long *total)
+{
+    names_t nm;
+    if (list_names(dirfd, prefix, &nm) < 0) return;
+    for (size_t i = 0; i < nm.n; i++) {
+        struct stat st;
+        if (fstatat(dirfd, nm.v[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            *total += (unsigned long long)st.st_size;
+    }
+    names_free(&nm);
+}
+
+int sp_spool_enforce_cap(sp_spool_t *spool, unsigned long long max_bytes, sp_spool_evict_fn fn,
+                         void *ctx)
+{
+    if (!spool) return -EINVAL;
+    int readyfd = open_sub(spool, SP_SPOOL_READY);
+    if (readyfd < 0) return readyfd;
+    unsigned long long total = 0;
+    int fd = open_sub(spool, SP_SPOOL_SENDING);
+    if (fd >= 0) {
+        add_sizes(fd, "", &total);
+        close(fd);
+    }
+    names_t runs;
+    if (list_names(spool->dirfd, SP_SPOOL_RUN_PREFIX, &runs) == 0) {
+        for (size_t i = 0; i < runs.n; i++) {
+            int rfd = openat(spool->dirfd, runs.v[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (rfd < 0) continue;
+            add_sizes(rfd, SP_SPOOL_OPEN_PREFIX, &total);
+            close(rfd);
+        }
+        names_free(&runs);
+    }
+    names_t nm;
+    int rc = list_names(readyfd, "", &nm);
+    if (rc < 0) {
+        close(readyfd);
+        return rc;
+    }
+    unsigned long long *sizes = sp_mem_calloc(nm.n ? nm.n : 1, sizeof *sizes);
+    if (!sizes) {
+        names_free(&nm);
+        close(readyfd);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < nm.n; i++) {
+        struct stat st;
+        if (fstatat(readyfd, nm.v[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            sizes[i] = (unsigned long long)st.st_size;
+        total += sizes[i];
+    }
+    int evicted = 0;
+    for (size_t i = 0; i < nm.n && total > max_bytes; i++) { /* oldest first */
+        if (!envelope_name(nm.v[i])) continue;
+        int lfd = lock_file_nb(readyfd, nm.v[i]);
+        if (lfd < 0) continue; /* being claimed: it is leaving ready/ anyway */
+        if (same_file(readyfd, nm.v[i], lfd)) {
+            if (fn) fn(nm.v[i], lfd, ctx);
+            if (unlinkat(readyfd, nm.v[i], 0) == 0) {
+                total -= sizes[i] < total ? sizes[i] : total;
+                evicted++;
+            }
+        }
+        close(lfd);
+    }
+    if (evicted) SP_DEBUG("spool: evicted %d file(s) to stay under %llu bytes", evicted, max_bytes);
+    sp_mem_free(sizes);
+    names_free(&nm);
+    close(readyfd);
+    return evicted;
+}
+
+int sp_spool_ready_stats(sp_spool_t *spool, unsigned long *files, unsigned long long *bytes)
+{
+    if (!spool) return -EINVAL;
+    int readyfd = open_sub(spool, SP_SPOOL_READY);
+    if (readyfd < 0) return readyfd;
+    names_t nm;
+    int rc = list_names(readyfd, "", &nm);
+    if (rc == 0) {
+        unsigned long long b = 0;
+        for (size_t i = 0; i < nm.n; i++) {
+            struct stat st;
+            if (fstatat(readyfd, nm.v[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
+                b += (unsigned long long)st.st_size;
+        }
+        if (files) *files = (unsigned long)nm.n;
+        if (bytes) *bytes = b;
+        names_free(&nm);
+    }
+    close(readyfd);
+    return rc;
+}
+
+/* ---- state.json ---- */
+
+static json_t *state_new(void)
+{
+    return json_pack("{s:i}", "version", SP_SPOOL_STATE_VERSION);
+}
+
+/* Reads state.json; anything missing, too large or malformed reads as a fresh state. */
+static int state_load(sp_spool_t *spool, json_t **out)
+{
+    *out = NULL;
+    json_t *st = NULL;
+    int fd = openat(spool->dirfd, SP_SPOOL_STATE_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd >= 0) {
+        struct stat sb;
+        if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0 &&
+            (unsigned long long)sb.st_size <= SP_SPOOL_STATE_MAX) {
+            size_t size = (size_t)sb.st_size, n = 0;
+            char *buf = sp_mem_alloc(size);
+            if (!buf) {
+                close(fd);
+                return -ENOMEM;
+            }
+            while (n < size) {
+                ssize_t r = read(fd, buf + n, size - n);
+                if (r < 0 && errno == EINTR) continue;
+                if (r <= 0) break;
+                n += (size_t)r;
+            }
+            st = json_loadb(buf, n, JSON_REJECT_DUPLICATES, NULL);
+            sp_mem_free(buf);
+        }
+        close(fd);
+    }
+    if (st && (!json_is_object(st) ||
+               json_integer_value(json_object_get(st, "version")) != SP_SPOOL_STATE_VERSION)) {
+        SP_DEBUG("spool: %s/" SP_SPOOL_STATE_NAME " is not a version %d state; starting afresh",
+                 spool->dir, SP_SPOOL_STATE_VERSION);
+        json_decref(st);
+        st = NULL;
+    }
+    if (!st && !(st = state_new())) return -ENOMEM;
+    *out = st;
+    return 0;
+}
+
+int sp_spool_state_read(sp_spool_t *spool, json_t **out)
+{
+    if (!spool || !out) return -EINVAL;
+    return state_load(spool, out);
+}
+
+/* flock(LOCK_EX) on state.json.lock, polled for at most SP_SPOOL_STATE_LOCK_WAIT_MS: a
+ * blocked uploader must still meet its deadline. fd or negative errno. */
+static int state_lock(sp_spool_t *spool)
+{
+    int fd = openat(spool->dirfd, SP_SPOOL_STATE_LOCK_NAME,
+                    O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, SP_SPOOL_FILE_MODE);
+    if (fd < 0) return -errno;
+    for (int waited = 0;;) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
+        if (errno == EINTR) continue;
+        if (errno != EWOULDBLOCK || waited >= SP_SPOOL_STATE_LOCK_WAIT_MS) {
+            int rc = errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
+            close(fd);
+            return rc;
+        }
+        struct timespec ts = {0, SP_SPOOL_STATE_LOCK_POLL_MS * 1000000L};
+        nanosleep(&ts, NULL);
+        waited += SP_SPOOL_STATE_LOCK_POLL_MS;
+    }
+}
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} statebuf_t;
+
+static int statebuf_add(const char *chunk, size_t size, void *data)
+{
+    statebuf_t *b = data;
+    if (b->len + size > SP_SPOOL_STATE_MAX) return -1; /* would not be read back */
+    if (b->len + size > b->cap) {
+        size_t ncap = b->cap ? b->cap : 1024;
+        while (ncap < b->len + size) ncap *= 2;
+        char *n = sp_mem_realloc(b->buf, ncap);
+        if (!n) return -1;
+        b->buf = n;
+        b->cap = ncap;
+    }
+    memcpy(b->buf + b->len, chunk, size);
+    b->len += size;
+    return 0;
+}
+
+int sp_spool_state_update(sp_spool_t *spool, sp_spool_state_fn fn, void *ctx)
+{
+    if (!spool || !fn) return -EINVAL;
+    int lockfd = state_lock(spool);
+    if (lockfd < 0) return lockfd;
+    json_t *st = NULL;
+    int rc = state_load(spool, &st);
+    if (rc == 0) {
+        rc = fn(st, ctx);
+        if (rc > 0) {
+            /* Dumped into our own buffer: whatever allocator jansson was given. */
+            statebuf_t b = {0};
+            if (json_dump_callback(st, statebuf_add, &b, JSON_COMPACT | JSON_SORT_KEYS) < 0)
+                rc = -ENOMEM;
+            else rc = commit_at(spool, spool->dirfd, SP_SPOOL_STATE_NAME, b.buf, b.len);
+            sp_mem_free(b.buf);
+        }
+    }
+    json_decref(st);
+    close(lockfd);
+    return rc < 0 ? rc : 0;
+}
+
+int sp_spool_state_discard_add(json_t *state, const char *reason, const char *category,
+                               json_int_t quantity)
+{
+    if (!json_is_object(state) || !reason || !*reason || !category || !*category || quantity < 0)
+        return -EINVAL;
+    if (quantity == 0) return 0;
+    json_t *arr = json_object_get(state, "discards");
+    if (!json_is_array(arr)) {
+        if (!(arr = json_array()) || json_object_set_new(state, "discards", arr) < 0) return -ENOMEM;
+    }
+    size_t i;
+    json_t *d;
+    json_array_foreach(arr, i, d)
+    {
+        const char *r = json_string_value(json_object_get(d, "reason"));
+        const char *c = json_string_value(json_object_get(d, "category"));
+        if (!r || !c || strcmp(r, reason) || strcmp(c, category)) continue;
+        json_int_t q = json_integer_value(json_object_get(d, "quantity"));
+        if (q < 0) q = 0;
+        q = q > INT64_MAX - quantity ? INT64_MAX : q + quantity; /* saturate */
+        return json_object_set_new(d, "quantity", json_integer(q)) < 0 ? -ENOMEM : 1;
+    }
+    if (json_array_size(arr) >= SP_SPOOL_STATE_MAX_DISCARDS) return 0;
+    json_t *e = json_pack("{s:s, s:s, s:I}", "reason", reason, "category", category, "quantity",
+                          (json_int_t)quantity);
+    if (!e || json_array_append_new(arr, e) < 0) return -ENOMEM;
+    return 1;
+}
+
+typedef struct {
+    const char *reason, *category;
+    json_int_t quantity;
+} discard_ctx_t;
+
+static int add_discard_fn(json_t *state, void *ctx)
+{
+    discard_ctx_t *d = ctx;
+    return sp_spool_state_discard_add(state, d->reason, d->category, d->quantity);
+}
+
+int sp_spool_state_add_discard(sp_spool_t *spool, const char *reason, const char *category,
+                               json_int_t quantity)
+{
+    discard_ctx_t d = {reason, category, quantity};
+    return sp_spool_state_update(spool, add_discard_fn, &d);
+}
+
+static int take_discards_fn(json_t *state, void *ctx)
+{
+    json_t **out = ctx;
+    json_t *arr = json_object_get(state, "discards");
+    if (!json_is_array(arr) || json_array_size(arr) == 0) return 0;
+    *out = json_incref(arr);
+    json_object_del(state, "discards");
+    return 1;
+}
+
+int sp_spool_state_take_discards(sp_spool_t *spool, json_t **out)
+{
+    if (!out) return -EINVAL;
+    *out = NULL;
+    int rc = sp_spool_state_update(spool, take_discards_fn, out);
+    if (rc < 0) {
+        json_decref(*out); /* the state was not written: the discards are still there */
+        *out = NULL;
+    }
+    return rc;
 }

@@ -58,5 +58,6 @@ int sp_cli_bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 
 /* The commands. Each returns the process exit status. */
 int sp_cli_top(int argc, char **argv); /* top.c */
+int sp_cli_upload(int argc, char **argv); /* upload.c */
 
 #endif

@@ -2,12 +2,13 @@
  *   top      the hottest functions of the profiles in spool files (top.c)
  *   list     one line per envelope file in the spool: size, item types, samples, time span
  *   run      execs a command with libsentryprof.so prepended to LD_PRELOAD
+ *   upload   sends the spool's envelopes to Sentry (upload.c; the only network code)
  *   version  prints SP_VERSION
  * Single-threaded; never loaded into a profiled process (run execs the command, after which
  * only the preload library is there). Memory through sp_mem, jansson's included.
  * Environment: SENTRYPROF_LIB (run: the library to preload; set but missing is an error),
  * SENTRYPROF_SPOOL_DIR and TMPDIR (top/list default directory, via sp_spool_default_dir),
- * LD_PRELOAD (run: kept, ours goes first).
+ * LD_PRELOAD (run: kept, ours goes first), SENTRY_DSN and SENTRYPROF_SPOOL_MAX_BYTES (upload).
  */
 #include "cli.h"
 
@@ -44,11 +45,17 @@ void sp_cli_usage(FILE *out)
             "      one line per envelope file in the spool: size, item types, samples, span\n"
             "  run [--] COMMAND [ARGS...]\n"
             "      run COMMAND with libsentryprof.so added to LD_PRELOAD\n"
+            "  upload [--spool DIR] [--dsn DSN] [--timeout SECONDS] [--once] [--quiet]\n"
+            "      send the spool's envelopes to Sentry (DSN: --dsn or SENTRY_DSN), oldest first,\n"
+            "      until none is left or the timeout (default 30) passes; --once: one pass, no\n"
+            "      waiting for rate limits or backoff to end; --quiet: no summary line.\n"
+            "      exit 0: all sent, 4: some left for later, 3: bad DSN, 1: other error\n"
             "  version\n"
             "      print the version\n"
             "\n"
             "environment: SENTRYPROF_SPOOL_DIR (spool directory),\n"
-            "             SENTRYPROF_LIB (the library run preloads)\n",
+            "             SENTRYPROF_LIB (the library run preloads),\n"
+            "             SENTRY_DSN (upload), SENTRYPROF_SPOOL_MAX_BYTES (upload: spool size cap)\n",
             SP_CLI_TOP_DEFAULT);
 }
 
@@ -293,6 +300,8 @@ int main(int argc, char **argv)
         rc = cmd_list(argc - 1, argv + 1);
     } else if (strcmp(cmd, "run") == 0) {
         rc = cmd_run(argc - 1, argv + 1);
+    } else if (strcmp(cmd, "upload") == 0) {
+        rc = sp_cli_upload(argc - 1, argv + 1);
     } else {
         return sp_cli_bad_usage("unknown command '%s'", cmd);
     }

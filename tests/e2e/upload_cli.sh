@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# `sentryprof upload` against the local ingest server (tests/ingest/server.js), without node
+# under the shim: spool files made here. Each file arrives exactly once with several uploaders
+# and an adopted dead run; a 429 with Retry-After holds every request back until it ends; a
+# 500 keeps the files and backs off; a 400 drops one file and reports it in a client_report;
+# the size cap evicts the oldest and reports them; a hanging server costs at most --timeout;
+# a bad DSN touches nothing (exit 3).
+. "$(dirname "$0")/lib.sh"
+need_node
+INGEST="$top_srcdir/tests/ingest"
+srv="$WORK/ingest"
+mkdir -p "$srv"
+"$NODE" "$INGEST/server.js" --dir "$srv" --port 0 --key pubkey --parent-pid $$ --quiet \
+    --max-seconds 300 2>"$WORK/server.err" &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$WORK"' EXIT
+port=$("$INGEST/wait-port.sh" "$srv" 10) || { cat "$WORK/server.err" >&2; exit 99; }
+DSN="http://pubkey@127.0.0.1:$port/42"
+control() { # POST /_control with node (no curl needed)
+    "$NODE" -e "const r=require('http').request({host:'127.0.0.1',port:$port,path:'/_control',method:'POST'},
+        s=>{s.resume();s.on('end',()=>process.exit(s.statusCode===200?0:1))});r.end(process.argv[1])" "$1"
+}
+requests() { [ -f "$srv/requests.jsonl" ] && wc -l <"$srv/requests.jsonl" || echo 0; }
+summary() { "$NODE" "$INGEST/summary.js" "$srv"; }
+# js EXPR: evaluates EXPR with `s` = the server's summary.
+js() { summary | "$NODE" -e "let d='';process.stdin.on('data',c=>d+=c).on('end',()=>{const s=JSON.parse(d);console.log($1)})"; }
+
+# make_chunks DIR PREFIX N [NAME_PREFIX]: N profile_chunk envelopes (from tests/data/cli-a.envelope)
+# with chunk ids <PREFIX, 8 digits><i, 24 digits>, named [NAME_PREFIX]<unix time>-<PREFIX><i>.envelope,
+# oldest first. PREFIX: digits.
+make_chunks() {
+    "$NODE" - "$top_srcdir/tests/data/cli-a.envelope" "$@" <<'EOF'
+const fs = require('fs');
+const [src, dir, prefix, n, namePrefix] = process.argv.slice(2);
+const lines = fs.readFileSync(src, 'utf8').split('\n');
+const ih = JSON.parse(lines[1]);
+const p = JSON.parse(lines[2]);
+fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+for (let i = 0; i < Number(n); i++) {
+  p.chunk_id = prefix.padStart(8, '0') + String(i).padStart(24, '0');
+  const body = JSON.stringify(p);
+  ih.length = Buffer.byteLength(body);
+  const name = `${1700000000 + i}-${prefix}${i}.envelope`;
+  fs.writeFileSync(`${dir}/${namePrefix || ''}${name}`, `${lines[0]}\n${JSON.stringify(ih)}\n${body}\n`);
+}
+EOF
+}
+count_files() { find "$1" -type f -name '*.envelope' 2>/dev/null | wc -l; }
+
+# ---- a bad DSN touches nothing ----
+"$SP_CLI" upload --spool "$WORK/untouched" --dsn "ftp://pubkey@127.0.0.1/1" 2>"$WORK/err"
+rc=$?
+check "bad DSN: exit 3" test "$rc" = 3
+check "bad DSN: one line on stderr" test "$(wc -l <"$WORK/err")" = 1
+check "bad DSN: spool not created" test ! -e "$WORK/untouched"
+env -u SENTRY_DSN "$SP_CLI" upload --spool "$WORK/untouched" 2>/dev/null
+rc=$?
+check "no DSN: exit 3" test "$rc" = 3
+
+# ---- exactly once: 5 uploaders, 60 ready files, a dead run's 2 open chunks ----
+sp="$WORK/spool-once"
+make_chunks "$sp/ready" 1 60
+mkdir -p "$sp/run-99999-1" && : >"$sp/run-99999-1/lock"
+make_chunks "$sp/run-99999-1" 2 2 open-
+chmod 700 "$sp"
+pids=()
+for _ in 1 2 3 4 5; do
+    SENTRY_DSN=$DSN "$SP_CLI" upload --spool "$sp" --quiet --timeout 30 &
+    pids+=($!)
+done
+codes=""
+for p in "${pids[@]}"; do wait "$p"; codes="$codes$?"; done
+check "5 concurrent uploaders all exit 0" test "$codes" = 00000
+check "62 chunks accepted" test "$(js 's.chunk_ids.length')" = 62
+check "no chunk twice" test "$(js 's.duplicate_chunk_ids.length')" = 0
+check "every request passed the ingest rules" test "$(js 's.not_ok')" = 0
+check "spool empty afterwards" test "$(count_files "$sp")" = 0
+check "dead run folder removed" test ! -e "$sp/run-99999-1"
+
+# ---- 429 with Retry-After: 3 ----
+sp="$WORK/spool-429"
+make_chunks "$sp/ready" 3 3
+control '{"mode":"429","retry_after":3}'
+n0=$(requests)
+"$SP_CLI" upload --spool "$sp" --dsn "$DSN" --once --quiet
+rc1=$?
+"$SP_CLI" upload --spool "$sp" --dsn "$DSN" --once --quiet
+rc2=$?
+n1=$(requests)
+check "429: --once exits 4" test "$rc1" = 4
+check "429: one request, then none while limited" test $((n1 - n0)) = 1
+check "429: files kept" test "$(count_files "$sp/ready")" = 3
+control '{"mode":"ok"}'
+"$SP_CLI" upload --spool "$sp" --dsn "$DSN" --quiet --timeout 20
+rc=$?
+check "429: without --once it waits the limit out and sends (exit 0)" test "$rc" = 0
+gap=$(tail -n $(( $(requests) - n0 )) "$srv/requests.jsonl" | "$NODE" -e "
+let d='';process.stdin.on('data',c=>d+=c).on('end',()=>{const t=d.trim().split('\n').map(l=>Date.parse(JSON.parse(l).time));console.log(((t[1]-t[0])/1000).toFixed(1))})")
+check "429: next request >= 2.9 s after the 429 (got ${gap}s)" "$NODE" -e "process.exit($gap >= 2.9 ? 0 : 1)"
+check "429: spool empty afterwards" test "$(count_files "$sp")" = 0
+
+# ---- 500: kept, backoff, then delivered ----
+sp="$WORK/spool-500"
+make_chunks "$sp/ready" 4 3
+control '{"mode":"status","status":500}'
+"$SP_CLI" upload --spool "$sp" --dsn "$DSN" --once --quiet 2>/dev/null
+rc=$?
+check "500: exit 4, files kept" test "$rc:$(count_files "$sp/ready")" = 4:3
+check "500: backoff recorded in state.json" grep -q '"attempts":1' "$sp/state.json"
+control '{"mode":"ok"}'
+check "500: later run delivers all (exit 0)" "$SP_CLI" upload --spool "$sp" --dsn "$DSN" --quiet --timeout 20
+check "500: backoff cleared" test -z "$(grep -o backoff "$sp/state.json")"
+
+# ---- 400: dropped, reported in a client report ----
+sp="$WORK/spool-400"
+make_chunks "$sp/ready" 5 2
+printf 'not an envelope\n' >"$sp/ready/1800000000-junk.envelope"
+control '{"mode":"status","status":400,"count":1}'
+before=$(js "s.discarded['send_error:profile_chunk'] || 0")
+out=$("$SP_CLI" upload --spool "$sp" --dsn "$DSN" --timeout 20 2>/dev/null)
+check "400: exit 0 and the summary line (got '$out')" test "$out" = "sent 1, dropped 2, deferred 0"
+after=$(js "s.discarded['send_error:profile_chunk'] || 0")
+check "400 and unreadable file: 2 send_error discards reported" test $((after - before)) = 2
+
+# ---- size cap ----
+sp="$WORK/spool-cap"
+make_chunks "$sp/ready" 6 5
+size=$(stat -c %s "$sp/ready/1700000000-60.envelope")
+before=$(js "s.discarded['cache_overflow:profile_chunk'] || 0")
+SENTRYPROF_SPOOL_MAX_BYTES=$((size * 2 + 10)) "$SP_CLI" upload --spool "$sp" --dsn "$DSN" --quiet 2>/dev/null
+after=$(js "s.discarded['cache_overflow:profile_chunk'] || 0")
+check "cap: 3 oldest evicted and reported" test $((after - before)) = 3
+id() { printf '%08d%024d' "$1" "$2"; }
+check "cap: the 2 newest delivered, not the oldest" test "$(js "[s.chunk_ids.includes('$(id 6 3)'), s.chunk_ids.includes('$(id 6 4)'), s.chunk_ids.includes('$(id 6 2)')].join()")" = true,true,false
+
+# ---- a hanging server costs at most --timeout ----
+sp="$WORK/spool-hang"
+make_chunks "$sp/ready" 7 2
+control '{"mode":"hang"}'
+start=$(date +%s%N)
+"$SP_CLI" upload --spool "$sp" --dsn "$DSN" --quiet --timeout 2 2>/dev/null
+rc=$?
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+control '{"mode":"ok"}'
+check "hang: exit 4 within the timeout (${ms} ms)" test "$rc" = 4 -a "$ms" -lt 3500
+check "hang: files back in ready/, none in sending/" test "$(count_files "$sp/ready"):$(count_files "$sp/sending")" = 2:0
+finish

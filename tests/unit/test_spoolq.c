@@ -1,0 +1,790 @@
+/* test_spoolq: the spool as a queue (layout v1): run folders (begin, commit, publish, end,
+ * abandon after fork), adoption of what dead processes left (exit without cleanup, kill -9,
+ * a claimer that died), claims (oldest first, cursor, locked files skipped, release, done),
+ * the size cap, state.json (locked read-modify-write, corrupt files, discards), and the
+ * proof that each file is claimed by exactly one uploader: forked claimers and adopters
+ * racing over one spool, every file sent exactly once and never held by two at a time.
+ * Each test works in its own mkdtemp directory. */
+#ifndef _GNU_SOURCE /* configure may pass -D_GNU_SOURCE=1 */
+#define _GNU_SOURCE
+#endif
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mem.h"
+#include "spool.h"
+
+#define PATHBUF 512
+#define RACE_FILES 300   /* files in the concurrent-claim test */
+#define RACE_CLAIMERS 6  /* claiming processes */
+#define RACE_ADOPTERS 2  /* processes calling sp_spool_adopt in a loop meanwhile */
+#define STATE_WRITERS 6  /* processes adding discards concurrently */
+#define STATE_ADDS 40    /* discards each of them adds */
+
+static char base[64]; /* this test's scratch directory */
+static char dir[96];  /* the spool in it */
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path);
+}
+
+static void setup(void)
+{
+    snprintf(base, sizeof base, "%s", "/tmp/sp-test-spoolq-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(base));
+    snprintf(dir, sizeof dir, "%s/spool", base);
+}
+
+static void teardown(void)
+{
+    nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static sp_spool_t *open_spool(void)
+{
+    sp_spool_t *sp = NULL;
+    ck_assert_int_eq(sp_spool_open(dir, &sp), 0);
+    return sp;
+}
+
+/* Number of entries in <dir>/<sub> whose names start with prefix (hidden ones only if the
+ * prefix is hidden); -1 when sub does not exist. */
+static int count_in(const char *sub, const char *prefix)
+{
+    char p[PATHBUF];
+    snprintf(p, sizeof p, "%s/%s", dir, sub);
+    DIR *d = opendir(p);
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        if (e->d_name[0] == '.' && prefix[0] != '.') continue;
+        if (!strncmp(e->d_name, prefix, strlen(prefix))) n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static bool exists(const char *rel)
+{
+    char p[PATHBUF];
+    snprintf(p, sizeof p, "%s/%s", dir, rel);
+    struct stat st;
+    return lstat(p, &st) == 0;
+}
+
+static void expect_content(const char *rel, const char *want)
+{
+    char p[PATHBUF], buf[256];
+    snprintf(p, sizeof p, "%s/%s", dir, rel);
+    int fd = open(p, O_RDONLY);
+    ck_assert_msg(fd >= 0, "%s: %s", rel, strerror(errno));
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    ck_assert_int_ge(n, 0);
+    buf[n] = '\0';
+    ck_assert_str_eq(buf, want);
+}
+
+/* Writes <dir>/ready/<name> directly (as a publish would leave it). */
+static void put_ready(const char *name, const char *data)
+{
+    char p[PATHBUF];
+    snprintf(p, sizeof p, "%s/ready", dir);
+    mkdir(p, 0700);
+    snprintf(p, sizeof p, "%s/ready/%s", dir, name);
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, data, strlen(data)), (ssize_t)strlen(data));
+    close(fd);
+}
+
+/* ---- run folders ---- */
+
+START_TEST(run_lifecycle)
+{
+    sp_spool_t *sp = open_spool();
+    sp_spool_run_t *run = NULL;
+    ck_assert_int_eq(sp_spool_run_begin(sp, &run), 0);
+    const char *rn = sp_spool_run_name(run);
+    char want[64];
+    snprintf(want, sizeof want, "run-%d-", (int)getpid());
+    ck_assert_msg(strncmp(rn, want, strlen(want)) == 0, "%s", rn);
+    ck_assert_int_eq(count_in("", "run-"), 1);
+    ck_assert_int_eq(count_in("", ".tmp-"), 0); /* the temp name is gone */
+    ck_assert_int_eq(count_in("ready", ""), 0);
+    ck_assert_int_eq(count_in("sending", ""), 0);
+    char rel[256];
+    snprintf(rel, sizeof rel, "%s/lock", rn);
+    ck_assert(exists(rel));
+    char p[PATHBUF];
+    snprintf(p, sizeof p, "%s/%s", dir, rn);
+    struct stat st;
+    ck_assert_int_eq(stat(p, &st), 0);
+    ck_assert_int_eq(st.st_mode & 07777, 0700);
+
+    /* commit, re-commit (replaces), publish. */
+    ck_assert_int_eq(sp_spool_run_commit(run, "100-a.envelope", "one", 3), 0);
+    ck_assert_int_eq(sp_spool_run_commit(run, "100-a.envelope", "two", 3), 0);
+    snprintf(rel, sizeof rel, "%s/open-100-a.envelope", rn);
+    expect_content(rel, "two");
+    ck_assert_int_eq(count_in(rn, "."), 0); /* no temp files left behind */
+    ck_assert_int_eq(sp_spool_run_publish(run, "100-a.envelope"), 0);
+    expect_content("ready/100-a.envelope", "two");
+    ck_assert(!exists(rel));
+    ck_assert_int_eq(sp_spool_run_publish(run, "100-a.envelope"), -ENOENT);
+    ck_assert_int_eq(sp_spool_run_publish(run, "never.envelope"), -ENOENT);
+
+    /* remove */
+    ck_assert_int_eq(sp_spool_run_commit(run, "150-x.envelope", "x", 1), 0);
+    ck_assert_int_eq(sp_spool_run_remove(run, "150-x.envelope"), 0);
+    ck_assert_int_eq(sp_spool_run_remove(run, "150-x.envelope"), -ENOENT);
+
+    /* bad names */
+    ck_assert_int_eq(sp_spool_run_commit(run, "../x", "x", 1), -EINVAL);
+    ck_assert_int_eq(sp_spool_run_commit(run, ".hidden", "x", 1), -EINVAL);
+    ck_assert_int_eq(sp_spool_run_commit(run, "", "x", 1), -EINVAL);
+    char longname[SP_SPOOL_NAME_MAX];
+    memset(longname, 'n', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    ck_assert_int_eq(sp_spool_run_commit(run, longname, "x", 1), -EINVAL);
+    longname[SP_SPOOL_NAME_MAX - 8] = '\0'; /* fits with "open-" */
+    ck_assert_int_eq(sp_spool_run_commit(run, longname, "x", 1), 0);
+    ck_assert_int_eq(sp_spool_run_remove(run, longname), 0);
+
+    /* end publishes what is still open and removes the folder */
+    ck_assert_int_eq(sp_spool_run_commit(run, "200-b.envelope", "bee", 3), 0);
+    ck_assert_int_eq(sp_spool_run_commit(run, "300-c.envelope", "sea", 3), 0);
+    ck_assert_int_eq(sp_spool_run_end(run), 0);
+    ck_assert_int_eq(count_in("", "run-"), 0);
+    ck_assert_int_eq(count_in("ready", ""), 3);
+    expect_content("ready/200-b.envelope", "bee");
+    expect_content("ready/300-c.envelope", "sea");
+    ck_assert_int_eq(sp_spool_run_end(NULL), -EINVAL);
+    sp_spool_close(sp);
+}
+END_TEST
+
+START_TEST(two_runs_one_process)
+{
+    /* Same pid, same second: distinct folders. */
+    sp_spool_t *sp = open_spool();
+    sp_spool_run_t *a = NULL, *b = NULL;
+    ck_assert_int_eq(sp_spool_run_begin(sp, &a), 0);
+    ck_assert_int_eq(sp_spool_run_begin(sp, &b), 0);
+    ck_assert_str_ne(sp_spool_run_name(a), sp_spool_run_name(b));
+    ck_assert_int_eq(count_in("", "run-"), 2);
+    /* A live run is never adopted, even by its own process (flock is per open file). */
+    ck_assert_int_eq(sp_spool_run_commit(a, "1-x.envelope", "x", 1), 0);
+    ck_assert_int_eq(sp_spool_adopt(sp), 0);
+    ck_assert_int_eq(count_in("ready", ""), 0);
+    ck_assert_int_eq(sp_spool_run_end(a), 0);
+    ck_assert_int_eq(sp_spool_run_end(b), 0);
+    ck_assert_int_eq(count_in("ready", ""), 1);
+    sp_spool_close(sp);
+}
+END_TEST
+
+/* ---- adoption ---- */
+
+START_TEST(adopt_exited_and_killed)
+{
+    sp_spool_t *sp = open_spool();
+    /* A process that exits without ending its run (as after SIGTERM in node: no destructor). */
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        sp_spool_run_t *run = NULL;
+        if (sp_spool_run_begin(sp, &run) != 0) _exit(1);
+        if (sp_spool_run_commit(run, "100-a.envelope", "aaa", 3) != 0) _exit(2);
+        if (sp_spool_run_commit(run, "200-b.envelope", "bbb", 3) != 0) _exit(3);
+        _exit(0);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    /* A process killed with SIGKILL mid-run. */
+    int pfd[2];
+    ck_assert_int_eq(pipe(pfd), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(pfd[0]);
+        sp_spool_run_t *run = NULL;
+        if (sp_spool_run_begin(sp, &run) != 0) _exit(1);
+        if (sp_spool_run_commit(run, "300-c.envelope", "ccc", 3) != 0) _exit(2);
+        if (write(pfd[1], "k", 1) != 1) _exit(3);
+        for (;;) pause();
+    }
+    close(pfd[1]);
+    char c;
+    ck_assert_int_eq(read(pfd[0], &c, 1), 1);
+    close(pfd[0]);
+    /* While it lives, nothing is adopted. */
+    ck_assert_int_eq(sp_spool_adopt(sp), 2); /* only the exited one's files */
+    ck_assert_int_eq(count_in("", "run-"), 1);
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_int_eq(sp_spool_adopt(sp), 1);
+    ck_assert_int_eq(count_in("", "run-"), 0);
+    ck_assert_int_eq(count_in("ready", ""), 3);
+    expect_content("ready/100-a.envelope", "aaa");
+    expect_content("ready/300-c.envelope", "ccc");
+    ck_assert_int_eq(sp_spool_adopt(sp), 0); /* nothing left */
+    sp_spool_close(sp);
+}
+END_TEST
+
+START_TEST(adopt_debris)
+{
+    sp_spool_t *sp = open_spool();
+    char p[PATHBUF];
+    /* A run folder whose lock file is missing (ended half-way), with a cut-short commit. */
+    snprintf(p, sizeof p, "%s/run-1-1", dir);
+    ck_assert_int_eq(mkdir(p, 0700), 0);
+    snprintf(p, sizeof p, "%s/run-1-1/open-5-x.envelope", dir);
+    int fd = open(p, O_WRONLY | O_CREAT, 0600);
+    ck_assert_int_eq(write(fd, "xx", 2), 2);
+    close(fd);
+    snprintf(p, sizeof p, "%s/run-1-1/.tmp-1-0-open-5-x.envelope", dir);
+    close(open(p, O_WRONLY | O_CREAT, 0600));
+    /* Temp run folders: an old one (debris) and a fresh one (being set up right now). */
+    snprintf(p, sizeof p, "%s/.tmp-run-1-0", dir);
+    ck_assert_int_eq(mkdir(p, 0700), 0);
+    struct timespec old[2] = {{time(NULL) - 3600, 0}, {time(NULL) - 3600, 0}};
+    ck_assert_int_eq(utimensat(AT_FDCWD, p, old, 0), 0);
+    snprintf(p, sizeof p, "%s/.tmp-run-1-1", dir);
+    ck_assert_int_eq(mkdir(p, 0700), 0);
+    /* A file that is not a directory but looks like a run. */
+    snprintf(p, sizeof p, "%s/run-junk", dir);
+    close(open(p, O_WRONLY | O_CREAT, 0600));
+
+    ck_assert_int_eq(sp_spool_adopt(sp), 1);
+    expect_content("ready/5-x.envelope", "xx");
+    ck_assert(!exists("run-1-1"));
+    ck_assert(!exists(".tmp-run-1-0"));
+    ck_assert(exists(".tmp-run-1-1"));
+    ck_assert(exists("run-junk"));
+    sp_spool_close(sp);
+}
+END_TEST
+
+START_TEST(fork_child_abandons_run)
+{
+    /* A fork()ed child that abandons its copy of the run leaves the parent's lock held. */
+    sp_spool_t *sp = open_spool();
+    sp_spool_run_t *run = NULL;
+    ck_assert_int_eq(sp_spool_run_begin(sp, &run), 0);
+    ck_assert_int_eq(sp_spool_run_commit(run, "1-a.envelope", "a", 1), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        sp_spool_run_abandon(run);
+        _exit(0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    ck_assert_int_eq(sp_spool_adopt(sp), 0);
+    ck_assert_int_eq(count_in("", "run-"), 1);
+    ck_assert_int_eq(sp_spool_run_end(run), 0);
+    ck_assert_int_eq(count_in("ready", ""), 1);
+    sp_spool_close(sp);
+}
+END_TEST
+
+/* ---- claims ---- */
+
+START_TEST(claim_order_release_done)
+{
+    sp_spool_t *sp = open_spool();
+    sp_spool_claim_t cl;
+    ck_assert_int_eq(sp_spool_claim(sp, NULL, &cl), -ENOENT);
+    put_ready("200-b.envelope", "bbb");
+    put_ready("100-a.envelope", "aaa");
+    put_ready("150-c.envelope", "ccc");
+    put_ready(".tmp-hidden", "h");
+    put_ready("000-notes.txt", "not ours"); /* not an envelope: never claimed */
+
+    ck_assert_int_eq(sp_spool_claim(sp, NULL, &cl), 0);
+    ck_assert_str_eq(cl.name, "100-a.envelope");
+    ck_assert_int_eq(cl.size, 3);
+    ck_assert(exists("sending/100-a.envelope"));
+    ck_assert(!exists("ready/100-a.envelope"));
+    char *data;
+    size_t len;
+    ck_assert_int_eq(sp_spool_claim_read(&cl, 1024, &data, &len), 0);
+    ck_assert_uint_eq(len, 3);
+    ck_assert_str_eq(data, "aaa");
+    sp_mem_free(data);
+    ck_assert_int_eq(sp_spool_claim_read(&cl, 2, &data, &len), -EFBIG);
+    /* Release: back to ready/ under its name; the cursor skips it in this walk. */
+    ck_assert_int_eq(sp_spool_claim_release(&cl), 0);
+    ck_assert_int_eq(cl.fd, -1);
+    ck_assert(exists("ready/100-a.envelope"));
+    ck_assert_int_eq(sp_spool_claim(sp, "100-a.envelope", &cl), 0);
+    ck_assert_str_eq(cl.name, "150-c.envelope");
+    /* While claimed, another claimer (even this process) gets the next one. */
+    sp_spool_claim_t cl2;
+    ck_assert_int_eq(sp_spool_claim(sp, "100-a.envelope", &cl2), 0);
+    ck_assert_str_eq(cl2.name, "200-b.envelope");
+    ck_assert_int_eq(sp_spool_claim_done(&cl2), 0);
+    ck_assert(!exists("sending/200-b.envelope"));
+    /* Adopt leaves a held claim alone. */
+    ck_assert_int_eq(sp_spool_adopt(sp), 0);
+    ck_assert(exists("sending/150-c.envelope"));
+    ck_assert_int_eq(sp_spool_claim_done(&cl), 0);
+    ck_assert_int_eq(sp_spool_claim(sp, "150-c.envelope", &cl), -ENOENT);
+    ck_assert_int_eq(sp_spool_claim(sp, NULL, &cl), 0);
+    ck_assert_str_eq(cl.name, "100-a.envelope");
+    ck_assert_int_eq(sp_spool_claim_done(&cl), 0);
+    ck_assert_int_eq(sp_spool_claim(sp, NULL, &cl), -ENOENT);
+    ck_assert_int_eq(sp_spool_claim_done(&cl), -EINVAL); /* no claim held */
+    ck_assert_int_eq(count_in("ready", ""), 1);
+    ck_assert(exists("ready/000-notes.txt"));
+    ck_assert_int_eq(count_in("sending", ""), 0);
+    sp_spool_close(sp);
+}
+END_TEST
+
+START_TEST(claim_skips_locked)
+{
+    sp_spool_t *sp = open_spool();
+    put_ready("100-a.envelope", "a");
+    put_ready("200-b.envelope", "b");
+    char p[PATHBUF];
+    snprintf(p, sizeof p, "%s/ready/100-a.envelope", dir);
+    int fd = open(p, O_RDONLY);
+    ck_assert_int_eq(flock(fd, LOCK_EX), 0); /* someone in the middle of claiming it */
+    sp_spool_claim_t cl;
+    ck_assert_int_eq(sp_spool_claim(sp, NULL, &cl), 0);
+    ck_assert_str_eq(cl.name, "200-b.envelope");
+    ck_assert_int_eq(sp_spool_claim_release(&cl), 0);
+    close(fd);
+    ck_assert_int_eq(sp_spool_claim(sp, NULL, &cl), 0);
+    ck_assert_str_eq(cl.name, "100-a.envelope");
+    ck_assert_int_eq(sp_spool_claim_release(&cl), 0);
+    sp_spool_close(sp);
+}
+END_TEST
+
+START_TEST(adopt_dead_claimer)
+{
+    sp_spool_t *sp = open_spool();
+    put_ready("100-a.envelope", "a");
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) { /* claims and dies before done or release */
+        sp_spool_claim_t cl;
+        _exit(sp_spool_claim(sp, NULL, &cl) == 0 ? 0 : 1);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert(exists("sending/100-a.envelope"));
+    sp_spool_claim_t cl;
+    ck_assert_int_eq(sp_spool_claim(sp, NULL, &cl), -ENOENT);
+    ck_assert_int_eq(sp_spool_adopt(sp), 1);
+    ck_assert(exists("ready/100-a.envelope"));
+    ck_assert_int_eq(sp_spool_claim(sp, NULL, &cl), 0);
+    ck_assert_int_eq(sp_spool_claim_done(&cl), 0);
+    sp_spool_close(sp);
+}
+END_TEST
+
+/* The proof: RACE_CLAIMERS processes claim from one spool of RACE_FILES files while
+ * RACE_ADOPTERS processes run sp_spool_adopt in a loop (which must never take a held claim
+ * back). A claimer releases every third file it claims (so files
+ * change hands), marks "I hold it" with an O_EXCL file while holding the claim (two holders
+ * at once would collide), and logs each file it finishes. Every file must be finished
+ * exactly once, across all claimers. */
+static void race_claimer(sp_spool_t *sp, const char *holding, int logfd)
+{
+    int claimed = 0, idle = 0;
+    while (idle < 50) {
+        sp_spool_claim_t cl;
+        int rc = sp_spool_claim(sp, NULL, &cl);
+        if (rc == -ENOENT) {
+            /* Empty for now: files may still be on their way back (released, adopted). */
+            idle++;
+            usleep(2000);
+            continue;
+        }
+        if (rc < 0) _exit(10);
+        idle = 0;
+        char mark[PATHBUF + SP_SPOOL_NAME_MAX];
+        snprintf(mark, sizeof mark, "%s/%s", holding, cl.name);
+        int m = open(mark, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        if (m < 0) _exit(11); /* someone else holds the same file right now */
+        close(m);
+        char *data;
+        size_t len;
+        if (sp_spool_claim_read(&cl, 1024, &data, &len) != 0 || strcmp(data, cl.name) != 0)
+            _exit(12); /* the content is the name: we read the file we hold */
+        sp_mem_free(data);
+        bool release = ++claimed % 3 == 0;
+        unlink(mark);
+        if (release) {
+            char line[SP_SPOOL_NAME_MAX + 8];
+            int n = snprintf(line, sizeof line, "R %s\n", cl.name);
+            if (write(logfd, line, (size_t)n) != n) _exit(13);
+            if (sp_spool_claim_release(&cl) != 0) _exit(14);
+        } else {
+            char line[SP_SPOOL_NAME_MAX + 8];
+            int n = snprintf(line, sizeof line, "D %s\n", cl.name);
+            if (write(logfd, line, (size_t)n) != n) _exit(15);
+            if (sp_spool_claim_done(&cl) != 0) _exit(16);
+        }
+    }
+    _exit(0);
+}
+
+START_TEST(concurrent_claims_exactly_once)
+{
+    sp_spool_t *sp = open_spool();
+    char name[64];
+    for (int i = 0; i < RACE_FILES; i++) {
+        snprintf(name, sizeof name, "%010d-%04d.envelope", 1700000000 + i / 7, i);
+        put_ready(name, name);
+    }
+    char holding[PATHBUF], logpath[PATHBUF];
+    snprintf(holding, sizeof holding, "%s/holding", base);
+    ck_assert_int_eq(mkdir(holding, 0700), 0);
+    snprintf(logpath, sizeof logpath, "%s/log", base);
+    /* O_APPEND: each line is one write, so lines from several processes never interleave. */
+    int logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    ck_assert_int_ge(logfd, 0);
+
+    pid_t adopters[RACE_ADOPTERS], claimers[RACE_CLAIMERS];
+    int stop[2];
+    ck_assert_int_eq(pipe(stop), 0);
+    for (int a = 0; a < RACE_ADOPTERS; a++) {
+        adopters[a] = fork();
+        ck_assert_int_ge(adopters[a], 0);
+        if (adopters[a] == 0) {
+            close(stop[1]);
+            fcntl(stop[0], F_SETFL, O_NONBLOCK);
+            char c;
+            while (read(stop[0], &c, 1) < 0 && errno == EAGAIN) {
+                if (sp_spool_adopt(sp) < 0) _exit(20);
+            }
+            _exit(0);
+        }
+    }
+    for (int c = 0; c < RACE_CLAIMERS; c++) {
+        claimers[c] = fork();
+        ck_assert_int_ge(claimers[c], 0);
+        if (claimers[c] == 0) {
+            close(stop[1]);
+            race_claimer(sp, holding, logfd);
+        }
+    }
+    close(stop[0]);
+    for (int c = 0; c < RACE_CLAIMERS; c++) {
+        int status;
+        ck_assert_int_eq(waitpid(claimers[c], &status, 0), claimers[c]);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "claimer %d: status %d", c, status);
+    }
+    close(stop[1]); /* adopters see EOF */
+    for (int a = 0; a < RACE_ADOPTERS; a++) {
+        int status;
+        ck_assert_int_eq(waitpid(adopters[a], &status, 0), adopters[a]);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "adopter %d", a);
+    }
+    close(logfd);
+
+    /* Tally: each file done exactly once; nothing left anywhere. */
+    int *done = calloc(RACE_FILES, sizeof *done);
+    int releases = 0, total = 0;
+    FILE *f = fopen(logpath, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        char kind;
+        int ts, idx;
+        ck_assert_int_eq(sscanf(line, "%c %d-%d.envelope", &kind, &ts, &idx), 3);
+        ck_assert(idx >= 0 && idx < RACE_FILES);
+        if (kind == 'D') {
+            done[idx]++;
+            total++;
+        } else {
+            releases++;
+        }
+    }
+    fclose(f);
+    for (int i = 0; i < RACE_FILES; i++) ck_assert_msg(done[i] == 1, "file %d done %d times", i, done[i]);
+    ck_assert_int_eq(total, RACE_FILES);
+    ck_assert_int_gt(releases, 0);
+    ck_assert_int_eq(count_in("ready", ""), 0);
+    ck_assert_int_eq(count_in("sending", ""), 0);
+    ck_assert_int_eq(count_in("../holding", ""), 0);
+    free(done);
+    sp_spool_close(sp);
+}
+END_TEST
+
+/* ---- size cap ---- */
+
+typedef struct {
+    char names[16][64];
+    int n;
+} evicted_t;
+
+static void on_evict(const char *name, int fd, void *ctx)
+{
+    evicted_t *e = ctx;
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(flock(fd, LOCK_EX | LOCK_NB), 0); /* we hold its lock already */
+    if (e->n < 16) snprintf(e->names[e->n++], sizeof e->names[0], "%s", name);
+}
+
+START_TEST(cap_evicts_oldest)
+{
+    sp_spool_t *sp = open_spool();
+    char hundred[101];
+    memset(hundred, 'x', 100);
+    hundred[100] = '\0';
+    put_ready("100-a.envelope", hundred);
+    put_ready("200-b.envelope", hundred);
+    put_ready("300-c.envelope", hundred);
+    put_ready("400-d.envelope", hundred);
+    /* A live run's open chunk (100 bytes) counts, but is never evicted. */
+    sp_spool_run_t *run = NULL;
+    ck_assert_int_eq(sp_spool_run_begin(sp, &run), 0);
+    ck_assert_int_eq(sp_spool_run_commit(run, "500-e.envelope", hundred, 100), 0);
+
+    unsigned long files;
+    unsigned long long bytes;
+    ck_assert_int_eq(sp_spool_ready_stats(sp, &files, &bytes), 0);
+    ck_assert_uint_eq(files, 4);
+    ck_assert_uint_eq(bytes, 400);
+
+    evicted_t e = {0};
+    ck_assert_int_eq(sp_spool_enforce_cap(sp, 1000, on_evict, &e), 0); /* under: nothing */
+    ck_assert_int_eq(e.n, 0);
+    ck_assert_int_eq(sp_spool_enforce_cap(sp, 300, on_evict, &e), 2);
+    ck_assert_int_eq(e.n, 2);
+    ck_assert_str_eq(e.names[0], "100-a.envelope");
+    ck_assert_str_eq(e.names[1], "200-b.envelope");
+    ck_assert(exists("ready/300-c.envelope"));
+
+    /* A claimed file still counts (sending/), and is not evicted. */
+    sp_spool_claim_t cl;
+    ck_assert_int_eq(sp_spool_claim(sp, NULL, &cl), 0);
+    ck_assert_str_eq(cl.name, "300-c.envelope");
+    e.n = 0;
+    ck_assert_int_eq(sp_spool_enforce_cap(sp, 250, on_evict, &e), 1);
+    ck_assert_str_eq(e.names[0], "400-d.envelope");
+    /* Only unevictable bytes left: stops with ready/ empty. */
+    ck_assert_int_eq(sp_spool_enforce_cap(sp, 1, NULL, NULL), 0);
+    ck_assert_int_eq(sp_spool_claim_release(&cl), 0);
+    put_ready("000-notes.txt", "x"); /* not an envelope: counted, never evicted */
+    ck_assert_int_eq(sp_spool_enforce_cap(sp, 1, NULL, NULL), 1);
+    ck_assert(exists("ready/000-notes.txt"));
+    char np[PATHBUF];
+    snprintf(np, sizeof np, "%s/ready/000-notes.txt", dir);
+    unlink(np);
+    ck_assert_int_eq(count_in("ready", ""), 0);
+    ck_assert_int_eq(sp_spool_run_end(run), 0);
+    ck_assert_int_eq(count_in("ready", ""), 1);
+    sp_spool_close(sp);
+}
+END_TEST
+
+/* ---- state.json ---- */
+
+static int set_marker(json_t *st, void *ctx)
+{
+    return json_object_set_new(st, "marker", json_string(ctx)) < 0 ? -ENOMEM : 1;
+}
+
+static int no_change(json_t *st, void *ctx)
+{
+    json_object_set_new(st, "ignored", json_true()); /* not written: returns 0 */
+    return 0;
+}
+
+static int fail_update(json_t *st, void *ctx)
+{
+    json_object_set_new(st, "ignored", json_true());
+    return -EIO;
+}
+
+START_TEST(state_update_read)
+{
+    sp_spool_t *sp = open_spool();
+    json_t *st = NULL;
+    ck_assert_int_eq(sp_spool_state_read(sp, &st), 0); /* missing: fresh */
+    ck_assert_int_eq(json_integer_value(json_object_get(st, "version")), SP_SPOOL_STATE_VERSION);
+    json_decref(st);
+    ck_assert_int_eq(sp_spool_state_update(sp, set_marker, "m1"), 0);
+    ck_assert_int_eq(sp_spool_state_update(sp, no_change, NULL), 0);
+    ck_assert_int_eq(sp_spool_state_update(sp, fail_update, NULL), -EIO);
+    ck_assert_int_eq(sp_spool_state_read(sp, &st), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(st, "marker")), "m1");
+    ck_assert_ptr_null(json_object_get(st, "ignored"));
+    json_decref(st);
+    char p[PATHBUF];
+    snprintf(p, sizeof p, "%s/state.json", dir);
+    struct stat sb;
+    ck_assert_int_eq(stat(p, &sb), 0);
+    ck_assert_int_eq(sb.st_mode & 07777, 0600);
+    ck_assert_int_eq(count_in("", ".tmp-"), 0);
+
+    /* Corrupt, other version, not an object: read as fresh, then overwritten. */
+    static const char *const bad[] = {"{not json", "{\"version\":2,\"marker\":\"x\"}", "[1,2]", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        int fd = open(p, O_WRONLY | O_TRUNC);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(write(fd, bad[i], strlen(bad[i])), (ssize_t)strlen(bad[i]));
+        close(fd);
+        ck_assert_int_eq(sp_spool_state_read(sp, &st), 0);
+        ck_assert_ptr_null(json_object_get(st, "marker"));
+        json_decref(st);
+        ck_assert_int_eq(sp_spool_state_update(sp, set_marker, "m2"), 0);
+        ck_assert_int_eq(sp_spool_state_read(sp, &st), 0);
+        ck_assert_str_eq(json_string_value(json_object_get(st, "marker")), "m2");
+        json_decref(st);
+    }
+    sp_spool_close(sp);
+}
+END_TEST
+
+START_TEST(state_lock_timeout)
+{
+    sp_spool_t *sp = open_spool();
+    char p[PATHBUF];
+    snprintf(p, sizeof p, "%s/state.json.lock", dir);
+    int fd = open(p, O_RDWR | O_CREAT, 0600);
+    ck_assert_int_eq(flock(fd, LOCK_EX), 0); /* a stuck holder */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_int_eq(sp_spool_state_update(sp, set_marker, "x"), -EWOULDBLOCK);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    ck_assert_msg(took >= 1.5 && took < 5, "waited %.2f s", took);
+    close(fd);
+    ck_assert_int_eq(sp_spool_state_update(sp, set_marker, "x"), 0);
+    sp_spool_close(sp);
+}
+END_TEST
+
+START_TEST(discards)
+{
+    sp_spool_t *sp = open_spool();
+    json_t *taken = NULL;
+    ck_assert_int_eq(sp_spool_state_take_discards(sp, &taken), 0);
+    ck_assert_ptr_null(taken);
+    ck_assert_int_eq(sp_spool_state_add_discard(sp, "cache_overflow", "profile_chunk", 2), 0);
+    ck_assert_int_eq(sp_spool_state_add_discard(sp, "cache_overflow", "profile_chunk", 3), 0);
+    ck_assert_int_eq(sp_spool_state_add_discard(sp, "send_error", "profile_chunk", 1), 0);
+    ck_assert_int_eq(sp_spool_state_add_discard(sp, "send_error", "profile_chunk", 0), 0);
+    ck_assert_int_eq(sp_spool_state_add_discard(sp, "", "profile_chunk", 1), -EINVAL);
+    ck_assert_int_eq(sp_spool_state_add_discard(sp, "x", "profile_chunk", -1), -EINVAL);
+    ck_assert_int_eq(sp_spool_state_take_discards(sp, &taken), 0);
+    ck_assert_uint_eq(json_array_size(taken), 2);
+    json_t *d0 = json_array_get(taken, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(d0, "reason")), "cache_overflow");
+    ck_assert_int_eq(json_integer_value(json_object_get(d0, "quantity")), 5);
+    json_decref(taken);
+    /* Taken means gone. */
+    ck_assert_int_eq(sp_spool_state_take_discards(sp, &taken), 0);
+    ck_assert_ptr_null(taken);
+
+    /* Bounded distinct pairs; saturating counts. */
+    json_t *st = json_object();
+    char cat[32];
+    for (int i = 0; i < 100; i++) {
+        snprintf(cat, sizeof cat, "c%d", i);
+        sp_spool_state_discard_add(st, "r", cat, 1);
+    }
+    ck_assert_uint_le(json_array_size(json_object_get(st, "discards")), 64);
+    ck_assert_int_eq(sp_spool_state_discard_add(st, "r", "c0", INT64_MAX), 1);
+    ck_assert_int_eq(sp_spool_state_discard_add(st, "r", "c0", 5), 1);
+    json_t *first = json_array_get(json_object_get(st, "discards"), 0);
+    ck_assert(json_integer_value(json_object_get(first, "quantity")) == INT64_MAX);
+    json_decref(st);
+    sp_spool_close(sp);
+}
+END_TEST
+
+START_TEST(state_concurrent_writers)
+{
+    /* STATE_WRITERS processes each add STATE_ADDS discards one at a time: the total is exact
+     * only if every read-modify-write is under the lock. */
+    sp_spool_t *sp = open_spool();
+    pid_t pids[STATE_WRITERS];
+    for (int w = 0; w < STATE_WRITERS; w++) {
+        pids[w] = fork();
+        ck_assert_int_ge(pids[w], 0);
+        if (pids[w] == 0) {
+            for (int i = 0; i < STATE_ADDS; i++)
+                if (sp_spool_state_add_discard(sp, "send_error", "profile_chunk", 1) != 0) _exit(1);
+            _exit(0);
+        }
+    }
+    for (int w = 0; w < STATE_WRITERS; w++) {
+        int status;
+        waitpid(pids[w], &status, 0);
+        ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    json_t *taken = NULL;
+    ck_assert_int_eq(sp_spool_state_take_discards(sp, &taken), 0);
+    ck_assert_uint_eq(json_array_size(taken), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(taken, 0), "quantity")),
+                     STATE_WRITERS * STATE_ADDS);
+    json_decref(taken);
+    sp_spool_close(sp);
+}
+END_TEST
+
+static Suite *spoolq_suite(void)
+{
+    Suite *s = suite_create("spoolq");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, run_lifecycle);
+    tcase_add_test(tc, two_runs_one_process);
+    tcase_add_test(tc, adopt_exited_and_killed);
+    tcase_add_test(tc, adopt_debris);
+    tcase_add_test(tc, fork_child_abandons_run);
+    tcase_add_test(tc, claim_order_release_done);
+    tcase_add_test(tc, claim_skips_locked);
+    tcase_add_test(tc, adopt_dead_claimer);
+    tcase_add_test(tc, concurrent_claims_exactly_once);
+    tcase_add_test(tc, cap_evicts_oldest);
+    tcase_add_test(tc, state_update_read);
+    tcase_add_test(tc, state_lock_timeout);
+    tcase_add_test(tc, discards);
+    tcase_add_test(tc, state_concurrent_writers);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    json_set_alloc_funcs(sp_mem_alloc, sp_mem_free); /* as the engine does */
+    SRunner *sr = srunner_create(spoolq_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

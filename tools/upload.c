@@ -1,0 +1,638 @@
+/* upload: the "sentryprof upload" command, the only place envelopes leave the machine.
+ * The preload library never does network I/O inside node (HAZARDS.md section 1): its
+ * uploader thread spawns `sentryprof upload --once --quiet --timeout N` and reaps it; a
+ * user can run the same command by hand.
+ *
+ * One pass: parse the DSN (bad: one line, exit 3, nothing touched); adopt what dead
+ * processes left (sp_spool_adopt); evict the oldest files above SENTRYPROF_SPOOL_MAX_BYTES
+ * (discards "cache_overflow"); then claim ready/ files oldest first and send each, unless
+ * Sentry rate-limits one of its categories or the shared backoff is active (the file goes
+ * back to ready/ and waits: we keep rate-limited data, SENTRY-FORMAT.md). Pending discards
+ * ride along as a client_report item on the next envelope sent, or in their own at the end.
+ * Without --once, passes repeat until ready/ is empty or the deadline, sleeping until the
+ * earliest limit ends. Every process shares state.json (limits, backoff, discards), so a
+ * limit learned by one uploader holds for all of them.
+ *
+ * Exit status: 0 nothing left in ready/; 4 some left (rate limit, backoff, deadline);
+ * 3 bad or missing DSN; 2 usage; 1 any other error.
+ * Single-threaded; the CLI process only. Memory through sp_mem (jansson's via main,
+ * libcurl's via sp_transport_global_init, zlib's via transport.c).
+ * Environment: SENTRY_DSN, SENTRYPROF_SPOOL_DIR and TMPDIR (default spool),
+ * SENTRYPROF_SPOOL_MAX_BYTES, SENTRYPROF_DEBUG (one debug line per request), and libcurl's
+ * proxy variables.
+ */
+#ifndef _GNU_SOURCE /* configure may pass -D_GNU_SOURCE=1 */
+#define _GNU_SOURCE
+#endif
+#include "cli.h"
+
+#include "config.h"
+#include "dsn.h"
+#include "log.h"
+#include "mem.h"
+#include "ratelimit.h"
+#include "spool.h"
+#include "transport.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SP_UPLOAD_DEFAULT_TIMEOUT 30.0            /* --timeout default, seconds */
+#define SP_UPLOAD_MAX_TIMEOUT 86400.0
+#define SP_UPLOAD_MIN_REQUEST_MS 200L             /* less time left: do not start a request */
+#define SP_UPLOAD_IDLE_WAIT 1.0                   /* seconds between passes that made no progress */
+#define SP_UPLOAD_MAX_FILE (64UL << 20)           /* larger files are dropped (Relay refuses them) */
+#define SP_UPLOAD_UNKNOWN_CATEGORY "profile_chunk" /* what an unreadable spool file most likely held */
+#define SP_UPLOAD_REASON_SEND "send_error"
+#define SP_UPLOAD_REASON_CAP "cache_overflow"
+
+enum { UP_EXIT_OK = 0, UP_EXIT_ERROR = 1, UP_EXIT_BAD_DSN = 3, UP_EXIT_DEFERRED = 4 };
+
+typedef struct {
+    sp_dsn_t dsn;
+    sp_spool_t *spool;
+    sp_transport_t *tp;
+    bool once, quiet;
+    double deadline;        /* CLOCK_MONOTONIC seconds */
+    unsigned long sent, dropped, evicted;
+    bool error;             /* something other than Sentry's answers went wrong */
+    bool stop;              /* end this pass: backoff started or deadline */
+    double wake;            /* unix time the earliest deferred file may go; 0: none */
+} up_t;
+
+/* ---- small helpers ---- */
+
+static double now_unix(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double now_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static long remaining_ms(const up_t *up)
+{
+    double r = (up->deadline - now_mono()) * 1000.0;
+    return r <= 0 ? 0 : r > (double)LONG_MAX ? LONG_MAX : (long)r;
+}
+
+/* A uniform number in [0, 1) that differs between uploaders started at the same moment. */
+static double jitter(void)
+{
+    uint32_t r = 0;
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
+        r = (uint32_t)getpid() * 2654435761u ^ (uint32_t)(now_mono() * 1e6);
+    return (double)r / 4294967296.0;
+}
+
+static void note_wake(up_t *up, double until)
+{
+    if (until > 0 && (up->wake == 0 || until < up->wake)) up->wake = until;
+}
+
+static void sleep_until_mono(double t)
+{
+    double d = t - now_mono();
+    if (d <= 0) return;
+    struct timespec ts = {(time_t)d, (long)((d - floor(d)) * 1e9)};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
+}
+
+/* SENTRYPROF_SPOOL_MAX_BYTES: bytes, optionally with a K, M or G suffix (powers of 1024). */
+static unsigned long long spool_max_bytes(void)
+{
+    const unsigned long long def = SP_DEFAULT_SPOOL_MAX_BYTES;
+    const char *v = getenv(SP_ENV_SPOOL_MAX_BYTES);
+    if (!v || !*v) return def;
+    char *end;
+    errno = 0;
+    unsigned long long x = v[0] >= '0' && v[0] <= '9' ? strtoull(v, &end, 10) : 0;
+    unsigned shift = 0;
+    if (x && !errno) {
+        if (*end == 'k' || *end == 'K') shift = 10, end++;
+        else if (*end == 'm' || *end == 'M') shift = 20, end++;
+        else if (*end == 'g' || *end == 'G') shift = 30, end++;
+    }
+    if (!x || errno || *end || (shift && x > (ULLONG_MAX >> shift))) {
+        sp_cli_err("warning: %s=\"%s\" is not a positive size in bytes (K, M, G suffixes "
+                   "allowed); using %llu", SP_ENV_SPOOL_MAX_BYTES, v, def);
+        return def;
+    }
+    return x << shift;
+}
+
+/* Items per data category (index SP_RL_*; [SP_RL_ALL] counts items of other types). */
+typedef struct {
+    json_int_t n[SP_RL_COUNT];
+} cats_t;
+
+static void count_categories(const sp_envelope_parsed_t *env, cats_t *c)
+{
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < env->count; i++) {
+        int cat = sp_ratelimit_item_category(sp_cli_item_type(env, i));
+        c->n[cat > 0 ? cat : SP_RL_ALL]++;
+    }
+}
+
+/* Adds one discard per item of c (items of untracked types are not reported: Sentry has no
+ * category we could name for them). */
+static int add_discards(json_t *state, const char *reason, const cats_t *c)
+{
+    int changed = 0;
+    for (int cat = 1; cat < SP_RL_COUNT; cat++) {
+        if (!c->n[cat]) continue;
+        int r = sp_spool_state_discard_add(state, reason, sp_ratelimit_category_name(cat), c->n[cat]);
+        if (r > 0) changed = 1;
+    }
+    return changed;
+}
+
+/* Categories of a file's bytes; an unparseable file counts as one SP_UPLOAD_UNKNOWN_CATEGORY. */
+static void categories_of(const char *data, size_t len, cats_t *c)
+{
+    sp_envelope_parsed_t env;
+    if (data && len && sp_envelope_parse(data, len, &env) == 0) {
+        count_categories(&env, c);
+        sp_envelope_parsed_free(&env);
+        return;
+    }
+    memset(c, 0, sizeof *c);
+    c->n[sp_ratelimit_category(SP_UPLOAD_UNKNOWN_CATEGORY)] = 1;
+}
+
+/* ---- state updates (each one locked read-modify-write of state.json) ---- */
+
+typedef struct {
+    const char *reason;
+    const cats_t *cats;
+} discard_upd_t;
+
+static int upd_discards(json_t *state, void *ctx)
+{
+    const discard_upd_t *d = ctx;
+    return add_discards(state, d->reason, d->cats);
+}
+
+static void record_discards(up_t *up, const char *reason, const cats_t *c)
+{
+    discard_upd_t d = {reason, c};
+    int rc = sp_spool_state_update(up->spool, upd_discards, &d);
+    if (rc < 0) SP_DEBUG("upload: cannot record discards: %s", strerror(-rc));
+}
+
+/* Puts taken discards back (they were not delivered). */
+static int upd_put_back(json_t *state, void *ctx)
+{
+    const json_t *arr = ctx;
+    int changed = 0;
+    size_t i;
+    json_t *d;
+    json_array_foreach(arr, i, d)
+    {
+        if (sp_spool_state_discard_add(state, json_string_value(json_object_get(d, "reason")),
+                                       json_string_value(json_object_get(d, "category")),
+                                       json_integer_value(json_object_get(d, "quantity"))) > 0)
+            changed = 1;
+    }
+    return changed;
+}
+
+static void put_back(up_t *up, json_t *discards)
+{
+    if (!discards) return;
+    int rc = sp_spool_state_update(up->spool, upd_put_back, discards);
+    if (rc < 0) SP_DEBUG("upload: cannot keep pending discards: %s", strerror(-rc));
+}
+
+typedef struct {
+    const sp_transport_response_t *resp;
+    sp_send_outcome_t outcome;
+    const cats_t *cats; /* the envelope's categories */
+    double now;
+    sp_ratelimit_t rl;  /* out: the state after the update */
+} response_upd_t;
+
+static int upd_response(json_t *state, void *ctx)
+{
+    response_upd_t *u = ctx;
+    sp_ratelimit_t *rl = &u->rl;
+    sp_ratelimit_load(rl, state);
+    sp_ratelimit_apply_response(rl, u->resp->status, u->resp->rate_limits, u->resp->retry_after,
+                                u->now);
+    if (u->outcome == SP_SEND_RATE_LIMITED) {
+        /* A 429 whose headers limit none of this envelope's categories (say, only
+         * metric_bucket) would otherwise be retried at once, forever: hold its categories
+         * for the default time. */
+        bool limited = sp_ratelimit_until(rl, -1, u->now) > 0;
+        for (int c = 1; c < SP_RL_COUNT && !limited; c++)
+            if (u->cats->n[c] && sp_ratelimit_until(rl, c, u->now) > 0) limited = true;
+        for (int c = 1; c < SP_RL_COUNT && !limited; c++)
+            if (u->cats->n[c] && rl->until[c] < u->now + SP_RATELIMIT_DEFAULT_SECONDS)
+                rl->until[c] = u->now + SP_RATELIMIT_DEFAULT_SECONDS;
+    } else if (u->outcome == SP_SEND_OK) {
+        sp_ratelimit_backoff_reset(rl);
+    } else if (u->outcome == SP_SEND_RETRY) {
+        sp_ratelimit_backoff_fail(rl, u->now, jitter());
+    }
+    if (u->outcome == SP_SEND_DROP) add_discards(state, SP_UPLOAD_REASON_SEND, u->cats);
+    return sp_ratelimit_store(rl, state, u->now) < 0 ? -ENOMEM : 1;
+}
+
+/* The shared limits now (a fresh read: other uploaders may have learned something). */
+static void load_limits(up_t *up, sp_ratelimit_t *rl)
+{
+    json_t *st = NULL;
+    sp_ratelimit_init(rl);
+    if (sp_spool_state_read(up->spool, &st) == 0) sp_ratelimit_load(rl, st);
+    json_decref(st);
+}
+
+/* ---- sending ---- */
+
+/* POSTs envelope bytes and applies the answer to the shared state. The outcome; *rl gets
+ * the limits after the update. */
+static sp_send_outcome_t post(up_t *up, const char *what, const char *data, size_t len,
+                              const cats_t *cats, sp_ratelimit_t *rl)
+{
+    sp_transport_request_t req;
+    sp_transport_response_t resp;
+    int rc = sp_transport_request_init(&req, &up->dsn, data, len);
+    if (rc < 0) {
+        sp_cli_err("%s: cannot build the request: %s", what, strerror(-rc));
+        up->error = true;
+        return SP_SEND_RETRY;
+    }
+    int sent = sp_transport_send(up->tp, &req, remaining_ms(up), &resp); /* 0: a response */
+    sp_transport_request_free(&req);
+    sp_send_outcome_t o = sp_transport_outcome(sent == 0 ? resp.status : 0);
+    if (sent == 0)
+        SP_DEBUG("upload: %s: %zu bytes -> HTTP %ld (%s)%s%s%s%s", what, len, resp.status,
+                 sp_transport_outcome_name(o), resp.rate_limits[0] ? ", X-Sentry-Rate-Limits: " : "",
+                 resp.rate_limits, resp.retry_after[0] ? ", Retry-After: " : "", resp.retry_after);
+    else
+        SP_DEBUG("upload: %s: %zu bytes -> no response: %s", what, len, resp.message);
+
+    response_upd_t u = {.resp = &resp, .outcome = o, .cats = cats, .now = now_unix()};
+    rc = sp_spool_state_update(up->spool, upd_response, &u);
+    if (rc < 0) {
+        SP_DEBUG("upload: cannot update %s/state.json: %s", sp_spool_dir(up->spool), strerror(-rc));
+        /* Still honour the answer in this process. */
+        sp_ratelimit_init(&u.rl);
+        sp_ratelimit_apply_response(&u.rl, resp.status, resp.rate_limits, resp.retry_after, u.now);
+        if (o == SP_SEND_RETRY) sp_ratelimit_backoff_fail(&u.rl, u.now, jitter());
+    }
+    *rl = u.rl;
+    if (o == SP_SEND_DROP && !up->quiet)
+        sp_cli_err("%s: Sentry refused it (HTTP %ld%s%s); dropped", what, resp.status,
+                   resp.message[0] ? ": " : "", resp.message);
+    if (o == SP_SEND_RETRY && !up->quiet) {
+        if (sent == 0)
+            sp_cli_err("%s: HTTP %ld from Sentry; will retry", what, resp.status);
+        else
+            sp_cli_err("%s: cannot reach Sentry (%s); will retry", what, resp.message);
+    }
+    return o;
+}
+
+/* Pending discards to attach, unless client reports (category internal) are limited. */
+static json_t *take_discards(up_t *up, const sp_ratelimit_t *rl)
+{
+    if (sp_ratelimit_until(rl, SP_RL_INTERNAL, now_unix()) > 0) return NULL;
+    json_t *d = NULL;
+    if (sp_spool_state_take_discards(up->spool, &d) < 0) return NULL;
+    return d;
+}
+
+/* Handles one claimed file; the claim always ends here. */
+static void send_claimed(up_t *up, sp_spool_claim_t *cl)
+{
+    char what[SP_SPOOL_NAME_MAX + 8];
+    snprintf(what, sizeof what, "ready/%s", cl->name);
+    char *data = NULL;
+    size_t len = 0;
+    cats_t cats;
+    sp_envelope_parsed_t env;
+    bool parsed = false;
+
+    int rc = sp_spool_claim_read(cl, SP_UPLOAD_MAX_FILE, &data, &len);
+    if (rc < 0 && rc != -EFBIG) {
+        sp_cli_err("%s: cannot read it: %s", what, strerror(-rc));
+        up->error = true;
+        sp_spool_claim_release(cl);
+        return;
+    }
+    if (rc == 0 && len > 0 && sp_envelope_parse(data, len, &env) == 0) parsed = true;
+    if (!parsed) {
+        /* Torn, foreign or oversized: Sentry could never take it. */
+        categories_of(NULL, 0, &cats);
+        if (!up->quiet)
+            sp_cli_err("%s: %s; dropped", what, rc == -EFBIG ? "too large" : "not a valid envelope");
+        record_discards(up, SP_UPLOAD_REASON_SEND, &cats);
+        sp_spool_claim_done(cl);
+        up->dropped++;
+        goto out;
+    }
+    count_categories(&env, &cats);
+
+    sp_ratelimit_t rl;
+    load_limits(up, &rl);
+    double now = now_unix();
+    if (rl.backoff_until > now) {
+        note_wake(up, rl.backoff_until);
+        up->stop = true;
+        sp_spool_claim_release(cl);
+        goto out;
+    }
+    double until = sp_ratelimit_until(&rl, -1, now);
+    for (int c = 1; c < SP_RL_COUNT; c++) {
+        double u = cats.n[c] ? sp_ratelimit_until(&rl, c, now) : 0;
+        if (u > until) until = u;
+    }
+    if (until > 0) { /* kept until the limit ends (our policy: never drop rate-limited data) */
+        SP_DEBUG("upload: %s: rate limited for %.1f s more", what, until - now);
+        note_wake(up, until);
+        sp_spool_claim_release(cl);
+        goto out;
+    }
+    if (remaining_ms(up) < SP_UPLOAD_MIN_REQUEST_MS) {
+        up->stop = true;
+        sp_spool_claim_release(cl);
+        goto out;
+    }
+
+    json_t *discards = take_discards(up, &rl);
+    char *body = NULL;
+    size_t blen = 0;
+    rc = sp_transport_envelope_for_send(&env, discards, now_unix(), &body, &blen);
+    if (rc < 0) {
+        sp_cli_err("%s: cannot prepare it: %s", what, strerror(-rc));
+        up->error = true;
+        put_back(up, discards);
+        json_decref(discards);
+        sp_spool_claim_release(cl);
+        goto out;
+    }
+    sp_send_outcome_t o = post(up, what, body, blen, &cats, &rl);
+    sp_mem_free(body);
+    if (o != SP_SEND_OK) put_back(up, discards);
+    json_decref(discards);
+    switch (o) {
+    case SP_SEND_OK:
+        up->sent++;
+        sp_spool_claim_done(cl);
+        break;
+    case SP_SEND_DROP:
+        up->dropped++;
+        sp_spool_claim_done(cl);
+        break;
+    case SP_SEND_RATE_LIMITED:
+        now = now_unix();
+        until = sp_ratelimit_until(&rl, -1, now);
+        for (int c = 1; c < SP_RL_COUNT; c++) {
+            double u = cats.n[c] ? sp_ratelimit_until(&rl, c, now) : 0;
+            if (u > until) until = u;
+        }
+        note_wake(up, until);
+        sp_spool_claim_release(cl);
+        break;
+    case SP_SEND_RETRY:
+        note_wake(up, rl.backoff_until);
+        up->stop = true;
+        sp_spool_claim_release(cl);
+        break;
+    }
+out:
+    if (parsed) sp_envelope_parsed_free(&env);
+    sp_mem_free(data);
+}
+
+/* Sends pending discards in an envelope of their own (nothing else carried them). */
+static void send_client_report(up_t *up)
+{
+    sp_ratelimit_t rl;
+    load_limits(up, &rl);
+    double now = now_unix();
+    if (rl.backoff_until > now || remaining_ms(up) < SP_UPLOAD_MIN_REQUEST_MS) return;
+    json_t *discards = take_discards(up, &rl);
+    if (!discards) return;
+    char *body = NULL;
+    size_t blen = 0;
+    if (sp_transport_envelope_for_send(NULL, discards, now, &body, &blen) == 0) {
+        cats_t cats = {{0}};
+        cats.n[SP_RL_INTERNAL] = 1;
+        sp_send_outcome_t o = post(up, "client report", body, blen, &cats, &rl);
+        /* A refused report is not retried (it would be refused again); others wait. */
+        if (o == SP_SEND_RATE_LIMITED || o == SP_SEND_RETRY) put_back(up, discards);
+        if (o == SP_SEND_RETRY) up->stop = true;
+    } else {
+        put_back(up, discards);
+    }
+    sp_mem_free(body);
+    json_decref(discards);
+}
+
+static bool discards_pending(up_t *up)
+{
+    json_t *st = NULL;
+    bool any = sp_spool_state_read(up->spool, &st) == 0 &&
+               json_array_size(json_object_get(st, "discards")) > 0;
+    json_decref(st);
+    return any;
+}
+
+/* ---- spool upkeep ---- */
+
+typedef struct {
+    json_t *state; /* discards accumulated during eviction */
+} evict_ctx_t;
+
+static void on_evict(const char *name, int fd, void *ctx)
+{
+    evict_ctx_t *e = ctx;
+    cats_t cats;
+    char *data = NULL;
+    size_t len = 0;
+    if (sp_spool_read_fd(fd, SP_UPLOAD_MAX_FILE, &data, &len) == 0) categories_of(data, len, &cats);
+    else categories_of(NULL, 0, &cats);
+    sp_mem_free(data);
+    add_discards(e->state, SP_UPLOAD_REASON_CAP, &cats);
+    SP_DEBUG("upload: evicted ready/%s (spool over %s)", name, SP_ENV_SPOOL_MAX_BYTES);
+}
+
+static int upd_merge(json_t *state, void *ctx)
+{
+    return upd_put_back(state, json_object_get(ctx, "discards"));
+}
+
+static void upkeep(up_t *up, unsigned long long max_bytes)
+{
+    int n = sp_spool_adopt(up->spool);
+    if (n < 0) {
+        sp_cli_err("cannot adopt files left in %s: %s", sp_spool_dir(up->spool), strerror(-n));
+        up->error = true;
+    }
+    evict_ctx_t e = {json_object()};
+    if (!e.state) return;
+    n = sp_spool_enforce_cap(up->spool, max_bytes, on_evict, &e);
+    if (n < 0) {
+        sp_cli_err("cannot enforce the spool size limit: %s", strerror(-n));
+        up->error = true;
+    } else if (n > 0) {
+        up->evicted += (unsigned long)n;
+        if (!up->quiet)
+            sp_cli_err("spool over %llu bytes: dropped the %d oldest file%s", max_bytes, n,
+                       n == 1 ? "" : "s");
+        int rc = sp_spool_state_update(up->spool, upd_merge, e.state);
+        if (rc < 0) SP_DEBUG("upload: cannot record discards: %s", strerror(-rc));
+    }
+    json_decref(e.state);
+}
+
+/* One walk over ready/, oldest first. */
+static void pass(up_t *up)
+{
+    char after[SP_SPOOL_NAME_MAX] = "";
+    up->stop = false;
+    while (!up->stop) {
+        if (remaining_ms(up) < SP_UPLOAD_MIN_REQUEST_MS) {
+            up->stop = true;
+            break;
+        }
+        sp_spool_claim_t cl;
+        int rc = sp_spool_claim(up->spool, after, &cl);
+        if (rc == -ENOENT) break;
+        if (rc < 0) {
+            sp_cli_err("cannot claim from %s/ready: %s", sp_spool_dir(up->spool), strerror(-rc));
+            up->error = true;
+            break;
+        }
+        snprintf(after, sizeof after, "%s", cl.name);
+        send_claimed(up, &cl);
+    }
+    if (!up->stop && discards_pending(up)) send_client_report(up);
+}
+
+/* ---- the command ---- */
+
+static bool parse_timeout(const char *s, double *out)
+{
+    if (!s || !*s) return false;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !(v > 0) || v > SP_UPLOAD_MAX_TIMEOUT) return false;
+    *out = v;
+    return true;
+}
+
+/* "--name VALUE" or "--name=VALUE"; NULL when a is not --name; *bad when VALUE is missing. */
+static const char *opt_value(int argc, char **argv, int *i, const char *name, bool *bad)
+{
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, n) != 0) return NULL;
+    if (a[n] == '=') return a + n + 1;
+    if (a[n] != '\0') return NULL;
+    if (*i + 1 >= argc) {
+        *bad = true;
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+int sp_cli_upload(int argc, char **argv)
+{
+    up_t up = {0};
+    const char *spool_arg = NULL, *dsn_arg = NULL;
+    double timeout = SP_UPLOAD_DEFAULT_TIMEOUT;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        bool bad = false;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            sp_cli_usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--once") == 0) {
+            up.once = true;
+        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+            up.quiet = true;
+        } else if ((v = opt_value(argc, argv, &i, "--spool", &bad)) || bad) {
+            if (bad || !*v) return sp_cli_bad_usage("upload: --spool needs a directory");
+            spool_arg = v;
+        } else if ((v = opt_value(argc, argv, &i, "--dsn", &bad)) || bad) {
+            if (bad) return sp_cli_bad_usage("upload: --dsn needs a DSN");
+            dsn_arg = v;
+        } else if ((v = opt_value(argc, argv, &i, "--timeout", &bad)) || bad) {
+            if (bad || !parse_timeout(v, &timeout))
+                return sp_cli_bad_usage("upload: --timeout takes seconds in (0, %.0f], got '%s'",
+                                        SP_UPLOAD_MAX_TIMEOUT, bad ? "" : v);
+        } else {
+            return sp_cli_bad_usage("upload: unknown argument '%s'", a);
+        }
+    }
+    up.deadline = now_mono() + timeout;
+    const char *debug = getenv(SP_ENV_DEBUG); /* as sp_config_load reads it */
+    if (debug && *debug && strcmp(debug, "0") != 0 && strcasecmp(debug, "false") != 0)
+        sp_log_set_level(SP_LOG_DEBUG);
+
+    /* The DSN first: a bad one touches nothing. */
+    const char *dsn = dsn_arg ? dsn_arg : getenv(SP_ENV_DSN);
+    char why[256];
+    if (!dsn || !*dsn) {
+        sp_cli_err("no DSN: set %s or pass --dsn", SP_ENV_DSN);
+        return UP_EXIT_BAD_DSN;
+    }
+    if (sp_dsn_parse(dsn, &up.dsn, why, sizeof why) < 0) {
+        sp_cli_err("invalid DSN \"%.300s\": %s", dsn, why[0] ? why : "cannot parse it");
+        return UP_EXIT_BAD_DSN;
+    }
+
+    char dir[PATH_MAX];
+    if (spool_arg) snprintf(dir, sizeof dir, "%s", spool_arg);
+    else if (!sp_cli_default_spool(dir, sizeof dir)) return UP_EXIT_ERROR;
+    unsigned long long max_bytes = spool_max_bytes();
+    if (sp_spool_open(dir, &up.spool) < 0) return UP_EXIT_ERROR; /* it printed why */
+    if (sp_transport_global_init() < 0 || sp_transport_new(&up.tp) < 0) {
+        sp_cli_err("cannot initialise libcurl");
+        sp_spool_close(up.spool);
+        return UP_EXIT_ERROR;
+    }
+
+    unsigned long left = 0;
+    for (;;) {
+        unsigned long progress = up.sent + up.dropped;
+        up.wake = 0;
+        upkeep(&up, max_bytes);
+        pass(&up);
+        if (sp_spool_ready_stats(up.spool, &left, NULL) < 0) left = 0;
+        if (up.once || left == 0 || remaining_ms(&up) < SP_UPLOAD_MIN_REQUEST_MS) break;
+        /* Wait for the earliest limit or backoff to end, or (no progress, nothing to wait
+         * for: files published behind our walk, or claimed by another uploader) a moment. */
+        double wait = up.wake > 0 ? up.wake - now_unix()
+                      : up.sent + up.dropped == progress ? SP_UPLOAD_IDLE_WAIT : 0;
+        if (now_mono() + wait >= up.deadline) break;
+        sleep_until_mono(now_mono() + wait);
+    }
+
+    sp_transport_free(up.tp);
+    sp_transport_global_cleanup();
+    sp_spool_close(up.spool);
+    if (!up.quiet)
+        printf("sent %lu, dropped %lu, deferred %lu\n", up.sent, up.dropped + up.evicted, left);
+    if (up.error) return UP_EXIT_ERROR;
+    return left ? UP_EXIT_DEFERRED : UP_EXIT_OK;
+}
