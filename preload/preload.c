@@ -31,6 +31,7 @@
 #include "sampler.h"
 #include "stats.h"
 #include "txn.h"
+#include "uploader.h"
 
 #define SP_EXPORT __attribute__((visibility("default")))
 #define SP_RING_CAPACITY 1024 /* samples; ~10 s of one thread at 99 Hz between drains */
@@ -139,6 +140,7 @@ static void atfork_child(void)
      * writes the parent's files). An exec'd child starts fresh through the constructor. */
     sp_sampler_atfork_child();
     sp_agent_atfork_child();
+    sp_uploader_atfork_child();
     started_pid = 0;
 }
 
@@ -161,6 +163,7 @@ __attribute__((constructor)) static void sentryprof_init(void)
         if (realpath(info.dli_fname, lib)) {
             setenv(SP_ENV_LIBRARY_PATH, lib, 1);
             have_helper = find_helper(lib, helper, sizeof helper);
+            sp_uploader_init(&config, lib);
         }
     }
     if (!have_helper) SP_DEBUG("JS helper %s not found next to the library", SP_HELPER_NAME);
@@ -195,6 +198,7 @@ __attribute__((destructor)) static void sentryprof_fini(void)
     if (!started_pid || started_pid != getpid()) return;
     sp_sampler_stop();
     sp_agent_stop(SP_EXIT_TIMEOUT_MS);
+    sp_uploader_shutdown();
     started_pid = 0;
 }
 

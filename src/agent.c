@@ -28,6 +28,7 @@
 #include "stats.h"
 #include "symbolize.h"
 #include "txn.h"
+#include "uploader.h"
 
 #define SP_AGENT_TICK_MS 100 /* how often the ring is drained */
 #define SP_RETAIN_MAX 65536  /* raw samples kept for transactions in flight (~30 s x 20 threads) */
@@ -68,6 +69,7 @@ static struct {
     uint64_t last_commit_ns;
     bool dirty;
     sp_spool_t *spool;
+    sp_spool_run_t *run; /* our run folder: open chunks, published into ready/ when closed */
     bool spool_failed;
     int64_t mono_to_real_ns;
     pid_t pid;
@@ -104,24 +106,49 @@ static void new_chunk(void)
     agent.dirty = false;
 }
 
-/* Publishes one envelope in the spool (opened on first use). 0 or negative errno. */
-static int spool_write(const char *name, const char *buf, size_t len)
+/* Opens the spool and our run folder on first use. False when it cannot be written. */
+static bool spool_ready(void)
 {
-    if (!agent.spool && !agent.spool_failed) {
-        if (sp_spool_open(agent.opts.cfg->spool_dir, &agent.spool) < 0) agent.spool_failed = true;
+    if (agent.run) return true;
+    if (agent.spool_failed) return false;
+    if (sp_spool_open(agent.opts.cfg->spool_dir, &agent.spool) < 0 ||
+        sp_spool_run_begin(agent.spool, &agent.run) < 0) {
+        agent.spool_failed = true; /* one warning was printed; drops are counted from here */
+        return false;
     }
-    if (!agent.spool) {
+    return true;
+}
+
+static void count_spool_error(const char *name, int rc)
+{
+    sp_stats_inc(SP_STAT_SPOOL_ERRORS);
+    static bool warned;
+    if (!warned && rc != -EIO)
+        SP_WARN("cannot write %s/%s: %s (counting drops from here on)", agent.opts.cfg->spool_dir,
+                name, strerror(-rc));
+    warned = true;
+}
+
+/* Writes (or rewrites) name in our run folder; publish: move it to ready/ for upload. */
+static int spool_write(const char *name, const char *buf, size_t len, bool publish)
+{
+    if (!spool_ready()) {
         sp_stats_inc(SP_STAT_SPOOL_ERRORS);
         return -EIO;
     }
-    int rc = sp_spool_commit(agent.spool, name, buf, len);
-    if (rc < 0) {
-        sp_stats_inc(SP_STAT_SPOOL_ERRORS);
-        static bool warned;
-        if (!warned) SP_WARN("cannot write %s/%s: %s (counting drops from here on)", sp_spool_dir(agent.spool), name, strerror(-rc));
-        warned = true;
+    int rc = sp_spool_run_commit(agent.run, name, buf, len);
+    if (rc == 0 && publish) {
+        rc = sp_spool_run_publish(agent.run, name);
+        if (rc == 0) sp_uploader_notify();
     }
+    if (rc < 0) count_spool_error(name, rc);
     return rc;
+}
+
+static void chunk_name(char *name, size_t len)
+{
+    snprintf(name, len, "%" PRIu64 "-%d-%s" SP_SPOOL_SUFFIX, sp_session_first_ns(agent.chunk) / 1000000000u,
+             (int)agent.pid, agent.meta.chunk_id);
 }
 
 /* Writes the open chunk as a complete envelope, replacing its previous commit. */
@@ -132,13 +159,10 @@ static void commit_chunk(void)
     if (sp_session_sample_count(agent.chunk) < SP_CHUNK_MIN_SAMPLES) return;
     char *buf = NULL;
     size_t len = 0;
-    int rc = sp_profile_chunk_envelope(agent.chunk, &agent.meta, &buf, &len);
-    if (rc == 0) {
+    if (sp_profile_chunk_envelope(agent.chunk, &agent.meta, &buf, &len) == 0) {
         char name[128];
-        uint64_t start_real = sp_session_first_ns(agent.chunk);
-        snprintf(name, sizeof name, "%" PRIu64 "-%d-%s" SP_SPOOL_SUFFIX, start_real / 1000000000u,
-                 (int)agent.pid, agent.meta.chunk_id);
-        spool_write(name, buf, len);
+        chunk_name(name, sizeof name);
+        spool_write(name, buf, len, false);
     }
     sp_mem_free(buf);
 }
@@ -149,6 +173,9 @@ static void close_chunk(void)
     agent.dirty = true;
     if (sp_session_sample_count(agent.chunk) >= SP_CHUNK_MIN_SAMPLES) {
         commit_chunk();
+        char name[128];
+        chunk_name(name, sizeof name);
+        if (agent.run && sp_spool_run_publish(agent.run, name) == 0) sp_uploader_notify();
         sp_stats_inc(SP_STAT_CHUNKS_WRITTEN);
     } else if (sp_session_sample_count(agent.chunk) > 0) {
         sp_stats_inc(SP_STAT_CHUNKS_SKIPPED);
@@ -311,7 +338,7 @@ static void emit_transaction(const sp_txn_t *t)
         char name[128];
         snprintf(name, sizeof name, "%" PRIu64 "-%d-txn-%s" SP_SPOOL_SUFFIX,
                  t->start_real_ns / 1000000000u, (int)agent.pid, t->event_id);
-        if (spool_write(name, buf, len) == 0) sp_stats_inc(SP_STAT_TXN_PROFILES);
+        if (spool_write(name, buf, len, true) == 0) sp_stats_inc(SP_STAT_TXN_PROFILES);
     }
     sp_mem_free(buf);
     sp_session_free(sess);
@@ -354,7 +381,7 @@ static void emit_txn_event(const sp_txn_t *t)
         char name[128];
         snprintf(name, sizeof name, "%" PRIu64 "-%d-txn-%s" SP_SPOOL_SUFFIX,
                  t->start_real_ns / 1000000000u, (int)agent.pid, t->event_id);
-        spool_write(name, buf, len);
+        spool_write(name, buf, len, true);
     }
     sp_mem_free(buf);
 }
@@ -459,6 +486,8 @@ static void *agent_main(void *arg)
     }
     process_transactions();
     close_chunk();
+    if (agent.run) sp_spool_run_end(agent.run); /* anything left open goes to ready/ */
+    agent.run = NULL;
     if (agent.opts.remove_perf_map && agent.opts.perf_map_path) {
         struct stat st; /* only a regular file of ours: never follow a planted symlink */
         if (lstat(agent.opts.perf_map_path, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())
@@ -552,5 +581,7 @@ void sp_agent_atfork_child(void)
     /* Only the forking thread survives; the lock may be held by the dead agent thread. */
     pthread_mutex_init(&agent.lock, NULL);
     pthread_mutex_init(&agent.js_lock, NULL);
+    if (agent.run) sp_spool_run_abandon(agent.run); /* the parent still holds its lock */
+    agent.run = NULL;
     agent.running = false;
 }

@@ -72,6 +72,7 @@ void sp_config_load(sp_config_t *cfg)
     cfg->lazy = env_choice(SP_ENV_LOGGING_MODE, "lazy", "eager", false);
     const char *dsn = secure_getenv(SP_ENV_DSN);
     cfg->has_dsn = dsn && *dsn;
+    cfg->shutdown_ms = env_int(SP_ENV_SHUTDOWN_TIMEOUT, 2, 0, 60) * 1000;
     cfg->continuous = env_choice(SP_ENV_MODE, "continuous", "transaction", !cfg->has_dsn);
     if (sp_spool_default_dir(cfg->spool_dir, sizeof cfg->spool_dir) < 0) {
         SP_WARN("spool directory path too long; using /tmp/sentryprof-%u", (unsigned)getuid());

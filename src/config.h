@@ -22,6 +22,8 @@
                                                      transaction with a DSN, else continuous */
 #define SP_ENV_LOGGING_MODE "SENTRY_PROFILER_LOGGING_MODE" /* Sentry's: "eager" (default) | "lazy" */
 #define SP_ENV_DSN "SENTRY_DSN"                   /* where to send; unset: spool only */
+#define SP_ENV_SHUTDOWN_TIMEOUT "SENTRYPROF_SHUTDOWN_TIMEOUT" /* seconds the exit-time upload may take, default 2 */
+#define SP_ENV_CLI "SENTRYPROF_CLI"               /* path of the sentryprof CLI the uploader runs */
 #define SP_ENV_ENVIRONMENT "SENTRY_ENVIRONMENT"     /* Sentry environment, default "production" */
 #define SP_ENV_RELEASE "SENTRY_RELEASE"             /* Sentry release, default "" */
 #define SP_ENV_SPOOL_MAX_BYTES "SENTRYPROF_SPOOL_MAX_BYTES" /* spool size cap (K/M/G ok), default 100M */
@@ -42,6 +44,7 @@ typedef struct {
     bool lazy;               /* SENTRY_PROFILER_LOGGING_MODE=lazy */
     bool continuous;         /* SENTRYPROF_MODE (see above) */
     bool has_dsn;
+    int shutdown_ms;         /* SENTRYPROF_SHUTDOWN_TIMEOUT */
     char spool_dir[PATH_MAX];
     char environment[128];
     char release[256];

@@ -13,6 +13,26 @@ failed=0
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sp-e2e.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
+# The envelopes a run left in a spool dir (run folders and ready/), one per line.
+envelopes() { find "$1" -type f -name '*.envelope' ! -name '.*' 2>/dev/null | sort; }
+
+# Starts the local ingest server (tests/ingest/server.js) writing into $1; sets INGEST_PID,
+# INGEST_PORT and DSN. Extra arguments go to the server (e.g. --mode down).
+start_ingest() {
+    local dir=$1; shift
+    mkdir -p "$dir"
+    "$NODE" "$top_srcdir/tests/ingest/server.js" --dir "$dir" --port "${INGEST_FIXED_PORT:-0}" \
+        --parent-pid $$ --max-seconds 300 --quiet "$@" &
+    INGEST_PID=$!
+    INGEST_PORT=$("$top_srcdir/tests/ingest/wait-port.sh" "$dir" 10) || { echo "ingest server did not start" >&2; exit 99; }
+    DSN="http://pub@127.0.0.1:$INGEST_PORT/1"
+}
+# Switches the running ingest server's fault mode: ingest_mode '{"mode":"429","retry_after":5}'
+ingest_mode() {
+    curl -s -o /dev/null -X POST -H 'content-type: application/json' --data "$1" "http://127.0.0.1:$INGEST_PORT/_control"
+}
+ingest_summary() { "$NODE" "$top_srcdir/tests/ingest/summary.js" "$1"; }
+
 ok() { passed=$((passed + 1)); echo "ok - $*"; }
 not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
 check() { # check "description" command...

@@ -6,12 +6,20 @@
 const fs = require('fs');
 const path = require('path');
 
+// A spool dir holds envelopes in run folders and ready/: walk it, skipping dot files.
 function files(args) {
   const out = [];
+  const walk = (d) => {
+    for (const f of fs.readdirSync(d).sort()) {
+      if (f.startsWith('.')) continue;
+      const p = path.join(d, f);
+      if (fs.statSync(p).isDirectory()) walk(p);
+      else if (f.endsWith('.envelope')) out.push(p);
+    }
+  };
   for (const a of args) {
-    if (fs.statSync(a).isDirectory()) {
-      for (const f of fs.readdirSync(a)) if (f.endsWith('.envelope') && !f.startsWith('.')) out.push(path.join(a, f));
-    } else out.push(a);
+    if (fs.statSync(a).isDirectory()) walk(a);
+    else out.push(a);
   }
   return out;
 }

@@ -7,10 +7,18 @@ const path = require('path');
 const rules = require(path.join(__dirname, 'rules.js'));
 
 const files = [];
+// A spool dir holds envelopes in run folders and ready/: walk it, skipping dot files.
+const walk = (d) => {
+  for (const f of fs.readdirSync(d).sort()) {
+    if (f.startsWith('.')) continue;
+    const p = path.join(d, f);
+    if (fs.statSync(p).isDirectory()) walk(p);
+    else if (f.endsWith('.envelope')) files.push(p);
+  }
+};
 for (const a of process.argv.slice(2)) {
-  if (fs.statSync(a).isDirectory()) {
-    for (const f of fs.readdirSync(a).sort()) if (f.endsWith('.envelope') && !f.startsWith('.')) files.push(path.join(a, f));
-  } else files.push(a);
+  if (fs.statSync(a).isDirectory()) walk(a);
+  else files.push(a);
 }
 let bad = 0;
 const types = {};

@@ -1,0 +1,236 @@
+/* uploader: owns the delivery thread and the child processes it spawns.
+ * Threads: init on the constructor's thread; notify from the agent thread; the loop on its
+ * own thread (all signals blocked, named "sentryprof-up"); shutdown on the exiting thread.
+ * Lock order: up_lock only. Reads SENTRYPROF_CLI (an explicit path to the CLI) at init.
+ * Child exit codes (tools/upload.c): 0 all sent, 4 some deferred (rate limit, backoff,
+ * deadline), 3 invalid DSN, others: error. */
+#include "uploader.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mem.h"
+
+#define SP_UP_RETRY_DEFERRED_S 5  /* exit 4: something is rate limited or backing off */
+#define SP_UP_RETRY_ERROR_S 30    /* any other failure */
+#define SP_UP_CHILD_TIMEOUT_S 30  /* --timeout for a child started while running */
+#define SP_UP_MAX_ENV 4096
+
+extern char **environ;
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool enabled, started, stop, disabled;
+    pthread_t thread;
+    unsigned long published, handled; /* notifications seen / handled */
+    time_t retry_at;                  /* 0: none */
+    pid_t child;
+    char cli[PATH_MAX];
+    char spool[PATH_MAX];
+    char **envp;
+    int shutdown_ms;
+    bool debug;
+} up = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static bool executable(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+static bool find_cli(const char *lib_path)
+{
+    const char *env = secure_getenv("SENTRYPROF_CLI");
+    if (env && *env) {
+        snprintf(up.cli, sizeof up.cli, "%s", env);
+        return executable(up.cli);
+    }
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", lib_path ? lib_path : "");
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        *slash = '\0';
+        /* build tree: .libs/../tools/sentryprof; installed: lib/../bin/sentryprof */
+        const char *const rel[] = {"%s/../tools/sentryprof", "%s/../bin/sentryprof"};
+        for (size_t i = 0; i < 2; i++) {
+            snprintf(up.cli, sizeof up.cli, rel[i], dir);
+            if (executable(up.cli)) return true;
+        }
+    }
+#ifdef SP_BINDIR
+    snprintf(up.cli, sizeof up.cli, "%s/sentryprof", SP_BINDIR);
+    if (executable(up.cli)) return true;
+#endif
+    return false;
+}
+
+void sp_uploader_init(const sp_config_t *cfg, const char *lib_path)
+{
+    if (!cfg->has_dsn) return;
+    up.debug = cfg->debug;
+    up.shutdown_ms = cfg->shutdown_ms;
+    snprintf(up.spool, sizeof up.spool, "%s", cfg->spool_dir);
+    if (!find_cli(lib_path)) {
+        SP_WARN("SENTRY_DSN is set but the sentryprof CLI was not found next to the library; "
+                "profiles stay in %s (send them with `sentryprof upload`)", up.spool);
+        return;
+    }
+    /* The child gets our environment as it was before main, minus LD_PRELOAD: reading
+     * environ later from another thread would race with the app's setenv. */
+    size_t n = 0;
+    while (environ[n] && n < SP_UP_MAX_ENV) n++;
+    up.envp = sp_mem_calloc(n + 1, sizeof *up.envp);
+    if (!up.envp) return;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "LD_PRELOAD=", 11) != 0) up.envp[o++] = sp_mem_strdup(environ[i]);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&up.wake, &ca);
+    pthread_condattr_destroy(&ca);
+    up.enabled = true;
+    SP_DEBUG("uploader: %s --spool %s", up.cli, up.spool);
+}
+
+/* Runs `sentryprof upload --once --quiet --timeout T --spool DIR` and returns its exit code,
+ * waiting at most wait_ms (then -ETIMEDOUT; the child finishes on its own by its timeout). */
+static int run_child(int timeout_s, int wait_ms)
+{
+    char tbuf[16];
+    snprintf(tbuf, sizeof tbuf, "%d", timeout_s);
+    char *argv[] = {up.cli, "upload", "--once", "--quiet", "--timeout", tbuf, "--spool", up.spool, NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    if (!up.debug) posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawnattr_t at;
+    posix_spawnattr_init(&at);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&at, &none); /* our thread blocks everything; the child must not */
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK);
+    pid_t pid;
+    int rc = posix_spawn(&pid, up.cli, &fa, &at, argv, up.envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (rc != 0) return -rc;
+    pthread_mutex_lock(&up.lock);
+    up.child = pid;
+    pthread_mutex_unlock(&up.lock);
+    int status = 0;
+    for (int waited = 0;; waited += 10) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) break;
+        if (r < 0 && errno != EINTR) return -errno;
+        if (wait_ms >= 0 && waited >= wait_ms) return -ETIMEDOUT;
+        struct timespec ts = {0, 10 * 1000000L}; /* a child lives for seconds: 10 ms steps */
+        nanosleep(&ts, NULL);
+    }
+    pthread_mutex_lock(&up.lock);
+    up.child = 0;
+    pthread_mutex_unlock(&up.lock);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+/* Acts on a child's exit code; returns the seconds until the next try (0: none needed). */
+static int handle_result(int rc)
+{
+    static bool warned_error;
+    switch (rc) {
+    case 0:
+        return 0;
+    case 4:
+        return SP_UP_RETRY_DEFERRED_S;
+    case 3:
+        SP_WARN("SENTRY_DSN is not a valid DSN; profiles stay in %s (spool-only mode)", up.spool);
+        up.disabled = true;
+        return 0;
+    default:
+        if (!warned_error)
+            SP_WARN("profile upload failed (%s %d); retrying, files are kept in %s",
+                    rc < 0 ? "error" : "exit code", rc < 0 ? -rc : rc, up.spool);
+        warned_error = true;
+        return SP_UP_RETRY_ERROR_S;
+    }
+}
+
+static void *uploader_main(void *arg)
+{
+    (void)arg;
+    pthread_setname_np(pthread_self(), "sentryprof-up");
+    pthread_mutex_lock(&up.lock);
+    while (!up.stop && !up.disabled) {
+        time_t now = time(NULL);
+        bool due = up.published != up.handled || (up.retry_at && now >= up.retry_at);
+        if (!due) {
+            struct timespec dl;
+            clock_gettime(CLOCK_MONOTONIC, &dl);
+            dl.tv_sec += up.retry_at ? (up.retry_at > now ? up.retry_at - now : 1) : 3600;
+            pthread_cond_timedwait(&up.wake, &up.lock, &dl);
+            continue;
+        }
+        up.handled = up.published;
+        up.retry_at = 0;
+        pthread_mutex_unlock(&up.lock);
+        int wait_s = handle_result(run_child(SP_UP_CHILD_TIMEOUT_S, -1));
+        pthread_mutex_lock(&up.lock);
+        if (wait_s) up.retry_at = time(NULL) + wait_s;
+    }
+    pthread_mutex_unlock(&up.lock);
+    return NULL;
+}
+
+void sp_uploader_notify(void)
+{
+    if (!up.enabled) return;
+    pthread_mutex_lock(&up.lock);
+    up.published++;
+    if (!up.started && !up.stop && !up.disabled) {
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread never takes the app's signals */
+        up.started = pthread_create(&up.thread, NULL, uploader_main, NULL) == 0;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
+    pthread_cond_broadcast(&up.wake);
+    pthread_mutex_unlock(&up.lock);
+}
+
+void sp_uploader_shutdown(void)
+{
+    if (!up.enabled) return;
+    pthread_mutex_lock(&up.lock);
+    up.stop = true;
+    bool started = up.started, pending = up.published != 0 && !up.disabled;
+    pthread_cond_broadcast(&up.wake);
+    pthread_mutex_unlock(&up.lock);
+    /* The thread may be waiting for a child: do not join it (exit would wait as long);
+     * one last bounded pass of our own picks up what the agent just published. */
+    (void)started;
+    if (pending) {
+        int secs = (up.shutdown_ms + 999) / 1000;
+        int rc = run_child(secs > 0 ? secs : 1, up.shutdown_ms);
+        if (rc == -ETIMEDOUT) SP_DEBUG("uploader: shutdown timeout; the rest stays in %s", up.spool);
+    }
+}
+
+void sp_uploader_atfork_child(void)
+{
+    pthread_mutex_init(&up.lock, NULL);
+    up.enabled = false; /* a fork child never sends the parent's files */
+    up.started = false;
+}

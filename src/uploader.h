@@ -1,0 +1,22 @@
+/* uploader: the library's delivery thread. It never does network I/O itself: when the
+ * spool has something new it posix_spawns `sentryprof upload --once` (libcurl lives in that
+ * short-lived process, never in node's address space: HAZARDS.md section 1) with LD_PRELOAD
+ * removed, and reaps it. Started on first use, one per process, sleeping on a condition
+ * variable when idle (no polling). Only when SENTRY_DSN is set. */
+#ifndef SP_UPLOADER_H
+#define SP_UPLOADER_H
+
+#include "config.h"
+
+/* Records what the thread needs (the CLI path, a copy of the environment without
+ * LD_PRELOAD). Call from the constructor, before main: environ is not yet shared.
+ * lib_path: our own .so, to find the CLI next to it. */
+void sp_uploader_init(const sp_config_t *cfg, const char *lib_path);
+/* Something was published: start the thread if needed and wake it. Cheap; any thread. */
+void sp_uploader_notify(void);
+/* Exit: one last upload of what is left, waiting at most cfg->shutdown_ms in all. */
+void sp_uploader_shutdown(void);
+/* In a fork child: forget the thread (it does not exist there). */
+void sp_uploader_atfork_child(void);
+
+#endif
