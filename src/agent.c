@@ -184,33 +184,31 @@ static void close_chunk(void)
     agent.chunk = NULL;
 }
 
-static void add_sample(const sp_sample_t *s)
+/* Symbolizes one raw sample into session sess. */
+static void add_sample(sp_session_t *sess, const sp_sample_t *s)
 {
     uint32_t frames[SP_MAX_FRAMES + 1];
     size_t n = 0;
     sp_frame_t f;
     for (size_t i = 0; i < s->nframes; i++) {
         sp_symbolizer_resolve(agent.sym, s->pcs[i], i > 0, &f);
-        long idx = sp_session_frame(agent.chunk, &f);
+        long idx = sp_session_frame(sess, &f);
         if (idx < 0) return;
         frames[n++] = (uint32_t)idx;
     }
     if (s->flags & SP_SAMPLE_TRUNCATED) { /* the cut-off root end stays visible */
         f = (sp_frame_t){.function = "[truncated]", .native = true};
-        long idx = sp_session_frame(agent.chunk, &f);
+        long idx = sp_session_frame(sess, &f);
         if (idx >= 0) frames[n++] = (uint32_t)idx;
     }
-    long stack = sp_session_stack(agent.chunk, frames, n);
+    long stack = sp_session_stack(sess, frames, n);
     char thread_id[SP_THREAD_ID_LEN], name[64];
     if (!sp_sampler_thread_info((pid_t)s->tid, thread_id, name, sizeof name)) {
         snprintf(thread_id, sizeof thread_id, "%u", s->tid);
         name[0] = '\0';
     }
     uint64_t real_ns = (uint64_t)((int64_t)s->ts_ns + agent.mono_to_real_ns);
-    if (sp_session_sample(agent.chunk, stack, thread_id, name, real_ns) == 0) {
-        agent.dirty = true;
-        sp_stats_inc(SP_STAT_SAMPLES_SYMBOLIZED);
-    }
+    if (sp_session_sample(sess, stack, thread_id, name, real_ns) == 0) sp_stats_inc(SP_STAT_SAMPLES_SYMBOLIZED);
 }
 
 static void retain(const sp_sample_t *s)
@@ -247,7 +245,6 @@ static void prune_retained(uint64_t now)
     }
 }
 
-static void add_sample(const sp_sample_t *s);
 
 /* Hands a built profile (or a "too short" tombstone) to JS; expired ones are dropped. */
 static void js_profile_put(const char *event_id, char *json)
@@ -294,10 +291,8 @@ int sp_agent_take_profile(const char *event_id, char **json)
 /* Builds and spools the v1 profile + transaction envelope of one finished transaction. */
 static void emit_transaction(const sp_txn_t *t)
 {
-    sp_session_t *chunk_saved = agent.chunk;
     sp_session_t *sess = sp_session_new();
     if (!sess) return;
-    agent.chunk = sess; /* add_sample writes into agent.chunk */
     uint64_t end = t->end_ns;
     if (end - t->start_ns > SP_TXN_MAX_NS) end = t->start_ns + SP_TXN_MAX_NS;
     for (size_t i = 0; i < agent.ret_count; i++) {
@@ -309,10 +304,8 @@ static void emit_transaction(const sp_txn_t *t)
         s->nframes = r->nframes;
         s->flags = r->flags;
         memcpy(s->pcs, r->pcs, r->nframes * sizeof(uint64_t));
-        add_sample(s);
+        add_sample(sess, s);
     }
-    agent.chunk = chunk_saved;
-    agent.dirty = chunk_saved ? agent.dirty : false;
     sp_profile_env_t env = {.release = agent.opts.cfg->release,
                             .environment = agent.opts.cfg->environment,
                             .node_version = agent.node_version};
@@ -365,7 +358,8 @@ static void drain(void)
         if (!agent.chunk) new_chunk();
         if (!agent.chunk) return;
         if (!agent.chunk_start_ns) agent.chunk_start_ns = s->ts_ns;
-        add_sample(s);
+        add_sample(agent.chunk, s);
+        agent.dirty = true;
     }
 }
 
