@@ -70,7 +70,9 @@ check "churn: every registered worker unregistered (main stays)" \
     test "$(jqn "$res" 'f.registered >= 1000 && f.registered - f.unregistered === 1')" = true
 check "churn: one thread slot and one timer left (main)" \
     test "$(jqn "$res" 'f.snaps[1].threads === 1 && (f.snaps[1].timers === 1 || f.snaps[1].timers === -1)')" = true
-check "churn: pending-signal queue does not grow" test "$(jqn "$res" 'f.snaps[1].sigq <= f.snaps[0].sigq + 2')" = true
+# SigQ counts the queued signals of every process of this user (parallel tests included):
+# a leak of timers would push it toward RLIMIT_SIGPENDING; stay far below.
+check "churn: pending-signal queue stays small" test "$(jqn "$res" 'f.snaps[1].sigq < 100')" = true
 # The open chunk (5 s here) and the perf map between prunes make the arena move a few MiB;
 # a leak per worker would add tens of MiB over 1,500 workers.
 check "churn: profiler arena flat (< +8 MiB from 500 to 2000 workers)" \
@@ -86,8 +88,9 @@ eager=$(SENTRYPROF_MODE=transaction SENTRY_PROFILER_LOGGING_MODE=eager SENTRYPRO
 check "eager + idle: signals arrive, none kept ($eager)" \
     awk -v s="$eager" 'BEGIN { split(s, a, " "); exit !(a[1] > 100 && a[2] == 0 && a[3] == a[1]) }'
 
-# -- CPU clock: 1 s asleep + ~0.5 s on CPU gives ~50 samples, not ~150
-cpu='const e=Date.now()+500; let x=0; setTimeout(() => { while (Date.now() < e + 1000) x++; console.log(__sentryprof.stats().samples); }, 1000)'
-n=$(SENTRYPROF_CLOCK=cpu SENTRYPROF_SPOOL_DIR="$WORK/cpu" LD_PRELOAD=$SP_LIB "$NODE" -e "$cpu")
-check "cpu clock: $n samples for ~0.5 s on CPU in 1.5 s (expect 25..90)" test "$n" -ge 25 -a "$n" -le 90
+# -- CPU clock: samples follow the thread's CPU time (99 per CPU second), not the wall clock
+cpu='const c0=process.cpuUsage(); const s0=__sentryprof.stats().samples; setTimeout(() => { const e=Date.now()+600; let x=0; while (Date.now() < e) x++; const c=process.cpuUsage(c0); console.log((__sentryprof.stats().samples - s0) + " " + ((c.user + c.system) / 1e6).toFixed(3)); }, 1000)'
+r=$(SENTRYPROF_CLOCK=cpu SENTRYPROF_SPOOL_DIR="$WORK/cpu" LD_PRELOAD=$SP_LIB "$NODE" -e "$cpu")
+check "cpu clock: samples match CPU time, 1 s asleep adds none (samples, cpu s: $r)" \
+    awk -v r="$r" 'BEGIN { split(r, a, " "); want = a[2] * 99; d = a[1] - want; if (d < 0) d = -d; exit !(d <= 10 + 0.35 * want) }'
 finish
