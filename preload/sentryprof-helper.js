@@ -2,38 +2,130 @@
 // sentryprof's JS helper. libsentryprof.so adds `--require <this file>` to NODE_OPTIONS in
 // node processes, so it runs first in the main thread and in every worker thread. It binds
 // the already loaded library through N-API (process.dlopen on the path the library put in
-// SENTRYPROF_LIBRARY_PATH), registers the thread with the sampler, and exposes
-// globalThis.__sentryprof. It must never throw into the app, print, or keep the event loop
-// alive.
+// SENTRYPROF_LIBRARY_PATH), registers the thread with the sampler, reads the JS-side config,
+// exposes globalThis.__sentryprof (manual transactions, stats) and installs, from the sibling
+// files next to it:
+//   sentryprof-http.js     every incoming http/https request becomes a transaction;
+//   sentryprof-sentry7.js  apps using @sentry/node 7 get our profiles in the SDK's envelopes.
+// It must never throw into the app, print (but one warning per bad setting, and debug lines
+// with SENTRYPROF_DEBUG=1), change the app's output or keep the event loop alive.
 (function sentryprofHelper() {
   const lib = process.env.SENTRYPROF_LIBRARY_PATH;
   if (!lib || globalThis.__sentryprof) return;
-  const debug = process.env.SENTRYPROF_DEBUG === '1';
+  const env = process.env;
+  const debug = env.SENTRYPROF_DEBUG === '1';
+  const say = (line) => { try { process.stderr.write(`[sentryprof] ${line}\n`); } catch (_) { /* closed stderr */ } };
   let native;
   try {
     const mod = { exports: {} };
     process.dlopen(mod, lib);
     native = mod.exports;
   } catch (err) {
-    if (debug) process.stderr.write(`[sentryprof] debug: helper inactive: ${err && err.message}\n`);
+    if (debug) say(`debug: helper inactive: ${err && err.message}`);
     return;
   }
+  if (typeof native.registerThread !== 'function') return; // not our library's bridge
   let threadId = 0;
   try {
     const wt = require('worker_threads');
     threadId = wt.isMainThread ? 0 : wt.threadId;
   } catch (_) { /* very old node: main thread only */ }
-  const rc = native.registerThread(String(threadId), threadId === 0 ? 'main' : `worker ${threadId}`,
+  const isMain = threadId === 0;
+  const rc = native.registerThread(String(threadId), isMain ? 'main' : `worker ${threadId}`,
     process.versions.node);
-  if (rc < 0 && debug) process.stderr.write(`[sentryprof] debug: thread ${threadId} not sampled (${rc})\n`);
+  if (rc < 0 && debug) say(`debug: thread ${threadId} not sampled (${rc})`);
 
-  // A transaction started by hand: startTransaction({name, op}) -> {traceId, spanId, finish()}.
+  // ---- JS-side config (the native side reads the rest). Warnings and the debug dump come
+  // from the main thread only: workers see the same environment.
+  const warn = (msg) => { if (isMain) say(`warning: ${msg}`); };
+  const dbg = (msg) => { if (debug) say(`debug: ${msg}`); };
+  const RATE = /^\s*(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\s*$/;
+  function rate(name, def) {
+    const v = env[name];
+    if (v === undefined || v.trim() === '') return def;
+    const x = RATE.test(v) ? Number(v) : NaN;
+    if (!(x >= 0 && x <= 1)) {
+      warn(`${name}="${v}" is not a number in 0..1; using ${def}`);
+      return def;
+    }
+    return x;
+  }
+  function choice(name, words, def) {
+    const v = env[name];
+    if (v === undefined || v === '') return def;
+    const w = v.toLowerCase();
+    if (words.includes(w)) return w;
+    warn(`${name}="${v}" is not one of ${words.join(', ')}; using "${def}"`);
+    return def;
+  }
+  const config = {
+    mode: native.mode === 'continuous' ? 'continuous' : 'transaction',
+    tracesSampleRate: rate('SENTRY_TRACES_SAMPLE_RATE', 1),
+    profilesSampleRate: rate('SENTRY_PROFILES_SAMPLE_RATE', 1),
+    // auto: diagnostics_channel, or wrapping Server#emit only where node lacks the channels;
+    // channel / emit: force one (tests); off: no HTTP auto-instrumentation.
+    http: choice('SENTRYPROF_HTTP', ['auto', 'channel', 'emit', 'off'], 'auto'),
+    // Whether a rate came from the environment: the @sentry/node 7 bridge uses the SDK's own
+    // profilesSampleRate first and SENTRY_PROFILES_SAMPLE_RATE only when the app set none.
+    profilesRateFromEnv: env.SENTRY_PROFILES_SAMPLE_RATE !== undefined && env.SENTRY_PROFILES_SAMPLE_RATE.trim() !== '',
+  };
+
+  const roll = (r) => r >= 1 || (r > 0 && Math.random() < r);
+  // Transaction names go into a 200-byte native buffer: cut on a character boundary.
+  function clip(s, max = 199) {
+    s = typeof s === 'string' ? s : String(s == null ? '' : s);
+    if (s.length * 3 <= max || Buffer.byteLength(s) <= max) return s;
+    let out = s.slice(0, max);
+    while (Buffer.byteLength(out) > max) out = out.slice(0, -1);
+    if (/[\ud800-\udbff]$/.test(out)) out = out.slice(0, -1);
+    return out;
+  }
+
+  // Shared with the sibling modules. begin() applies the sampling rates (Sentry's: profiles
+  // relative to traces; a parent's decision from `sentry-trace` wins over the traces rate) and
+  // returns a native handle, or -1 when nothing would come of the transaction.
+  const core = {
+    native, config, threadId, isMain, debug, warn, dbg, clip, roll,
+    // Set by sentryprof-sentry7.js: true while an @sentry/* SDK with tracing is active, so
+    // our own HTTP transactions step aside (the SDK sends its own; nothing twice).
+    sdkTracing: () => false,
+    begin(name, op, traceId, parentSpanId, parentSampled) {
+      const traceSampled = parentSampled === undefined ? roll(config.tracesSampleRate) : parentSampled;
+      if (!traceSampled) return -1;
+      // Transaction mode: a transaction is spooled only with its profile, so an unprofiled one
+      // is not started at all. Continuous mode: every sampled transaction is spooled, pointing
+      // at the process's continuous profile (the profile rate does not apply per transaction).
+      if (config.mode === 'transaction' && !roll(config.profilesSampleRate)) return -1;
+      const h = native.startTransaction(clip(name), String(op || 'default'), traceId || '',
+        parentSpanId || '', true, false);
+      if (typeof h === 'number' && h >= 0) return h;
+      core.failed(h);
+      return -1;
+    },
+    // A native start that failed (-ENOSPC: 1024 transactions in flight; -ENOENT: thread not
+    // sampled): the transaction goes unprofiled. Said once per error with SENTRYPROF_DEBUG=1.
+    failed(rc) {
+      if (!debug || seenErrors.has(rc)) return;
+      seenErrors.add(rc);
+      say(`debug: startTransaction failed (${rc}): transaction not profiled (said once per error)`);
+    },
+  };
+  const seenErrors = new Set();
+  const mods = {}; // the sibling modules, once loaded
+
+  // A transaction started by hand: startTransaction({name, op, traceId?, parentSpanId?,
+  // sampled?}) -> {traceId, spanId, setName(), setHttpStatus(), finish(), discard()}.
+  // Without `sampled`, the sampling rates decide (a transaction not sampled still has ids).
   class Transaction {
     constructor(handle) { this._h = handle; }
-    get traceId() { const ids = native.transactionIds(this._h); return ids && ids.trace_id; }
-    get spanId() { const ids = native.transactionIds(this._h); return ids && ids.span_id; }
-    setName(name) { native.setTransaction(this._h, String(name), 0, ''); return this; }
-    setHttpStatus(code) { native.setTransaction(this._h, '', Number(code) || 0, ''); return this; }
+    get traceId() { const ids = this._h >= 0 && native.transactionIds(this._h); return ids ? ids.trace_id : undefined; }
+    get spanId() { const ids = this._h >= 0 && native.transactionIds(this._h); return ids ? ids.span_id : undefined; }
+    setName(name) { if (this._h >= 0) native.setTransaction(this._h, clip(name), 0, ''); return this; }
+    setHttpStatus(code) {
+      code = Number(code) || 0;
+      if (this._h >= 0) native.setTransaction(this._h, '', code, mods.http ? mods.http.spanStatus(code) : '');
+      return this;
+    }
     finish() { if (this._h >= 0) { native.finishTransaction(this._h, true); this._h = -1; } }
     discard() { if (this._h >= 0) { native.finishTransaction(this._h, false); this._h = -1; } }
   }
@@ -43,12 +135,34 @@
     mode: native.mode,
     stats: () => native.stats(),
     startTransaction(ctx = {}) {
-      const h = native.startTransaction(String(ctx.name || ''), String(ctx.op || 'default'),
-        String(ctx.traceId || ''), String(ctx.parentSpanId || ''), ctx.sampled !== false);
-      return new Transaction(h);
+      ctx = ctx || {};
+      let sampled = ctx.sampled;
+      if (typeof sampled !== 'boolean') {
+        sampled = roll(config.tracesSampleRate) &&
+          (config.mode === 'continuous' || roll(config.profilesSampleRate));
+      }
+      const h = native.startTransaction(clip(ctx.name || ''), String(ctx.op || 'default'),
+        String(ctx.traceId || ''), String(ctx.parentSpanId || ''), sampled, false);
+      return new Transaction(typeof h === 'number' ? h : -1);
     },
   };
   Object.defineProperty(globalThis, '__sentryprof', {
     value: Object.freeze(api), enumerable: false, configurable: true, writable: false,
   });
+
+  const path = require('path');
+  const parts = {};
+  for (const [key, file] of [['sentry', 'sentryprof-sentry7.js'], ['http', 'sentryprof-http.js']]) {
+    try {
+      mods[key] = require(path.join(__dirname, file));
+      parts[key] = mods[key].install(core);
+    } catch (err) {
+      dbg(`${file} not installed: ${err && err.message}`);
+    }
+  }
+  if (debug && isMain) {
+    dbg(`js config: mode=${config.mode} traces_sample_rate=${config.tracesSampleRate} ` +
+      `profiles_sample_rate=${config.profilesSampleRate}${config.profilesRateFromEnv ? '' : ' (default)'} ` +
+      `http=${parts.http || 'off'} sentry_sdk_bridge=${parts.sentry || 'off'} node=${process.versions.node}`);
+  }
 })();

@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# Issue #4: an unchanged plain-http app under the shim (transaction mode, no DSN: spool only).
+# Every request becomes one envelope (transaction + v1 profile) valid for Sentry's ingest;
+# the name is "GET /route" with the query stripped, op http.server, the status recorded, the
+# profile's top JS frame is the route's own function, and an incoming sentry-trace header
+# continues its trace. Also: the sampling variables (rate 0, bad value -> one warning),
+# SENTRYPROF_DEBUG's config line, and the Server#emit fallback for nodes without the
+# diagnostics channels.
+. "$(dirname "$0")/lib.sh"
+need_node
+Q="$top_srcdir/tests/e2e/profile-query.js"
+CHECK_ENV="$top_srcdir/tests/ingest/check-envelopes.js"
+unset SENTRY_DSN SENTRYPROF_DEBUG SENTRY_TRACES_SAMPLE_RATE SENTRY_PROFILES_SAMPLE_RATE SENTRYPROF_HTTP \
+    SENTRYPROF_MODE SENTRY_PROFILER_LOGGING_MODE SENTRYPROF_DISABLE
+# Spooled envelopes, one per line, wherever the spool keeps them (lib.sh has it too).
+type envelopes >/dev/null 2>&1 ||
+    envelopes() { find "$1" -type f -name '*.envelope' ! -name '.*' 2>/dev/null | sort; }
+count() { envelopes "$1" | wc -l; }
+jqn() { "$NODE" -e "const f=JSON.parse(process.argv[1]); console.log($2)" "$1"; }
+
+# The client: REQUESTS is a JSON list of {path, header?, with?} run in order; "with" holds
+# requests sent at the same time as this one. Prints one line per response: "<status> <path>".
+cat >"$WORK/drive.js" <<'JS'
+const http = require('http');
+const [port, list] = [Number(process.argv[2]), JSON.parse(process.argv[3])];
+function get(r) {
+  return new Promise((resolve, reject) => {
+    const headers = r.header ? { 'sentry-trace': r.header } : {};
+    http.get({ host: '127.0.0.1', port, path: r.path, headers, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(`${res.statusCode} ${r.path}`));
+    }).on('error', reject);
+  });
+}
+(async () => {
+  for (const r of list) {
+    const got = await Promise.all([get(r), ...(r.with || []).map(get)]);
+    for (const g of got) console.log(g);
+  }
+})().catch((e) => { console.error(e.message); process.exit(1); });
+JS
+
+# One line per spooled transaction envelope (JSON): name, op, status, http status tag,
+# trace_id, parent_span_id, profile top function, ids matching.
+cat >"$WORK/facts.js" <<'JS'
+const fs = require('fs');
+const path = require('path');
+const files = [];
+const walk = (d) => {
+  for (const n of fs.readdirSync(d).sort()) {
+    if (n.startsWith('.')) continue;
+    const p = path.join(d, n);
+    if (fs.statSync(p).isDirectory()) walk(p);
+    else if (n.endsWith('.envelope')) files.push(p);
+  }
+};
+walk(process.argv[2]);
+function items(buf) {
+  const out = [];
+  let pos = buf.indexOf(10) + 1;
+  while (pos > 0 && pos < buf.length) {
+    const nl = buf.indexOf(10, pos);
+    if (nl < 0) break;
+    const h = JSON.parse(buf.subarray(pos, nl));
+    const start = nl + 1;
+    const end = typeof h.length === 'number' ? start + h.length : (buf.indexOf(10, start) < 0 ? buf.length : buf.indexOf(10, start));
+    out.push({ type: h.type, p: JSON.parse(buf.subarray(start, end)) });
+    pos = end + 1;
+  }
+  return out;
+}
+for (const f of files) {
+  const its = items(fs.readFileSync(f));
+  const t = (its.find((i) => i.type === 'transaction') || {}).p;
+  const p = (its.find((i) => i.type === 'profile') || {}).p;
+  if (!t) continue;
+  const tally = {};
+  let samples = 0;
+  if (p) for (const s of p.profile.samples) {
+    const st = p.profile.stacks[s.stack_id];
+    const leaf = st.map((i) => p.profile.frames[i]).find((fr) => fr.platform === 'node');
+    const fn = leaf ? leaf.function : '(native)';
+    tally[fn] = (tally[fn] || 0) + 1;
+    samples++;
+  }
+  const top = Object.entries(tally).sort((a, b) => b[1] - a[1])[0];
+  const tr = t.contexts.trace;
+  console.log(JSON.stringify({
+    name: t.transaction, op: tr.op, status: tr.status, code: t.tags && t.tags['http.status_code'],
+    trace_id: tr.trace_id, parent: tr.parent_span_id || '', samples, top: top ? top[0] : null,
+    topShare: top ? +(top[1] / samples).toFixed(2) : 0,
+    linked: !!p && p.transaction.id === t.event_id && p.transaction.trace_id === tr.trace_id &&
+      t.contexts.profile.profile_id === p.event_id && p.transaction.name === t.transaction,
+  }));
+}
+JS
+
+# run_app NAME [VAR=value...]: starts the app under the shim with its own spool, then
+# drive REQUESTS and stop_app. Sets $port and $app_pid.
+run_app() {
+    local name=$1
+    shift
+    mkdir -p "$WORK/$name"
+    env "$@" SENTRYPROF_SPOOL_DIR="$WORK/$name/spool" LD_PRELOAD="$SP_LIB" \
+        "$NODE" "$APPS/http-app.js" >"$WORK/$name/out" 2>"$WORK/$name/err" &
+    app_pid=$!
+    port=
+    for _ in $(seq 1 200); do
+        port=$(sed -n 's/^listening \([0-9]*\)$/\1/p' "$WORK/$name/out" 2>/dev/null)
+        [ -n "$port" ] && break
+        sleep 0.05
+    done
+}
+drive() { "$NODE" "$WORK/drive.js" "$port" "$1" >"$WORK/$2.drive" 2>&1; }
+stop_app() { # SIGTERM: the app closes its server and exits by itself (the library flushes)
+    kill -TERM "$app_pid" 2>/dev/null
+    for _ in $(seq 1 100); do kill -0 "$app_pid" 2>/dev/null || break; sleep 0.05; done
+    wait "$app_pid" 2>/dev/null
+}
+
+# ---- main run: 9 profiled requests (some sent concurrently), one not sampled by its parent
+# (sentry-trace ...-0), a 404 (too short for 2 samples: no profile, so nothing spooled)
+TRACE=4bf92f3577b34da6a3ce929d0e0e4736
+PARENT=00f067aa0ba902b7
+REQS='[
+ {"path":"/alpha"},
+ {"path":"/beta"},
+ {"path":"/alpha?user=42&token=secret#frag"},
+ {"path":"/beta?q=1", "with":[{"path":"/alpha"}]},
+ {"path":"/alpha", "with":[{"path":"/beta"}]},
+ {"path":"/beta", "header":"'$TRACE-$PARENT-1'"},
+ {"path":"/fail"},
+ {"path":"/alpha", "header":"0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0"},
+ {"path":"/missing?x=1"}
+]'
+run_app main SENTRYPROF_MODE=transaction
+check "app listening" test -n "$port"
+drive "$REQS" main
+stop_app
+check "every request answered (200 x9, 500, 404)" \
+    test "$(cut -d' ' -f1 "$WORK/main.drive" | sort | uniq -c | awk '{print $1"x"$2}' | tr '\n' ' ')" = "9x200 1x404 1x500 "
+check "app output unchanged" test "$(cat "$WORK/main/out")" = "listening $port"
+check "app stderr empty" test ! -s "$WORK/main/err"
+facts=$("$NODE" "$WORK/facts.js" "$WORK/main/spool")
+echo "$facts" | sed 's/^/# /'
+n=$(count "$WORK/main/spool")
+check "one envelope per profiled request (9)" test "$n" = 9
+check "every envelope passes the ingest rules" "$NODE" "$CHECK_ENV" "$WORK/main/spool"
+q=$("$NODE" "$Q" "$WORK/main/spool")
+check "9 transactions, 9 profiles" test "$(jqn "$q" 'f.transactions.length + " " + f.profiles')" = "9 9"
+check "names: 4x GET /alpha, 4x GET /beta, 1x GET /fail (query strings stripped)" \
+    test "$(echo "$facts" | "$NODE" -e 'const c={};for(const l of require("fs").readFileSync(0,"utf8").trim().split("\n")){const n=JSON.parse(l).name;c[n]=(c[n]||0)+1}console.log(JSON.stringify(Object.fromEntries(Object.entries(c).sort())))')" = '{"GET /alpha":4,"GET /beta":4,"GET /fail":1}'
+check "no name carries a query or fragment" test "$(echo "$facts" | grep -c '"name":"[^"]*[?#]')" = 0
+check "op http.server everywhere" test "$(echo "$facts" | grep -c '"op":"http.server"')" = 9
+route_top() { # every transaction named $1 has $2 as its profile's top JS frame (>= 60% of samples)
+    echo "$facts" | "$NODE" -e '
+      const [name, fn] = process.argv.slice(1);
+      const ls = require("fs").readFileSync(0, "utf8").trim().split("\n").map(JSON.parse).filter((f) => f.name === name);
+      process.exit(ls.length && ls.every((f) => f.top === fn && f.topShare >= 0.6 && f.samples >= 5) ? 0 : 1);' "$1" "$2"
+}
+check "GET /alpha profiles: top frame alphaRoute" route_top "GET /alpha" alphaRoute
+check "GET /beta profiles: top frame betaRoute" route_top "GET /beta" betaRoute
+check "GET /fail profile: top frame failRoute" route_top "GET /fail" failRoute
+check "status ok + http.status_code 200 on the routes" \
+    test "$(echo "$facts" | grep -v '"GET /fail"' | grep -c '"status":"ok","code":"200"')" = 8
+check "status internal_error + http.status_code 500 on /fail" \
+    test "$(echo "$facts" | grep '"GET /fail"' | grep -c '"status":"internal_error","code":"500"')" = 1
+check "sentry-trace header: trace id and parent span continued" \
+    test "$(echo "$facts" | grep -c "\"trace_id\":\"$TRACE\",\"parent\":\"$PARENT\"")" = 1
+check "sentry-trace with sampled=0: not profiled" test "$(envelopes "$WORK/main/spool" | xargs -r grep -l 0af7651916cd43dd8448eb211c80319c | wc -l)" = 0
+check "other requests start their own traces (distinct trace ids)" \
+    test "$(echo "$facts" | grep -o '"trace_id":"[0-9a-f]*"' | sort -u | wc -l)" = 9
+check "each profile linked to its transaction (id, trace id, name, profile_id)" \
+    test "$(echo "$facts" | grep -c '"linked":true')" = 9
+
+# ---- Server#emit fallback (nodes without the http diagnostics channels): same results
+REQS2='[{"path":"/alpha?a=1"},{"path":"/beta", "with":[{"path":"/alpha"}]}]'
+run_app emit SENTRYPROF_MODE=transaction SENTRYPROF_HTTP=emit SENTRYPROF_DEBUG=1
+drive "$REQS2" emit
+stop_app
+check "emit fallback: app output unchanged" test "$(cat "$WORK/emit/out")" = "listening $port"
+check "emit fallback: debug line names the hook" grep -q 'js config: .* http=server-emit' "$WORK/emit/err"
+check "emit fallback: envelopes valid" "$NODE" "$CHECK_ENV" "$WORK/emit/spool"
+facts=$("$NODE" "$WORK/facts.js" "$WORK/emit/spool")
+check "emit fallback: 3 envelopes, GET /alpha x2 on alphaRoute, GET /beta on betaRoute" \
+    test "$(echo "$facts" | "$NODE" -e 'const l=require("fs").readFileSync(0,"utf8").trim().split("\n").map(JSON.parse);console.log(l.map(f=>f.name+"="+f.top).sort().join(","))')" = \
+    "GET /alpha=alphaRoute,GET /alpha=alphaRoute,GET /beta=betaRoute"
+
+# ---- SENTRYPROF_DEBUG=1 prints the JS config once; a bad rate warns once and keeps 1.0
+run_app badrate SENTRYPROF_MODE=transaction SENTRY_TRACES_SAMPLE_RATE=lots SENTRYPROF_DEBUG=1
+drive '[{"path":"/alpha"}]' badrate
+stop_app
+check "bad SENTRY_TRACES_SAMPLE_RATE: exactly one warning line" \
+    test "$(grep -c '^\[sentryprof\] warning: ' "$WORK/badrate/err")" = 1
+check "the warning names the variable and the default" \
+    grep -q '^\[sentryprof\] warning: SENTRY_TRACES_SAMPLE_RATE="lots" is not a number in 0..1; using 1$' "$WORK/badrate/err"
+check "debug: one js config line with the effective rates" \
+    test "$(grep -c '^\[sentryprof\] debug: js config: mode=transaction traces_sample_rate=1 profiles_sample_rate=1 (default) http=diagnostics_channel' "$WORK/badrate/err")" = 1
+check "bad rate: default 1.0 used (the request was profiled)" test "$(count "$WORK/badrate/spool")" = 1
+
+# ---- SENTRY_TRACES_SAMPLE_RATE=0 / SENTRY_PROFILES_SAMPLE_RATE=0: nothing spooled, silently
+run_app rate0 SENTRYPROF_MODE=transaction SENTRY_TRACES_SAMPLE_RATE=0
+drive '[{"path":"/alpha"},{"path":"/beta"}]' rate0
+stop_app
+check "traces rate 0: no envelope, no stderr" \
+    test "$(count "$WORK/rate0/spool")" = 0 -a ! -s "$WORK/rate0/err"
+run_app prof0 SENTRYPROF_MODE=transaction SENTRY_PROFILES_SAMPLE_RATE=0.0
+drive '[{"path":"/alpha"},{"path":"/beta"}]' prof0
+stop_app
+check "profiles rate 0: no envelope, no stderr" \
+    test "$(count "$WORK/prof0/spool")" = 0 -a ! -s "$WORK/prof0/err"
+
+# ---- continuous mode: each request's transaction event points at the continuous profile
+run_app cont SENTRYPROF_MODE=continuous
+drive '[{"path":"/alpha"},{"path":"/beta"}]' cont
+stop_app
+q=$("$NODE" "$Q" "$WORK/cont/spool")
+check "continuous mode: 2 transaction events + chunks, valid" \
+    test "$(jqn "$q" 'f.transactions.sort().join(",") + " " + (f.chunks > 0)')" = "GET /alpha,GET /beta true"
+check "continuous mode: envelopes valid" "$NODE" "$CHECK_ENV" "$WORK/cont/spool"
+check "continuous mode: transactions carry contexts.profile.profiler_id" \
+    test "$(envelopes "$WORK/cont/spool" | xargs -r cat | grep -c '"profiler_id":"[0-9a-f]\{32\}"')" -ge 2
+
+finish

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# Issue #4: an app already using @sentry/node 7 (+ @sentry/tracing 7, the versions pinned in
+# tests/e2e/sentry7/package-lock.json, installed here with `npm ci`) and NO profiling package,
+# run under the shim against the local ingest server: its transaction arrives in ONE envelope
+# with a valid profile of the app's work functions, sent by the SDK itself; our library
+# spools nothing for it. Also: an SDK transaction per HTTP request, while our own HTTP
+# auto-transactions step aside; and the same app without the shim sends no profile.
+# Needs the npm registry (or a warm npm cache) the first time; the install is kept in
+# $top_builddir/_e2e-deps/sentry7/ (outside tests/, which is distributed) and reused while
+# the lockfile is unchanged.
+. "$(dirname "$0")/lib.sh"
+need_node
+unset SENTRYPROF_DEBUG SENTRY_TRACES_SAMPLE_RATE SENTRY_PROFILES_SAMPLE_RATE SENTRYPROF_HTTP \
+    SENTRYPROF_MODE SENTRY_PROFILER_LOGGING_MODE SENTRYPROF_DISABLE SENTRY_ENVIRONMENT SENTRY_RELEASE
+INGEST="$top_srcdir/tests/ingest"
+Q="$top_srcdir/tests/e2e/profile-query.js"
+type envelopes >/dev/null 2>&1 ||
+    envelopes() { find "$1" -type f -name '*.envelope' ! -name '.*' 2>/dev/null | sort; }
+jqn() { "$NODE" -e "const f=JSON.parse(process.argv[1]); console.log($2)" "$1"; }
+
+# ---- install @sentry/node 7 (npm ci against the committed lockfile)
+SRC="$top_srcdir/tests/e2e/sentry7"
+DEPS="$top_builddir/_e2e-deps/sentry7"
+stamp=$(cat "$SRC/package.json" "$SRC/package-lock.json" | cksum | cut -d' ' -f1)
+if [ "$(cat "$DEPS/.stamp" 2>/dev/null)" = "$stamp" ] && [ -f "$DEPS/node_modules/@sentry/node/package.json" ]; then
+    ok "@sentry/node 7 already installed in $DEPS (lockfile unchanged)"
+else
+    NPM=${NPM:-$(command -v npm || true)}
+    if [ -z "$NPM" ]; then
+        not_ok "npm not found: this test installs @sentry/node 7 with npm ci (set NPM=...)"
+        finish
+    fi
+    tmp="$DEPS.tmp.$$"
+    rm -rf "$tmp" && mkdir -p "$tmp" && cp "$SRC/package.json" "$SRC/package-lock.json" "$tmp/"
+    # --prefer-offline: the npm cache answers when it can; the registry otherwise.
+    if (cd "$tmp" && timeout 300 "$NPM" ci --no-audit --no-fund --prefer-offline --loglevel=error) >"$WORK/npm.log" 2>&1; then
+        rm -rf "$DEPS" && mv "$tmp" "$DEPS" && echo "$stamp" >"$DEPS/.stamp"
+        ok "npm ci installed @sentry/node 7 ($(sed -n 's/.*"version": "\(.*\)".*/\1/p' "$DEPS/node_modules/@sentry/node/package.json" | head -1))"
+    else
+        rm -rf "$tmp"
+        sed 's/^/# npm: /' "$WORK/npm.log" | tail -20
+        not_ok "npm ci failed in a copy of tests/e2e/sentry7/: is the npm registry ($("$NPM" config get registry 2>/dev/null)) reachable? This test needs @sentry/node 7 from it"
+        finish
+    fi
+fi
+export NODE_PATH="$DEPS/node_modules"
+
+# ---- the local ingest server
+start_ingest() { # start_ingest DIR: sets $ingest_pid and $DSN
+    "$NODE" "$INGEST/server.js" --port 0 --dir "$1" --parent-pid $$ --quiet >"$1.log" 2>&1 &
+    ingest_pid=$!
+    local port
+    port=$("$INGEST/wait-port.sh" "$1" 10) || { not_ok "ingest server did not start"; finish; }
+    DSN="http://pub@127.0.0.1:$port/1"
+}
+stop_ingest() { kill "$ingest_pid" 2>/dev/null; wait "$ingest_pid" 2>/dev/null; }
+# Problems the server found, less the one @sentry/node 7 itself causes: its node transport
+# sends no Content-Type (Relay's envelope endpoint does not need one; see the reference
+# capture in shared/reference/, "content_type": null).
+problems() { jqn "$1" 'f.problems.filter((p) => !/content-type null is not/.test(p)).join("; ")'; }
+
+# ---- the seed's app: one manual transaction, CPU in jsonWork and regexWork
+D="$WORK/seed"
+mkdir -p "$D"
+start_ingest "$D"
+out=$(SENTRY_DSN=$DSN SENTRYPROF_SPOOL_DIR="$D/spool" LD_PRELOAD="$SP_LIB" \
+    timeout 60 "$NODE" "$APPS/sentry7-app.js" 2>"$D/err")
+rc=$?
+stop_ingest
+check "seed app exits 0 with its own output" test "$rc:$out" = "0:sentry7-app done ok"
+check "seed app: no stderr" test ! -s "$D/err"
+s=$("$NODE" "$INGEST/summary.js" "$D")
+echo "# $(jqn "$s" 'JSON.stringify({requests: f.requests, accepted: f.accepted, ok: f.ok, items: f.items_by_type, profiles: f.profiles, problems: f.problems})')"
+check "exactly one envelope reached the server, and was accepted" \
+    test "$(jqn "$s" 'f.envelope_requests + " " + f.accepted')" = "1 1"
+check "it holds the transaction and a profile" test "$(jqn "$s" 'JSON.stringify(f.items_by_type)')" = '{"transaction":1,"profile":1}'
+check "no ingest problem in it (but the SDK's missing Content-Type)" test -z "$(problems "$s")"
+check "every ingest rule passes on the accepted envelope" "$NODE" "$INGEST/check-envelopes.js" "$D/accepted"
+check "the profile's transaction id is the SDK's transaction event_id" \
+    test "$(jqn "$s" 'f.profiles.length === 1 && f.profiles[0].transaction_id === f.transactions[0].event_id')" = true
+check "the envelope header is the SDK's (sentry.javascript.node)" \
+    grep -q '"sdk":{"name":"sentry.javascript.node"' "$D"/accepted/*.envelope
+q=$("$NODE" "$Q" "$D/accepted")
+echo "# $q"
+check "transaction 'My Transaction', profile linked by event id and trace id" \
+    test "$(jqn "$q" 'f.txnProfiles.map((p) => p.name + " " + p.eventIdMatches + " " + p.traceIdMatches).join()')" = "My Transaction true true"
+# The work functions by self samples (leaf JS frame) in the profile.
+cat >"$WORK/work.js" <<'JS'
+const fs = require('fs');
+const buf = fs.readFileSync(process.argv[2], 'utf8').split('\n');
+const i = buf.findIndex((l) => /"type":"profile"/.test(l));
+const p = JSON.parse(buf[i + 1]);
+const t = buf.findIndex((l) => /"type":"transaction"/.test(l));
+const ev = JSON.parse(buf[t + 1]);
+const self = {};
+for (const s of p.profile.samples) {
+  const leaf = p.profile.stacks[s.stack_id].map((k) => p.profile.frames[k]).find((f) => f.platform === 'node');
+  const fn = leaf ? leaf.function : '(native)';
+  self[fn] = (self[fn] || 0) + 1;
+}
+const n = p.profile.samples.length;
+console.log(JSON.stringify({
+  samples: n,
+  json: (self.jsonWork || 0) / n, regex: (self.regexWork || 0) / n,
+  profile_id: (ev.contexts.profile || {}).profile_id === p.event_id,
+  timestamp: Math.abs(Date.parse(p.timestamp) / 1000 - ev.start_timestamp) < 0.002,
+  env: p.environment === ev.environment && p.release === (ev.release || ''),
+}));
+JS
+w=$("$NODE" "$WORK/work.js" "$(ls "$D"/accepted/*.envelope | head -1)")
+echo "# $w"
+check "profile: >= 30 samples (400 ms of work at 99 Hz)" test "$(jqn "$w" 'f.samples >= 30')" = true
+check "profile: jsonWork and regexWork each top >= 25% of the samples" \
+    test "$(jqn "$w" 'f.json >= 0.25 && f.regex >= 0.25')" = true
+check "transaction's contexts.profile.profile_id is the profile's event_id" test "$(jqn "$w" 'f.profile_id')" = true
+check "profile timestamp = transaction start; release/environment from the event" \
+    test "$(jqn "$w" 'f.timestamp && f.env')" = true
+check "our library spooled nothing for it" test "$(envelopes "$D/spool" | wc -l)" = 0
+
+# ---- without the shim the same app sends its transaction alone (the profile was ours)
+D="$WORK/noshim"
+mkdir -p "$D"
+start_ingest "$D"
+SENTRY_DSN=$DSN timeout 60 "$NODE" "$APPS/sentry7-app.js" >/dev/null 2>&1
+stop_ingest
+s=$("$NODE" "$INGEST/summary.js" "$D")
+check "without the shim: a transaction and no profile" test "$(jqn "$s" 'JSON.stringify(f.items_by_type)')" = '{"transaction":1}'
+
+# ---- an http server whose handler starts SDK transactions: each carries its profile; our
+# own HTTP auto-transactions step aside (nothing spooled, nothing sent twice)
+cat >"$WORK/sdk-http.js" <<'JS'
+const Sentry = require('@sentry/node');
+require('@sentry/tracing');
+const http = require('http');
+Sentry.init({ dsn: process.env.SENTRY_DSN, tracesSampleRate: 1, profilesSampleRate: 1 });
+function handlerWork(ms) {
+  const end = Date.now() + ms;
+  let x = 0;
+  while (Date.now() < end) for (let i = 0; i < 1000; i++) x = (x * 33 + i) % 1000033;
+  return x;
+}
+const server = http.createServer((req, res) => {
+  const t = Sentry.startTransaction({ op: 'http.server', name: `GET ${req.url}` });
+  handlerWork(150);
+  t.finish();
+  res.end('ok');
+});
+server.listen(0, '127.0.0.1', async () => {
+  const get = (path) => new Promise((resolve) => http.get({ port: server.address().port, host: '127.0.0.1', path, agent: false }, (r) => { r.resume(); r.on('end', resolve); }));
+  await Promise.all([get('/one'), get('/two')]);
+  await get('/three');
+  server.close();
+  await Sentry.flush(5000);
+  console.log('sdk-http done');
+});
+JS
+D="$WORK/sdkhttp"
+mkdir -p "$D"
+start_ingest "$D"
+out=$(SENTRY_DSN=$DSN SENTRYPROF_SPOOL_DIR="$D/spool" LD_PRELOAD="$SP_LIB" timeout 60 "$NODE" "$WORK/sdk-http.js" 2>"$D/err")
+stop_ingest
+check "SDK http app: output and stderr unchanged" test "$out" = "sdk-http done" -a ! -s "$D/err"
+s=$("$NODE" "$INGEST/summary.js" "$D")
+echo "# $(jqn "$s" 'JSON.stringify({accepted: f.accepted, items: f.items_by_type, names: f.transaction_names.sort()})')"
+check "3 SDK envelopes, each transaction with its profile" \
+    test "$(jqn "$s" 'f.accepted + " " + JSON.stringify(f.items_by_type)')" = '3 {"transaction":3,"profile":3}'
+check "no ingest problem (but the SDK's missing Content-Type)" test -z "$(problems "$s")"
+q=$("$NODE" "$Q" "$D/accepted")
+check "each profile linked to its transaction and topped by handlerWork" \
+    test "$(jqn "$q" 'f.txnProfiles.length === 3 && f.txnProfiles.every((p) => p.eventIdMatches && p.traceIdMatches && p.top === "handlerWork")')" = true
+check "our HTTP auto-transactions stepped aside: nothing spooled" test "$(envelopes "$D/spool" | wc -l)" = 0
+
+finish
