@@ -6,6 +6,10 @@ nm -D --defined-only "$SP_LIB" | awk '$2 ~ /^[TDBRVW]$/ {print $3}' | sed 's/@.*
 check "exported symbols match tests/data/exports.txt" diff -u "$top_srcdir/tests/data/exports.txt" "$WORK/exports"
 readelf -dW "$SP_LIB" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort >"$WORK/needed"
 check "DT_NEEDED matches tests/data/needed.txt" diff -u "$top_srcdir/tests/data/needed.txt" "$WORK/needed"
+# jemalloc is ours alone: its malloc/free family is renamed, so neither the app nor our own
+# free() of memory libc allocated (__cxa_demangle, realpath) can reach it (HAZARDS.md §2).
+check "no malloc/free/calloc/realloc defined inside the library" \
+    bash -c "! nm '$SP_LIB' | grep -Eq ' [tTwW] (malloc|free|calloc|realloc|posix_memalign|aligned_alloc)\$'"
 check "no lazy TLS (__tls_get_addr) in the library" bash -c "! nm -D '$SP_LIB' | grep -q __tls_get_addr"
 glibc=$(objdump -T "$SP_LIB" | grep -o 'GLIBC_[0-9.]*' | sort -t. -k2,2n -k3,3n -u | tail -1)
 echo "# highest glibc symbol version needed: $glibc"

@@ -30,6 +30,15 @@ if command -v python3 >/dev/null; then
     set -e
     check "python3: same output and exit code" test "$a" = "$b" -a "$ra" = "$rb"
 fi
+# A program that gets libstdc++ only indirectly must keep binding operator new/delete to it:
+# Debian's shared jemalloc exports them (perf aborted with "free(): invalid pointer").
+# jemalloc is linked statically and kept local, so nothing of it is visible.
+if command -v perf >/dev/null && perf --version >/dev/null 2>&1; then
+    check "perf (libstdc++ only through its dependencies) runs under the shim" \
+        bash -c "LD_PRELOAD='$SP_LIB' perf --version >/dev/null 2>&1"
+fi
+check "no malloc/free/operator new defined by the shim's dependencies" \
+    bash -c "! ldd '$SP_LIB' | grep -q jemalloc"
 check "SENTRYPROF_DISABLE=1 leaves node alone" \
     test "$(SENTRYPROF_DISABLE=1 LD_PRELOAD=$SP_LIB "$NODE" -p 'process.env.NODE_OPTIONS || "unset"')" = unset
 
