@@ -16,11 +16,19 @@ left_in_spool() { envelopes "$1" | wc -l; }
 # What a run could not send before exit (its last chunk when exit came while the agent was
 # still writing it, or files waiting out a backoff) stays on disk for the next process or
 # `sentryprof upload`; this sends it and checks the spool is empty afterwards.
-drained() { # drained SPOOL: true when nothing is left after one upload
-    local n; n=$(left_in_spool "$1")
-    [ "$n" = 0 ] || { echo "# $n envelope(s) left at exit in $1: sending with sentryprof upload"; \
-        "$SP_CLI" upload --quiet --spool "$1" --dsn "$DSN" --timeout 30; }
-    [ "$(left_in_spool "$1")" = 0 ]
+drained() {
+    local n i
+    n=$(left_in_spool "$1")
+    [ "$n" = 0 ] && return 0
+    echo "# $n envelope(s) left at exit in $1: sending with sentryprof upload"
+    # An uploader child of the exited app may still be sending (it outlives node by design):
+    # files it holds are locked; give it time, then check again.
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        "$SP_CLI" upload --quiet --spool "$1" --dsn "$DSN" --timeout 10
+        [ "$(left_in_spool "$1")" = 0 ] && return 0
+        sleep 1
+    done
+    return 1
 }
 
 # -- ingest up: every chunk arrives once, valid
