@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -78,6 +79,7 @@ static struct {
     size_t ret_head, ret_count;
     char node_version[32];
     uint64_t last_thread_scan_ns;
+    _Atomic bool wake_pending;
     pthread_mutex_t js_lock; /* guards js_profiles: the agent fills, JS threads take */
     js_profile_t js_profiles[SP_JS_PROFILES];
 } agent = {.lock = PTHREAD_MUTEX_INITIALIZER, .js_lock = PTHREAD_MUTEX_INITIALIZER};
@@ -436,10 +438,9 @@ static void scan_native_threads(void)
  * its own thread before it finished, so after this drain they are all here. */
 static void process_transactions(void)
 {
-    sp_txn_t t;
-    sp_txn_t batch[16];
+    static sp_txn_t batch[SP_MAX_TXNS]; /* agent thread only */
     size_t n = 0;
-    while (n < 16 && sp_txn_take_finished(&t)) batch[n++] = t;
+    while (n < SP_MAX_TXNS && sp_txn_take_finished(&batch[n])) n++; /* all of them: slots free up */
     drain();
     for (size_t i = 0; i < n; i++) {
         if (agent.opts.cfg->continuous) emit_txn_event(&batch[i]);
@@ -463,6 +464,7 @@ static void *agent_main(void *arg)
         }
         bool stop = agent.stop;
         pthread_mutex_unlock(&agent.lock);
+        atomic_store(&agent.wake_pending, false);
 
         sp_sampler_check_handler();
         process_transactions();
@@ -550,7 +552,8 @@ void sp_agent_stop(int timeout_ms)
 
 void sp_agent_wake(void)
 {
-    if (!agent.running) return;
+    /* One futex call per pass at most: later callers see the wake-up already pending. */
+    if (!agent.running || atomic_exchange(&agent.wake_pending, true)) return;
     pthread_mutex_lock(&agent.lock);
     pthread_cond_broadcast(&agent.wake);
     pthread_mutex_unlock(&agent.lock);

@@ -371,6 +371,15 @@ bool sp_sampler_thread_info(pid_t tid, char *thread_id, char *name, size_t name_
     return false;
 }
 
+bool sp_sampler_self_info(pid_t *tid, char thread_id[SP_THREAD_ID_LEN])
+{
+    sp_sampler_thread_t *t = sp_self_slot;
+    if (!t || atomic_load(&t->state) != SLOT_ACTIVE) return false;
+    *tid = atomic_load(&t->tid);
+    memcpy(thread_id, t->thread_id, SP_THREAD_ID_LEN);
+    return true;
+}
+
 int sp_sampler_thread_count(void)
 {
     int n = 0;

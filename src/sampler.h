@@ -65,6 +65,8 @@ bool sp_sampler_check_handler(void);
 /* Looks up a registered (or recently unregistered) thread by kernel tid. */
 bool sp_sampler_thread_info(pid_t tid, char *thread_id, char *name, size_t name_len);
 int sp_sampler_thread_count(void); /* active slots */
+/* The calling thread's tid and Sentry thread id, if it is registered. O(1) (TLS). */
+bool sp_sampler_self_info(pid_t *tid, char thread_id[SP_THREAD_ID_LEN]);
 
 /* In a fork child: forget every thread (timers are not inherited) and ignore signals. */
 void sp_sampler_atfork_child(void);

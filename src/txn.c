@@ -24,6 +24,7 @@ typedef struct {
 } txn_slot_t;
 
 static txn_slot_t slots[SP_MAX_TXNS];
+static size_t next_free; /* where the search for a free slot starts (under txn_lock) */
 static uint16_t finished[SP_MAX_TXNS]; /* FIFO of slot indices */
 static size_t fin_head, fin_count;
 static pthread_mutex_t txn_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -33,6 +34,13 @@ static uint64_t clock_ns(clockid_t c)
     struct timespec ts;
     clock_gettime(c, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void copy_str(char *dst, size_t len, const char *src)
+{
+    size_t n = strnlen(src, len - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
 }
 
 static void copy_id(char *dst, size_t len, const char *src, size_t want)
@@ -58,32 +66,37 @@ static txn_slot_t *slot_of(long handle)
 long sp_txn_start(const char *name, const char *op, const char *trace_id,
                   const char *parent_span_id, bool sampled, bool to_js)
 {
-    char thread_id[24], tname[8];
-    pid_t tid = (pid_t)syscall(SYS_gettid);
-    if (!sp_sampler_thread_info(tid, thread_id, tname, sizeof tname)) return -ENOENT;
+    char thread_id[24];
+    pid_t tid;
+    if (!sp_sampler_self_info(&tid, thread_id)) return -ENOENT;
     pthread_mutex_lock(&txn_lock);
-    size_t i = 0;
-    while (i < SP_MAX_TXNS && slots[i].state != TXN_FREE) i++;
-    if (i == SP_MAX_TXNS) {
+    size_t i = next_free, n = 0;
+    while (n < SP_MAX_TXNS && slots[i].state != TXN_FREE) i = (i + 1) % SP_MAX_TXNS, n++;
+    if (n == SP_MAX_TXNS) {
         pthread_mutex_unlock(&txn_lock);
         return -ENOSPC;
     }
+    next_free = (i + 1) % SP_MAX_TXNS;
     txn_slot_t *s = &slots[i];
     s->state = TXN_RUNNING;
     s->gen = (s->gen + 1) & 0x3fffff; /* handle stays a small positive number */
     pthread_mutex_unlock(&txn_lock);
 
     sp_txn_t *t = &s->t;
-    memset(t, 0, sizeof *t);
+    /* only the fields not all written below */
+    t->status[0] = t->parent_span_id[0] = '\0';
+    t->http_status = 0;
+    t->end_ns = 0;
     t->tid = tid;
     memcpy(t->thread_id, thread_id, sizeof t->thread_id);
-    snprintf(t->name, sizeof t->name, "%s", name && *name ? name : "<unlabeled transaction>");
-    snprintf(t->op, sizeof t->op, "%s", op && *op ? op : "default");
+    copy_str(t->name, sizeof t->name, name && *name ? name : "<unlabeled transaction>");
+    copy_str(t->op, sizeof t->op, op && *op ? op : "default");
     sp_profile_new_id(t->event_id);
     copy_id(t->trace_id, sizeof t->trace_id, trace_id, 32);
     char span[33];
     sp_profile_new_id(span);
-    snprintf(t->span_id, sizeof t->span_id, "%.16s", span);
+    memcpy(t->span_id, span, 16);
+    t->span_id[16] = '\0';
     if (parent_span_id && strlen(parent_span_id) == 16 && strspn(parent_span_id, "0123456789abcdef") == 16)
         memcpy(t->parent_span_id, parent_span_id, 17);
     t->sampled = sampled;

@@ -233,6 +233,6 @@ console.log(`${'mode'.padEnd(6)}${'what'.padEnd(46)}${'n'.padStart(7)}${'first'.
 for (const r of rows) console.log(r);
 console.log(`bar: sentryprof native start+finish p99 <= 10 us in eager and lazy modes (all native rows): ${bar ? 'PASS' : 'FAIL'} ` +
   `(eager ${us(results.eager.native.total.p99).trim()} us, lazy ${us(results.lazy.native.total.p99).trim()} us)`);
-console.log(`slots: runs keeping their transactions are capped at ${KEEP_MAX} (the agent frees 16 finished ` +
-  `transactions per 100 ms tick); untimed waits on -ENOSPC: eager ${waits[0]}, lazy ${waits[1]}`);
+console.log(`slots: runs keeping their transactions are capped at ${KEEP_MAX} (1024 slots in flight; the agent frees ` +
+  `finished ones every 100 ms tick); untimed waits on -ENOSPC: eager ${waits[0]}, lazy ${waits[1]}`);
 if (!pn.eager) console.log(`@sentry/profiling-node: ${pnNote}`);
