@@ -79,25 +79,41 @@ static void js_module_name(const char *path, char *out, size_t len)
              slash ? ":" : "", (int)base_len, base);
 }
 
-long sp_session_frame(sp_session_t *s, const sp_frame_t *f)
+/* The module written for f: its own, or derived from a script path. */
+static const char *frame_module(const sp_frame_t *f, char *buf, size_t len)
+{
+    if (f->module || f->native || !f->abs_path || !*f->abs_path) return f->module;
+    js_module_name(f->abs_path, buf, len);
+    return buf;
+}
+
+size_t sp_session_frame_key(const sp_frame_t *f, char *key, size_t len)
 {
     char module_buf[512];
-    const char *module = f->module;
-    if (!module && !f->native && f->abs_path && *f->abs_path) {
-        js_module_name(f->abs_path, module_buf, sizeof module_buf);
-        module = module_buf;
-    }
-    /* Key: the fields as written, separated by a byte that cannot occur in them. */
-    char key[2048];
-    int n = snprintf(key, sizeof key, "%d\x1f%s\x1f%s\x1f%s\x1f%d\x1f%d\x1f%" PRIx64, f->native,
+    const char *module = frame_module(f, module_buf, sizeof module_buf);
+    /* The fields as written, separated by a byte that cannot occur in them. */
+    int n = snprintf(key, len, "%d\x1f%s\x1f%s\x1f%s\x1f%d\x1f%d\x1f%" PRIx64, f->native,
                      f->function, f->abs_path ? f->abs_path : "", module ? module : "", f->lineno,
                      f->colno, f->native ? f->instruction_addr : 0);
-    if (n < 0) return -1;
+    if (n < 0) return 0;
+    return (size_t)n < len ? (size_t)n : len - 1;
+}
+
+long sp_session_frame(sp_session_t *s, const sp_frame_t *f)
+{
+    char key_buf[2048];
+    const char *key = f->key;
+    size_t key_len = f->key_len;
+    if (!key) { /* a symbolizer cache hit brings its key; otherwise build it */
+        key_len = sp_session_frame_key(f, key_buf, sizeof key_buf);
+        key = key_buf;
+    }
     bool added;
-    long idx = sp_intern_get(s->frame_keys, key, (size_t)n < sizeof key ? (size_t)n : sizeof key - 1,
-                             &added);
+    long idx = sp_intern_get(s->frame_keys, key, key_len, &added);
     if (idx < 0 || !added) return idx;
 
+    char module_buf[512];
+    const char *module = frame_module(f, module_buf, sizeof module_buf);
     json_t *o = json_object();
     if (!o) return -1;
     json_object_set_new(o, "function", json_string(f->function));

@@ -17,6 +17,8 @@ typedef struct {
     uint64_t instruction_addr; /* native frames; 0: none */
     bool native;
     bool in_app;
+    const char *key;           /* optional: sp_session_frame_key(this), precomputed */
+    size_t key_len;
 } sp_frame_t;
 
 typedef struct {
@@ -30,6 +32,8 @@ typedef struct sp_session sp_session_t;
 sp_session_t *sp_session_new(void);
 void sp_session_free(sp_session_t *s);
 
+/* The identity of f inside a session: every field written out. Returns its length. */
+size_t sp_session_frame_key(const sp_frame_t *f, char *key, size_t len);
 /* Index of frame f (added when new), or -1 (out of memory). */
 long sp_session_frame(sp_session_t *s, const sp_frame_t *f);
 /* Index of the stack of frame indices (leaf first), or -1. */

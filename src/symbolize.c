@@ -16,6 +16,7 @@
 
 #define SP_SYM_MAX_ELF 512
 #define SP_SYM_NAME_MAX 1024
+#define SP_SYM_CACHE_SLOTS 16384 /* resolved addresses kept; the table is cleared when full */
 #define SP_SYM_PRUNE_GROWTH 20000 /* perf map entries added since the last prune that trigger one */
 
 typedef struct {
@@ -23,7 +24,16 @@ typedef struct {
     sp_elfsym_t *elf; /* NULL: not an ELF we can read (remembered, not retried) */
 } elf_entry_t;
 
+/* A resolved address: the frame with its strings and session key, owned by the cache. */
+typedef struct {
+    uint64_t tag; /* addr << 1 | return_addr; 0 = empty */
+    sp_frame_t f;
+    char *strings; /* function, abs_path, module and key, back to back */
+} cache_entry_t;
+
 struct sp_symbolizer {
+    cache_entry_t *cache; /* open addressing; most samples repeat a few hundred addresses */
+    size_t cache_used;
     sp_perfmap_t *perfmap;
     char *maps_root;
     sp_procmaps_t *maps;
@@ -45,9 +55,22 @@ sp_symbolizer_t *sp_symbolizer_new(const char *perf_map_path, const char *maps_r
     return sym;
 }
 
+static void cache_clear(sp_symbolizer_t *sym)
+{
+    if (!sym->cache) return;
+    for (size_t i = 0; i < SP_SYM_CACHE_SLOTS; i++) {
+        sp_mem_free(sym->cache[i].strings);
+        sym->cache[i].tag = 0;
+        sym->cache[i].strings = NULL;
+    }
+    sym->cache_used = 0;
+}
+
 void sp_symbolizer_free(sp_symbolizer_t *sym)
 {
     if (!sym) return;
+    cache_clear(sym);
+    sp_mem_free(sym->cache);
     sp_perfmap_free(sym->perfmap);
     sp_procmaps_free(sym->maps);
     for (size_t i = 0; i < sym->nelfs; i++) {
@@ -70,7 +93,10 @@ void sp_symbolizer_refresh(sp_symbolizer_t *sym)
     sym->maps_fresh = false;
     if (!sym->perfmap) return;
     int rc = sp_perfmap_refresh(sym->perfmap);
-    if (rc > 0) SP_DEBUG("perf map: +%d entries (%zu live)", rc, sp_perfmap_count(sym->perfmap));
+    if (rc > 0) {
+        SP_DEBUG("perf map: +%d entries (%zu live)", rc, sp_perfmap_count(sym->perfmap));
+        cache_clear(sym); /* new code may sit where cached addresses pointed */
+    }
     /* Worker churn leaves the entries of dead isolates behind; drop those whose code pages
      * are gone, once enough have been added to make it worth a /proc read. */
     size_t n = sp_perfmap_count(sym->perfmap);
@@ -78,6 +104,7 @@ void sp_symbolizer_refresh(sp_symbolizer_t *sym)
         sp_procmaps_free(sym->maps);
         sym->maps = sp_procmaps_read(sym->maps_root, 0);
         sym->maps_fresh = true;
+        cache_clear(sym);
         if (sym->maps) {
             size_t dropped = sp_perfmap_prune(sym->perfmap, code_mapped, sym->maps);
             SP_DEBUG("perf map: pruned %zu entries of unmapped code (%zu live)", dropped,
@@ -152,7 +179,54 @@ static bool resolve_js(sp_symbolizer_t *sym, uint64_t addr, sp_frame_t *f)
     return true;
 }
 
+static void resolve_uncached(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, sp_frame_t *f);
+
+/* Copies f (strings included) into a cache slot and points f at the copies. */
+static void cache_put(sp_symbolizer_t *sym, cache_entry_t *e, uint64_t tag, sp_frame_t *f)
+{
+    char key[2048];
+    size_t key_len = sp_session_frame_key(f, key, sizeof key);
+    size_t lf = strlen(f->function) + 1, lp = f->abs_path ? strlen(f->abs_path) + 1 : 0,
+           lm = f->module ? strlen(f->module) + 1 : 0;
+    char *p = sp_mem_alloc(lf + lp + lm + key_len + 1);
+    if (!p) return;
+    e->strings = p;
+    e->tag = tag;
+    e->f = *f;
+    e->f.function = memcpy(p, f->function, lf);
+    p += lf;
+    e->f.abs_path = f->abs_path ? memcpy(p, f->abs_path, lp) : NULL;
+    p += lp;
+    e->f.module = f->module ? memcpy(p, f->module, lm) : NULL;
+    p += lm;
+    memcpy(p, key, key_len);
+    p[key_len] = '\0';
+    e->f.key = p;
+    e->f.key_len = key_len;
+    sym->cache_used++;
+    *f = e->f;
+}
+
 void sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, sp_frame_t *f)
+{
+    uint64_t tag = addr << 1 | (return_addr ? 1 : 0);
+    if (!sym->cache) sym->cache = sp_mem_calloc(SP_SYM_CACHE_SLOTS, sizeof *sym->cache);
+    if (!sym->cache || !tag) {
+        resolve_uncached(sym, addr, return_addr, f);
+        return;
+    }
+    if (sym->cache_used * 2 >= SP_SYM_CACHE_SLOTS) cache_clear(sym); /* keep probes short */
+    size_t i = (size_t)((tag * 0x9e3779b97f4a7c15ull) >> 50) & (SP_SYM_CACHE_SLOTS - 1);
+    while (sym->cache[i].tag && sym->cache[i].tag != tag) i = (i + 1) & (SP_SYM_CACHE_SLOTS - 1);
+    if (sym->cache[i].tag == tag) {
+        *f = sym->cache[i].f;
+        return;
+    }
+    resolve_uncached(sym, addr, return_addr, f);
+    cache_put(sym, &sym->cache[i], tag, f);
+}
+
+static void resolve_uncached(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, sp_frame_t *f)
 {
     uint64_t lookup = return_addr && addr ? addr - 1 : addr;
     memset(f, 0, sizeof *f);
