@@ -65,8 +65,8 @@ static bool find_cli(const char *lib_path)
         /* build tree: .libs/../tools/sentryprof; installed: lib/../bin/sentryprof */
         const char *const rel[] = {"%s/../tools/sentryprof", "%s/../bin/sentryprof"};
         for (size_t i = 0; i < 2; i++) {
-            snprintf(up.cli, sizeof up.cli, rel[i], dir);
-            if (executable(up.cli)) return true;
+            int n = snprintf(up.cli, sizeof up.cli, rel[i], dir);
+            if (n > 0 && (size_t)n < sizeof up.cli && executable(up.cli)) return true;
         }
     }
 #ifdef SP_BINDIR
