@@ -221,4 +221,25 @@ check "continuous mode: envelopes valid" "$NODE" "$CHECK_ENV" "$WORK/cont/spool"
 check "continuous mode: transactions carry contexts.profile.profiler_id" \
     test "$(envelopes "$WORK/cont/spool" | xargs -r cat | grep -c '"profiler_id":"[0-9a-f]\{32\}"')" -ge 2
 
+# ---- the same app with a DSN: every request reaches the local ingest server, once, valid
+start_ingest "$WORK/ingest"
+run_app dsn SENTRY_DSN="$DSN"
+drive '[{"path":"/alpha"},{"path":"/beta"},{"path":"/alpha?x=1","with":[{"path":"/beta"}]}]' dsn
+stop_app
+for _ in $(seq 1 50); do # the app's uploader child may still be finishing
+    [ "$(count "$WORK/dsn/spool")" = 0 ] && break
+    sleep 0.2
+done
+isum=$(ingest_summary "$WORK/ingest")
+echo "# ingest: $(jqn "$isum" 'JSON.stringify({accepted: f.accepted, items: f.items_by_type, names: f.transaction_names, problems: f.problems})')"
+check "DSN: one envelope per request reached the ingest server, each with its profile" \
+    test "$(jqn "$isum" 'f.accepted === 4 && f.items_by_type.transaction === 4 && f.items_by_type.profile === 4')" = true
+check "DSN: no ingest problem" test "$(jqn "$isum" 'f.problems.length')" = 0
+check "DSN: names GET /alpha x2, GET /beta x2" \
+    test "$(jqn "$isum" 'f.transaction_names.slice().sort().join(",")')" = "GET /alpha,GET /alpha,GET /beta,GET /beta"
+ifacts=$("$NODE" "$WORK/facts.js" "$WORK/ingest/accepted")
+check "DSN: each profile's top frame is its route's function" \
+    test "$(echo "$ifacts" | "$NODE" -e 'const ls=require("fs").readFileSync(0,"utf8").trim().split("\n").map(JSON.parse); console.log(ls.length === 4 && ls.every((l) => l.top === (l.name === "GET /alpha" ? "alphaRoute" : "betaRoute")))')" = true
+check "DSN: nothing left in the spool" test "$(count "$WORK/dsn/spool")" = 0
+kill $INGEST_PID 2>/dev/null; wait $INGEST_PID 2>/dev/null
 finish
