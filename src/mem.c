@@ -11,7 +11,19 @@
 #include <string.h>
 
 static pthread_once_t mem_once = PTHREAD_ONCE_INIT;
-static int mem_flags = MALLOCX_TCACHE_NONE;
+static int mem_flags = MALLOCX_TCACHE_NONE; /* arena bits; the tcache bits are per thread */
+/* Each thread that allocates gets its own explicit jemalloc tcache (the agent allocates per
+ * frame, per sample: going to the arena every time cost more than the symbolization).
+ * 0: not created yet; -1: creation failed, no tcache. */
+static __thread int mem_tcache;
+static pthread_key_t tcache_key; /* destroys a thread's tcache when the thread exits */
+
+static void tcache_destroy(void *arg)
+{
+    unsigned tc = (unsigned)(uintptr_t)arg - 1;
+    mallctl("tcache.destroy", NULL, NULL, &tc, sizeof tc);
+    mem_tcache = -1; /* a late allocation in this thread's destructors goes without one */
+}
 static unsigned mem_arena_index;
 static _Atomic size_t mem_used, mem_peak;
 
@@ -19,6 +31,7 @@ static void mem_init(void)
 {
     unsigned idx;
     size_t sz = sizeof idx;
+    if (pthread_key_create(&tcache_key, tcache_destroy) != 0) mem_tcache = -1;
     if (mallctl("arenas.create", &idx, &sz, NULL, 0) == 0) {
         mem_arena_index = idx;
         mem_flags = (int)MALLOCX_ARENA(idx) | MALLOCX_TCACHE_NONE;
@@ -33,40 +46,56 @@ static void count_add(size_t n)
     }
 }
 
-void *sp_mem_alloc(size_t n)
+/* Flags for this thread: our arena plus this thread's tcache (or none). */
+static int flags(void)
 {
     pthread_once(&mem_once, mem_init);
-    void *p = mallocx(n ? n : 1, mem_flags);
-    if (p) count_add(sallocx(p, mem_flags));
+    if (!mem_tcache) {
+        unsigned tc;
+        size_t sz = sizeof tc;
+        mem_tcache = mallctl("tcache.create", &tc, &sz, NULL, 0) == 0 ? (int)tc + 1 : -1;
+        if (mem_tcache > 0) pthread_setspecific(tcache_key, (void *)(uintptr_t)mem_tcache);
+    }
+    int arena = mem_flags & ~MALLOCX_TCACHE_NONE;
+    return mem_tcache > 0 ? arena | MALLOCX_TCACHE(mem_tcache - 1) : mem_flags;
+}
+
+void *sp_mem_alloc(size_t n)
+{
+    int f = flags();
+    void *p = mallocx(n ? n : 1, f);
+    if (p) count_add(sallocx(p, f));
     return p;
 }
 
 void *sp_mem_calloc(size_t count, size_t n)
 {
     if (n && count > SIZE_MAX / n) return NULL;
-    pthread_once(&mem_once, mem_init);
+    int f = flags();
     size_t total = count * n;
-    void *p = mallocx(total ? total : 1, mem_flags | MALLOCX_ZERO);
-    if (p) count_add(sallocx(p, mem_flags));
+    void *p = mallocx(total ? total : 1, f | MALLOCX_ZERO);
+    if (p) count_add(sallocx(p, f));
     return p;
 }
 
 void *sp_mem_realloc(void *p, size_t n)
 {
     if (!p) return sp_mem_alloc(n);
-    size_t old = sallocx(p, mem_flags);
-    void *q = rallocx(p, n ? n : 1, mem_flags);
+    int f = flags();
+    size_t old = sallocx(p, f);
+    void *q = rallocx(p, n ? n : 1, f);
     if (!q) return NULL;
     atomic_fetch_sub(&mem_used, old);
-    count_add(sallocx(q, mem_flags));
+    count_add(sallocx(q, f));
     return q;
 }
 
 void sp_mem_free(void *p)
 {
     if (!p) return;
-    atomic_fetch_sub(&mem_used, sallocx(p, mem_flags));
-    dallocx(p, mem_flags);
+    int f = flags();
+    atomic_fetch_sub(&mem_used, sallocx(p, f));
+    dallocx(p, f);
 }
 
 char *sp_mem_strndup(const char *s, size_t n)
