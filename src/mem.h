@@ -1,5 +1,5 @@
 /* mem: profiler-owned memory from a private jemalloc arena (mallocx/dallocx with
- * MALLOCX_ARENA and no thread cache), never from the app's heap, and counted.
+ * MALLOCX_ARENA and an explicit per-thread tcache), never from the app's heap, and counted.
  * Not async-signal-safe: the signal path only touches memory preallocated here. */
 #ifndef SP_MEM_H
 #define SP_MEM_H
