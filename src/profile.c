@@ -125,17 +125,26 @@ int sp_profile_chunk_envelope(const sp_session_t *s, const sp_chunk_meta_t *meta
 
 /* os, device and runtime blocks of a v1 profile (Relay requires architecture, os name and
  * version). Architecture uses node's naming ("x64"), like @sentry/profiling-node. */
+/* uname once: it does not change while we run, and a profile is built per transaction. */
+static struct utsname *host(void)
+{
+    static struct utsname u;
+    static int state; /* 0 unknown, 1 ok, -1 failed; only the agent thread builds profiles */
+    if (!state) state = uname(&u) == 0 ? 1 : -1;
+    return state > 0 ? &u : NULL;
+}
+
 static json_t *os_json(void)
 {
-    struct utsname u;
-    if (uname(&u) != 0) return json_pack("{s:s, s:s}", "name", "linux", "version", "");
-    return json_pack("{s:s, s:s, s:s}", "name", "linux", "version", u.release, "build_number", u.version);
+    struct utsname *u = host();
+    if (!u) return json_pack("{s:s, s:s}", "name", "linux", "version", "");
+    return json_pack("{s:s, s:s, s:s}", "name", "linux", "version", u->release, "build_number", u->version);
 }
 
 static json_t *device_json(void)
 {
-    struct utsname u;
-    const char *machine = uname(&u) == 0 ? u.machine : "x86_64";
+    struct utsname *u = host();
+    const char *machine = u ? u->machine : "x86_64";
     const char *arch = strcmp(machine, "x86_64") == 0 ? "x64" : strcmp(machine, "aarch64") == 0 ? "arm64" : machine;
     const char *locale = getenv("LANG");
     return json_pack("{s:s, s:s, s:s, s:s, s:b}", "locale", locale && *locale ? locale : "C",
