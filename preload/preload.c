@@ -10,9 +10,11 @@
  * Reads: SENTRYPROF_* and NODE_OPTIONS (see src/config.h). */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -134,6 +136,101 @@ static bool prepare_node_options(const char *helper)
     return !user_perf_map;
 }
 
+/* ---- two files V8 opens: fopen/fopen64 are exported to interpose them ----
+ * 1. /tmp/perf-<pid>.map: V8 < 11 (Node 18) opens it once per isolate with "w+" (O_TRUNC),
+ *    so every worker wiped the entries of the main thread and the isolates overwrote each
+ *    other's lines. Every open after the first appends instead (lines are written one
+ *    write(2) each, line-buffered, so O_APPEND keeps them whole); the first also gets
+ *    O_APPEND. V8 >= 11 opens it once per process: nothing changes.
+ * 2. isolate-0x<addr>-<pid>-v8.log: V8 >= 13 (Node 24+) opens this log in the current
+ *    directory for --perf-basic-prof-only-functions (a flag we added); unless the process
+ *    asked for a V8 log itself, it goes to an unlinked temporary file (/dev/null is not
+ *    accepted: V8 falls back to stdout for a non-regular file).
+ * Feature detection only: nothing depends on the node version. Inactive (a plain
+ * pass-through) in every process where the engine did not start. */
+static atomic_bool interpose;
+static atomic_int perf_map_opens;
+static bool user_v8_log; /* --prof, --log*, --logfile in NODE_OPTIONS or the command line */
+
+static bool has_log_flag(const char *s, size_t n)
+{
+    for (size_t i = 0; i + 5 < n; i++)
+        if ((i == 0 || s[i - 1] == ' ' || s[i - 1] == '\0' || s[i - 1] == '"') &&
+            (strncmp(s + i, "--log", 5) == 0 || (i + 6 < n && strncmp(s + i, "--prof", 6) == 0)))
+            return true;
+    return false;
+}
+
+static void detect_user_v8_log(const char *node_options)
+{
+    if (node_options && has_log_flag(node_options, strlen(node_options))) user_v8_log = true;
+    char buf[8192];
+    FILE *f = fopen("/proc/self/cmdline", "re");
+    if (!f) return;
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    if (has_log_flag(buf, n)) user_v8_log = true;
+}
+
+static bool is_perf_map_path(const char *path)
+{
+    char want[64];
+    snprintf(want, sizeof want, "/tmp/perf-%d.map", (int)getpid());
+    return strcmp(path, want) == 0;
+}
+
+static bool is_isolate_log_path(const char *path)
+{
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    if (strncmp(b, "isolate-0x", 10) != 0) return false;
+    const char *p = b + 10;
+    while ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')) p++;
+    char tail[32];
+    snprintf(tail, sizeof tail, "-%d-v8.log", (int)getpid());
+    return strcmp(p, tail) == 0;
+}
+
+typedef FILE *(*fopen_fn)(const char *, const char *);
+
+static FILE *open_interposed(fopen_fn real, const char *path, const char *mode)
+{
+    if (!real) {
+        errno = ENOSYS;
+        return NULL;
+    }
+    if (!atomic_load(&interpose) || !path || !mode || mode[0] != 'w' || started_pid != getpid())
+        return real(path, mode);
+    if (is_perf_map_path(path)) {
+        if (atomic_fetch_add(&perf_map_opens, 1) == 0) {
+            FILE *f = real(path, mode);
+            int fl = f ? fcntl(fileno(f), F_GETFL) : -1;
+            if (fl >= 0) fcntl(fileno(f), F_SETFL, fl | O_APPEND);
+            return f;
+        }
+        return real(path, mode[1] == '+' ? "a+" : "a");
+    }
+    if (!user_v8_log && is_isolate_log_path(path)) {
+        FILE *f = tmpfile();
+        if (f) return f;
+    }
+    return real(path, mode);
+}
+
+SP_EXPORT FILE *fopen(const char *path, const char *mode)
+{
+    static fopen_fn real;
+    if (!real) real = (fopen_fn)dlsym(RTLD_NEXT, "fopen");
+    return open_interposed(real, path, mode);
+}
+
+SP_EXPORT FILE *fopen64(const char *path, const char *mode)
+{
+    static fopen_fn real;
+    if (!real) real = (fopen_fn)dlsym(RTLD_NEXT, "fopen64");
+    return open_interposed(real, path, mode);
+}
+
 static void atfork_child(void)
 {
     /* Timers and the agent thread do not survive fork; the child stays inert (it never
@@ -167,6 +264,7 @@ __attribute__((constructor)) static void sentryprof_init(void)
         }
     }
     if (!have_helper) SP_DEBUG("JS helper %s not found next to the library", SP_HELPER_NAME);
+    detect_user_v8_log(getenv("NODE_OPTIONS"));
     bool own_perf_map = prepare_node_options(have_helper ? helper : NULL);
 
     json_set_alloc_funcs(sp_mem_alloc, sp_mem_free);
@@ -189,6 +287,7 @@ __attribute__((constructor)) static void sentryprof_init(void)
     if (sp_agent_start(&opts) < 0) return;
     pthread_atfork(NULL, NULL, atfork_child);
     started_pid = getpid();
+    atomic_store(&interpose, true);
     if (config.continuous) sp_sampler_process_begin(); /* the whole run is one profile */
     if (sp_sampler_register_thread("0", "main") < 0) SP_WARN("cannot sample the main thread");
 }
