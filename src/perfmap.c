@@ -110,6 +110,7 @@ static size_t copy_utf8(char *dst, size_t cap, const char *src, size_t n)
     size_t i = 0, o = 0;
     while (i < n) {
         size_t l = utf8_len(s + i, n - i);
+        if (l == 1 && (s[i] < 0x20 || s[i] == 0x7f) && s[i] != '\t') l = 0; /* control: '?' */
         if (l == 0) {
             if (o + 1 > cap) break;
             dst[o++] = '?';
@@ -169,14 +170,12 @@ static int classify(const char *s, size_t n, uint64_t *start, uint64_t *size, si
     return LINE_ENTRY;
 }
 
-/* NUL and other control characters mean binary garbage, not a name; tab is allowed. */
+/* NUL means binary garbage (a hole in a file two writers share), not a name. Other
+ * control characters are real: V8 writes a name inferred from a computed key as the key
+ * holds it (routes['a\x01b'], routes['a\rb']); copy_utf8 turns them into '?'. */
 static bool has_control(const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if ((c < 0x20 && c != '\t') || c == 0x7f) return true;
-    }
-    return false;
+    return memchr(s, '\0', n) != NULL;
 }
 
 static ent_t *find_live(sp_perfmap_t *m, uint64_t addr)
@@ -656,19 +655,24 @@ static bool split_line_col(const char *file, const char *end, const char **file_
 static const char *find_location(const char *p, const char *end)
 {
     /* " [": node names code without a file "[eval]", "[worker eval]", "[eval]-wrapper" */
+    /* A name inferred from a computed key may hold a mark itself (routes['GET /users']:
+     * "routes.GET /users /app/r.js:3:9"), so the last mark followed by a line wins; with
+     * no line anywhere, the first mark. */
     static const char *const marks[] = {" /", " node:", " file://", " http://", " https://", " ["};
-    const char *best = NULL;
-    for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++) {
-        size_t ml = strlen(marks[i]);
-        for (const char *q = p; q + ml <= end; q++) {
-            if (best && q >= best) break;
-            if (memcmp(q, marks[i], ml) == 0) {
-                best = q;
-                break;
-            }
+    const char *first = NULL, *last = NULL;
+    for (const char *q = p; q < end; q++) {
+        if (*q != ' ') continue;
+        for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++) {
+            size_t ml = strlen(marks[i]);
+            if ((size_t)(end - q) < ml || memcmp(q, marks[i], ml) != 0) continue;
+            if (!first) first = q;
+            const char *fe;
+            int l, c;
+            if (split_line_col(q + 1, end, &fe, &l, &c)) last = q;
+            break;
         }
     }
-    if (best) return best;
+    if (last || first) return last ? last : first;
     /* "[eval]:1:17", "evalmachine.<anonymous>:1:1", ":1:20" (no script name): after the
      * last space, if it ends in a line and column */
     const char *sp = NULL;
@@ -697,6 +701,21 @@ int sp_jsname_parse(const char *name, sp_jsname_t *out)
         out->kind_len = t;
         p = name + t + 1;
     }
+    /* V8 >= 13 (Node 24+): "RegExp.> src: '<source>' flags: '<flags>'" ('>' or '<'); the
+     * source keeps its newlines, so the name may have been joined from several lines */
+    static const char rx_src[] = " src: '", rx_flags[] = "' flags: '";
+    if (!out->kind_len && n > 8 + sizeof rx_src - 1 && memcmp(name, "RegExp.", 7) == 0 &&
+        memcmp(name + 8, rx_src, sizeof rx_src - 1) == 0) {
+        out->kind = name;
+        out->kind_len = 6;
+        const char *src = name + 8 + sizeof rx_src - 1, *stop = end;
+        for (const char *q = src; q + sizeof rx_flags - 1 <= end; q++) /* the last one */
+            if (memcmp(q, rx_flags, sizeof rx_flags - 1) == 0) stop = q;
+        if (stop == end && stop > src && stop[-1] == '\'') stop--;
+        out->func = src;
+        out->func_len = (size_t)(stop - src);
+        return 0;
+    }
     if (out->kind_len == 6 && memcmp(name, "RegExp", 6) == 0) { /* "RegExp:" + source */
         out->func = p;
         out->func_len = (size_t)(end - p);
@@ -707,6 +726,8 @@ int sp_jsname_parse(const char *name, sp_jsname_t *out)
     if (out->kind_len && p + 1 < end && p[0] == 'o' && (p[1] == '^' || p[1] == '+' || p[1] == '*')) p++;
     if (out->kind_len && p < end && (*p == '~' || *p == '^' || *p == '+' || *p == '*'))
         out->tier = *p++;
+    /* V8 >= 13 (Node 24+) marks Maglev/TurboFan code not specialized to its context "+'" "*'" */
+    if ((out->tier == '+' || out->tier == '*') && p < end && *p == '\'') p++;
 
     const char *loc = find_location(p, end);
     out->func = p;

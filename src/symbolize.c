@@ -43,6 +43,7 @@ struct sp_symbolizer {
     size_t nelfs;
     char func[SP_SYM_NAME_MAX];
     char path[SP_SYM_NAME_MAX];
+    char exe[SP_SYM_NAME_MAX]; /* the executable, for V8 builtins named by the perf map */
 };
 
 sp_symbolizer_t *sp_symbolizer_new(const char *perf_map_path, const char *maps_root,
@@ -152,13 +153,35 @@ static bool js_in_app(const char *file)
            !strstr(file, "/node_modules/");
 }
 
-static bool resolve_js(sp_symbolizer_t *sym, uint64_t addr, sp_frame_t *f)
+static bool resolve_js(sp_symbolizer_t *sym, uint64_t addr, uint64_t pc, sp_frame_t *f)
 {
     if (!sym->perfmap) return false;
     const sp_perfmap_entry_t *e = sp_perfmap_lookup(sym->perfmap, addr);
     if (!e) return false;
     sp_jsname_t js;
     if (sp_jsname_parse(e->name, &js) < 0) return false;
+    /* V8's own code: from Node 22 on, V8 copies its embedded builtins next to the JIT code
+     * and logs them in the perf map ("Builtin:CEntry_...", "BytecodeHandler:LdaZero").
+     * They are native frames named the way node's ELF symbols name them on older nodes
+     * ("Builtins_CEntry_...", "Builtins_LdaZeroHandler"), so self time stays with the JS
+     * function that called them on every version. */
+    bool builtin = js.kind_len == 7 && memcmp(js.kind, "Builtin", 7) == 0;
+    bool handler = js.kind_len == 15 && memcmp(js.kind, "BytecodeHandler", 15) == 0;
+    if (builtin || handler) {
+        if (!sym->exe[0]) {
+            ssize_t n = readlink("/proc/self/exe", sym->exe, sizeof sym->exe - 1);
+            if (n > 0) sym->exe[n] = '\0';
+            else snprintf(sym->exe, sizeof sym->exe, "node");
+        }
+        snprintf(sym->func, sizeof sym->func, "Builtins_%.*s%s", (int)js.func_len, js.func,
+                 handler ? "Handler" : "");
+        f->function = sym->func;
+        f->native = true;
+        f->instruction_addr = pc;
+        f->abs_path = sym->exe;
+        f->module = base_name(sym->exe);
+        return true;
+    }
     bool regexp = js.kind_len == 6 && memcmp(js.kind, "RegExp", 6) == 0;
     if (regexp) { /* "RegExp: <source>", the way Sentry's Node profiler names them */
         while (js.func_len && js.func[0] == ' ') js.func++, js.func_len--;
@@ -230,7 +253,7 @@ static void resolve_uncached(sp_symbolizer_t *sym, uint64_t addr, bool return_ad
 {
     uint64_t lookup = return_addr && addr ? addr - 1 : addr;
     memset(f, 0, sizeof *f);
-    if (resolve_js(sym, lookup, f)) return;
+    if (resolve_js(sym, lookup, addr, f)) return;
 
     f->native = true;
     f->instruction_addr = addr;
