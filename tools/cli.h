@@ -59,5 +59,11 @@ int sp_cli_bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 /* The commands. Each returns the process exit status. */
 int sp_cli_top(int argc, char **argv); /* top.c */
 int sp_cli_upload(int argc, char **argv); /* upload.c */
+int sp_cli_doctor(int argc, char **argv); /* doctor.c */
+
+/* libsentryprof.so for run and doctor: $SENTRYPROF_LIB, next to this executable's build
+ * tree or install prefix, SP_LIBDIR (sentryprof.c). 0 with its absolute path in out, or
+ * -1 with the reason in why (NULL: printed as an error line). */
+int sp_cli_find_lib(char *out, size_t len, char *why, size_t whylen);
 
 #endif

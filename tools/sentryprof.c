@@ -3,12 +3,14 @@
  *   list     one line per envelope file in the spool: size, item types, samples, time span
  *   run      execs a command with libsentryprof.so prepended to LD_PRELOAD
  *   upload   sends the spool's envelopes to Sentry (upload.c; the only network code)
+ *   doctor   runs node under the shim and reports whether profiling works (doctor.c)
  *   version  prints SP_VERSION
  * Single-threaded; never loaded into a profiled process (run execs the command, after which
  * only the preload library is there). Memory through sp_mem, jansson's included.
  * Environment: SENTRYPROF_LIB (run: the library to preload; set but missing is an error),
  * SENTRYPROF_SPOOL_DIR and TMPDIR (top/list default directory, via sp_spool_default_dir),
- * LD_PRELOAD (run: kept, ours goes first), SENTRY_DSN and SENTRYPROF_SPOOL_MAX_BYTES (upload).
+ * LD_PRELOAD (run: kept, ours goes first), SENTRY_DSN and SENTRYPROF_SPOOL_MAX_BYTES (upload),
+ * PATH (doctor: where node is).
  */
 #include "cli.h"
 
@@ -50,6 +52,11 @@ void sp_cli_usage(FILE *out)
             "      until none is left or the timeout (default 30) passes; --once: one pass, no\n"
             "      waiting for rate limits or backoff to end; --quiet: no summary line.\n"
             "      exit 0: all sent, 4: some left for later, 3: bad DSN, 1: other error\n"
+            "  doctor [--node PATH]\n"
+            "      check that profiling works here: runs node (from $PATH, or --node) under the\n"
+            "      shim and reports its version, the library, NODE_OPTIONS, whether V8 took the\n"
+            "      flags (perf map written), the JS helper, the sampler's counters, the spool\n"
+            "      and SENTRY_DSN; exit 0: healthy, 1: not\n"
             "  version\n"
             "      print the version\n"
             "\n"
@@ -206,14 +213,16 @@ static bool is_file(const char *path)
 }
 
 /* Finds libsentryprof.so: $SENTRYPROF_LIB; next to the build tree or install prefix of this
- * executable (libtool may run us from tools/.libs/); SP_LIBDIR. Absolute path or -1. */
-static int find_lib(char *out, size_t len)
+ * executable (libtool may run us from tools/.libs/); SP_LIBDIR. Absolute path or -1, with
+ * the reason in why (or as an error line when why is NULL). */
+int sp_cli_find_lib(char *out, size_t len, char *why, size_t whylen)
 {
     const char *env = getenv(SP_ENV_LIB);
     char resolved[PATH_MAX];
     if (env && *env) {
         if (!is_file(env) || !realpath(env, resolved)) {
-            sp_cli_err("%s=%s: no such library", SP_ENV_LIB, env);
+            if (why) snprintf(why, whylen, "%s=%s: no such library", SP_ENV_LIB, env);
+            else sp_cli_err("%s=%s: no such library", SP_ENV_LIB, env);
             return -1;
         }
         snprintf(out, len, "%s", resolved);
@@ -239,7 +248,10 @@ static int find_lib(char *out, size_t len)
             rc = 0;
         }
     }
-    if (rc < 0)
+    if (rc < 0 && why)
+        snprintf(why, whylen, "cannot find " SP_LIB_NAME " (looked next to %s and in " SP_LIBDIR "); set %s",
+                 n > 0 ? exe : "this program", SP_ENV_LIB);
+    else if (rc < 0)
         sp_cli_err("cannot find " SP_LIB_NAME " (looked next to %s and in " SP_LIBDIR "); set %s",
                 n > 0 ? exe : "this program", SP_ENV_LIB);
     for (size_t i = 0; i < nc; i++) sp_mem_free(cand[i]);
@@ -256,7 +268,7 @@ static int cmd_run(int argc, char **argv)
     if (i < argc && strcmp(argv[i], "--") == 0) i++;
     if (i >= argc) return sp_cli_bad_usage("run: no COMMAND given");
     char lib[PATH_MAX];
-    if (find_lib(lib, sizeof lib) < 0) return 127;
+    if (sp_cli_find_lib(lib, sizeof lib, NULL, 0) < 0) return 127;
     if (strpbrk(lib, ": ")) {
         sp_cli_err("cannot preload %s: LD_PRELOAD paths cannot contain ':' or ' '", lib);
         return 127;
@@ -302,6 +314,8 @@ int main(int argc, char **argv)
         rc = cmd_run(argc - 1, argv + 1);
     } else if (strcmp(cmd, "upload") == 0) {
         rc = sp_cli_upload(argc - 1, argv + 1);
+    } else if (strcmp(cmd, "doctor") == 0) {
+        rc = sp_cli_doctor(argc - 1, argv + 1);
     } else {
         return sp_cli_bad_usage("unknown command '%s'", cmd);
     }

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Issue #8: `sentryprof doctor` runs node under the shim and says whether profiling works:
+# healthy (exit 0) with this machine's node, unhealthy (exit 1) with a clear reason when the
+# library is missing or SENTRY_DSN is invalid; it leaves nothing behind.
+. "$(dirname "$0")/lib.sh"
+need_node
+unset SENTRY_DSN SENTRYPROF_LIB SENTRYPROF_DISABLE SENTRYPROF_MODE SENTRYPROF_DEBUG NODE_OPTIONS
+export SENTRYPROF_SPOOL_DIR="$WORK/spool" TMPDIR="$WORK/tmp"
+mkdir -p "$TMPDIR"
+# node as the test runs it, first on PATH
+mkdir -p "$WORK/bin" && ln -s "$NODE" "$WORK/bin/node"
+export PATH="$WORK/bin:$PATH"
+
+doctor() { "$SP_CLI" doctor "$@" >"$WORK/out" 2>"$WORK/err"; echo $? >"$WORK/rc"; cat "$WORK/out"; }
+has() { grep -q -- "$1" "$WORK/out"; }
+
+doctor
+check "healthy: exit 0" test "$(cat "$WORK/rc")" = 0
+check "healthy: verdict line" grep -q '^verdict: healthy: node v' "$WORK/out"
+check "reports the node found on PATH and its version" has "^ok    node          $WORK/bin/node $("$NODE" --version)\$"
+check "reports the library run would preload" has "^ok    library       $(cd "$top_builddir/.libs" && pwd -P)/libsentryprof.so\$"
+check "NODE_OPTIONS got our flags" has '^ok    NODE_OPTIONS  .*--perf-basic-prof-only-functions --interpreted-frames-native-stack --require ".*sentryprof-helper.js"'
+check "V8 took them: the perf map was written during the run" has '^ok    V8 flags      accepted: /tmp/perf-[0-9]*.map written during the run'
+check "the JS helper loaded" has '^ok    JS helper     loaded: typeof __sentryprof = object'
+check "the sampler's counters" has '^ok    sampler       signal [0-9]*, 1 thread: [0-9]* signals, [1-9][0-9]* samples.*dropped: ring full 0'
+check "the spool and whether it is writable" has "^ok    spool         $WORK/spool (writable)\$"
+check "SENTRY_DSN not set" has '^ok    SENTRY_DSN    not set'
+check "nothing on stderr" test ! -s "$WORK/err"
+check "the check run's envelopes stay out of the user's spool" test -z "$(find "$WORK/spool" -name '*.envelope')"
+check "its temporary directory is removed" test -z "$(ls -A "$WORK/tmp")"
+pid=$(sed -n 's|.*/tmp/perf-\([0-9]*\)\.map written.*|\1|p' "$WORK/out")
+check "its perf map is gone" test ! -e "/tmp/perf-$pid.map"
+
+doctor --node "$NODE"
+check "--node PATH: healthy" test "$(cat "$WORK/rc")" = 0
+check "--node PATH: that node is reported" has "^ok    node          $NODE "
+
+SENTRYPROF_LIB="$WORK/no-such/libsentryprof.so" doctor
+check "missing library: exit 1" test "$(cat "$WORK/rc")" = 1
+check "missing library: the reason" has "^FAIL  library       SENTRYPROF_LIB=$WORK/no-such/libsentryprof.so: no such library\$"
+check "missing library: verdict names it" has "^verdict: unhealthy: SENTRYPROF_LIB=$WORK/no-such/libsentryprof.so: no such library"
+
+SENTRY_DSN="ftp://key@example.com/1" doctor
+check "invalid DSN: exit 1" test "$(cat "$WORK/rc")" = 1
+check "invalid DSN: the reason" has '^FAIL  SENTRY_DSN    SENTRY_DSN is invalid: '
+check "invalid DSN: verdict names it" has '^verdict: unhealthy: SENTRY_DSN is invalid: '
+check "invalid DSN: the check run still ran (transaction mode)" has '^ok    JS helper     loaded: .*transaction mode'
+
+SENTRY_DSN="https://key@o1.ingest.example.com/42" doctor
+check "valid DSN: healthy" test "$(cat "$WORK/rc")" = 0
+check "valid DSN: host and project" has '^ok    SENTRY_DSN    valid: https://o1.ingest.example.com, project 42$'
+check "valid DSN: nothing spooled by the check run in the user's spool" test -z "$(find "$WORK/spool" -name '*.envelope')"
+
+NODE_OPTIONS="--no-such-flag-for-sentryprof" doctor
+check "a flag node rejects: exit 1" test "$(cat "$WORK/rc")" = 1
+check "a flag node rejects: said so" has '^verdict: unhealthy: '
+
+doctor --node "$WORK/no-such-node"
+check "--node missing: exit 1" test "$(cat "$WORK/rc")" = 1
+check "--node missing: the reason" has "^FAIL  node          --node $WORK/no-such-node: not an executable file"
+
+"$SP_CLI" doctor --bogus >/dev/null 2>&1
+check "bad usage: exit 2" test $? = 2
+finish

@@ -1,0 +1,610 @@
+/* doctor: `sentryprof doctor [--node PATH]` checks that profiling works for this user, this
+ * environment and this node, by running it: the node found on PATH (or --node) runs a
+ * short script under the shim (the library `run` would preload) in a temporary directory
+ * with its own spool, and the script reports what it saw from inside: NODE_OPTIONS, whether
+ * V8 writes its perf map, whether the JS helper loaded and the sampler's counters. Then the
+ * user's own spool directory and SENTRY_DSN are checked. One line per check ("ok", "FAIL"
+ * or "warn", a name, what was found), a verdict line last; exit 0 when healthy, 1 when
+ * not, 2 on bad usage.
+ * Nothing is sent anywhere: the check run gets no SENTRY_DSN (the mode it would have had
+ * is kept through SENTRYPROF_MODE) and its transaction is discarded; its temporary
+ * directory is removed. Environment: PATH, LD_PRELOAD, NODE_OPTIONS, SENTRYPROF_* and
+ * SENTRY_DSN as the profiled process would see them. Single-threaded.
+ */
+#include "cli.h"
+
+#include "config.h"
+#include "dsn.h"
+#include "mem.h"
+#include "spool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef SP_VERSION
+#define SP_VERSION "0.0.0"
+#endif
+
+#define DOCTOR_TIMEOUT_MS 30000   /* the check run; node under the shim starts in < 1 s */
+#define DOCTOR_VERSION_TIMEOUT_MS 10000
+#define DOCTOR_OUT_MAX (1u << 20) /* bytes of a child's stdout kept */
+#define DOCTOR_MARK "SENTRYPROF_DOCTOR "
+#define DOCTOR_WORK "sentryprofDoctorWork"
+
+extern char **environ;
+
+/* The check run: ~400 ms of CPU in a named function inside a transaction (so samples are
+ * taken in every mode, eager or lazy), then one line of facts as JSON. */
+static const char doctor_script[] =
+    "'use strict';\n"
+    "const fs = require('fs');\n"
+    "const out = { pid: process.pid, version: process.version, v8: process.versions.v8,\n"
+    "  execArgv: process.execArgv.filter((a, i, all) => a !== '-e' && all[i - 1] !== '-e'),\n"
+    "  nodeOptions: process.env.NODE_OPTIONS || '',\n"
+    "  helper: typeof globalThis.__sentryprof, library: process.env.SENTRYPROF_LIBRARY_PATH || '' };\n"
+    "function " DOCTOR_WORK "(ms) { const end = Date.now() + ms; let x = 0;\n"
+    "  while (Date.now() < end) for (let i = 0; i < 1000; i++) x = (x + i) % 9973; return x; }\n"
+    "let txn = null;\n"
+    "try { if (out.helper === 'object') txn = __sentryprof.startTransaction({ name: 'sentryprof doctor', op: 'doctor', sampled: true }); }\n"
+    "catch (e) { out.txnError = String(e && e.message); }\n"
+    DOCTOR_WORK "(400);\n"
+    "const map = '/tmp/perf-' + process.pid + '.map';\n"
+    "try { const st = fs.statSync(map); out.perfMap = { path: map, size: st.size,\n"
+    "  hasWork: fs.readFileSync(map, 'latin1').includes('" DOCTOR_WORK "') }; }\n"
+    "catch (e) { out.perfMap = { path: map, error: e.code || String(e) }; }\n"
+    "if (out.helper === 'object') {\n"
+    "  try { out.stats = __sentryprof.stats(); out.libVersion = __sentryprof.version; }\n"
+    "  catch (e) { out.statsError = String(e && e.message); }\n"
+    "  try { if (txn) txn.discard(); } catch (_) {}\n"
+    "}\n"
+    "process.stdout.write('" DOCTOR_MARK "' + JSON.stringify(out) + '\\n');\n";
+
+static int failures, warnings;
+static char *first_failure; /* for the verdict */
+
+static void vline(const char *status, const char *what, const char *fmt, va_list ap)
+{
+    va_list cp;
+    va_copy(cp, ap);
+    int n = vsnprintf(NULL, 0, fmt, cp);
+    va_end(cp);
+    char *text = sp_cli_calloc(1, n > 0 ? (size_t)n + 1 : 1);
+    if (n > 0) vsnprintf(text, (size_t)n + 1, fmt, ap);
+    printf("%-5s %-13s %s\n", status, what, text);
+    if (strcmp(status, "FAIL") == 0 && !first_failure) first_failure = text;
+    else sp_mem_free(text);
+    if (strcmp(status, "FAIL") == 0) failures++;
+    else if (strcmp(status, "warn") == 0) warnings++;
+}
+
+/* One check's line: status "ok", "FAIL", "warn" or "" (information). */
+static void line(const char *status, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void line(const char *status, const char *what, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vline(status, what, fmt, ap);
+    va_end(ap);
+}
+#define FAIL(what, ...) line("FAIL", what, __VA_ARGS__)
+
+static bool is_exec_file(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0;
+}
+
+/* node as execvp would find it. */
+static bool find_on_path(const char *name, char *out, size_t len)
+{
+    const char *path = getenv("PATH");
+    if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
+    for (const char *p = path;;) {
+        size_t n = strcspn(p, ":");
+        snprintf(out, len, "%.*s%s%s", (int)n, p, n ? "/" : "", name);
+        if (is_exec_file(out)) return true;
+        if (!p[n]) break;
+        p += n + 1;
+    }
+    return false;
+}
+
+/* true if list (separated by ':' or ' ') holds word */
+static bool has_path_word(const char *list, const char *word)
+{
+    size_t wl = strlen(word);
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ": ");
+        if (n == wl && memcmp(p, word, wl) == 0) return true;
+        p += n;
+        if (*p) p++;
+    }
+    return false;
+}
+
+static bool has_token(const char *s, const char *tok)
+{
+    size_t n = strlen(tok);
+    for (const char *p = s; (p = strstr(p, tok)); p += n) {
+        bool start = p == s || p[-1] == ' ' || p[-1] == '\t' || p[-1] == '"';
+        char e = p[n];
+        if (start && (e == '\0' || e == ' ' || e == '\t' || e == '=' || e == '"')) return true;
+    }
+    return false;
+}
+
+/* A copy of environ with the names in unset removed and the entries of set ("K=V") added. */
+static char **make_env(const char *const *unset, size_t nunset, char *const *set, size_t nset)
+{
+    size_t n = 0;
+    while (environ[n]) n++;
+    char **env = sp_cli_calloc(n + nset + 1, sizeof *env);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool drop = false;
+        for (size_t k = 0; k < nunset && !drop; k++) {
+            size_t l = strlen(unset[k]);
+            drop = strncmp(environ[i], unset[k], l) == 0 && environ[i][l] == '=';
+        }
+        for (size_t k = 0; k < nset && !drop; k++) {
+            size_t l = strcspn(set[k], "=");
+            drop = strncmp(environ[i], set[k], l + 1) == 0;
+        }
+        if (!drop) env[o++] = environ[i];
+    }
+    for (size_t k = 0; k < nset; k++) env[o++] = set[k];
+    env[o] = NULL;
+    return env;
+}
+
+typedef struct {
+    char *out; /* stdout, NUL-terminated */
+    size_t len, cap;
+    int status;    /* waitpid status */
+    bool timeout;  /* killed after the deadline */
+    int exec_errno; /* the child could not exec */
+} child_t;
+
+/* Runs argv with env in dir (NULL: ours), stdout captured, stderr into err_path (NULL:
+ * /dev/null), stdin from /dev/null; kills it after timeout_ms. 0, or -errno (no fork). */
+static int run_child(char *const argv[], char *const env[], const char *dir, const char *err_path,
+                     int timeout_ms, child_t *c)
+{
+    memset(c, 0, sizeof *c);
+    int out[2], ex[2];
+    if (pipe2(out, O_CLOEXEC) < 0) return -errno;
+    if (pipe2(ex, O_CLOEXEC) < 0) {
+        int e = errno;
+        close(out[0]);
+        close(out[1]);
+        return -e;
+    }
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(out[0]), close(out[1]), close(ex[0]), close(ex[1]);
+        return -e;
+    }
+    if (pid == 0) {
+        int in = open("/dev/null", O_RDONLY);
+        int err = err_path ? open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600) : open("/dev/null", O_WRONLY);
+        if (in >= 0) dup2(in, 0);
+        if (err >= 0) dup2(err, 2);
+        dup2(out[1], 1);
+        if (dir && chdir(dir) < 0) _exit(126);
+        execve(argv[0], argv, env);
+        int e = errno;
+        if (write(ex[1], &e, sizeof e) < 0) _exit(127);
+        _exit(127);
+    }
+    close(out[1]);
+    close(ex[1]);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    char buf[8192];
+    for (;;) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long spent = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+        if (spent >= timeout_ms) {
+            c->timeout = true;
+            kill(pid, SIGKILL);
+            break;
+        }
+        struct pollfd pf = {.fd = out[0], .events = POLLIN};
+        int r = poll(&pf, 1, (int)(timeout_ms - spent));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) continue; /* the deadline is checked above */
+        ssize_t n = read(out[0], buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        if (c->len + (size_t)n < DOCTOR_OUT_MAX) {
+            SP_GROW(c->out, c->cap, c->len + (size_t)n + 1);
+            memcpy(c->out + c->len, buf, (size_t)n);
+            c->len += (size_t)n;
+        }
+    }
+    close(out[0]);
+    while (waitpid(pid, &c->status, 0) < 0 && errno == EINTR) {}
+    int e = 0;
+    if (read(ex[0], &e, sizeof e) == (ssize_t)sizeof e) c->exec_errno = e;
+    close(ex[0]);
+    if (!c->out) c->out = sp_cli_strdup("");
+    else c->out[c->len] = '\0';
+    return 0;
+}
+
+static char *describe_exit(const child_t *c)
+{
+    if (c->exec_errno) return sp_cli_printf("could not run: %s", strerror(c->exec_errno));
+    if (c->timeout) return sp_cli_printf("killed after %d s", DOCTOR_TIMEOUT_MS / 1000);
+    if (WIFSIGNALED(c->status)) return sp_cli_printf("killed by signal %d (%s)", WTERMSIG(c->status), strsignal(WTERMSIG(c->status)));
+    return sp_cli_printf("exit status %d", WEXITSTATUS(c->status));
+}
+
+/* Whole small file, NUL-terminated ("" when unreadable). */
+static char *slurp(const char *path)
+{
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        char tmp[4096];
+        ssize_t n;
+        while ((n = read(fd, tmp, sizeof tmp)) > 0 && len < DOCTOR_OUT_MAX) {
+            SP_GROW(buf, cap, len + (size_t)n + 1);
+            memcpy(buf + len, tmp, (size_t)n);
+            len += (size_t)n;
+        }
+        close(fd);
+    }
+    if (!buf) return sp_cli_strdup("");
+    buf[len] = '\0';
+    return buf;
+}
+
+static double num(const json_t *obj, const char *key)
+{
+    const json_t *v = json_object_get(obj, key);
+    return json_is_number(v) ? json_number_value(v) : 0;
+}
+
+static void rm_tree(const char *dir)
+{
+    char *argv[] = {"/bin/rm", "-rf", (char *)dir, NULL};
+    char *env[] = {NULL};
+    child_t c;
+    if (run_child(argv, env, NULL, NULL, 10000, &c) == 0) sp_mem_free(c.out);
+}
+
+/* Counts *.envelope files under dir (two levels: run folders and ready/). */
+static size_t count_envelopes(const char *dir)
+{
+    sp_cli_strvec_t files = {0};
+    size_t n = 0;
+    if (sp_cli_collect_dir(&files, dir, 0) == 0) n = files.n;
+    char *ready = sp_cli_printf("%s/ready", dir);
+    sp_cli_strvec_t more = {0};
+    if (sp_cli_collect_dir(&more, ready, 0) == 0) n += more.n;
+    sp_mem_free(ready);
+    sp_cli_strvec_free(&files);
+    sp_cli_strvec_free(&more);
+    return n;
+}
+
+/* Prints every "[sentryprof] ..." line of the check run's stderr, and its other lines. */
+static void show_stderr(const char *err)
+{
+    int shown = 0;
+    for (const char *p = err; *p && shown < 20;) {
+        size_t n = strcspn(p, "\n");
+        if (n) {
+            line(strncmp(p, "[sentryprof] debug", 18) == 0 ? "" : "warn", "stderr", "%.*s",
+                 (int)(n > 300 ? 300 : n), p);
+            shown++;
+        }
+        p += n;
+        if (*p) p++;
+    }
+}
+
+int sp_cli_doctor(int argc, char **argv)
+{
+    const char *node_arg = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            sp_cli_usage(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--node") == 0 && i + 1 < argc) {
+            node_arg = argv[++i];
+        } else if (strncmp(argv[i], "--node=", 7) == 0) {
+            node_arg = argv[i] + 7;
+        } else {
+            return sp_cli_bad_usage("doctor: unknown argument '%s'", argv[i]);
+        }
+    }
+    printf("sentryprof doctor %s\n", SP_VERSION);
+
+    /* ---- node */
+    char node[PATH_MAX] = "", node_version[64] = "";
+    if (node_arg) {
+        if (is_exec_file(node_arg)) snprintf(node, sizeof node, "%s", node_arg);
+        else FAIL("node", "--node %s: not an executable file", node_arg);
+    } else if (!find_on_path("node", node, sizeof node)) {
+        node[0] = '\0';
+        FAIL("node", "no node on PATH (set PATH or pass --node PATH)");
+    }
+    if (node[0]) {
+        static const char *const plain_unset[] = {"LD_PRELOAD", "NODE_OPTIONS"};
+        char **env = make_env(plain_unset, 2, NULL, 0);
+        char *av[] = {node, "--version", NULL};
+        child_t c;
+        if (run_child(av, env, NULL, NULL, DOCTOR_VERSION_TIMEOUT_MS, &c) == 0 && !c.exec_errno &&
+            !c.timeout && WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0 && c.out[0] == 'v') {
+            snprintf(node_version, sizeof node_version, "%.*s", (int)strcspn(c.out, "\r\n"), c.out);
+            line("ok", "node", "%s %s", node, node_version);
+        } else {
+            char *why = describe_exit(&c);
+            FAIL("node", "%s --version failed (%s)", node, why);
+            sp_mem_free(why);
+            node[0] = '\0';
+        }
+        sp_mem_free(c.out);
+        sp_mem_free(env);
+    }
+
+    /* ---- the library and its JS helper */
+    char lib[PATH_MAX] = "", why[PATH_MAX + 128];
+    if (sp_cli_find_lib(lib, sizeof lib, why, sizeof why) < 0) {
+        lib[0] = '\0';
+        FAIL("library", "%s", why);
+    } else if (strpbrk(lib, ": ")) {
+        FAIL("library", "%s: LD_PRELOAD paths cannot contain ':' or ' '", lib);
+        lib[0] = '\0';
+    } else {
+        line("ok", "library", "%s", lib);
+        /* where the library looks for its helper (preload.c): installed, then the build tree */
+        const char *slash = strrchr(lib, '/');
+        int dl = slash ? (int)(slash - lib) : 0;
+        char *helper = sp_cli_printf("%.*s/sentryprof/sentryprof-helper.js", dl, lib);
+        if (access(helper, R_OK) != 0) {
+            sp_mem_free(helper);
+            helper = sp_cli_printf("%.*s/../preload/sentryprof-helper.js", dl, lib);
+        }
+        if (access(helper, R_OK) == 0)
+            line("ok", "helper file", "%s", helper);
+        else
+            FAIL("helper file", "sentryprof-helper.js not found next to %s (in sentryprof/ or ../preload/)", lib);
+        sp_mem_free(helper);
+    }
+
+    /* ---- the environment the profiled process would see */
+    const char *off = getenv(SP_ENV_DISABLE);
+    if (off && *off && strcmp(off, "0") != 0)
+        FAIL("disabled", "%s=%s: the library does nothing in any process", SP_ENV_DISABLE, off);
+    const char *dsn = getenv(SP_ENV_DSN);
+    bool has_dsn = dsn && *dsn;
+    const char *mode_env = getenv(SP_ENV_MODE);
+    const char *mode = mode_env && *mode_env ? mode_env : has_dsn ? "transaction" : "continuous";
+    char run_mode[32] = ""; /* the mode the check run reported (a bad SENTRYPROF_MODE falls back) */
+
+    /* ---- the check run */
+    if (node[0] && lib[0]) {
+        const char *tmp = getenv("TMPDIR");
+        if (!tmp || tmp[0] != '/') tmp = "/tmp";
+        char *tdir = sp_cli_printf("%s/sentryprof-doctor.XXXXXX", tmp);
+        if (!mkdtemp(tdir)) {
+            FAIL("check run", "cannot create a temporary directory in %s: %s", tmp, strerror(errno));
+        } else {
+            char *spool = sp_cli_printf("%s/spool", tdir);
+            char *cwd = sp_cli_printf("%s/cwd", tdir);
+            char *err_path = sp_cli_printf("%s/stderr", tdir);
+            mkdir(cwd, 0700);
+            const char *old = getenv("LD_PRELOAD");
+            char *set[3];
+            set[0] = old && *old ? (has_path_word(old, lib) ? sp_cli_printf("LD_PRELOAD=%s", old)
+                                                            : sp_cli_printf("LD_PRELOAD=%s:%s", lib, old))
+                                 : sp_cli_printf("LD_PRELOAD=%s", lib);
+            set[1] = sp_cli_printf("%s=%s", SP_ENV_SPOOL_DIR, spool);
+            set[2] = sp_cli_printf("%s=%s", SP_ENV_MODE, mode);
+            static const char *const run_unset[] = {SP_ENV_DSN};
+            char **env = make_env(run_unset, 1, set, 3);
+            char *av[] = {node, "-e", (char *)doctor_script, NULL};
+            child_t c;
+            int rc = run_child(av, env, cwd, err_path, DOCTOR_TIMEOUT_MS, &c);
+            char *err = slurp(err_path);
+            const char *mark = rc == 0 ? strstr(c.out, DOCTOR_MARK) : NULL;
+            json_t *facts = mark ? json_loads(mark + strlen(DOCTOR_MARK), JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+            bool exited_ok = rc == 0 && !c.exec_errno && !c.timeout && WIFEXITED(c.status) &&
+                             WEXITSTATUS(c.status) == 0;
+            const char *nopts = facts ? sp_cli_json_str(facts, "nodeOptions") : NULL;
+            if (!nopts) nopts = "";
+
+            /* NODE_OPTIONS */
+            bool perf_flag = has_token(nopts, "--perf-basic-prof-only-functions") ||
+                             has_token(nopts, "--perf-basic-prof") || has_token(nopts, "--perf-prof");
+            bool native_stack = has_token(nopts, "--interpreted-frames-native-stack");
+            bool require_helper = strstr(nopts, "sentryprof-helper.js") != NULL;
+            if (!facts) {
+                /* node did not get as far as the script: say why */
+            } else if (perf_flag && native_stack && require_helper) {
+                line("ok", "NODE_OPTIONS", "%s", nopts);
+            } else {
+                FAIL("NODE_OPTIONS", "our flags are missing (%s%s%s): NODE_OPTIONS=%s",
+                     perf_flag ? "" : "--perf-basic-prof-only-functions ",
+                     native_stack ? "" : "--interpreted-frames-native-stack ",
+                     require_helper ? "" : "--require sentryprof-helper.js", nopts);
+            }
+
+            /* V8 took them: node ran, the perf map was written during the run */
+            const char *not_allowed = strstr(err, "is not allowed in NODE_OPTIONS");
+            if (!facts) {
+                char *ex = describe_exit(&c);
+                if (not_allowed) {
+                    const char *b = not_allowed;
+                    while (b > err && b[-1] != '\n') b--;
+                    FAIL("V8 flags", "node rejected NODE_OPTIONS: %.*s", (int)strcspn(b, "\n"), b);
+                } else {
+                    FAIL("check run", "node under the shim did not report (%s)", ex);
+                }
+                sp_mem_free(ex);
+            } else {
+                json_t *pm = json_object_get(facts, "perfMap");
+                const char *mpath = sp_cli_json_str(pm, "path");
+                bool has_work = json_is_true(json_object_get(pm, "hasWork"));
+                const char *merr = sp_cli_json_str(pm, "error");
+                char *argv_s = json_dumps(json_object_get(facts, "execArgv"), JSON_COMPACT);
+                if (has_work) {
+                    struct stat st;
+                    bool left = mpath && stat(mpath, &st) == 0;
+                    const char *keep = getenv(SP_ENV_KEEP_PERF_MAP);
+                    bool kept = keep && strcmp(keep, "1") == 0;
+                    line("ok", "V8 flags", "accepted: %s written during the run (%.0f bytes, " DOCTOR_WORK " in it)%s",
+                         mpath ? mpath : "the perf map", num(pm, "size"),
+                         left ? (kept ? ", kept at exit (SENTRYPROF_KEEP_PERF_MAP=1)" : ", NOT removed at exit") : ", removed at exit");
+                    if (left && !kept) line("warn", "perf map", "%s was left behind after node exited", mpath);
+                    if (left && mpath) unlink(mpath);
+                } else if (merr) {
+                    FAIL("V8 flags", "V8 flags not in effect: %s was not written (%s); execArgv %s", mpath ? mpath : "the perf map",
+                         merr, argv_s ? argv_s : "[]");
+                } else {
+                    FAIL("V8 flags", "V8 flags not in effect: %s has no entry for the JS that ran; execArgv %s",
+                         mpath ? mpath : "the perf map", argv_s ? argv_s : "[]");
+                }
+                line("", "execArgv", "%s (NODE_OPTIONS flags do not show here)", argv_s ? argv_s : "[]");
+                sp_mem_free(argv_s); /* jansson allocates through sp_mem (main) */
+            }
+
+            /* the JS helper and the sampler */
+            if (facts) {
+                const char *h = sp_cli_json_str(facts, "helper");
+                json_t *st = json_object_get(facts, "stats");
+                if (!h || strcmp(h, "object") != 0) {
+                    FAIL("JS helper", "the JS helper did not load: typeof __sentryprof is %s", h ? h : "?");
+                } else {
+                    line("ok", "JS helper", "loaded: typeof __sentryprof = object (library %s, %s mode, %s, %s clock)",
+                         sp_cli_json_str(facts, "libVersion") ? sp_cli_json_str(facts, "libVersion") : "?",
+                         sp_cli_json_str(st, "mode") ? sp_cli_json_str(st, "mode") : mode,
+                         sp_cli_json_str(st, "logging_mode") ? sp_cli_json_str(st, "logging_mode") : "?",
+                         sp_cli_json_str(st, "clock") ? sp_cli_json_str(st, "clock") : "?");
+                }
+                if (sp_cli_json_str(st, "mode")) snprintf(run_mode, sizeof run_mode, "%s", sp_cli_json_str(st, "mode"));
+                if (json_is_object(st)) {
+                    double signals = num(st, "signals"), samples = num(st, "samples");
+                    char counters[512];
+                    snprintf(counters, sizeof counters,
+                             "signal %.0f, %.0f thread%s: %.0f signals, %.0f samples (%.0f symbolized); "
+                             "dropped: ring full %.0f, re-entry %.0f, no thread %.0f; outside a profile %.0f; "
+                             "truncated %.0f, off stack %.0f, timer errors %.0f",
+                             num(st, "signal"), num(st, "threads"), num(st, "threads") == 1 ? "" : "s",
+                             signals, samples, num(st, "samples_symbolized"), num(st, "dropped_ring_full"),
+                             num(st, "dropped_reentry"), num(st, "dropped_no_thread"),
+                             num(st, "discarded_outside_profile"), num(st, "truncated"),
+                             num(st, "off_stack"), num(st, "timer_errors"));
+                    if (num(st, "active") != 1) FAIL("sampler", "the sampler is not active; %s", counters);
+                    else if (num(st, "handler_replaced") > 0) FAIL("sampler", "another signal handler took the sampler's signal; %s", counters);
+                    else if (num(st, "timer_errors") > 0) FAIL("sampler", "the sampler's timers failed; %s", counters);
+                    else if (samples < 1) FAIL("sampler", "no sample in 400 ms of CPU; %s", counters);
+                    else line("ok", "sampler", "%s", counters);
+                } else if (h && strcmp(h, "object") == 0) {
+                    FAIL("sampler", "__sentryprof.stats() failed: %s",
+                         sp_cli_json_str(facts, "statsError") ? sp_cli_json_str(facts, "statsError") : "?");
+                }
+                if (!exited_ok) {
+                    char *ex = describe_exit(&c);
+                    FAIL("check run", "node reported, then ended with %s", ex);
+                    sp_mem_free(ex);
+                }
+            }
+            /* what else the run left: envelopes (continuous mode: a chunk), files in its cwd */
+            if (facts) {
+                size_t n = count_envelopes(spool);
+                line("", "check spool", "%zu envelope%s written by the check run (%s mode; removed)", n,
+                     n == 1 ? "" : "s", mode);
+                /* a file node created in its working directory would land in every app's */
+                sp_cli_strvec_t left = {0};
+                char *lsav[] = {"/bin/ls", "-A", cwd, NULL};
+                char *lsenv[] = {NULL};
+                child_t l;
+                if (run_child(lsav, lsenv, NULL, NULL, 5000, &l) == 0) {
+                    for (char *p = l.out; *p;) {
+                        size_t k = strcspn(p, "\n");
+                        if (k) sp_cli_strvec_push(&left, sp_cli_printf("%.*s", (int)k, p));
+                        p += k;
+                        if (*p) p++;
+                    }
+                    sp_mem_free(l.out);
+                }
+                if (left.n)
+                    line("warn", "working dir", "node under the shim created %zu file%s in its working directory, e.g. %s",
+                         left.n, left.n == 1 ? "" : "s", left.v[0]);
+                sp_cli_strvec_free(&left);
+            }
+            show_stderr(err);
+            if (facts) json_decref(facts);
+            sp_mem_free(err);
+            sp_mem_free(c.out);
+            sp_mem_free(env);
+            for (int i = 0; i < 3; i++) sp_mem_free(set[i]);
+            rm_tree(tdir);
+            sp_mem_free(spool);
+            sp_mem_free(cwd);
+            sp_mem_free(err_path);
+        }
+        sp_mem_free(tdir);
+    } else {
+        line("", "check run", "skipped (no %s)", node[0] ? "library" : "node");
+    }
+
+    /* ---- the user's spool */
+    char spool_dir[PATH_MAX];
+    if (!sp_cli_default_spool(spool_dir, sizeof spool_dir)) {
+        FAIL("spool", "spool directory path too long");
+    } else {
+        sp_spool_t *sp = NULL;
+        int e = sp_spool_open(spool_dir, &sp);
+        if (e < 0) FAIL("spool", "spool %s unusable: %s", spool_dir, strerror(-e));
+        else if (access(spool_dir, W_OK | X_OK) != 0) FAIL("spool", "spool %s is not writable: %s", spool_dir, strerror(errno));
+        else line("ok", "spool", "%s (writable)", spool_dir);
+        sp_spool_close(sp);
+    }
+
+    /* ---- SENTRY_DSN */
+    if (!has_dsn) {
+        line("ok", "SENTRY_DSN", "not set: profiles stay in the spool (send them with `sentryprof upload --dsn DSN`)");
+    } else {
+        sp_dsn_t d;
+        char err[256] = "";
+        int e = sp_dsn_parse(dsn, &d, err, sizeof err);
+        if (e < 0) FAIL("SENTRY_DSN", "SENTRY_DSN is invalid: %s", *err ? err : strerror(-e));
+        else if (d.port)
+            line("ok", "SENTRY_DSN", "valid: %s://%s:%u, project %s", d.scheme, d.host, d.port, d.project_id);
+        else
+            line("ok", "SENTRY_DSN", "valid: %s://%s, project %s", d.scheme, d.host, d.project_id);
+    }
+
+    if (failures > 1)
+        printf("verdict: unhealthy: %s (and %d more)\n", first_failure, failures - 1);
+    else if (failures)
+        printf("verdict: unhealthy: %s\n", first_failure);
+    else
+        printf("verdict: healthy: node %s is profiled (%s mode), profiles go to %s%s%s\n",
+               node_version[0] ? node_version : "?", run_mode[0] ? run_mode : mode, spool_dir,
+               has_dsn ? " and to Sentry" : "",
+               warnings ? " (see the warnings above)" : "");
+    sp_mem_free(first_failure);
+    return failures ? 1 : 0;
+}
