@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what is missing, builds with -Werror and runs every test (`make check`: Check
-# unit tests and end-to-end tests with real node), then the unit tests once more under
-# AddressSanitizer and UndefinedBehaviorSanitizer. Build trees: _build/ and _build-asan/.
+# unit tests and end-to-end tests with real node), the Node version matrix (`make
+# check-matrix`: Node 18-26), then the unit tests once more under AddressSanitizer and
+# UndefinedBehaviorSanitizer. Build trees: _build/ and _build-asan/.
 set -e
 cd "$(dirname "$0")"
 top=$PWD
@@ -16,6 +17,9 @@ if ! make -s -j"$jobs" check; then
     cat test-suite.log
     exit 1
 fi
+# The same build against Node 18, 20, 22, 24 and 26 (from the npm registry, cached).
+make -s check-matrix 2>&1 | tee matrix.log
+grep -q '^matrix: [0-9]* passed, 0 failed$' matrix.log || exit 1
 cd "$top"
 
 mkdir -p _build-asan && cd _build-asan
@@ -29,4 +33,6 @@ fi
 cd "$top"
 # One plain closing line over both runs, from automake's own counts.
 sum() { awk -v k="$1" '$1 == "#" && $2 == k":" { n += $3 } END { print n + 0 }' _build/test-suite.log _build-asan/test-suite.log; }
-echo "tests: $(sum PASS) passed, $(( $(sum FAIL) + $(sum ERROR) )) failed"
+mp=$(sed -n 's/^matrix: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' _build/matrix.log)
+mf=$(sed -n 's/^matrix: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' _build/matrix.log)
+echo "tests: $(( $(sum PASS) + ${mp:-0} )) passed, $(( $(sum FAIL) + $(sum ERROR) + ${mf:-0} )) failed"
