@@ -93,16 +93,21 @@ static int dump_cb(const char *chunk, size_t size, void *data)
     return 0;
 }
 
-/* Compact JSON of v into a new NUL-terminated sp_mem buffer, or NULL. */
-static char *dump(const json_t *v, size_t flags, size_t *len)
+char *sp_envelope_json_dump(const json_t *v, size_t flags, size_t *len)
 {
     dumpbuf_t d = {0};
-    if (json_dump_callback(v, dump_cb, &d, flags | SP_ENVELOPE_DUMP_FLAGS) < 0 || !d.buf) {
+    if (json_dump_callback(v, dump_cb, &d, flags) < 0 || !d.buf) {
         sp_mem_free(d.buf);
         return NULL;
     }
     *len = d.len;
     return d.buf;
+}
+
+/* Compact JSON of v, as envelopes carry it. */
+static char *dump(const json_t *v, size_t flags, size_t *len)
+{
+    return sp_envelope_json_dump(v, flags | SP_ENVELOPE_DUMP_FLAGS, len);
 }
 
 /* Item header with "type" then "length" first (Relay and the SDKs expect them there by

@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "envelope.h"
 #include "log.h"
 #include "mem.h"
 
@@ -914,28 +915,6 @@ static int state_lock(sp_spool_t *spool)
     }
 }
 
-typedef struct {
-    char *buf;
-    size_t len, cap;
-} statebuf_t;
-
-static int statebuf_add(const char *chunk, size_t size, void *data)
-{
-    statebuf_t *b = data;
-    if (b->len + size > SP_SPOOL_STATE_MAX) return -1; /* would not be read back */
-    if (b->len + size > b->cap) {
-        size_t ncap = b->cap ? b->cap : 1024;
-        while (ncap < b->len + size) ncap *= 2;
-        char *n = sp_mem_realloc(b->buf, ncap);
-        if (!n) return -1;
-        b->buf = n;
-        b->cap = ncap;
-    }
-    memcpy(b->buf + b->len, chunk, size);
-    b->len += size;
-    return 0;
-}
-
 int sp_spool_state_update(sp_spool_t *spool, sp_spool_state_fn fn, void *ctx)
 {
     if (!spool || !fn) return -EINVAL;
@@ -946,12 +925,12 @@ int sp_spool_state_update(sp_spool_t *spool, sp_spool_state_fn fn, void *ctx)
     if (rc == 0) {
         rc = fn(st, ctx);
         if (rc > 0) {
-            /* Dumped into our own buffer: whatever allocator jansson was given. */
-            statebuf_t b = {0};
-            if (json_dump_callback(st, statebuf_add, &b, JSON_COMPACT | JSON_SORT_KEYS) < 0)
-                rc = -ENOMEM;
-            else rc = commit_at(spool, spool->dirfd, SP_SPOOL_STATE_NAME, b.buf, b.len);
-            sp_mem_free(b.buf);
+            size_t len;
+            char *buf = sp_envelope_json_dump(st, JSON_COMPACT | JSON_SORT_KEYS, &len);
+            if (!buf) rc = -ENOMEM;
+            else if (len > SP_SPOOL_STATE_MAX) rc = -EFBIG; /* would not be read back */
+            else rc = commit_at(spool, spool->dirfd, SP_SPOOL_STATE_NAME, buf, len);
+            sp_mem_free(buf);
         }
     }
     json_decref(st);
