@@ -215,12 +215,11 @@ void sp_uploader_shutdown(void)
     if (!up.enabled) return;
     pthread_mutex_lock(&up.lock);
     up.stop = true;
-    bool started = up.started, pending = up.published != 0 && !up.disabled;
+    bool pending = up.published != 0 && !up.disabled;
     pthread_cond_broadcast(&up.wake);
     pthread_mutex_unlock(&up.lock);
     /* The thread may be waiting for a child: do not join it (exit would wait as long);
      * one last bounded pass of our own picks up what the agent just published. */
-    (void)started;
     if (pending) {
         int secs = (up.shutdown_ms + 999) / 1000;
         int rc = run_child(secs > 0 ? secs : 1, up.shutdown_ms);
