@@ -112,10 +112,18 @@ long sp_session_frame(sp_session_t *s, const sp_frame_t *f)
     long idx = sp_intern_get(s->frame_keys, key, key_len, &added);
     if (idx < 0 || !added) return idx;
 
+    /* A symbolizer cache hit brings the frame's JSON too: shared, never modified. */
+    json_t *o = f->json ? json_incref(f->json) : sp_session_frame_json(f);
+    if (!o || json_array_append_new(s->frames, o) < 0) return -1;
+    return idx;
+}
+
+json_t *sp_session_frame_json(const sp_frame_t *f)
+{
     char module_buf[512];
     const char *module = frame_module(f, module_buf, sizeof module_buf);
     json_t *o = json_object();
-    if (!o) return -1;
+    if (!o) return NULL;
     json_object_set_new(o, "function", json_string(f->function));
     if (f->abs_path && *f->abs_path) {
         json_object_set_new(o, "abs_path", json_string(f->abs_path));
@@ -131,8 +139,7 @@ long sp_session_frame(sp_session_t *s, const sp_frame_t *f)
     }
     json_object_set_new(o, "in_app", json_boolean(f->in_app));
     json_object_set_new(o, "platform", json_string(f->native ? "native" : "node"));
-    if (json_array_append_new(s->frames, o) < 0) return -1;
-    return idx;
+    return o;
 }
 
 long sp_session_stack(sp_session_t *s, const uint32_t *frames, size_t n)

@@ -19,6 +19,7 @@ typedef struct {
     bool in_app;
     const char *key;           /* optional: sp_session_frame_key(this), precomputed */
     size_t key_len;
+    json_t *json;              /* optional: sp_session_frame_json(this), shared (not owned) */
 } sp_frame_t;
 
 typedef struct {
@@ -34,6 +35,8 @@ void sp_session_free(sp_session_t *s);
 
 /* The identity of f inside a session: every field written out. Returns its length. */
 size_t sp_session_frame_key(const sp_frame_t *f, char *key, size_t len);
+/* The frame object as written into a profile (new reference), or NULL. */
+json_t *sp_session_frame_json(const sp_frame_t *f);
 /* Index of frame f (added when new), or -1 (out of memory). */
 long sp_session_frame(sp_session_t *s, const sp_frame_t *f);
 /* Index of the stack of frame indices (leaf first), or -1. */

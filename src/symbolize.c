@@ -61,6 +61,8 @@ static void cache_clear(sp_symbolizer_t *sym)
     if (!sym->cache) return;
     for (size_t i = 0; i < SP_SYM_CACHE_SLOTS; i++) {
         sp_mem_free(sym->cache[i].strings);
+        json_decref(sym->cache[i].f.json);
+        sym->cache[i].f.json = NULL;
         sym->cache[i].tag = 0;
         sym->cache[i].strings = NULL;
     }
@@ -226,6 +228,7 @@ static void cache_put(sp_symbolizer_t *sym, cache_entry_t *e, uint64_t tag, sp_f
     p[key_len] = '\0';
     e->f.key = p;
     e->f.key_len = key_len;
+    e->f.json = sp_session_frame_json(&e->f); /* built once, shared by every profile */
     sym->cache_used++;
     *f = e->f;
 }
@@ -252,7 +255,7 @@ void sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr
 static void resolve_uncached(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, sp_frame_t *f)
 {
     uint64_t lookup = return_addr && addr ? addr - 1 : addr;
-    memset(f, 0, sizeof *f);
+    memset(f, 0, sizeof *f); /* key and json stay NULL: only cache entries carry them */
     if (resolve_js(sym, lookup, addr, f)) return;
 
     f->native = true;
