@@ -53,16 +53,6 @@ SP_EXPORT const char *sentryprof_version(void) { return SP_VERSION; }
 /* The executable exports N-API only if it is node (or embeds it). */
 static bool is_node_process(void) { return dlsym(RTLD_DEFAULT, "napi_module_register") != NULL; }
 
-static bool has_token(const char *opts, const char *flag)
-{
-    size_t n = strlen(flag);
-    for (const char *p = opts; (p = strstr(p, flag)); p += n) {
-        bool start = p == opts || p[-1] == ' ' || p[-1] == '\t' || p[-1] == '"';
-        char end = p[n];
-        if (start && (end == '\0' || end == ' ' || end == '\t' || end == '=' || end == '"')) return true;
-    }
-    return false;
-}
 
 /* Appends `text` to buf (size cap) with a space; false when it does not fit. */
 static bool append(char *buf, size_t cap, const char *text)
@@ -116,10 +106,11 @@ static bool prepare_node_options(const char *helper)
         SP_WARN("NODE_OPTIONS is longer than %zu bytes; leaving it alone", sizeof opts - 1);
         return false;
     }
-    bool user_perf_map = has_token(opts, "--perf-basic-prof") || has_token(opts, "--perf-prof");
+    bool user_perf_map = sp_config_has_node_flag(opts, "--perf-basic-prof") ||
+                         sp_config_has_node_flag(opts, "--perf-prof");
     bool changed = false, ok = true;
     for (size_t i = 0; i < sizeof node_flags / sizeof *node_flags; i++)
-        if (!has_token(opts, node_flags[i]) && !(i == 0 && user_perf_map)) {
+        if (!sp_config_has_node_flag(opts, node_flags[i]) && !(i == 0 && user_perf_map)) {
             ok = ok && append(opts, sizeof opts, node_flags[i]);
             changed = true;
         }

@@ -82,6 +82,17 @@ void sp_config_load(sp_config_t *cfg)
     env_str(SP_ENV_RELEASE, cfg->release, sizeof cfg->release, "");
 }
 
+bool sp_config_has_node_flag(const char *opts, const char *flag)
+{
+    size_t n = strlen(flag);
+    for (const char *p = opts; (p = strstr(p, flag)); p += n) {
+        bool start = p == opts || p[-1] == ' ' || p[-1] == '\t' || p[-1] == '"';
+        char end = p[n];
+        if (start && (end == '\0' || end == ' ' || end == '\t' || end == '=' || end == '"')) return true;
+    }
+    return false;
+}
+
 void sp_config_log(const sp_config_t *cfg)
 {
     SP_DEBUG("config: mode=%s logging=%s clock=%s threads=%s hz=%d signal=%d chunk=%ds "

@@ -52,6 +52,10 @@ typedef struct {
 
 /* Fills cfg from the environment (warning lines for bad values). Never fails. */
 void sp_config_load(sp_config_t *cfg);
+/* True when NODE_OPTIONS-style text opts holds flag as a whole option ("--x", "--x=v",
+ * possibly quoted). The preload uses it to add only missing flags; doctor to check them. */
+bool sp_config_has_node_flag(const char *opts, const char *flag);
+
 /* Logs the effective configuration at debug level. */
 void sp_config_log(const sp_config_t *cfg);
 

@@ -134,16 +134,6 @@ static bool has_path_word(const char *list, const char *word)
     return false;
 }
 
-static bool has_token(const char *s, const char *tok)
-{
-    size_t n = strlen(tok);
-    for (const char *p = s; (p = strstr(p, tok)); p += n) {
-        bool start = p == s || p[-1] == ' ' || p[-1] == '\t' || p[-1] == '"';
-        char e = p[n];
-        if (start && (e == '\0' || e == ' ' || e == '\t' || e == '=' || e == '"')) return true;
-    }
-    return false;
-}
 
 /* A copy of environ with the names in unset removed and the entries of set ("K=V") added. */
 static char **make_env(const char *const *unset, size_t nunset, char *const *set, size_t nset)
@@ -434,9 +424,10 @@ int sp_cli_doctor(int argc, char **argv)
             if (!nopts) nopts = "";
 
             /* NODE_OPTIONS */
-            bool perf_flag = has_token(nopts, "--perf-basic-prof-only-functions") ||
-                             has_token(nopts, "--perf-basic-prof") || has_token(nopts, "--perf-prof");
-            bool native_stack = has_token(nopts, "--interpreted-frames-native-stack");
+            bool perf_flag = sp_config_has_node_flag(nopts, "--perf-basic-prof-only-functions") ||
+                             sp_config_has_node_flag(nopts, "--perf-basic-prof") ||
+                             sp_config_has_node_flag(nopts, "--perf-prof");
+            bool native_stack = sp_config_has_node_flag(nopts, "--interpreted-frames-native-stack");
             bool require_helper = strstr(nopts, "sentryprof-helper.js") != NULL;
             if (!facts) {
                 /* node did not get as far as the script: say why */
