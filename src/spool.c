@@ -588,16 +588,24 @@ out:
     return rc;
 }
 
+/* Opens ready/ and sending/ (both or neither). 0 or a negative errno. */
+static int open_queue(sp_spool_t *spool, int *readyfd, int *sendfd)
+{
+    *readyfd = open_sub(spool, SP_SPOOL_READY);
+    if (*readyfd < 0) return *readyfd;
+    *sendfd = open_sub(spool, SP_SPOOL_SENDING);
+    if (*sendfd < 0) {
+        close(*readyfd);
+        return *sendfd;
+    }
+    return 0;
+}
+
 int sp_spool_adopt(sp_spool_t *spool)
 {
     if (!spool) return -EINVAL;
-    int readyfd = open_sub(spool, SP_SPOOL_READY);
-    if (readyfd < 0) return readyfd;
-    int sendfd = open_sub(spool, SP_SPOOL_SENDING);
-    if (sendfd < 0) {
-        close(readyfd);
-        return sendfd;
-    }
+    int readyfd, sendfd, qrc = open_queue(spool, &readyfd, &sendfd);
+    if (qrc < 0) return qrc;
     int total = 0, err = 0;
     names_t nm;
     static const char *const prefixes[] = {SP_SPOOL_RUN_PREFIX, SP_SPOOL_RUN_TMP_PREFIX};
@@ -644,13 +652,8 @@ int sp_spool_claim(sp_spool_t *spool, const char *after, sp_spool_claim_t *claim
     if (!spool || !claim) return -EINVAL;
     claim->spool = spool;
     claim_reset(claim);
-    int readyfd = open_sub(spool, SP_SPOOL_READY);
-    if (readyfd < 0) return readyfd;
-    int sendfd = open_sub(spool, SP_SPOOL_SENDING);
-    if (sendfd < 0) {
-        close(readyfd);
-        return sendfd;
-    }
+    int readyfd, sendfd, qrc = open_queue(spool, &readyfd, &sendfd);
+    if (qrc < 0) return qrc;
     names_t nm;
     int rc = list_names(readyfd, "", &nm);
     if (rc < 0) goto out;
