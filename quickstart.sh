@@ -5,10 +5,11 @@ set -e
 cd "$(dirname "$0")"
 tools/install-deps.sh
 [ -x configure ] || ./autogen.sh >/dev/null 2>&1
-[ -f Makefile ] || ./configure -q
-make -s -j"$(nproc)" >/dev/null
+# The same build tree as test.sh (_build/), so the two commands can follow each other.
+mkdir -p _build
+(cd _build && { [ -f Makefile ] || ../configure -q; } && make -s -j"$(nproc)" >/dev/null)
 rm -rf _demo && mkdir -p _demo
 echo "== running: sentryprof run node tests/apps/hot.js (no DSN: profiles go to _demo/spool)"
-SENTRYPROF_SPOOL_DIR="$PWD/_demo/spool" tools/sentryprof run node tests/apps/hot.js 3
+SENTRYPROF_SPOOL_DIR="$PWD/_demo/spool" _build/tools/sentryprof run node tests/apps/hot.js 3
 echo "== sentryprof top _demo/spool"
-tools/sentryprof top -n 15 _demo/spool
+_build/tools/sentryprof top -n 15 _demo/spool
