@@ -41,9 +41,11 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "envelope.h"
 #include "log.h"
 #include "mem.h"
@@ -273,6 +275,9 @@ struct sp_spool_run {
     int dirfd;  /* the run folder (stays valid across its rename into place) */
     int lockfd; /* flock(LOCK_EX) held for the run's lifetime */
     char name[64];
+    int batch_fd;  /* the open batch being appended to, or -1 */
+    off_t batch_size; /* its length after the last complete record */
+    char batch[NAME_MAX + 1]; /* its file name, open-<name> */
 };
 
 /* Opens (creating when missing) the subdirectory sub of the spool. fd or negative errno. */
@@ -293,7 +298,8 @@ static bool has_prefix(const char *s, const char *prefix)
 static bool envelope_name(const char *name)
 {
     size_t n = strlen(name), m = strlen(SP_SPOOL_SUFFIX);
-    return valid_name(name) && n > m && strcmp(name + n - m, SP_SPOOL_SUFFIX) == 0;
+    return valid_name(name) &&
+           ((n > m && strcmp(name + n - m, SP_SPOOL_SUFFIX) == 0) || sp_batch_is_name(name));
 }
 
 typedef struct {
@@ -395,7 +401,7 @@ int sp_spool_run_begin(sp_spool_t *spool, sp_spool_run_t **out)
     sp_spool_run_t *run = sp_mem_calloc(1, sizeof *run);
     if (!run) return -ENOMEM;
     run->spool = spool;
-    run->dirfd = run->lockfd = -1;
+    run->dirfd = run->lockfd = run->batch_fd = -1;
 
     char tmp[NAME_MAX + 1];
     for (int tries = 0;; tries++) {
@@ -504,6 +510,84 @@ int sp_spool_run_remove(sp_spool_run_t *run, const char *name)
     return unlinkat(run->dirfd, full, 0) < 0 ? -errno : 0;
 }
 
+/* Closes the open batch; sync: fsync it first (its records become durable). */
+static int batch_close(sp_spool_run_t *run, bool sync)
+{
+    if (run->batch_fd < 0) return 0;
+    int rc = 0;
+    if (sync && fsync(run->batch_fd) < 0 && errno != EINVAL) rc = -errno;
+    close(run->batch_fd);
+    run->batch_fd = -1;
+    run->batch[0] = '\0';
+    return rc;
+}
+
+int sp_spool_run_append(sp_spool_run_t *run, const char *name, const void *data, size_t len)
+{
+    char full[NAME_MAX + 1];
+    if (!run || !sp_batch_is_name(name) || !open_name(full, sizeof full, name) || !data || !len ||
+        len > SP_BATCH_RECORD_MAX)
+        return -EINVAL;
+    if (run->batch_fd >= 0 && strcmp(run->batch, full) != 0) batch_close(run, true);
+    if (run->batch_fd < 0) {
+        /* Created like every spool file (temp name, fsync, rename), holding just the header:
+         * the batch exists whole or not at all. */
+        int rc = commit_at(run->spool, run->dirfd, full, SP_BATCH_HEADER, sizeof SP_BATCH_HEADER - 1);
+        if (rc < 0) return rc;
+        run->batch_fd = openat(run->dirfd, full, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+        if (run->batch_fd < 0) return -errno;
+        run->batch_size = (off_t)(sizeof SP_BATCH_HEADER - 1);
+        snprintf(run->batch, sizeof run->batch, "%s", full);
+    }
+    char head[24];
+    size_t hl = sp_batch_record_head(head, len);
+    struct iovec iov[3] = {{head, hl}, {(void *)data, len}, {"\n", 1}};
+    size_t want = hl + len + 1, done = 0;
+    int rc = 0;
+    while (done < want) {
+        ssize_t w = writev(run->batch_fd, iov, 3);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            rc = w < 0 ? -errno : -EIO;
+            break;
+        }
+        done += (size_t)w;
+        /* A short write (a full disk): skip what was written and go on with the rest. */
+        for (int i = 0; i < 3 && w > 0; i++) {
+            size_t k = (size_t)w < iov[i].iov_len ? (size_t)w : iov[i].iov_len;
+            iov[i].iov_base = (char *)iov[i].iov_base + k;
+            iov[i].iov_len -= k;
+            w -= (ssize_t)k;
+        }
+    }
+    if (rc < 0) {
+        /* Cut the torn record off, so later records are not lost behind it. */
+        if (ftruncate(run->batch_fd, run->batch_size) < 0) batch_close(run, false);
+        return rc;
+    }
+    run->batch_size += (off_t)want;
+    return 0;
+}
+
+int sp_spool_run_seal(sp_spool_run_t *run, const char *name)
+{
+    char full[NAME_MAX + 1];
+    if (!run || !open_name(full, sizeof full, name)) return -EINVAL;
+    int rc = strcmp(run->batch, full) == 0 ? batch_close(run, true) : 0;
+    if (rc < 0) return rc;
+    return sp_spool_run_publish(run, name);
+}
+
+int sp_spool_ready_commit(sp_spool_t *spool, const char *name, const void *data, size_t len)
+{
+    if (!spool || !valid_name(name) || (!data && len)) return -EINVAL;
+    int readyfd = open_sub(spool, SP_SPOOL_READY);
+    if (readyfd < 0) return readyfd;
+    int rc = commit_at(spool, readyfd, name, data, len);
+    close(readyfd);
+    return rc;
+}
+
 /* Publishes every open-* file of run folder rfd and deletes its temp files. Returns the
  * number published, or the first negative errno (after trying every file). */
 static int drain_run(sp_spool_t *spool, int rfd, int readyfd)
@@ -529,6 +613,7 @@ static int drain_run(sp_spool_t *spool, int rfd, int readyfd)
 int sp_spool_run_end(sp_spool_run_t *run)
 {
     if (!run) return -EINVAL;
+    batch_close(run, true); /* unsynced, its records are still whole for any later reader */
     int rc = 0;
     int readyfd = open_sub(run->spool, SP_SPOOL_READY);
     if (readyfd < 0) rc = readyfd;
@@ -550,6 +635,7 @@ int sp_spool_run_end(sp_spool_run_t *run)
 void sp_spool_run_abandon(sp_spool_run_t *run)
 {
     if (!run) return;
+    if (run->batch_fd >= 0) close(run->batch_fd);
     if (run->lockfd >= 0) close(run->lockfd);
     if (run->dirfd >= 0) close(run->dirfd);
     sp_mem_free(run);

@@ -1,4 +1,5 @@
-/* spool: the on-disk queue of finished envelopes. One file per envelope, written to a
+/* spool: the on-disk queue of finished envelopes. One file per envelope (or per batch of
+ * envelopes, *.envelopes: batch.h), written to a
  * temporary name in the same directory, fsync'd, then renamed into place (readers never
  * see a torn file), directory fsync'd after the rename.
  * The directory is created mode 0700; an existing one is refused (one warning line,
@@ -9,7 +10,8 @@
  * Layout v1 (the run/ready/sending functions below):
  *   <spool>/run-<pid>-<start>/        one per profiled process, which holds flock(LOCK_EX)
  *       lock                          on this file for its lifetime
- *       open-<name>                   a chunk still growing, re-committed atomically
+ *       open-<name>                   a chunk still growing, re-committed atomically, or
+ *                                     a batch of envelopes being appended (batch.h)
  *   <spool>/ready/<name>              complete envelopes waiting for upload; <name> starts
  *                                     with the unix time, so names sort by age
  *   <spool>/sending/<name>            claimed: its claimer holds flock(LOCK_EX) on it
@@ -63,6 +65,14 @@ int sp_spool_run_commit(sp_spool_run_t *run, const char *name, const void *data,
 /* Closes the chunk: renames open-<name> to ready/<name> (replacing a file of that name).
  * 0, -ENOENT when it was never committed, or a negative errno. */
 int sp_spool_run_publish(sp_spool_run_t *run, const char *name);
+/* Appends one envelope as a record to the batch open-<name> (name ends in
+ * SP_BATCH_SUFFIX, batch.h), creating it atomically with its header on first use; the file
+ * stays open for the next append. Appending to another name seals nothing: it closes the
+ * previous batch (fsync'd) and leaves it in the run folder. A failed write is cut off again,
+ * so the batch stays well-formed. 0 or a negative errno. */
+int sp_spool_run_append(sp_spool_run_t *run, const char *name, const void *data, size_t len);
+/* Closes the batch: fsync, close, then publish as sp_spool_run_publish. */
+int sp_spool_run_seal(sp_spool_run_t *run, const char *name);
 /* Deletes open-<name> without publishing it. 0 or a negative errno. */
 int sp_spool_run_remove(sp_spool_run_t *run, const char *name);
 /* Ends the run: publishes every open-* file, removes the folder, releases the lock and
@@ -91,11 +101,13 @@ typedef struct {
     long long size; /* bytes, at claim time */
 } sp_spool_claim_t;
 
-/* Claims the oldest *.envelope file in ready/ whose name sorts after `after` (NULL or "":
- * any): opens
- * it, takes its lock without waiting (a locked file is skipped) and renames it into
- * sending/ while holding the lock, so each file is claimed by exactly one claimer across
- * processes. 0 and *claim, -ENOENT when nothing is left to claim, or a negative errno.
+/* Writes name into ready/ atomically, as sp_spool_commit does in the spool's root: how the
+ * uploader turns a claimed batch into single envelopes. 0 or a negative errno. */
+int sp_spool_ready_commit(sp_spool_t *spool, const char *name, const void *data, size_t len);
+/* Claims the oldest *.envelope (or *.envelopes batch) file in ready/ whose name sorts
+ * after `after` (NULL or "": any): opens it, takes its lock without waiting (a locked
+ * file is skipped) and renames it into sending/ while holding the lock, so each file is
+ * claimed by exactly one claimer across processes. 0 and *claim, -ENOENT when nothing is left to claim, or a negative errno.
  * `after` lets a caller walk ready/ once, skipping files it released in this pass. */
 int sp_spool_claim(sp_spool_t *spool, const char *after, sp_spool_claim_t *claim);
 /* Reads the whole claimed file into a new sp_mem buffer (NUL-terminated beyond *len).

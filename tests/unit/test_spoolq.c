@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "mem.h"
 #include "spool.h"
 
@@ -249,6 +250,111 @@ START_TEST(adopt_exited_and_killed)
     expect_content("ready/100-a.envelope", "aaa");
     expect_content("ready/300-c.envelope", "ccc");
     ck_assert_int_eq(sp_spool_adopt(sp), 0); /* nothing left */
+    sp_spool_close(sp);
+}
+END_TEST
+
+/* Reads a whole file under the spool dir into a malloc'd buffer. */
+static char *slurp(const char *rel, size_t *len)
+{
+    char p[PATHBUF];
+    snprintf(p, sizeof p, "%s/%s", dir, rel);
+    FILE *f = fopen(p, "rb");
+    ck_assert_msg(f != NULL, "%s: %s", rel, strerror(errno));
+    char *buf = malloc(1 << 16);
+    *len = fread(buf, 1, 1 << 16, f);
+    fclose(f);
+    return buf;
+}
+
+static size_t batch_records(const char *rel, bool *torn)
+{
+    size_t len;
+    char *buf = slurp(rel, &len);
+    sp_batch_reader_t r;
+    ck_assert_int_eq(sp_batch_reader_init(&r, buf, len), 0);
+    const char *e;
+    size_t el, n = 0;
+    while (sp_batch_next(&r, &e, &el)) {
+        char want[32];
+        snprintf(want, sizeof want, "envelope %zu\n", n);
+        ck_assert_uint_eq(el, strlen(want));
+        ck_assert(memcmp(e, want, el) == 0);
+        n++;
+    }
+    *torn = r.torn;
+    free(buf);
+    return n;
+}
+
+START_TEST(batch_append_seal)
+{
+    sp_spool_t *sp = open_spool();
+    sp_spool_run_t *run = NULL;
+    ck_assert_int_eq(sp_spool_run_begin(sp, &run), 0);
+    char rel[PATHBUF], env[32];
+    for (int i = 0; i < 3; i++) {
+        snprintf(env, sizeof env, "envelope %d\n", i);
+        ck_assert_int_eq(sp_spool_run_append(run, "10-t.envelopes", env, strlen(env)), 0);
+    }
+    /* Readable whole while open: what a kill -9 right now would leave. */
+    snprintf(rel, sizeof rel, "%s/open-10-t.envelopes", sp_spool_run_name(run));
+    bool torn;
+    ck_assert_uint_eq(batch_records(rel, &torn), 3);
+    ck_assert(!torn);
+    ck_assert_int_eq(sp_spool_run_append(run, "10-t.envelope", "x", 1), -EINVAL); /* not a batch name */
+    ck_assert_int_eq(sp_spool_run_seal(run, "10-t.envelopes"), 0);
+    ck_assert_uint_eq(batch_records("ready/10-t.envelopes", &torn), 3);
+    ck_assert(!torn);
+    /* The next append opens a new batch; ending the run publishes it. */
+    ck_assert_int_eq(sp_spool_run_append(run, "20-t.envelopes", "envelope 0\n", 11), 0);
+    ck_assert_int_eq(sp_spool_run_end(run), 0);
+    ck_assert_uint_eq(batch_records("ready/20-t.envelopes", &torn), 1);
+    /* Both are claimable like single envelopes. */
+    sp_spool_claim_t cl;
+    ck_assert_int_eq(sp_spool_claim(sp, NULL, &cl), 0);
+    ck_assert_str_eq(cl.name, "10-t.envelopes");
+    sp_spool_claim_release(&cl);
+    sp_spool_close(sp);
+}
+END_TEST
+
+START_TEST(batch_killed_writer_adopted)
+{
+    /* A writer killed in the middle of a record: adopt publishes the batch, readers get the
+     * complete records. */
+    sp_spool_t *sp = open_spool();
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        sp_spool_run_t *run = NULL;
+        if (sp_spool_run_begin(sp, &run) != 0) _exit(1);
+        if (sp_spool_run_append(run, "30-t.envelopes", "envelope 0\n", 11) != 0) _exit(2);
+        if (sp_spool_run_append(run, "30-t.envelopes", "envelope 1\n", 11) != 0) _exit(3);
+        char p[PATHBUF]; /* half a record, as a write cut short by SIGKILL leaves it */
+        snprintf(p, sizeof p, "%s/%s/open-30-t.envelopes", dir, sp_spool_run_name(run));
+        int fd = open(p, O_WRONLY | O_APPEND);
+        if (fd < 0 || write(fd, "11\nenvel", 8) != 8) _exit(4);
+        raise(SIGKILL);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFSIGNALED(status));
+    ck_assert_int_eq(sp_spool_adopt(sp), 1);
+    bool torn;
+    ck_assert_uint_eq(batch_records("ready/30-t.envelopes", &torn), 2);
+    ck_assert(torn);
+    sp_spool_close(sp);
+}
+END_TEST
+
+START_TEST(batch_ready_commit)
+{
+    sp_spool_t *sp = open_spool();
+    ck_assert_int_eq(sp_spool_ready_commit(sp, "40-t~0000.envelope", "one", 3), 0);
+    ck_assert_int_eq(sp_spool_ready_commit(sp, "40-t~0000.envelope", "two", 3), 0); /* rewritten */
+    expect_content("ready/40-t~0000.envelope", "two");
+    ck_assert_int_eq(sp_spool_ready_commit(sp, "../x.envelope", "x", 1), -EINVAL);
     sp_spool_close(sp);
 }
 END_TEST
@@ -765,6 +871,9 @@ static Suite *spoolq_suite(void)
     tcase_add_test(tc, two_runs_one_process);
     tcase_add_test(tc, adopt_exited_and_killed);
     tcase_add_test(tc, adopt_debris);
+    tcase_add_test(tc, batch_append_seal);
+    tcase_add_test(tc, batch_killed_writer_adopted);
+    tcase_add_test(tc, batch_ready_commit);
     tcase_add_test(tc, fork_child_abandons_run);
     tcase_add_test(tc, claim_order_release_done);
     tcase_add_test(tc, claim_skips_locked);
