@@ -1,0 +1,98 @@
+/* test_fork: fork() without exec while the sampler runs. The child inherits no timer and
+ * no thread registration (sp_sampler_atfork_child, what the preload's atfork handler calls):
+ * it takes no samples, runs its own signal handlers and exits normally; the parent goes on
+ * sampling as before. Busy loops count CPU time, not wall time, so a loaded machine only
+ * makes the test slower. */
+#include <check.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ring.h"
+#include "sampler.h"
+#include "stats.h"
+
+static volatile uint64_t sink;
+
+static void spin_cpu_ms(long ms)
+{
+    struct timespec a, b;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+    do {
+        for (int i = 0; i < 10000; i++) sink += (uint64_t)i * 2654435761u;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+    } while ((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < ms);
+}
+
+static size_t drain(sp_ring_t *ring)
+{
+    static sp_sample_t s;
+    size_t n = 0;
+    while (sp_ring_pop(ring, &s)) n++;
+    return n;
+}
+
+static void atfork_child(void) { sp_sampler_atfork_child(); }
+
+START_TEST(test_fork_child_inherits_no_sampling)
+{
+    sp_ring_t *ring = sp_ring_new(4096);
+    ck_assert_ptr_nonnull(ring);
+    sp_sampler_opts_t o = {.hz = 1000, .cpu_clock = true, .lazy = false};
+    ck_assert_int_eq(sp_sampler_init(&o, ring), 0);
+    ck_assert_int_eq(pthread_atfork(NULL, NULL, atfork_child), 0);
+    ck_assert_int_eq(sp_sampler_register_thread("0", "main"), 0);
+    sp_sampler_process_begin();
+    spin_cpu_ms(100);
+    size_t before = drain(ring);
+    ck_assert_msg(before >= 20, "parent sampled only %zu times in 100 ms of CPU at 1 kHz", before);
+
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        /* The child: no registered thread, no signal for 200 ms of CPU, its own SIGUSR1
+         * handler still works, and exit is normal. Exit codes say what failed. */
+        if (sp_sampler_thread_count() != 0) _exit(10);
+        uint64_t sig0 = sp_stats_get(SP_STAT_SIGNALS), smp0 = sp_stats_get(SP_STAT_SAMPLES);
+        spin_cpu_ms(200);
+        if (sp_stats_get(SP_STAT_SIGNALS) != sig0) _exit(11);
+        if (sp_stats_get(SP_STAT_SAMPLES) != smp0 || drain(ring) != 0) _exit(12);
+        struct sigaction sa = {.sa_handler = SIG_IGN};
+        if (sigaction(SIGUSR1, &sa, NULL) != 0 || raise(SIGUSR1) != 0) _exit(13);
+        /* Registering again is harmless: the child's sampler stays off. */
+        sp_sampler_register_thread("0", "main");
+        spin_cpu_ms(50);
+        if (sp_stats_get(SP_STAT_SAMPLES) != smp0) _exit(14);
+        exit(0);
+    }
+    spin_cpu_ms(100);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: %s %d",
+                  WIFEXITED(status) ? "exit" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    size_t after = drain(ring);
+    ck_assert_msg(after >= 20, "parent sampled only %zu times after the fork", after);
+    ck_assert_int_eq(sp_sampler_thread_count(), 1);
+    sp_sampler_process_end();
+    sp_sampler_stop();
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("fork");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_fork_child_inherits_no_sampling);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK); /* one process: the test forks itself */
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
