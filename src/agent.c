@@ -67,6 +67,7 @@ static struct {
     sp_session_t *chunk;
     sp_chunk_meta_t meta;
     uint64_t chunk_start_ns; /* monotonic time of the chunk's first sample */
+    uint64_t chunk_sym_gen;  /* symbolizer generation the chunk's remembered addresses are from */
     uint64_t last_commit_ns;
     bool dirty;
     sp_spool_t *spool;
@@ -105,6 +106,7 @@ static void new_chunk(void)
     agent.chunk = sp_session_new();
     sp_profile_new_id(agent.meta.chunk_id);
     agent.chunk_start_ns = 0;
+    agent.chunk_sym_gen = sp_symbolizer_generation(agent.sym);
     agent.dirty = false;
 }
 
@@ -186,16 +188,26 @@ static void close_chunk(void)
     agent.chunk = NULL;
 }
 
-/* Symbolizes one raw sample into session sess. */
-static void add_sample(sp_session_t *sess, const sp_sample_t *s)
+/* Symbolizes one raw sample into session sess; gen: the symbolizer generation sess's
+ * remembered addresses were resolved in (updated here). */
+static void add_sample(sp_session_t *sess, uint64_t *gen, const sp_sample_t *s)
 {
+    if (*gen != sp_symbolizer_generation(agent.sym)) {
+        sp_session_forget_addrs(sess);
+        *gen = sp_symbolizer_generation(agent.sym);
+    }
     uint32_t frames[SP_MAX_FRAMES + 1];
     size_t n = 0;
     sp_frame_t f;
     for (size_t i = 0; i < s->nframes; i++) {
-        sp_symbolizer_resolve(agent.sym, s->pcs[i], i > 0, &f);
-        long idx = sp_session_frame(sess, &f);
-        if (idx < 0) return;
+        uint64_t tag = s->pcs[i] << 1 | (i > 0);
+        long idx = sp_session_frame_of_addr(sess, tag);
+        if (idx < 0) {
+            sp_symbolizer_resolve(agent.sym, s->pcs[i], i > 0, &f);
+            idx = sp_session_frame(sess, &f);
+            if (idx < 0) return;
+            sp_session_remember_addr(sess, tag, idx);
+        }
         frames[n++] = (uint32_t)idx;
     }
     if (s->flags & SP_SAMPLE_TRUNCATED) { /* the cut-off root end stays visible */
@@ -295,6 +307,7 @@ static void emit_transaction(const sp_txn_t *t)
 {
     sp_session_t *sess = sp_session_new();
     if (!sess) return;
+    uint64_t gen = sp_symbolizer_generation(agent.sym);
     uint64_t end = t->end_ns;
     if (end - t->start_ns > SP_TXN_MAX_NS) end = t->start_ns + SP_TXN_MAX_NS;
     for (size_t i = 0; i < agent.ret_count; i++) {
@@ -306,17 +319,16 @@ static void emit_transaction(const sp_txn_t *t)
         s->nframes = r->nframes;
         s->flags = r->flags;
         memcpy(s->pcs, r->pcs, r->nframes * sizeof(uint64_t));
-        add_sample(sess, s);
+        add_sample(sess, &gen, s);
     }
     sp_profile_env_t env = {.release = agent.opts.cfg->release,
                             .environment = agent.opts.cfg->environment,
                             .node_version = agent.node_version};
     if (t->to_js) {
         char profile_id[33];
-        json_t *p = sp_profile_txn_json(sess, t, (uint64_t)((int64_t)t->start_ns + agent.mono_to_real_ns),
-                                        &env, profile_id);
-        char *json = p ? json_dumps(p, JSON_COMPACT) : NULL;
-        json_decref(p);
+        size_t len;
+        char *json = sp_profile_txn_text(sess, t, (uint64_t)((int64_t)t->start_ns + agent.mono_to_real_ns),
+                                         &env, profile_id, &len);
         if (!json) sp_stats_inc(SP_STAT_TXN_TOO_SHORT);
         else sp_stats_inc(SP_STAT_TXN_PROFILES);
         js_profile_put(t->event_id, json);
@@ -360,7 +372,7 @@ static void drain(void)
         if (!agent.chunk) new_chunk();
         if (!agent.chunk) return;
         if (!agent.chunk_start_ns) agent.chunk_start_ns = s->ts_ns;
-        add_sample(agent.chunk, s);
+        add_sample(agent.chunk, &agent.chunk_sym_gen, s);
         agent.dirty = true;
     }
 }

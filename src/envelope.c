@@ -22,7 +22,6 @@
 
 #define SP_ENVELOPE_MAX_PARSE (64u * 1024u * 1024u) /* largest input sp_envelope_parse accepts */
 #define SP_ENVELOPE_MAX_ITEMS 1000u                 /* items per parsed envelope */
-#define SP_ENVELOPE_DUMP_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER)
 
 typedef struct {
     char *hdr; /* serialized item header, no newline */

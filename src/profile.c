@@ -2,6 +2,7 @@
 #include "profile.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,44 +67,106 @@ static int by_time(const void *a, const void *b)
     return x->ts_ns < y->ts_ns ? -1 : x->ts_ns > y->ts_ns;
 }
 
-json_t *sp_profile_chunk_json(const sp_session_t *s, const sp_chunk_meta_t *meta)
+/* The "profile" member's value as JSON text: samples sorted by time (Relay wants them
+ * ascending per thread), then the session's stacks and frames text and the thread metadata.
+ * v1: samples carry elapsed_since_start_ns from origin; v2: a unix timestamp. Written by
+ * hand from integers and strings jansson already encoded; a new sp_mem buffer. */
+static char *profile_body(const sp_session_t *s, bool v1, uint64_t origin_real_ns, size_t *len)
 {
-    size_t n = sp_session_sample_count(s);
+    size_t n = sp_session_sample_count(s), flen, slen, mlen = 0;
+    const char *frames = sp_session_frames_text(s, &flen), *stacks = sp_session_stacks_text(s, &slen);
     const sp_session_sample_t *samples = sp_session_samples(s);
     const sp_session_sample_t **order = sp_mem_calloc(n ? n : 1, sizeof *order);
-    json_t *arr = json_array();
-    if (!order || !arr) goto fail;
-    for (size_t i = 0; i < n; i++) order[i] = &samples[i];
-    qsort(order, n, sizeof *order, by_time); /* Relay wants ascending time per thread */
+    char *meta = sp_envelope_json_dump(sp_session_thread_metadata(s), SP_ENVELOPE_DUMP_FLAGS, &mlen);
+    char *out = NULL;
+    if (!order || !meta) goto done;
+    size_t cap = flen + slen + mlen + 128, o = 0;
     for (size_t i = 0; i < n; i++) {
-        json_t *o = json_pack("{s:I, s:s, s:f}", "stack_id", (json_int_t)order[i]->stack_id,
-                              "thread_id", sp_session_thread_id(s, order[i]->thread), "timestamp",
-                              (double)order[i]->ts_ns / 1e9);
-        if (!o || json_array_append_new(arr, o) < 0) goto fail;
+        order[i] = &samples[i];
+        cap += 96 + strlen(sp_session_thread_id_json(s, samples[i].thread));
     }
+    qsort(order, n, sizeof *order, by_time);
+    if (!(out = sp_mem_alloc(cap))) goto done;
+    o += (size_t)snprintf(out + o, cap - o, "{\"samples\":[");
+    for (size_t i = 0; i < n; i++) {
+        const char *tid = sp_session_thread_id_json(s, order[i]->thread);
+        uint64_t ts = order[i]->ts_ns;
+        if (v1)
+            o += (size_t)snprintf(out + o, cap - o,
+                                  "%s{\"stack_id\":%" PRIu32 ",\"thread_id\":%s,\"elapsed_since_start_ns\":%" PRIu64 "}",
+                                  i ? "," : "", order[i]->stack_id, tid, ts > origin_real_ns ? ts - origin_real_ns : 0);
+        else
+            o += (size_t)snprintf(out + o, cap - o,
+                                  "%s{\"stack_id\":%" PRIu32 ",\"thread_id\":%s,\"timestamp\":%" PRIu64 ".%09" PRIu64 "}",
+                                  i ? "," : "", order[i]->stack_id, tid, ts / 1000000000u, ts % 1000000000u);
+    }
+    o += (size_t)snprintf(out + o, cap - o, "],\"stacks\":[");
+    memcpy(out + o, stacks, slen);
+    o += slen;
+    o += (size_t)snprintf(out + o, cap - o, "],\"frames\":[");
+    memcpy(out + o, frames, flen);
+    o += flen;
+    o += (size_t)snprintf(out + o, cap - o, "],\"thread_metadata\":");
+    memcpy(out + o, meta, mlen);
+    o += mlen;
+    out[o++] = '}';
+    out[o] = '\0';
+    *len = o;
+done:
     sp_mem_free(order);
-    order = NULL;
-    json_t *profile = json_pack("{s:o, s:O, s:O, s:O}", "samples", arr, "stacks",
-                                sp_session_stacks(s), "frames", sp_session_frames(s),
-                                "thread_metadata", sp_session_thread_metadata(s));
-    arr = NULL;
-    if (!profile) goto fail;
-    return json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:s, s:s, s:o}", "chunk_id",
-                     meta->chunk_id, "profiler_id", meta->profiler_id, "client_sdk", "name",
-                     SP_SDK_NAME, "version", SP_VERSION, "platform", "node", "version", "2",
-                     "release", meta->release ? meta->release : "", "environment",
-                     meta->environment ? meta->environment : "production", "profile", profile);
-fail:
-    sp_mem_free(order);
-    json_decref(arr);
-    return NULL;
+    sp_mem_free(meta);
+    return out;
+}
+
+/* Dumps root (an object, consumed) with "profile": body added as its last member. */
+static char *dump_with_profile(json_t *root, const char *body, size_t blen, size_t *len)
+{
+    size_t rlen = 0;
+    char *r = root ? sp_envelope_json_dump(root, SP_ENVELOPE_DUMP_FLAGS, &rlen) : NULL;
+    json_decref(root);
+    if (!r || rlen < 2 || r[rlen - 1] != '}') {
+        sp_mem_free(r);
+        return NULL;
+    }
+    static const char key[] = "\"profile\":";
+    size_t o = rlen - 1, total = o + 1 + (sizeof key - 1) + blen + 1;
+    char *out = sp_mem_realloc(r, total + 1);
+    if (!out) {
+        sp_mem_free(r);
+        return NULL;
+    }
+    if (rlen > 2) out[o++] = ','; /* "{}" has no member to follow */
+    memcpy(out + o, key, sizeof key - 1);
+    o += sizeof key - 1;
+    memcpy(out + o, body, blen);
+    o += blen;
+    out[o++] = '}';
+    out[o] = '\0';
+    *len = o;
+    return out;
+}
+
+char *sp_profile_chunk_text(const sp_session_t *s, const sp_chunk_meta_t *meta, size_t *len)
+{
+    size_t blen;
+    char *body = profile_body(s, false, 0, &blen);
+    if (!body) return NULL;
+    json_t *root = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:s, s:s}", "chunk_id",
+                             meta->chunk_id, "profiler_id", meta->profiler_id, "client_sdk", "name",
+                             SP_SDK_NAME, "version", SP_VERSION, "platform", "node", "version", "2",
+                             "release", meta->release ? meta->release : "", "environment",
+                             meta->environment ? meta->environment : "production");
+    char *out = dump_with_profile(root, body, blen, len);
+    sp_mem_free(body);
+    return out;
 }
 
 int sp_profile_chunk_envelope(const sp_session_t *s, const sp_chunk_meta_t *meta, char **out,
                               size_t *len)
 {
     if (sp_session_sample_count(s) < SP_CHUNK_MIN_SAMPLES) return -ENODATA;
-    json_t *payload = sp_profile_chunk_json(s, meta);
+    size_t plen;
+    char *payload = sp_profile_chunk_text(s, meta, &plen);
     if (!payload) return -ENOMEM;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -114,10 +177,11 @@ int sp_profile_chunk_envelope(const sp_session_t *s, const sp_chunk_meta_t *meta
                                SP_SDK_NAME, "version", SP_VERSION);
     sp_envelope_t *env = sp_envelope_new(header);
     if (!env) {
-        json_decref(payload);
+        sp_mem_free(payload);
         return -ENOMEM;
     }
-    int rc = sp_envelope_add_json(env, "profile_chunk", payload, json_pack("{s:s}", "platform", "node"));
+    int rc = sp_envelope_add_raw(env, "profile_chunk", payload, plen, json_pack("{s:s}", "platform", "node"));
+    sp_mem_free(payload);
     if (rc == 0) rc = sp_envelope_serialize(env, out, len);
     sp_envelope_free(env);
     return rc;
@@ -190,41 +254,26 @@ static json_t *transaction_event(const sp_txn_t *t, const char *profile_id, cons
     return ev;
 }
 
-json_t *sp_profile_txn_json(const sp_session_t *s, const sp_txn_t *t, uint64_t origin_real_ns,
-                            const sp_profile_env_t *env, char profile_id[33])
+char *sp_profile_txn_text(const sp_session_t *s, const sp_txn_t *t, uint64_t origin_real_ns,
+                          const sp_profile_env_t *env, char profile_id[33], size_t *len)
 {
-    size_t n = sp_session_sample_count(s);
-    if (n < SP_CHUNK_MIN_SAMPLES) return NULL;
-    const sp_session_sample_t *samples = sp_session_samples(s);
-    const sp_session_sample_t **order = sp_mem_calloc(n, sizeof *order);
-    json_t *arr = json_array(), *profile = NULL;
-    if (!order || !arr) goto done;
-    for (size_t i = 0; i < n; i++) order[i] = &samples[i];
-    qsort(order, n, sizeof *order, by_time);
-    for (size_t i = 0; i < n; i++) {
-        uint64_t el = order[i]->ts_ns > origin_real_ns ? order[i]->ts_ns - origin_real_ns : 0;
-        json_t *o = json_pack("{s:I, s:s, s:I}", "stack_id", (json_int_t)order[i]->stack_id,
-                              "thread_id", sp_session_thread_id(s, order[i]->thread),
-                              "elapsed_since_start_ns", (json_int_t)el);
-        if (!o || json_array_append_new(arr, o) < 0) goto done;
-    }
+    if (sp_session_sample_count(s) < SP_CHUNK_MIN_SAMPLES) return NULL;
+    size_t blen;
+    char *body = profile_body(s, true, origin_real_ns, &blen);
+    if (!body) return NULL;
     char ts[40];
     sp_profile_new_id(profile_id);
     sp_profile_iso_time(t->start_real_ns, ts, sizeof ts);
-    profile = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}, s:o, s:o, s:{s:s, s:s, s:s, s:s}, s:{s:o, s:O, s:O, s:O}}",
+    json_t *root = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}, s:o, s:o, s:{s:s, s:s, s:s, s:s}}",
         "event_id", profile_id, "platform", "node", "version", "1", "timestamp", ts, "release",
         env->release ? env->release : "", "environment", env->environment ? env->environment : "production",
         "runtime", "name", "node", "version", env->node_version ? env->node_version : "", "os", os_json(),
         "device", device_json(), "transaction", "name", t->name, "id", t->event_id, "trace_id",
-        t->trace_id, "active_thread_id", t->thread_id, "profile", "samples", arr, "stacks",
-        sp_session_stacks(s), "frames", sp_session_frames(s), "thread_metadata",
-        sp_session_thread_metadata(s));
-    arr = NULL;
-done:
-    sp_mem_free(order);
-    json_decref(arr);
-    return profile;
+        t->trace_id, "active_thread_id", t->thread_id);
+    char *out = dump_with_profile(root, body, blen, len);
+    sp_mem_free(body);
+    return out;
 }
 
 int sp_profile_txn_envelope(const sp_session_t *s, const sp_txn_t *t, uint64_t origin_real_ns,
@@ -232,17 +281,18 @@ int sp_profile_txn_envelope(const sp_session_t *s, const sp_txn_t *t, uint64_t o
 {
     if (sp_session_sample_count(s) < SP_CHUNK_MIN_SAMPLES) return -ENODATA;
     char profile_id[33];
-    json_t *profile = sp_profile_txn_json(s, t, origin_real_ns, env, profile_id);
+    size_t plen = 0;
+    char *profile = sp_profile_txn_text(s, t, origin_real_ns, env, profile_id, &plen);
     json_t *event = profile ? transaction_event(t, profile_id, NULL, env) : NULL;
     sp_envelope_t *e = event ? sp_envelope_new(envelope_header(t->event_id)) : NULL;
     if (!e) {
-        json_decref(profile);
+        sp_mem_free(profile);
         json_decref(event);
         return -ENOMEM;
     }
     int rc = sp_envelope_add_json(e, "transaction", event, NULL);
-    if (rc == 0) rc = sp_envelope_add_json(e, "profile", profile, NULL);
-    else json_decref(profile);
+    if (rc == 0) rc = sp_envelope_add_raw(e, "profile", profile, plen, NULL);
+    sp_mem_free(profile);
     if (rc == 0) rc = sp_envelope_serialize(e, out, len);
     sp_envelope_free(e);
     return rc;

@@ -26,8 +26,9 @@ void sp_profile_new_id(char out[33]);
 /* RFC 3339 UTC with milliseconds: "2026-11-25T19:00:00.123Z". */
 void sp_profile_iso_time(uint64_t unix_ns, char *buf, size_t len);
 
-/* The v2 chunk payload (new reference), samples sorted by time; NULL on ENOMEM. */
-json_t *sp_profile_chunk_json(const sp_session_t *s, const sp_chunk_meta_t *meta);
+/* The v2 chunk payload as compact JSON text (an sp_mem buffer, *len bytes), samples
+ * sorted by time; NULL on ENOMEM. */
+char *sp_profile_chunk_text(const sp_session_t *s, const sp_chunk_meta_t *meta, size_t *len);
 /* A complete envelope holding that chunk; *out is an sp_mem buffer. 0 or -errno
  * (-ENODATA when the session has fewer than SP_CHUNK_MIN_SAMPLES samples). */
 int sp_profile_chunk_envelope(const sp_session_t *s, const sp_chunk_meta_t *meta, char **out,
@@ -40,10 +41,10 @@ typedef struct {
     const char *node_version; /* "20.20.2"; "" when unknown */
 } sp_profile_env_t;
 
-/* The v1 profile payload alone (new reference; NULL with < 2 samples or on ENOMEM);
- * profile_id receives its event_id. */
-json_t *sp_profile_txn_json(const sp_session_t *s, const sp_txn_t *t, uint64_t origin_real_ns,
-                            const sp_profile_env_t *env, char profile_id[33]);
+/* The v1 profile payload alone as compact JSON text (an sp_mem buffer, *len bytes; NULL
+ * with < 2 samples or on ENOMEM); profile_id receives its event_id. */
+char *sp_profile_txn_text(const sp_session_t *s, const sp_txn_t *t, uint64_t origin_real_ns,
+                          const sp_profile_env_t *env, char profile_id[33], size_t *len);
 
 /* A v1 transaction profile (item "profile") plus its transaction event (item
  * "transaction") in one envelope, as Relay requires. s holds the transaction's samples

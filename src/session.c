@@ -8,17 +8,35 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "envelope.h"
 #include "intern.h"
 #include "mem.h"
 
 #define SP_SESSION_MAX_THREADS 1024
 
+/* Comma-separated JSON values, growing. */
+typedef struct {
+    char *buf;
+    size_t len, cap, count;
+} text_t;
+
+/* Frame index by code address (tag: addr << 1 | return_addr), so each address of a session
+ * is symbolized and its key hashed once, not once per sample. */
+typedef struct {
+    uint64_t tag; /* 0: empty */
+    uint32_t index;
+} addr_slot_t;
+
 struct sp_session {
+    addr_slot_t *addrs;
+    size_t addrs_cap, addrs_used; /* power of two; at most half full */
     sp_intern_t *frame_keys, *stack_keys;
-    json_t *frames, *stacks, *threads_meta;
+    text_t frames, stacks;
+    json_t *threads_meta;
     sp_session_sample_t *samples;
     size_t nsamples, cap;
     char *thread_ids[SP_SESSION_MAX_THREADS];
+    char *thread_ids_json[SP_SESSION_MAX_THREADS];
     uint32_t nthreads;
 };
 
@@ -28,10 +46,8 @@ sp_session_t *sp_session_new(void)
     if (!s) return NULL;
     s->frame_keys = sp_intern_new();
     s->stack_keys = sp_intern_new();
-    s->frames = json_array();
-    s->stacks = json_array();
     s->threads_meta = json_object();
-    if (!s->frame_keys || !s->stack_keys || !s->frames || !s->stacks || !s->threads_meta) {
+    if (!s->frame_keys || !s->stack_keys || !s->threads_meta) {
         sp_session_free(s);
         return NULL;
     }
@@ -41,14 +57,43 @@ sp_session_t *sp_session_new(void)
 void sp_session_free(sp_session_t *s)
 {
     if (!s) return;
+    sp_mem_free(s->addrs);
     sp_intern_free(s->frame_keys);
     sp_intern_free(s->stack_keys);
-    json_decref(s->frames);
-    json_decref(s->stacks);
+    sp_mem_free(s->frames.buf);
+    sp_mem_free(s->stacks.buf);
     json_decref(s->threads_meta);
-    for (uint32_t i = 0; i < s->nthreads; i++) sp_mem_free(s->thread_ids[i]);
+    for (uint32_t i = 0; i < s->nthreads; i++) {
+        sp_mem_free(s->thread_ids[i]);
+        sp_mem_free(s->thread_ids_json[i]);
+    }
     sp_mem_free(s->samples);
     sp_mem_free(s);
+}
+
+/* Makes room for n more bytes (and a NUL). */
+static int text_reserve(text_t *t, size_t n)
+{
+    if (t->len + n + 1 <= t->cap) return 0;
+    size_t ncap = t->cap ? t->cap : 1024;
+    while (ncap < t->len + n + 1) ncap *= 2;
+    char *b = sp_mem_realloc(t->buf, ncap);
+    if (!b) return -1;
+    t->buf = b;
+    t->cap = ncap;
+    return 0;
+}
+
+/* Appends one JSON value (with its separating comma). */
+static int text_add(text_t *t, const char *v, size_t n)
+{
+    if (text_reserve(t, n + 1) < 0) return -1;
+    if (t->count) t->buf[t->len++] = ',';
+    memcpy(t->buf + t->len, v, n);
+    t->len += n;
+    t->buf[t->len] = '\0';
+    t->count++;
+    return 0;
 }
 
 /* Sentry's `module` for a script path: "node:internal/modules/cjs/loader" ->
@@ -112,10 +157,15 @@ long sp_session_frame(sp_session_t *s, const sp_frame_t *f)
     long idx = sp_intern_get(s->frame_keys, key, key_len, &added);
     if (idx < 0 || !added) return idx;
 
-    /* A symbolizer cache hit brings the frame's JSON too: shared, never modified. */
-    json_t *o = f->json ? json_incref(f->json) : sp_session_frame_json(f);
-    if (!o || json_array_append_new(s->frames, o) < 0) return -1;
-    return idx;
+    /* A symbolizer cache hit brings the frame's JSON text too. */
+    if (f->json) return text_add(&s->frames, f->json, f->json_len) < 0 ? -1 : idx;
+    json_t *o = sp_session_frame_json(f);
+    size_t n = 0;
+    char *txt = o ? sp_envelope_json_dump(o, SP_ENVELOPE_DUMP_FLAGS, &n) : NULL;
+    json_decref(o);
+    int rc = txt ? text_add(&s->frames, txt, n) : -1;
+    sp_mem_free(txt);
+    return rc < 0 ? -1 : idx;
 }
 
 json_t *sp_session_frame_json(const sp_frame_t *f)
@@ -142,15 +192,66 @@ json_t *sp_session_frame_json(const sp_frame_t *f)
     return o;
 }
 
+static size_t addr_slot(const addr_slot_t *a, size_t cap, uint64_t tag)
+{
+    size_t i = (size_t)((tag * 0x9e3779b97f4a7c15ull) >> 32) & (cap - 1);
+    while (a[i].tag && a[i].tag != tag) i = (i + 1) & (cap - 1);
+    return i;
+}
+
+long sp_session_frame_of_addr(const sp_session_t *s, uint64_t tag)
+{
+    if (!s->addrs || !tag) return -1;
+    const addr_slot_t *e = &s->addrs[addr_slot(s->addrs, s->addrs_cap, tag)];
+    return e->tag ? (long)e->index : -1;
+}
+
+void sp_session_forget_addrs(sp_session_t *s)
+{
+    if (s->addrs) memset(s->addrs, 0, s->addrs_cap * sizeof *s->addrs);
+    s->addrs_used = 0;
+}
+
+void sp_session_remember_addr(sp_session_t *s, uint64_t tag, long index)
+{
+    if (!tag || index < 0) return;
+    if ((s->addrs_used + 1) * 2 > s->addrs_cap) {
+        size_t ncap = s->addrs_cap ? s->addrs_cap * 2 : 256;
+        addr_slot_t *na = sp_mem_calloc(ncap, sizeof *na);
+        if (!na) return; /* only a lost shortcut */
+        for (size_t i = 0; i < s->addrs_cap; i++)
+            if (s->addrs[i].tag) na[addr_slot(na, ncap, s->addrs[i].tag)] = s->addrs[i];
+        sp_mem_free(s->addrs);
+        s->addrs = na;
+        s->addrs_cap = ncap;
+    }
+    addr_slot_t *e = &s->addrs[addr_slot(s->addrs, s->addrs_cap, tag)];
+    if (!e->tag) s->addrs_used++;
+    *e = (addr_slot_t){.tag = tag, .index = (uint32_t)index};
+}
+
 long sp_session_stack(sp_session_t *s, const uint32_t *frames, size_t n)
 {
     bool added;
     long idx = sp_intern_get(s->stack_keys, frames, n * sizeof *frames, &added);
     if (idx < 0 || !added) return idx;
-    json_t *a = json_array();
-    if (!a) return -1;
-    for (size_t i = 0; i < n; i++) json_array_append_new(a, json_integer(frames[i]));
-    if (json_array_append_new(s->stacks, a) < 0) return -1;
+    /* "[1,2,3]": at most 10 digits and a comma per index */
+    if (text_reserve(&s->stacks, n * 11 + 3) < 0) return -1;
+    char *p = s->stacks.buf + s->stacks.len;
+    if (s->stacks.count) *p++ = ',';
+    *p++ = '[';
+    for (size_t i = 0; i < n; i++) {
+        if (i) *p++ = ',';
+        char digits[10];
+        int k = 0;
+        uint32_t v = frames[i];
+        do digits[k++] = (char)('0' + v % 10); while ((v /= 10));
+        while (k) *p++ = digits[--k];
+    }
+    *p++ = ']';
+    *p = '\0';
+    s->stacks.len = (size_t)(p - s->stacks.buf);
+    s->stacks.count++;
     return idx;
 }
 
@@ -160,8 +261,17 @@ static long thread_index(sp_session_t *s, const char *thread_id, const char *nam
         if (strcmp(s->thread_ids[i], thread_id) == 0) return i;
     if (s->nthreads == SP_SESSION_MAX_THREADS) return -1;
     char *copy = sp_mem_strdup(thread_id);
-    if (!copy) return -1;
+    json_t *str = json_string(thread_id);
+    size_t n;
+    char *enc = str ? sp_envelope_json_dump(str, JSON_ENCODE_ANY | SP_ENVELOPE_DUMP_FLAGS, &n) : NULL;
+    json_decref(str);
+    if (!copy || !enc) {
+        sp_mem_free(copy);
+        sp_mem_free(enc);
+        return -1;
+    }
     s->thread_ids[s->nthreads] = copy;
+    s->thread_ids_json[s->nthreads] = enc;
     json_t *meta = json_object();
     if (name && *name) json_object_set_new(meta, "name", json_string(name));
     json_object_set_new(s->threads_meta, thread_id, meta);
@@ -192,8 +302,22 @@ uint64_t sp_session_last_ns(const sp_session_t *s)
 {
     return s->nsamples ? s->samples[s->nsamples - 1].ts_ns : 0;
 }
-json_t *sp_session_frames(const sp_session_t *s) { return s->frames; }
-json_t *sp_session_stacks(const sp_session_t *s) { return s->stacks; }
+const char *sp_session_frames_text(const sp_session_t *s, size_t *len)
+{
+    *len = s->frames.len;
+    return s->frames.buf ? s->frames.buf : "";
+}
+const char *sp_session_stacks_text(const sp_session_t *s, size_t *len)
+{
+    *len = s->stacks.len;
+    return s->stacks.buf ? s->stacks.buf : "";
+}
+size_t sp_session_frame_count(const sp_session_t *s) { return s->frames.count; }
+size_t sp_session_stack_count(const sp_session_t *s) { return s->stacks.count; }
+const char *sp_session_thread_id_json(const sp_session_t *s, uint32_t thread)
+{
+    return thread < s->nthreads ? s->thread_ids_json[thread] : "\"0\"";
+}
 json_t *sp_session_thread_metadata(const sp_session_t *s) { return s->threads_meta; }
 const sp_session_sample_t *sp_session_samples(const sp_session_t *s) { return s->samples; }
 const char *sp_session_thread_id(const sp_session_t *s, uint32_t thread)

@@ -1,6 +1,9 @@
 /* session: the profile being accumulated: deduplicated frames and stacks, and samples
  * (stack, thread, time) of one continuous-profile chunk. Background thread only.
- * Frames and stacks are interned, so a stack seen 1,000 times is stored once. */
+ * Frames and stacks are interned, so a stack seen 1,000 times is stored once. They are
+ * kept as the JSON text they will be written as (jansson builds each frame object once;
+ * a stack is a list of integers): a profile per transaction then costs one copy of that
+ * text instead of a tree of JSON objects to build, dump and free. */
 #ifndef SP_SESSION_H
 #define SP_SESSION_H
 
@@ -19,7 +22,8 @@ typedef struct {
     bool in_app;
     const char *key;           /* optional: sp_session_frame_key(this), precomputed */
     size_t key_len;
-    json_t *json;              /* optional: sp_session_frame_json(this), shared (not owned) */
+    const char *json;          /* optional: sp_session_frame_json(this) as compact text */
+    size_t json_len;
 } sp_frame_t;
 
 typedef struct {
@@ -39,6 +43,11 @@ size_t sp_session_frame_key(const sp_frame_t *f, char *key, size_t len);
 json_t *sp_session_frame_json(const sp_frame_t *f);
 /* Index of frame f (added when new), or -1 (out of memory). */
 long sp_session_frame(sp_session_t *s, const sp_frame_t *f);
+/* The index of the frame remembered for code address tag (addr << 1 | return_addr), or -1:
+ * lets the caller skip symbolizing an address the session has already seen. */
+long sp_session_frame_of_addr(const sp_session_t *s, uint64_t tag);
+void sp_session_remember_addr(sp_session_t *s, uint64_t tag, long index);
+void sp_session_forget_addrs(sp_session_t *s);
 /* Index of the stack of frame indices (leaf first), or -1. */
 long sp_session_stack(sp_session_t *s, const uint32_t *frames, size_t n);
 /* Appends a sample. thread_id: Sentry's id ("0" main); name for thread_metadata. 0 or -ENOMEM. */
@@ -49,10 +58,15 @@ size_t sp_session_sample_count(const sp_session_t *s);
 uint64_t sp_session_first_ns(const sp_session_t *s); /* 0 when empty */
 uint64_t sp_session_last_ns(const sp_session_t *s);
 
-/* Read access for the profile writer. The JSON arrays are owned by the session. */
-json_t *sp_session_frames(const sp_session_t *s);        /* array of frame objects */
-json_t *sp_session_stacks(const sp_session_t *s);        /* array of arrays of indices */
+/* Read access for the profile writer, owned by the session. The frames and stacks arrays
+ * as JSON text without their brackets ("{...},{...}", "[0,1],[2]"; "" when empty). */
+const char *sp_session_frames_text(const sp_session_t *s, size_t *len);
+const char *sp_session_stacks_text(const sp_session_t *s, size_t *len);
+size_t sp_session_frame_count(const sp_session_t *s);
+size_t sp_session_stack_count(const sp_session_t *s);
 json_t *sp_session_thread_metadata(const sp_session_t *s); /* {"0": {"name": "main"}} */
+/* A thread's id as a JSON string literal, quotes included. */
+const char *sp_session_thread_id_json(const sp_session_t *s, uint32_t thread);
 const sp_session_sample_t *sp_session_samples(const sp_session_t *s);
 const char *sp_session_thread_id(const sp_session_t *s, uint32_t thread);
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "elfsym.h"
+#include "envelope.h"
 #include "log.h"
 #include "mem.h"
 #include "perfmap.h"
@@ -24,16 +25,25 @@ typedef struct {
     sp_elfsym_t *elf; /* NULL: not an ELF we can read (remembered, not retried) */
 } elf_entry_t;
 
-/* A resolved address: the frame with its strings and session key, owned by the cache. */
+/* A resolved address: the frame with its strings, session key and JSON text, owned by
+ * the cache. An entry is live while its epoch is the cache's and, unless it is stable (a
+ * frame of an ELF file: JIT code never lands in a file mapping), its generation too; a
+ * dead entry is an empty slot whose memory is freed when the slot is reused. So forgetting
+ * is O(1): no walk over the table, no page of it touched. */
 typedef struct {
-    uint64_t tag; /* addr << 1 | return_addr; 0 = empty */
+    uint64_t tag; /* addr << 1 | return_addr; 0 = never used */
+    uint32_t epoch, generation;
+    bool stable;
     sp_frame_t f;
     char *strings; /* function, abs_path, module and key, back to back */
 } cache_entry_t;
 
 struct sp_symbolizer {
     cache_entry_t *cache; /* open addressing; most samples repeat a few hundred addresses */
-    size_t cache_used;
+    size_t cache_used; /* entries added in this epoch */
+    uint32_t epoch;      /* bumped to forget every entry (the table is half full) */
+    uint32_t generation; /* bumped when the perf map changed: JIT-derived entries are stale */
+    bool resolved_stable; /* set by resolve_uncached: the frame came from an ELF file */
     sp_perfmap_t *perfmap;
     char *maps_root;
     sp_procmaps_t *maps;
@@ -56,23 +66,34 @@ sp_symbolizer_t *sp_symbolizer_new(const char *perf_map_path, const char *maps_r
     return sym;
 }
 
-static void cache_clear(sp_symbolizer_t *sym)
+static void entry_release(cache_entry_t *e)
 {
-    if (!sym->cache) return;
-    for (size_t i = 0; i < SP_SYM_CACHE_SLOTS; i++) {
-        sp_mem_free(sym->cache[i].strings);
-        json_decref(sym->cache[i].f.json);
-        sym->cache[i].f.json = NULL;
-        sym->cache[i].tag = 0;
-        sym->cache[i].strings = NULL;
-    }
+    sp_mem_free(e->strings);
+    sp_mem_free((char *)e->f.json);
+    e->strings = NULL;
+    e->f.json = NULL;
+}
+
+static bool entry_live(const sp_symbolizer_t *sym, const cache_entry_t *e)
+{
+    return e->tag && e->epoch == sym->epoch && (e->stable || e->generation == sym->generation);
+}
+
+/* New JIT code may now sit where cached addresses pointed: forget what the perf map said. */
+static void cache_new_generation(sp_symbolizer_t *sym) { sym->generation++; }
+
+static void cache_new_epoch(sp_symbolizer_t *sym)
+{
+    sym->epoch++;
+    sym->generation++;
     sym->cache_used = 0;
 }
 
 void sp_symbolizer_free(sp_symbolizer_t *sym)
 {
     if (!sym) return;
-    cache_clear(sym);
+    if (sym->cache)
+        for (size_t i = 0; i < SP_SYM_CACHE_SLOTS; i++) entry_release(&sym->cache[i]);
     sp_mem_free(sym->cache);
     sp_perfmap_free(sym->perfmap);
     sp_procmaps_free(sym->maps);
@@ -98,7 +119,7 @@ void sp_symbolizer_refresh(sp_symbolizer_t *sym)
     int rc = sp_perfmap_refresh(sym->perfmap);
     if (rc > 0) {
         SP_DEBUG("perf map: +%d entries (%zu live)", rc, sp_perfmap_count(sym->perfmap));
-        cache_clear(sym); /* new code may sit where cached addresses pointed */
+        cache_new_generation(sym);
     }
     /* Worker churn leaves the entries of dead isolates behind; drop those whose code pages
      * are gone, once enough have been added to make it worth a /proc read. */
@@ -107,7 +128,7 @@ void sp_symbolizer_refresh(sp_symbolizer_t *sym)
         sp_procmaps_free(sym->maps);
         sym->maps = sp_procmaps_read(sym->maps_root, 0);
         sym->maps_fresh = true;
-        cache_clear(sym);
+        cache_new_generation(sym);
         if (sym->maps) {
             size_t dropped = sp_perfmap_prune(sym->perfmap, code_mapped, sym->maps);
             SP_DEBUG("perf map: pruned %zu entries of unmapped code (%zu live)", dropped,
@@ -215,8 +236,12 @@ static void cache_put(sp_symbolizer_t *sym, cache_entry_t *e, uint64_t tag, sp_f
            lm = f->module ? strlen(f->module) + 1 : 0;
     char *p = sp_mem_alloc(lf + lp + lm + key_len + 1);
     if (!p) return;
+    entry_release(e); /* a dead entry's memory goes when its slot is reused */
     e->strings = p;
     e->tag = tag;
+    e->epoch = sym->epoch;
+    e->generation = sym->generation;
+    e->stable = sym->resolved_stable;
     e->f = *f;
     e->f.function = memcpy(p, f->function, lf);
     p += lf;
@@ -228,7 +253,9 @@ static void cache_put(sp_symbolizer_t *sym, cache_entry_t *e, uint64_t tag, sp_f
     p[key_len] = '\0';
     e->f.key = p;
     e->f.key_len = key_len;
-    e->f.json = sp_session_frame_json(&e->f); /* built once, shared by every profile */
+    json_t *o = sp_session_frame_json(&e->f); /* built and dumped once, copied into profiles */
+    e->f.json = o ? sp_envelope_json_dump(o, SP_ENVELOPE_DUMP_FLAGS, &e->f.json_len) : NULL;
+    json_decref(o);
     sym->cache_used++;
     *f = e->f;
 }
@@ -236,15 +263,22 @@ static void cache_put(sp_symbolizer_t *sym, cache_entry_t *e, uint64_t tag, sp_f
 void sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, sp_frame_t *f)
 {
     uint64_t tag = addr << 1 | (return_addr ? 1 : 0);
-    if (!sym->cache) sym->cache = sp_mem_calloc(SP_SYM_CACHE_SLOTS, sizeof *sym->cache);
+    if (!sym->cache) {
+        /* Written once now: left to zero pages, every first probe of a page would fault
+         * twice (read, then a write that flushes the TLB of every CPU running node). */
+        sym->cache = sp_mem_alloc(SP_SYM_CACHE_SLOTS * sizeof *sym->cache);
+        if (sym->cache) memset(sym->cache, 0, SP_SYM_CACHE_SLOTS * sizeof *sym->cache);
+    }
     if (!sym->cache || !tag) {
         resolve_uncached(sym, addr, return_addr, f);
         return;
     }
-    if (sym->cache_used * 2 >= SP_SYM_CACHE_SLOTS) cache_clear(sym); /* keep probes short */
+    if (sym->cache_used * 2 >= SP_SYM_CACHE_SLOTS) cache_new_epoch(sym); /* keep probes short */
+    /* The first live entry of tag, or the first dead slot: a live copy of tag further on
+     * (left when this slot died) resolves the same way, so stopping here is safe. */
     size_t i = (size_t)((tag * 0x9e3779b97f4a7c15ull) >> 50) & (SP_SYM_CACHE_SLOTS - 1);
-    while (sym->cache[i].tag && sym->cache[i].tag != tag) i = (i + 1) & (SP_SYM_CACHE_SLOTS - 1);
-    if (sym->cache[i].tag == tag) {
+    while (entry_live(sym, &sym->cache[i]) && sym->cache[i].tag != tag) i = (i + 1) & (SP_SYM_CACHE_SLOTS - 1);
+    if (entry_live(sym, &sym->cache[i])) {
         *f = sym->cache[i].f;
         return;
     }
@@ -256,6 +290,7 @@ static void resolve_uncached(sp_symbolizer_t *sym, uint64_t addr, bool return_ad
 {
     uint64_t lookup = return_addr && addr ? addr - 1 : addr;
     memset(f, 0, sizeof *f); /* key and json stay NULL: only cache entries carry them */
+    sym->resolved_stable = false;
     if (resolve_js(sym, lookup, addr, f)) return;
 
     f->native = true;
@@ -272,6 +307,7 @@ static void resolve_uncached(sp_symbolizer_t *sym, uint64_t addr, bool return_ad
             (name = sp_elfsym_lookup(elf, vaddr, NULL))) {
             snprintf(sym->func, sizeof sym->func, "%s", name);
             f->function = sym->func;
+            sym->resolved_stable = true;
             return;
         }
     } else if (m && m->path[0]) {
@@ -282,6 +318,8 @@ static void resolve_uncached(sp_symbolizer_t *sym, uint64_t addr, bool return_ad
     snprintf(sym->func, sizeof sym->func, "0x%" PRIx64, addr);
     f->function = sym->func;
 }
+
+uint64_t sp_symbolizer_generation(const sp_symbolizer_t *sym) { return sym->generation; }
 
 bool sp_symbolizer_is_code(sp_symbolizer_t *sym, uint64_t addr)
 {

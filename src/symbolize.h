@@ -26,6 +26,10 @@ void sp_symbolizer_refresh(sp_symbolizer_t *sym);
  * Strings in *f stay valid until the next resolve call. */
 void sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, sp_frame_t *f);
 
+/* Changes whenever an address resolved before may resolve differently now (new JIT code
+ * may sit where old code was): callers that remember resolutions forget them then. */
+uint64_t sp_symbolizer_generation(const sp_symbolizer_t *sym);
+
 /* True when addr is executable code we know: a perf map entry or an executable mapping. */
 bool sp_symbolizer_is_code(sp_symbolizer_t *sym, uint64_t addr);
 

@@ -12,6 +12,28 @@
 #include "profile.h"
 #include "session.h"
 
+/* The session's frames or stacks text as the JSON array it is written into (new reference). */
+static json_t *parsed(const char *text, size_t len)
+{
+    char *buf = malloc(len + 3);
+    ck_assert_ptr_nonnull(buf);
+    buf[0] = '[';
+    memcpy(buf + 1, text, len);
+    buf[len + 1] = ']';
+    json_error_t err;
+    json_t *a = json_loadb(buf, len + 2, 0, &err);
+    free(buf);
+    ck_assert_msg(a != NULL, "not JSON: %s", err.text);
+    return a;
+}
+
+static json_t *frames_of(const sp_session_t *s)
+{
+    size_t len;
+    const char *t = sp_session_frames_text(s, &len);
+    return parsed(t, len);
+}
+
 static sp_frame_t js(const char *fn, const char *path, int line)
 {
     return (sp_frame_t){.function = fn, .abs_path = path, .lineno = line, .colno = 3, .in_app = true};
@@ -29,8 +51,9 @@ START_TEST(test_frames_dedup)
     sp_frame_t n = {.function = "Builtins_JSEntry", .abs_path = "/usr/bin/node", .module = "node",
                     .instruction_addr = 0x1234, .native = true};
     ck_assert_int_eq(sp_session_frame(s, &n), 3);
-    json_t *frames = sp_session_frames(s);
+    json_t *frames = frames_of(s);
     ck_assert_uint_eq(json_array_size(frames), 4);
+    ck_assert_uint_eq(sp_session_frame_count(s), 4);
     json_t *f0 = json_array_get(frames, 0);
     ck_assert_str_eq(json_string_value(json_object_get(f0, "function")), "hotLoop");
     ck_assert_str_eq(json_string_value(json_object_get(f0, "platform")), "node");
@@ -41,6 +64,7 @@ START_TEST(test_frames_dedup)
     ck_assert_str_eq(json_string_value(json_object_get(f3, "platform")), "native");
     ck_assert_str_eq(json_string_value(json_object_get(f3, "instruction_addr")), "0x1234");
     ck_assert(json_is_false(json_object_get(f3, "in_app")));
+    json_decref(frames);
     sp_session_free(s);
 }
 END_TEST
@@ -51,8 +75,9 @@ static const char *module_of(const char *path)
     sp_session_t *s = sp_session_new();
     sp_frame_t f = js("f", path, 1);
     sp_session_frame(s, &f);
-    snprintf(buf, sizeof buf, "%s",
-             json_string_value(json_object_get(json_array_get(sp_session_frames(s), 0), "module")));
+    json_t *frames = frames_of(s);
+    snprintf(buf, sizeof buf, "%s", json_string_value(json_object_get(json_array_get(frames, 0), "module")));
+    json_decref(frames);
     sp_session_free(s);
     return buf;
 }
@@ -75,6 +100,13 @@ START_TEST(test_stacks_dedup)
     ck_assert_int_eq(sp_session_stack(s, st2, 2), 1);
     ck_assert_int_eq(sp_session_stack(s, st3, 3), 0);
     ck_assert_int_eq(sp_session_stack(s, NULL, 0), 2); /* an empty stack is a stack too */
+    uint32_t big[] = {4294967295u, 10, 0};
+    ck_assert_int_eq(sp_session_stack(s, big, 3), 3);
+    size_t len;
+    const char *t = sp_session_stacks_text(s, &len);
+    ck_assert_str_eq(t, "[0,1,2],[0,1],[],[4294967295,10,0]");
+    ck_assert_uint_eq(len, strlen(t));
+    ck_assert_uint_eq(sp_session_stack_count(s), 4);
     sp_session_free(s);
 }
 END_TEST
@@ -100,8 +132,14 @@ START_TEST(test_chunk_json)
     sp_profile_new_id(meta.profiler_id);
     ck_assert_uint_eq(strlen(meta.chunk_id), 32);
     ck_assert_str_ne(meta.chunk_id, meta.profiler_id);
-    json_t *p = sp_profile_chunk_json(s, &meta);
-    ck_assert_ptr_nonnull(p);
+    size_t len;
+    char *text = sp_profile_chunk_text(s, &meta, &len);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_uint_eq(len, strlen(text));
+    json_error_t err;
+    json_t *p = json_loadb(text, len, 0, &err);
+    ck_assert_msg(p != NULL, "chunk is not JSON: %s", err.text);
+    sp_mem_free(text);
     ck_assert_str_eq(json_string_value(json_object_get(p, "version")), "2");
     ck_assert_str_eq(json_string_value(json_object_get(p, "platform")), "node");
     ck_assert_str_eq(json_string_value(json_object_get(p, "release")), "r1");
@@ -126,6 +164,43 @@ START_TEST(test_chunk_json)
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(meta_obj, "0"), "name")), "main");
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(meta_obj, "1"), "name")), "worker 1");
     json_decref(p);
+    sp_session_free(s);
+}
+END_TEST
+
+START_TEST(test_txn_profile_text)
+{
+    sp_session_t *s = two_thread_session();
+    sp_frame_t q = js("say \"hi\"\n", "/app/x.js", 2); /* escaped by jansson, once */
+    uint32_t fr[] = {(uint32_t)sp_session_frame(s, &q)};
+    ck_assert_int_eq(sp_session_sample(s, sp_session_stack(s, fr, 1), "w\"1", "odd", 1795549336200000000ull), 0);
+    sp_txn_t t = {.start_real_ns = 1795549336000000000ull};
+    snprintf(t.name, sizeof t.name, "GET /x");
+    snprintf(t.event_id, sizeof t.event_id, "%032d", 7);
+    snprintf(t.trace_id, sizeof t.trace_id, "%032d", 8);
+    snprintf(t.thread_id, sizeof t.thread_id, "0");
+    sp_profile_env_t env = {.release = "r", .environment = "e", .node_version = "22.0.0"};
+    char id[33];
+    size_t len;
+    char *text = sp_profile_txn_text(s, &t, 1795549336000000000ull, &env, id, &len);
+    ck_assert_ptr_nonnull(text);
+    json_error_t err;
+    json_t *p = json_loadb(text, len, 0, &err);
+    ck_assert_msg(p != NULL, "profile is not JSON: %s", err.text);
+    ck_assert_str_eq(json_string_value(json_object_get(p, "event_id")), id);
+    ck_assert_str_eq(json_string_value(json_object_get(p, "version")), "1");
+    json_t *prof = json_object_get(p, "profile");
+    json_t *samples = json_object_get(prof, "samples");
+    ck_assert_uint_eq(json_array_size(samples), 4);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(samples, 0), "elapsed_since_start_ns")), 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(samples, 3), "elapsed_since_start_ns")), 200000000);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(samples, 3), "thread_id")), "w\"1");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(prof, "frames"), 1), "function")),
+                     "say \"hi\"\n");
+    ck_assert_uint_eq(json_array_size(json_object_get(prof, "stacks")), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(json_object_get(prof, "thread_metadata"), "w\"1"), "name")), "odd");
+    json_decref(p);
+    sp_mem_free(text);
     sp_session_free(s);
 }
 END_TEST
@@ -187,6 +262,7 @@ int main(void)
     tcase_add_test(tc, test_module_names);
     tcase_add_test(tc, test_stacks_dedup);
     tcase_add_test(tc, test_chunk_json);
+    tcase_add_test(tc, test_txn_profile_text);
     tcase_add_test(tc, test_chunk_envelope);
     tcase_add_test(tc, test_too_few_samples);
     tcase_add_test(tc, test_iso_time);
