@@ -18,8 +18,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "batch.h"
 #include "elfsym.h"
-
 #include "log.h"
 #include "mem.h"
 #include "profile.h"
@@ -34,6 +34,9 @@
 #define SP_AGENT_TICK_MS 100 /* how often the ring is drained */
 #define SP_RETAIN_MAX 65536  /* raw samples kept for transactions in flight (~30 s x 20 threads) */
 #define SP_THREAD_SCAN_MS 1000 /* SENTRYPROF_THREADS=all: how often new native threads are looked for */
+
+#define SP_BATCH_SEAL_MS 5000        /* a batch of transaction envelopes is published after this */
+#define SP_BATCH_SEAL_BYTES (4u << 20) /* or once it is this large */
 
 #define SP_JS_PROFILES 256     /* built profiles waiting for JS to take them */
 #define SP_JS_PROFILE_TTL_NS (60ull * 1000000000ull) /* then they are dropped */
@@ -80,6 +83,9 @@ static struct {
     size_t ret_head, ret_count;
     char node_version[32];
     uint64_t last_thread_scan_ns;
+    char batch[128];       /* the open batch of transaction envelopes ("" when none) */
+    uint64_t batch_start_ns; /* monotonic time of its first record */
+    size_t batch_bytes;
     _Atomic bool wake_pending;
     pthread_mutex_t js_lock; /* guards js_profiles: the agent fills, JS threads take */
     js_profile_t js_profiles[SP_JS_PROFILES];
@@ -133,20 +139,54 @@ static void count_spool_error(const char *name, int rc)
     warned = true;
 }
 
-/* Writes (or rewrites) name in our run folder; publish: move it to ready/ for upload. */
-static int spool_write(const char *name, const char *buf, size_t len, bool publish)
+/* Writes (or rewrites) name in our run folder. */
+static int spool_write(const char *name, const char *buf, size_t len)
 {
     if (!spool_ready()) {
         sp_stats_inc(SP_STAT_SPOOL_ERRORS);
         return -EIO;
     }
     int rc = sp_spool_run_commit(agent.run, name, buf, len);
-    if (rc == 0 && publish) {
-        rc = sp_spool_run_publish(agent.run, name);
-        if (rc == 0) sp_uploader_notify();
-    }
     if (rc < 0) count_spool_error(name, rc);
     return rc;
+}
+
+/* Publishes the open batch of transaction envelopes. */
+static void seal_batch(void)
+{
+    if (!agent.batch[0]) return;
+    int rc = agent.run ? sp_spool_run_seal(agent.run, agent.batch) : -EIO;
+    if (rc == 0) sp_uploader_notify();
+    else count_spool_error(agent.batch, rc);
+    agent.batch[0] = '\0';
+}
+
+/* Appends one transaction envelope to the open batch (opening one when needed): a write()
+ * into the page cache, safe from a killed process; the seal makes it durable. */
+static int batch_append(const char *buf, size_t len)
+{
+    if (!spool_ready()) {
+        sp_stats_inc(SP_STAT_SPOOL_ERRORS);
+        return -EIO;
+    }
+    if (!agent.batch[0]) {
+        char id[33];
+        sp_profile_new_id(id);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        snprintf(agent.batch, sizeof agent.batch, "%lld-%d-txns-%s" SP_BATCH_SUFFIX,
+                 (long long)ts.tv_sec, (int)agent.pid, id);
+        agent.batch_start_ns = mono_ns();
+        agent.batch_bytes = 0;
+    }
+    int rc = sp_spool_run_append(agent.run, agent.batch, buf, len);
+    if (rc < 0) {
+        count_spool_error(agent.batch, rc);
+        return rc;
+    }
+    agent.batch_bytes += len;
+    if (agent.batch_bytes >= SP_BATCH_SEAL_BYTES) seal_batch();
+    return 0;
 }
 
 static void chunk_name(char *name, size_t len)
@@ -166,7 +206,7 @@ static void commit_chunk(void)
     if (sp_profile_chunk_envelope(agent.chunk, &agent.meta, &buf, &len) == 0) {
         char name[128];
         chunk_name(name, sizeof name);
-        spool_write(name, buf, len, false);
+        spool_write(name, buf, len);
     }
     sp_mem_free(buf);
 }
@@ -342,10 +382,7 @@ static void emit_transaction(const sp_txn_t *t)
     if (rc == -ENODATA) {
         sp_stats_inc(SP_STAT_TXN_TOO_SHORT);
     } else if (rc == 0) {
-        char name[128];
-        snprintf(name, sizeof name, "%" PRIu64 "-%d-txn-%s" SP_SPOOL_SUFFIX,
-                 t->start_real_ns / 1000000000u, (int)agent.pid, t->event_id);
-        if (spool_write(name, buf, len, true) == 0) sp_stats_inc(SP_STAT_TXN_PROFILES);
+        if (batch_append(buf, len) == 0) sp_stats_inc(SP_STAT_TXN_PROFILES);
     }
     sp_mem_free(buf);
     sp_session_free(sess);
@@ -385,12 +422,8 @@ static void emit_txn_event(const sp_txn_t *t)
                             .node_version = agent.node_version};
     char *buf = NULL;
     size_t len = 0;
-    if (sp_profile_txn_event_envelope(t, agent.meta.profiler_id, &env, &buf, &len) == 0) {
-        char name[128];
-        snprintf(name, sizeof name, "%" PRIu64 "-%d-txn-%s" SP_SPOOL_SUFFIX,
-                 t->start_real_ns / 1000000000u, (int)agent.pid, t->event_id);
-        spool_write(name, buf, len, true);
-    }
+    if (sp_profile_txn_event_envelope(t, agent.meta.profiler_id, &env, &buf, &len) == 0)
+        batch_append(buf, len);
     sp_mem_free(buf);
 }
 
@@ -486,6 +519,7 @@ static void *agent_main(void *arg)
             agent.last_thread_scan_ns = now;
         }
         if (stop) break;
+        if (agent.batch[0] && now - agent.batch_start_ns >= SP_BATCH_SEAL_MS * 1000000ull) seal_batch();
         if (agent.dirty && now - agent.last_commit_ns >=
                                (uint64_t)agent.opts.cfg->commit_seconds * 1000000000u) {
             commit_chunk();
@@ -493,6 +527,7 @@ static void *agent_main(void *arg)
         }
     }
     process_transactions();
+    seal_batch();
     close_chunk();
     if (agent.run) sp_spool_run_end(agent.run); /* anything left open goes to ready/ */
     agent.run = NULL;
@@ -592,5 +627,6 @@ void sp_agent_atfork_child(void)
     pthread_mutex_init(&agent.js_lock, NULL);
     if (agent.run) sp_spool_run_abandon(agent.run); /* the parent still holds its lock */
     agent.run = NULL;
+    agent.batch[0] = '\0'; /* the parent's: it seals it */
     agent.running = false;
 }

@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 
+#include "batch.h"
 #include "mem.h"
 #include "spool.h"
 
@@ -126,7 +127,8 @@ int sp_cli_collect_dir(sp_cli_strvec_t *out, const char *dir, int depth)
     for (size_t i = 0; i < names.n; i++) {
         char *path = sp_cli_printf("%s%s%s", dir, ends_with(dir, "/") ? "" : "/", names.v[i]);
         struct stat st;
-        if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && ends_with(names.v[i], SP_SPOOL_SUFFIX)) {
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+            (ends_with(names.v[i], SP_SPOOL_SUFFIX) || sp_batch_is_name(names.v[i]))) {
             sp_cli_strvec_push(out, path);
             continue;
         }
@@ -210,6 +212,52 @@ int sp_cli_load_envelope(const char *path, sp_envelope_parsed_t *env, char *why,
         return -1;
     }
     return 0;
+}
+
+long sp_cli_each_envelope(const char *path, sp_cli_envelope_fn fn, void *arg, char *why, size_t whylen)
+{
+    why[0] = '\0';
+    const char *slash = strrchr(path, '/');
+    if (!sp_batch_is_name(slash ? slash + 1 : path)) {
+        sp_envelope_parsed_t env;
+        if (sp_cli_load_envelope(path, &env, why, whylen) < 0) return -1;
+        struct stat st;
+        fn(&env, NULL, 0, stat(path, &st) == 0 ? (size_t)st.st_size : 0, arg);
+        sp_envelope_parsed_free(&env);
+        return 1;
+    }
+    char *data = NULL;
+    size_t len = 0;
+    int rc = read_all(path, &data, &len);
+    if (rc < 0) {
+        snprintf(why, whylen, "%s", rc == -EFBIG ? "file too large" : strerror(-rc));
+        return -1;
+    }
+    sp_batch_reader_t r;
+    if (sp_batch_reader_init(&r, data, len) < 0) {
+        sp_mem_free(data);
+        snprintf(why, whylen, "not a batch of envelopes (no \"sentryprof_envelopes\" header)");
+        return -1;
+    }
+    long n = 0;
+    const char *e;
+    size_t elen;
+    while (sp_batch_next(&r, &e, &elen)) {
+        sp_envelope_parsed_t env;
+        int stop;
+        if (sp_envelope_parse(e, elen, &env) == 0) {
+            stop = fn(&env, NULL, (size_t)n, elen, arg);
+            sp_envelope_parsed_free(&env);
+        } else {
+            stop = fn(NULL, "not a valid envelope", (size_t)n, elen, arg);
+        }
+        n++;
+        if (stop) break;
+    }
+    if (r.torn)
+        snprintf(why, whylen, "%zu bytes after envelope %ld are incomplete (ignored)", len - r.off, n);
+    sp_mem_free(data);
+    return n;
 }
 
 const char *sp_cli_item_type(const sp_envelope_parsed_t *env, size_t i)

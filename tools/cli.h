@@ -37,12 +37,22 @@ void sp_cli_strvec_free(sp_cli_strvec_t *sv);
 /* The string member key of obj, or NULL when missing, not a string or empty. */
 const char *sp_cli_json_str(const json_t *obj, const char *key);
 
-/* Appends every *.envelope in dir, and with depth 0 in its immediate subdirectories (run
- * folders), skipping names that start with '.'; sorted by path. 0 or -errno. */
+/* Appends every *.envelope and *.envelopes (a batch, batch.h) in dir, and with depth 0 in
+ * its immediate subdirectories (run folders), skipping names that start with '.'; sorted
+ * by path. 0 or -errno. */
 int sp_cli_collect_dir(sp_cli_strvec_t *out, const char *dir, int depth);
 
 /* Reads and parses one envelope file. 0, or -1 with a reason in why. */
 int sp_cli_load_envelope(const char *path, sp_envelope_parsed_t *env, char *why, size_t whylen);
+/* Called for each envelope of a spool file: index counts from 0, len is its size in bytes;
+ * env is NULL when that envelope does not parse (bad says why). Nonzero stops the walk. */
+typedef int (*sp_cli_envelope_fn)(const sp_envelope_parsed_t *env, const char *bad, size_t index,
+                                  size_t len, void *arg);
+/* Walks a spool file: a single envelope, or each complete envelope of a batch. Returns how
+ * many were visited, or -1 with a reason in why (unreadable, not an envelope or a batch). A
+ * batch that ends in an incomplete record (its writer was killed mid-write) also gets a
+ * reason in why, with the complete ones visited. */
+long sp_cli_each_envelope(const char *path, sp_cli_envelope_fn fn, void *arg, char *why, size_t whylen);
 /* Item i's "type", or "?". */
 const char *sp_cli_item_type(const sp_envelope_parsed_t *env, size_t i);
 /* profile_chunk (v2) or profile (v1). */

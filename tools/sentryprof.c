@@ -1,6 +1,7 @@
 /* sentryprof: the command-line tool.
  *   top      the hottest functions of the profiles in spool files (top.c)
- *   list     one line per envelope file in the spool: size, item types, samples, time span
+ *   list     one line per envelope in the spool (a batch file's as FILE#N): size, item types,
+ *            samples, time span
  *   run      execs a command with libsentryprof.so prepended to LD_PRELOAD
  *   upload   sends the spool's envelopes to Sentry (upload.c; the only network code)
  *   doctor   runs node under the shim and reports whether profiling works (doctor.c)
@@ -14,6 +15,7 @@
  */
 #include "cli.h"
 
+#include "batch.h"
 #include "mem.h"
 
 #include <errno.h>
@@ -42,9 +44,11 @@ void sp_cli_usage(FILE *out)
             "\n"
             "  top [-n N] [--sort self|total] [--thread TID] [--js-only] [FILE|DIR...]\n"
             "      the N (default %d, 0 = all) hottest functions in envelope files; a DIR means\n"
-            "      every *.envelope in it and in its subdirectories (default: the spool)\n"
+            "      every *.envelope and *.envelopes (batch) in it and in its subdirectories\n"
+            "      (default: the spool)\n"
             "  list [DIR]\n"
-            "      one line per envelope file in the spool: size, item types, samples, span\n"
+            "      one line per envelope in the spool (FILE#N inside a batch): size, item\n"
+            "      types, samples, span\n"
             "  run [--] COMMAND [ARGS...]\n"
             "      run COMMAND with libsentryprof.so added to LD_PRELOAD\n"
             "  upload [--spool DIR] [--dsn DSN] [--timeout SECONDS] [--once] [--quiet]\n"
@@ -98,17 +102,17 @@ static bool sample_time(const json_t *sa, bool v1, double *t)
     return true;
 }
 
-static void list_row(row_t *row, const char *path)
+static void list_row_bad(row_t *row, const char *why)
 {
-    sp_envelope_parsed_t env;
-    char why[256];
-    if (sp_cli_load_envelope(path, &env, why, sizeof why) < 0) {
-        row->types = sp_cli_printf("(unreadable: %s)", why);
-        row->samples = sp_cli_strdup("-");
-        row->span = sp_cli_strdup("-");
-        row->profiler = sp_cli_strdup("-");
-        return;
-    }
+    row->types = sp_cli_printf("(unreadable: %s)", why);
+    row->samples = sp_cli_strdup("-");
+    row->span = sp_cli_strdup("-");
+    row->profiler = sp_cli_strdup("-");
+}
+
+static void list_row(row_t *row, const sp_envelope_parsed_t *envp)
+{
+    const sp_envelope_parsed_t env = *envp;
     char types[256] = "";
     char prof[SP_CLI_PROFILER_PREFIX + 1] = "";
     unsigned long long nsamples = 0;
@@ -144,11 +148,40 @@ static void list_row(row_t *row, const char *path)
         if (pid && !*prof) snprintf(prof, sizeof prof, "%s", pid);
         json_decref(payload);
     }
-    sp_envelope_parsed_free(&env);
     row->types = sp_cli_strdup(*types ? types : "(no items)");
     row->samples = any_profile ? sp_cli_printf("%llu", nsamples) : sp_cli_strdup("-");
     row->span = any_time ? sp_cli_printf("%.1fs", span) : sp_cli_strdup("-");
     row->profiler = sp_cli_strdup(*prof ? prof : "-");
+}
+
+typedef struct {
+    row_t *rows;
+    size_t n, cap;
+    const char *rel; /* the file's name under the listed dir */
+    bool batch;
+} rows_t;
+
+static row_t *rows_add(rows_t *rs)
+{
+    if (rs->n == rs->cap) {
+        rs->cap = rs->cap ? rs->cap * 2 : 16;
+        rs->rows = sp_cli_realloc(rs->rows, rs->cap * sizeof *rs->rows);
+    }
+    row_t *r = &rs->rows[rs->n++];
+    memset(r, 0, sizeof *r);
+    return r;
+}
+
+/* One row per envelope: a batch's are named "<file>#<n>" (from 1), sized in bytes. */
+static int list_envelope(const sp_envelope_parsed_t *env, const char *bad, size_t index, size_t len, void *arg)
+{
+    rows_t *rs = arg;
+    row_t *r = rows_add(rs);
+    r->name = rs->batch ? sp_cli_printf("%s#%zu", rs->rel, index + 1) : sp_cli_strdup(rs->rel);
+    r->size = len;
+    if (env) list_row(r, env);
+    else list_row_bad(r, bad);
+    return 0;
 }
 
 static int cmd_list(int argc, char **argv)
@@ -172,24 +205,36 @@ static int cmd_list(int argc, char **argv)
         sp_cli_err("cannot read %s: %s", dir, strerror(-e));
         return 1;
     }
-    row_t *rows = sp_cli_calloc(files.n ? files.n : 1, sizeof *rows);
+    rows_t rs = {0};
     size_t wname = 4, wtypes = 5, dl = strlen(dir);
     for (size_t i = 0; i < files.n; i++) {
         const char *rel = files.v[i] + dl;
         while (*rel == '/') rel++;
-        rows[i].name = sp_cli_strdup(rel);
-        struct stat st;
-        rows[i].size = stat(files.v[i], &st) == 0 ? (unsigned long long)st.st_size : 0;
-        list_row(&rows[i], files.v[i]);
+        rs.rel = rel;
+        rs.batch = sp_batch_is_name(rel);
+        char why[256];
+        if (sp_cli_each_envelope(files.v[i], list_envelope, &rs, why, sizeof why) < 0) {
+            row_t *r = rows_add(&rs);
+            r->name = sp_cli_strdup(rel);
+            struct stat st;
+            r->size = stat(files.v[i], &st) == 0 ? (unsigned long long)st.st_size : 0;
+            list_row_bad(r, why);
+        } else if (why[0]) {
+            sp_cli_err("%s: %s", files.v[i], why);
+        }
+    }
+    row_t *rows = rs.rows;
+    for (size_t i = 0; i < rs.n; i++) {
         if (strlen(rows[i].name) > wname) wname = strlen(rows[i].name);
         if (strlen(rows[i].types) > wtypes) wtypes = strlen(rows[i].types);
     }
-    printf("sentryprof list: %s, %zu %s\n", dir, files.n, files.n == 1 ? "file" : "files");
-    if (files.n) {
+    printf("sentryprof list: %s, %zu %s in %zu %s\n", dir, rs.n, rs.n == 1 ? "envelope" : "envelopes",
+           files.n, files.n == 1 ? "file" : "files");
+    if (rs.n) {
         printf("%-*s %10s  %-*s %8s %8s  %s\n", (int)wname, "FILE", "SIZE", (int)wtypes, "ITEMS",
                "SAMPLES", "SPAN", "PROFILER");
     }
-    for (size_t i = 0; i < files.n; i++) {
+    for (size_t i = 0; i < rs.n; i++) {
         row_t *r = &rows[i];
         printf("%-*s %10llu  %-*s %8s %8s  %s\n", (int)wname, r->name, r->size, (int)wtypes,
                r->types, r->samples, r->span, r->profiler);

@@ -9,6 +9,7 @@
  */
 #include "cli.h"
 
+#include "batch.h"
 #include "mem.h"
 #include "spool.h"
 
@@ -317,34 +318,50 @@ out:
     return rc;
 }
 
-/* Reads one file into the totals; warnings for the file or its bad items. Returns the
- * number of profile items read. */
-static size_t top_file(top_t *tp, const char *path)
+typedef struct {
+    top_t *tp;
+    const char *path;
+    size_t read;
+} top_file_t;
+
+/* One envelope of a file into the totals; warnings for it or its bad items. */
+static int top_envelope(const sp_envelope_parsed_t *env, const char *bad, size_t index, size_t len, void *arg)
 {
-    sp_envelope_parsed_t env;
-    char why[256];
-    if (sp_cli_load_envelope(path, &env, why, sizeof why) < 0) {
-        sp_cli_err("skipping %s: %s", path, why);
+    (void)len;
+    top_file_t *tf = arg;
+    char where[64] = "", why[256];
+    if (sp_batch_is_name(tf->path)) snprintf(where, sizeof where, " envelope %zu", index);
+    if (!env) {
+        sp_cli_err("skipping %s%s: %s", tf->path, where, bad);
         return 0;
     }
-    size_t read = 0;
-    for (size_t i = 0; i < env.count; i++) {
-        const char *type = sp_cli_item_type(&env, i);
+    for (size_t i = 0; i < env->count; i++) {
+        const char *type = sp_cli_item_type(env, i);
         if (!sp_cli_is_profile(type)) continue;
-        json_t *payload = sp_envelope_item_json(&env, i);
+        json_t *payload = sp_envelope_item_json(env, i);
         if (!payload) {
-            sp_cli_err("skipping %s: item %zu (%s): payload is not valid JSON", path, i, type);
+            sp_cli_err("skipping %s%s: item %zu (%s): payload is not valid JSON", tf->path, where, i, type);
             continue;
         }
-        if (top_add(tp, payload, why, sizeof why) < 0)
-            sp_cli_err("skipping %s: item %zu (%s): %s", path, i, type, why);
+        if (top_add(tf->tp, payload, why, sizeof why) < 0)
+            sp_cli_err("skipping %s%s: item %zu (%s): %s", tf->path, where, i, type, why);
         else
-            read++;
+            tf->read++;
         json_decref(payload);
     }
-    sp_envelope_parsed_free(&env);
-    if (read) tp->files++;
-    return read;
+    return 0;
+}
+
+/* Reads one file (an envelope or a batch of them) into the totals. Returns the number of
+ * profile items read. */
+static size_t top_file(top_t *tp, const char *path)
+{
+    top_file_t tf = {tp, path, 0};
+    char why[256];
+    long n = sp_cli_each_envelope(path, top_envelope, &tf, why, sizeof why);
+    if (n < 0 || why[0]) sp_cli_err("%s %s: %s", n < 0 ? "skipping" : "reading", path, why);
+    if (tf.read) tp->files++;
+    return tf.read;
 }
 
 static const fn_t *sort_fns;
@@ -475,7 +492,7 @@ int sp_cli_top(int argc, char **argv)
             int e = sp_cli_collect_dir(&files, paths.v[i], 0);
             if (e < 0) sp_cli_err("skipping %s: %s", paths.v[i], strerror(-e));
             else if (files.n == 0)
-                sp_cli_err("skipping %s: no *%s files", paths.v[i], SP_SPOOL_SUFFIX);
+                sp_cli_err("skipping %s: no *%s or *%s files", paths.v[i], SP_SPOOL_SUFFIX, SP_BATCH_SUFFIX);
             for (size_t j = 0; j < files.n; j++) items += top_file(&tp, files.v[j]);
             sp_cli_strvec_free(&files);
         } else {

@@ -5,7 +5,8 @@
  *
  * One pass: parse the DSN (bad: one line, exit 3, nothing touched); adopt what dead
  * processes left (sp_spool_adopt); evict the oldest files above SENTRYPROF_SPOOL_MAX_BYTES
- * (discards "cache_overflow"); then claim ready/ files oldest first and send each, unless
+ * (discards "cache_overflow"); then claim ready/ files oldest first and send each (a batch
+ * of envelopes, batch.h, is first split into single files in ready/), unless
  * Sentry rate-limits one of its categories or the shared backoff is active (the file goes
  * back to ready/ and waits: we keep rate-limited data, SENTRY-FORMAT.md). Pending discards
  * ride along as a client_report item on the next envelope sent, or in their own at the end.
@@ -26,6 +27,7 @@
 #endif
 #include "cli.h"
 
+#include "batch.h"
 #include "config.h"
 #include "dsn.h"
 #include "log.h"
@@ -50,6 +52,7 @@
 #define SP_UPLOAD_MIN_REQUEST_MS 200L             /* less time left: do not start a request */
 #define SP_UPLOAD_IDLE_WAIT 1.0                   /* seconds between passes that made no progress */
 #define SP_UPLOAD_MAX_FILE (64UL << 20)           /* larger files are dropped (Relay refuses them) */
+#define SP_UPLOAD_MAX_BATCH (128UL << 20)         /* a batch is sealed at a few MiB (agent.c) */
 #define SP_UPLOAD_UNKNOWN_CATEGORY "profile_chunk" /* what an unreadable spool file most likely held */
 #define SP_UPLOAD_REASON_SEND "send_error"
 #define SP_UPLOAD_REASON_CAP "cache_overflow"
@@ -162,10 +165,23 @@ static int add_discards(json_t *state, const char *reason, const cats_t *c)
     return changed;
 }
 
-/* Categories of a file's bytes; an unparseable file counts as one SP_UPLOAD_UNKNOWN_CATEGORY. */
+/* Categories of a file's bytes; an unparseable file counts as one SP_UPLOAD_UNKNOWN_CATEGORY.
+ * A batch (batch.h) counts every envelope in it. */
 static void categories_of(const char *data, size_t len, cats_t *c)
 {
     sp_envelope_parsed_t env;
+    sp_batch_reader_t r;
+    if (data && sp_batch_reader_init(&r, data, len) == 0) {
+        memset(c, 0, sizeof *c);
+        const char *e;
+        size_t elen;
+        while (sp_batch_next(&r, &e, &elen)) {
+            cats_t one;
+            categories_of(e, elen, &one);
+            for (int i = 0; i < SP_RL_COUNT; i++) c->n[i] += one.n[i];
+        }
+        return;
+    }
     if (data && len && sp_envelope_parse(data, len, &env) == 0) {
         count_categories(&env, c);
         sp_envelope_parsed_free(&env);
@@ -318,9 +334,60 @@ static json_t *take_discards(up_t *up, const sp_ratelimit_t *rl)
     return d;
 }
 
+/* A claimed batch becomes one ready/ file per envelope, named after it ("<batch>~0001.envelope":
+ * sorted right after the batch, so this pass sends them), then the batch goes. Sending
+ * them one by one keeps every rule of single files (rate limits per envelope, a retry
+ * resends nothing already sent). Names are fixed, so a pass cut short and repeated
+ * rewrites the same files instead of duplicating them. The claim always ends here. */
+static void explode_batch(up_t *up, sp_spool_claim_t *cl)
+{
+    char what[SP_SPOOL_NAME_MAX + 8];
+    snprintf(what, sizeof what, "ready/%s", cl->name);
+    char *data = NULL;
+    size_t len = 0;
+    int rc = sp_spool_claim_read(cl, SP_UPLOAD_MAX_BATCH, &data, &len);
+    sp_batch_reader_t r;
+    if (rc == 0 && sp_batch_reader_init(&r, data, len) < 0) rc = -EBADMSG;
+    if (rc < 0) {
+        if (!up->quiet)
+            sp_cli_err("%s: %s; dropped", what, rc == -EFBIG ? "too large" : rc == -EBADMSG ? "not a batch of envelopes" : strerror(-rc));
+        cats_t cats;
+        categories_of(NULL, 0, &cats);
+        record_discards(up, SP_UPLOAD_REASON_SEND, &cats);
+        sp_spool_claim_done(cl);
+        up->dropped++;
+        sp_mem_free(data);
+        return;
+    }
+    size_t base = strlen(cl->name) - (sizeof SP_BATCH_SUFFIX - 1), n = 0;
+    const char *e;
+    size_t elen;
+    while (sp_batch_next(&r, &e, &elen)) {
+        char name[SP_SPOOL_NAME_MAX + 16];
+        snprintf(name, sizeof name, "%.*s~%04zu" SP_SPOOL_SUFFIX, (int)base, cl->name, n);
+        if ((rc = sp_spool_ready_commit(up->spool, name, e, elen)) < 0) {
+            sp_cli_err("%s: cannot write ready/%s: %s", what, name, strerror(-rc));
+            up->error = true;
+            sp_spool_claim_release(cl); /* whole again next time; the files written are rewritten */
+            sp_mem_free(data);
+            return;
+        }
+        n++;
+    }
+    if (r.torn && !up->quiet) /* a writer killed mid-record, or a power loss before the seal */
+        sp_cli_err("%s: %zu bytes after envelope %zu are incomplete; ignored", what, len - r.off, n);
+    SP_DEBUG("upload: %s: %zu envelope(s) to send", what, n);
+    sp_spool_claim_done(cl);
+    sp_mem_free(data);
+}
+
 /* Handles one claimed file; the claim always ends here. */
 static void send_claimed(up_t *up, sp_spool_claim_t *cl)
 {
+    if (sp_batch_is_name(cl->name)) {
+        explode_batch(up, cl);
+        return;
+    }
     char what[SP_SPOOL_NAME_MAX + 8];
     snprintf(what, sizeof what, "ready/%s", cl->name);
     char *data = NULL;

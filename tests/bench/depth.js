@@ -5,30 +5,23 @@
 // the mean number of JS frames per sample, and the share of truncated-looking shallow stacks.
 // A chunk can be committed more than once while open: keep, per chunk_id, the copy with the
 // most samples.
-const fs = require('fs');
 const path = require('path');
+const { listSpoolFiles, readSpoolFile } = require(path.join(__dirname, '..', 'ingest', 'spoolfile.js'));
 
 const dir = process.argv[2];
 const thread = process.argv[3] || '0';
 const chunks = new Map();
 let files = 0;
-// Every file under the spool: the layout has ready/, sending/ and run-*/open-* (a chunk a
-// process left open), and older builds wrote *.envelope at the top. Anything that is not an
-// envelope simply has no {"chunk_id" line.
-function* walk(d, depth = 0) {
-  let ents = [];
-  try { ents = fs.readdirSync(d, { withFileTypes: true }); } catch (_) { return; }
-  for (const e of ents) {
-    const full = path.join(d, e.name);
-    if (e.isDirectory() && depth < 4) yield* walk(full, depth + 1);
-    else if (e.isFile()) yield full;
-  }
-}
-for (const file of walk(dir)) {
-  let text;
-  try { text = fs.readFileSync(file, 'utf8'); } catch (_) { continue; }
+// Every spool file under the dir, wherever it is: the layout has ready/, sending/ and
+// run-*/open-* (a chunk a process left open), and older builds wrote *.envelope at the top;
+// single envelopes and batches (*.envelopes) alike. A chunk is its envelope's {"chunk_id"
+// line. A file that cannot be read (gone, a broken batch) is left out: a bench reports what
+// it finds.
+for (const file of listSpoolFiles(dir)) {
+  let envs;
+  try { envs = readSpoolFile(file).envelopes; } catch (_) { continue; }
   let seen = false;
-  for (const line of text.split('\n')) {
+  for (const line of envs.flatMap((e) => e.buf.toString('utf8').split('\n'))) {
     if (!line.startsWith('{"chunk_id"')) continue;
     let item;
     try { item = JSON.parse(line); } catch (_) { continue; }

@@ -167,6 +167,26 @@ check "list: no dot files, no deeper files" "$(printf '%s\n' "$out" | grep -c -e
 sp list "$spool" extra
 check "list: two dirs is bad usage" "$rc" 2
 
+# ---- batches (*.envelopes): read like the same envelopes in single files ----
+batch=$tmp/batch
+mkdir -p "$batch"
+"$NODE" -e '
+const fs = require("fs");
+const [out, ...files] = process.argv.slice(1);
+const parts = [Buffer.from("{\"sentryprof_envelopes\":1}\n")];
+for (const f of files) { const e = fs.readFileSync(f); parts.push(Buffer.from(`${e.length}\n`), e, Buffer.from("\n")); }
+parts.push(Buffer.from("77\n{\"event_id\""));  /* a writer killed mid-record */
+fs.writeFileSync(out, Buffer.concat(parts));' "$batch/1-2-txns-x.envelopes" "$A" "$B" "$V1"
+sp top "$batch"
+check "batch: exit 0" "$rc" 0
+check "batch: same numbers as the three single files" "$(row 'hotLoop (apps/hot.js:3)')" "70.00% 140 75.00% 150"
+check "batch: one line about the torn tail" \
+    "$(printf '%s\n' "$err" | grep -c "^sentryprof: reading $batch/1-2-txns-x.envelopes: .* incomplete (ignored)$" || true)/$(errlines)" 1/1
+sp list "$batch"
+check "list batch: one row per envelope" \
+    "$(printf '%s\n' "$out" | awk 'NR > 2 { print $1, $3, $4 }' | tr '\n' ';')" \
+    "1-2-txns-x.envelopes#1 profile_chunk 95;1-2-txns-x.envelopes#2 profile_chunk 50;1-2-txns-x.envelopes#3 transaction,profile 55;"
+
 # ---- usage ----
 sp
 check "no arguments: exit 2" "$rc" 2

@@ -12,7 +12,7 @@ run_app() { # run_app SPOOL SECONDS [env...]: continuous chunks of 5 s, delivere
         SENTRYPROF_SPOOL_DIR="$spool" STATS_FILE="$spool.stats" "$@" LD_PRELOAD=$SP_LIB \
         "$NODE" "$APPS/steady.js" "$secs"
 }
-left_in_spool() { envelopes "$1" | wc -l; }
+left_in_spool() { count_envelopes "$1"; }
 # What a run could not send before exit (its last chunk when exit came while the agent was
 # still writing it, or files waiting out a backoff) stays on disk for the next process or
 # `sentryprof upload`; this sends it and checks the spool is empty afterwards.

@@ -26,7 +26,7 @@ check "the sampler's counters" has '^ok    sampler       signal [0-9]*, 1 thread
 check "the spool and whether it is writable" has "^ok    spool         $WORK/spool (writable)\$"
 check "SENTRY_DSN not set" has '^ok    SENTRY_DSN    not set'
 check "nothing on stderr" test ! -s "$WORK/err"
-check "the check run's envelopes stay out of the user's spool" test -z "$(find "$WORK/spool" -name '*.envelope')"
+check "the check run's envelopes stay out of the user's spool" test -z "$(find "$WORK/spool" -name '*.envelope' -o -name '*.envelopes')"
 check "its temporary directory is removed" test -z "$(ls -A "$WORK/tmp")"
 pid=$(sed -n 's|.*/tmp/perf-\([0-9]*\)\.map written.*|\1|p' "$WORK/out")
 check "its perf map is gone" test ! -e "/tmp/perf-$pid.map"
@@ -49,7 +49,7 @@ check "invalid DSN: the check run still ran (transaction mode)" has '^ok    JS h
 SENTRY_DSN="https://key@o1.ingest.example.com/42" doctor
 check "valid DSN: healthy" test "$(cat "$WORK/rc")" = 0
 check "valid DSN: host and project" has '^ok    SENTRY_DSN    valid: https://o1.ingest.example.com, project 42$'
-check "valid DSN: nothing spooled by the check run in the user's spool" test -z "$(find "$WORK/spool" -name '*.envelope')"
+check "valid DSN: nothing spooled by the check run in the user's spool" test -z "$(find "$WORK/spool" -name '*.envelope' -o -name '*.envelopes')"
 
 NODE_OPTIONS="--no-such-flag-for-sentryprof" doctor
 check "a flag node rejects: exit 1" test "$(cat "$WORK/rc")" = 1

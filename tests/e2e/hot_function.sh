@@ -14,7 +14,7 @@ set -e
 check "app exit code unchanged (0)" test "$rc" = 0
 check "app stdout unchanged" test "$out" = "$plain"
 check "app stderr empty" test ! -s "$WORK/err"
-mapfile -t files < <(envelopes "$spool")
+mapfile -t files < <(spool_files "$spool")
 check "a profile chunk was spooled" test -f "${files[0]}"
 check "spooled envelopes pass the v2 rules" "$NODE" "$VALIDATE" "${files[@]}"
 check "the perf map V8 wrote is removed at exit" test ! -e "/tmp/perf-$(cat "$WORK/pid").map"

@@ -12,10 +12,6 @@ Q="$top_srcdir/tests/e2e/profile-query.js"
 CHECK_ENV="$top_srcdir/tests/ingest/check-envelopes.js"
 unset SENTRY_DSN SENTRYPROF_DEBUG SENTRY_TRACES_SAMPLE_RATE SENTRY_PROFILES_SAMPLE_RATE SENTRYPROF_HTTP \
     SENTRYPROF_MODE SENTRY_PROFILER_LOGGING_MODE SENTRYPROF_DISABLE
-# Spooled envelopes, one per line, wherever the spool keeps them (lib.sh has it too).
-type envelopes >/dev/null 2>&1 ||
-    envelopes() { find "$1" -type f -name '*.envelope' ! -name '.*' 2>/dev/null | sort; }
-count() { envelopes "$1" | wc -l; }
 jqn() { "$NODE" -e "const f=JSON.parse(process.argv[1]); console.log($2)" "$1"; }
 
 # The client: REQUESTS is a JSON list of {path, header?, with?} run in order; "with" holds
@@ -42,19 +38,9 @@ JS
 
 # One line per spooled transaction envelope (JSON): name, op, status, http status tag,
 # trace_id, parent_span_id, profile top function, ids matching.
+# Usage: node facts.js SPOOLFILE_JS DIR (single envelopes and batches alike).
 cat >"$WORK/facts.js" <<'JS'
-const fs = require('fs');
-const path = require('path');
-const files = [];
-const walk = (d) => {
-  for (const n of fs.readdirSync(d).sort()) {
-    if (n.startsWith('.')) continue;
-    const p = path.join(d, n);
-    if (fs.statSync(p).isDirectory()) walk(p);
-    else if (n.endsWith('.envelope')) files.push(p);
-  }
-};
-walk(process.argv[2]);
+const { spoolEnvelopes } = require(process.argv[2]);
 function items(buf) {
   const out = [];
   let pos = buf.indexOf(10) + 1;
@@ -69,8 +55,8 @@ function items(buf) {
   }
   return out;
 }
-for (const f of files) {
-  const its = items(fs.readFileSync(f));
+for (const e of spoolEnvelopes(process.argv[3])) {
+  const its = items(e.buf);
   const t = (its.find((i) => i.type === 'transaction') || {}).p;
   const p = (its.find((i) => i.type === 'profile') || {}).p;
   if (!t) continue;
@@ -141,11 +127,13 @@ check "every request answered (200 x9, 500, 404)" \
     test "$(cut -d' ' -f1 "$WORK/main.drive" | sort | uniq -c | awk '{print $1"x"$2}' | tr '\n' ' ')" = "9x200 1x404 1x500 "
 check "app output unchanged" test "$(cat "$WORK/main/out")" = "listening $port"
 check "app stderr empty" test ! -s "$WORK/main/err"
-facts=$("$NODE" "$WORK/facts.js" "$WORK/main/spool")
+facts=$("$NODE" "$WORK/facts.js" "$SPOOLFILE" "$WORK/main/spool")
 echo "$facts" | sed 's/^/# /'
-n=$(count "$WORK/main/spool")
+n=$(count_envelopes "$WORK/main/spool")
 check "one envelope per profiled request (9)" test "$n" = 9
 check "every envelope passes the ingest rules" "$NODE" "$CHECK_ENV" "$WORK/main/spool"
+check "no torn batch tail after a clean exit" \
+    test "$("$NODE" "$CHECK_ENV" "$WORK/main/spool" | grep -c torn)" = 0
 q=$("$NODE" "$Q" "$WORK/main/spool")
 check "9 transactions, 9 profiles" test "$(jqn "$q" 'f.transactions.length + " " + f.profiles')" = "9 9"
 check "names: 4x GET /alpha, 4x GET /beta, 1x GET /fail (query strings stripped)" \
@@ -167,7 +155,7 @@ check "status internal_error + http.status_code 500 on /fail" \
     test "$(echo "$facts" | grep '"GET /fail"' | grep -c '"status":"internal_error","code":"500"')" = 1
 check "sentry-trace header: trace id and parent span continued" \
     test "$(echo "$facts" | grep -c "\"trace_id\":\"$TRACE\",\"parent\":\"$PARENT\"")" = 1
-check "sentry-trace with sampled=0: not profiled" test "$(envelopes "$WORK/main/spool" | xargs -r grep -l 0af7651916cd43dd8448eb211c80319c | wc -l)" = 0
+check "sentry-trace with sampled=0: not profiled" test "$(spool_files "$WORK/main/spool" | xargs -r grep -l 0af7651916cd43dd8448eb211c80319c | wc -l)" = 0
 check "other requests start their own traces (distinct trace ids)" \
     test "$(echo "$facts" | grep -o '"trace_id":"[0-9a-f]*"' | sort -u | wc -l)" = 9
 check "each profile linked to its transaction (id, trace id, name, profile_id)" \
@@ -181,7 +169,7 @@ stop_app
 check "emit fallback: app output unchanged" test "$(cat "$WORK/emit/out")" = "listening $port"
 check "emit fallback: debug line names the hook" grep -q 'js config: .* http=server-emit' "$WORK/emit/err"
 check "emit fallback: envelopes valid" "$NODE" "$CHECK_ENV" "$WORK/emit/spool"
-facts=$("$NODE" "$WORK/facts.js" "$WORK/emit/spool")
+facts=$("$NODE" "$WORK/facts.js" "$SPOOLFILE" "$WORK/emit/spool")
 check "emit fallback: 3 envelopes, GET /alpha x2 on alphaRoute, GET /beta on betaRoute" \
     test "$(echo "$facts" | "$NODE" -e 'const l=require("fs").readFileSync(0,"utf8").trim().split("\n").map(JSON.parse);console.log(l.map(f=>f.name+"="+f.top).sort().join(","))')" = \
     "GET /alpha=alphaRoute,GET /alpha=alphaRoute,GET /beta=betaRoute"
@@ -196,19 +184,19 @@ check "the warning names the variable and the default" \
     grep -q '^\[sentryprof\] warning: SENTRY_TRACES_SAMPLE_RATE="lots" is not a number in 0..1; using 1$' "$WORK/badrate/err"
 check "debug: one js config line with the effective rates" \
     test "$(grep -c '^\[sentryprof\] debug: js config: mode=transaction traces_sample_rate=1 profiles_sample_rate=1 (default) http=diagnostics_channel' "$WORK/badrate/err")" = 1
-check "bad rate: default 1.0 used (the request was profiled)" test "$(count "$WORK/badrate/spool")" = 1
+check "bad rate: default 1.0 used (the request was profiled)" test "$(count_envelopes "$WORK/badrate/spool")" = 1
 
 # ---- SENTRY_TRACES_SAMPLE_RATE=0 / SENTRY_PROFILES_SAMPLE_RATE=0: nothing spooled, silently
 run_app rate0 SENTRYPROF_MODE=transaction SENTRY_TRACES_SAMPLE_RATE=0
 drive '[{"path":"/alpha"},{"path":"/beta"}]' rate0
 stop_app
 check "traces rate 0: no envelope, no stderr" \
-    test "$(count "$WORK/rate0/spool")" = 0 -a ! -s "$WORK/rate0/err"
+    test "$(count_envelopes "$WORK/rate0/spool")" = 0 -a ! -s "$WORK/rate0/err"
 run_app prof0 SENTRYPROF_MODE=transaction SENTRY_PROFILES_SAMPLE_RATE=0.0
 drive '[{"path":"/alpha"},{"path":"/beta"}]' prof0
 stop_app
 check "profiles rate 0: no envelope, no stderr" \
-    test "$(count "$WORK/prof0/spool")" = 0 -a ! -s "$WORK/prof0/err"
+    test "$(count_envelopes "$WORK/prof0/spool")" = 0 -a ! -s "$WORK/prof0/err"
 
 # ---- continuous mode: each request's transaction event points at the continuous profile
 run_app cont SENTRYPROF_MODE=continuous
@@ -218,8 +206,8 @@ q=$("$NODE" "$Q" "$WORK/cont/spool")
 check "continuous mode: 2 transaction events + chunks, valid" \
     test "$(jqn "$q" 'f.transactions.sort().join(",") + " " + (f.chunks > 0)')" = "GET /alpha,GET /beta true"
 check "continuous mode: envelopes valid" "$NODE" "$CHECK_ENV" "$WORK/cont/spool"
-check "continuous mode: transactions carry contexts.profile.profiler_id" \
-    test "$(envelopes "$WORK/cont/spool" | xargs -r cat | grep -c '"profiler_id":"[0-9a-f]\{32\}"')" -ge 2
+check "continuous mode: each transaction's contexts.profile.profiler_id is the chunks' profiler_id" \
+    test "$(jqn "$q" 'f.chunkProfilerIds.length === 1 && /^[0-9a-f]{32}$/.test(f.chunkProfilerIds[0]) && f.txnProfilerIds.length === 2 && f.txnProfilerIds.every((id) => id === f.chunkProfilerIds[0])')" = true
 
 # ---- the same app with a DSN: every request reaches the local ingest server, once, valid
 start_ingest "$WORK/ingest"
@@ -227,7 +215,7 @@ run_app dsn SENTRY_DSN="$DSN"
 drive '[{"path":"/alpha"},{"path":"/beta"},{"path":"/alpha?x=1","with":[{"path":"/beta"}]}]' dsn
 stop_app
 for _ in $(seq 1 50); do # the app's uploader child may still be finishing
-    [ "$(count "$WORK/dsn/spool")" = 0 ] && break
+    [ "$(count_envelopes "$WORK/dsn/spool")" = 0 ] && break
     sleep 0.2
 done
 isum=$(ingest_summary "$WORK/ingest")
@@ -237,9 +225,26 @@ check "DSN: one envelope per request reached the ingest server, each with its pr
 check "DSN: no ingest problem" test "$(jqn "$isum" 'f.problems.length')" = 0
 check "DSN: names GET /alpha x2, GET /beta x2" \
     test "$(jqn "$isum" 'f.transaction_names.slice().sort().join(",")')" = "GET /alpha,GET /alpha,GET /beta,GET /beta"
-ifacts=$("$NODE" "$WORK/facts.js" "$WORK/ingest/accepted")
+ifacts=$("$NODE" "$WORK/facts.js" "$SPOOLFILE" "$WORK/ingest/accepted")
 check "DSN: each profile's top frame is its route's function" \
     test "$(echo "$ifacts" | "$NODE" -e 'const ls=require("fs").readFileSync(0,"utf8").trim().split("\n").map(JSON.parse); console.log(ls.length === 4 && ls.every((l) => l.top === (l.name === "GET /alpha" ? "alphaRoute" : "betaRoute")))')" = true
-check "DSN: nothing left in the spool" test "$(count "$WORK/dsn/spool")" = 0
+check "DSN: nothing left in the spool" test "$(count_envelopes "$WORK/dsn/spool")" = 0
+kill $INGEST_PID 2>/dev/null; wait $INGEST_PID 2>/dev/null
+
+# ---- kill -9, no exit path at all: each finished request's envelope was appended to the
+# open batch as it finished, so all are on disk; the next upload sends each once
+run_app k9 SENTRYPROF_MODE=transaction
+drive '[{"path":"/alpha"},{"path":"/beta"},{"path":"/alpha"}]' k9
+for _ in $(seq 1 100); do [ "$(count_envelopes "$WORK/k9/spool")" = 3 ] && break; sleep 0.05; done
+kill -9 "$app_pid" 2>/dev/null; wait "$app_pid" 2>/dev/null
+check "kill -9: the 3 transactions are on disk, whole" \
+    test "$(count_envelopes "$WORK/k9/spool")" = 3 -a "$("$NODE" "$CHECK_ENV" "$WORK/k9/spool" | grep -c torn)" = 0
+start_ingest "$WORK/ingest-k9"
+SENTRY_DSN="$DSN" "$SP_CLI" upload --spool "$WORK/k9/spool" --timeout 20 >"$WORK/k9/upload" 2>&1
+isum=$(ingest_summary "$WORK/ingest-k9")
+check "kill -9: the next upload sends each of the 3 once, valid" \
+    test "$(jqn "$isum" 'f.accepted === 3 && f.items_by_type.transaction === 3 && f.items_by_type.profile === 3 && f.problems.length === 0')" = true
+check "kill -9: nothing left in the spool; upload says sent 3 and nothing else" \
+    test "$(count_envelopes "$WORK/k9/spool")" = 0 -a "$(cat "$WORK/k9/upload")" = "sent 3, dropped 0, deferred 0"
 kill $INGEST_PID 2>/dev/null; wait $INGEST_PID 2>/dev/null
 finish

@@ -8,13 +8,20 @@ SP_LIB="$top_builddir/.libs/libsentryprof.so"
 SP_CLI="$top_builddir/tools/sentryprof"
 APPS="$top_srcdir/tests/apps"
 VALIDATE="$top_srcdir/tests/e2e/validate-envelope.js"
+SPOOLFILE="$top_srcdir/tests/ingest/spoolfile.js"
 passed=0
 failed=0
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sp-e2e.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
-# The envelopes a run left in a spool dir (run folders and ready/), one per line.
-envelopes() { find "$1" -type f -name '*.envelope' ! -name '.*' 2>/dev/null | sort; }
+# The spool files a run left in a spool dir (run folders, ready/, sending/), one path per line:
+# single envelopes (*.envelope) and batches of them (*.envelopes). For grep (a batch holds its
+# envelopes verbatim) and the validators (they read batches); a file is not one envelope, so
+# count with count_envelopes.
+spool_files() { "$NODE" "$SPOOLFILE" --files "$1"; }
+# The number of envelopes in a spool dir (single files + complete batch records); prints
+# nothing when a batch is broken, so no count test passes then.
+count_envelopes() { "$NODE" "$SPOOLFILE" --count "$1"; }
 
 # Starts the local ingest server (tests/ingest/server.js) writing into $1; sets INGEST_PID,
 # INGEST_PORT and DSN. Extra arguments go to the server (e.g. --mode down).

@@ -18,7 +18,7 @@ rc=$?
 set -e
 check "offline run exits 0" test "$rc" = 0
 check "nothing on stderr" test ! -s "$WORK/err"
-mapfile -t files < <(envelopes "$spool")
+mapfile -t files < <(spool_files "$spool")
 check "envelopes on disk" test -f "${files[0]}"
 check "they pass the v2 rules" "$NODE" "$VALIDATE" "${files[@]}"
 check "spool dir is mode 0700" test "$(stat -c %a "$spool")" = 700
@@ -35,6 +35,6 @@ wait $pid
 rc=$?
 set -e
 check "SIGTERM'd node exits 143 as without the shim" test "$rc" = 143
-mapfile -t files2 < <(envelopes "$spool2")
+mapfile -t files2 < <(spool_files "$spool2")
 check "SIGTERM'd run left a complete chunk" "$NODE" "$VALIDATE" "${files2[@]}"
 finish

@@ -1,28 +1,13 @@
 'use strict';
 // Reads spooled envelopes and prints facts as JSON for the end-to-end tests:
 // { chunks, profiles, transactions: [names], threads: {id: {name, samples, top, topShare}},
-//   txnProfiles: [{name, samples, top, threadId, eventIdMatches}] }
-// Usage: node profile-query.js FILE_OR_DIR...
-const fs = require('fs');
+//   txnProfiles: [{name, samples, top, threadId, eventIdMatches}],
+//   txnProfilerIds: [contexts.profile.profiler_id of each transaction, or null],
+//   chunkProfilerIds: [distinct profiler_id of the chunks] }
+// Usage: node profile-query.js FILE_OR_DIR...  (a spool dir, single envelopes or batches:
+// ../ingest/spoolfile.js reads them)
 const path = require('path');
-
-// A spool dir holds envelopes in run folders and ready/: walk it, skipping dot files.
-function files(args) {
-  const out = [];
-  const walk = (d) => {
-    for (const f of fs.readdirSync(d).sort()) {
-      if (f.startsWith('.')) continue;
-      const p = path.join(d, f);
-      if (fs.statSync(p).isDirectory()) walk(p);
-      else if (f.endsWith('.envelope')) out.push(p);
-    }
-  };
-  for (const a of args) {
-    if (fs.statSync(a).isDirectory()) walk(a);
-    else out.push(a);
-  }
-  return out;
-}
+const { spoolEnvelopes } = require(path.join(__dirname, '..', 'ingest', 'spoolfile.js'));
 
 function items(buf) {
   const res = [];
@@ -40,7 +25,7 @@ function items(buf) {
   return res;
 }
 
-const facts = { chunks: 0, profiles: 0, transactions: [], threads: {}, txnProfiles: [] };
+const facts = { chunks: 0, profiles: 0, transactions: [], threads: {}, txnProfiles: [], txnProfilerIds: [], chunkProfilerIds: [] };
 function leafJs(stack, frames) {
   for (const i of stack) if (frames[i].platform === 'node') return frames[i].function;
   return '(native)';
@@ -61,13 +46,18 @@ function top(t) {
 }
 
 const tally = {};
-for (const f of files(process.argv.slice(2))) {
-  const its = items(fs.readFileSync(f));
+for (const e of spoolEnvelopes(...process.argv.slice(2))) {
+  const its = items(e.buf);
   const txn = its.find((i) => i.type === 'transaction');
-  if (txn) facts.transactions.push(txn.payload.transaction);
+  if (txn) {
+    facts.transactions.push(txn.payload.transaction);
+    const prof = (txn.payload.contexts || {}).profile || {};
+    facts.txnProfilerIds.push(prof.profiler_id || null);
+  }
   for (const it of its) {
     if (it.type === 'profile_chunk') {
       facts.chunks++;
+      if (!facts.chunkProfilerIds.includes(it.payload.profiler_id)) facts.chunkProfilerIds.push(it.payload.profiler_id);
       count(it.payload.profile, tally);
       for (const [id, m] of Object.entries(it.payload.profile.thread_metadata || {})) {
         (tally[id] = tally[id] || { samples: 0, fns: {} }).name = m.name;

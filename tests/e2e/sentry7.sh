@@ -14,8 +14,6 @@ unset SENTRYPROF_DEBUG SENTRY_TRACES_SAMPLE_RATE SENTRY_PROFILES_SAMPLE_RATE SEN
     SENTRYPROF_MODE SENTRY_PROFILER_LOGGING_MODE SENTRYPROF_DISABLE SENTRY_ENVIRONMENT SENTRY_RELEASE
 INGEST="$top_srcdir/tests/ingest"
 Q="$top_srcdir/tests/e2e/profile-query.js"
-type envelopes >/dev/null 2>&1 ||
-    envelopes() { find "$1" -type f -name '*.envelope' ! -name '.*' 2>/dev/null | sort; }
 jqn() { "$NODE" -e "const f=JSON.parse(process.argv[1]); console.log($2)" "$1"; }
 
 # ---- install @sentry/node 7 (npm ci against the committed lockfile)
@@ -114,7 +112,7 @@ check "profile: jsonWork and regexWork each top >= 25% of the samples" \
 check "transaction's contexts.profile.profile_id is the profile's event_id" test "$(jqn "$w" 'f.profile_id')" = true
 check "profile timestamp = transaction start; release/environment from the event" \
     test "$(jqn "$w" 'f.timestamp && f.env')" = true
-check "our library spooled nothing for it" test "$(envelopes "$D/spool" | wc -l)" = 0
+check "our library spooled nothing for it" test "$(count_envelopes "$D/spool")" = 0
 
 # ---- without the shim the same app sends its transaction alone (the profile was ours)
 D="$WORK/noshim"
@@ -175,6 +173,6 @@ check "no ingest problem" test -z "$(problems "$s")"
 q=$("$NODE" "$Q" "$D/accepted")
 check "each profile linked to its transaction and topped by handlerWork" \
     test "$(jqn "$q" 'f.txnProfiles.length === 3 && f.txnProfiles.every((p) => p.eventIdMatches && p.traceIdMatches && p.top === "handlerWork")')" = true
-check "our HTTP auto-transactions stepped aside: nothing spooled" test "$(envelopes "$D/spool" | wc -l)" = 0
+check "our HTTP auto-transactions stepped aside: nothing spooled" test "$(count_envelopes "$D/spool")" = 0
 
 finish

@@ -2,12 +2,14 @@
 // Prints facts about the stacks in spooled envelopes, as JSON, for the end-to-end tests:
 // { samples, self: {fn: count}, withNativeRootward: {fn: share of samples containing fn that
 //   also have a native frame rootward of it} }. Usage: node stack-facts.js FN FILE...
-const fs = require('fs');
+// (single envelopes or batches: ../ingest/spoolfile.js reads them)
+const path = require('path');
+const { spoolEnvelopes } = require(path.join(__dirname, '..', 'ingest', 'spoolfile.js'));
 const [fnName, ...files] = process.argv.slice(2);
 let samples = 0, containing = 0, nativeBelow = 0;
 const self = {};
-for (const file of files) {
-  const lines = fs.readFileSync(file, 'utf8').split('\n');
+for (const { buf } of spoolEnvelopes(...files)) {
+  const lines = buf.toString('utf8').split('\n');
   for (const line of lines) {
     if (!line.startsWith('{"chunk_id"')) continue;
     const { profile } = JSON.parse(line);

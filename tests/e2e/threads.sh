@@ -12,7 +12,7 @@ spool="$WORK/workers"
 out=$(SENTRYPROF_SPOOL_DIR=$spool LD_PRELOAD=$SP_LIB "$NODE" "$APPS/workers.js" 2 2>"$WORK/err")
 check "workers app output unchanged" test "$out" = "workers done"
 check "no stderr" test ! -s "$WORK/err"
-check "profile valid" "$NODE" "$VALIDATE" $(envelopes "$spool")
+check "profile valid" "$NODE" "$VALIDATE" $(spool_files "$spool")
 f=$("$NODE" "$Q" "$spool")
 echo "# $f"
 check "thread 0 (main) tops in mainThreadHot" test "$(jqn "$f" 'f.threads["0"].top + " " + f.threads["0"].name')" = "mainThreadHot main"
@@ -28,7 +28,7 @@ SENTRYPROF_SPOOL_DIR="$WORK/cpuprof-spool" LD_PRELOAD=$SP_LIB "$NODE" --cpu-prof
 prof=$(ls "$WORK"/cpuprof/*.cpuprofile 2>/dev/null | head -1)
 check "--cpu-prof wrote its profile under the shim" test -n "$prof"
 check "--cpu-prof's profile sees hotLoop" grep -q '"functionName":"hotLoop"' "$prof"
-check "our profile of the same run is valid" "$NODE" "$VALIDATE" $(envelopes "$WORK/cpuprof-spool")
+check "our profile of the same run is valid" "$NODE" "$VALIDATE" $(spool_files "$WORK/cpuprof-spool")
 
 # -- worker churn: 2000 short workers, many terminated mid-run; nothing grows
 cat >"$WORK/churn.js" <<'JS'

@@ -45,7 +45,7 @@ for (let i = 0; i < Number(n); i++) {
 }
 EOF
 }
-count_files() { find "$1" -type f -name '*.envelope' 2>/dev/null | wc -l; }
+count_files() { find "$1" -type f \( -name '*.envelope' -o -name '*.envelopes' \) 2>/dev/null | wc -l; }
 
 # ---- a bad DSN touches nothing ----
 "$SP_CLI" upload --spool "$WORK/untouched" --dsn "ftp://pubkey@127.0.0.1/1" 2>"$WORK/err"
@@ -76,6 +76,41 @@ check "no chunk twice" test "$(js 's.duplicate_chunk_ids.length')" = 0
 check "every request passed the ingest rules" test "$(js 's.not_ok')" = 0
 check "spool empty afterwards" test "$(count_files "$sp")" = 0
 check "dead run folder removed" test ! -e "$sp/run-99999-1"
+
+# ---- batches (*.envelopes): each complete record sent once, a torn tail and a foreign
+# file reported in one line each, a dead run's open batch adopted ----
+# make_batch FILE PREFIX N [TORN]: a batch of N chunk envelopes (ids as make_chunks), and with
+# TORN half a record after them (a writer killed mid-write).
+make_batch() {
+    local tmp="$WORK/batch-src.$2"
+    make_chunks "$tmp" "$2" "$3"
+    "$NODE" - "$1" "${4:-}" "$tmp"/*.envelope <<'EOF'
+const fs = require('fs');
+const [out, torn, ...files] = process.argv.slice(2);
+const parts = [Buffer.from('{"sentryprof_envelopes":1}\n')];
+for (const f of files) {
+  const e = fs.readFileSync(f);
+  parts.push(Buffer.from(`${e.length}\n`), e, Buffer.from('\n'));
+}
+if (torn) parts.push(Buffer.from('900\n{"event_id":'));
+fs.writeFileSync(out, Buffer.concat(parts));
+EOF
+}
+sp="$WORK/spool-batch"
+mkdir -p "$sp/ready" "$sp/run-99998-1" && : >"$sp/run-99998-1/lock"
+make_batch "$sp/ready/1700000100-7-txns-a.envelopes" 5 3 torn
+make_batch "$sp/run-99998-1/open-1700000101-7-txns-b.envelopes" 6 2
+printf '{"event_id":"not a batch"}\n' >"$sp/ready/1700000102-7-txns-c.envelopes"
+chmod 700 "$sp"
+c0=$(js 's.chunk_ids.length')
+SENTRY_DSN=$DSN "$SP_CLI" upload --spool "$sp" --timeout 30 >"$WORK/batch.out" 2>"$WORK/batch.err"
+rc=$?
+check "batches: exit 0" test "$rc" = 0
+check "batches: the 5 complete envelopes accepted, none twice" \
+    test "$(js "s.chunk_ids.length - $c0")/$(js 's.duplicate_chunk_ids.length')" = 5/0
+check "batches: one line for the torn tail, one for the foreign file" \
+    test "$(grep -c 'txns-a.envelopes: .* incomplete; ignored' "$WORK/batch.err")/$(grep -c 'txns-c.envelopes: not a batch of envelopes; dropped' "$WORK/batch.err")/$(wc -l <"$WORK/batch.err")" = 1/1/2
+check "batches: spool empty afterwards" test "$(count_files "$sp")" = 0
 
 # ---- 429 with Retry-After: 3 ----
 sp="$WORK/spool-429"

@@ -1,24 +1,26 @@
 'use strict';
 // Checks spooled envelopes against the rules Sentry's ingest enforces
 // (../shared/reference/SENTRY-FORMAT.md). Usage: node validate-envelope.js FILE...
+// A FILE is one envelope or a batch of them (*.envelopes, ../ingest/spoolfile.js): every
+// complete record is checked (its problems name it FILE#index); a torn tail is ignored.
 // Prints one line per problem and exits 1 if there is any; prints a summary otherwise.
 // The rules live in ../ingest/rules.js, shared with the local ingest server.
-const fs = require('fs');
 const path = require('path');
 const rules = require(path.join(__dirname, '..', 'ingest', 'rules.js'));
+const { readSpoolFile } = require(path.join(__dirname, '..', 'ingest', 'spoolfile.js'));
 
 const problems = [];
-let chunks = 0, samples = 0;
+let envelopes = 0, torn = 0, chunks = 0, samples = 0;
 
 function fail(file, msg) { problems.push(`${file}: ${msg}`); }
 
-for (const file of process.argv.slice(2)) {
+function check(file, buf) {
   let env;
   try {
-    env = rules.splitEnvelopeLenient(fs.readFileSync(file));
+    env = rules.splitEnvelopeLenient(buf);
   } catch (e) {
     fail(file, `not an envelope: ${e.message}`);
-    continue;
+    return;
   }
   if (typeof env.header.sent_at !== 'string' || Number.isNaN(Date.parse(env.header.sent_at))) fail(file, 'header.sent_at missing or not a time');
   if (!env.header.sdk || !env.header.sdk.name || !env.header.sdk.version) fail(file, 'header.sdk name/version missing');
@@ -33,8 +35,24 @@ for (const file of process.argv.slice(2)) {
     samples += rules.checkChunkPayload(p, (msg) => fail(file, msg));
   }
 }
+
+for (const file of process.argv.slice(2)) {
+  let f;
+  try {
+    f = readSpoolFile(file);
+  } catch (e) {
+    problems.push(e.message); // a batch whose header is not format 1, or an unreadable file
+    continue;
+  }
+  if (f.torn) torn++;
+  for (const e of f.envelopes) {
+    envelopes++;
+    check(e.name, e.buf);
+  }
+}
 if (problems.length) {
   for (const p of problems) console.log(p);
   process.exit(1);
 }
-console.log(`valid: ${process.argv.length - 2} files, ${chunks} chunks, ${samples} samples`);
+console.log(`valid: ${process.argv.length - 2} files, ${envelopes} envelopes, ${chunks} chunks, ${samples} samples` +
+  `${torn ? `, torn batch tails ignored: ${torn}` : ''}`);

@@ -43,14 +43,20 @@ for tool in "$NODE" "$CURL"; do
     command -v "$tool" >/dev/null || { echo "selftest: $tool not found" >&2; echo "0 passed, 1 failed"; exit 1; }
 done
 
+# tap: counts the "ok - " / "not ok - " lines a node script prints, echoes the rest.
+tap() {
+    local line
+    while IFS= read -r line; do
+        case $line in
+        "ok - "*) ok "${line#ok - }" ;;
+        "not ok - "*) not_ok "${line#not ok - }" ;;
+        *) echo "$line" ;;
+        esac
+    done
+}
+
 # ---- rules, without a server -----------------------------------------------------------------
-while IFS= read -r line; do
-    case $line in
-    "ok - "*) ok "${line#ok - }" ;;
-    "not ok - "*) not_ok "${line#not ok - }" ;;
-    *) echo "$line" ;;
-    esac
-done < <("$NODE" - "$here/rules.js" "$DATA" <<'EOF' 2>&1 || echo "not ok - rules script crashed"
+tap < <("$NODE" - "$here/rules.js" "$DATA" <<'EOF' 2>&1 || echo "not ok - rules script crashed"
 const fs = require('fs');
 const r = require(process.argv[2]);
 const D = process.argv[3] + '/';
@@ -160,9 +166,88 @@ EOF
 
 # The validator keeps its command line behaviour.
 out=$("$NODE" "$top/tests/e2e/validate-envelope.js" "$DATA/ingest-chunk.envelope" 2>&1); rc=$?
-eq "validate-envelope.js accepts the v2 fixture" "$rc:$out" "0:valid: 1 files, 1 chunks, 12 samples"
+eq "validate-envelope.js accepts the v2 fixture" "$rc:$out" "0:valid: 1 files, 1 envelopes, 1 chunks, 12 samples"
 out=$("$NODE" "$top/tests/e2e/validate-envelope.js" "$DATA/ingest-chunk-bad-stack.envelope" 2>&1); rc=$?
 eq "validate-envelope.js reports the bad stack" "$rc:$out" "1:$DATA/ingest-chunk-bad-stack.envelope: sample with bad stack_id 7"
+
+# ---- spool files: single envelopes and batches (spoolfile.js; the validators read batches) ----
+SF="$here/spoolfile.js"
+sp="$W/spool"
+tap < <("$NODE" - "$SF" "$DATA" "$sp" <<'EOF' 2>&1 || echo "not ok - spoolfile script crashed"
+const fs = require('fs');
+const sf = require(process.argv[2]);
+const [D, sp] = process.argv.slice(3);
+const say = (good, what) => console.log(`${good ? 'ok' : 'not ok'} - ${what}`);
+const H = '{"sentryprof_envelopes":1}\n';
+const rec = (b) => Buffer.concat([Buffer.from(`${Buffer.byteLength(b)}\n`), Buffer.from(b), Buffer.from('\n')]);
+const batch = (...parts) => Buffer.concat(parts.map((p) => Buffer.from(p)));
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+const parsed = (buf) => { const b = sf.parseBatch(buf); return [b.records.map((r) => r.toString('utf8')), b.torn]; };
+const rejects = (buf) => { try { sf.parseBatch(buf); return false; } catch (e) { return e instanceof sf.BatchError; } };
+
+say(same(parsed(batch(H)), [[], 0]), 'parseBatch: a header alone is a batch of no record');
+say(same(parsed(batch(H, rec('a'), rec('h\u00e9\n'))), [['a', 'h\u00e9\n'], 0]), 'parseBatch: lengths are bytes (UTF-8), a record may hold newlines');
+for (const [what, tail] of [['a length line without its newline', '12'], ['fewer than N bytes', '5\nabc'],
+  ['no newline after the N bytes', '1\nab'], ['a length that is not digits', 'x1\na\n']]) {
+  say(same(parsed(batch(H, rec('a'), tail, rec('b'))), [['a'], tail.length + 4]) && same(parsed(batch(H, tail)), [[], tail.length]),
+    `parseBatch: ${what} is a torn tail, ending the list`);
+}
+for (const [what, head] of [['no newline', '{"sentryprof_envelopes":1}'], ['version 2', '{"sentryprof_envelopes":2}\n'],
+  ['another key', '{"sentryprof_envelopes":1,"x":1}\n'], ['no JSON', 'sentryprof_envelopes 1\n'], ['an envelope header', '{"event_id":null}\n']]) {
+  say(rejects(batch(head, rec('a'))), `parseBatch: a header line with ${what} is not a batch`);
+}
+
+// A spool: ready/ with a single envelope, a batch of two records + a torn third and a temp
+// file; an empty open batch in a run folder; bad/: a version 2 batch; mixed/: a batch whose
+// second record has a bad stack.
+const chunk = fs.readFileSync(`${D}/ingest-chunk.envelope`), v1 = fs.readFileSync(`${D}/ingest-v1.envelope`);
+for (const d of ['ready', 'run-1-2', 'bad', 'mixed']) fs.mkdirSync(`${sp}/${d}`, { recursive: true });
+fs.writeFileSync(`${sp}/ready/1-x.envelope`, chunk);
+fs.writeFileSync(`${sp}/ready/2-txns.envelopes`, batch(H, rec(v1), rec(v1), rec(v1).subarray(0, 40)));
+fs.writeFileSync(`${sp}/ready/.tmp-3.envelopes`, batch(H, rec(v1)));
+fs.writeFileSync(`${sp}/run-1-2/open-4-txns.envelopes`, H);
+fs.writeFileSync(`${sp}/bad/5-txns.envelopes`, batch('{"sentryprof_envelopes":2}\n', rec(v1)));
+fs.writeFileSync(`${sp}/mixed/6-txns.envelopes`, batch(H, rec(chunk), rec(fs.readFileSync(`${D}/ingest-chunk-bad-stack.envelope`))));
+const f = sf.readSpoolFile(`${sp}/ready/2-txns.envelopes`);
+say(f.batch && f.torn === 40 && f.envelopes.every((e) => e.buf.equals(v1)) &&
+  same(f.envelopes.map((e) => [e.index, e.name.replace(sp, '')]), [[0, '/ready/2-txns.envelopes#0'], [1, '/ready/2-txns.envelopes#1']]),
+  'readSpoolFile: a batch gives its complete records byte for byte, and the torn tail size');
+const g = sf.readSpoolFile(`${sp}/ready/1-x.envelope`);
+say(!g.batch && g.torn === 0 && g.envelopes.length === 1 && g.envelopes[0].buf.equals(chunk) && g.envelopes[0].name === g.path,
+  'readSpoolFile: a single envelope');
+say(same(sf.listSpoolFiles(sp, `${sp}/none`).map((p) => p.replace(sp, '')),
+  ['/bad/5-txns.envelopes', '/mixed/6-txns.envelopes', '/ready/1-x.envelope', '/ready/2-txns.envelopes', '/run-1-2/open-4-txns.envelopes']),
+  'listSpoolFiles: recursive, sorted, no temp file; a missing path holds nothing');
+say(sf.spoolEnvelopes(`${sp}/ready`, `${sp}/run-1-2`).length === 3, 'spoolEnvelopes: 3 envelopes in ready/ and the run folder');
+EOF
+)
+out=$("$NODE" "$SF" --count "$sp/ready" "$sp/run-1-2" 2>&1); rc=$?
+eq "spoolfile.js --count: single files + complete batch records" "$rc:$out" "0:3"
+out=$("$NODE" "$SF" "$sp/ready" 2>&1); rc=$?
+v1=$(wc -c <"$DATA/ingest-v1.envelope") chunk=$(wc -c <"$DATA/ingest-chunk.envelope")
+eq "spoolfile.js: one line per envelope, its name and bytes" "$rc:$out" \
+    "0:$sp/ready/1-x.envelope $chunk"$'\n'"$sp/ready/2-txns.envelopes#0 $v1"$'\n'"$sp/ready/2-txns.envelopes#1 $v1"
+out=$("$NODE" "$SF" --files "$sp/ready" "$sp/run-1-2" 2>&1); rc=$?
+eq "spoolfile.js --files: the spool files, no temp file" "$rc:$out" \
+    "0:$sp/ready/1-x.envelope"$'\n'"$sp/ready/2-txns.envelopes"$'\n'"$sp/run-1-2/open-4-txns.envelopes"
+eq "spoolfile.js --count: a missing dir holds nothing" "$("$NODE" "$SF" --count "$W/no-such-spool")" 0
+out=$("$NODE" "$SF" --count "$sp" 2>"$W/sf.err"); rc=$?
+eq "spoolfile.js --count: a broken batch is an error, and no count" "$rc:$out:$(cat "$W/sf.err")" \
+    "1::spoolfile: $sp/bad/5-txns.envelopes: not a valid batch: unknown batch format version 2"
+out=$("$NODE" "$top/tests/e2e/validate-envelope.js" "$sp/ready/1-x.envelope" "$sp/ready/2-txns.envelopes" 2>&1); rc=$?
+eq "validate-envelope.js reads a batch's records" "$rc:$out" "0:valid: 2 files, 3 envelopes, 1 chunks, 12 samples, torn batch tails ignored: 1"
+out=$("$NODE" "$top/tests/e2e/validate-envelope.js" "$sp/mixed/6-txns.envelopes" "$sp/bad/5-txns.envelopes" 2>&1); rc=$?
+eq "validate-envelope.js names the bad record and the broken batch" "$rc:$out" \
+    "1:$sp/mixed/6-txns.envelopes#1: sample with bad stack_id 7"$'\n'"$sp/bad/5-txns.envelopes: not a valid batch: unknown batch format version 2"
+out=$("$NODE" "$here/check-envelopes.js" "$sp/ready" "$sp/run-1-2" 2>&1); rc=$?
+eq "check-envelopes.js counts envelopes, not files" "$rc:$out" \
+    '0:valid: 3 envelopes in 3 files (torn batch tails ignored: 1), items: {"profile_chunk":1,"transaction":2,"profile":2}'
+out=$("$NODE" "$here/check-envelopes.js" "$sp/mixed" 2>&1); rc=$?
+check "check-envelopes.js names the bad record" test "$rc" = 1 -a -n "$(grep -F "$sp/mixed/6-txns.envelopes#1: item 0 (profile_chunk): " <<<"$out")"
+out=$("$NODE" "$here/check-envelopes.js" "$sp/bad" 2>&1); rc=$?
+eq "check-envelopes.js reports a broken batch" "$rc:$out" "1:$sp/bad/5-txns.envelopes: not a valid batch: unknown batch format version 2"
+out=$("$NODE" "$here/check-envelopes.js" "$sp/run-1-2" 2>&1); rc=$?
+eq "check-envelopes.js: an empty batch is nothing to check" "$rc:$out" "1:no envelopes to check"
 
 # ---- the server ------------------------------------------------------------------------------
 start_server() { # start_server NAME args...: sets pid_NAME-less globals spid, sport, sdir
