@@ -2,7 +2,8 @@
  * no thread registration (sp_sampler_atfork_child, what the preload's atfork handler calls):
  * it takes no samples, runs its own signal handlers and exits normally; the parent goes on
  * sampling as before. Busy loops count CPU time, not wall time, so a loaded machine only
- * makes the test slower. */
+ * makes the test slower; the timer is the wall clock one (1 kHz hrtimer: a CPU-time timer
+ * only fires on the scheduler tick, 250 Hz, and less under load). */
 #include <check.h>
 #include <pthread.h>
 #include <signal.h>
@@ -42,14 +43,14 @@ START_TEST(test_fork_child_inherits_no_sampling)
 {
     sp_ring_t *ring = sp_ring_new(4096);
     ck_assert_ptr_nonnull(ring);
-    sp_sampler_opts_t o = {.hz = 1000, .cpu_clock = true, .lazy = false};
+    sp_sampler_opts_t o = {.hz = 1000, .cpu_clock = false, .lazy = false};
     ck_assert_int_eq(sp_sampler_init(&o, ring), 0);
     ck_assert_int_eq(pthread_atfork(NULL, NULL, atfork_child), 0);
     ck_assert_int_eq(sp_sampler_register_thread("0", "main"), 0);
     sp_sampler_process_begin();
-    spin_cpu_ms(100);
+    spin_cpu_ms(150);
     size_t before = drain(ring);
-    ck_assert_msg(before >= 20, "parent sampled only %zu times in 100 ms of CPU at 1 kHz", before);
+    ck_assert_msg(before >= 10, "parent sampled only %zu times in 150 ms of CPU at 1 kHz", before);
 
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
@@ -69,13 +70,13 @@ START_TEST(test_fork_child_inherits_no_sampling)
         if (sp_stats_get(SP_STAT_SAMPLES) != smp0) _exit(14);
         exit(0);
     }
-    spin_cpu_ms(100);
+    spin_cpu_ms(150);
     int status;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: %s %d",
                   WIFEXITED(status) ? "exit" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
     size_t after = drain(ring);
-    ck_assert_msg(after >= 20, "parent sampled only %zu times after the fork", after);
+    ck_assert_msg(after >= 10, "parent sampled only %zu times in 150 ms of CPU after the fork", after);
     ck_assert_int_eq(sp_sampler_thread_count(), 1);
     sp_sampler_process_end();
     sp_sampler_stop();
