@@ -468,6 +468,7 @@ static napi_value js_start_transaction(napi_env env, napi_callback_info info)
                                 arg_str(env, &a, 3, parent, sizeof parent), arg_bool(env, &a, 4, true),
                                 arg_bool(env, &a, 5, false))
                  : -ESRCH;
+    if (h >= 0) sp_agent_txn_started();
     return number(env, (double)h);
 }
 

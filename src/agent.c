@@ -32,6 +32,7 @@
 #include "uploader.h"
 
 #define SP_AGENT_TICK_MS 100 /* how often the ring is drained */
+#define SP_AGENT_IDLE_TICK_MS 1000 /* the same with nothing to do (lazy or eager, no profile) */
 #define SP_RETAIN_MAX 65536  /* raw samples kept for transactions in flight (~30 s x 20 threads) */
 #define SP_THREAD_SCAN_MS 1000 /* SENTRYPROF_THREADS=all: how often new native threads are looked for */
 
@@ -66,6 +67,7 @@ static struct {
     pthread_cond_t wake;
     bool stop;
     bool done;
+    bool wake_requested; /* under lock: sp_agent_wake came since the last pass */
     sp_symbolizer_t *sym;
     sp_session_t *chunk;
     sp_chunk_meta_t meta;
@@ -87,6 +89,7 @@ static struct {
     uint64_t batch_start_ns; /* monotonic time of its first record */
     size_t batch_bytes;
     _Atomic bool wake_pending;
+    _Atomic bool sleeping_idle; /* a transaction start wakes the agent out of its idle tick */
     pthread_mutex_t js_lock; /* guards js_profiles: the agent fills, JS threads take */
     js_profile_t js_profiles[SP_JS_PROFILES];
 } agent = {.lock = PTHREAD_MUTEX_INITIALIZER, .js_lock = PTHREAD_MUTEX_INITIALIZER};
@@ -494,21 +497,40 @@ static void process_transactions(void)
     if (!agent.opts.cfg->continuous) prune_retained(mono_ns());
 }
 
+/* Nothing for a pass to do until a transaction starts: transaction mode, none running or
+ * finished (a finished one not yet taken counts as running), no sample or envelope
+ * waiting, no native threads to look for. */
+static bool agent_idle(void)
+{
+    return !agent.opts.cfg->continuous && !agent.opts.cfg->all_threads && !agent.batch[0] &&
+           agent.ret_count == 0 && sp_txn_oldest_running_ns() == UINT64_MAX; /* finished: too */
+}
+
 static void *agent_main(void *arg)
 {
     (void)arg;
     pthread_setname_np(pthread_self(), "sentryprof");
     for (;;) {
+        /* Idle (no profile can need a pass: every wake-up costs a context switch, ~50 us on
+         * a VM): tick slowly; a transaction start wakes us (sp_agent_txn_started). The flag
+         * is set before looking, so a start that raced with the look sees it and wakes. */
+        atomic_store(&agent.sleeping_idle, true);
+        bool idle = agent_idle();
+        if (!idle) atomic_store(&agent.sleeping_idle, false);
+        long tick_ms = idle ? SP_AGENT_IDLE_TICK_MS : SP_AGENT_TICK_MS;
         pthread_mutex_lock(&agent.lock);
-        if (!agent.stop) {
+        if (!agent.stop && !agent.wake_requested) {
             struct timespec dl;
             clock_gettime(CLOCK_MONOTONIC, &dl);
-            dl.tv_nsec += SP_AGENT_TICK_MS * 1000000L;
+            dl.tv_sec += tick_ms / 1000;
+            dl.tv_nsec += (tick_ms % 1000) * 1000000L;
             if (dl.tv_nsec >= 1000000000L) dl.tv_sec++, dl.tv_nsec -= 1000000000L;
             pthread_cond_timedwait(&agent.wake, &agent.lock, &dl);
         }
+        agent.wake_requested = false;
         bool stop = agent.stop;
         pthread_mutex_unlock(&agent.lock);
+        atomic_store(&agent.sleeping_idle, false);
         atomic_store(&agent.wake_pending, false);
 
         sp_sampler_check_handler();
@@ -602,8 +624,14 @@ void sp_agent_wake(void)
     /* One futex call per pass at most: later callers see the wake-up already pending. */
     if (!agent.running || atomic_exchange(&agent.wake_pending, true)) return;
     pthread_mutex_lock(&agent.lock);
+    agent.wake_requested = true; /* not lost if the agent is between passes */
     pthread_cond_broadcast(&agent.wake);
     pthread_mutex_unlock(&agent.lock);
+}
+
+void sp_agent_txn_started(void)
+{
+    if (atomic_exchange(&agent.sleeping_idle, false)) sp_agent_wake();
 }
 
 uint64_t sp_agent_cpu_ns(void)

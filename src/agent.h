@@ -32,6 +32,8 @@ void sp_agent_set_runtime(const char *node_version);
 int sp_agent_take_profile(const char *event_id, char **json);
 /* Makes the agent run its next pass now (a JS caller is waiting for a profile). */
 void sp_agent_wake(void);
+/* A transaction started: ends the agent's idle tick (one futex call, only when idle). */
+void sp_agent_txn_started(void);
 /* CPU time the agent thread has used (its thread CPU clock), ns. */
 uint64_t sp_agent_cpu_ns(void);
 /* In a fork child: the thread does not exist there; forget it without touching its state. */
