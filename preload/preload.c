@@ -445,7 +445,12 @@ static napi_value js_take_profile(napi_env env, napi_callback_info info)
     args_t a;
     get_args(env, info, &a);
     char id[40], *json = NULL;
-    if (!sp_agent_take_profile(arg_str(env, &a, 0, id, sizeof id), &json)) return undefined(env);
+    if (!sp_agent_take_profile(arg_str(env, &a, 0, id, sizeof id), &json)) {
+        /* Someone waits for this profile (off the request path: the SDK's transport): have
+         * the agent build it now rather than at its next tick. */
+        sp_agent_wake();
+        return undefined(env);
+    }
     napi_value v = NULL;
     if (json) {
         napi.create_string_utf8(env, json, strlen(json), &v);
@@ -505,10 +510,9 @@ static napi_value js_finish_transaction(napi_env env, napi_callback_info info)
     args_t a;
     get_args(env, info, &a);
     long h = (long)arg_num(env, &a, 0, -1);
-    sp_txn_t t;
-    bool wake = sp_txn_get(h, &t) == 0 && t.to_js; /* someone awaits this profile */
+    /* No wake-up here, on the request path: whoever awaits the profile wakes the agent
+     * when takeProfile finds it missing. */
     int rc = arg_bool(env, &a, 1, true) ? sp_txn_finish(h) : sp_txn_discard(h);
-    if (rc == 0 && wake) sp_agent_wake();
     return number(env, rc);
 }
 

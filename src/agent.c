@@ -33,6 +33,7 @@
 
 #define SP_AGENT_TICK_MS 100 /* how often the ring is drained */
 #define SP_AGENT_IDLE_TICK_MS 1000 /* the same with nothing to do (lazy or eager, no profile) */
+#define SP_AGENT_IDLE_AFTER_MS 1000 /* ... for this long */
 #define SP_RETAIN_MAX 65536  /* raw samples kept for transactions in flight (~30 s x 20 threads) */
 #define SP_THREAD_SCAN_MS 1000 /* SENTRYPROF_THREADS=all: how often new native threads are looked for */
 
@@ -510,14 +511,24 @@ static void *agent_main(void *arg)
 {
     (void)arg;
     pthread_setname_np(pthread_self(), "sentryprof");
+    unsigned idle_passes = 0;
     for (;;) {
-        /* Idle (no profile can need a pass: every wake-up costs a context switch, ~50 us on
-         * a VM): tick slowly; a transaction start wakes us (sp_agent_txn_started). The flag
-         * is set before looking, so a start that raced with the look sees it and wakes. */
-        atomic_store(&agent.sleeping_idle, true);
-        bool idle = agent_idle();
-        if (!idle) atomic_store(&agent.sleeping_idle, false);
-        long tick_ms = idle ? SP_AGENT_IDLE_TICK_MS : SP_AGENT_TICK_MS;
+        /* Idle for a second (no profile can need a pass, and every wake-up costs a context
+         * switch, ~50 us on a VM): tick slowly; a transaction start wakes us
+         * (sp_agent_txn_started). Only after a second, so a busy app's starts never pay
+         * for a wake-up. The flag is set before looking again, so a start that raced with
+         * the look sees it and wakes us. */
+        idle_passes = agent_idle() ? idle_passes + 1 : 0;
+        bool slow = idle_passes > SP_AGENT_IDLE_AFTER_MS / SP_AGENT_TICK_MS;
+        if (slow) {
+            atomic_store(&agent.sleeping_idle, true);
+            if (!agent_idle()) {
+                atomic_store(&agent.sleeping_idle, false);
+                slow = false;
+                idle_passes = 0;
+            }
+        }
+        long tick_ms = slow ? SP_AGENT_IDLE_TICK_MS : SP_AGENT_TICK_MS;
         pthread_mutex_lock(&agent.lock);
         if (!agent.stop && !agent.wake_requested) {
             struct timespec dl;
