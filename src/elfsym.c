@@ -4,10 +4,13 @@
  *  - sp_procmaps_t: one snapshot of <root>/proc/<pid>/maps. The file is read whole into one
  *    buffer that also holds the path strings (parsed in place), and the mappings are kept
  *    sorted by start for a binary search.
- *  - sp_elfsym_t: one ELF file, mmap'd read-only for the table's lifetime. Its function
- *    symbols (.symtab, else .dynsym) become a compact sorted index of 16 bytes per symbol
- *    whose names point into the mapped string table; C++ names are demangled on first
- *    lookup and cached. The PT_LOAD table turns runtime addresses into file vaddrs.
+ *  - sp_elfsym_t: one ELF file, read with pread through an fd kept open (O_CLOEXEC) for the
+ *    table's lifetime: never mapped, so a library truncated in place while we hold it (an
+ *    installer that rewrites instead of renaming) gives short reads and unnamed frames,
+ *    never SIGBUS in the host. Its function symbols (.symtab, else .dynsym) become a compact
+ *    sorted index of 16 bytes per symbol (the symbol table is read once into a temporary
+ *    buffer); a name is read from the string table on its first lookup, C++ names
+ *    demangled, and cached. The PT_LOAD table turns runtime addresses into file vaddrs.
  *
  * Threads: the background (symbolizer) thread only. Allocates, does file I/O, and calls
  * dlsym and __cxa_demangle: never from the signal handler. A table is used by one thread
@@ -19,8 +22,7 @@
  * truncated or garbage file yields NULL or an empty table, never a crash. Opened with
  * O_NONBLOCK so a FIFO in place of a library cannot hang the thread. Memory from sp_mem_*
  * only; the one exception is the string __cxa_demangle returns, which comes from libc's
- * malloc and goes straight back to libc's free. Known limit: a file truncated in place
- * while mapped (not replaced by rename) makes name reads fault; installers replace.
+ * malloc and goes straight back to libc's free.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* qsort_r, RTLD_DEFAULT */
@@ -37,7 +39,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -50,6 +51,8 @@
 #define SP_ELFSYM_CACHE_MIN 64      /* first size of the demangled-name cache (power of 2) */
 #define SP_DEMANGLE_BUF 1024        /* demangled names longer than this are truncated */
 #define SP_DEMANGLE_MAX_INPUT 4096  /* longer mangled names are not fed to the demangler */
+#define SP_ELFSYM_NAME_MAX 4096     /* a symbol name read from the file is cut here */
+#define SP_ELFSYM_NAME_READ 256     /* first read of a name; longer ones are read again whole */
 
 /* ---------------------------------------------------------------- /proc/<pid>/maps */
 
@@ -294,16 +297,14 @@ typedef struct {
 } seg_t;
 
 typedef struct {
-    uint32_t key;   /* symbol index + 1; 0 = empty slot */
-    uint32_t owned; /* name is sp_mem memory (else it points into strtab) */
-    const char *name;
+    uint32_t key; /* symbol index + 1; 0 = empty slot */
+    char *name;   /* sp_mem; NULL: unreadable (remembered, not retried) */
 } name_slot_t;
 
 struct sp_elfsym {
-    const unsigned char *map;
-    size_t map_len;
-    const char *strtab;
-    size_t strtab_len;
+    int fd;
+    uint64_t file_len; /* size at open: every read is checked against it */
+    uint64_t strtab_off, strtab_len;
     sym_t *syms;
     size_t nsyms;
     seg_t *segs;
@@ -316,22 +317,35 @@ struct sp_elfsym {
 /* [off, off+len) lies inside the file (overflow-safe). */
 static bool in_file(const sp_elfsym_t *elf, uint64_t off, uint64_t len)
 {
-    return off <= elf->map_len && len <= elf->map_len - off;
+    return off <= elf->file_len && len <= elf->file_len - off;
 }
 
 /* count entries of entsize bytes at off lie inside the file. */
 static bool array_in_file(const sp_elfsym_t *elf, uint64_t off, uint64_t count, uint64_t entsize)
 {
-    if (off > elf->map_len) return false;
-    return count <= (elf->map_len - off) / entsize;
+    if (off > elf->file_len) return false;
+    return count <= (elf->file_len - off) / entsize;
+}
+
+/* Reads [off, off+len) of the file; false when outside it or short (truncated since). */
+static bool read_at(const sp_elfsym_t *elf, uint64_t off, void *buf, size_t len)
+{
+    if (!in_file(elf, off, len)) return false;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t r = pread(elf->fd, (char *)buf + done, len - done, (off_t)(off + done));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return false;
+        done += (size_t)r;
+    }
+    return true;
 }
 
 static bool read_shdr(const sp_elfsym_t *elf, const Elf64_Ehdr *eh, uint64_t shnum, uint64_t i,
                       Elf64_Shdr *sh)
 {
     if (i >= shnum) return false;
-    memcpy(sh, elf->map + eh->e_shoff + i * sizeof *sh, sizeof *sh);
-    return true;
+    return read_at(elf, eh->e_shoff + i * sizeof *sh, sh, sizeof *sh);
 }
 
 static void read_sym(const unsigned char *symtab, uint64_t i, Elf64_Sym *s)
@@ -374,19 +388,25 @@ static int index_symbols(sp_elfsym_t *elf, const Elf64_Ehdr *eh, uint64_t shnum,
     if (!read_shdr(elf, eh, shnum, symsh->sh_link, &strsh) || strsh.sh_type != SHT_STRTAB)
         return 0;
     if (!in_file(elf, strsh.sh_offset, strsh.sh_size) || strsh.sh_size == 0) return 0;
+    uint64_t strsize = strsh.sh_size; /* names are read lazily, bounded by it (cached_name) */
 
-    /* Names are read as C strings: only offsets before the last NUL are safe. */
-    const char *str = (const char *)elf->map + strsh.sh_offset;
-    size_t strsize = strsh.sh_size;
-    while (strsize > 0 && str[strsize - 1] != '\0') strsize--;
-    if (strsize == 0) return 0;
-
-    const unsigned char *symtab = elf->map + symsh->sh_offset;
     uint64_t count = symsh->sh_size / sizeof(Elf64_Sym);
     if (count > UINT32_MAX) count = UINT32_MAX; /* index must fit sym_t.name */
     if (count < 2) return 0;                    /* entry 0 is the null symbol */
+    if (count > SIZE_MAX / sizeof(Elf64_Sym)) return 0;
+    /* The whole table, once: node's .symtab is ~2.6 MB, freed as soon as it is indexed. */
+    unsigned char *symtab = sp_mem_alloc((size_t)count * sizeof(Elf64_Sym));
     sym_t *syms = sp_mem_alloc((size_t)count * sizeof *syms);
-    if (!syms) return -ENOMEM;
+    if (!symtab || !syms) {
+        sp_mem_free(symtab);
+        sp_mem_free(syms);
+        return -ENOMEM;
+    }
+    if (!read_at(elf, symsh->sh_offset, symtab, (size_t)count * sizeof(Elf64_Sym))) {
+        sp_mem_free(symtab);
+        sp_mem_free(syms);
+        return 0; /* truncated under us: no symbols */
+    }
     size_t n = 0;
     for (uint64_t i = 1; i < count; i++) {
         Elf64_Sym s;
@@ -419,6 +439,7 @@ static int index_symbols(sp_elfsym_t *elf, const Elf64_Ehdr *eh, uint64_t shnum,
         out++;
         i = j;
     }
+    sp_mem_free(symtab);
     if (out == 0) {
         sp_mem_free(syms);
         return 0;
@@ -426,13 +447,8 @@ static int index_symbols(sp_elfsym_t *elf, const Elf64_Ehdr *eh, uint64_t shnum,
     sym_t *shrunk = sp_mem_realloc(syms, out * sizeof *syms);
     elf->syms = shrunk ? shrunk : syms;
     elf->nsyms = out;
-    elf->strtab = str;
+    elf->strtab_off = strsh.sh_offset;
     elf->strtab_len = strsize;
-
-    /* The symbol table is not read again: give its pages back (they stay in the page cache). */
-    uintptr_t lo = ((uintptr_t)symtab + elf->page - 1) & ~(uintptr_t)(elf->page - 1);
-    uintptr_t hi = ((uintptr_t)symtab + symsh->sh_size) & ~(uintptr_t)(elf->page - 1);
-    if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
     return 0;
 }
 
@@ -444,7 +460,7 @@ static int load_segments(sp_elfsym_t *elf, const Elf64_Ehdr *eh, uint64_t phnum)
     size_t nload = 0;
     for (uint64_t i = 0; i < phnum; i++) {
         Elf64_Phdr ph;
-        memcpy(&ph, elf->map + eh->e_phoff + i * sizeof ph, sizeof ph);
+        if (!read_at(elf, eh->e_phoff + i * sizeof ph, &ph, sizeof ph)) return 0;
         nload += ph.p_type == PT_LOAD;
     }
     if (nload == 0) return 0;
@@ -452,7 +468,7 @@ static int load_segments(sp_elfsym_t *elf, const Elf64_Ehdr *eh, uint64_t phnum)
     if (!elf->segs) return -ENOMEM;
     for (uint64_t i = 0; i < phnum; i++) {
         Elf64_Phdr ph;
-        memcpy(&ph, elf->map + eh->e_phoff + i * sizeof ph, sizeof ph);
+        if (!read_at(elf, eh->e_phoff + i * sizeof ph, &ph, sizeof ph)) break;
         if (ph.p_type != PT_LOAD) continue;
         seg_t *s = &elf->segs[elf->nsegs++];
         s->offset = ph.p_offset;
@@ -466,8 +482,7 @@ static int load_segments(sp_elfsym_t *elf, const Elf64_Ehdr *eh, uint64_t phnum)
 
 static bool valid_ehdr(const sp_elfsym_t *elf, Elf64_Ehdr *eh)
 {
-    if (elf->map_len < sizeof *eh) return false;
-    memcpy(eh, elf->map, sizeof *eh);
+    if (!read_at(elf, 0, eh, sizeof *eh)) return false;
     if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0) return false;
     if (eh->e_ident[EI_CLASS] != ELFCLASS64) return false;
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -480,7 +495,7 @@ static bool valid_ehdr(const sp_elfsym_t *elf, Elf64_Ehdr *eh)
     return eh->e_type == ET_EXEC || eh->e_type == ET_DYN;
 }
 
-/* Builds everything from the mapped file; elf is a valid, empty table whatever happens. */
+/* Builds everything from the file; elf is a valid, empty table whatever happens. */
 static int index_file(sp_elfsym_t *elf, const Elf64_Ehdr *eh)
 {
     /* Extended numbering: counts too large for the header live in section 0. */
@@ -489,7 +504,7 @@ static int index_file(sp_elfsym_t *elf, const Elf64_Ehdr *eh)
                    array_in_file(elf, eh->e_shoff, 1, sizeof(Elf64_Shdr));
     if (have_sh) {
         Elf64_Shdr sh0;
-        memcpy(&sh0, elf->map + eh->e_shoff, sizeof sh0);
+        if (!read_at(elf, eh->e_shoff, &sh0, sizeof sh0)) return 0;
         if (shnum == 0) shnum = sh0.sh_size;
         if (phnum == PN_XNUM) phnum = sh0.sh_info;
         have_sh = shnum > 0 && array_in_file(elf, eh->e_shoff, shnum, sizeof(Elf64_Shdr));
@@ -502,7 +517,7 @@ static int index_file(sp_elfsym_t *elf, const Elf64_Ehdr *eh)
     for (size_t k = 0; k < sizeof order / sizeof order[0] && elf->nsyms == 0; k++) {
         for (uint64_t i = 1; i < shnum && elf->nsyms == 0; i++) {
             Elf64_Shdr sh;
-            read_shdr(elf, eh, shnum, i, &sh);
+            if (!read_shdr(elf, eh, shnum, i, &sh)) return 0;
             if (sh.sh_type != order[k]) continue;
             rc = index_symbols(elf, eh, shnum, &sh);
             if (rc) return rc;
@@ -526,20 +541,13 @@ sp_elfsym_t *sp_elfsym_open(const char *path)
         close(fd);
         return NULL;
     }
-    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    int map_errno = errno;
-    close(fd);
-    if (map == MAP_FAILED) {
-        SP_DEBUG("elfsym: cannot map %s: %s", path, strerror(map_errno));
-        return NULL;
-    }
     sp_elfsym_t *elf = sp_mem_calloc(1, sizeof *elf);
     if (!elf) {
-        munmap(map, (size_t)st.st_size);
+        close(fd);
         return NULL;
     }
-    elf->map = map;
-    elf->map_len = (size_t)st.st_size;
+    elf->fd = fd;
+    elf->file_len = (uint64_t)st.st_size;
     long page = sysconf(_SC_PAGESIZE);
     elf->page = page > 0 ? (uint64_t)page : 4096;
 
@@ -564,11 +572,11 @@ void sp_elfsym_free(sp_elfsym_t *elf)
 {
     if (!elf) return;
     for (size_t i = 0; i < elf->cache_cap; i++)
-        if (elf->cache[i].key && elf->cache[i].owned) sp_mem_free((void *)elf->cache[i].name);
+        if (elf->cache[i].key) sp_mem_free(elf->cache[i].name);
     sp_mem_free(elf->cache);
     sp_mem_free(elf->syms);
     sp_mem_free(elf->segs);
-    if (elf->map) munmap((void *)elf->map, elf->map_len);
+    if (elf->fd >= 0) close(elf->fd);
     sp_mem_free(elf);
 }
 
@@ -609,11 +617,30 @@ static const seg_t *segment_of(const sp_elfsym_t *elf, uint64_t vaddr)
     return NULL;
 }
 
+/* Symbol idx's name as read from the string table (a new sp_mem string), or NULL when it
+ * cannot be read (truncated file, no NUL within SP_ELFSYM_NAME_MAX). */
+static char *read_name(const sp_elfsym_t *elf, size_t idx)
+{
+    uint64_t off = elf->syms[idx].name, avail = elf->strtab_len - off; /* off < strtab_len */
+    size_t want = avail < SP_ELFSYM_NAME_READ ? (size_t)avail : SP_ELFSYM_NAME_READ;
+    char small[SP_ELFSYM_NAME_READ];
+    if (!read_at(elf, elf->strtab_off + off, small, want)) return NULL;
+    char *nul = memchr(small, '\0', want);
+    if (nul) return sp_mem_strndup(small, (size_t)(nul - small));
+    if (want == avail) return NULL; /* the table ends before the name does */
+    want = avail < SP_ELFSYM_NAME_MAX ? (size_t)avail : SP_ELFSYM_NAME_MAX;
+    char *big = sp_mem_alloc(want);
+    if (!big) return NULL;
+    char *name = NULL;
+    if (read_at(elf, elf->strtab_off + off, big, want) && (nul = memchr(big, '\0', want)))
+        name = sp_mem_strndup(big, (size_t)(nul - big));
+    sp_mem_free(big);
+    return name;
+}
+
+/* Symbol idx's name, demangled, read once and cached (also when unreadable: not retried). */
 static const char *cached_name(sp_elfsym_t *elf, size_t idx)
 {
-    const char *raw = elf->strtab + elf->syms[idx].name;
-    if (raw[0] != '_' || raw[1] != 'Z') return raw;
-
     uint32_t key = (uint32_t)idx + 1;
     if (elf->cache) {
         size_t mask = elf->cache_cap - 1;
@@ -626,7 +653,7 @@ static const char *cached_name(sp_elfsym_t *elf, size_t idx)
     if ((elf->cache_used + 1) * 2 > elf->cache_cap) {
         size_t cap = elf->cache_cap ? elf->cache_cap * 2 : SP_ELFSYM_CACHE_MIN;
         name_slot_t *nc = sp_mem_calloc(cap, sizeof *nc);
-        if (!nc) return raw;
+        if (!nc) return NULL;
         for (size_t i = 0; i < elf->cache_cap; i++) {
             if (!elf->cache[i].key) continue;
             size_t h = (elf->cache[i].key * 2654435761u) & (cap - 1);
@@ -637,20 +664,22 @@ static const char *cached_name(sp_elfsym_t *elf, size_t idx)
         elf->cache = nc;
         elf->cache_cap = cap;
     }
+    char *name = read_name(elf, idx);
     char buf[SP_DEMANGLE_BUF];
-    name_slot_t slot = {.key = key, .owned = 0, .name = raw};
-    if (sp_demangle(raw, buf, sizeof buf)) {
-        char *copy = sp_mem_strdup(buf);
-        if (!copy) return raw; /* not cached: retried next time */
-        slot.owned = 1;
-        slot.name = copy;
+    if (name && sp_demangle(name, buf, sizeof buf)) {
+        char *d = sp_mem_strdup(buf);
+        if (d) {
+            sp_mem_free(name);
+            name = d;
+        }
     }
-    /* Cached even when demangling failed, so a bad name is not re-parsed on every sample. */
+    /* Cached even when unreadable or not demangled, so a bad name is not re-read on every
+     * sample. */
     size_t h = (key * 2654435761u) & (elf->cache_cap - 1);
     while (elf->cache[h].key) h = (h + 1) & (elf->cache_cap - 1);
-    elf->cache[h] = slot;
+    elf->cache[h] = (name_slot_t){.key = key, .name = name};
     elf->cache_used++;
-    return slot.name;
+    return name;
 }
 
 const char *sp_elfsym_lookup(sp_elfsym_t *elf, uint64_t vaddr, uint64_t *sym_start)

@@ -3,9 +3,10 @@
  *    an address to its mapping (file path, start, offset, perms).
  *  - sp_elfsym_*: one ELF file's function symbols (.symtab if present, else .dynsym), sorted
  *    by address, with the PT_LOAD table to turn a runtime address into a file vaddr.
- * Background thread only (file I/O, allocation). The ELF file is mmap'd read-only and every
- * offset/size read from it is bounds-checked: a truncated or garbage file yields an empty
- * table, never a crash. C++ names are demangled with __cxa_demangle looked up at run time
+ * Background thread only (file I/O, allocation). The ELF file is read with pread, never
+ * mapped, and every offset/size read from it is bounds-checked: a truncated or garbage
+ * file, also one truncated while we hold it, yields an empty table or unnamed frames,
+ * never a crash. C++ names are demangled with __cxa_demangle looked up at run time
  * (dlsym, so there is no link dependency on libstdc++); without it names stay mangled.
  */
 #ifndef SP_ELFSYM_H
