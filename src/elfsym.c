@@ -25,7 +25,7 @@
  * malloc and goes straight back to libc's free.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* qsort_r, RTLD_DEFAULT */
+#define _GNU_SOURCE /* RTLD_DEFAULT */
 #endif
 
 #include "elfsym.h"
@@ -363,19 +363,42 @@ static int bind_rank(unsigned char info)
     }
 }
 
-/* By address; at one address the symbol to keep comes first: global before weak before
- * local, then the longer one, then the lower index (qsort is not stable). */
-static int cmp_build(const void *a, const void *b, void *ctx)
+/* Stable sort by address: LSD radix, 16 bits a pass, passes whose digit is the same for
+ * every symbol skipped. node's 78k symbols: ~1 ms, against ~7 ms for qsort with a
+ * comparator reading the symbol table. tmp holds n entries. */
+static void sort_by_addr(sym_t *syms, sym_t *tmp, size_t n)
 {
-    const sym_t *x = a, *y = b;
-    if (x->addr != y->addr) return x->addr < y->addr ? -1 : 1;
-    Elf64_Sym sx, sy;
-    read_sym(ctx, x->name, &sx);
-    read_sym(ctx, y->name, &sy);
-    int rx = bind_rank(sx.st_info), ry = bind_rank(sy.st_info);
-    if (rx != ry) return rx < ry ? -1 : 1;
-    if (x->size != y->size) return x->size > y->size ? -1 : 1;
-    return x->name < y->name ? -1 : (x->name > y->name);
+    static size_t count[1u << 16]; /* agent thread only (one table is built at a time) */
+    sym_t *src = syms, *dst = tmp;
+    for (unsigned shift = 0; shift < 64; shift += 16) {
+        memset(count, 0, sizeof count);
+        for (size_t i = 0; i < n; i++) count[(src[i].addr >> shift) & 0xffff]++;
+        if (count[(src[0].addr >> shift) & 0xffff] == n) continue; /* one digit: nothing to do */
+        size_t sum = 0;
+        for (size_t d = 0; d < (1u << 16); d++) {
+            size_t c = count[d];
+            count[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++) dst[count[(src[i].addr >> shift) & 0xffff]++] = src[i];
+        sym_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != syms) memcpy(syms, src, n * sizeof *syms);
+}
+
+/* Whether symbol a (an index into symtab) is the one to keep over b at one address: global
+ * before weak before local, then the longer one, then the lower index. */
+static bool better_alias(const unsigned char *symtab, const sym_t *a, const sym_t *b)
+{
+    Elf64_Sym sa, sb;
+    read_sym(symtab, a->name, &sa);
+    read_sym(symtab, b->name, &sb);
+    int ra = bind_rank(sa.st_info), rb = bind_rank(sb.st_info);
+    if (ra != rb) return ra < rb;
+    if (a->size != b->size) return a->size > b->size;
+    return a->name < b->name;
 }
 
 /* Indexes one SHT_SYMTAB/SHT_DYNSYM section. 0 (possibly with no symbols) or -errno. */
@@ -420,19 +443,28 @@ static int index_symbols(sp_elfsym_t *elf, const Elf64_Ehdr *eh, uint64_t shnum,
         syms[n].name = (uint32_t)i;
         n++;
     }
-    qsort_r(syms, n, sizeof *syms, cmp_build, (void *)symtab);
+    sym_t *tmp = n ? sp_mem_alloc(n * sizeof *tmp) : NULL;
+    if (n && !tmp) {
+        sp_mem_free(symtab);
+        sp_mem_free(syms);
+        return -ENOMEM;
+    }
+    if (n) sort_by_addr(syms, tmp, n);
+    sp_mem_free(tmp);
 
-    /* One entry per address; it spans the longest of its aliases so no alias leaves a hole. */
+    /* One entry per address, named by its best alias; it spans the longest of them so no
+     * alias leaves a hole. */
     size_t out = 0;
     for (size_t i = 0; i < n;) {
-        size_t j = i + 1;
+        size_t j = i + 1, best = i;
         uint32_t size = syms[i].size;
         while (j < n && syms[j].addr == syms[i].addr) {
             if (syms[j].size > size) size = syms[j].size;
+            if (better_alias(symtab, &syms[j], &syms[best])) best = j;
             j++;
         }
         Elf64_Sym s;
-        read_sym(symtab, syms[i].name, &s);
+        read_sym(symtab, syms[best].name, &s);
         syms[out].addr = syms[i].addr;
         syms[out].size = size;
         syms[out].name = (uint32_t)s.st_name;
