@@ -26,10 +26,14 @@
   }
   if (typeof native.registerThread !== 'function') return; // not our library's bridge
   let threadId = 0;
-  try {
-    const wt = require('worker_threads');
-    threadId = wt.isMainThread ? 0 : wt.threadId;
-  } catch (_) { /* very old node: main thread only */ }
+  // The bridge knows the main thread; loading worker_threads there would cost ~10 ms of
+  // every node start (it pulls in streams and the worker machinery).
+  if (native.mainThread !== 1) {
+    try {
+      const wt = require('worker_threads');
+      threadId = wt.isMainThread ? 0 : wt.threadId;
+    } catch (_) { /* very old node: main thread only */ }
+  }
   const isMain = threadId === 0;
   const rc = native.registerThread(String(threadId), isMain ? 'main' : `worker ${threadId}`,
     process.versions.node);

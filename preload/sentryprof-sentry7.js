@@ -326,8 +326,11 @@ exports.install = function install(core) {
     }
   }
 
-  const perf = (() => { try { return require('perf_hooks').performance; } catch (_) { return null; } })();
+  let perf; // loaded on first use: perf_hooks costs ~3.5 ms of every node start
   function performanceNow() {
+    if (perf === undefined) {
+      try { perf = require('perf_hooks').performance; } catch (_) { perf = null; }
+    }
     return perf ? perf.timeOrigin + perf.now() : Date.now();
   }
 
