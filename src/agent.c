@@ -186,6 +186,7 @@ static int batch_append(const char *buf, size_t len)
     int rc = sp_spool_run_append(agent.run, agent.batch, buf, len);
     if (rc < 0) {
         count_spool_error(agent.batch, rc);
+        seal_batch(); /* what it holds goes out; the next envelope starts a new batch */
         return rc;
     }
     agent.batch_bytes += len;

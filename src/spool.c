@@ -530,6 +530,8 @@ int sp_spool_run_append(sp_spool_run_t *run, const char *name, const void *data,
         return -EINVAL;
     if (run->batch_fd >= 0 && strcmp(run->batch, full) != 0) batch_close(run, true);
     if (run->batch_fd < 0) {
+        /* Never recreated over an existing one: that would drop its records. */
+        if (faccessat(run->dirfd, full, F_OK, AT_SYMLINK_NOFOLLOW) == 0) return -EEXIST;
         /* Created like every spool file (temp name, fsync, rename), holding just the header:
          * the batch exists whole or not at all. */
         int rc = commit_at(run->spool, run->dirfd, full, SP_BATCH_HEADER, sizeof SP_BATCH_HEADER - 1);
@@ -613,7 +615,7 @@ static int drain_run(sp_spool_t *spool, int rfd, int readyfd)
 int sp_spool_run_end(sp_spool_run_t *run)
 {
     if (!run) return -EINVAL;
-    batch_close(run, true); /* unsynced, its records are still whole for any later reader */
+    batch_close(run, true); /* if its fsync fails, its records are still whole for readers */
     int rc = 0;
     int readyfd = open_sub(run->spool, SP_SPOOL_READY);
     if (readyfd < 0) rc = readyfd;

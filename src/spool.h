@@ -69,7 +69,8 @@ int sp_spool_run_publish(sp_spool_run_t *run, const char *name);
  * SP_BATCH_SUFFIX, batch.h), creating it atomically with its header on first use; the file
  * stays open for the next append. Appending to another name seals nothing: it closes the
  * previous batch (fsync'd) and leaves it in the run folder. A failed write is cut off again,
- * so the batch stays well-formed. 0 or a negative errno. */
+ * so the batch stays well-formed; after a failure the caller seals the batch and goes on in
+ * a new one (a closed batch is never reopened: -EEXIST). 0 or a negative errno. */
 int sp_spool_run_append(sp_spool_run_t *run, const char *name, const void *data, size_t len);
 /* Closes the batch: fsync, close, then publish as sp_spool_run_publish. */
 int sp_spool_run_seal(sp_spool_run_t *run, const char *name);

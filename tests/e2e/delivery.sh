@@ -123,6 +123,35 @@ if mkdir -p "$WORK/tiny" && mount -t tmpfs -o size=48k tmpfs "$WORK/tiny" 2>/dev
     check "full disk: same output and exit code" test "$got" = "${plain/steady done/steady done}" -o "$got" = "$(printf 'steady done\nrc=0')"
     check "full disk: at most one warning line" test "$(wc -l <"$WORK/e7")" -le 1
     check "full disk: the drops are counted" test "$(S "$(cat "$WORK/tiny.stats")" 'f.spool_errors > 0')" = true
+    # The same in transaction mode: each transaction's envelope is appended to a batch until
+    # the disk is full; what is on disk is whole envelopes, the rest is counted.
+    cat >"$WORK/txns.js" <<'JS'
+const p = globalThis.__sentryprof;
+const end = Date.now() + 3000;
+let n = 0, x = 0;
+while (Date.now() < end) {
+  const t = p.startTransaction({ name: `txn ${n++}`, op: 'task' });
+  const stop = Date.now() + 30;
+  while (Date.now() < stop) x += Math.sqrt(x + n);
+  t.finish();
+}
+setTimeout(() => {
+  require('fs').writeFileSync(process.env.STATS_FILE, JSON.stringify(p.stats()));
+  console.log('txns done');
+}, 300);
+JS
+    mount -t tmpfs -o size=48k tmpfs "$WORK/tiny"
+    got=$(SENTRYPROF_MODE=transaction SENTRYPROF_SPOOL_DIR="$WORK/tiny/spool" STATS_FILE="$WORK/tinyt.stats" \
+        LD_PRELOAD=$SP_LIB "$NODE" "$WORK/txns.js" 2>"$WORK/e9"; echo "rc=$?")
+    check "full disk, transactions: same output and exit code" test "$got" = "$(printf 'txns done\nrc=0')"
+    check "full disk, transactions: at most one warning line" test "$(wc -l <"$WORK/e9")" -le 1
+    st=$(cat "$WORK/tinyt.stats")
+    echo "# full disk, transactions: $(S "$st" '{profiles: f.transaction_profiles, spool_errors: f.spool_errors}'), $(count_envelopes "$WORK/tiny/spool") envelopes on disk"
+    check "full disk, transactions: some spooled, the rest counted as drops" \
+        test "$(S "$st" 'f.transaction_profiles > 0 && f.spool_errors > 0')" = true
+    check "full disk, transactions: what is on disk is whole, valid envelopes" \
+        "$NODE" "$top_srcdir/tests/ingest/check-envelopes.js" "$WORK/tiny/spool"
+    umount "$WORK/tiny"
 else
     echo "# tmpfs mount not permitted here: full-disk case not run"
 fi

@@ -308,9 +308,14 @@ START_TEST(batch_append_seal)
     ck_assert(!torn);
     /* The next append opens a new batch; ending the run publishes it. */
     ck_assert_int_eq(sp_spool_run_append(run, "20-t.envelopes", "envelope 0\n", 11), 0);
+    /* Another name closes it unpublished; it is never recreated over (that would drop its
+     * record). */
+    ck_assert_int_eq(sp_spool_run_append(run, "25-t.envelopes", "envelope 0\n", 11), 0);
+    ck_assert_int_eq(sp_spool_run_append(run, "20-t.envelopes", "envelope 1\n", 11), -EEXIST);
     ck_assert_int_eq(sp_spool_run_end(run), 0);
     ck_assert_uint_eq(batch_records("ready/20-t.envelopes", &torn), 1);
-    /* Both are claimable like single envelopes. */
+    ck_assert_uint_eq(batch_records("ready/25-t.envelopes", &torn), 1);
+    /* They are claimable like single envelopes. */
     sp_spool_claim_t cl;
     ck_assert_int_eq(sp_spool_claim(sp, NULL, &cl), 0);
     ck_assert_str_eq(cl.name, "10-t.envelopes");
