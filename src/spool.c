@@ -590,6 +590,16 @@ int sp_spool_ready_commit(sp_spool_t *spool, const char *name, const void *data,
     return rc;
 }
 
+int sp_spool_ready_remove(sp_spool_t *spool, const char *name)
+{
+    if (!spool || !valid_name(name)) return -EINVAL;
+    int readyfd = open_sub(spool, SP_SPOOL_READY);
+    if (readyfd < 0) return readyfd;
+    int rc = unlinkat(readyfd, name, 0) < 0 ? -errno : 0;
+    close(readyfd);
+    return rc;
+}
+
 /* Publishes every open-* file of run folder rfd and deletes its temp files. Returns the
  * number published, or the first negative errno (after trying every file). */
 static int drain_run(sp_spool_t *spool, int rfd, int readyfd)

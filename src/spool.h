@@ -105,6 +105,8 @@ typedef struct {
 /* Writes name into ready/ atomically, as sp_spool_commit does in the spool's root: how the
  * uploader turns a claimed batch into single envelopes. 0 or a negative errno. */
 int sp_spool_ready_commit(sp_spool_t *spool, const char *name, const void *data, size_t len);
+/* Deletes ready/<name> (what sp_spool_ready_commit wrote). 0 or a negative errno. */
+int sp_spool_ready_remove(sp_spool_t *spool, const char *name);
 /* Claims the oldest *.envelope (or *.envelopes batch) file in ready/ whose name sorts
  * after `after` (NULL or "": any): opens it, takes its lock without waiting (a locked
  * file is skipped) and renames it into sending/ while holding the lock, so each file is

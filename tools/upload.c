@@ -337,8 +337,10 @@ static json_t *take_discards(up_t *up, const sp_ratelimit_t *rl)
 /* A claimed batch becomes one ready/ file per envelope, named after it ("<batch>~0001.envelope":
  * sorted right after the batch, so this pass sends them), then the batch goes. Sending
  * them one by one keeps every rule of single files (rate limits per envelope, a retry
- * resends nothing already sent). Names are fixed, so a pass cut short and repeated
- * rewrites the same files instead of duplicating them. The claim always ends here. */
+ * resends nothing already sent). When a file cannot be written, those of this attempt are
+ * deleted and the batch goes back whole. Left open: an uploader killed between writing the
+ * files and deleting the batch lets the batch be split again later (the names are fixed, so
+ * files not sent yet are only rewritten). The claim always ends here. */
 static void explode_batch(up_t *up, sp_spool_claim_t *cl)
 {
     char what[SP_SPOOL_NAME_MAX + 8];
@@ -368,7 +370,13 @@ static void explode_batch(up_t *up, sp_spool_claim_t *cl)
         if ((rc = sp_spool_ready_commit(up->spool, name, e, elen)) < 0) {
             sp_cli_err("%s: cannot write ready/%s: %s", what, name, strerror(-rc));
             up->error = true;
-            sp_spool_claim_release(cl); /* whole again next time; the files written are rewritten */
+            /* The batch goes back whole: take back what this attempt wrote, so a later
+             * attempt does not send those envelopes a second time. */
+            while (n--) {
+                snprintf(name, sizeof name, "%.*s~%04zu" SP_SPOOL_SUFFIX, (int)base, cl->name, n);
+                sp_spool_ready_remove(up->spool, name);
+            }
+            sp_spool_claim_release(cl);
             sp_mem_free(data);
             return;
         }
