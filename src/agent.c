@@ -1,7 +1,9 @@
-/* agent: owns the agent thread, the symbolizer, the open chunk and the spool handle.
+/* agent: owns the agent thread, the symbolizer, the open chunk, the open batch of
+ * transaction envelopes and the spool handle.
  * Threads: sp_agent_start/stop run on the thread that loads/unloads the library (the
- * constructor, the exit path); everything else runs on the agent thread. Lock order: only
- * agent_lock, held briefly to hand over the stop request. */
+ * constructor, the exit path); sp_agent_wake, sp_agent_txn_started and
+ * sp_agent_take_profile on JS threads; everything else on the agent thread. Locks, never
+ * nested: agent.lock (stop request, wake-ups) and agent.js_lock (the profiles JS takes). */
 #include "agent.h"
 
 #include <errno.h>
