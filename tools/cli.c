@@ -222,7 +222,7 @@ long sp_cli_each_envelope(const char *path, sp_cli_envelope_fn fn, void *arg, ch
         sp_envelope_parsed_t env;
         if (sp_cli_load_envelope(path, &env, why, whylen) < 0) return -1;
         struct stat st;
-        fn(&env, NULL, 0, stat(path, &st) == 0 ? (size_t)st.st_size : 0, arg);
+        if (fn) fn(&env, NULL, 0, stat(path, &st) == 0 ? (size_t)st.st_size : 0, arg);
         sp_envelope_parsed_free(&env);
         return 1;
     }
@@ -243,12 +243,12 @@ long sp_cli_each_envelope(const char *path, sp_cli_envelope_fn fn, void *arg, ch
     const char *e;
     size_t elen;
     while (sp_batch_next(&r, &e, &elen)) {
+        int stop = 0;
         sp_envelope_parsed_t env;
-        int stop;
-        if (sp_envelope_parse(e, elen, &env) == 0) {
+        if (fn && sp_envelope_parse(e, elen, &env) == 0) {
             stop = fn(&env, NULL, (size_t)n, elen, arg);
             sp_envelope_parsed_free(&env);
-        } else {
+        } else if (fn) {
             stop = fn(NULL, "not a valid envelope", (size_t)n, elen, arg);
         }
         n++;

@@ -48,8 +48,8 @@ int sp_cli_load_envelope(const char *path, sp_envelope_parsed_t *env, char *why,
  * env is NULL when that envelope does not parse (bad says why). Nonzero stops the walk. */
 typedef int (*sp_cli_envelope_fn)(const sp_envelope_parsed_t *env, const char *bad, size_t index,
                                   size_t len, void *arg);
-/* Walks a spool file: a single envelope, or each complete envelope of a batch. Returns how
- * many were visited, or -1 with a reason in why (unreadable, not an envelope or a batch). A
+/* Walks a spool file: a single envelope, or each complete envelope of a batch (fn NULL:
+ * only counts them). Returns how many were visited, or -1 with a reason in why (unreadable, not an envelope or a batch). A
  * batch that ends in an incomplete record (its writer was killed mid-write) also gets a
  * reason in why, with the complete ones visited. */
 long sp_cli_each_envelope(const char *path, sp_cli_envelope_fn fn, void *arg, char *why, size_t whylen);

@@ -110,21 +110,20 @@ static void list_row_bad(row_t *row, const char *why)
     row->profiler = sp_cli_strdup("-");
 }
 
-static void list_row(row_t *row, const sp_envelope_parsed_t *envp)
+static void list_row(row_t *row, const sp_envelope_parsed_t *env)
 {
-    const sp_envelope_parsed_t env = *envp;
     char types[256] = "";
     char prof[SP_CLI_PROFILER_PREFIX + 1] = "";
     unsigned long long nsamples = 0;
     bool any_profile = false, any_time = false;
     double span = 0;
-    for (size_t i = 0; i < env.count; i++) {
-        const char *type = sp_cli_item_type(&env, i);
+    for (size_t i = 0; i < env->count; i++) {
+        const char *type = sp_cli_item_type(env, i);
         size_t tl = strlen(types);
         if (!has_word(types, ",", type) && tl + strlen(type) + 2 < sizeof types)
             snprintf(types + tl, sizeof types - tl, "%s%s", tl ? "," : "", type);
         if (!sp_cli_is_profile(type)) continue;
-        json_t *payload = sp_envelope_item_json(&env, i);
+        json_t *payload = sp_envelope_item_json(env, i);
         const json_t *samples = json_object_get(json_object_get(payload, "profile"), "samples");
         bool v1 = strcmp(type, "profile") == 0;
         if (json_is_array(samples)) {

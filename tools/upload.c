@@ -334,6 +334,13 @@ static json_t *take_discards(up_t *up, const sp_ratelimit_t *rl)
     return d;
 }
 
+/* ready/ name of envelope i of batch `batch`: "<batch without .envelopes>~NNNN.envelope". */
+static void split_name(char *buf, size_t len, const char *batch, size_t i)
+{
+    int base = (int)(strlen(batch) - (sizeof SP_BATCH_SUFFIX - 1));
+    snprintf(buf, len, "%.*s~%04zu" SP_SPOOL_SUFFIX, base, batch, i);
+}
+
 /* A claimed batch becomes one ready/ file per envelope, named after it ("<batch>~0001.envelope":
  * sorted right after the batch, so this pass sends them), then the batch goes. Sending
  * them one by one keeps every rule of single files (rate limits per envelope, a retry
@@ -361,19 +368,19 @@ static void explode_batch(up_t *up, sp_spool_claim_t *cl)
         sp_mem_free(data);
         return;
     }
-    size_t base = strlen(cl->name) - (sizeof SP_BATCH_SUFFIX - 1), n = 0;
+    size_t n = 0;
     const char *e;
     size_t elen;
     while (sp_batch_next(&r, &e, &elen)) {
         char name[SP_SPOOL_NAME_MAX + 16];
-        snprintf(name, sizeof name, "%.*s~%04zu" SP_SPOOL_SUFFIX, (int)base, cl->name, n);
+        split_name(name, sizeof name, cl->name, n);
         if ((rc = sp_spool_ready_commit(up->spool, name, e, elen)) < 0) {
             sp_cli_err("%s: cannot write ready/%s: %s", what, name, strerror(-rc));
             up->error = true;
             /* The batch goes back whole: take back what this attempt wrote, so a later
              * attempt does not send those envelopes a second time. */
             while (n--) {
-                snprintf(name, sizeof name, "%.*s~%04zu" SP_SPOOL_SUFFIX, (int)base, cl->name, n);
+                split_name(name, sizeof name, cl->name, n);
                 sp_spool_ready_remove(up->spool, name);
             }
             sp_spool_claim_release(cl);
