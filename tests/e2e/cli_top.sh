@@ -172,11 +172,10 @@ batch=$tmp/batch
 mkdir -p "$batch"
 "$NODE" -e '
 const fs = require("fs");
-const [out, ...files] = process.argv.slice(1);
-const parts = [Buffer.from("{\"sentryprof_envelopes\":1}\n")];
-for (const f of files) { const e = fs.readFileSync(f); parts.push(Buffer.from(`${e.length}\n`), e, Buffer.from("\n")); }
-parts.push(Buffer.from("77\n{\"event_id\""));  /* a writer killed mid-record */
-fs.writeFileSync(out, Buffer.concat(parts));' "$batch/1-2-txns-x.envelopes" "$A" "$B" "$V1"
+const { makeBatch } = require(process.argv[1]);
+const [out, ...files] = process.argv.slice(2);
+fs.writeFileSync(out, makeBatch(files.map((f) => fs.readFileSync(f)), { torn: true }));' \
+    "$top_srcdir/tests/ingest/spoolfile.js" "$batch/1-2-txns-x.envelopes" "$A" "$B" "$V1"
 sp top "$batch"
 check "batch: exit 0" "$rc" 0
 check "batch: same numbers as the three single files" "$(row 'hotLoop (apps/hot.js:3)')" "70.00% 140 75.00% 150"

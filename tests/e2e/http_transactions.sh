@@ -40,25 +40,11 @@ JS
 # trace_id, parent_span_id, profile top function, ids matching.
 # Usage: node facts.js SPOOLFILE_JS DIR (single envelopes and batches alike).
 cat >"$WORK/facts.js" <<'JS'
-const { spoolEnvelopes } = require(process.argv[2]);
-function items(buf) {
-  const out = [];
-  let pos = buf.indexOf(10) + 1;
-  while (pos > 0 && pos < buf.length) {
-    const nl = buf.indexOf(10, pos);
-    if (nl < 0) break;
-    const h = JSON.parse(buf.subarray(pos, nl));
-    const start = nl + 1;
-    const end = typeof h.length === 'number' ? start + h.length : (buf.indexOf(10, start) < 0 ? buf.length : buf.indexOf(10, start));
-    out.push({ type: h.type, p: JSON.parse(buf.subarray(start, end)) });
-    pos = end + 1;
-  }
-  return out;
-}
+const { spoolEnvelopes, envelopeItems } = require(process.argv[2]);
 for (const e of spoolEnvelopes(process.argv[3])) {
-  const its = items(e.buf);
-  const t = (its.find((i) => i.type === 'transaction') || {}).p;
-  const p = (its.find((i) => i.type === 'profile') || {}).p;
+  const its = envelopeItems(e.buf);
+  const t = (its.find((i) => i.type === 'transaction') || {}).payload;
+  const p = (its.find((i) => i.type === 'profile') || {}).payload;
   if (!t) continue;
   const tally = {};
   let samples = 0;

@@ -7,23 +7,7 @@
 // Usage: node profile-query.js FILE_OR_DIR...  (a spool dir, single envelopes or batches:
 // ../ingest/spoolfile.js reads them)
 const path = require('path');
-const { spoolEnvelopes } = require(path.join(__dirname, '..', 'ingest', 'spoolfile.js'));
-
-function items(buf) {
-  const res = [];
-  let nl = buf.indexOf(0x0a);
-  let pos = nl + 1;
-  while (pos < buf.length) {
-    nl = buf.indexOf(0x0a, pos);
-    if (nl < 0) break;
-    const h = JSON.parse(buf.subarray(pos, nl).toString());
-    pos = nl + 1;
-    const len = typeof h.length === 'number' ? h.length : (buf.indexOf(0x0a, pos) < 0 ? buf.length : buf.indexOf(0x0a, pos)) - pos;
-    res.push({ type: h.type, payload: JSON.parse(buf.subarray(pos, pos + len).toString()) });
-    pos += len + 1;
-  }
-  return res;
-}
+const { spoolEnvelopes, envelopeItems } = require(path.join(__dirname, '..', 'ingest', 'spoolfile.js'));
 
 const facts = { chunks: 0, profiles: 0, transactions: [], threads: {}, txnProfiles: [], txnProfilerIds: [], chunkProfilerIds: [] };
 function leafJs(stack, frames) {
@@ -47,7 +31,7 @@ function top(t) {
 
 const tally = {};
 for (const e of spoolEnvelopes(...process.argv.slice(2))) {
-  const its = items(e.buf);
+  const its = envelopeItems(e.buf);
   const txn = its.find((i) => i.type === 'transaction');
   if (txn) {
     facts.transactions.push(txn.payload.transaction);

@@ -84,17 +84,12 @@ check "dead run folder removed" test ! -e "$sp/run-99999-1"
 make_batch() {
     local tmp="$WORK/batch-src.$2"
     make_chunks "$tmp" "$2" "$3"
-    "$NODE" - "$1" "${4:-}" "$tmp"/*.envelope <<'EOF'
-const fs = require('fs');
+    "$NODE" -e '
+const fs = require("fs");
+const { makeBatch } = require(process.argv[1]);
 const [out, torn, ...files] = process.argv.slice(2);
-const parts = [Buffer.from('{"sentryprof_envelopes":1}\n')];
-for (const f of files) {
-  const e = fs.readFileSync(f);
-  parts.push(Buffer.from(`${e.length}\n`), e, Buffer.from('\n'));
-}
-if (torn) parts.push(Buffer.from('900\n{"event_id":'));
-fs.writeFileSync(out, Buffer.concat(parts));
-EOF
+fs.writeFileSync(out, makeBatch(files.map((f) => fs.readFileSync(f)), { torn: !!torn }));' \
+        "$SPOOLFILE" "$1" "${4:-}" "$tmp"/*.envelope
 }
 sp="$WORK/spool-batch"
 mkdir -p "$sp/ready" "$sp/run-99998-1" && : >"$sp/run-99998-1/lock"

@@ -21,6 +21,8 @@
 //                             (its message names the file)
 //   spoolEnvelopes(...paths)  every envelope of listSpoolFiles(...paths); a file that vanished
 //                             since the listing (sent, or moved to sending/) is skipped
+//   envelopeItems(buf)        one envelope's items [{type, header, payload}] (rules.js parser)
+//   makeBatch(envs, {torn})   the bytes of a batch file holding envs (test fixtures)
 //
 // CLI: node spoolfile.js [--count | --files] FILE_OR_DIR...
 //   prints one line per envelope ("<name> <bytes>"), or their number, or the spool files.
@@ -28,6 +30,7 @@
 //   count is never quietly short.
 const fs = require('fs');
 const path = require('path');
+const { parseEnvelope } = require('./rules');
 
 const HEADER_KEY = 'sentryprof_envelopes';
 const VERSION = 1;
@@ -125,7 +128,25 @@ function spoolEnvelopes(...paths) {
   return out;
 }
 
-module.exports = { BatchError, listSpoolFiles, parseBatch, readSpoolFile, spoolEnvelopes };
+// The items of one envelope as [{type, header, payload: parsed JSON}], through the ingest
+// rules' strict parser (throws on a malformed envelope).
+function envelopeItems(buf) {
+  return parseEnvelope(buf).items.map((it) => ({ type: it.header.type, header: it.header, payload: JSON.parse(it.payload) }));
+}
+
+// A batch file's bytes holding the given envelopes (Buffers or strings), as the agent writes
+// them; torn: append the start of a record cut short, as a killed writer leaves it.
+function makeBatch(envelopes, { torn = false } = {}) {
+  const parts = [Buffer.from(`{"${HEADER_KEY}":${VERSION}}\n`)];
+  for (const e of envelopes) {
+    const b = Buffer.from(e);
+    parts.push(Buffer.from(`${b.length}\n`), b, Buffer.from('\n'));
+  }
+  if (torn) parts.push(Buffer.from('900\n{"event_id":'));
+  return Buffer.concat(parts);
+}
+
+module.exports = { BatchError, envelopeItems, listSpoolFiles, makeBatch, parseBatch, readSpoolFile, spoolEnvelopes };
 
 if (require.main === module) {
   const args = process.argv.slice(2);
