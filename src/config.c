@@ -80,6 +80,7 @@ void sp_config_load(sp_config_t *cfg)
     }
     env_str(SP_ENV_ENVIRONMENT, cfg->environment, sizeof cfg->environment, "production");
     env_str(SP_ENV_RELEASE, cfg->release, sizeof cfg->release, "");
+    env_str(SP_ENV_LANG, cfg->locale, sizeof cfg->locale, "C");
 }
 
 bool sp_config_has_node_flag(const char *opts, const char *flag)

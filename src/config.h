@@ -26,6 +26,7 @@
 #define SP_ENV_CLI "SENTRYPROF_CLI"               /* path of the sentryprof CLI the uploader runs */
 #define SP_ENV_ENVIRONMENT "SENTRY_ENVIRONMENT"     /* Sentry environment, default "production" */
 #define SP_ENV_RELEASE "SENTRY_RELEASE"             /* Sentry release, default "" */
+#define SP_ENV_LANG "LANG"                   /* the profiles' device.locale, default "C" */
 #define SP_ENV_SPOOL_MAX_BYTES "SENTRYPROF_SPOOL_MAX_BYTES" /* spool size cap (K/M/G ok), default 100M */
 
 #define SP_DEFAULT_HZ 99
@@ -48,6 +49,7 @@ typedef struct {
     char spool_dir[PATH_MAX];
     char environment[128];
     char release[256];
+    char locale[64];         /* LANG, read here once: the agent must not call getenv */
 } sp_config_t;
 
 /* Fills cfg from the environment (warning lines for bad values). Never fails. */
