@@ -161,7 +161,8 @@ static void detect_user_v8_log(const char *node_options)
     if (!f) return;
     size_t n = fread(buf, 1, sizeof buf, f);
     fclose(f);
-    if (has_log_flag(buf, n)) user_v8_log = true;
+    /* node's options only: `node server.js --log-level=info` is the app's own argument */
+    if (sp_config_node_args_want_v8_log(buf, n)) user_v8_log = true;
 }
 
 static bool is_perf_map_path(const char *path)

@@ -6,6 +6,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #define SP_ENV_DISABLE "SENTRYPROF_DISABLE"         /* "1": stay inert in every process */
 #define SP_ENV_DEBUG "SENTRYPROF_DEBUG"             /* "1": debug log, config and counters */
@@ -57,6 +58,12 @@ void sp_config_load(sp_config_t *cfg);
 /* True when NODE_OPTIONS-style text opts holds flag as a whole option ("--x", "--x=v",
  * possibly quoted). The preload uses it to add only missing flags; doctor to check them. */
 bool sp_config_has_node_flag(const char *opts, const char *flag);
+/* True when node's own options in args (NUL-separated, n bytes: /proc/self/cmdline, argv[0]
+ * first) ask V8 for a log of its own (--log*, --prof*): then V8's isolate log stays where the
+ * user wants it. Node's options come before the script, so the scan stops at the first
+ * argument that is not an option (the script), after the code of -e/--eval/-p/--print, at
+ * "-" and at "--"; options that take a separate value (-r x, --require x, ...) skip it. */
+bool sp_config_node_args_want_v8_log(const char *args, size_t n);
 
 /* Logs the effective configuration at debug level. */
 void sp_config_log(const sp_config_t *cfg);

@@ -54,11 +54,51 @@ START_TEST(test_locale_read_once)
 }
 END_TEST
 
+/* The V8-log detection reads node's options, never the app's arguments after the script. */
+#define ARGS(lit) lit, sizeof lit - 1 /* a NUL-separated cmdline without the last NUL */
+START_TEST(test_node_args_v8_log)
+{
+    static const struct {
+        const char *args;
+        size_t n;
+        bool want;
+    } cases[] = {
+        {ARGS("node\0server.js\0--log-level=info"), false}, /* the app's own flag */
+        {ARGS("node\0server.js\0--prof"), false},
+        {ARGS("node\0--prof\0app.js"), true},
+        {ARGS("node\0--logfile=v8.log\0--log-code\0app.js"), true},
+        {ARGS("node\0--max-old-space-size=100\0--log-all\0app.js"), true},
+        {ARGS("node\0-r\0./setup.js\0app.js\0--prof"), false},
+        {ARGS("node\0--require\0./setup.js\0--prof\0app.js"), true},
+        {ARGS("node\0-r\0--prof-looking-name.js\0app.js"), false}, /* a value, not a flag */
+        {ARGS("node\0-e\0code\0--prof"), false},
+        {ARGS("node\0--eval=code\0--log-all"), false},
+        {ARGS("node\0-p\0process.argv\0--logfile=x"), false},
+        {ARGS("node\0--\0--prof"), false},
+        {ARGS("node\0-\0--prof"), false},
+        {ARGS("node"), false},
+        {ARGS("node\0--prof"), true}, /* truncated: no final NUL */
+        {"", 0, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char shown[256];
+        size_t k = 0;
+        for (size_t j = 0; j < cases[i].n && k + 1 < sizeof shown; j++)
+            shown[k++] = cases[i].args[j] ? cases[i].args[j] : ' ';
+        shown[k] = '\0';
+        bool got = sp_config_node_args_want_v8_log(cases[i].args, cases[i].n);
+        ck_assert_msg(got == cases[i].want, "`%s`: expected user V8 log %d, saw %d", shown,
+                      cases[i].want, got);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("config");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_locale_read_once);
+    tcase_add_test(tc, test_node_args_v8_log);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
