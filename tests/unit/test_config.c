@@ -54,6 +54,38 @@ START_TEST(test_locale_read_once)
 }
 END_TEST
 
+/* One boolean rule for every switch: the documented truth values, any case. */
+START_TEST(test_bool_values)
+{
+    const char *yes[] = {"1", "true", "TRUE", "True", "yes", "YES", "on", "On"};
+    const char *no[] = {"0", "false", "FALSE", "no", "No", "off", "OFF"};
+    const char *bad[] = {"", "2", "maybe", "t", "y", " 1", "truee", "-1", NULL};
+    for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
+        ck_assert_msg(sp_config_parse_bool(yes[i]) == 1, "\"%s\": expected 1, saw %d", yes[i], sp_config_parse_bool(yes[i]));
+    for (size_t i = 0; i < sizeof no / sizeof *no; i++)
+        ck_assert_msg(sp_config_parse_bool(no[i]) == 0, "\"%s\": expected 0, saw %d", no[i], sp_config_parse_bool(no[i]));
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        ck_assert_msg(sp_config_parse_bool(bad[i]) == -1, "\"%s\": expected -1, saw %d", bad[i] ? bad[i] : "(null)",
+                      sp_config_parse_bool(bad[i]));
+
+    sp_config_t cfg;
+    setenv(SP_ENV_KEEP_PERF_MAP, "false", 1);
+    setenv(SP_ENV_DEBUG, "off", 1);
+    sp_config_load(&cfg);
+    ck_assert_msg(!cfg.keep_perf_map && !cfg.debug, "false/off: expected 0 0, saw %d %d", cfg.keep_perf_map, cfg.debug);
+    setenv(SP_ENV_KEEP_PERF_MAP, "Yes", 1);
+    sp_config_load(&cfg);
+    ck_assert_msg(cfg.keep_perf_map, "Yes: expected keep_perf_map 1");
+    setenv(SP_ENV_KEEP_PERF_MAP, "2", 1); /* not a truth value: warning, default */
+    sp_config_load(&cfg);
+    ck_assert_msg(!cfg.keep_perf_map, "\"2\": expected the default 0");
+    ck_assert(sp_config_env_bool(SP_ENV_KEEP_PERF_MAP, true));
+    unsetenv(SP_ENV_KEEP_PERF_MAP);
+    unsetenv(SP_ENV_DEBUG);
+    ck_assert(!sp_config_env_bool(SP_ENV_DISABLE, false));
+}
+END_TEST
+
 /* The V8-log detection reads node's options, never the app's arguments after the script. */
 #define ARGS(lit) lit, sizeof lit - 1 /* a NUL-separated cmdline without the last NUL */
 START_TEST(test_node_args_v8_log)
@@ -99,6 +131,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_locale_read_once);
     tcase_add_test(tc, test_node_args_v8_log);
+    tcase_add_test(tc, test_bool_values);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
