@@ -252,7 +252,10 @@ static void add_sample(sp_session_t *sess, uint64_t *gen, const sp_sample_t *s)
         if (idx < 0) {
             sp_symbolizer_resolve(agent.sym, s->pcs[i], i > 0, &f);
             idx = sp_session_frame(sess, &f);
-            if (idx < 0) return;
+            if (idx < 0) { /* out of memory: the sample is lost, and counted */
+                sp_stats_inc(SP_STAT_DROP_AGENT_OOM);
+                return;
+            }
             sp_session_remember_addr(sess, tag, idx);
         }
         frames[n++] = (uint32_t)idx;
@@ -270,6 +273,7 @@ static void add_sample(sp_session_t *sess, uint64_t *gen, const sp_sample_t *s)
     }
     uint64_t real_ns = (uint64_t)((int64_t)s->ts_ns + agent.mono_to_real_ns);
     if (sp_session_sample(sess, stack, thread_id, name, real_ns) == 0) sp_stats_inc(SP_STAT_SAMPLES_SYMBOLIZED);
+    else sp_stats_inc(SP_STAT_DROP_AGENT_OOM); /* no stack or no room: both out of memory */
 }
 
 static void retain(const sp_sample_t *s)
