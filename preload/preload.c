@@ -4,7 +4,7 @@
  * Runs: the constructor on the main thread before main(), single-threaded; the destructor
  * on the exiting thread; the N-API callbacks on a JS thread.
  * Rules: in any process that is not node (no N-API in the executable), in secure-execution
- * mode or with SENTRYPROF_DISABLE=1 it does nothing at all: no thread, no signal handler,
+ * mode or with SENTRYPROF_DISABLE=true it does nothing at all: no thread, no signal handler,
  * no environment change. It never aborts the host: every failure is one warning and inert.
  * N-API symbols are looked up at run time (dlsym), so the library loads anywhere.
  * Reads: SENTRYPROF_* and NODE_OPTIONS (see src/config.h). */
@@ -161,7 +161,8 @@ static void detect_user_v8_log(const char *node_options)
     if (!f) return;
     size_t n = fread(buf, 1, sizeof buf, f);
     fclose(f);
-    if (has_log_flag(buf, n)) user_v8_log = true;
+    /* node's options only: `node server.js --log-level=info` is the app's own argument */
+    if (sp_config_node_args_want_v8_log(buf, n)) user_v8_log = true;
 }
 
 static bool is_perf_map_path(const char *path)
@@ -236,9 +237,9 @@ static void atfork_child(void)
 __attribute__((constructor)) static void sentryprof_init(void)
 {
     if (getauxval(AT_SECURE)) return;
-    const char *off = secure_getenv(SP_ENV_DISABLE);
-    if (off && *off && strcmp(off, "0") != 0) return;
     if (!is_node_process()) return;
+    /* after the node check: a bad value's one warning goes to node, not to every program */
+    if (sp_config_env_bool(SP_ENV_DISABLE, false)) return;
 
     sp_config_load(&config);
     sp_config_log(&config);
@@ -536,6 +537,8 @@ SP_EXPORT napi_value napi_register_module_v1(napi_env env, napi_value exports)
     export_fn(env, exports, "takeProfile", js_take_profile);
     set_string(env, exports, "version", SP_VERSION);
     set_string(env, exports, "mode", config.continuous ? "continuous" : "transaction");
+    /* The parsed config, so the helper does not parse the same variables again. */
+    set_number(env, exports, "debug", config.debug ? 1 : 0);
     /* 1 in node's main thread (the process's first thread): the helper then needs no
      * require('worker_threads'), ~10 ms of module loading at every node start. */
     set_number(env, exports, "mainThread", syscall(SYS_gettid) == getpid() ? 1 : 0);
