@@ -28,6 +28,7 @@
 
 #include "agent.h"
 #include "config.h"
+#include "fatal.h"
 #include "log.h"
 #include "mem.h"
 #include "ring.h"
@@ -290,8 +291,22 @@ __attribute__((destructor)) static void sentryprof_fini(void)
     if (!started_pid || started_pid != getpid()) return;
     sp_sampler_stop();
     sp_agent_stop(SP_EXIT_TIMEOUT_MS);
-    sp_uploader_shutdown();
+    sp_uploader_shutdown(config.shutdown_ms);
     started_pid = 0;
+}
+
+/* A default-fatal signal (fatal.h), on the flush thread: what the destructor would have
+ * done, within budget_ms in all (the process dies right after). */
+static void flush_before_signal_death(int budget_ms)
+{
+    if (!started_pid || started_pid != getpid()) return;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    sp_sampler_stop();
+    sp_agent_stop(budget_ms < SP_EXIT_TIMEOUT_MS ? budget_ms : SP_EXIT_TIMEOUT_MS);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long spent = (t1.tv_sec - t0.tv_sec) * 1000L + (t1.tv_nsec - t0.tv_nsec) / 1000000L;
+    if (spent < budget_ms) sp_uploader_shutdown((int)(budget_ms - spent));
 }
 
 /* ---- N-API bridge: resolved at run time so non-node processes never need it ---- */
@@ -423,7 +438,9 @@ static void on_env_teardown(void *arg)
     sp_sampler_unregister_thread(); /* runs on the env's own thread */
 }
 
-/* registerThread(threadId, name, nodeVersion): the helper calls it on every JS thread. */
+/* registerThread(threadId, name, nodeVersion, fatalMask): the helper calls it on every JS
+ * thread; in the main thread fatalMask holds the SP_FATAL_* signals no JS listener handles
+ * (the helper runs before the app's code, but after other --require'd modules). */
 static napi_value js_register_thread(napi_env env, napi_callback_info info)
 {
     args_t a;
@@ -436,6 +453,9 @@ static napi_value js_register_thread(napi_env env, napi_callback_info info)
     if (started_pid == getpid() && *id) {
         rc = sp_sampler_register_thread(id, name);
         if (rc == 0) napi.add_env_cleanup_hook(env, on_env_teardown, NULL);
+        int mask = (int)arg_num(env, &a, 3, 0);
+        if ((rc == 0 || rc == -EEXIST) && mask && syscall(SYS_gettid) == getpid())
+            sp_fatal_arm(mask, config.shutdown_ms, flush_before_signal_death);
     }
     return number(env, rc == -EEXIST ? 0 : rc);
 }

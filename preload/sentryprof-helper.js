@@ -38,8 +38,16 @@
     } catch (_) { /* very old node: main thread only */ }
   }
   const isMain = threadId === 0;
+  // Signals that would kill the process by default (no JS listener yet: a module --require'd
+  // before us may have added one): the library flushes on them before the process dies.
+  let fatalMask = 0;
+  if (isMain) {
+    try {
+      ['SIGTERM', 'SIGINT', 'SIGHUP'].forEach((s, i) => { if (process.listenerCount(s) === 0) fatalMask |= 1 << i; });
+    } catch (_) { /* no listenerCount: no flush on signals */ }
+  }
   const rc = native.registerThread(String(threadId), isMain ? 'main' : `worker ${threadId}`,
-    process.versions.node);
+    process.versions.node, fatalMask);
   if (rc < 0 && debug) say(`debug: thread ${threadId} not sampled (${rc})`);
 
   // ---- JS-side config (the native side reads the rest). Warnings and the debug dump come
