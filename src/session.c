@@ -309,10 +309,6 @@ int sp_session_sample(sp_session_t *s, long stack_id, const char *thread_id, con
 
 size_t sp_session_sample_count(const sp_session_t *s) { return s->nsamples; }
 uint64_t sp_session_first_ns(const sp_session_t *s) { return s->nsamples ? s->samples[0].ts_ns : 0; }
-uint64_t sp_session_last_ns(const sp_session_t *s)
-{
-    return s->nsamples ? s->samples[s->nsamples - 1].ts_ns : 0;
-}
 const char *sp_session_frames_text(const sp_session_t *s, size_t *len)
 {
     *len = s->frames.len;
@@ -331,7 +327,3 @@ const char *sp_session_thread_id_json(const sp_session_t *s, uint32_t thread)
 }
 json_t *sp_session_thread_metadata(const sp_session_t *s) { return s->threads_meta; }
 const sp_session_sample_t *sp_session_samples(const sp_session_t *s) { return s->samples; }
-const char *sp_session_thread_id(const sp_session_t *s, uint32_t thread)
-{
-    return thread < s->nthreads ? s->thread_ids[thread] : "0";
-}

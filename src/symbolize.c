@@ -321,15 +321,3 @@ static void resolve_uncached(sp_symbolizer_t *sym, uint64_t addr, bool return_ad
 
 uint64_t sp_symbolizer_generation(const sp_symbolizer_t *sym) { return sym->generation; }
 
-bool sp_symbolizer_is_code(sp_symbolizer_t *sym, uint64_t addr)
-{
-    if (sym->perfmap && sp_perfmap_lookup(sym->perfmap, addr)) return true;
-    const sp_mapping_t *m = find_mapping(sym, addr);
-    return m && m->exec;
-}
-
-bool sp_symbolizer_read(uint64_t addr, void *buf, size_t len)
-{
-    struct iovec local = {buf, len}, remote = {(void *)(uintptr_t)addr, len};
-    return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)len;
-}
