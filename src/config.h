@@ -27,6 +27,8 @@
 #define SP_ENV_ENVIRONMENT "SENTRY_ENVIRONMENT"     /* Sentry environment, default "production" */
 #define SP_ENV_RELEASE "SENTRY_RELEASE"             /* Sentry release, default "" */
 #define SP_ENV_SPOOL_MAX_BYTES "SENTRYPROF_SPOOL_MAX_BYTES" /* spool size cap (K/M/G ok), default 100M */
+#define SP_ENV_INCLUDE "SENTRYPROF_INCLUDE"       /* only node processes matching these globs (select.h) */
+#define SP_ENV_EXCLUDE "SENTRYPROF_EXCLUDE"       /* never those matching these (select.h) */
 
 #define SP_DEFAULT_HZ 99
 #define SP_MAX_HZ 1000
