@@ -392,7 +392,11 @@ static void emit_transaction(const sp_txn_t *t)
     int rc = sp_profile_txn_envelope(sess, t, (uint64_t)((int64_t)t->start_ns + agent.mono_to_real_ns),
                                      &env, &buf, &len);
     if (rc == -ENODATA) {
+        /* Too short for a profile (Relay needs >= 2 samples): the transaction still goes,
+         * alone, or Sentry's counts and latency percentiles would only see slow requests. */
         sp_stats_inc(SP_STAT_TXN_TOO_SHORT);
+        if (sp_profile_txn_event_envelope(t, NULL, &env, &buf, &len) == 0 && batch_append(buf, len) == 0)
+            sp_stats_inc(SP_STAT_TXN_NO_PROFILE);
     } else if (rc == 0) {
         if (batch_append(buf, len) == 0) sp_stats_inc(SP_STAT_TXN_PROFILES);
     }

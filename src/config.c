@@ -109,54 +109,6 @@ bool sp_config_has_node_flag(const char *opts, const char *flag)
     return false;
 }
 
-/* node options whose value may come as the next argument ("--require x"); V8's own flags
- * take "--flag=value" in practice. An unknown one makes the scan stop early: at worst a
- * user's later --prof gets our temporary log file, never the app's arguments are read. */
-static const char *const node_value_opts[] = {
-    "-r", "--require", "--import", "--loader", "--experimental-loader", "-C", "--conditions",
-    "--title", "--input-type", "--inspect-port", "--debug-port", "--env-file",
-    "--env-file-if-exists", "--redirect-warnings", "--diagnostic-dir", "--report-dir",
-    "--report-directory", "--report-filename", "--report-signal", "--heapsnapshot-signal",
-    "--icu-data-dir", "--openssl-config", "--tls-cipher-list", "--tls-keylog",
-    "--unhandled-rejections", "--dns-result-order", "--secure-heap", "--secure-heap-min",
-    "--trace-event-categories", "--trace-event-file-pattern", "--cpu-prof-dir",
-    "--cpu-prof-name", "--cpu-prof-interval", "--heap-prof-dir", "--heap-prof-name",
-    "--heap-prof-interval", "--watch-path", "--disable-warning", "--experimental-policy",
-    "--policy-integrity", "--max-http-header-size", "--stack-trace-limit"};
-/* Options whose value is code: the arguments after it belong to that code. */
-static const char *const node_eval_opts[] = {"-e", "--eval", "-p", "--print", "-pe", "-ep"};
-
-static bool in_list(const char *arg, const char *const *list, size_t count)
-{
-    for (size_t i = 0; i < count; i++)
-        if (strcmp(arg, list[i]) == 0) return true;
-    return false;
-}
-
-bool sp_config_node_args_want_v8_log(const char *args, size_t n)
-{
-    const char *p = args, *end = args + n;
-    bool first = true, skip_value = false;
-    while (p < end) {
-        const char *nul = memchr(p, '\0', (size_t)(end - p));
-        size_t len = nul ? (size_t)(nul - p) : (size_t)(end - p);
-        char arg[256];
-        snprintf(arg, sizeof arg, "%.*s", (int)(len < sizeof arg ? len : sizeof arg - 1), p);
-        p += len + 1;
-        if (first || skip_value) { /* argv[0], or the value of the option before */
-            first = skip_value = false;
-            continue;
-        }
-        if (arg[0] != '-' || strcmp(arg, "-") == 0 || strcmp(arg, "--") == 0) return false;
-        if (in_list(arg, node_eval_opts, sizeof node_eval_opts / sizeof *node_eval_opts) ||
-            strncmp(arg, "--eval=", 7) == 0 || strncmp(arg, "--print=", 8) == 0)
-            return false;
-        if (strncmp(arg, "--log", 5) == 0 || strncmp(arg, "--prof", 6) == 0) return true;
-        skip_value = in_list(arg, node_value_opts, sizeof node_value_opts / sizeof *node_value_opts);
-    }
-    return false;
-}
-
 void sp_config_log(const sp_config_t *cfg)
 {
     SP_DEBUG("config: mode=%s logging=%s clock=%s threads=%s hz=%d signal=%d chunk=%ds "
