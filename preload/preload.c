@@ -44,6 +44,9 @@
 #define SP_RING_CAPACITY 1024 /* samples; ~10 s of one thread at 99 Hz between drains */
 #define SP_EXIT_TIMEOUT_MS 1000 /* bound on the exit-time flush */
 #define SP_HELPER_NAME "sentryprof-helper.js"
+/* A bridge buffer for a field of one of our structs, one byte longer than the field: an id
+ * that is too long arrives too long (and is rejected), not cut to the right length. */
+#define SP_ARG_LEN(type, field) (sizeof(((type *)0)->field) + 1)
 
 static const char *const node_flags[] = {"--perf-basic-prof-only-functions",
                                          "--interpreted-frames-native-stack"};
@@ -457,7 +460,7 @@ static napi_value js_register_thread(napi_env env, napi_callback_info info)
 {
     args_t a;
     get_args(env, info, &a);
-    char id[SP_THREAD_ID_LEN], name[64], version[32];
+    char id[SP_THREAD_ID_LEN], name[SP_THREAD_NAME_LEN], version[32];
     arg_str(env, &a, 0, id, sizeof id);
     arg_str(env, &a, 1, name, sizeof name);
     if (*arg_str(env, &a, 2, version, sizeof version)) sp_agent_set_runtime(version);
@@ -478,7 +481,7 @@ static napi_value js_take_profile(napi_env env, napi_callback_info info)
 {
     args_t a;
     get_args(env, info, &a);
-    char id[40], *json = NULL;
+    char id[SP_ARG_LEN(sp_txn_t, event_id)], *json = NULL;
     if (!sp_agent_take_profile(arg_str(env, &a, 0, id, sizeof id), &json)) {
         /* Someone waits for this profile (off the request path: the SDK's transport): have
          * the agent build it now rather than at its next tick. */
@@ -500,7 +503,8 @@ static napi_value js_start_transaction(napi_env env, napi_callback_info info)
 {
     args_t a;
     get_args(env, info, &a);
-    char name[SP_TXN_NAME_MAX], op[64], trace[40], parent[24];
+    char name[SP_TXN_NAME_MAX], op[sizeof(((sp_txn_t *)0)->op)], trace[SP_ARG_LEN(sp_txn_t, trace_id)],
+        parent[SP_ARG_LEN(sp_txn_t, parent_span_id)];
     long h = started_pid == getpid()
                  ? sp_txn_start(arg_str(env, &a, 0, name, sizeof name), arg_str(env, &a, 1, op, sizeof op),
                                 arg_str(env, &a, 2, trace, sizeof trace),
@@ -532,7 +536,7 @@ static napi_value js_set_transaction(napi_env env, napi_callback_info info)
     args_t a;
     get_args(env, info, &a);
     long h = (long)arg_num(env, &a, 0, -1);
-    char name[SP_TXN_NAME_MAX], status[32];
+    char name[SP_TXN_NAME_MAX], status[sizeof(((sp_txn_t *)0)->status)];
     if (*arg_str(env, &a, 1, name, sizeof name)) sp_txn_set_name(h, name);
     int rc = sp_txn_set_status(h, (int)arg_num(env, &a, 2, 0), arg_str(env, &a, 3, status, sizeof status));
     return number(env, rc);
@@ -574,6 +578,8 @@ SP_EXPORT napi_value napi_register_module_v1(napi_env env, napi_value exports)
     set_string(env, exports, "mode", config.continuous ? "continuous" : "transaction");
     /* The parsed config, so the helper does not parse the same variables again. */
     set_number(env, exports, "debug", config.debug ? 1 : 0);
+    /* The longest transaction name in bytes (the helper cuts names on a character boundary). */
+    set_number(env, exports, "txnNameMax", SP_TXN_NAME_MAX - 1);
     /* 1 in node's main thread (the process's first thread): the helper then needs no
      * require('worker_threads'), ~10 ms of module loading at every node start. */
     set_number(env, exports, "mainThread", syscall(SYS_gettid) == getpid() ? 1 : 0);

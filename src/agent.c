@@ -266,7 +266,7 @@ static void add_sample(sp_session_t *sess, uint64_t *gen, const sp_sample_t *s)
         if (idx >= 0) frames[n++] = (uint32_t)idx;
     }
     long stack = sp_session_stack(sess, frames, n);
-    char thread_id[SP_THREAD_ID_LEN], name[64];
+    char thread_id[SP_THREAD_ID_LEN], name[SP_THREAD_NAME_LEN];
     if (!sp_sampler_thread_info((pid_t)s->tid, thread_id, name, sizeof name)) {
         snprintf(thread_id, sizeof thread_id, "%u", s->tid);
         name[0] = '\0';
@@ -465,7 +465,7 @@ static void scan_native_threads(void)
     struct dirent *de;
     while ((de = readdir(d))) {
         pid_t tid = (pid_t)atoi(de->d_name);
-        char id[SP_THREAD_ID_LEN], name[64];
+        char id[SP_THREAD_ID_LEN], name[SP_THREAD_NAME_LEN];
         if (tid <= 0 || tid == self || sp_sampler_thread_info(tid, id, name, sizeof name)) continue;
         char path[96], line[512];
         snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);

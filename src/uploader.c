@@ -2,8 +2,7 @@
  * Threads: init on the constructor's thread; notify from the agent thread; the loop on its
  * own thread (all signals blocked, named "sentryprof-up"); shutdown on the exiting thread.
  * Lock order: up_lock only. Reads SENTRYPROF_CLI (an explicit path to the CLI) at init.
- * Child exit codes (tools/upload.c): 0 all sent, 4 some deferred (rate limit, backoff,
- * deadline), 3 invalid DSN, others: error. */
+ * Child exit codes: SP_UPLOAD_EXIT_* in uploader.h (tools/upload.c returns them). */
 #include "uploader.h"
 
 #include <errno.h>
@@ -151,11 +150,11 @@ static int handle_result(int rc)
 {
     static bool warned_error;
     switch (rc) {
-    case 0:
+    case SP_UPLOAD_EXIT_OK:
         return 0;
-    case 4:
+    case SP_UPLOAD_EXIT_DEFERRED:
         return SP_UP_RETRY_DEFERRED_S;
-    case 3:
+    case SP_UPLOAD_EXIT_BAD_DSN:
         SP_WARN("SENTRY_DSN is not a valid DSN; profiles stay in %s (spool-only mode)", up.spool);
         up.disabled = true;
         return 0;
