@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "dsn.h"
 #include "log.h"
 #include "spool.h"
 
@@ -77,6 +78,17 @@ void sp_config_load(sp_config_t *cfg)
     if (sp_spool_default_dir(cfg->spool_dir, sizeof cfg->spool_dir) < 0) {
         SP_WARN("spool directory path too long; using /tmp/sentryprof-%u", (unsigned)getuid());
         snprintf(cfg->spool_dir, sizeof cfg->spool_dir, "/tmp/sentryprof-%u", (unsigned)getuid());
+    }
+    if (cfg->has_dsn) {
+        /* Checked here, at the start of every node process, with the parser `sentryprof
+         * upload` uses: a bad DSN gets its line even in a process that never uploads. */
+        sp_dsn_t d;
+        char why[160];
+        cfg->dsn_valid = sp_dsn_parse(dsn, &d, why, sizeof why) == 0;
+        if (!cfg->dsn_valid)
+            SP_WARN("%s=\"%.200s\" is not a valid DSN: %s; nothing is sent, profiles stay in %s "
+                    "(send them later with `sentryprof upload --dsn DSN`)",
+                    SP_ENV_DSN, dsn, why, cfg->spool_dir);
     }
     env_str(SP_ENV_ENVIRONMENT, cfg->environment, sizeof cfg->environment, "production");
     env_str(SP_ENV_RELEASE, cfg->release, sizeof cfg->release, "");
