@@ -64,6 +64,7 @@ enum { UP_EXIT_OK = 0, UP_EXIT_ERROR = 1, UP_EXIT_BAD_DSN = 3, UP_EXIT_DEFERRED 
 
 typedef struct {
     sp_dsn_t dsn;
+    char dsn_key[SP_DSN_URL_MAX + SP_DSN_KEY_MAX]; /* its entry in state.json's "dsns" */
     sp_spool_t *spool;
     sp_transport_t *tp;
     bool once, quiet;
@@ -262,7 +263,44 @@ static void put_back(up_t *up, json_t *discards)
     if (rc < 0) SP_DEBUG("upload: cannot keep pending discards: %s", strerror(-rc));
 }
 
+/* Rate limits and backoff are kept per DSN in state.json ("dsns": {"<scheme>://<key>@<host>
+ * [:port][prefix]/<project>": {"rate_limits", "backoff"}}): what one project's Sentry said,
+ * or a DSN that failed, must not hold back another DSN sharing the spool (a fixed one). */
+#define SP_UPLOAD_STATE_DSNS "dsns"
+
+static json_t *dsn_state(json_t *state, const char *key, bool create)
+{
+    json_t *all = json_object_get(state, SP_UPLOAD_STATE_DSNS);
+    if (!json_is_object(all)) {
+        if (!create || !(all = json_object()) || json_object_set_new(state, SP_UPLOAD_STATE_DSNS, all) < 0)
+            return NULL;
+    }
+    json_t *ds = json_object_get(all, key);
+    if (!json_is_object(ds)) {
+        if (!create || !(ds = json_object()) || json_object_set_new(all, key, ds) < 0) return NULL;
+    }
+    return ds;
+}
+
+/* Stores rl as key's entry; an entry with nothing left in it goes. */
+static int dsn_state_store(json_t *state, const char *key, const sp_ratelimit_t *rl, double now)
+{
+    json_t *ds = dsn_state(state, key, true);
+    if (!ds || sp_ratelimit_store(rl, ds, now) < 0) return -ENOMEM;
+    if (json_object_size(ds) == 0) json_object_del(json_object_get(state, SP_UPLOAD_STATE_DSNS), key);
+    return 0;
+}
+
+static void make_dsn_key(up_t *up)
+{
+    char port[16] = "";
+    if (up->dsn.port) snprintf(port, sizeof port, ":%u", up->dsn.port);
+    snprintf(up->dsn_key, sizeof up->dsn_key, "%s://%s@%s%s%s/%s", up->dsn.scheme, up->dsn.public_key,
+             up->dsn.host, port, up->dsn.prefix, up->dsn.project_id);
+}
+
 typedef struct {
+    const char *dsn_key;
     const sp_transport_response_t *resp;
     sp_send_outcome_t outcome;
     const cats_t *cats; /* the envelope's categories */
@@ -274,7 +312,8 @@ static int upd_response(json_t *state, void *ctx)
 {
     response_upd_t *u = ctx;
     sp_ratelimit_t *rl = &u->rl;
-    sp_ratelimit_load(rl, state);
+    sp_ratelimit_init(rl);
+    sp_ratelimit_load(rl, dsn_state(state, u->dsn_key, false));
     sp_ratelimit_apply_response(rl, u->resp->status, u->resp->rate_limits, u->resp->retry_after,
                                 u->now);
     if (u->outcome == SP_SEND_RATE_LIMITED) {
@@ -293,7 +332,7 @@ static int upd_response(json_t *state, void *ctx)
         sp_ratelimit_backoff_fail(rl, u->now, jitter());
     }
     if (u->outcome == SP_SEND_DROP) add_discards(state, SP_UPLOAD_REASON_SEND, u->cats);
-    return sp_ratelimit_store(rl, state, u->now) < 0 ? -ENOMEM : 1;
+    return dsn_state_store(state, u->dsn_key, rl, u->now) < 0 ? -ENOMEM : 1;
 }
 
 /* The shared limits now (a fresh read: other uploaders may have learned something). */
@@ -301,7 +340,7 @@ static void load_limits(up_t *up, sp_ratelimit_t *rl)
 {
     json_t *st = NULL;
     sp_ratelimit_init(rl);
-    if (sp_spool_state_read(up->spool, &st) == 0) sp_ratelimit_load(rl, st);
+    if (sp_spool_state_read(up->spool, &st) == 0) sp_ratelimit_load(rl, dsn_state(st, up->dsn_key, false));
     json_decref(st);
 }
 
@@ -395,7 +434,7 @@ static sp_send_outcome_t post(up_t *up, const char *what, const char *data, size
     else
         SP_DEBUG("upload: %s: %zu bytes -> no response: %s", what, len, resp.message);
 
-    response_upd_t u = {.resp = &resp, .outcome = o, .cats = cats, .now = now_unix()};
+    response_upd_t u = {.dsn_key = up->dsn_key, .resp = &resp, .outcome = o, .cats = cats, .now = now_unix()};
     rc = sp_spool_state_update(up->spool, upd_response, &u);
     if (rc < 0) {
         SP_DEBUG("upload: cannot update %s/state.json: %s", sp_spool_dir(up->spool), strerror(-rc));
@@ -783,6 +822,7 @@ int sp_cli_upload(int argc, char **argv)
         sp_cli_err("invalid DSN \"%.300s\": %s", dsn, why[0] ? why : "cannot parse it");
         return UP_EXIT_BAD_DSN;
     }
+    make_dsn_key(&up);
 
     char dir[PATH_MAX];
     if (spool_arg) snprintf(dir, sizeof dir, "%s", spool_arg);

@@ -27,6 +27,40 @@ SENTRYPROF_HZ="$nl" LD_PRELOAD=$SP_LIB "$NODE" -e 0 2>"$WORK/nl.err"
 check "a value with a newline warns in one line ($(cat "$WORK/nl.err"))" \
     test "$(wc -l <"$WORK/nl.err")" = 1 -a "$(lines "$WORK/nl.err" 'a\\nb')" = 1
 
+# -- an existing spool directory that cannot be written: one line (not silent drops)
+if [ "$(id -u)" != 0 ]; then
+    mkdir -m 0500 "$WORK/ro"
+    rospool="$WORK/ro"
+elif mkdir -p "$WORK/romnt" && mount -t tmpfs -o size=1m tmpfs "$WORK/romnt" 2>/dev/null; then
+    mkdir -m 0700 "$WORK/romnt/spool" && mount -o remount,ro "$WORK/romnt"
+    rospool="$WORK/romnt/spool"
+else
+    rospool=""
+    echo "# no read-only mount possible here (root ignores mode 0500): unwritable spool case not run"
+fi
+if [ -n "$rospool" ]; then
+    SENTRYPROF_MODE=continuous SENTRYPROF_COMMIT_SECONDS=1 SENTRYPROF_SPOOL_DIR="$rospool" \
+        LD_PRELOAD=$SP_LIB "$NODE" "$APPS/steady.js" 3 >/dev/null 2>"$WORK/ro.err"
+    check "unwritable spool dir: one line saying profiles are dropped ($(cat "$WORK/ro.err"))" \
+        test "$(wc -l <"$WORK/ro.err")" = 1 -a "$(lines "$WORK/ro.err" 'cannot be written.*dropped')" = 1
+    [ "$rospool" = "$WORK/romnt/spool" ] && umount "$WORK/romnt"
+fi
+
+# -- a relative SENTRYPROF_SPOOL_DIR is resolved once, against the directory at start
+mkdir -p "$WORK/rel"
+rel="relspool-$$"
+(cd "$WORK/rel" && SENTRYPROF_MODE=continuous SENTRYPROF_COMMIT_SECONDS=1 SENTRYPROF_SPOOL_DIR="$rel" \
+    LD_PRELOAD=$SP_LIB "$NODE" -e 'process.chdir("/"); require(process.argv[1])' "$APPS/steady.js" 2 >/dev/null 2>"$WORK/rel.err")
+nrel=$(count_envelopes "$WORK/rel/$rel")
+check "relative spool dir: the profiles are under the start directory (${nrel:-0} envelopes)" test "${nrel:-0}" -ge 1
+check "relative spool dir: nothing went to the directory the app moved to" test ! -e "/$rel"
+[ -d "/$rel" ] && rm -rf "/${rel:?}" # a failing build wrote there: ours, by its own path
+check "relative spool dir: no line on stderr" test ! -s "$WORK/rel.err"
+long=$(head -c 10000 /dev/zero | tr '\0' a)
+SENTRYPROF_SPOOL_DIR="$long" LD_PRELOAD=$SP_LIB "$NODE" -e 0 2>"$WORK/long.err"
+check "a 10 KB spool dir warns once ($(head -c 200 "$WORK/long.err"))" \
+    test "$(wc -l <"$WORK/long.err")" = 1 -a "$(lines "$WORK/long.err" 'SENTRYPROF_SPOOL_DIR is 10000 bytes long')" = 1
+
 # -- upload failures: steady.js, 1 s chunks, so a run makes several uploads
 run_app() { # run_app SPOOL ERRFILE [env...]
     local spool=$1 err=$2; shift 2
@@ -71,6 +105,20 @@ echo "# closed port: $(cat "$WORK/edown")"
 expect_once "closed port" "$WORK/edown" 'cannot reach Sentry at 127.0.0.1:[0-9]* .*kept in'
 ndown=$(count_envelopes "$WORK/sdown")
 check "closed port: the chunks are kept in the spool for later ($ndown >= 4)" test "$ndown" -ge 4
+
+# -- what was kept is sent later, and the upload state is per DSN: the 429's limit (600 s)
+# and the closed port's backoff do not hold back another DSN using the same spool
+start_ingest "$WORK/inok"
+for sp in s429 sdown; do
+    before=$(count_envelopes "$WORK/$sp")
+    "$SP_CLI" upload --spool "$WORK/$sp" --dsn "$DSN" --timeout 30 >"$WORK/$sp.up" 2>&1
+    rc=$?
+    check "$sp: another DSN sends what was kept at once (exit $rc, $(cat "$WORK/$sp.up"))" \
+        test "$rc" = 0 -a "$(count_envelopes "$WORK/$sp")" = 0 -a "$before" -ge 4
+done
+got=$("$NODE" -e 'console.log(JSON.parse(process.argv[1]).chunk_ids.length)' "$(ingest_summary "$WORK/inok")")
+check "kept chunks all arrived ($got >= $((n429 + ndown)))" test "$got" -ge $((n429 + ndown))
+kill $INGEST_PID; wait $INGEST_PID 2>/dev/null
 
 # -- SENTRYPROF_DEBUG=1: the upload child's debug lines reach stderr
 run_app "$WORK/sdbg" "$WORK/edbg" SENTRYPROF_DEBUG=1; settle
