@@ -4,7 +4,8 @@
  * Runs: the constructor on the main thread before main(), single-threaded; the destructor
  * on the exiting thread; the N-API callbacks on a JS thread.
  * Rules: in any process that is not node (no N-API in the executable), in secure-execution
- * mode or with SENTRYPROF_DISABLE=1 it does nothing at all: no thread, no signal handler,
+ * mode, with SENTRYPROF_DISABLE=true or in a node process not selected (src/select.h: package
+ * managers, SENTRYPROF_INCLUDE/EXCLUDE) it does nothing at all: no thread, no signal handler,
  * no environment change. It never aborts the host: every failure is one warning and inert.
  * N-API symbols are looked up at run time (dlsym), so the library loads anywhere.
  * Reads: SENTRYPROF_* and NODE_OPTIONS (see src/config.h). */
@@ -31,8 +32,10 @@
 #include "fatal.h"
 #include "log.h"
 #include "mem.h"
+#include "nodeargs.h"
 #include "ring.h"
 #include "sampler.h"
+#include "select.h"
 #include "stats.h"
 #include "txn.h"
 #include "uploader.h"
@@ -162,7 +165,8 @@ static void detect_user_v8_log(const char *node_options)
     if (!f) return;
     size_t n = fread(buf, 1, sizeof buf, f);
     fclose(f);
-    if (has_log_flag(buf, n)) user_v8_log = true;
+    /* node's options only: `node server.js --log-level=info` is the app's own argument */
+    if (sp_nodeargs_want_v8_log(buf, n)) user_v8_log = true;
 }
 
 static bool is_perf_map_path(const char *path)
@@ -237,9 +241,18 @@ static void atfork_child(void)
 __attribute__((constructor)) static void sentryprof_init(void)
 {
     if (getauxval(AT_SECURE)) return;
-    const char *off = secure_getenv(SP_ENV_DISABLE);
-    if (off && *off && strcmp(off, "0") != 0) return;
     if (!is_node_process()) return;
+    /* after the node check: a bad value's one warning goes to node, not to every program */
+    if (sp_config_env_bool(SP_ENV_DISABLE, false)) return;
+    /* Which node processes: before anything else, so an excluded one (npm, or what
+     * SENTRYPROF_INCLUDE/EXCLUDE say) stays as inert as a shell. Its children decide anew. */
+    sp_select_t sel;
+    sp_select_self(&sel);
+    if (sp_config_parse_bool(secure_getenv(SP_ENV_DEBUG)) == 1) { /* config warns on bad values */
+        sp_log_set_level(SP_LOG_DEBUG);
+        SP_DEBUG("process %s: %s (%s)", sel.script, sel.profile ? "profiled" : "not profiled", sel.rule);
+    }
+    if (!sel.profile) return;
 
     sp_config_load(&config);
     sp_config_log(&config);
@@ -555,7 +568,12 @@ SP_EXPORT napi_value napi_register_module_v1(napi_env env, napi_value exports)
     export_fn(env, exports, "finishTransaction", js_finish_transaction);
     export_fn(env, exports, "takeProfile", js_take_profile);
     set_string(env, exports, "version", SP_VERSION);
+    /* 0: the engine is not running here (an excluded process that inherited NODE_OPTIONS
+     * from a profiled parent, a fork child): the helper then does nothing. */
+    set_number(env, exports, "active", started_pid == getpid() ? 1 : 0);
     set_string(env, exports, "mode", config.continuous ? "continuous" : "transaction");
+    /* The parsed config, so the helper does not parse the same variables again. */
+    set_number(env, exports, "debug", config.debug ? 1 : 0);
     /* 1 in node's main thread (the process's first thread): the helper then needs no
      * require('worker_threads'), ~10 ms of module loading at every node start. */
     set_number(env, exports, "mainThread", syscall(SYS_gettid) == getpid() ? 1 : 0);

@@ -8,12 +8,14 @@
 //   sentryprof-http.js     every incoming http/https request becomes a transaction;
 //   sentryprof-sentry7.js  apps using @sentry/node 7 get our profiles in the SDK's envelopes.
 // It must never throw into the app, print (but one warning per bad setting, and debug lines
-// with SENTRYPROF_DEBUG=1), change the app's output or keep the event loop alive.
+// with SENTRYPROF_DEBUG=true), change the app's output or keep the event loop alive.
 (function sentryprofHelper() {
   const lib = process.env.SENTRYPROF_LIBRARY_PATH;
   if (!lib || globalThis.__sentryprof) return;
   const env = process.env;
-  const debug = env.SENTRYPROF_DEBUG === '1';
+  // SENTRYPROF_DEBUG with config.h's truth values (1/true/yes/on, any case); once the bridge
+  // is bound, as the library parsed it (native.debug).
+  let debug = /^(1|true|yes|on)$/i.test(env.SENTRYPROF_DEBUG || '');
   const say = (line) => { try { process.stderr.write(`[sentryprof] ${line}\n`); } catch (_) { /* closed stderr */ } };
   let native;
   try {
@@ -25,6 +27,13 @@
     return;
   }
   if (typeof native.registerThread !== 'function') return; // not our library's bridge
+  if (typeof native.debug === 'number') debug = native.debug === 1;
+  // The library is loaded but not running here: a process SENTRYPROF_INCLUDE/EXCLUDE (or the
+  // package-manager rule) left out, which inherited our --require from a profiled parent.
+  if (native.active === 0) {
+    if (debug) say('debug: helper inactive: this process is not profiled');
+    return;
+  }
   let threadId = 0;
   // The bridge knows the main thread; loading worker_threads there would cost ~10 ms of
   // every node start (it pulls in streams and the worker machinery).
@@ -104,9 +113,10 @@
     begin(name, op, traceId, parentSpanId, parentSampled) {
       const traceSampled = parentSampled === undefined ? roll(config.tracesSampleRate) : parentSampled;
       if (!traceSampled) return -1;
-      // Transaction mode: a transaction is spooled only with its profile, so an unprofiled one
-      // is not started at all. Continuous mode: every sampled transaction is spooled, pointing
-      // at the process's continuous profile (the profile rate does not apply per transaction).
+      // Transaction mode: a transaction not picked by the profiles rate is not started at all;
+      // one that is gets its profile, or (fewer than 2 samples) is sent alone. Continuous
+      // mode: every sampled transaction is spooled, pointing at the process's continuous
+      // profile (the profile rate does not apply per transaction).
       if (config.mode === 'transaction' && !roll(config.profilesSampleRate)) return -1;
       const h = native.startTransaction(clip(name), String(op || 'default'), traceId || '',
         parentSpanId || '', true, false);

@@ -377,7 +377,8 @@ static void emit_transaction(const sp_txn_t *t)
     }
     sp_profile_env_t env = {.release = agent.opts.cfg->release,
                             .environment = agent.opts.cfg->environment,
-                            .node_version = agent.node_version};
+                            .node_version = agent.node_version,
+                            .locale = agent.opts.cfg->locale};
     if (t->to_js) {
         char profile_id[33];
         size_t len;
@@ -394,7 +395,11 @@ static void emit_transaction(const sp_txn_t *t)
     int rc = sp_profile_txn_envelope(sess, t, (uint64_t)((int64_t)t->start_ns + agent.mono_to_real_ns),
                                      &env, &buf, &len);
     if (rc == -ENODATA) {
+        /* Too short for a profile (Relay needs >= 2 samples): the transaction still goes,
+         * alone, or Sentry's counts and latency percentiles would only see slow requests. */
         sp_stats_inc(SP_STAT_TXN_TOO_SHORT);
+        if (sp_profile_txn_event_envelope(t, NULL, &env, &buf, &len) == 0 && batch_append(buf, len) == 0)
+            sp_stats_inc(SP_STAT_TXN_NO_PROFILE);
     } else if (rc == 0) {
         if (batch_append(buf, len) == 0) sp_stats_inc(SP_STAT_TXN_PROFILES);
     }
@@ -433,7 +438,8 @@ static void emit_txn_event(const sp_txn_t *t)
 {
     sp_profile_env_t env = {.release = agent.opts.cfg->release,
                             .environment = agent.opts.cfg->environment,
-                            .node_version = agent.node_version};
+                            .node_version = agent.node_version,
+                            .locale = agent.opts.cfg->locale};
     char *buf = NULL;
     size_t len = 0;
     if (sp_profile_txn_event_envelope(t, agent.meta.profiler_id, &env, &buf, &len) == 0)

@@ -28,10 +28,25 @@ static int env_int(const char *name, int def, int lo, int hi)
     return (int)x;
 }
 
-static bool env_flag(const char *name)
+int sp_config_parse_bool(const char *v)
+{
+    static const char *const yes[] = {"1", "true", "yes", "on"}, *const no[] = {"0", "false", "no", "off"};
+    for (size_t i = 0; v && i < sizeof yes / sizeof *yes; i++) {
+        if (strcasecmp(v, yes[i]) == 0) return 1;
+        if (strcasecmp(v, no[i]) == 0) return 0;
+    }
+    return -1;
+}
+
+bool sp_config_env_bool(const char *name, bool def)
 {
     const char *v = secure_getenv(name);
-    return v && *v && strcmp(v, "0") != 0 && strcasecmp(v, "false") != 0;
+    if (!v || !*v) return def;
+    int b = sp_config_parse_bool(v);
+    if (b >= 0) return b;
+    SP_WARN("%s=\"%s\" is not one of 1/true/yes/on or 0/false/no/off; using %s", name, v,
+            def ? "true" : "false");
+    return def;
 }
 
 static void env_str(const char *name, char *dst, size_t len, const char *def)
@@ -56,7 +71,7 @@ static bool env_choice(const char *name, const char *yes, const char *no, bool d
 void sp_config_load(sp_config_t *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->debug = env_flag(SP_ENV_DEBUG);
+    cfg->debug = sp_config_env_bool(SP_ENV_DEBUG, false);
     if (cfg->debug) sp_log_set_level(SP_LOG_DEBUG);
     cfg->hz = env_int(SP_ENV_HZ, SP_DEFAULT_HZ, 1, SP_MAX_HZ);
     cfg->signal = env_int(SP_ENV_SIGNAL, 0, 0, SIGRTMAX);
@@ -67,7 +82,7 @@ void sp_config_load(sp_config_t *cfg)
     }
     cfg->chunk_seconds = env_int(SP_ENV_CHUNK_SECONDS, 60, 1, 60);
     cfg->commit_seconds = env_int(SP_ENV_COMMIT_SECONDS, 5, 1, 60);
-    cfg->keep_perf_map = env_flag(SP_ENV_KEEP_PERF_MAP);
+    cfg->keep_perf_map = sp_config_env_bool(SP_ENV_KEEP_PERF_MAP, false);
     cfg->cpu_clock = env_choice(SP_ENV_CLOCK, "cpu", "wall", false);
     cfg->all_threads = env_choice(SP_ENV_THREADS, "all", "js", false);
     cfg->lazy = env_choice(SP_ENV_LOGGING_MODE, "lazy", "eager", false);
@@ -110,6 +125,7 @@ void sp_config_load(sp_config_t *cfg)
     }
     env_str(SP_ENV_ENVIRONMENT, cfg->environment, sizeof cfg->environment, "production");
     env_str(SP_ENV_RELEASE, cfg->release, sizeof cfg->release, "");
+    env_str(SP_ENV_LANG, cfg->locale, sizeof cfg->locale, "C");
 }
 
 bool sp_config_has_node_flag(const char *opts, const char *flag)
