@@ -127,9 +127,16 @@ static bool spool_ready(void)
 {
     if (agent.run) return true;
     if (agent.spool_failed) return false;
-    if (sp_spool_open(agent.opts.cfg->spool_dir, &agent.spool) < 0 ||
-        sp_spool_run_begin(agent.spool, &agent.run) < 0) {
+    if (sp_spool_open(agent.opts.cfg->spool_dir, &agent.spool) < 0) {
         agent.spool_failed = true; /* one warning was printed; drops are counted from here */
+        return false;
+    }
+    int rc = sp_spool_run_begin(agent.spool, &agent.run);
+    if (rc < 0) {
+        /* An existing directory we cannot write (mode 0500, a read-only mount). */
+        SP_WARN("spool directory %s cannot be written (%s); profiles are dropped (counted as "
+                "spool_errors)", agent.opts.cfg->spool_dir, strerror(-rc));
+        agent.spool_failed = true;
         return false;
     }
     return true;

@@ -51,7 +51,8 @@ typedef struct {
     bool all_threads;        /* SENTRYPROF_THREADS=all */
     bool lazy;               /* SENTRY_PROFILER_LOGGING_MODE=lazy */
     bool continuous;         /* SENTRYPROF_MODE (see above) */
-    bool has_dsn;
+    bool has_dsn;            /* SENTRY_DSN is set (the default mode follows it) */
+    bool dsn_valid;          /* ... and parses (dsn.h); else one warning, spool only */
     int shutdown_ms;         /* SENTRYPROF_SHUTDOWN_TIMEOUT */
     char spool_dir[PATH_MAX];
     char environment[128];
