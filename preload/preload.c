@@ -48,8 +48,11 @@
  * that is too long arrives too long (and is rejected), not cut to the right length. */
 #define SP_ARG_LEN(type, field) (sizeof(((type *)0)->field) + 1)
 
-static const char *const node_flags[] = {"--perf-basic-prof-only-functions",
-                                         "--interpreted-frames-native-stack"};
+#define SP_FLAG_PERF_MAP "--perf-basic-prof-only-functions"
+/* Gives each interpreted function its own copy of the interpreter trampoline, so the perf
+ * map names it. Injected only where V8 cannot deadlock with it (sp_config_native_stack_safe):
+ * elsewhere interpreted frames show as Builtins_InterpreterEntryTrampoline. */
+#define SP_FLAG_NATIVE_STACK "--interpreted-frames-native-stack"
 
 static sp_config_t config;
 static sp_ring_t *ring;
@@ -103,8 +106,20 @@ static bool find_helper(const char *lib_path, char *out, size_t len)
     return false;
 }
 
+/* node's V8 version before V8 runs: v8::V8::GetVersion() (exported by every node 18-26)
+ * only returns Version::version_string_, a pointer constant-initialized in .data (no
+ * static constructor, no V8 state), so it is safe to call before main. NULL when the
+ * executable does not export it (an embedder) or the string does not look like one. */
+static const char *v8_version(void)
+{
+    const char *(*get)(void) = (const char *(*)(void))dlsym(RTLD_DEFAULT, "_ZN2v82V810GetVersionEv");
+    const char *v = get ? get() : NULL;
+    return v && *v >= '0' && *v <= '9' && strnlen(v, 64) < 64 ? v : NULL;
+}
+
 /* Adds our V8 flags (only those absent) and the helper to NODE_OPTIONS, keeping the
- * user's options first. Returns whether we asked for the perf map ourselves. */
+ * user's options first. Returns whether we asked for the perf map ourselves. A flag the
+ * user gave is left as it is, even --interpreted-frames-native-stack on an old V8. */
 static bool prepare_node_options(const char *helper)
 {
     const char *old = getenv("NODE_OPTIONS");
@@ -117,11 +132,21 @@ static bool prepare_node_options(const char *helper)
     bool user_perf_map = sp_config_has_node_flag(opts, "--perf-basic-prof") ||
                          sp_config_has_node_flag(opts, "--perf-prof");
     bool changed = false, ok = true;
-    for (size_t i = 0; i < sizeof node_flags / sizeof *node_flags; i++)
-        if (!sp_config_has_node_flag(opts, node_flags[i]) && !(i == 0 && user_perf_map)) {
-            ok = ok && append(opts, sizeof opts, node_flags[i]);
+    if (!user_perf_map && !sp_config_has_node_flag(opts, SP_FLAG_PERF_MAP)) {
+        ok = ok && append(opts, sizeof opts, SP_FLAG_PERF_MAP);
+        changed = true;
+    }
+    if (!sp_config_has_node_flag(opts, SP_FLAG_NATIVE_STACK)) {
+        const char *v8 = v8_version();
+        if (sp_config_native_stack_safe(v8)) {
+            ok = ok && append(opts, sizeof opts, SP_FLAG_NATIVE_STACK);
             changed = true;
+        } else {
+            SP_DEBUG("V8 %s: not adding " SP_FLAG_NATIVE_STACK " (it can deadlock V8's own CPU "
+                     "profiler there); interpreted JS frames stay unnamed",
+                     v8 ? v8 : "of unknown version");
         }
+    }
     if (helper && !strstr(opts, SP_HELPER_NAME)) {
         ok = ok && append(opts, sizeof opts, "--require") && append_quoted(opts, sizeof opts, helper);
         changed = true;
