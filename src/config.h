@@ -43,6 +43,7 @@ typedef struct {
     bool all_threads;        /* SENTRYPROF_THREADS=all */
     bool lazy;               /* SENTRY_PROFILER_LOGGING_MODE=lazy */
     bool continuous;         /* SENTRYPROF_MODE (see above) */
+    bool mode_from_env;      /* SENTRYPROF_MODE was set (valid); else the default chose */
     bool has_dsn;
     int shutdown_ms;         /* SENTRYPROF_SHUTDOWN_TIMEOUT */
     char spool_dir[PATH_MAX];
