@@ -4,7 +4,7 @@
  * Runs: the constructor on the main thread before main(), single-threaded; the destructor
  * on the exiting thread; the N-API callbacks on a JS thread.
  * Rules: in any process that is not node (no N-API in the executable), in secure-execution
- * mode or with SENTRYPROF_DISABLE=1 it does nothing at all: no thread, no signal handler,
+ * mode or with SENTRYPROF_DISABLE=true it does nothing at all: no thread, no signal handler,
  * no environment change. It never aborts the host: every failure is one warning and inert.
  * N-API symbols are looked up at run time (dlsym), so the library loads anywhere.
  * Reads: SENTRYPROF_* and NODE_OPTIONS (see src/config.h). */
@@ -28,6 +28,7 @@
 
 #include "agent.h"
 #include "config.h"
+#include "fatal.h"
 #include "log.h"
 #include "mem.h"
 #include "ring.h"
@@ -161,7 +162,8 @@ static void detect_user_v8_log(const char *node_options)
     if (!f) return;
     size_t n = fread(buf, 1, sizeof buf, f);
     fclose(f);
-    if (has_log_flag(buf, n)) user_v8_log = true;
+    /* node's options only: `node server.js --log-level=info` is the app's own argument */
+    if (sp_config_node_args_want_v8_log(buf, n)) user_v8_log = true;
 }
 
 static bool is_perf_map_path(const char *path)
@@ -236,9 +238,9 @@ static void atfork_child(void)
 __attribute__((constructor)) static void sentryprof_init(void)
 {
     if (getauxval(AT_SECURE)) return;
-    const char *off = secure_getenv(SP_ENV_DISABLE);
-    if (off && *off && strcmp(off, "0") != 0) return;
     if (!is_node_process()) return;
+    /* after the node check: a bad value's one warning goes to node, not to every program */
+    if (sp_config_env_bool(SP_ENV_DISABLE, false)) return;
 
     sp_config_load(&config);
     sp_config_log(&config);
@@ -289,8 +291,22 @@ __attribute__((destructor)) static void sentryprof_fini(void)
     if (!started_pid || started_pid != getpid()) return;
     sp_sampler_stop();
     sp_agent_stop(SP_EXIT_TIMEOUT_MS);
-    sp_uploader_shutdown();
+    sp_uploader_shutdown(config.shutdown_ms);
     started_pid = 0;
+}
+
+/* A default-fatal signal (fatal.h), on the flush thread: what the destructor would have
+ * done, within budget_ms in all (the process dies right after). */
+static void flush_before_signal_death(int budget_ms)
+{
+    if (!started_pid || started_pid != getpid()) return;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    sp_sampler_stop();
+    sp_agent_stop(budget_ms < SP_EXIT_TIMEOUT_MS ? budget_ms : SP_EXIT_TIMEOUT_MS);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long spent = (t1.tv_sec - t0.tv_sec) * 1000L + (t1.tv_nsec - t0.tv_nsec) / 1000000L;
+    if (spent < budget_ms) sp_uploader_shutdown((int)(budget_ms - spent));
 }
 
 /* ---- N-API bridge: resolved at run time so non-node processes never need it ---- */
@@ -422,7 +438,9 @@ static void on_env_teardown(void *arg)
     sp_sampler_unregister_thread(); /* runs on the env's own thread */
 }
 
-/* registerThread(threadId, name, nodeVersion): the helper calls it on every JS thread. */
+/* registerThread(threadId, name, nodeVersion, fatalMask): the helper calls it on every JS
+ * thread; in the main thread fatalMask holds the SP_FATAL_* signals no JS listener handles
+ * (the helper runs before the app's code, but after other --require'd modules). */
 static napi_value js_register_thread(napi_env env, napi_callback_info info)
 {
     args_t a;
@@ -435,6 +453,9 @@ static napi_value js_register_thread(napi_env env, napi_callback_info info)
     if (started_pid == getpid() && *id) {
         rc = sp_sampler_register_thread(id, name);
         if (rc == 0) napi.add_env_cleanup_hook(env, on_env_teardown, NULL);
+        int mask = (int)arg_num(env, &a, 3, 0);
+        if ((rc == 0 || rc == -EEXIST) && mask && syscall(SYS_gettid) == getpid())
+            sp_fatal_arm(mask, config.shutdown_ms, flush_before_signal_death);
     }
     return number(env, rc == -EEXIST ? 0 : rc);
 }
@@ -578,6 +599,8 @@ SP_EXPORT napi_value napi_register_module_v1(napi_env env, napi_value exports)
     set_string(env, exports, "mode", sp_agent_continuous() ? "continuous" : "transaction");
     /* Whether SENTRYPROF_MODE chose the mode (an SDK's settings replace only defaults). */
     set_number(env, exports, "modeFromEnv", config.mode_from_env);
+    /* The parsed config, so the helper does not parse the same variables again. */
+    set_number(env, exports, "debug", config.debug ? 1 : 0);
     /* 1 in node's main thread (the process's first thread): the helper then needs no
      * require('worker_threads'), ~10 ms of module loading at every node start. */
     set_number(env, exports, "mainThread", syscall(SYS_gettid) == getpid() ? 1 : 0);

@@ -8,12 +8,14 @@
 //   sentryprof-http.js     every incoming http/https request becomes a transaction;
 //   sentryprof-sentry7.js  apps using @sentry/node 7 get our profiles in the SDK's envelopes.
 // It must never throw into the app, print (but one warning per bad setting, and debug lines
-// with SENTRYPROF_DEBUG=1), change the app's output or keep the event loop alive.
+// with SENTRYPROF_DEBUG=true), change the app's output or keep the event loop alive.
 (function sentryprofHelper() {
   const lib = process.env.SENTRYPROF_LIBRARY_PATH;
   if (!lib || globalThis.__sentryprof) return;
   const env = process.env;
-  const debug = env.SENTRYPROF_DEBUG === '1';
+  // SENTRYPROF_DEBUG with config.h's truth values (1/true/yes/on, any case); once the bridge
+  // is bound, as the library parsed it (native.debug).
+  let debug = /^(1|true|yes|on)$/i.test(env.SENTRYPROF_DEBUG || '');
   const say = (line) => { try { process.stderr.write(`[sentryprof] ${line}\n`); } catch (_) { /* closed stderr */ } };
   let native;
   try {
@@ -25,6 +27,7 @@
     return;
   }
   if (typeof native.registerThread !== 'function') return; // not our library's bridge
+  if (typeof native.debug === 'number') debug = native.debug === 1;
   let threadId = 0;
   // The bridge knows the main thread; loading worker_threads there would cost ~10 ms of
   // every node start (it pulls in streams and the worker machinery).
@@ -35,8 +38,16 @@
     } catch (_) { /* very old node: main thread only */ }
   }
   const isMain = threadId === 0;
+  // Signals that would kill the process by default (no JS listener yet: a module --require'd
+  // before us may have added one): the library flushes on them before the process dies.
+  let fatalMask = 0;
+  if (isMain) {
+    try {
+      ['SIGTERM', 'SIGINT', 'SIGHUP'].forEach((s, i) => { if (process.listenerCount(s) === 0) fatalMask |= 1 << i; });
+    } catch (_) { /* no listenerCount: no flush on signals */ }
+  }
   const rc = native.registerThread(String(threadId), isMain ? 'main' : `worker ${threadId}`,
-    process.versions.node);
+    process.versions.node, fatalMask);
   if (rc < 0 && debug) say(`debug: thread ${threadId} not sampled (${rc})`);
 
   // ---- JS-side config (the native side reads the rest). Warnings and the debug dump come

@@ -388,7 +388,8 @@ static void emit_transaction(const sp_txn_t *t)
     }
     sp_profile_env_t env = {.release = agent.release,
                             .environment = agent.environment,
-                            .node_version = agent.node_version};
+                            .node_version = agent.node_version,
+                            .locale = agent.opts.cfg->locale};
     if (t->to_js) {
         char profile_id[33];
         size_t len;
@@ -445,7 +446,8 @@ static void emit_txn_event(const sp_txn_t *t)
 {
     sp_profile_env_t env = {.release = agent.release,
                             .environment = agent.environment,
-                            .node_version = agent.node_version};
+                            .node_version = agent.node_version,
+                            .locale = agent.opts.cfg->locale};
     char *buf = NULL;
     size_t len = 0;
     if (sp_profile_txn_event_envelope(t, agent.meta.profiler_id, &env, &buf, &len) == 0)

@@ -41,6 +41,7 @@ typedef struct {
     const char *release;
     const char *environment;
     const char *node_version; /* "20.20.2"; "" when unknown */
+    const char *locale;       /* device.locale (config's LANG); NULL or "": "C" */
 } sp_profile_env_t;
 
 /* The v1 profile payload alone as compact JSON text (an sp_mem buffer, *len bytes; NULL

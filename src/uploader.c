@@ -261,7 +261,7 @@ void sp_uploader_notify(void)
     pthread_mutex_unlock(&up.lock);
 }
 
-void sp_uploader_shutdown(void)
+void sp_uploader_shutdown(int wait_ms)
 {
     if (!up.enabled) return;
     pthread_mutex_lock(&up.lock);
@@ -272,8 +272,8 @@ void sp_uploader_shutdown(void)
     /* The thread may be waiting for a child: do not join it (exit would wait as long);
      * one last bounded pass of our own picks up what the agent just published. */
     if (pending) {
-        int secs = (up.shutdown_ms + 999) / 1000;
-        int rc = run_child(secs > 0 ? secs : 1, up.shutdown_ms);
+        int secs = (wait_ms + 999) / 1000;
+        int rc = run_child(secs > 0 ? secs : 1, wait_ms);
         if (rc == -ETIMEDOUT) SP_DEBUG("uploader: shutdown timeout; the rest stays in %s", up.spool);
     }
 }

@@ -20,8 +20,9 @@ void sp_uploader_init(const sp_config_t *cfg, const char *lib_path);
 void sp_uploader_set_dsn(const char *dsn);
 /* Something was published: start the thread if needed and wake it. Cheap; any thread. */
 void sp_uploader_notify(void);
-/* Exit: one last upload of what is left, waiting at most cfg->shutdown_ms in all. */
-void sp_uploader_shutdown(void);
+/* Exit: one last upload of what is left, waiting at most wait_ms in all (the child may go
+ * on after we are gone, bounded by its own --timeout). */
+void sp_uploader_shutdown(int wait_ms);
 /* In a fork child: forget the thread (it does not exist there). */
 void sp_uploader_atfork_child(void);
 

@@ -383,9 +383,9 @@ int sp_cli_doctor(int argc, char **argv)
     }
 
     /* ---- the environment the profiled process would see */
-    const char *off = getenv(SP_ENV_DISABLE);
-    if (off && *off && strcmp(off, "0") != 0)
-        FAIL("disabled", "%s=%s: the library does nothing in any process", SP_ENV_DISABLE, off);
+    if (sp_config_env_bool(SP_ENV_DISABLE, false))
+        FAIL("disabled", "%s=%s: the library does nothing in any process", SP_ENV_DISABLE,
+             getenv(SP_ENV_DISABLE));
     const char *dsn = getenv(SP_ENV_DSN);
     bool has_dsn = dsn && *dsn;
     const char *mode_env = getenv(SP_ENV_MODE);
@@ -462,11 +462,10 @@ int sp_cli_doctor(int argc, char **argv)
                 if (has_work) {
                     struct stat st;
                     bool left = mpath && stat(mpath, &st) == 0;
-                    const char *keep = getenv(SP_ENV_KEEP_PERF_MAP);
-                    bool kept = keep && strcmp(keep, "1") == 0;
+                    bool kept = sp_config_env_bool(SP_ENV_KEEP_PERF_MAP, false); /* as the library reads it */
                     line("ok", "V8 flags", "accepted: %s written during the run (%.0f bytes, " DOCTOR_WORK " in it)%s",
                          mpath ? mpath : "the perf map", num(pm, "size"),
-                         left ? (kept ? ", kept at exit (SENTRYPROF_KEEP_PERF_MAP=1)" : ", NOT removed at exit") : ", removed at exit");
+                         left ? (kept ? ", kept at exit (SENTRYPROF_KEEP_PERF_MAP)" : ", NOT removed at exit") : ", removed at exit");
                     if (left && !kept) line("warn", "perf map", "%s was left behind after node exited", mpath);
                     if (left && mpath) unlink(mpath);
                 } else if (merr) {

@@ -667,9 +667,7 @@ int sp_cli_upload(int argc, char **argv)
         }
     }
     up.deadline = now_mono() + timeout;
-    const char *debug = getenv(SP_ENV_DEBUG); /* as sp_config_load reads it */
-    if (debug && *debug && strcmp(debug, "0") != 0 && strcasecmp(debug, "false") != 0)
-        sp_log_set_level(SP_LOG_DEBUG);
+    if (sp_config_env_bool(SP_ENV_DEBUG, false)) sp_log_set_level(SP_LOG_DEBUG); /* as config reads it */
 
     /* The DSN first: a bad one touches nothing. */
     const char *dsn = dsn_arg ? dsn_arg : getenv(SP_ENV_DSN);

@@ -51,6 +51,12 @@ check "valid DSN: healthy" test "$(cat "$WORK/rc")" = 0
 check "valid DSN: host and project" has '^ok    SENTRY_DSN    valid: https://o1.ingest.example.com, project 42$'
 check "valid DSN: nothing spooled by the check run in the user's spool" test -z "$(find "$WORK/spool" -name '*.envelope' -o -name '*.envelopes')"
 
+SENTRYPROF_KEEP_PERF_MAP=true doctor
+check "SENTRYPROF_KEEP_PERF_MAP=true: the map is kept on purpose (saw: $(grep 'V8 flags' "$WORK/out"))" \
+    has '^ok    V8 flags      accepted: .*, kept at exit (SENTRYPROF_KEEP_PERF_MAP)$'
+check "SENTRYPROF_KEEP_PERF_MAP=true: no warning about a map left behind" \
+    bash -c "! grep -q '^warn  perf map' '$WORK/out'"
+
 NODE_OPTIONS="--no-such-flag-for-sentryprof" doctor
 check "a flag node rejects: exit 1" test "$(cat "$WORK/rc")" = 1
 check "a flag node rejects: said so" has '^verdict: unhealthy: '

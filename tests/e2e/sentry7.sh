@@ -48,7 +48,7 @@ start_ingest() { # start_ingest DIR: sets $ingest_pid and $DSN
     "$NODE" "$INGEST/server.js" --port 0 --dir "$1" --parent-pid $$ --quiet >"$1.log" 2>&1 &
     ingest_pid=$!
     local port
-    port=$("$INGEST/wait-port.sh" "$1" 10) || { not_ok "ingest server did not start"; finish; }
+    port=$("$INGEST/wait-port.sh" "$1" 60) || { not_ok "ingest server did not start"; finish; }
     DSN="http://pub@127.0.0.1:$port/1"
 }
 stop_ingest() { kill "$ingest_pid" 2>/dev/null; wait "$ingest_pid" 2>/dev/null; }
