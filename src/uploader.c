@@ -126,6 +126,9 @@ void sp_uploader_set_dsn(const char *dsn)
         SP_WARN("the Sentry SDK's DSN is longer than %zu bytes; profiles stay in %s", sizeof up.dsn - 1, up.spool);
         return;
     }
+    /* The environment's DSN, already in use: nothing changes. */
+    const char *env_dsn = secure_getenv(SP_ENV_DSN);
+    if (up.enabled && !up.dsn[0] && env_dsn && strcmp(env_dsn, dsn) == 0) return;
     pthread_mutex_lock(&up.lock);
     bool same = strcmp(up.dsn, dsn) == 0;
     if (!same) snprintf(up.dsn, sizeof up.dsn, "%s", dsn);
