@@ -96,8 +96,10 @@
   };
 
   const roll = (r) => r >= 1 || (r > 0 && Math.random() < r);
-  // Transaction names go into a 200-byte native buffer: cut on a character boundary.
-  function clip(s, max = 199) {
+  // Transaction names go into a native buffer of native.txnNameMax bytes (SP_TXN_NAME_MAX
+  // less the NUL): cut on a character boundary.
+  const NAME_MAX = native.txnNameMax;
+  function clip(s, max = NAME_MAX) {
     s = typeof s === 'string' ? s : String(s == null ? '' : s);
     if (s.length * 3 <= max || Buffer.byteLength(s) <= max) return s;
     let out = s.slice(0, max);
@@ -114,6 +116,19 @@
     // Set by sentryprof-sentry7.js: true while an @sentry/* SDK with tracing is active, so
     // our own HTTP transactions step aside (the SDK sends its own; nothing twice).
     sdkTracing: () => false,
+    // An app's Sentry client options (any major): its DSN, release and environment win over
+    // SENTRY_DSN/SENTRY_RELEASE/SENTRY_ENVIRONMENT for what the native side builds and
+    // uploads. Main thread only; once per client.
+    handSdkSettings(o, sdk) {
+      if (!isMain || typeof native.setSdk !== 'function' || !o) return;
+      let meta = sdk;
+      if (!meta) { try { meta = o._metadata && o._metadata.sdk; } catch (_) { meta = undefined; } }
+      const str = (v) => (typeof v === 'string' ? v : '');
+      native.setSdk(str(o.dsn), str(o.release), str(o.environment),
+        str(meta && meta.name), str(meta && meta.version));
+      dbg(`Sentry SDK settings: dsn=${o.dsn ? 'set' : 'unset'} release=${str(o.release) || '(env)'} ` +
+        `environment=${str(o.environment) || '(env)'}`);
+    },
     begin(name, op, traceId, parentSpanId, parentSampled) {
       const traceSampled = parentSampled === undefined ? roll(config.tracesSampleRate) : parentSampled;
       if (!traceSampled) return -1;

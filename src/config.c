@@ -90,6 +90,8 @@ void sp_config_load(sp_config_t *cfg)
     cfg->has_dsn = dsn && *dsn;
     cfg->shutdown_ms = env_int(SP_ENV_SHUTDOWN_TIMEOUT, 2, 0, 60) * 1000;
     cfg->continuous = env_choice(SP_ENV_MODE, "continuous", "transaction", !cfg->has_dsn);
+    const char *mode = secure_getenv(SP_ENV_MODE);
+    cfg->mode_from_env = mode && (strcasecmp(mode, "continuous") == 0 || strcasecmp(mode, "transaction") == 0);
     if (sp_spool_default_dir(cfg->spool_dir, sizeof cfg->spool_dir) < 0) {
         const char *v = secure_getenv(SP_ENV_SPOOL_DIR);
         if (v && *v)
@@ -137,6 +139,24 @@ bool sp_config_has_node_flag(const char *opts, const char *flag)
         if (start && (end == '\0' || end == ' ' || end == '\t' || end == '=' || end == '"')) return true;
     }
     return false;
+}
+
+/* V8 before 12 (Node 18: 10.2, Node 20: 11.3) keeps a per-page CodeObjectRegistry behind
+ * a mutex that the JS thread holds while it allocates or looks up code. With
+ * --interpreted-frames-native-stack, V8's own SIGPROF sampler (--cpu-prof, the inspector's
+ * Profiler, @sentry/profiling-node) looks up every interpreted frame's pc in that registry
+ * from inside the signal handler (IsInterpreterFramePc -> Heap::FindCodeForInnerPointer):
+ * a sample that lands while the thread holds the mutex waits on itself forever. Measured
+ * with tests/apps/deopt.js under --cpu-prof: Node 18 and 20 hang in 5-15% of short runs,
+ * Node 22 (12.4), 24 (13.6), 26 (14.6) in none (the registry is gone). Unknown: not safe. */
+bool sp_config_native_stack_safe(const char *v8_version)
+{
+    if (!v8_version || *v8_version < '0' || *v8_version > '9') return false;
+    char *end;
+    errno = 0;
+    long major = strtol(v8_version, &end, 10);
+    if (errno || *end != '.') return false;
+    return major >= 12;
 }
 
 void sp_config_log(const sp_config_t *cfg)

@@ -35,6 +35,7 @@
 #include "ratelimit.h"
 #include "spool.h"
 #include "transport.h"
+#include "uploader.h" /* SP_UPLOAD_EXIT_*: the exit codes the library acts on */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -60,7 +61,13 @@
 #define SP_UPLOAD_REASON_SEND "send_error"
 #define SP_UPLOAD_REASON_CAP "cache_overflow"
 
-enum { UP_EXIT_OK = 0, UP_EXIT_ERROR = 1, UP_EXIT_BAD_DSN = 3, UP_EXIT_DEFERRED = 4 };
+/* The exit codes the library's uploader thread acts on (uploader.h). */
+enum {
+    UP_EXIT_OK = SP_UPLOAD_EXIT_OK,
+    UP_EXIT_ERROR = SP_UPLOAD_EXIT_ERROR,
+    UP_EXIT_BAD_DSN = SP_UPLOAD_EXIT_BAD_DSN,
+    UP_EXIT_DEFERRED = SP_UPLOAD_EXIT_DEFERRED
+};
 
 typedef struct {
     sp_dsn_t dsn;
