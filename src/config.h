@@ -47,6 +47,7 @@ typedef struct {
     bool continuous;         /* SENTRYPROF_MODE (see above) */
     bool has_dsn;
     int shutdown_ms;         /* SENTRYPROF_SHUTDOWN_TIMEOUT */
+    unsigned long long spool_max_bytes; /* SENTRYPROF_SPOOL_MAX_BYTES */
     char spool_dir[PATH_MAX];
     char environment[128];
     char release[256];
@@ -57,6 +58,10 @@ void sp_config_load(sp_config_t *cfg);
 /* True when NODE_OPTIONS-style text opts holds flag as a whole option ("--x", "--x=v",
  * possibly quoted). The preload uses it to add only missing flags; doctor to check them. */
 bool sp_config_has_node_flag(const char *opts, const char *flag);
+
+/* A size in bytes with an optional K, M or G suffix (powers of 1024), > 0: true and *out,
+ * or false (the caller warns and uses its default). */
+bool sp_config_parse_size(const char *v, unsigned long long *out);
 
 /* Logs the effective configuration at debug level. */
 void sp_config_log(const sp_config_t *cfg);
