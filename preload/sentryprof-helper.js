@@ -28,6 +28,12 @@
   }
   if (typeof native.registerThread !== 'function') return; // not our library's bridge
   if (typeof native.debug === 'number') debug = native.debug === 1;
+  // The library is loaded but not running here: a process SENTRYPROF_INCLUDE/EXCLUDE (or the
+  // package-manager rule) left out, which inherited our --require from a profiled parent.
+  if (native.active === 0) {
+    if (debug) say('debug: helper inactive: this process is not profiled');
+    return;
+  }
   let threadId = 0;
   // The bridge knows the main thread; loading worker_threads there would cost ~10 ms of
   // every node start (it pulls in streams and the worker machinery).
@@ -86,8 +92,10 @@
   };
 
   const roll = (r) => r >= 1 || (r > 0 && Math.random() < r);
-  // Transaction names go into a 200-byte native buffer: cut on a character boundary.
-  function clip(s, max = 199) {
+  // Transaction names go into a native buffer of native.txnNameMax bytes (SP_TXN_NAME_MAX
+  // less the NUL): cut on a character boundary.
+  const NAME_MAX = native.txnNameMax;
+  function clip(s, max = NAME_MAX) {
     s = typeof s === 'string' ? s : String(s == null ? '' : s);
     if (s.length * 3 <= max || Buffer.byteLength(s) <= max) return s;
     let out = s.slice(0, max);
@@ -120,9 +128,10 @@
     begin(name, op, traceId, parentSpanId, parentSampled) {
       const traceSampled = parentSampled === undefined ? roll(config.tracesSampleRate) : parentSampled;
       if (!traceSampled) return -1;
-      // Transaction mode: a transaction is spooled only with its profile, so an unprofiled one
-      // is not started at all. Continuous mode: every sampled transaction is spooled, pointing
-      // at the process's continuous profile (the profile rate does not apply per transaction).
+      // Transaction mode: a transaction not picked by the profiles rate is not started at all;
+      // one that is gets its profile, or (fewer than 2 samples) is sent alone. Continuous
+      // mode: every sampled transaction is spooled, pointing at the process's continuous
+      // profile (the profile rate does not apply per transaction).
       if (config.mode === 'transaction' && !roll(config.profilesSampleRate)) return -1;
       const h = native.startTransaction(clip(name), String(op || 'default'), traceId || '',
         parentSpanId || '', true, false);

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "dsn.h"
 #include "log.h"
 #include "spool.h"
 
@@ -92,8 +93,37 @@ void sp_config_load(sp_config_t *cfg)
     const char *mode = secure_getenv(SP_ENV_MODE);
     cfg->mode_from_env = mode && (strcasecmp(mode, "continuous") == 0 || strcasecmp(mode, "transaction") == 0);
     if (sp_spool_default_dir(cfg->spool_dir, sizeof cfg->spool_dir) < 0) {
-        SP_WARN("spool directory path too long; using /tmp/sentryprof-%u", (unsigned)getuid());
+        const char *v = secure_getenv(SP_ENV_SPOOL_DIR);
+        if (v && *v)
+            SP_WARN("%s is %zu bytes long, longer than a path can be (%zu); using /tmp/sentryprof-%u",
+                    SP_ENV_SPOOL_DIR, strlen(v), sizeof cfg->spool_dir - 1, (unsigned)getuid());
+        else
+            SP_WARN("TMPDIR is too long for the spool directory's path; using /tmp/sentryprof-%u",
+                    (unsigned)getuid());
         snprintf(cfg->spool_dir, sizeof cfg->spool_dir, "/tmp/sentryprof-%u", (unsigned)getuid());
+    } else if (cfg->spool_dir[0] != '/') {
+        /* Resolved once, against the working directory at start: the agent writes and the
+         * upload child reads it later, after the app may have changed directory. */
+        char cwd[PATH_MAX], abs[PATH_MAX];
+        int n = getcwd(cwd, sizeof cwd) ? snprintf(abs, sizeof abs, "%s/%s", cwd, cfg->spool_dir) : -1;
+        if (n < 0 || (size_t)n >= sizeof abs) {
+            SP_WARN("%s=\"%.200s\" is relative and cannot be made absolute here; using /tmp/sentryprof-%u",
+                    SP_ENV_SPOOL_DIR, cfg->spool_dir, (unsigned)getuid());
+            snprintf(cfg->spool_dir, sizeof cfg->spool_dir, "/tmp/sentryprof-%u", (unsigned)getuid());
+        } else {
+            memcpy(cfg->spool_dir, abs, (size_t)n + 1);
+        }
+    }
+    if (cfg->has_dsn) {
+        /* Checked here, at the start of every node process, with the parser `sentryprof
+         * upload` uses: a bad DSN gets its line even in a process that never uploads. */
+        sp_dsn_t d;
+        char why[160];
+        cfg->dsn_valid = sp_dsn_parse(dsn, &d, why, sizeof why) == 0;
+        if (!cfg->dsn_valid)
+            SP_WARN("%s=\"%.200s\" is not a valid DSN: %s; nothing is sent, profiles stay in %s "
+                    "(send them later with `sentryprof upload --dsn DSN`)",
+                    SP_ENV_DSN, dsn, why, cfg->spool_dir);
     }
     env_str(SP_ENV_ENVIRONMENT, cfg->environment, sizeof cfg->environment, "production");
     env_str(SP_ENV_RELEASE, cfg->release, sizeof cfg->release, "");
@@ -111,52 +141,22 @@ bool sp_config_has_node_flag(const char *opts, const char *flag)
     return false;
 }
 
-/* node options whose value may come as the next argument ("--require x"); V8's own flags
- * take "--flag=value" in practice. An unknown one makes the scan stop early: at worst a
- * user's later --prof gets our temporary log file, never the app's arguments are read. */
-static const char *const node_value_opts[] = {
-    "-r", "--require", "--import", "--loader", "--experimental-loader", "-C", "--conditions",
-    "--title", "--input-type", "--inspect-port", "--debug-port", "--env-file",
-    "--env-file-if-exists", "--redirect-warnings", "--diagnostic-dir", "--report-dir",
-    "--report-directory", "--report-filename", "--report-signal", "--heapsnapshot-signal",
-    "--icu-data-dir", "--openssl-config", "--tls-cipher-list", "--tls-keylog",
-    "--unhandled-rejections", "--dns-result-order", "--secure-heap", "--secure-heap-min",
-    "--trace-event-categories", "--trace-event-file-pattern", "--cpu-prof-dir",
-    "--cpu-prof-name", "--cpu-prof-interval", "--heap-prof-dir", "--heap-prof-name",
-    "--heap-prof-interval", "--watch-path", "--disable-warning", "--experimental-policy",
-    "--policy-integrity", "--max-http-header-size", "--stack-trace-limit"};
-/* Options whose value is code: the arguments after it belong to that code. */
-static const char *const node_eval_opts[] = {"-e", "--eval", "-p", "--print", "-pe", "-ep"};
-
-static bool in_list(const char *arg, const char *const *list, size_t count)
+/* V8 before 12 (Node 18: 10.2, Node 20: 11.3) keeps a per-page CodeObjectRegistry behind
+ * a mutex that the JS thread holds while it allocates or looks up code. With
+ * --interpreted-frames-native-stack, V8's own SIGPROF sampler (--cpu-prof, the inspector's
+ * Profiler, @sentry/profiling-node) looks up every interpreted frame's pc in that registry
+ * from inside the signal handler (IsInterpreterFramePc -> Heap::FindCodeForInnerPointer):
+ * a sample that lands while the thread holds the mutex waits on itself forever. Measured
+ * with tests/apps/deopt.js under --cpu-prof: Node 18 and 20 hang in 5-15% of short runs,
+ * Node 22 (12.4), 24 (13.6), 26 (14.6) in none (the registry is gone). Unknown: not safe. */
+bool sp_config_native_stack_safe(const char *v8_version)
 {
-    for (size_t i = 0; i < count; i++)
-        if (strcmp(arg, list[i]) == 0) return true;
-    return false;
-}
-
-bool sp_config_node_args_want_v8_log(const char *args, size_t n)
-{
-    const char *p = args, *end = args + n;
-    bool first = true, skip_value = false;
-    while (p < end) {
-        const char *nul = memchr(p, '\0', (size_t)(end - p));
-        size_t len = nul ? (size_t)(nul - p) : (size_t)(end - p);
-        char arg[256];
-        snprintf(arg, sizeof arg, "%.*s", (int)(len < sizeof arg ? len : sizeof arg - 1), p);
-        p += len + 1;
-        if (first || skip_value) { /* argv[0], or the value of the option before */
-            first = skip_value = false;
-            continue;
-        }
-        if (arg[0] != '-' || strcmp(arg, "-") == 0 || strcmp(arg, "--") == 0) return false;
-        if (in_list(arg, node_eval_opts, sizeof node_eval_opts / sizeof *node_eval_opts) ||
-            strncmp(arg, "--eval=", 7) == 0 || strncmp(arg, "--print=", 8) == 0)
-            return false;
-        if (strncmp(arg, "--log", 5) == 0 || strncmp(arg, "--prof", 6) == 0) return true;
-        skip_value = in_list(arg, node_value_opts, sizeof node_value_opts / sizeof *node_value_opts);
-    }
-    return false;
+    if (!v8_version || *v8_version < '0' || *v8_version > '9') return false;
+    char *end;
+    errno = 0;
+    long major = strtol(v8_version, &end, 10);
+    if (errno || *end != '.') return false;
+    return major >= 12;
 }
 
 void sp_config_log(const sp_config_t *cfg)

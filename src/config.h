@@ -33,6 +33,8 @@
 #define SP_ENV_RELEASE "SENTRY_RELEASE"             /* Sentry release, default "" */
 #define SP_ENV_LANG "LANG"                   /* the profiles' device.locale, default "C" */
 #define SP_ENV_SPOOL_MAX_BYTES "SENTRYPROF_SPOOL_MAX_BYTES" /* spool size cap (K/M/G ok), default 100M */
+#define SP_ENV_INCLUDE "SENTRYPROF_INCLUDE"       /* only node processes matching these globs (select.h) */
+#define SP_ENV_EXCLUDE "SENTRYPROF_EXCLUDE"       /* never those matching these (select.h) */
 
 #define SP_DEFAULT_HZ 99
 #define SP_MAX_HZ 1000
@@ -50,7 +52,8 @@ typedef struct {
     bool lazy;               /* SENTRY_PROFILER_LOGGING_MODE=lazy */
     bool continuous;         /* SENTRYPROF_MODE (see above) */
     bool mode_from_env;      /* SENTRYPROF_MODE was set (valid); else the default chose */
-    bool has_dsn;
+    bool has_dsn;            /* SENTRY_DSN is set (the default mode follows it) */
+    bool dsn_valid;          /* ... and parses (dsn.h); else one warning, spool only */
     int shutdown_ms;         /* SENTRYPROF_SHUTDOWN_TIMEOUT */
     char spool_dir[PATH_MAX];
     char environment[128];
@@ -70,12 +73,12 @@ void sp_config_load(sp_config_t *cfg);
 /* True when NODE_OPTIONS-style text opts holds flag as a whole option ("--x", "--x=v",
  * possibly quoted). The preload uses it to add only missing flags; doctor to check them. */
 bool sp_config_has_node_flag(const char *opts, const char *flag);
-/* True when node's own options in args (NUL-separated, n bytes: /proc/self/cmdline, argv[0]
- * first) ask V8 for a log of its own (--log*, --prof*): then V8's isolate log stays where the
- * user wants it. Node's options come before the script, so the scan stops at the first
- * argument that is not an option (the script), after the code of -e/--eval/-p/--print, at
- * "-" and at "--"; options that take a separate value (-r x, --require x, ...) skip it. */
-bool sp_config_node_args_want_v8_log(const char *args, size_t n);
+
+/* True when node's V8 (version string as process.versions.v8 or v8::V8::GetVersion() give
+ * it, e.g. "11.3.244.8-node.33") can take --interpreted-frames-native-stack without
+ * risking a deadlock of its own CPU profiler (see config.c). NULL or unparsable: false.
+ * The preload injects the flag only then; doctor expects it only then. */
+bool sp_config_native_stack_safe(const char *v8_version);
 
 /* Logs the effective configuration at debug level. */
 void sp_config_log(const sp_config_t *cfg);

@@ -231,7 +231,8 @@ static json_t *envelope_header(const char *event_id)
 
 static double secs(uint64_t ns) { return (double)ns / 1e9; }
 
-/* profile_id links a v1 profile; profiler_id a continuous one. Exactly one is set. */
+/* profile_id links a v1 profile; profiler_id a continuous one. At most one is set; neither:
+ * a transaction sent without a profile. */
 static json_t *transaction_event(const sp_txn_t *t, const char *profile_id, const char *profiler_id,
                                  const sp_profile_env_t *env)
 {
@@ -241,15 +242,18 @@ static json_t *transaction_event(const sp_txn_t *t, const char *profile_id, cons
                               t->span_id, "op", t->op, "status", status, "data", "sentry.origin",
                               "auto.sentryprof");
     if (t->parent_span_id[0]) json_object_set_new(trace, "parent_span_id", json_string(t->parent_span_id));
-    json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:s, s:s, s:{s:s, s:s}, s:[], s:{s:o, s:{s:s, s:s}, s:{s:s}}}",
+    json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:s, s:s, s:{s:s, s:s}, s:[], s:{s:o, s:{s:s, s:s}}}",
                            "event_id", t->event_id, "type", "transaction", "platform", "node",
                            "transaction", t->name, "start_timestamp", start, "timestamp", end,
                            "release", env->release ? env->release : "", "environment",
                            env->environment ? env->environment : "production", "sdk", "name",
                            SP_SDK_NAME, "version", SP_VERSION, "spans", "contexts", "trace", trace,
-                           "runtime", "name", "node", "version", env->node_version ? env->node_version : "",
-                           "profile", profile_id ? "profile_id" : "profiler_id",
-                           profile_id ? profile_id : profiler_id);
+                           "runtime", "name", "node", "version", env->node_version ? env->node_version : "");
+    if (ev && (profile_id || profiler_id)) {
+        json_t *ctx = json_object_get(ev, "contexts");
+        json_object_set_new(ctx, "profile", json_pack("{s:s}", profile_id ? "profile_id" : "profiler_id",
+                                                      profile_id ? profile_id : profiler_id));
+    }
     if (ev && t->http_status) {
         char code[16];
         snprintf(code, sizeof code, "%d", t->http_status);

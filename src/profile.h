@@ -56,8 +56,10 @@ char *sp_profile_txn_text(const sp_session_t *s, const sp_txn_t *t, uint64_t ori
 int sp_profile_txn_envelope(const sp_session_t *s, const sp_txn_t *t, uint64_t origin_real_ns,
                             const sp_profile_env_t *env, char **out, size_t *len);
 
-/* Continuous mode: the transaction event alone, pointing at the continuous profile through
- * contexts.profile.profiler_id. 0 or -errno. */
+/* The transaction event alone. Continuous mode: profiler_id points it at the continuous
+ * profile (contexts.profile.profiler_id). Transaction mode, a transaction too short for a
+ * profile: profiler_id NULL, no profile context (so Sentry's counts and percentiles still
+ * see it). 0 or -errno. */
 int sp_profile_txn_event_envelope(const sp_txn_t *t, const char *profiler_id,
                                   const sp_profile_env_t *env, char **out, size_t *len);
 

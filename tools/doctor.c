@@ -10,12 +10,18 @@
  * is kept through SENTRYPROF_MODE) and its transaction is discarded; its temporary
  * directory is removed. Environment: PATH, LD_PRELOAD, NODE_OPTIONS, SENTRYPROF_* and
  * SENTRY_DSN as the profiled process would see them. Single-threaded.
+ * Process selection (src/select.h): a "selection" line names SENTRYPROF_INCLUDE/EXCLUDE;
+ * `-- COMMAND ARGS` also says whether that command's node process would be profiled and
+ * which rule decided (a script run through its `#!...node` line, e.g. `npm`, counts as
+ * `node SCRIPT ARGS`); --select-only prints just that. The check run itself is always
+ * selected (the variables are removed from its environment).
  */
 #include "cli.h"
 
 #include "config.h"
 #include "dsn.h"
 #include "mem.h"
+#include "select.h"
 #include "spool.h"
 
 #include <errno.h>
@@ -312,13 +318,70 @@ static void show_stderr(const char *err)
     }
 }
 
+/* Does the file start with a "#!" line naming node ("#!/usr/bin/env node", "#!/usr/bin/node")? */
+static bool node_shebang(const char *path)
+{
+    char buf[256] = "";
+    FILE *f = fopen(path, "re");
+    if (!f) return false;
+    bool ok = fgets(buf, sizeof buf, f) != NULL;
+    fclose(f);
+    return ok && buf[0] == '#' && buf[1] == '!' && strstr(buf, "node") != NULL;
+}
+
+/* The selection lines: the rules in effect, and the verdict for COMMAND ARGS (cmd NULL:
+ * none given). */
+static void check_selection(int cmdc, char **cmd)
+{
+    const char *inc = getenv(SP_ENV_INCLUDE), *exc = getenv(SP_ENV_EXCLUDE);
+    line("ok", "selection", "%s=%s, %s=%s; package managers excluded unless included (%s)",
+         SP_ENV_INCLUDE, inc && *inc ? inc : "(unset)", SP_ENV_EXCLUDE, exc && *exc ? exc : "(unset)",
+         SP_SELECT_DEFAULT_EXCLUDE);
+    if (!cmd || cmdc <= 0) return;
+    const char *base = strrchr(cmd[0], '/');
+    base = base ? base + 1 : cmd[0];
+    char path[PATH_MAX];
+    char **av = sp_mem_calloc((size_t)cmdc + 2, sizeof *av);
+    if (!av) return;
+    int ac = 0;
+    if (strncmp(base, "node", 4) == 0) {
+        for (int i = 0; i < cmdc; i++) av[ac++] = cmd[i];
+    } else {
+        if (strchr(cmd[0], '/')) snprintf(path, sizeof path, "%s", cmd[0]);
+        else if (!find_on_path(cmd[0], path, sizeof path)) path[0] = '\0';
+        if (!path[0] || !node_shebang(path)) {
+            line("ok", "selection", "%s: not a node program (%s); its node children decide for themselves",
+                 cmd[0], path[0] ? "no #!...node line" : "not found on PATH");
+            sp_mem_free(av);
+            return;
+        }
+        av[ac++] = "node";
+        av[ac++] = path;
+        for (int i = 1; i < cmdc; i++) av[ac++] = cmd[i];
+    }
+    sp_select_t s;
+    sp_select_decide(ac, av, inc, exc, &s);
+    line(s.profile ? "ok" : "warn", "selection", "%s: %s %s (%s)", cmd[0], s.script,
+         s.profile ? "profiled" : "not profiled", s.rule);
+    sp_mem_free(av);
+}
+
 int sp_cli_doctor(int argc, char **argv)
 {
     const char *node_arg = NULL;
+    bool select_only = false;
+    int cmdc = 0;
+    char **cmd = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             sp_cli_usage(stdout);
             return 0;
+        } else if (strcmp(argv[i], "--") == 0) {
+            cmd = argv + i + 1;
+            cmdc = argc - i - 1;
+            break;
+        } else if (strcmp(argv[i], "--select-only") == 0) {
+            select_only = true;
         } else if (strcmp(argv[i], "--node") == 0 && i + 1 < argc) {
             node_arg = argv[++i];
         } else if (strncmp(argv[i], "--node=", 7) == 0) {
@@ -328,6 +391,10 @@ int sp_cli_doctor(int argc, char **argv)
         }
     }
     printf("sentryprof doctor %s\n", SP_VERSION);
+    if (select_only) {
+        check_selection(cmdc, cmd);
+        return 0;
+    }
 
     /* ---- node */
     char node[PATH_MAX] = "", node_version[64] = "";
@@ -391,6 +458,7 @@ int sp_cli_doctor(int argc, char **argv)
     const char *mode_env = getenv(SP_ENV_MODE);
     const char *mode = mode_env && *mode_env ? mode_env : has_dsn ? "transaction" : "continuous";
     char run_mode[32] = ""; /* the mode the check run reported (a bad SENTRYPROF_MODE falls back) */
+    check_selection(cmdc, cmd);
 
     /* ---- the check run */
     if (node[0] && lib[0]) {
@@ -411,8 +479,8 @@ int sp_cli_doctor(int argc, char **argv)
                                  : sp_cli_printf("LD_PRELOAD=%s", lib);
             set[1] = sp_cli_printf("%s=%s", SP_ENV_SPOOL_DIR, spool);
             set[2] = sp_cli_printf("%s=%s", SP_ENV_MODE, mode);
-            static const char *const run_unset[] = {SP_ENV_DSN};
-            char **env = make_env(run_unset, 1, set, 3);
+            static const char *const run_unset[] = {SP_ENV_DSN, SP_ENV_INCLUDE, SP_ENV_EXCLUDE};
+            char **env = make_env(run_unset, 3, set, 3);
             char *av[] = {node, "-e", (char *)doctor_script, NULL};
             child_t c;
             int rc = run_child(av, env, cwd, err_path, DOCTOR_TIMEOUT_MS, &c);
@@ -428,12 +496,26 @@ int sp_cli_doctor(int argc, char **argv)
             bool perf_flag = sp_config_has_node_flag(nopts, "--perf-basic-prof-only-functions") ||
                              sp_config_has_node_flag(nopts, "--perf-basic-prof") ||
                              sp_config_has_node_flag(nopts, "--perf-prof");
-            bool native_stack = sp_config_has_node_flag(nopts, "--interpreted-frames-native-stack");
+            /* --interpreted-frames-native-stack is ours only on a V8 where it cannot deadlock
+             * V8's own profiler; elsewhere it must be absent unless the user set it. */
+            const char *v8 = facts ? sp_cli_json_str(facts, "v8") : NULL;
+            bool want_native_stack = sp_config_native_stack_safe(v8);
+            bool native_stack = sp_config_has_node_flag(nopts, "--interpreted-frames-native-stack") ||
+                                !want_native_stack;
             bool require_helper = strstr(nopts, "sentryprof-helper.js") != NULL;
             if (!facts) {
                 /* node did not get as far as the script: say why */
             } else if (perf_flag && native_stack && require_helper) {
                 line("ok", "NODE_OPTIONS", "%s", nopts);
+                bool user_native_stack = sp_config_has_node_flag(nopts, "--interpreted-frames-native-stack");
+                if (!want_native_stack && user_native_stack)
+                    line("warn", "JS frames", "V8 %s: --interpreted-frames-native-stack (set outside "
+                         "sentryprof) can deadlock V8's own CPU profiler (--cpu-prof, inspector) here",
+                         v8 ? v8 : "?");
+                else if (!want_native_stack)
+                    line("", "JS frames", "V8 %s: interpreted functions show as "
+                         "Builtins_InterpreterEntryTrampoline (--interpreted-frames-native-stack is "
+                         "left out: it can deadlock V8's own CPU profiler here)", v8 ? v8 : "?");
             } else {
                 FAIL("NODE_OPTIONS", "our flags are missing (%s%s%s): NODE_OPTIONS=%s",
                      perf_flag ? "" : "--perf-basic-prof-only-functions ",

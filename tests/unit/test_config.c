@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "nodeargs.h"
 #include "mem.h"
 #include "profile.h"
 #include "session.h"
@@ -103,9 +104,10 @@ START_TEST(test_node_args_v8_log)
         {ARGS("node\0-r\0./setup.js\0app.js\0--prof"), false},
         {ARGS("node\0--require\0./setup.js\0--prof\0app.js"), true},
         {ARGS("node\0-r\0--prof-looking-name.js\0app.js"), false}, /* a value, not a flag */
-        {ARGS("node\0-e\0code\0--prof"), false},
-        {ARGS("node\0--eval=code\0--log-all"), false},
-        {ARGS("node\0-p\0process.argv\0--logfile=x"), false},
+        {ARGS("node\0-e\0code\0--prof"), true}, /* node's options go on after the code */
+        {ARGS("node\0-e\0code\0arg\0--prof"), false}, /* the code's own arguments */
+        {ARGS("node\0--eval=code\0--log-all"), true},
+        {ARGS("node\0-p\0process.argv\0x\0--logfile=x"), false},
         {ARGS("node\0--\0--prof"), false},
         {ARGS("node\0-\0--prof"), false},
         {ARGS("node"), false},
@@ -118,7 +120,7 @@ START_TEST(test_node_args_v8_log)
         for (size_t j = 0; j < cases[i].n && k + 1 < sizeof shown; j++)
             shown[k++] = cases[i].args[j] ? cases[i].args[j] : ' ';
         shown[k] = '\0';
-        bool got = sp_config_node_args_want_v8_log(cases[i].args, cases[i].n);
+        bool got = sp_nodeargs_want_v8_log(cases[i].args, cases[i].n);
         ck_assert_msg(got == cases[i].want, "`%s`: expected user V8 log %d, saw %d", shown,
                       cases[i].want, got);
     }
