@@ -42,10 +42,11 @@ void sp_cli_usage(FILE *out)
     fprintf(out,
             "usage: sentryprof COMMAND [ARGS...]\n"
             "\n"
-            "  top [-n N] [--sort self|total] [--thread TID] [--js-only] [FILE|DIR...]\n"
+            "  top [-n N] [--sort self|total] [FILTERS] [FILE|DIR...]\n"
             "      the N (default %d, 0 = all) hottest functions in envelope files; a DIR means\n"
             "      every *.envelope and *.envelopes (batch) in it and in its subdirectories\n"
-            "      (default: the spool)\n"
+            "      (default: the spool). FILTERS (top, convert, flame): --thread TID,\n"
+            "      --transaction NAME, --since 10m|UNIX-SECONDS|ISO-TIME, --js-only\n"
             "  list [DIR]\n"
             "      one line per envelope in the spool (FILE#N inside a batch): size, item\n"
             "      types, samples, span\n"
