@@ -618,6 +618,104 @@ void sp_model_counts(const sp_model_t *m, uint64_t **self_out, uint64_t **total_
     *total_out = total;
 }
 
+/* ---- call tree ---- */
+
+static uint64_t node_key(uint32_t parent, uint32_t fn) { return (uint64_t)parent << 32 | fn; }
+
+static void tree_rehash(sp_model_tree_t *t, size_t nslots)
+{
+    sp_mem_free(t->slots);
+    t->slots = sp_cli_calloc(nslots, sizeof *t->slots);
+    t->nslots = nslots;
+    for (size_t i = 1; i < t->n; i++) {
+        uint64_t k = node_key(t->node[i].parent, t->node[i].fn);
+        size_t j = hash_bytes(&k, sizeof k) & (nslots - 1);
+        while (t->slots[j]) j = (j + 1) & (nslots - 1);
+        t->slots[j] = (uint32_t)(i + 1);
+    }
+}
+
+static uint32_t tree_child(sp_model_tree_t *t, uint32_t parent, uint32_t fn)
+{
+    if (t->nslots == 0 || (t->n + 1) * 10 > t->nslots * 7) tree_rehash(t, t->nslots ? t->nslots * 2 : 256);
+    uint64_t k = node_key(parent, fn);
+    size_t j = hash_bytes(&k, sizeof k) & (t->nslots - 1);
+    for (; t->slots[j]; j = (j + 1) & (t->nslots - 1)) {
+        const sp_model_node_t *nd = &t->node[t->slots[j] - 1];
+        if (nd->parent == parent && nd->fn == fn) return t->slots[j] - 1;
+    }
+    SP_GROW(t->node, t->cap, t->n + 1);
+    sp_model_node_t *p = &t->node[parent];
+    t->node[t->n] = (sp_model_node_t){.fn = fn, .parent = parent, .depth = p->depth + 1,
+                                      .first_child = UINT32_MAX, .next_sibling = p->first_child};
+    p->first_child = (uint32_t)t->n;
+    t->slots[j] = (uint32_t)(t->n + 1);
+    return (uint32_t)t->n++;
+}
+
+void sp_model_tree(const sp_model_t *m, long thread, bool reverse, sp_model_tree_t *t)
+{
+    *t = (sp_model_tree_t){0};
+    SP_GROW(t->node, t->cap, 1);
+    t->node[0] = (sp_model_node_t){.fn = UINT32_MAX, .parent = UINT32_MAX, .first_child = UINT32_MAX,
+                                   .next_sibling = UINT32_MAX};
+    t->n = 1;
+    t->sample_node = sp_cli_calloc(m->nsamples ? m->nsamples : 1, sizeof *t->sample_node);
+    for (size_t i = 0; i < m->nsamples; i++) {
+        const sp_model_sample_t *s = &m->samples[i];
+        t->sample_node[i] = UINT32_MAX;
+        if (thread >= 0 && s->thread != (uint32_t)thread) continue;
+        uint32_t len;
+        const uint32_t *ids = sp_model_stack(m, s->stack, &len);
+        uint32_t at = 0;
+        t->node[0].total++;
+        for (uint32_t k = 0; k < len; k++) {
+            at = tree_child(t, at, ids[reverse ? len - 1 - k : k]);
+            t->node[at].total++;
+        }
+        t->node[at].self++;
+        t->sample_node[i] = at;
+    }
+}
+
+static int (*tree_cmp)(uint32_t, uint32_t, void *);
+static void *tree_cmp_arg;
+static const sp_model_node_t *tree_nodes;
+
+static int cmp_node(const void *a, const void *b)
+{
+    return tree_cmp(tree_nodes[*(const uint32_t *)a].fn, tree_nodes[*(const uint32_t *)b].fn, tree_cmp_arg);
+}
+
+void sp_model_tree_sort(sp_model_tree_t *t, int (*cmp)(uint32_t fa, uint32_t fb, void *arg), void *arg)
+{
+    uint32_t *kids = NULL;
+    size_t cap = 0;
+    tree_cmp = cmp;
+    tree_cmp_arg = arg;
+    tree_nodes = t->node;
+    for (size_t i = 0; i < t->n; i++) {
+        size_t n = 0;
+        for (uint32_t c = t->node[i].first_child; c != UINT32_MAX; c = t->node[c].next_sibling) {
+            SP_GROW(kids, cap, n + 1);
+            kids[n++] = c;
+        }
+        if (n < 2) continue;
+        qsort(kids, n, sizeof *kids, cmp_node);
+        t->node[i].first_child = kids[0];
+        for (size_t k = 0; k < n; k++) t->node[kids[k]].next_sibling = k + 1 < n ? kids[k + 1] : UINT32_MAX;
+    }
+    sp_mem_free(kids);
+}
+
+void sp_model_tree_free(sp_model_tree_t *t)
+{
+    sp_mem_free(t->node);
+    sp_mem_free(t->slots);
+    sp_mem_free(t->sample_node);
+    *t = (sp_model_tree_t){0};
+}
+
 void sp_cli_model_no_samples(const sp_model_filter_t *f)
 {
     sp_cli_err("no samples%s%s%s%s%s", f->thread ? " for thread " : "", f->thread ? f->thread : "",

@@ -124,6 +124,28 @@ bool sp_model_parse_since(const char *s, int64_t *ns);
  * -1: bad value (a usage line is printed, cmd names the command). */
 int sp_model_filter_arg(sp_model_filter_t *f, const char *cmd, int argc, char **argv, int *i);
 
+/* A call tree of the selected samples: node 0 is the root (fn UINT32_MAX); a node's
+ * children are the functions called under it (reverse: its callers, leaves at the top). */
+typedef struct {
+    uint32_t fn, parent, depth;
+    uint32_t first_child, next_sibling; /* UINT32_MAX: none; children sorted by label on request */
+    uint64_t total, self;
+} sp_model_node_t;
+
+typedef struct {
+    sp_model_node_t *node;
+    size_t n, cap;
+    uint32_t *slots; /* (parent, fn) -> node + 1 */
+    size_t nslots;
+    uint32_t *sample_node; /* per selected sample in the tree: its leaf node (reverse: root frame), else UINT32_MAX */
+} sp_model_tree_t;
+
+/* Builds the tree of the selected samples of thread (index into m->threads; -1: all). */
+void sp_model_tree(const sp_model_t *m, long thread, bool reverse, sp_model_tree_t *t);
+/* Orders every node's children by cmp of their function ids. */
+void sp_model_tree_sort(sp_model_tree_t *t, int (*cmp)(uint32_t fa, uint32_t fb, void *arg), void *arg);
+void sp_model_tree_free(sp_model_tree_t *t);
+
 /* One line on stderr saying no sample passed the filter f. */
 void sp_cli_model_no_samples(const sp_model_filter_t *f);
 
