@@ -44,9 +44,15 @@
 #define SP_RING_CAPACITY 1024 /* samples; ~10 s of one thread at 99 Hz between drains */
 #define SP_EXIT_TIMEOUT_MS 1000 /* bound on the exit-time flush */
 #define SP_HELPER_NAME "sentryprof-helper.js"
+/* A bridge buffer for a field of one of our structs, one byte longer than the field: an id
+ * that is too long arrives too long (and is rejected), not cut to the right length. */
+#define SP_ARG_LEN(type, field) (sizeof(((type *)0)->field) + 1)
 
-static const char *const node_flags[] = {"--perf-basic-prof-only-functions",
-                                         "--interpreted-frames-native-stack"};
+#define SP_FLAG_PERF_MAP "--perf-basic-prof-only-functions"
+/* Gives each interpreted function its own copy of the interpreter trampoline, so the perf
+ * map names it. Injected only where V8 cannot deadlock with it (sp_config_native_stack_safe):
+ * elsewhere interpreted frames show as Builtins_InterpreterEntryTrampoline. */
+#define SP_FLAG_NATIVE_STACK "--interpreted-frames-native-stack"
 
 static sp_config_t config;
 static sp_ring_t *ring;
@@ -100,8 +106,20 @@ static bool find_helper(const char *lib_path, char *out, size_t len)
     return false;
 }
 
+/* node's V8 version before V8 runs: v8::V8::GetVersion() (exported by every node 18-26)
+ * only returns Version::version_string_, a pointer constant-initialized in .data (no
+ * static constructor, no V8 state), so it is safe to call before main. NULL when the
+ * executable does not export it (an embedder) or the string does not look like one. */
+static const char *v8_version(void)
+{
+    const char *(*get)(void) = (const char *(*)(void))dlsym(RTLD_DEFAULT, "_ZN2v82V810GetVersionEv");
+    const char *v = get ? get() : NULL;
+    return v && *v >= '0' && *v <= '9' && strnlen(v, 64) < 64 ? v : NULL;
+}
+
 /* Adds our V8 flags (only those absent) and the helper to NODE_OPTIONS, keeping the
- * user's options first. Returns whether we asked for the perf map ourselves. */
+ * user's options first. Returns whether we asked for the perf map ourselves. A flag the
+ * user gave is left as it is, even --interpreted-frames-native-stack on an old V8. */
 static bool prepare_node_options(const char *helper)
 {
     const char *old = getenv("NODE_OPTIONS");
@@ -114,11 +132,21 @@ static bool prepare_node_options(const char *helper)
     bool user_perf_map = sp_config_has_node_flag(opts, "--perf-basic-prof") ||
                          sp_config_has_node_flag(opts, "--perf-prof");
     bool changed = false, ok = true;
-    for (size_t i = 0; i < sizeof node_flags / sizeof *node_flags; i++)
-        if (!sp_config_has_node_flag(opts, node_flags[i]) && !(i == 0 && user_perf_map)) {
-            ok = ok && append(opts, sizeof opts, node_flags[i]);
+    if (!user_perf_map && !sp_config_has_node_flag(opts, SP_FLAG_PERF_MAP)) {
+        ok = ok && append(opts, sizeof opts, SP_FLAG_PERF_MAP);
+        changed = true;
+    }
+    if (!sp_config_has_node_flag(opts, SP_FLAG_NATIVE_STACK)) {
+        const char *v8 = v8_version();
+        if (sp_config_native_stack_safe(v8)) {
+            ok = ok && append(opts, sizeof opts, SP_FLAG_NATIVE_STACK);
             changed = true;
+        } else {
+            SP_DEBUG("V8 %s: not adding " SP_FLAG_NATIVE_STACK " (it can deadlock V8's own CPU "
+                     "profiler there); interpreted JS frames stay unnamed",
+                     v8 ? v8 : "of unknown version");
         }
+    }
     if (helper && !strstr(opts, SP_HELPER_NAME)) {
         ok = ok && append(opts, sizeof opts, "--require") && append_quoted(opts, sizeof opts, helper);
         changed = true;
@@ -457,7 +485,7 @@ static napi_value js_register_thread(napi_env env, napi_callback_info info)
 {
     args_t a;
     get_args(env, info, &a);
-    char id[SP_THREAD_ID_LEN], name[64], version[32];
+    char id[SP_THREAD_ID_LEN], name[SP_THREAD_NAME_LEN], version[32];
     arg_str(env, &a, 0, id, sizeof id);
     arg_str(env, &a, 1, name, sizeof name);
     if (*arg_str(env, &a, 2, version, sizeof version)) sp_agent_set_runtime(version);
@@ -478,7 +506,7 @@ static napi_value js_take_profile(napi_env env, napi_callback_info info)
 {
     args_t a;
     get_args(env, info, &a);
-    char id[40], *json = NULL;
+    char id[SP_ARG_LEN(sp_txn_t, event_id)], *json = NULL;
     if (!sp_agent_take_profile(arg_str(env, &a, 0, id, sizeof id), &json)) {
         /* Someone waits for this profile (off the request path: the SDK's transport): have
          * the agent build it now rather than at its next tick. */
@@ -500,7 +528,8 @@ static napi_value js_start_transaction(napi_env env, napi_callback_info info)
 {
     args_t a;
     get_args(env, info, &a);
-    char name[SP_TXN_NAME_MAX], op[64], trace[40], parent[24];
+    char name[SP_TXN_NAME_MAX], op[sizeof(((sp_txn_t *)0)->op)], trace[SP_ARG_LEN(sp_txn_t, trace_id)],
+        parent[SP_ARG_LEN(sp_txn_t, parent_span_id)];
     long h = started_pid == getpid()
                  ? sp_txn_start(arg_str(env, &a, 0, name, sizeof name), arg_str(env, &a, 1, op, sizeof op),
                                 arg_str(env, &a, 2, trace, sizeof trace),
@@ -532,7 +561,7 @@ static napi_value js_set_transaction(napi_env env, napi_callback_info info)
     args_t a;
     get_args(env, info, &a);
     long h = (long)arg_num(env, &a, 0, -1);
-    char name[SP_TXN_NAME_MAX], status[32];
+    char name[SP_TXN_NAME_MAX], status[sizeof(((sp_txn_t *)0)->status)];
     if (*arg_str(env, &a, 1, name, sizeof name)) sp_txn_set_name(h, name);
     int rc = sp_txn_set_status(h, (int)arg_num(env, &a, 2, 0), arg_str(env, &a, 3, status, sizeof status));
     return number(env, rc);
@@ -574,6 +603,8 @@ SP_EXPORT napi_value napi_register_module_v1(napi_env env, napi_value exports)
     set_string(env, exports, "mode", config.continuous ? "continuous" : "transaction");
     /* The parsed config, so the helper does not parse the same variables again. */
     set_number(env, exports, "debug", config.debug ? 1 : 0);
+    /* The longest transaction name in bytes (the helper cuts names on a character boundary). */
+    set_number(env, exports, "txnNameMax", SP_TXN_NAME_MAX - 1);
     /* 1 in node's main thread (the process's first thread): the helper then needs no
      * require('worker_threads'), ~10 ms of module loading at every node start. */
     set_number(env, exports, "mainThread", syscall(SYS_gettid) == getpid() ? 1 : 0);

@@ -92,8 +92,10 @@
   };
 
   const roll = (r) => r >= 1 || (r > 0 && Math.random() < r);
-  // Transaction names go into a 200-byte native buffer: cut on a character boundary.
-  function clip(s, max = 199) {
+  // Transaction names go into a native buffer of native.txnNameMax bytes (SP_TXN_NAME_MAX
+  // less the NUL): cut on a character boundary.
+  const NAME_MAX = native.txnNameMax;
+  function clip(s, max = NAME_MAX) {
     s = typeof s === 'string' ? s : String(s == null ? '' : s);
     if (s.length * 3 <= max || Buffer.byteLength(s) <= max) return s;
     let out = s.slice(0, max);

@@ -127,9 +127,16 @@ static bool spool_ready(void)
 {
     if (agent.run) return true;
     if (agent.spool_failed) return false;
-    if (sp_spool_open(agent.opts.cfg->spool_dir, &agent.spool) < 0 ||
-        sp_spool_run_begin(agent.spool, &agent.run) < 0) {
+    if (sp_spool_open(agent.opts.cfg->spool_dir, &agent.spool) < 0) {
         agent.spool_failed = true; /* one warning was printed; drops are counted from here */
+        return false;
+    }
+    int rc = sp_spool_run_begin(agent.spool, &agent.run);
+    if (rc < 0) {
+        /* An existing directory we cannot write (mode 0500, a read-only mount). */
+        SP_WARN("spool directory %s cannot be written (%s); profiles are dropped (counted as "
+                "spool_errors)", agent.opts.cfg->spool_dir, strerror(-rc));
+        agent.spool_failed = true;
         return false;
     }
     return true;
@@ -252,7 +259,10 @@ static void add_sample(sp_session_t *sess, uint64_t *gen, const sp_sample_t *s)
         if (idx < 0) {
             sp_symbolizer_resolve(agent.sym, s->pcs[i], i > 0, &f);
             idx = sp_session_frame(sess, &f);
-            if (idx < 0) return;
+            if (idx < 0) { /* out of memory: the sample is lost, and counted */
+                sp_stats_inc(SP_STAT_DROP_AGENT_OOM);
+                return;
+            }
             sp_session_remember_addr(sess, tag, idx);
         }
         frames[n++] = (uint32_t)idx;
@@ -263,13 +273,14 @@ static void add_sample(sp_session_t *sess, uint64_t *gen, const sp_sample_t *s)
         if (idx >= 0) frames[n++] = (uint32_t)idx;
     }
     long stack = sp_session_stack(sess, frames, n);
-    char thread_id[SP_THREAD_ID_LEN], name[64];
+    char thread_id[SP_THREAD_ID_LEN], name[SP_THREAD_NAME_LEN];
     if (!sp_sampler_thread_info((pid_t)s->tid, thread_id, name, sizeof name)) {
         snprintf(thread_id, sizeof thread_id, "%u", s->tid);
         name[0] = '\0';
     }
     uint64_t real_ns = (uint64_t)((int64_t)s->ts_ns + agent.mono_to_real_ns);
     if (sp_session_sample(sess, stack, thread_id, name, real_ns) == 0) sp_stats_inc(SP_STAT_SAMPLES_SYMBOLIZED);
+    else sp_stats_inc(SP_STAT_DROP_AGENT_OOM); /* no stack or no room: both out of memory */
 }
 
 static void retain(const sp_sample_t *s)
@@ -461,7 +472,7 @@ static void scan_native_threads(void)
     struct dirent *de;
     while ((de = readdir(d))) {
         pid_t tid = (pid_t)atoi(de->d_name);
-        char id[SP_THREAD_ID_LEN], name[64];
+        char id[SP_THREAD_ID_LEN], name[SP_THREAD_NAME_LEN];
         if (tid <= 0 || tid == self || sp_sampler_thread_info(tid, id, name, sizeof name)) continue;
         char path[96], line[512];
         snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);

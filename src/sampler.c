@@ -379,15 +379,18 @@ bool sp_sampler_check_handler(void)
 
 bool sp_sampler_thread_info(pid_t tid, char *thread_id, char *name, size_t name_len)
 {
-    for (int i = 0; i < SP_MAX_THREADS; i++) {
+    bool found = false;
+    pthread_mutex_lock(&sampler_lock); /* a register may be rewriting the names of a reused slot */
+    for (int i = 0; i < SP_MAX_THREADS && !found; i++) {
         sp_sampler_thread_t *t = &sp_threads[i];
         if (atomic_load(&t->tid) == tid && atomic_load(&t->state) != SLOT_FREE) {
             copy_str(thread_id, t->thread_id, SP_THREAD_ID_LEN);
             copy_str(name, t->name, name_len);
-            return true;
+            found = true;
         }
     }
-    return false;
+    pthread_mutex_unlock(&sampler_lock);
+    return found;
 }
 
 bool sp_sampler_self_info(pid_t *tid, char thread_id[SP_THREAD_ID_LEN])

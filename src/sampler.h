@@ -19,7 +19,8 @@
 #include "ring.h"
 
 #define SP_MAX_THREADS 256 /* preallocated thread slots */
-#define SP_THREAD_ID_LEN 24
+#define SP_THREAD_ID_LEN 24   /* a Sentry thread id ("0", a worker id, a tid) and its NUL */
+#define SP_THREAD_NAME_LEN 64 /* a thread name kept for the profile's thread_metadata */
 
 typedef struct {
     int signo;      /* preferred signal; 0: first SIG_DFL one from SIGRTMIN+2 */

@@ -2,12 +2,14 @@
  * Threads: init on the constructor's thread; notify from the agent thread; the loop on its
  * own thread (all signals blocked, named "sentryprof-up"); shutdown on the exiting thread.
  * Lock order: up_lock only. Reads SENTRYPROF_CLI (an explicit path to the CLI) at init.
- * Child exit codes (tools/upload.c): 0 all sent, 4 some deferred (rate limit, backoff,
- * deadline), 3 invalid DSN, others: error. */
+ * Child exit codes: SP_UPLOAD_EXIT_* in uploader.h (tools/upload.c returns them). Failures
+ * are told on the child's --status-fd: one warning line per cause per process (a wrong key,
+ * a closed port, a rate limit), not one per upload. */
 #include "uploader.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -78,7 +80,7 @@ static bool find_cli(const char *lib_path)
 
 void sp_uploader_init(const sp_config_t *cfg, const char *lib_path)
 {
-    if (!cfg->has_dsn) return;
+    if (!cfg->has_dsn || !cfg->dsn_valid) return; /* config.c warned about a bad one */
     up.debug = cfg->debug;
     up.shutdown_ms = cfg->shutdown_ms;
     snprintf(up.spool, sizeof up.spool, "%s", cfg->spool_dir);
@@ -105,18 +107,79 @@ void sp_uploader_init(const sp_config_t *cfg, const char *lib_path)
     SP_DEBUG("uploader: %s --spool %s", up.cli, up.spool);
 }
 
-/* Runs `sentryprof upload --once --quiet --timeout T --spool DIR` and returns its exit code,
- * waiting at most wait_ms (then -ETIMEDOUT; the child finishes on its own by its timeout). */
+#define SP_UP_CAUSES 16      /* distinct failure causes remembered (warned once each) */
+#define SP_UP_CAUSE_LEN 32
+#define SP_UP_STATUS_FD 3     /* the child's --status-fd */
+
+/* Causes already warned about in this process (under up.lock). */
+static char warned_causes[SP_UP_CAUSES][SP_UP_CAUSE_LEN];
+
+/* One status line of the child ("<cause>\t<text>"): warned once per cause per process. */
+static void status_line(char *line)
+{
+    char *tab = strchr(line, '\t');
+    if (!tab || tab == line || tab - line >= SP_UP_CAUSE_LEN) return;
+    *tab = '\0';
+    bool seen = false;
+    pthread_mutex_lock(&up.lock);
+    size_t i;
+    for (i = 0; i < SP_UP_CAUSES && warned_causes[i][0]; i++)
+        if (strcmp(warned_causes[i], line) == 0) seen = true;
+    if (!seen && i < SP_UP_CAUSES) memcpy(warned_causes[i], line, (size_t)(tab - line) + 1);
+    pthread_mutex_unlock(&up.lock);
+    if (!seen) SP_WARN("%s", tab + 1);
+    else SP_DEBUG("%s", tab + 1);
+}
+
+typedef struct {
+    int fd;
+    char buf[2048];
+    size_t len;
+} status_reader_t;
+
+/* Reads what the child wrote; complete lines go to status_line. False at end of file. */
+static bool read_status(status_reader_t *r)
+{
+    ssize_t n = read(r->fd, r->buf + r->len, sizeof r->buf - 1 - r->len);
+    if (n < 0) return errno == EINTR || errno == EAGAIN;
+    if (n == 0) return false;
+    r->len += (size_t)n;
+    r->buf[r->len] = '\0';
+    char *p = r->buf, *nl;
+    while ((nl = strchr(p, '\n'))) {
+        *nl = '\0';
+        status_line(p);
+        p = nl + 1;
+    }
+    r->len -= (size_t)(p - r->buf);
+    memmove(r->buf, p, r->len);
+    if (r->len == sizeof r->buf - 1) r->len = 0; /* an over-long line: dropped */
+    return true;
+}
+
+/* Runs `sentryprof upload --once --quiet --timeout T --spool DIR --status-fd 3` and returns
+ * its exit code, waiting at most wait_ms (then -ETIMEDOUT; the child finishes on its own by
+ * its timeout). Its failures arrive as status lines on a pipe, warned once per cause; with
+ * SENTRYPROF_DEBUG its stderr is ours, so its debug lines show too. */
 static int run_child(int timeout_s, int wait_ms)
 {
-    char tbuf[16];
+    char tbuf[16], fdbuf[8];
     snprintf(tbuf, sizeof tbuf, "%d", timeout_s);
-    char *argv[] = {up.cli, "upload", "--once", "--quiet", "--timeout", tbuf, "--spool", up.spool, NULL};
+    snprintf(fdbuf, sizeof fdbuf, "%d", SP_UP_STATUS_FD);
+    char *argv[] = {up.cli, "upload", "--once", "--quiet", "--timeout", tbuf, "--spool", up.spool,
+                    "--status-fd", fdbuf, NULL};
+    int sp[2];
+    if (pipe2(sp, O_CLOEXEC) < 0) return -errno;
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    if (!up.debug) posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    /* Debug: the child's stderr is ours. node's fd 2 can be close-on-exec, so it is handed
+     * over through a copy dup2'd onto 2 (dup2 clears FD_CLOEXEC on the target). */
+    int err_copy = up.debug ? fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3) : -1;
+    if (err_copy >= 0) posix_spawn_file_actions_adddup2(&fa, err_copy, STDERR_FILENO);
+    else posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, sp[1], SP_UP_STATUS_FD); /* dup2 clears CLOEXEC */
     posix_spawnattr_t at;
     posix_spawnattr_init(&at);
     sigset_t none;
@@ -127,19 +190,44 @@ static int run_child(int timeout_s, int wait_ms)
     int rc = posix_spawn(&pid, up.cli, &fa, &at, argv, up.envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
-    if (rc != 0) return -rc;
+    if (err_copy >= 0) close(err_copy);
+    close(sp[1]);
+    if (rc != 0) {
+        close(sp[0]);
+        return -rc;
+    }
     pthread_mutex_lock(&up.lock);
     up.child = pid;
     pthread_mutex_unlock(&up.lock);
+    status_reader_t r = {.fd = sp[0]};
+    bool reading = true;
     int status = 0;
-    for (int waited = 0;; waited += 10) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid) break;
-        if (r < 0 && errno != EINTR) return -errno;
-        if (wait_ms >= 0 && waited >= wait_ms) return -ETIMEDOUT;
-        struct timespec ts = {0, 10 * 1000000L}; /* a child lives for seconds: 10 ms steps */
-        nanosleep(&ts, NULL);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid) break;
+        if (w < 0 && errno != EINTR) {
+            close(sp[0]);
+            return -errno;
+        }
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long waited = (now.tv_sec - t0.tv_sec) * 1000L + (now.tv_nsec - t0.tv_nsec) / 1000000L;
+        if (wait_ms >= 0 && waited >= wait_ms) {
+            close(sp[0]); /* the child ignores SIGPIPE and goes on */
+            return -ETIMEDOUT;
+        }
+        /* A child lives for seconds: wake on its status lines or every 10 ms for waitpid. */
+        struct pollfd p = {.fd = sp[0], .events = POLLIN};
+        if (reading && poll(&p, 1, 10) > 0) reading = read_status(&r);
+        else if (!reading) {
+            struct timespec ts = {0, 10 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
     }
+    while (reading && read_status(&r)) {} /* what it wrote before exiting (EOF ends it) */
+    close(sp[0]);
     pthread_mutex_lock(&up.lock);
     up.child = 0;
     pthread_mutex_unlock(&up.lock);
@@ -151,11 +239,11 @@ static int handle_result(int rc)
 {
     static bool warned_error;
     switch (rc) {
-    case 0:
+    case SP_UPLOAD_EXIT_OK:
         return 0;
-    case 4:
+    case SP_UPLOAD_EXIT_DEFERRED:
         return SP_UP_RETRY_DEFERRED_S;
-    case 3:
+    case SP_UPLOAD_EXIT_BAD_DSN:
         SP_WARN("SENTRY_DSN is not a valid DSN; profiles stay in %s (spool-only mode)", up.spool);
         up.disabled = true;
         return 0;

@@ -8,6 +8,14 @@
 
 #include "config.h"
 
+/* Exit codes of `sentryprof upload` (tools/upload.c): the contract the thread acts on. */
+enum {
+    SP_UPLOAD_EXIT_OK = 0,       /* everything sent (or nothing to send) */
+    SP_UPLOAD_EXIT_ERROR = 1,    /* retry later; files kept */
+    SP_UPLOAD_EXIT_BAD_DSN = 3,  /* invalid DSN: stop trying, spool only */
+    SP_UPLOAD_EXIT_DEFERRED = 4, /* some left for later (rate limit, backoff, deadline) */
+};
+
 /* Records what the thread needs (the CLI path, a copy of the environment without
  * LD_PRELOAD). Call from the constructor, before main: environ is not yet shared.
  * lib_path: our own .so, to find the CLI next to it. */

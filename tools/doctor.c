@@ -496,12 +496,26 @@ int sp_cli_doctor(int argc, char **argv)
             bool perf_flag = sp_config_has_node_flag(nopts, "--perf-basic-prof-only-functions") ||
                              sp_config_has_node_flag(nopts, "--perf-basic-prof") ||
                              sp_config_has_node_flag(nopts, "--perf-prof");
-            bool native_stack = sp_config_has_node_flag(nopts, "--interpreted-frames-native-stack");
+            /* --interpreted-frames-native-stack is ours only on a V8 where it cannot deadlock
+             * V8's own profiler; elsewhere it must be absent unless the user set it. */
+            const char *v8 = facts ? sp_cli_json_str(facts, "v8") : NULL;
+            bool want_native_stack = sp_config_native_stack_safe(v8);
+            bool native_stack = sp_config_has_node_flag(nopts, "--interpreted-frames-native-stack") ||
+                                !want_native_stack;
             bool require_helper = strstr(nopts, "sentryprof-helper.js") != NULL;
             if (!facts) {
                 /* node did not get as far as the script: say why */
             } else if (perf_flag && native_stack && require_helper) {
                 line("ok", "NODE_OPTIONS", "%s", nopts);
+                bool user_native_stack = sp_config_has_node_flag(nopts, "--interpreted-frames-native-stack");
+                if (!want_native_stack && user_native_stack)
+                    line("warn", "JS frames", "V8 %s: --interpreted-frames-native-stack (set outside "
+                         "sentryprof) can deadlock V8's own CPU profiler (--cpu-prof, inspector) here",
+                         v8 ? v8 : "?");
+                else if (!want_native_stack)
+                    line("", "JS frames", "V8 %s: interpreted functions show as "
+                         "Builtins_InterpreterEntryTrampoline (--interpreted-frames-native-stack is "
+                         "left out: it can deadlock V8's own CPU profiler here)", v8 ? v8 : "?");
             } else {
                 FAIL("NODE_OPTIONS", "our flags are missing (%s%s%s): NODE_OPTIONS=%s",
                      perf_flag ? "" : "--perf-basic-prof-only-functions ",
