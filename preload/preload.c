@@ -466,7 +466,7 @@ static napi_value js_stats(napi_env env, napi_callback_info cbinfo)
     set_number(env, obj, "threads", sp_sampler_thread_count());
     set_number(env, obj, "active", started_pid == getpid());
     set_number(env, obj, "signal", sp_sampler_signal());
-    set_string(env, obj, "mode", config.continuous ? "continuous" : "transaction");
+    set_string(env, obj, "mode", sp_agent_continuous() ? "continuous" : "transaction");
     set_string(env, obj, "logging_mode", config.lazy ? "lazy" : "eager");
     set_string(env, obj, "clock", config.cpu_clock ? "cpu" : "wall");
     return obj;
@@ -536,7 +536,7 @@ static napi_value js_start_transaction(napi_env env, napi_callback_info info)
                                 arg_str(env, &a, 3, parent, sizeof parent), arg_bool(env, &a, 4, true),
                                 arg_bool(env, &a, 5, false))
                  : -ESRCH;
-    if (h >= 0) sp_agent_txn_started();
+    if (h >= 0) sp_agent_txn_started(arg_bool(env, &a, 5, false));
     return number(env, (double)h);
 }
 
@@ -579,6 +579,42 @@ static napi_value js_finish_transaction(napi_env env, napi_callback_info info)
     return number(env, rc);
 }
 
+/* setSdk(dsn, release, environment, sdkName, sdkVersion): what an app's Sentry client
+ * says. The DSN wins over SENTRY_DSN (and enables uploads when there was none); release
+ * and environment win over SENTRY_RELEASE/SENTRY_ENVIRONMENT; "" keeps the current value. */
+static napi_value js_set_sdk(napi_env env, napi_callback_info info)
+{
+    args_t a;
+    get_args(env, info, &a);
+    if (started_pid != getpid()) return number(env, -ESRCH);
+    char dsn[512], release[256], environment[128], name[64], version[32];
+    arg_str(env, &a, 0, dsn, sizeof dsn);
+    arg_str(env, &a, 1, release, sizeof release);
+    arg_str(env, &a, 2, environment, sizeof environment);
+    arg_str(env, &a, 3, name, sizeof name);
+    arg_str(env, &a, 4, version, sizeof version);
+    sp_agent_set_sdk(release, environment, name, version);
+    if (dsn[0]) sp_uploader_set_dsn(dsn);
+    return number(env, 0);
+}
+
+/* setContinuous(on, discardUncommitted) -> previous state (1/0), or -errno. The SDK
+ * decides whether the process is profiled continuously (see sp_agent_set_continuous). */
+static napi_value js_set_continuous(napi_env env, napi_callback_info info)
+{
+    args_t a;
+    get_args(env, info, &a);
+    if (started_pid != getpid()) return number(env, -ESRCH);
+    return number(env, sp_agent_set_continuous(arg_bool(env, &a, 0, true), arg_bool(env, &a, 1, false)));
+}
+
+/* continuous() -> 1 while chunks are being built, else 0. */
+static napi_value js_continuous(napi_env env, napi_callback_info info)
+{
+    (void)info;
+    return number(env, sp_agent_continuous());
+}
+
 static void export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb)
 {
     napi_value fn;
@@ -596,11 +632,17 @@ SP_EXPORT napi_value napi_register_module_v1(napi_env env, napi_value exports)
     export_fn(env, exports, "setTransaction", js_set_transaction);
     export_fn(env, exports, "finishTransaction", js_finish_transaction);
     export_fn(env, exports, "takeProfile", js_take_profile);
+    export_fn(env, exports, "setSdk", js_set_sdk);
+    export_fn(env, exports, "setContinuous", js_set_continuous);
+    export_fn(env, exports, "continuous", js_continuous);
+    set_string(env, exports, "profilerId", sp_agent_profiler_id());
     set_string(env, exports, "version", SP_VERSION);
     /* 0: the engine is not running here (an excluded process that inherited NODE_OPTIONS
      * from a profiled parent, a fork child): the helper then does nothing. */
     set_number(env, exports, "active", started_pid == getpid() ? 1 : 0);
-    set_string(env, exports, "mode", config.continuous ? "continuous" : "transaction");
+    set_string(env, exports, "mode", sp_agent_continuous() ? "continuous" : "transaction");
+    /* Whether SENTRYPROF_MODE chose the mode (an SDK's settings replace only defaults). */
+    set_number(env, exports, "modeFromEnv", config.mode_from_env);
     /* The parsed config, so the helper does not parse the same variables again. */
     set_number(env, exports, "debug", config.debug ? 1 : 0);
     /* The longest transaction name in bytes (the helper cuts names on a character boundary). */

@@ -90,6 +90,8 @@ void sp_config_load(sp_config_t *cfg)
     cfg->has_dsn = dsn && *dsn;
     cfg->shutdown_ms = env_int(SP_ENV_SHUTDOWN_TIMEOUT, 2, 0, 60) * 1000;
     cfg->continuous = env_choice(SP_ENV_MODE, "continuous", "transaction", !cfg->has_dsn);
+    const char *mode = secure_getenv(SP_ENV_MODE);
+    cfg->mode_from_env = mode && (strcasecmp(mode, "continuous") == 0 || strcasecmp(mode, "transaction") == 0);
     if (sp_spool_default_dir(cfg->spool_dir, sizeof cfg->spool_dir) < 0) {
         const char *v = secure_getenv(SP_ENV_SPOOL_DIR);
         if (v && *v)

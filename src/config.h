@@ -51,6 +51,7 @@ typedef struct {
     bool all_threads;        /* SENTRYPROF_THREADS=all */
     bool lazy;               /* SENTRY_PROFILER_LOGGING_MODE=lazy */
     bool continuous;         /* SENTRYPROF_MODE (see above) */
+    bool mode_from_env;      /* SENTRYPROF_MODE was set (valid); else the default chose */
     bool has_dsn;            /* SENTRY_DSN is set (the default mode follows it) */
     bool dsn_valid;          /* ... and parses (dsn.h); else one warning, spool only */
     int shutdown_ms;         /* SENTRYPROF_SHUTDOWN_TIMEOUT */

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dsn.h"
 #include "log.h"
 #include "mem.h"
 
@@ -28,6 +30,8 @@
 #define SP_UP_RETRY_ERROR_S 30    /* any other failure */
 #define SP_UP_CHILD_TIMEOUT_S 30  /* --timeout for a child started while running */
 #define SP_UP_MAX_ENV 4096
+#define SP_UP_SWEEP_DELAY_S 1     /* first pass once a DSN is known: what dead processes left */
+#define SP_UP_DSN_MAX 512
 
 extern char **environ;
 
@@ -44,6 +48,8 @@ static struct {
     char **envp;
     int shutdown_ms;
     bool debug;
+    char lib_path[PATH_MAX];    /* our .so: the CLI is found next to it */
+    char dsn[SP_UP_DSN_MAX];    /* from an app's Sentry SDK (passed as --dsn); "" = SENTRY_DSN */
 } up = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static bool executable(const char *path)
@@ -78,23 +84,23 @@ static bool find_cli(const char *lib_path)
     return false;
 }
 
-void sp_uploader_init(const sp_config_t *cfg, const char *lib_path)
+static void start_thread_locked(void);
+
+/* Finds the CLI, copies the environment, marks the uploader enabled and schedules the
+ * first pass (the sweep) SP_UP_SWEEP_DELAY_S from now. False when there is no CLI. */
+static bool enable(const char *dsn_source)
 {
-    if (!cfg->has_dsn || !cfg->dsn_valid) return; /* config.c warned about a bad one */
-    up.debug = cfg->debug;
-    up.shutdown_ms = cfg->shutdown_ms;
-    snprintf(up.spool, sizeof up.spool, "%s", cfg->spool_dir);
-    if (!find_cli(lib_path)) {
-        SP_WARN("SENTRY_DSN is set but the sentryprof CLI was not found next to the library; "
-                "profiles stay in %s (send them with `sentryprof upload`)", up.spool);
-        return;
+    if (!find_cli(up.lib_path)) {
+        SP_WARN("%s is set but the sentryprof CLI was not found next to the library; "
+                "profiles stay in %s (send them with `sentryprof upload`)", dsn_source, up.spool);
+        return false;
     }
     /* The child gets our environment as it was before main, minus LD_PRELOAD: reading
      * environ later from another thread would race with the app's setenv. */
     size_t n = 0;
     while (environ[n] && n < SP_UP_MAX_ENV) n++;
     up.envp = sp_mem_calloc(n + 1, sizeof *up.envp);
-    if (!up.envp) return;
+    if (!up.envp) return false;
     size_t o = 0;
     for (size_t i = 0; i < n; i++)
         if (strncmp(environ[i], "LD_PRELOAD=", 11) != 0) up.envp[o++] = sp_mem_strdup(environ[i]);
@@ -104,7 +110,58 @@ void sp_uploader_init(const sp_config_t *cfg, const char *lib_path)
     pthread_cond_init(&up.wake, &ca);
     pthread_condattr_destroy(&ca);
     up.enabled = true;
-    SP_DEBUG("uploader: %s --spool %s", up.cli, up.spool);
+    SP_DEBUG("uploader: %s --spool %s (DSN from %s)", up.cli, up.spool, dsn_source);
+    return true;
+}
+
+void sp_uploader_init(const sp_config_t *cfg, const char *lib_path)
+{
+    up.debug = cfg->debug;
+    up.shutdown_ms = cfg->shutdown_ms;
+    snprintf(up.spool, sizeof up.spool, "%s", cfg->spool_dir);
+    snprintf(up.lib_path, sizeof up.lib_path, "%s", lib_path ? lib_path : "");
+    if (cfg->has_dsn && cfg->dsn_valid) enable(SP_ENV_DSN); /* config.c warned about a bad one */
+}
+
+void sp_uploader_set_dsn(const char *dsn)
+{
+    if (!dsn || !*dsn) return;
+    if (strlen(dsn) >= sizeof up.dsn) {
+        SP_WARN("the Sentry SDK's DSN is longer than %zu bytes; profiles stay in %s", sizeof up.dsn - 1, up.spool);
+        return;
+    }
+    /* The same parser as SENTRY_DSN's and `sentryprof upload`'s: a DSN in the app's code
+     * that Sentry would refuse gets its one line now, not an upload child per retry. */
+    sp_dsn_t parsed;
+    char why[160];
+    if (sp_dsn_parse(dsn, &parsed, why, sizeof why) != 0) {
+        static atomic_bool warned; /* any JS thread; one line per process */
+        if (!atomic_exchange(&warned, true))
+            SP_WARN("the Sentry SDK's DSN \"%.200s\" is not a valid DSN: %s; profiles stay in %s",
+                    dsn, why, up.spool);
+        return;
+    }
+    /* The environment's DSN, already in use: nothing changes. */
+    const char *env_dsn = secure_getenv(SP_ENV_DSN);
+    if (up.enabled && !up.dsn[0] && env_dsn && strcmp(env_dsn, dsn) == 0) return;
+    pthread_mutex_lock(&up.lock);
+    bool same = strcmp(up.dsn, dsn) == 0;
+    if (!same) snprintf(up.dsn, sizeof up.dsn, "%s", dsn);
+    bool need_enable = !up.enabled && !up.stop && up.lib_path[0];
+    pthread_mutex_unlock(&up.lock);
+    if (same) return;
+    /* Called on a JS thread, the one that owns the environment: copying environ is safe
+     * here as it was in the constructor. */
+    if (need_enable && !enable("the Sentry SDK's DSN")) return;
+    pthread_mutex_lock(&up.lock);
+    if (up.enabled) {
+        up.disabled = false; /* a new DSN gets its own chance (exit 3 was about the old one) */
+        if (!up.retry_at || up.retry_at > time(NULL) + SP_UP_SWEEP_DELAY_S)
+            up.retry_at = time(NULL) + SP_UP_SWEEP_DELAY_S;
+        start_thread_locked();
+        pthread_cond_broadcast(&up.wake);
+    }
+    pthread_mutex_unlock(&up.lock);
 }
 
 #define SP_UP_CAUSES 16      /* distinct failure causes remembered (warned once each) */
@@ -163,11 +220,14 @@ static bool read_status(status_reader_t *r)
  * SENTRYPROF_DEBUG its stderr is ours, so its debug lines show too. */
 static int run_child(int timeout_s, int wait_ms)
 {
-    char tbuf[16], fdbuf[8];
+    char tbuf[16], fdbuf[8], dsn[SP_UP_DSN_MAX];
     snprintf(tbuf, sizeof tbuf, "%d", timeout_s);
     snprintf(fdbuf, sizeof fdbuf, "%d", SP_UP_STATUS_FD);
+    pthread_mutex_lock(&up.lock);
+    memcpy(dsn, up.dsn, sizeof dsn);
+    pthread_mutex_unlock(&up.lock);
     char *argv[] = {up.cli, "upload", "--once", "--quiet", "--timeout", tbuf, "--spool", up.spool,
-                    "--status-fd", fdbuf, NULL};
+                    "--status-fd", fdbuf, dsn[0] ? "--dsn" : NULL, dsn, NULL};
     int sp[2];
     if (pipe2(sp, O_CLOEXEC) < 0) return -errno;
     posix_spawn_file_actions_t fa;
@@ -244,7 +304,8 @@ static int handle_result(int rc)
     case SP_UPLOAD_EXIT_DEFERRED:
         return SP_UP_RETRY_DEFERRED_S;
     case SP_UPLOAD_EXIT_BAD_DSN:
-        SP_WARN("SENTRY_DSN is not a valid DSN; profiles stay in %s (spool-only mode)", up.spool);
+        SP_WARN("%s is not a valid DSN; profiles stay in %s (spool-only mode)",
+                up.dsn[0] ? "the Sentry SDK's DSN" : "SENTRY_DSN", up.spool);
         up.disabled = true;
         return 0;
     default:
@@ -282,18 +343,23 @@ static void *uploader_main(void *arg)
     return NULL;
 }
 
+/* Under up.lock. */
+static void start_thread_locked(void)
+{
+    if (up.started || up.stop || up.disabled) return;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread never takes the app's signals */
+    up.started = pthread_create(&up.thread, NULL, uploader_main, NULL) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 void sp_uploader_notify(void)
 {
     if (!up.enabled) return;
     pthread_mutex_lock(&up.lock);
     up.published++;
-    if (!up.started && !up.stop && !up.disabled) {
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread never takes the app's signals */
-        up.started = pthread_create(&up.thread, NULL, uploader_main, NULL) == 0;
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-    }
+    start_thread_locked();
     pthread_cond_broadcast(&up.wake);
     pthread_mutex_unlock(&up.lock);
 }
