@@ -1,4 +1,4 @@
-/* convert: "sentryprof convert --to collapsed|speedscope|cpuprofile FILE|DIR... -o OUT".
+/* convert: "sentryprof convert --to collapsed|speedscope|cpuprofile|pprof FILE|DIR... -o OUT".
  * Owns the three text exports of the model's selected samples and the output file
  * handling the exports share (written beside OUT and renamed into place, so a failed run
  * never leaves half a file; "-" is stdout).
@@ -16,6 +16,7 @@
  *               children}, samples (leaf node ids), timeDeltas (µs), startTime/endTime
  *               (µs, the first and last sample): one thread per file, the busiest unless
  *               --thread says which (a note line names the others).
+ *   pprof       gzipped profile.proto for go tool pprof, Pyroscope, Parca (pprof.c).
  * Single-threaded.
  */
 #include "export.h"
@@ -147,8 +148,7 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The median gap between consecutive timed samples [lo, hi) of one thread; 0 if none. */
-static int64_t median_interval(const sp_model_t *m, size_t lo, size_t hi)
+int64_t sp_export_interval(const sp_model_t *m, size_t lo, size_t hi)
 {
     int64_t *d = sp_cli_calloc(hi - lo + 1, sizeof *d);
     size_t n = 0;
@@ -183,7 +183,7 @@ static bool write_speedscope(const sp_model_t *m, FILE *out)
         uint32_t th = m->samples[lo].thread;
         bool timed = true;
         while (hi < m->nsamples && m->samples[hi].thread == th) timed &= m->samples[hi++].has_time;
-        int64_t iv = timed ? median_interval(m, lo, hi) : 0;
+        int64_t iv = timed ? sp_export_interval(m, lo, hi) : 0;
         if (timed && iv <= 0) iv = 10101000; /* one sample: the SDK's 99 Hz */
         json_t *samples = json_array(), *weights = json_array();
         for (size_t i = lo; i < hi; i++) {
@@ -343,11 +343,12 @@ int sp_cli_convert(int argc, char **argv)
         }
     }
     if (!to) {
-        rc = sp_cli_bad_usage("convert: --to collapsed|speedscope|cpuprofile is required");
+        rc = sp_cli_bad_usage("convert: --to collapsed|speedscope|cpuprofile|pprof is required");
         goto out;
     }
-    if (strcmp(to, "collapsed") != 0 && strcmp(to, "speedscope") != 0 && strcmp(to, "cpuprofile") != 0) {
-        rc = sp_cli_bad_usage("convert: --to takes collapsed, speedscope or cpuprofile, got '%s'", to);
+    if (strcmp(to, "collapsed") != 0 && strcmp(to, "speedscope") != 0 && strcmp(to, "cpuprofile") != 0 &&
+        strcmp(to, "pprof") != 0) {
+        rc = sp_cli_bad_usage("convert: --to takes collapsed, speedscope, cpuprofile or pprof, got '%s'", to);
         goto out;
     }
     if (!outp || !*outp) {
@@ -373,6 +374,7 @@ int sp_cli_convert(int argc, char **argv)
     }
     bool ok = strcmp(to, "collapsed") == 0    ? write_collapsed(&m, f)
               : strcmp(to, "speedscope") == 0 ? write_speedscope(&m, f)
+              : strcmp(to, "pprof") == 0      ? sp_export_pprof(&m, f)
                                               : write_cpuprofile(&m, f, filt.thread != NULL);
     if (sp_export_close(f, outp, tmp, ok) < 0) {
         if (!ok) sp_cli_err("cannot write %s", outp);

@@ -3,7 +3,10 @@
 # does nothing when every package is already there. Uses sudo when not root.
 set -e
 PKGS="autoconf automake libtool pkg-config make gcc libunwind-dev libjemalloc-dev
-libjansson-dev zlib1g-dev libcurl4-openssl-dev check nodejs binutils util-linux libxml2-utils npm"
+libjansson-dev zlib1g-dev libcurl4-openssl-dev check nodejs binutils util-linux libxml2-utils npm
+libprotobuf-c-dev protobuf-c-compiler golang-go chromium"
+# libxml2-utils, npm, golang-go, chromium: the consumers tests/e2e/cli_export.sh reads the
+# exports with (xmllint, speedscope's schema, go tool pprof, a headless browser).
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

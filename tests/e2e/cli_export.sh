@@ -7,10 +7,13 @@
 # the pinned npm package `speedscope` (tests/e2e/export/package.json + package-lock.json,
 # installed with `npm ci`; the package ships only its bundled browser app, no importer
 # that node can call, so the schema is what we check against); the .cpuprofile must have
-# DevTools' node/sample structure (tests/e2e/export/check-export.js); the SVG must be
-# well-formed XML (xmllint) with the hot function the widest frame at its depth.
+# DevTools' node/sample structure (tests/e2e/export/check-export.js); the pprof file must
+# give `go tool pprof -top` top's numbers (Debian golang-go); the SVG must be well-formed XML
+# (xmllint) with the hot function the widest frame at its depth, and in headless Chromium
+# (Debian chromium) render non-blank, highlight a search, show hover details and zoom.
 # Environment: top_srcdir, top_builddir (set by make check); NODE; SENTRYPROF_BIN overrides
-# the binary; npm must reach its registry (a failed `npm ci` is a hard error, exit 99).
+# the binary; npm must reach its registry (a failed `npm ci` is a hard error, exit 99), as
+# are a missing go or chromium (tools/install-deps.sh installs both).
 set -euo pipefail
 
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -254,6 +257,87 @@ sp flame -o "$tmp/none.svg" "$tmp/allbad"
 check "flame, nothing readable: exit 1, no file" "$rc/$(ls "$tmp/none.svg" 2>/dev/null || echo none)" 1/none
 sp flame "$A"
 check "flame without -o: exit 2" "$rc" 2
+
+# ---- pprof: go tool pprof reads it and reports top's numbers ----
+GO=$(command -v go || true)
+if [ -z "$GO" ]; then
+    echo "cli_export: go not found (Debian golang-go; tools/install-deps.sh installs it)" >&2
+    exit 99
+fi
+export GOCACHE=$tmp/gocache GOPATH=$tmp/gopath GOFLAGS=-mod=mod GOTOOLCHAIN=local
+sp convert --to pprof -o "$tmp/all.pb.gz" "$A" "$B" "$V1"
+check "pprof: exit 0, quiet" "$rc/$err" "0/"
+check "pprof: gzipped" "$(od -An -tx1 -N2 "$tmp/all.pb.gz" | tr -d ' ')" 1f8b
+"$GO" tool pprof -top -nodecount=100 -sample_index=samples "$tmp/all.pb.gz" >"$tmp/pprof.top" 2>"$tmp/pprof.err" || cat "$tmp/pprof.err"
+# flat cum per function, as top's self total
+pp() { awk -v f="$1" '$NF == f || substr($0, index($0, $6)) == f { print $1, $4; exit }' "$tmp/pprof.top"; }
+check "go tool pprof: hotLoop flat/cum = top's self/total (140 150)" "$(pp hotLoop)" "140 150"
+check "go tool pprof: main (5 175)" "$(pp main)" "5 175"
+check "go tool pprof: memcpy (10 10)" "$(pp memcpy)" "10 10"
+check "go tool pprof: Builtins_JSEntry (0 130)" "$(pp Builtins_JSEntry)" "0 130"
+check "go tool pprof: (idle) (5 5)" "$(pp '(idle)')" "5 5"
+check "go tool pprof: 200 samples in all" "$(grep -o 'of [0-9]* total' "$tmp/pprof.top" | head -1)" "of 200 total"
+"$GO" tool pprof -tags -sample_index=samples "$tmp/all.pb.gz" >"$tmp/pprof.tags" 2>/dev/null || true
+check "go tool pprof: thread labels (180 on 0, 20 on 1)" \
+    "$(grep -cE -e ' 180(\.0)? \(90\.00%\): 0$' -e ' 20(\.0)? \(10\.00%\): 1$' "$tmp/pprof.tags")" 2
+check "go tool pprof: transaction label (55 samples)" "$(grep -cE ' 55(\.0)? \(.*\): My Transaction$' "$tmp/pprof.tags")" 1
+"$GO" tool pprof -top -sample_index=cpu "$tmp/all.pb.gz" >"$tmp/pprof.cpu" 2>/dev/null || true
+check "go tool pprof: cpu time = samples x 10.101 ms (hotLoop 1.41s flat)" \
+    "$(awk '$NF == "hotLoop" { print $1; exit }' "$tmp/pprof.cpu")" 1.41s
+
+# ---- the SVG in headless Chromium: rendered, scripted, the hot frame widest ----
+CHROME=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
+if [ -z "$CHROME" ]; then
+    echo "cli_export: chromium not found (Debian chromium; tools/install-deps.sh installs it)" >&2
+    exit 99
+fi
+chrome() { timeout 120 "$CHROME" --headless --no-sandbox --disable-gpu --hide-scrollbars --no-first-run \
+    --user-data-dir="$tmp/chrome" --window-size=1200,220 "$@" 2>>"$tmp/chrome.log"; }
+chrome --screenshot="$tmp/shot.png" "file://$tmp/all.svg" >/dev/null || true
+"$NODE" "$CHECK" png "$tmp/shot.png" >"$tmp/shot.json" 2>&1 || cat "$tmp/shot.json"
+check "chromium: the screenshot is not blank (over 10% of pixels drawn, many colours)" \
+    "$(json "$tmp/shot.json" 'd.nonbg > 0.1 * d.width * d.height && d.colours > 20')" true
+check "chromium: no search highlight without a search" "$(json "$tmp/shot.json" 'd.magenta')" 0
+chrome --screenshot="$tmp/shot-s.png" "file://$tmp/all.svg?s=hotLoop" >/dev/null || true
+"$NODE" "$CHECK" png "$tmp/shot-s.png" >"$tmp/shot-s.json" 2>&1 || cat "$tmp/shot-s.json"
+check "chromium: ?s=hotLoop highlights frames (the script ran)" "$(json "$tmp/shot-s.json" 'd.magenta > 100')" true
+{
+    echo '<!DOCTYPE html><html><body>'
+    sed 1d "$tmp/all.svg"
+    cat <<'HTML'
+<pre id="result"></pre>
+<script>
+var svg = document.getElementById('sp-flame'), frames = [].slice.call(svg.querySelectorAll('g.f'));
+function widest() {
+  var w = {};
+  frames.forEach(function (g) {
+    if (g.style.display == 'none') return;
+    var d = g.getAttribute('data-d'), bw = g.querySelector('rect').getBoundingClientRect().width;
+    if (!w[d] || bw > w[d].w) w[d] = { w: Math.round(bw * 100) / 100, name: g.getAttribute('data-n') };
+  });
+  return w;
+}
+var before = widest();
+var hot = frames.filter(function (g) { return g.getAttribute('data-n') == 'hotLoop (apps/hot.js:3)' && g.getAttribute('data-d') == '3'; })[0];
+hot.dispatchEvent(new MouseEvent('mouseover', { bubbles: true }));
+var details = document.getElementById('sp-details').textContent;
+hot.dispatchEvent(new MouseEvent('click', { bubbles: true }));
+var zoomed = Math.round(hot.querySelector('rect').getBoundingClientRect().width);
+document.getElementById('result').textContent = JSON.stringify({ before: before, zoomed: zoomed, details: details });
+</script></body></html>
+HTML
+} >"$tmp/probe.html"
+chrome --dump-dom "file://$tmp/probe.html" >"$tmp/dom.html" || true
+"$NODE" -e '
+const html = require("fs").readFileSync(process.argv[1], "utf8");
+const m = html.match(/<pre id="result">([^<]*)<\/pre>/);
+const t = m ? m[1].replace(/&amp;/g, "&").replace(/&lt;/g, "<").replace(/&gt;/g, ">") : "{}";
+require("fs").writeFileSync(process.argv[2], t || "{}");' "$tmp/dom.html" "$tmp/probe.json"
+check "chromium: hotLoop the widest rendered frame at depth 3" "$(json "$tmp/probe.json" 'd.before && d.before[3].name')" \
+    "hotLoop (apps/hot.js:3)"
+check "chromium: hover shows name, file:line, samples, %" "$(json "$tmp/probe.json" 'd.details')" \
+    "hotLoop (apps/hot.js:3)  apps/hot.js:3  100 samples, 50.00%"
+check "chromium: click zooms hotLoop to the full width (1180 px)" "$(json "$tmp/probe.json" 'd.zoomed')" 1180
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

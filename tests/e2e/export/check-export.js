@@ -117,7 +117,49 @@ if (mode === 'speedscope') {
     if (!frames) fail('no frames');
     if (!/<script[\s>]/.test(text)) fail('no script');
     done({ frames, total, widest });
+} else if (mode === 'png') {
+    // a headless Chromium screenshot: how many pixels differ from the background (the
+    // top-left pixel), how many distinct colours, how many search-highlight pixels
+    const buf = fs.readFileSync(file);
+    if (buf.readUInt32BE(0) !== 0x89504e47) fail('not a PNG');
+    let off = 8, w = 0, h = 0, depth = 0, ctype = 0;
+    const idat = [];
+    while (off < buf.length) {
+        const len = buf.readUInt32BE(off), type = buf.toString('latin1', off + 4, off + 8);
+        const data = buf.subarray(off + 8, off + 8 + len);
+        if (type === 'IHDR') { w = data.readUInt32BE(0); h = data.readUInt32BE(4); depth = data[8]; ctype = data[9]; }
+        if (type === 'IDAT') idat.push(data);
+        off += 12 + len;
+    }
+    if (depth !== 8 || (ctype !== 2 && ctype !== 6)) fail(`unsupported PNG: depth ${depth}, colour type ${ctype}`);
+    const bpp = ctype === 6 ? 4 : 3, stride = w * bpp;
+    const raw = require('zlib').inflateSync(Buffer.concat(idat));
+    const px = Buffer.alloc(h * stride);
+    for (let y = 0; y < h; y++) {
+        const f = raw[y * (stride + 1)], src = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
+        for (let x = 0; x < stride; x++) {
+            const a = x >= bpp ? px[y * stride + x - bpp] : 0, b = y ? px[(y - 1) * stride + x] : 0;
+            const c = x >= bpp && y ? px[(y - 1) * stride + x - bpp] : 0;
+            let v = src[x];
+            if (f === 1) v += a;
+            else if (f === 2) v += b;
+            else if (f === 3) v += (a + b) >> 1;
+            else if (f === 4) { const p = a + b - c, pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c); v += pa <= pb && pa <= pc ? a : pb <= pc ? b : c; }
+            px[y * stride + x] = v & 255;
+        }
+    }
+    const bg = px.readUIntBE(0, 3);
+    let nonbg = 0, magenta = 0;
+    const colours = new Set();
+    for (let i = 0; i < h * w; i++) {
+        const r = px[i * bpp], g = px[i * bpp + 1], b = px[i * bpp + 2];
+        const v = (r << 16) | (g << 8) | b;
+        if (v !== bg) nonbg++;
+        if (r === 230 && g === 0 && b === 230) magenta++;
+        colours.add(v);
+    }
+    done({ width: w, height: h, nonbg, colours: colours.size, magenta });
 } else {
-    console.error('usage: check-export.js speedscope|cpuprofile|svg FILE [SCHEMA]');
+    console.error('usage: check-export.js speedscope|cpuprofile|svg|png FILE [SCHEMA]');
     process.exit(2);
 }
