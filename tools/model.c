@@ -150,13 +150,15 @@ static uint32_t thread_intern(sp_model_t *m, const char *tid, const char *name)
     return (uint32_t)m->nthreads++;
 }
 
-static int32_t name_intern(char ***v, size_t *n, size_t *cap, const char *s)
+static int32_t name_intern(sp_model_t *m, const char *s)
 {
-    for (size_t i = 0; i < *n; i++)
-        if (strcmp((*v)[i], s) == 0) return (int32_t)i;
-    *v = sp_cli_grow(*v, cap, *n + 1, sizeof **v);
-    (*v)[*n] = sp_cli_strdup(s);
-    return (int32_t)(*n)++;
+    if (!m->txnindex) m->txnindex = json_object();
+    json_t *v = json_object_get(m->txnindex, s);
+    if (v) return (int32_t)json_integer_value(v);
+    SP_GROW(m->txnnames, m->txnncap, m->ntxnnames + 1);
+    m->txnnames[m->ntxnnames] = sp_cli_strdup(s);
+    json_object_set_new(m->txnindex, s, json_integer((json_int_t)m->ntxnnames));
+    return (int32_t)m->ntxnnames++;
 }
 
 static int32_t pid_intern(sp_model_t *m, const char *pid)
@@ -364,7 +366,7 @@ static int model_add(sp_model_t *m, const json_t *payload, bool v1, char *why, s
     int32_t txn = -1, pid = -1;
     if (v1) {
         const char *tn = sp_cli_json_str(json_object_get(payload, "transaction"), "name");
-        if (tn) txn = name_intern(&m->txnnames, &m->ntxnnames, &m->txnncap, tn);
+        if (tn) txn = name_intern(m, tn);
     } else {
         const char *p = sp_cli_json_str(payload, "profiler_id");
         if (p) pid = pid_intern(m, p);
@@ -410,7 +412,7 @@ static void model_txn_event(sp_model_t *m, const json_t *ev)
         !json_num(json_object_get(ev, "timestamp"), &end) || end < start)
         return;
     SP_GROW(m->txns, m->txncap, m->ntxns + 1);
-    m->txns[m->ntxns++] = (sp_model_txn_t){.name = sp_cli_strdup(name), .profiler_id = sp_cli_strdup(pid),
+    m->txns[m->ntxns++] = (sp_model_txn_t){.name = name_intern(m, name), .profiler_id = sp_cli_strdup(pid),
                                            .start_ns = (int64_t)llround(start * 1e9),
                                            .end_ns = (int64_t)llround(end * 1e9)};
 }
@@ -495,20 +497,33 @@ long sp_model_load(sp_model_t *m, const sp_cli_strvec_t *paths)
 /* ---- selection ---- */
 
 /* The innermost (latest-starting) transaction of the sample's profiler holding its time;
- * want: only one with that name (NULL: any). -1 if none. */
-static int32_t txn_of(const sp_model_t *m, size_t i, const char *want)
+ * want >= 0: only one with that name. -1 if none. txns are sorted by start: a binary
+ * search finds the last that starts by then, and the walk back ends where no earlier one
+ * lasts that long (txn_maxend), so short, mostly disjoint requests cost a few steps. */
+static int32_t txn_of(const sp_model_t *m, size_t i, int32_t want)
 {
     const sp_model_sample_t *s = &m->all[i];
-    if (m->all_pid[i] < 0 || !s->has_time) return -1;
+    if (m->all_pid[i] < 0 || !s->has_time || m->ntxns == 0) return -1;
     const char *pid = m->pids.v[m->all_pid[i]];
-    int32_t best = -1;
-    for (size_t k = 0; k < m->ntxns; k++) {
-        const sp_model_txn_t *t = &m->txns[k];
-        if (s->time_ns < t->start_ns || s->time_ns > t->end_ns || strcmp(t->profiler_id, pid) != 0) continue;
-        if (want && strcmp(t->name, want) != 0) continue;
-        if (best < 0 || t->start_ns > m->txns[best].start_ns) best = (int32_t)k;
+    size_t lo = 0, hi = m->ntxns; /* first index starting after the sample */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->txns[mid].start_ns <= s->time_ns) lo = mid + 1;
+        else hi = mid;
     }
-    return best;
+    for (size_t k = lo; k-- > 0 && m->txn_maxend[k] >= s->time_ns;) {
+        const sp_model_txn_t *t = &m->txns[k];
+        if (t->end_ns < s->time_ns || strcmp(t->profiler_id, pid) != 0) continue;
+        if (want >= 0 && t->name != want) continue;
+        return (int32_t)k;
+    }
+    return -1;
+}
+
+static int cmp_txn(const void *a, const void *b)
+{
+    const sp_model_txn_t *x = a, *y = b;
+    return x->start_ns < y->start_ns ? -1 : x->start_ns > y->start_ns;
 }
 
 static uint32_t js_only_stack(sp_model_t *m, uint32_t stack)
@@ -531,11 +546,16 @@ size_t sp_model_select(sp_model_t *m, const sp_model_filter_t *f)
 {
     static const sp_model_filter_t none;
     if (!f) f = &none;
-    int32_t want_name = -2; /* v1: the interned name to match */
+    int32_t want_name = -2; /* the interned name to match; -1: a name no transaction has */
     if (f->transaction) {
-        want_name = -1;
-        for (size_t i = 0; i < m->ntxnnames; i++)
-            if (strcmp(m->txnnames[i], f->transaction) == 0) want_name = (int32_t)i;
+        json_t *v = m->txnindex ? json_object_get(m->txnindex, f->transaction) : NULL;
+        want_name = v ? (int32_t)json_integer_value(v) : -1;
+    }
+    if (m->ntxns && !m->txn_maxend) {
+        qsort(m->txns, m->ntxns, sizeof *m->txns, cmp_txn);
+        m->txn_maxend = sp_cli_calloc(m->ntxns, sizeof *m->txn_maxend);
+        for (size_t k = 0; k < m->ntxns; k++)
+            m->txn_maxend[k] = k && m->txn_maxend[k - 1] > m->txns[k].end_ns ? m->txn_maxend[k - 1] : m->txns[k].end_ns;
     }
     size_t nstacks0 = m->nstacks;
     uint32_t *remap = NULL;
@@ -552,10 +572,9 @@ size_t sp_model_select(sp_model_t *m, const sp_model_filter_t *f)
         if (f->has_since && (!s.has_time || s.time_ns < f->since_ns)) continue;
         if (m->all_pid[i] >= 0) {
             /* the transaction shown is the innermost; a filter matches any holding the time */
-            s.txn = -1;
-            int32_t k = txn_of(m, i, NULL);
-            if (k >= 0) s.txn = name_intern(&m->txnnames, &m->ntxnnames, &m->txnncap, m->txns[k].name);
-            if (f->transaction && txn_of(m, i, f->transaction) < 0) continue;
+            int32_t k = txn_of(m, i, -1);
+            s.txn = k >= 0 ? m->txns[k].name : -1;
+            if (f->transaction && (want_name < 0 || txn_of(m, i, want_name) < 0)) continue;
         } else if (f->transaction && (s.txn < 0 || s.txn != want_name)) {
             continue;
         }
@@ -783,10 +802,9 @@ void sp_model_free(sp_model_t *m)
         sp_mem_free(m->threads[i].name);
     }
     for (size_t i = 0; i < m->ntxnnames; i++) sp_mem_free(m->txnnames[i]);
-    for (size_t i = 0; i < m->ntxns; i++) {
-        sp_mem_free(m->txns[i].name);
-        sp_mem_free(m->txns[i].profiler_id);
-    }
+    for (size_t i = 0; i < m->ntxns; i++) sp_mem_free(m->txns[i].profiler_id);
+    json_decref(m->txnindex);
+    sp_mem_free(m->txn_maxend);
     sp_mem_free(m->fn);
     sp_mem_free(m->fnslots);
     sp_mem_free(m->stackbuf);

@@ -45,7 +45,8 @@ typedef struct {
 } sp_model_sample_t;
 
 typedef struct {
-    char *name, *profiler_id; /* a transaction of a continuous profile (its event) */
+    char *profiler_id; /* a transaction of a continuous profile (its event) */
+    int32_t name;      /* index into txnnames */
     int64_t start_ns, end_ns;
 } sp_model_txn_t;
 
@@ -76,8 +77,10 @@ typedef struct {
     size_t nthreads, tcap;
     char **txnnames; /* interned transaction names */
     size_t ntxnnames, txnncap;
-    sp_model_txn_t *txns; /* continuous-profile transaction events */
+    json_t *txnindex; /* name -> index into txnnames */
+    sp_model_txn_t *txns; /* continuous-profile transaction events, by start once selected */
     size_t ntxns, txncap;
+    int64_t *txn_maxend; /* txn_maxend[k]: the latest end among txns[0..k] */
 
     sp_model_sample_t *all; /* every sample read, in file order */
     size_t nall, allcap;

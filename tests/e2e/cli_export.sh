@@ -285,6 +285,35 @@ check "go tool pprof: transaction label (55 samples)" "$(grep -cE ' 55(\.0)? \(.
 check "go tool pprof: cpu time = samples x 10.101 ms (hotLoop 1.41s flat)" \
     "$(awk '$NF == "hotLoop" { print $1; exit }' "$tmp/pprof.cpu")" 1.41s
 
+# ---- continuous profiles: transaction events name the samples in their window ----
+# cli-a's thread 0 samples are at T0 + t x 10.101 ms, t = 0..74 (hotLoop for t < 60). Events
+# of its profiler: "GET /hot" over [T0+0.1, T0+0.3] (t = 10..29: 20 samples) and "inner" over
+# [T0+0.2, T0+0.25] (t = 20..24: 5); one of another profiler over everything (never matches).
+"$NODE" -e '
+const fs = require("fs");
+const T0 = 1795549336.0, pid = "5e17e2f0000000000000000000000001";
+const ev = (name, s, e, p) => ({ event_id: "0".repeat(31) + name.length, type: "transaction", transaction: name,
+    start_timestamp: T0 + s, timestamp: T0 + e, contexts: { trace: { trace_id: "1".repeat(32), span_id: "2".repeat(16) },
+    profile: { profiler_id: p } } });
+const lines = [JSON.stringify({ sent_at: "2026-11-25T19:00:00.000Z" })];
+for (const e of [ev("inner", 0.2, 0.25, pid), ev("GET /hot", 0.1, 0.3, pid), ev("GET /other", 0, 100, "f".repeat(32))]) {
+    const body = JSON.stringify(e);
+    lines.push(JSON.stringify({ type: "transaction", length: Buffer.byteLength(body) }), body);
+}
+fs.writeFileSync(process.argv[1], lines.join("\n") + "\n");' "$tmp/txns.envelope"
+sp top --transaction "GET /hot" "$A" "$tmp/txns.envelope"
+check "v2 --transaction: the samples in its window (20, all hotLoop)" "$(printf '%s\n' "$out" | sed -n 3p)" \
+    " 100.00%       20 100.00%       20  hotLoop (apps/hot.js:3)"
+sp top --transaction inner "$tmp/txns.envelope" "$A"
+check "v2 --transaction: a nested one (5), events read before the chunk" "$(printf '%s\n' "$out" | head -1)" \
+    "sentryprof top: 1 file, 1 chunk, 5 samples, threads: 0 (main)"
+sp top --transaction "GET /other" "$A" "$tmp/txns.envelope"
+check "v2 --transaction: another profiler's event matches nothing" "$rc/$err" "0/sentryprof: no samples in transaction GET /other"
+sp convert --to pprof -o "$tmp/txn.pb.gz" "$A" "$tmp/txns.envelope"
+"$GO" tool pprof -tags -sample_index=samples "$tmp/txn.pb.gz" >"$tmp/txn.tags" 2>/dev/null || true
+check "pprof: each sample labelled with its innermost transaction (15 GET /hot, 5 inner)" \
+    "$(grep -cE -e ' 15(\.0)? \(.*\): GET /hot$' -e ' 5(\.0)? \(.*\): inner$' "$tmp/txn.tags")" 2
+
 # ---- the SVG in headless Chromium: rendered, scripted, the hot frame widest ----
 CHROME=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
 if [ -z "$CHROME" ]; then
