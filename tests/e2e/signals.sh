@@ -123,6 +123,10 @@ rc=$?
 rm -f "/tmp/perf-$pid.map"
 check "own listener: its exit code stands (7, got $rc)" test "$rc" = 7
 check "own listener: its handler ran" grep -qx 'own handler' "$WORK/own.out"
+armed=$(LD_PRELOAD=$SP_LIB "$NODE" -e 'console.log(__sentryprof.stats().exit_signals_armed)')
+armed_own=$(LD_PRELOAD=$SP_LIB "$NODE" -e 'process.on("SIGTERM", () => {}); console.log(__sentryprof.stats().exit_signals_armed); process.exit(0)')
+check "stats: SIGTERM, SIGINT and SIGHUP armed (7, got $armed); a JS listener takes SIGTERM back (6, got $armed_own)" \
+    test "$armed" = 7 -a "$armed_own" = 6
 
 # -- a second SIGTERM during the flush kills at once (the upload hangs; budget 10 s)
 ingest_mode '{"mode":"hang"}'
