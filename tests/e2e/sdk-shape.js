@@ -11,7 +11,7 @@ const path = require('path');
 const { spoolEnvelopes, envelopeItems } = require(path.join(__dirname, '..', 'ingest', 'spoolfile.js'));
 
 function parse(dir) {
-  const out = { chunks: [], transactions: [], spans: [] };
+  const out = { chunks: [], transactions: [], spans: [], profiles: [] };
   for (const e of spoolEnvelopes(dir)) {
     const lines = e.buf.toString('utf8').split('\n');
     const header = JSON.parse(lines[0]);
@@ -20,6 +20,7 @@ function parse(dir) {
       if (it.type === 'profile_chunk') out.chunks.push(rec);
       else if (it.type === 'transaction') out.transactions.push(rec);
       else if (it.type === 'span') out.spans.push(rec); // 11.x streams spans
+      else if (it.type === 'profile') out.profiles.push(rec); // v1 (8.x profilesSampleRate)
     }
   }
   return out;
@@ -58,19 +59,46 @@ function frameKeys(frames) {
 const [cmd, a, b] = process.argv.slice(2);
 if (cmd === 'record') {
   const p = parse(a);
-  const ref = { chunk: trim(p.chunks[0]) };
+  const ref = {};
+  if (p.chunks[0]) {
+    ref.chunk = trim(p.chunks[0]);
+    ref.chunk.frame_keys = frameKeys(p.chunks[0].payload.profile.frames);
+  }
+  if (p.profiles[0]) {
+    ref.profile = trim(p.profiles[0]);
+    ref.profile.frame_keys = frameKeys(p.profiles[0].payload.profile.frames);
+  }
   if (p.transactions[0]) ref.transaction = trim(p.transactions[0]);
   if (p.spans[0]) ref.span = { item_header: p.spans[0].item_header, segment_attribute_keys: segmentKeys(p.spans[0]) };
-  ref.chunk.frame_keys = frameKeys(p.chunks[0].payload.profile.frames);
   fs.writeFileSync(b, JSON.stringify(ref, null, 1) + '\n');
 } else if (cmd === 'compare') {
   const ref = JSON.parse(fs.readFileSync(a, 'utf8'));
   const ours = parse(b);
   const diffs = [];
   const extra = [];
-  const c = ours.chunks[0];
+  const c = ref.chunk ? ours.chunks[0] : null;
   const t = ours.transactions[0];
-  if (!c) diffs.push('no profile_chunk');
+  if (ref.chunk && !c) diffs.push('no profile_chunk');
+  if (ref.profile) {
+    const pr = ours.profiles[0];
+    if (!pr) diffs.push('no profile (v1)');
+    else {
+      if (pr.item_header.type !== 'profile') diffs.push('profile item header');
+      const rp = { ...ref.profile.payload, profile: { ...ref.profile.payload.profile, frames: [] } };
+      const op = { ...pr.payload, profile: { ...pr.payload.profile, frames: [] } };
+      cmp(rp, op, 'profile', diffs, extra);
+      for (const k of ['platform', 'version']) if (pr.payload[k] !== ref.profile.payload[k]) diffs.push(`profile.${k}: ${pr.payload[k]}`);
+      const fk = frameKeys(pr.payload.profile.frames);
+      for (const k of ref.profile.frame_keys) if (!fk.includes(k)) diffs.push(`profile JS frames lack ${k}`);
+      if (t) {
+        const rp2 = ref.transaction.payload.contexts.profile;
+        const op2 = (t.payload.contexts || {}).profile;
+        if (type(rp2) !== type(op2)) diffs.push(`transaction.contexts.profile: ${type(op2)} instead of ${type(rp2)}`);
+        if (pr.payload.transaction.id !== t.payload.event_id) diffs.push('profile transaction.id is not the transaction\'s event_id');
+        if (pr.payload.transaction.trace_id !== ((t.payload.contexts || {}).trace || {}).trace_id) diffs.push('profile transaction.trace_id is not the transaction\'s');
+      }
+    }
+  }
   if (!t && ref.transaction) diffs.push('no transaction');
   if (ref.span) {
     const sp = ours.spans[0];
@@ -98,11 +126,11 @@ if (cmd === 'record') {
     const fk = frameKeys(c.payload.profile.frames);
     for (const k of ref.chunk.frame_keys) if (!fk.includes(k)) diffs.push(`chunk JS frames lack ${k}`);
   }
-  if (t && ref.transaction) {
+  if (t && ref.transaction && ref.chunk) {
     const rc = ref.transaction.payload.contexts;
     const oc = t.payload.contexts || {};
     cmp(rc.profile, oc.profile || null, 'transaction.contexts.profile', diffs, extra);
-    for (const k of ['thread.id', 'thread.name']) {
+    for (const k of ref.chunk ? ['thread.id', 'thread.name'] : []) {
       if (type(rc.trace.data[k]) !== type((oc.trace && oc.trace.data || {})[k])) diffs.push(`transaction trace data ${k} missing`);
     }
     if (c && oc.profile && oc.profile.profiler_id !== c.payload.profiler_id) diffs.push('transaction profiler_id is not the chunk\'s');
