@@ -31,6 +31,7 @@
 #include "config.h"
 #include "fatal.h"
 #include "log.h"
+#include "mapfile.h"
 #include "mem.h"
 #include "nodeargs.h"
 #include "ring.h"
@@ -161,19 +162,25 @@ static bool prepare_node_options(const char *helper)
 }
 
 /* ---- two files V8 opens: fopen/fopen64 are exported to interpose them ----
- * 1. /tmp/perf-<pid>.map: V8 < 11 (Node 18) opens it once per isolate with "w+" (O_TRUNC),
- *    so every worker wiped the entries of the main thread and the isolates overwrote each
- *    other's lines. Every open after the first appends instead (lines are written one
- *    write(2) each, line-buffered, so O_APPEND keeps them whole); the first also gets
- *    O_APPEND. V8 >= 11 opens it once per process: nothing changes.
+ * 1. /tmp/perf-<pid>.map: V8 opens it with fopen(path, "w"/"w+"), which follows a symlink
+ *    another local user planted and writes into a file they pre-created. We create it
+ *    ourselves (sp_mapfile_open: O_EXCL|O_NOFOLLOW, 0600; /dev/null for V8 when the path
+ *    holds something not ours). V8 < 11 (Node 18) opens it once per isolate with "w+"
+ *    (O_TRUNC), so every worker wiped the entries of the main thread: every open after the
+ *    first appends to the file we created instead (lines are written one write(2) each,
+ *    line-buffered, so O_APPEND keeps them whole); the first also gets O_APPEND.
+ *    Active in every node process the constructor prepared, even if the engine then
+ *    failed to start (the perf map flag is in NODE_OPTIONS by then).
  * 2. isolate-0x<addr>-<pid>-v8.log: V8 >= 13 (Node 24+) opens this log in the current
  *    directory for --perf-basic-prof-only-functions (a flag we added); unless the process
  *    asked for a V8 log itself, it goes to an unlinked temporary file (/dev/null is not
  *    accepted: V8 falls back to stdout for a non-regular file).
- * Feature detection only: nothing depends on the node version. Inactive (a plain
- * pass-through) in every process where the engine did not start. */
+ * Feature detection only: nothing depends on the node version. Otherwise inactive (a
+ * plain pass-through) in every process where the engine did not start. */
+static atomic_bool secure_perf_map; /* this pid's perf map is opened by sp_mapfile_open */
+static bool own_perf_map;           /* we asked V8 for the map (not the user) */
+static pid_t prepared_pid;
 static atomic_bool interpose;
-static atomic_int perf_map_opens;
 static bool user_v8_log; /* --prof, --log*, --logfile in NODE_OPTIONS or the command line */
 
 static bool has_log_flag(const char *s, size_t n)
@@ -224,17 +231,10 @@ static FILE *open_interposed(fopen_fn real, const char *path, const char *mode)
         errno = ENOSYS;
         return NULL;
     }
-    if (!atomic_load(&interpose) || !path || !mode || mode[0] != 'w' || started_pid != getpid())
-        return real(path, mode);
-    if (is_perf_map_path(path)) {
-        if (atomic_fetch_add(&perf_map_opens, 1) == 0) {
-            FILE *f = real(path, mode);
-            int fl = f ? fcntl(fileno(f), F_GETFL) : -1;
-            if (fl >= 0) fcntl(fileno(f), F_SETFL, fl | O_APPEND);
-            return f;
-        }
-        return real(path, mode[1] == '+' ? "a+" : "a");
-    }
+    if (!path || !mode || mode[0] != 'w') return real(path, mode);
+    if (atomic_load(&secure_perf_map) && prepared_pid == getpid() && is_perf_map_path(path))
+        return sp_mapfile_open(path, mode, own_perf_map && !config.keep_perf_map);
+    if (!atomic_load(&interpose) || started_pid != getpid()) return real(path, mode);
     if (!user_v8_log && is_isolate_log_path(path)) {
         FILE *f = tmpfile();
         if (f) return f;
@@ -299,7 +299,9 @@ __attribute__((constructor)) static void sentryprof_init(void)
     }
     if (!have_helper) SP_DEBUG("JS helper %s not found next to the library", SP_HELPER_NAME);
     detect_user_v8_log(getenv("NODE_OPTIONS"));
-    bool own_perf_map = prepare_node_options(have_helper ? helper : NULL);
+    own_perf_map = prepare_node_options(have_helper ? helper : NULL);
+    prepared_pid = getpid();
+    atomic_store(&secure_perf_map, true);
 
     json_set_alloc_funcs(sp_mem_alloc, sp_mem_free);
     ring = sp_ring_new(SP_RING_CAPACITY);

@@ -16,7 +16,11 @@
   // SENTRYPROF_DEBUG with config.h's truth values (1/true/yes/on, any case); once the bridge
   // is bound, as the library parsed it (native.debug).
   let debug = /^(1|true|yes|on)$/i.test(env.SENTRYPROF_DEBUG || '');
-  const say = (line) => { try { process.stderr.write(`[sentryprof] ${line}\n`); } catch (_) { /* closed stderr */ } };
+  // One line whatever a value holds: control characters (a newline in a variable) escaped.
+  const esc = (c) => ({ '\n': '\\n', '\r': '\\r', '\t': '\\t' }[c] || `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  const say = (line) => {
+    try { process.stderr.write(`[sentryprof] ${String(line).replace(/[\x00-\x1f\x7f]/g, esc)}\n`); } catch (_) { /* closed stderr */ }
+  };
   let native;
   try {
     const mod = { exports: {} };

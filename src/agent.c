@@ -27,6 +27,7 @@
 #include "batch.h"
 #include "elfsym.h"
 #include "log.h"
+#include "mapfile.h"
 #include "mem.h"
 #include "profile.h"
 #include "sampler.h"
@@ -38,6 +39,8 @@
 #include "uploader.h"
 
 #define SP_AGENT_TICK_MS 100 /* how often the ring is drained */
+#define SP_AGENT_MAP_DIR "/tmp" /* where V8 writes perf-<pid>.map */
+#define SP_AGENT_SWEEP_MAX 256 /* stale perf map records looked at per start */
 #define SP_AGENT_IDLE_TICK_MS 1000 /* the same with nothing to do (lazy or eager, no profile) */
 #define SP_AGENT_IDLE_AFTER_MS 1000 /* ... for this long */
 #define SP_RETAIN_MAX 65536  /* raw samples kept for transactions in flight (~30 s x 20 threads) */
@@ -85,6 +88,7 @@ static struct {
     sp_spool_t *spool;
     sp_spool_run_t *run; /* our run folder: open chunks, published into ready/ when closed */
     bool spool_failed;
+    bool perf_map_attached; /* the symbolizer reads the perf map we created for V8 */
     int64_t mono_to_real_ns;
     pid_t pid;
     sp_sample_t scratch;
@@ -436,6 +440,20 @@ static void emit_transaction(const sp_txn_t *t)
     sp_session_free(sess);
 }
 
+/* Follows what became of V8's perf map. The symbolizer reads it only once we created it
+ * for V8 (before that the path may hold a stale or planted file: never read it), and
+ * records it for the sweep; if the path held something not ours, V8 writes elsewhere and
+ * JS frames stay unnamed. */
+static void perf_map_check(void)
+{
+    if (agent.perf_map_attached || !agent.opts.perf_map_path) return;
+    if (sp_mapfile_state() == SP_MAPFILE_REFUSED) sp_mapfile_trim(); /* keep V8's sink empty */
+    if (sp_mapfile_state() != SP_MAPFILE_OURS) return;
+    agent.perf_map_attached = true;
+    sp_symbolizer_set_perf_map(agent.sym, agent.opts.perf_map_path, agent.opts.process_start);
+    sp_mapfile_track(agent.opts.cfg->spool_dir);
+}
+
 /* Ends the open chunk: published, or dropped (and removed from the spool) when its session
  * was switched off by an SDK that wants transaction profiles: the default continuous
  * profile from before Sentry.init was asked for by nobody (it would otherwise reach the
@@ -469,6 +487,7 @@ static void drain(void)
     uint64_t span = (uint64_t)agent.opts.cfg->chunk_seconds * 1000000000u;
     while (sp_ring_pop(agent.opts.ring, &agent.scratch)) {
         if (!refreshed) {
+            perf_map_check();
             sp_symbolizer_refresh(agent.sym);
             refreshed = true;
         }
@@ -612,6 +631,10 @@ static void *agent_main(void *arg)
     (void)arg;
     pthread_setname_np(pthread_self(), "sentryprof");
     unsigned idle_passes = 0;
+    /* Maps of our earlier processes that were killed (issue #20 item 13): off the app's
+     * path, bounded. */
+    int swept = sp_mapfile_sweep(agent.opts.cfg->spool_dir, SP_AGENT_MAP_DIR, SP_AGENT_SWEEP_MAX);
+    if (swept) SP_DEBUG("removed %d perf map%s left by killed processes", swept, swept == 1 ? "" : "s");
     for (;;) {
         /* Idle for a second (no profile can need a pass, and every wake-up costs a context
          * switch, ~50 us on a VM): tick slowly; a transaction start wakes us
@@ -646,6 +669,7 @@ static void *agent_main(void *arg)
         atomic_store(&agent.wake_pending, false);
 
         sp_sampler_check_handler();
+        perf_map_check();
         process_transactions();
         uint64_t now = mono_ns();
         if (agent.opts.cfg->all_threads && now - agent.last_thread_scan_ns >= SP_THREAD_SCAN_MS * 1000000ull) {
@@ -665,11 +689,8 @@ static void *agent_main(void *arg)
     close_chunk();
     if (agent.run) sp_spool_run_end(agent.run); /* anything left open goes to ready/ */
     agent.run = NULL;
-    if (agent.opts.remove_perf_map && agent.opts.perf_map_path) {
-        struct stat st; /* only a regular file of ours: never follow a planted symlink */
-        if (lstat(agent.opts.perf_map_path, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())
-            unlink(agent.opts.perf_map_path);
-    }
+    /* only the file we created: never a planted symlink or someone else's map */
+    if (agent.opts.remove_perf_map && agent.opts.perf_map_path) sp_mapfile_remove(agent.opts.cfg->spool_dir);
     sp_stats_log();
     SP_DEBUG("memory: %zu bytes in use, peak %zu", sp_mem_in_use(), sp_mem_peak());
     pthread_mutex_lock(&agent.lock);
@@ -693,7 +714,7 @@ int sp_agent_start(const sp_agent_opts_t *opts)
     agent.sess_gen = opts->cfg->continuous ? 1 : 0; /* the constructor's session, from the start */
     agent.sess_start_ns = 0;
     agent.sess_end_ns = UINT64_MAX;
-    agent.sym = sp_symbolizer_new(opts->perf_map_path, NULL, opts->process_start);
+    agent.sym = sp_symbolizer_new(NULL, NULL, opts->process_start); /* perf map: perf_map_check */
     if (!agent.sym) return -ENOMEM;
     agent.last_commit_ns = mono_ns();
 

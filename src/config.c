@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,22 @@ static bool env_choice(const char *name, const char *yes, const char *no, bool d
     return def;
 }
 
+bool sp_config_parse_size(const char *v, unsigned long long *out)
+{
+    if (!v || !*v) return false;
+    char *end;
+    errno = 0;
+    unsigned long long x = v[0] >= '0' && v[0] <= '9' ? strtoull(v, &end, 10) : 0;
+    unsigned shift = 0;
+    if (!x || errno) return false;
+    if (*end == 'k' || *end == 'K') shift = 10, end++;
+    else if (*end == 'm' || *end == 'M') shift = 20, end++;
+    else if (*end == 'g' || *end == 'G') shift = 30, end++;
+    if (*end || (shift && x > (ULLONG_MAX >> shift))) return false;
+    *out = x << shift;
+    return true;
+}
+
 void sp_config_load(sp_config_t *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -125,6 +142,13 @@ void sp_config_load(sp_config_t *cfg)
                     "(send them later with `sentryprof upload --dsn DSN`)",
                     SP_ENV_DSN, dsn, why, cfg->spool_dir);
     }
+    cfg->spool_max_bytes = SP_DEFAULT_SPOOL_MAX_BYTES;
+    const char *max = secure_getenv(SP_ENV_SPOOL_MAX_BYTES);
+    if (max && *max && !sp_config_parse_size(max, &cfg->spool_max_bytes)) {
+        SP_WARN("%s=\"%s\" is not a positive size in bytes (K, M, G suffixes allowed); using %llu",
+                SP_ENV_SPOOL_MAX_BYTES, max, (unsigned long long)SP_DEFAULT_SPOOL_MAX_BYTES);
+        cfg->spool_max_bytes = SP_DEFAULT_SPOOL_MAX_BYTES;
+    }
     env_str(SP_ENV_ENVIRONMENT, cfg->environment, sizeof cfg->environment, "production");
     env_str(SP_ENV_RELEASE, cfg->release, sizeof cfg->release, "");
     env_str(SP_ENV_LANG, cfg->locale, sizeof cfg->locale, "C");
@@ -162,9 +186,9 @@ bool sp_config_native_stack_safe(const char *v8_version)
 void sp_config_log(const sp_config_t *cfg)
 {
     SP_DEBUG("config: mode=%s logging=%s clock=%s threads=%s hz=%d signal=%d chunk=%ds "
-             "commit=%ds spool=%s dsn=%s environment=%s release=%s keep_perf_map=%d",
+             "commit=%ds spool=%s spool_max_bytes=%llu dsn=%s environment=%s release=%s keep_perf_map=%d",
              cfg->continuous ? "continuous" : "transaction", cfg->lazy ? "lazy" : "eager",
              cfg->cpu_clock ? "cpu" : "wall", cfg->all_threads ? "all" : "js", cfg->hz,
-             cfg->signal, cfg->chunk_seconds, cfg->commit_seconds, cfg->spool_dir,
+             cfg->signal, cfg->chunk_seconds, cfg->commit_seconds, cfg->spool_dir, cfg->spool_max_bytes,
              cfg->has_dsn ? "set" : "unset", cfg->environment, cfg->release, cfg->keep_perf_map);
 }

@@ -55,6 +55,7 @@ typedef struct {
     bool has_dsn;            /* SENTRY_DSN is set (the default mode follows it) */
     bool dsn_valid;          /* ... and parses (dsn.h); else one warning, spool only */
     int shutdown_ms;         /* SENTRYPROF_SHUTDOWN_TIMEOUT */
+    unsigned long long spool_max_bytes; /* SENTRYPROF_SPOOL_MAX_BYTES */
     char spool_dir[PATH_MAX];
     char environment[128];
     char release[256];
@@ -79,6 +80,10 @@ bool sp_config_has_node_flag(const char *opts, const char *flag);
  * risking a deadlock of its own CPU profiler (see config.c). NULL or unparsable: false.
  * The preload injects the flag only then; doctor expects it only then. */
 bool sp_config_native_stack_safe(const char *v8_version);
+
+/* A size in bytes with an optional K, M or G suffix (powers of 1024), > 0: true and *out,
+ * or false (the caller warns and uses its default). */
+bool sp_config_parse_size(const char *v, unsigned long long *out);
 
 /* Logs the effective configuration at debug level. */
 void sp_config_log(const sp_config_t *cfg);

@@ -201,12 +201,13 @@ typedef struct {
     size_t len;
 } status_reader_t;
 
-/* Reads what the child wrote; complete lines go to status_line. False at end of file. */
-static bool read_status(status_reader_t *r)
+/* Reads what the child wrote (the fd is non-blocking); complete lines go to status_line.
+ * 1: read something, 0: end of file, -1: nothing there now. */
+static int read_status(status_reader_t *r)
 {
     ssize_t n = read(r->fd, r->buf + r->len, sizeof r->buf - 1 - r->len);
-    if (n < 0) return errno == EINTR || errno == EAGAIN;
-    if (n == 0) return false;
+    if (n < 0) return errno == EINTR ? 1 : errno == EAGAIN ? -1 : 0;
+    if (n == 0) return 0;
     r->len += (size_t)n;
     r->buf[r->len] = '\0';
     char *p = r->buf, *nl;
@@ -218,7 +219,7 @@ static bool read_status(status_reader_t *r)
     r->len -= (size_t)(p - r->buf);
     memmove(r->buf, p, r->len);
     if (r->len == sizeof r->buf - 1) r->len = 0; /* an over-long line: dropped */
-    return true;
+    return 1;
 }
 
 /* Runs `sentryprof upload --once --quiet --timeout T --spool DIR --status-fd 3` and returns
@@ -237,6 +238,7 @@ static int run_child(int timeout_s, int wait_ms)
                     "--status-fd", fdbuf, dsn[0] ? "--dsn" : NULL, dsn, NULL};
     int sp[2];
     if (pipe2(sp, O_CLOEXEC) < 0) return -errno;
+    fcntl(sp[0], F_SETFL, O_NONBLOCK); /* ours only: the child's end stays blocking */
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
@@ -288,13 +290,15 @@ static int run_child(int timeout_s, int wait_ms)
         }
         /* A child lives for seconds: wake on its status lines or every 10 ms for waitpid. */
         struct pollfd p = {.fd = sp[0], .events = POLLIN};
-        if (reading && poll(&p, 1, 10) > 0) reading = read_status(&r);
+        if (reading && poll(&p, 1, 10) > 0) reading = read_status(&r) != 0;
         else if (!reading) {
             struct timespec ts = {0, 10 * 1000000L};
             nanosleep(&ts, NULL);
         }
     }
-    while (reading && read_status(&r)) {} /* what it wrote before exiting (EOF ends it) */
+    /* What it wrote before exiting. Non-blocking: a process that forked from node while
+     * the pipe was open may still hold the write end. */
+    while (reading && read_status(&r) > 0) {}
     close(sp[0]);
     pthread_mutex_lock(&up.lock);
     up.child = 0;

@@ -27,6 +27,10 @@ SENTRYPROF_HZ="$nl" LD_PRELOAD=$SP_LIB "$NODE" -e 0 2>"$WORK/nl.err"
 check "a value with a newline warns in one line ($(cat "$WORK/nl.err"))" \
     test "$(wc -l <"$WORK/nl.err")" = 1 -a "$(lines "$WORK/nl.err" 'a\\nb')" = 1
 
+SENTRY_TRACES_SAMPLE_RATE="$nl" LD_PRELOAD=$SP_LIB "$NODE" -e 0 2>"$WORK/nl2.err"
+check "a JS-side value with a newline warns in one line too ($(cat "$WORK/nl2.err"))" \
+    test "$(wc -l <"$WORK/nl2.err")" = 1 -a "$(lines "$WORK/nl2.err" 'a\\nb')" = 1
+
 # -- an existing spool directory that cannot be written: one line (not silent drops)
 if [ "$(id -u)" != 0 ]; then
     mkdir -m 0500 "$WORK/ro"
