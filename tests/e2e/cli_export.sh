@@ -314,6 +314,16 @@ sp convert --to pprof -o "$tmp/txn.pb.gz" "$A" "$tmp/txns.envelope"
 check "pprof: each sample labelled with its innermost transaction (15 GET /hot, 5 inner)" \
     "$(grep -cE -e ' 15(\.0)? \(.*\): GET /hot$' -e ' 5(\.0)? \(.*\): inner$' "$tmp/txn.tags")" 2
 
+# ---- the man page documents every command of --help ----
+MAN=$top_srcdir/doc/sentryprof.1
+cmds=$("$BIN" --help | awk '/^  [a-z]+( |$)/ { print $1 }' | tr '\n' ' ')
+missing=""
+for c in $cmds; do grep -q "^\.B sentryprof $c\$\|^\.B sentryprof $c " "$MAN" && grep -q "^\.B $c\$" "$MAN" || missing="$missing $c"; done
+check "man page: every command of --help ($cmds) in SYNOPSIS and COMMANDS" "${missing:-none}" none
+if command -v groff >/dev/null; then
+    check "man page: groff reads it without warnings" "$(groff -man -Tutf8 -ww -z "$MAN" 2>&1)" ""
+fi
+
 # ---- the SVG in headless Chromium: rendered, scripted, the hot frame widest ----
 CHROME=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
 if [ -z "$CHROME" ]; then
