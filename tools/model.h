@@ -157,8 +157,10 @@ typedef struct {
     const char *label; /* sp_model_label */
     uint64_t self, total;
 } sp_cli_top_row_t;
-/* Functions with samples, hottest first (by self or total). Returns how many. */
-size_t sp_cli_top_rows(const sp_model_t *m, bool by_total, sp_cli_top_row_t **rows);
+typedef enum { SP_CLI_TOP_BY_FUNCTION, SP_CLI_TOP_BY_FILE, SP_CLI_TOP_BY_PACKAGE } sp_cli_top_by_t;
+/* Rows with samples, hottest first (by self or total): one per function label, JS file or
+ * native module, or package (under node_modules/, "(node)", "(app)"). Returns how many. */
+size_t sp_cli_top_rows(const sp_model_t *m, bool by_total, sp_cli_top_by_t by, sp_cli_top_row_t **rows);
 void sp_cli_top_rows_free(sp_cli_top_row_t *rows, size_t n);
 /* " 0 (main), 1 (worker)\n": the threads with selected samples, numeric ids in order. */
 void sp_cli_top_threads(const sp_model_t *m, FILE *out);
