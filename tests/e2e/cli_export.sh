@@ -339,6 +339,21 @@ check "top --json: hottest row" "$(json "$tmp/top.json" 'const r = d.rows[0]; [r
 check "top --json: the same rows as the table" "$(json "$tmp/top.json" 'd.rows.map(r => r.name + " " + r.self).sort().join("\n")')" \
     "$(top_self "$A" "$B" "$V1" | cat - <("$BIN" top -n 0 "$A" "$B" "$V1" | awk 'NR > 2 && $2 == 0 { lab = $0; sub(/^ *[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+  /, "", lab); print lab, 0 }') | LC_ALL=C sort | sort)"
 
+# ---- a progress line over many files, on a terminal only, erased before warnings and at the end ----
+mkdir -p "$tmp/many"
+for i in $(seq 1 60); do cp "$A" "$tmp/many/a$i.envelope"; done
+cp "$DATA/cli-malformed.envelope" "$tmp/many/m.envelope"
+sp convert --to collapsed -o "$tmp/many.folded" "$tmp/many"
+check "many files, no terminal: only the warning on stderr" "$err" "sentryprof: skipping $tmp/many/m.envelope: not a valid envelope"
+check "many files: 60 x 95 samples" "$(sum_counts "$tmp/many.folded")" 5700
+if command -v script >/dev/null; then
+    script -qec "'$BIN' convert --to collapsed -o '$tmp/many2.folded' '$tmp/many'" /dev/null >"$tmp/tty.out" 2>&1 || true
+    check "many files on a terminal: progress shown (61/61)" "$(grep -c 'sentryprof: reading 61/61 files' "$tmp/tty.out")" 1
+    check "many files on a terminal: erased before the warning" \
+        "$(grep -c "$(printf '\r\033\\[K')sentryprof: skipping $tmp/many/m.envelope" "$tmp/tty.out")" 1
+    check "many files on a terminal: erased at the end" "$(tail -c 4 "$tmp/tty.out" | od -An -c | tr -s ' ')" ' \r 033 [ K'
+fi
+
 # ---- the man page documents every command of --help ----
 MAN=$top_srcdir/doc/sentryprof.1
 cmds=$("$BIN" --help | awk '/^  [a-z]+( |$)/ { print $1 }' | tr '\n' ' ')
