@@ -355,7 +355,7 @@ if command -v script >/dev/null; then
 fi
 
 # ---- the man page documents every command of --help ----
-MAN=$top_srcdir/doc/sentryprof.1
+MAN=$top_srcdir/docs/sentryprof.1
 cmds=$("$BIN" --help | awk '/^  [a-z]+( |$)/ { print $1 }' | tr '\n' ' ')
 missing=""
 for c in $cmds; do grep -q "^\.B sentryprof $c\$\|^\.B sentryprof $c " "$MAN" && grep -q "^\.B $c\$" "$MAN" || missing="$missing $c"; done
