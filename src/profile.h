@@ -19,6 +19,8 @@ typedef struct {
     char profiler_id[33]; /* one per process */
     const char *release;
     const char *environment;
+    const char *sdk_name;    /* client_sdk and envelope sdk; NULL: sentryprof's own. An app's */
+    const char *sdk_version; /* Sentry SDK that we serve as its profiler names itself here */
 } sp_chunk_meta_t;
 
 /* 32 random lowercase hex digits (a UUID without dashes) + NUL. */
@@ -39,6 +41,7 @@ typedef struct {
     const char *release;
     const char *environment;
     const char *node_version; /* "20.20.2"; "" when unknown */
+    const char *locale;       /* device.locale (config's LANG); NULL or "": "C" */
 } sp_profile_env_t;
 
 /* The v1 profile payload alone as compact JSON text (an sp_mem buffer, *len bytes; NULL

@@ -16,74 +16,11 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "nodeargs.h"
 
 #define SP_SELECT_CMDLINE_MAX 32768 /* bytes of /proc/self/cmdline read */
 #define SP_SELECT_ARGS_MAX 1024     /* arguments considered */
 #define SP_SELECT_PATTERN_MAX 512   /* one glob */
-
-/* node's own options that take their value as the next argument (node 18..26; options
- * given as --opt=value need no entry). -e/-p are handled apart: their value is code. */
-static const char *const value_opts[] = {
-    "-r", "--require", "--import", "--loader", "--experimental-loader", "-C", "--conditions",
-    "--input-type", "--inspect-port", "--debug-port", "--title", "--icu-data-dir",
-    "--openssl-config", "--tls-cipher-list", "--tls-keylog", "--redirect-warnings",
-    "--diagnostic-dir", "--report-dir", "--report-directory", "--report-filename",
-    "--report-signal", "--heapsnapshot-signal", "--heapsnapshot-near-heap-limit",
-    "--cpu-prof-dir", "--cpu-prof-name", "--cpu-prof-interval", "--heap-prof-dir",
-    "--heap-prof-name", "--heap-prof-interval", "--secure-heap", "--secure-heap-min",
-    "--disable-proto", "--dns-result-order", "--unhandled-rejections", "--use-largepages",
-    "--env-file", "--env-file-if-exists", "--watch-path", "--experimental-policy",
-    "--policy-integrity", "--experimental-specifier-resolution",
-    "--es-module-specifier-resolution", "--experimental-default-type",
-    "--trace-event-categories", "--trace-event-file-pattern", "--max-http-header-size",
-    "--experimental-config-file", "--test-reporter", "--test-reporter-destination",
-    "--test-name-pattern", "--test-skip-pattern", "--test-shard", "--test-concurrency",
-    "--test-timeout", "--watch-kill-signal", "--localstorage-file", "--snapshot-blob",
-    "--experimental-sea-config", "--allow-fs-read", "--allow-fs-write", "--inspect-publish-uid",
-    "--stack-size", "--max-old-space-size", "--max-semi-space-size", "--run",
-};
-
-static bool takes_value(const char *a)
-{
-    for (size_t i = 0; i < sizeof value_opts / sizeof *value_opts; i++)
-        if (strcmp(a, value_opts[i]) == 0) return true;
-    return false;
-}
-
-/* -e, --eval, -p, --print and short clusters holding e or p (-pe). */
-static bool is_eval(const char *a)
-{
-    if (!strcmp(a, "--eval") || !strcmp(a, "--print")) return true;
-    if (a[0] != '-' || a[1] == '-' || !a[1]) return false;
-    for (const char *c = a + 1; *c; c++)
-        if (*c == 'e' || *c == 'p') return true;
-    return false;
-}
-
-int sp_select_main(int argc, char *const argv[], const char **label)
-{
-    bool eval = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--")) {
-            if (!eval && i + 1 < argc) return i + 1;
-            break;
-        }
-        if (a[0] != '-' || !a[1]) { /* "-" is stdin */
-            if (eval) break;       /* after -e: arguments for the code, no script */
-            if (a[0] == '-') break;
-            return i;
-        }
-        if (is_eval(a)) {
-            eval = true;
-            i++; /* the code */
-            continue;
-        }
-        if (!strchr(a, '=') && takes_value(a)) i++;
-    }
-    if (label) *label = eval ? "[eval]" : "[stdin]";
-    return -1;
-}
 
 static const char *base_name(const char *p)
 {
@@ -137,7 +74,7 @@ void sp_select_decide(int argc, char *const argv[], const char *include, const c
     if (include && !*include) include = NULL;
     if (exclude && !*exclude) exclude = NULL;
     const char *label = NULL;
-    int m = sp_select_main(argc, argv, &label);
+    int m = sp_nodeargs_main(argc, argv, &label);
     snprintf(out->script, sizeof out->script, "%s", m >= 0 ? argv[m] : label);
     target_t t = {.script = out->script};
     char resolved[PATH_MAX], line[1024];

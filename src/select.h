@@ -37,10 +37,6 @@ typedef struct {
     char rule[640];    /* which rule decided, one line for people ("SENTRYPROF_EXCLUDE 'x'") */
 } sp_select_t;
 
-/* Index in argv of node's main script (argv[0] is node itself), or -1: eval (*label
- * "[eval]") or none (*label "[stdin]"). */
-int sp_select_main(int argc, char *const argv[], const char **label);
-
 /* Decides for node's argv with the given INCLUDE/EXCLUDE values (NULL or "": unset). */
 void sp_select_decide(int argc, char *const argv[], const char *include, const char *exclude,
                       sp_select_t *out);

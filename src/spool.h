@@ -152,8 +152,10 @@ int sp_spool_ready_stats(sp_spool_t *spool, unsigned long *files, unsigned long 
 
 /* ---- layout v1: state.json ----
  * {"version":1,
- *  "rate_limits":{"<category>|*": <until, unix seconds>, ...},   (ratelimit.h)
- *  "backoff":{"until": <unix seconds>, "attempts": <n>},           (ratelimit.h)
+ *  "dsns":{"<scheme>://<key>@<host>[:port][prefix]/<project>": {   (per DSN: tools/upload.c)
+ *      "rate_limits":{"<category>|*": <until, unix seconds>, ...}, (ratelimit.h)
+ *      "backoff":{"until": <unix seconds>, "attempts": <n>}},      (ratelimit.h)
+ *   ...},
  *  "discards":[{"reason":..., "category":..., "quantity":<n>}, ...]} (client reports)
  * A missing, unreadable or other-version file reads as {"version":1}. */
 #define SP_SPOOL_STATE_VERSION 1

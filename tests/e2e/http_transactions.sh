@@ -74,7 +74,9 @@ run_app() {
     local name=$1
     shift
     mkdir -p "$WORK/$name"
-    env "$@" SENTRYPROF_SPOOL_DIR="$WORK/$name/spool" LD_PRELOAD="$SP_LIB" \
+    # CPU clock: the routes burn CPU time, so each profile holds ~15 samples however busy the
+    # machine is (a wall-clock timer's ticks coalesce while the thread waits for a CPU).
+    env SENTRYPROF_CLOCK=cpu "$@" SENTRYPROF_SPOOL_DIR="$WORK/$name/spool" LD_PRELOAD="$SP_LIB" \
         "$NODE" "$APPS/http-app.js" >"$WORK/$name/out" 2>"$WORK/$name/err" &
     app_pid=$!
     port=

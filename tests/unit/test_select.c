@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nodeargs.h"
 #include "select.h"
 
 #define ARGV(...) ((char *const[]){__VA_ARGS__}), (int)(sizeof((char *const[]){__VA_ARGS__}) / sizeof(char *))
@@ -12,7 +13,7 @@
 static const char *main_of(char *const argv[], int argc)
 {
     const char *label = NULL;
-    int m = sp_select_main(argc, argv, &label);
+    int m = sp_nodeargs_main(argc, argv, &label);
     return m >= 0 ? argv[m] : label;
 }
 #define MAIN(...) main_of(ARGV(__VA_ARGS__))
