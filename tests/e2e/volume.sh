@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue #15: bounded volume and cheap HTTP instrumentation, under sustained load from a small
 # keep-alive load loop on 127.0.0.1 (~8 s each; the 60 s form is in tests/bench).
-#  - no DSN, every request a transaction, SENTRYPROF_SPOOL_MAX_BYTES=256K: the spool (ready/,
+#  - no DSN, every request a transaction, SENTRYPROF_SPOOL_MAX_BYTES=128K: the spool (ready/,
 #    sending/, run folders) never grows past the cap; the oldest files are evicted, counted
 #    (stats, state.json discards "cache_overflow") and said once on stderr. A bad value for
 #    the cap warns once in the node process.
@@ -83,10 +83,10 @@ stop_app() {
 }
 result() { sed -n '/^{/p' "$WORK/$1.out" | tail -n1; }
 
-# ---- 1. no DSN, every request a transaction, a 256 KiB cap
-CAP=262144
+# ---- 1. no DSN, every request a transaction, a 128 KiB cap
+CAP=131072
 start_app cap SENTRYPROF_MODE=transaction SENTRYPROF_HTTP_TRANSACTIONS_PER_SECOND=1000000 \
-    SENTRYPROF_SPOOL_MAX_BYTES=256K CLOSE_LISTENERS=10
+    SENTRYPROF_SPOOL_MAX_BYTES=128K CLOSE_LISTENERS=10
 check "cap: app listening" test -n "$port"
 "$NODE" "$WORK/load.js" "$port" 8 8 >"$WORK/cap.load" &
 load_pid=$!
@@ -104,11 +104,11 @@ r=$(result cap)
 echo "# cap: $(cat "$WORK/cap.load") requests answered; spool at most $max bytes (cap $CAP); $(jqn "$r" 'JSON.stringify({served: f.served, txn_profiles: f.stats.transaction_profiles, without_profile: f.stats.transactions_without_profile, evicted: f.stats.spool_files_evicted})')"
 check "cap: the load ran (> 500 requests answered)" test "$(cat "$WORK/cap.load")" -gt 500
 check "cap: more was written than the cap allows (the test means something)" \
-    test "$(jqn "$r" '(f.stats.transaction_profiles + f.stats.transactions_without_profile) * 600 > 2 * '$CAP)" = true
+    test "$(jqn "$r" '(f.stats.transaction_profiles + f.stats.transactions_without_profile) * 500 > '$CAP)" = true
 check "cap: the spool never exceeded the cap (max seen $max <= $CAP)" test "$max" -le "$CAP"
 check "cap: files evicted and counted (stats spool_files_evicted > 0)" test "$(jqn "$r" 'f.stats.spool_files_evicted > 0')" = true
 check "cap: one warning line, naming SENTRYPROF_SPOOL_MAX_BYTES" \
-    test "$(grep -c '^\[sentryprof\] warning: spool .* is over SENTRYPROF_SPOOL_MAX_BYTES=262144 bytes' "$WORK/cap.err")/$(grep -c '^\[sentryprof\] warning' "$WORK/cap.err")" = 1/1
+    test "$(grep -c '^\[sentryprof\] warning: spool .* is over SENTRYPROF_SPOOL_MAX_BYTES=131072 bytes' "$WORK/cap.err")/$(grep -c '^\[sentryprof\] warning' "$WORK/cap.err")" = 1/1
 check "cap: the evicted transactions are recorded as discards (cache_overflow) for Sentry" \
     test "$("$NODE" -e 'const s=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")); console.log((s.discards||[]).some((d)=>d.reason==="cache_overflow"&&d.category==="transaction"&&d.quantity>0))' "$WORK/cap.spool/state.json" 2>/dev/null)" = true
 check "cap: what is left is valid" "$NODE" "$top_srcdir/tests/ingest/check-envelopes.js" "$WORK/cap.spool"
@@ -146,8 +146,8 @@ utx=$("$NODE" -e '
   for (const e of spoolEnvelopes(process.argv[2])) for (const it of envelopeItems(e.buf)) if (it.type === "transaction") ids.add(it.payload.event_id);
   console.log(ids.size);' "$SPOOLFILE" "$WORK/ingest/accepted")
 echo "# budget: $(cat "$WORK/budget.load") requests in $secs s; $ntx transaction events at the ingest; $(jqn "$r" 'JSON.stringify({served: f.served, http_over_budget: f.stats.http_over_budget})')"
-check "budget: the app served well over the budget (> 150 requests/s)" \
-    awk -v n="$(cat "$WORK/budget.load")" -v s="$secs" 'BEGIN { exit !(n / s > 150) }'
+check "budget: the app served more than the budget lets through (> 100/s x the run + 100)" \
+    awk -v n="$(cat "$WORK/budget.load")" -v s="$secs" 'BEGIN { exit !(n > 100 * s + 100) }'
 check "budget: transactions at the ingest <= 100/s x the run + one second's burst ($utx)" \
     awk -v n="$utx" -v s="$secs" 'BEGIN { exit !(n > 0 && n <= 100 * (s + 1) + 100) }'
 check "budget: the requests beyond it are counted (served = distinct transactions sent + over budget)" \
