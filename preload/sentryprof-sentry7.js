@@ -64,7 +64,10 @@ exports.install = function install(core) {
     if (!c || typeof c !== 'object' || carriers.has(c)) return;
     carriers.add(c);
     const d = Object.getOwnPropertyDescriptor(c, 'extensions');
-    if (!d || !('value' in d) || !d.configurable) return; // not 7.x's carrier (v8+ has none)
+    if (!d || !('value' in d) || !d.configurable) { // not 7.x's carrier: v8+ (sentryprof-sentry8.js)
+      if (typeof core.watchModernCarrier === 'function') core.watchModernCarrier(c);
+      return;
+    }
     watchHub(c);
     let ext = d.value;
     instrumentExtensions(ext);
@@ -105,6 +108,22 @@ exports.install = function install(core) {
       } catch (err) { dbg(`sentry bind: ${err && err.message}`); }
       return r;
     };
+    // 7.100+ binds with setCurrentClient: the hub's top scope gets setClient(client), then
+    // the client sets up its integrations; look at it once that is done (a microtask; a
+    // transaction started synchronously after init finds it through startTransaction).
+    try {
+      const top = typeof hub.getStackTop === 'function' && hub.getStackTop();
+      const scope = top && top.scope;
+      if (scope && typeof scope.setClient === 'function' && !hubs.has(scope)) {
+        hubs.add(scope);
+        const setClient = scope.setClient;
+        scope.setClient = function setClientSeen(client) {
+          const r = setClient.apply(this, arguments);
+          if (client) Promise.resolve().then(() => hookClient(client)).catch((err) => dbg(`sentry bind: ${err && err.message}`));
+          return r;
+        };
+      }
+    } catch (_) { /* an older hub */ }
     try {
       const client = typeof hub.getClient === 'function' && hub.getClient();
       if (client) hookClient(client);
