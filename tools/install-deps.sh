@@ -2,7 +2,7 @@
 # Installs what sentryprof needs to build and test on Debian 12 (bookworm). Idempotent:
 # does nothing when every package is already there. Uses sudo when not root.
 set -e
-PKGS="autoconf automake libtool pkg-config make gcc libunwind-dev libjemalloc-dev
+PKGS="autoconf automake libtool pkg-config make gcc curl bzip2
 libjansson-dev zlib1g-dev libcurl4-openssl-dev check nodejs binutils util-linux"
 missing=""
 for p in $PKGS; do
