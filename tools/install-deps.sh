@@ -3,13 +3,18 @@
 # does nothing when every package is already there. Uses sudo when not root.
 set -e
 PKGS="autoconf automake libtool pkg-config make gcc curl bzip2
-libjansson-dev zlib1g-dev libcurl4-openssl-dev check nodejs binutils util-linux"
+libjansson-dev zlib1g-dev libcurl4-openssl-dev check nodejs binutils util-linux libxml2-utils npm
+libprotobuf-c-dev protobuf-c-compiler golang-go chromium"
+# libxml2-utils, npm, golang-go, chromium: the consumers tests/e2e/cli_export.sh reads the
+# exports with (xmllint, speedscope's schema, go tool pprof, a headless browser).
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 # A node that is not Debian's (nodesource, nvm, a tarball) is fine: drop nodejs then.
 if command -v node >/dev/null 2>&1; then missing=$(echo "$missing" | sed 's/ nodejs//'); fi
+# npm (tests/e2e/cli_export.sh installs its pinned consumers) ships with such a node too.
+if command -v npm >/dev/null 2>&1; then missing=$(echo "$missing" | sed 's/ npm//'); fi
 [ -z "$missing" ] && exit 0
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -41,6 +41,24 @@ check "no malloc/free/operator new defined by the shim's dependencies" \
     bash -c "! ldd '$SP_LIB' | grep -q jemalloc"
 check "SENTRYPROF_DISABLE=1 leaves node alone" \
     test "$(SENTRYPROF_DISABLE=1 LD_PRELOAD=$SP_LIB "$NODE" -p 'process.env.NODE_OPTIONS || "unset"')" = unset
+# Booleans take the documented truth values (config.h): 1/true/yes/on, 0/false/no/off.
+for v in yes ON; do
+    seen=$(SENTRYPROF_DISABLE=$v LD_PRELOAD=$SP_LIB "$NODE" -p 'process.env.NODE_OPTIONS || "unset"' 2>&1)
+    check "SENTRYPROF_DISABLE=$v leaves node alone (expected unset, saw: $seen)" test "$seen" = unset
+done
+for v in false 0 off; do
+    seen=$(SENTRYPROF_DISABLE=$v SENTRYPROF_SPOOL_DIR="$WORK/spool" LD_PRELOAD=$SP_LIB "$NODE" -p 'typeof globalThis.__sentryprof' 2>&1)
+    check "SENTRYPROF_DISABLE=$v profiles (expected object, saw: $seen)" test "$seen" = object
+done
+seen=$(SENTRYPROF_DISABLE=maybe SENTRYPROF_SPOOL_DIR="$WORK/spool" LD_PRELOAD=$SP_LIB "$NODE" -p 'typeof globalThis.__sentryprof' 2>&1)
+check "SENTRYPROF_DISABLE=maybe: one warning, default (profiling on); saw: $seen" \
+    test "$(grep -c 'SENTRYPROF_DISABLE="maybe"' <<<"$seen")" = 1 -a "$(tail -n1 <<<"$seen")" = object
+check "SENTRYPROF_DISABLE=maybe outside node: nothing on stderr" \
+    test -z "$(SENTRYPROF_DISABLE=maybe LD_PRELOAD=$SP_LIB sh -c : 2>&1)"
+SENTRYPROF_DEBUG=true SENTRYPROF_SPOOL_DIR="$WORK/spool" LD_PRELOAD=$SP_LIB "$NODE" -e 0 2>"$WORK/debug.err"
+check "SENTRYPROF_DEBUG=true: the C side's debug lines" grep -q '^\[sentryprof\] debug: config: ' "$WORK/debug.err"
+check "SENTRYPROF_DEBUG=true: the JS helper's debug lines too (saw: $(grep -c 'debug: js config' "$WORK/debug.err") js config line)" \
+    grep -q '^\[sentryprof\] debug: js config: ' "$WORK/debug.err"
 
 # In node: our flags and helper are added after the user's own options, which survive.
 mkdir -p "$WORK/dir with space"
@@ -50,7 +68,19 @@ opts=$(NODE_OPTIONS="--require \"$WORK/dir with space/user.js\" --max-old-space-
     "$NODE" -p 'process.env.NODE_OPTIONS + "|" + globalThis.userRequired + "|" + typeof globalThis.__sentryprof')
 check "node: user's NODE_OPTIONS kept first" \
     grep -q "^--require \"$WORK/dir with space/user.js\" --max-old-space-size=200 " <<<"$opts"
-check "node: perf map flags added" grep -q -- "--perf-basic-prof-only-functions --interpreted-frames-native-stack" <<<"$opts"
+# --interpreted-frames-native-stack only where V8's own profiler cannot deadlock with it
+# (V8 >= 12); a user's own copy of it is kept everywhere.
+v8_major=$("$NODE" -p 'parseInt(process.versions.v8)')
+if [ "$v8_major" -ge 12 ]; then
+    check "node: perf map flags added" grep -q -- "--perf-basic-prof-only-functions --interpreted-frames-native-stack" <<<"$opts"
+else
+    check "node: perf map flag added, not --interpreted-frames-native-stack (V8 $v8_major)" \
+        bash -c 'grep -q -- "--perf-basic-prof-only-functions" <<<"$1" && ! grep -q -- "--interpreted-frames-native-stack" <<<"$1"' _ "$opts"
+fi
+opts3=$(NODE_OPTIONS="--interpreted-frames-native-stack" SENTRYPROF_SPOOL_DIR="$WORK/spool" \
+    LD_PRELOAD=$SP_LIB "$NODE" -p 'process.env.NODE_OPTIONS')
+check "node: the user's own --interpreted-frames-native-stack is kept, once" \
+    test "$(grep -o -- '--interpreted-frames-native-stack' <<<"$opts3" | wc -l)" = 1
 check "node: the user's --require still ran and the helper loaded" grep -q '|1|object$' <<<"$opts"
 opts2=$(NODE_OPTIONS="--perf-basic-prof-only-functions" SENTRYPROF_SPOOL_DIR="$WORK/spool" \
     LD_PRELOAD=$SP_LIB "$NODE" -p 'process.env.NODE_OPTIONS')
@@ -62,7 +92,8 @@ child=$(SENTRYPROF_SPOOL_DIR="$WORK/spool" LD_PRELOAD=$SP_LIB "$NODE" -e '
   const out = require("child_process").execFileSync(process.execPath, ["-p", "process.env.NODE_OPTIONS"]);
   process.stdout.write(out)')
 check "node child: flags present once" \
-    test "$(grep -o -- '--interpreted-frames-native-stack' <<<"$child" | wc -l)" = 1
+    test "$(grep -o -- '--perf-basic-prof-only-functions' <<<"$child" | wc -l)" = 1 -a \
+         "$(grep -o -- '--interpreted-frames-native-stack' <<<"$child" | wc -l)" = "$([ "$v8_major" -ge 12 ] && echo 1 || echo 0)"
 # The helper's bridge answers: the sampler is running in node.
 active=$(SENTRYPROF_SPOOL_DIR="$WORK/spool" LD_PRELOAD=$SP_LIB "$NODE" -p '__sentryprof.stats().active')
 check "node: sampler active (stats().active == 1)" test "$active" = 1
