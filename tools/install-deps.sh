@@ -4,9 +4,10 @@
 set -e
 PKGS="autoconf automake libtool pkg-config make gcc curl bzip2
 libjansson-dev zlib1g-dev libcurl4-openssl-dev check nodejs binutils util-linux libxml2-utils npm
-libprotobuf-c-dev protobuf-c-compiler golang-go chromium"
+libprotobuf-c-dev protobuf-c-compiler golang-go chromium debootstrap"
 # libxml2-utils, npm, golang-go, chromium: the consumers tests/e2e/cli_export.sh reads the
 # exports with (xmllint, speedscope's schema, go tool pprof, a headless browser).
+# debootstrap: make check-glibc-floor (a Debian 11 root with glibc 2.31).
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
