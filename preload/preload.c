@@ -4,7 +4,8 @@
  * Runs: the constructor on the main thread before main(), single-threaded; the destructor
  * on the exiting thread; the N-API callbacks on a JS thread.
  * Rules: in any process that is not node (no N-API in the executable), in secure-execution
- * mode or with SENTRYPROF_DISABLE=1 it does nothing at all: no thread, no signal handler,
+ * mode, with SENTRYPROF_DISABLE=true or in a node process not selected (src/select.h: package
+ * managers, SENTRYPROF_INCLUDE/EXCLUDE) it does nothing at all: no thread, no signal handler,
  * no environment change. It never aborts the host: every failure is one warning and inert.
  * N-API symbols are looked up at run time (dlsym), so the library loads anywhere.
  * Reads: SENTRYPROF_* and NODE_OPTIONS (see src/config.h). */
@@ -28,11 +29,14 @@
 
 #include "agent.h"
 #include "config.h"
+#include "fatal.h"
 #include "log.h"
 #include "mapfile.h"
 #include "mem.h"
+#include "nodeargs.h"
 #include "ring.h"
 #include "sampler.h"
+#include "select.h"
 #include "stats.h"
 #include "txn.h"
 #include "uploader.h"
@@ -41,6 +45,9 @@
 #define SP_RING_CAPACITY 1024 /* samples; ~10 s of one thread at 99 Hz between drains */
 #define SP_EXIT_TIMEOUT_MS 1000 /* bound on the exit-time flush */
 #define SP_HELPER_NAME "sentryprof-helper.js"
+/* A bridge buffer for a field of one of our structs, one byte longer than the field: an id
+ * that is too long arrives too long (and is rejected), not cut to the right length. */
+#define SP_ARG_LEN(type, field) (sizeof(((type *)0)->field) + 1)
 
 #define SP_FLAG_PERF_MAP "--perf-basic-prof-only-functions"
 /* Gives each interpreted function its own copy of the interpreter trampoline, so the perf
@@ -219,7 +226,8 @@ static void detect_user_v8_log(const char *node_options)
     if (!f) return;
     size_t n = fread(buf, 1, sizeof buf, f);
     fclose(f);
-    if (has_log_flag(buf, n)) user_v8_log = true;
+    /* node's options only: `node server.js --log-level=info` is the app's own argument */
+    if (sp_nodeargs_want_v8_log(buf, n)) user_v8_log = true;
 }
 
 static bool is_perf_map_path(const char *path)
@@ -287,9 +295,18 @@ static void atfork_child(void)
 __attribute__((constructor)) static void sentryprof_init(void)
 {
     if (getauxval(AT_SECURE)) return;
-    const char *off = secure_getenv(SP_ENV_DISABLE);
-    if (off && *off && strcmp(off, "0") != 0) return;
     if (!is_node_process()) return;
+    /* after the node check: a bad value's one warning goes to node, not to every program */
+    if (sp_config_env_bool(SP_ENV_DISABLE, false)) return;
+    /* Which node processes: before anything else, so an excluded one (npm, or what
+     * SENTRYPROF_INCLUDE/EXCLUDE say) stays as inert as a shell. Its children decide anew. */
+    sp_select_t sel;
+    sp_select_self(&sel);
+    if (sp_config_parse_bool(secure_getenv(SP_ENV_DEBUG)) == 1) { /* config warns on bad values */
+        sp_log_set_level(SP_LOG_DEBUG);
+        SP_DEBUG("process %s: %s (%s)", sel.script, sel.profile ? "profiled" : "not profiled", sel.rule);
+    }
+    if (!sel.profile) return;
 
     sp_config_load(&config);
     sp_config_log(&config);
@@ -342,8 +359,22 @@ __attribute__((destructor)) static void sentryprof_fini(void)
     if (!started_pid || started_pid != getpid()) return;
     sp_sampler_stop();
     sp_agent_stop(SP_EXIT_TIMEOUT_MS);
-    sp_uploader_shutdown();
+    sp_uploader_shutdown(config.shutdown_ms);
     started_pid = 0;
+}
+
+/* A default-fatal signal (fatal.h), on the flush thread: what the destructor would have
+ * done, within budget_ms in all (the process dies right after). */
+static void flush_before_signal_death(int budget_ms)
+{
+    if (!started_pid || started_pid != getpid()) return;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    sp_sampler_stop();
+    sp_agent_stop(budget_ms < SP_EXIT_TIMEOUT_MS ? budget_ms : SP_EXIT_TIMEOUT_MS);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long spent = (t1.tv_sec - t0.tv_sec) * 1000L + (t1.tv_nsec - t0.tv_nsec) / 1000000L;
+    if (spent < budget_ms) sp_uploader_shutdown((int)(budget_ms - spent));
 }
 
 /* ---- N-API bridge: resolved at run time so non-node processes never need it ---- */
@@ -463,7 +494,7 @@ static napi_value js_stats(napi_env env, napi_callback_info cbinfo)
     set_number(env, obj, "threads", sp_sampler_thread_count());
     set_number(env, obj, "active", started_pid == getpid());
     set_number(env, obj, "signal", sp_sampler_signal());
-    set_string(env, obj, "mode", config.continuous ? "continuous" : "transaction");
+    set_string(env, obj, "mode", sp_agent_continuous() ? "continuous" : "transaction");
     set_string(env, obj, "logging_mode", config.lazy ? "lazy" : "eager");
     set_string(env, obj, "clock", config.cpu_clock ? "cpu" : "wall");
     return obj;
@@ -475,12 +506,14 @@ static void on_env_teardown(void *arg)
     sp_sampler_unregister_thread(); /* runs on the env's own thread */
 }
 
-/* registerThread(threadId, name, nodeVersion): the helper calls it on every JS thread. */
+/* registerThread(threadId, name, nodeVersion, fatalMask): the helper calls it on every JS
+ * thread; in the main thread fatalMask holds the SP_FATAL_* signals no JS listener handles
+ * (the helper runs before the app's code, but after other --require'd modules). */
 static napi_value js_register_thread(napi_env env, napi_callback_info info)
 {
     args_t a;
     get_args(env, info, &a);
-    char id[SP_THREAD_ID_LEN], name[64], version[32];
+    char id[SP_THREAD_ID_LEN], name[SP_THREAD_NAME_LEN], version[32];
     arg_str(env, &a, 0, id, sizeof id);
     arg_str(env, &a, 1, name, sizeof name);
     if (*arg_str(env, &a, 2, version, sizeof version)) sp_agent_set_runtime(version);
@@ -488,6 +521,9 @@ static napi_value js_register_thread(napi_env env, napi_callback_info info)
     if (started_pid == getpid() && *id) {
         rc = sp_sampler_register_thread(id, name);
         if (rc == 0) napi.add_env_cleanup_hook(env, on_env_teardown, NULL);
+        int mask = (int)arg_num(env, &a, 3, 0);
+        if ((rc == 0 || rc == -EEXIST) && mask && syscall(SYS_gettid) == getpid())
+            sp_fatal_arm(mask, config.shutdown_ms, flush_before_signal_death);
     }
     return number(env, rc == -EEXIST ? 0 : rc);
 }
@@ -498,7 +534,7 @@ static napi_value js_take_profile(napi_env env, napi_callback_info info)
 {
     args_t a;
     get_args(env, info, &a);
-    char id[40], *json = NULL;
+    char id[SP_ARG_LEN(sp_txn_t, event_id)], *json = NULL;
     if (!sp_agent_take_profile(arg_str(env, &a, 0, id, sizeof id), &json)) {
         /* Someone waits for this profile (off the request path: the SDK's transport): have
          * the agent build it now rather than at its next tick. */
@@ -520,14 +556,15 @@ static napi_value js_start_transaction(napi_env env, napi_callback_info info)
 {
     args_t a;
     get_args(env, info, &a);
-    char name[SP_TXN_NAME_MAX], op[64], trace[40], parent[24];
+    char name[SP_TXN_NAME_MAX], op[sizeof(((sp_txn_t *)0)->op)], trace[SP_ARG_LEN(sp_txn_t, trace_id)],
+        parent[SP_ARG_LEN(sp_txn_t, parent_span_id)];
     long h = started_pid == getpid()
                  ? sp_txn_start(arg_str(env, &a, 0, name, sizeof name), arg_str(env, &a, 1, op, sizeof op),
                                 arg_str(env, &a, 2, trace, sizeof trace),
                                 arg_str(env, &a, 3, parent, sizeof parent), arg_bool(env, &a, 4, true),
                                 arg_bool(env, &a, 5, false))
                  : -ESRCH;
-    if (h >= 0) sp_agent_txn_started();
+    if (h >= 0) sp_agent_txn_started(arg_bool(env, &a, 5, false));
     return number(env, (double)h);
 }
 
@@ -552,7 +589,7 @@ static napi_value js_set_transaction(napi_env env, napi_callback_info info)
     args_t a;
     get_args(env, info, &a);
     long h = (long)arg_num(env, &a, 0, -1);
-    char name[SP_TXN_NAME_MAX], status[32];
+    char name[SP_TXN_NAME_MAX], status[sizeof(((sp_txn_t *)0)->status)];
     if (*arg_str(env, &a, 1, name, sizeof name)) sp_txn_set_name(h, name);
     int rc = sp_txn_set_status(h, (int)arg_num(env, &a, 2, 0), arg_str(env, &a, 3, status, sizeof status));
     return number(env, rc);
@@ -568,6 +605,43 @@ static napi_value js_finish_transaction(napi_env env, napi_callback_info info)
      * when takeProfile finds it missing. */
     int rc = arg_bool(env, &a, 1, true) ? sp_txn_finish(h) : sp_txn_discard(h);
     return number(env, rc);
+}
+
+/* setSdk(dsn, release, environment, sdkName, sdkVersion, sdkPackage): what an app's Sentry client
+ * says. The DSN wins over SENTRY_DSN (and enables uploads when there was none); release
+ * and environment win over SENTRY_RELEASE/SENTRY_ENVIRONMENT; "" keeps the current value. */
+static napi_value js_set_sdk(napi_env env, napi_callback_info info)
+{
+    args_t a;
+    get_args(env, info, &a);
+    if (started_pid != getpid()) return number(env, -ESRCH);
+    char dsn[512], release[256], environment[128], name[64], version[32], package[64];
+    arg_str(env, &a, 0, dsn, sizeof dsn);
+    arg_str(env, &a, 1, release, sizeof release);
+    arg_str(env, &a, 2, environment, sizeof environment);
+    arg_str(env, &a, 3, name, sizeof name);
+    arg_str(env, &a, 4, version, sizeof version);
+    arg_str(env, &a, 5, package, sizeof package);
+    sp_agent_set_sdk(release, environment, name, version, package);
+    if (dsn[0]) sp_uploader_set_dsn(dsn);
+    return number(env, 0);
+}
+
+/* setContinuous(on, discardUncommitted) -> previous state (1/0), or -errno. The SDK
+ * decides whether the process is profiled continuously (see sp_agent_set_continuous). */
+static napi_value js_set_continuous(napi_env env, napi_callback_info info)
+{
+    args_t a;
+    get_args(env, info, &a);
+    if (started_pid != getpid()) return number(env, -ESRCH);
+    return number(env, sp_agent_set_continuous(arg_bool(env, &a, 0, true), arg_bool(env, &a, 1, false)));
+}
+
+/* continuous() -> 1 while chunks are being built, else 0. */
+static napi_value js_continuous(napi_env env, napi_callback_info info)
+{
+    (void)info;
+    return number(env, sp_agent_continuous());
 }
 
 static void export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb)
@@ -587,8 +661,21 @@ SP_EXPORT napi_value napi_register_module_v1(napi_env env, napi_value exports)
     export_fn(env, exports, "setTransaction", js_set_transaction);
     export_fn(env, exports, "finishTransaction", js_finish_transaction);
     export_fn(env, exports, "takeProfile", js_take_profile);
+    export_fn(env, exports, "setSdk", js_set_sdk);
+    export_fn(env, exports, "setContinuous", js_set_continuous);
+    export_fn(env, exports, "continuous", js_continuous);
+    set_string(env, exports, "profilerId", sp_agent_profiler_id());
     set_string(env, exports, "version", SP_VERSION);
-    set_string(env, exports, "mode", config.continuous ? "continuous" : "transaction");
+    /* 0: the engine is not running here (an excluded process that inherited NODE_OPTIONS
+     * from a profiled parent, a fork child): the helper then does nothing. */
+    set_number(env, exports, "active", started_pid == getpid() ? 1 : 0);
+    set_string(env, exports, "mode", sp_agent_continuous() ? "continuous" : "transaction");
+    /* Whether SENTRYPROF_MODE chose the mode (an SDK's settings replace only defaults). */
+    set_number(env, exports, "modeFromEnv", config.mode_from_env);
+    /* The parsed config, so the helper does not parse the same variables again. */
+    set_number(env, exports, "debug", config.debug ? 1 : 0);
+    /* The longest transaction name in bytes (the helper cuts names on a character boundary). */
+    set_number(env, exports, "txnNameMax", SP_TXN_NAME_MAX - 1);
     /* 1 in node's main thread (the process's first thread): the helper then needs no
      * require('worker_threads'), ~10 ms of module loading at every node start. */
     set_number(env, exports, "mainThread", syscall(SYS_gettid) == getpid() ? 1 : 0);

@@ -8,13 +8,19 @@
 //   sentryprof-http.js     every incoming http/https request becomes a transaction;
 //   sentryprof-sentry7.js  apps using @sentry/node 7 get our profiles in the SDK's envelopes.
 // It must never throw into the app, print (but one warning per bad setting, and debug lines
-// with SENTRYPROF_DEBUG=1), change the app's output or keep the event loop alive.
+// with SENTRYPROF_DEBUG=true), change the app's output or keep the event loop alive.
 (function sentryprofHelper() {
   const lib = process.env.SENTRYPROF_LIBRARY_PATH;
   if (!lib || globalThis.__sentryprof) return;
   const env = process.env;
-  const debug = env.SENTRYPROF_DEBUG === '1';
-  const say = (line) => { try { process.stderr.write(`[sentryprof] ${line}\n`); } catch (_) { /* closed stderr */ } };
+  // SENTRYPROF_DEBUG with config.h's truth values (1/true/yes/on, any case); once the bridge
+  // is bound, as the library parsed it (native.debug).
+  let debug = /^(1|true|yes|on)$/i.test(env.SENTRYPROF_DEBUG || '');
+  // One line whatever a value holds: control characters (a newline in a variable) escaped.
+  const esc = (c) => ({ '\n': '\\n', '\r': '\\r', '\t': '\\t' }[c] || `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  const say = (line) => {
+    try { process.stderr.write(`[sentryprof] ${String(line).replace(/[\x00-\x1f\x7f]/g, esc)}\n`); } catch (_) { /* closed stderr */ }
+  };
   let native;
   try {
     const mod = { exports: {} };
@@ -25,6 +31,13 @@
     return;
   }
   if (typeof native.registerThread !== 'function') return; // not our library's bridge
+  if (typeof native.debug === 'number') debug = native.debug === 1;
+  // The library is loaded but not running here: a process SENTRYPROF_INCLUDE/EXCLUDE (or the
+  // package-manager rule) left out, which inherited our --require from a profiled parent.
+  if (native.active === 0) {
+    if (debug) say('debug: helper inactive: this process is not profiled');
+    return;
+  }
   let threadId = 0;
   // The bridge knows the main thread; loading worker_threads there would cost ~10 ms of
   // every node start (it pulls in streams and the worker machinery).
@@ -35,8 +48,16 @@
     } catch (_) { /* very old node: main thread only */ }
   }
   const isMain = threadId === 0;
+  // Signals that would kill the process by default (no JS listener yet: a module --require'd
+  // before us may have added one): the library flushes on them before the process dies.
+  let fatalMask = 0;
+  if (isMain) {
+    try {
+      ['SIGTERM', 'SIGINT', 'SIGHUP'].forEach((s, i) => { if (process.listenerCount(s) === 0) fatalMask |= 1 << i; });
+    } catch (_) { /* no listenerCount: no flush on signals */ }
+  }
   const rc = native.registerThread(String(threadId), isMain ? 'main' : `worker ${threadId}`,
-    process.versions.node);
+    process.versions.node, fatalMask);
   if (rc < 0 && debug) say(`debug: thread ${threadId} not sampled (${rc})`);
 
   // ---- JS-side config (the native side reads the rest). Warnings and the debug dump come
@@ -75,8 +96,10 @@
   };
 
   const roll = (r) => r >= 1 || (r > 0 && Math.random() < r);
-  // Transaction names go into a 200-byte native buffer: cut on a character boundary.
-  function clip(s, max = 199) {
+  // Transaction names go into a native buffer of native.txnNameMax bytes (SP_TXN_NAME_MAX
+  // less the NUL): cut on a character boundary.
+  const NAME_MAX = native.txnNameMax;
+  function clip(s, max = NAME_MAX) {
     s = typeof s === 'string' ? s : String(s == null ? '' : s);
     if (s.length * 3 <= max || Buffer.byteLength(s) <= max) return s;
     let out = s.slice(0, max);
@@ -93,12 +116,27 @@
     // Set by sentryprof-sentry7.js: true while an @sentry/* SDK with tracing is active, so
     // our own HTTP transactions step aside (the SDK sends its own; nothing twice).
     sdkTracing: () => false,
+    // An app's Sentry client options (any major): its DSN, release and environment win over
+    // SENTRY_DSN/SENTRY_RELEASE/SENTRY_ENVIRONMENT for what the native side builds and
+    // uploads. Main thread only; once per client.
+    handSdkSettings(o, sdk) {
+      if (!isMain || typeof native.setSdk !== 'function' || !o) return;
+      let meta = sdk;
+      if (!meta) { try { meta = o._metadata && o._metadata.sdk; } catch (_) { meta = undefined; } }
+      const str = (v) => (typeof v === 'string' ? v : '');
+      const pkg = meta && Array.isArray(meta.packages) && meta.packages[0];
+      native.setSdk(str(o.dsn), str(o.release), str(o.environment),
+        str(meta && meta.name), str(meta && meta.version), str(pkg && pkg.name));
+      dbg(`Sentry SDK settings: dsn=${o.dsn ? 'set' : 'unset'} release=${str(o.release) || '(env)'} ` +
+        `environment=${str(o.environment) || '(env)'}`);
+    },
     begin(name, op, traceId, parentSpanId, parentSampled) {
       const traceSampled = parentSampled === undefined ? roll(config.tracesSampleRate) : parentSampled;
       if (!traceSampled) return -1;
-      // Transaction mode: a transaction is spooled only with its profile, so an unprofiled one
-      // is not started at all. Continuous mode: every sampled transaction is spooled, pointing
-      // at the process's continuous profile (the profile rate does not apply per transaction).
+      // Transaction mode: a transaction not picked by the profiles rate is not started at all;
+      // one that is gets its profile, or (fewer than 2 samples) is sent alone. Continuous
+      // mode: every sampled transaction is spooled, pointing at the process's continuous
+      // profile (the profile rate does not apply per transaction).
       if (config.mode === 'transaction' && !roll(config.profilesSampleRate)) return -1;
       const h = native.startTransaction(clip(name), String(op || 'default'), traceId || '',
         parentSpanId || '', true, false);
@@ -156,7 +194,8 @@
 
   const path = require('path');
   const parts = {};
-  for (const [key, file] of [['sentry', 'sentryprof-sentry7.js'], ['http', 'sentryprof-http.js']]) {
+  for (const [key, file] of [['sentry8', 'sentryprof-sentry8.js'], ['sentry', 'sentryprof-sentry7.js'],
+    ['http', 'sentryprof-http.js']]) {
     try {
       mods[key] = require(path.join(__dirname, file));
       parts[key] = mods[key].install(core);
@@ -167,6 +206,6 @@
   if (debug && isMain) {
     dbg(`js config: mode=${config.mode} traces_sample_rate=${config.tracesSampleRate} ` +
       `profiles_sample_rate=${config.profilesSampleRate}${config.profilesRateFromEnv ? '' : ' (default)'} ` +
-      `http=${parts.http || 'off'} sentry_sdk_bridge=${parts.sentry || 'off'} node=${process.versions.node}`);
+      `http=${parts.http || 'off'} sentry_sdk_bridge=${parts.sentry || 'off'} sentry8_profiler=${parts.sentry8 || 'off'} node=${process.versions.node}`);
   }
 })();

@@ -1,9 +1,13 @@
 /* agent: owns the agent thread, the symbolizer, the open chunk, the open batch of
  * transaction envelopes and the spool handle.
  * Threads: sp_agent_start/stop run on the thread that loads/unloads the library (the
- * constructor, the exit path); sp_agent_wake, sp_agent_txn_started and
- * sp_agent_take_profile on JS threads; everything else on the agent thread. Locks, never
- * nested: agent.lock (stop request, wake-ups) and agent.js_lock (the profiles JS takes). */
+ * constructor, the exit path); sp_agent_wake, sp_agent_txn_started, sp_agent_take_profile,
+ * sp_agent_set_continuous and sp_agent_set_sdk on JS threads; everything else on the agent
+ * thread. Locks, never nested: agent.lock (stop request, wake-ups, the continuous switch,
+ * the SDK's settings) and agent.js_lock (the profiles JS takes).
+ * Modes: continuous (chunks) can be switched on and off while running (an app's Sentry SDK
+ * decides); v1 profiles for JS (to_js transactions) are built in either mode: in continuous
+ * mode raw samples are then retained too, from the first such transaction on. */
 #include "agent.h"
 
 #include <errno.h>
@@ -99,6 +103,25 @@ static struct {
     _Atomic bool sleeping_idle; /* a transaction start wakes the agent out of its idle tick */
     pthread_mutex_t js_lock; /* guards js_profiles: the agent fills, JS threads take */
     js_profile_t js_profiles[SP_JS_PROFILES];
+    /* Continuous chunks are being built (SENTRYPROF_MODE at start; an app's Sentry SDK may
+     * switch it: sp_agent_set_continuous). Written under lock, read anywhere. */
+    _Atomic bool chunking;
+    /* Continuous sessions, under lock: each switch-on starts generation sess_gen at
+     * sess_start_ns (monotonic), a switch-off sets sess_end_ns (UINT64_MAX while on). A
+     * sample belongs to the chunk of the session whose window holds its time, so a quick
+     * off/on (an SDK's trace lifecycle) never merges two sessions into one chunk.
+     * discard_gen: the session whose chunk is dropped instead of published. */
+    uint64_t sess_gen, sess_start_ns, sess_end_ns, discard_gen;
+    uint64_t chunk_gen;       /* agent thread: the session of the open chunk */
+    bool chunk_committed;     /* agent thread: the open chunk reached the spool once */
+    /* A transaction whose v1 profile goes back to JS was started: in continuous mode
+     * samples are also retained for such transactions. */
+    _Atomic bool js_txns;
+    /* What an app's Sentry SDK said (sp_agent_set_sdk, a JS thread): copied under lock
+     * into the agent thread's own strings at the start of a pass. */
+    bool sdk_pending;
+    char pend_release[256], pend_environment[128], pend_sdk_name[64], pend_sdk_version[32], pend_sdk_package[64];
+    char release[256], environment[128], sdk_name[64], sdk_version[32], sdk_package[64];
 } agent = {.lock = PTHREAD_MUTEX_INITIALIZER, .js_lock = PTHREAD_MUTEX_INITIALIZER};
 
 static uint64_t mono_ns(void)
@@ -117,13 +140,15 @@ static void calibrate_clock(void)
                             ((int64_t)r.tv_nsec - (int64_t)m.tv_nsec);
 }
 
-static void new_chunk(void)
+static void new_chunk(uint64_t gen)
 {
+    agent.chunk_gen = gen;
     agent.chunk = sp_session_new();
     sp_profile_new_id(agent.meta.chunk_id);
     agent.chunk_start_ns = 0;
     agent.chunk_sym_gen = sp_symbolizer_generation(agent.sym);
     agent.dirty = false;
+    agent.chunk_committed = false;
 }
 
 /* Opens the spool and our run folder on first use. False when it cannot be written. */
@@ -131,9 +156,16 @@ static bool spool_ready(void)
 {
     if (agent.run) return true;
     if (agent.spool_failed) return false;
-    if (sp_spool_open(agent.opts.cfg->spool_dir, &agent.spool) < 0 ||
-        sp_spool_run_begin(agent.spool, &agent.run) < 0) {
+    if (sp_spool_open(agent.opts.cfg->spool_dir, &agent.spool) < 0) {
         agent.spool_failed = true; /* one warning was printed; drops are counted from here */
+        return false;
+    }
+    int rc = sp_spool_run_begin(agent.spool, &agent.run);
+    if (rc < 0) {
+        /* An existing directory we cannot write (mode 0500, a read-only mount). */
+        SP_WARN("spool directory %s cannot be written (%s); profiles are dropped (counted as "
+                "spool_errors)", agent.opts.cfg->spool_dir, strerror(-rc));
+        agent.spool_failed = true;
         return false;
     }
     return true;
@@ -217,7 +249,7 @@ static void commit_chunk(void)
     if (sp_profile_chunk_envelope(agent.chunk, &agent.meta, &buf, &len) == 0) {
         char name[128];
         chunk_name(name, sizeof name);
-        spool_write(name, buf, len);
+        if (spool_write(name, buf, len) == 0) agent.chunk_committed = true;
     }
     sp_mem_free(buf);
 }
@@ -256,7 +288,10 @@ static void add_sample(sp_session_t *sess, uint64_t *gen, const sp_sample_t *s)
         if (idx < 0) {
             sp_symbolizer_resolve(agent.sym, s->pcs[i], i > 0, &f);
             idx = sp_session_frame(sess, &f);
-            if (idx < 0) return;
+            if (idx < 0) { /* out of memory: the sample is lost, and counted */
+                sp_stats_inc(SP_STAT_DROP_AGENT_OOM);
+                return;
+            }
             sp_session_remember_addr(sess, tag, idx);
         }
         frames[n++] = (uint32_t)idx;
@@ -267,13 +302,14 @@ static void add_sample(sp_session_t *sess, uint64_t *gen, const sp_sample_t *s)
         if (idx >= 0) frames[n++] = (uint32_t)idx;
     }
     long stack = sp_session_stack(sess, frames, n);
-    char thread_id[SP_THREAD_ID_LEN], name[64];
+    char thread_id[SP_THREAD_ID_LEN], name[SP_THREAD_NAME_LEN];
     if (!sp_sampler_thread_info((pid_t)s->tid, thread_id, name, sizeof name)) {
         snprintf(thread_id, sizeof thread_id, "%u", s->tid);
         name[0] = '\0';
     }
     uint64_t real_ns = (uint64_t)((int64_t)s->ts_ns + agent.mono_to_real_ns);
     if (sp_session_sample(sess, stack, thread_id, name, real_ns) == 0) sp_stats_inc(SP_STAT_SAMPLES_SYMBOLIZED);
+    else sp_stats_inc(SP_STAT_DROP_AGENT_OOM); /* no stack or no room: both out of memory */
 }
 
 static void retain(const sp_sample_t *s)
@@ -372,9 +408,10 @@ static void emit_transaction(const sp_txn_t *t)
         memcpy(s->pcs, r->pcs, r->nframes * sizeof(uint64_t));
         add_sample(sess, &gen, s);
     }
-    sp_profile_env_t env = {.release = agent.opts.cfg->release,
-                            .environment = agent.opts.cfg->environment,
-                            .node_version = agent.node_version};
+    sp_profile_env_t env = {.release = agent.release,
+                            .environment = agent.environment,
+                            .node_version = agent.node_version,
+                            .locale = agent.opts.cfg->locale};
     if (t->to_js) {
         char profile_id[33];
         size_t len;
@@ -391,7 +428,11 @@ static void emit_transaction(const sp_txn_t *t)
     int rc = sp_profile_txn_envelope(sess, t, (uint64_t)((int64_t)t->start_ns + agent.mono_to_real_ns),
                                      &env, &buf, &len);
     if (rc == -ENODATA) {
+        /* Too short for a profile (Relay needs >= 2 samples): the transaction still goes,
+         * alone, or Sentry's counts and latency percentiles would only see slow requests. */
         sp_stats_inc(SP_STAT_TXN_TOO_SHORT);
+        if (sp_profile_txn_event_envelope(t, NULL, &env, &buf, &len) == 0 && batch_append(buf, len) == 0)
+            sp_stats_inc(SP_STAT_TXN_NO_PROFILE);
     } else if (rc == 0) {
         if (batch_append(buf, len) == 0) sp_stats_inc(SP_STAT_TXN_PROFILES);
     }
@@ -413,10 +454,37 @@ static void perf_map_check(void)
     sp_mapfile_track(agent.opts.cfg->spool_dir);
 }
 
+/* Ends the open chunk: published, or dropped (and removed from the spool) when its session
+ * was switched off by an SDK that wants transaction profiles: the default continuous
+ * profile from before Sentry.init was asked for by nobody (it would otherwise reach the
+ * SDK's DSN as a chunk no transaction points to). */
+static void finish_chunk(uint64_t discard_gen)
+{
+    if (!agent.chunk) return;
+    if (agent.chunk_gen != discard_gen) {
+        close_chunk();
+        return;
+    }
+    SP_DEBUG("continuous profiling stopped by the Sentry SDK: the open chunk (%zu samples) is dropped",
+             sp_session_sample_count(agent.chunk));
+    if (agent.chunk_committed && agent.run) {
+        char name[128];
+        chunk_name(name, sizeof name);
+        sp_spool_run_remove(agent.run, name);
+    }
+    sp_session_free(agent.chunk);
+    agent.chunk = NULL;
+}
+
 /* One pass: symbols first (V8 logged the code before it ran), then every ready sample. */
 static void drain(void)
 {
     bool refreshed = false;
+    pthread_mutex_lock(&agent.lock);
+    uint64_t gen = agent.sess_gen, start = agent.sess_start_ns, end = agent.sess_end_ns,
+             discard_gen = agent.discard_gen;
+    pthread_mutex_unlock(&agent.lock);
+    uint64_t span = (uint64_t)agent.opts.cfg->chunk_seconds * 1000000000u;
     while (sp_ring_pop(agent.opts.ring, &agent.scratch)) {
         if (!refreshed) {
             perf_map_check();
@@ -424,28 +492,37 @@ static void drain(void)
             refreshed = true;
         }
         const sp_sample_t *s = &agent.scratch;
-        if (!agent.opts.cfg->continuous) {
-            retain(s);
-            continue;
-        }
-        uint64_t span = (uint64_t)agent.opts.cfg->chunk_seconds * 1000000000u;
+        bool in_session = gen && s->ts_ns >= start && s->ts_ns < end;
+        /* taken before the current session began, while an earlier one's chunk is open */
+        bool in_earlier = !in_session && agent.chunk && agent.chunk_gen != gen && s->ts_ns < start;
+        /* Transaction profiles need the raw samples; in continuous mode only once a
+         * transaction profile for JS (an SDK's) was asked for. */
+        if (!in_session || atomic_load(&agent.js_txns)) retain(s);
+        if (!in_session && !in_earlier) continue;
+        if (in_session && agent.chunk && agent.chunk_gen != gen) finish_chunk(discard_gen);
         if (agent.chunk && agent.chunk_start_ns && s->ts_ns - agent.chunk_start_ns >= span) {
+            uint64_t g = agent.chunk_gen;
             close_chunk();
+            new_chunk(g);
         }
-        if (!agent.chunk) new_chunk();
+        if (!agent.chunk) new_chunk(gen);
         if (!agent.chunk) return;
         if (!agent.chunk_start_ns) agent.chunk_start_ns = s->ts_ns;
         add_sample(agent.chunk, &agent.chunk_sym_gen, s);
         agent.dirty = true;
     }
+    /* A session that ended (or was replaced) before this pass began has all its samples
+     * here now: its chunk goes out. */
+    if (agent.chunk && (agent.chunk_gen != gen || end != UINT64_MAX)) finish_chunk(discard_gen);
 }
 
 /* Continuous mode: the transaction event points at this process's continuous profile. */
 static void emit_txn_event(const sp_txn_t *t)
 {
-    sp_profile_env_t env = {.release = agent.opts.cfg->release,
-                            .environment = agent.opts.cfg->environment,
-                            .node_version = agent.node_version};
+    sp_profile_env_t env = {.release = agent.release,
+                            .environment = agent.environment,
+                            .node_version = agent.node_version,
+                            .locale = agent.opts.cfg->locale};
     char *buf = NULL;
     size_t len = 0;
     if (sp_profile_txn_event_envelope(t, agent.meta.profiler_id, &env, &buf, &len) == 0)
@@ -474,7 +551,7 @@ static void scan_native_threads(void)
     struct dirent *de;
     while ((de = readdir(d))) {
         pid_t tid = (pid_t)atoi(de->d_name);
-        char id[SP_THREAD_ID_LEN], name[64];
+        char id[SP_THREAD_ID_LEN], name[SP_THREAD_NAME_LEN];
         if (tid <= 0 || tid == self || sp_sampler_thread_info(tid, id, name, sizeof name)) continue;
         char path[96], line[512];
         snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
@@ -513,11 +590,14 @@ static void process_transactions(void)
     size_t n = 0;
     while (n < SP_MAX_TXNS && sp_txn_take_finished(&batch[n])) n++; /* all of them: slots free up */
     drain();
+    bool chunking = atomic_load(&agent.chunking);
     for (size_t i = 0; i < n; i++) {
-        if (agent.opts.cfg->continuous) emit_txn_event(&batch[i]);
+        /* An SDK's transaction gets its v1 profile in either mode (the SDK asked for it);
+         * ours point at the continuous profile while there is one. */
+        if (chunking && !batch[i].to_js) emit_txn_event(&batch[i]);
         else emit_transaction(&batch[i]);
     }
-    if (!agent.opts.cfg->continuous) prune_retained(mono_ns());
+    if (agent.ret_count) prune_retained(mono_ns());
 }
 
 /* Nothing for a pass to do until a transaction starts: transaction mode, none running or
@@ -525,8 +605,25 @@ static void process_transactions(void)
  * waiting, no native threads to look for. */
 static bool agent_idle(void)
 {
-    return !agent.opts.cfg->continuous && !agent.opts.cfg->all_threads && !agent.batch[0] &&
+    return !atomic_load(&agent.chunking) && !agent.chunk && !agent.opts.cfg->all_threads && !agent.batch[0] &&
            agent.ret_count == 0 && sp_txn_oldest_running_ns() == UINT64_MAX; /* finished: too */
+}
+
+/* Under agent.lock, on the agent thread: what the SDK said replaces the environment's
+ * values from the next chunk and transaction on (the open chunk keeps its id). */
+static void apply_sdk_settings(void)
+{
+    agent.sdk_pending = false;
+    if (agent.pend_release[0]) memcpy(agent.release, agent.pend_release, sizeof agent.release);
+    if (agent.pend_environment[0]) memcpy(agent.environment, agent.pend_environment, sizeof agent.environment);
+    if (agent.pend_sdk_name[0]) {
+        memcpy(agent.sdk_name, agent.pend_sdk_name, sizeof agent.sdk_name);
+        memcpy(agent.sdk_version, agent.pend_sdk_version, sizeof agent.sdk_version);
+        memcpy(agent.sdk_package, agent.pend_sdk_package, sizeof agent.sdk_package);
+        agent.meta.sdk_name = agent.sdk_name;
+        agent.meta.sdk_version = agent.sdk_version;
+        agent.meta.sdk_package = agent.sdk_package;
+    }
 }
 
 static void *agent_main(void *arg)
@@ -566,6 +663,7 @@ static void *agent_main(void *arg)
         }
         agent.wake_requested = false;
         bool stop = agent.stop;
+        if (agent.sdk_pending) apply_sdk_settings();
         pthread_mutex_unlock(&agent.lock);
         atomic_store(&agent.sleeping_idle, false);
         atomic_store(&agent.wake_pending, false);
@@ -608,8 +706,14 @@ int sp_agent_start(const sp_agent_opts_t *opts)
     agent.pid = getpid();
     calibrate_clock();
     sp_profile_new_id(agent.meta.profiler_id);
-    agent.meta.release = opts->cfg->release;
-    agent.meta.environment = opts->cfg->environment;
+    snprintf(agent.release, sizeof agent.release, "%s", opts->cfg->release);
+    snprintf(agent.environment, sizeof agent.environment, "%s", opts->cfg->environment);
+    agent.meta.release = agent.release;
+    agent.meta.environment = agent.environment;
+    atomic_store(&agent.chunking, opts->cfg->continuous);
+    agent.sess_gen = opts->cfg->continuous ? 1 : 0; /* the constructor's session, from the start */
+    agent.sess_start_ns = 0;
+    agent.sess_end_ns = UINT64_MAX;
     agent.sym = sp_symbolizer_new(NULL, NULL, opts->process_start); /* perf map: perf_map_check */
     if (!agent.sym) return -ENOMEM;
     agent.last_commit_ns = mono_ns();
@@ -664,9 +768,52 @@ void sp_agent_wake(void)
     pthread_mutex_unlock(&agent.lock);
 }
 
-void sp_agent_txn_started(void)
+void sp_agent_txn_started(bool to_js)
 {
+    if (to_js && !atomic_load(&agent.js_txns)) atomic_store(&agent.js_txns, true);
     if (atomic_exchange(&agent.sleeping_idle, false)) sp_agent_wake();
+}
+
+bool sp_agent_set_continuous(bool on, bool discard_uncommitted)
+{
+    if (!agent.running) return false;
+    pthread_mutex_lock(&agent.lock);
+    bool was = atomic_load(&agent.chunking);
+    if (on && !was) {
+        agent.sess_gen++;
+        agent.sess_start_ns = mono_ns();
+        agent.sess_end_ns = UINT64_MAX;
+        atomic_store(&agent.chunking, true);
+        sp_sampler_process_begin();
+    } else if (!on && was) {
+        agent.sess_end_ns = mono_ns();
+        if (discard_uncommitted) agent.discard_gen = agent.sess_gen;
+        atomic_store(&agent.chunking, false);
+        sp_sampler_process_end();
+    }
+    pthread_mutex_unlock(&agent.lock);
+    if (on != was) {
+        atomic_store(&agent.wake_pending, false);
+        sp_agent_wake();
+    }
+    return was;
+}
+
+bool sp_agent_continuous(void) { return atomic_load(&agent.chunking); }
+
+const char *sp_agent_profiler_id(void) { return agent.meta.profiler_id; }
+
+void sp_agent_set_sdk(const char *release, const char *environment, const char *sdk_name,
+                      const char *sdk_version, const char *sdk_package)
+{
+    pthread_mutex_lock(&agent.lock);
+    snprintf(agent.pend_release, sizeof agent.pend_release, "%s", release ? release : "");
+    snprintf(agent.pend_environment, sizeof agent.pend_environment, "%s", environment ? environment : "");
+    snprintf(agent.pend_sdk_name, sizeof agent.pend_sdk_name, "%s", sdk_name ? sdk_name : "");
+    snprintf(agent.pend_sdk_version, sizeof agent.pend_sdk_version, "%s", sdk_version ? sdk_version : "");
+    snprintf(agent.pend_sdk_package, sizeof agent.pend_sdk_package, "%s", sdk_package ? sdk_package : "");
+    agent.sdk_pending = true;
+    pthread_mutex_unlock(&agent.lock);
 }
 
 uint64_t sp_agent_cpu_ns(void)

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "dsn.h"
 #include "log.h"
 #include "spool.h"
 
@@ -27,10 +29,25 @@ static int env_int(const char *name, int def, int lo, int hi)
     return (int)x;
 }
 
-static bool env_flag(const char *name)
+int sp_config_parse_bool(const char *v)
+{
+    static const char *const yes[] = {"1", "true", "yes", "on"}, *const no[] = {"0", "false", "no", "off"};
+    for (size_t i = 0; v && i < sizeof yes / sizeof *yes; i++) {
+        if (strcasecmp(v, yes[i]) == 0) return 1;
+        if (strcasecmp(v, no[i]) == 0) return 0;
+    }
+    return -1;
+}
+
+bool sp_config_env_bool(const char *name, bool def)
 {
     const char *v = secure_getenv(name);
-    return v && *v && strcmp(v, "0") != 0 && strcasecmp(v, "false") != 0;
+    if (!v || !*v) return def;
+    int b = sp_config_parse_bool(v);
+    if (b >= 0) return b;
+    SP_WARN("%s=\"%s\" is not one of 1/true/yes/on or 0/false/no/off; using %s", name, v,
+            def ? "true" : "false");
+    return def;
 }
 
 static void env_str(const char *name, char *dst, size_t len, const char *def)
@@ -52,10 +69,26 @@ static bool env_choice(const char *name, const char *yes, const char *no, bool d
     return def;
 }
 
+bool sp_config_parse_size(const char *v, unsigned long long *out)
+{
+    if (!v || !*v) return false;
+    char *end;
+    errno = 0;
+    unsigned long long x = v[0] >= '0' && v[0] <= '9' ? strtoull(v, &end, 10) : 0;
+    unsigned shift = 0;
+    if (!x || errno) return false;
+    if (*end == 'k' || *end == 'K') shift = 10, end++;
+    else if (*end == 'm' || *end == 'M') shift = 20, end++;
+    else if (*end == 'g' || *end == 'G') shift = 30, end++;
+    if (*end || (shift && x > (ULLONG_MAX >> shift))) return false;
+    *out = x << shift;
+    return true;
+}
+
 void sp_config_load(sp_config_t *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->debug = env_flag(SP_ENV_DEBUG);
+    cfg->debug = sp_config_env_bool(SP_ENV_DEBUG, false);
     if (cfg->debug) sp_log_set_level(SP_LOG_DEBUG);
     cfg->hz = env_int(SP_ENV_HZ, SP_DEFAULT_HZ, 1, SP_MAX_HZ);
     cfg->signal = env_int(SP_ENV_SIGNAL, 0, 0, SIGRTMAX);
@@ -66,7 +99,7 @@ void sp_config_load(sp_config_t *cfg)
     }
     cfg->chunk_seconds = env_int(SP_ENV_CHUNK_SECONDS, 60, 1, 60);
     cfg->commit_seconds = env_int(SP_ENV_COMMIT_SECONDS, 5, 1, 60);
-    cfg->keep_perf_map = env_flag(SP_ENV_KEEP_PERF_MAP);
+    cfg->keep_perf_map = sp_config_env_bool(SP_ENV_KEEP_PERF_MAP, false);
     cfg->cpu_clock = env_choice(SP_ENV_CLOCK, "cpu", "wall", false);
     cfg->all_threads = env_choice(SP_ENV_THREADS, "all", "js", false);
     cfg->lazy = env_choice(SP_ENV_LOGGING_MODE, "lazy", "eager", false);
@@ -74,12 +107,51 @@ void sp_config_load(sp_config_t *cfg)
     cfg->has_dsn = dsn && *dsn;
     cfg->shutdown_ms = env_int(SP_ENV_SHUTDOWN_TIMEOUT, 2, 0, 60) * 1000;
     cfg->continuous = env_choice(SP_ENV_MODE, "continuous", "transaction", !cfg->has_dsn);
+    const char *mode = secure_getenv(SP_ENV_MODE);
+    cfg->mode_from_env = mode && (strcasecmp(mode, "continuous") == 0 || strcasecmp(mode, "transaction") == 0);
     if (sp_spool_default_dir(cfg->spool_dir, sizeof cfg->spool_dir) < 0) {
-        SP_WARN("spool directory path too long; using /tmp/sentryprof-%u", (unsigned)getuid());
+        const char *v = secure_getenv(SP_ENV_SPOOL_DIR);
+        if (v && *v)
+            SP_WARN("%s is %zu bytes long, longer than a path can be (%zu); using /tmp/sentryprof-%u",
+                    SP_ENV_SPOOL_DIR, strlen(v), sizeof cfg->spool_dir - 1, (unsigned)getuid());
+        else
+            SP_WARN("TMPDIR is too long for the spool directory's path; using /tmp/sentryprof-%u",
+                    (unsigned)getuid());
         snprintf(cfg->spool_dir, sizeof cfg->spool_dir, "/tmp/sentryprof-%u", (unsigned)getuid());
+    } else if (cfg->spool_dir[0] != '/') {
+        /* Resolved once, against the working directory at start: the agent writes and the
+         * upload child reads it later, after the app may have changed directory. */
+        char cwd[PATH_MAX], abs[PATH_MAX];
+        int n = getcwd(cwd, sizeof cwd) ? snprintf(abs, sizeof abs, "%s/%s", cwd, cfg->spool_dir) : -1;
+        if (n < 0 || (size_t)n >= sizeof abs) {
+            SP_WARN("%s=\"%.200s\" is relative and cannot be made absolute here; using /tmp/sentryprof-%u",
+                    SP_ENV_SPOOL_DIR, cfg->spool_dir, (unsigned)getuid());
+            snprintf(cfg->spool_dir, sizeof cfg->spool_dir, "/tmp/sentryprof-%u", (unsigned)getuid());
+        } else {
+            memcpy(cfg->spool_dir, abs, (size_t)n + 1);
+        }
+    }
+    if (cfg->has_dsn) {
+        /* Checked here, at the start of every node process, with the parser `sentryprof
+         * upload` uses: a bad DSN gets its line even in a process that never uploads. */
+        sp_dsn_t d;
+        char why[160];
+        cfg->dsn_valid = sp_dsn_parse(dsn, &d, why, sizeof why) == 0;
+        if (!cfg->dsn_valid)
+            SP_WARN("%s=\"%.200s\" is not a valid DSN: %s; nothing is sent, profiles stay in %s "
+                    "(send them later with `sentryprof upload --dsn DSN`)",
+                    SP_ENV_DSN, dsn, why, cfg->spool_dir);
+    }
+    cfg->spool_max_bytes = SP_DEFAULT_SPOOL_MAX_BYTES;
+    const char *max = secure_getenv(SP_ENV_SPOOL_MAX_BYTES);
+    if (max && *max && !sp_config_parse_size(max, &cfg->spool_max_bytes)) {
+        SP_WARN("%s=\"%s\" is not a positive size in bytes (K, M, G suffixes allowed); using %llu",
+                SP_ENV_SPOOL_MAX_BYTES, max, (unsigned long long)SP_DEFAULT_SPOOL_MAX_BYTES);
+        cfg->spool_max_bytes = SP_DEFAULT_SPOOL_MAX_BYTES;
     }
     env_str(SP_ENV_ENVIRONMENT, cfg->environment, sizeof cfg->environment, "production");
     env_str(SP_ENV_RELEASE, cfg->release, sizeof cfg->release, "");
+    env_str(SP_ENV_LANG, cfg->locale, sizeof cfg->locale, "C");
 }
 
 bool sp_config_has_node_flag(const char *opts, const char *flag)
@@ -114,9 +186,9 @@ bool sp_config_native_stack_safe(const char *v8_version)
 void sp_config_log(const sp_config_t *cfg)
 {
     SP_DEBUG("config: mode=%s logging=%s clock=%s threads=%s hz=%d signal=%d chunk=%ds "
-             "commit=%ds spool=%s dsn=%s environment=%s release=%s keep_perf_map=%d",
+             "commit=%ds spool=%s spool_max_bytes=%llu dsn=%s environment=%s release=%s keep_perf_map=%d",
              cfg->continuous ? "continuous" : "transaction", cfg->lazy ? "lazy" : "eager",
              cfg->cpu_clock ? "cpu" : "wall", cfg->all_threads ? "all" : "js", cfg->hz,
-             cfg->signal, cfg->chunk_seconds, cfg->commit_seconds, cfg->spool_dir,
+             cfg->signal, cfg->chunk_seconds, cfg->commit_seconds, cfg->spool_dir, cfg->spool_max_bytes,
              cfg->has_dsn ? "set" : "unset", cfg->environment, cfg->release, cfg->keep_perf_map);
 }

@@ -6,15 +6,18 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 
-#define SP_ENV_DISABLE "SENTRYPROF_DISABLE"         /* "1": stay inert in every process */
-#define SP_ENV_DEBUG "SENTRYPROF_DEBUG"             /* "1": debug log, config and counters */
+/* Booleans (DISABLE, DEBUG, KEEP_PERF_MAP): 1/true/yes/on or 0/false/no/off, any case;
+ * anything else warns once and keeps the default (sp_config_env_bool). */
+#define SP_ENV_DISABLE "SENTRYPROF_DISABLE"         /* true: stay inert in every process */
+#define SP_ENV_DEBUG "SENTRYPROF_DEBUG"             /* true: debug log, config and counters */
 #define SP_ENV_HZ "SENTRYPROF_HZ"                   /* sampling rate, 1..1000, default 99 */
 #define SP_ENV_SIGNAL "SENTRYPROF_SIGNAL"           /* real-time signal number to claim */
 #define SP_ENV_SPOOL_DIR "SENTRYPROF_SPOOL_DIR"     /* default ${TMPDIR:-/tmp}/sentryprof-<uid> */
 #define SP_ENV_CHUNK_SECONDS "SENTRYPROF_CHUNK_SECONDS" /* v2 chunk span, 1..60, default 60 */
 #define SP_ENV_COMMIT_SECONDS "SENTRYPROF_COMMIT_SECONDS" /* re-commit an open chunk, default 5 */
-#define SP_ENV_KEEP_PERF_MAP "SENTRYPROF_KEEP_PERF_MAP" /* "1": leave /tmp/perf-<pid>.map */
+#define SP_ENV_KEEP_PERF_MAP "SENTRYPROF_KEEP_PERF_MAP" /* true: leave /tmp/perf-<pid>.map */
 #define SP_ENV_LIBRARY_PATH "SENTRYPROF_LIBRARY_PATH" /* set by us for the JS helper's dlopen */
 #define SP_ENV_ADDED_NATIVE_STACK "SENTRYPROF_ADDED_NATIVE_STACK" /* set by us: "1" when we put
         --interpreted-frames-native-stack in NODE_OPTIONS, so a child node on an older V8
@@ -25,11 +28,16 @@
                                                      transaction with a DSN, else continuous */
 #define SP_ENV_LOGGING_MODE "SENTRY_PROFILER_LOGGING_MODE" /* Sentry's: "eager" (default) | "lazy" */
 #define SP_ENV_DSN "SENTRY_DSN"                   /* where to send; unset: spool only */
-#define SP_ENV_SHUTDOWN_TIMEOUT "SENTRYPROF_SHUTDOWN_TIMEOUT" /* seconds the exit-time upload may take, default 2 */
+#define SP_ENV_SHUTDOWN_TIMEOUT "SENTRYPROF_SHUTDOWN_TIMEOUT" /* seconds the exit-time upload may
+                                                   take, default 2; also the flush bound on a
+                                                   default-fatal signal (fatal.h); 0: none */
 #define SP_ENV_CLI "SENTRYPROF_CLI"               /* path of the sentryprof CLI the uploader runs */
 #define SP_ENV_ENVIRONMENT "SENTRY_ENVIRONMENT"     /* Sentry environment, default "production" */
 #define SP_ENV_RELEASE "SENTRY_RELEASE"             /* Sentry release, default "" */
+#define SP_ENV_LANG "LANG"                   /* the profiles' device.locale, default "C" */
 #define SP_ENV_SPOOL_MAX_BYTES "SENTRYPROF_SPOOL_MAX_BYTES" /* spool size cap (K/M/G ok), default 100M */
+#define SP_ENV_INCLUDE "SENTRYPROF_INCLUDE"       /* only node processes matching these globs (select.h) */
+#define SP_ENV_EXCLUDE "SENTRYPROF_EXCLUDE"       /* never those matching these (select.h) */
 
 #define SP_DEFAULT_HZ 99
 #define SP_MAX_HZ 1000
@@ -46,12 +54,23 @@ typedef struct {
     bool all_threads;        /* SENTRYPROF_THREADS=all */
     bool lazy;               /* SENTRY_PROFILER_LOGGING_MODE=lazy */
     bool continuous;         /* SENTRYPROF_MODE (see above) */
-    bool has_dsn;
+    bool mode_from_env;      /* SENTRYPROF_MODE was set (valid); else the default chose */
+    bool has_dsn;            /* SENTRY_DSN is set (the default mode follows it) */
+    bool dsn_valid;          /* ... and parses (dsn.h); else one warning, spool only */
     int shutdown_ms;         /* SENTRYPROF_SHUTDOWN_TIMEOUT */
+    unsigned long long spool_max_bytes; /* SENTRYPROF_SPOOL_MAX_BYTES */
     char spool_dir[PATH_MAX];
     char environment[128];
     char release[256];
+    char locale[64];         /* LANG, read here once: the agent must not call getenv */
 } sp_config_t;
+
+/* The truth values of every boolean variable: 1 for 1/true/yes/on, 0 for 0/false/no/off
+ * (case-insensitive), -1 for anything else (NULL and "" included). */
+int sp_config_parse_bool(const char *v);
+/* Boolean variable name: unset or empty gives def; any other value that is no truth value
+ * gets one warning line and def. For the preload, the CLI (doctor) and config itself. */
+bool sp_config_env_bool(const char *name, bool def);
 
 /* Fills cfg from the environment (warning lines for bad values). Never fails. */
 void sp_config_load(sp_config_t *cfg);
@@ -64,6 +83,10 @@ bool sp_config_has_node_flag(const char *opts, const char *flag);
  * risking a deadlock of its own CPU profiler (see config.c). NULL or unparsable: false.
  * The preload injects the flag only then; doctor expects it only then. */
 bool sp_config_native_stack_safe(const char *v8_version);
+
+/* A size in bytes with an optional K, M or G suffix (powers of 1024), > 0: true and *out,
+ * or false (the caller warns and uses its default). */
+bool sp_config_parse_size(const char *v, unsigned long long *out);
 
 /* Logs the effective configuration at debug level. */
 void sp_config_log(const sp_config_t *cfg);

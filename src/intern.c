@@ -17,6 +17,7 @@ struct sp_intern {
     slot_t *slots;
     size_t cap; /* power of two */
     size_t count;
+    size_t last; /* slot of the key added last; valid while count > 0 */
 };
 
 static uint64_t fnv1a(const void *p, size_t n)
@@ -81,8 +82,20 @@ long sp_intern_get(sp_intern_t *in, const void *key, size_t len, bool *added)
     if (len) memcpy(copy, key, len); /* key may be NULL for the empty stack */
     in->slots[j] = (slot_t){.hash = h, .key = copy, .len = len, .index = (long)in->count};
     in->count++;
+    in->last = j;
     if (added) *added = true;
     return in->slots[j].index;
 }
 
 size_t sp_intern_count(const sp_intern_t *in) { return in->count; }
+
+void sp_intern_forget_last(sp_intern_t *in)
+{
+    /* Emptying its slot is enough: no key was placed after it, so no probe chain passes
+     * over it (a grow happens before an insertion, never after). */
+    slot_t *s = &in->slots[in->last];
+    if (!in->count || !s->key || s->index != (long)in->count - 1) return;
+    sp_mem_free(s->key);
+    *s = (slot_t){0};
+    in->count--;
+}

@@ -15,5 +15,8 @@ void sp_intern_free(sp_intern_t *in);
  * Returns -1 when out of memory. */
 long sp_intern_get(sp_intern_t *in, const void *key, size_t len, bool *added);
 size_t sp_intern_count(const sp_intern_t *in);
+/* Takes back the key the last sp_intern_get added (its caller could not store what the
+ * index stands for, e.g. out of memory): the next key gets that index again. */
+void sp_intern_forget_last(sp_intern_t *in);
 
 #endif

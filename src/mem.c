@@ -7,6 +7,7 @@
 #include <jemalloc/jemalloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -26,6 +27,19 @@ static void tcache_destroy(void *arg)
 }
 static unsigned mem_arena_index;
 static _Atomic size_t mem_used, mem_peak;
+static _Atomic long fail_countdown = -1; /* sp_mem_fail_after: tests only */
+
+/* True when an injected failure is due (one relaxed load when none is armed). */
+static bool injected_failure(void)
+{
+    long left = atomic_load_explicit(&fail_countdown, memory_order_relaxed);
+    if (left < 0) return false;
+    if (left == 0) return true; /* every allocation fails until turned off */
+    atomic_fetch_sub(&fail_countdown, 1);
+    return false;
+}
+
+void sp_mem_fail_after(long n) { atomic_store(&fail_countdown, n < 0 ? -1 : n); }
 
 static void mem_init(void)
 {
@@ -62,6 +76,7 @@ static int flags(void)
 
 void *sp_mem_alloc(size_t n)
 {
+    if (injected_failure()) return NULL;
     int f = flags();
     void *p = mallocx(n ? n : 1, f);
     if (p) count_add(sallocx(p, f));
@@ -70,7 +85,7 @@ void *sp_mem_alloc(size_t n)
 
 void *sp_mem_calloc(size_t count, size_t n)
 {
-    if (n && count > SIZE_MAX / n) return NULL;
+    if ((n && count > SIZE_MAX / n) || injected_failure()) return NULL;
     int f = flags();
     size_t total = count * n;
     void *p = mallocx(total ? total : 1, f | MALLOCX_ZERO);
@@ -81,6 +96,7 @@ void *sp_mem_calloc(size_t count, size_t n)
 void *sp_mem_realloc(void *p, size_t n)
 {
     if (!p) return sp_mem_alloc(n);
+    if (injected_failure()) return NULL;
     int f = flags();
     size_t old = sallocx(p, f);
     void *q = rallocx(p, n ? n : 1, f);

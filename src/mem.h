@@ -15,5 +15,7 @@ char *sp_mem_strndup(const char *s, size_t n);
 size_t sp_mem_in_use(void);   /* bytes currently allocated through this module */
 size_t sp_mem_peak(void);     /* the largest sp_mem_in_use() seen */
 unsigned sp_mem_arena(void);  /* the private arena's index (for tests) */
+/* Tests: the allocations after the next n succeed return NULL; n < 0 turns that off. */
+void sp_mem_fail_after(long n);
 
 #endif

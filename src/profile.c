@@ -151,11 +151,15 @@ char *sp_profile_chunk_text(const sp_session_t *s, const sp_chunk_meta_t *meta, 
     size_t blen;
     char *body = profile_body(s, false, 0, &blen);
     if (!body) return NULL;
-    json_t *root = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:s, s:s}", "chunk_id",
+    /* measurements and debug_meta as @sentry/profiling-node sends them (empty here: no
+     * memory/cpu series, no debug ids yet) so a chunk has the same shape as its. */
+    json_t *root = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:s, s:s, s:{}, s:{s:[]}}", "chunk_id",
                              meta->chunk_id, "profiler_id", meta->profiler_id, "client_sdk", "name",
-                             SP_SDK_NAME, "version", SP_VERSION, "platform", "node", "version", "2",
+                             meta->sdk_name ? meta->sdk_name : SP_SDK_NAME, "version",
+                             meta->sdk_name && meta->sdk_version ? meta->sdk_version : SP_VERSION, "platform", "node", "version", "2",
                              "release", meta->release ? meta->release : "", "environment",
-                             meta->environment ? meta->environment : "production");
+                             meta->environment ? meta->environment : "production", "measurements",
+                             "debug_meta", "images");
     char *out = dump_with_profile(root, body, blen, len);
     sp_mem_free(body);
     return out;
@@ -173,8 +177,15 @@ int sp_profile_chunk_envelope(const sp_session_t *s, const sp_chunk_meta_t *meta
     char sent_at[40];
     sp_profile_iso_time((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, sent_at,
                         sizeof sent_at);
-    json_t *header = json_pack("{s:s, s:{s:s, s:s}}", "sent_at", sent_at, "sdk", "name",
-                               SP_SDK_NAME, "version", SP_VERSION);
+    char event_id[33];
+    sp_profile_new_id(event_id);
+    json_t *header = json_pack("{s:s, s:s, s:{s:s, s:s}}", "event_id", event_id, "sent_at", sent_at, "sdk",
+                               "name", meta->sdk_name ? meta->sdk_name : SP_SDK_NAME, "version",
+                               meta->sdk_name && meta->sdk_version ? meta->sdk_version : SP_VERSION);
+    if (header && meta->sdk_name && meta->sdk_package && *meta->sdk_package)
+        json_object_set_new(json_object_get(header, "sdk"), "packages",
+                            json_pack("[{s:s, s:s}]", "name", meta->sdk_package, "version",
+                                      meta->sdk_version ? meta->sdk_version : ""));
     sp_envelope_t *env = sp_envelope_new(header);
     if (!env) {
         sp_mem_free(payload);
@@ -205,12 +216,12 @@ static json_t *os_json(void)
     return json_pack("{s:s, s:s, s:s}", "name", "linux", "version", u->release, "build_number", u->version);
 }
 
-static json_t *device_json(void)
+static json_t *device_json(const sp_profile_env_t *env)
 {
     struct utsname *u = host();
     const char *machine = u ? u->machine : "x86_64";
     const char *arch = strcmp(machine, "x86_64") == 0 ? "x64" : strcmp(machine, "aarch64") == 0 ? "arm64" : machine;
-    const char *locale = getenv("LANG");
+    const char *locale = env->locale; /* config read LANG once: no getenv on this thread */
     return json_pack("{s:s, s:s, s:s, s:s, s:b}", "locale", locale && *locale ? locale : "C",
                      "model", machine, "manufacturer", "Linux", "architecture", arch, "is_emulator", 0);
 }
@@ -227,7 +238,8 @@ static json_t *envelope_header(const char *event_id)
 
 static double secs(uint64_t ns) { return (double)ns / 1e9; }
 
-/* profile_id links a v1 profile; profiler_id a continuous one. Exactly one is set. */
+/* profile_id links a v1 profile; profiler_id a continuous one. At most one is set; neither:
+ * a transaction sent without a profile. */
 static json_t *transaction_event(const sp_txn_t *t, const char *profile_id, const char *profiler_id,
                                  const sp_profile_env_t *env)
 {
@@ -237,15 +249,18 @@ static json_t *transaction_event(const sp_txn_t *t, const char *profile_id, cons
                               t->span_id, "op", t->op, "status", status, "data", "sentry.origin",
                               "auto.sentryprof");
     if (t->parent_span_id[0]) json_object_set_new(trace, "parent_span_id", json_string(t->parent_span_id));
-    json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:s, s:s, s:{s:s, s:s}, s:[], s:{s:o, s:{s:s, s:s}, s:{s:s}}}",
+    json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:s, s:s, s:{s:s, s:s}, s:[], s:{s:o, s:{s:s, s:s}}}",
                            "event_id", t->event_id, "type", "transaction", "platform", "node",
                            "transaction", t->name, "start_timestamp", start, "timestamp", end,
                            "release", env->release ? env->release : "", "environment",
                            env->environment ? env->environment : "production", "sdk", "name",
                            SP_SDK_NAME, "version", SP_VERSION, "spans", "contexts", "trace", trace,
-                           "runtime", "name", "node", "version", env->node_version ? env->node_version : "",
-                           "profile", profile_id ? "profile_id" : "profiler_id",
-                           profile_id ? profile_id : profiler_id);
+                           "runtime", "name", "node", "version", env->node_version ? env->node_version : "");
+    if (ev && (profile_id || profiler_id)) {
+        json_t *ctx = json_object_get(ev, "contexts");
+        json_object_set_new(ctx, "profile", json_pack("{s:s}", profile_id ? "profile_id" : "profiler_id",
+                                                      profile_id ? profile_id : profiler_id));
+    }
     if (ev && t->http_status) {
         char code[16];
         snprintf(code, sizeof code, "%d", t->http_status);
@@ -269,7 +284,7 @@ char *sp_profile_txn_text(const sp_session_t *s, const sp_txn_t *t, uint64_t ori
         "event_id", profile_id, "platform", "node", "version", "1", "timestamp", ts, "release",
         env->release ? env->release : "", "environment", env->environment ? env->environment : "production",
         "runtime", "name", "node", "version", env->node_version ? env->node_version : "", "os", os_json(),
-        "device", device_json(), "transaction", "name", t->name, "id", t->event_id, "trace_id",
+        "device", device_json(env), "transaction", "name", t->name, "id", t->event_id, "trace_id",
         t->trace_id, "active_thread_id", t->thread_id);
     char *out = dump_with_profile(root, body, blen, len);
     sp_mem_free(body);

@@ -19,6 +19,9 @@ typedef struct {
     char profiler_id[33]; /* one per process */
     const char *release;
     const char *environment;
+    const char *sdk_name;    /* client_sdk and envelope sdk; NULL: sentryprof's own. An app's */
+    const char *sdk_version; /* Sentry SDK that we serve as its profiler names itself here */
+    const char *sdk_package; /* its npm package ("npm:@sentry/node"): envelope sdk.packages */
 } sp_chunk_meta_t;
 
 /* 32 random lowercase hex digits (a UUID without dashes) + NUL. */
@@ -39,6 +42,7 @@ typedef struct {
     const char *release;
     const char *environment;
     const char *node_version; /* "20.20.2"; "" when unknown */
+    const char *locale;       /* device.locale (config's LANG); NULL or "": "C" */
 } sp_profile_env_t;
 
 /* The v1 profile payload alone as compact JSON text (an sp_mem buffer, *len bytes; NULL
@@ -53,8 +57,10 @@ char *sp_profile_txn_text(const sp_session_t *s, const sp_txn_t *t, uint64_t ori
 int sp_profile_txn_envelope(const sp_session_t *s, const sp_txn_t *t, uint64_t origin_real_ns,
                             const sp_profile_env_t *env, char **out, size_t *len);
 
-/* Continuous mode: the transaction event alone, pointing at the continuous profile through
- * contexts.profile.profiler_id. 0 or -errno. */
+/* The transaction event alone. Continuous mode: profiler_id points it at the continuous
+ * profile (contexts.profile.profiler_id). Transaction mode, a transaction too short for a
+ * profile: profiler_id NULL, no profile context (so Sentry's counts and percentiles still
+ * see it). 0 or -errno. */
 int sp_profile_txn_event_envelope(const sp_txn_t *t, const char *profiler_id,
                                   const sp_profile_env_t *env, char **out, size_t *len);
 

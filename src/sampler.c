@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "log.h"
 #include "stats.h"
 #include "unwind.h"
@@ -28,7 +29,7 @@ _Atomic int sp_process_sessions;
 _Atomic int sp_native_slots;
 uint64_t sp_sampler_init_ns;
 static int sample_signo;
-static long interval_ns;
+static int sample_hz;
 static sp_sampler_opts_t sampler_opts;
 static pthread_mutex_t sampler_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t exit_key;
@@ -90,15 +91,29 @@ int sp_sampler_init(const sp_sampler_opts_t *opts, sp_ring_t *ring)
     sampler_opts = *opts;
     sp_sample_ring = ring;
     sample_signo = signo;
-    interval_ns = 1000000000L / (opts->hz > 0 ? opts->hz : 99);
+    sample_hz = opts->hz > 0 ? opts->hz : 99;
     sp_sampler_init_ns = now_ns();
     atomic_store(&sp_sampler_live, 1);
-    SP_DEBUG("sampler: signal %d, interval %ld ns, %s clock, %s", signo, interval_ns,
+    SP_DEBUG("sampler: signal %d, %d Hz, %s clock, %s", signo, sample_hz,
              opts->cpu_clock ? "cpu" : "wall", opts->lazy ? "lazy" : "eager");
     return 0;
 }
 
 int sp_sampler_signal(void) { return sample_signo; }
+
+static struct timespec ns_to_timespec(long ns)
+{
+    return (struct timespec){.tv_sec = ns / 1000000000L, .tv_nsec = ns % 1000000000L};
+}
+
+void sp_sampler_timer_spec(int hz, unsigned phase, struct itimerspec *its)
+{
+    if (hz < 1) hz = 1;
+    if (hz > SP_MAX_HZ) hz = SP_MAX_HZ;
+    long period = 1000000000L / hz;
+    its->it_interval = ns_to_timespec(period);
+    its->it_value = ns_to_timespec(period / 2 + (long)(phase % 97) * (period / 200));
+}
 
 /* Arms or disarms t's timer to match the mode. Caller holds sampler_lock. */
 static void sync_timer(sp_sampler_thread_t *t)
@@ -108,12 +123,16 @@ static void sync_timer(sp_sampler_thread_t *t)
     if (want == t->armed) return;
     struct itimerspec its;
     memset(&its, 0, sizeof its);
-    if (want) { /* first tick after a tid-dependent fraction: threads do not tick in lockstep */
-        its.it_interval.tv_nsec = interval_ns;
-        its.it_value.tv_nsec = interval_ns / 2 + (t->tid % 97) * (interval_ns / 200);
-    }
+    if (want) sp_sampler_timer_spec(sample_hz, (unsigned)t->tid, &its);
     if (timer_settime(t->timer, 0, &its, NULL) != 0) {
+        static bool warned; /* under sampler_lock; one line, the counter says how often */
+        int e = errno;
         sp_stats_inc(SP_STAT_TIMER_ERRORS);
+        if (!warned) {
+            warned = true;
+            SP_WARN("cannot %s the sampling timer of thread %d: %s; that thread is not sampled",
+                    want ? "arm" : "disarm", (int)t->tid, strerror(e));
+        }
         return;
     }
     t->armed = want;
@@ -360,15 +379,18 @@ bool sp_sampler_check_handler(void)
 
 bool sp_sampler_thread_info(pid_t tid, char *thread_id, char *name, size_t name_len)
 {
-    for (int i = 0; i < SP_MAX_THREADS; i++) {
+    bool found = false;
+    pthread_mutex_lock(&sampler_lock); /* a register may be rewriting the names of a reused slot */
+    for (int i = 0; i < SP_MAX_THREADS && !found; i++) {
         sp_sampler_thread_t *t = &sp_threads[i];
         if (atomic_load(&t->tid) == tid && atomic_load(&t->state) != SLOT_FREE) {
             copy_str(thread_id, t->thread_id, SP_THREAD_ID_LEN);
             copy_str(name, t->name, name_len);
-            return true;
+            found = true;
         }
     }
-    return false;
+    pthread_mutex_unlock(&sampler_lock);
+    return found;
 }
 
 bool sp_sampler_self_info(pid_t *tid, char thread_id[SP_THREAD_ID_LEN])

@@ -14,11 +14,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "ring.h"
 
 #define SP_MAX_THREADS 256 /* preallocated thread slots */
-#define SP_THREAD_ID_LEN 24
+#define SP_THREAD_ID_LEN 24   /* a Sentry thread id ("0", a worker id, a tid) and its NUL */
+#define SP_THREAD_NAME_LEN 64 /* a thread name kept for the profile's thread_metadata */
 
 typedef struct {
     int signo;      /* preferred signal; 0: first SIG_DFL one from SIGRTMIN+2 */
@@ -26,6 +28,12 @@ typedef struct {
     bool cpu_clock; /* CLOCK_THREAD_CPUTIME_ID instead of CLOCK_MONOTONIC */
     bool lazy;
 } sp_sampler_opts_t;
+
+/* The timer of a thread sampled hz times a second (clamped to 1..SP_MAX_HZ): the period 1e9/hz ns
+ * split into tv_sec/tv_nsec (at 1 Hz it is a whole second, which tv_nsec cannot hold), the
+ * first expiry half a period plus a phase-dependent fraction of it (phase: the tid), so
+ * threads do not tick in lockstep; always within (0, period). */
+void sp_sampler_timer_spec(int hz, unsigned phase, struct itimerspec *its);
 
 /* Claims a signal, installs the handler. Samples go to ring. 0 or a negative errno
  * (-EBUSY: no free signal). */

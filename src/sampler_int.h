@@ -25,7 +25,7 @@ typedef struct {
     _Atomic int active; /* transactions running on this thread */
     volatile sig_atomic_t in_handler;
     char thread_id[SP_THREAD_ID_LEN];
-    char name[64];
+    char name[SP_THREAD_NAME_LEN];
 } sp_sampler_thread_t;
 
 extern sp_sampler_thread_t sp_threads[SP_MAX_THREADS];

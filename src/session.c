@@ -158,14 +158,22 @@ long sp_session_frame(sp_session_t *s, const sp_frame_t *f)
     if (idx < 0 || !added) return idx;
 
     /* A symbolizer cache hit brings the frame's JSON text too. */
-    if (f->json) return text_add(&s->frames, f->json, f->json_len) < 0 ? -1 : idx;
-    json_t *o = sp_session_frame_json(f);
-    size_t n = 0;
-    char *txt = o ? sp_envelope_json_dump(o, SP_ENVELOPE_DUMP_FLAGS, &n) : NULL;
-    json_decref(o);
-    int rc = txt ? text_add(&s->frames, txt, n) : -1;
-    sp_mem_free(txt);
-    return rc < 0 ? -1 : idx;
+    int rc;
+    if (f->json) {
+        rc = text_add(&s->frames, f->json, f->json_len);
+    } else {
+        json_t *o = sp_session_frame_json(f);
+        size_t n = 0;
+        char *txt = o ? sp_envelope_json_dump(o, SP_ENVELOPE_DUMP_FLAGS, &n) : NULL;
+        json_decref(o);
+        rc = txt ? text_add(&s->frames, txt, n) : -1;
+        sp_mem_free(txt);
+    }
+    if (rc < 0) { /* a kept key would give this index to the next frame's text */
+        sp_intern_forget_last(s->frame_keys);
+        return -1;
+    }
+    return idx;
 }
 
 json_t *sp_session_frame_json(const sp_frame_t *f)
@@ -236,7 +244,10 @@ long sp_session_stack(sp_session_t *s, const uint32_t *frames, size_t n)
     long idx = sp_intern_get(s->stack_keys, frames, n * sizeof *frames, &added);
     if (idx < 0 || !added) return idx;
     /* "[1,2,3]": at most 10 digits and a comma per index */
-    if (text_reserve(&s->stacks, n * 11 + 3) < 0) return -1;
+    if (text_reserve(&s->stacks, n * 11 + 3) < 0) {
+        sp_intern_forget_last(s->stack_keys); /* as for frames */
+        return -1;
+    }
     char *p = s->stacks.buf + s->stacks.len;
     if (s->stacks.count) *p++ = ',';
     *p++ = '[';
@@ -298,10 +309,6 @@ int sp_session_sample(sp_session_t *s, long stack_id, const char *thread_id, con
 
 size_t sp_session_sample_count(const sp_session_t *s) { return s->nsamples; }
 uint64_t sp_session_first_ns(const sp_session_t *s) { return s->nsamples ? s->samples[0].ts_ns : 0; }
-uint64_t sp_session_last_ns(const sp_session_t *s)
-{
-    return s->nsamples ? s->samples[s->nsamples - 1].ts_ns : 0;
-}
 const char *sp_session_frames_text(const sp_session_t *s, size_t *len)
 {
     *len = s->frames.len;
@@ -320,7 +327,3 @@ const char *sp_session_thread_id_json(const sp_session_t *s, uint32_t thread)
 }
 json_t *sp_session_thread_metadata(const sp_session_t *s) { return s->threads_meta; }
 const sp_session_sample_t *sp_session_samples(const sp_session_t *s) { return s->samples; }
-const char *sp_session_thread_id(const sp_session_t *s, uint32_t thread)
-{
-    return thread < s->nthreads ? s->thread_ids[thread] : "0";
-}

@@ -56,7 +56,6 @@ int sp_session_sample(sp_session_t *s, long stack_id, const char *thread_id, con
 
 size_t sp_session_sample_count(const sp_session_t *s);
 uint64_t sp_session_first_ns(const sp_session_t *s); /* 0 when empty */
-uint64_t sp_session_last_ns(const sp_session_t *s);
 
 /* Read access for the profile writer, owned by the session. The frames and stacks arrays
  * as JSON text without their brackets ("{...},{...}", "[0,1],[2]"; "" when empty). */
@@ -68,6 +67,5 @@ json_t *sp_session_thread_metadata(const sp_session_t *s); /* {"0": {"name": "ma
 /* A thread's id as a JSON string literal, quotes included. */
 const char *sp_session_thread_id_json(const sp_session_t *s, uint32_t thread);
 const sp_session_sample_t *sp_session_samples(const sp_session_t *s);
-const char *sp_session_thread_id(const sp_session_t *s, uint32_t thread);
 
 #endif

@@ -17,7 +17,8 @@
 
 #define SP_SYM_MAX_ELF 512
 #define SP_SYM_NAME_MAX 1024
-#define SP_SYM_CACHE_SLOTS 16384 /* resolved addresses kept; the table is cleared when full */
+#define SP_SYM_CACHE_BITS 14 /* 2^14 resolved addresses kept; the table is cleared when full */
+#define SP_SYM_CACHE_SLOTS (1u << SP_SYM_CACHE_BITS)
 #define SP_SYM_PRUNE_GROWTH 20000 /* perf map entries added since the last prune that trigger one */
 
 typedef struct {
@@ -287,7 +288,8 @@ void sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr
     if (sym->cache_used * 2 >= SP_SYM_CACHE_SLOTS) cache_new_epoch(sym); /* keep probes short */
     /* The first live entry of tag, or the first dead slot: a live copy of tag further on
      * (left when this slot died) resolves the same way, so stopping here is safe. */
-    size_t i = (size_t)((tag * 0x9e3779b97f4a7c15ull) >> 50) & (SP_SYM_CACHE_SLOTS - 1);
+    /* Fibonacci hashing: the top SP_SYM_CACHE_BITS bits of the product index the table. */
+    size_t i = (size_t)((tag * 0x9e3779b97f4a7c15ull) >> (64 - SP_SYM_CACHE_BITS));
     while (entry_live(sym, &sym->cache[i]) && sym->cache[i].tag != tag) i = (i + 1) & (SP_SYM_CACHE_SLOTS - 1);
     if (entry_live(sym, &sym->cache[i])) {
         *f = sym->cache[i].f;
@@ -332,15 +334,3 @@ static void resolve_uncached(sp_symbolizer_t *sym, uint64_t addr, bool return_ad
 
 uint64_t sp_symbolizer_generation(const sp_symbolizer_t *sym) { return sym->generation; }
 
-bool sp_symbolizer_is_code(sp_symbolizer_t *sym, uint64_t addr)
-{
-    if (sym->perfmap && sp_perfmap_lookup(sym->perfmap, addr)) return true;
-    const sp_mapping_t *m = find_mapping(sym, addr);
-    return m && m->exec;
-}
-
-bool sp_symbolizer_read(uint64_t addr, void *buf, size_t len)
-{
-    struct iovec local = {buf, len}, remote = {(void *)(uintptr_t)addr, len};
-    return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)len;
-}

@@ -34,10 +34,4 @@ void sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr
  * may sit where old code was): callers that remember resolutions forget them then. */
 uint64_t sp_symbolizer_generation(const sp_symbolizer_t *sym);
 
-/* True when addr is executable code we know: a perf map entry or an executable mapping. */
-bool sp_symbolizer_is_code(sp_symbolizer_t *sym, uint64_t addr);
-
-/* Reads len bytes of our own memory without risking a fault (process_vm_readv). */
-bool sp_symbolizer_read(uint64_t addr, void *buf, size_t len);
-
 #endif

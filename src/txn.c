@@ -63,12 +63,40 @@ static txn_slot_t *slot_of(long handle)
     return slots[i].gen == gen && slots[i].state == TXN_RUNNING ? &slots[i] : NULL;
 }
 
+/* A fork child starts without its parent's transactions, and with a fresh lock (another
+ * thread may have held it at fork). Registered by the first start: the module needs no
+ * init call, and the preload's atfork handler cannot forget it. */
+static void atfork_child(void)
+{
+    pthread_mutex_init(&txn_lock, NULL);
+    memset(slots, 0, sizeof slots);
+    next_free = fin_head = fin_count = 0;
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void register_atfork(void) { pthread_atfork(NULL, NULL, atfork_child); }
+
 long sp_txn_start(const char *name, const char *op, const char *trace_id,
                   const char *parent_span_id, bool sampled, bool to_js)
 {
-    char thread_id[24];
-    pid_t tid;
-    if (!sp_sampler_self_info(&tid, thread_id)) return -ENOENT;
+    pthread_once(&atfork_once, register_atfork);
+    sp_txn_t t = {.sampled = sampled, .to_js = to_js};
+    if (!sp_sampler_self_info(&t.tid, t.thread_id)) return -ENOENT;
+    /* Filled before the slot is taken: a slot is visible as running (to the agent, to
+     * another thread's stale handle) only once it is complete. */
+    copy_str(t.name, sizeof t.name, name && *name ? name : "<unlabeled transaction>");
+    copy_str(t.op, sizeof t.op, op && *op ? op : "default");
+    sp_profile_new_id(t.event_id);
+    copy_id(t.trace_id, sizeof t.trace_id, trace_id, 32);
+    char span[33];
+    sp_profile_new_id(span);
+    memcpy(t.span_id, span, 16);
+    t.span_id[16] = '\0';
+    if (parent_span_id && strlen(parent_span_id) == 16 && strspn(parent_span_id, "0123456789abcdef") == 16)
+        memcpy(t.parent_span_id, parent_span_id, 17);
+    t.start_real_ns = clock_ns(CLOCK_REALTIME);
+    t.start_ns = clock_ns(CLOCK_MONOTONIC);
+
     pthread_mutex_lock(&txn_lock);
     size_t i = next_free, n = 0;
     while (n < SP_MAX_TXNS && slots[i].state != TXN_FREE) i = (i + 1) % SP_MAX_TXNS, n++;
@@ -78,58 +106,46 @@ long sp_txn_start(const char *name, const char *op, const char *trace_id,
     }
     next_free = (i + 1) % SP_MAX_TXNS;
     txn_slot_t *s = &slots[i];
+    s->t = t;
     s->state = TXN_RUNNING;
     s->gen = (s->gen + 1) & 0x3fffff; /* handle stays a small positive number */
+    long handle = (long)(i + (size_t)s->gen * SP_MAX_TXNS);
     pthread_mutex_unlock(&txn_lock);
-
-    sp_txn_t *t = &s->t;
-    /* only the fields not all written below */
-    t->status[0] = t->parent_span_id[0] = '\0';
-    t->http_status = 0;
-    t->end_ns = 0;
-    t->tid = tid;
-    memcpy(t->thread_id, thread_id, sizeof t->thread_id);
-    copy_str(t->name, sizeof t->name, name && *name ? name : "<unlabeled transaction>");
-    copy_str(t->op, sizeof t->op, op && *op ? op : "default");
-    sp_profile_new_id(t->event_id);
-    copy_id(t->trace_id, sizeof t->trace_id, trace_id, 32);
-    char span[33];
-    sp_profile_new_id(span);
-    memcpy(t->span_id, span, 16);
-    t->span_id[16] = '\0';
-    if (parent_span_id && strlen(parent_span_id) == 16 && strspn(parent_span_id, "0123456789abcdef") == 16)
-        memcpy(t->parent_span_id, parent_span_id, 17);
-    t->sampled = sampled;
-    t->to_js = to_js;
-    t->start_real_ns = clock_ns(CLOCK_REALTIME);
-    t->start_ns = clock_ns(CLOCK_MONOTONIC);
     if (sampled) sp_sampler_thread_begin();
-    return (long)(i + (size_t)s->gen * SP_MAX_TXNS);
+    return handle;
 }
 
+/* The setters and the getter take the lock too: the slot may be finished, taken by the
+ * agent and reused by another thread at the same time. */
 int sp_txn_set_name(long handle, const char *name)
 {
+    if (!name) return -EINVAL;
+    pthread_mutex_lock(&txn_lock);
     txn_slot_t *s = slot_of(handle);
-    if (!s || !name) return -EINVAL;
-    snprintf(s->t.name, sizeof s->t.name, "%s", name);
-    return 0;
+    if (s) copy_str(s->t.name, sizeof s->t.name, name);
+    pthread_mutex_unlock(&txn_lock);
+    return s ? 0 : -EINVAL;
 }
 
 int sp_txn_set_status(long handle, int http_status, const char *status)
 {
+    pthread_mutex_lock(&txn_lock);
     txn_slot_t *s = slot_of(handle);
-    if (!s) return -EINVAL;
-    s->t.http_status = http_status;
-    snprintf(s->t.status, sizeof s->t.status, "%s", status ? status : "");
-    return 0;
+    if (s) {
+        s->t.http_status = http_status;
+        copy_str(s->t.status, sizeof s->t.status, status ? status : "");
+    }
+    pthread_mutex_unlock(&txn_lock);
+    return s ? 0 : -EINVAL;
 }
 
 int sp_txn_get(long handle, sp_txn_t *out)
 {
+    pthread_mutex_lock(&txn_lock);
     txn_slot_t *s = slot_of(handle);
-    if (!s) return -EINVAL;
-    *out = s->t;
-    return 0;
+    if (s) *out = s->t;
+    pthread_mutex_unlock(&txn_lock);
+    return s ? 0 : -EINVAL;
 }
 
 static int end_txn(long handle, bool keep)
@@ -185,11 +201,4 @@ uint64_t sp_txn_oldest_running_ns(void)
             oldest = slots[i].t.start_ns;
     pthread_mutex_unlock(&txn_lock);
     return oldest;
-}
-
-void sp_txn_atfork_child(void)
-{
-    pthread_mutex_init(&txn_lock, NULL);
-    memset(slots, 0, sizeof slots);
-    fin_head = fin_count = 0;
 }

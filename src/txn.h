@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "sampler.h" /* SP_THREAD_ID_LEN */
+
 #define SP_MAX_TXNS 1024       /* transactions in flight at once, process-wide */
 #define SP_TXN_NAME_MAX 200
 #define SP_TXN_MAX_NS (30ull * 1000000000ull) /* a profile stops at 30 s, as Sentry's */
@@ -17,7 +19,7 @@ typedef struct {
     uint64_t start_ns, end_ns;    /* CLOCK_MONOTONIC */
     uint64_t start_real_ns;       /* CLOCK_REALTIME at start */
     pid_t tid;                    /* the JS thread it ran on */
-    char thread_id[24];           /* Sentry's thread id ("0" main) */
+    char thread_id[SP_THREAD_ID_LEN]; /* Sentry's thread id ("0" main) */
     char name[SP_TXN_NAME_MAX];
     char op[64];
     char status[32];              /* "ok", "internal_error", ...; "" = unknown */
@@ -50,6 +52,7 @@ bool sp_txn_take_finished(sp_txn_t *out);
 /* Oldest start among transactions still running (UINT64_MAX when none): the agent keeps
  * raw samples back to it. */
 uint64_t sp_txn_oldest_running_ns(void);
-void sp_txn_atfork_child(void);
+/* A fork child starts with no transaction of its parent (an atfork handler registered by
+ * the first sp_txn_start). */
 
 #endif

@@ -6,16 +6,26 @@
  * user's own spool directory and SENTRY_DSN are checked. One line per check ("ok", "FAIL"
  * or "warn", a name, what was found), a verdict line last; exit 0 when healthy, 1 when
  * not, 2 on bad usage.
- * Nothing is sent anywhere: the check run gets no SENTRY_DSN (the mode it would have had
- * is kept through SENTRYPROF_MODE) and its transaction is discarded; its temporary
- * directory is removed. Environment: PATH, LD_PRELOAD, NODE_OPTIONS, SENTRYPROF_* and
+ * The check run sends nothing: it gets no SENTRY_DSN (the mode it would have had is kept
+ * through SENTRYPROF_MODE) and its transaction is discarded; its temporary directory is
+ * removed. With a valid SENTRY_DSN, one harmless envelope (a client report that counts
+ * nothing) goes to it, and what Sentry answered is shown. Environment: PATH, LD_PRELOAD, NODE_OPTIONS, SENTRYPROF_* and
  * SENTRY_DSN as the profiled process would see them. Single-threaded.
+ * Process selection (src/select.h): a "selection" line names SENTRYPROF_INCLUDE/EXCLUDE;
+ * `-- COMMAND ARGS` also says whether that command's node process would be profiled and
+ * which rule decided (a script run through its `#!...node` line, e.g. `npm`, counts as
+ * `node SCRIPT ARGS`); --select-only prints just that. The check run itself is always
+ * selected (the variables are removed from its environment).
  */
 #include "cli.h"
 
 #include "config.h"
 #include "dsn.h"
+#include "envelope.h"
 #include "mem.h"
+#include "profile.h"
+#include "transport.h"
+#include "select.h"
 #include "spool.h"
 
 #include <errno.h>
@@ -38,6 +48,7 @@
 
 #define DOCTOR_TIMEOUT_MS 30000   /* the check run; node under the shim starts in < 1 s */
 #define DOCTOR_VERSION_TIMEOUT_MS 10000
+#define DOCTOR_SENTRY_TIMEOUT_MS 10000 /* the test envelope to SENTRY_DSN */
 #define DOCTOR_OUT_MAX (1u << 20) /* bytes of a child's stdout kept */
 #define DOCTOR_MARK "SENTRYPROF_DOCTOR "
 #define DOCTOR_WORK "sentryprofDoctorWork"
@@ -312,13 +323,125 @@ static void show_stderr(const char *err)
     }
 }
 
+/* Does the file start with a "#!" line naming node ("#!/usr/bin/env node", "#!/usr/bin/node")? */
+static bool node_shebang(const char *path)
+{
+    char buf[256] = "";
+    FILE *f = fopen(path, "re");
+    if (!f) return false;
+    bool ok = fgets(buf, sizeof buf, f) != NULL;
+    fclose(f);
+    return ok && buf[0] == '#' && buf[1] == '!' && strstr(buf, "node") != NULL;
+}
+
+/* The selection lines: the rules in effect, and the verdict for COMMAND ARGS (cmd NULL:
+ * none given). */
+static void check_selection(int cmdc, char **cmd)
+{
+    const char *inc = getenv(SP_ENV_INCLUDE), *exc = getenv(SP_ENV_EXCLUDE);
+    line("ok", "selection", "%s=%s, %s=%s; package managers excluded unless included (%s)",
+         SP_ENV_INCLUDE, inc && *inc ? inc : "(unset)", SP_ENV_EXCLUDE, exc && *exc ? exc : "(unset)",
+         SP_SELECT_DEFAULT_EXCLUDE);
+    if (!cmd || cmdc <= 0) return;
+    const char *base = strrchr(cmd[0], '/');
+    base = base ? base + 1 : cmd[0];
+    char path[PATH_MAX];
+    char **av = sp_mem_calloc((size_t)cmdc + 2, sizeof *av);
+    if (!av) return;
+    int ac = 0;
+    if (strncmp(base, "node", 4) == 0) {
+        for (int i = 0; i < cmdc; i++) av[ac++] = cmd[i];
+    } else {
+        if (strchr(cmd[0], '/')) snprintf(path, sizeof path, "%s", cmd[0]);
+        else if (!find_on_path(cmd[0], path, sizeof path)) path[0] = '\0';
+        if (!path[0] || !node_shebang(path)) {
+            line("ok", "selection", "%s: not a node program (%s); its node children decide for themselves",
+                 cmd[0], path[0] ? "no #!...node line" : "not found on PATH");
+            sp_mem_free(av);
+            return;
+        }
+        av[ac++] = "node";
+        av[ac++] = path;
+        for (int i = 1; i < cmdc; i++) av[ac++] = cmd[i];
+    }
+    sp_select_t s;
+    sp_select_decide(ac, av, inc, exc, &s);
+    line(s.profile ? "ok" : "warn", "selection", "%s: %s %s (%s)", cmd[0], s.script,
+         s.profile ? "profiled" : "not profiled", s.rule);
+    sp_mem_free(av);
+}
+
+/* Sends Sentry a harmless envelope (a client report with no discarded events: it counts
+ * nothing and stores nothing) and says what came back: the only way to know that the key,
+ * the project and the network path work before profiles depend on them. */
+static void reach_sentry(const sp_dsn_t *d)
+{
+    char url[SP_DSN_URL_MAX] = "", ts[40], *body = NULL;
+    size_t len = 0;
+    sp_dsn_envelope_url(d, url, sizeof url);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    sp_profile_iso_time((uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec, ts, sizeof ts);
+    sp_envelope_t *env = sp_envelope_new(json_pack("{s:s, s:{s:s, s:s}}", "sent_at", ts, "sdk", "name",
+                                                   SP_SDK_NAME, "version", SP_VERSION));
+    json_t *report = json_pack("{s:I, s:[]}", "timestamp", (json_int_t)now.tv_sec, "discarded_events");
+    int rc = env && report ? sp_envelope_add_json(env, "client_report", report, NULL) : -ENOMEM;
+    if (rc == 0) rc = sp_envelope_serialize(env, &body, &len);
+    sp_envelope_free(env);
+    sp_transport_t *tp = NULL;
+    sp_transport_request_t req;
+    sp_transport_response_t resp;
+    if (rc == 0 && (rc = sp_transport_global_init()) == 0) {
+        if ((rc = sp_transport_new(&tp)) == 0 && (rc = sp_transport_request_init(&req, d, body, len)) == 0) {
+            rc = sp_transport_send(tp, &req, DOCTOR_SENTRY_TIMEOUT_MS, &resp);
+            sp_transport_request_free(&req);
+            size_t n = strlen(resp.message);
+            while (n && resp.message[n - 1] == ' ') resp.message[--n] = '\0';
+            const char *sep = resp.message[0] ? ": " : "";
+            if (rc < 0)
+                FAIL("Sentry", "cannot reach %s (%s); profiles would stay in the spool", url, resp.message);
+            else if (resp.status >= 200 && resp.status < 300)
+                line("ok", "Sentry", "reached: %s answered HTTP %ld to a test envelope", url, resp.status);
+            else if (resp.status == 401 || resp.status == 403)
+                FAIL("Sentry", "%s refused the key: HTTP %ld%s%.160s (check the public key in SENTRY_DSN)",
+                     url, resp.status, sep, resp.message);
+            else if (resp.status == 404)
+                FAIL("Sentry", "%s: HTTP 404%s%.160s (check the host, path and project id in SENTRY_DSN)",
+                     url, sep, resp.message);
+            else if (resp.status == 429)
+                line("warn", "Sentry", "reached, but rate-limited: %s answered HTTP 429%s%s%s", url,
+                     resp.retry_after[0] ? " (Retry-After: " : "", resp.retry_after,
+                     resp.retry_after[0] ? ")" : "");
+            else
+                FAIL("Sentry", "%s answered HTTP %ld%s%.160s", url, resp.status, sep, resp.message);
+            sp_transport_free(tp);
+            sp_mem_free(body);
+            sp_transport_global_cleanup();
+            return;
+        }
+        sp_transport_free(tp);
+        sp_transport_global_cleanup();
+    }
+    sp_mem_free(body);
+    FAIL("Sentry", "cannot build a test request: %s", strerror(-rc));
+}
+
 int sp_cli_doctor(int argc, char **argv)
 {
     const char *node_arg = NULL;
+    bool select_only = false;
+    int cmdc = 0;
+    char **cmd = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             sp_cli_usage(stdout);
             return 0;
+        } else if (strcmp(argv[i], "--") == 0) {
+            cmd = argv + i + 1;
+            cmdc = argc - i - 1;
+            break;
+        } else if (strcmp(argv[i], "--select-only") == 0) {
+            select_only = true;
         } else if (strcmp(argv[i], "--node") == 0 && i + 1 < argc) {
             node_arg = argv[++i];
         } else if (strncmp(argv[i], "--node=", 7) == 0) {
@@ -328,6 +451,10 @@ int sp_cli_doctor(int argc, char **argv)
         }
     }
     printf("sentryprof doctor %s\n", SP_VERSION);
+    if (select_only) {
+        check_selection(cmdc, cmd);
+        return 0;
+    }
 
     /* ---- node */
     char node[PATH_MAX] = "", node_version[64] = "";
@@ -383,14 +510,15 @@ int sp_cli_doctor(int argc, char **argv)
     }
 
     /* ---- the environment the profiled process would see */
-    const char *off = getenv(SP_ENV_DISABLE);
-    if (off && *off && strcmp(off, "0") != 0)
-        FAIL("disabled", "%s=%s: the library does nothing in any process", SP_ENV_DISABLE, off);
+    if (sp_config_env_bool(SP_ENV_DISABLE, false))
+        FAIL("disabled", "%s=%s: the library does nothing in any process", SP_ENV_DISABLE,
+             getenv(SP_ENV_DISABLE));
     const char *dsn = getenv(SP_ENV_DSN);
     bool has_dsn = dsn && *dsn;
     const char *mode_env = getenv(SP_ENV_MODE);
     const char *mode = mode_env && *mode_env ? mode_env : has_dsn ? "transaction" : "continuous";
     char run_mode[32] = ""; /* the mode the check run reported (a bad SENTRYPROF_MODE falls back) */
+    check_selection(cmdc, cmd);
 
     /* ---- the check run */
     if (node[0] && lib[0]) {
@@ -411,8 +539,8 @@ int sp_cli_doctor(int argc, char **argv)
                                  : sp_cli_printf("LD_PRELOAD=%s", lib);
             set[1] = sp_cli_printf("%s=%s", SP_ENV_SPOOL_DIR, spool);
             set[2] = sp_cli_printf("%s=%s", SP_ENV_MODE, mode);
-            static const char *const run_unset[] = {SP_ENV_DSN};
-            char **env = make_env(run_unset, 1, set, 3);
+            static const char *const run_unset[] = {SP_ENV_DSN, SP_ENV_INCLUDE, SP_ENV_EXCLUDE};
+            char **env = make_env(run_unset, 3, set, 3);
             char *av[] = {node, "-e", (char *)doctor_script, NULL};
             child_t c;
             int rc = run_child(av, env, cwd, err_path, DOCTOR_TIMEOUT_MS, &c);
@@ -476,11 +604,10 @@ int sp_cli_doctor(int argc, char **argv)
                 if (has_work) {
                     struct stat st;
                     bool left = mpath && stat(mpath, &st) == 0;
-                    const char *keep = getenv(SP_ENV_KEEP_PERF_MAP);
-                    bool kept = keep && strcmp(keep, "1") == 0;
+                    bool kept = sp_config_env_bool(SP_ENV_KEEP_PERF_MAP, false); /* as the library reads it */
                     line("ok", "V8 flags", "accepted: %s written during the run (%.0f bytes, " DOCTOR_WORK " in it)%s",
                          mpath ? mpath : "the perf map", num(pm, "size"),
-                         left ? (kept ? ", kept at exit (SENTRYPROF_KEEP_PERF_MAP=1)" : ", NOT removed at exit") : ", removed at exit");
+                         left ? (kept ? ", kept at exit (SENTRYPROF_KEEP_PERF_MAP)" : ", NOT removed at exit") : ", removed at exit");
                     if (left && !kept) line("warn", "perf map", "%s was left behind after node exited", mpath);
                     if (left && mpath) unlink(mpath);
                 } else if (merr) {
@@ -600,6 +727,7 @@ int sp_cli_doctor(int argc, char **argv)
             line("ok", "SENTRY_DSN", "valid: %s://%s:%u, project %s", d.scheme, d.host, d.port, d.project_id);
         else
             line("ok", "SENTRY_DSN", "valid: %s://%s, project %s", d.scheme, d.host, d.project_id);
+        if (e == 0) reach_sentry(&d);
     }
 
     if (failures > 1)

@@ -14,6 +14,7 @@
  * PATH (doctor: where node is).
  */
 #include "cli.h"
+#include "export.h"
 
 #include "batch.h"
 #include "mem.h"
@@ -42,10 +43,20 @@ void sp_cli_usage(FILE *out)
     fprintf(out,
             "usage: sentryprof COMMAND [ARGS...]\n"
             "\n"
-            "  top [-n N] [--sort self|total] [--thread TID] [--js-only] [FILE|DIR...]\n"
+            "  top [-n N] [--sort self|total] [FILTERS] [FILE|DIR...]\n"
             "      the N (default %d, 0 = all) hottest functions in envelope files; a DIR means\n"
             "      every *.envelope and *.envelopes (batch) in it and in its subdirectories\n"
-            "      (default: the spool)\n"
+            "      (default: the spool). FILTERS (top, convert, flame): --thread TID,\n"
+            "      --transaction NAME, --since 10m|UNIX-SECONDS|ISO-TIME, --js-only\n"
+            "  convert --to collapsed|speedscope|cpuprofile|pprof [FILTERS] -o OUT [FILE|DIR...]\n"
+            "      export the profiles: collapsed stacks (flamegraph.pl, inferno), speedscope JSON\n"
+            "      (one sampled profile per thread), Chrome DevTools .cpuprofile (one thread: the\n"
+            "      busiest or --thread), pprof (gzipped profile.proto: go tool pprof, Pyroscope,\n"
+            "      Parca); OUT - is standard output\n"
+            "  flame [--reverse] [--html] [--title T] [FILTERS] -o OUT [FILE|DIR...]\n"
+            "      an interactive SVG flame graph (hover, click to zoom, / or Ctrl-F to search);\n"
+            "      --reverse: icicle by leaf function; --html: one page with the graph and the\n"
+            "      top table\n"
             "  list [DIR]\n"
             "      one line per envelope in the spool (FILE#N inside a batch): size, item\n"
             "      types, samples, span\n"
@@ -56,11 +67,13 @@ void sp_cli_usage(FILE *out)
             "      until none is left or the timeout (default 30) passes; --once: one pass, no\n"
             "      waiting for rate limits or backoff to end; --quiet: no summary line.\n"
             "      exit 0: all sent, 4: some left for later, 3: bad DSN, 1: other error\n"
-            "  doctor [--node PATH]\n"
+            "  doctor [--node PATH] [--select-only] [-- COMMAND [ARGS...]]\n"
             "      check that profiling works here: runs node (from $PATH, or --node) under the\n"
             "      shim and reports its version, the library, NODE_OPTIONS, whether V8 took the\n"
             "      flags (perf map written), the JS helper, the sampler's counters, the spool\n"
-            "      and SENTRY_DSN; exit 0: healthy, 1: not\n"
+            "      and SENTRY_DSN; exit 0: healthy, 1: not. -- COMMAND: also say whether that\n"
+            "      command's node process is profiled (SENTRYPROF_INCLUDE/EXCLUDE, package\n"
+            "      managers excluded by default) and which rule decided; --select-only: just that\n"
             "  version\n"
             "      print the version\n"
             "\n"
@@ -352,6 +365,10 @@ int main(int argc, char **argv)
         rc = 0;
     } else if (strcmp(cmd, "top") == 0) {
         rc = sp_cli_top(argc - 1, argv + 1);
+    } else if (strcmp(cmd, "convert") == 0) {
+        rc = sp_cli_convert(argc - 1, argv + 1);
+    } else if (strcmp(cmd, "flame") == 0) {
+        rc = sp_cli_flame(argc - 1, argv + 1);
     } else if (strcmp(cmd, "list") == 0) {
         rc = cmd_list(argc - 1, argv + 1);
     } else if (strcmp(cmd, "run") == 0) {

@@ -4,6 +4,7 @@
 # library is missing or SENTRY_DSN is invalid; it leaves nothing behind.
 . "$(dirname "$0")/lib.sh"
 need_node
+command -v curl >/dev/null || { echo "curl needed" >&2; exit 99; }
 unset SENTRY_DSN SENTRYPROF_LIB SENTRYPROF_DISABLE SENTRYPROF_MODE SENTRYPROF_DEBUG NODE_OPTIONS
 export SENTRYPROF_SPOOL_DIR="$WORK/spool" TMPDIR="$WORK/tmp"
 mkdir -p "$TMPDIR"
@@ -55,10 +56,32 @@ check "invalid DSN: the reason" has '^FAIL  SENTRY_DSN    SENTRY_DSN is invalid:
 check "invalid DSN: verdict names it" has '^verdict: unhealthy: SENTRY_DSN is invalid: '
 check "invalid DSN: the check run still ran (transaction mode)" has '^ok    JS helper     loaded: .*transaction mode'
 
-SENTRY_DSN="https://key@o1.ingest.example.com/42" doctor
+# Issue #15: a valid DSN is also reached, with a harmless envelope, and the answer shown.
+start_ingest "$WORK/ingest"
+SENTRY_DSN="$DSN" doctor
 check "valid DSN: healthy" test "$(cat "$WORK/rc")" = 0
-check "valid DSN: host and project" has '^ok    SENTRY_DSN    valid: https://o1.ingest.example.com, project 42$'
+check "valid DSN: host and project" has "^ok    SENTRY_DSN    valid: http://127.0.0.1:$INGEST_PORT, project 1\$"
+check "valid DSN: Sentry reached, its answer shown" has "^ok    Sentry        reached: http://127.0.0.1:$INGEST_PORT/api/1/envelope/ answered HTTP 200"
+check "valid DSN: the test envelope passed the ingest's rules (one client report, nothing in it)" \
+    test "$("$NODE" -e 'const f=JSON.parse(process.argv[1]); console.log(f.envelope_requests === 1 && f.ok === 1 && f.problems.length === 0 && f.chunk_ids.length === 0)' "$(ingest_summary "$WORK/ingest")")" = true
 check "valid DSN: nothing spooled by the check run in the user's spool" test -z "$(find "$WORK/spool" -name '*.envelope' -o -name '*.envelopes')"
+ingest_mode '{"mode":"status","status":401}'
+SENTRY_DSN="$DSN" doctor
+check "wrong key (HTTP 401): exit 1" test "$(cat "$WORK/rc")" = 1
+check "wrong key (HTTP 401): says the key was refused" has '^FAIL  Sentry        http://127.0.0.1:[0-9]*/api/1/envelope/ refused the key: HTTP 401'
+ingest_mode '{"mode":"ok"}'
+kill $INGEST_PID; wait $INGEST_PID 2>/dev/null
+SENTRY_DSN="$DSN" doctor
+check "closed port: exit 1" test "$(cat "$WORK/rc")" = 1
+check "closed port: says Sentry cannot be reached" has '^FAIL  Sentry        cannot reach http://127.0.0.1:[0-9]*/api/1/envelope/ '
+check "closed port: the verdict names it" has '^verdict: unhealthy: cannot reach '
+
+
+SENTRYPROF_KEEP_PERF_MAP=true doctor
+check "SENTRYPROF_KEEP_PERF_MAP=true: the map is kept on purpose (saw: $(grep 'V8 flags' "$WORK/out"))" \
+    has '^ok    V8 flags      accepted: .*, kept at exit (SENTRYPROF_KEEP_PERF_MAP)$'
+check "SENTRYPROF_KEEP_PERF_MAP=true: no warning about a map left behind" \
+    bash -c "! grep -q '^warn  perf map' '$WORK/out'"
 
 NODE_OPTIONS="--no-such-flag-for-sentryprof" doctor
 check "a flag node rejects: exit 1" test "$(cat "$WORK/rc")" = 1

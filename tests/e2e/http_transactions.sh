@@ -63,6 +63,7 @@ for (const e of spoolEnvelopes(process.argv[3])) {
     topShare: top ? +(top[1] / samples).toFixed(2) : 0,
     linked: !!p && p.transaction.id === t.event_id && p.transaction.trace_id === tr.trace_id &&
       t.contexts.profile.profile_id === p.event_id && p.transaction.name === t.transaction,
+    noProfileCtx: !t.contexts.profile,
   }));
 }
 JS
@@ -73,7 +74,9 @@ run_app() {
     local name=$1
     shift
     mkdir -p "$WORK/$name"
-    env "$@" SENTRYPROF_SPOOL_DIR="$WORK/$name/spool" LD_PRELOAD="$SP_LIB" \
+    # CPU clock: the routes burn CPU time, so each profile holds ~15 samples however busy the
+    # machine is (a wall-clock timer's ticks coalesce while the thread waits for a CPU).
+    env SENTRYPROF_CLOCK=cpu "$@" SENTRYPROF_SPOOL_DIR="$WORK/$name/spool" LD_PRELOAD="$SP_LIB" \
         "$NODE" "$APPS/http-app.js" >"$WORK/$name/out" 2>"$WORK/$name/err" &
     app_pid=$!
     port=
@@ -91,7 +94,7 @@ stop_app() { # SIGTERM: the app closes its server and exits by itself (the libra
 }
 
 # ---- main run: 9 profiled requests (some sent concurrently), one not sampled by its parent
-# (sentry-trace ...-0), a 404 (too short for 2 samples: no profile, so nothing spooled)
+# (sentry-trace ...-0), a 404 (too short for 2 samples: its transaction is spooled alone)
 TRACE=4bf92f3577b34da6a3ce929d0e0e4736
 PARENT=00f067aa0ba902b7
 REQS='[
@@ -116,16 +119,18 @@ check "app stderr empty" test ! -s "$WORK/main/err"
 facts=$("$NODE" "$WORK/facts.js" "$SPOOLFILE" "$WORK/main/spool")
 echo "$facts" | sed 's/^/# /'
 n=$(count_envelopes "$WORK/main/spool")
-check "one envelope per profiled request (9)" test "$n" = 9
+check "one envelope per sampled request (9 profiled + the 404)" test "$n" = 10
 check "every envelope passes the ingest rules" "$NODE" "$CHECK_ENV" "$WORK/main/spool"
 check "no torn batch tail after a clean exit" \
     test "$("$NODE" "$CHECK_ENV" "$WORK/main/spool" | grep -c torn)" = 0
 q=$("$NODE" "$Q" "$WORK/main/spool")
-check "9 transactions, 9 profiles" test "$(jqn "$q" 'f.transactions.length + " " + f.profiles')" = "9 9"
-check "names: 4x GET /alpha, 4x GET /beta, 1x GET /fail (query strings stripped)" \
-    test "$(echo "$facts" | "$NODE" -e 'const c={};for(const l of require("fs").readFileSync(0,"utf8").trim().split("\n")){const n=JSON.parse(l).name;c[n]=(c[n]||0)+1}console.log(JSON.stringify(Object.fromEntries(Object.entries(c).sort())))')" = '{"GET /alpha":4,"GET /beta":4,"GET /fail":1}'
+check "10 transactions, 9 profiles" test "$(jqn "$q" 'f.transactions.length + " " + f.profiles')" = "10 9"
+check "names: 4x GET /alpha, 4x GET /beta, 1x GET /fail, 1x GET /missing (query strings stripped)" \
+    test "$(echo "$facts" | "$NODE" -e 'const c={};for(const l of require("fs").readFileSync(0,"utf8").trim().split("\n")){const n=JSON.parse(l).name;c[n]=(c[n]||0)+1}console.log(JSON.stringify(Object.fromEntries(Object.entries(c).sort())))')" = '{"GET /alpha":4,"GET /beta":4,"GET /fail":1,"GET /missing":1}'
+check "the 404 (< 1 ms): its transaction without a profile, status not_found, no profile context" \
+    test "$(echo "$facts" | grep '"GET /missing"' | grep -c '"status":"not_found","code":"404".*"samples":0,"top":null.*"linked":false,"noProfileCtx":true')" = 1
 check "no name carries a query or fragment" test "$(echo "$facts" | grep -c '"name":"[^"]*[?#]')" = 0
-check "op http.server everywhere" test "$(echo "$facts" | grep -c '"op":"http.server"')" = 9
+check "op http.server everywhere" test "$(echo "$facts" | grep -c '"op":"http.server"')" = 10
 route_top() { # every transaction named $1 has $2 as its profile's top JS frame (>= 60% of samples)
     echo "$facts" | "$NODE" -e '
       const [name, fn] = process.argv.slice(1);
@@ -136,14 +141,14 @@ check "GET /alpha profiles: top frame alphaRoute" route_top "GET /alpha" alphaRo
 check "GET /beta profiles: top frame betaRoute" route_top "GET /beta" betaRoute
 check "GET /fail profile: top frame failRoute" route_top "GET /fail" failRoute
 check "status ok + http.status_code 200 on the routes" \
-    test "$(echo "$facts" | grep -v '"GET /fail"' | grep -c '"status":"ok","code":"200"')" = 8
+    test "$(echo "$facts" | grep -v '"GET /fail"\|"GET /missing"' | grep -c '"status":"ok","code":"200"')" = 8
 check "status internal_error + http.status_code 500 on /fail" \
     test "$(echo "$facts" | grep '"GET /fail"' | grep -c '"status":"internal_error","code":"500"')" = 1
 check "sentry-trace header: trace id and parent span continued" \
     test "$(echo "$facts" | grep -c "\"trace_id\":\"$TRACE\",\"parent\":\"$PARENT\"")" = 1
 check "sentry-trace with sampled=0: not profiled" test "$(spool_files "$WORK/main/spool" | xargs -r grep -l 0af7651916cd43dd8448eb211c80319c | wc -l)" = 0
 check "other requests start their own traces (distinct trace ids)" \
-    test "$(echo "$facts" | grep -o '"trace_id":"[0-9a-f]*"' | sort -u | wc -l)" = 9
+    test "$(echo "$facts" | grep -o '"trace_id":"[0-9a-f]*"' | sort -u | wc -l)" = 10
 check "each profile linked to its transaction (id, trace id, name, profile_id)" \
     test "$(echo "$facts" | grep -c '"linked":true')" = 9
 
@@ -195,10 +200,11 @@ check "continuous mode: envelopes valid" "$NODE" "$CHECK_ENV" "$WORK/cont/spool"
 check "continuous mode: each transaction's contexts.profile.profiler_id is the chunks' profiler_id" \
     test "$(jqn "$q" 'f.chunkProfilerIds.length === 1 && /^[0-9a-f]{32}$/.test(f.chunkProfilerIds[0]) && f.txnProfilerIds.length === 2 && f.txnProfilerIds.every((id) => id === f.chunkProfilerIds[0])')" = true
 
-# ---- the same app with a DSN: every request reaches the local ingest server, once, valid
+# ---- the same app with a DSN: every request reaches the local ingest server, once, valid;
+# the 1 ms one (/missing: a 404 with no work) as its transaction alone, without a profile
 start_ingest "$WORK/ingest"
 run_app dsn SENTRY_DSN="$DSN"
-drive '[{"path":"/alpha"},{"path":"/beta"},{"path":"/alpha?x=1","with":[{"path":"/beta"}]}]' dsn
+drive '[{"path":"/alpha"},{"path":"/beta"},{"path":"/alpha?x=1","with":[{"path":"/beta"}]},{"path":"/missing"}]' dsn
 stop_app
 for _ in $(seq 1 50); do # the app's uploader child may still be finishing
     [ "$(count_envelopes "$WORK/dsn/spool")" = 0 ] && break
@@ -206,14 +212,16 @@ for _ in $(seq 1 50); do # the app's uploader child may still be finishing
 done
 isum=$(ingest_summary "$WORK/ingest")
 echo "# ingest: $(jqn "$isum" 'JSON.stringify({accepted: f.accepted, items: f.items_by_type, names: f.transaction_names, problems: f.problems})')"
-check "DSN: one envelope per request reached the ingest server, each with its profile" \
-    test "$(jqn "$isum" 'f.accepted === 4 && f.items_by_type.transaction === 4 && f.items_by_type.profile === 4')" = true
+check "DSN: one envelope per request reached the ingest server (5 transactions, 4 profiles)" \
+    test "$(jqn "$isum" 'f.accepted === 5 && f.items_by_type.transaction === 5 && f.items_by_type.profile === 4')" = true
 check "DSN: no ingest problem" test "$(jqn "$isum" 'f.problems.length')" = 0
-check "DSN: names GET /alpha x2, GET /beta x2" \
-    test "$(jqn "$isum" 'f.transaction_names.slice().sort().join(",")')" = "GET /alpha,GET /alpha,GET /beta,GET /beta"
+check "DSN: names GET /alpha x2, GET /beta x2, GET /missing" \
+    test "$(jqn "$isum" 'f.transaction_names.slice().sort().join(",")')" = "GET /alpha,GET /alpha,GET /beta,GET /beta,GET /missing"
 ifacts=$("$NODE" "$WORK/facts.js" "$SPOOLFILE" "$WORK/ingest/accepted")
 check "DSN: each profile's top frame is its route's function" \
-    test "$(echo "$ifacts" | "$NODE" -e 'const ls=require("fs").readFileSync(0,"utf8").trim().split("\n").map(JSON.parse); console.log(ls.length === 4 && ls.every((l) => l.top === (l.name === "GET /alpha" ? "alphaRoute" : "betaRoute")))')" = true
+    test "$(echo "$ifacts" | "$NODE" -e 'const ls=require("fs").readFileSync(0,"utf8").trim().split("\n").map(JSON.parse).filter((l) => l.name !== "GET /missing"); console.log(ls.length === 4 && ls.every((l) => l.linked && l.top === (l.name === "GET /alpha" ? "alphaRoute" : "betaRoute")))')" = true
+check "DSN: the 1 ms request's transaction arrived without a profile item or profile context, status not_found" \
+    test "$(echo "$ifacts" | grep '"GET /missing"' | grep -c '"status":"not_found","code":"404".*"samples":0,"top":null.*"noProfileCtx":true')" = 1
 check "DSN: nothing left in the spool" test "$(count_envelopes "$WORK/dsn/spool")" = 0
 kill $INGEST_PID 2>/dev/null; wait $INGEST_PID 2>/dev/null
 

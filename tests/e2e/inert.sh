@@ -41,6 +41,24 @@ check "no malloc/free/operator new defined by the shim's dependencies" \
     bash -c "! ldd '$SP_LIB' | grep -q jemalloc"
 check "SENTRYPROF_DISABLE=1 leaves node alone" \
     test "$(SENTRYPROF_DISABLE=1 LD_PRELOAD=$SP_LIB "$NODE" -p 'process.env.NODE_OPTIONS || "unset"')" = unset
+# Booleans take the documented truth values (config.h): 1/true/yes/on, 0/false/no/off.
+for v in yes ON; do
+    seen=$(SENTRYPROF_DISABLE=$v LD_PRELOAD=$SP_LIB "$NODE" -p 'process.env.NODE_OPTIONS || "unset"' 2>&1)
+    check "SENTRYPROF_DISABLE=$v leaves node alone (expected unset, saw: $seen)" test "$seen" = unset
+done
+for v in false 0 off; do
+    seen=$(SENTRYPROF_DISABLE=$v SENTRYPROF_SPOOL_DIR="$WORK/spool" LD_PRELOAD=$SP_LIB "$NODE" -p 'typeof globalThis.__sentryprof' 2>&1)
+    check "SENTRYPROF_DISABLE=$v profiles (expected object, saw: $seen)" test "$seen" = object
+done
+seen=$(SENTRYPROF_DISABLE=maybe SENTRYPROF_SPOOL_DIR="$WORK/spool" LD_PRELOAD=$SP_LIB "$NODE" -p 'typeof globalThis.__sentryprof' 2>&1)
+check "SENTRYPROF_DISABLE=maybe: one warning, default (profiling on); saw: $seen" \
+    test "$(grep -c 'SENTRYPROF_DISABLE="maybe"' <<<"$seen")" = 1 -a "$(tail -n1 <<<"$seen")" = object
+check "SENTRYPROF_DISABLE=maybe outside node: nothing on stderr" \
+    test -z "$(SENTRYPROF_DISABLE=maybe LD_PRELOAD=$SP_LIB sh -c : 2>&1)"
+SENTRYPROF_DEBUG=true SENTRYPROF_SPOOL_DIR="$WORK/spool" LD_PRELOAD=$SP_LIB "$NODE" -e 0 2>"$WORK/debug.err"
+check "SENTRYPROF_DEBUG=true: the C side's debug lines" grep -q '^\[sentryprof\] debug: config: ' "$WORK/debug.err"
+check "SENTRYPROF_DEBUG=true: the JS helper's debug lines too (saw: $(grep -c 'debug: js config' "$WORK/debug.err") js config line)" \
+    grep -q '^\[sentryprof\] debug: js config: ' "$WORK/debug.err"
 
 # In node: our flags and helper are added after the user's own options, which survive.
 mkdir -p "$WORK/dir with space"

@@ -31,7 +31,7 @@ start_ingest() {
     "$NODE" "$top_srcdir/tests/ingest/server.js" --dir "$dir" --port "${INGEST_FIXED_PORT:-0}" \
         --parent-pid $$ --max-seconds 300 --quiet "$@" &
     INGEST_PID=$!
-    INGEST_PORT=$("$top_srcdir/tests/ingest/wait-port.sh" "$dir" 10) || { echo "ingest server did not start" >&2; exit 99; }
+    INGEST_PORT=$("$top_srcdir/tests/ingest/wait-port.sh" "$dir" 60) || { echo "ingest server did not start" >&2; exit 99; }
     DSN="http://pub@127.0.0.1:$INGEST_PORT/1"
 }
 # Switches the running ingest server's fault mode: ingest_mode '{"mode":"429","retry_after":5}'

@@ -253,6 +253,45 @@ START_TEST(test_iso_time)
 }
 END_TEST
 
+/* Out of memory while a frame or a stack is added: the call fails, and the session stays as
+ * if it had never been made (the key is not kept), so later indices still point at the
+ * right frames. Each allocation the call makes is failed in turn. */
+START_TEST(test_oom_keeps_indices)
+{
+    int failures = 0;
+    for (long k = 0; k < 12; k++) {
+        sp_session_t *s = sp_session_new();
+        ck_assert_ptr_nonnull(s);
+        sp_frame_t a = js("a", "/app/a.js", 1), b = js("b", "/app/b.js", 2);
+        sp_mem_fail_after(k);
+        long ia = sp_session_frame(s, &a);
+        sp_mem_fail_after(-1);
+        if (ia < 0) failures++;
+        ia = sp_session_frame(s, &a); /* again, memory back */
+        long ib = sp_session_frame(s, &b);
+        ck_assert_msg(ia == 0 && ib == 1 && sp_session_frame_count(s) == 2,
+                      "frame after a failure at allocation %ld: expected indices 0 1 and 2 frames, saw %ld %ld and %zu",
+                      k, ia, ib, sp_session_frame_count(s));
+        json_t *fr = frames_of(s);
+        ck_assert_str_eq(json_string_value(json_object_get(json_array_get(fr, ib), "function")), "b");
+        json_decref(fr);
+
+        uint32_t st1[] = {0}, st2[] = {1, 0};
+        sp_mem_fail_after(k);
+        long i1 = sp_session_stack(s, st1, 1);
+        sp_mem_fail_after(-1);
+        if (i1 < 0) failures++;
+        i1 = sp_session_stack(s, st1, 1);
+        long i2 = sp_session_stack(s, st2, 2);
+        ck_assert_msg(i1 == 0 && i2 == 1 && sp_session_stack_count(s) == 2,
+                      "stack after a failure at allocation %ld: expected indices 0 1 and 2 stacks, saw %ld %ld and %zu",
+                      k, i1, i2, sp_session_stack_count(s));
+        sp_session_free(s);
+    }
+    ck_assert_msg(failures >= 2, "expected injected failures in both calls, saw %d", failures);
+}
+END_TEST
+
 int main(void)
 {
     json_set_alloc_funcs(sp_mem_alloc, sp_mem_free);
@@ -266,6 +305,7 @@ int main(void)
     tcase_add_test(tc, test_chunk_envelope);
     tcase_add_test(tc, test_too_few_samples);
     tcase_add_test(tc, test_iso_time);
+    tcase_add_test(tc, test_oom_keeps_indices);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,143 @@
+/* Check tests for src/config.c: the environment is read once, at load time (LANG reaches
+ * the profile from there, not from getenv on the agent thread). */
+#include <check.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "nodeargs.h"
+#include "mem.h"
+#include "profile.h"
+#include "session.h"
+
+/* device.locale of a v1 profile built after LANG changed: the value at load time. */
+START_TEST(test_locale_read_once)
+{
+    setenv("LANG", "de_DE.UTF-8", 1);
+    sp_config_t cfg;
+    sp_config_load(&cfg);
+    ck_assert_str_eq(cfg.locale, "de_DE.UTF-8");
+    setenv("LANG", "changed-by-the-app", 1); /* process.env.LANG = ... on a JS thread */
+
+    sp_session_t *s = sp_session_new();
+    ck_assert_ptr_nonnull(s);
+    sp_frame_t f = {.function = "f", .abs_path = "/app/f.js", .lineno = 1};
+    uint32_t fr[] = {(uint32_t)sp_session_frame(s, &f)};
+    long st = sp_session_stack(s, fr, 1);
+    ck_assert_int_eq(sp_session_sample(s, st, "0", "main", 1795549336000000000ull), 0);
+    ck_assert_int_eq(sp_session_sample(s, st, "0", "main", 1795549336100000000ull), 0);
+    sp_txn_t t = {.start_real_ns = 1795549336000000000ull};
+    snprintf(t.name, sizeof t.name, "GET /");
+    snprintf(t.event_id, sizeof t.event_id, "%032d", 1);
+    snprintf(t.trace_id, sizeof t.trace_id, "%032d", 2);
+    snprintf(t.thread_id, sizeof t.thread_id, "0");
+    sp_profile_env_t env = {.release = cfg.release, .environment = cfg.environment,
+                            .node_version = "22.0.0", .locale = cfg.locale};
+    char id[33];
+    size_t len;
+    char *text = sp_profile_txn_text(s, &t, t.start_real_ns, &env, id, &len);
+    ck_assert_ptr_nonnull(text);
+    json_t *p = json_loadb(text, len, 0, NULL);
+    ck_assert_ptr_nonnull(p);
+    const char *locale = json_string_value(json_object_get(json_object_get(p, "device"), "locale"));
+    ck_assert_msg(locale && strcmp(locale, "de_DE.UTF-8") == 0,
+                  "expected device.locale \"de_DE.UTF-8\" (LANG at load time), saw \"%s\"",
+                  locale ? locale : "(none)");
+    json_decref(p);
+    sp_mem_free(text);
+    sp_session_free(s);
+
+    unsetenv("LANG");
+    sp_config_load(&cfg);
+    ck_assert_str_eq(cfg.locale, "C");
+}
+END_TEST
+
+/* One boolean rule for every switch: the documented truth values, any case. */
+START_TEST(test_bool_values)
+{
+    const char *yes[] = {"1", "true", "TRUE", "True", "yes", "YES", "on", "On"};
+    const char *no[] = {"0", "false", "FALSE", "no", "No", "off", "OFF"};
+    const char *bad[] = {"", "2", "maybe", "t", "y", " 1", "truee", "-1", NULL};
+    for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
+        ck_assert_msg(sp_config_parse_bool(yes[i]) == 1, "\"%s\": expected 1, saw %d", yes[i], sp_config_parse_bool(yes[i]));
+    for (size_t i = 0; i < sizeof no / sizeof *no; i++)
+        ck_assert_msg(sp_config_parse_bool(no[i]) == 0, "\"%s\": expected 0, saw %d", no[i], sp_config_parse_bool(no[i]));
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        ck_assert_msg(sp_config_parse_bool(bad[i]) == -1, "\"%s\": expected -1, saw %d", bad[i] ? bad[i] : "(null)",
+                      sp_config_parse_bool(bad[i]));
+
+    sp_config_t cfg;
+    setenv(SP_ENV_KEEP_PERF_MAP, "false", 1);
+    setenv(SP_ENV_DEBUG, "off", 1);
+    sp_config_load(&cfg);
+    ck_assert_msg(!cfg.keep_perf_map && !cfg.debug, "false/off: expected 0 0, saw %d %d", cfg.keep_perf_map, cfg.debug);
+    setenv(SP_ENV_KEEP_PERF_MAP, "Yes", 1);
+    sp_config_load(&cfg);
+    ck_assert_msg(cfg.keep_perf_map, "Yes: expected keep_perf_map 1");
+    setenv(SP_ENV_KEEP_PERF_MAP, "2", 1); /* not a truth value: warning, default */
+    sp_config_load(&cfg);
+    ck_assert_msg(!cfg.keep_perf_map, "\"2\": expected the default 0");
+    ck_assert(sp_config_env_bool(SP_ENV_KEEP_PERF_MAP, true));
+    unsetenv(SP_ENV_KEEP_PERF_MAP);
+    unsetenv(SP_ENV_DEBUG);
+    ck_assert(!sp_config_env_bool(SP_ENV_DISABLE, false));
+}
+END_TEST
+
+/* The V8-log detection reads node's options, never the app's arguments after the script. */
+#define ARGS(lit) lit, sizeof lit - 1 /* a NUL-separated cmdline without the last NUL */
+START_TEST(test_node_args_v8_log)
+{
+    static const struct {
+        const char *args;
+        size_t n;
+        bool want;
+    } cases[] = {
+        {ARGS("node\0server.js\0--log-level=info"), false}, /* the app's own flag */
+        {ARGS("node\0server.js\0--prof"), false},
+        {ARGS("node\0--prof\0app.js"), true},
+        {ARGS("node\0--logfile=v8.log\0--log-code\0app.js"), true},
+        {ARGS("node\0--max-old-space-size=100\0--log-all\0app.js"), true},
+        {ARGS("node\0-r\0./setup.js\0app.js\0--prof"), false},
+        {ARGS("node\0--require\0./setup.js\0--prof\0app.js"), true},
+        {ARGS("node\0-r\0--prof-looking-name.js\0app.js"), false}, /* a value, not a flag */
+        {ARGS("node\0-e\0code\0--prof"), true}, /* node's options go on after the code */
+        {ARGS("node\0-e\0code\0arg\0--prof"), false}, /* the code's own arguments */
+        {ARGS("node\0--eval=code\0--log-all"), true},
+        {ARGS("node\0-p\0process.argv\0x\0--logfile=x"), false},
+        {ARGS("node\0--\0--prof"), false},
+        {ARGS("node\0-\0--prof"), false},
+        {ARGS("node"), false},
+        {ARGS("node\0--prof"), true}, /* truncated: no final NUL */
+        {"", 0, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char shown[256];
+        size_t k = 0;
+        for (size_t j = 0; j < cases[i].n && k + 1 < sizeof shown; j++)
+            shown[k++] = cases[i].args[j] ? cases[i].args[j] : ' ';
+        shown[k] = '\0';
+        bool got = sp_nodeargs_want_v8_log(cases[i].args, cases[i].n);
+        ck_assert_msg(got == cases[i].want, "`%s`: expected user V8 log %d, saw %d", shown,
+                      cases[i].want, got);
+    }
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_locale_read_once);
+    tcase_add_test(tc, test_node_args_v8_log);
+    tcase_add_test(tc, test_bool_values);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,84 @@
+/* Check tests for src/sampler.c: the timer period for every documented rate (1..1000 Hz)
+ * is a valid itimerspec, a 1 Hz sampler really arms its timer, and thread lookups copy
+ * what was registered. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "ring.h"
+#include "sampler.h"
+#include "stats.h"
+
+START_TEST(test_timer_spec_every_rate)
+{
+    for (int hz = 1; hz <= SP_MAX_HZ; hz++)
+        for (unsigned phase = 0; phase < 200; phase += 37) {
+            struct itimerspec its;
+            sp_sampler_timer_spec(hz, phase, &its);
+            long long period = (long long)its.it_interval.tv_sec * 1000000000ll + its.it_interval.tv_nsec;
+            long long first = (long long)its.it_value.tv_sec * 1000000000ll + its.it_value.tv_nsec;
+            ck_assert_msg(its.it_interval.tv_nsec >= 0 && its.it_interval.tv_nsec < 1000000000l &&
+                              its.it_value.tv_nsec >= 0 && its.it_value.tv_nsec < 1000000000l,
+                          "hz=%d: tv_nsec out of range: interval %ld, value %ld", hz,
+                          (long)its.it_interval.tv_nsec, (long)its.it_value.tv_nsec);
+            ck_assert_msg(period == 1000000000ll / hz, "hz=%d: expected a period of %lld ns, saw %lld",
+                          hz, 1000000000ll / hz, period);
+            ck_assert_msg(first > 0 && first < period, "hz=%d phase=%u: first tick %lld ns not in (0, %lld)",
+                          hz, phase, first, period);
+        }
+}
+END_TEST
+
+/* SENTRYPROF_HZ=1 is documented as valid: the thread's timer must arm (it used to put
+ * 1e9 into tv_nsec, timer_settime failed with EINVAL and only a counter moved). */
+START_TEST(test_one_hz_arms)
+{
+    sp_ring_t *ring = sp_ring_new(64);
+    ck_assert_ptr_nonnull(ring);
+    sp_sampler_opts_t o = {.hz = 1, .cpu_clock = false, .lazy = false};
+    ck_assert_int_eq(sp_sampler_init(&o, ring), 0);
+    uint64_t errors0 = sp_stats_get(SP_STAT_TIMER_ERRORS);
+    ck_assert_int_eq(sp_sampler_register_thread("0", "main"), 0);
+    ck_assert_msg(sp_stats_get(SP_STAT_TIMER_ERRORS) == errors0,
+                  "expected no timer errors at 1 Hz, saw %llu",
+                  (unsigned long long)(sp_stats_get(SP_STAT_TIMER_ERRORS) - errors0));
+    sp_sampler_unregister_thread();
+    sp_sampler_stop();
+}
+END_TEST
+
+START_TEST(test_thread_info)
+{
+    sp_ring_t *ring = sp_ring_new(64);
+    ck_assert_ptr_nonnull(ring);
+    sp_sampler_opts_t o = {.hz = 99};
+    ck_assert_int_eq(sp_sampler_init(&o, ring), 0);
+    ck_assert_int_eq(sp_sampler_register_thread("7", "worker 7"), 0);
+    char id[SP_THREAD_ID_LEN], name[64];
+    ck_assert(sp_sampler_thread_info((pid_t)syscall(SYS_gettid), id, name, sizeof name));
+    ck_assert_str_eq(id, "7");
+    ck_assert_str_eq(name, "worker 7");
+    ck_assert(!sp_sampler_thread_info(1, id, name, sizeof name) || getpid() == 1);
+    sp_sampler_unregister_thread();
+    sp_sampler_stop();
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("sampler");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_timer_spec_every_rate);
+    tcase_add_test(tc, test_one_hz_arms);
+    tcase_add_test(tc, test_thread_info);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
