@@ -16,24 +16,28 @@ runs=${DEADLOCK_RUNS:-50}
 watchdog=${DEADLOCK_WATCHDOG:-10} # seconds before a run is looked at; a run does 0.15 s of work
 APP="$APPS/deopt.js"
 
-# The main thread's CPU time in clock ticks (utime + stime of task <pid>), or "gone".
-main_cpu() { awk '{ print $14 + $15 }' "/proc/$1/task/$1/stat" 2>/dev/null || echo gone; }
+# Whether the main thread (task <pid>) sleeps on a futex right now.
+main_in_futex() {
+    [ "$(awk '{ print $3 }' "/proc/$1/task/$1/stat" 2>/dev/null)" = S ] &&
+        grep -q futex "/proc/$1/task/$1/wchan" 2>/dev/null
+}
 
 # run_one DIR ARGS...: runs node ARGS beside the shim in DIR; sets RC and HUNG. On a busy
 # machine a slow run is not a hang: after $watchdog s a run counts as hung only when its
-# main thread gets no CPU time for 3 s in a row (a deadlocked thread waits on a futex; V8's
-# profiler thread keeps running, so the process's total CPU is no sign); 300 s at most.
+# main thread is found asleep on a futex 3 times in a row, 1 s apart (the deadlock: V8's
+# SIGPROF handler waits on a mutex its own thread holds; this app's main thread never
+# waits that long otherwise). CPU time is no sign: V8's profiler thread keeps spinning and
+# our own signal handler still runs on the stuck thread. 300 s at most.
 run_one() {
     local dir=$1; shift
     (cd "$dir" && NODE_OPTIONS="${SP_TEST_NODE_OPTIONS:-}" LD_PRELOAD=$SP_LIB exec "$NODE" "$@" >"$dir/out" 2>"$dir/err") &
-    local pid=$! ticks=0 last=-1 still=0 cpu
+    local pid=$! ticks=0 still=0
     HUNG=0
     while kill -0 "$pid" 2>/dev/null && [ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" != Z ]; do
         sleep 0.1
         ticks=$((ticks + 1))
         [ "$ticks" -lt $((watchdog * 10)) ] || [ $((ticks % 10)) != 0 ] && continue
-        cpu=$(main_cpu "$pid")
-        if [ "$cpu" = "$last" ]; then still=$((still + 1)); else still=0; last=$cpu; fi
+        if main_in_futex "$pid"; then still=$((still + 1)); else still=0; fi
         if [ "$still" -ge 3 ] || [ "$ticks" -ge 3000 ]; then
             HUNG=1
             kill -9 "$pid" 2>/dev/null
@@ -60,7 +64,7 @@ run_mode() {
             echo "# $name run $i: exit $RC, output '$(cat "$WORK/$name/out")', stderr: $(head -c 300 "$WORK/$name/err")"
         fi
     done
-    echo "# $name: $hangs of $runs runs hung (main thread without CPU for 3 s after ${watchdog} s), $bad failed otherwise"
+    echo "# $name: $hangs of $runs runs hung (main thread stuck on a futex for 3 s after ${watchdog} s), $bad failed otherwise"
     check "$name: no run of $runs hangs (saw $hangs)" test "$hangs" = 0
     check "$name: every run that ended did its work (saw $bad failures)" test "$bad" = 0
 }
