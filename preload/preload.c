@@ -494,6 +494,7 @@ static napi_value js_stats(napi_env env, napi_callback_info cbinfo)
     set_number(env, obj, "threads", sp_sampler_thread_count());
     set_number(env, obj, "active", started_pid == getpid());
     set_number(env, obj, "signal", sp_sampler_signal());
+    set_number(env, obj, "exit_signals_armed", sp_fatal_armed()); /* fatal.h: SIGTERM 1, SIGINT 2, SIGHUP 4 */
     set_string(env, obj, "mode", sp_agent_continuous() ? "continuous" : "transaction");
     set_string(env, obj, "logging_mode", config.lazy ? "lazy" : "eager");
     set_string(env, obj, "clock", config.cpu_clock ? "cpu" : "wall");

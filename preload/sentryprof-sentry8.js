@@ -68,9 +68,11 @@ exports.install = function install(core) {
     });
   };
 
+  let versioned = null; // the SDK's versioned carrier: its globalScope holds contexts.profile
   function watchVersioned(vc) {
     if (!vc || typeof vc !== 'object' || seen.has(vc)) return;
     seen.add(vc);
+    versioned = vc;
     accessor(vc, 'defaultCurrentScope', watchScope);
   }
 
@@ -93,7 +95,7 @@ exports.install = function install(core) {
     clients.add(client);
     const st = {
       decided: false, active: false, mode: '', lifecycle: '', sampled: false, spans: 0,
-      profilerId: '', running: false, legacy: null,
+      profilerId: '', running: false, legacy: null, scope: null,
     };
     const ours = { name: 'ProfilingIntegration', _sentryprof: true, setup() {}, _profiler: {
       start() { try { start(st, client); } catch (err) { dbg(`profiler start: ${err && err.message}`); } },
@@ -121,10 +123,12 @@ exports.install = function install(core) {
         st.legacy.spanEnd(span);
       }
     });
-    // profiling-node puts {profiler_id} on the global scope: every event carries it.
+    // profiling-node puts {profiler_id} on the global scope: every event carries it (and
+    // 11.x's streamed spans as the sentry.profiler_id attribute). Without a global scope in
+    // reach, events get it here.
     client.on('preprocessEvent', (event) => {
       decideNow();
-      if (!st.active || !st.profilerId || !event || typeof event !== 'object' || event.type === 'profile') return;
+      if (!st.active || !st.profilerId || st.scope || !event || typeof event !== 'object' || event.type === 'profile') return;
       event.contexts = event.contexts || {};
       if (!event.contexts.profile) event.contexts.profile = { profiler_id: st.profilerId };
     });
@@ -176,10 +180,12 @@ exports.install = function install(core) {
       st.sampled = Math.random() < (typeof o.profileSessionSampleRate === 'number' ? o.profileSessionSampleRate : 0);
       st.lifecycle = o.profileLifecycle === 'trace' ? 'trace' : 'manual';
       st.profilerId = native.profilerId;
+      setProfilerContext(st);
       native.setContinuous(false, true); // the startup's samples belong to no session
       config.mode = 'continuous';
     } else if (st.mode === 'env-continuous') {
       st.profilerId = native.profilerId;
+      setProfilerContext(st);
       st.running = true;
       native.setContinuous(true, false); // the whole process: its startup included
       config.mode = 'continuous';
@@ -190,6 +196,14 @@ exports.install = function install(core) {
     }
     dbg(`@sentry/node ${version || '8+'} client found: sentryprof is its profiler (mode ${st.mode}` +
       `${st.mode === 'current' ? `, lifecycle ${st.lifecycle}, session ${st.sampled ? 'sampled' : 'not sampled'}` : ''})`);
+  }
+
+  function setProfilerContext(st) {
+    if (!st.scope) {
+      const gs = versioned && versioned.globalScope;
+      if (gs && typeof gs.setContext === 'function') st.scope = gs;
+    }
+    if (st.scope) st.scope.setContext('profile', st.profilerId ? { profiler_id: st.profilerId } : {});
   }
 
   function setRunning(st, on) {
@@ -209,6 +223,7 @@ exports.install = function install(core) {
       setRunning(st, true);
     } else if (st.mode === 'env-continuous') {
       st.profilerId = native.profilerId;
+      setProfilerContext(st);
       setRunning(st, true);
     } else {
       dbg('profiler.startProfiler() is not supported with transaction profiling (profilesSampleRate)');
@@ -223,6 +238,7 @@ exports.install = function install(core) {
     } else if (st.mode === 'env-continuous') {
       setRunning(st, false);
       st.profilerId = ''; // as profiling-node's teardown: later events point to no profile
+      setProfilerContext(st);
     }
   }
 

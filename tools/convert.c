@@ -46,8 +46,9 @@ FILE *sp_export_open(const char *path, char **tmp)
     }
     mode_t um = umask(0);
     umask(um);
-    if (fchmod(fd, 0666 & ~um) != 0) { /* mkstemp's 0600 is for the temp name only */
-    }
+    /* mkstemp's 0600 is for the temp name only; the result gets what open() would give.
+     * Should this fail the file stays 0600, which loses nothing. */
+    (void)!fchmod(fd, 0666 & ~um);
     FILE *f = fdopen(fd, "w");
     if (!f) {
         sp_cli_err("cannot write %s: %s", path, strerror(errno));

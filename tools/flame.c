@@ -293,7 +293,7 @@ static void write_html(const sp_model_t *m, FILE *out, bool reverse, const char 
     fputs("</p>\n<table id=\"sp-top\">\n<tr><th>SELF%</th><th>SELF</th><th>TOTAL%</th><th>TOTAL</th><th>FUNCTION</th></tr>\n",
           out);
     sp_cli_top_row_t *rows;
-    size_t n = sp_cli_top_rows(m, false, &rows);
+    size_t n = sp_cli_top_rows(m, false, SP_CLI_TOP_BY_FUNCTION, &rows);
     double all = m->nsamples ? (double)m->nsamples : 1.0;
     for (size_t r = 0; r < n; r++) {
         fprintf(out, "<tr><td>%.2f%%</td><td>%llu</td><td>%.2f%%</td><td>%llu</td><td>", 100.0 * (double)rows[r].self / all,

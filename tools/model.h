@@ -94,9 +94,13 @@ typedef struct {
     uint64_t items, files; /* profile items and files read (before any filter) */
 } sp_model_t;
 
+#define SP_MODEL_PROGRESS_FILES 50 /* a progress line on a terminal from this many files on */
+
 /* Reads FILE|DIR paths (a directory: sp_cli_collect_dir; none: the default spool). Bad
  * files and items are one "sentryprof: skipping ..." line each. Returns the number of
- * profile items read, or -1 after an error line (the default spool path too long). */
+ * profile items read, or -1 after an error line (the default spool path too long).
+ * With SP_MODEL_PROGRESS_FILES files or more and stderr a terminal, a progress line
+ * ("reading N/M files", rewritten in place) that is gone when it returns. */
 long sp_model_load(sp_model_t *m, const sp_cli_strvec_t *paths);
 /* Fills m->samples with the samples that pass f, in thread then time order (file order for
  * samples without a time). Returns how many. */
@@ -149,6 +153,9 @@ void sp_model_tree(const sp_model_t *m, long thread, bool reverse, sp_model_tree
 void sp_model_tree_sort(sp_model_tree_t *t, int (*cmp)(uint32_t fa, uint32_t fb, void *arg), void *arg);
 void sp_model_tree_free(sp_model_tree_t *t);
 
+/* Erases the progress line, if one is showing (before any other stderr line). */
+void sp_model_progress_clear(void);
+
 /* One line on stderr saying no sample passed the filter f. */
 void sp_cli_model_no_samples(const sp_model_filter_t *f);
 
@@ -157,8 +164,10 @@ typedef struct {
     const char *label; /* sp_model_label */
     uint64_t self, total;
 } sp_cli_top_row_t;
-/* Functions with samples, hottest first (by self or total). Returns how many. */
-size_t sp_cli_top_rows(const sp_model_t *m, bool by_total, sp_cli_top_row_t **rows);
+typedef enum { SP_CLI_TOP_BY_FUNCTION, SP_CLI_TOP_BY_FILE, SP_CLI_TOP_BY_PACKAGE } sp_cli_top_by_t;
+/* Rows with samples, hottest first (by self or total): one per function label, JS file or
+ * native module, or package (under node_modules/, "(node)", "(app)"). Returns how many. */
+size_t sp_cli_top_rows(const sp_model_t *m, bool by_total, sp_cli_top_by_t by, sp_cli_top_row_t **rows);
 void sp_cli_top_rows_free(sp_cli_top_row_t *rows, size_t n);
 /* " 0 (main), 1 (worker)\n": the threads with selected samples, numeric ids in order. */
 void sp_cli_top_threads(const sp_model_t *m, FILE *out);

@@ -71,24 +71,81 @@ void sp_cli_top_threads(const sp_model_t *m, FILE *out)
     sp_mem_free(th);
 }
 
-size_t sp_cli_top_rows(const sp_model_t *m, bool by_total, sp_cli_top_row_t **out)
+/* What a row of --by BY is for function f: its label, its file (JS) or module (native),
+ * or its package (the directory under the last node_modules/, node's own code, the app). */
+static char *group_label(const sp_model_fn_t *f, const char *cwd, sp_cli_top_by_t by)
+{
+    if (by == SP_CLI_TOP_BY_FUNCTION || f->kind == SP_MODEL_PSEUDO) return sp_model_label(f, cwd);
+    if (f->kind != SP_MODEL_JS) return sp_cli_printf("[native] %s", *f->path ? f->path : "?");
+    const char *p = f->path, *nm = NULL;
+    if (!*p) return sp_cli_strdup("(no file)");
+    if (by == SP_CLI_TOP_BY_FILE) { /* whole paths: node_modules hold many lib/index.js */
+        if (strncmp(p, "file://", 7) == 0) p += 7;
+        size_t cl = strlen(cwd);
+        if (cl > 1 && strncmp(p, cwd, cl) == 0 && p[cl] == '/' && p[cl + 1]) p += cl + 1;
+        return sp_cli_strdup(p);
+    }
+    for (const char *q = strstr(p, "node_modules/"); q; q = strstr(q + 1, "node_modules/")) nm = q;
+    if (nm) {
+        const char *name = nm + 13, *end = strchr(name, '/');
+        if (*name == '@' && end) end = strchr(end + 1, '/'); /* @scope/name */
+        return end ? sp_cli_printf("%.*s", (int)(end - name), name) : sp_cli_strdup(name);
+    }
+    if (strncmp(p, "node:", 5) == 0 || strncmp(p, "internal/", 9) == 0) return sp_cli_strdup("(node)");
+    return sp_cli_strdup("(app)");
+}
+
+size_t sp_cli_top_rows(const sp_model_t *m, bool by_total, sp_cli_top_by_t by, sp_cli_top_row_t **out)
 {
     char cwd[PATH_MAX];
     if (!getcwd(cwd, sizeof cwd)) cwd[0] = '\0';
-    uint64_t *self, *total;
-    sp_model_counts(m, &self, &total);
+    /* functions -> rows: one row per distinct label, so total counts a sample once per row
+     * even when several of its functions share the row */
+    json_t *index = json_object();
+    uint32_t *group = sp_cli_calloc(m->nfn ? m->nfn : 1, sizeof *group);
     sp_cli_top_row_t *rows = sp_cli_calloc(m->nfn ? m->nfn : 1, sizeof *rows);
     size_t n = 0;
     for (size_t i = 0; i < m->nfn; i++) {
-        if (!total[i]) continue;
-        rows[n++] = (sp_cli_top_row_t){.label = sp_model_label(&m->fn[i], cwd), .self = self[i], .total = total[i]};
+        char *l = group_label(&m->fn[i], cwd, by);
+        json_t *v = json_object_get(index, l);
+        if (v) {
+            group[i] = (uint32_t)json_integer_value(v);
+            sp_mem_free(l);
+            continue;
+        }
+        json_object_set_new(index, l, json_integer((json_int_t)n));
+        group[i] = (uint32_t)n;
+        rows[n++] = (sp_cli_top_row_t){.label = l};
+    }
+    json_decref(index);
+    uint64_t *weight = sp_cli_calloc(m->nstacks ? m->nstacks : 1, sizeof *weight);
+    uint64_t *stamp = sp_cli_calloc(n ? n : 1, sizeof *stamp);
+    for (size_t i = 0; i < m->nsamples; i++) weight[m->samples[i].stack]++;
+    uint64_t st = 0;
+    for (uint32_t s = 0; s < m->nstacks; s++) {
+        if (!weight[s]) continue;
+        uint32_t len;
+        const uint32_t *ids = sp_model_stack(m, s, &len);
+        st++;
+        for (uint32_t k = 0; k < len; k++) {
+            uint32_t g = group[ids[k]];
+            if (stamp[g] != st) rows[g].total += weight[s]; /* recursion counts once */
+            stamp[g] = st;
+        }
+        if (len) rows[group[ids[len - 1]]].self += weight[s];
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].total) rows[kept++] = rows[i];
+        else sp_mem_free((char *)rows[i].label);
     }
     sort_by_total = by_total;
-    if (n) qsort(rows, n, sizeof *rows, cmp_fn);
-    sp_mem_free(self);
-    sp_mem_free(total);
-    *out = (sp_cli_top_row_t *)rows;
-    return n;
+    if (kept) qsort(rows, kept, sizeof *rows, cmp_fn);
+    sp_mem_free(weight);
+    sp_mem_free(stamp);
+    sp_mem_free(group);
+    *out = rows;
+    return kept;
 }
 
 void sp_cli_top_rows_free(sp_cli_top_row_t *rows, size_t n)
@@ -97,15 +154,44 @@ void sp_cli_top_rows_free(sp_cli_top_row_t *rows, size_t n)
     sp_mem_free(rows);
 }
 
-static void top_print(const sp_model_t *m, bool by_total, unsigned long limit)
+static const char *const by_names[] = {"function", "file", "package"};
+
+static void top_json(const sp_model_t *m, bool by_total, sp_cli_top_by_t by, unsigned long limit)
 {
+    json_t *threads = json_array(), *rowsj = json_array();
+    for (size_t i = 0; i < m->nthreads; i++) {
+        if (!m->thread_used[i]) continue;
+        json_t *t = json_pack("{s:s}", "id", m->threads[i].id);
+        if (m->threads[i].name) json_object_set_new(t, "name", json_string(m->threads[i].name));
+        json_array_append_new(threads, t);
+    }
+    sp_cli_top_row_t *rows;
+    size_t n = sp_cli_top_rows(m, by_total, by, &rows);
+    double all = m->nsamples ? (double)m->nsamples : 1.0;
+    for (size_t r = 0; r < n && (limit == 0 || r < limit); r++)
+        json_array_append_new(rowsj, json_pack("{s:s, s:I, s:I, s:f, s:f}", "name", rows[r].label, "self",
+                                               (json_int_t)rows[r].self, "total", (json_int_t)rows[r].total, "self_pct",
+                                               100.0 * (double)rows[r].self / all, "total_pct",
+                                               100.0 * (double)rows[r].total / all));
+    sp_cli_top_rows_free(rows, n);
+    json_t *doc = json_pack("{s:I, s:I, s:I, s:s, s:o, s:o}", "files", (json_int_t)m->files, "chunks",
+                            (json_int_t)m->items, "samples", (json_int_t)m->nsamples, "by", by_names[by], "threads",
+                            threads, "rows", rowsj);
+    if (doc) json_dumpf(doc, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    putchar('\n');
+    json_decref(doc);
+}
+
+static void top_print(const sp_model_t *m, bool by_total, sp_cli_top_by_t by, unsigned long limit)
+{
+    static const char *const heads[] = {"FUNCTION", "FILE", "PACKAGE"};
     printf("sentryprof top: %llu %s, %llu %s, %zu %s, threads:", (unsigned long long)m->files,
            m->files == 1 ? "file" : "files", (unsigned long long)m->items, m->items == 1 ? "chunk" : "chunks",
            m->nsamples, m->nsamples == 1 ? "sample" : "samples");
     sp_cli_top_threads(m, stdout);
-    printf("   SELF%%     SELF  TOTAL%%    TOTAL  FUNCTION\n");
+    printf("   SELF%%     SELF  TOTAL%%    TOTAL  %s\n", heads[by]);
     sp_cli_top_row_t *rows;
-    size_t n = sp_cli_top_rows(m, by_total, &rows);
+    size_t n = sp_cli_top_rows(m, by_total, by, &rows);
     double all = m->nsamples ? (double)m->nsamples : 1.0;
     for (size_t r = 0; r < n && (limit == 0 || r < limit); r++) {
         const sp_cli_top_row_t *f = &rows[r];
@@ -119,7 +205,8 @@ int sp_cli_top(int argc, char **argv)
 {
     sp_model_t m = {0};
     sp_model_filter_t filt = {0};
-    bool by_total = false;
+    bool by_total = false, json = false;
+    sp_cli_top_by_t by = SP_CLI_TOP_BY_FUNCTION;
     unsigned long limit = SP_CLI_TOP_DEFAULT;
     sp_cli_strvec_t paths = {0};
     bool opts = true;
@@ -152,6 +239,17 @@ int sp_cli_top(int argc, char **argv)
                 goto out;
             }
             by_total = strcmp(v, "total") == 0;
+        } else if (strcmp(a, "--by") == 0 || strncmp(a, "--by=", 5) == 0) {
+            const char *v = a[4] ? a + 5 : (i + 1 < argc ? argv[++i] : "");
+            size_t k = 0;
+            while (k < 3 && strcmp(v, by_names[k]) != 0) k++;
+            if (k == 3) {
+                rc = sp_cli_bad_usage("top: --by takes function, file or package, got '%s'", v);
+                goto out;
+            }
+            by = (sp_cli_top_by_t)k;
+        } else if (strcmp(a, "--json") == 0) {
+            json = true;
         } else {
             rc = sp_cli_bad_usage("top: unknown option '%s'", a);
             goto out;
@@ -168,7 +266,8 @@ int sp_cli_top(int argc, char **argv)
         goto out;
     }
     sp_model_select(&m, &filt);
-    top_print(&m, by_total, limit);
+    if (json) top_json(&m, by_total, by, limit);
+    else top_print(&m, by_total, by, limit);
     if (m.nsamples == 0) sp_cli_model_no_samples(&filt);
 out:
     sp_cli_strvec_free(&paths);

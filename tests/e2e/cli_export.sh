@@ -314,6 +314,56 @@ sp convert --to pprof -o "$tmp/txn.pb.gz" "$A" "$tmp/txns.envelope"
 check "pprof: each sample labelled with its innermost transaction (15 GET /hot, 5 inner)" \
     "$(grep -cE -e ' 15(\.0)? \(.*\): GET /hot$' -e ' 5(\.0)? \(.*\): inner$' "$tmp/txn.tags")" 2
 
+# ---- top --by file|package, --json ----
+row() { printf '%s\n' "$out" | awk -v f="$1" 'NR > 2 { lab = $0; sub(/^ *[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+  /, "", lab); if (lab == f) { print $2, $4; exit } }'; }
+sp top --by file "$A" "$B" "$V1"
+check "top --by file: header" "$(printf '%s\n' "$out" | sed -n 2p)" "   SELF%     SELF  TOTAL%    TOTAL  FILE"
+check "top --by file: hot.js (hotLoop + fib + main self; main's total)" "$(row /app/tests/apps/hot.js)" "155 175"
+check "top --by file: util.js, worker.js" "$(row /app/lib/util.js)/$(row /app/tests/apps/worker.js)" "9 9/20 20"
+check "top --by file: native modules" "$(row '[native] /usr/bin/node')/$(row '[native] /usr/lib/x86_64-linux-gnu/libc.so.6')" "0 130/10 10"
+sp top --by package "$A" "$B" "$V1"
+check "top --by package: the app's JS (184 self, 195 total: every non-idle sample)" "$(row '(app)')" "184 195"
+check "top --by package: self adds up to 200" "$(printf '%s\n' "$out" | awk 'NR > 2 { s += $2 } END { print s }')" 200
+sp top --by package "$DATA/envelope-sdk-node-1.3.5.envelope"
+check "top --by package: node_modules packages by name, scopes kept (@sentry/profiling-node)" \
+    "$(row '@sentry/profiling-node')" "1 1"
+check "top --by package: node's own code" "$(row '(node)')" "0 36"
+sp top --by lines "$A"
+check "top --by lines: usage error" "$rc" 2
+sp top --json "$A" "$B" "$V1"
+printf '%s\n' "$out" >"$tmp/top.json"
+check "top --json: summary" "$(json "$tmp/top.json" '[d.files, d.chunks, d.samples, d.threads.map(t => t.id + ":" + t.name)].join(" ")')" \
+    "3 4 200 0:main,1:worker"
+check "top --json: hottest row" "$(json "$tmp/top.json" 'const r = d.rows[0]; [r.name, r.self, r.total, r.self_pct, r.total_pct].join("|")')" \
+    "hotLoop (apps/hot.js:3)|140|150|70|75"
+check "top --json: the same rows as the table" "$(json "$tmp/top.json" 'd.rows.map(r => r.name + " " + r.self).sort().join("\n")')" \
+    "$(top_self "$A" "$B" "$V1" | cat - <("$BIN" top -n 0 "$A" "$B" "$V1" | awk 'NR > 2 && $2 == 0 { lab = $0; sub(/^ *[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+  /, "", lab); print lab, 0 }') | LC_ALL=C sort | sort)"
+
+# ---- a progress line over many files, on a terminal only, erased before warnings and at the end ----
+mkdir -p "$tmp/many"
+for i in $(seq 1 60); do cp "$A" "$tmp/many/a$i.envelope"; done
+cp "$DATA/cli-malformed.envelope" "$tmp/many/m.envelope"
+sp convert --to collapsed -o "$tmp/many.folded" "$tmp/many"
+check "many files, no terminal: only the warning on stderr" "$err" "sentryprof: skipping $tmp/many/m.envelope: not a valid envelope"
+check "many files: 60 x 95 samples" "$(sum_counts "$tmp/many.folded")" 5700
+if command -v script >/dev/null; then
+    script -qec "'$BIN' convert --to collapsed -o '$tmp/many2.folded' '$tmp/many'" /dev/null >"$tmp/tty.out" 2>&1 || true
+    check "many files on a terminal: progress shown (61/61)" "$(grep -c 'sentryprof: reading 61/61 files' "$tmp/tty.out")" 1
+    check "many files on a terminal: erased before the warning" \
+        "$(grep -c "$(printf '\r\033\\[K')sentryprof: skipping $tmp/many/m.envelope" "$tmp/tty.out")" 1
+    check "many files on a terminal: erased at the end" "$(tail -c 4 "$tmp/tty.out" | od -An -c | tr -s ' ')" ' \r 033 [ K'
+fi
+
+# ---- the man page documents every command of --help ----
+MAN=$top_srcdir/docs/sentryprof.1
+cmds=$("$BIN" --help | awk '/^  [a-z]+( |$)/ { print $1 }' | tr '\n' ' ')
+missing=""
+for c in $cmds; do grep -q "^\.B sentryprof $c\$\|^\.B sentryprof $c " "$MAN" && grep -q "^\.B $c\$" "$MAN" || missing="$missing $c"; done
+check "man page: every command of --help ($cmds) in SYNOPSIS and COMMANDS" "${missing:-none}" none
+if command -v groff >/dev/null; then
+    check "man page: groff reads it without warnings" "$(groff -man -Tutf8 -ww -z "$MAN" 2>&1)" ""
+fi
+
 # ---- the SVG in headless Chromium: rendered, scripted, the hot frame widest ----
 CHROME=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
 if [ -z "$CHROME" ]; then

@@ -14,7 +14,11 @@
 #   - profileSessionSampleRate 0: no chunk;
 #   - with @sentry/profiling-node's integration as well: the shim steps aside (one debug
 #     line), one profiler only.
-# SENTRY_MODERN_MAJORS (default "10") picks the folders.
+# @sentry/node 8 (profilesSampleRate/profilesSampler: transaction profiling): a v1 profile per
+# sampled root span in the SDK's envelope, as profiling-node 8 sends it; rates 0 and a
+# sampler returning false: none; with profiling-node too: one profile per transaction.
+# SENTRY_MODERN_MAJORS (default "8 9 10 11") picks the folders. @sentry/node 11 streams spans
+# (span items, sentry.trace_lifecycle: stream): the segment span carries sentry.profiler_id.
 . "$(dirname "$0")/lib.sh"
 need_node
 unset SENTRYPROF_DEBUG SENTRY_TRACES_SAMPLE_RATE SENTRY_PROFILES_SAMPLE_RATE SENTRYPROF_HTTP SENTRY_DSN \
@@ -93,6 +97,7 @@ for (const e of spoolEnvelopes(process.argv[3])) {
       if (!f.profilerIds.includes(p.profiler_id)) f.profilerIds.push(p.profiler_id);
       if (!f.clientSdk.includes(p.client_sdk.name)) f.clientSdk.push(p.client_sdk.name);
       for (const s of p.profile.samples) {
+        if (s.thread_id !== '0') { f.otherThreads = (f.otherThreads || 0) + 1; continue; } // the app's main thread
         f.samples++;
         f.minTs = Math.min(f.minTs, s.timestamp);
         f.maxTs = Math.max(f.maxTs, s.timestamp);
@@ -100,6 +105,13 @@ for (const e of spoolEnvelopes(process.argv[3])) {
         const leaf = st.find((fr) => fr.abs_path && !/^node:/.test(fr.abs_path) && fr.platform !== 'native' && fr.function);
         const fn = leaf ? leaf.function : '(other)';
         f.fns[fn] = (f.fns[fn] || 0) + 1;
+      }
+    } else if (it.type === 'span') { // 11.x: streamed spans; segments stand for transactions
+      for (const sp of it.payload.items || []) {
+        if (!sp.is_segment) continue;
+        const at = sp.attributes || {};
+        f.txns.push({ name: sp.name, start: sp.start_timestamp, end: sp.end_timestamp,
+          profilerId: (at['sentry.profiler_id'] || {}).value || null, thread: true });
       }
     } else if (it.type === 'transaction') {
       const t = it.payload;
@@ -117,9 +129,51 @@ console.log(JSON.stringify(f));
 JS
 facts() { "$NODE" "$WORK/facts.js" "$top_srcdir" "$1"; }
 
-for major in ${SENTRY_MODERN_MAJORS:-10}; do
+for major in ${SENTRY_MODERN_MAJORS:-8 9 10 11}; do
     install_sdk "$major" || continue
     REF=$(ls "$top_srcdir"/tests/data/profiling-node-"$major".*-trace.json 2>/dev/null | head -1)
+
+    if [ "$major" = 8 ]; then # 8.x: profilesSampleRate = transaction profiling (v1 in the SDK's envelope)
+        REF=$(ls "$top_srcdir"/tests/data/profiling-node-8.*-span.json 2>/dev/null | head -1)
+        spans3='
+  for (let i = 0; i < 3; i++) {
+    Sentry.startSpan({ name: "legacy-span-" + i, op: "task" }, () => modernWork(300));
+    await sleep(100);
+  }'
+        NAME="@sentry/node 8 profilesSampleRate 1"
+        D="$WORK/s8-rate1"; mkdir -p "$D"; start_ingest_at "$D"
+        app "$D/app.js" "profilesSampleRate: 1" "$spans3"
+        run env
+        check "$NAME: app output unchanged" test "$rc:$out" = "0:modern app done"
+        check "$NAME: 3 transactions, each with its v1 profile, no chunk" \
+            test "$(jqn "$s" 'JSON.stringify(f.items_by_type)')" = '{"transaction":3,"profile":3}'
+        check "$NAME: every ingest rule passes" "$NODE" "$INGEST/check-envelopes.js" "$D/accepted"
+        q=$("$NODE" "$top_srcdir/tests/e2e/profile-query.js" "$D/accepted")
+        echo "# $NAME: $(jqn "$q" 'JSON.stringify(f.txnProfiles.map((p) => [p.name, p.top, p.topShare, p.samples]))')"
+        check "$NAME: each profile linked to its transaction (event id, trace id), modernWork on top" \
+            test "$(jqn "$q" 'f.txnProfiles.length === 3 && f.txnProfiles.every((p) => p.eventIdMatches && p.traceIdMatches && p.top === "modernWork")')" = true
+        if [ -n "$REF" ]; then
+            cmp=$("$NODE" "$SHAPE" compare "$REF" "$D/accepted")
+            echo "# $NAME: shape vs $(basename "$REF"): $cmp"
+            check "$NAME: envelope shape as @sentry/profiling-node's, field by field" test "$(jqn "$cmp" 'f.ok')" = true
+        fi
+        for case in "profilesSampleRate: 0" "profilesSampler: () => false"; do
+            NAME="@sentry/node 8 $case"
+            D="$WORK/s8-$(echo "$case" | tr -dc 'a-z0-9')"; mkdir -p "$D"; start_ingest_at "$D"
+            app "$D/app.js" "$case" "$spans3"
+            run env
+            check "$NAME: 3 transactions, no profile" test "$(jqn "$s" 'JSON.stringify(f.items_by_type)')" = '{"transaction":3}'
+        done
+        NAME="@sentry/node 8 + profiling-node"
+        D="$WORK/s8-both"; mkdir -p "$D"; start_ingest_at "$D"
+        app "$D/app.js" "integrations: [nodeProfilingIntegration()], profilesSampleRate: 1" "$spans3" \
+            "const { nodeProfilingIntegration } = require('@sentry/profiling-node');"
+        run env SENTRYPROF_DEBUG=1
+        check "$NAME: one profile per transaction, not two" \
+            test "$(jqn "$s" 'JSON.stringify(f.items_by_type)')" = '{"transaction":3,"profile":3}'
+        check "$NAME: the shim says once that it steps aside" test "$(grep -c 'stepping aside' "$D/err")" = 1
+        continue
+    fi
 
     # ---- trace lifecycle: three spans of modernWork with idle gaps between them
     NAME="@sentry/node $major trace"
@@ -175,7 +229,7 @@ for major in ${SENTRY_MODERN_MAJORS:-10}; do
     app "$D/app.js" "profileSessionSampleRate: 0, profileLifecycle: 'trace'" '
   Sentry.startSpan({ name: "unsampled", op: "task" }, () => modernWork(300));'
     run env
-    check "$NAME: the transaction, no profile chunk" test "$(jqn "$s" 'JSON.stringify(f.items_by_type)')" = '{"transaction":1}'
+    check "$NAME: the transaction, no profile chunk" test "$(jqn "$s" '!f.items_by_type.profile_chunk && (f.items_by_type.transaction || f.items_by_type.span) === 1')" = true
 
     # ---- with @sentry/profiling-node as well: it profiles, the shim steps aside
     if [ -d "$NODE_PATH/@sentry/profiling-node" ]; then
