@@ -74,7 +74,7 @@ run_mode cpu-prof --cpu-prof --cpu-prof-interval 100 --cpu-prof-dir "$WORK/cpu-p
 n=$(find "$WORK/cpu-prof/profiles" -name '*.cpuprofile' 2>/dev/null | wc -l)
 check "cpu-prof: V8 wrote a profile per finished run (saw $n)" test "$n" -ge 1
 run_mode inspector "$APP" 150 inspector 100
-check "inspector: V8's sampler took samples" \
-    bash -c "grep -q 'samples [1-9]' <(cd '$WORK/inspector' && LD_PRELOAD='$SP_LIB' '$NODE' '$APP' 100 inspector 100)"
+out=$(cd "$WORK/inspector" && LD_PRELOAD=$SP_LIB "$NODE" "$APP" 100 inspector 100)
+check "inspector: V8's sampler took samples ($out)" grep -q 'samples [1-9]' <<<"$out"
 echo "# $((2 * runs)) runs in $(( $(date +%s) - start )) s"
 finish
