@@ -31,6 +31,7 @@
 #include "config.h"
 #include "fatal.h"
 #include "log.h"
+#include "mapfile.h"
 #include "mem.h"
 #include "nodeargs.h"
 #include "ring.h"
@@ -48,8 +49,11 @@
  * that is too long arrives too long (and is rejected), not cut to the right length. */
 #define SP_ARG_LEN(type, field) (sizeof(((type *)0)->field) + 1)
 
-static const char *const node_flags[] = {"--perf-basic-prof-only-functions",
-                                         "--interpreted-frames-native-stack"};
+#define SP_FLAG_PERF_MAP "--perf-basic-prof-only-functions"
+/* Gives each interpreted function its own copy of the interpreter trampoline, so the perf
+ * map names it. Injected only where V8 cannot deadlock with it (sp_config_native_stack_safe):
+ * elsewhere interpreted frames show as Builtins_InterpreterEntryTrampoline. */
+#define SP_FLAG_NATIVE_STACK "--interpreted-frames-native-stack"
 
 static sp_config_t config;
 static sp_ring_t *ring;
@@ -103,8 +107,20 @@ static bool find_helper(const char *lib_path, char *out, size_t len)
     return false;
 }
 
+/* node's V8 version before V8 runs: v8::V8::GetVersion() (exported by every node 18-26)
+ * only returns Version::version_string_, a pointer constant-initialized in .data (no
+ * static constructor, no V8 state), so it is safe to call before main. NULL when the
+ * executable does not export it (an embedder) or the string does not look like one. */
+static const char *v8_version(void)
+{
+    const char *(*get)(void) = (const char *(*)(void))dlsym(RTLD_DEFAULT, "_ZN2v82V810GetVersionEv");
+    const char *v = get ? get() : NULL;
+    return v && *v >= '0' && *v <= '9' && strnlen(v, 64) < 64 ? v : NULL;
+}
+
 /* Adds our V8 flags (only those absent) and the helper to NODE_OPTIONS, keeping the
- * user's options first. Returns whether we asked for the perf map ourselves. */
+ * user's options first. Returns whether we asked for the perf map ourselves. A flag the
+ * user gave is left as it is, even --interpreted-frames-native-stack on an old V8. */
 static bool prepare_node_options(const char *helper)
 {
     const char *old = getenv("NODE_OPTIONS");
@@ -117,11 +133,21 @@ static bool prepare_node_options(const char *helper)
     bool user_perf_map = sp_config_has_node_flag(opts, "--perf-basic-prof") ||
                          sp_config_has_node_flag(opts, "--perf-prof");
     bool changed = false, ok = true;
-    for (size_t i = 0; i < sizeof node_flags / sizeof *node_flags; i++)
-        if (!sp_config_has_node_flag(opts, node_flags[i]) && !(i == 0 && user_perf_map)) {
-            ok = ok && append(opts, sizeof opts, node_flags[i]);
+    if (!user_perf_map && !sp_config_has_node_flag(opts, SP_FLAG_PERF_MAP)) {
+        ok = ok && append(opts, sizeof opts, SP_FLAG_PERF_MAP);
+        changed = true;
+    }
+    if (!sp_config_has_node_flag(opts, SP_FLAG_NATIVE_STACK)) {
+        const char *v8 = v8_version();
+        if (sp_config_native_stack_safe(v8)) {
+            ok = ok && append(opts, sizeof opts, SP_FLAG_NATIVE_STACK);
             changed = true;
+        } else {
+            SP_DEBUG("V8 %s: not adding " SP_FLAG_NATIVE_STACK " (it can deadlock V8's own CPU "
+                     "profiler there); interpreted JS frames stay unnamed",
+                     v8 ? v8 : "of unknown version");
         }
+    }
     if (helper && !strstr(opts, SP_HELPER_NAME)) {
         ok = ok && append(opts, sizeof opts, "--require") && append_quoted(opts, sizeof opts, helper);
         changed = true;
@@ -136,19 +162,25 @@ static bool prepare_node_options(const char *helper)
 }
 
 /* ---- two files V8 opens: fopen/fopen64 are exported to interpose them ----
- * 1. /tmp/perf-<pid>.map: V8 < 11 (Node 18) opens it once per isolate with "w+" (O_TRUNC),
- *    so every worker wiped the entries of the main thread and the isolates overwrote each
- *    other's lines. Every open after the first appends instead (lines are written one
- *    write(2) each, line-buffered, so O_APPEND keeps them whole); the first also gets
- *    O_APPEND. V8 >= 11 opens it once per process: nothing changes.
+ * 1. /tmp/perf-<pid>.map: V8 opens it with fopen(path, "w"/"w+"), which follows a symlink
+ *    another local user planted and writes into a file they pre-created. We create it
+ *    ourselves (sp_mapfile_open: O_EXCL|O_NOFOLLOW, 0600; /dev/null for V8 when the path
+ *    holds something not ours). V8 < 11 (Node 18) opens it once per isolate with "w+"
+ *    (O_TRUNC), so every worker wiped the entries of the main thread: every open after the
+ *    first appends to the file we created instead (lines are written one write(2) each,
+ *    line-buffered, so O_APPEND keeps them whole); the first also gets O_APPEND.
+ *    Active in every node process the constructor prepared, even if the engine then
+ *    failed to start (the perf map flag is in NODE_OPTIONS by then).
  * 2. isolate-0x<addr>-<pid>-v8.log: V8 >= 13 (Node 24+) opens this log in the current
  *    directory for --perf-basic-prof-only-functions (a flag we added); unless the process
  *    asked for a V8 log itself, it goes to an unlinked temporary file (/dev/null is not
  *    accepted: V8 falls back to stdout for a non-regular file).
- * Feature detection only: nothing depends on the node version. Inactive (a plain
- * pass-through) in every process where the engine did not start. */
+ * Feature detection only: nothing depends on the node version. Otherwise inactive (a
+ * plain pass-through) in every process where the engine did not start. */
+static atomic_bool secure_perf_map; /* this pid's perf map is opened by sp_mapfile_open */
+static bool own_perf_map;           /* we asked V8 for the map (not the user) */
+static pid_t prepared_pid;
 static atomic_bool interpose;
-static atomic_int perf_map_opens;
 static bool user_v8_log; /* --prof, --log*, --logfile in NODE_OPTIONS or the command line */
 
 static bool has_log_flag(const char *s, size_t n)
@@ -199,17 +231,10 @@ static FILE *open_interposed(fopen_fn real, const char *path, const char *mode)
         errno = ENOSYS;
         return NULL;
     }
-    if (!atomic_load(&interpose) || !path || !mode || mode[0] != 'w' || started_pid != getpid())
-        return real(path, mode);
-    if (is_perf_map_path(path)) {
-        if (atomic_fetch_add(&perf_map_opens, 1) == 0) {
-            FILE *f = real(path, mode);
-            int fl = f ? fcntl(fileno(f), F_GETFL) : -1;
-            if (fl >= 0) fcntl(fileno(f), F_SETFL, fl | O_APPEND);
-            return f;
-        }
-        return real(path, mode[1] == '+' ? "a+" : "a");
-    }
+    if (!path || !mode || mode[0] != 'w') return real(path, mode);
+    if (atomic_load(&secure_perf_map) && prepared_pid == getpid() && is_perf_map_path(path))
+        return sp_mapfile_open(path, mode, own_perf_map && !config.keep_perf_map);
+    if (!atomic_load(&interpose) || started_pid != getpid()) return real(path, mode);
     if (!user_v8_log && is_isolate_log_path(path)) {
         FILE *f = tmpfile();
         if (f) return f;
@@ -274,7 +299,9 @@ __attribute__((constructor)) static void sentryprof_init(void)
     }
     if (!have_helper) SP_DEBUG("JS helper %s not found next to the library", SP_HELPER_NAME);
     detect_user_v8_log(getenv("NODE_OPTIONS"));
-    bool own_perf_map = prepare_node_options(have_helper ? helper : NULL);
+    own_perf_map = prepare_node_options(have_helper ? helper : NULL);
+    prepared_pid = getpid();
+    atomic_store(&secure_perf_map, true);
 
     json_set_alloc_funcs(sp_mem_alloc, sp_mem_free);
     ring = sp_ring_new(SP_RING_CAPACITY);
@@ -441,7 +468,7 @@ static napi_value js_stats(napi_env env, napi_callback_info cbinfo)
     set_number(env, obj, "threads", sp_sampler_thread_count());
     set_number(env, obj, "active", started_pid == getpid());
     set_number(env, obj, "signal", sp_sampler_signal());
-    set_string(env, obj, "mode", config.continuous ? "continuous" : "transaction");
+    set_string(env, obj, "mode", sp_agent_continuous() ? "continuous" : "transaction");
     set_string(env, obj, "logging_mode", config.lazy ? "lazy" : "eager");
     set_string(env, obj, "clock", config.cpu_clock ? "cpu" : "wall");
     return obj;
@@ -511,7 +538,7 @@ static napi_value js_start_transaction(napi_env env, napi_callback_info info)
                                 arg_str(env, &a, 3, parent, sizeof parent), arg_bool(env, &a, 4, true),
                                 arg_bool(env, &a, 5, false))
                  : -ESRCH;
-    if (h >= 0) sp_agent_txn_started();
+    if (h >= 0) sp_agent_txn_started(arg_bool(env, &a, 5, false));
     return number(env, (double)h);
 }
 
@@ -554,6 +581,42 @@ static napi_value js_finish_transaction(napi_env env, napi_callback_info info)
     return number(env, rc);
 }
 
+/* setSdk(dsn, release, environment, sdkName, sdkVersion): what an app's Sentry client
+ * says. The DSN wins over SENTRY_DSN (and enables uploads when there was none); release
+ * and environment win over SENTRY_RELEASE/SENTRY_ENVIRONMENT; "" keeps the current value. */
+static napi_value js_set_sdk(napi_env env, napi_callback_info info)
+{
+    args_t a;
+    get_args(env, info, &a);
+    if (started_pid != getpid()) return number(env, -ESRCH);
+    char dsn[512], release[256], environment[128], name[64], version[32];
+    arg_str(env, &a, 0, dsn, sizeof dsn);
+    arg_str(env, &a, 1, release, sizeof release);
+    arg_str(env, &a, 2, environment, sizeof environment);
+    arg_str(env, &a, 3, name, sizeof name);
+    arg_str(env, &a, 4, version, sizeof version);
+    sp_agent_set_sdk(release, environment, name, version);
+    if (dsn[0]) sp_uploader_set_dsn(dsn);
+    return number(env, 0);
+}
+
+/* setContinuous(on, discardUncommitted) -> previous state (1/0), or -errno. The SDK
+ * decides whether the process is profiled continuously (see sp_agent_set_continuous). */
+static napi_value js_set_continuous(napi_env env, napi_callback_info info)
+{
+    args_t a;
+    get_args(env, info, &a);
+    if (started_pid != getpid()) return number(env, -ESRCH);
+    return number(env, sp_agent_set_continuous(arg_bool(env, &a, 0, true), arg_bool(env, &a, 1, false)));
+}
+
+/* continuous() -> 1 while chunks are being built, else 0. */
+static napi_value js_continuous(napi_env env, napi_callback_info info)
+{
+    (void)info;
+    return number(env, sp_agent_continuous());
+}
+
 static void export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb)
 {
     napi_value fn;
@@ -571,11 +634,17 @@ SP_EXPORT napi_value napi_register_module_v1(napi_env env, napi_value exports)
     export_fn(env, exports, "setTransaction", js_set_transaction);
     export_fn(env, exports, "finishTransaction", js_finish_transaction);
     export_fn(env, exports, "takeProfile", js_take_profile);
+    export_fn(env, exports, "setSdk", js_set_sdk);
+    export_fn(env, exports, "setContinuous", js_set_continuous);
+    export_fn(env, exports, "continuous", js_continuous);
+    set_string(env, exports, "profilerId", sp_agent_profiler_id());
     set_string(env, exports, "version", SP_VERSION);
     /* 0: the engine is not running here (an excluded process that inherited NODE_OPTIONS
      * from a profiled parent, a fork child): the helper then does nothing. */
     set_number(env, exports, "active", started_pid == getpid() ? 1 : 0);
-    set_string(env, exports, "mode", config.continuous ? "continuous" : "transaction");
+    set_string(env, exports, "mode", sp_agent_continuous() ? "continuous" : "transaction");
+    /* Whether SENTRYPROF_MODE chose the mode (an SDK's settings replace only defaults). */
+    set_number(env, exports, "modeFromEnv", config.mode_from_env);
     /* The parsed config, so the helper does not parse the same variables again. */
     set_number(env, exports, "debug", config.debug ? 1 : 0);
     /* The longest transaction name in bytes (the helper cuts names on a character boundary). */

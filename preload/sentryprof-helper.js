@@ -16,7 +16,11 @@
   // SENTRYPROF_DEBUG with config.h's truth values (1/true/yes/on, any case); once the bridge
   // is bound, as the library parsed it (native.debug).
   let debug = /^(1|true|yes|on)$/i.test(env.SENTRYPROF_DEBUG || '');
-  const say = (line) => { try { process.stderr.write(`[sentryprof] ${line}\n`); } catch (_) { /* closed stderr */ } };
+  // One line whatever a value holds: control characters (a newline in a variable) escaped.
+  const esc = (c) => ({ '\n': '\\n', '\r': '\\r', '\t': '\\t' }[c] || `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  const say = (line) => {
+    try { process.stderr.write(`[sentryprof] ${String(line).replace(/[\x00-\x1f\x7f]/g, esc)}\n`); } catch (_) { /* closed stderr */ }
+  };
   let native;
   try {
     const mod = { exports: {} };
@@ -112,6 +116,19 @@
     // Set by sentryprof-sentry7.js: true while an @sentry/* SDK with tracing is active, so
     // our own HTTP transactions step aside (the SDK sends its own; nothing twice).
     sdkTracing: () => false,
+    // An app's Sentry client options (any major): its DSN, release and environment win over
+    // SENTRY_DSN/SENTRY_RELEASE/SENTRY_ENVIRONMENT for what the native side builds and
+    // uploads. Main thread only; once per client.
+    handSdkSettings(o, sdk) {
+      if (!isMain || typeof native.setSdk !== 'function' || !o) return;
+      let meta = sdk;
+      if (!meta) { try { meta = o._metadata && o._metadata.sdk; } catch (_) { meta = undefined; } }
+      const str = (v) => (typeof v === 'string' ? v : '');
+      native.setSdk(str(o.dsn), str(o.release), str(o.environment),
+        str(meta && meta.name), str(meta && meta.version));
+      dbg(`Sentry SDK settings: dsn=${o.dsn ? 'set' : 'unset'} release=${str(o.release) || '(env)'} ` +
+        `environment=${str(o.environment) || '(env)'}`);
+    },
     begin(name, op, traceId, parentSpanId, parentSampled) {
       const traceSampled = parentSampled === undefined ? roll(config.tracesSampleRate) : parentSampled;
       if (!traceSampled) return -1;

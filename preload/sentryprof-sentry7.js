@@ -65,6 +65,7 @@ exports.install = function install(core) {
     carriers.add(c);
     const d = Object.getOwnPropertyDescriptor(c, 'extensions');
     if (!d || !('value' in d) || !d.configurable) return; // not 7.x's carrier (v8+ has none)
+    watchHub(c);
     let ext = d.value;
     instrumentExtensions(ext);
     Object.defineProperty(c, 'extensions', {
@@ -73,6 +74,41 @@ exports.install = function install(core) {
       get() { return ext; },
       set(v) { ext = v; instrumentExtensions(v); },
     });
+  }
+
+  // 7.x's Sentry.init binds its client to the carrier's hub (hub.bindClient): seeing it
+  // there hands the SDK's settings (DSN, release, environment) over at init, before any
+  // transaction, so the uploader's first pass comes early (what dead processes left).
+  function watchHub(c) {
+    const d = Object.getOwnPropertyDescriptor(c, 'hub');
+    if (d && (!('value' in d) || !d.configurable)) return;
+    let hub = d ? d.value : undefined;
+    instrumentHub(hub);
+    Object.defineProperty(c, 'hub', {
+      configurable: true,
+      enumerable: d ? d.enumerable : true,
+      get() { return hub; },
+      set(v) { hub = v; instrumentHub(v); },
+    });
+  }
+
+  const hubs = new WeakSet();
+  function instrumentHub(hub) {
+    if (!hub || typeof hub !== 'object' || hubs.has(hub) || typeof hub.bindClient !== 'function') return;
+    hubs.add(hub);
+    const bind = hub.bindClient;
+    hub.bindClient = function bindClient() {
+      const r = bind.apply(this, arguments);
+      try {
+        const client = typeof this.getClient === 'function' && this.getClient();
+        if (client) hookClient(client);
+      } catch (err) { dbg(`sentry bind: ${err && err.message}`); }
+      return r;
+    };
+    try {
+      const client = typeof hub.getClient === 'function' && hub.getClient();
+      if (client) hookClient(client);
+    } catch (_) { /* not bound yet */ }
   }
 
   function instrumentExtensions(ext) {
@@ -134,16 +170,31 @@ exports.install = function install(core) {
     } catch (_) { return false; }
   }
 
+  // The app's Sentry client decides (issue 14): its DSN, release and environment go to the
+  // native side (uploads, chunks), and since 7.x profiles transaction by transaction, the
+  // engine leaves continuous mode unless SENTRYPROF_MODE=continuous asked for it and the
+  // app set no profilesSampleRate/profilesSampler. Env variables only fill what it leaves
+  // unset (the rate: SENTRY_PROFILES_SAMPLE_RATE, else 1).
   function hookClient(client) {
     if (clients.has(client)) return;
     clients.add(client);
-    if (config.mode !== 'transaction') {
-      dbg('@sentry/node client found; continuous mode: its transactions are not profiled one by one');
-      return;
-    }
     if (hasProfilingIntegration(client)) {
       dbg('@sentry/node client found with @sentry/profiling-node: stepping aside');
       return;
+    }
+    const o = (typeof client.getOptions === 'function' && client.getOptions()) || {};
+    if (!o.dsn || typeof o.dsn !== 'string') {
+      dbg('@sentry/node client found without a DSN: it sends nothing, so nothing is profiled for it');
+      return;
+    }
+    core.handSdkSettings(o);
+    const sdkRates = o.profilesSampleRate !== undefined && o.profilesSampleRate !== null ||
+      typeof o.profilesSampler === 'function';
+    if (sdkRates || !(native.modeFromEnv === 1 && config.mode === 'continuous')) {
+      if (typeof native.setContinuous === 'function' && native.setContinuous(false, true) === 1) {
+        dbg('@sentry/node 7 profiles transaction by transaction: continuous profiling stopped');
+      }
+      config.mode = 'transaction';
     }
     if (typeof client.on === 'function') {
       client.on('startTransaction', (txn) => {

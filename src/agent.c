@@ -1,9 +1,13 @@
 /* agent: owns the agent thread, the symbolizer, the open chunk, the open batch of
  * transaction envelopes and the spool handle.
  * Threads: sp_agent_start/stop run on the thread that loads/unloads the library (the
- * constructor, the exit path); sp_agent_wake, sp_agent_txn_started and
- * sp_agent_take_profile on JS threads; everything else on the agent thread. Locks, never
- * nested: agent.lock (stop request, wake-ups) and agent.js_lock (the profiles JS takes). */
+ * constructor, the exit path); sp_agent_wake, sp_agent_txn_started, sp_agent_take_profile,
+ * sp_agent_set_continuous and sp_agent_set_sdk on JS threads; everything else on the agent
+ * thread. Locks, never nested: agent.lock (stop request, wake-ups, the continuous switch,
+ * the SDK's settings) and agent.js_lock (the profiles JS takes).
+ * Modes: continuous (chunks) can be switched on and off while running (an app's Sentry SDK
+ * decides); v1 profiles for JS (to_js transactions) are built in either mode: in continuous
+ * mode raw samples are then retained too, from the first such transaction on. */
 #include "agent.h"
 
 #include <errno.h>
@@ -23,6 +27,7 @@
 #include "batch.h"
 #include "elfsym.h"
 #include "log.h"
+#include "mapfile.h"
 #include "mem.h"
 #include "profile.h"
 #include "sampler.h"
@@ -34,6 +39,8 @@
 #include "uploader.h"
 
 #define SP_AGENT_TICK_MS 100 /* how often the ring is drained */
+#define SP_AGENT_MAP_DIR "/tmp" /* where V8 writes perf-<pid>.map */
+#define SP_AGENT_SWEEP_MAX 256 /* stale perf map records looked at per start */
 #define SP_AGENT_IDLE_TICK_MS 1000 /* the same with nothing to do (lazy or eager, no profile) */
 #define SP_AGENT_IDLE_AFTER_MS 1000 /* ... for this long */
 #define SP_RETAIN_MAX 65536  /* raw samples kept for transactions in flight (~30 s x 20 threads) */
@@ -81,6 +88,7 @@ static struct {
     sp_spool_t *spool;
     sp_spool_run_t *run; /* our run folder: open chunks, published into ready/ when closed */
     bool spool_failed;
+    bool perf_map_attached; /* the symbolizer reads the perf map we created for V8 */
     int64_t mono_to_real_ns;
     pid_t pid;
     sp_sample_t scratch;
@@ -95,6 +103,19 @@ static struct {
     _Atomic bool sleeping_idle; /* a transaction start wakes the agent out of its idle tick */
     pthread_mutex_t js_lock; /* guards js_profiles: the agent fills, JS threads take */
     js_profile_t js_profiles[SP_JS_PROFILES];
+    /* Continuous chunks are being built (SENTRYPROF_MODE at start; an app's Sentry SDK may
+     * switch it: sp_agent_set_continuous). Written under lock, read anywhere. */
+    _Atomic bool chunking;
+    bool discard_open_chunk;  /* under lock: the switch-off drops an uncommitted chunk */
+    bool chunk_committed;     /* agent thread: the open chunk reached the spool once */
+    /* A transaction whose v1 profile goes back to JS was started: in continuous mode
+     * samples are also retained for such transactions. */
+    _Atomic bool js_txns;
+    /* What an app's Sentry SDK said (sp_agent_set_sdk, a JS thread): copied under lock
+     * into the agent thread's own strings at the start of a pass. */
+    bool sdk_pending;
+    char pend_release[256], pend_environment[128], pend_sdk_name[64], pend_sdk_version[32];
+    char release[256], environment[128], sdk_name[64], sdk_version[32];
 } agent = {.lock = PTHREAD_MUTEX_INITIALIZER, .js_lock = PTHREAD_MUTEX_INITIALIZER};
 
 static uint64_t mono_ns(void)
@@ -120,6 +141,7 @@ static void new_chunk(void)
     agent.chunk_start_ns = 0;
     agent.chunk_sym_gen = sp_symbolizer_generation(agent.sym);
     agent.dirty = false;
+    agent.chunk_committed = false;
 }
 
 /* Opens the spool and our run folder on first use. False when it cannot be written. */
@@ -127,9 +149,16 @@ static bool spool_ready(void)
 {
     if (agent.run) return true;
     if (agent.spool_failed) return false;
-    if (sp_spool_open(agent.opts.cfg->spool_dir, &agent.spool) < 0 ||
-        sp_spool_run_begin(agent.spool, &agent.run) < 0) {
+    if (sp_spool_open(agent.opts.cfg->spool_dir, &agent.spool) < 0) {
         agent.spool_failed = true; /* one warning was printed; drops are counted from here */
+        return false;
+    }
+    int rc = sp_spool_run_begin(agent.spool, &agent.run);
+    if (rc < 0) {
+        /* An existing directory we cannot write (mode 0500, a read-only mount). */
+        SP_WARN("spool directory %s cannot be written (%s); profiles are dropped (counted as "
+                "spool_errors)", agent.opts.cfg->spool_dir, strerror(-rc));
+        agent.spool_failed = true;
         return false;
     }
     return true;
@@ -213,7 +242,7 @@ static void commit_chunk(void)
     if (sp_profile_chunk_envelope(agent.chunk, &agent.meta, &buf, &len) == 0) {
         char name[128];
         chunk_name(name, sizeof name);
-        spool_write(name, buf, len);
+        if (spool_write(name, buf, len) == 0) agent.chunk_committed = true;
     }
     sp_mem_free(buf);
 }
@@ -372,8 +401,8 @@ static void emit_transaction(const sp_txn_t *t)
         memcpy(s->pcs, r->pcs, r->nframes * sizeof(uint64_t));
         add_sample(sess, &gen, s);
     }
-    sp_profile_env_t env = {.release = agent.opts.cfg->release,
-                            .environment = agent.opts.cfg->environment,
+    sp_profile_env_t env = {.release = agent.release,
+                            .environment = agent.environment,
                             .node_version = agent.node_version,
                             .locale = agent.opts.cfg->locale};
     if (t->to_js) {
@@ -404,20 +433,36 @@ static void emit_transaction(const sp_txn_t *t)
     sp_session_free(sess);
 }
 
+/* Follows what became of V8's perf map. The symbolizer reads it only once we created it
+ * for V8 (before that the path may hold a stale or planted file: never read it), and
+ * records it for the sweep; if the path held something not ours, V8 writes elsewhere and
+ * JS frames stay unnamed. */
+static void perf_map_check(void)
+{
+    if (agent.perf_map_attached || !agent.opts.perf_map_path) return;
+    if (sp_mapfile_state() == SP_MAPFILE_REFUSED) sp_mapfile_trim(); /* keep V8's sink empty */
+    if (sp_mapfile_state() != SP_MAPFILE_OURS) return;
+    agent.perf_map_attached = true;
+    sp_symbolizer_set_perf_map(agent.sym, agent.opts.perf_map_path, agent.opts.process_start);
+    sp_mapfile_track(agent.opts.cfg->spool_dir);
+}
+
 /* One pass: symbols first (V8 logged the code before it ran), then every ready sample. */
 static void drain(void)
 {
     bool refreshed = false;
+    bool chunking = atomic_load(&agent.chunking);
     while (sp_ring_pop(agent.opts.ring, &agent.scratch)) {
         if (!refreshed) {
+            perf_map_check();
             sp_symbolizer_refresh(agent.sym);
             refreshed = true;
         }
         const sp_sample_t *s = &agent.scratch;
-        if (!agent.opts.cfg->continuous) {
-            retain(s);
-            continue;
-        }
+        /* Transaction profiles need the raw samples; in continuous mode only once a
+         * transaction profile for JS (an SDK's) was asked for. */
+        if (!chunking || atomic_load(&agent.js_txns)) retain(s);
+        if (!chunking) continue;
         uint64_t span = (uint64_t)agent.opts.cfg->chunk_seconds * 1000000000u;
         if (agent.chunk && agent.chunk_start_ns && s->ts_ns - agent.chunk_start_ns >= span) {
             close_chunk();
@@ -433,8 +478,8 @@ static void drain(void)
 /* Continuous mode: the transaction event points at this process's continuous profile. */
 static void emit_txn_event(const sp_txn_t *t)
 {
-    sp_profile_env_t env = {.release = agent.opts.cfg->release,
-                            .environment = agent.opts.cfg->environment,
+    sp_profile_env_t env = {.release = agent.release,
+                            .environment = agent.environment,
                             .node_version = agent.node_version,
                             .locale = agent.opts.cfg->locale};
     char *buf = NULL;
@@ -504,11 +549,14 @@ static void process_transactions(void)
     size_t n = 0;
     while (n < SP_MAX_TXNS && sp_txn_take_finished(&batch[n])) n++; /* all of them: slots free up */
     drain();
+    bool chunking = atomic_load(&agent.chunking);
     for (size_t i = 0; i < n; i++) {
-        if (agent.opts.cfg->continuous) emit_txn_event(&batch[i]);
+        /* An SDK's transaction gets its v1 profile in either mode (the SDK asked for it);
+         * ours point at the continuous profile while there is one. */
+        if (chunking && !batch[i].to_js) emit_txn_event(&batch[i]);
         else emit_transaction(&batch[i]);
     }
-    if (!agent.opts.cfg->continuous) prune_retained(mono_ns());
+    if (agent.ret_count) prune_retained(mono_ns());
 }
 
 /* Nothing for a pass to do until a transaction starts: transaction mode, none running or
@@ -516,8 +564,23 @@ static void process_transactions(void)
  * waiting, no native threads to look for. */
 static bool agent_idle(void)
 {
-    return !agent.opts.cfg->continuous && !agent.opts.cfg->all_threads && !agent.batch[0] &&
+    return !atomic_load(&agent.chunking) && !agent.chunk && !agent.opts.cfg->all_threads && !agent.batch[0] &&
            agent.ret_count == 0 && sp_txn_oldest_running_ns() == UINT64_MAX; /* finished: too */
+}
+
+/* Under agent.lock, on the agent thread: what the SDK said replaces the environment's
+ * values from the next chunk and transaction on (the open chunk keeps its id). */
+static void apply_sdk_settings(void)
+{
+    agent.sdk_pending = false;
+    if (agent.pend_release[0]) memcpy(agent.release, agent.pend_release, sizeof agent.release);
+    if (agent.pend_environment[0]) memcpy(agent.environment, agent.pend_environment, sizeof agent.environment);
+    if (agent.pend_sdk_name[0]) {
+        memcpy(agent.sdk_name, agent.pend_sdk_name, sizeof agent.sdk_name);
+        memcpy(agent.sdk_version, agent.pend_sdk_version, sizeof agent.sdk_version);
+        agent.meta.sdk_name = agent.sdk_name;
+        agent.meta.sdk_version = agent.sdk_version;
+    }
 }
 
 static void *agent_main(void *arg)
@@ -525,6 +588,10 @@ static void *agent_main(void *arg)
     (void)arg;
     pthread_setname_np(pthread_self(), "sentryprof");
     unsigned idle_passes = 0;
+    /* Maps of our earlier processes that were killed (issue #20 item 13): off the app's
+     * path, bounded. */
+    int swept = sp_mapfile_sweep(agent.opts.cfg->spool_dir, SP_AGENT_MAP_DIR, SP_AGENT_SWEEP_MAX);
+    if (swept) SP_DEBUG("removed %d perf map%s left by killed processes", swept, swept == 1 ? "" : "s");
     for (;;) {
         /* Idle for a second (no profile can need a pass, and every wake-up costs a context
          * switch, ~50 us on a VM): tick slowly; a transaction start wakes us
@@ -553,12 +620,31 @@ static void *agent_main(void *arg)
         }
         agent.wake_requested = false;
         bool stop = agent.stop;
+        if (agent.sdk_pending) apply_sdk_settings();
         pthread_mutex_unlock(&agent.lock);
         atomic_store(&agent.sleeping_idle, false);
         atomic_store(&agent.wake_pending, false);
 
         sp_sampler_check_handler();
+        perf_map_check();
         process_transactions();
+        pthread_mutex_lock(&agent.lock); /* the switch and its discard flag together */
+        bool chunking = atomic_load(&agent.chunking), discard = agent.discard_open_chunk;
+        if (!chunking) agent.discard_open_chunk = false;
+        pthread_mutex_unlock(&agent.lock);
+        if (!chunking && agent.chunk) {
+            /* Continuous profiling stopped: what was sampled goes out, unless the switch
+             * came from an SDK that wants transaction profiles and nothing was spooled yet
+             * (the samples from before Sentry.init belong to nobody). */
+            if (discard && !agent.chunk_committed) {
+                SP_DEBUG("continuous profiling stopped: the open chunk (%zu samples, never spooled) is dropped",
+                         sp_session_sample_count(agent.chunk));
+                sp_session_free(agent.chunk);
+                agent.chunk = NULL;
+            } else {
+                close_chunk();
+            }
+        }
         uint64_t now = mono_ns();
         if (agent.opts.cfg->all_threads && now - agent.last_thread_scan_ns >= SP_THREAD_SCAN_MS * 1000000ull) {
             scan_native_threads();
@@ -577,11 +663,8 @@ static void *agent_main(void *arg)
     close_chunk();
     if (agent.run) sp_spool_run_end(agent.run); /* anything left open goes to ready/ */
     agent.run = NULL;
-    if (agent.opts.remove_perf_map && agent.opts.perf_map_path) {
-        struct stat st; /* only a regular file of ours: never follow a planted symlink */
-        if (lstat(agent.opts.perf_map_path, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())
-            unlink(agent.opts.perf_map_path);
-    }
+    /* only the file we created: never a planted symlink or someone else's map */
+    if (agent.opts.remove_perf_map && agent.opts.perf_map_path) sp_mapfile_remove(agent.opts.cfg->spool_dir);
     sp_stats_log();
     SP_DEBUG("memory: %zu bytes in use, peak %zu", sp_mem_in_use(), sp_mem_peak());
     pthread_mutex_lock(&agent.lock);
@@ -597,9 +680,12 @@ int sp_agent_start(const sp_agent_opts_t *opts)
     agent.pid = getpid();
     calibrate_clock();
     sp_profile_new_id(agent.meta.profiler_id);
-    agent.meta.release = opts->cfg->release;
-    agent.meta.environment = opts->cfg->environment;
-    agent.sym = sp_symbolizer_new(opts->perf_map_path, NULL, opts->process_start);
+    snprintf(agent.release, sizeof agent.release, "%s", opts->cfg->release);
+    snprintf(agent.environment, sizeof agent.environment, "%s", opts->cfg->environment);
+    agent.meta.release = agent.release;
+    agent.meta.environment = agent.environment;
+    atomic_store(&agent.chunking, opts->cfg->continuous);
+    agent.sym = sp_symbolizer_new(NULL, NULL, opts->process_start); /* perf map: perf_map_check */
     if (!agent.sym) return -ENOMEM;
     agent.last_commit_ns = mono_ns();
 
@@ -653,9 +739,47 @@ void sp_agent_wake(void)
     pthread_mutex_unlock(&agent.lock);
 }
 
-void sp_agent_txn_started(void)
+void sp_agent_txn_started(bool to_js)
 {
+    if (to_js && !atomic_load(&agent.js_txns)) atomic_store(&agent.js_txns, true);
     if (atomic_exchange(&agent.sleeping_idle, false)) sp_agent_wake();
+}
+
+bool sp_agent_set_continuous(bool on, bool discard_uncommitted)
+{
+    if (!agent.running) return false;
+    pthread_mutex_lock(&agent.lock);
+    bool was = atomic_load(&agent.chunking);
+    if (on && !was) {
+        atomic_store(&agent.chunking, true);
+        sp_sampler_process_begin();
+    } else if (!on && was) {
+        atomic_store(&agent.chunking, false);
+        agent.discard_open_chunk = discard_uncommitted;
+        sp_sampler_process_end();
+    }
+    pthread_mutex_unlock(&agent.lock);
+    if (on != was) {
+        atomic_store(&agent.wake_pending, false);
+        sp_agent_wake();
+    }
+    return was;
+}
+
+bool sp_agent_continuous(void) { return atomic_load(&agent.chunking); }
+
+const char *sp_agent_profiler_id(void) { return agent.meta.profiler_id; }
+
+void sp_agent_set_sdk(const char *release, const char *environment, const char *sdk_name,
+                      const char *sdk_version)
+{
+    pthread_mutex_lock(&agent.lock);
+    snprintf(agent.pend_release, sizeof agent.pend_release, "%s", release ? release : "");
+    snprintf(agent.pend_environment, sizeof agent.pend_environment, "%s", environment ? environment : "");
+    snprintf(agent.pend_sdk_name, sizeof agent.pend_sdk_name, "%s", sdk_name ? sdk_name : "");
+    snprintf(agent.pend_sdk_version, sizeof agent.pend_sdk_version, "%s", sdk_version ? sdk_version : "");
+    agent.sdk_pending = true;
+    pthread_mutex_unlock(&agent.lock);
 }
 
 uint64_t sp_agent_cpu_ns(void)

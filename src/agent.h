@@ -32,8 +32,23 @@ void sp_agent_set_runtime(const char *node_version);
 int sp_agent_take_profile(const char *event_id, char **json);
 /* Makes the agent run its next pass now (a JS caller is waiting for a profile). */
 void sp_agent_wake(void);
-/* A transaction started: ends the agent's idle tick (one futex call, only when idle). */
-void sp_agent_txn_started(void);
+/* A transaction started: ends the agent's idle tick (one futex call, only when idle).
+ * to_js: its v1 profile goes back to JS (an SDK's): samples are retained for it in
+ * continuous mode too. */
+void sp_agent_txn_started(bool to_js);
+/* Starts/stops continuous profiling (chunks) from a JS thread: an app's Sentry SDK decides
+ * (transaction profiles, profileLifecycle, startProfiler/stopProfiler). Stopping closes the
+ * open chunk (published for upload), or drops it when discard_uncommitted and it never
+ * reached the spool. Returns the previous state. */
+bool sp_agent_set_continuous(bool on, bool discard_uncommitted);
+bool sp_agent_continuous(void);
+/* This process's profiler_id (32 hex): the continuous profile transactions point to. */
+const char *sp_agent_profiler_id(void);
+/* Release, environment and SDK name/version an app's Sentry SDK uses: they replace the
+ * environment's values (SENTRY_RELEASE, SENTRY_ENVIRONMENT) from the agent's next pass on.
+ * Empty strings keep what is there. */
+void sp_agent_set_sdk(const char *release, const char *environment, const char *sdk_name,
+                      const char *sdk_version);
 /* CPU time the agent thread has used (its thread CPU clock), ns. */
 uint64_t sp_agent_cpu_ns(void);
 /* In a fork child: the thread does not exist there; forget it without touching its state. */

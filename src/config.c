@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "dsn.h"
 #include "log.h"
 #include "spool.h"
 
@@ -67,6 +69,22 @@ static bool env_choice(const char *name, const char *yes, const char *no, bool d
     return def;
 }
 
+bool sp_config_parse_size(const char *v, unsigned long long *out)
+{
+    if (!v || !*v) return false;
+    char *end;
+    errno = 0;
+    unsigned long long x = v[0] >= '0' && v[0] <= '9' ? strtoull(v, &end, 10) : 0;
+    unsigned shift = 0;
+    if (!x || errno) return false;
+    if (*end == 'k' || *end == 'K') shift = 10, end++;
+    else if (*end == 'm' || *end == 'M') shift = 20, end++;
+    else if (*end == 'g' || *end == 'G') shift = 30, end++;
+    if (*end || (shift && x > (ULLONG_MAX >> shift))) return false;
+    *out = x << shift;
+    return true;
+}
+
 void sp_config_load(sp_config_t *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -89,9 +107,47 @@ void sp_config_load(sp_config_t *cfg)
     cfg->has_dsn = dsn && *dsn;
     cfg->shutdown_ms = env_int(SP_ENV_SHUTDOWN_TIMEOUT, 2, 0, 60) * 1000;
     cfg->continuous = env_choice(SP_ENV_MODE, "continuous", "transaction", !cfg->has_dsn);
+    const char *mode = secure_getenv(SP_ENV_MODE);
+    cfg->mode_from_env = mode && (strcasecmp(mode, "continuous") == 0 || strcasecmp(mode, "transaction") == 0);
     if (sp_spool_default_dir(cfg->spool_dir, sizeof cfg->spool_dir) < 0) {
-        SP_WARN("spool directory path too long; using /tmp/sentryprof-%u", (unsigned)getuid());
+        const char *v = secure_getenv(SP_ENV_SPOOL_DIR);
+        if (v && *v)
+            SP_WARN("%s is %zu bytes long, longer than a path can be (%zu); using /tmp/sentryprof-%u",
+                    SP_ENV_SPOOL_DIR, strlen(v), sizeof cfg->spool_dir - 1, (unsigned)getuid());
+        else
+            SP_WARN("TMPDIR is too long for the spool directory's path; using /tmp/sentryprof-%u",
+                    (unsigned)getuid());
         snprintf(cfg->spool_dir, sizeof cfg->spool_dir, "/tmp/sentryprof-%u", (unsigned)getuid());
+    } else if (cfg->spool_dir[0] != '/') {
+        /* Resolved once, against the working directory at start: the agent writes and the
+         * upload child reads it later, after the app may have changed directory. */
+        char cwd[PATH_MAX], abs[PATH_MAX];
+        int n = getcwd(cwd, sizeof cwd) ? snprintf(abs, sizeof abs, "%s/%s", cwd, cfg->spool_dir) : -1;
+        if (n < 0 || (size_t)n >= sizeof abs) {
+            SP_WARN("%s=\"%.200s\" is relative and cannot be made absolute here; using /tmp/sentryprof-%u",
+                    SP_ENV_SPOOL_DIR, cfg->spool_dir, (unsigned)getuid());
+            snprintf(cfg->spool_dir, sizeof cfg->spool_dir, "/tmp/sentryprof-%u", (unsigned)getuid());
+        } else {
+            memcpy(cfg->spool_dir, abs, (size_t)n + 1);
+        }
+    }
+    if (cfg->has_dsn) {
+        /* Checked here, at the start of every node process, with the parser `sentryprof
+         * upload` uses: a bad DSN gets its line even in a process that never uploads. */
+        sp_dsn_t d;
+        char why[160];
+        cfg->dsn_valid = sp_dsn_parse(dsn, &d, why, sizeof why) == 0;
+        if (!cfg->dsn_valid)
+            SP_WARN("%s=\"%.200s\" is not a valid DSN: %s; nothing is sent, profiles stay in %s "
+                    "(send them later with `sentryprof upload --dsn DSN`)",
+                    SP_ENV_DSN, dsn, why, cfg->spool_dir);
+    }
+    cfg->spool_max_bytes = SP_DEFAULT_SPOOL_MAX_BYTES;
+    const char *max = secure_getenv(SP_ENV_SPOOL_MAX_BYTES);
+    if (max && *max && !sp_config_parse_size(max, &cfg->spool_max_bytes)) {
+        SP_WARN("%s=\"%s\" is not a positive size in bytes (K, M, G suffixes allowed); using %llu",
+                SP_ENV_SPOOL_MAX_BYTES, max, (unsigned long long)SP_DEFAULT_SPOOL_MAX_BYTES);
+        cfg->spool_max_bytes = SP_DEFAULT_SPOOL_MAX_BYTES;
     }
     env_str(SP_ENV_ENVIRONMENT, cfg->environment, sizeof cfg->environment, "production");
     env_str(SP_ENV_RELEASE, cfg->release, sizeof cfg->release, "");
@@ -109,12 +165,30 @@ bool sp_config_has_node_flag(const char *opts, const char *flag)
     return false;
 }
 
+/* V8 before 12 (Node 18: 10.2, Node 20: 11.3) keeps a per-page CodeObjectRegistry behind
+ * a mutex that the JS thread holds while it allocates or looks up code. With
+ * --interpreted-frames-native-stack, V8's own SIGPROF sampler (--cpu-prof, the inspector's
+ * Profiler, @sentry/profiling-node) looks up every interpreted frame's pc in that registry
+ * from inside the signal handler (IsInterpreterFramePc -> Heap::FindCodeForInnerPointer):
+ * a sample that lands while the thread holds the mutex waits on itself forever. Measured
+ * with tests/apps/deopt.js under --cpu-prof: Node 18 and 20 hang in 5-15% of short runs,
+ * Node 22 (12.4), 24 (13.6), 26 (14.6) in none (the registry is gone). Unknown: not safe. */
+bool sp_config_native_stack_safe(const char *v8_version)
+{
+    if (!v8_version || *v8_version < '0' || *v8_version > '9') return false;
+    char *end;
+    errno = 0;
+    long major = strtol(v8_version, &end, 10);
+    if (errno || *end != '.') return false;
+    return major >= 12;
+}
+
 void sp_config_log(const sp_config_t *cfg)
 {
     SP_DEBUG("config: mode=%s logging=%s clock=%s threads=%s hz=%d signal=%d chunk=%ds "
-             "commit=%ds spool=%s dsn=%s environment=%s release=%s keep_perf_map=%d",
+             "commit=%ds spool=%s spool_max_bytes=%llu dsn=%s environment=%s release=%s keep_perf_map=%d",
              cfg->continuous ? "continuous" : "transaction", cfg->lazy ? "lazy" : "eager",
              cfg->cpu_clock ? "cpu" : "wall", cfg->all_threads ? "all" : "js", cfg->hz,
-             cfg->signal, cfg->chunk_seconds, cfg->commit_seconds, cfg->spool_dir,
+             cfg->signal, cfg->chunk_seconds, cfg->commit_seconds, cfg->spool_dir, cfg->spool_max_bytes,
              cfg->has_dsn ? "set" : "unset", cfg->environment, cfg->release, cfg->keep_perf_map);
 }

@@ -51,8 +51,11 @@ typedef struct {
     bool all_threads;        /* SENTRYPROF_THREADS=all */
     bool lazy;               /* SENTRY_PROFILER_LOGGING_MODE=lazy */
     bool continuous;         /* SENTRYPROF_MODE (see above) */
-    bool has_dsn;
+    bool mode_from_env;      /* SENTRYPROF_MODE was set (valid); else the default chose */
+    bool has_dsn;            /* SENTRY_DSN is set (the default mode follows it) */
+    bool dsn_valid;          /* ... and parses (dsn.h); else one warning, spool only */
     int shutdown_ms;         /* SENTRYPROF_SHUTDOWN_TIMEOUT */
+    unsigned long long spool_max_bytes; /* SENTRYPROF_SPOOL_MAX_BYTES */
     char spool_dir[PATH_MAX];
     char environment[128];
     char release[256];
@@ -71,6 +74,16 @@ void sp_config_load(sp_config_t *cfg);
 /* True when NODE_OPTIONS-style text opts holds flag as a whole option ("--x", "--x=v",
  * possibly quoted). The preload uses it to add only missing flags; doctor to check them. */
 bool sp_config_has_node_flag(const char *opts, const char *flag);
+
+/* True when node's V8 (version string as process.versions.v8 or v8::V8::GetVersion() give
+ * it, e.g. "11.3.244.8-node.33") can take --interpreted-frames-native-stack without
+ * risking a deadlock of its own CPU profiler (see config.c). NULL or unparsable: false.
+ * The preload injects the flag only then; doctor expects it only then. */
+bool sp_config_native_stack_safe(const char *v8_version);
+
+/* A size in bytes with an optional K, M or G suffix (powers of 1024), > 0: true and *out,
+ * or false (the caller warns and uses its default). */
+bool sp_config_parse_size(const char *v, unsigned long long *out);
 
 /* Logs the effective configuration at debug level. */
 void sp_config_log(const sp_config_t *cfg);

@@ -1,8 +1,9 @@
-/* dsn: parses SENTRY_DSN with libcurl's URL API (curl_url, CURLUPART_*), so the URL rules
- * (IPv6 literals, ports, percent-encoding) are libcurl's, the same code that will connect.
+/* dsn: parses SENTRY_DSN. Hand-written (no libcurl), because the preload library checks the
+ * DSN at process start with this same code (one warning in the node process, deterministic)
+ * and libcurl must never load into node (HAZARDS.md section 1); `sentryprof upload` and
+ * `doctor` use it too, so a DSN is accepted or refused identically everywhere.
  *
- * Owns: nothing (pure functions over sp_dsn_t). Threads/processes: the CLI's
- * `sentryprof upload` (libspnet, never the preload library). Environment: none; the caller
+ * Owns: nothing (pure functions over sp_dsn_t). Threads/processes: any (libsp). Environment: none; the caller
  * reads SENTRY_DSN. Rules (as Sentry's SDKs): scheme http or https; the user part is the
  * public key and is required; a password (the legacy secret key) is ignored; the last path
  * segment is the project id and must not be empty, what precedes it is a path prefix
@@ -11,13 +12,13 @@
  */
 #include "dsn.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #ifndef SP_VERSION
 #define SP_VERSION "0.0.0"
@@ -57,13 +58,41 @@ static bool path_char(unsigned char c)
            c != '<' && c != '>' && c != '`' && c != '{' && c != '}' && c != '|' && c != '^';
 }
 
-/* Copies src into dst (size len); false when it does not fit. */
-static bool copy(char *dst, size_t len, const char *src)
+/* Lower-cased copy of [p, p+n) into dst (size len); false when it does not fit. */
+static bool copy_n(char *dst, size_t len, const char *p, size_t n, bool lower)
 {
-    size_t n = strlen(src);
     if (n >= len) return false;
-    memcpy(dst, src, n + 1);
+    for (size_t i = 0; i < n; i++)
+        dst[i] = lower && p[i] >= 'A' && p[i] <= 'Z' ? (char)(p[i] - 'A' + 'a') : p[i];
+    dst[n] = '\0';
     return true;
+}
+
+/* A host as written in a URL: a registered name of ASCII letters, digits, '-', '.', '_',
+ * '~' with no empty label, or an IPv6 literal in brackets. Non-ASCII (an IDN written in
+ * Unicode) and percent-encoding are refused: the uploader would retry them forever. */
+static const char *host_problem(const char *h, size_t n)
+{
+    if (!n) return "no host";
+    if (h[0] == '[') {
+        if (n < 3 || h[n - 1] != ']') return "bad IPv6 address";
+        for (size_t i = 1; i + 1 < n; i++) {
+            char c = h[i];
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+                  c == ':' || c == '.'))
+                return "bad IPv6 address";
+        }
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)h[i];
+        if (c >= 0x80) return "the host is not ASCII (write an international name in its xn-- form)";
+        if (c == '.' && (i == 0 || h[i - 1] == '.')) return "the host has an empty label";
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              c == '-' || c == '.' || c == '_' || c == '~'))
+            return "the host contains a character a host name cannot have";
+    }
+    return NULL;
 }
 
 int sp_dsn_parse(const char *dsn, sp_dsn_t *out, char *err, size_t errlen)
@@ -71,88 +100,105 @@ int sp_dsn_parse(const char *dsn, sp_dsn_t *out, char *err, size_t errlen)
     if (err && errlen) err[0] = '\0';
     if (!out) return -EINVAL;
     memset(out, 0, sizeof *out);
+    int rc;
     if (!dsn || !*dsn) return fail(err, errlen, "empty");
     if (strlen(dsn) > SP_DSN_MAX_LEN) return fail(err, errlen, "longer than %d bytes", SP_DSN_MAX_LEN);
     for (const char *p = dsn; *p; p++)
         if ((unsigned char)*p <= 0x20 || *p == 0x7f)
             return fail(err, errlen, "contains spaces or control characters");
 
-    CURLU *u = curl_url();
-    if (!u) return -ENOMEM;
-    char *scheme = NULL, *user = NULL, *host = NULL, *port = NULL, *path = NULL;
-    int rc = -EINVAL;
-    /* Any scheme parses, so a wrong one gets our reason rather than libcurl's. */
-    CURLUcode uc = curl_url_set(u, CURLUPART_URL, dsn, CURLU_NON_SUPPORT_SCHEME);
-    if (uc != CURLUE_OK) {
-        rc = uc == CURLUE_OUT_OF_MEMORY ? -ENOMEM : fail(err, errlen, "%s", curl_url_strerror(uc));
-        goto out;
-    }
-    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-        (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
-        rc = fail(err, errlen, "the scheme must be http or https");
-        goto out;
-    }
-    if (curl_url_get(u, CURLUPART_USER, &user, 0) != CURLUE_OK || !*user) {
+    /* {scheme}:// */
+    const char *sep = strstr(dsn, "://");
+    size_t sl = sep ? (size_t)(sep - dsn) : 0;
+    if (!sep || !sl || strcspn(dsn, ":/?#@") != sl)
+        return fail(err, errlen, "not a URL of the form {scheme}://{public_key}@{host}/{project_id}");
+    if (!((sl == 4 && strncasecmp(dsn, "http", 4) == 0) || (sl == 5 && strncasecmp(dsn, "https", 5) == 0)))
+        return fail(err, errlen, "the scheme must be http or https");
+    copy_n(out->scheme, sizeof out->scheme, dsn, sl, true);
+
+    /* authority: up to the first '/', '?' or '#'; the user part ends at its last '@' */
+    const char *auth = sep + 3;
+    size_t al = strcspn(auth, "/?#");
+    const char *at = NULL;
+    for (size_t i = 0; i < al; i++)
+        if (auth[i] == '@') at = auth + i;
+    const char *hostport = at ? at + 1 : auth;
+    size_t kl = at ? strcspn(auth, ":@") : 0; /* the key ends at ':' (the legacy secret) */
+    if (!at || !kl || auth + kl > at) {
         rc = fail(err, errlen, "no public key (the part before '@')");
-        goto out;
+        goto bad;
     }
-    for (const char *p = user; *p; p++) {
-        if (!key_char((unsigned char)*p)) {
-            rc = fail(err, errlen, "the public key contains '%c'", *p);
-            goto out;
+    for (size_t i = 0; i < kl; i++) {
+        if (!key_char((unsigned char)auth[i])) {
+            rc = fail(err, errlen, "the public key contains '%c'", auth[i]);
+            goto bad;
         }
     }
-    if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !*host) {
-        rc = fail(err, errlen, "no host");
-        goto out;
+    if (!copy_n(out->public_key, sizeof out->public_key, auth, kl, false)) goto too_long;
+
+    size_t hpl = (size_t)(auth + al - hostport), hl = hpl;
+    const char *port = NULL;
+    if (hpl && hostport[0] == '[') {
+        const char *close = memchr(hostport, ']', hpl);
+        hl = close ? (size_t)(close - hostport) + 1 : hpl;
+        if (hl < hpl) {
+            if (hostport[hl] != ':') {
+                rc = fail(err, errlen, "bad port");
+                goto bad;
+            }
+            port = hostport + hl + 1;
+        }
+    } else {
+        const char *colon = memchr(hostport, ':', hpl);
+        if (colon) {
+            hl = (size_t)(colon - hostport);
+            port = colon + 1;
+        }
     }
-    uc = curl_url_get(u, CURLUPART_PORT, &port, 0);
-    if (uc == CURLUE_OK) {
-        char *end;
-        unsigned long pn = strtoul(port, &end, 10);
-        if (*end || pn == 0 || pn > 65535) {
+    const char *why = host_problem(hostport, hl);
+    if (why) {
+        rc = fail(err, errlen, "%s", why);
+        goto bad;
+    }
+    if (!copy_n(out->host, sizeof out->host, hostport, hl, false)) goto too_long;
+    if (port) {
+        size_t pl = (size_t)(auth + al - port);
+        unsigned long pn = 0;
+        bool ok = pl > 0 && pl <= 5;
+        for (size_t i = 0; ok && i < pl; i++) {
+            ok = port[i] >= '0' && port[i] <= '9';
+            pn = pn * 10 + (unsigned long)(port[i] - '0');
+        }
+        if (!ok || pn == 0 || pn > 65535) {
             rc = fail(err, errlen, "bad port");
-            goto out;
+            goto bad;
         }
         out->port = (unsigned)pn;
-    } else if (uc != CURLUE_NO_PORT) {
-        rc = fail(err, errlen, "bad port");
-        goto out;
     }
-    if (curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK) {
-        rc = fail(err, errlen, "no path");
-        goto out;
-    }
-    char *slash = strrchr(path, '/'); /* libcurl's path always starts with '/' */
-    const char *project = slash ? slash + 1 : path;
-    if (!*project) {
-        rc = fail(err, errlen, "no project id (the last part of the path)");
-        goto out;
-    }
-    for (const char *p = project; *p; p++) {
-        if (!path_char((unsigned char)*p)) {
-            rc = fail(err, errlen, "the project id contains '%c'", *p);
-            goto out;
+
+    /* path: {prefix}/{project_id}; query and fragment are ignored */
+    const char *path = auth + al;
+    size_t pl = strcspn(path, "?#");
+    const char *slash = NULL;
+    for (size_t i = 0; i < pl; i++) {
+        if (path[i] == '/') slash = path + i;
+        else if (!path_char((unsigned char)path[i])) {
+            rc = fail(err, errlen, "the path contains '%c'", path[i]);
+            goto bad;
         }
     }
-    if (slash) *slash = '\0'; /* path is now the prefix: "" or "/a/b" */
-    if (!copy(out->scheme, sizeof out->scheme, scheme) ||
-        !copy(out->public_key, sizeof out->public_key, user) ||
-        !copy(out->host, sizeof out->host, host) ||
-        !copy(out->prefix, sizeof out->prefix, path) ||
-        !copy(out->project_id, sizeof out->project_id, project)) {
-        rc = fail(err, errlen, "a part is too long");
-        goto out;
+    if (!slash || slash + 1 == path + pl) {
+        rc = fail(err, errlen, "no project id (the last part of the path)");
+        goto bad;
     }
-    rc = 0;
-out:
-    curl_free(scheme);
-    curl_free(user);
-    curl_free(host);
-    curl_free(port);
-    curl_free(path);
-    curl_url_cleanup(u);
-    if (rc < 0) memset(out, 0, sizeof *out);
+    if (!copy_n(out->prefix, sizeof out->prefix, path, (size_t)(slash - path), false) ||
+        !copy_n(out->project_id, sizeof out->project_id, slash + 1, (size_t)(path + pl - slash - 1), false))
+        goto too_long;
+    return 0;
+too_long:
+    rc = fail(err, errlen, "a part is too long");
+bad:
+    memset(out, 0, sizeof *out);
     return rc;
 }
 

@@ -1,7 +1,7 @@
 /* dsn: a Sentry DSN, {scheme}://{public_key}[:{secret}]@{host}[:{port}][/{prefix}]/{project_id},
- * parsed with libcurl's URL API, and what the transport derives from it: the envelope
+ * parsed without libcurl, and what the transport derives from it: the envelope
  * endpoint and the X-Sentry-Auth header. Fixed-size fields, nothing to free.
- * Linked into the CLI only (libspnet). Any thread.
+ * In libsp: the preload library validates SENTRY_DSN at start with it. Any thread.
  */
 #ifndef SP_DSN_H
 #define SP_DSN_H

@@ -1,5 +1,5 @@
 /* log: formats one line and writes it to stderr in a single write(2), so lines from
- * several threads never interleave. Rate-limited: after SP_LOG_BURST lines, only
+ * several threads never interleave, and escapes control bytes so one call is one line. Rate-limited: after SP_LOG_BURST lines, only
  * debug mode keeps printing, so a broken environment cannot flood the app's stderr.
  * Threads: any except the signal handler. */
 #include "log.h"
@@ -36,8 +36,24 @@ void sp_log_write(int level, const char *fmt, ...)
     va_end(ap);
     size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
     if (len > sizeof buf - 2) len = sizeof buf - 2;
-    buf[len++] = '\n';
-    ssize_t w = write(STDERR_FILENO, buf, len);
+    /* One line, whatever the values in it hold: control bytes (a newline in an environment
+     * variable, an HTTP body) are escaped as \n, \r, \t or \xNN. */
+    char out[sizeof buf * 4 + 2];
+    size_t o = 0;
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)buf[i];
+        if (c >= 0x20 && c != 0x7f) {
+            out[o++] = (char)c;
+        } else if (c == '\n' || c == '\r' || c == '\t') {
+            out[o++] = '\\';
+            out[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+        } else {
+            out[o++] = '\\', out[o++] = 'x', out[o++] = hex[c >> 4], out[o++] = hex[c & 15];
+        }
+    }
+    out[o++] = '\n';
+    ssize_t w = write(STDERR_FILENO, out, o);
     (void)w;
     errno = saved;
 }

@@ -153,7 +153,8 @@ char *sp_profile_chunk_text(const sp_session_t *s, const sp_chunk_meta_t *meta, 
     if (!body) return NULL;
     json_t *root = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:s, s:s}", "chunk_id",
                              meta->chunk_id, "profiler_id", meta->profiler_id, "client_sdk", "name",
-                             SP_SDK_NAME, "version", SP_VERSION, "platform", "node", "version", "2",
+                             meta->sdk_name ? meta->sdk_name : SP_SDK_NAME, "version",
+                             meta->sdk_name && meta->sdk_version ? meta->sdk_version : SP_VERSION, "platform", "node", "version", "2",
                              "release", meta->release ? meta->release : "", "environment",
                              meta->environment ? meta->environment : "production");
     char *out = dump_with_profile(root, body, blen, len);
@@ -173,8 +174,11 @@ int sp_profile_chunk_envelope(const sp_session_t *s, const sp_chunk_meta_t *meta
     char sent_at[40];
     sp_profile_iso_time((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, sent_at,
                         sizeof sent_at);
-    json_t *header = json_pack("{s:s, s:{s:s, s:s}}", "sent_at", sent_at, "sdk", "name",
-                               SP_SDK_NAME, "version", SP_VERSION);
+    char event_id[33];
+    sp_profile_new_id(event_id);
+    json_t *header = json_pack("{s:s, s:s, s:{s:s, s:s}}", "event_id", event_id, "sent_at", sent_at, "sdk",
+                               "name", meta->sdk_name ? meta->sdk_name : SP_SDK_NAME, "version",
+                               meta->sdk_name && meta->sdk_version ? meta->sdk_version : SP_VERSION);
     sp_envelope_t *env = sp_envelope_new(header);
     if (!env) {
         sp_mem_free(payload);

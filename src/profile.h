@@ -19,6 +19,8 @@ typedef struct {
     char profiler_id[33]; /* one per process */
     const char *release;
     const char *environment;
+    const char *sdk_name;    /* client_sdk and envelope sdk; NULL: sentryprof's own. An app's */
+    const char *sdk_version; /* Sentry SDK that we serve as its profiler names itself here */
 } sp_chunk_meta_t;
 
 /* 32 random lowercase hex digits (a UUID without dashes) + NUL. */

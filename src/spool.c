@@ -224,8 +224,10 @@ static int write_all(int fd, const char *p, size_t len)
     return 0;
 }
 
-/* Atomic write of name in dirfd: temp file, fsync, rename over name, fsync the directory. */
-static int commit_at(sp_spool_t *spool, int dirfd, const char *name, const void *data, size_t len)
+/* Atomic write of name in dirfd: temp file, fsync, rename over name, fsync the directory.
+ * Without sync: temp file and rename only (the caller makes a set of files durable at once). */
+static int write_at(sp_spool_t *spool, int dirfd, const char *name, const void *data, size_t len,
+                    bool sync)
 {
     char tmp[NAME_MAX + 1];
     unsigned long n = atomic_fetch_add(&spool->counter, 1);
@@ -238,7 +240,10 @@ static int commit_at(sp_spool_t *spool, int dirfd, const char *name, const void 
     if (fd < 0) return -errno;
 
     rc = write_all(fd, data, len);
-    if (rc == 0 && fsync(fd) < 0) rc = -errno;
+    if (rc == 0 && sync && fsync(fd) < 0) rc = -errno;
+    /* Not synced now: start the writeback, so that the fsyncs of sp_spool_ready_sync find
+     * the data on its way and one journal commit covers them all. */
+    if (rc == 0 && !sync) sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
     /* close can report deferred write errors (NFS); EINTR still closes on Linux. */
     if (close(fd) < 0 && errno != EINTR && rc == 0) rc = -errno;
     if (rc == 0 && renameat(dirfd, tmp, dirfd, name) < 0) rc = -errno;
@@ -246,11 +251,17 @@ static int commit_at(sp_spool_t *spool, int dirfd, const char *name, const void 
         unlinkat(dirfd, tmp, 0);
         return rc;
     }
+    if (!sync) return 0;
     /* The rename is durable only once the directory is synced. Some filesystems cannot
      * sync a directory (EINVAL): the file is in place, which is the best they offer. The
      * file is visible either way; an error here lets the caller re-commit (harmless). */
     if (fsync(dirfd) < 0 && errno != EINVAL) return -errno;
     return 0;
+}
+
+static int commit_at(sp_spool_t *spool, int dirfd, const char *name, const void *data, size_t len)
+{
+    return write_at(spool, dirfd, name, data, len, true);
 }
 
 int sp_spool_commit(sp_spool_t *spool, const char *name, const void *data, size_t len)
@@ -283,8 +294,12 @@ struct sp_spool_run {
 /* Opens (creating when missing) the subdirectory sub of the spool. fd or negative errno. */
 static int open_sub(sp_spool_t *spool, const char *sub)
 {
-    if (mkdirat(spool->dirfd, sub, SP_SPOOL_DIR_MODE) < 0 && errno != EEXIST) return -errno;
+    /* Open first: it exists but once, and the uploader opens ready/ several times per
+     * envelope. */
     int fd = openat(spool->dirfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0 || errno != ENOENT) return fd < 0 ? -errno : fd;
+    if (mkdirat(spool->dirfd, sub, SP_SPOOL_DIR_MODE) < 0 && errno != EEXIST) return -errno;
+    fd = openat(spool->dirfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     return fd < 0 ? -errno : fd;
 }
 
@@ -590,6 +605,38 @@ int sp_spool_ready_commit(sp_spool_t *spool, const char *name, const void *data,
     return rc;
 }
 
+int sp_spool_ready_write(sp_spool_t *spool, const char *name, const void *data, size_t len)
+{
+    if (!spool || !valid_name(name) || (!data && len)) return -EINVAL;
+    int readyfd = open_sub(spool, SP_SPOOL_READY);
+    if (readyfd < 0) return readyfd;
+    int rc = write_at(spool, readyfd, name, data, len, false);
+    close(readyfd);
+    return rc;
+}
+
+int sp_spool_ready_sync(sp_spool_t *spool, const char *const *names, size_t n)
+{
+    if (!spool || (!names && n)) return -EINVAL;
+    int readyfd = open_sub(spool, SP_SPOOL_READY);
+    if (readyfd < 0) return readyfd;
+    int rc = 0;
+    /* On a journalling filesystem the first fsync commits the others' data and renames
+     * with it: the rest return at once. */
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (!valid_name(names[i])) {
+            rc = -EINVAL;
+            break;
+        }
+        int fd = openat(readyfd, names[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || (fsync(fd) < 0 && errno != EINVAL)) rc = -errno;
+        if (fd >= 0) close(fd);
+    }
+    if (rc == 0 && fsync(readyfd) < 0 && errno != EINVAL) rc = -errno;
+    close(readyfd);
+    return rc;
+}
+
 int sp_spool_ready_remove(sp_spool_t *spool, const char *name)
 {
     if (!spool || !valid_name(name)) return -EINVAL;
@@ -745,6 +792,32 @@ static void claim_reset(sp_spool_claim_t *claim)
     claim->size = 0;
 }
 
+/* Claims ready/<name>: lock without waiting, then rename into sending/ holding the lock.
+ * 0, or -ENOENT (gone, being claimed, or swapped under us). */
+static int claim_one(int readyfd, int sendfd, const char *name, sp_spool_claim_t *claim)
+{
+    int fd = lock_file_nb(readyfd, name);
+    if (fd < 0) return -ENOENT; /* being claimed by someone else, or gone */
+    struct stat st;
+    /* The lock is on the file we opened; the name must still be that file (a claimer
+     * that released it and a publisher of the same name could have swapped it). */
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !same_file(readyfd, name, fd) ||
+        renameat(readyfd, name, sendfd, name) < 0) {
+        close(fd);
+        return -ENOENT;
+    }
+    if (!same_file(sendfd, name, fd)) {
+        /* Swapped between the check and the rename: what we moved is not ours. */
+        renameat(sendfd, name, readyfd, name);
+        close(fd);
+        return -ENOENT;
+    }
+    claim->fd = fd;
+    snprintf(claim->name, sizeof claim->name, "%s", name);
+    claim->size = (long long)st.st_size;
+    return 0;
+}
+
 int sp_spool_claim(sp_spool_t *spool, const char *after, sp_spool_claim_t *claim)
 {
     if (!spool || !claim) return -EINVAL;
@@ -759,30 +832,26 @@ int sp_spool_claim(sp_spool_t *spool, const char *after, sp_spool_claim_t *claim
     for (size_t i = 0; i < nm.n; i++) {
         const char *name = nm.v[i];
         if ((after && strcmp(name, after) <= 0) || !envelope_name(name)) continue;
-        int fd = lock_file_nb(readyfd, name);
-        if (fd < 0) continue; /* being claimed by someone else, or gone */
-        struct stat st;
-        /* The lock is on the file we opened; the name must still be that file (a claimer
-         * that released it and a publisher of the same name could have swapped it). */
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !same_file(readyfd, name, fd) ||
-            renameat(readyfd, name, sendfd, name) < 0) {
-            close(fd);
-            continue;
+        if (claim_one(readyfd, sendfd, name, claim) == 0) {
+            rc = 0;
+            break;
         }
-        if (!same_file(sendfd, name, fd)) {
-            /* Swapped between the check and the rename: what we moved is not ours. */
-            renameat(sendfd, name, readyfd, name);
-            close(fd);
-            continue;
-        }
-        claim->fd = fd;
-        snprintf(claim->name, sizeof claim->name, "%s", name);
-        claim->size = (long long)st.st_size;
-        rc = 0;
-        break;
     }
     names_free(&nm);
 out:
+    close(sendfd);
+    close(readyfd);
+    return rc;
+}
+
+int sp_spool_claim_name(sp_spool_t *spool, const char *name, sp_spool_claim_t *claim)
+{
+    if (!spool || !claim || !name || !envelope_name(name)) return -EINVAL;
+    claim->spool = spool;
+    claim_reset(claim);
+    int readyfd, sendfd, qrc = open_queue(spool, &readyfd, &sendfd);
+    if (qrc < 0) return qrc;
+    int rc = claim_one(readyfd, sendfd, name, claim);
     close(sendfd);
     close(readyfd);
     return rc;

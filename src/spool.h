@@ -105,6 +105,11 @@ typedef struct {
 /* Writes name into ready/ atomically, as sp_spool_commit does in the spool's root: how the
  * uploader turns a claimed batch into single envelopes. 0 or a negative errno. */
 int sp_spool_ready_commit(sp_spool_t *spool, const char *name, const void *data, size_t len);
+/* The same without any fsync (temp file and rename only): for writing many files, then
+ * making them durable together with sp_spool_ready_sync. 0 or a negative errno. */
+int sp_spool_ready_write(sp_spool_t *spool, const char *name, const void *data, size_t len);
+/* fsyncs ready/<names[i]> and then ready/ itself. 0 or the first negative errno. */
+int sp_spool_ready_sync(sp_spool_t *spool, const char *const *names, size_t n);
 /* Deletes ready/<name> (what sp_spool_ready_commit wrote). 0 or a negative errno. */
 int sp_spool_ready_remove(sp_spool_t *spool, const char *name);
 /* Claims the oldest *.envelope (or *.envelopes batch) file in ready/ whose name sorts
@@ -113,6 +118,10 @@ int sp_spool_ready_remove(sp_spool_t *spool, const char *name);
  * claimed by exactly one claimer across processes. 0 and *claim, -ENOENT when nothing is left to claim, or a negative errno.
  * `after` lets a caller walk ready/ once, skipping files it released in this pass. */
 int sp_spool_claim(sp_spool_t *spool, const char *after, sp_spool_claim_t *claim);
+/* Claims ready/<name> itself (as sp_spool_claim would, without listing ready/): how the
+ * uploader sends the files it just split from a batch. 0, -ENOENT (gone or claimed by
+ * someone else) or a negative errno. */
+int sp_spool_claim_name(sp_spool_t *spool, const char *name, sp_spool_claim_t *claim);
 /* Reads the whole claimed file into a new sp_mem buffer (NUL-terminated beyond *len).
  * -EFBIG when it is larger than max. 0 or a negative errno. */
 int sp_spool_claim_read(const sp_spool_claim_t *claim, size_t max, char **data, size_t *len);
@@ -140,8 +149,10 @@ int sp_spool_ready_stats(sp_spool_t *spool, unsigned long *files, unsigned long 
 
 /* ---- layout v1: state.json ----
  * {"version":1,
- *  "rate_limits":{"<category>|*": <until, unix seconds>, ...},   (ratelimit.h)
- *  "backoff":{"until": <unix seconds>, "attempts": <n>},           (ratelimit.h)
+ *  "dsns":{"<scheme>://<key>@<host>[:port][prefix]/<project>": {   (per DSN: tools/upload.c)
+ *      "rate_limits":{"<category>|*": <until, unix seconds>, ...}, (ratelimit.h)
+ *      "backoff":{"until": <unix seconds>, "attempts": <n>}},      (ratelimit.h)
+ *   ...},
  *  "discards":[{"reason":..., "category":..., "quantity":<n>}, ...]} (client reports)
  * A missing, unreadable or other-version file reads as {"version":1}. */
 #define SP_SPOOL_STATE_VERSION 1

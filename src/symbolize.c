@@ -113,6 +113,17 @@ static bool code_mapped(uint64_t start, uint64_t size, void *arg)
     return m && m->exec;
 }
 
+void sp_symbolizer_set_perf_map(sp_symbolizer_t *sym, const char *perf_map_path, time_t not_before)
+{
+    if (sym->perfmap) {
+        sp_perfmap_free(sym->perfmap);
+        sym->perfmap = NULL;
+        cache_new_generation(sym);
+    }
+    sym->count_at_prune = 0;
+    if (perf_map_path) sym->perfmap = sp_perfmap_new(perf_map_path, not_before);
+}
+
 void sp_symbolizer_refresh(sp_symbolizer_t *sym)
 {
     sym->maps_fresh = false;

@@ -22,6 +22,10 @@ void sp_symbolizer_free(sp_symbolizer_t *sym);
  * libraries are seen. Call before resolving a batch of samples. */
 void sp_symbolizer_refresh(sp_symbolizer_t *sym);
 
+/* Starts reading V8's perf map at perf_map_path (once V8 has created it), or stops reading
+ * any (NULL: V8 does not write to the file at the path; JS frames stay unresolved and that
+ * file is never opened). */
+void sp_symbolizer_set_perf_map(sp_symbolizer_t *sym, const char *perf_map_path, time_t not_before);
 /* Resolves addr into *f. return_addr: addr is a return address (the call is at addr-1).
  * Strings in *f stay valid until the next resolve call. */
 void sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, sp_frame_t *f);

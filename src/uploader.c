@@ -2,14 +2,18 @@
  * Threads: init on the constructor's thread; notify from the agent thread; the loop on its
  * own thread (all signals blocked, named "sentryprof-up"); shutdown on the exiting thread.
  * Lock order: up_lock only. Reads SENTRYPROF_CLI (an explicit path to the CLI) at init.
- * Child exit codes: SP_UPLOAD_EXIT_* in uploader.h (tools/upload.c returns them). */
+ * Child exit codes: SP_UPLOAD_EXIT_* in uploader.h (tools/upload.c returns them). Failures
+ * are told on the child's --status-fd: one warning line per cause per process (a wrong key,
+ * a closed port, a rate limit), not one per upload. */
 #include "uploader.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dsn.h"
 #include "log.h"
 #include "mem.h"
 
@@ -25,6 +30,8 @@
 #define SP_UP_RETRY_ERROR_S 30    /* any other failure */
 #define SP_UP_CHILD_TIMEOUT_S 30  /* --timeout for a child started while running */
 #define SP_UP_MAX_ENV 4096
+#define SP_UP_SWEEP_DELAY_S 1     /* first pass once a DSN is known: what dead processes left */
+#define SP_UP_DSN_MAX 512
 
 extern char **environ;
 
@@ -41,6 +48,8 @@ static struct {
     char **envp;
     int shutdown_ms;
     bool debug;
+    char lib_path[PATH_MAX];    /* our .so: the CLI is found next to it */
+    char dsn[SP_UP_DSN_MAX];    /* from an app's Sentry SDK (passed as --dsn); "" = SENTRY_DSN */
 } up = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static bool executable(const char *path)
@@ -75,23 +84,23 @@ static bool find_cli(const char *lib_path)
     return false;
 }
 
-void sp_uploader_init(const sp_config_t *cfg, const char *lib_path)
+static void start_thread_locked(void);
+
+/* Finds the CLI, copies the environment, marks the uploader enabled and schedules the
+ * first pass (the sweep) SP_UP_SWEEP_DELAY_S from now. False when there is no CLI. */
+static bool enable(const char *dsn_source)
 {
-    if (!cfg->has_dsn) return;
-    up.debug = cfg->debug;
-    up.shutdown_ms = cfg->shutdown_ms;
-    snprintf(up.spool, sizeof up.spool, "%s", cfg->spool_dir);
-    if (!find_cli(lib_path)) {
-        SP_WARN("SENTRY_DSN is set but the sentryprof CLI was not found next to the library; "
-                "profiles stay in %s (send them with `sentryprof upload`)", up.spool);
-        return;
+    if (!find_cli(up.lib_path)) {
+        SP_WARN("%s is set but the sentryprof CLI was not found next to the library; "
+                "profiles stay in %s (send them with `sentryprof upload`)", dsn_source, up.spool);
+        return false;
     }
     /* The child gets our environment as it was before main, minus LD_PRELOAD: reading
      * environ later from another thread would race with the app's setenv. */
     size_t n = 0;
     while (environ[n] && n < SP_UP_MAX_ENV) n++;
     up.envp = sp_mem_calloc(n + 1, sizeof *up.envp);
-    if (!up.envp) return;
+    if (!up.envp) return false;
     size_t o = 0;
     for (size_t i = 0; i < n; i++)
         if (strncmp(environ[i], "LD_PRELOAD=", 11) != 0) up.envp[o++] = sp_mem_strdup(environ[i]);
@@ -101,21 +110,138 @@ void sp_uploader_init(const sp_config_t *cfg, const char *lib_path)
     pthread_cond_init(&up.wake, &ca);
     pthread_condattr_destroy(&ca);
     up.enabled = true;
-    SP_DEBUG("uploader: %s --spool %s", up.cli, up.spool);
+    SP_DEBUG("uploader: %s --spool %s (DSN from %s)", up.cli, up.spool, dsn_source);
+    return true;
 }
 
-/* Runs `sentryprof upload --once --quiet --timeout T --spool DIR` and returns its exit code,
- * waiting at most wait_ms (then -ETIMEDOUT; the child finishes on its own by its timeout). */
+void sp_uploader_init(const sp_config_t *cfg, const char *lib_path)
+{
+    up.debug = cfg->debug;
+    up.shutdown_ms = cfg->shutdown_ms;
+    snprintf(up.spool, sizeof up.spool, "%s", cfg->spool_dir);
+    snprintf(up.lib_path, sizeof up.lib_path, "%s", lib_path ? lib_path : "");
+    if (cfg->has_dsn && cfg->dsn_valid) enable(SP_ENV_DSN); /* config.c warned about a bad one */
+}
+
+void sp_uploader_set_dsn(const char *dsn)
+{
+    if (!dsn || !*dsn) return;
+    if (strlen(dsn) >= sizeof up.dsn) {
+        SP_WARN("the Sentry SDK's DSN is longer than %zu bytes; profiles stay in %s", sizeof up.dsn - 1, up.spool);
+        return;
+    }
+    /* The same parser as SENTRY_DSN's and `sentryprof upload`'s: a DSN in the app's code
+     * that Sentry would refuse gets its one line now, not an upload child per retry. */
+    sp_dsn_t parsed;
+    char why[160];
+    if (sp_dsn_parse(dsn, &parsed, why, sizeof why) != 0) {
+        static atomic_bool warned; /* any JS thread; one line per process */
+        if (!atomic_exchange(&warned, true))
+            SP_WARN("the Sentry SDK's DSN \"%.200s\" is not a valid DSN: %s; profiles stay in %s",
+                    dsn, why, up.spool);
+        return;
+    }
+    /* The environment's DSN, already in use: nothing changes. */
+    const char *env_dsn = secure_getenv(SP_ENV_DSN);
+    if (up.enabled && !up.dsn[0] && env_dsn && strcmp(env_dsn, dsn) == 0) return;
+    pthread_mutex_lock(&up.lock);
+    bool same = strcmp(up.dsn, dsn) == 0;
+    if (!same) snprintf(up.dsn, sizeof up.dsn, "%s", dsn);
+    bool need_enable = !up.enabled && !up.stop && up.lib_path[0];
+    pthread_mutex_unlock(&up.lock);
+    if (same) return;
+    /* Called on a JS thread, the one that owns the environment: copying environ is safe
+     * here as it was in the constructor. */
+    if (need_enable && !enable("the Sentry SDK's DSN")) return;
+    pthread_mutex_lock(&up.lock);
+    if (up.enabled) {
+        up.disabled = false; /* a new DSN gets its own chance (exit 3 was about the old one) */
+        if (!up.retry_at || up.retry_at > time(NULL) + SP_UP_SWEEP_DELAY_S)
+            up.retry_at = time(NULL) + SP_UP_SWEEP_DELAY_S;
+        start_thread_locked();
+        pthread_cond_broadcast(&up.wake);
+    }
+    pthread_mutex_unlock(&up.lock);
+}
+
+#define SP_UP_CAUSES 16      /* distinct failure causes remembered (warned once each) */
+#define SP_UP_CAUSE_LEN 32
+#define SP_UP_STATUS_FD 3     /* the child's --status-fd */
+
+/* Causes already warned about in this process (under up.lock). */
+static char warned_causes[SP_UP_CAUSES][SP_UP_CAUSE_LEN];
+
+/* One status line of the child ("<cause>\t<text>"): warned once per cause per process. */
+static void status_line(char *line)
+{
+    char *tab = strchr(line, '\t');
+    if (!tab || tab == line || tab - line >= SP_UP_CAUSE_LEN) return;
+    *tab = '\0';
+    bool seen = false;
+    pthread_mutex_lock(&up.lock);
+    size_t i;
+    for (i = 0; i < SP_UP_CAUSES && warned_causes[i][0]; i++)
+        if (strcmp(warned_causes[i], line) == 0) seen = true;
+    if (!seen && i < SP_UP_CAUSES) memcpy(warned_causes[i], line, (size_t)(tab - line) + 1);
+    pthread_mutex_unlock(&up.lock);
+    if (!seen) SP_WARN("%s", tab + 1);
+    else SP_DEBUG("%s", tab + 1);
+}
+
+typedef struct {
+    int fd;
+    char buf[2048];
+    size_t len;
+} status_reader_t;
+
+/* Reads what the child wrote (the fd is non-blocking); complete lines go to status_line.
+ * 1: read something, 0: end of file, -1: nothing there now. */
+static int read_status(status_reader_t *r)
+{
+    ssize_t n = read(r->fd, r->buf + r->len, sizeof r->buf - 1 - r->len);
+    if (n < 0) return errno == EINTR ? 1 : errno == EAGAIN ? -1 : 0;
+    if (n == 0) return 0;
+    r->len += (size_t)n;
+    r->buf[r->len] = '\0';
+    char *p = r->buf, *nl;
+    while ((nl = strchr(p, '\n'))) {
+        *nl = '\0';
+        status_line(p);
+        p = nl + 1;
+    }
+    r->len -= (size_t)(p - r->buf);
+    memmove(r->buf, p, r->len);
+    if (r->len == sizeof r->buf - 1) r->len = 0; /* an over-long line: dropped */
+    return 1;
+}
+
+/* Runs `sentryprof upload --once --quiet --timeout T --spool DIR --status-fd 3` and returns
+ * its exit code, waiting at most wait_ms (then -ETIMEDOUT; the child finishes on its own by
+ * its timeout). Its failures arrive as status lines on a pipe, warned once per cause; with
+ * SENTRYPROF_DEBUG its stderr is ours, so its debug lines show too. */
 static int run_child(int timeout_s, int wait_ms)
 {
-    char tbuf[16];
+    char tbuf[16], fdbuf[8], dsn[SP_UP_DSN_MAX];
     snprintf(tbuf, sizeof tbuf, "%d", timeout_s);
-    char *argv[] = {up.cli, "upload", "--once", "--quiet", "--timeout", tbuf, "--spool", up.spool, NULL};
+    snprintf(fdbuf, sizeof fdbuf, "%d", SP_UP_STATUS_FD);
+    pthread_mutex_lock(&up.lock);
+    memcpy(dsn, up.dsn, sizeof dsn);
+    pthread_mutex_unlock(&up.lock);
+    char *argv[] = {up.cli, "upload", "--once", "--quiet", "--timeout", tbuf, "--spool", up.spool,
+                    "--status-fd", fdbuf, dsn[0] ? "--dsn" : NULL, dsn, NULL};
+    int sp[2];
+    if (pipe2(sp, O_CLOEXEC) < 0) return -errno;
+    fcntl(sp[0], F_SETFL, O_NONBLOCK); /* ours only: the child's end stays blocking */
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    if (!up.debug) posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    /* Debug: the child's stderr is ours. node's fd 2 can be close-on-exec, so it is handed
+     * over through a copy dup2'd onto 2 (dup2 clears FD_CLOEXEC on the target). */
+    int err_copy = up.debug ? fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3) : -1;
+    if (err_copy >= 0) posix_spawn_file_actions_adddup2(&fa, err_copy, STDERR_FILENO);
+    else posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, sp[1], SP_UP_STATUS_FD); /* dup2 clears CLOEXEC */
     posix_spawnattr_t at;
     posix_spawnattr_init(&at);
     sigset_t none;
@@ -126,19 +252,46 @@ static int run_child(int timeout_s, int wait_ms)
     int rc = posix_spawn(&pid, up.cli, &fa, &at, argv, up.envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
-    if (rc != 0) return -rc;
+    if (err_copy >= 0) close(err_copy);
+    close(sp[1]);
+    if (rc != 0) {
+        close(sp[0]);
+        return -rc;
+    }
     pthread_mutex_lock(&up.lock);
     up.child = pid;
     pthread_mutex_unlock(&up.lock);
+    status_reader_t r = {.fd = sp[0]};
+    bool reading = true;
     int status = 0;
-    for (int waited = 0;; waited += 10) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid) break;
-        if (r < 0 && errno != EINTR) return -errno;
-        if (wait_ms >= 0 && waited >= wait_ms) return -ETIMEDOUT;
-        struct timespec ts = {0, 10 * 1000000L}; /* a child lives for seconds: 10 ms steps */
-        nanosleep(&ts, NULL);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
+        if (w == pid) break;
+        if (w < 0 && errno != EINTR) {
+            close(sp[0]);
+            return -errno;
+        }
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long waited = (now.tv_sec - t0.tv_sec) * 1000L + (now.tv_nsec - t0.tv_nsec) / 1000000L;
+        if (wait_ms >= 0 && waited >= wait_ms) {
+            close(sp[0]); /* the child ignores SIGPIPE and goes on */
+            return -ETIMEDOUT;
+        }
+        /* A child lives for seconds: wake on its status lines or every 10 ms for waitpid. */
+        struct pollfd p = {.fd = sp[0], .events = POLLIN};
+        if (reading && poll(&p, 1, 10) > 0) reading = read_status(&r) != 0;
+        else if (!reading) {
+            struct timespec ts = {0, 10 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
     }
+    /* What it wrote before exiting. Non-blocking: a process that forked from node while
+     * the pipe was open may still hold the write end. */
+    while (reading && read_status(&r) > 0) {}
+    close(sp[0]);
     pthread_mutex_lock(&up.lock);
     up.child = 0;
     pthread_mutex_unlock(&up.lock);
@@ -155,7 +308,8 @@ static int handle_result(int rc)
     case SP_UPLOAD_EXIT_DEFERRED:
         return SP_UP_RETRY_DEFERRED_S;
     case SP_UPLOAD_EXIT_BAD_DSN:
-        SP_WARN("SENTRY_DSN is not a valid DSN; profiles stay in %s (spool-only mode)", up.spool);
+        SP_WARN("%s is not a valid DSN; profiles stay in %s (spool-only mode)",
+                up.dsn[0] ? "the Sentry SDK's DSN" : "SENTRY_DSN", up.spool);
         up.disabled = true;
         return 0;
     default:
@@ -193,18 +347,23 @@ static void *uploader_main(void *arg)
     return NULL;
 }
 
+/* Under up.lock. */
+static void start_thread_locked(void)
+{
+    if (up.started || up.stop || up.disabled) return;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread never takes the app's signals */
+    up.started = pthread_create(&up.thread, NULL, uploader_main, NULL) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 void sp_uploader_notify(void)
 {
     if (!up.enabled) return;
     pthread_mutex_lock(&up.lock);
     up.published++;
-    if (!up.started && !up.stop && !up.disabled) {
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread never takes the app's signals */
-        up.started = pthread_create(&up.thread, NULL, uploader_main, NULL) == 0;
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-    }
+    start_thread_locked();
     pthread_cond_broadcast(&up.wake);
     pthread_mutex_unlock(&up.lock);
 }

@@ -2,7 +2,9 @@
  * spool has something new it posix_spawns `sentryprof upload --once` (libcurl lives in that
  * short-lived process, never in node's address space: HAZARDS.md section 1) with LD_PRELOAD
  * removed, and reaps it. Started on first use, one per process, sleeping on a condition
- * variable when idle (no polling). Only when SENTRY_DSN is set. */
+ * variable when idle (no polling). Only with a DSN (SENTRY_DSN, or the app's Sentry SDK's);
+ * its first pass comes a second after the DSN is known, so what killed processes left in
+ * the spool is sent early. */
 #ifndef SP_UPLOADER_H
 #define SP_UPLOADER_H
 
@@ -20,6 +22,10 @@ enum {
  * LD_PRELOAD). Call from the constructor, before main: environ is not yet shared.
  * lib_path: our own .so, to find the CLI next to it. */
 void sp_uploader_init(const sp_config_t *cfg, const char *lib_path);
+/* The DSN of an app's Sentry SDK (a JS thread, once the client exists): it wins over
+ * SENTRY_DSN, enables the uploader when there was no DSN, and schedules a first pass (the
+ * sweep of what dead processes left) within a second. */
+void sp_uploader_set_dsn(const char *dsn);
 /* Something was published: start the thread if needed and wake it. Cheap; any thread. */
 void sp_uploader_notify(void);
 /* Exit: one last upload of what is left, waiting at most wait_ms in all (the child may go

@@ -22,12 +22,21 @@
 
 void sp_cli_err(const char *fmt, ...)
 {
+    /* One line whatever the values hold (a DSN with a newline): control bytes escaped. */
+    char buf[2048];
     va_list ap;
     va_start(ap, fmt);
-    fputs("sentryprof: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
+    fputs("sentryprof: ", stderr);
+    for (const unsigned char *p = (const unsigned char *)buf; *p; p++) {
+        if (*p >= 0x20 && *p != 0x7f) fputc(*p, stderr);
+        else if (*p == '\n') fputs("\\n", stderr);
+        else if (*p == '\r') fputs("\\r", stderr);
+        else if (*p == '\t') fputs("\\t", stderr);
+        else fprintf(stderr, "\\x%02x", *p);
+    }
+    fputc('\n', stderr);
 }
 
 void *sp_cli_realloc(void *p, size_t n)

@@ -6,9 +6,10 @@
  * user's own spool directory and SENTRY_DSN are checked. One line per check ("ok", "FAIL"
  * or "warn", a name, what was found), a verdict line last; exit 0 when healthy, 1 when
  * not, 2 on bad usage.
- * Nothing is sent anywhere: the check run gets no SENTRY_DSN (the mode it would have had
- * is kept through SENTRYPROF_MODE) and its transaction is discarded; its temporary
- * directory is removed. Environment: PATH, LD_PRELOAD, NODE_OPTIONS, SENTRYPROF_* and
+ * The check run sends nothing: it gets no SENTRY_DSN (the mode it would have had is kept
+ * through SENTRYPROF_MODE) and its transaction is discarded; its temporary directory is
+ * removed. With a valid SENTRY_DSN, one harmless envelope (a client report that counts
+ * nothing) goes to it, and what Sentry answered is shown. Environment: PATH, LD_PRELOAD, NODE_OPTIONS, SENTRYPROF_* and
  * SENTRY_DSN as the profiled process would see them. Single-threaded.
  * Process selection (src/select.h): a "selection" line names SENTRYPROF_INCLUDE/EXCLUDE;
  * `-- COMMAND ARGS` also says whether that command's node process would be profiled and
@@ -20,7 +21,10 @@
 
 #include "config.h"
 #include "dsn.h"
+#include "envelope.h"
 #include "mem.h"
+#include "profile.h"
+#include "transport.h"
 #include "select.h"
 #include "spool.h"
 
@@ -44,6 +48,7 @@
 
 #define DOCTOR_TIMEOUT_MS 30000   /* the check run; node under the shim starts in < 1 s */
 #define DOCTOR_VERSION_TIMEOUT_MS 10000
+#define DOCTOR_SENTRY_TIMEOUT_MS 10000 /* the test envelope to SENTRY_DSN */
 #define DOCTOR_OUT_MAX (1u << 20) /* bytes of a child's stdout kept */
 #define DOCTOR_MARK "SENTRYPROF_DOCTOR "
 #define DOCTOR_WORK "sentryprofDoctorWork"
@@ -366,6 +371,61 @@ static void check_selection(int cmdc, char **cmd)
     sp_mem_free(av);
 }
 
+/* Sends Sentry a harmless envelope (a client report with no discarded events: it counts
+ * nothing and stores nothing) and says what came back: the only way to know that the key,
+ * the project and the network path work before profiles depend on them. */
+static void reach_sentry(const sp_dsn_t *d)
+{
+    char url[SP_DSN_URL_MAX] = "", ts[40], *body = NULL;
+    size_t len = 0;
+    sp_dsn_envelope_url(d, url, sizeof url);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    sp_profile_iso_time((uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec, ts, sizeof ts);
+    sp_envelope_t *env = sp_envelope_new(json_pack("{s:s, s:{s:s, s:s}}", "sent_at", ts, "sdk", "name",
+                                                   SP_SDK_NAME, "version", SP_VERSION));
+    json_t *report = json_pack("{s:I, s:[]}", "timestamp", (json_int_t)now.tv_sec, "discarded_events");
+    int rc = env && report ? sp_envelope_add_json(env, "client_report", report, NULL) : -ENOMEM;
+    if (rc == 0) rc = sp_envelope_serialize(env, &body, &len);
+    sp_envelope_free(env);
+    sp_transport_t *tp = NULL;
+    sp_transport_request_t req;
+    sp_transport_response_t resp;
+    if (rc == 0 && (rc = sp_transport_global_init()) == 0) {
+        if ((rc = sp_transport_new(&tp)) == 0 && (rc = sp_transport_request_init(&req, d, body, len)) == 0) {
+            rc = sp_transport_send(tp, &req, DOCTOR_SENTRY_TIMEOUT_MS, &resp);
+            sp_transport_request_free(&req);
+            size_t n = strlen(resp.message);
+            while (n && resp.message[n - 1] == ' ') resp.message[--n] = '\0';
+            const char *sep = resp.message[0] ? ": " : "";
+            if (rc < 0)
+                FAIL("Sentry", "cannot reach %s (%s); profiles would stay in the spool", url, resp.message);
+            else if (resp.status >= 200 && resp.status < 300)
+                line("ok", "Sentry", "reached: %s answered HTTP %ld to a test envelope", url, resp.status);
+            else if (resp.status == 401 || resp.status == 403)
+                FAIL("Sentry", "%s refused the key: HTTP %ld%s%.160s (check the public key in SENTRY_DSN)",
+                     url, resp.status, sep, resp.message);
+            else if (resp.status == 404)
+                FAIL("Sentry", "%s: HTTP 404%s%.160s (check the host, path and project id in SENTRY_DSN)",
+                     url, sep, resp.message);
+            else if (resp.status == 429)
+                line("warn", "Sentry", "reached, but rate-limited: %s answered HTTP 429%s%s%s", url,
+                     resp.retry_after[0] ? " (Retry-After: " : "", resp.retry_after,
+                     resp.retry_after[0] ? ")" : "");
+            else
+                FAIL("Sentry", "%s answered HTTP %ld%s%.160s", url, resp.status, sep, resp.message);
+            sp_transport_free(tp);
+            sp_mem_free(body);
+            sp_transport_global_cleanup();
+            return;
+        }
+        sp_transport_free(tp);
+        sp_transport_global_cleanup();
+    }
+    sp_mem_free(body);
+    FAIL("Sentry", "cannot build a test request: %s", strerror(-rc));
+}
+
 int sp_cli_doctor(int argc, char **argv)
 {
     const char *node_arg = NULL;
@@ -496,12 +556,26 @@ int sp_cli_doctor(int argc, char **argv)
             bool perf_flag = sp_config_has_node_flag(nopts, "--perf-basic-prof-only-functions") ||
                              sp_config_has_node_flag(nopts, "--perf-basic-prof") ||
                              sp_config_has_node_flag(nopts, "--perf-prof");
-            bool native_stack = sp_config_has_node_flag(nopts, "--interpreted-frames-native-stack");
+            /* --interpreted-frames-native-stack is ours only on a V8 where it cannot deadlock
+             * V8's own profiler; elsewhere it must be absent unless the user set it. */
+            const char *v8 = facts ? sp_cli_json_str(facts, "v8") : NULL;
+            bool want_native_stack = sp_config_native_stack_safe(v8);
+            bool native_stack = sp_config_has_node_flag(nopts, "--interpreted-frames-native-stack") ||
+                                !want_native_stack;
             bool require_helper = strstr(nopts, "sentryprof-helper.js") != NULL;
             if (!facts) {
                 /* node did not get as far as the script: say why */
             } else if (perf_flag && native_stack && require_helper) {
                 line("ok", "NODE_OPTIONS", "%s", nopts);
+                bool user_native_stack = sp_config_has_node_flag(nopts, "--interpreted-frames-native-stack");
+                if (!want_native_stack && user_native_stack)
+                    line("warn", "JS frames", "V8 %s: --interpreted-frames-native-stack (set outside "
+                         "sentryprof) can deadlock V8's own CPU profiler (--cpu-prof, inspector) here",
+                         v8 ? v8 : "?");
+                else if (!want_native_stack)
+                    line("", "JS frames", "V8 %s: interpreted functions show as "
+                         "Builtins_InterpreterEntryTrampoline (--interpreted-frames-native-stack is "
+                         "left out: it can deadlock V8's own CPU profiler here)", v8 ? v8 : "?");
             } else {
                 FAIL("NODE_OPTIONS", "our flags are missing (%s%s%s): NODE_OPTIONS=%s",
                      perf_flag ? "" : "--perf-basic-prof-only-functions ",
@@ -653,6 +727,7 @@ int sp_cli_doctor(int argc, char **argv)
             line("ok", "SENTRY_DSN", "valid: %s://%s:%u, project %s", d.scheme, d.host, d.port, d.project_id);
         else
             line("ok", "SENTRY_DSN", "valid: %s://%s, project %s", d.scheme, d.host, d.project_id);
+        if (e == 0) reach_sentry(&d);
     }
 
     if (failures > 1)

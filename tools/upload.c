@@ -38,8 +38,11 @@
 #include "uploader.h" /* SP_UPLOAD_EXIT_*: the exit codes the library acts on */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,14 +71,17 @@ enum {
 
 typedef struct {
     sp_dsn_t dsn;
+    char dsn_key[SP_DSN_URL_MAX + SP_DSN_KEY_MAX]; /* its entry in state.json's "dsns" */
     sp_spool_t *spool;
     sp_transport_t *tp;
     bool once, quiet;
+    int status_fd;          /* --status-fd: one "<cause>\t<line>" per failed request, or -1 */
     double deadline;        /* CLOCK_MONOTONIC seconds */
     unsigned long sent, dropped, evicted;
     bool error;             /* something other than Sentry's answers went wrong */
     bool stop;              /* end this pass: backoff started or deadline */
     double wake;            /* unix time the earliest deferred file may go; 0: none */
+    char last[SP_SPOOL_NAME_MAX + 16]; /* the last file a split batch sent (pass() walks on after it) */
 } up_t;
 
 /* ---- small helpers ---- */
@@ -114,6 +120,29 @@ static void note_wake(up_t *up, double until)
     if (until > 0 && (up->wake == 0 || until < up->wake)) up->wake = until;
 }
 
+/* For the profiled process's uploader thread (--status-fd): one line per failed request,
+ * "<cause>\t<what happened and what happens to the data>", which it prints once per cause.
+ * Tabs and control bytes in the text become spaces (the line format has no escapes). */
+static void status_line(const up_t *up, const char *cause, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void status_line(const up_t *up, const char *cause, const char *fmt, ...)
+{
+    if (up->status_fd < 0) return;
+    char buf[1024];
+    int n = snprintf(buf, sizeof buf, "%s\t", cause);
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+    if (len > sizeof buf - 2) len = sizeof buf - 2;
+    for (size_t i = (size_t)n; i < len; i++)
+        if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f) buf[i] = ' ';
+    buf[len++] = '\n';
+    ssize_t w = write(up->status_fd, buf, len); /* EPIPE: the reader is gone (SIGPIPE ignored) */
+    (void)w;
+}
+
 static void sleep_until_mono(double t)
 {
     double d = t - now_mono();
@@ -127,22 +156,14 @@ static unsigned long long spool_max_bytes(void)
 {
     const unsigned long long def = SP_DEFAULT_SPOOL_MAX_BYTES;
     const char *v = getenv(SP_ENV_SPOOL_MAX_BYTES);
+    unsigned long long x;
     if (!v || !*v) return def;
-    char *end;
-    errno = 0;
-    unsigned long long x = v[0] >= '0' && v[0] <= '9' ? strtoull(v, &end, 10) : 0;
-    unsigned shift = 0;
-    if (x && !errno) {
-        if (*end == 'k' || *end == 'K') shift = 10, end++;
-        else if (*end == 'm' || *end == 'M') shift = 20, end++;
-        else if (*end == 'g' || *end == 'G') shift = 30, end++;
-    }
-    if (!x || errno || *end || (shift && x > (ULLONG_MAX >> shift))) {
+    if (!sp_config_parse_size(v, &x)) { /* the same parser as the profiled process */
         sp_cli_err("warning: %s=\"%s\" is not a positive size in bytes (K, M, G suffixes "
                    "allowed); using %llu", SP_ENV_SPOOL_MAX_BYTES, v, def);
         return def;
     }
-    return x << shift;
+    return x;
 }
 
 /* Items per data category (index SP_RL_*; [SP_RL_ALL] counts items of other types). */
@@ -242,7 +263,44 @@ static void put_back(up_t *up, json_t *discards)
     if (rc < 0) SP_DEBUG("upload: cannot keep pending discards: %s", strerror(-rc));
 }
 
+/* Rate limits and backoff are kept per DSN in state.json ("dsns": {"<scheme>://<key>@<host>
+ * [:port][prefix]/<project>": {"rate_limits", "backoff"}}): what one project's Sentry said,
+ * or a DSN that failed, must not hold back another DSN sharing the spool (a fixed one). */
+#define SP_UPLOAD_STATE_DSNS "dsns"
+
+static json_t *dsn_state(json_t *state, const char *key, bool create)
+{
+    json_t *all = json_object_get(state, SP_UPLOAD_STATE_DSNS);
+    if (!json_is_object(all)) {
+        if (!create || !(all = json_object()) || json_object_set_new(state, SP_UPLOAD_STATE_DSNS, all) < 0)
+            return NULL;
+    }
+    json_t *ds = json_object_get(all, key);
+    if (!json_is_object(ds)) {
+        if (!create || !(ds = json_object()) || json_object_set_new(all, key, ds) < 0) return NULL;
+    }
+    return ds;
+}
+
+/* Stores rl as key's entry; an entry with nothing left in it goes. */
+static int dsn_state_store(json_t *state, const char *key, const sp_ratelimit_t *rl, double now)
+{
+    json_t *ds = dsn_state(state, key, true);
+    if (!ds || sp_ratelimit_store(rl, ds, now) < 0) return -ENOMEM;
+    if (json_object_size(ds) == 0) json_object_del(json_object_get(state, SP_UPLOAD_STATE_DSNS), key);
+    return 0;
+}
+
+static void make_dsn_key(up_t *up)
+{
+    char port[16] = "";
+    if (up->dsn.port) snprintf(port, sizeof port, ":%u", up->dsn.port);
+    snprintf(up->dsn_key, sizeof up->dsn_key, "%s://%s@%s%s%s/%s", up->dsn.scheme, up->dsn.public_key,
+             up->dsn.host, port, up->dsn.prefix, up->dsn.project_id);
+}
+
 typedef struct {
+    const char *dsn_key;
     const sp_transport_response_t *resp;
     sp_send_outcome_t outcome;
     const cats_t *cats; /* the envelope's categories */
@@ -250,11 +308,11 @@ typedef struct {
     sp_ratelimit_t rl;  /* out: the state after the update */
 } response_upd_t;
 
-static int upd_response(json_t *state, void *ctx)
+static int upd_response_apply(json_t *state, response_upd_t *u)
 {
-    response_upd_t *u = ctx;
     sp_ratelimit_t *rl = &u->rl;
-    sp_ratelimit_load(rl, state);
+    sp_ratelimit_init(rl);
+    sp_ratelimit_load(rl, dsn_state(state, u->dsn_key, false));
     sp_ratelimit_apply_response(rl, u->resp->status, u->resp->rate_limits, u->resp->retry_after,
                                 u->now);
     if (u->outcome == SP_SEND_RATE_LIMITED) {
@@ -273,16 +331,99 @@ static int upd_response(json_t *state, void *ctx)
         sp_ratelimit_backoff_fail(rl, u->now, jitter());
     }
     if (u->outcome == SP_SEND_DROP) add_discards(state, SP_UPLOAD_REASON_SEND, u->cats);
-    return sp_ratelimit_store(rl, state, u->now) < 0 ? -ENOMEM : 1;
+    return dsn_state_store(state, u->dsn_key, rl, u->now) < 0 ? -ENOMEM : 1;
 }
 
-/* The shared limits now (a fresh read: other uploaders may have learned something). */
-static void load_limits(up_t *up, sp_ratelimit_t *rl)
+/* The state is written (an fsync'd replace) only when the answer changed it: a 200 with no
+ * limits and no backoff to reset, the common case, costs no disk write. */
+static int upd_response(json_t *state, void *ctx)
+{
+    json_t *before = json_deep_copy(state);
+    int rc = upd_response_apply(state, ctx);
+    if (rc > 0 && before && json_equal(before, state)) rc = 0;
+    json_decref(before);
+    return rc;
+}
+
+/* The shared limits now (a fresh read: other uploaders may have learned something), and
+ * whether discards wait to be reported (NULL: not asked). */
+static void load_limits_ex(up_t *up, sp_ratelimit_t *rl, bool *discards)
 {
     json_t *st = NULL;
     sp_ratelimit_init(rl);
-    if (sp_spool_state_read(up->spool, &st) == 0) sp_ratelimit_load(rl, st);
+    if (discards) *discards = true; /* unknown: look under the lock */
+    if (sp_spool_state_read(up->spool, &st) == 0) {
+        sp_ratelimit_load(rl, dsn_state(st, up->dsn_key, false));
+        if (discards) *discards = json_array_size(json_object_get(st, "discards")) > 0;
+    }
     json_decref(st);
+}
+
+static void load_limits(up_t *up, sp_ratelimit_t *rl) { load_limits_ex(up, rl, NULL); }
+
+/* "2026-12-05 11:40:12 UTC" */
+static void utc_text(double t, char *buf, size_t len)
+{
+    time_t s = (time_t)t;
+    struct tm tm;
+    if (!gmtime_r(&s, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm))
+        snprintf(buf, len, "%.0f (unix time)", t);
+}
+
+/* What a failed request means for the data, as one status line (see status_line). */
+static void report_failure(const up_t *up, int sent, const sp_transport_response_t *resp,
+                           sp_send_outcome_t o, const cats_t *cats, const sp_ratelimit_t *rl)
+{
+    const char *dir = sp_spool_dir(up->spool);
+    char host[SP_DSN_HOST_MAX + 16];
+    if (up->dsn.port) snprintf(host, sizeof host, "%s:%u", up->dsn.host, up->dsn.port);
+    else snprintf(host, sizeof host, "%s", up->dsn.host);
+    char detail[SP_TRANSPORT_MESSAGE_MAX];
+    snprintf(detail, sizeof detail, "%s", resp->message);
+    for (size_t n = strlen(detail); n && (detail[n - 1] == ' ' || detail[n - 1] == '\n'); n--)
+        detail[n - 1] = '\0';
+    switch (o) {
+    case SP_SEND_OK:
+        return;
+    case SP_SEND_DROP:
+        if (resp->status == 401 || resp->status == 403)
+            status_line(up, resp->status == 401 ? "http-401" : "http-403",
+                        "Sentry at %s refused the upload: HTTP %ld (%.120s): the public key in "
+                        "SENTRY_DSN is wrong or disabled; refused profiles are dropped",
+                        host, resp->status, detail);
+        else if (resp->status == 404)
+            status_line(up, "http-404",
+                        "Sentry at %s answered HTTP 404 (%.120s): no such project or path, check "
+                        "SENTRY_DSN; refused profiles are dropped", host, detail);
+        else if (resp->status == 413)
+            status_line(up, "http-413",
+                        "Sentry at %s refused a profile as too large (HTTP 413); it was dropped", host);
+        else
+            status_line(up, "http-4xx", "Sentry at %s refused a profile: HTTP %ld (%.120s); it was dropped",
+                        host, resp->status, detail);
+        return;
+    case SP_SEND_RETRY:
+        if (sent != 0)
+            status_line(up, "connect", "cannot reach Sentry at %s (%.160s); profiles are kept in %s "
+                        "and sent when it answers", host, detail, dir);
+        else
+            status_line(up, "http-retry", "Sentry at %s answered HTTP %ld; profiles are kept in %s "
+                        "and sent again later", host, resp->status, dir);
+        return;
+    case SP_SEND_RATE_LIMITED: {
+        double now = now_unix(), until = sp_ratelimit_until(rl, -1, now);
+        const char *what = until > 0 ? "everything" : NULL;
+        for (int c = 1; c < SP_RL_COUNT; c++) {
+            double u = cats->n[c] ? sp_ratelimit_until(rl, c, now) : 0;
+            if (u > until) until = u, what = sp_ratelimit_category_name(c);
+        }
+        char when[64];
+        utc_text(until > 0 ? until : now + SP_RATELIMIT_DEFAULT_SECONDS, when, sizeof when);
+        status_line(up, "rate-limit", "Sentry at %s rate-limits %s until %s; profiles are kept in %s "
+                    "and sent then", host, what ? what : "profiles", when, dir);
+        return;
+    }
+    }
 }
 
 /* ---- sending ---- */
@@ -310,7 +451,7 @@ static sp_send_outcome_t post(up_t *up, const char *what, const char *data, size
     else
         SP_DEBUG("upload: %s: %zu bytes -> no response: %s", what, len, resp.message);
 
-    response_upd_t u = {.resp = &resp, .outcome = o, .cats = cats, .now = now_unix()};
+    response_upd_t u = {.dsn_key = up->dsn_key, .resp = &resp, .outcome = o, .cats = cats, .now = now_unix()};
     rc = sp_spool_state_update(up->spool, upd_response, &u);
     if (rc < 0) {
         SP_DEBUG("upload: cannot update %s/state.json: %s", sp_spool_dir(up->spool), strerror(-rc));
@@ -320,6 +461,7 @@ static sp_send_outcome_t post(up_t *up, const char *what, const char *data, size
         if (o == SP_SEND_RETRY) sp_ratelimit_backoff_fail(&u.rl, u.now, jitter());
     }
     *rl = u.rl;
+    report_failure(up, sent, &resp, o, cats, rl);
     if (o == SP_SEND_DROP && !up->quiet)
         sp_cli_err("%s: Sentry refused it (HTTP %ld%s%s); dropped", what, resp.status,
                    resp.message[0] ? ": " : "", resp.message);
@@ -341,6 +483,8 @@ static json_t *take_discards(up_t *up, const sp_ratelimit_t *rl)
     return d;
 }
 
+static void send_claimed(up_t *up, sp_spool_claim_t *cl);
+
 /* ready/ name of envelope i of batch `batch`: "<batch without .envelopes>~NNNN.envelope". */
 static void split_name(char *buf, size_t len, const char *batch, size_t i)
 {
@@ -349,7 +493,8 @@ static void split_name(char *buf, size_t len, const char *batch, size_t i)
 }
 
 /* A claimed batch becomes one ready/ file per envelope, named after it ("<batch>~0001.envelope":
- * sorted right after the batch, so this pass sends them), then the batch goes. Sending
+ * sorted right after the batch), made durable together, then the batch goes and the files
+ * are claimed by name and sent in order (until a stop: the rest wait in ready/). Sending
  * them one by one keeps every rule of single files (rate limits per envelope, a retry
  * resends nothing already sent). When a file cannot be written, those of this attempt are
  * deleted and the batch goes back whole. Left open: an uploader killed between writing the
@@ -375,31 +520,68 @@ static void explode_batch(up_t *up, sp_spool_claim_t *cl)
         sp_mem_free(data);
         return;
     }
-    size_t n = 0;
+    size_t n = 0, cap = 0;
     const char *e;
     size_t elen;
+    typedef char split_t[SP_SPOOL_NAME_MAX + 16];
+    split_t *names = NULL;
+    char **ptrs = NULL;
     while (sp_batch_next(&r, &e, &elen)) {
-        char name[SP_SPOOL_NAME_MAX + 16];
-        split_name(name, sizeof name, cl->name, n);
-        if ((rc = sp_spool_ready_commit(up->spool, name, e, elen)) < 0) {
-            sp_cli_err("%s: cannot write ready/%s: %s", what, name, strerror(-rc));
-            up->error = true;
-            /* The batch goes back whole: take back what this attempt wrote, so a later
-             * attempt does not send those envelopes a second time. */
-            while (n--) {
-                split_name(name, sizeof name, cl->name, n);
-                sp_spool_ready_remove(up->spool, name);
+        if (n == cap) { /* grown as we go: a batch's count is not in its header */
+            size_t ncap = cap ? cap * 2 : 256;
+            split_t *nn = sp_mem_realloc(names, ncap * sizeof *nn);
+            if (!nn) {
+                rc = -ENOMEM;
+                goto undo;
             }
-            sp_spool_claim_release(cl);
-            sp_mem_free(data);
-            return;
+            names = nn;
+            cap = ncap;
+        }
+        split_name(names[n], sizeof names[n], cl->name, n);
+        /* No fsync per file (two each made the uploader disk-bound at ~40 envelopes/s):
+         * all of them are synced together below, before the batch goes. */
+        if ((rc = sp_spool_ready_write(up->spool, names[n], e, elen)) < 0) {
+            sp_cli_err("%s: cannot write ready/%s: %s", what, names[n], strerror(-rc));
+            goto undo;
         }
         n++;
+    }
+    if (n && (!(ptrs = sp_mem_calloc(n, sizeof *ptrs)))) {
+        rc = -ENOMEM;
+        goto undo;
+    }
+    for (size_t i = 0; i < n; i++) ptrs[i] = names[i];
+    if (n && (rc = sp_spool_ready_sync(up->spool, (const char *const *)ptrs, n)) < 0) {
+        sp_cli_err("%s: cannot sync the envelopes split from it: %s", what, strerror(-rc));
+        goto undo;
     }
     if (r.torn && !up->quiet) /* a writer killed mid-record, or a power loss before the seal */
         sp_cli_err("%s: %zu bytes after envelope %zu are incomplete; ignored", what, len - r.off, n);
     SP_DEBUG("upload: %s: %zu envelope(s) to send", what, n);
     sp_spool_claim_done(cl);
+    sp_mem_free(data);
+    /* Send them now, by name: claiming through a walk of ready/ would list the whole
+     * directory once per envelope. */
+    for (size_t i = 0; i < n && !up->stop; i++) {
+        if (remaining_ms(up) < SP_UPLOAD_MIN_REQUEST_MS) {
+            up->stop = true;
+            break;
+        }
+        sp_spool_claim_t c2;
+        if (sp_spool_claim_name(up->spool, names[i], &c2) == 0) send_claimed(up, &c2);
+        snprintf(up->last, sizeof up->last, "%s", names[i]);
+    }
+    sp_mem_free(ptrs);
+    sp_mem_free(names);
+    return;
+undo:
+    up->error = true;
+    /* The batch goes back whole: take back what this attempt wrote, so a later attempt
+     * does not send those envelopes a second time. */
+    while (n--) sp_spool_ready_remove(up->spool, names[n]);
+    sp_spool_claim_release(cl);
+    sp_mem_free(ptrs);
+    sp_mem_free(names);
     sp_mem_free(data);
 }
 
@@ -439,7 +621,8 @@ static void send_claimed(up_t *up, sp_spool_claim_t *cl)
     count_categories(&env, &cats);
 
     sp_ratelimit_t rl;
-    load_limits(up, &rl);
+    bool pending;
+    load_limits_ex(up, &rl, &pending);
     double now = now_unix();
     if (rl.backoff_until > now) {
         note_wake(up, rl.backoff_until);
@@ -464,7 +647,9 @@ static void send_claimed(up_t *up, sp_spool_claim_t *cl)
         goto out;
     }
 
-    json_t *discards = take_discards(up, &rl);
+    /* Taking them locks and rewrites state.json: only when the snapshot showed some (one
+     * added since is reported with the next envelope). */
+    json_t *discards = pending ? take_discards(up, &rl) : NULL;
     char *body = NULL;
     size_t blen = 0;
     rc = sp_transport_envelope_for_send(&env, discards, now_unix(), &body, &blen);
@@ -611,7 +796,9 @@ static void pass(up_t *up)
             break;
         }
         snprintf(after, sizeof after, "%s", cl.name);
+        up->last[0] = '\0';
         send_claimed(up, &cl);
+        if (up->last[0]) snprintf(after, sizeof after, "%s", up->last); /* a split batch: past its files */
     }
     if (!up->stop && discards_pending(up)) send_client_report(up);
 }
@@ -647,6 +834,7 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name, bo
 int sp_cli_upload(int argc, char **argv)
 {
     up_t up = {0};
+    up.status_fd = -1;
     const char *spool_arg = NULL, *dsn_arg = NULL;
     double timeout = SP_UPLOAD_DEFAULT_TIMEOUT;
     for (int i = 1; i < argc; i++) {
@@ -662,6 +850,13 @@ int sp_cli_upload(int argc, char **argv)
         } else if ((v = opt_value(argc, argv, &i, "--spool", &bad)) || bad) {
             if (bad || !*v) return sp_cli_bad_usage("upload: --spool needs a directory");
             spool_arg = v;
+        } else if ((v = opt_value(argc, argv, &i, "--status-fd", &bad)) || bad) {
+            char *end;
+            long fd = bad ? -1 : strtol(v, &end, 10);
+            if (bad || *end || fd < 3 || fd > 1023 || fcntl((int)fd, F_GETFD) < 0)
+                return sp_cli_bad_usage("upload: --status-fd needs an open descriptor >= 3");
+            up.status_fd = (int)fd;
+            signal(SIGPIPE, SIG_IGN); /* the reader may stop listening before we are done */
         } else if ((v = opt_value(argc, argv, &i, "--dsn", &bad)) || bad) {
             if (bad) return sp_cli_bad_usage("upload: --dsn needs a DSN");
             dsn_arg = v;
@@ -687,6 +882,7 @@ int sp_cli_upload(int argc, char **argv)
         sp_cli_err("invalid DSN \"%.300s\": %s", dsn, why[0] ? why : "cannot parse it");
         return UP_EXIT_BAD_DSN;
     }
+    make_dsn_key(&up);
 
     char dir[PATH_MAX];
     if (spool_arg) snprintf(dir, sizeof dir, "%s", spool_arg);

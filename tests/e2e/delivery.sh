@@ -52,7 +52,10 @@ sum=$(ingest_summary "$WORK/in2")
 samples_sent=$(S "$sum" 'f.chunks.reduce((a, c) => a + c.samples, 0)')
 samples_taken=$(S "$(cat "$WORK/s2.stats")" 'f.samples_symbolized')
 echo "# down 20 s: $(S "$sum" '{chunks: f.chunk_ids.length, dup: f.duplicate_chunk_ids.length}') samples sent $samples_sent of $samples_taken before exit; left in spool: $(left_in_spool "$WORK/s2")"
-check "outage: app output unchanged, no stderr" test "$out" = "steady done" -a ! -s "$WORK/e2"
+check "outage: app output unchanged" test "$out" = "steady done"
+# Issue #15: an unreachable ingest is no longer silent: one line, once, saying the data is kept.
+check "outage: one line on stderr, that profiles are kept ($(head -c 300 "$WORK/e2"))" \
+    test "$(wc -l <"$WORK/e2")" = 1 -a "$(grep -c 'cannot reach Sentry.*kept' "$WORK/e2")" = 1
 check "outage: no chunk arrived twice" test "$(S "$sum" 'f.duplicate_chunk_ids.length')" = 0
 check "outage: >= 7 chunks arrived (40 s / 5 s)" test "$(S "$sum" 'f.chunk_ids.length >= 7')" = true
 check "outage: every sample arrived ($samples_sent >= $samples_taken)" test "$samples_sent" -ge "$samples_taken"

@@ -174,5 +174,67 @@ q=$("$NODE" "$Q" "$D/accepted")
 check "each profile linked to its transaction and topped by handlerWork" \
     test "$(jqn "$q" 'f.txnProfiles.length === 3 && f.txnProfiles.every((p) => p.eventIdMatches && p.traceIdMatches && p.top === "handlerWork")')" = true
 check "our HTTP auto-transactions stepped aside: nothing spooled" test "$(count_envelopes "$D/spool")" = 0
+echo "# sdk http: $(jqn "$q" 'JSON.stringify(f.txnProfiles.map((p) => [p.name, p.top, p.topShare, p.samples]))')"
+
+# ---- issue 14: the DSN only in Sentry.init, no SENTRY_DSN / SENTRYPROF_* in the environment.
+# With no SENTRY_DSN the engine starts in continuous mode; the app's client decides instead:
+# every transaction gets its v1 profile when the SDK's rates say so, none when they say no.
+# dsn_app FILE OPTIONS: 3 transactions of 250 ms of dsnWork each, the DSN written in the code.
+dsn_app() {
+    cat >"$1" <<JS
+const Sentry = require('@sentry/node');
+require('@sentry/tracing');
+Sentry.init({ dsn: '$DSN', tracesSampleRate: 1, $2 });
+function dsnWork(ms) {
+  const end = Date.now() + ms;
+  let x = 0;
+  while (Date.now() < end) for (let i = 0; i < 1000; i++) x = (x * 33 + i) % 1000033;
+  return x;
+}
+(async () => {
+  for (let i = 0; i < 3; i++) {
+    const t = Sentry.startTransaction({ op: 'task', name: 'dsn-task-' + i });
+    dsnWork(250);
+    t.finish();
+  }
+  await Sentry.flush(5000);
+  console.log('dsn app done');
+})();
+JS
+}
+# run_dsn_case NAME OPTIONS: runs the app with no DSN and no sentryprof settings in the
+# environment; sets $s (ingest summary) and $D.
+run_dsn_case() {
+    D="$WORK/dsn-$1"
+    mkdir -p "$D"
+    start_ingest "$D"
+    dsn_app "$D/app.js" "$2"
+    out=$(env -u SENTRY_DSN -u SENTRYPROF_MODE SENTRYPROF_SPOOL_DIR="$D/spool" LD_PRELOAD="$SP_LIB" \
+        timeout 60 "$NODE" "$D/app.js" 2>"$D/err")
+    stop_ingest
+    check "dsn in code ($1): app output unchanged" test "$out" = "dsn app done"
+    s=$("$NODE" "$INGEST/summary.js" "$D")
+    echo "# dsn in code ($1): $(jqn "$s" 'JSON.stringify({accepted: f.accepted, items: f.items_by_type, problems: f.problems})')"
+}
+run_dsn_case rate1 "profilesSampleRate: 1"
+check "dsn in code, profilesSampleRate 1: 3 envelopes, 3 transactions, 3 profiles, nothing else" \
+    test "$(jqn "$s" 'f.accepted + " " + JSON.stringify(f.items_by_type)')" = '3 {"transaction":3,"profile":3}'
+check "dsn in code: no ingest problem" test -z "$(problems "$s")"
+check "dsn in code: every ingest rule passes" "$NODE" "$INGEST/check-envelopes.js" "$D/accepted"
+q=$("$NODE" "$Q" "$D/accepted")
+echo "# dsn in code: $(jqn "$q" 'JSON.stringify(f.txnProfiles.map((p) => [p.name, p.top, p.topShare, p.samples]))')"
+check "dsn in code: each profile linked to its transaction (event id, trace id), dsnWork on top" \
+    test "$(jqn "$q" 'f.txnProfiles.length === 3 && f.txnProfiles.every((p) => p.eventIdMatches && p.traceIdMatches && p.top === "dsnWork")')" = true
+check "dsn in code: nothing left in the local spool (no chunk of the startup either)" \
+    test "$(count_envelopes "$D/spool")" = 0
+run_dsn_case rate0 "profilesSampleRate: 0"
+check "dsn in code, profilesSampleRate 0: 3 transactions, no profile" \
+    test "$(jqn "$s" 'JSON.stringify(f.items_by_type)')" = '{"transaction":3}'
+run_dsn_case sampler-false "profilesSampler: () => false"
+check "dsn in code, profilesSampler returning false: 3 transactions, no profile" \
+    test "$(jqn "$s" 'JSON.stringify(f.items_by_type)')" = '{"transaction":3}'
+run_dsn_case sampler-1 "profilesSampler: () => 1"
+check "dsn in code, profilesSampler returning 1: 3 transactions, 3 profiles" \
+    test "$(jqn "$s" 'JSON.stringify(f.items_by_type)')" = '{"transaction":3,"profile":3}'
 
 finish

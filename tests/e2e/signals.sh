@@ -74,6 +74,39 @@ for sig in INT HUP; do
     rm -f "/tmp/perf-$pid.map"
 done
 
+# -- transaction mode: the finished transactions' profiles (batched for 5 s) go out too
+cat >"$WORK/txns.js" <<'JS'
+const p = globalThis.__sentryprof;
+let n = 0, x = 0;
+(function one() {
+  const t = p.startTransaction({ name: `txn ${n++}`, op: 'task' });
+  const stop = Date.now() + 30;
+  while (Date.now() < stop) x += Math.sqrt(x + n);
+  t.finish();
+  setImmediate(one);
+})();
+JS
+start_ingest "$WORK/intx"
+env SENTRY_DSN="$DSN" SENTRYPROF_SPOOL_DIR="$WORK/stx" LD_PRELOAD=$SP_LIB "$NODE" "$WORK/txns.js" >/dev/null 2>"$WORK/stx.err" &
+pid=$!
+sleep 3
+kill -TERM $pid
+wait $pid
+rc=$?
+sleep 0.5
+ntx=$("$NODE" -e 'const f=JSON.parse(process.argv[1]); console.log(f.profiles.length)' "$(ingest_summary "$WORK/intx")")
+echo "# transaction mode: exit status $rc; $ntx transaction profiles at the ingest"
+check "transaction mode: died by SIGTERM (143, got $rc)" test "$rc" = 143
+left=$(count_envelopes "$WORK/stx")
+unpublished=$(spool_files "$WORK/stx" | grep -c '/run-')
+echo "# transaction mode: $ntx profiles at the ingest, ${left:-?} envelopes still in the spool (sent later), $unpublished files unpublished"
+check "transaction mode: the pending transaction profiles reached the ingest ($ntx)" test "$ntx" -ge 10
+check "transaction mode: nothing was left unpublished in the run folder ($unpublished files)" test "$unpublished" = 0
+rm -f "/tmp/perf-$pid.map"
+kill $INGEST_PID 2>/dev/null
+wait $INGEST_PID 2>/dev/null
+start_ingest "$WORK/in"
+
 # -- an app with its own SIGTERM listener keeps control: its handler runs, its exit code stands
 cat >"$WORK/own.js" <<'JS'
 process.on('SIGTERM', () => { console.log('own handler'); setTimeout(() => process.exit(7), 50); });

@@ -78,6 +78,12 @@ START_TEST(ipv6_query_fragment_case)
     ck_assert_str_eq(d.project_id, "5");
     expect_url(&d, "https://host.example/api/5/envelope/");
 
+    parse_ok("https://key@xn--bcher-kva.example/1", &d); /* an IDN in its ASCII form */
+    ck_assert_str_eq(d.host, "xn--bcher-kva.example");
+    parse_ok("http://key@my_service:9000/1", &d); /* a compose service name */
+    ck_assert_str_eq(d.host, "my_service");
+    ck_assert_uint_eq(d.port, 9000);
+
     parse_ok("HTTPS://key@Host.Example/abc", &d); /* a non-numeric id is accepted */
     ck_assert_str_eq(d.scheme, "https");
     ck_assert_str_eq(d.project_id, "abc");
@@ -108,6 +114,15 @@ START_TEST(refusals)
         {"not a dsn", "spaces"},
         {"just-text", NULL},
         {"https://key@/1", NULL},
+        {"garbage", "not a URL"},
+        {"https://sentry.io/123", "public key"},
+        {"ftp://key@sentry.io/123", "scheme"},
+        {"https://key@b\xc3\xbc" "cher.example/1", "ASCII"}, /* IDN: retried forever before */
+        {"https://key@ex%41mple.com/1", "host"},
+        {"https://key@a..b/1", "host"},
+        {"https://key@[::1/1", "IPv6"},
+        {"https://key@host:99999/1", "port"},
+        {"https://key@host:8x/1", "port"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         sp_dsn_t d;

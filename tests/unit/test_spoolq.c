@@ -364,6 +364,35 @@ START_TEST(batch_ready_commit)
 }
 END_TEST
 
+/* The uploader's fast path for a split batch: files written without a sync each, made
+ * durable together, then claimed by name (no walk of ready/) exactly once. */
+START_TEST(ready_write_sync_claim_name)
+{
+    sp_spool_t *sp = open_spool();
+    const char *names[] = {"41-t~0000.envelope", "41-t~0001.envelope"};
+    ck_assert_int_eq(sp_spool_ready_write(sp, names[0], "one", 3), 0);
+    ck_assert_int_eq(sp_spool_ready_write(sp, names[1], "two", 3), 0);
+    ck_assert_int_eq(sp_spool_ready_sync(sp, names, 2), 0);
+    expect_content("ready/41-t~0001.envelope", "two");
+    sp_spool_claim_t a, b;
+    ck_assert_int_eq(sp_spool_claim_name(sp, names[1], &a), 0);
+    ck_assert_str_eq(a.name, names[1]);
+    expect_content("sending/41-t~0001.envelope", "two");
+    ck_assert_int_eq(sp_spool_claim_name(sp, names[1], &b), -ENOENT); /* claimed once */
+    ck_assert_int_eq(sp_spool_claim_done(&a), 0);
+    ck_assert_int_eq(sp_spool_claim_name(sp, "nope.envelope", &b), -ENOENT);
+    ck_assert_int_eq(sp_spool_claim_name(sp, "../x.envelope", &b), -EINVAL);
+    ck_assert_int_eq(sp_spool_ready_write(sp, "../x.envelope", "x", 1), -EINVAL);
+    const char *bad[] = {"missing.envelope"};
+    ck_assert_int_lt(sp_spool_ready_sync(sp, bad, 1), 0);
+    /* the other one is still claimable through the walk */
+    ck_assert_int_eq(sp_spool_claim(sp, NULL, &b), 0);
+    ck_assert_str_eq(b.name, names[0]);
+    sp_spool_claim_done(&b);
+    sp_spool_close(sp);
+}
+END_TEST
+
 START_TEST(adopt_debris)
 {
     sp_spool_t *sp = open_spool();
@@ -886,6 +915,7 @@ static Suite *spoolq_suite(void)
     tcase_add_test(tc, concurrent_claims_exactly_once);
     tcase_add_test(tc, cap_evicts_oldest);
     tcase_add_test(tc, state_update_read);
+    tcase_add_test(tc, ready_write_sync_claim_name);
     tcase_add_test(tc, state_lock_timeout);
     tcase_add_test(tc, discards);
     tcase_add_test(tc, state_concurrent_writers);
