@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs what is missing, builds, profiles the bundled example app (tests/apps/hot.js)
-# with no DSN and prints where its time went. The profile stays in _demo/spool.
+# with no DSN and prints where its time went. The profile stays in _demo/spool, its flame
+# graph in _demo/flame.svg.
 set -e
 cd "$(dirname "$0")"
 tools/install-deps.sh
@@ -13,3 +14,5 @@ echo "== running: sentryprof run node tests/apps/hot.js (no DSN: profiles go to 
 SENTRYPROF_SPOOL_DIR="$PWD/_demo/spool" _build/tools/sentryprof run node tests/apps/hot.js 3
 echo "== sentryprof top _demo/spool"
 _build/tools/sentryprof top -n 15 _demo/spool
+_build/tools/sentryprof flame -o _demo/flame.svg _demo/spool
+echo "== flame graph: $PWD/_demo/flame.svg (open it in a browser)"

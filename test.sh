@@ -6,7 +6,7 @@
 set -e
 cd "$(dirname "$0")"
 top=$PWD
-tools/install-deps.sh
+tools/install-deps.sh --test
 ./autogen.sh >/dev/null 2>&1
 jobs=$(nproc)
 

@@ -468,6 +468,7 @@ static napi_value js_stats(napi_env env, napi_callback_info cbinfo)
     set_number(env, obj, "threads", sp_sampler_thread_count());
     set_number(env, obj, "active", started_pid == getpid());
     set_number(env, obj, "signal", sp_sampler_signal());
+    set_number(env, obj, "exit_signals_armed", sp_fatal_armed()); /* fatal.h: SIGTERM 1, SIGINT 2, SIGHUP 4 */
     set_string(env, obj, "mode", sp_agent_continuous() ? "continuous" : "transaction");
     set_string(env, obj, "logging_mode", config.lazy ? "lazy" : "eager");
     set_string(env, obj, "clock", config.cpu_clock ? "cpu" : "wall");
@@ -581,7 +582,7 @@ static napi_value js_finish_transaction(napi_env env, napi_callback_info info)
     return number(env, rc);
 }
 
-/* setSdk(dsn, release, environment, sdkName, sdkVersion): what an app's Sentry client
+/* setSdk(dsn, release, environment, sdkName, sdkVersion, sdkPackage): what an app's Sentry client
  * says. The DSN wins over SENTRY_DSN (and enables uploads when there was none); release
  * and environment win over SENTRY_RELEASE/SENTRY_ENVIRONMENT; "" keeps the current value. */
 static napi_value js_set_sdk(napi_env env, napi_callback_info info)
@@ -589,13 +590,14 @@ static napi_value js_set_sdk(napi_env env, napi_callback_info info)
     args_t a;
     get_args(env, info, &a);
     if (started_pid != getpid()) return number(env, -ESRCH);
-    char dsn[512], release[256], environment[128], name[64], version[32];
+    char dsn[512], release[256], environment[128], name[64], version[32], package[64];
     arg_str(env, &a, 0, dsn, sizeof dsn);
     arg_str(env, &a, 1, release, sizeof release);
     arg_str(env, &a, 2, environment, sizeof environment);
     arg_str(env, &a, 3, name, sizeof name);
     arg_str(env, &a, 4, version, sizeof version);
-    sp_agent_set_sdk(release, environment, name, version);
+    arg_str(env, &a, 5, package, sizeof package);
+    sp_agent_set_sdk(release, environment, name, version, package);
     if (dsn[0]) sp_uploader_set_dsn(dsn);
     return number(env, 0);
 }

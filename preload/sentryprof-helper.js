@@ -124,8 +124,9 @@
       let meta = sdk;
       if (!meta) { try { meta = o._metadata && o._metadata.sdk; } catch (_) { meta = undefined; } }
       const str = (v) => (typeof v === 'string' ? v : '');
+      const pkg = meta && Array.isArray(meta.packages) && meta.packages[0];
       native.setSdk(str(o.dsn), str(o.release), str(o.environment),
-        str(meta && meta.name), str(meta && meta.version));
+        str(meta && meta.name), str(meta && meta.version), str(pkg && pkg.name));
       dbg(`Sentry SDK settings: dsn=${o.dsn ? 'set' : 'unset'} release=${str(o.release) || '(env)'} ` +
         `environment=${str(o.environment) || '(env)'}`);
     },
@@ -193,7 +194,8 @@
 
   const path = require('path');
   const parts = {};
-  for (const [key, file] of [['sentry', 'sentryprof-sentry7.js'], ['http', 'sentryprof-http.js']]) {
+  for (const [key, file] of [['sentry8', 'sentryprof-sentry8.js'], ['sentry', 'sentryprof-sentry7.js'],
+    ['http', 'sentryprof-http.js']]) {
     try {
       mods[key] = require(path.join(__dirname, file));
       parts[key] = mods[key].install(core);
@@ -204,6 +206,6 @@
   if (debug && isMain) {
     dbg(`js config: mode=${config.mode} traces_sample_rate=${config.tracesSampleRate} ` +
       `profiles_sample_rate=${config.profilesSampleRate}${config.profilesRateFromEnv ? '' : ' (default)'} ` +
-      `http=${parts.http || 'off'} sentry_sdk_bridge=${parts.sentry || 'off'} node=${process.versions.node}`);
+      `http=${parts.http || 'off'} sentry_sdk_bridge=${parts.sentry || 'off'} sentry8_profiler=${parts.sentry8 || 'off'} node=${process.versions.node}`);
   }
 })();

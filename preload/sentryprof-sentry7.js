@@ -64,7 +64,10 @@ exports.install = function install(core) {
     if (!c || typeof c !== 'object' || carriers.has(c)) return;
     carriers.add(c);
     const d = Object.getOwnPropertyDescriptor(c, 'extensions');
-    if (!d || !('value' in d) || !d.configurable) return; // not 7.x's carrier (v8+ has none)
+    if (!d || !('value' in d) || !d.configurable) { // not 7.x's carrier: v8+ (sentryprof-sentry8.js)
+      if (typeof core.watchModernCarrier === 'function') core.watchModernCarrier(c);
+      return;
+    }
     watchHub(c);
     let ext = d.value;
     instrumentExtensions(ext);
@@ -105,6 +108,22 @@ exports.install = function install(core) {
       } catch (err) { dbg(`sentry bind: ${err && err.message}`); }
       return r;
     };
+    // 7.100+ binds with setCurrentClient: the hub's top scope gets setClient(client), then
+    // the client sets up its integrations; look at it once that is done (a microtask; a
+    // transaction started synchronously after init finds it through startTransaction).
+    try {
+      const top = typeof hub.getStackTop === 'function' && hub.getStackTop();
+      const scope = top && top.scope;
+      if (scope && typeof scope.setClient === 'function' && !hubs.has(scope)) {
+        hubs.add(scope);
+        const setClient = scope.setClient;
+        scope.setClient = function setClientSeen(client) {
+          const r = setClient.apply(this, arguments);
+          if (client) Promise.resolve().then(() => hookClient(client)).catch((err) => dbg(`sentry bind: ${err && err.message}`));
+          return r;
+        };
+      }
+    } catch (_) { /* an older hub */ }
     try {
       const client = typeof hub.getClient === 'function' && hub.getClient();
       if (client) hookClient(client);
@@ -371,8 +390,14 @@ exports.install = function install(core) {
         trace_id: trace.trace_id || (p.transaction && p.transaction.trace_id),
         active_thread_id: active,
       };
+      // as profiling-node sends them (1.x and 8.x): empty when there is nothing to say
+      if (!p.measurements) p.measurements = {};
+      if (!p.debug_meta) p.debug_meta = { images: [] };
+      // 7.x: the transaction points to its profile; profiling-node 8 deletes that context
+      // before sending (the profile's transaction.id links them), and so do we for 8.x.
       event.contexts = event.contexts || {};
-      event.contexts.profile = { profile_id: p.event_id };
+      if (w.rec.v8) delete event.contexts.profile;
+      else event.contexts.profile = { profile_id: p.event_id };
       envelope[1].push([{ type: 'profile' }, p]);
     }
   }
@@ -384,6 +409,53 @@ exports.install = function install(core) {
     }
     return perf ? perf.timeOrigin + perf.now() : Date.now();
   }
+
+  // ---- @sentry/node 8.x's profilesSampleRate (legacy transaction profiling), for
+  // sentryprof-sentry8.js: the same v1 profiles as for 7.x, from the client's span hooks, as
+  // profiling-node 8's setupAutomatedSpanProfiling: root spans the SDK sampled, then
+  // profilesSampler({name, attributes, parentSampled}) or profilesSampleRate (unset: the
+  // environment's rate, else 1). The profile joins the transaction in the SDK's envelope
+  // (transport wrapper above), linked by contexts.profile.profile_id.
+  function isRootSpan(span) {
+    const root = span._sentryRootSpan;
+    return !root || root === span;
+  }
+  core.legacySpanProfiler = function legacySpanProfiler(client, o) {
+    wrapTransport(client);
+    const spanRate = (name, attributes) => {
+      let r = o.profilesSampleRate;
+      if (typeof o.profilesSampler === 'function') r = o.profilesSampler({ name, attributes, parentSampled: true });
+      else if (r === undefined || r === null) r = config.profilesSampleRate;
+      if (typeof r === 'boolean') return r ? 1 : 0;
+      return typeof r === 'number' && r >= 0 && r <= 1 ? r : 0;
+    };
+    return {
+      spanStart(span) {
+        if (!span || typeof span.spanContext !== 'function' || byTxn.has(span) || !isRootSpan(span)) return;
+        const ctx = span.spanContext();
+        if (!ctx || (ctx.traceFlags & 1) !== 1) return; // not sampled: the SDK sends nothing
+        const attributes = span.attributes || {};
+        const name = String(span.name || '');
+        if (!core.roll(spanRate(name, attributes))) return;
+        const startMs = performanceNow();
+        const h = native.startTransaction(clip(name), String(attributes['sentry.op'] || 'default'),
+          String(ctx.traceId || ''), '', true, true);
+        if (typeof h !== 'number' || h < 0) { core.failed(h); return; }
+        const nids = native.transactionIds(h);
+        if (!nids || !nids.event_id) { native.finishTransaction(h, false); return; }
+        const rec = { handle: h, eventId: nids.event_id, startMs, finished: false, t: Date.now(), v8: true };
+        byTxn.set(span, rec);
+        if (bySpan.size > 200) purge();
+        bySpan.set(String(ctx.spanId), rec);
+      },
+      spanEnd(span) {
+        const rec = span && byTxn.get(span);
+        if (!rec || rec.finished) return;
+        rec.finished = true;
+        native.finishTransaction(rec.handle, true);
+      },
+    };
+  };
 
   // ---- for sentryprof-http.js: is an SDK with tracing on? ------------------------------------
   function sdkClient(c) {

@@ -107,7 +107,13 @@ static struct {
     /* Continuous chunks are being built (SENTRYPROF_MODE at start; an app's Sentry SDK may
      * switch it: sp_agent_set_continuous). Written under lock, read anywhere. */
     _Atomic bool chunking;
-    bool discard_open_chunk;  /* under lock: the switch-off drops an uncommitted chunk */
+    /* Continuous sessions, under lock: each switch-on starts generation sess_gen at
+     * sess_start_ns (monotonic), a switch-off sets sess_end_ns (UINT64_MAX while on). A
+     * sample belongs to the chunk of the session whose window holds its time, so a quick
+     * off/on (an SDK's trace lifecycle) never merges two sessions into one chunk.
+     * discard_gen: the session whose chunk is dropped instead of published. */
+    uint64_t sess_gen, sess_start_ns, sess_end_ns, discard_gen;
+    uint64_t chunk_gen;       /* agent thread: the session of the open chunk */
     bool chunk_committed;     /* agent thread: the open chunk reached the spool once */
     /* A transaction whose v1 profile goes back to JS was started: in continuous mode
      * samples are also retained for such transactions. */
@@ -115,8 +121,8 @@ static struct {
     /* What an app's Sentry SDK said (sp_agent_set_sdk, a JS thread): copied under lock
      * into the agent thread's own strings at the start of a pass. */
     bool sdk_pending;
-    char pend_release[256], pend_environment[128], pend_sdk_name[64], pend_sdk_version[32];
-    char release[256], environment[128], sdk_name[64], sdk_version[32];
+    char pend_release[256], pend_environment[128], pend_sdk_name[64], pend_sdk_version[32], pend_sdk_package[64];
+    char release[256], environment[128], sdk_name[64], sdk_version[32], sdk_package[64];
 } agent = {.lock = PTHREAD_MUTEX_INITIALIZER, .js_lock = PTHREAD_MUTEX_INITIALIZER};
 
 static uint64_t mono_ns(void)
@@ -135,8 +141,9 @@ static void calibrate_clock(void)
                             ((int64_t)r.tv_nsec - (int64_t)m.tv_nsec);
 }
 
-static void new_chunk(void)
+static void new_chunk(uint64_t gen)
 {
+    agent.chunk_gen = gen;
     agent.chunk = sp_session_new();
     sp_ids_new(agent.meta.chunk_id);
     agent.chunk_start_ns = 0;
@@ -448,11 +455,37 @@ static void perf_map_check(void)
     sp_mapfile_track(agent.opts.cfg->spool_dir);
 }
 
+/* Ends the open chunk: published, or dropped (and removed from the spool) when its session
+ * was switched off by an SDK that wants transaction profiles: the default continuous
+ * profile from before Sentry.init was asked for by nobody (it would otherwise reach the
+ * SDK's DSN as a chunk no transaction points to). */
+static void finish_chunk(uint64_t discard_gen)
+{
+    if (!agent.chunk) return;
+    if (agent.chunk_gen != discard_gen) {
+        close_chunk();
+        return;
+    }
+    SP_DEBUG("continuous profiling stopped by the Sentry SDK: the open chunk (%zu samples) is dropped",
+             sp_session_sample_count(agent.chunk));
+    if (agent.chunk_committed && agent.run) {
+        char name[128];
+        chunk_name(name, sizeof name);
+        sp_spool_run_remove(agent.run, name);
+    }
+    sp_session_free(agent.chunk);
+    agent.chunk = NULL;
+}
+
 /* One pass: symbols first (V8 logged the code before it ran), then every ready sample. */
 static void drain(void)
 {
     bool refreshed = false;
-    bool chunking = atomic_load(&agent.chunking);
+    pthread_mutex_lock(&agent.lock);
+    uint64_t gen = agent.sess_gen, start = agent.sess_start_ns, end = agent.sess_end_ns,
+             discard_gen = agent.discard_gen;
+    pthread_mutex_unlock(&agent.lock);
+    uint64_t span = (uint64_t)agent.opts.cfg->chunk_seconds * 1000000000u;
     while (sp_ring_pop(agent.opts.ring, &agent.scratch)) {
         if (!refreshed) {
             perf_map_check();
@@ -460,20 +493,28 @@ static void drain(void)
             refreshed = true;
         }
         const sp_sample_t *s = &agent.scratch;
+        bool in_session = gen && s->ts_ns >= start && s->ts_ns < end;
+        /* taken before the current session began, while an earlier one's chunk is open */
+        bool in_earlier = !in_session && agent.chunk && agent.chunk_gen != gen && s->ts_ns < start;
         /* Transaction profiles need the raw samples; in continuous mode only once a
          * transaction profile for JS (an SDK's) was asked for. */
-        if (!chunking || atomic_load(&agent.js_txns)) retain(s);
-        if (!chunking) continue;
-        uint64_t span = (uint64_t)agent.opts.cfg->chunk_seconds * 1000000000u;
+        if (!in_session || atomic_load(&agent.js_txns)) retain(s);
+        if (!in_session && !in_earlier) continue;
+        if (in_session && agent.chunk && agent.chunk_gen != gen) finish_chunk(discard_gen);
         if (agent.chunk && agent.chunk_start_ns && s->ts_ns - agent.chunk_start_ns >= span) {
+            uint64_t g = agent.chunk_gen;
             close_chunk();
+            new_chunk(g);
         }
-        if (!agent.chunk) new_chunk();
+        if (!agent.chunk) new_chunk(gen);
         if (!agent.chunk) return;
         if (!agent.chunk_start_ns) agent.chunk_start_ns = s->ts_ns;
         add_sample(agent.chunk, &agent.chunk_sym_gen, s);
         agent.dirty = true;
     }
+    /* A session that ended (or was replaced) before this pass began has all its samples
+     * here now: its chunk goes out. */
+    if (agent.chunk && (agent.chunk_gen != gen || end != UINT64_MAX)) finish_chunk(discard_gen);
 }
 
 /* Continuous mode: the transaction event points at this process's continuous profile. */
@@ -579,8 +620,10 @@ static void apply_sdk_settings(void)
     if (agent.pend_sdk_name[0]) {
         memcpy(agent.sdk_name, agent.pend_sdk_name, sizeof agent.sdk_name);
         memcpy(agent.sdk_version, agent.pend_sdk_version, sizeof agent.sdk_version);
+        memcpy(agent.sdk_package, agent.pend_sdk_package, sizeof agent.sdk_package);
         agent.meta.sdk_name = agent.sdk_name;
         agent.meta.sdk_version = agent.sdk_version;
+        agent.meta.sdk_package = agent.sdk_package;
     }
 }
 
@@ -629,23 +672,6 @@ static void *agent_main(void *arg)
         sp_sampler_check_handler();
         perf_map_check();
         process_transactions();
-        pthread_mutex_lock(&agent.lock); /* the switch and its discard flag together */
-        bool chunking = atomic_load(&agent.chunking), discard = agent.discard_open_chunk;
-        if (!chunking) agent.discard_open_chunk = false;
-        pthread_mutex_unlock(&agent.lock);
-        if (!chunking && agent.chunk) {
-            /* Continuous profiling stopped: what was sampled goes out, unless the switch
-             * came from an SDK that wants transaction profiles and nothing was spooled yet
-             * (the samples from before Sentry.init belong to nobody). */
-            if (discard && !agent.chunk_committed) {
-                SP_DEBUG("continuous profiling stopped: the open chunk (%zu samples, never spooled) is dropped",
-                         sp_session_sample_count(agent.chunk));
-                sp_session_free(agent.chunk);
-                agent.chunk = NULL;
-            } else {
-                close_chunk();
-            }
-        }
         uint64_t now = mono_ns();
         if (agent.opts.cfg->all_threads && now - agent.last_thread_scan_ns >= SP_THREAD_SCAN_MS * 1000000ull) {
             scan_native_threads();
@@ -686,6 +712,9 @@ int sp_agent_start(const sp_agent_opts_t *opts)
     agent.meta.release = agent.release;
     agent.meta.environment = agent.environment;
     atomic_store(&agent.chunking, opts->cfg->continuous);
+    agent.sess_gen = opts->cfg->continuous ? 1 : 0; /* the constructor's session, from the start */
+    agent.sess_start_ns = 0;
+    agent.sess_end_ns = UINT64_MAX;
     agent.sym = sp_symbolizer_new(NULL, NULL, opts->process_start); /* perf map: perf_map_check */
     if (!agent.sym) return -ENOMEM;
     agent.last_commit_ns = mono_ns();
@@ -752,11 +781,15 @@ bool sp_agent_set_continuous(bool on, bool discard_uncommitted)
     pthread_mutex_lock(&agent.lock);
     bool was = atomic_load(&agent.chunking);
     if (on && !was) {
+        agent.sess_gen++;
+        agent.sess_start_ns = mono_ns();
+        agent.sess_end_ns = UINT64_MAX;
         atomic_store(&agent.chunking, true);
         sp_sampler_process_begin();
     } else if (!on && was) {
+        agent.sess_end_ns = mono_ns();
+        if (discard_uncommitted) agent.discard_gen = agent.sess_gen;
         atomic_store(&agent.chunking, false);
-        agent.discard_open_chunk = discard_uncommitted;
         sp_sampler_process_end();
     }
     pthread_mutex_unlock(&agent.lock);
@@ -772,13 +805,14 @@ bool sp_agent_continuous(void) { return atomic_load(&agent.chunking); }
 const char *sp_agent_profiler_id(void) { return agent.meta.profiler_id; }
 
 void sp_agent_set_sdk(const char *release, const char *environment, const char *sdk_name,
-                      const char *sdk_version)
+                      const char *sdk_version, const char *sdk_package)
 {
     pthread_mutex_lock(&agent.lock);
     snprintf(agent.pend_release, sizeof agent.pend_release, "%s", release ? release : "");
     snprintf(agent.pend_environment, sizeof agent.pend_environment, "%s", environment ? environment : "");
     snprintf(agent.pend_sdk_name, sizeof agent.pend_sdk_name, "%s", sdk_name ? sdk_name : "");
     snprintf(agent.pend_sdk_version, sizeof agent.pend_sdk_version, "%s", sdk_version ? sdk_version : "");
+    snprintf(agent.pend_sdk_package, sizeof agent.pend_sdk_package, "%s", sdk_package ? sdk_package : "");
     agent.sdk_pending = true;
     pthread_mutex_unlock(&agent.lock);
 }

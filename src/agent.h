@@ -48,7 +48,7 @@ const char *sp_agent_profiler_id(void);
  * environment's values (SENTRY_RELEASE, SENTRY_ENVIRONMENT) from the agent's next pass on.
  * Empty strings keep what is there. */
 void sp_agent_set_sdk(const char *release, const char *environment, const char *sdk_name,
-                      const char *sdk_version);
+                      const char *sdk_version, const char *sdk_package);
 /* CPU time the agent thread has used (its thread CPU clock), ns. */
 uint64_t sp_agent_cpu_ns(void);
 /* In a fork child: the thread does not exist there; forget it without touching its state. */

@@ -115,12 +115,15 @@ char *sp_profile_chunk_text(const sp_session_t *s, const sp_chunk_meta_t *meta, 
     size_t blen;
     char *body = profile_body(s, false, 0, &blen);
     if (!body) return NULL;
-    json_t *root = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:s, s:s}", "chunk_id",
+    /* measurements and debug_meta as @sentry/profiling-node sends them (empty here: no
+     * memory/cpu series, no debug ids yet) so a chunk has the same shape as its. */
+    json_t *root = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:s, s:s, s:{}, s:{s:[]}}", "chunk_id",
                              meta->chunk_id, "profiler_id", meta->profiler_id, "client_sdk", "name",
                              meta->sdk_name ? meta->sdk_name : SP_SDK_NAME, "version",
                              meta->sdk_name && meta->sdk_version ? meta->sdk_version : SP_VERSION, "platform", "node", "version", "2",
                              "release", meta->release ? meta->release : "", "environment",
-                             meta->environment ? meta->environment : "production");
+                             meta->environment ? meta->environment : "production", "measurements",
+                             "debug_meta", "images");
     char *out = dump_with_profile(root, body, blen, len);
     sp_mem_free(body);
     return out;
@@ -143,6 +146,10 @@ int sp_profile_chunk_envelope(const sp_session_t *s, const sp_chunk_meta_t *meta
     json_t *header = json_pack("{s:s, s:s, s:{s:s, s:s}}", "event_id", event_id, "sent_at", sent_at, "sdk",
                                "name", meta->sdk_name ? meta->sdk_name : SP_SDK_NAME, "version",
                                meta->sdk_name && meta->sdk_version ? meta->sdk_version : SP_VERSION);
+    if (header && meta->sdk_name && meta->sdk_package && *meta->sdk_package)
+        json_object_set_new(json_object_get(header, "sdk"), "packages",
+                            json_pack("[{s:s, s:s}]", "name", meta->sdk_package, "version",
+                                      meta->sdk_version ? meta->sdk_version : ""));
     sp_envelope_t *env = sp_envelope_new(header);
     if (!env) {
         sp_mem_free(payload);

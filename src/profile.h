@@ -21,6 +21,7 @@ typedef struct {
     const char *environment;
     const char *sdk_name;    /* client_sdk and envelope sdk; NULL: sentryprof's own. An app's */
     const char *sdk_version; /* Sentry SDK that we serve as its profiler names itself here */
+    const char *sdk_package; /* its npm package ("npm:@sentry/node"): envelope sdk.packages */
 } sp_chunk_meta_t;
 
 /* RFC 3339 UTC with milliseconds: "2026-11-25T19:00:00.123Z". */

@@ -120,7 +120,15 @@ void sp_uploader_init(const sp_config_t *cfg, const char *lib_path)
     up.shutdown_ms = cfg->shutdown_ms;
     snprintf(up.spool, sizeof up.spool, "%s", cfg->spool_dir);
     snprintf(up.lib_path, sizeof up.lib_path, "%s", lib_path ? lib_path : "");
-    if (cfg->has_dsn && cfg->dsn_valid) enable(SP_ENV_DSN); /* config.c warned about a bad one */
+    /* config.c warned about a bad DSN */
+    if (!cfg->has_dsn || !cfg->dsn_valid || !enable(SP_ENV_DSN)) return;
+    /* The sweep: a process killed with -9 (or by the OOM killer) left its open chunk and
+     * batch in the spool; the next process with a DSN sends them within its first seconds
+     * even if it spools nothing itself for a while. */
+    pthread_mutex_lock(&up.lock);
+    up.retry_at = time(NULL) + SP_UP_SWEEP_DELAY_S;
+    start_thread_locked();
+    pthread_mutex_unlock(&up.lock);
 }
 
 void sp_uploader_set_dsn(const char *dsn)
@@ -156,8 +164,7 @@ void sp_uploader_set_dsn(const char *dsn)
     pthread_mutex_lock(&up.lock);
     if (up.enabled) {
         up.disabled = false; /* a new DSN gets its own chance (exit 3 was about the old one) */
-        if (!up.retry_at || up.retry_at > time(NULL) + SP_UP_SWEEP_DELAY_S)
-            up.retry_at = time(NULL) + SP_UP_SWEEP_DELAY_S;
+        up.published++; /* a pass now: Sentry.init is past the app's startup already */
         start_thread_locked();
         pthread_cond_broadcast(&up.wake);
     }
@@ -249,6 +256,7 @@ static int run_child(int timeout_s, int wait_ms)
     posix_spawnattr_setsigmask(&at, &none); /* our thread blocks everything; the child must not */
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK);
     pid_t pid;
+    SP_DEBUG("uploader: sentryprof upload --once%s", dsn[0] ? " --dsn (the Sentry SDK's)" : "");
     int rc = posix_spawn(&pid, up.cli, &fa, &at, argv, up.envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);

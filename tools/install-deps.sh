@@ -1,15 +1,23 @@
 #!/bin/sh
-# Installs what sentryprof needs to build and test on Debian 12 (bookworm). Idempotent:
-# does nothing when every package is already there. Uses sudo when not root.
+# Installs what sentryprof needs to build on Debian 12 (bookworm), and with --test what its
+# tests need too. Idempotent: does nothing when every package is already there. Uses sudo
+# when not root.
 set -e
 PKGS="autoconf automake libtool pkg-config make gcc libunwind-dev libjemalloc-dev
-libjansson-dev zlib1g-dev libcurl4-openssl-dev check nodejs binutils util-linux"
+libjansson-dev zlib1g-dev libcurl4-openssl-dev check nodejs binutils util-linux
+libprotobuf-c-dev protobuf-c-compiler"
+# libxml2-utils, npm, golang-go, chromium: the consumers tests/e2e/cli_export.sh reads the
+# exports with (xmllint, speedscope's schema, go tool pprof, a headless browser). Only for
+# the tests: quickstart.sh must not pull a browser and a Go toolchain onto a user's machine.
+[ "${1:-}" = "--test" ] && PKGS="$PKGS libxml2-utils npm golang-go chromium"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 # A node that is not Debian's (nodesource, nvm, a tarball) is fine: drop nodejs then.
 if command -v node >/dev/null 2>&1; then missing=$(echo "$missing" | sed 's/ nodejs//'); fi
+# npm (tests/e2e/cli_export.sh installs its pinned consumers) ships with such a node too.
+if command -v npm >/dev/null 2>&1; then missing=$(echo "$missing" | sed 's/ npm//'); fi
 [ -z "$missing" ] && exit 0
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"

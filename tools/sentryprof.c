@@ -14,6 +14,7 @@
  * PATH (doctor: where node is).
  */
 #include "cli.h"
+#include "export.h"
 
 #include "batch.h"
 #include "mem.h"
@@ -42,10 +43,21 @@ void sp_cli_usage(FILE *out)
     fprintf(out,
             "usage: sentryprof COMMAND [ARGS...]\n"
             "\n"
-            "  top [-n N] [--sort self|total] [--thread TID] [--js-only] [FILE|DIR...]\n"
+            "  top [-n N] [--sort self|total] [--by function|file|package] [--json] [FILTERS]\n"
+            "      [FILE|DIR...]\n"
             "      the N (default %d, 0 = all) hottest functions in envelope files; a DIR means\n"
             "      every *.envelope and *.envelopes (batch) in it and in its subdirectories\n"
-            "      (default: the spool)\n"
+            "      (default: the spool). FILTERS (top, convert, flame): --thread TID,\n"
+            "      --transaction NAME, --since 10m|UNIX-SECONDS|ISO-TIME, --js-only\n"
+            "  convert --to collapsed|speedscope|cpuprofile|pprof [FILTERS] -o OUT [FILE|DIR...]\n"
+            "      export the profiles: collapsed stacks (flamegraph.pl, inferno), speedscope JSON\n"
+            "      (one sampled profile per thread), Chrome DevTools .cpuprofile (one thread: the\n"
+            "      busiest or --thread), pprof (gzipped profile.proto: go tool pprof, Pyroscope,\n"
+            "      Parca); OUT - is standard output\n"
+            "  flame [--reverse] [--html] [--title T] [FILTERS] -o OUT [FILE|DIR...]\n"
+            "      an interactive SVG flame graph (hover, click to zoom, / or Ctrl-F to search);\n"
+            "      --reverse: icicle by leaf function; --html: one page with the graph and the\n"
+            "      top table\n"
             "  list [DIR]\n"
             "      one line per envelope in the spool (FILE#N inside a batch): size, item\n"
             "      types, samples, span\n"
@@ -354,6 +366,10 @@ int main(int argc, char **argv)
         rc = 0;
     } else if (strcmp(cmd, "top") == 0) {
         rc = sp_cli_top(argc - 1, argv + 1);
+    } else if (strcmp(cmd, "convert") == 0) {
+        rc = sp_cli_convert(argc - 1, argv + 1);
+    } else if (strcmp(cmd, "flame") == 0) {
+        rc = sp_cli_flame(argc - 1, argv + 1);
     } else if (strcmp(cmd, "list") == 0) {
         rc = cmd_list(argc - 1, argv + 1);
     } else if (strcmp(cmd, "run") == 0) {

@@ -237,4 +237,41 @@ run_dsn_case sampler-1 "profilesSampler: () => 1"
 check "dsn in code, profilesSampler returning 1: 3 transactions, 3 profiles" \
     test "$(jqn "$s" 'JSON.stringify(f.items_by_type)')" = '{"transaction":3,"profile":3}'
 
+# ---- issue 14: the sweep with the DSN only in Sentry.init. A continuous run killed with -9
+# left its open chunk; an @sentry/node 7 app with the DSN in its code (none in the
+# environment), doing nothing for 9 s after Sentry.init, sends it within its first seconds
+# (first 8 s, node and @sentry/node loading included, on a busy machine).
+D="$WORK/sweep"
+mkdir -p "$D"
+start_ingest "$D"
+env SENTRY_DSN="$DSN" SENTRYPROF_MODE=continuous SENTRYPROF_COMMIT_SECONDS=1 SENTRYPROF_SPOOL_DIR="$D/spool" \
+    LD_PRELOAD="$SP_LIB" "$NODE" "$APPS/steady.js" 60 >/dev/null 2>&1 &
+victim=$!
+for _ in $(seq 1 100); do [ "$(count_envelopes "$D/spool")" = 1 ] && break; sleep 0.1; done
+sleep 1.2
+kill -9 $victim; wait $victim 2>/dev/null
+cat >"$D/idle.js" <<JS
+const Sentry = require('@sentry/node');
+Sentry.init({ dsn: '$DSN', tracesSampleRate: 1, profilesSampleRate: 1 });
+setTimeout(() => console.log('sdk idle done'), 9000);
+JS
+t0=$(date +%s%N)
+env -u SENTRY_DSN SENTRYPROF_SPOOL_DIR="$D/spool" LD_PRELOAD="$SP_LIB" "$NODE" "$D/idle.js" >"$D/out" 2>"$D/err" &
+idle=$!
+got=0
+while [ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 8000 ]; do
+    got=$(jqn "$("$NODE" "$INGEST/summary.js" "$D")" 'f.chunk_ids.length')
+    [ "$got" -ge 1 ] && break
+    sleep 0.2
+done
+elapsed=$(( ($(date +%s%N) - t0) / 1000000 ))
+wait $idle
+stop_ingest
+echo "# sweep with the SDK's DSN: the dead run's chunk arrived after ${elapsed} ms"
+sed 's/^/# app stderr: /' "$D/err" | head -5
+check "DSN only in Sentry.init: the dead run's chunk is sent within the app's first seconds (${elapsed} ms)" test "$got" = 1
+s=$("$NODE" "$INGEST/summary.js" "$D")
+check "... once, and the app's output is unchanged" \
+    test "$(jqn "$s" 'f.chunk_ids.length + " " + f.duplicate_chunk_ids.length'):$(cat "$D/out")" = "1 0:sdk idle done"
+
 finish

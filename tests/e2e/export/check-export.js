@@ -1,0 +1,165 @@
+#!/usr/bin/env node
+// check-export.js: reads sentryprof's exports the way their consumers do and prints what it
+// found as one JSON line (cli_export.sh compares the numbers); exit 1 with the reasons on
+// stderr when the file breaks its format's rules.
+//   speedscope FILE SCHEMA   validates against speedscope's published file-format schema
+//                            (ajv, from the pinned npm package); per profile: samples, unit,
+//                            and per frame label the samples it is on (total) and leaf (self)
+//   cpuprofile FILE          DevTools' Profiler.Profile rules: unique ids, root, parent and
+//                            children agree, every sample a node, hitCount = samples per node,
+//                            timeDeltas >= 0 and summing to endTime - startTime
+//   svg FILE                 the flame graph's frames (<g class="f">): per depth the widest
+//                            frame's name; the total samples
+'use strict';
+const fs = require('fs');
+const path = require('path');
+
+const [mode, file, extra] = process.argv.slice(2);
+const errors = [];
+const fail = (m) => errors.push(m);
+const done = (out) => {
+    if (errors.length) {
+        for (const e of errors.slice(0, 20)) console.error(`check-export ${mode}: ${e}`);
+        process.exit(1);
+    }
+    console.log(JSON.stringify(out));
+};
+
+if (mode === 'speedscope') {
+    const doc = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const Ajv = require(path.join(process.env.EXPORT_NODE_MODULES, 'ajv'));
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    const schema = JSON.parse(fs.readFileSync(extra, 'utf8'));
+    if (!ajv.validate(schema, doc)) for (const e of ajv.errors) fail(`schema: ${e.instancePath} ${e.message}`);
+    const frames = doc.shared.frames;
+    const out = { profiles: {} };
+    for (const p of doc.profiles) {
+        if (p.type !== 'sampled') fail(`profile ${p.name} is ${p.type}`);
+        if (p.samples.length !== p.weights.length) fail(`profile ${p.name}: samples and weights differ in length`);
+        const w0 = p.weights[0];
+        const total = {}, self = {};
+        let sum = 0;
+        p.samples.forEach((st, i) => {
+            sum += p.weights[i];
+            const seen = new Set();
+            st.forEach((fi, k) => {
+                if (!(fi >= 0 && fi < frames.length)) return fail(`profile ${p.name}: frame ${fi} out of range`);
+                const f = frames[fi];
+                const label = f.file ? `${f.name} ${path.basename(f.file)}:${f.line ?? ''}` : f.name;
+                if (!seen.has(label)) total[label] = (total[label] || 0) + p.weights[i] / w0;
+                seen.add(label);
+                if (k === st.length - 1) self[label] = (self[label] || 0) + p.weights[i] / w0;
+            });
+        });
+        if (p.endValue - p.startValue !== sum) fail(`profile ${p.name}: endValue - startValue ${p.endValue - p.startValue} != sum of weights ${sum}`);
+        out.profiles[p.name] = { samples: p.samples.length, unit: p.unit, total, self };
+    }
+    done(out);
+} else if (mode === 'cpuprofile') {
+    const p = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const byId = new Map();
+    for (const n of p.nodes) {
+        if (byId.has(n.id)) fail(`node id ${n.id} twice`);
+        byId.set(n.id, n);
+        const cf = n.callFrame;
+        if (!cf || typeof cf.functionName !== 'string' || typeof cf.url !== 'string' ||
+            typeof cf.scriptId !== 'string' || !Number.isInteger(cf.lineNumber) || !Number.isInteger(cf.columnNumber))
+            fail(`node ${n.id}: bad callFrame ${JSON.stringify(cf)}`);
+    }
+    const root = p.nodes[0];
+    if (!root || root.callFrame.functionName !== '(root)' || root.parent !== undefined) fail('first node is not the root');
+    let childLinks = 0;
+    for (const n of p.nodes) {
+        for (const c of n.children || []) {
+            childLinks++;
+            const k = byId.get(c);
+            if (!k) fail(`node ${n.id}: child ${c} is not a node`);
+            else if (k.parent !== n.id) fail(`node ${c}: parent ${k.parent}, but listed under ${n.id}`);
+        }
+        if (n !== root && !(byId.get(n.parent)?.children || []).includes(n.id)) fail(`node ${n.id}: not among its parent's children`);
+    }
+    if (childLinks !== p.nodes.length - 1) fail(`${childLinks} child links for ${p.nodes.length} nodes`);
+    if (p.samples.length !== p.timeDeltas.length) fail('samples and timeDeltas differ in length');
+    const hits = new Map();
+    for (const s of p.samples) {
+        if (!byId.has(s)) fail(`sample ${s} is not a node`);
+        hits.set(s, (hits.get(s) || 0) + 1);
+    }
+    for (const n of p.nodes) if ((n.hitCount || 0) !== (hits.get(n.id) || 0)) fail(`node ${n.id}: hitCount ${n.hitCount} but ${hits.get(n.id) || 0} samples`);
+    let sum = 0;
+    for (const d of p.timeDeltas) {
+        if (!(d >= 0)) fail(`negative time delta ${d}`);
+        sum += d;
+    }
+    if (sum !== p.endTime - p.startTime) fail(`timeDeltas sum to ${sum}, endTime - startTime is ${p.endTime - p.startTime}`);
+    // self samples per function, as top counts them
+    const self = {};
+    for (const s of p.samples) {
+        const cf = byId.get(s)?.callFrame;
+        if (cf) self[cf.functionName] = (self[cf.functionName] || 0) + 1;
+    }
+    done({ nodes: p.nodes.length, samples: p.samples.length, span: p.endTime - p.startTime, self });
+} else if (mode === 'svg') {
+    const text = fs.readFileSync(file, 'utf8');
+    const re = /<g class="f"([^>]*)>/g;
+    const attr = (s, k) => (s.match(new RegExp(` ${k}="([^"]*)"`)) || [])[1];
+    const widest = {};
+    let frames = 0;
+    let m;
+    while ((m = re.exec(text))) {
+        frames++;
+        const d = +attr(m[1], 'data-d'), w = +attr(m[1], 'data-s');
+        const name = attr(m[1], 'data-n');
+        if (!widest[d] || w > widest[d].w) widest[d] = { w, name, tie: false };
+        else if (w === widest[d].w) widest[d].tie = true;
+    }
+    const total = +(text.match(/data-total="(\d+)"/) || [])[1];
+    if (!frames) fail('no frames');
+    if (!/<script[\s>]/.test(text)) fail('no script');
+    done({ frames, total, widest });
+} else if (mode === 'png') {
+    // a headless Chromium screenshot: how many pixels differ from the background (the
+    // top-left pixel), how many distinct colours, how many search-highlight pixels
+    const buf = fs.readFileSync(file);
+    if (buf.readUInt32BE(0) !== 0x89504e47) fail('not a PNG');
+    let off = 8, w = 0, h = 0, depth = 0, ctype = 0;
+    const idat = [];
+    while (off < buf.length) {
+        const len = buf.readUInt32BE(off), type = buf.toString('latin1', off + 4, off + 8);
+        const data = buf.subarray(off + 8, off + 8 + len);
+        if (type === 'IHDR') { w = data.readUInt32BE(0); h = data.readUInt32BE(4); depth = data[8]; ctype = data[9]; }
+        if (type === 'IDAT') idat.push(data);
+        off += 12 + len;
+    }
+    if (depth !== 8 || (ctype !== 2 && ctype !== 6)) fail(`unsupported PNG: depth ${depth}, colour type ${ctype}`);
+    const bpp = ctype === 6 ? 4 : 3, stride = w * bpp;
+    const raw = require('zlib').inflateSync(Buffer.concat(idat));
+    const px = Buffer.alloc(h * stride);
+    for (let y = 0; y < h; y++) {
+        const f = raw[y * (stride + 1)], src = raw.subarray(y * (stride + 1) + 1, (y + 1) * (stride + 1));
+        for (let x = 0; x < stride; x++) {
+            const a = x >= bpp ? px[y * stride + x - bpp] : 0, b = y ? px[(y - 1) * stride + x] : 0;
+            const c = x >= bpp && y ? px[(y - 1) * stride + x - bpp] : 0;
+            let v = src[x];
+            if (f === 1) v += a;
+            else if (f === 2) v += b;
+            else if (f === 3) v += (a + b) >> 1;
+            else if (f === 4) { const p = a + b - c, pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c); v += pa <= pb && pa <= pc ? a : pb <= pc ? b : c; }
+            px[y * stride + x] = v & 255;
+        }
+    }
+    const bg = px.readUIntBE(0, 3);
+    let nonbg = 0, magenta = 0;
+    const colours = new Set();
+    for (let i = 0; i < h * w; i++) {
+        const r = px[i * bpp], g = px[i * bpp + 1], b = px[i * bpp + 2];
+        const v = (r << 16) | (g << 8) | b;
+        if (v !== bg) nonbg++;
+        if (r === 230 && g === 0 && b === 230) magenta++;
+        colours.add(v);
+    }
+    done({ width: w, height: h, nonbg, colours: colours.size, magenta });
+} else {
+    console.error('usage: check-export.js speedscope|cpuprofile|svg|png FILE [SCHEMA]');
+    process.exit(2);
+}
