@@ -299,3 +299,16 @@ bool sp_cli_default_spool(char *buf, size_t len)
     }
     return true;
 }
+
+/* true if list (words separated by any of seps) holds word */
+bool sp_cli_has_word(const char *list, const char *seps, const char *word)
+{
+    size_t wl = strlen(word);
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, seps);
+        if (n == wl && memcmp(p, word, wl) == 0) return true;
+        p += n;
+        if (*p) p++;
+    }
+    return false;
+}

@@ -2,7 +2,7 @@
  *   top      the hottest functions of the profiles in spool files (top.c)
  *   list     one line per envelope in the spool (a batch file's as FILE#N): size, item types,
  *            samples, time span
- *   run      execs a command with libsentryprof.so prepended to LD_PRELOAD
+ *   run      runs a command with libsentryprof.so prepended to LD_PRELOAD (run.c)
  *   upload   sends the spool's envelopes to Sentry (upload.c; the only network code)
  *   doctor   runs node under the shim and reports whether profiling works (doctor.c)
  *   version  prints SP_VERSION
@@ -61,8 +61,16 @@ void sp_cli_usage(FILE *out)
             "  list [DIR]\n"
             "      one line per envelope in the spool (FILE#N inside a batch): size, item\n"
             "      types, samples, span\n"
-            "  run [--] COMMAND [ARGS...]\n"
-            "      run COMMAND with libsentryprof.so added to LD_PRELOAD\n"
+            "  run [--hz N] [--clock wall|cpu] [--mode transaction|continuous] [--spool DIR]\n"
+            "      [--open] [--summary|--quiet] [--] COMMAND [ARGS...]\n"
+            "      run COMMAND with libsentryprof.so added to LD_PRELOAD and the options as its\n"
+            "      environment (SENTRYPROF_HZ, _CLOCK, _MODE, _SPOOL_DIR). Afterwards, on stderr\n"
+            "      when it is a terminal or with --summary (never with --quiet): where the\n"
+            "      profile went, samples and threads, the top 3 functions; --open: a flame graph\n"
+            "      DIR/flame-PID.svg beside the spooled files. Exit status, stdio and signals\n"
+            "      pass through (an entrypoint: ENTRYPOINT [\"sentryprof\",\"run\",\"--\"]): with\n"
+            "      nothing to do afterwards COMMAND is exec'd, else signals sent to us are\n"
+            "      forwarded and a child killed by a signal kills us with the same signal\n"
             "  upload [--spool DIR] [--dsn DSN] [--timeout SECONDS] [--once] [--quiet]\n"
             "      send the spool's envelopes to Sentry (DSN: --dsn or SENTRY_DSN), oldest first,\n"
             "      until none is left or the timeout (default 30) passes; --once: one pass, no\n"
@@ -82,19 +90,6 @@ void sp_cli_usage(FILE *out)
             "             SENTRYPROF_LIB (the library run preloads),\n"
             "             SENTRY_DSN (upload), SENTRYPROF_SPOOL_MAX_BYTES (upload: spool size cap)\n",
             SP_CLI_TOP_DEFAULT);
-}
-
-/* true if list (words separated by any of seps) holds word */
-static bool has_word(const char *list, const char *seps, const char *word)
-{
-    size_t wl = strlen(word);
-    for (const char *p = list; *p;) {
-        size_t n = strcspn(p, seps);
-        if (n == wl && memcmp(p, word, wl) == 0) return true;
-        p += n;
-        if (*p) p++;
-    }
-    return false;
 }
 
 /* ---- list ---- */
@@ -134,7 +129,7 @@ static void list_row(row_t *row, const sp_envelope_parsed_t *env)
     for (size_t i = 0; i < env->count; i++) {
         const char *type = sp_cli_item_type(env, i);
         size_t tl = strlen(types);
-        if (!has_word(types, ",", type) && tl + strlen(type) + 2 < sizeof types)
+        if (!sp_cli_has_word(types, ",", type) && tl + strlen(type) + 2 < sizeof types)
             snprintf(types + tl, sizeof types - tl, "%s%s", tl ? "," : "", type);
         if (!sp_cli_is_profile(type)) continue;
         json_t *payload = sp_envelope_item_json(env, i);
@@ -316,37 +311,6 @@ int sp_cli_find_lib(char *out, size_t len, char *why, size_t whylen)
     return rc;
 }
 
-static int cmd_run(int argc, char **argv)
-{
-    int i = 1;
-    if (i < argc && (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)) {
-        sp_cli_usage(stdout);
-        return 0;
-    }
-    if (i < argc && strcmp(argv[i], "--") == 0) i++;
-    if (i >= argc) return sp_cli_bad_usage("run: no COMMAND given");
-    char lib[PATH_MAX];
-    if (sp_cli_find_lib(lib, sizeof lib, NULL, 0) < 0) return 127;
-    if (strpbrk(lib, ": ")) {
-        sp_cli_err("cannot preload %s: LD_PRELOAD paths cannot contain ':' or ' '", lib);
-        return 127;
-    }
-    const char *old = getenv("LD_PRELOAD");
-    if (!old || !has_word(old, ": ", lib)) { /* ld.so splits LD_PRELOAD at ':' and ' ' */
-        char *val = old && *old ? sp_cli_printf("%s:%s", lib, old) : sp_cli_strdup(lib);
-        if (setenv("LD_PRELOAD", val, 1) != 0) {
-            sp_cli_err("cannot set LD_PRELOAD: %s", strerror(errno));
-            return 127;
-        }
-        sp_mem_free(val);
-    }
-    fflush(stdout);
-    execvp(argv[i], argv + i);
-    int e = errno;
-    sp_cli_err("cannot run %s: %s", argv[i], strerror(e));
-    return e == ENOENT ? 127 : 126;
-}
-
 /* ---- main ---- */
 
 int main(int argc, char **argv)
@@ -373,7 +337,7 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "list") == 0) {
         rc = cmd_list(argc - 1, argv + 1);
     } else if (strcmp(cmd, "run") == 0) {
-        rc = cmd_run(argc - 1, argv + 1);
+        rc = sp_cli_run(argc - 1, argv + 1);
     } else if (strcmp(cmd, "upload") == 0) {
         rc = sp_cli_upload(argc - 1, argv + 1);
     } else if (strcmp(cmd, "doctor") == 0) {
