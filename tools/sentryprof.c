@@ -44,7 +44,7 @@ void sp_cli_usage(FILE *out)
     fprintf(out,
             "usage: sentryprof COMMAND [ARGS...]\n"
             "\n"
-            "  top [-n N] [--sort self|total] [--by function|file|package] [--json] [FILTERS]\n"
+            "  top [-n N] [--sort self|total] [--by function|line|file|package] [--json] [FILTERS]\n"
             "      [FILE|DIR...]\n"
             "      the N (default %d, 0 = all) hottest functions in envelope files; a DIR means\n"
             "      every *.envelope and *.envelopes (batch) in it and in its subdirectories\n"
