@@ -14,7 +14,15 @@
 
 #define SP_CLI_TOP_DEFAULT 20 /* rows printed by top without -n */
 
-/* "sentryprof: <message>\n" on stderr. */
+/* A progress line on stderr, rewritten in place: "sentryprof: WHAT done/total files", or
+ * WHAT and fmt's text. Only when want and stderr is a terminal; at most every 100 ms (and
+ * at done == total); sp_cli_err erases it first, sp_cli_progress_end at the end. */
+void sp_cli_progress_begin(const char *what, size_t total, bool want);
+void sp_cli_progress(size_t done, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sp_cli_progress_clear(void);
+void sp_cli_progress_end(void);
+
+/* "sentryprof: <message>\n" on stderr (erasing a progress line first). */
 void sp_cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* sp_mem allocation; out of memory is one error line and exit(1). */

@@ -486,7 +486,7 @@ static int model_envelope(const sp_envelope_parsed_t *env, const char *bad, size
     char where[64] = "", why[256];
     if (sp_batch_is_name(fc->path)) snprintf(where, sizeof where, " envelope %zu", index);
     if (!env) {
-        sp_model_progress_clear();
+        sp_cli_progress_clear();
         sp_cli_err("skipping %s%s: %s", fc->path, where, bad);
         return 0;
     }
@@ -498,10 +498,10 @@ static int model_envelope(const sp_envelope_parsed_t *env, const char *bad, size
         if (txn) {
             if (payload) model_txn_event(fc->m, payload);
         } else if (!payload) {
-            sp_model_progress_clear();
+            sp_cli_progress_clear();
             sp_cli_err("skipping %s%s: item %zu (%s): payload is not valid JSON", fc->path, where, i, type);
         } else if (model_add(fc->m, payload, strcmp(type, "profile") == 0, why, sizeof why) < 0) {
-            sp_model_progress_clear();
+            sp_cli_progress_clear();
             sp_cli_err("skipping %s%s: item %zu (%s): %s", fc->path, where, i, type, why);
         } else {
             fc->read++;
@@ -517,37 +517,11 @@ static size_t model_file(sp_model_t *m, const char *path)
     char why[256];
     long n = sp_cli_each_envelope(path, model_envelope, &fc, why, sizeof why);
     if (n < 0 || why[0]) {
-        sp_model_progress_clear();
+        sp_cli_progress_clear();
         sp_cli_err("%s %s: %s", n < 0 ? "skipping" : "reading", path, why);
     }
     if (fc.read) m->files++;
     return fc.read;
-}
-
-/* The progress line: only on a terminal, only for many files, at most every 100 ms;
- * cleared before any warning line and at the end, so stderr reads the same as without. */
-typedef struct {
-    bool on;
-    size_t done, total;
-    struct timespec last;
-} progress_t;
-
-static progress_t progress;
-
-void sp_model_progress_clear(void)
-{
-    if (progress.on && progress.done) fputs("\r\033[K", stderr);
-}
-
-static void progress_step(void)
-{
-    if (!progress.on) return;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    int64_t ms = (int64_t)(now.tv_sec - progress.last.tv_sec) * 1000 + (now.tv_nsec - progress.last.tv_nsec) / 1000000;
-    if (progress.done > 0 && ms < 100 && progress.done != progress.total) return;
-    progress.last = now;
-    fprintf(stderr, "\rsentryprof: reading %zu/%zu files\033[K", progress.done, progress.total);
 }
 
 long sp_model_load(sp_model_t *m, const sp_cli_strvec_t *paths)
@@ -577,16 +551,14 @@ long sp_model_load(sp_model_t *m, const sp_cli_strvec_t *paths)
             sp_cli_strvec_push(&files, sp_cli_strdup(pv[i]));
         }
     }
-    progress = (progress_t){.on = files.n >= SP_MODEL_PROGRESS_FILES && isatty(STDERR_FILENO), .total = files.n};
+    sp_cli_progress_begin("reading", files.n, files.n >= SP_MODEL_PROGRESS_FILES);
     long items = 0;
     for (size_t j = 0; j < files.n; j++) {
-        progress_step();
+        sp_cli_progress(j, NULL);
         items += (long)model_file(m, files.v[j]);
-        progress.done++;
     }
-    progress_step();
-    sp_model_progress_clear();
-    progress.on = false;
+    sp_cli_progress(files.n, NULL);
+    sp_cli_progress_end();
     sp_cli_strvec_free(&files);
     return items;
 }

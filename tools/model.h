@@ -175,9 +175,6 @@ void sp_model_tree(const sp_model_t *m, long thread, bool reverse, sp_model_tree
 void sp_model_tree_sort(sp_model_tree_t *t, int (*cmp)(uint32_t fa, uint32_t fb, void *arg), void *arg);
 void sp_model_tree_free(sp_model_tree_t *t);
 
-/* Erases the progress line, if one is showing (before any other stderr line). */
-void sp_model_progress_clear(void);
-
 /* One line on stderr saying no sample passed the filter f. */
 void sp_cli_model_no_samples(const sp_model_filter_t *f);
 
