@@ -93,7 +93,7 @@ term() {
     local pid=$! n=0
     while [ ! -e "$WORK/ready" ] && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done
     sleep 0.3 # the app's next tick: past its start-up
-    kill -TERM $pid
+    kill -"${SIG:-TERM}" $pid
     wait $pid
     echo $? >"$WORK/$name.rc"
 }
@@ -109,6 +109,10 @@ term k_exec 0 "$SP_CLI" run --spool "$WORK/spool-t" -- "$NODE" "$WORK/app.js"
 check "run (exec'd), no handler: 143, same bytes" same k_direct k_exec || show k_direct k_exec
 term k_fork 0 "$SP_CLI" run --open --quiet --spool "$WORK/spool-t" -- "$NODE" "$WORK/app.js"
 check "run (forked), no handler: killed by SIGTERM itself, 143, same bytes" same k_direct k_fork || show k_direct k_fork
+SIG=INT term i_direct 0 "$NODE" "$WORK/app.js"
+SIG=INT term i_fork 0 "$SP_CLI" run --open --quiet --spool "$WORK/spool-t" -- "$NODE" "$WORK/app.js"
+check "SIGINT (kill) forwarded too: 130 as directly" same i_direct i_fork || show i_direct i_fork
+check "SIGINT directly: 130" test "$(cat "$WORK/i_direct.rc")" = 130
 runit kill_direct sh -c 'kill -KILL $$'
 runit kill_fork "$SP_CLI" run --summary --spool "$WORK/spool-none" -- sh -c 'kill -KILL $$'
 check "child killed by SIGKILL: 137 as directly" test "$(cat "$WORK/kill_direct.rc")" = 137 -a "$(cat "$WORK/kill_fork.rc")" = 137
