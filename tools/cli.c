@@ -14,14 +14,68 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define SP_CLI_MAX_FILE (64UL << 20) /* larger files are skipped (sp_envelope_parse's limit) */
 
+/* The progress line: only on a terminal, only when asked for (many files), at most every
+ * 100 ms; erased before any error line and at the end, so stderr reads the same as without. */
+static struct {
+    bool on, shown;
+    char what[64];
+    size_t total;
+    struct timespec last;
+} progress;
+
+void sp_cli_progress_begin(const char *what, size_t total, bool want)
+{
+    progress.on = want && isatty(STDERR_FILENO);
+    progress.shown = false;
+    snprintf(progress.what, sizeof progress.what, "%s", what);
+    progress.total = total;
+    progress.last = (struct timespec){0, 0};
+}
+
+void sp_cli_progress(size_t done, const char *fmt, ...)
+{
+    if (!progress.on) return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t ms = (int64_t)(now.tv_sec - progress.last.tv_sec) * 1000 + (now.tv_nsec - progress.last.tv_nsec) / 1000000;
+    if (progress.shown && ms < 100 && done != progress.total) return;
+    progress.last = now;
+    fprintf(stderr, "\rsentryprof: %s ", progress.what);
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+    } else {
+        fprintf(stderr, "%zu/%zu files", done, progress.total);
+    }
+    fputs("\033[K", stderr);
+    progress.shown = true;
+}
+
+void sp_cli_progress_clear(void)
+{
+    if (progress.shown) fputs("\r\033[K", stderr);
+    progress.shown = false;
+}
+
+void sp_cli_progress_end(void)
+{
+    sp_cli_progress_clear();
+    progress.on = false;
+}
+
 void sp_cli_err(const char *fmt, ...)
 {
+    sp_cli_progress_clear();
     /* One line whatever the values hold (a DSN with a newline): control bytes escaped. */
     char buf[2048];
     va_list ap;
@@ -298,4 +352,17 @@ bool sp_cli_default_spool(char *buf, size_t len)
         return false;
     }
     return true;
+}
+
+/* true if list (words separated by any of seps) holds word */
+bool sp_cli_has_word(const char *list, const char *seps, const char *word)
+{
+    size_t wl = strlen(word);
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, seps);
+        if (n == wl && memcmp(p, word, wl) == 0) return true;
+        p += n;
+        if (*p) p++;
+    }
+    return false;
 }

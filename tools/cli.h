@@ -14,7 +14,15 @@
 
 #define SP_CLI_TOP_DEFAULT 20 /* rows printed by top without -n */
 
-/* "sentryprof: <message>\n" on stderr. */
+/* A progress line on stderr, rewritten in place: "sentryprof: WHAT done/total files", or
+ * WHAT and fmt's text. Only when want and stderr is a terminal; at most every 100 ms (and
+ * at done == total); sp_cli_err erases it first, sp_cli_progress_end at the end. */
+void sp_cli_progress_begin(const char *what, size_t total, bool want);
+void sp_cli_progress(size_t done, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sp_cli_progress_clear(void);
+void sp_cli_progress_end(void);
+
+/* "sentryprof: <message>\n" on stderr (erasing a progress line first). */
 void sp_cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* sp_mem allocation; out of memory is one error line and exit(1). */
@@ -58,6 +66,9 @@ const char *sp_cli_item_type(const sp_envelope_parsed_t *env, size_t i);
 /* profile_chunk (v2) or profile (v1). */
 bool sp_cli_is_profile(const char *type);
 
+/* true if list (words separated by any of the characters in seps) holds word. */
+bool sp_cli_has_word(const char *list, const char *seps, const char *word);
+
 /* Default spool directory into buf; false after an error line. */
 bool sp_cli_default_spool(char *buf, size_t len);
 
@@ -70,6 +81,7 @@ int sp_cli_bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 int sp_cli_top(int argc, char **argv); /* top.c */
 int sp_cli_upload(int argc, char **argv); /* upload.c */
 int sp_cli_doctor(int argc, char **argv); /* doctor.c */
+int sp_cli_run(int argc, char **argv);    /* run.c */
 
 /* libsentryprof.so for run and doctor: $SENTRYPROF_LIB, next to this executable's build
  * tree or install prefix, SP_LIBDIR (sentryprof.c). 0 with its absolute path in out, or

@@ -23,6 +23,10 @@ int64_t sp_export_interval(const sp_model_t *m, size_t lo, size_t hi);
 /* --to pprof (pprof.c): gzipped profile.proto. false on a write error. */
 bool sp_export_pprof(const sp_model_t *m, FILE *out);
 
+/* The flame graph SVG of m's selected samples written to path (run --open). 0, or -1
+ * after an error line. */
+int sp_export_flame_file(const sp_model_t *m, const char *path, const char *title);
+
 int sp_cli_convert(int argc, char **argv); /* convert.c */
 int sp_cli_flame(int argc, char **argv);   /* flame.c */
 

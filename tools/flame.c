@@ -305,6 +305,15 @@ static void write_html(const sp_model_t *m, FILE *out, bool reverse, const char 
     fputs("</table>\n</body></html>\n", out);
 }
 
+int sp_export_flame_file(const sp_model_t *m, const char *path, const char *title)
+{
+    char *tmp;
+    FILE *f = sp_export_open(path, &tmp);
+    if (!f) return -1;
+    write_svg(m, f, false, title, false);
+    return sp_export_close(f, path, tmp, !ferror(f));
+}
+
 int sp_cli_flame(int argc, char **argv)
 {
     sp_model_t m = {0};

@@ -1,6 +1,7 @@
 /* model: the CLI's one reader of spooled profiles (see model.h). Owns: the function table
  * (open addressing over "<kind>\x1f<name>\x1f<path>"), the stack table (interned
- * root -> leaf sequences of function ids), threads, transactions and samples; validation
+ * root -> leaf sequences of function ids), the line stacks (each frame's own line, so
+ * top --by line can tell lines of one function apart), threads, transactions and samples; validation
  * of v1/v2 payloads; walking files, directories and batches; the shared filters.
  * Rules: an item is checked whole before it adds anything; every skipped file or item is
  * one "sentryprof: skipping <path>[ envelope N]: <why>" line on stderr; nothing here exits
@@ -133,6 +134,49 @@ static uint32_t stack_intern(sp_model_t *m, const uint32_t *ids, uint32_t len)
     m->nbuf += len;
     m->stackslots[j] = (uint32_t)(m->nstacks + 1);
     return (uint32_t)m->nstacks++;
+}
+
+/* ---- line stacks: the same interning for any uint32 sequence ---- */
+
+static void seqs_rehash(sp_model_seqs_t *q, size_t nslots)
+{
+    sp_mem_free(q->slots);
+    q->slots = sp_cli_calloc(nslots, sizeof *q->slots);
+    q->nslots = nslots;
+    for (size_t i = 0; i < q->n; i++) {
+        size_t j = hash_bytes(q->buf + q->off[i], q->len[i] * sizeof(uint32_t)) & (nslots - 1);
+        while (q->slots[j]) j = (j + 1) & (nslots - 1);
+        q->slots[j] = (uint32_t)(i + 1);
+    }
+}
+
+static uint32_t seqs_intern(sp_model_seqs_t *q, const uint32_t *v, uint32_t len)
+{
+    if (q->nslots == 0 || (q->n + 1) * 10 > q->nslots * 7) seqs_rehash(q, q->nslots ? q->nslots * 2 : 256);
+    size_t bytes = len * sizeof *v;
+    size_t j = hash_bytes(v, bytes) & (q->nslots - 1);
+    for (; q->slots[j]; j = (j + 1) & (q->nslots - 1)) {
+        size_t k = q->slots[j] - 1;
+        if (q->len[k] == len && memcmp(q->buf + q->off[k], v, bytes) == 0) return (uint32_t)k;
+    }
+    size_t cap = q->cap;
+    SP_GROW(q->off, cap, q->n + 1);
+    SP_GROW(q->len, q->cap, q->n + 1);
+    SP_GROW(q->buf, q->bufcap, q->nbuf + len);
+    memcpy(q->buf + q->nbuf, v, bytes);
+    q->off[q->n] = q->nbuf;
+    q->len[q->n] = len;
+    q->nbuf += len;
+    q->slots[j] = (uint32_t)(q->n + 1);
+    return (uint32_t)q->n++;
+}
+
+static void seqs_free(sp_model_seqs_t *q)
+{
+    sp_mem_free(q->buf);
+    sp_mem_free(q->off);
+    sp_mem_free(q->len);
+    sp_mem_free(q->slots);
 }
 
 /* ---- threads, names ---- */
@@ -305,8 +349,9 @@ static int model_add(sp_model_t *m, const json_t *payload, bool v1, char *why, s
     long *line = sp_cli_calloc(nfr ? nfr : 1, sizeof *line);
     long *col = sp_cli_calloc(nfr ? nfr : 1, sizeof *col);
     uint32_t *gstack = sp_cli_calloc(nst ? nst : 1, sizeof *gstack);
-    uint32_t *ids = NULL;
-    size_t idcap = 0;
+    uint32_t *glines = sp_cli_calloc(nst ? nst : 1, sizeof *glines);
+    uint32_t *ids = NULL, *lns = NULL;
+    size_t idcap = 0, lncap = 0;
     int rc = -1;
     char buf[32];
 
@@ -355,10 +400,18 @@ static int model_add(sp_model_t *m, const json_t *payload, bool v1, char *why, s
         const json_t *st = json_array_get(stacks, s);
         uint32_t len = (uint32_t)json_array_size(st);
         SP_GROW(ids, idcap, len + 1);
-        for (uint32_t k = 0; k < len; k++) /* JSON: leaf first; ours: root first */
-            ids[len - 1 - k] = fid[json_integer_value(json_array_get(st, k))];
-        if (len == 0) ids[len++] = fn_intern(m, SP_MODEL_PSEUDO, "(idle)", "");
+        SP_GROW(lns, lncap, len + 1);
+        for (uint32_t k = 0; k < len; k++) { /* JSON: leaf first; ours: root first */
+            json_int_t fr = json_integer_value(json_array_get(st, k));
+            ids[len - 1 - k] = fid[fr];
+            lns[len - 1 - k] = line[fr] >= 0 ? (uint32_t)line[fr] : SP_MODEL_NO_LINE;
+        }
+        if (len == 0) {
+            ids[len] = fn_intern(m, SP_MODEL_PSEUDO, "(idle)", "");
+            lns[len++] = SP_MODEL_NO_LINE;
+        }
         gstack[s] = stack_intern(m, ids, len);
+        glines[s] = seqs_intern(&m->linestacks, lns, len);
     }
     int64_t base = 0;
     bool has_base = v1 && parse_iso(sp_cli_json_str(payload, "timestamp") ? sp_cli_json_str(payload, "timestamp") : "", &base);
@@ -378,6 +431,7 @@ static int model_add(sp_model_t *m, const json_t *payload, bool v1, char *why, s
         sp_model_sample_t smp = {
             .thread = thread_intern(m, tid, sp_cli_json_str(json_object_get(meta, tid), "name")),
             .stack = gstack[json_integer_value(json_object_get(sa, "stack_id"))],
+            .lines = glines[json_integer_value(json_object_get(sa, "stack_id"))],
             .txn = txn,
         };
         if (json_num(json_object_get(sa, v1 ? "elapsed_since_start_ns" : "timestamp"), &t)) {
@@ -398,7 +452,9 @@ out:
     sp_mem_free(line);
     sp_mem_free(col);
     sp_mem_free(gstack);
+    sp_mem_free(glines);
     sp_mem_free(ids);
+    sp_mem_free(lns);
     return rc;
 }
 
@@ -430,7 +486,7 @@ static int model_envelope(const sp_envelope_parsed_t *env, const char *bad, size
     char where[64] = "", why[256];
     if (sp_batch_is_name(fc->path)) snprintf(where, sizeof where, " envelope %zu", index);
     if (!env) {
-        sp_model_progress_clear();
+        sp_cli_progress_clear();
         sp_cli_err("skipping %s%s: %s", fc->path, where, bad);
         return 0;
     }
@@ -442,10 +498,10 @@ static int model_envelope(const sp_envelope_parsed_t *env, const char *bad, size
         if (txn) {
             if (payload) model_txn_event(fc->m, payload);
         } else if (!payload) {
-            sp_model_progress_clear();
+            sp_cli_progress_clear();
             sp_cli_err("skipping %s%s: item %zu (%s): payload is not valid JSON", fc->path, where, i, type);
         } else if (model_add(fc->m, payload, strcmp(type, "profile") == 0, why, sizeof why) < 0) {
-            sp_model_progress_clear();
+            sp_cli_progress_clear();
             sp_cli_err("skipping %s%s: item %zu (%s): %s", fc->path, where, i, type, why);
         } else {
             fc->read++;
@@ -461,37 +517,11 @@ static size_t model_file(sp_model_t *m, const char *path)
     char why[256];
     long n = sp_cli_each_envelope(path, model_envelope, &fc, why, sizeof why);
     if (n < 0 || why[0]) {
-        sp_model_progress_clear();
+        sp_cli_progress_clear();
         sp_cli_err("%s %s: %s", n < 0 ? "skipping" : "reading", path, why);
     }
     if (fc.read) m->files++;
     return fc.read;
-}
-
-/* The progress line: only on a terminal, only for many files, at most every 100 ms;
- * cleared before any warning line and at the end, so stderr reads the same as without. */
-typedef struct {
-    bool on;
-    size_t done, total;
-    struct timespec last;
-} progress_t;
-
-static progress_t progress;
-
-void sp_model_progress_clear(void)
-{
-    if (progress.on && progress.done) fputs("\r\033[K", stderr);
-}
-
-static void progress_step(void)
-{
-    if (!progress.on) return;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    int64_t ms = (int64_t)(now.tv_sec - progress.last.tv_sec) * 1000 + (now.tv_nsec - progress.last.tv_nsec) / 1000000;
-    if (progress.done > 0 && ms < 100 && progress.done != progress.total) return;
-    progress.last = now;
-    fprintf(stderr, "\rsentryprof: reading %zu/%zu files\033[K", progress.done, progress.total);
 }
 
 long sp_model_load(sp_model_t *m, const sp_cli_strvec_t *paths)
@@ -521,16 +551,14 @@ long sp_model_load(sp_model_t *m, const sp_cli_strvec_t *paths)
             sp_cli_strvec_push(&files, sp_cli_strdup(pv[i]));
         }
     }
-    progress = (progress_t){.on = files.n >= SP_MODEL_PROGRESS_FILES && isatty(STDERR_FILENO), .total = files.n};
+    sp_cli_progress_begin("reading", files.n, files.n >= SP_MODEL_PROGRESS_FILES);
     long items = 0;
     for (size_t j = 0; j < files.n; j++) {
-        progress_step();
+        sp_cli_progress(j, NULL);
         items += (long)model_file(m, files.v[j]);
-        progress.done++;
     }
-    progress_step();
-    sp_model_progress_clear();
-    progress.on = false;
+    sp_cli_progress(files.n, NULL);
+    sp_cli_progress_end();
     sp_cli_strvec_free(&files);
     return items;
 }
@@ -583,6 +611,24 @@ static uint32_t js_only_stack(sp_model_t *m, uint32_t stack)
     return r;
 }
 
+/* The line stack matching js_only_stack(stack): the lines of the frames it keeps. */
+static uint32_t js_only_lines(sp_model_t *m, uint32_t stack, uint32_t lines)
+{
+    uint32_t len, llen;
+    const uint32_t *src = sp_model_stack(m, stack, &len);
+    const uint32_t *ln = sp_model_lines(m, lines, &llen);
+    uint32_t *v = sp_cli_calloc(len + 1, sizeof *v);
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < len && k < llen; k++) {
+        sp_model_kind_t kind = m->fn[src[k]].kind;
+        if (kind != SP_MODEL_NATIVE && kind != SP_MODEL_ADDR) v[n++] = ln[k];
+    }
+    if (n == 0) v[n++] = SP_MODEL_NO_LINE;
+    uint32_t r = seqs_intern(&m->linestacks, v, n);
+    sp_mem_free(v);
+    return r;
+}
+
 size_t sp_model_select(sp_model_t *m, const sp_model_filter_t *f)
 {
     static const sp_model_filter_t none;
@@ -620,6 +666,7 @@ size_t sp_model_select(sp_model_t *m, const sp_model_filter_t *f)
             continue;
         }
         if (remap) {
+            s.lines = js_only_lines(m, s.stack, s.lines);
             if (remap[s.stack] == UINT32_MAX) remap[s.stack] = js_only_stack(m, s.stack);
             s.stack = remap[s.stack];
         }
@@ -852,6 +899,7 @@ void sp_model_free(sp_model_t *m)
     sp_mem_free(m->stackoff);
     sp_mem_free(m->stacklen);
     sp_mem_free(m->stackslots);
+    seqs_free(&m->linestacks);
     sp_mem_free(m->threads);
     sp_mem_free(m->txnnames);
     sp_mem_free(m->txns);

@@ -28,7 +28,7 @@ typedef struct {
     char *path; /* JS: the file as written in the frame; native: the module */
     sp_model_kind_t kind;
     bool builtin; /* native code of V8 (Builtins_*, bytecode handlers) */
-    long line;    /* smallest lineno seen, -1 if none */
+    long line;    /* smallest lineno seen, -1 if none (each frame's own: sample.lines) */
     long col;     /* colno of the frame with that line, -1 if none */
 } sp_model_fn_t;
 
@@ -36,9 +36,23 @@ typedef struct {
     char *id, *name; /* name from thread_metadata, or NULL */
 } sp_model_thread_t;
 
+/* Interned sequences of uint32 (the line stacks). */
+typedef struct {
+    uint32_t *buf; /* sequence k: buf[off[k] .. + len[k]) */
+    size_t nbuf, bufcap;
+    size_t *off;
+    uint32_t *len;
+    size_t n, cap;
+    uint32_t *slots; /* open addressing: 0 empty, else index + 1 */
+    size_t nslots;
+} sp_model_seqs_t;
+
+#define SP_MODEL_NO_LINE UINT32_MAX /* a frame without a line in a line stack */
+
 typedef struct {
     uint32_t thread; /* index into threads */
     uint32_t stack;  /* index into stacks */
+    uint32_t lines;  /* index into linestacks: each frame's own line, as stack (SP_MODEL_NO_LINE: none) */
     int32_t txn;     /* index into txns, -1 when not known */
     bool has_time;
     int64_t time_ns; /* unix epoch ns */
@@ -72,6 +86,8 @@ typedef struct {
     size_t nstacks, stackcap;
     uint32_t *stackslots;
     size_t nstackslots;
+
+    sp_model_seqs_t linestacks; /* per frame of a sample's stack: the line of that frame */
 
     sp_model_thread_t *threads;
     size_t nthreads, tcap;
@@ -107,6 +123,12 @@ long sp_model_load(sp_model_t *m, const sp_cli_strvec_t *paths);
 size_t sp_model_select(sp_model_t *m, const sp_model_filter_t *f);
 void sp_model_free(sp_model_t *m);
 
+/* The lines of a sample's frames (sample.lines), aligned with its stack. */
+static inline const uint32_t *sp_model_lines(const sp_model_t *m, uint32_t lines, uint32_t *len)
+{
+    *len = m->linestacks.len[lines];
+    return m->linestacks.buf + m->linestacks.off[lines];
+}
 /* Function id of the stack's frames; leaf is the last. */
 static inline const uint32_t *sp_model_stack(const sp_model_t *m, uint32_t stack, uint32_t *len)
 {
@@ -153,9 +175,6 @@ void sp_model_tree(const sp_model_t *m, long thread, bool reverse, sp_model_tree
 void sp_model_tree_sort(sp_model_tree_t *t, int (*cmp)(uint32_t fa, uint32_t fb, void *arg), void *arg);
 void sp_model_tree_free(sp_model_tree_t *t);
 
-/* Erases the progress line, if one is showing (before any other stderr line). */
-void sp_model_progress_clear(void);
-
 /* One line on stderr saying no sample passed the filter f. */
 void sp_cli_model_no_samples(const sp_model_filter_t *f);
 
@@ -164,9 +183,10 @@ typedef struct {
     const char *label; /* sp_model_label */
     uint64_t self, total;
 } sp_cli_top_row_t;
-typedef enum { SP_CLI_TOP_BY_FUNCTION, SP_CLI_TOP_BY_FILE, SP_CLI_TOP_BY_PACKAGE } sp_cli_top_by_t;
+typedef enum { SP_CLI_TOP_BY_FUNCTION, SP_CLI_TOP_BY_FILE, SP_CLI_TOP_BY_PACKAGE, SP_CLI_TOP_BY_LINE } sp_cli_top_by_t;
 /* Rows with samples, hottest first (by self or total): one per function label, JS file or
- * native module, or package (under node_modules/, "(node)", "(app)"). Returns how many. */
+ * native module, package (under node_modules/, "(node)", "(app)"), or function and line
+ * of the frame ("name (file:line)" with each frame's own line). Returns how many. */
 size_t sp_cli_top_rows(const sp_model_t *m, bool by_total, sp_cli_top_by_t by, sp_cli_top_row_t **rows);
 void sp_cli_top_rows_free(sp_cli_top_row_t *rows, size_t n);
 /* " 0 (main), 1 (worker)\n": the threads with selected samples, numeric ids in order. */

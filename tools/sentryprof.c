@@ -1,8 +1,8 @@
 /* sentryprof: the command-line tool.
  *   top      the hottest functions of the profiles in spool files (top.c)
  *   list     one line per envelope in the spool (a batch file's as FILE#N): size, item types,
- *            samples, time span
- *   run      execs a command with libsentryprof.so prepended to LD_PRELOAD
+ *            samples, time span, profiler, upload state, transaction duration and name
+ *   run      runs a command with libsentryprof.so prepended to LD_PRELOAD (run.c)
  *   upload   sends the spool's envelopes to Sentry (upload.c; the only network code)
  *   doctor   runs node under the shim and reports whether profiling works (doctor.c)
  *   version  prints SP_VERSION
@@ -15,6 +15,7 @@
  */
 #include "cli.h"
 #include "export.h"
+#include "model.h"
 
 #include "batch.h"
 #include "mem.h"
@@ -43,7 +44,7 @@ void sp_cli_usage(FILE *out)
     fprintf(out,
             "usage: sentryprof COMMAND [ARGS...]\n"
             "\n"
-            "  top [-n N] [--sort self|total] [--by function|file|package] [--json] [FILTERS]\n"
+            "  top [-n N] [--sort self|total] [--by function|line|file|package] [--json] [FILTERS]\n"
             "      [FILE|DIR...]\n"
             "      the N (default %d, 0 = all) hottest functions in envelope files; a DIR means\n"
             "      every *.envelope and *.envelopes (batch) in it and in its subdirectories\n"
@@ -58,11 +59,21 @@ void sp_cli_usage(FILE *out)
             "      an interactive SVG flame graph (hover, click to zoom, / or Ctrl-F to search);\n"
             "      --reverse: icicle by leaf function; --html: one page with the graph and the\n"
             "      top table\n"
-            "  list [DIR]\n"
+            "  list [--json] [DIR]\n"
             "      one line per envelope in the spool (FILE#N inside a batch): size, item\n"
-            "      types, samples, span\n"
-            "  run [--] COMMAND [ARGS...]\n"
-            "      run COMMAND with libsentryprof.so added to LD_PRELOAD\n"
+            "      types, samples, span, profiler, upload state (spooled: a run folder's,\n"
+            "      ready: waiting for upload, sending: being uploaded), the transaction's\n"
+            "      duration and name; --json: the same as one JSON document\n"
+            "  run [--hz N] [--clock wall|cpu] [--mode transaction|continuous] [--spool DIR]\n"
+            "      [--open] [--summary|--quiet] [--] COMMAND [ARGS...]\n"
+            "      run COMMAND with libsentryprof.so added to LD_PRELOAD and the options as its\n"
+            "      environment (SENTRYPROF_HZ, _CLOCK, _MODE, _SPOOL_DIR). Afterwards, on stderr\n"
+            "      when it is a terminal or with --summary (never with --quiet): where the\n"
+            "      profile went, samples and threads, the top 3 functions; --open: a flame graph\n"
+            "      DIR/flame-PID.svg beside the spooled files. Exit status, stdio and signals\n"
+            "      pass through (an entrypoint: ENTRYPOINT [\"sentryprof\",\"run\",\"--\"]): with\n"
+            "      nothing to do afterwards COMMAND is exec'd, else signals sent to us are\n"
+            "      forwarded and a child killed by a signal kills us with the same signal\n"
             "  upload [--spool DIR] [--dsn DSN] [--timeout SECONDS] [--once] [--quiet]\n"
             "      send the spool's envelopes to Sentry (DSN: --dsn or SENTRY_DSN), oldest first,\n"
             "      until none is left or the timeout (default 30) passes; --once: one pass, no\n"
@@ -84,24 +95,19 @@ void sp_cli_usage(FILE *out)
             SP_CLI_TOP_DEFAULT);
 }
 
-/* true if list (words separated by any of seps) holds word */
-static bool has_word(const char *list, const char *seps, const char *word)
-{
-    size_t wl = strlen(word);
-    for (const char *p = list; *p;) {
-        size_t n = strcspn(p, seps);
-        if (n == wl && memcmp(p, word, wl) == 0) return true;
-        p += n;
-        if (*p) p++;
-    }
-    return false;
-}
-
 /* ---- list ---- */
 
 typedef struct {
-    char *name, *types, *samples, *span, *profiler;
+    char *name;    /* the file under the listed dir, FILE#N inside a batch */
+    char *types;   /* item types, comma separated */
+    char *bad;     /* why it is unreadable, or NULL */
+    char *profiler; /* profiler_id, or NULL */
+    char *txn;     /* transaction name, or NULL */
+    const char *state;
     unsigned long long size;
+    long long samples; /* -1: no profile item */
+    double span;       /* seconds between the first and last sample; < 0: unknown */
+    double duration;   /* the transaction's, seconds; < 0: unknown */
 } row_t;
 
 /* A sample time in seconds: v2 "timestamp" (unix seconds), v1 "elapsed_since_start_ns"
@@ -116,33 +122,65 @@ static bool sample_time(const json_t *sa, bool v1, double *t)
     return true;
 }
 
-static void list_row_bad(row_t *row, const char *why)
+/* A number, a numeric string or (iso) an ISO 8601 UTC time, as seconds. */
+static bool json_seconds(const json_t *v, bool iso, double *out)
 {
-    row->types = sp_cli_printf("(unreadable: %s)", why);
-    row->samples = sp_cli_strdup("-");
-    row->span = sp_cli_strdup("-");
-    row->profiler = sp_cli_strdup("-");
+    if (json_is_number(v)) {
+        *out = json_number_value(v);
+        return true;
+    }
+    if (!json_is_string(v) || !*json_string_value(v)) return false;
+    const char *s = json_string_value(v);
+    char *end;
+    double d = strtod(s, &end);
+    if (end != s && !*end) {
+        *out = d;
+        return true;
+    }
+    int64_t ns;
+    if (iso && strchr(s, 'T') && sp_model_parse_since(s, &ns)) {
+        *out = (double)ns / 1e9;
+        return true;
+    }
+    return false;
+}
+
+/* The upload state of a spool file from where it is: ready/ (waiting for upload),
+ * sending/ (claimed by an uploader), else spooled (a run folder's open file, still being
+ * written or left by a process that died, which the next upload adopts). */
+static const char *file_state(const char *rel)
+{
+    if (strncmp(rel, "ready/", 6) == 0) return "ready";
+    if (strncmp(rel, "sending/", 8) == 0) return "sending";
+    return "spooled";
 }
 
 static void list_row(row_t *row, const sp_envelope_parsed_t *env)
 {
     char types[256] = "";
-    char prof[SP_CLI_PROFILER_PREFIX + 1] = "";
-    unsigned long long nsamples = 0;
-    bool any_profile = false, any_time = false;
-    double span = 0;
+    bool any_time = false;
     for (size_t i = 0; i < env->count; i++) {
         const char *type = sp_cli_item_type(env, i);
         size_t tl = strlen(types);
-        if (!has_word(types, ",", type) && tl + strlen(type) + 2 < sizeof types)
+        if (!sp_cli_has_word(types, ",", type) && tl + strlen(type) + 2 < sizeof types)
             snprintf(types + tl, sizeof types - tl, "%s%s", tl ? "," : "", type);
-        if (!sp_cli_is_profile(type)) continue;
+        bool txn = strcmp(type, "transaction") == 0;
+        if (!sp_cli_is_profile(type) && !txn) continue;
         json_t *payload = sp_envelope_item_json(env, i);
+        if (txn) { /* the event: its name and duration */
+            const char *name = sp_cli_json_str(payload, "transaction");
+            double t0, t1;
+            if (name && !row->txn) row->txn = sp_cli_strdup(name);
+            if (json_seconds(json_object_get(payload, "start_timestamp"), true, &t0) &&
+                json_seconds(json_object_get(payload, "timestamp"), true, &t1) && t1 >= t0)
+                row->duration = t1 - t0;
+            json_decref(payload);
+            continue;
+        }
         const json_t *samples = json_object_get(json_object_get(payload, "profile"), "samples");
         bool v1 = strcmp(type, "profile") == 0;
         if (json_is_array(samples)) {
-            any_profile = true;
-            nsamples += json_array_size(samples);
+            row->samples = (row->samples < 0 ? 0 : row->samples) + (long long)json_array_size(samples);
             double lo = 0, hi = 0, t;
             bool first = true;
             for (size_t k = 0; k < json_array_size(samples); k++) {
@@ -153,18 +191,24 @@ static void list_row(row_t *row, const sp_envelope_parsed_t *env)
             }
             if (!first) {
                 double s = v1 ? hi : hi - lo; /* v1 times count from the profile start */
-                if (!any_time || s > span) span = s;
+                if (!any_time || s > row->span) row->span = s;
                 any_time = true;
             }
         }
+        if (v1) { /* a v1 profile names its transaction; its window when there is no event */
+            const json_t *tx = json_object_get(payload, "transaction");
+            const char *name = sp_cli_json_str(tx, "name");
+            double r0, r1;
+            if (name && !row->txn) row->txn = sp_cli_strdup(name);
+            if (row->duration < 0 && json_seconds(json_object_get(tx, "relative_start_ns"), false, &r0) &&
+                json_seconds(json_object_get(tx, "relative_end_ns"), false, &r1) && r1 >= r0)
+                row->duration = (r1 - r0) / 1e9;
+        }
         const char *pid = sp_cli_json_str(payload, "profiler_id");
-        if (pid && !*prof) snprintf(prof, sizeof prof, "%s", pid);
+        if (pid && !row->profiler) row->profiler = sp_cli_strdup(pid);
         json_decref(payload);
     }
     row->types = sp_cli_strdup(*types ? types : "(no items)");
-    row->samples = any_profile ? sp_cli_printf("%llu", nsamples) : sp_cli_strdup("-");
-    row->span = any_time ? sp_cli_printf("%.1fs", span) : sp_cli_strdup("-");
-    row->profiler = sp_cli_strdup(*prof ? prof : "-");
 }
 
 typedef struct {
@@ -174,7 +218,7 @@ typedef struct {
     bool batch;
 } rows_t;
 
-static row_t *rows_add(rows_t *rs)
+static row_t *rows_add(rows_t *rs, const char *rel)
 {
     if (rs->n == rs->cap) {
         rs->cap = rs->cap ? rs->cap * 2 : 16;
@@ -182,6 +226,9 @@ static row_t *rows_add(rows_t *rs)
     }
     row_t *r = &rs->rows[rs->n++];
     memset(r, 0, sizeof *r);
+    r->samples = -1;
+    r->span = r->duration = -1;
+    r->state = file_state(rel);
     return r;
 }
 
@@ -189,27 +236,60 @@ static row_t *rows_add(rows_t *rs)
 static int list_envelope(const sp_envelope_parsed_t *env, const char *bad, size_t index, size_t len, void *arg)
 {
     rows_t *rs = arg;
-    row_t *r = rows_add(rs);
+    row_t *r = rows_add(rs, rs->rel);
     r->name = rs->batch ? sp_cli_printf("%s#%zu", rs->rel, index + 1) : sp_cli_strdup(rs->rel);
     r->size = len;
     if (env) list_row(r, env);
-    else list_row_bad(r, bad);
+    else r->bad = sp_cli_strdup(bad);
     return 0;
+}
+
+static json_t *row_json(const row_t *r)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "file", json_string(r->name));
+    json_object_set_new(o, "size", json_integer((json_int_t)r->size));
+    json_object_set_new(o, "state", json_string(r->state));
+    if (r->bad) {
+        json_object_set_new(o, "error", json_string(r->bad));
+        return o;
+    }
+    json_t *items = json_array();
+    for (const char *p = r->types; *p && *p != '(';) {
+        size_t n = strcspn(p, ",");
+        json_array_append_new(items, json_stringn(p, n));
+        p += n;
+        if (*p) p++;
+    }
+    json_object_set_new(o, "items", items);
+    json_object_set_new(o, "samples", r->samples >= 0 ? json_integer(r->samples) : json_null());
+    json_object_set_new(o, "span_s", r->span >= 0 ? json_real(r->span) : json_null());
+    json_object_set_new(o, "profiler_id", r->profiler ? json_string(r->profiler) : json_null());
+    json_object_set_new(o, "transaction", r->txn ? json_string(r->txn) : json_null());
+    json_object_set_new(o, "duration_s", r->duration >= 0 ? json_real(r->duration) : json_null());
+    return o;
 }
 
 static int cmd_list(int argc, char **argv)
 {
     char dir[PATH_MAX];
+    const char *arg = NULL;
+    bool as_json = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             sp_cli_usage(stdout);
             return 0;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            as_json = true;
+        } else if (argv[i][0] == '-') {
+            return sp_cli_bad_usage("list: unknown option '%s'", argv[i]);
+        } else if (arg) {
+            return sp_cli_bad_usage("list: takes at most one DIR, got '%s'", argv[i]);
+        } else {
+            arg = argv[i];
         }
     }
-    if (argc > 2) return sp_cli_bad_usage("list: takes at most one DIR, got '%s'", argv[2]);
-    if (argc == 2 && argv[1][0] == '-')
-        return sp_cli_bad_usage("list: unknown option '%s'", argv[1]);
-    if (argc == 2) snprintf(dir, sizeof dir, "%s", argv[1]);
+    if (arg) snprintf(dir, sizeof dir, "%s", arg);
     else if (!sp_cli_default_spool(dir, sizeof dir)) return 1;
 
     sp_cli_strvec_t files = {0};
@@ -227,35 +307,54 @@ static int cmd_list(int argc, char **argv)
         rs.batch = sp_batch_is_name(rel);
         char why[256];
         if (sp_cli_each_envelope(files.v[i], list_envelope, &rs, why, sizeof why) < 0) {
-            row_t *r = rows_add(&rs);
+            row_t *r = rows_add(&rs, rel);
             r->name = sp_cli_strdup(rel);
             struct stat st;
             r->size = stat(files.v[i], &st) == 0 ? (unsigned long long)st.st_size : 0;
-            list_row_bad(r, why);
+            r->bad = sp_cli_strdup(why);
         } else if (why[0]) {
             sp_cli_err("%s: %s", files.v[i], why);
         }
     }
     row_t *rows = rs.rows;
     for (size_t i = 0; i < rs.n; i++) {
+        if (rows[i].bad) rows[i].types = sp_cli_printf("(unreadable: %s)", rows[i].bad);
         if (strlen(rows[i].name) > wname) wname = strlen(rows[i].name);
         if (strlen(rows[i].types) > wtypes) wtypes = strlen(rows[i].types);
     }
-    printf("sentryprof list: %s, %zu %s in %zu %s\n", dir, rs.n, rs.n == 1 ? "envelope" : "envelopes",
-           files.n, files.n == 1 ? "file" : "files");
-    if (rs.n) {
-        printf("%-*s %10s  %-*s %8s %8s  %s\n", (int)wname, "FILE", "SIZE", (int)wtypes, "ITEMS",
-               "SAMPLES", "SPAN", "PROFILER");
+    if (as_json) {
+        json_t *o = json_object(), *arr = json_array();
+        json_object_set_new(o, "dir", json_string(dir));
+        json_object_set_new(o, "files", json_integer((json_int_t)files.n));
+        for (size_t i = 0; i < rs.n; i++) json_array_append_new(arr, row_json(&rows[i]));
+        json_object_set_new(o, "envelopes", arr);
+        json_dumpf(o, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+        fputc('\n', stdout);
+        json_decref(o);
+    } else {
+        printf("sentryprof list: %s, %zu %s in %zu %s\n", dir, rs.n, rs.n == 1 ? "envelope" : "envelopes",
+               files.n, files.n == 1 ? "file" : "files");
+        if (rs.n) {
+            printf("%-*s %10s  %-*s %8s %8s  %-8s  %-7s %8s  %s\n", (int)wname, "FILE", "SIZE", (int)wtypes, "ITEMS",
+                   "SAMPLES", "SPAN", "PROFILER", "STATE", "DURATION", "TRANSACTION");
+        }
     }
     for (size_t i = 0; i < rs.n; i++) {
         row_t *r = &rows[i];
-        printf("%-*s %10llu  %-*s %8s %8s  %s\n", (int)wname, r->name, r->size, (int)wtypes,
-               r->types, r->samples, r->span, r->profiler);
+        if (!as_json) {
+            char samples[32] = "-", span[32] = "-", dur[32] = "-";
+            if (r->samples >= 0) snprintf(samples, sizeof samples, "%lld", r->samples);
+            if (r->span >= 0) snprintf(span, sizeof span, "%.1fs", r->span);
+            if (r->duration >= 0) snprintf(dur, sizeof dur, "%.1fs", r->duration);
+            printf("%-*s %10llu  %-*s %8s %8s  %-8.*s  %-7s %8s  %s\n", (int)wname, r->name, r->size, (int)wtypes,
+                   r->types, samples, span, SP_CLI_PROFILER_PREFIX, r->profiler ? r->profiler : "-", r->state, dur,
+                   r->txn ? r->txn : "-");
+        }
         sp_mem_free(r->name);
         sp_mem_free(r->types);
-        sp_mem_free(r->samples);
-        sp_mem_free(r->span);
+        sp_mem_free(r->bad);
         sp_mem_free(r->profiler);
+        sp_mem_free(r->txn);
     }
     sp_mem_free(rows);
     sp_cli_strvec_free(&files);
@@ -316,37 +415,6 @@ int sp_cli_find_lib(char *out, size_t len, char *why, size_t whylen)
     return rc;
 }
 
-static int cmd_run(int argc, char **argv)
-{
-    int i = 1;
-    if (i < argc && (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)) {
-        sp_cli_usage(stdout);
-        return 0;
-    }
-    if (i < argc && strcmp(argv[i], "--") == 0) i++;
-    if (i >= argc) return sp_cli_bad_usage("run: no COMMAND given");
-    char lib[PATH_MAX];
-    if (sp_cli_find_lib(lib, sizeof lib, NULL, 0) < 0) return 127;
-    if (strpbrk(lib, ": ")) {
-        sp_cli_err("cannot preload %s: LD_PRELOAD paths cannot contain ':' or ' '", lib);
-        return 127;
-    }
-    const char *old = getenv("LD_PRELOAD");
-    if (!old || !has_word(old, ": ", lib)) { /* ld.so splits LD_PRELOAD at ':' and ' ' */
-        char *val = old && *old ? sp_cli_printf("%s:%s", lib, old) : sp_cli_strdup(lib);
-        if (setenv("LD_PRELOAD", val, 1) != 0) {
-            sp_cli_err("cannot set LD_PRELOAD: %s", strerror(errno));
-            return 127;
-        }
-        sp_mem_free(val);
-    }
-    fflush(stdout);
-    execvp(argv[i], argv + i);
-    int e = errno;
-    sp_cli_err("cannot run %s: %s", argv[i], strerror(e));
-    return e == ENOENT ? 127 : 126;
-}
-
 /* ---- main ---- */
 
 int main(int argc, char **argv)
@@ -373,7 +441,7 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "list") == 0) {
         rc = cmd_list(argc - 1, argv + 1);
     } else if (strcmp(cmd, "run") == 0) {
-        rc = cmd_run(argc - 1, argv + 1);
+        rc = sp_cli_run(argc - 1, argv + 1);
     } else if (strcmp(cmd, "upload") == 0) {
         rc = sp_cli_upload(argc - 1, argv + 1);
     } else if (strcmp(cmd, "doctor") == 0) {

@@ -1,6 +1,7 @@
 /* top: the "sentryprof top" command. Prints a flat table of functions by self samples
  * (leaf frame) and total samples (anywhere on the stack, once per sample under recursion),
- * as percentages of all counted samples; empty stacks count as "(idle)". The profiles are
+ * as percentages of all counted samples; empty stacks count as "(idle)". --by groups the
+ * rows by function, function and line (each frame's own line), file or package. The profiles are
  * read by model.c (the CLI's one reader: v1 and v2 payloads, files, batches, filters).
  * Single-threaded.
  */
@@ -95,10 +96,97 @@ static char *group_label(const sp_model_fn_t *f, const char *cwd, sp_cli_top_by_
     return sp_cli_strdup("(app)");
 }
 
+/* The row of (function, line) for --by line: rows are keyed by label, as for functions. */
+static uint32_t line_row(const sp_model_t *m, uint32_t fn, uint32_t line, const char *cwd, json_t *seen, json_t *labels,
+                         sp_cli_top_row_t **rows, size_t *n, size_t *cap)
+{
+    char key[32];
+    snprintf(key, sizeof key, "%u:%u", fn, line);
+    json_t *v = json_object_get(seen, key);
+    if (v) return (uint32_t)json_integer_value(v);
+    sp_model_fn_t f = m->fn[fn];
+    f.line = line == SP_MODEL_NO_LINE ? -1 : (long)line;
+    char *l = sp_model_label(&f, cwd);
+    json_t *r = json_object_get(labels, l);
+    uint32_t g;
+    if (r) {
+        g = (uint32_t)json_integer_value(r);
+        sp_mem_free(l);
+    } else {
+        g = (uint32_t)*n;
+        json_object_set_new(labels, l, json_integer((json_int_t)g));
+        SP_GROW(*rows, *cap, *n + 1);
+        (*rows)[(*n)++] = (sp_cli_top_row_t){.label = l};
+    }
+    json_object_set_new(seen, key, json_integer((json_int_t)g));
+    return g;
+}
+
+/* --by line: self by the leaf frame's (function, line), total once per sample per row. */
+static size_t line_rows(const sp_model_t *m, const char *cwd, sp_cli_top_row_t **out)
+{
+    json_t *pairs = json_object(), *seen = json_object(), *labels = json_object();
+    sp_cli_top_row_t *rows = NULL;
+    size_t n = 0, cap = 0;
+    /* weight per distinct (stack, line stack) */
+    uint32_t *pst = NULL, *pln = NULL;
+    uint64_t *pw = NULL;
+    size_t np = 0, pcap = 0, pcap2 = 0, pcap3 = 0;
+    for (size_t i = 0; i < m->nsamples; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "%u:%u", m->samples[i].stack, m->samples[i].lines);
+        json_t *v = json_object_get(pairs, key);
+        if (v) {
+            pw[json_integer_value(v)]++;
+            continue;
+        }
+        SP_GROW(pst, pcap, np + 1);
+        SP_GROW(pln, pcap2, np + 1);
+        SP_GROW(pw, pcap3, np + 1);
+        pst[np] = m->samples[i].stack;
+        pln[np] = m->samples[i].lines;
+        pw[np] = 1;
+        json_object_set_new(pairs, key, json_integer((json_int_t)np++));
+    }
+    uint64_t *stamp = NULL;
+    size_t scap = 0;
+    for (size_t p = 0; p < np; p++) {
+        uint32_t len, llen;
+        const uint32_t *ids = sp_model_stack(m, pst[p], &len);
+        const uint32_t *lns = sp_model_lines(m, pln[p], &llen);
+        for (uint32_t k = 0; k < len; k++) {
+            uint32_t g = line_row(m, ids[k], k < llen ? lns[k] : SP_MODEL_NO_LINE, cwd, seen, labels, &rows, &n, &cap);
+            if (scap < n) {
+                size_t old = scap;
+                SP_GROW(stamp, scap, n);
+                memset(stamp + old, 0, (scap - old) * sizeof *stamp);
+            }
+            if (stamp[g] != p + 1) rows[g].total += pw[p]; /* recursion counts once */
+            stamp[g] = p + 1;
+            if (k + 1 == len) rows[g].self += pw[p];
+        }
+    }
+    json_decref(pairs);
+    json_decref(seen);
+    json_decref(labels);
+    sp_mem_free(pst);
+    sp_mem_free(pln);
+    sp_mem_free(pw);
+    sp_mem_free(stamp);
+    *out = rows;
+    return n;
+}
+
 size_t sp_cli_top_rows(const sp_model_t *m, bool by_total, sp_cli_top_by_t by, sp_cli_top_row_t **out)
 {
     char cwd[PATH_MAX];
     if (!getcwd(cwd, sizeof cwd)) cwd[0] = '\0';
+    if (by == SP_CLI_TOP_BY_LINE) {
+        size_t n = line_rows(m, cwd, out);
+        sort_by_total = by_total;
+        if (n) qsort(*out, n, sizeof **out, cmp_fn);
+        return n;
+    }
     /* functions -> rows: one row per distinct label, so total counts a sample once per row
      * even when several of its functions share the row */
     json_t *index = json_object();
@@ -154,7 +242,7 @@ void sp_cli_top_rows_free(sp_cli_top_row_t *rows, size_t n)
     sp_mem_free(rows);
 }
 
-static const char *const by_names[] = {"function", "file", "package"};
+static const char *const by_names[] = {"function", "file", "package", "line"};
 
 static void top_json(const sp_model_t *m, bool by_total, sp_cli_top_by_t by, unsigned long limit)
 {
@@ -184,7 +272,7 @@ static void top_json(const sp_model_t *m, bool by_total, sp_cli_top_by_t by, uns
 
 static void top_print(const sp_model_t *m, bool by_total, sp_cli_top_by_t by, unsigned long limit)
 {
-    static const char *const heads[] = {"FUNCTION", "FILE", "PACKAGE"};
+    static const char *const heads[] = {"FUNCTION", "FILE", "PACKAGE", "LINE"};
     printf("sentryprof top: %llu %s, %llu %s, %zu %s, threads:", (unsigned long long)m->files,
            m->files == 1 ? "file" : "files", (unsigned long long)m->items, m->items == 1 ? "chunk" : "chunks",
            m->nsamples, m->nsamples == 1 ? "sample" : "samples");
@@ -242,9 +330,9 @@ int sp_cli_top(int argc, char **argv)
         } else if (strcmp(a, "--by") == 0 || strncmp(a, "--by=", 5) == 0) {
             const char *v = a[4] ? a + 5 : (i + 1 < argc ? argv[++i] : "");
             size_t k = 0;
-            while (k < 3 && strcmp(v, by_names[k]) != 0) k++;
-            if (k == 3) {
-                rc = sp_cli_bad_usage("top: --by takes function, file or package, got '%s'", v);
+            while (k < 4 && strcmp(v, by_names[k]) != 0) k++;
+            if (k == 4) {
+                rc = sp_cli_bad_usage("top: --by takes function, line, file or package, got '%s'", v);
                 goto out;
             }
             by = (sp_cli_top_by_t)k;

@@ -51,6 +51,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#define SP_UPLOAD_PROGRESS_FILES 50 /* ready files from which a terminal gets a progress line */
+
 #define SP_UPLOAD_DEFAULT_TIMEOUT 30.0            /* --timeout default, seconds */
 #define SP_UPLOAD_MAX_TIMEOUT 86400.0
 #define SP_UPLOAD_MIN_REQUEST_MS 200L             /* less time left: do not start a request */
@@ -803,6 +805,7 @@ static void pass(up_t *up)
         snprintf(after, sizeof after, "%s", cl.name);
         up->last[0] = '\0';
         send_claimed(up, &cl);
+        sp_cli_progress(up->sent + up->dropped, "%lu sent, %lu dropped", up->sent, up->dropped);
         if (up->last[0]) snprintf(after, sizeof after, "%s", up->last); /* a split batch: past its files */
     }
     if (!up->stop && discards_pending(up)) send_client_report(up);
@@ -901,6 +904,9 @@ int sp_cli_upload(int argc, char **argv)
     }
 
     unsigned long left = 0;
+    /* a progress line over many files, on a terminal only (cli.h) */
+    if (sp_spool_ready_stats(up.spool, &left, NULL) < 0) left = 0;
+    sp_cli_progress_begin("uploading:", 0, !up.quiet && up.status_fd < 0 && left >= SP_UPLOAD_PROGRESS_FILES);
     for (;;) {
         unsigned long progress = up.sent + up.dropped;
         up.wake = 0;
@@ -916,6 +922,7 @@ int sp_cli_upload(int argc, char **argv)
         sleep_until_mono(now_mono() + wait);
     }
 
+    sp_cli_progress_end();
     sp_transport_free(up.tp);
     sp_transport_global_cleanup();
     sp_spool_close(up.spool);

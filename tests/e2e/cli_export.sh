@@ -314,7 +314,7 @@ sp convert --to pprof -o "$tmp/txn.pb.gz" "$A" "$tmp/txns.envelope"
 check "pprof: each sample labelled with its innermost transaction (15 GET /hot, 5 inner)" \
     "$(grep -cE -e ' 15(\.0)? \(.*\): GET /hot$' -e ' 5(\.0)? \(.*\): inner$' "$tmp/txn.tags")" 2
 
-# ---- top --by file|package, --json ----
+# ---- top --by file|package|line, --json ----
 row() { printf '%s\n' "$out" | awk -v f="$1" 'NR > 2 { lab = $0; sub(/^ *[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+  /, "", lab); if (lab == f) { print $2, $4; exit } }'; }
 sp top --by file "$A" "$B" "$V1"
 check "top --by file: header" "$(printf '%s\n' "$out" | sed -n 2p)" "   SELF%     SELF  TOTAL%    TOTAL  FILE"
@@ -330,6 +330,19 @@ check "top --by package: node_modules packages by name, scopes kept (@sentry/pro
 check "top --by package: node's own code" "$(row '(node)')" "0 36"
 sp top --by lines "$A"
 check "top --by lines: usage error" "$rc" 2
+sp top -n 0 --by line "$A" "$B" "$V1"
+check "top --by line: header" "$(printf '%s\n' "$out" | sed -n 2p)" "   SELF%     SELF  TOTAL%    TOTAL  LINE"
+check "top --by line: helper's two lines apart (5 samples at line 5, 4 at line 7; --by function: one row of 9)" \
+    "$(row 'helper (lib/util.js:5)')/$(row 'helper (lib/util.js:7)')" "5 5/4 4"
+check "top --by line: one line per function elsewhere, as --by function" "$(row 'hotLoop (apps/hot.js:3)')/$(row 'main (apps/hot.js:10)')" \
+    "140 150/5 175"
+check "top --by line: self adds up to 200" "$(printf '%s\n' "$out" | awk 'NR > 2 { s += $2 } END { print s }')" 200
+sp top -n 0 --by line --js-only "$A" "$B" "$V1"
+check "top --by line --js-only: lines kept beside dropped native frames" \
+    "$(row 'helper (lib/util.js:5)')/$(row 'helper (lib/util.js:7)')/$(row 'hotLoop (apps/hot.js:3)')" "5 5/4 4/150 150"
+sp top --by line --json -n 3 "$A" "$B" "$V1"
+printf '%s\n' "$out" >"$tmp/top-line.json"
+check "top --by line --json" "$(json "$tmp/top-line.json" '[d.by, d.rows.length, d.rows[0].name].join("|")')" "line|3|hotLoop (apps/hot.js:3)"
 sp top --json "$A" "$B" "$V1"
 printf '%s\n' "$out" >"$tmp/top.json"
 check "top --json: summary" "$(json "$tmp/top.json" '[d.files, d.chunks, d.samples, d.threads.map(t => t.id + ":" + t.name)].join(" ")')" \

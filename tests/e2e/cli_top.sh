@@ -2,7 +2,7 @@
 # cli_top.sh: the sentryprof CLI end to end on the fixtures tests/data/cli-*.envelope
 # (written by tests/data/cli-gen.py, whose header lists the expected numbers): top over
 # v2 chunks and a v1 profile, directories with run folders, --thread, --js-only, -n,
-# malformed files and items, nothing readable; list; run's LD_PRELOAD handling; usage errors.
+# malformed files and items, nothing readable; list (upload states, transactions, --json); run's LD_PRELOAD handling; usage errors.
 # Environment: top_srcdir, top_builddir (set by make check); SENTRYPROF_BIN overrides the
 # binary ($top_builddir/tools/sentryprof).
 set -euo pipefail
@@ -164,8 +164,41 @@ check "list: run folder file" \
 check "list: v1 file" "$(printf '%s\n' "$out" | awk '$1 == "cli-v1.envelope" { print $3, $4 }')" \
     "transaction,profile 55"
 check "list: no dot files, no deeper files" "$(printf '%s\n' "$out" | grep -c -e hidden -e deep || true)" 0
+check "list: header" "$(line 2 | tr -s ' ')" \
+    "FILE SIZE ITEMS SAMPLES SPAN PROFILER STATE DURATION TRANSACTION"
+check "list: v1 file's state, duration (its transaction event's) and transaction name" \
+    "$(printf '%s\n' "$out" | awk '$1 == "cli-v1.envelope" { s = $7 " " $8; for (k = 9; k <= NF; k++) s = s " " $k; print s }')" \
+    "spooled 6.0s My Transaction"
+check "list: a chunk has no transaction" \
+    "$(printf '%s\n' "$out" | awk '$1 == "cli-a.envelope" { print $7, $8, $9 }')" "spooled - -"
+# upload state from where the file is: run folder (spooled), ready/, sending/
+states=$tmp/states
+mkdir -p "$states/run-9-1" "$states/ready" "$states/sending"
+cp "$A" "$states/run-9-1/open-a.envelope"
+cp "$V1" "$states/ready/v1.envelope"
+cp "$B" "$states/sending/b.envelope"
+sp list "$states"
+check "list: states" "$(printf '%s\n' "$out" | awk 'NR > 2 { print $1, $7 }' | tr '\n' ' ')" \
+    "ready/v1.envelope ready run-9-1/open-a.envelope spooled sending/b.envelope sending "
+sp list --json "$states"
+check "list --json: exit 0, nothing on stderr" "$rc $err" "0 "
+printf '%s\n' "$out" >"$tmp/list.json"
+check "list --json: the envelopes" "$("$NODE" -e '
+const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+console.log(d.files, d.envelopes.map(e => [e.file, e.state, e.samples, e.items.join("+"), e.transaction,
+    e.duration_s, e.profiler_id && e.profiler_id.length, e.span_s !== null].join(" ")).join("; "));' "$tmp/list.json")" \
+    "3 ready/v1.envelope ready 55 transaction+profile My Transaction 6  true; run-9-1/open-a.envelope spooled 95 profile_chunk   32 true; sending/b.envelope sending 50 profile_chunk   32 true"
+cp "$DATA/cli-malformed.envelope" "$states/ready/"
+sp list --json "$states"
+printf '%s\n' "$out" >"$tmp/list.json"
+check "list --json: an unreadable file has its error" "$("$NODE" -e '
+const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+const e = d.envelopes.find(e => e.file === "ready/cli-malformed.envelope"); console.log(e.state, e.error, e.samples);' "$tmp/list.json")" \
+    "ready not a valid envelope undefined"
 sp list "$spool" extra
 check "list: two dirs is bad usage" "$rc" 2
+sp list --bogus "$spool"
+check "list: unknown option is bad usage" "$rc" 2
 
 # ---- batches (*.envelopes): read like the same envelopes in single files ----
 batch=$tmp/batch

@@ -4,7 +4,7 @@
 # and an adopted dead run; a 429 with Retry-After holds every request back until it ends; a
 # 500 keeps the files and backs off; a 400 drops one file and reports it in a client_report;
 # the size cap evicts the oldest and reports them; a hanging server costs at most --timeout;
-# a bad DSN touches nothing (exit 3).
+# a bad DSN touches nothing (exit 3); many files get a progress line on a terminal only.
 . "$(dirname "$0")/lib.sh"
 need_node
 INGEST="$top_srcdir/tests/ingest"
@@ -197,4 +197,25 @@ control '{"mode":"ok"}'
 # over 2 s is for a loaded machine, where process start-up alone can take seconds.
 check "hang: exit 4 within the timeout (rc $rc, ${ms} ms; want 4, < 10000 ms)" test "$rc" = 4 -a "$ms" -lt 10000
 check "hang: files back in ready/, none in sending/" test "$(count_files "$sp/ready"):$(count_files "$sp/sending")" = 2:0
+
+# ---- many files: a progress line on a terminal only, erased before the summary ----
+sp="$WORK/spool-many"
+make_chunks "$sp/ready" 8 60
+"$SP_CLI" upload --spool "$sp" --dsn "$DSN" --once >"$WORK/many.out" 2>"$WORK/many.err"
+check "many files, no terminal: nothing on stderr" test ! -s "$WORK/many.err"
+check "many files, no terminal: the summary" test "$(cat "$WORK/many.out")" = "sent 60, dropped 0, deferred 0"
+if command -v script >/dev/null; then
+    sp="$WORK/spool-many-tty"
+    make_chunks "$sp/ready" 9 60
+    script -qec "'$SP_CLI' upload --spool '$sp' --dsn '$DSN' --once" /dev/null >"$WORK/tty.out" 2>&1 || true
+    check "many files on a terminal: a progress line" grep -q 'sentryprof: uploading: [0-9]* sent, 0 dropped' "$WORK/tty.out"
+    check "many files on a terminal: erased before the summary" \
+        grep -q "$(printf '\r\033\\[K')sent 60, dropped 0, deferred 0" "$WORK/tty.out"
+    sp="$WORK/spool-few-tty"
+    make_chunks "$sp/ready" 10 3
+    script -qec "'$SP_CLI' upload --spool '$sp' --dsn '$DSN' --once" /dev/null >"$WORK/tty2.out" 2>&1 || true
+    check "few files on a terminal: no progress line" test "$(tr -d '\r' <"$WORK/tty2.out")" = "sent 3, dropped 0, deferred 0"
+else
+    echo "# script(1) missing: the terminal case is not checked"
+fi
 finish
