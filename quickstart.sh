@@ -16,3 +16,4 @@ echo "== sentryprof top _demo/spool"
 _build/tools/sentryprof top -n 15 _demo/spool
 _build/tools/sentryprof flame -o _demo/flame.svg _demo/spool
 echo "== flame graph: $PWD/_demo/flame.svg (open it in a browser)"
+echo "== next, profile your own app: _build/tools/sentryprof run node app.js   (then: _build/tools/sentryprof top)"

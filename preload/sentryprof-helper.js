@@ -75,6 +75,17 @@
     }
     return x;
   }
+  // A non-negative number (transactions per second ...).
+  function amount(name, def) {
+    const v = env[name];
+    if (v === undefined || v.trim() === '') return def;
+    const x = RATE.test(v) ? Number(v) : NaN;
+    if (!(x >= 0 && Number.isFinite(x))) {
+      warn(`${name}="${v}" is not a non-negative number; using ${def}`);
+      return def;
+    }
+    return x;
+  }
   function choice(name, words, def) {
     const v = env[name];
     if (v === undefined || v === '') return def;
@@ -90,6 +101,11 @@
     // auto: diagnostics_channel, or wrapping Server#emit only where node lacks the channels;
     // channel / emit: force one (tests); off: no HTTP auto-instrumentation.
     http: choice('SENTRYPROF_HTTP', ['auto', 'channel', 'emit', 'off'], 'auto'),
+    // The budget of the HTTP auto-instrumentation: at most this many transactions per second
+    // per JS thread (a token bucket holding one second's worth), whatever the sample rates,
+    // like dd-trace's 100 traces/s per process; requests beyond it are counted
+    // (stats().http_over_budget) and cost next to nothing. 0: no HTTP transactions.
+    httpPerSecond: amount('SENTRYPROF_HTTP_TRANSACTIONS_PER_SECOND', 100),
     // Whether a rate came from the environment: the @sentry/node 7 bridge uses the SDK's own
     // profilesSampleRate first and SENTRY_PROFILES_SAMPLE_RATE only when the app set none.
     profilesRateFromEnv: env.SENTRY_PROFILES_SAMPLE_RATE !== undefined && env.SENTRY_PROFILES_SAMPLE_RATE.trim() !== '',
@@ -175,7 +191,11 @@
   const api = {
     version: native.version,
     mode: native.mode,
-    stats: () => native.stats(),
+    stats: () => {
+      const st = native.stats();
+      if (st && mods.http && mods.http.counters) Object.assign(st, mods.http.counters());
+      return st;
+    },
     startTransaction(ctx = {}) {
       ctx = ctx || {};
       let sampled = ctx.sampled;
@@ -269,6 +289,6 @@
   if (debug && isMain) {
     dbg(`js config: mode=${config.mode} traces_sample_rate=${config.tracesSampleRate} ` +
       `profiles_sample_rate=${config.profilesSampleRate}${config.profilesRateFromEnv ? '' : ' (default)'} ` +
-      `http=${parts.http || 'off'} sentry_sdk_bridge=${parts.sentry || 'off'} sentry8_profiler=${parts.sentry8 || 'off'} node=${process.versions.node}`);
+      `http=${parts.http || 'off'} http_transactions_per_second=${config.httpPerSecond} sentry_sdk_bridge=${parts.sentry || 'off'} sentry8_profiler=${parts.sentry8 || 'off'} node=${process.versions.node}`);
   }
 })();

@@ -1,20 +1,27 @@
 'use strict';
 // sentryprof HTTP auto-instrumentation (loaded by sentryprof-helper.js in every JS thread).
-// Every request an http/https server of this thread receives becomes a transaction:
+// Every request an http/https server of this thread receives can become a transaction:
 //   op "http.server", name "METHOD /path" (query and fragment stripped; the route template
 //   when express or fastify exposes one by the time the response finishes), the response's
 //   status code and Sentry span status, and the trace continued from an incoming
 //   `sentry-trace: <trace_id>-<span_id>[-<sampled>]` header.
+// Volume: a token bucket (config.httpPerSecond per second, one second's worth of burst) is
+// asked first, before anything else is looked at: a request beyond the budget costs a
+// counter and a clock read (stats().http_over_budget); the sample rates apply to the rest.
+// Cost: nothing is allocated per request that is not profiled; a profiled one gets one
+// record and no listener (an app adding its own 'close' listeners must not meet
+// MaxListenersExceededWarning because of us).
 // Hooks: diagnostics_channel `http.server.request.start` / `http.server.response.finish`
 // (node >= 14.17 / 15.1: no patching); only where node lacks them is Server#emit wrapped.
-// A 'close' listener on the response ends transactions whose client went away (status
-// "cancelled"). Requests still open after MAX_OPEN_MS (event streams, long polls, stuck
-// handlers) are dropped without a profile, so they cannot hold the library's transaction
-// slots (1024) or, in lazy mode, keep the thread's sampling timer armed. Nothing here throws
-// into the app, prints or holds the event loop.
+// A response closed before it finished (the client went away) is found by a sweep of the
+// open transactions every SWEEP_MS while any is open, and ends with status "cancelled"
+// (its end time is when the sweep saw it). Requests still open after MAX_OPEN_MS (event
+// streams, long polls, stuck handlers) are dropped without a profile, so they cannot hold
+// the library's transaction slots (1024) or, in lazy mode, keep the thread's sampling timer
+// armed. Nothing here throws into the app, prints or holds the event loop.
 
 const MAX_OPEN_MS = 60000; // a profile stops at 30 s anyway
-const SWEEP_MS = 15000;
+const SWEEP_MS = 1000; // runs only while a transaction is open; unref'd
 
 // Sentry's span status for an HTTP status code (@sentry/core's getSpanStatusFromHttpCode).
 function spanStatus(code) {
@@ -96,13 +103,39 @@ exports.pathOf = pathOf;
 exports.install = function install(core) {
   const { native, config, clip, dbg } = core;
   if (config.http === 'off') return 'off';
-  const live = new WeakMap(); // IncomingMessage -> {handle, method, t}
+  const live = new WeakMap(); // IncomingMessage -> {handle, method, res, t}
   const open = new Set(); // the same records, for the sweep
   let sweeper = null;
+  let overBudget = 0;
+  exports.counters = () => ({ http_over_budget: overBudget });
+
+  // Token bucket: `tokens` may go fractional; refilled from the clock only when empty.
+  const rate = config.httpPerSecond;
+  const burst = Math.max(1, rate);
+  let tokens = rate > 0 ? burst : 0;
+  let refilled = Date.now();
+  function take() {
+    if (tokens < 1) {
+      if (rate <= 0) return false;
+      const now = Date.now();
+      tokens = Math.min(burst, tokens + ((now - refilled) * rate) / 1000);
+      refilled = now;
+      if (tokens < 1) return false;
+    }
+    tokens -= 1;
+    return true;
+  }
+
   function sweep() {
     const old = Date.now() - MAX_OPEN_MS;
     let dropped = 0;
     for (const rec of open) {
+      const res = rec.res;
+      if (res && (res.destroyed || (res.socket && res.socket.destroyed)) &&
+          !(res.writableFinished || res.finished)) {
+        finishRec(rec, true); // the client went away
+        continue;
+      }
       if (rec.t > old) continue;
       open.delete(rec);
       rec.done = true;
@@ -127,41 +160,53 @@ exports.install = function install(core) {
   }
 
   function start(req, res) {
+    // The budget first: a request beyond it must cost (next to) nothing.
+    if (!take()) {
+      overBudget++;
+      return;
+    }
     try {
-      if (!req || !res || typeof req !== 'object' || live.has(req)) return;
-      if (core.sdkTracing()) return; // the app's Sentry SDK makes its own transactions
+      if (!req || !res || typeof req !== 'object' || live.has(req) || core.sdkTracing()) {
+        tokens += 1; // nothing of ours: the token goes back
+        return;
+      }
       const method = typeof req.method === 'string' ? req.method : 'GET';
       const tr = sentryTrace(req);
       const h = core.begin(`${method} ${pathOf(req.url)}`, 'http.server', tr ? tr.traceId : '',
         tr ? tr.parentSpanId : '', tr ? tr.sampled : undefined);
-      if (h < 0) return;
-      const rec = { handle: h, method, t: Date.now(), done: false };
+      if (h < 0) {
+        tokens += 1; // not sampled: only what is sent counts against the budget
+        return;
+      }
+      const rec = { handle: h, method, req, res, t: Date.now(), done: false };
       live.set(req, rec);
       open.add(rec);
       if (!sweeper) {
         sweeper = setInterval(sweep, SWEEP_MS);
         if (sweeper.unref) sweeper.unref();
       }
-      if (typeof res.once === 'function') res.once('close', () => end(req, res, true));
     } catch (err) {
       dbg(`http start: ${err && err.message}`);
     }
   }
 
-  function end(req, res, closed) {
+  function finishRec(rec, aborted) {
+    const { req, res } = rec;
+    live.delete(req);
+    open.delete(rec);
+    if (rec.done) return;
+    rec.done = true;
+    const code = aborted ? 0 : Number(res.statusCode) | 0;
+    const route = routeOf(req);
+    native.setTransaction(rec.handle, route ? clip(`${rec.method} ${route}`) : '', code,
+      aborted ? 'cancelled' : spanStatus(code));
+    native.finishTransaction(rec.handle, true);
+  }
+
+  function end(req) {
     try {
       const rec = req && live.get(req);
-      if (!rec) return;
-      live.delete(req);
-      open.delete(rec);
-      if (rec.done) return;
-      rec.done = true;
-      const aborted = closed && !(res.writableFinished || res.finished);
-      const code = aborted ? 0 : Number(res.statusCode) | 0;
-      const route = routeOf(req);
-      native.setTransaction(rec.handle, route ? clip(`${rec.method} ${route}`) : '', code,
-        aborted ? 'cancelled' : spanStatus(code));
-      native.finishTransaction(rec.handle, true);
+      if (rec) finishRec(rec, false);
     } catch (err) {
       dbg(`http finish: ${err && err.message}`);
     }
@@ -200,7 +245,8 @@ exports.install = function install(core) {
     const startCh = dc.channel('http.server.request.start');
     const finishCh = dc.channel('http.server.response.finish');
     startCh.subscribe((m) => { if (m) start(m.request, m.response); });
-    finishCh.subscribe((m) => { if (m) end(m.request, m.response, false); });
+    // WeakMap lookup only: a request we did not start costs nothing more.
+    finishCh.subscribe((m) => { if (m && open.size) end(m.request); });
     held.push(startCh, finishCh);
   } else {
     // Fallback: wrap emit('request') of http.Server and https.Server (which does not inherit
@@ -215,7 +261,7 @@ exports.install = function install(core) {
       const emit = function emit(type, req, res) {
         if (type === 'request' && res && typeof res.once === 'function' && !live.has(req)) {
           start(req, res);
-          if (live.has(req)) res.once('finish', () => end(req, res, false));
+          if (live.has(req)) res.once('finish', () => end(req)); // old nodes only
         }
         return orig.apply(this, arguments);
       };

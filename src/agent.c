@@ -25,7 +25,9 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "config.h"
 #include "elfsym.h"
+#include "envelope.h"
 #include "log.h"
 #include "mapfile.h"
 #include "mem.h"
@@ -47,7 +49,9 @@
 #define SP_THREAD_SCAN_MS 1000 /* SENTRYPROF_THREADS=all: how often new native threads are looked for */
 
 #define SP_BATCH_SEAL_MS 5000        /* a batch of transaction envelopes is published after this */
-#define SP_BATCH_SEAL_BYTES (4u << 20) /* or once it is this large */
+#define SP_BATCH_SEAL_BYTES (4u << 20) /* or once it is this large (at most 1/8 of the spool cap) */
+#define SP_CAP_CHECK_MS 1000 /* the spool cap is checked at most this often while we write... */
+#define SP_CAP_CHECK_SHARE 16 /* ...or once we wrote 1/16 of the cap since the last check */
 
 #define SP_JS_PROFILES 256     /* built profiles waiting for JS to take them */
 #define SP_JS_PROFILE_TTL_NS (60ull * 1000000000ull) /* then they are dropped */
@@ -99,6 +103,8 @@ static struct {
     char batch[128];       /* the open batch of transaction envelopes ("" when none) */
     uint64_t batch_start_ns; /* monotonic time of its first record */
     size_t batch_bytes;
+    unsigned long long cap_written; /* bytes written to the spool since the last cap check */
+    uint64_t cap_checked_ns;
     _Atomic bool wake_pending;
     _Atomic bool sleeping_idle; /* a transaction start wakes the agent out of its idle tick */
     pthread_mutex_t js_lock; /* guards js_profiles: the agent fills, JS threads take */
@@ -192,8 +198,11 @@ static int spool_write(const char *name, const char *buf, size_t len)
     }
     int rc = sp_spool_run_commit(agent.run, name, buf, len);
     if (rc < 0) count_spool_error(name, rc);
+    else agent.cap_written += len;
     return rc;
 }
+
+static void enforce_cap(uint64_t now);
 
 /* Publishes the open batch of transaction envelopes. */
 static void seal_batch(void)
@@ -230,8 +239,103 @@ static int batch_append(const char *buf, size_t len)
         return rc;
     }
     agent.batch_bytes += len;
-    if (agent.batch_bytes >= SP_BATCH_SEAL_BYTES) seal_batch();
+    agent.cap_written += len;
+    /* Only sealed files can be evicted: with a small cap, seal early. */
+    unsigned long long seal = agent.opts.cfg->spool_max_bytes / 8;
+    if (seal > SP_BATCH_SEAL_BYTES) seal = SP_BATCH_SEAL_BYTES;
+    if (agent.batch_bytes >= seal) {
+        seal_batch();
+        enforce_cap(mono_ns()); /* one pass may write many batches: keep the cap as we go */
+    }
     return 0;
+}
+
+/* ---- the spool cap (SENTRYPROF_SPOOL_MAX_BYTES), enforced here in every mode: with no
+ * DSN nothing else would (200 req/s wrote ~630 MB an hour). The oldest published files go
+ * first; open files (our batch, a chunk) and files being sent are counted but kept. The
+ * evicted items are recorded in state.json as discards ("cache_overflow"), which the next
+ * upload reports to Sentry. One warning line per process; every file counted in stats. */
+
+/* Sentry's data category of an item type we write, or NULL. */
+static const char *item_category(const char *type)
+{
+    static const char *const known[] = {"transaction", "profile", "profile_chunk"};
+    for (size_t i = 0; type && i < sizeof known / sizeof *known; i++)
+        if (strcmp(type, known[i]) == 0) return known[i];
+    return NULL;
+}
+
+static void count_items(json_t *state, const char *data, size_t len)
+{
+    sp_envelope_parsed_t env;
+    if (sp_envelope_parse(data, len, &env) != 0) return;
+    for (size_t i = 0; i < env.count; i++) {
+        const char *cat = item_category(json_string_value(json_object_get(env.items[i].header, "type")));
+        if (cat) sp_spool_state_discard_add(state, "cache_overflow", cat, 1);
+    }
+    sp_envelope_parsed_free(&env);
+}
+
+static void on_evict(const char *name, int fd, void *ctx)
+{
+    json_t *state = ctx;
+    char *data = NULL;
+    size_t len = 0;
+    if (sp_spool_read_fd(fd, 64u << 20, &data, &len) == 0) {
+        sp_batch_reader_t r;
+        if (sp_batch_reader_init(&r, data, len) == 0) {
+            const char *e;
+            size_t elen;
+            while (sp_batch_next(&r, &e, &elen)) count_items(state, e, elen);
+        } else {
+            count_items(state, data, len);
+        }
+    }
+    sp_mem_free(data);
+    sp_stats_inc(SP_STAT_SPOOL_EVICTED);
+    SP_DEBUG("spool: evicted ready/%s (over %s)", name, SP_ENV_SPOOL_MAX_BYTES);
+}
+
+static int merge_discards(json_t *state, void *ctx)
+{
+    json_t *arr = json_object_get(ctx, "discards");
+    int changed = 0;
+    size_t i;
+    json_t *d;
+    json_array_foreach(arr, i, d)
+    {
+        if (sp_spool_state_discard_add(state, json_string_value(json_object_get(d, "reason")),
+                                       json_string_value(json_object_get(d, "category")),
+                                       json_integer_value(json_object_get(d, "quantity"))) > 0)
+            changed = 1;
+    }
+    return changed;
+}
+
+static void enforce_cap(uint64_t now)
+{
+    unsigned long long cap = agent.opts.cfg->spool_max_bytes;
+    if (!agent.spool || !agent.cap_written) return;
+    if (agent.cap_written < cap / SP_CAP_CHECK_SHARE && now - agent.cap_checked_ns < SP_CAP_CHECK_MS * 1000000ull)
+        return;
+    agent.cap_written = 0;
+    agent.cap_checked_ns = now;
+    json_t *state = json_object();
+    if (!state) return;
+    /* Down to 3/4 of the cap: what we write before the next check (a batch of up to 1/8
+     * of it, which cannot be evicted while open, or 1/16 of it elsewhere) still fits. */
+    int n = sp_spool_enforce_cap(agent.spool, cap - cap / 4, on_evict, state);
+    if (n > 0) {
+        static bool warned;
+        if (!warned)
+            SP_WARN("spool %s is over %s=%llu bytes: deleting the oldest files (counted in "
+                    "__sentryprof.stats().spool_files_evicted and reported to Sentry as discards; said once)",
+                    agent.opts.cfg->spool_dir, SP_ENV_SPOOL_MAX_BYTES, cap);
+        warned = true;
+        if (json_array_size(json_object_get(state, "discards")))
+            sp_spool_state_update(agent.spool, merge_discards, state);
+    }
+    json_decref(state);
 }
 
 static void chunk_name(char *name, size_t len)
@@ -690,6 +794,7 @@ static void *agent_main(void *arg)
             commit_chunk();
             agent.last_commit_ns = now;
         }
+        enforce_cap(now);
     }
     process_transactions();
     seal_batch();

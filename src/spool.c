@@ -241,9 +241,6 @@ static int write_at(sp_spool_t *spool, int dirfd, const char *name, const void *
 
     rc = write_all(fd, data, len);
     if (rc == 0 && sync && fsync(fd) < 0) rc = -errno;
-    /* Not synced now: start the writeback, so that the fsyncs of sp_spool_ready_sync find
-     * the data on its way and one journal commit covers them all. */
-    if (rc == 0 && !sync) sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
     /* close can report deferred write errors (NFS); EINTR still closes on Linux. */
     if (close(fd) < 0 && errno != EINTR && rc == 0) rc = -errno;
     if (rc == 0 && renameat(dirfd, tmp, dirfd, name) < 0) rc = -errno;
@@ -605,34 +602,65 @@ int sp_spool_ready_commit(sp_spool_t *spool, const char *name, const void *data,
     return rc;
 }
 
+/* The hidden name a split file is written under until sp_spool_ready_sync publishes it:
+ * readers (other uploaders' walks, eviction) skip dot names, so nobody can claim or delete
+ * it before it is durable. */
+static bool split_tmp(char *buf, size_t len, const char *name)
+{
+    int k = snprintf(buf, len, SP_SPOOL_TMP_PREFIX "%ld-split-%s", (long)getpid(), name);
+    return k > 0 && (size_t)k < len;
+}
+
 int sp_spool_ready_write(sp_spool_t *spool, const char *name, const void *data, size_t len)
 {
-    if (!spool || !valid_name(name) || (!data && len)) return -EINVAL;
+    char tmp[NAME_MAX + 1];
+    if (!spool || !valid_name(name) || (!data && len) || !split_tmp(tmp, sizeof tmp, name)) return -EINVAL;
     int readyfd = open_sub(spool, SP_SPOOL_READY);
     if (readyfd < 0) return readyfd;
-    int rc = write_at(spool, readyfd, name, data, len, false);
+    int rc = 0;
+    int fd = openat(readyfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, SP_SPOOL_FILE_MODE);
+    if (fd < 0) rc = -errno;
+    if (rc == 0) rc = write_all(fd, data, len);
+    /* Start the writeback now, so that the fsyncs of sp_spool_ready_sync find the data on
+     * its way and one journal commit covers many files. */
+    if (rc == 0) sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+    if (fd >= 0 && close(fd) < 0 && errno != EINTR && rc == 0) rc = -errno;
+    if (rc < 0) unlinkat(readyfd, tmp, 0);
     close(readyfd);
     return rc;
 }
 
-int sp_spool_ready_sync(sp_spool_t *spool, const char *const *names, size_t n)
+int sp_spool_ready_sync(sp_spool_t *spool, const char *const *names, size_t n, bool publish)
 {
     if (!spool || (!names && n)) return -EINVAL;
     int readyfd = open_sub(spool, SP_SPOOL_READY);
     if (readyfd < 0) return readyfd;
     int rc = 0;
-    /* On a journalling filesystem the first fsync commits the others' data and renames
-     * with it: the rest return at once. */
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        if (!valid_name(names[i])) {
+    char tmp[NAME_MAX + 1];
+    for (size_t i = 0; i < n && rc == 0 && publish; i++) {
+        if (!valid_name(names[i]) || !split_tmp(tmp, sizeof tmp, names[i])) {
             rc = -EINVAL;
             break;
         }
-        int fd = openat(readyfd, names[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        int fd = openat(readyfd, tmp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0 || (fsync(fd) < 0 && errno != EINVAL)) rc = -errno;
         if (fd >= 0) close(fd);
     }
-    if (rc == 0 && fsync(readyfd) < 0 && errno != EINVAL) rc = -errno;
+    /* Durable (or given up): publish them under their names, or delete them. */
+    size_t published = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!valid_name(names[i]) || !split_tmp(tmp, sizeof tmp, names[i])) continue;
+        if (rc == 0 && publish) {
+            if (renameat(readyfd, tmp, readyfd, names[i]) < 0) rc = -errno;
+            else published = i + 1;
+        }
+        if (rc < 0 || !publish) unlinkat(readyfd, tmp, 0);
+    }
+    /* A rename failed half-way (a full directory block): take back what went out, so the
+     * caller can keep its batch whole. */
+    if (rc < 0)
+        for (size_t i = 0; i < published; i++) unlinkat(readyfd, names[i], 0);
+    if (rc == 0 && publish && fsync(readyfd) < 0 && errno != EINVAL) rc = -errno;
     close(readyfd);
     return rc;
 }

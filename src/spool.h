@@ -25,6 +25,7 @@
 #define SP_SPOOL_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define SP_SPOOL_SUFFIX ".envelope"
@@ -105,11 +106,13 @@ typedef struct {
 /* Writes name into ready/ atomically, as sp_spool_commit does in the spool's root: how the
  * uploader turns a claimed batch into single envelopes. 0 or a negative errno. */
 int sp_spool_ready_commit(sp_spool_t *spool, const char *name, const void *data, size_t len);
-/* The same without any fsync (temp file and rename only): for writing many files, then
- * making them durable together with sp_spool_ready_sync. 0 or a negative errno. */
+/* For writing many files and making them durable together: writes name's data under a
+ * hidden temporary name in ready/ (nobody claims or evicts it), no fsync. Then
+ * sp_spool_ready_sync(publish=true) fsyncs them all, renames each to its name and fsyncs
+ * ready/ (on the first error the rest are deleted and nothing more is published);
+ * publish=false deletes them. 0 or a negative errno. */
 int sp_spool_ready_write(sp_spool_t *spool, const char *name, const void *data, size_t len);
-/* fsyncs ready/<names[i]> and then ready/ itself. 0 or the first negative errno. */
-int sp_spool_ready_sync(sp_spool_t *spool, const char *const *names, size_t n);
+int sp_spool_ready_sync(sp_spool_t *spool, const char *const *names, size_t n, bool publish);
 /* Deletes ready/<name> (what sp_spool_ready_commit wrote). 0 or a negative errno. */
 int sp_spool_ready_remove(sp_spool_t *spool, const char *name);
 /* Claims the oldest *.envelope (or *.envelopes batch) file in ready/ whose name sorts

@@ -1,18 +1,48 @@
 #!/usr/bin/env bash
-# The preload library exports only what the JS helper and node's N-API loader need, and
-# depends only on the libraries listed in tests/data/needed.txt (STYLE.md §2).
+# The preload library exports only what the JS helper and node's N-API loader need,
+# depends only on the C runtime (tests/data/needed.txt: a slim image without jansson,
+# libcurl or jemalloc still runs every process, issue #15), imports no glibc symbol version
+# above the floor (GLIBC_FLOOR from configure, issue #18) and is stripped, its debug info in
+# .debug/libsentryprof.so.debug beside it.
 . "$(dirname "$0")/e2e/lib.sh"
+: "${GLIBC_FLOOR:=2.28}"
 nm -D --defined-only "$SP_LIB" | awk '$2 ~ /^[TDBRVW]$/ {print $3}' | sed 's/@.*//' | sort >"$WORK/exports"
 check "exported symbols match tests/data/exports.txt" diff -u "$top_srcdir/tests/data/exports.txt" "$WORK/exports"
 readelf -dW "$SP_LIB" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort >"$WORK/needed"
-check "DT_NEEDED matches tests/data/needed.txt" diff -u "$top_srcdir/tests/data/needed.txt" "$WORK/needed"
+if [ "$GLIBC_FLOOR" = no ]; then
+    # No floor: nothing of glibc < 2.34 to find in libpthread, libdl, librt.
+    check "DT_NEEDED is libc.so.6 only" diff -u <(echo libc.so.6) "$WORK/needed"
+else
+    # libpthread, libdl, librt: where pthread_create, dlsym and timer_create are on glibc
+    # < 2.34 (empty stubs of libc6 on 2.34+).
+    check "DT_NEEDED matches tests/data/needed.txt" diff -u "$top_srcdir/tests/data/needed.txt" "$WORK/needed"
+fi
 # jemalloc is ours alone: its malloc/free family is renamed, so neither the app nor our own
 # free() of memory libc allocated (__cxa_demangle, realpath) can reach it (HAZARDS.md §2).
+# The library is stripped: its full symbol table is in the debug file.
+dbg="$(dirname "$SP_LIB")/.debug/libsentryprof.so.debug"
 check "no malloc/free/calloc/realloc defined inside the library" \
-    bash -c "! nm '$SP_LIB' | grep -Eq ' [tTwW] (malloc|free|calloc|realloc|posix_memalign|aligned_alloc)\$'"
+    bash -c "nm '$dbg' >'$WORK/symtab' && ! grep -Eq ' [tTwW] (malloc|free|calloc|realloc|posix_memalign|aligned_alloc)\$' '$WORK/symtab'"
 check "no lazy TLS (__tls_get_addr) in the library" bash -c "! nm -D '$SP_LIB' | grep -q __tls_get_addr"
 glibc=$(objdump -T "$SP_LIB" | grep -o 'GLIBC_[0-9.]*' | sort -t. -k2,2n -k3,3n -u | tail -1)
-echo "# highest glibc symbol version needed: $glibc"
+echo "# highest glibc symbol version needed: $glibc (floor: $GLIBC_FLOOR)"
+if [ "$GLIBC_FLOOR" != no ]; then
+    objdump -T "$SP_LIB" | awk -v f="$GLIBC_FLOOR" '
+        function n(v,  a, k) { k = split(v, a, "."); return a[1] * 1e6 + a[2] * 1e3 + (k > 2 ? a[3] : 0) }
+        { for (i = 1; i <= NF; i++) if ($i ~ /^\(?GLIBC_[0-9]/) {
+              v = $i; gsub(/[()]/, "", v); sub(/^GLIBC_/, "", v)
+              if (n(v) > n(f)) print $NF "@GLIBC_" v } }' >"$WORK/above"
+    check "no glibc symbol version above the floor GLIBC_$GLIBC_FLOOR (above it: $(tr '\n' ' ' <"$WORK/above"))" \
+        test ! -s "$WORK/above"
+fi
+# Stripped: no symbol table, no debug info; gdb finds the debug info through .gnu_debuglink
+# in .debug/ beside the library (make install puts it there too).
+sections=$(readelf -SW "$SP_LIB")
+check "library has no .symtab (stripped)" bash -c "! grep -q ' \.symtab ' <<<'$sections'"
+check "library has no .debug_* sections" bash -c "! grep -q ' \.debug_' <<<'$sections'"
+check "library has a .gnu_debuglink" grep -q ' \.gnu_debuglink ' <<<"$sections"
+check "debug info beside it ($dbg has .debug_info)" bash -c "readelf -SW '$dbg' 2>/dev/null | grep -q ' \.debug_info '"
+check "library is under 700 KB ($(stat -c %s "$SP_LIB") bytes; 1.4 MB unstripped with shared jansson)" test "$(stat -c %s "$SP_LIB")" -lt 700000
 # node must keep libc's malloc: jemalloc is ours only (HAZARDS.md §2).
 if [ -n "$NODE" ] && "$NODE" -e 0 2>/dev/null; then
     SENTRYPROF_SPOOL_DIR="$WORK/spool" LD_PRELOAD=$SP_LIB LD_DEBUG=bindings LD_DEBUG_OUTPUT="$WORK/bind" "$NODE" -e 0

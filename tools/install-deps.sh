@@ -3,13 +3,14 @@
 # tests need too. Idempotent: does nothing when every package is already there. Uses sudo
 # when not root.
 set -e
-PKGS="autoconf automake libtool pkg-config make gcc libunwind-dev libjemalloc-dev
+PKGS="autoconf automake libtool pkg-config make gcc curl bzip2
 libjansson-dev zlib1g-dev libcurl4-openssl-dev check nodejs binutils util-linux
 libprotobuf-c-dev protobuf-c-compiler"
 # libxml2-utils, npm, golang-go, chromium: the consumers tests/e2e/cli_export.sh reads the
 # exports with (xmllint, speedscope's schema, go tool pprof, a headless browser). Only for
 # the tests: quickstart.sh must not pull a browser and a Go toolchain onto a user's machine.
-[ "${1:-}" = "--test" ] && PKGS="$PKGS libxml2-utils npm golang-go chromium"
+# debootstrap: make check-glibc-floor (a Debian 11 root with glibc 2.31).
+[ "${1:-}" = "--test" ] && PKGS="$PKGS libxml2-utils npm golang-go chromium debootstrap"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

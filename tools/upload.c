@@ -551,8 +551,11 @@ static void explode_batch(up_t *up, sp_spool_claim_t *cl)
         goto undo;
     }
     for (size_t i = 0; i < n; i++) ptrs[i] = names[i];
-    if (n && (rc = sp_spool_ready_sync(up->spool, (const char *const *)ptrs, n)) < 0) {
-        sp_cli_err("%s: cannot sync the envelopes split from it: %s", what, strerror(-rc));
+    /* fsync'd together, then renamed to their names: nobody (another uploader's walk,
+     * eviction) sees one before it is durable. */
+    if (n && (rc = sp_spool_ready_sync(up->spool, (const char *const *)ptrs, n, true)) < 0) {
+        sp_cli_err("%s: cannot write the envelopes split from it to ready/: %s", what, strerror(-rc));
+        n = 0; /* it deleted them */
         goto undo;
     }
     if (r.torn && !up->quiet) /* a writer killed mid-record, or a power loss before the seal */
@@ -576,9 +579,11 @@ static void explode_batch(up_t *up, sp_spool_claim_t *cl)
     return;
 undo:
     up->error = true;
-    /* The batch goes back whole: take back what this attempt wrote, so a later attempt
-     * does not send those envelopes a second time. */
-    while (n--) sp_spool_ready_remove(up->spool, names[n]);
+    /* The batch goes back whole: take back what this attempt wrote (still hidden), so a
+     * later attempt does not send those envelopes a second time. */
+    if (n && !ptrs && (ptrs = sp_mem_calloc(n, sizeof *ptrs)))
+        for (size_t i = 0; i < n; i++) ptrs[i] = names[i];
+    if (n && ptrs) sp_spool_ready_sync(up->spool, (const char *const *)ptrs, n, false);
     sp_spool_claim_release(cl);
     sp_mem_free(ptrs);
     sp_mem_free(names);

@@ -10,6 +10,11 @@ cli=$(find "$dest" -path '*/bin/sentryprof' -type f | head -1)
 check "library installed" test -n "$lib"
 check "helper installed beside it" test -f "$(dirname "$lib")/sentryprof/sentryprof-helper.js"
 check "CLI installed" test -x "$cli"
+check "installed library is stripped (no .symtab, no .debug_*)" \
+    bash -c "! readelf -SW '$lib' | grep -Eq ' \.(symtab|debug_[a-z]*) '"
+check "its debug info installed beside it (.debug/libsentryprof.so.debug, named by .gnu_debuglink)" \
+    bash -c "readelf -SW '$(dirname "$lib")/.debug/libsentryprof.so.debug' | grep -q ' \.debug_info ' &&
+             readelf -p .gnu_debuglink '$lib' | grep -q libsentryprof.so.debug"
 check "no static archive or libtool archive left to confuse LD_PRELOAD users" \
     test -z "$(find "$dest" -name 'libsentryprof.a')"
 got=$(SENTRYPROF_SPOOL_DIR="$WORK/spool" LD_PRELOAD="$lib" "$NODE" -p 'typeof __sentryprof + " " + __sentryprof.stats().active')

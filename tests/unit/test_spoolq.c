@@ -372,7 +372,10 @@ START_TEST(ready_write_sync_claim_name)
     const char *names[] = {"41-t~0000.envelope", "41-t~0001.envelope"};
     ck_assert_int_eq(sp_spool_ready_write(sp, names[0], "one", 3), 0);
     ck_assert_int_eq(sp_spool_ready_write(sp, names[1], "two", 3), 0);
-    ck_assert_int_eq(sp_spool_ready_sync(sp, names, 2), 0);
+    sp_spool_claim_t c;
+    /* not claimable before they are durable and published */
+    ck_assert_int_eq(sp_spool_claim(sp, NULL, &c), -ENOENT);
+    ck_assert_int_eq(sp_spool_ready_sync(sp, names, 2, true), 0);
     expect_content("ready/41-t~0001.envelope", "two");
     sp_spool_claim_t a, b;
     ck_assert_int_eq(sp_spool_claim_name(sp, names[1], &a), 0);
@@ -383,8 +386,14 @@ START_TEST(ready_write_sync_claim_name)
     ck_assert_int_eq(sp_spool_claim_name(sp, "nope.envelope", &b), -ENOENT);
     ck_assert_int_eq(sp_spool_claim_name(sp, "../x.envelope", &b), -EINVAL);
     ck_assert_int_eq(sp_spool_ready_write(sp, "../x.envelope", "x", 1), -EINVAL);
-    const char *bad[] = {"missing.envelope"};
-    ck_assert_int_lt(sp_spool_ready_sync(sp, bad, 1), 0);
+    /* a failed sync publishes nothing and leaves nothing behind; publish=false deletes */
+    const char *bad[] = {"42-t~0000.envelope", "missing.envelope"};
+    ck_assert_int_eq(sp_spool_ready_write(sp, bad[0], "x", 1), 0);
+    ck_assert_int_lt(sp_spool_ready_sync(sp, bad, 2, true), 0);
+    ck_assert_int_eq(sp_spool_claim_name(sp, bad[0], &c), -ENOENT);
+    ck_assert_int_eq(sp_spool_ready_write(sp, bad[0], "x", 1), 0);
+    ck_assert_int_eq(sp_spool_ready_sync(sp, bad, 1, false), 0);
+    ck_assert_int_eq(sp_spool_claim_name(sp, bad[0], &c), -ENOENT);
     /* the other one is still claimable through the walk */
     ck_assert_int_eq(sp_spool_claim(sp, NULL, &b), 0);
     ck_assert_str_eq(b.name, names[0]);

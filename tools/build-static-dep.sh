@@ -1,0 +1,102 @@
+#!/bin/sh
+# Builds a library that goes statically into libsentryprof.so, from Debian bookworm's
+# source of the version Debian ships (the orig tarball: the Debian patches of these two
+# touch only hurd, loongarch64 and a test script), position-independent and compiled with
+# the glibc floor header (FLOOR_HEADER, `-include`) so its symbol versions stay at the floor.
+#   jemalloc 5.3.0  --disable-prof (Debian's build has the heap profiler: it pulls in
+#                   libgcc_s for _Unwind_Backtrace and libm for log/exp@GLIBC_2.29),
+#                   --disable-libdl (no dlsym(RTLD_NEXT, "pthread_create")), --disable-cxx
+#                   (no operator new/delete), --disable-stats (mem.c counts with sallocx)
+#   jansson 2.14    static, -fPIC: Debian's libjansson.a is built -fPIE (a PC32 reference to
+#                   stdin) and cannot go into a shared object
+#
+# usage: build-static-dep.sh jemalloc|jansson OUTDIR FLOOR_HEADER
+#   OUTDIR gets lib/<archive> and include/<headers>.
+# CC and host_cpu come from the environment (Makefile); the libraries keep their own
+# optimization flags (not the project's CFLAGS: a sanitizer build must not instrument them).
+# The tarball is downloaded once from the Debian mirror ($SENTRYPROF_DEBIAN_MIRROR, default
+# http://deb.debian.org/debian, as apt uses), checked against the sha256 of Debian's .dsc;
+# each build is cached by everything that goes into it in $SENTRYPROF_DEPS_CACHE (default
+# ~/.cache/sentryprof-deps): the first jemalloc build takes 1-7 minutes, later builds copy
+# the result. Offline: put the tarball in the cache folder by hand.
+set -eu
+name=$1
+out=$2
+floor_header=$3
+CC=${CC:-cc}
+cpu=${host_cpu:-$(uname -m)}
+case "$name" in
+jemalloc)
+    version=5.3.0
+    sha256=2db82d1e7119df3e71b7640219b6dfe84789bc0537983c3b7ac4f7189aecfeaa
+    tarball=jemalloc_$version.orig.tar.bz2
+    # Debian's page-size choice: 4 KiB on x86, 64 KiB elsewhere (works on 4K and 64K kernels).
+    case "$cpu" in
+    x86_64 | i?86) lgpage=12 ;;
+    *) lgpage=16 ;;
+    esac
+    config="--with-lg-page=$lgpage --with-lg-hugepage=21 --disable-prof --disable-libdl --disable-cxx --disable-stats --disable-doc"
+    target=lib/libjemalloc_pic.a
+    make_args=$target
+    prepare=true
+    headers=include/jemalloc/jemalloc.h
+    ;;
+jansson)
+    version=2.14
+    sha256=c739578bf6b764aa0752db9a2fdadcfe921c78f1228c7ec0bb47fa804c55d17b
+    tarball=jansson_$version.orig.tar.gz
+    config="--disable-shared --enable-static --with-pic"
+    prepare="autoreconf -fi" # the orig tarball has no configure script
+    target=src/.libs/libjansson.a
+    make_args="-C src libjansson.la"
+    headers="src/jansson.h src/jansson_config.h"
+    ;;
+*) echo "build-static-dep: unknown library $name" >&2; exit 1 ;;
+esac
+dir=${tarball%%_*}
+url=${SENTRYPROF_DEBIAN_MIRROR:-http://deb.debian.org/debian}/pool/main/$(echo "$dir" | cut -c1)/$dir/$tarball
+cache=${SENTRYPROF_DEPS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sentryprof-deps}
+
+mkdir -p "$cache"
+if ! echo "$sha256  $cache/$tarball" | sha256sum -c --status 2>/dev/null; then
+    echo "build-static-dep: downloading $url" >&2
+    tmp=$(mktemp "$cache/$tarball.XXXXXX")
+    if ! curl -sSf -o "$tmp" "$url"; then
+        rm -f "$tmp"
+        echo "build-static-dep: cannot download $url (put $tarball in $cache by hand)" >&2
+        exit 1
+    fi
+    if ! echo "$sha256  $tmp" | sha256sum -c --status; then
+        rm -f "$tmp"
+        echo "build-static-dep: $url does not have the expected sha256 $sha256" >&2
+        exit 1
+    fi
+    mv -f "$tmp" "$cache/$tarball"
+fi
+
+key=$( { echo "$name $version $sha256 $cpu $config $CC"; $CC --version 2>&1 | head -1;
+         cat "$floor_header"; } | sha256sum | cut -c1-16)
+built="$cache/$name-$version-$key"
+if [ ! -f "$built/lib/$(basename $target)" ]; then
+    echo "build-static-dep: building $name $version (once; cached in $built)" >&2
+    work=$(mktemp -d "$cache/build.XXXXXX")
+    tar -xf "$cache/$tarball" -C "$work"
+    src="$work/$name-$version"
+    # shellcheck disable=SC2086
+    if ! (cd "$src" && $prepare >"$work/configure.log" 2>&1 && ./configure -q $config CC="$CC" CPPFLAGS="-include $floor_header" \
+              >>"$work/configure.log" 2>&1 &&
+          make -j"$(nproc)" $make_args >"$work/make.log" 2>&1); then
+        tail -n 30 "$work/configure.log" "$work/make.log" >&2 || true
+        echo "build-static-dep: $name failed to build in $work" >&2
+        exit 1
+    fi
+    mkdir -p "$work/result/lib" "$work/result/include/$name"
+    cp "$src/$target" "$work/result/lib/"
+    for h in $headers; do cp "$src/$h" "$work/result/include/$name/"; done
+    rm -rf "$built"
+    mv "$work/result" "$built"
+    rm -rf "$work"
+fi
+mkdir -p "$out/lib" "$out/include"
+cp "$built/lib/$(basename $target)" "$out/lib/"
+cp -r "$built/include/$name" "$out/include/"
