@@ -2,7 +2,11 @@
  * (sp_debugid_set), the agent thread reads it when it builds a profile; a mutex guards it
  * (never taken in a signal handler). A table entry is never removed: bundles stay loaded.
  * A profile gets an image for each known script its frames name, found by the exact
- * "abs_path":"<path>" text the session wrote (few bundles, one search each). */
+ * "abs_path":"<path>" text the session wrote (few bundles, one search each).
+ * Scripts the JS side did not report (a bundle without the plugins' snippet, ESM) are
+ * looked at once each, on the agent thread: the app's own .js/.mjs/.cjs files (absolute
+ * paths outside node_modules) named by a profile's frames get their last bytes read for a
+ * trailing `//# debugId=<uuid>`; at most SP_DEBUGID_CHECKED files, then no more. */
 #ifndef _GNU_SOURCE /* configure may already pass -D_GNU_SOURCE=1 */
 #define _GNU_SOURCE /* memmem */
 #endif
@@ -10,9 +14,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "envelope.h"
 #include "mem.h"
@@ -98,11 +106,101 @@ static bool names(const char *text, size_t len, const char *needle, size_t nl)
     return false;
 }
 
+#define SP_DEBUGID_CHECKED 4096 /* script files looked at for a trailing debugId comment */
+#define SP_DEBUGID_TAIL 256      /* bytes read from a script's end */
+
+/* Paths already looked at (agent thread only): open addressing, twice the cap. */
+static char *checked[SP_DEBUGID_CHECKED * 2];
+static size_t nchecked;
+
+static uint64_t hash(const char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* true the first time path (n bytes) is seen; false when seen before or the set is full. */
+static bool first_look(const char *p, size_t n)
+{
+    size_t cap = sizeof checked / sizeof *checked, i = (size_t)(hash(p, n) & (cap - 1));
+    while (checked[i]) {
+        if (strlen(checked[i]) == n && memcmp(checked[i], p, n) == 0) return false;
+        i = (i + 1) & (cap - 1);
+    }
+    if (nchecked >= SP_DEBUGID_CHECKED) return false;
+    if (!(checked[i] = sp_mem_alloc(n + 1))) return false;
+    memcpy(checked[i], p, n);
+    checked[i][n] = '\0';
+    nchecked++;
+    return true;
+}
+
+static bool script_of_app(const char *p, size_t n)
+{
+    static const char *const ext[] = {".js", ".mjs", ".cjs"};
+    if (n < 4 || p[0] != '/' || memmem(p, n, "/node_modules/", 14)) return false;
+    for (size_t i = 0; i < sizeof ext / sizeof *ext; i++) {
+        size_t el = strlen(ext[i]);
+        if (n > el && memcmp(p + n - el, ext[i], el) == 0) return true;
+    }
+    return false;
+}
+
+/* The debug id a script's last bytes name (`//# debugId=<uuid>` then only whitespace). */
+static void look_at_tail(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) return;
+    struct stat st;
+    char buf[SP_DEBUGID_TAIL + 1];
+    ssize_t got = -1;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+        off_t off = st.st_size > SP_DEBUGID_TAIL ? st.st_size - SP_DEBUGID_TAIL : 0;
+        got = pread(fd, buf, SP_DEBUGID_TAIL, off);
+    }
+    close(fd);
+    if (got <= 0) return;
+    buf[got] = '\0';
+    size_t end = (size_t)got;
+    while (end && isspace((unsigned char)buf[end - 1])) end--;
+    static const char key[] = "//# debugId=";
+    if (end < sizeof key - 1 + 36) return;
+    const char *id = buf + end - 36;
+    if (memcmp(id - (sizeof key - 1), key, sizeof key - 1) != 0) return;
+    char idz[37];
+    memcpy(idz, id, 36);
+    idz[36] = '\0';
+    sp_debugid_set(path, idz); /* ignores a malformed id */
+}
+
+/* Every "abs_path" of frames_text not looked at yet, when it is one of the app's scripts. */
+static void discover(const char *text, size_t len)
+{
+    static const char key[] = "\"abs_path\":\"";
+    const char *p = text, *end = text + len;
+    char path[1024];
+    while (p < end && (p = memmem(p, (size_t)(end - p), key, sizeof key - 1))) {
+        p += sizeof key - 1;
+        const char *q = memchr(p, '"', (size_t)(end - p));
+        if (!q) return;
+        size_t n = (size_t)(q - p);
+        /* an escaped character: not a plain path (and the JS side names such bundles) */
+        if (n < sizeof path && !memchr(p, '\\', n) && script_of_app(p, n) && first_look(p, n)) {
+            memcpy(path, p, n);
+            path[n] = '\0';
+            look_at_tail(path);
+        }
+        p = q + 1;
+    }
+}
+
 json_t *sp_debugid_images(const char *frames_text, size_t len)
 {
     json_t *images = json_array();
     if (!images) return NULL;
     if (!frames_text || !len) return images;
+    discover(frames_text, len);
     pthread_mutex_lock(&lock);
     for (size_t i = 0; i < count; i++) {
         const entry_t *e = &table[i];
@@ -124,4 +222,9 @@ void sp_debugid_reset(void)
     }
     count = 0;
     pthread_mutex_unlock(&lock);
+    for (size_t i = 0; i < sizeof checked / sizeof *checked; i++) {
+        sp_mem_free(checked[i]);
+        checked[i] = NULL;
+    }
+    nchecked = 0;
 }

@@ -15,12 +15,13 @@
  * 0 when stored or already known, -EINVAL for a bad id or path, -ENOSPC when full. */
 int sp_debugid_set(const char *path, const char *debug_id);
 
-/* The images for the scripts named by frames_text (a profile's frames, compact JSON text
+/* Agent thread. First looks at the app's scripts the frames name that it has not seen yet
+ * (a trailing `//# debugId=` comment; read once per file). The images for the scripts named by frames_text (a profile's frames, compact JSON text
  * as sp_session_frames_text gives it): [{"type":"sourcemap","code_file":path,
  * "debug_id":id}, ...] (new reference; an empty array when none; NULL on ENOMEM). */
 json_t *sp_debugid_images(const char *frames_text, size_t len);
 
-/* Forgets every id (tests). */
+/* Forgets every id and every script looked at (tests). */
 void sp_debugid_reset(void);
 
 #endif

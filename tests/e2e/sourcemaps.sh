@@ -12,7 +12,9 @@
 #   3. debug_meta.images has {type: sourcemap, code_file: <the bundle's filename>,
 #      debug_id: <its debug id>} in v2 chunks and v1 profiles; the hot frame's line:column
 #      maps back to computeChecksums through bundle.js.map (the `source-map` package, pinned
-#      in tests/e2e/sourcemaps/ with its lockfile).
+#      in tests/e2e/sourcemaps/ with its lockfile); a bundle with only the trailing
+#      `//# debugId=` comment (no snippet) gets its image too (the agent reads the last
+#      bytes of the app's scripts its frames name, once per file).
 # @sentry/node 8 from tests/e2e/sentry8 (pinned): profileLifecycle 'trace' (chunks) and
 # profilesSampleRate (v1 profiles in the SDK's envelope).
 . "$(dirname "$0")/lib.sh"
@@ -148,6 +150,22 @@ for (let i = 0; i < 2; i++) {
 }
 console.log('own done');
 JS
+# a bundle without the snippet, only its trailing //# debugId= comment (CommonJS)
+mkdir -p "$D/plain/dist"
+{ echo; sed 1d "$FIX/dist/bundle.js"; } >"$D/plain/dist/bundle.js" # line 1 emptied: the map still fits
+cp "$FIX/dist/bundle.js.map" "$D/plain/dist/"
+cp "$D/app/app.js" "$D/plain/app.js"
+NAME="no snippet, //# debugId= only"
+out=$(cd "$D/plain" && env SENTRYPROF_SPOOL_DIR="$D/spool-plain" LD_PRELOAD="$SP_LIB" SENTRYPROF_MODE=transaction \
+    timeout 90 "$NODE" app.js 2>"$D/err")
+rc=$?
+F=$("$NODE" "$top_srcdir/tests/e2e/sourcemap-facts.js" "$top_srcdir" "$D/spool-plain" "$D/plain/dist/bundle.js")
+show '{profiles: f.profiles.map((p) => ({type: p.type, images: p.images, onBundle: p.onBundle}))}'
+check "$NAME: app output unchanged" test "$rc:$out" = "0:own done"
+check "3. $NAME: v1 profiles get the sourcemap image from the bundle's last line; hot frames map back to computeChecksums" \
+    test "$(jqn "$F" 'f.profiles.length === 2 && f.profiles.every((p) => p.onBundle > 0 && JSON.stringify(p.images) === JSON.stringify([{type: "sourcemap", code_file: process.argv[2], debug_id: process.argv[3]}]) && p.hotFrames.every((h) => h.original.name === "computeChecksums"))' "$D/plain/dist/bundle.js" "$DEBUG_ID")" = true
+
+NAME="no SDK, SENTRY_RELEASE"
 for mode in transaction continuous; do
     out=$(cd "$D/app" && env SENTRYPROF_SPOOL_DIR="$D/spool-$mode" LD_PRELOAD="$SP_LIB" \
         SENTRY_RELEASE=own-release@3 SENTRYPROF_MODE=$mode timeout 90 "$NODE" app.js 2>"$D/err")

@@ -4,8 +4,11 @@
 #include <check.h>
 #include <errno.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "debugid.h"
 #include "envelope.h"
@@ -134,6 +137,32 @@ START_TEST(test_debug_images)
     im = images_for("/app/dist/bundle.js.bak");
     ck_assert_uint_eq(json_array_size(im), 0);
     json_decref(im);
+
+    /* a script of the app the JS side did not report: its trailing debugId comment */
+    char dir[] = "/tmp/sp-debugid.XXXXXX", path[64], nm[96];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/plain.js", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("function a(){}\n//# sourceMappingURL=plain.js.map\n//# debugId=0123abcd-0000-4000-8000-00000000beef\n", f);
+    fclose(f);
+    im = images_for(path);
+    ck_assert_uint_eq(json_array_size(im), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(im, 0), "debug_id")),
+                     "0123abcd-0000-4000-8000-00000000beef");
+    json_decref(im);
+    /* node_modules files are not looked at */
+    snprintf(nm, sizeof nm, "%s/node_modules", dir);
+    ck_assert_int_eq(mkdir(nm, 0700), 0);
+    strcat(nm, "/dep.js");
+    ck_assert_int_eq(rename(path, nm), 0);
+    im = images_for(nm);
+    ck_assert_uint_eq(json_array_size(im), 0);
+    json_decref(im);
+    ck_assert_int_eq(unlink(nm), 0);
+    *strrchr(nm, '/') = '\0';
+    ck_assert_int_eq(rmdir(nm), 0);
+    ck_assert_int_eq(rmdir(dir), 0);
     sp_debugid_reset();
 }
 END_TEST
