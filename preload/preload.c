@@ -119,6 +119,22 @@ static const char *v8_version(void)
     return v && *v >= '0' && *v <= '9' && strnlen(v, 64) < 64 ? v : NULL;
 }
 
+/* Removes the whole option flag (as NODE_OPTIONS holds it, space-separated, as we
+ * appended it) and one space next to it; false when it is not there. */
+static bool remove_option(char *opts, const char *flag)
+{
+    size_t n = strlen(flag);
+    for (char *p = opts; (p = strstr(p, flag)); p += n) {
+        if ((p != opts && p[-1] != ' ') || (p[n] != '\0' && p[n] != ' ')) continue;
+        char *from = p + n;
+        if (*from == ' ') from++;
+        else if (p != opts) p--; /* last option: drop the space before it */
+        memmove(p, from, strlen(from) + 1);
+        return true;
+    }
+    return false;
+}
+
 /* Adds our V8 flags (only those absent) and the helper to NODE_OPTIONS, keeping the
  * user's options first. Returns whether we asked for the perf map ourselves. A flag the
  * user gave is left as it is, even --interpreted-frames-native-stack on an old V8. */
@@ -138,10 +154,20 @@ static bool prepare_node_options(const char *helper)
         ok = ok && append(opts, sizeof opts, SP_FLAG_PERF_MAP);
         changed = true;
     }
+    const char *v8 = v8_version();
+    bool safe = sp_config_native_stack_safe(v8);
+    const char *added = getenv(SP_ENV_ADDED_NATIVE_STACK);
+    if (!safe && added && sp_config_has_node_flag(opts, SP_FLAG_NATIVE_STACK) &&
+        remove_option(opts, SP_FLAG_NATIVE_STACK)) {
+        /* Inherited from a parent node on a newer V8 that we added it to, not the user's. */
+        SP_DEBUG("V8 %s: removing the " SP_FLAG_NATIVE_STACK " a parent process added", v8 ? v8 : "?");
+        unsetenv(SP_ENV_ADDED_NATIVE_STACK);
+        changed = true;
+    }
     if (!sp_config_has_node_flag(opts, SP_FLAG_NATIVE_STACK)) {
-        const char *v8 = v8_version();
-        if (sp_config_native_stack_safe(v8)) {
+        if (safe) {
             ok = ok && append(opts, sizeof opts, SP_FLAG_NATIVE_STACK);
+            ok = ok && setenv(SP_ENV_ADDED_NATIVE_STACK, "1", 1) == 0;
             changed = true;
         } else {
             SP_DEBUG("V8 %s: not adding " SP_FLAG_NATIVE_STACK " (it can deadlock V8's own CPU "

@@ -28,6 +28,7 @@
 #include "config.h"
 #include "elfsym.h"
 #include "envelope.h"
+#include "ids.h"
 #include "log.h"
 #include "mapfile.h"
 #include "mem.h"
@@ -152,7 +153,7 @@ static void new_chunk(uint64_t gen)
 {
     agent.chunk_gen = gen;
     agent.chunk = sp_session_new();
-    sp_profile_new_id(agent.meta.chunk_id);
+    sp_ids_new(agent.meta.chunk_id);
     agent.chunk_start_ns = 0;
     agent.chunk_sym_gen = sp_symbolizer_generation(agent.sym);
     agent.dirty = false;
@@ -224,7 +225,7 @@ static int batch_append(const char *buf, size_t len)
     }
     if (!agent.batch[0]) {
         char id[33];
-        sp_profile_new_id(id);
+        sp_ids_new(id);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         snprintf(agent.batch, sizeof agent.batch, "%lld-%d-txns-%s" SP_BATCH_SUFFIX,
@@ -817,7 +818,7 @@ int sp_agent_start(const sp_agent_opts_t *opts)
     agent.opts = *opts;
     agent.pid = getpid();
     calibrate_clock();
-    sp_profile_new_id(agent.meta.profiler_id);
+    sp_ids_new(agent.meta.profiler_id);
     snprintf(agent.release, sizeof agent.release, "%s", opts->cfg->release);
     snprintf(agent.environment, sizeof agent.environment, "%s", opts->cfg->environment);
     agent.meta.release = agent.release;

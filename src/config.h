@@ -19,6 +19,9 @@
 #define SP_ENV_COMMIT_SECONDS "SENTRYPROF_COMMIT_SECONDS" /* re-commit an open chunk, default 5 */
 #define SP_ENV_KEEP_PERF_MAP "SENTRYPROF_KEEP_PERF_MAP" /* true: leave /tmp/perf-<pid>.map */
 #define SP_ENV_LIBRARY_PATH "SENTRYPROF_LIBRARY_PATH" /* set by us for the JS helper's dlopen */
+#define SP_ENV_ADDED_NATIVE_STACK "SENTRYPROF_ADDED_NATIVE_STACK" /* set by us: "1" when we put
+        --interpreted-frames-native-stack in NODE_OPTIONS, so a child node on an older V8
+        (where it can deadlock V8's profiler) takes it out again */
 #define SP_ENV_CLOCK "SENTRYPROF_CLOCK"           /* "wall" (default) or "cpu" */
 #define SP_ENV_THREADS "SENTRYPROF_THREADS"       /* "js" (default) or "all": native threads too */
 #define SP_ENV_MODE "SENTRYPROF_MODE"             /* "transaction" or "continuous"; default

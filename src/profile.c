@@ -13,44 +13,8 @@
 
 #include "debugid.h"
 #include "envelope.h"
+#include "ids.h"
 #include "mem.h"
-
-/* Ids come from a per-thread xorshift128+ seeded once from getrandom: a transaction start
- * makes three of them and must cost microseconds, not three syscalls. Ids need to be
- * unique, not secret. */
-static __thread uint64_t rng[2];
-
-static uint64_t rng_next(void)
-{
-    if (!(rng[0] | rng[1])) {
-        if (getrandom(rng, sizeof rng, GRND_NONBLOCK) != (ssize_t)sizeof rng || !(rng[0] | rng[1])) {
-            struct timespec ts; /* early boot: time and address entropy */
-            clock_gettime(CLOCK_REALTIME, &ts);
-            rng[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uintptr_t)&ts;
-            rng[1] = (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 32) ^ 0xda942042e4dd58b5ull;
-        }
-    }
-    uint64_t x = rng[0], y = rng[1];
-    rng[0] = y;
-    x ^= x << 23;
-    rng[1] = x ^ y ^ (x >> 17) ^ (y >> 26);
-    return rng[1] + y;
-}
-
-void sp_profile_new_id(char out[33])
-{
-    static const char hex[] = "0123456789abcdef";
-    uint64_t w[2] = {rng_next(), rng_next()};
-    unsigned char b[16];
-    memcpy(b, w, sizeof b);
-    b[6] = (b[6] & 0x0f) | 0x40; /* version 4 */
-    b[8] = (b[8] & 0x3f) | 0x80; /* RFC 4122 variant */
-    for (int i = 0; i < 16; i++) {
-        out[2 * i] = hex[b[i] >> 4];
-        out[2 * i + 1] = hex[b[i] & 15];
-    }
-    out[32] = '\0';
-}
 
 void sp_profile_iso_time(uint64_t unix_ns, char *buf, size_t len)
 {
@@ -183,7 +147,7 @@ int sp_profile_chunk_envelope(const sp_session_t *s, const sp_chunk_meta_t *meta
     sp_profile_iso_time((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, sent_at,
                         sizeof sent_at);
     char event_id[33];
-    sp_profile_new_id(event_id);
+    sp_ids_new(event_id);
     json_t *header = json_pack("{s:s, s:s, s:{s:s, s:s}}", "event_id", event_id, "sent_at", sent_at, "sdk",
                                "name", meta->sdk_name ? meta->sdk_name : SP_SDK_NAME, "version",
                                meta->sdk_name && meta->sdk_version ? meta->sdk_version : SP_VERSION);
@@ -282,7 +246,7 @@ char *sp_profile_txn_text(const sp_session_t *s, const sp_txn_t *t, uint64_t ori
     char *body = profile_body(s, true, origin_real_ns, &blen);
     if (!body) return NULL;
     char ts[40];
-    sp_profile_new_id(profile_id);
+    sp_ids_new(profile_id);
     sp_profile_iso_time(t->start_real_ns, ts, sizeof ts);
     json_t *root = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}, s:o, s:o, s:{s:s, s:s, s:s, s:s}}",

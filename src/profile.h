@@ -24,8 +24,6 @@ typedef struct {
     const char *sdk_package; /* its npm package ("npm:@sentry/node"): envelope sdk.packages */
 } sp_chunk_meta_t;
 
-/* 32 random lowercase hex digits (a UUID without dashes) + NUL. */
-void sp_profile_new_id(char out[33]);
 /* RFC 3339 UTC with milliseconds: "2026-11-25T19:00:00.123Z". */
 void sp_profile_iso_time(uint64_t unix_ns, char *buf, size_t len);
 

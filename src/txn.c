@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "profile.h"
+#include "ids.h"
 #include "sampler.h"
 
 enum { TXN_FREE, TXN_RUNNING, TXN_FINISHED };
@@ -51,7 +51,7 @@ static void copy_id(char *dst, size_t len, const char *src, size_t want)
         return;
     }
     char id[33];
-    sp_profile_new_id(id);
+    sp_ids_new(id);
     snprintf(dst, len, "%.*s", (int)want, id);
 }
 
@@ -86,10 +86,10 @@ long sp_txn_start(const char *name, const char *op, const char *trace_id,
      * another thread's stale handle) only once it is complete. */
     copy_str(t.name, sizeof t.name, name && *name ? name : "<unlabeled transaction>");
     copy_str(t.op, sizeof t.op, op && *op ? op : "default");
-    sp_profile_new_id(t.event_id);
+    sp_ids_new(t.event_id);
     copy_id(t.trace_id, sizeof t.trace_id, trace_id, 32);
     char span[33];
-    sp_profile_new_id(span);
+    sp_ids_new(span);
     memcpy(t.span_id, span, 16);
     t.span_id[16] = '\0';
     if (parent_span_id && strlen(parent_span_id) == 16 && strspn(parent_span_id, "0123456789abcdef") == 16)

@@ -14,8 +14,10 @@
 #   OUTDIR gets lib/<archive> and include/<headers>.
 # CC and host_cpu come from the environment (Makefile); the libraries keep their own
 # optimization flags (not the project's CFLAGS: a sanitizer build must not instrument them).
-# The tarball is downloaded once from the Debian mirror ($SENTRYPROF_DEBIAN_MIRROR, default
-# http://deb.debian.org/debian, as apt uses), checked against the sha256 of Debian's .dsc;
+# The source is fetched once with apt's own client (`apt-get source --download-only`, from the
+# mirrors apt is configured with, signatures and .dsc hashes checked by apt, into a private
+# apt state in the cache folder: the system's apt lists are not touched) and the orig tarball
+# is checked against the sha256 below;
 # each build is cached by everything that goes into it in $SENTRYPROF_DEPS_CACHE (default
 # ~/.cache/sentryprof-deps): the first jemalloc build takes 1-7 minutes, later builds copy
 # the result. Offline: put the tarball in the cache folder by hand.
@@ -54,24 +56,44 @@ jansson)
 *) echo "build-static-dep: unknown library $name" >&2; exit 1 ;;
 esac
 dir=${tarball%%_*}
-url=${SENTRYPROF_DEBIAN_MIRROR:-http://deb.debian.org/debian}/pool/main/$(echo "$dir" | cut -c1)/$dir/$tarball
 cache=${SENTRYPROF_DEPS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sentryprof-deps}
+
+# apt-get source with a private state: deb-src lines for every repository and suite apt
+# already uses (apt-get indextargets), lists and caches in a temporary folder.
+fetch_source() {
+    apt_dir=$(mktemp -d "$cache/apt.XXXXXX")
+    mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/src"
+    apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 2>/dev/null | sort -u |
+        while read -r uri suite; do echo "deb-src $uri $suite main"; done >"$apt_dir/sources.list"
+    if [ ! -s "$apt_dir/sources.list" ]; then
+        rm -rf "$apt_dir"
+        echo "build-static-dep: apt has no Debian repository configured (put $tarball in $cache by hand)" >&2
+        return 1
+    fi
+    set -- -o Dir::Etc::SourceList="$apt_dir/sources.list" -o Dir::Etc::SourceParts=/nonexistent \
+        -o Dir::State::Lists="$apt_dir/lists" -o Dir::Cache="$apt_dir/cache" -o APT::Sandbox::User=root -qq
+    echo "build-static-dep: apt-get source $dir (once)" >&2
+    if ! apt-get "$@" update >"$apt_dir/log" 2>&1 ||
+       ! (cd "$apt_dir/src" && apt-get "$@" source --download-only "$dir") >>"$apt_dir/log" 2>&1 ||
+       [ ! -f "$apt_dir/src/$tarball" ]; then
+        tail -n 5 "$apt_dir/log" >&2
+        rm -rf "$apt_dir"
+        echo "build-static-dep: cannot fetch the source of $dir with apt-get (put $tarball in $cache by hand)" >&2
+        return 1
+    fi
+    mv -f "$apt_dir/src/$tarball" "$cache/$tarball.new"
+    rm -rf "$apt_dir"
+}
 
 mkdir -p "$cache"
 if ! echo "$sha256  $cache/$tarball" | sha256sum -c --status 2>/dev/null; then
-    echo "build-static-dep: downloading $url" >&2
-    tmp=$(mktemp "$cache/$tarball.XXXXXX")
-    if ! curl -sSf -o "$tmp" "$url"; then
-        rm -f "$tmp"
-        echo "build-static-dep: cannot download $url (put $tarball in $cache by hand)" >&2
+    fetch_source || exit 1
+    if ! echo "$sha256  $cache/$tarball.new" | sha256sum -c --status; then
+        rm -f "$cache/$tarball.new"
+        echo "build-static-dep: Debian's $tarball does not have the expected sha256 $sha256" >&2
         exit 1
     fi
-    if ! echo "$sha256  $tmp" | sha256sum -c --status; then
-        rm -f "$tmp"
-        echo "build-static-dep: $url does not have the expected sha256 $sha256" >&2
-        exit 1
-    fi
-    mv -f "$tmp" "$cache/$tarball"
+    mv -f "$cache/$tarball.new" "$cache/$tarball"
 fi
 
 key=$( { echo "$name $version $sha256 $cpu $config $CC"; $CC --version 2>&1 | head -1;

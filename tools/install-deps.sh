@@ -3,7 +3,7 @@
 # tests need too. Idempotent: does nothing when every package is already there. Uses sudo
 # when not root.
 set -e
-PKGS="autoconf automake libtool pkg-config make gcc curl bzip2
+PKGS="autoconf automake libtool pkg-config make gcc bzip2
 libjansson-dev zlib1g-dev libcurl4-openssl-dev check nodejs binutils util-linux
 libprotobuf-c-dev protobuf-c-compiler"
 # libxml2-utils, npm, golang-go, chromium: the consumers tests/e2e/cli_export.sh reads the

@@ -1,32 +1,47 @@
 'use strict';
-// Fixture: about 70% of the CPU in hotLoop, about 30% in warmLoop, for SECONDS (default 3).
-// Work is cut into 50 ms rounds (35 ms + 15 ms) by the clock, so the split holds on slow and
-// fast machines; the round is far from the 10.1 ms sampling period, so the two do not alias.
-const { performance } = require('perf_hooks');
+// Fixture: about 70% of the CPU in hotLoop, about 30% in warmLoop, for SECONDS of CPU time
+// (default 3). Fixed work, not wall-clock windows: each loop's speed is measured once (in
+// iterations per CPU millisecond), then rounds of 35 ms + 15 ms worth of iterations run with
+// no system call inside them. On a loaded machine a wall-clock round degenerates (a thread
+// descheduled for 50 ms ends hotLoop's 35 ms at once and the split drifts toward 1:1), and a
+// clock read in the loop becomes the place where the thread is preempted (wall-clock samples
+// then land in the clock's system call); fixed work keeps 7:3 however busy the machine is.
+// The 50 ms round is far from the 10.1 ms sampling period, so the two do not alias.
+function cpuMs() {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
 
-function hotLoop(ms) {
-  const end = performance.now() + ms;
+function hotLoop(n) {
   let x = 0;
-  while (performance.now() < end) {
-    for (let i = 0; i < 2000; i++) x = (x * 31 + i) % 1000003;
-  }
+  for (let i = 0; i < n; i++) x = (x * 31 + i) % 1000003;
   return x;
 }
 
-function warmLoop(ms) {
-  const end = performance.now() + ms;
+function warmLoop(n) {
   let s = 0;
-  while (performance.now() < end) {
-    for (let i = 0; i < 2000; i++) s = (s + i * 7) % 999983;
-  }
+  for (let i = 0; i < n; i++) s = (s + i * 7) % 999983;
   return s;
 }
 
+// Iterations per CPU millisecond, after the loop is compiled (a few ms of each at start).
+function rate(loop) {
+  for (let k = 0; k < 20; k++) loop(1e5);
+  const t0 = cpuMs();
+  let n = 0, t = t0;
+  while ((t = cpuMs()) - t0 < 20) {
+    loop(1e5);
+    n += 1e5;
+  }
+  return n / (t - t0);
+}
+
 const seconds = Number(process.env.SECONDS_TO_RUN || process.argv[2] || 3);
-const until = performance.now() + seconds * 1000;
+const hotN = Math.round(35 * rate(hotLoop)), warmN = Math.round(15 * rate(warmLoop));
+const until = cpuMs() + seconds * 1000;
 let acc = 0;
-while (performance.now() < until) {
-  acc += hotLoop(35);
-  acc += warmLoop(15);
+while (cpuMs() < until) {
+  acc += hotLoop(hotN);
+  acc += warmLoop(warmN);
 }
 console.log(`hot.js done ${acc > 0 ? 'ok' : 'ok'}`);

@@ -3,8 +3,11 @@
 // function: GET /alpha -> alphaRoute, GET /beta -> betaRoute (200 "alpha ok"/"beta ok"); and
 // GET /fail -> failRoute, the same work then a 500; anything else 404. Knows nothing of sentryprof. Listens on 127.0.0.1:$PORT (default: any free port),
 // prints "listening <port>" once, and closes on SIGTERM/SIGINT (then exits by itself).
-// BURN_MS changes the work per request. The work is measured in this process's CPU time, not
-// wall time, so a request holds the same number of CPU-clock samples on a loaded machine.
+// BURN_MS changes the work per request. The work is fixed, not a clock window: each route's
+// loop speed is measured once at start (iterations per CPU millisecond, as tests/apps/hot.js
+// does), then a request runs that many iterations with no system call inside, so it holds the
+// same number of CPU-clock samples however loaded the machine is (a clock read in the loop
+// is where a loaded machine preempts the thread, and samples then land in the system call).
 const http = require('http');
 
 const BURN_MS = Number(process.env.BURN_MS || 150);
@@ -14,32 +17,37 @@ function cpuMs() {
   return (u.user + u.system) / 1000;
 }
 
-function alphaRoute(ms) {
-  const end = cpuMs() + ms;
+function alphaRoute(n) {
   let x = 1;
-  while (cpuMs() < end) {
-    for (let i = 0; i < 2000; i++) x = (x * 31 + i) % 1000003;
-  }
+  for (let i = 0; i < n; i++) x = (x * 31 + i) % 1000003;
   return x;
 }
 
-function betaRoute(ms) {
-  const end = cpuMs() + ms;
+function betaRoute(n) {
   let s = 7;
-  while (cpuMs() < end) {
-    for (let i = 0; i < 2000; i++) s = (s + i * 13) % 999983;
-  }
+  for (let i = 0; i < n; i++) s = (s + i * 13) % 999983;
   return s;
 }
 
-function failRoute(ms) {
-  const end = cpuMs() + ms;
+function failRoute(n) {
   let f = 3;
-  while (cpuMs() < end) {
-    for (let i = 0; i < 2000; i++) f = (f * 17 + i) % 999979;
-  }
+  for (let i = 0; i < n; i++) f = (f * 17 + i) % 999979;
   return f;
 }
+
+// Iterations per CPU millisecond, after the loop is compiled.
+function rate(loop) {
+  for (let k = 0; k < 20; k++) loop(1e5);
+  const t0 = cpuMs();
+  let n = 0, t = t0;
+  while ((t = cpuMs()) - t0 < 20) {
+    loop(1e5);
+    n += 1e5;
+  }
+  return n / (t - t0);
+}
+
+const work = new Map([alphaRoute, betaRoute, failRoute].map((f) => [f, Math.round(BURN_MS * rate(f))]));
 
 const routes = { '/alpha': alphaRoute, '/beta': betaRoute, '/fail': failRoute };
 
@@ -51,7 +59,7 @@ const server = http.createServer((req, res) => {
     res.end('not found\n');
     return;
   }
-  const v = route(BURN_MS);
+  const v = route(work.get(route));
   res.writeHead(route === failRoute ? 500 : 200, { 'content-type': 'text/plain' });
   res.end(`${path.slice(1)} ${v >= 0 ? 'ok' : 'ok'}\n`);
 });

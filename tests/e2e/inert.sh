@@ -81,6 +81,12 @@ opts3=$(NODE_OPTIONS="--interpreted-frames-native-stack" SENTRYPROF_SPOOL_DIR="$
     LD_PRELOAD=$SP_LIB "$NODE" -p 'process.env.NODE_OPTIONS')
 check "node: the user's own --interpreted-frames-native-stack is kept, once" \
     test "$(grep -o -- '--interpreted-frames-native-stack' <<<"$opts3" | wc -l)" = 1
+# The same flag inherited from a parent node on V8 >= 12 that we added it to: a child on an
+# older V8 takes it out (SENTRYPROF_ADDED_NATIVE_STACK says it was ours).
+opts4=$(NODE_OPTIONS="--max-old-space-size=200 --interpreted-frames-native-stack" SENTRYPROF_ADDED_NATIVE_STACK=1 \
+    SENTRYPROF_SPOOL_DIR="$WORK/spool" LD_PRELOAD=$SP_LIB "$NODE" -p 'process.env.NODE_OPTIONS')
+check "node: an inherited --interpreted-frames-native-stack we added is $([ "$v8_major" -ge 12 ] && echo kept || echo removed) on V8 $v8_major" \
+    test "$(grep -o -- '--interpreted-frames-native-stack' <<<"$opts4" | wc -l)" = "$([ "$v8_major" -ge 12 ] && echo 1 || echo 0)"
 check "node: the user's --require still ran and the helper loaded" grep -q '|1|object$' <<<"$opts"
 opts2=$(NODE_OPTIONS="--perf-basic-prof-only-functions" SENTRYPROF_SPOOL_DIR="$WORK/spool" \
     LD_PRELOAD=$SP_LIB "$NODE" -p 'process.env.NODE_OPTIONS')

@@ -15,11 +15,16 @@ check "no stderr" test ! -s "$WORK/err"
 check "profile valid" "$NODE" "$VALIDATE" $(spool_files "$spool")
 f=$("$NODE" "$Q" "$spool")
 echo "# $f"
-check "thread 0 (main) tops in mainThreadHot" test "$(jqn "$f" 'f.threads["0"].top + " " + f.threads["0"].name')" = "mainThreadHot main"
-check "worker threadId 1 tops in firstWorkerHot" test "$(jqn "$f" 'f.threads["1"].top')" = firstWorkerHot
-check "worker threadId 2 tops in secondWorkerHot" test "$(jqn "$f" 'f.threads["2"].top')" = secondWorkerHot
-check "each thread's hot function has >= 80% of its samples" \
-    test "$(jqn "$f" '["0","1","2"].every(t => f.threads[t].topShare >= 0.8 && f.threads[t].samples >= 100)')" = true
+seen0=$(jqn "$f" 'f.threads["0"] ? f.threads["0"].top + " " + f.threads["0"].name : "none"')
+check "thread 0 (main) tops in mainThreadHot (saw: $seen0)" test "$seen0" = "mainThreadHot main"
+seen1=$(jqn "$f" 'f.threads["1"] && f.threads["1"].top')
+check "worker threadId 1 tops in firstWorkerHot (saw: $seen1)" test "$seen1" = firstWorkerHot
+seen2=$(jqn "$f" 'f.threads["2"] && f.threads["2"].top')
+check "worker threadId 2 tops in secondWorkerHot (saw: $seen2)" test "$seen2" = secondWorkerHot
+# Each thread burns 2 s of CPU (fixed work): >= ~200 samples at 99 Hz, and its hot function
+# keeps its share of the thread's samples however loaded the machine is.
+check "each thread's hot function has >= 80% of its >= 100 samples (saw $(jqn "$f" '["0","1","2"].map(t => t + ": " + (f.threads[t] ? f.threads[t].topShare + " of " + f.threads[t].samples : "none")).join(", ")'))" \
+    test "$(jqn "$f" '["0","1","2"].every(t => f.threads[t] && f.threads[t].topShare >= 0.8 && f.threads[t].samples >= 100)')" = true
 check "worker names in thread_metadata" test "$(jqn "$f" 'f.threads["1"].name')" = "worker 1"
 
 # -- node --cpu-prof still writes its profile (V8's SIGPROF sampler is untouched)

@@ -18,7 +18,7 @@ if [ ! -x "$root/bin/sh" ]; then
     # The mirror apt uses (deb822 .sources or a one-line sources.list).
     mirror=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | sed -n 's/^URIs: *\([^ ]*debian\)\/*$/\1/p' | head -1)
     [ -n "$mirror" ] || mirror=$(sed -n 's/^deb \(\[[^]]*\] \)\?\(http[^ ]*debian\)\/* .*/\2/p' /etc/apt/sources.list 2>/dev/null | head -1)
-    mirror=${mirror:-http://deb.debian.org/debian}
+    [ -n "$mirror" ] || { echo "no Debian mirror configured for apt: cannot debootstrap" >&2; exit 99; }
     echo "# debootstrap bullseye from $mirror into $root (once, a few minutes)"
     mkdir -p "$(dirname "$root")"
     debootstrap --variant=minbase bullseye "$root.tmp" "$mirror" >"$WORK/debootstrap.log" 2>&1 ||

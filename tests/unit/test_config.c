@@ -127,6 +127,24 @@ START_TEST(test_node_args_v8_log)
 }
 END_TEST
 
+/* --interpreted-frames-native-stack is injected only on V8 >= 12: V8 10.2 (Node 18) and 11.3
+ * (Node 20) deadlock their own profiler with it (tests/e2e/deopt_profiler.sh). */
+START_TEST(test_native_stack_safe)
+{
+    ck_assert(!sp_config_native_stack_safe("10.2.154.26-node.39"));
+    ck_assert(!sp_config_native_stack_safe("11.3.244.8-node.38"));
+    ck_assert(!sp_config_native_stack_safe("11.9.0"));
+    ck_assert(sp_config_native_stack_safe("12.4.254.21-node.57"));
+    ck_assert(sp_config_native_stack_safe("13.6.233.17-node.63"));
+    ck_assert(sp_config_native_stack_safe("14.6.202.34-node.40"));
+    ck_assert(!sp_config_native_stack_safe(NULL));
+    ck_assert(!sp_config_native_stack_safe(""));
+    ck_assert(!sp_config_native_stack_safe("v12.4"));
+    ck_assert(!sp_config_native_stack_safe("12"));
+    ck_assert(!sp_config_native_stack_safe("99999999999999999999.1"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("config");
@@ -134,6 +152,7 @@ int main(void)
     tcase_add_test(tc, test_locale_read_once);
     tcase_add_test(tc, test_node_args_v8_log);
     tcase_add_test(tc, test_bool_values);
+    tcase_add_test(tc, test_native_stack_safe);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

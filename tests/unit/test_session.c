@@ -12,6 +12,7 @@
 
 #include "debugid.h"
 #include "envelope.h"
+#include "ids.h"
 #include "mem.h"
 #include "profile.h"
 #include "session.h"
@@ -203,8 +204,8 @@ START_TEST(test_chunk_json)
 {
     sp_session_t *s = two_thread_session();
     sp_chunk_meta_t meta = {.release = "r1", .environment = "staging"};
-    sp_profile_new_id(meta.chunk_id);
-    sp_profile_new_id(meta.profiler_id);
+    sp_ids_new(meta.chunk_id);
+    sp_ids_new(meta.profiler_id);
     ck_assert_uint_eq(strlen(meta.chunk_id), 32);
     ck_assert_str_ne(meta.chunk_id, meta.profiler_id);
     size_t len;
@@ -284,8 +285,8 @@ START_TEST(test_chunk_envelope)
 {
     sp_session_t *s = two_thread_session();
     sp_chunk_meta_t meta = {.release = "", .environment = "production"};
-    sp_profile_new_id(meta.chunk_id);
-    sp_profile_new_id(meta.profiler_id);
+    sp_ids_new(meta.chunk_id);
+    sp_ids_new(meta.profiler_id);
     char *buf;
     size_t len;
     ck_assert_int_eq(sp_profile_chunk_envelope(s, &meta, &buf, &len), 0);
