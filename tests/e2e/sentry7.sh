@@ -61,7 +61,8 @@ problems() { jqn "$1" 'f.problems.join("; ")'; }
 D="$WORK/seed"
 mkdir -p "$D"
 start_ingest "$D"
-out=$(SENTRY_DSN=$DSN SENTRYPROF_SPOOL_DIR="$D/spool" LD_PRELOAD="$SP_LIB" \
+# CPU clock: the app does fixed CPU work, so the sample counts below hold on a loaded machine.
+out=$(SENTRY_DSN=$DSN SENTRYPROF_CLOCK=cpu SENTRYPROF_SPOOL_DIR="$D/spool" LD_PRELOAD="$SP_LIB" \
     timeout 60 "$NODE" "$APPS/sentry7-app.js" 2>"$D/err")
 rc=$?
 stop_ingest
@@ -106,7 +107,7 @@ console.log(JSON.stringify({
 JS
 w=$("$NODE" "$WORK/work.js" "$(ls "$D"/accepted/*.envelope | head -1)")
 echo "# $w"
-check "profile: >= 30 samples (400 ms of work at 99 Hz)" test "$(jqn "$w" 'f.samples >= 30')" = true
+check "profile: >= 30 samples (600 ms of CPU work at 99 Hz)" test "$(jqn "$w" 'f.samples >= 30')" = true
 check "profile: jsonWork and regexWork each top >= 25% of the samples" \
     test "$(jqn "$w" 'f.json >= 0.25 && f.regex >= 0.25')" = true
 check "transaction's contexts.profile.profile_id is the profile's event_id" test "$(jqn "$w" 'f.profile_id')" = true
@@ -134,15 +135,21 @@ const Sentry = require('@sentry/node');
 require('@sentry/tracing');
 const http = require('http');
 Sentry.init({ dsn: process.env.SENTRY_DSN, tracesSampleRate: 1, profilesSampleRate: 1 });
-function handlerWork(ms) {
-  const end = Date.now() + ms;
+// Fixed work (iterations per CPU ms measured once, as tests/apps/hot.js): the same samples
+// per request however loaded the machine is.
+function handlerWork(n) {
   let x = 0;
-  while (Date.now() < end) for (let i = 0; i < 1000; i++) x = (x * 33 + i) % 1000033;
+  for (let i = 0; i < n; i++) x = (x * 33 + i) % 1000033;
   return x;
 }
+const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+handlerWork(1e6);
+let t0 = cpuMs(), t = t0, iters = 0;
+while ((t = cpuMs()) - t0 < 20) { handlerWork(1e5); iters += 1e5; }
+const HANDLER_N = Math.round(150 * iters / (t - t0));
 const server = http.createServer((req, res) => {
   const t = Sentry.startTransaction({ op: 'http.server', name: `GET ${req.url}` });
-  handlerWork(150);
+  handlerWork(HANDLER_N);
   t.finish();
   res.end('ok');
 });
@@ -158,7 +165,7 @@ JS
 D="$WORK/sdkhttp"
 mkdir -p "$D"
 start_ingest "$D"
-out=$(SENTRY_DSN=$DSN SENTRYPROF_SPOOL_DIR="$D/spool" LD_PRELOAD="$SP_LIB" timeout 60 "$NODE" "$WORK/sdk-http.js" 2>"$D/err")
+out=$(SENTRY_DSN=$DSN SENTRYPROF_CLOCK=cpu SENTRYPROF_SPOOL_DIR="$D/spool" LD_PRELOAD="$SP_LIB" timeout 60 "$NODE" "$WORK/sdk-http.js" 2>"$D/err")
 stop_ingest
 mkdir -p "$WORK/sdkhttp-plain" && start_ingest "$WORK/sdkhttp-plain"
 SENTRY_DSN=$DSN timeout 60 "$NODE" "$WORK/sdk-http.js" >/dev/null 2>"$WORK/sdkhttp-plain/err"
