@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "debugid.h"
 #include "config.h"
 #include "fatal.h"
 #include "log.h"
@@ -628,6 +629,31 @@ static napi_value js_set_sdk(napi_env env, napi_callback_info info)
     return number(env, 0);
 }
 
+/* setDebugId(path, debugId) -> 0 or -errno: a loaded bundle's source-map debug id
+ * (globalThis._sentryDebugIds, `//# debugId=`), for the sourcemap images of profiles. */
+static napi_value js_set_debug_id(napi_env env, napi_callback_info info)
+{
+    args_t a;
+    get_args(env, info, &a);
+    if (started_pid != getpid()) return number(env, -ESRCH);
+    char path[1024], id[64];
+    arg_str(env, &a, 0, path, sizeof path);
+    arg_str(env, &a, 1, id, sizeof id);
+    return number(env, sp_debugid_set(path, id));
+}
+
+/* setModuleBase(dir): the app's directory (dirname(process.argv[1])), as @sentry/node's
+ * stack parser uses it for module names. */
+static napi_value js_set_module_base(napi_env env, napi_callback_info info)
+{
+    args_t a;
+    get_args(env, info, &a);
+    if (started_pid != getpid()) return number(env, -ESRCH);
+    char dir[1024];
+    sp_agent_set_module_base(arg_str(env, &a, 0, dir, sizeof dir));
+    return number(env, 0);
+}
+
 /* setContinuous(on, discardUncommitted) -> previous state (1/0), or -errno. The SDK
  * decides whether the process is profiled continuously (see sp_agent_set_continuous). */
 static napi_value js_set_continuous(napi_env env, napi_callback_info info)
@@ -663,6 +689,8 @@ SP_EXPORT napi_value napi_register_module_v1(napi_env env, napi_value exports)
     export_fn(env, exports, "finishTransaction", js_finish_transaction);
     export_fn(env, exports, "takeProfile", js_take_profile);
     export_fn(env, exports, "setSdk", js_set_sdk);
+    export_fn(env, exports, "setDebugId", js_set_debug_id);
+    export_fn(env, exports, "setModuleBase", js_set_module_base);
     export_fn(env, exports, "setContinuous", js_set_continuous);
     export_fn(env, exports, "continuous", js_continuous);
     set_string(env, exports, "profilerId", sp_agent_profiler_id());

@@ -213,6 +213,69 @@
   });
 
   const path = require('path');
+  // ---- Source maps (issue 14): frames are spelled as @sentry/node spells them in error
+  // events, so its module names need the app's directory (its stack parser's base,
+  // dirname(process.argv[1]), already resolved by node before --require'd modules run).
+  if (isMain && typeof native.setModuleBase === 'function' && process.argv[1]) {
+    try { native.setModuleBase(path.dirname(process.argv[1])); } catch (_) { /* keep the default */ }
+  }
+  // Bundles built by Sentry's bundler plugins register `globalThis._sentryDebugIds[stack] =
+  // debugId` when they load (the stack of an Error made in the bundle). As @sentry/core's
+  // getFilenameToDebugIdMap, the stack's innermost frame with a file names the bundle; the
+  // native side then gives every profile naming it a debug_meta image of type sourcemap.
+  // The global is a non-enumerable accessor of ours: whatever is assigned to it is watched.
+  if (typeof native.setDebugId === 'function') {
+    const stacksSeen = new Set();
+    const FRAME = /at (?:async )?(?:(.+?)\s+\()?(?:(.+):(\d+):(\d+)?|([^)]+))\)?/;
+    const stackFile = (stack) => {
+      for (const line of String(stack).split('\n')) {
+        const m = line.match(FRAME);
+        if (!m) continue;
+        let file = m[2] && m[2].startsWith('file://') ? m[2].slice(7) : m[2];
+        if (!file && m[5] && m[5] !== 'native') file = m[5];
+        if (!file) continue;
+        try { return decodeURI(file); } catch (_) { return file; }
+      }
+      return '';
+    };
+    const register = (stack, id) => {
+      if (typeof stack !== 'string' || typeof id !== 'string' || stacksSeen.has(stack)) return;
+      stacksSeen.add(stack);
+      const file = stackFile(stack);
+      if (!file) return;
+      const rc = native.setDebugId(file, id);
+      dbg(`debug id ${id} for ${file}${rc === 0 ? '' : ` not kept (${rc})`}`);
+    };
+    // The object the plugin's snippet fills: a Proxy whose set() registers the new entry
+    // at once (the bundle's code may run, and be profiled, before any later tick).
+    const proxies = new WeakSet();
+    const watch = (v) => {
+      if (!v || typeof v !== 'object' || proxies.has(v)) return v;
+      try { for (const k of Object.keys(v)) register(k, v[k]); } catch (_) { return v; }
+      const p = new Proxy(v, {
+        set(target, key, value) {
+          const ok = Reflect.set(target, key, value);
+          try { register(key, value); } catch (_) { /* never into the app */ }
+          return ok;
+        },
+      });
+      proxies.add(p);
+      return p;
+    };
+    let debugIds = watch(globalThis._sentryDebugIds);
+    const d = Object.getOwnPropertyDescriptor(globalThis, '_sentryDebugIds');
+    if (!d || ('value' in d && d.configurable && d.writable)) {
+      try {
+        Object.defineProperty(globalThis, '_sentryDebugIds', {
+          configurable: true,
+          enumerable: d ? d.enumerable : false,
+          get() { return debugIds; },
+          set(v) { debugIds = watch(v); },
+        });
+      } catch (_) { /* a frozen global: bundles are not seen */ }
+    }
+  }
+
   const parts = {};
   for (const [key, file] of [['sentry8', 'sentryprof-sentry8.js'], ['sentry', 'sentryprof-sentry7.js'],
     ['http', 'sentryprof-http.js']]) {

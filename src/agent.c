@@ -129,6 +129,8 @@ static struct {
     bool sdk_pending;
     char pend_release[256], pend_environment[128], pend_sdk_name[64], pend_sdk_version[32], pend_sdk_package[64];
     char release[256], environment[128], sdk_name[64], sdk_version[32], sdk_package[64];
+    bool base_pending; /* sp_agent_set_module_base: applied like the SDK's settings */
+    char pend_module_base[1024];
 } agent = {.lock = PTHREAD_MUTEX_INITIALIZER, .js_lock = PTHREAD_MUTEX_INITIALIZER};
 
 static uint64_t mono_ns(void)
@@ -769,6 +771,11 @@ static void *agent_main(void *arg)
         agent.wake_requested = false;
         bool stop = agent.stop;
         if (agent.sdk_pending) apply_sdk_settings();
+        if (agent.base_pending) {
+            agent.base_pending = false;
+            sp_session_set_module_base(agent.pend_module_base);
+            sp_symbolizer_forget(agent.sym); /* cached JS frames carry the old module names */
+        }
         pthread_mutex_unlock(&agent.lock);
         atomic_store(&agent.sleeping_idle, false);
         atomic_store(&agent.wake_pending, false);
@@ -919,6 +926,14 @@ void sp_agent_set_sdk(const char *release, const char *environment, const char *
     snprintf(agent.pend_sdk_version, sizeof agent.pend_sdk_version, "%s", sdk_version ? sdk_version : "");
     snprintf(agent.pend_sdk_package, sizeof agent.pend_sdk_package, "%s", sdk_package ? sdk_package : "");
     agent.sdk_pending = true;
+    pthread_mutex_unlock(&agent.lock);
+}
+
+void sp_agent_set_module_base(const char *dir)
+{
+    pthread_mutex_lock(&agent.lock);
+    snprintf(agent.pend_module_base, sizeof agent.pend_module_base, "%s", dir ? dir : "");
+    agent.base_pending = true;
     pthread_mutex_unlock(&agent.lock);
 }
 

@@ -49,6 +49,10 @@ const char *sp_agent_profiler_id(void);
  * Empty strings keep what is there. */
 void sp_agent_set_sdk(const char *release, const char *environment, const char *sdk_name,
                       const char *sdk_version, const char *sdk_package);
+/* The app's directory (dirname of node's main script, from the JS helper): JS frames get
+ * `module` names relative to it, as @sentry/node names the same frames in error events.
+ * Applied from the agent's next pass on; frames already symbolized are resolved again. */
+void sp_agent_set_module_base(const char *dir);
 /* CPU time the agent thread has used (its thread CPU clock), ns. */
 uint64_t sp_agent_cpu_ns(void);
 /* In a fork child: the thread does not exist there; forget it without touching its state. */

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "debugid.h"
 #include "envelope.h"
 #include "ids.h"
 #include "mem.h"
@@ -115,15 +116,19 @@ char *sp_profile_chunk_text(const sp_session_t *s, const sp_chunk_meta_t *meta, 
     size_t blen;
     char *body = profile_body(s, false, 0, &blen);
     if (!body) return NULL;
-    /* measurements and debug_meta as @sentry/profiling-node sends them (empty here: no
-     * memory/cpu series, no debug ids yet) so a chunk has the same shape as its. */
-    json_t *root = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:s, s:s, s:{}, s:{s:[]}}", "chunk_id",
+    /* measurements and debug_meta as @sentry/profiling-node sends them (measurements
+     * empty: no memory/cpu series), so a chunk has the same shape as its; debug_meta holds
+     * the source-map debug ids of the bundles its frames name. */
+    size_t flen;
+    const char *frames = sp_session_frames_text(s, &flen);
+    json_t *images = sp_debugid_images(frames, flen);
+    json_t *root = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:s, s:s, s:{}, s:{s:o}}", "chunk_id",
                              meta->chunk_id, "profiler_id", meta->profiler_id, "client_sdk", "name",
                              meta->sdk_name ? meta->sdk_name : SP_SDK_NAME, "version",
                              meta->sdk_name && meta->sdk_version ? meta->sdk_version : SP_VERSION, "platform", "node", "version", "2",
                              "release", meta->release ? meta->release : "", "environment",
                              meta->environment ? meta->environment : "production", "measurements",
-                             "debug_meta", "images");
+                             "debug_meta", "images", images ? images : json_array());
     char *out = dump_with_profile(root, body, blen, len);
     sp_mem_free(body);
     return out;
@@ -250,6 +255,12 @@ char *sp_profile_txn_text(const sp_session_t *s, const sp_txn_t *t, uint64_t ori
         "runtime", "name", "node", "version", env->node_version ? env->node_version : "", "os", os_json(),
         "device", device_json(env), "transaction", "name", t->name, "id", t->event_id, "trace_id",
         t->trace_id, "active_thread_id", t->thread_id);
+    /* Source maps: the debug ids of the bundles the frames name (as getDebugImagesForResources
+     * in @sentry/profiling-node); profiling-node always writes debug_meta, so do we. */
+    size_t flen;
+    const char *frames = sp_session_frames_text(s, &flen);
+    json_t *images = sp_debugid_images(frames, flen);
+    if (root) json_object_set_new(root, "debug_meta", json_pack("{s:o}", "images", images ? images : json_array()));
     char *out = dump_with_profile(root, body, blen, len);
     sp_mem_free(body);
     return out;

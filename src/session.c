@@ -96,32 +96,57 @@ static int text_add(text_t *t, const char *v, size_t n)
     return 0;
 }
 
-/* Sentry's `module` for a script path: "node:internal/modules/cjs/loader" ->
- * "node:internal.modules.cjs:loader", ".../node_modules/@scope/pkg/lib/x.js" ->
- * "@scope.pkg.lib:x", "/app/src/x.js" -> "app.src:x". */
+/* The app's base directory for module names (sp_session_set_module_base): "" until the
+ * JS helper hands over dirname(process.argv[1]). Agent thread only. */
+static char module_base[1024];
+
+void sp_session_set_module_base(const char *dir)
+{
+    snprintf(module_base, sizeof module_base, "%s", dir ? dir : "");
+    size_t n = strlen(module_base);
+    while (n > 1 && module_base[n - 1] == '/') module_base[--n] = '\0';
+}
+
+/* Sentry's `module` for a script path, as @sentry/node's stack parser derives it for the
+ * same frame of an error event (createGetModuleFromFilename, base = dirname(argv[1])):
+ * ".../node_modules/@scope/pkg/lib/x.js" -> "@scope.pkg.lib:x"; a file under the base
+ * "<base>/src/x.js" -> "src:x", "<base>/x.js" -> "x"; anything else, node's own modules
+ * included, its file name ("node:internal/modules/cjs/loader" -> "loader"). Only .js, .mjs
+ * and .cjs lose their extension. Without a base (no helper), the whole directory is dotted
+ * ("/srv/app/x.js" -> "srv.app:x"), as before the helper says where the app lives. */
 static void js_module_name(const char *path, char *out, size_t len)
 {
-    const char *p = path, *nm;
-    const char *prefix = "";
+    const char *p = path, *nm = NULL;
     if (strncmp(p, "file://", 7) == 0) p += 7;
-    if (strncmp(p, "node:", 5) == 0) {
-        prefix = "node:";
-        p += 5;
-    } else if ((nm = strstr(p, "node_modules/"))) {
-        const char *last;
-        while ((last = strstr(nm + 1, "node_modules/"))) nm = last;
-        p = nm + strlen("node_modules/");
-    }
-    while (*p == '/') p++;
     const char *slash = strrchr(p, '/');
     const char *base = slash ? slash + 1 : p;
     const char *dot = strrchr(base, '.');
-    size_t base_len = dot && dot > base ? (size_t)(dot - base) : strlen(base);
-    size_t o = (size_t)snprintf(out, len, "%s", prefix);
-    for (const char *c = p; slash && c < slash && o + 1 < len; c++) out[o++] = *c == '/' ? '.' : *c;
+    size_t base_len = strlen(base);
+    if (dot && (strcmp(dot, ".js") == 0 || strcmp(dot, ".mjs") == 0 || strcmp(dot, ".cjs") == 0))
+        base_len = (size_t)(dot - base);
+    const char *dir_end = slash ? slash : p; /* the directory is [p, dir_end) */
+    for (const char *q = p; (q = strstr(q, "/node_modules")) && q < dir_end; q++) nm = q;
+    const char *d = NULL; /* the dotted part of the directory, [d, dir_end) */
+    if (nm) {
+        d = nm + strlen("/node_modules");
+        if (d < dir_end && *d == '/') d++;
+    } else if (module_base[0]) {
+        size_t bl = strlen(module_base);
+        if ((size_t)(dir_end - p) >= bl && strncmp(p, module_base, bl) == 0 &&
+            (p + bl == dir_end || p[bl] == '/' || strcmp(module_base, "/") == 0))
+            d = p + bl + (p + bl < dir_end && p[bl] == '/' ? 1 : 0);
+        else
+            d = dir_end; /* outside the app: the file name alone */
+    } else {
+        d = p;
+        if (strncmp(d, "node:", 5) != 0)
+            while (d < dir_end && *d == '/') d++;
+    }
+    size_t o = 0;
+    for (const char *c = d; c < dir_end && o + 1 < len; c++) out[o++] = *c == '/' ? '.' : *c;
     if (o < len) out[o] = '\0';
-    snprintf(out + (o < len ? o : len - 1), len - (o < len ? o : len - 1), "%s%.*s",
-             slash ? ":" : "", (int)base_len, base);
+    size_t at = o < len ? o : len - 1;
+    snprintf(out + at, len - at, "%s%.*s", d < dir_end ? ":" : "", (int)base_len, base);
 }
 
 /* The module written for f: its own, or derived from a script path. */

@@ -39,6 +39,10 @@ void sp_session_free(sp_session_t *s);
 
 /* The identity of f inside a session: every field written out. Returns its length. */
 size_t sp_session_frame_key(const sp_frame_t *f, char *key, size_t len);
+/* The app's directory (dirname of node's main script): JS modules are named relative to it,
+ * as @sentry/node names them ("" or NULL: none known). Agent thread; frames built before
+ * keep their names (callers forget cached frames). */
+void sp_session_set_module_base(const char *dir);
 /* The frame object as written into a profile (new reference), or NULL. */
 json_t *sp_session_frame_json(const sp_frame_t *f);
 /* Index of frame f (added when new), or -1 (out of memory). */

@@ -181,11 +181,50 @@ static const char *base_name(const char *path)
     return s ? s + 1 : path;
 }
 
-/* Frames of node's own JS (node:...) and of dependencies are not the user's code. */
+/* in_app as @sentry/node's stack parser decides it (filenameIsInApp) for the same frame of
+ * an error event: an absolute or relative path, or a URL, outside node_modules. node's own
+ * modules ("node:fs"), "internal/..." and nameless scripts ("evalmachine.<anonymous>")
+ * are not the app's code. */
 static bool js_in_app(const char *file)
 {
-    return strncmp(file, "node:", 5) != 0 && strncmp(file, "internal/", 9) != 0 &&
-           !strstr(file, "/node_modules/");
+    bool url = false;
+    if ((file[0] >= 'a' && file[0] <= 'z') || (file[0] >= 'A' && file[0] <= 'Z')) {
+        const char *c = file + 1;
+        while ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+               *c == '.' || *c == '-' || *c == '+')
+            c++;
+        url = strncmp(c, "://", 3) == 0;
+    }
+    bool drive = file[0] >= 'A' && file[0] <= 'Z' && file[1] == ':';
+    bool located = file[0] == '/' || file[0] == '.' || drive || url;
+    return located && !strstr(file, "node_modules/");
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* A script name as @sentry/node's stack parser spells it in an error event's filename:
+ * "file://" dropped (ESM modules are named by URL), then decodeURI (escapes of reserved
+ * characters, "%2F" say, stay). */
+static void script_path(const char *name, size_t len, char *out, size_t cap)
+{
+    if (len >= 7 && strncmp(name, "file://", 7) == 0) name += 7, len -= 7;
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 1 < cap; i++) {
+        int hi, lo;
+        if (name[i] == '%' && i + 2 < len && (hi = hexval(name[i + 1])) >= 0 && (lo = hexval(name[i + 2])) >= 0) {
+            char c = (char)(hi << 4 | lo);
+            if (c && !strchr(";/?:@&=+$,#", c)) {
+                out[o++] = c;
+                i += 2;
+                continue;
+            }
+        }
+        out[o++] = name[i];
+    }
+    out[o] = '\0';
 }
 
 static bool resolve_js(sp_symbolizer_t *sym, uint64_t addr, uint64_t pc, sp_frame_t *f)
@@ -226,7 +265,7 @@ static bool resolve_js(sp_symbolizer_t *sym, uint64_t addr, uint64_t pc, sp_fram
     }
     f->function = sym->func;
     if (js.file) {
-        snprintf(sym->path, sizeof sym->path, "%.*s", (int)js.file_len, js.file);
+        script_path(js.file, js.file_len, sym->path, sizeof sym->path);
         f->abs_path = sym->path;
         f->in_app = js_in_app(sym->path);
     } else {
@@ -333,4 +372,9 @@ static void resolve_uncached(sp_symbolizer_t *sym, uint64_t addr, bool return_ad
 }
 
 uint64_t sp_symbolizer_generation(const sp_symbolizer_t *sym) { return sym->generation; }
+
+void sp_symbolizer_forget(sp_symbolizer_t *sym)
+{
+    if (sym) cache_new_generation(sym);
+}
 

@@ -30,6 +30,9 @@ void sp_symbolizer_set_perf_map(sp_symbolizer_t *sym, const char *perf_map_path,
  * Strings in *f stay valid until the next resolve call. */
 void sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, sp_frame_t *f);
 
+/* Forgets what JS addresses resolved to (frame naming rules changed: sp_session_set_module_base). */
+void sp_symbolizer_forget(sp_symbolizer_t *sym);
+
 /* Changes whenever an address resolved before may resolve differently now (new JIT code
  * may sit where old code was): callers that remember resolutions forget them then. */
 uint64_t sp_symbolizer_generation(const sp_symbolizer_t *sym);

@@ -4,9 +4,13 @@
 #include <check.h>
 #include <errno.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "debugid.h"
 #include "envelope.h"
 #include "ids.h"
 #include "mem.h"
@@ -90,6 +94,77 @@ START_TEST(test_module_names)
     ck_assert_str_eq(module_of("/app/node_modules/@sentry/core/cjs/hub.js"), "@sentry.core.cjs:hub");
     ck_assert_str_eq(module_of("/srv/app/src/server.mjs"), "srv.app.src:server");
     ck_assert_str_eq(module_of("file:///srv/app/x.js"), "srv.app:x");
+    /* With the app's directory known (the helper's dirname(argv[1])): as @sentry/node's
+     * createGetModuleFromFilename names the same frames in error events. */
+    sp_session_set_module_base("/srv/app/");
+    ck_assert_str_eq(module_of("/srv/app/src/server.mjs"), "src:server");
+    ck_assert_str_eq(module_of("/srv/app/main.cjs"), "main");
+    ck_assert_str_eq(module_of("/srv/app/lib/x.ts"), "lib:x.ts"); /* only .js/.mjs/.cjs go */
+    ck_assert_str_eq(module_of("/srv/application/x.js"), "x"); /* outside the app: the file */
+    ck_assert_str_eq(module_of("/srv/app/node_modules/@scope/pkg/lib/x.js"), "@scope.pkg.lib:x");
+    ck_assert_str_eq(module_of("node:internal/modules/cjs/loader"), "loader");
+    ck_assert_str_eq(module_of("file:///srv/app/dist/bundle.js"), "dist:bundle");
+    sp_session_set_module_base(NULL);
+    ck_assert_str_eq(module_of("node:internal/modules/cjs/loader"), "node:internal.modules.cjs:loader");
+}
+END_TEST
+
+static json_t *images_for(const char *path)
+{
+    sp_session_t *s = sp_session_new();
+    sp_frame_t f = js("f", path, 1);
+    sp_session_frame(s, &f);
+    size_t len;
+    const char *t = sp_session_frames_text(s, &len);
+    json_t *images = sp_debugid_images(t, len);
+    sp_session_free(s);
+    return images;
+}
+
+START_TEST(test_debug_images)
+{
+    sp_debugid_reset();
+    ck_assert_int_eq(sp_debugid_set("/app/dist/bundle.js", "4F8A1C2E-7B3D-4E9F-A16C-5D2E8B9F0A71"), 0);
+    ck_assert_int_eq(sp_debugid_set("/app/dist/other.js", "not-a-uuid"), -EINVAL);
+    ck_assert_int_eq(sp_debugid_set("", "4f8a1c2e7b3d4e9fa16c5d2e8b9f0a71"), -EINVAL);
+    json_t *im = images_for("/app/dist/bundle.js");
+    ck_assert_uint_eq(json_array_size(im), 1);
+    json_t *i0 = json_array_get(im, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(i0, "type")), "sourcemap");
+    ck_assert_str_eq(json_string_value(json_object_get(i0, "code_file")), "/app/dist/bundle.js");
+    ck_assert_str_eq(json_string_value(json_object_get(i0, "debug_id")), "4f8a1c2e-7b3d-4e9f-a16c-5d2e8b9f0a71");
+    json_decref(im);
+    /* a longer path with the same prefix is another script */
+    im = images_for("/app/dist/bundle.js.bak");
+    ck_assert_uint_eq(json_array_size(im), 0);
+    json_decref(im);
+
+    /* a script of the app the JS side did not report: its trailing debugId comment */
+    char dir[] = "/tmp/sp-debugid.XXXXXX", path[64], nm[96];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/plain.js", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("function a(){}\n//# sourceMappingURL=plain.js.map\n//# debugId=0123abcd-0000-4000-8000-00000000beef\n", f);
+    fclose(f);
+    im = images_for(path);
+    ck_assert_uint_eq(json_array_size(im), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(im, 0), "debug_id")),
+                     "0123abcd-0000-4000-8000-00000000beef");
+    json_decref(im);
+    /* node_modules files are not looked at */
+    snprintf(nm, sizeof nm, "%s/node_modules", dir);
+    ck_assert_int_eq(mkdir(nm, 0700), 0);
+    strcat(nm, "/dep.js");
+    ck_assert_int_eq(rename(path, nm), 0);
+    im = images_for(nm);
+    ck_assert_uint_eq(json_array_size(im), 0);
+    json_decref(im);
+    ck_assert_int_eq(unlink(nm), 0);
+    *strrchr(nm, '/') = '\0';
+    ck_assert_int_eq(rmdir(nm), 0);
+    ck_assert_int_eq(rmdir(dir), 0);
+    sp_debugid_reset();
 }
 END_TEST
 
@@ -300,6 +375,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_frames_dedup);
     tcase_add_test(tc, test_module_names);
+    tcase_add_test(tc, test_debug_images);
     tcase_add_test(tc, test_stacks_dedup);
     tcase_add_test(tc, test_chunk_json);
     tcase_add_test(tc, test_txn_profile_text);

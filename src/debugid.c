@@ -1,0 +1,230 @@
+/* debugid: owns the table of script path -> source-map debug id. JS threads write it
+ * (sp_debugid_set), the agent thread reads it when it builds a profile; a mutex guards it
+ * (never taken in a signal handler). A table entry is never removed: bundles stay loaded.
+ * A profile gets an image for each known script its frames name, found by the exact
+ * "abs_path":"<path>" text the session wrote (few bundles, one search each).
+ * Scripts the JS side did not report (a bundle without the plugins' snippet, ESM) are
+ * looked at once each, on the agent thread: the app's own .js/.mjs/.cjs files (absolute
+ * paths outside node_modules) named by a profile's frames get their last bytes read for a
+ * trailing `//# debugId=<uuid>`; at most SP_DEBUGID_CHECKED files, then no more. */
+#ifndef _GNU_SOURCE /* configure may already pass -D_GNU_SOURCE=1 */
+#define _GNU_SOURCE /* memmem */
+#endif
+#include "debugid.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "envelope.h"
+#include "mem.h"
+
+typedef struct {
+    char *path;
+    char *needle; /* "abs_path":<path as JSON> */
+    size_t needle_len;
+    char id[37];
+} entry_t;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static entry_t table[SP_DEBUGID_MAX];
+static size_t count;
+
+/* 32 hex digits, optionally dashed 8-4-4-4-12: lowercased into out. */
+static bool valid_id(const char *id, char out[37])
+{
+    size_t n = strlen(id), hex = 0;
+    if (n != 32 && n != 36) return false;
+    for (size_t i = 0; i < n; i++) {
+        bool dash_pos = n == 36 && (i == 8 || i == 13 || i == 18 || i == 23);
+        if (dash_pos ? id[i] != '-' : !isxdigit((unsigned char)id[i])) return false;
+        hex += !dash_pos;
+        out[i] = (char)tolower((unsigned char)id[i]);
+    }
+    out[n] = '\0';
+    return hex == 32;
+}
+
+int sp_debugid_set(const char *path, const char *debug_id)
+{
+    char id[37];
+    if (!path || !*path || !debug_id || !valid_id(debug_id, id)) return -EINVAL;
+    json_t *js = json_string(path);
+    size_t jl = 0;
+    char *jp = js ? sp_envelope_json_dump(js, JSON_ENCODE_ANY | SP_ENVELOPE_DUMP_FLAGS, &jl) : NULL;
+    json_decref(js);
+    if (!jp) return -EINVAL; /* not UTF-8 */
+    int rc = 0;
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < count; i++)
+        if (strcmp(table[i].path, path) == 0) {
+            memcpy(table[i].id, id, sizeof id); /* a rebuilt bundle at the same path */
+            goto out;
+        }
+    if (count == SP_DEBUGID_MAX) {
+        rc = -ENOSPC;
+        goto out;
+    }
+    static const char key[] = "\"abs_path\":";
+    entry_t *e = &table[count];
+    e->path = sp_mem_strdup(path);
+    e->needle = sp_mem_alloc(sizeof key + jl);
+    if (!e->path || !e->needle) {
+        sp_mem_free(e->path);
+        sp_mem_free(e->needle);
+        e->path = e->needle = NULL;
+        rc = -ENOMEM;
+        goto out;
+    }
+    memcpy(e->needle, key, sizeof key - 1);
+    memcpy(e->needle + sizeof key - 1, jp, jl);
+    e->needle_len = sizeof key - 1 + jl;
+    e->needle[e->needle_len] = '\0';
+    memcpy(e->id, id, sizeof id);
+    count++;
+out:
+    pthread_mutex_unlock(&lock);
+    sp_mem_free(jp);
+    return rc;
+}
+
+/* Whether text holds needle followed by a JSON delimiter (not a longer path). */
+static bool names(const char *text, size_t len, const char *needle, size_t nl)
+{
+    const char *p = text, *end = text + len;
+    while (p < end && (p = memmem(p, (size_t)(end - p), needle, nl))) {
+        const char *after = p + nl;
+        if (after == end || *after == ',' || *after == '}') return true;
+        p++;
+    }
+    return false;
+}
+
+#define SP_DEBUGID_CHECKED 4096 /* script files looked at for a trailing debugId comment */
+#define SP_DEBUGID_TAIL 256      /* bytes read from a script's end */
+
+/* Paths already looked at (agent thread only): open addressing, twice the cap. */
+static char *checked[SP_DEBUGID_CHECKED * 2];
+static size_t nchecked;
+
+static uint64_t hash(const char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* true the first time path (n bytes) is seen; false when seen before or the set is full. */
+static bool first_look(const char *p, size_t n)
+{
+    size_t cap = sizeof checked / sizeof *checked, i = (size_t)(hash(p, n) & (cap - 1));
+    while (checked[i]) {
+        if (strlen(checked[i]) == n && memcmp(checked[i], p, n) == 0) return false;
+        i = (i + 1) & (cap - 1);
+    }
+    if (nchecked >= SP_DEBUGID_CHECKED) return false;
+    if (!(checked[i] = sp_mem_alloc(n + 1))) return false;
+    memcpy(checked[i], p, n);
+    checked[i][n] = '\0';
+    nchecked++;
+    return true;
+}
+
+static bool script_of_app(const char *p, size_t n)
+{
+    static const char *const ext[] = {".js", ".mjs", ".cjs"};
+    if (n < 4 || p[0] != '/' || memmem(p, n, "/node_modules/", 14)) return false;
+    for (size_t i = 0; i < sizeof ext / sizeof *ext; i++) {
+        size_t el = strlen(ext[i]);
+        if (n > el && memcmp(p + n - el, ext[i], el) == 0) return true;
+    }
+    return false;
+}
+
+/* The debug id a script's last bytes name (`//# debugId=<uuid>` then only whitespace). */
+static void look_at_tail(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) return;
+    struct stat st;
+    char buf[SP_DEBUGID_TAIL + 1];
+    ssize_t got = -1;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+        off_t off = st.st_size > SP_DEBUGID_TAIL ? st.st_size - SP_DEBUGID_TAIL : 0;
+        got = pread(fd, buf, SP_DEBUGID_TAIL, off);
+    }
+    close(fd);
+    if (got <= 0) return;
+    buf[got] = '\0';
+    size_t end = (size_t)got;
+    while (end && isspace((unsigned char)buf[end - 1])) end--;
+    static const char key[] = "//# debugId=";
+    if (end < sizeof key - 1 + 36) return;
+    const char *id = buf + end - 36;
+    if (memcmp(id - (sizeof key - 1), key, sizeof key - 1) != 0) return;
+    char idz[37];
+    memcpy(idz, id, 36);
+    idz[36] = '\0';
+    sp_debugid_set(path, idz); /* ignores a malformed id */
+}
+
+/* Every "abs_path" of frames_text not looked at yet, when it is one of the app's scripts. */
+static void discover(const char *text, size_t len)
+{
+    static const char key[] = "\"abs_path\":\"";
+    const char *p = text, *end = text + len;
+    char path[1024];
+    while (p < end && (p = memmem(p, (size_t)(end - p), key, sizeof key - 1))) {
+        p += sizeof key - 1;
+        const char *q = memchr(p, '"', (size_t)(end - p));
+        if (!q) return;
+        size_t n = (size_t)(q - p);
+        /* an escaped character: not a plain path (and the JS side names such bundles) */
+        if (n < sizeof path && !memchr(p, '\\', n) && script_of_app(p, n) && first_look(p, n)) {
+            memcpy(path, p, n);
+            path[n] = '\0';
+            look_at_tail(path);
+        }
+        p = q + 1;
+    }
+}
+
+json_t *sp_debugid_images(const char *frames_text, size_t len)
+{
+    json_t *images = json_array();
+    if (!images) return NULL;
+    if (!frames_text || !len) return images;
+    discover(frames_text, len);
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < count; i++) {
+        const entry_t *e = &table[i];
+        if (!names(frames_text, len, e->needle, e->needle_len)) continue;
+        json_array_append_new(images, json_pack("{s:s, s:s, s:s}", "type", "sourcemap", "code_file", e->path,
+                                                "debug_id", e->id));
+    }
+    pthread_mutex_unlock(&lock);
+    return images;
+}
+
+void sp_debugid_reset(void)
+{
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < count; i++) {
+        sp_mem_free(table[i].path);
+        sp_mem_free(table[i].needle);
+        table[i].path = table[i].needle = NULL;
+    }
+    count = 0;
+    pthread_mutex_unlock(&lock);
+    for (size_t i = 0; i < sizeof checked / sizeof *checked; i++) {
+        sp_mem_free(checked[i]);
+        checked[i] = NULL;
+    }
+    nchecked = 0;
+}
