@@ -297,22 +297,6 @@ static void on_evict(const char *name, int fd, void *ctx)
     SP_DEBUG("spool: evicted ready/%s (over %s)", name, SP_ENV_SPOOL_MAX_BYTES);
 }
 
-static int merge_discards(json_t *state, void *ctx)
-{
-    json_t *arr = json_object_get(ctx, "discards");
-    int changed = 0;
-    size_t i;
-    json_t *d;
-    json_array_foreach(arr, i, d)
-    {
-        if (sp_spool_state_discard_add(state, json_string_value(json_object_get(d, "reason")),
-                                       json_string_value(json_object_get(d, "category")),
-                                       json_integer_value(json_object_get(d, "quantity"))) > 0)
-            changed = 1;
-    }
-    return changed;
-}
-
 static void enforce_cap(uint64_t now)
 {
     unsigned long long cap = agent.opts.cfg->spool_max_bytes;
@@ -334,7 +318,7 @@ static void enforce_cap(uint64_t now)
                     agent.opts.cfg->spool_dir, SP_ENV_SPOOL_MAX_BYTES, cap);
         warned = true;
         if (json_array_size(json_object_get(state, "discards")))
-            sp_spool_state_update(agent.spool, merge_discards, state);
+            sp_spool_state_update(agent.spool, sp_spool_state_discards_merge, json_object_get(state, "discards"));
     }
     json_decref(state);
 }

@@ -1165,6 +1165,21 @@ int sp_spool_state_discard_add(json_t *state, const char *reason, const char *ca
     return 1;
 }
 
+int sp_spool_state_discards_merge(json_t *state, void *discards)
+{
+    int changed = 0;
+    size_t i;
+    json_t *d;
+    json_array_foreach((json_t *)discards, i, d)
+    {
+        if (sp_spool_state_discard_add(state, json_string_value(json_object_get(d, "reason")),
+                                       json_string_value(json_object_get(d, "category")),
+                                       json_integer_value(json_object_get(d, "quantity"))) > 0)
+            changed = 1;
+    }
+    return changed;
+}
+
 typedef struct {
     const char *reason, *category;
     json_int_t quantity;

@@ -174,6 +174,10 @@ int sp_spool_state_read(sp_spool_t *spool, json_t **out);
  * 1 when changed, 0 when not (quantity 0, bound), or -EINVAL/-ENOMEM. */
 int sp_spool_state_discard_add(json_t *state, const char *reason, const char *category,
                                json_int_t quantity);
+/* Adds every entry of a discards array (as sp_spool_state_take_discards returns, or the
+ * "discards" of another state object) with sp_spool_state_discard_add: 1 when state changed,
+ * else 0. Pure JSON, for use inside an update (it has the update callback's shape). */
+int sp_spool_state_discards_merge(json_t *state, void *discards);
 /* The same as one locked update of the shared state. 0 or a negative errno. */
 int sp_spool_state_add_discard(sp_spool_t *spool, const char *reason, const char *category,
                                json_int_t quantity);

@@ -356,14 +356,7 @@ int sp_cli_convert(int argc, char **argv)
         rc = sp_cli_bad_usage("convert: -o OUT is required (- for standard output)");
         goto out;
     }
-    long items = sp_model_load(&m, &paths);
-    if (items <= 0) {
-        if (items == 0) sp_cli_err("no profiles could be read");
-        rc = 1;
-        goto out;
-    }
-    if (sp_model_select(&m, &filt) == 0) {
-        sp_cli_model_no_samples(&filt);
+    if (sp_model_load_selected(&m, &paths, &filt) < 0) {
         rc = 1;
         goto out;
     }

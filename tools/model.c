@@ -830,6 +830,20 @@ void sp_cli_model_no_samples(const sp_model_filter_t *f)
                f->has_since ? " since the given time" : "");
 }
 
+int sp_model_load_selected(sp_model_t *m, const sp_cli_strvec_t *paths, const sp_model_filter_t *f)
+{
+    long items = sp_model_load(m, paths);
+    if (items <= 0) {
+        if (items == 0) sp_cli_err("no profiles could be read");
+        return -1;
+    }
+    if (sp_model_select(m, f) == 0) {
+        sp_cli_model_no_samples(f);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- labels ---- */
 
 static const char *base_name(const char *path)

@@ -177,6 +177,9 @@ void sp_model_tree_free(sp_model_tree_t *t);
 
 /* One line on stderr saying no sample passed the filter f. */
 void sp_cli_model_no_samples(const sp_model_filter_t *f);
+/* sp_model_load then sp_model_select, for the commands that need at least one sample: 0, or
+ * -1 after one error line (nothing readable, or nothing passed the filter). */
+int sp_model_load_selected(sp_model_t *m, const sp_cli_strvec_t *paths, const sp_model_filter_t *f);
 
 /* top.c, for the commands that print its table too. */
 typedef struct {

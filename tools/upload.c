@@ -242,26 +242,10 @@ static void record_discards(up_t *up, const char *reason, const cats_t *c)
 }
 
 /* Puts taken discards back (they were not delivered). */
-static int upd_put_back(json_t *state, void *ctx)
-{
-    const json_t *arr = ctx;
-    int changed = 0;
-    size_t i;
-    json_t *d;
-    json_array_foreach(arr, i, d)
-    {
-        if (sp_spool_state_discard_add(state, json_string_value(json_object_get(d, "reason")),
-                                       json_string_value(json_object_get(d, "category")),
-                                       json_integer_value(json_object_get(d, "quantity"))) > 0)
-            changed = 1;
-    }
-    return changed;
-}
-
 static void put_back(up_t *up, json_t *discards)
 {
     if (!discards) return;
-    int rc = sp_spool_state_update(up->spool, upd_put_back, discards);
+    int rc = sp_spool_state_update(up->spool, sp_spool_state_discards_merge, discards);
     if (rc < 0) SP_DEBUG("upload: cannot keep pending discards: %s", strerror(-rc));
 }
 
@@ -757,7 +741,7 @@ static void on_evict(const char *name, int fd, void *ctx)
 
 static int upd_merge(json_t *state, void *ctx)
 {
-    return upd_put_back(state, json_object_get(ctx, "discards"));
+    return sp_spool_state_discards_merge(state, json_object_get(ctx, "discards"));
 }
 
 static void upkeep(up_t *up, unsigned long long max_bytes)
