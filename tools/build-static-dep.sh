@@ -63,8 +63,20 @@ cache=${SENTRYPROF_DEPS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/sentryprof-deps}
 fetch_source() {
     apt_dir=$(mktemp -d "$cache/apt.XXXXXX")
     mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/src"
-    apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 2>/dev/null | sort -u |
-        while read -r uri suite; do echo "deb-src $uri $suite main"; done >"$apt_dir/sources.list"
+    { apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 2>/dev/null | sort -u |
+        while read -r uri suite; do echo "deb-src $uri $suite main"; done; } >"$apt_dir/sources.list"
+    if [ ! -s "$apt_dir/sources.list" ]; then
+        # No lists downloaded yet (apt-get update never ran): the configured sources, one-line
+        # (sources.list) and deb822 (*.sources) styles.
+        { sed -n 's/^deb \(\[[^]]*\] \)\{0,1\}\([^ ]*\) \([^ ]*\) .*/deb-src \2 \3 main/p' \
+              /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null
+          for f in /etc/apt/sources.list.d/*.sources; do
+              [ -f "$f" ] || continue
+              awk '/^URIs:/ { u = $2 } /^Suites:/ { for (i = 2; i <= NF; i++) s[i - 1] = $i; n = NF - 1 }
+                   /^$/ { for (i = 1; i <= n; i++) print "deb-src " u " " s[i] " main"; n = 0 }
+                   END { for (i = 1; i <= n; i++) print "deb-src " u " " s[i] " main" }' "$f"
+          done; } | sort -u >"$apt_dir/sources.list"
+    fi
     if [ ! -s "$apt_dir/sources.list" ]; then
         rm -rf "$apt_dir"
         echo "build-static-dep: apt has no Debian repository configured (put $tarball in $cache by hand)" >&2
