@@ -771,7 +771,7 @@ static void upkeep(up_t *up, unsigned long long max_bytes)
 /* One walk over ready/, oldest first. */
 static void pass(up_t *up)
 {
-    char after[SP_SPOOL_NAME_MAX] = "";
+    char after[sizeof up->last] = ""; /* a claimed name, or last: a split file past it */
     up->stop = false;
     while (!up->stop) {
         if (remaining_ms(up) < SP_UPLOAD_MIN_REQUEST_MS) {
