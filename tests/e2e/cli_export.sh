@@ -32,31 +32,7 @@ if [ -z "$NODE" ]; then
 fi
 unset LD_PRELOAD SENTRYPROF_LIB SENTRYPROF_SPOOL_DIR
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" # labels shorten paths under the cwd: keep the fixtures' /app paths outside it
-
-pass=0
-fail=0
-check() { # check DESCRIPTION ACTUAL EXPECTED
-    if [ "$2" == "$3" ]; then
-        pass=$((pass + 1))
-        echo "ok - $1"
-    else
-        fail=$((fail + 1))
-        echo "not ok - $1"
-        echo "#   expected: $3"
-        echo "#   actual:   $2"
-    fi
-}
-sp() {
-    set +e
-    "$BIN" "$@" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-    set -e
-    out=$(cat "$tmp/out")
-    err=$(cat "$tmp/err")
-}
+. "$top_srcdir/tests/e2e/clilib.sh"
 errlines() { if [ -z "$err" ]; then echo 0; else printf '%s\n' "$err" | wc -l | tr -d ' '; fi; }
 # json FILE EXPR: a value from a JSON file (EXPR in terms of d)
 json() { "$NODE" -e 'const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(eval(process.argv[2]))' "$1" "$2"; }

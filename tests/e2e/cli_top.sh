@@ -17,33 +17,7 @@ if [ ! -x "$BIN" ]; then
 fi
 unset LD_PRELOAD SENTRYPROF_LIB SENTRYPROF_SPOOL_DIR
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" # labels shorten paths under the cwd: keep the fixtures' /app paths outside it
-
-pass=0
-fail=0
-check() { # check DESCRIPTION ACTUAL EXPECTED
-    if [ "$2" == "$3" ]; then
-        pass=$((pass + 1))
-        echo "ok - $1"
-    else
-        fail=$((fail + 1))
-        echo "not ok - $1"
-        echo "#   expected: $3"
-        echo "#   actual:   $2"
-    fi
-}
-
-# sp COMMAND...: runs sentryprof; sets rc, out (stdout), err (stderr)
-sp() {
-    set +e
-    "$BIN" "$@" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-    set -e
-    out=$(cat "$tmp/out")
-    err=$(cat "$tmp/err")
-}
+. "$top_srcdir/tests/e2e/clilib.sh"
 line() { printf '%s\n' "$out" | sed -n "${1}p"; }
 # row LABEL: "SELF% SELF TOTAL% TOTAL" of the top table row whose function is LABEL
 row() {
