@@ -51,6 +51,26 @@ finish() {
     [ "$failed" -eq 0 ]
     exit $?
 }
+# npm_ci_folder FOLDER [FILE]: installs tests/e2e/FOLDER (package.json + package-lock.json) with
+# npm ci into $top_builddir/_e2e-deps/FOLDER, once per lock file (FILE under node_modules/ must
+# exist too). One not_ok line and status 1 when npm is missing or fails.
+npm_ci_folder() {
+    local src="$top_srcdir/tests/e2e/$1" deps="$top_builddir/_e2e-deps/$1" stamp tmp
+    stamp=$(cat "$src/package.json" "$src/package-lock.json" | cksum | cut -d' ' -f1)
+    if [ "$(cat "$deps/.stamp" 2>/dev/null)" != "$stamp" ] || [ ! -e "$deps/node_modules/${2:-}" ]; then
+        NPM=${NPM:-$(command -v npm || true)}
+        [ -n "$NPM" ] || { not_ok "npm not found: this test installs tests/e2e/$1 with npm ci (set NPM=...)"; return 1; }
+        tmp="$deps.tmp.$$"
+        rm -rf "$tmp" && mkdir -p "$tmp" && cp "$src/package.json" "$src/package-lock.json" "$tmp/"
+        if ! (cd "$tmp" && timeout 300 "$NPM" ci --no-audit --no-fund --prefer-offline --loglevel=error) >"$WORK/npm-$1.log" 2>&1; then
+            rm -rf "$tmp"
+            sed 's/^/# npm: /' "$WORK/npm-$1.log" | tail -20
+            not_ok "npm ci failed in a copy of tests/e2e/$1/: is the npm registry reachable?"
+            return 1
+        fi
+        rm -rf "$deps" && mv "$tmp" "$deps" && echo "$stamp" >"$deps/.stamp"
+    fi
+}
 need_node() {
     if [ -z "$NODE" ] || ! "$NODE" -e 0 2>/dev/null; then
         echo "node not found: the end-to-end tests need it (set NODE=...)" >&2

@@ -28,22 +28,8 @@ SHAPE="$top_srcdir/tests/e2e/sdk-shape.js"
 jqn() { "$NODE" -e "const f=JSON.parse(process.argv[1]); console.log($2)" "$1"; }
 
 install_sdk() { # install_sdk NN: sets NODE_PATH; 1 when it cannot
-    local src="$top_srcdir/tests/e2e/sentry$1" deps="$top_builddir/_e2e-deps/sentry$1" stamp tmp
-    stamp=$(cat "$src/package.json" "$src/package-lock.json" | cksum | cut -d' ' -f1)
-    if [ "$(cat "$deps/.stamp" 2>/dev/null)" != "$stamp" ] || [ ! -f "$deps/node_modules/@sentry/node/package.json" ]; then
-        NPM=${NPM:-$(command -v npm || true)}
-        [ -n "$NPM" ] || { not_ok "npm not found: this test installs @sentry/node $1 with npm ci (set NPM=...)"; return 1; }
-        tmp="$deps.tmp.$$"
-        rm -rf "$tmp" && mkdir -p "$tmp" && cp "$src/package.json" "$src/package-lock.json" "$tmp/"
-        if ! (cd "$tmp" && timeout 300 "$NPM" ci --no-audit --no-fund --prefer-offline --loglevel=error) >"$WORK/npm$1.log" 2>&1; then
-            rm -rf "$tmp"
-            sed 's/^/# npm: /' "$WORK/npm$1.log" | tail -20
-            not_ok "npm ci failed in a copy of tests/e2e/sentry$1/: is the npm registry reachable?"
-            return 1
-        fi
-        rm -rf "$deps" && mv "$tmp" "$deps" && echo "$stamp" >"$deps/.stamp"
-    fi
-    export NODE_PATH="$deps/node_modules"
+    npm_ci_folder "sentry$1" @sentry/node/package.json || return 1
+    export NODE_PATH="$top_builddir/_e2e-deps/sentry$1/node_modules"
     SDK_VERSION=$("$NODE" -p 'require(process.env.NODE_PATH + "/@sentry/node/package.json").version')
     ok "@sentry/node $SDK_VERSION installed from tests/e2e/sentry$1 (npm ci)"
 }

@@ -26,22 +26,8 @@ FIX="$top_srcdir/tests/e2e/sourcemaps"
 DEBUG_ID=4f8a1c2e-7b3d-4e9f-a16c-5d2e8b9f0a71
 jqn() { "$NODE" -e "const f=JSON.parse(process.argv[1]); console.log($2)" "$1" "${@:3}"; }
 
-install_deps() { # install_deps FOLDER: npm ci of tests/e2e/FOLDER into $top_builddir/_e2e-deps/FOLDER
-    local src="$top_srcdir/tests/e2e/$1" deps="$top_builddir/_e2e-deps/$1" stamp tmp
-    stamp=$(cat "$src/package.json" "$src/package-lock.json" | cksum | cut -d' ' -f1)
-    if [ "$(cat "$deps/.stamp" 2>/dev/null)" != "$stamp" ] || [ ! -d "$deps/node_modules" ]; then
-        NPM=${NPM:-$(command -v npm || true)}
-        [ -n "$NPM" ] || { not_ok "npm not found: this test installs tests/e2e/$1 with npm ci (set NPM=...)"; return 1; }
-        tmp="$deps.tmp.$$"
-        rm -rf "$tmp" && mkdir -p "$tmp" && cp "$src/package.json" "$src/package-lock.json" "$tmp/"
-        if ! (cd "$tmp" && timeout 300 "$NPM" ci --no-audit --no-fund --prefer-offline --loglevel=error) >"$WORK/npm-$1.log" 2>&1; then
-            rm -rf "$tmp"
-            sed 's/^/# npm: /' "$WORK/npm-$1.log" | tail -20
-            not_ok "npm ci failed in a copy of tests/e2e/$1/: is the npm registry reachable?"
-            return 1
-        fi
-        rm -rf "$deps" && mv "$tmp" "$deps" && echo "$stamp" >"$deps/.stamp"
-    fi
+install_deps() { # install_deps FOLDER: npm ci of tests/e2e/FOLDER (lib.sh)
+    npm_ci_folder "$1" || return 1
     ok "tests/e2e/$1 installed (npm ci)"
 }
 install_deps sentry8 || finish
