@@ -44,7 +44,9 @@ static bool have_demangler;
 
 /* ------------------------------------------------------------------ helpers */
 
-/* A function of the test binary whose name the tests look up. */
+/* A function of the test binary whose name the tests look up (global, as a library's
+ * function would be). */
+int sp_test_self_marker(int n);
 __attribute__((noinline, noclone)) int sp_test_self_marker(int n)
 {
     volatile int acc = 0;
