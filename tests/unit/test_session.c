@@ -1,6 +1,6 @@
 /* Check tests for src/session.c and src/profile.c: frames and stacks are deduplicated,
  * JS module names follow Sentry's convention, and the v2 chunk (and its envelope) obeys the
- * rules in SENTRY-FORMAT.md: ids, sorted samples, valid indices, >= 2 samples. */
+ * rules in docs/SENTRY-FORMAT.md: ids, sorted samples, valid indices, >= 2 samples. */
 #include "unit.h"
 #include <errno.h>
 #include <jansson.h>
