@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "envelope.h"
+#include "json.h"
 #include "fsio.h"
 #include "log.h"
 #include "mem.h"
@@ -119,7 +119,7 @@ int sp_spool_state_update(sp_spool_t *spool, sp_spool_state_fn fn, void *ctx)
         rc = fn(st, ctx);
         if (rc > 0) {
             size_t len;
-            char *buf = sp_envelope_json_dump(st, JSON_COMPACT | JSON_SORT_KEYS, &len);
+            char *buf = sp_json_dump(st, JSON_COMPACT | JSON_SORT_KEYS, &len);
             if (!buf) rc = -ENOMEM;
             else if (len > SP_SPOOL_STATE_MAX) rc = -EFBIG; /* would not be read back */
             else rc = sp_spool_write_at(spool, sp_spool_dirfd(spool), SP_SPOOL_STATE_NAME, buf, len, true);
