@@ -24,12 +24,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "batch.h"
 #include "clock.h"
 #include "config.h"
 #include "elfsym.h"
 #include "frames.h"
 #include "envelope.h"
+#include "fsio.h"
 #include "ids.h"
 #include "log.h"
 #include "mapfile.h"
@@ -39,6 +39,9 @@
 #include "sampler.h"
 #include "session.h"
 #include "spool.h"
+#include "spool_queue.h"
+#include "spool_run.h"
+#include "spool_state.h"
 #include "stats.h"
 #include "symbolize.h"
 #include "txn.h"
@@ -275,12 +278,12 @@ static void on_evict(const char *name, int fd, void *ctx)
     json_t *state = ctx;
     char *data = NULL;
     size_t len = 0;
-    if (sp_spool_read_fd(fd, 64u << 20, &data, &len) == 0) {
-        sp_batch_reader_t r;
-        if (sp_batch_reader_init(&r, data, len) == 0) {
+    if (sp_fsio_read_fd(fd, 64u << 20, &data, &len) == 0) {
+        sp_spool_run_reader_t r;
+        if (sp_spool_run_reader_init(&r, data, len) == 0) {
             const char *e;
             size_t elen;
-            while (sp_batch_next(&r, &e, &elen)) count_items(state, e, elen);
+            while (sp_spool_run_reader_next(&r, &e, &elen)) count_items(state, e, elen);
         } else {
             count_items(state, data, len);
         }
@@ -302,7 +305,7 @@ static void enforce_cap(uint64_t now)
     if (!state) return;
     /* Down to 3/4 of the cap: what we write before the next check (a batch of up to 1/8
      * of it, which cannot be evicted while open, or 1/16 of it elsewhere) still fits. */
-    int n = sp_spool_enforce_cap(agent.spool, cap - cap / 4, on_evict, state);
+    int n = sp_spool_queue_enforce_cap(agent.spool, cap - cap / 4, on_evict, state);
     if (n > 0) {
         static bool warned;
         if (!warned)
