@@ -11,6 +11,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "sentryprof.h"
+
 #include "agent.h"
 #include "debugid.h"
 #include "fatal.h"
@@ -27,8 +29,7 @@
 
 /* ---- N-API bridge: resolved at run time so non-node processes never need it ---- */
 
-typedef struct napi_env__ *napi_env;
-typedef struct napi_value__ *napi_value;
+/* napi_env and napi_value: sentryprof.h */
 typedef struct napi_callback_info__ *napi_callback_info;
 typedef int napi_status;
 typedef napi_value (*napi_callback)(napi_env, napi_callback_info);

@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sentryprof.h"
+
 #include "agent.h"
 #include "config.h"
 #include "log.h"
@@ -92,10 +94,10 @@ static bool find_helper(const char *lib_path, char *out, size_t len)
     char *slash = strrchr(dir, '/');
     if (!slash) return false;
     *slash = '\0';
-    const char *const candidates[] = {"%s/sentryprof/" SP_HELPER_NAME, "%s/../preload/" SP_HELPER_NAME};
+    const char *const candidates[] = {"/sentryprof/" SP_HELPER_NAME, "/../preload/" SP_HELPER_NAME};
     for (size_t i = 0; i < sizeof candidates / sizeof *candidates; i++) {
         struct stat st;
-        snprintf(out, len, candidates[i], dir);
+        snprintf(out, len, "%s%s", dir, candidates[i]);
         if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) return true;
     }
     return false;

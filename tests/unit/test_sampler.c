@@ -1,7 +1,7 @@
 /* Check tests for src/sampler.c: the timer period for every documented rate (1..1000 Hz)
  * is a valid itimerspec, a 1 Hz sampler really arms its timer, and thread lookups copy
  * what was registered. */
-#include <check.h>
+#include "unit.h"
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -68,7 +68,7 @@ START_TEST(test_thread_info)
 }
 END_TEST
 
-int main(void)
+SP_UNIT_SUITE(sampler)
 {
     Suite *s = suite_create("sampler");
     TCase *tc = tcase_create("core");
@@ -76,9 +76,5 @@ int main(void)
     tcase_add_test(tc, test_one_hz_arms);
     tcase_add_test(tc, test_thread_info);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

@@ -1,7 +1,7 @@
 /* Check tests for src/txn.c: handles carry a generation (a stale or doubled finish is
  * rejected), a finished transaction reaches the agent's queue once, and a fork child
  * starts with no transaction of its parent (and a usable lock). */
-#include <check.h>
+#include "unit.h"
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -76,16 +76,12 @@ START_TEST(test_fork_child_forgets)
 }
 END_TEST
 
-int main(void)
+SP_UNIT_SUITE(txn)
 {
     Suite *s = suite_create("txn");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_generations);
     tcase_add_test(tc, test_fork_child_forgets);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }
