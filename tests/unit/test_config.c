@@ -183,6 +183,13 @@ START_TEST(test_spool_dir_default)
     snprintf(want, sizeof want, "/var/tmp/sentryprof-%u", uid);
     ck_assert_str_eq(cfg.spool_dir, want);
     ck_assert_str_eq(cfg.tmpdir, "/var/tmp");
+    setenv(SP_ENV_SPOOL_DIR, "", 1); /* empty: unset */
+    sp_config_load(&cfg);
+    ck_assert_str_eq(cfg.spool_dir, want);
+    setenv(SP_ENV_SPOOL_DIR, "/srv/spool", 1); /* wins over TMPDIR, used as is */
+    sp_config_load(&cfg);
+    ck_assert_str_eq(cfg.spool_dir, "/srv/spool");
+    unsetenv(SP_ENV_SPOOL_DIR);
     unsetenv(SP_ENV_TMPDIR);
 }
 END_TEST
