@@ -27,6 +27,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "sentryprof.h"
+
 #include "agent.h"
 #include "debugid.h"
 #include "config.h"
@@ -99,10 +101,10 @@ static bool find_helper(const char *lib_path, char *out, size_t len)
     char *slash = strrchr(dir, '/');
     if (!slash) return false;
     *slash = '\0';
-    const char *const candidates[] = {"%s/sentryprof/" SP_HELPER_NAME, "%s/../preload/" SP_HELPER_NAME};
+    const char *const candidates[] = {"/sentryprof/" SP_HELPER_NAME, "/../preload/" SP_HELPER_NAME};
     for (size_t i = 0; i < sizeof candidates / sizeof *candidates; i++) {
         struct stat st;
-        snprintf(out, len, candidates[i], dir);
+        snprintf(out, len, "%s%s", dir, candidates[i]);
         if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) return true;
     }
     return false;
@@ -380,8 +382,7 @@ static void flush_before_signal_death(int budget_ms)
 
 /* ---- N-API bridge: resolved at run time so non-node processes never need it ---- */
 
-typedef struct napi_env__ *napi_env;
-typedef struct napi_value__ *napi_value;
+/* napi_env and napi_value: sentryprof.h */
 typedef struct napi_callback_info__ *napi_callback_info;
 typedef int napi_status;
 typedef napi_value (*napi_callback)(napi_env, napi_callback_info);

@@ -1,6 +1,6 @@
 /* agent: the background thread that turns raw samples into profiles on disk: drains the
  * ring, symbolizes, accumulates the current chunk, re-commits it to the spool every
- * commit_seconds (a SIGTERM'd node runs no destructor: HAZARDS.md §5) and starts a new
+ * commit_seconds (a SIGTERM'd node runs no destructor: docs/HAZARDS.md §5) and starts a new
  * chunk every chunk_seconds. It never runs JS, starts with every signal blocked and is
  * never sampled. */
 #ifndef SP_AGENT_H

@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "envelope.h"
+#include "json.h"
 #include "mem.h"
 
 typedef struct {
@@ -57,7 +57,7 @@ int sp_debugid_set(const char *path, const char *debug_id)
     if (!path || !*path || !debug_id || !valid_id(debug_id, id)) return -EINVAL;
     json_t *js = json_string(path);
     size_t jl = 0;
-    char *jp = js ? sp_envelope_json_dump(js, JSON_ENCODE_ANY | SP_ENVELOPE_DUMP_FLAGS, &jl) : NULL;
+    char *jp = js ? sp_json_dump(js, JSON_ENCODE_ANY | SP_JSON_DUMP_FLAGS, &jl) : NULL;
     json_decref(js);
     if (!jp) return -EINVAL; /* not UTF-8 */
     int rc = 0;

@@ -1,6 +1,6 @@
 /* dsn: parses SENTRY_DSN. Hand-written (no libcurl), because the preload library checks the
  * DSN at process start with this same code (one warning in the node process, deterministic)
- * and libcurl must never load into node (HAZARDS.md section 1); `sentryprof upload` and
+ * and libcurl must never load into node (docs/HAZARDS.md section 1); `sentryprof upload` and
  * `doctor` use it too, so a DSN is accepted or refused identically everywhere.
  *
  * Owns: nothing (pure functions over sp_dsn_t). Threads/processes: any (libsp). Environment: none; the caller

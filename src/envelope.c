@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "json.h"
 #include "log.h"
 #include "mem.h"
 
@@ -67,46 +68,10 @@ void sp_envelope_free(sp_envelope_t *env)
     sp_mem_free(env);
 }
 
-/* Growing sp_mem buffer for json_dump_callback: one pass, and the result is ours to
- * free with sp_mem_free whatever allocator jansson was given. */
-typedef struct {
-    char *buf;
-    size_t len, cap;
-} dumpbuf_t;
-
-static int dump_cb(const char *chunk, size_t size, void *data)
-{
-    dumpbuf_t *d = data;
-    if (size > SIZE_MAX - d->len - 1) return -1;
-    if (d->len + size + 1 > d->cap) {
-        size_t ncap = d->cap ? d->cap : 256;
-        while (ncap < d->len + size + 1) ncap = ncap > SIZE_MAX / 2 ? d->len + size + 1 : ncap * 2;
-        char *n = sp_mem_realloc(d->buf, ncap);
-        if (!n) return -1;
-        d->buf = n;
-        d->cap = ncap;
-    }
-    memcpy(d->buf + d->len, chunk, size);
-    d->len += size;
-    d->buf[d->len] = '\0';
-    return 0;
-}
-
-char *sp_envelope_json_dump(const json_t *v, size_t flags, size_t *len)
-{
-    dumpbuf_t d = {0};
-    if (json_dump_callback(v, dump_cb, &d, flags) < 0 || !d.buf) {
-        sp_mem_free(d.buf);
-        return NULL;
-    }
-    *len = d.len;
-    return d.buf;
-}
-
 /* Compact JSON of v, as envelopes carry it. */
 static char *dump(const json_t *v, size_t flags, size_t *len)
 {
-    return sp_envelope_json_dump(v, flags | SP_ENVELOPE_DUMP_FLAGS, len);
+    return sp_json_dump(v, flags | SP_JSON_DUMP_FLAGS, len);
 }
 
 /* Item header with "type" then "length" first (Relay and the SDKs expect them there by

@@ -23,12 +23,6 @@ int sp_envelope_add_json(sp_envelope_t *env, const char *type, json_t *payload, 
 int sp_envelope_add_raw(sp_envelope_t *env, const char *type, const void *payload, size_t len,
                         json_t *extra_header);
 
-/* JSON of v (jansson flags) in a new NUL-terminated sp_mem buffer, whatever allocator
- * jansson was given; NULL on error. */
-char *sp_envelope_json_dump(const json_t *v, size_t flags, size_t *len);
-/* The flags envelopes are written with: compact, keys in insertion order. */
-#define SP_ENVELOPE_DUMP_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER)
-
 /* Serializes into a new sp_mem buffer (*out, *len; NUL-terminated beyond len). 0 or -errno. */
 int sp_envelope_serialize(const sp_envelope_t *env, char **out, size_t *len);
 

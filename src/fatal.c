@@ -3,7 +3,7 @@
  *
  * Threads: sp_fatal_arm on a JS thread; the handler on whichever thread the kernel picks;
  * the flush callback on the flush thread. No locks.
- * Rules for the handler (HAZARDS.md section 4): only async-signal-safe calls (getpid, write,
+ * Rules for the handler (docs/HAZARDS.md section 4): only async-signal-safe calls (getpid, write,
  * poll, clock_gettime, sigaction, raise), errno saved, bounded wait. It runs with SA_NODEFER
  * and an empty mask, so a second fatal signal during the flush (on this thread or another)
  * kills the process at once. In a child that shares or copied our memory (vfork,

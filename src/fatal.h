@@ -1,6 +1,6 @@
 /* fatal: the last flush before a default-fatal signal ends the process. `docker stop` and
  * Kubernetes send SIGTERM; a node app with no listener for it dies without running any
- * destructor (HAZARDS.md section 5), so its open chunk, pending transaction profiles and
+ * destructor (docs/HAZARDS.md section 5), so its open chunk, pending transaction profiles and
  * perf map would be left behind. For SIGTERM, SIGINT and SIGHUP whose disposition is the
  * default (SIG_DFL, or node's own "reset the terminal and re-raise" handler for SIGINT and
  * SIGTERM) we install a handler that has our threads flush, waits a bounded time, then puts

@@ -7,7 +7,7 @@
  * on Node 18 every worker too); everything else on the agent thread. They share only the
  * atomics below. Reads no environment.
  *
- * Rules (HAZARDS.md §6; issue #20 items 1 and 13):
+ * Rules (docs/HAZARDS.md §6; issue #20 items 1 and 13):
  * - /tmp is shared with other users: the map is created O_CREAT|O_EXCL|O_NOFOLLOW, mode
  *   0600. Something already at the path is replaced only when it is a regular file owned
  *   by our euid (a stale map of an earlier process with our pid); a symlink, FIFO or

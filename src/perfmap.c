@@ -10,7 +10,7 @@
  *   and, of two overlapping entries, the older one is dropped whole (V8 freed or moved that
  *   code), whether or not the newer one itself survives: the result equals inserting the
  *   entries one by one in file order.
- * - The file is hostile (HAZARDS.md §6): opened O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC, must be a
+ * - The file is hostile (docs/HAZARDS.md §6): opened O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC, must be a
  *   regular file with one link, owned by our euid and modified no earlier than not_before.
  *   A refusal is not remembered: a stale map becomes valid once V8 truncates it.
  * - Everything is bounded: bytes per refresh, bytes per line, bytes per name, live
@@ -499,7 +499,7 @@ static int refuse(sp_perfmap_t *m, unsigned why, const char *what)
     return -EPERM;
 }
 
-/* Opens the map and checks it (HAZARDS.md §6). Leaves m->fd open only on success. */
+/* Opens the map and checks it (docs/HAZARDS.md §6). Leaves m->fd open only on success. */
 static int open_checked(sp_perfmap_t *m)
 {
     int fd = open(m->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);

@@ -8,7 +8,7 @@
  * Newest entry for an address wins: when a new entry overlaps older ones, the older
  * ones are dead code (V8 moved or freed it) and are dropped.
  *
- * Hostile-file rules (HAZARDS.md §6): opened O_RDONLY|O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC,
+ * Hostile-file rules (docs/HAZARDS.md §6): opened O_RDONLY|O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC,
  * must be a regular file owned by our euid, and modified no earlier than `not_before`
  * (a stale map left by an earlier process with the same pid is ignored until V8
  * truncates it). Reads are bounded per refresh; garbage lines are counted, never fatal.

@@ -13,6 +13,7 @@
 
 #include "debugid.h"
 #include "envelope.h"
+#include "json.h"
 #include "ids.h"
 #include "mem.h"
 
@@ -42,7 +43,7 @@ static char *profile_body(const sp_session_t *s, bool v1, uint64_t origin_real_n
     const char *frames = sp_session_frames_text(s, &flen), *stacks = sp_session_stacks_text(s, &slen);
     const sp_session_sample_t *samples = sp_session_samples(s);
     const sp_session_sample_t **order = sp_mem_calloc(n ? n : 1, sizeof *order);
-    char *meta = sp_envelope_json_dump(sp_session_thread_metadata(s), SP_ENVELOPE_DUMP_FLAGS, &mlen);
+    char *meta = sp_json_dump(sp_session_thread_metadata(s), SP_JSON_DUMP_FLAGS, &mlen);
     char *out = NULL;
     if (!order || !meta) goto done;
     size_t cap = flen + slen + mlen + 128, o = 0;
@@ -87,7 +88,7 @@ done:
 static char *dump_with_profile(json_t *root, const char *body, size_t blen, size_t *len)
 {
     size_t rlen = 0;
-    char *r = root ? sp_envelope_json_dump(root, SP_ENVELOPE_DUMP_FLAGS, &rlen) : NULL;
+    char *r = root ? sp_json_dump(root, SP_JSON_DUMP_FLAGS, &rlen) : NULL;
     json_decref(root);
     if (!r || rlen < 2 || r[rlen - 1] != '}') {
         sp_mem_free(r);

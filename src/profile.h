@@ -1,6 +1,6 @@
 /* profile: turns a session into Sentry's profile formats and wraps them in envelopes.
  * v2 continuous chunk (item type "profile_chunk", samples with unix-seconds timestamps);
- * see ../shared/reference/SENTRY-FORMAT.md. Pure functions; background thread and tests. */
+ * see docs/SENTRY-FORMAT.md. Pure functions; background thread and tests. */
 #ifndef SP_PROFILE_H
 #define SP_PROFILE_H
 

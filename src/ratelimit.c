@@ -7,7 +7,7 @@
  * Threads/processes: the CLI's `sentryprof upload` only (libspnet, never in the preload
  * library). Environment: none. Time: unix seconds as double, passed in by the caller, so
  * tests need no clock.
- * Rules (SENTRY-FORMAT.md; as sentry-native's and @sentry/core's rate limiters):
+ * Rules (docs/SENTRY-FORMAT.md; as sentry-native's and @sentry/core's rate limiters):
  * X-Sentry-Rate-Limits wins whenever present, on any status; only without it does a 429
  * use Retry-After, and a 429 with neither means 60 s for everything. Scope, reason and
  * namespaces do not change what we hold back (one DSN, no metrics). Limits only extend.

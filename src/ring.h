@@ -3,7 +3,7 @@
  * a cell, write the sample in place and publish it; a full ring drops the sample (the
  * caller counts it), never blocks. The consumer is the agent thread.
  * The record carries raw words besides PCs (the word at the interrupted sp) so stack
- * repair can happen off the hot path (HAZARDS.md §9). */
+ * repair can happen off the hot path (docs/HAZARDS.md §9). */
 #ifndef SP_RING_H
 #define SP_RING_H
 

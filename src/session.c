@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "envelope.h"
+#include "json.h"
 #include "intern.h"
 #include "mem.h"
 
@@ -189,7 +189,7 @@ long sp_session_frame(sp_session_t *s, const sp_frame_t *f)
     } else {
         json_t *o = sp_session_frame_json(f);
         size_t n = 0;
-        char *txt = o ? sp_envelope_json_dump(o, SP_ENVELOPE_DUMP_FLAGS, &n) : NULL;
+        char *txt = o ? sp_json_dump(o, SP_JSON_DUMP_FLAGS, &n) : NULL;
         json_decref(o);
         rc = txt ? text_add(&s->frames, txt, n) : -1;
         sp_mem_free(txt);
@@ -299,7 +299,7 @@ static long thread_index(sp_session_t *s, const char *thread_id, const char *nam
     char *copy = sp_mem_strdup(thread_id);
     json_t *str = json_string(thread_id);
     size_t n;
-    char *enc = str ? sp_envelope_json_dump(str, JSON_ENCODE_ANY | SP_ENVELOPE_DUMP_FLAGS, &n) : NULL;
+    char *enc = str ? sp_json_dump(str, JSON_ENCODE_ANY | SP_JSON_DUMP_FLAGS, &n) : NULL;
     json_decref(str);
     if (!copy || !enc) {
         sp_mem_free(copy);

@@ -46,7 +46,7 @@
 #include <unistd.h>
 
 #include "batch.h"
-#include "envelope.h"
+#include "json.h"
 #include "log.h"
 #include "mem.h"
 
@@ -1124,7 +1124,7 @@ int sp_spool_state_update(sp_spool_t *spool, sp_spool_state_fn fn, void *ctx)
         rc = fn(st, ctx);
         if (rc > 0) {
             size_t len;
-            char *buf = sp_envelope_json_dump(st, JSON_COMPACT | JSON_SORT_KEYS, &len);
+            char *buf = sp_json_dump(st, JSON_COMPACT | JSON_SORT_KEYS, &len);
             if (!buf) rc = -ENOMEM;
             else if (len > SP_SPOOL_STATE_MAX) rc = -EFBIG; /* would not be read back */
             else rc = commit_at(spool, spool->dirfd, SP_SPOOL_STATE_NAME, buf, len);

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "elfsym.h"
-#include "envelope.h"
+#include "json.h"
 #include "log.h"
 #include "mem.h"
 #include "perfmap.h"
@@ -306,7 +306,7 @@ static void cache_put(sp_symbolizer_t *sym, cache_entry_t *e, uint64_t tag, sp_f
     e->f.key = p;
     e->f.key_len = key_len;
     json_t *o = sp_session_frame_json(&e->f); /* built and dumped once, copied into profiles */
-    e->f.json = o ? sp_envelope_json_dump(o, SP_ENVELOPE_DUMP_FLAGS, &e->f.json_len) : NULL;
+    e->f.json = o ? sp_json_dump(o, SP_JSON_DUMP_FLAGS, &e->f.json_len) : NULL;
     json_decref(o);
     sym->cache_used++;
     *f = e->f;

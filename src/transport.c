@@ -2,7 +2,7 @@
  *
  * Owns: a libcurl easy handle per sp_transport_t (reused, so consecutive envelopes share a
  * connection). Threads/processes: the CLI's `sentryprof upload` only (libspnet): libcurl
- * and everything it loads (OpenSSL ...) must never run inside node (HAZARDS.md section 1).
+ * and everything it loads (OpenSSL ...) must never run inside node (docs/HAZARDS.md section 1).
  * Environment: none of ours; libcurl reads http_proxy, https_proxy, no_proxy (its default,
  * deliberately kept) and the usual CA-bundle settings.
  * Rules: TLS verification stays on (libcurl's default); no redirects (an envelope is not

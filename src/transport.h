@@ -5,7 +5,7 @@
  *   send step:  one HTTP POST through libcurl, returning the status and the headers that
  *               matter (X-Sentry-Rate-Limits, Retry-After), and what to do about it.
  * Linked into the CLI only (libspnet): libcurl never loads into a profiled process
- * (HAZARDS.md section 1). One sp_transport_t per thread.
+ * (docs/HAZARDS.md section 1). One sp_transport_t per thread.
  */
 #ifndef SP_TRANSPORT_H
 #define SP_TRANSPORT_H

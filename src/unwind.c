@@ -1,7 +1,7 @@
 /* unwind: the stack walk of the signal handler. Async-signal-safe only: reads memory only
  * inside [sp, stack_hi) of the sampled thread (always mapped below the stack top), never
  * calls into libc or libunwind (libunwind 1.6 takes the loader lock via dl_iterate_phdr
- * and validates through a global pipe: HAZARDS.md §4), never allocates. */
+ * and validates through a global pipe: docs/HAZARDS.md §4), never allocates. */
 #include "unwind.h"
 
 #include <errno.h>

@@ -71,9 +71,9 @@ static bool find_cli(const char *lib_path)
     if (slash) {
         *slash = '\0';
         /* build tree: .libs/../tools/sentryprof; installed: lib/../bin/sentryprof */
-        const char *const rel[] = {"%s/../tools/sentryprof", "%s/../bin/sentryprof"};
+        const char *const rel[] = {"/../tools/sentryprof", "/../bin/sentryprof"};
         for (size_t i = 0; i < 2; i++) {
-            int n = snprintf(up.cli, sizeof up.cli, rel[i], dir);
+            int n = snprintf(up.cli, sizeof up.cli, "%s%s", dir, rel[i]);
             if (n > 0 && (size_t)n < sizeof up.cli && executable(up.cli)) return true;
         }
     }

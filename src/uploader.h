@@ -1,6 +1,6 @@
 /* uploader: the library's delivery thread. It never does network I/O itself: when the
  * spool has something new it posix_spawns `sentryprof upload --once` (libcurl lives in that
- * short-lived process, never in node's address space: HAZARDS.md section 1) with LD_PRELOAD
+ * short-lived process, never in node's address space: docs/HAZARDS.md section 1) with LD_PRELOAD
  * removed, and reaps it. Started on first use, one per process, sleeping on a condition
  * variable when idle (no polling). Only with a DSN (SENTRY_DSN, or the app's Sentry SDK's);
  * its first pass comes a second after the DSN is known, so what killed processes left in

@@ -4,7 +4,7 @@
  *
  * Why every read goes through process_vm_readv: the objects a sample pointed at may have
  * moved or died by the time we look (GC runs between capture and decode), and node
- * replaces any SIGSEGV handler we could install (HAZARDS.md §3), so a plain load could
+ * replaces any SIGSEGV handler we could install (docs/HAZARDS.md §3), so a plain load could
  * take the host down. process_vm_readv on our own pid returns EFAULT instead; where the
  * kernel refuses it (seccomp), /proc/self/mem is read with pread, which fails the same way.
  *

@@ -18,7 +18,7 @@ else
     check "DT_NEEDED matches tests/data/needed.txt" diff -u "$top_srcdir/tests/data/needed.txt" "$WORK/needed"
 fi
 # jemalloc is ours alone: its malloc/free family is renamed, so neither the app nor our own
-# free() of memory libc allocated (__cxa_demangle, realpath) can reach it (HAZARDS.md §2).
+# free() of memory libc allocated (__cxa_demangle, realpath) can reach it (docs/HAZARDS.md §2).
 # The library is stripped: its full symbol table is in the debug file.
 dbg="$(dirname "$SP_LIB")/.debug/libsentryprof.so.debug"
 check "no malloc/free/calloc/realloc defined inside the library" \
@@ -43,7 +43,7 @@ check "library has no .debug_* sections" bash -c "! grep -q ' \.debug_' <<<'$sec
 check "library has a .gnu_debuglink" grep -q ' \.gnu_debuglink ' <<<"$sections"
 check "debug info beside it ($dbg has .debug_info)" bash -c "readelf -SW '$dbg' 2>/dev/null | grep -q ' \.debug_info '"
 check "library is under 700 KB ($(stat -c %s "$SP_LIB") bytes; 1.4 MB unstripped with shared jansson)" test "$(stat -c %s "$SP_LIB")" -lt 700000
-# node must keep libc's malloc: jemalloc is ours only (HAZARDS.md §2).
+# node must keep libc's malloc: jemalloc is ours only (docs/HAZARDS.md §2).
 if [ -n "$NODE" ] && "$NODE" -e 0 2>/dev/null; then
     SENTRYPROF_SPOOL_DIR="$WORK/spool" LD_PRELOAD=$SP_LIB LD_DEBUG=bindings LD_DEBUG_OUTPUT="$WORK/bind" "$NODE" -e 0
     check "node's malloc binds to libc, not jemalloc" \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The signal path (handler, unwind, v8frames, ring, stats) imports nothing outside an allow-list: no
-# allocation, stdio, locks, lazy TLS or loader calls (STYLE.md §5, HAZARDS.md §4).
+# The signal path (handler, unwind, v8frames, ring, stats) imports nothing outside an allow-list:
+# no allocation, stdio, locks, lazy TLS or loader calls (docs/STYLE.md §5, docs/HAZARDS.md §4).
 # The handler lives alone in src/handler.c; sampler.c (timers, registration) is setup code.
 . "$(dirname "$0")/e2e/lib.sh"
 # Per object: what it may import. handler/unwind/stats are pure signal path; ring also has

@@ -1,5 +1,5 @@
 /* upload: the "sentryprof upload" command, the only place envelopes leave the machine.
- * The preload library never does network I/O inside node (HAZARDS.md section 1): its
+ * The preload library never does network I/O inside node (docs/HAZARDS.md section 1): its
  * uploader thread spawns `sentryprof upload --once --quiet --timeout N` and reaps it; a
  * user can run the same command by hand.
  *
@@ -8,7 +8,7 @@
  * (discards "cache_overflow"); then claim ready/ files oldest first and send each (a batch
  * of envelopes, batch.h, is first split into single files in ready/), unless
  * Sentry rate-limits one of its categories or the shared backoff is active (the file goes
- * back to ready/ and waits: we keep rate-limited data, SENTRY-FORMAT.md). Pending discards
+ * back to ready/ and waits: we keep rate-limited data, docs/SENTRY-FORMAT.md). Pending discards
  * ride along as a client_report item on the next envelope sent, or in their own at the end.
  * Without --once, passes repeat until ready/ is empty or the deadline, sleeping until the
  * earliest limit ends. Every process shares state.json (limits, backoff, discards), so a

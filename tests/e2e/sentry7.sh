@@ -54,7 +54,7 @@ start_ingest() { # start_ingest DIR: sets $ingest_pid and $DSN
 stop_ingest() { kill "$ingest_pid" 2>/dev/null; wait "$ingest_pid" 2>/dev/null; }
 # Problems the server found, less the one @sentry/node 7 itself causes: its node transport
 # sends no Content-Type (Relay's envelope endpoint does not need one; see the reference
-# capture in shared/reference/, "content_type": null).
+# capture in docs/, "content_type": null).
 problems() { jqn "$1" 'f.problems.join("; ")'; }
 
 # ---- the seed's app: one manual transaction, CPU in jsonWork and regexWork

@@ -1,6 +1,6 @@
 'use strict';
 // Checks spooled envelopes against the rules Sentry's ingest enforces
-// (../shared/reference/SENTRY-FORMAT.md). Usage: node validate-envelope.js FILE...
+// (docs/SENTRY-FORMAT.md). Usage: node validate-envelope.js FILE...
 // A FILE is one envelope or a batch of them (*.envelopes, ../ingest/spoolfile.js): every
 // complete record is checked (its problems name it FILE#index); a torn tail is ignored.
 // Prints one line per problem and exits 1 if there is any; prints a summary otherwise.

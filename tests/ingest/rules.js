@@ -1,7 +1,7 @@
 'use strict';
 // rules: what Sentry's ingest (Relay) accepts, as plain functions over parsed envelopes.
 // Shared by the local ingest server (server.js), its summary (summary.js) and the offline
-// validator (../e2e/validate-envelope.js). Source of the rules: shared/reference/SENTRY-FORMAT.md
+// validator (../e2e/validate-envelope.js). Source of the rules: docs/SENTRY-FORMAT.md
 // and getsentry/relay (relay-server/src/envelope, relay-profiling/src/sample/{v1,v2}.rs).
 //
 // Two levels of findings:

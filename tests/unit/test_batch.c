@@ -1,7 +1,7 @@
 /* Check tests for src/batch.c: the *.envelopes framing. Records come back whole and in
  * order; every way a file can end early (a writer killed mid-record, a power loss before
  * the seal) stops the walk at the last complete record; foreign files are refused. */
-#include <check.h>
+#include "unit.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,7 +116,7 @@ START_TEST(test_foreign_files)
 }
 END_TEST
 
-int main(void)
+SP_UNIT_SUITE(batch)
 {
     Suite *s = suite_create("batch");
     TCase *tc = tcase_create("core");
@@ -126,9 +126,5 @@ int main(void)
     tcase_add_test(tc, test_garbage_stops_the_walk);
     tcase_add_test(tc, test_foreign_files);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

@@ -1,6 +1,6 @@
 /* Check tests for src/config.c: the environment is read once, at load time (LANG reaches
  * the profile from there, not from getenv on the agent thread). */
-#include <check.h>
+#include "unit.h"
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,7 +145,7 @@ START_TEST(test_native_stack_safe)
 }
 END_TEST
 
-int main(void)
+SP_UNIT_SUITE(config)
 {
     Suite *s = suite_create("config");
     TCase *tc = tcase_create("core");
@@ -154,9 +154,5 @@ int main(void)
     tcase_add_test(tc, test_bool_values);
     tcase_add_test(tc, test_native_stack_safe);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

@@ -1,7 +1,7 @@
 /* test_dsn: DSN parsing through libcurl's URL API (keys, secrets, ports, IPv6 hosts, path
  * prefixes, query and fragment), every refusal with its reason, and the envelope URL and
  * X-Sentry-Auth header derived from a DSN. */
-#include <check.h>
+#include "unit.h"
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -180,8 +180,9 @@ START_TEST(small_buffers)
 }
 END_TEST
 
-static Suite *dsn_suite(void)
+SP_UNIT_SUITE(dsn)
 {
+    json_set_alloc_funcs(sp_mem_alloc, sp_mem_free); /* as the CLI does */
     Suite *s = suite_create("dsn");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, plain_dsn);
@@ -192,14 +193,4 @@ static Suite *dsn_suite(void)
     tcase_add_test(tc, small_buffers);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    json_set_alloc_funcs(sp_mem_alloc, sp_mem_free); /* as the CLI does */
-    SRunner *sr = srunner_create(dsn_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

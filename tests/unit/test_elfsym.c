@@ -5,10 +5,10 @@
  * tests/apps/native_fixture (path from SP_NATIVE_FIXTURE, else relative to cwd; a missing
  * fixture fails its tests); synthetic and hostile ELF files generated here into a temp dir;
  * the test binary itself, libc, and /usr/bin/node when it exists (nm and node are run as
- * children for reference values). libstdc++ is dlopen'd RTLD_GLOBAL in main so that
+ * children for reference values). libstdc++ is dlopen'd RTLD_GLOBAL in the suite function so that
  * __cxa_demangle is visible to sp_demangle, as it is inside node.
  */
-#include <check.h>
+#include "unit.h"
 #include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
@@ -44,7 +44,9 @@ static bool have_demangler;
 
 /* ------------------------------------------------------------------ helpers */
 
-/* A function of the test binary whose name the tests look up. */
+/* A function of the test binary whose name the tests look up (global, as a library's
+ * function would be). */
+int sp_test_self_marker(int n);
 __attribute__((noinline, noclone)) int sp_test_self_marker(int n)
 {
     volatile int acc = 0;
@@ -1086,8 +1088,10 @@ END_TEST
 
 /* ------------------------------------------------------------------ suite */
 
-static Suite *elfsym_suite(void)
+SP_UNIT_SUITE(elfsym)
 {
+    /* Inside node, libstdc++ is already there; make it so here before any test forks. */
+    have_demangler = dlopen("libstdc++.so.6", RTLD_NOW | RTLD_GLOBAL) != NULL;
     Suite *s = suite_create("elfsym");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
@@ -1107,16 +1111,4 @@ static Suite *elfsym_suite(void)
     tcase_add_test(tc, test_node_binary);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    /* Inside node, libstdc++ is already there; make it so here before any test forks. */
-    have_demangler = dlopen("libstdc++.so.6", RTLD_NOW | RTLD_GLOBAL) != NULL;
-    SRunner *sr = srunner_create(elfsym_suite());
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

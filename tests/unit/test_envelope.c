@@ -2,7 +2,7 @@
  * and hostile inputs (each must fail with -EINVAL, leak nothing and touch no byte outside
  * the parsed copy). Leaks are checked with sp_mem_in_use(), since sp_mem (and jansson,
  * routed to it as in production) allocate from jemalloc where ASan cannot see them. */
-#include <check.h>
+#include "unit.h"
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -463,8 +463,9 @@ START_TEST(bad_arguments)
 }
 END_TEST
 
-static Suite *envelope_suite(void)
+SP_UNIT_SUITE(envelope)
 {
+    json_set_alloc_funcs(sp_mem_alloc, sp_mem_free); /* as the engine does */
     Suite *s = suite_create("envelope");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
@@ -484,14 +485,4 @@ static Suite *envelope_suite(void)
     tcase_add_test(th, too_big);
     suite_add_tcase(s, th);
     return s;
-}
-
-int main(void)
-{
-    json_set_alloc_funcs(sp_mem_alloc, sp_mem_free); /* as the engine does */
-    SRunner *sr = srunner_create(envelope_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

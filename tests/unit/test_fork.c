@@ -4,7 +4,7 @@
  * sampling as before. Busy loops count CPU time, not wall time, so a loaded machine only
  * makes the test slower; the timer is the wall clock one (1 kHz hrtimer: a CPU-time timer
  * only fires on the scheduler tick, 250 Hz, and less under load). */
-#include <check.h>
+#include "unit.h"
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -90,17 +90,13 @@ START_TEST(test_fork_child_inherits_no_sampling)
 }
 END_TEST
 
-int main(void)
+SP_UNIT_SUITE(fork)
 {
     Suite *s = suite_create("fork");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_fork_child_inherits_no_sampling);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_set_fork_status(sr, CK_NOFORK); /* one process: the test forks itself */
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    sp_unit_nofork(); /* one process: the test forks itself */
+    return s;
 }

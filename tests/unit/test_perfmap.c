@@ -1,7 +1,7 @@
 /* test_perfmap: the perf map reader (src/perfmap.c) and the JS name splitter. Feeds
  * bytes directly, reads hostile files from tests/data/perfmap-*.map, and drives
  * sp_perfmap_refresh against real files in a private temp directory. */
-#include <check.h>
+#include "unit.h"
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
@@ -684,7 +684,7 @@ START_TEST(t_refresh_args)
 }
 END_TEST
 
-static Suite *perfmap_suite(void)
+SP_UNIT_SUITE(perfmap)
 {
     Suite *s = suite_create("perfmap");
     TCase *tc = tcase_create("jsname");
@@ -719,13 +719,4 @@ static Suite *perfmap_suite(void)
     tcase_add_test(tc, t_refresh_args);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(perfmap_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
 }

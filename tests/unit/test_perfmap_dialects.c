@@ -12,7 +12,7 @@
  * and "RegExp.<". In every version a name inferred from a computed key keeps whatever the
  * key holds: spaces, " /" (route tables: routes['GET /users/:id']), ":1:2", tabs, UTF-8,
  * control characters and newlines. Paths may hold spaces (file:// URLs escape them). */
-#include <check.h>
+#include "unit.h"
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -293,7 +293,7 @@ START_TEST(t_node26)
 }
 END_TEST
 
-static Suite *suite(void)
+SP_UNIT_SUITE(perfmap_dialects)
 {
     Suite *s = suite_create("perfmap_dialects");
     TCase *tc = tcase_create("node");
@@ -304,13 +304,4 @@ static Suite *suite(void)
     tcase_add_test(tc, t_node26);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
 }

@@ -2,7 +2,7 @@
  * and fractional retry_after, whitespace, limits that only extend), Retry-After as seconds
  * and as an HTTP date, which header wins for which status, backoff growth/jitter/cap, and
  * the round trip through state.json. "now" is a fixed number: no clock involved. */
-#include <check.h>
+#include "unit.h"
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -270,8 +270,9 @@ START_TEST(state_round_trip)
 }
 END_TEST
 
-static Suite *ratelimit_suite(void)
+SP_UNIT_SUITE(ratelimit)
 {
+    json_set_alloc_funcs(sp_mem_alloc, sp_mem_free); /* as the CLI does */
     Suite *s = suite_create("ratelimit");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, categories);
@@ -284,14 +285,4 @@ static Suite *ratelimit_suite(void)
     tcase_add_test(tc, state_round_trip);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    json_set_alloc_funcs(sp_mem_alloc, sp_mem_free); /* as the CLI does */
-    SRunner *sr = srunner_create(ratelimit_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

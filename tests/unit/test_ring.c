@@ -1,6 +1,6 @@
 /* Check tests for src/ring.c: order, full ring drops, and concurrent producers with a
  * consumer losing or duplicating nothing. */
-#include <check.h>
+#include "unit.h"
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,7 +121,7 @@ START_TEST(test_concurrent_producers)
 }
 END_TEST
 
-int main(void)
+SP_UNIT_SUITE(ring)
 {
     Suite *s = suite_create("ring");
     TCase *tc = tcase_create("core");
@@ -131,9 +131,5 @@ int main(void)
     tcase_add_test(tc, test_unpublished_blocks_consumer_only);
     tcase_add_test(tc, test_concurrent_producers);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

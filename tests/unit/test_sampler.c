@@ -1,7 +1,7 @@
 /* Check tests for src/sampler.c: the timer period for every documented rate (1..1000 Hz)
  * is a valid itimerspec, a 1 Hz sampler really arms its timer, and thread lookups copy
  * what was registered. */
-#include <check.h>
+#include "unit.h"
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -68,17 +68,60 @@ START_TEST(test_thread_info)
 }
 END_TEST
 
-int main(void)
+/* The interval for the documented edges, spelled out: 1 Hz is {1 s, 0 ns} (not
+ * tv_nsec = 1e9, which timer_settime rejects), 1000 Hz is 1 ms, and rates outside
+ * 1..SP_MAX_HZ are clamped to those, never a zero (disarming) or negative period. */
+START_TEST(test_timer_spec_edges)
+{
+    static const struct {
+        int hz;
+        time_t sec;
+        long nsec;
+    } cases[] = {{1, 1, 0}, {2, 0, 500000000}, {3, 0, 333333333}, {99, 0, 10101010},
+                 {SP_MAX_HZ, 0, 1000000000 / SP_MAX_HZ}, {0, 1, 0}, {-5, 1, 0},
+                 {SP_MAX_HZ * 10, 0, 1000000000 / SP_MAX_HZ}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct itimerspec its;
+        sp_sampler_timer_spec(cases[i].hz, 12345, &its);
+        ck_assert_msg(its.it_interval.tv_sec == cases[i].sec && its.it_interval.tv_nsec == cases[i].nsec,
+                      "hz=%d: expected an interval of %lld s %ld ns, saw %lld s %ld ns", cases[i].hz,
+                      (long long)cases[i].sec, cases[i].nsec, (long long)its.it_interval.tv_sec,
+                      (long)its.it_interval.tv_nsec);
+        ck_assert_msg(its.it_value.tv_sec > 0 || its.it_value.tv_nsec > 0,
+                      "hz=%d: a zero first expiry disarms the timer", cases[i].hz);
+    }
+}
+END_TEST
+
+/* Threads do not tick in lockstep: different tids (phases) get different first expiries,
+ * spread over the period. */
+START_TEST(test_timer_spec_phases_spread)
+{
+    const int hz = 100;
+    const long long period = 1000000000ll / hz;
+    long long lo = period, hi = 0;
+    for (unsigned tid = 1000; tid < 1064; tid++) {
+        struct itimerspec its;
+        sp_sampler_timer_spec(hz, tid, &its);
+        long long first = (long long)its.it_value.tv_sec * 1000000000ll + its.it_value.tv_nsec;
+        if (first < lo) lo = first;
+        if (first > hi) hi = first;
+    }
+    ck_assert_msg(hi - lo >= period / 4,
+                  "64 consecutive tids at %d Hz: expected first expiries spread over >= 1/4 period "
+                  "(%lld ns), saw %lld..%lld", hz, period / 4, lo, hi);
+}
+END_TEST
+
+SP_UNIT_SUITE(sampler)
 {
     Suite *s = suite_create("sampler");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_timer_spec_every_rate);
+    tcase_add_test(tc, test_timer_spec_edges);
+    tcase_add_test(tc, test_timer_spec_phases_spread);
     tcase_add_test(tc, test_one_hz_arms);
     tcase_add_test(tc, test_thread_info);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

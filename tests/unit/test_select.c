@@ -1,6 +1,6 @@
 /* Check tests for src/select.c: finding node's main script behind node's own options, and
  * which rule decides (SENTRYPROF_EXCLUDE, SENTRYPROF_INCLUDE, the package-manager default). */
-#include <check.h>
+#include "unit.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,7 +103,7 @@ START_TEST(test_include_exclude)
 }
 END_TEST
 
-int main(void)
+SP_UNIT_SUITE(select)
 {
     Suite *s = suite_create("select");
     TCase *tc = tcase_create("core");
@@ -111,9 +111,5 @@ int main(void)
     tcase_add_test(tc, test_package_managers_excluded_by_default);
     tcase_add_test(tc, test_include_exclude);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

@@ -1,7 +1,7 @@
 /* Check tests for src/session.c and src/profile.c: frames and stacks are deduplicated,
  * JS module names follow Sentry's convention, and the v2 chunk (and its envelope) obeys the
- * rules in SENTRY-FORMAT.md: ids, sorted samples, valid indices, >= 2 samples. */
-#include <check.h>
+ * rules in docs/SENTRY-FORMAT.md: ids, sorted samples, valid indices, >= 2 samples. */
+#include "unit.h"
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -368,7 +368,7 @@ START_TEST(test_oom_keeps_indices)
 }
 END_TEST
 
-int main(void)
+SP_UNIT_SUITE(session)
 {
     json_set_alloc_funcs(sp_mem_alloc, sp_mem_free);
     Suite *s = suite_create("session");
@@ -384,9 +384,5 @@ int main(void)
     tcase_add_test(tc, test_iso_time);
     tcase_add_test(tc, test_oom_keeps_indices);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

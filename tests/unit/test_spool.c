@@ -4,7 +4,7 @@
 #ifndef _GNU_SOURCE /* configure may pass -D_GNU_SOURCE=1 */
 #define _GNU_SOURCE
 #endif
-#include <check.h>
+#include "unit.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -404,8 +404,9 @@ START_TEST(full_filesystem)
 }
 END_TEST
 
-static Suite *spool_suite(void)
+SP_UNIT_SUITE(spool)
 {
+    json_set_alloc_funcs(sp_mem_alloc, sp_mem_free); /* as the engine does */
     Suite *s = suite_create("spool");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
@@ -425,14 +426,4 @@ static Suite *spool_suite(void)
     tcase_add_test(tc, full_filesystem);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    json_set_alloc_funcs(sp_mem_alloc, sp_mem_free); /* as the engine does */
-    SRunner *sr = srunner_create(spool_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

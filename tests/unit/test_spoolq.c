@@ -8,7 +8,7 @@
 #ifndef _GNU_SOURCE /* configure may pass -D_GNU_SOURCE=1 */
 #define _GNU_SOURCE
 #endif
-#include <check.h>
+#include "unit.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -904,8 +904,9 @@ START_TEST(state_concurrent_writers)
 }
 END_TEST
 
-static Suite *spoolq_suite(void)
+SP_UNIT_SUITE(spoolq)
 {
+    json_set_alloc_funcs(sp_mem_alloc, sp_mem_free); /* as the engine does */
     Suite *s = suite_create("spoolq");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
@@ -930,14 +931,4 @@ static Suite *spoolq_suite(void)
     tcase_add_test(tc, state_concurrent_writers);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    json_set_alloc_funcs(sp_mem_alloc, sp_mem_free); /* as the engine does */
-    SRunner *sr = srunner_create(spoolq_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

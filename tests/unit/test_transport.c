@@ -8,7 +8,7 @@
 #define _GNU_SOURCE
 #endif
 #include <arpa/inet.h>
-#include <check.h>
+#include "unit.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -518,8 +518,18 @@ START_TEST(send_refused_and_timeout)
 }
 END_TEST
 
-static Suite *transport_suite(void)
+SP_UNIT_SUITE(transport)
 {
+    json_set_alloc_funcs(sp_mem_alloc, sp_mem_free); /* as the CLI does */
+    if (sp_transport_global_init() < 0) {
+        fprintf(stderr, "transport: sp_transport_global_init failed\n");
+        exit(EXIT_FAILURE);
+    }
+    atexit(sp_transport_global_cleanup);
+    /* A proxy in the environment would intercept the loopback requests. */
+    static const char *const proxies[] = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+                                          "all_proxy", "ALL_PROXY"};
+    for (size_t i = 0; i < sizeof proxies / sizeof *proxies; i++) unsetenv(proxies[i]);
     Suite *s = suite_create("transport");
     TCase *tc = tcase_create("pure");
     tcase_add_test(tc, for_send_refreshes_sent_at);
@@ -536,20 +546,4 @@ static Suite *transport_suite(void)
     tcase_add_test(tc, send_refused_and_timeout);
     suite_add_tcase(s, tc);
     return s;
-}
-
-int main(void)
-{
-    json_set_alloc_funcs(sp_mem_alloc, sp_mem_free); /* as the CLI does */
-    if (sp_transport_global_init() < 0) return EXIT_FAILURE;
-    /* A proxy in the environment would intercept the loopback requests. */
-    static const char *const proxies[] = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
-                                          "all_proxy", "ALL_PROXY"};
-    for (size_t i = 0; i < sizeof proxies / sizeof *proxies; i++) unsetenv(proxies[i]);
-    SRunner *sr = srunner_create(transport_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    sp_transport_global_cleanup();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -1,8 +1,12 @@
 /* Check tests for src/txn.c: handles carry a generation (a stale or doubled finish is
  * rejected), a finished transaction reaches the agent's queue once, and a fork child
- * starts with no transaction of its parent (and a usable lock). */
-#include <check.h>
+ * starts with no transaction of its parent (and a usable lock); a full table refuses, a
+ * reused slot rejects the old handle, and threads racing start/finish/take lose nothing. */
+#include "unit.h"
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,16 +80,201 @@ START_TEST(test_fork_child_forgets)
 }
 END_TEST
 
-int main(void)
+/* SP_MAX_TXNS in flight fill every slot: one more is refused with -ENOSPC (not a crash, not
+ * a silent overwrite). Finishing them all queues every one (the finished queue holds as
+ * many as there are slots) and the agent takes them in finishing order; then slots are
+ * free again. */
+START_TEST(test_full)
+{
+    setup();
+    static long h[SP_MAX_TXNS];
+    char name[32];
+    for (int i = 0; i < SP_MAX_TXNS; i++) {
+        snprintf(name, sizeof name, "t%d", i);
+        h[i] = sp_txn_start(name, NULL, NULL, NULL, true, false);
+        ck_assert_msg(h[i] >= 0, "start %d of %d: expected a handle, saw %ld", i + 1, SP_MAX_TXNS, h[i]);
+    }
+    long more = sp_txn_start("one too many", NULL, NULL, NULL, true, false);
+    ck_assert_msg(more == -ENOSPC, "start with every slot running: expected -ENOSPC, saw %ld", more);
+    for (int i = SP_MAX_TXNS - 1; i >= 0; i--) ck_assert_int_eq(sp_txn_finish(h[i]), 0);
+    sp_txn_t t;
+    for (int i = SP_MAX_TXNS - 1; i >= 0; i--) {
+        snprintf(name, sizeof name, "t%d", i);
+        ck_assert_msg(sp_txn_take_finished(&t), "take: expected %s, the queue was empty", name);
+        ck_assert_msg(strcmp(t.name, name) == 0, "take: expected %s (finishing order), saw %s", name, t.name);
+    }
+    ck_assert(!sp_txn_take_finished(&t));
+    long again = sp_txn_start("after", NULL, NULL, NULL, true, false);
+    ck_assert_msg(again >= 0, "start after every slot was freed: expected a handle, saw %ld", again);
+    ck_assert_int_eq(sp_txn_discard(again), 0);
+}
+END_TEST
+
+/* A handle whose slot was freed and reused by another transaction is stale: it can no
+ * longer finish, rename or read that other transaction. */
+START_TEST(test_stale_after_reuse)
+{
+    setup();
+    long old = sp_txn_start("old", NULL, NULL, NULL, true, false);
+    ck_assert_int_ge(old, 0);
+    ck_assert_int_eq(sp_txn_finish(old), 0);
+    sp_txn_t t;
+    ck_assert(sp_txn_take_finished(&t));
+    long reuse = -1;
+    for (int i = 0; i < 2 * SP_MAX_TXNS && reuse < 0; i++) {
+        long h = sp_txn_start("new", NULL, NULL, NULL, false, false);
+        ck_assert_int_ge(h, 0);
+        if (h % SP_MAX_TXNS == old % SP_MAX_TXNS) reuse = h;
+        else ck_assert_int_eq(sp_txn_discard(h), 0);
+    }
+    ck_assert_msg(reuse >= 0, "the slot of handle %ld was never reused in %d starts", old, 2 * SP_MAX_TXNS);
+    ck_assert_msg(reuse != old, "a reused slot got the same handle %ld: no generation", old);
+    ck_assert_int_eq(sp_txn_finish(old), -EINVAL);
+    ck_assert_int_eq(sp_txn_discard(old), -EINVAL);
+    ck_assert_int_eq(sp_txn_set_name(old, "hijack"), -EINVAL);
+    ck_assert_int_eq(sp_txn_set_status(old, 500, "internal_error"), -EINVAL);
+    ck_assert_int_eq(sp_txn_get(old, &t), -EINVAL);
+    ck_assert_int_eq(sp_txn_get(reuse, &t), 0);
+    ck_assert_str_eq(t.name, "new");
+    ck_assert_int_eq(t.http_status, 0);
+    ck_assert_int_eq(sp_txn_discard(reuse), 0);
+    ck_assert_int_eq(sp_txn_finish(-1), -EINVAL);
+}
+END_TEST
+
+/* What start and the setters keep: an incoming trace id and parent span are continued only
+ * when well-formed (else a fresh trace), the route name and status set before finish
+ * reach the agent, and an unsampled transaction never reaches its queue. */
+START_TEST(test_fields)
+{
+    setup();
+    const char *trace = "0123456789abcdef0123456789abcdef", *parent = "89abcdef01234567";
+    long h = sp_txn_start(NULL, NULL, trace, parent, true, true);
+    ck_assert_int_ge(h, 0);
+    ck_assert_int_eq(sp_txn_set_name(h, "GET /users/:id"), 0);
+    ck_assert_int_eq(sp_txn_set_status(h, 404, "not_found"), 0);
+    ck_assert_int_eq(sp_txn_finish(h), 0);
+    sp_txn_t t;
+    ck_assert(sp_txn_take_finished(&t));
+    ck_assert_str_eq(t.name, "GET /users/:id");
+    ck_assert_str_eq(t.op, "default");
+    ck_assert_str_eq(t.trace_id, trace);
+    ck_assert_str_eq(t.parent_span_id, parent);
+    ck_assert_int_eq(t.http_status, 404);
+    ck_assert_str_eq(t.status, "not_found");
+    ck_assert(t.sampled && t.to_js);
+    ck_assert_msg(t.end_ns >= t.start_ns, "end %llu before start %llu", (unsigned long long)t.end_ns,
+                  (unsigned long long)t.start_ns);
+
+    h = sp_txn_start("bad ids", "op", "0123456789ABCDEF0123456789ABCDEF", "short", true, false);
+    ck_assert_int_ge(h, 0);
+    ck_assert_int_eq(sp_txn_get(h, &t), 0);
+    ck_assert_msg(strlen(t.trace_id) == 32 && strspn(t.trace_id, "0123456789abcdef") == 32 &&
+                      strcmp(t.trace_id, "0123456789abcdef0123456789abcdef") != 0,
+                  "an uppercase trace id: expected a fresh lowercase one, saw %s", t.trace_id);
+    ck_assert_str_eq(t.parent_span_id, "");
+    ck_assert_int_eq(sp_txn_finish(h), 0);
+    ck_assert(sp_txn_take_finished(&t));
+
+    h = sp_txn_start("unsampled", NULL, NULL, NULL, false, false);
+    ck_assert_int_ge(h, 0);
+    ck_assert_uint_eq(sp_txn_oldest_running_ns(), UINT64_MAX); /* no samples to keep for it */
+    ck_assert_int_eq(sp_txn_finish(h), 0);
+    ck_assert_msg(!sp_txn_take_finished(&t), "an unsampled transaction reached the agent: %s", t.name);
+}
+END_TEST
+
+/* A thread the sampler does not know cannot start one. */
+static void *start_unregistered(void *arg)
+{
+    (void)arg;
+    return (void *)sp_txn_start("x", NULL, NULL, NULL, true, false);
+}
+
+START_TEST(test_unregistered_thread)
+{
+    setup();
+    pthread_t th;
+    void *ret;
+    ck_assert_int_eq(pthread_create(&th, NULL, start_unregistered, NULL), 0);
+    ck_assert_int_eq(pthread_join(th, &ret), 0);
+    ck_assert_msg((long)ret == -ENOENT, "start on an unregistered thread: expected -ENOENT, saw %ld", (long)ret);
+}
+END_TEST
+
+/* JS threads start and finish while the agent takes: every finished transaction reaches the
+ * agent exactly once, with the fields its thread set (ThreadSanitizer runs this too). */
+#define N_WORKERS 4
+#define PER_WORKER 400
+
+static void *worker(void *arg)
+{
+    int w = (int)(intptr_t)arg;
+    char id[SP_THREAD_ID_LEN], name[32];
+    snprintf(id, sizeof id, "%d", w + 1);
+    if (sp_sampler_register_thread(id, "worker") != 0) return (void *)1;
+    for (int i = 0; i < PER_WORKER; i++) {
+        long h = sp_txn_start("start", "op", NULL, NULL, true, false);
+        while (h == -ENOSPC) {
+            sched_yield();
+            h = sp_txn_start("start", "op", NULL, NULL, true, false);
+        }
+        if (h < 0) return (void *)2;
+        snprintf(name, sizeof name, "w%d/%d", w, i);
+        if (sp_txn_set_name(h, name) != 0 || sp_txn_set_status(h, 200, "ok") != 0) return (void *)3;
+        if (sp_txn_finish(h) != 0) return (void *)4;
+    }
+    sp_sampler_unregister_thread();
+    return NULL;
+}
+
+START_TEST(test_threads)
+{
+    setup();
+    pthread_t th[N_WORKERS];
+    static int seen[N_WORKERS][PER_WORKER];
+    for (int w = 0; w < N_WORKERS; w++)
+        ck_assert_int_eq(pthread_create(&th[w], NULL, worker, (void *)(intptr_t)w), 0);
+    int taken = 0;
+    sp_txn_t t;
+    for (int spins = 0; taken < N_WORKERS * PER_WORKER && spins < 100000000; spins++) {
+        if (!sp_txn_take_finished(&t)) {
+            sched_yield();
+            continue;
+        }
+        int w, i;
+        ck_assert_msg(sscanf(t.name, "w%d/%d", &w, &i) == 2 && w >= 0 && w < N_WORKERS && i >= 0 &&
+                          i < PER_WORKER,
+                      "taken: a name its worker did not set: '%s'", t.name);
+        ck_assert_msg(seen[w][i]++ == 0, "taken twice: %s", t.name);
+        char want_id[SP_THREAD_ID_LEN];
+        snprintf(want_id, sizeof want_id, "%d", w + 1);
+        ck_assert_str_eq(t.thread_id, want_id);
+        ck_assert_int_eq(t.http_status, 200);
+        taken++;
+    }
+    for (int w = 0; w < N_WORKERS; w++) {
+        void *ret;
+        ck_assert_int_eq(pthread_join(th[w], &ret), 0);
+        ck_assert_msg(ret == NULL, "worker %d failed at step %ld (1 register, 2 start, 3 set, 4 finish)", w,
+                      (long)ret);
+    }
+    ck_assert_msg(taken == N_WORKERS * PER_WORKER, "taken: expected %d, saw %d", N_WORKERS * PER_WORKER, taken);
+    ck_assert(!sp_txn_take_finished(&t));
+}
+END_TEST
+
+SP_UNIT_SUITE(txn)
 {
     Suite *s = suite_create("txn");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_generations);
     tcase_add_test(tc, test_fork_child_forgets);
+    tcase_add_test(tc, test_full);
+    tcase_add_test(tc, test_stale_after_reuse);
+    tcase_add_test(tc, test_fields);
+    tcase_add_test(tc, test_unregistered_thread);
+    tcase_add_test(tc, test_threads);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }

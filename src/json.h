@@ -1,0 +1,16 @@
+/* json: JSON text out of jansson values, into sp_mem buffers. A leaf: the envelope, the
+ * frame table, the session, profiles, debug ids and the spool state all write JSON
+ * through it. Pure function over memory; any thread but the signal handler. */
+#ifndef SP_JSON_H
+#define SP_JSON_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/* JSON of v (jansson flags) in a new NUL-terminated sp_mem buffer, whatever allocator
+ * jansson was given; NULL on error. */
+char *sp_json_dump(const json_t *v, size_t flags, size_t *len);
+/* The flags profiles and envelopes are written with: compact, keys in insertion order. */
+#define SP_JSON_DUMP_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER)
+
+#endif
