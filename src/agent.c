@@ -24,10 +24,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "batch.h"
+#include "clock.h"
 #include "config.h"
 #include "elfsym.h"
 #include "envelope.h"
+#include "fsio.h"
 #include "ids.h"
 #include "log.h"
 #include "mapfile.h"
@@ -36,6 +37,9 @@
 #include "sampler.h"
 #include "session.h"
 #include "spool.h"
+#include "spool_queue.h"
+#include "spool_run.h"
+#include "spool_state.h"
 #include "stats.h"
 #include "symbolize.h"
 #include "txn.h"
@@ -56,7 +60,7 @@
 #define SP_CAP_CHECK_SHARE 16 /* ...or once we wrote 1/16 of the cap since the last check */
 
 #define SP_JS_PROFILES 256     /* built profiles waiting for JS to take them */
-#define SP_JS_PROFILE_TTL_NS (60ull * 1000000000ull) /* then they are dropped */
+#define SP_JS_PROFILE_TTL_NS (60 * SP_NS_PER_SEC) /* then they are dropped */
 
 /* A v1 profile built for JS (an SDK adds it to its own envelope). json NULL: the
  * transaction had too few samples: JS stops waiting. */
@@ -134,20 +138,12 @@ static struct {
     char pend_module_base[1024];
 } agent = {.lock = PTHREAD_MUTEX_INITIALIZER, .js_lock = PTHREAD_MUTEX_INITIALIZER};
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+static uint64_t mono_ns(void) { return sp_clock_mono_ns(); }
 
 static void calibrate_clock(void)
 {
-    struct timespec r, m;
-    clock_gettime(CLOCK_MONOTONIC, &m);
-    clock_gettime(CLOCK_REALTIME, &r);
-    agent.mono_to_real_ns = ((int64_t)r.tv_sec - (int64_t)m.tv_sec) * 1000000000 +
-                            ((int64_t)r.tv_nsec - (int64_t)m.tv_nsec);
+    uint64_t m = sp_clock_mono_ns();
+    agent.mono_to_real_ns = (int64_t)(sp_clock_real_ns() - m);
 }
 
 static void new_chunk(uint64_t gen)
@@ -227,10 +223,8 @@ static int batch_append(const char *buf, size_t len)
     if (!agent.batch[0]) {
         char id[33];
         sp_ids_new(id);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
         snprintf(agent.batch, sizeof agent.batch, "%lld-%d-txns-%s" SP_BATCH_SUFFIX,
-                 (long long)ts.tv_sec, (int)agent.pid, id);
+                 (long long)(sp_clock_real_ns() / SP_NS_PER_SEC), (int)agent.pid, id);
         agent.batch_start_ns = mono_ns();
         agent.batch_bytes = 0;
     }
@@ -283,12 +277,12 @@ static void on_evict(const char *name, int fd, void *ctx)
     json_t *state = ctx;
     char *data = NULL;
     size_t len = 0;
-    if (sp_spool_read_fd(fd, 64u << 20, &data, &len) == 0) {
-        sp_batch_reader_t r;
-        if (sp_batch_reader_init(&r, data, len) == 0) {
+    if (sp_fsio_read_fd(fd, 64u << 20, &data, &len) == 0) {
+        sp_spool_run_reader_t r;
+        if (sp_spool_run_reader_init(&r, data, len) == 0) {
             const char *e;
             size_t elen;
-            while (sp_batch_next(&r, &e, &elen)) count_items(state, e, elen);
+            while (sp_spool_run_reader_next(&r, &e, &elen)) count_items(state, e, elen);
         } else {
             count_items(state, data, len);
         }
@@ -302,7 +296,7 @@ static void enforce_cap(uint64_t now)
 {
     unsigned long long cap = agent.opts.cfg->spool_max_bytes;
     if (!agent.spool || !agent.cap_written) return;
-    if (agent.cap_written < cap / SP_CAP_CHECK_SHARE && now - agent.cap_checked_ns < SP_CAP_CHECK_MS * 1000000ull)
+    if (agent.cap_written < cap / SP_CAP_CHECK_SHARE && now - agent.cap_checked_ns < SP_CAP_CHECK_MS * SP_NS_PER_MS)
         return;
     agent.cap_written = 0;
     agent.cap_checked_ns = now;
@@ -310,7 +304,7 @@ static void enforce_cap(uint64_t now)
     if (!state) return;
     /* Down to 3/4 of the cap: what we write before the next check (a batch of up to 1/8
      * of it, which cannot be evicted while open, or 1/16 of it elsewhere) still fits. */
-    int n = sp_spool_enforce_cap(agent.spool, cap - cap / 4, on_evict, state);
+    int n = sp_spool_queue_enforce_cap(agent.spool, cap - cap / 4, on_evict, state);
     if (n > 0) {
         static bool warned;
         if (!warned)
@@ -326,7 +320,7 @@ static void enforce_cap(uint64_t now)
 
 static void chunk_name(char *name, size_t len)
 {
-    snprintf(name, len, "%" PRIu64 "-%d-%s" SP_SPOOL_SUFFIX, sp_session_first_ns(agent.chunk) / 1000000000u,
+    snprintf(name, len, "%" PRIu64 "-%d-%s" SP_SPOOL_SUFFIX, sp_session_first_ns(agent.chunk) / SP_NS_PER_SEC,
              (int)agent.pid, agent.meta.chunk_id);
 }
 
@@ -576,7 +570,7 @@ static void drain(void)
     uint64_t gen = agent.sess_gen, start = agent.sess_start_ns, end = agent.sess_end_ns,
              discard_gen = agent.discard_gen;
     pthread_mutex_unlock(&agent.lock);
-    uint64_t span = (uint64_t)agent.opts.cfg->chunk_seconds * 1000000000u;
+    uint64_t span = (uint64_t)agent.opts.cfg->chunk_seconds * SP_NS_PER_SEC;
     while (sp_ring_pop(agent.opts.ring, &agent.scratch)) {
         if (!refreshed) {
             perf_map_check();
@@ -747,11 +741,7 @@ static void *agent_main(void *arg)
         long tick_ms = slow ? SP_AGENT_IDLE_TICK_MS : SP_AGENT_TICK_MS;
         pthread_mutex_lock(&agent.lock);
         if (!agent.stop && !agent.wake_requested) {
-            struct timespec dl;
-            clock_gettime(CLOCK_MONOTONIC, &dl);
-            dl.tv_sec += tick_ms / 1000;
-            dl.tv_nsec += (tick_ms % 1000) * 1000000L;
-            if (dl.tv_nsec >= 1000000000L) dl.tv_sec++, dl.tv_nsec -= 1000000000L;
+            struct timespec dl = sp_clock_mono_deadline(tick_ms);
             pthread_cond_timedwait(&agent.wake, &agent.lock, &dl);
         }
         agent.wake_requested = false;
@@ -770,14 +760,14 @@ static void *agent_main(void *arg)
         perf_map_check();
         process_transactions();
         uint64_t now = mono_ns();
-        if (agent.opts.cfg->all_threads && now - agent.last_thread_scan_ns >= SP_THREAD_SCAN_MS * 1000000ull) {
+        if (agent.opts.cfg->all_threads && now - agent.last_thread_scan_ns >= SP_THREAD_SCAN_MS * SP_NS_PER_MS) {
             scan_native_threads();
             agent.last_thread_scan_ns = now;
         }
         if (stop) break;
-        if (agent.batch[0] && now - agent.batch_start_ns >= SP_BATCH_SEAL_MS * 1000000ull) seal_batch();
+        if (agent.batch[0] && now - agent.batch_start_ns >= SP_BATCH_SEAL_MS * SP_NS_PER_MS) seal_batch();
         if (agent.dirty && now - agent.last_commit_ns >=
-                               (uint64_t)agent.opts.cfg->commit_seconds * 1000000000u) {
+                               (uint64_t)agent.opts.cfg->commit_seconds * SP_NS_PER_SEC) {
             commit_chunk();
             agent.last_commit_ns = now;
         }
@@ -842,11 +832,7 @@ int sp_agent_start(const sp_agent_opts_t *opts)
 void sp_agent_stop(int timeout_ms)
 {
     if (!agent.running) return;
-    struct timespec dl;
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) dl.tv_sec++, dl.tv_nsec -= 1000000000L;
+    struct timespec dl = sp_clock_mono_deadline(timeout_ms);
     pthread_mutex_lock(&agent.lock);
     agent.stop = true;
     pthread_cond_broadcast(&agent.wake);
@@ -931,7 +917,7 @@ uint64_t sp_agent_cpu_ns(void)
     struct timespec ts;
     if (!agent.running || pthread_getcpuclockid(agent.thread, &c) != 0 || clock_gettime(c, &ts) != 0)
         return 0;
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return sp_clock_ts_ns(&ts);
 }
 
 void sp_agent_set_runtime(const char *node_version)

@@ -6,18 +6,15 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "sampler_int.h"
 #include "stats.h"
 #include "unwind.h"
 
-#define SP_WARMUP_NS 1000000000ull /* handler times after this count as steady state */
+#define SP_WARMUP_NS SP_NS_PER_SEC /* handler times after this count as steady state */
 
-static inline uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts); /* vDSO: async-signal-safe */
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+/* vDSO: async-signal-safe */
+static inline uint64_t now_ns(void) { return sp_clock_mono_ns(); }
 
 /* Native threads have no TLS slot of ours: find them by tid (a bounded scan). */
 static sp_sampler_thread_t *slot_by_tid(void)

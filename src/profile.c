@@ -11,20 +11,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "debugid.h"
 #include "envelope.h"
-#include "json.h"
 #include "ids.h"
+#include "json.h"
 #include "mem.h"
 
 void sp_profile_iso_time(uint64_t unix_ns, char *buf, size_t len)
 {
-    time_t secs = (time_t)(unix_ns / 1000000000u);
+    time_t secs = (time_t)(unix_ns / SP_NS_PER_SEC);
     struct tm tm;
     gmtime_r(&secs, &tm);
     char base[32];
     strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, len, "%s.%03uZ", base, (unsigned)(unix_ns / 1000000u % 1000u));
+    snprintf(buf, len, "%s.%03uZ", base, (unsigned)(unix_ns / SP_NS_PER_MS % 1000u));
 }
 
 static int by_time(const void *a, const void *b)
@@ -64,7 +65,7 @@ static char *profile_body(const sp_session_t *s, bool v1, uint64_t origin_real_n
         else
             o += (size_t)snprintf(out + o, cap - o,
                                   "%s{\"stack_id\":%" PRIu32 ",\"thread_id\":%s,\"timestamp\":%" PRIu64 ".%09" PRIu64 "}",
-                                  i ? "," : "", order[i]->stack_id, tid, ts / 1000000000u, ts % 1000000000u);
+                                  i ? "," : "", order[i]->stack_id, tid, ts / SP_NS_PER_SEC, ts % SP_NS_PER_SEC);
     }
     o += (size_t)snprintf(out + o, cap - o, "],\"stacks\":[");
     memcpy(out + o, stacks, slen);
@@ -142,11 +143,8 @@ int sp_profile_chunk_envelope(const sp_session_t *s, const sp_chunk_meta_t *meta
     size_t plen;
     char *payload = sp_profile_chunk_text(s, meta, &plen);
     if (!payload) return -ENOMEM;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
     char sent_at[40];
-    sp_profile_iso_time((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, sent_at,
-                        sizeof sent_at);
+    sp_profile_iso_time(sp_clock_real_ns(), sent_at, sizeof sent_at);
     char event_id[33];
     sp_ids_new(event_id);
     json_t *header = json_pack("{s:s, s:s, s:{s:s, s:s}}", "event_id", event_id, "sent_at", sent_at, "sdk",
@@ -199,14 +197,12 @@ static json_t *device_json(const sp_profile_env_t *env)
 static json_t *envelope_header(const char *event_id)
 {
     char sent_at[40];
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    sp_profile_iso_time((uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec, sent_at, sizeof sent_at);
+    sp_profile_iso_time(sp_clock_real_ns(), sent_at, sizeof sent_at);
     return json_pack("{s:s, s:s, s:{s:s, s:s}}", "event_id", event_id, "sent_at", sent_at, "sdk",
                      "name", SP_SDK_NAME, "version", SP_VERSION);
 }
 
-static double secs(uint64_t ns) { return (double)ns / 1e9; }
+static double secs(uint64_t ns) { return (double)ns / (double)SP_NS_PER_SEC; }
 
 /* profile_id links a v1 profile; profiler_id a continuous one. At most one is set; neither:
  * a transaction sent without a profile. */

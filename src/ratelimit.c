@@ -3,7 +3,7 @@
  *
  * Owns: nothing global; sp_ratelimit_t is a plain struct the caller keeps. The shared copy
  * lives in the spool's state.json (so every uploader process honours what any of them was
- * told); sp_ratelimit_load/store convert, the caller holds the state lock (spool.h).
+ * told); sp_ratelimit_load/store convert, the caller holds the state lock (spool_state.h).
  * Threads/processes: the CLI's `sentryprof upload` only (libspnet, never in the preload
  * library). Environment: none. Time: unix seconds as double, passed in by the caller, so
  * tests need no clock.

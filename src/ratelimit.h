@@ -1,6 +1,6 @@
 /* ratelimit: what Sentry told us to hold back, and our own retry backoff. Pure functions
  * over a small struct (no I/O, no clock: callers pass "now" as unix seconds), plus its
- * round trip through the spool's shared state.json (spool.h). Linked into the CLI only
+ * round trip through the spool's shared state.json (spool_state.h). Linked into the CLI only
  * (libspnet). Single-threaded use per struct.
  */
 #ifndef SP_RATELIMIT_H

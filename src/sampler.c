@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "stats.h"
@@ -43,12 +44,7 @@ static void copy_str(char *dst, const char *src, size_t len)
     dst[i] = '\0';
 }
 
-static inline uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+static inline uint64_t now_ns(void) { return sp_clock_mono_ns(); }
 
 static bool signal_is_free(int signo)
 {
@@ -101,18 +97,13 @@ int sp_sampler_init(const sp_sampler_opts_t *opts, sp_ring_t *ring)
 
 int sp_sampler_signal(void) { return sample_signo; }
 
-static struct timespec ns_to_timespec(long ns)
-{
-    return (struct timespec){.tv_sec = ns / 1000000000L, .tv_nsec = ns % 1000000000L};
-}
-
 void sp_sampler_timer_spec(int hz, unsigned phase, struct itimerspec *its)
 {
     if (hz < 1) hz = 1;
     if (hz > SP_MAX_HZ) hz = SP_MAX_HZ;
-    long period = 1000000000L / hz;
-    its->it_interval = ns_to_timespec(period);
-    its->it_value = ns_to_timespec(period / 2 + (long)(phase % 97) * (period / 200));
+    uint64_t period = SP_NS_PER_SEC / (unsigned)hz;
+    its->it_interval = sp_clock_ns_ts(period);
+    its->it_value = sp_clock_ns_ts(period / 2 + (phase % 97) * (period / 200));
 }
 
 /* Arms or disarms t's timer to match the mode. Caller holds sampler_lock. */

@@ -25,6 +25,7 @@
 #include <strings.h>
 #include <zlib.h>
 
+#include "clock.h"
 #include "mem.h"
 #include "profile.h"
 
@@ -76,7 +77,7 @@ int sp_transport_envelope_for_send(const sp_envelope_parsed_t *parsed, const jso
     if (!parsed && !events) return -ENODATA;
 
     char sent_at[40];
-    sp_profile_iso_time((uint64_t)(now * 1e9), sent_at, sizeof sent_at);
+    sp_profile_iso_time((uint64_t)(now * (double)SP_NS_PER_SEC), sent_at, sizeof sent_at);
     json_t *header = parsed && json_is_object(parsed->header) ? json_deep_copy(parsed->header)
                                                               : json_object();
     if (!header || json_object_set_new(header, "sent_at", json_string(sent_at)) < 0) {

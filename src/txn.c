@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ids.h"
 #include "sampler.h"
 
@@ -29,12 +30,6 @@ static uint16_t finished[SP_MAX_TXNS]; /* FIFO of slot indices */
 static size_t fin_head, fin_count;
 static pthread_mutex_t txn_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static uint64_t clock_ns(clockid_t c)
-{
-    struct timespec ts;
-    clock_gettime(c, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void copy_str(char *dst, size_t len, const char *src)
 {
@@ -94,8 +89,8 @@ long sp_txn_start(const char *name, const char *op, const char *trace_id,
     t.span_id[16] = '\0';
     if (parent_span_id && strlen(parent_span_id) == 16 && strspn(parent_span_id, "0123456789abcdef") == 16)
         memcpy(t.parent_span_id, parent_span_id, 17);
-    t.start_real_ns = clock_ns(CLOCK_REALTIME);
-    t.start_ns = clock_ns(CLOCK_MONOTONIC);
+    t.start_real_ns = sp_clock_real_ns();
+    t.start_ns = sp_clock_mono_ns();
 
     pthread_mutex_lock(&txn_lock);
     size_t i = next_free, n = 0;
@@ -150,7 +145,7 @@ int sp_txn_get(long handle, sp_txn_t *out)
 
 static int end_txn(long handle, bool keep)
 {
-    uint64_t end = clock_ns(CLOCK_MONOTONIC);
+    uint64_t end = sp_clock_mono_ns();
     pthread_mutex_lock(&txn_lock);
     txn_slot_t *s = slot_of(handle);
     if (!s) {

@@ -9,11 +9,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "clock.h"
 #include "sampler.h" /* SP_THREAD_ID_LEN */
 
 #define SP_MAX_TXNS 1024       /* transactions in flight at once, process-wide */
 #define SP_TXN_NAME_MAX 200
-#define SP_TXN_MAX_NS (30ull * 1000000000ull) /* a profile stops at 30 s, as Sentry's */
+#define SP_TXN_MAX_NS (30 * SP_NS_PER_SEC) /* a profile stops at 30 s, as Sentry's */
 
 typedef struct {
     uint64_t start_ns, end_ns;    /* CLOCK_MONOTONIC */

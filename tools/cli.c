@@ -5,9 +5,9 @@
  */
 #include "cli.h"
 
-#include "batch.h"
 #include "mem.h"
 #include "spool.h"
+#include "spool_run.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -191,7 +191,7 @@ int sp_cli_collect_dir(sp_cli_strvec_t *out, const char *dir, int depth)
         char *path = sp_cli_printf("%s%s%s", dir, ends_with(dir, "/") ? "" : "/", names.v[i]);
         struct stat st;
         if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-            (ends_with(names.v[i], SP_SPOOL_SUFFIX) || sp_batch_is_name(names.v[i]))) {
+            (ends_with(names.v[i], SP_SPOOL_SUFFIX) || sp_spool_run_is_batch(names.v[i]))) {
             sp_cli_strvec_push(out, path);
             continue;
         }
@@ -281,7 +281,7 @@ long sp_cli_each_envelope(const char *path, sp_cli_envelope_fn fn, void *arg, ch
 {
     why[0] = '\0';
     const char *slash = strrchr(path, '/');
-    if (!sp_batch_is_name(slash ? slash + 1 : path)) {
+    if (!sp_spool_run_is_batch(slash ? slash + 1 : path)) {
         sp_envelope_parsed_t env;
         if (sp_cli_load_envelope(path, &env, why, whylen) < 0) return -1;
         struct stat st;
@@ -296,8 +296,8 @@ long sp_cli_each_envelope(const char *path, sp_cli_envelope_fn fn, void *arg, ch
         snprintf(why, whylen, "%s", rc == -EFBIG ? "file too large" : strerror(-rc));
         return -1;
     }
-    sp_batch_reader_t r;
-    if (sp_batch_reader_init(&r, data, len) < 0) {
+    sp_spool_run_reader_t r;
+    if (sp_spool_run_reader_init(&r, data, len) < 0) {
         sp_mem_free(data);
         snprintf(why, whylen, "not a batch of envelopes (no \"sentryprof_envelopes\" header)");
         return -1;
@@ -305,7 +305,7 @@ long sp_cli_each_envelope(const char *path, sp_cli_envelope_fn fn, void *arg, ch
     long n = 0;
     const char *e;
     size_t elen;
-    while (sp_batch_next(&r, &e, &elen)) {
+    while (sp_spool_run_reader_next(&r, &e, &elen)) {
         int stop = 0;
         sp_envelope_parsed_t env;
         if (fn && sp_envelope_parse(e, elen, &env) == 0) {

@@ -45,7 +45,7 @@ void sp_cli_strvec_free(sp_cli_strvec_t *sv);
 /* The string member key of obj, or NULL when missing, not a string or empty. */
 const char *sp_cli_json_str(const json_t *obj, const char *key);
 
-/* Appends every *.envelope and *.envelopes (a batch, batch.h) in dir, and with depth 0 in
+/* Appends every *.envelope and *.envelopes (a batch, spool_run.h) in dir, and with depth 0 in
  * its immediate subdirectories (run folders), skipping names that start with '.'; sorted
  * by path. 0 or -errno. */
 int sp_cli_collect_dir(sp_cli_strvec_t *out, const char *dir, int depth);

@@ -12,9 +12,9 @@
  */
 #include "model.h"
 
-#include "batch.h"
 #include "mem.h"
 #include "spool.h"
+#include "spool_run.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -484,7 +484,7 @@ static int model_envelope(const sp_envelope_parsed_t *env, const char *bad, size
     (void)len;
     file_ctx_t *fc = arg;
     char where[64] = "", why[256];
-    if (sp_batch_is_name(fc->path)) snprintf(where, sizeof where, " envelope %zu", index);
+    if (sp_spool_run_is_batch(fc->path)) snprintf(where, sizeof where, " envelope %zu", index);
     if (!env) {
         sp_cli_progress_clear();
         sp_cli_err("skipping %s%s: %s", fc->path, where, bad);

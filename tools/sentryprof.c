@@ -17,8 +17,8 @@
 #include "export.h"
 #include "model.h"
 
-#include "batch.h"
 #include "mem.h"
+#include "spool_run.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -304,7 +304,7 @@ static int cmd_list(int argc, char **argv)
         const char *rel = files.v[i] + dl;
         while (*rel == '/') rel++;
         rs.rel = rel;
-        rs.batch = sp_batch_is_name(rel);
+        rs.batch = sp_spool_run_is_batch(rel);
         char why[256];
         if (sp_cli_each_envelope(files.v[i], list_envelope, &rs, why, sizeof why) < 0) {
             row_t *r = rows_add(&rs, rel);

@@ -4,9 +4,9 @@
  * user can run the same command by hand.
  *
  * One pass: parse the DSN (bad: one line, exit 3, nothing touched); adopt what dead
- * processes left (sp_spool_adopt); evict the oldest files above SENTRYPROF_SPOOL_MAX_BYTES
+ * processes left (sp_spool_queue_adopt); evict the oldest files above SENTRYPROF_SPOOL_MAX_BYTES
  * (discards "cache_overflow"); then claim ready/ files oldest first and send each (a batch
- * of envelopes, batch.h, is first split into single files in ready/), unless
+ * of envelopes, spool_run.h, is first split into single files in ready/), unless
  * Sentry rate-limits one of its categories or the shared backoff is active (the file goes
  * back to ready/ and waits: we keep rate-limited data, docs/SENTRY-FORMAT.md). Pending discards
  * ride along as a client_report item on the next envelope sent, or in their own at the end.
@@ -27,13 +27,16 @@
 #endif
 #include "cli.h"
 
-#include "batch.h"
 #include "config.h"
 #include "dsn.h"
+#include "fsio.h"
 #include "log.h"
 #include "mem.h"
 #include "ratelimit.h"
 #include "spool.h"
+#include "spool_queue.h"
+#include "spool_run.h"
+#include "spool_state.h"
 #include "transport.h"
 #include "uploader.h" /* SP_UPLOAD_EXIT_*: the exit codes the library acts on */
 
@@ -196,16 +199,16 @@ static int add_discards(json_t *state, const char *reason, const cats_t *c)
 }
 
 /* Categories of a file's bytes; an unparseable file counts as one SP_UPLOAD_UNKNOWN_CATEGORY.
- * A batch (batch.h) counts every envelope in it. */
+ * A batch (spool_run.h) counts every envelope in it. */
 static void categories_of(const char *data, size_t len, cats_t *c)
 {
     sp_envelope_parsed_t env;
-    sp_batch_reader_t r;
-    if (data && sp_batch_reader_init(&r, data, len) == 0) {
+    sp_spool_run_reader_t r;
+    if (data && sp_spool_run_reader_init(&r, data, len) == 0) {
         memset(c, 0, sizeof *c);
         const char *e;
         size_t elen;
-        while (sp_batch_next(&r, &e, &elen)) {
+        while (sp_spool_run_reader_next(&r, &e, &elen)) {
             cats_t one;
             categories_of(e, elen, &one);
             for (int i = 0; i < SP_RL_COUNT; i++) c->n[i] += one.n[i];
@@ -469,7 +472,7 @@ static json_t *take_discards(up_t *up, const sp_ratelimit_t *rl)
     return d;
 }
 
-static void send_claimed(up_t *up, sp_spool_claim_t *cl);
+static void send_claimed(up_t *up, sp_spool_queue_claim_t *cl);
 
 /* ready/ name of envelope i of batch `batch`: "<batch without .envelopes>~NNNN.envelope". */
 static void split_name(char *buf, size_t len, const char *batch, size_t i)
@@ -486,22 +489,22 @@ static void split_name(char *buf, size_t len, const char *batch, size_t i)
  * deleted and the batch goes back whole. Left open: an uploader killed between writing the
  * files and deleting the batch lets the batch be split again later (the names are fixed, so
  * files not sent yet are only rewritten). The claim always ends here. */
-static void explode_batch(up_t *up, sp_spool_claim_t *cl)
+static void explode_batch(up_t *up, sp_spool_queue_claim_t *cl)
 {
     char what[SP_SPOOL_NAME_MAX + 8];
     snprintf(what, sizeof what, "ready/%s", cl->name);
     char *data = NULL;
     size_t len = 0;
-    int rc = sp_spool_claim_read(cl, SP_UPLOAD_MAX_BATCH, &data, &len);
-    sp_batch_reader_t r;
-    if (rc == 0 && sp_batch_reader_init(&r, data, len) < 0) rc = -EBADMSG;
+    int rc = sp_spool_queue_claim_read(cl, SP_UPLOAD_MAX_BATCH, &data, &len);
+    sp_spool_run_reader_t r;
+    if (rc == 0 && sp_spool_run_reader_init(&r, data, len) < 0) rc = -EBADMSG;
     if (rc < 0) {
         if (!up->quiet)
             sp_cli_err("%s: %s; dropped", what, rc == -EFBIG ? "too large" : rc == -EBADMSG ? "not a batch of envelopes" : strerror(-rc));
         cats_t cats;
         categories_of(NULL, 0, &cats);
         record_discards(up, SP_UPLOAD_REASON_SEND, &cats);
-        sp_spool_claim_done(cl);
+        sp_spool_queue_claim_done(cl);
         up->dropped++;
         sp_mem_free(data);
         return;
@@ -512,7 +515,7 @@ static void explode_batch(up_t *up, sp_spool_claim_t *cl)
     typedef char split_t[SP_SPOOL_NAME_MAX + 16];
     split_t *names = NULL;
     char **ptrs = NULL;
-    while (sp_batch_next(&r, &e, &elen)) {
+    while (sp_spool_run_reader_next(&r, &e, &elen)) {
         if (n == cap) { /* grown as we go: a batch's count is not in its header */
             size_t ncap = cap ? cap * 2 : 256;
             split_t *nn = sp_mem_realloc(names, ncap * sizeof *nn);
@@ -526,7 +529,7 @@ static void explode_batch(up_t *up, sp_spool_claim_t *cl)
         split_name(names[n], sizeof names[n], cl->name, n);
         /* No fsync per file (two each made the uploader disk-bound at ~40 envelopes/s):
          * all of them are synced together below, before the batch goes. */
-        if ((rc = sp_spool_ready_write(up->spool, names[n], e, elen)) < 0) {
+        if ((rc = sp_spool_queue_write(up->spool, names[n], e, elen)) < 0) {
             sp_cli_err("%s: cannot write ready/%s: %s", what, names[n], strerror(-rc));
             goto undo;
         }
@@ -539,7 +542,7 @@ static void explode_batch(up_t *up, sp_spool_claim_t *cl)
     for (size_t i = 0; i < n; i++) ptrs[i] = names[i];
     /* fsync'd together, then renamed to their names: nobody (another uploader's walk,
      * eviction) sees one before it is durable. */
-    if (n && (rc = sp_spool_ready_sync(up->spool, (const char *const *)ptrs, n, true)) < 0) {
+    if (n && (rc = sp_spool_queue_sync(up->spool, (const char *const *)ptrs, n, true)) < 0) {
         sp_cli_err("%s: cannot write the envelopes split from it to ready/: %s", what, strerror(-rc));
         n = 0; /* it deleted them */
         goto undo;
@@ -547,7 +550,7 @@ static void explode_batch(up_t *up, sp_spool_claim_t *cl)
     if (r.torn && !up->quiet) /* a writer killed mid-record, or a power loss before the seal */
         sp_cli_err("%s: %zu bytes after envelope %zu are incomplete; ignored", what, len - r.off, n);
     SP_DEBUG("upload: %s: %zu envelope(s) to send", what, n);
-    sp_spool_claim_done(cl);
+    sp_spool_queue_claim_done(cl);
     sp_mem_free(data);
     /* Send them now, by name: claiming through a walk of ready/ would list the whole
      * directory once per envelope. */
@@ -556,8 +559,8 @@ static void explode_batch(up_t *up, sp_spool_claim_t *cl)
             up->stop = true;
             break;
         }
-        sp_spool_claim_t c2;
-        if (sp_spool_claim_name(up->spool, names[i], &c2) == 0) send_claimed(up, &c2);
+        sp_spool_queue_claim_t c2;
+        if (sp_spool_queue_claim_name(up->spool, names[i], &c2) == 0) send_claimed(up, &c2);
         snprintf(up->last, sizeof up->last, "%s", names[i]);
     }
     sp_mem_free(ptrs);
@@ -569,17 +572,17 @@ undo:
      * later attempt does not send those envelopes a second time. */
     if (n && !ptrs && (ptrs = sp_mem_calloc(n, sizeof *ptrs)))
         for (size_t i = 0; i < n; i++) ptrs[i] = names[i];
-    if (n && ptrs) sp_spool_ready_sync(up->spool, (const char *const *)ptrs, n, false);
-    sp_spool_claim_release(cl);
+    if (n && ptrs) sp_spool_queue_sync(up->spool, (const char *const *)ptrs, n, false);
+    sp_spool_queue_claim_release(cl);
     sp_mem_free(ptrs);
     sp_mem_free(names);
     sp_mem_free(data);
 }
 
 /* Handles one claimed file; the claim always ends here. */
-static void send_claimed(up_t *up, sp_spool_claim_t *cl)
+static void send_claimed(up_t *up, sp_spool_queue_claim_t *cl)
 {
-    if (sp_batch_is_name(cl->name)) {
+    if (sp_spool_run_is_batch(cl->name)) {
         explode_batch(up, cl);
         return;
     }
@@ -591,11 +594,11 @@ static void send_claimed(up_t *up, sp_spool_claim_t *cl)
     sp_envelope_parsed_t env;
     bool parsed = false;
 
-    int rc = sp_spool_claim_read(cl, SP_UPLOAD_MAX_FILE, &data, &len);
+    int rc = sp_spool_queue_claim_read(cl, SP_UPLOAD_MAX_FILE, &data, &len);
     if (rc < 0 && rc != -EFBIG) {
         sp_cli_err("%s: cannot read it: %s", what, strerror(-rc));
         up->error = true;
-        sp_spool_claim_release(cl);
+        sp_spool_queue_claim_release(cl);
         return;
     }
     if (rc == 0 && len > 0 && sp_envelope_parse(data, len, &env) == 0) parsed = true;
@@ -605,7 +608,7 @@ static void send_claimed(up_t *up, sp_spool_claim_t *cl)
         if (!up->quiet)
             sp_cli_err("%s: %s; dropped", what, rc == -EFBIG ? "too large" : "not a valid envelope");
         record_discards(up, SP_UPLOAD_REASON_SEND, &cats);
-        sp_spool_claim_done(cl);
+        sp_spool_queue_claim_done(cl);
         up->dropped++;
         goto out;
     }
@@ -618,7 +621,7 @@ static void send_claimed(up_t *up, sp_spool_claim_t *cl)
     if (rl.backoff_until > now) {
         note_wake(up, rl.backoff_until);
         up->stop = true;
-        sp_spool_claim_release(cl);
+        sp_spool_queue_claim_release(cl);
         goto out;
     }
     double until = sp_ratelimit_until(&rl, -1, now);
@@ -629,12 +632,12 @@ static void send_claimed(up_t *up, sp_spool_claim_t *cl)
     if (until > 0) { /* kept until the limit ends (our policy: never drop rate-limited data) */
         SP_DEBUG("upload: %s: rate limited for %.1f s more", what, until - now);
         note_wake(up, until);
-        sp_spool_claim_release(cl);
+        sp_spool_queue_claim_release(cl);
         goto out;
     }
     if (remaining_ms(up) < SP_UPLOAD_MIN_REQUEST_MS) {
         up->stop = true;
-        sp_spool_claim_release(cl);
+        sp_spool_queue_claim_release(cl);
         goto out;
     }
 
@@ -649,7 +652,7 @@ static void send_claimed(up_t *up, sp_spool_claim_t *cl)
         up->error = true;
         put_back(up, discards);
         json_decref(discards);
-        sp_spool_claim_release(cl);
+        sp_spool_queue_claim_release(cl);
         goto out;
     }
     sp_send_outcome_t o = post(up, what, body, blen, &cats, &rl);
@@ -659,11 +662,11 @@ static void send_claimed(up_t *up, sp_spool_claim_t *cl)
     switch (o) {
     case SP_SEND_OK:
         up->sent++;
-        sp_spool_claim_done(cl);
+        sp_spool_queue_claim_done(cl);
         break;
     case SP_SEND_DROP:
         up->dropped++;
-        sp_spool_claim_done(cl);
+        sp_spool_queue_claim_done(cl);
         break;
     case SP_SEND_RATE_LIMITED:
         now = now_unix();
@@ -673,12 +676,12 @@ static void send_claimed(up_t *up, sp_spool_claim_t *cl)
             if (u > until) until = u;
         }
         note_wake(up, until);
-        sp_spool_claim_release(cl);
+        sp_spool_queue_claim_release(cl);
         break;
     case SP_SEND_RETRY:
         note_wake(up, rl.backoff_until);
         up->stop = true;
-        sp_spool_claim_release(cl);
+        sp_spool_queue_claim_release(cl);
         break;
     }
 out:
@@ -732,7 +735,7 @@ static void on_evict(const char *name, int fd, void *ctx)
     cats_t cats;
     char *data = NULL;
     size_t len = 0;
-    if (sp_spool_read_fd(fd, SP_UPLOAD_MAX_FILE, &data, &len) == 0) categories_of(data, len, &cats);
+    if (sp_fsio_read_fd(fd, SP_UPLOAD_MAX_FILE, &data, &len) == 0) categories_of(data, len, &cats);
     else categories_of(NULL, 0, &cats);
     sp_mem_free(data);
     add_discards(e->state, SP_UPLOAD_REASON_CAP, &cats);
@@ -746,14 +749,14 @@ static int upd_merge(json_t *state, void *ctx)
 
 static void upkeep(up_t *up, unsigned long long max_bytes)
 {
-    int n = sp_spool_adopt(up->spool);
+    int n = sp_spool_queue_adopt(up->spool);
     if (n < 0) {
         sp_cli_err("cannot adopt files left in %s: %s", sp_spool_dir(up->spool), strerror(-n));
         up->error = true;
     }
     evict_ctx_t e = {json_object()};
     if (!e.state) return;
-    n = sp_spool_enforce_cap(up->spool, max_bytes, on_evict, &e);
+    n = sp_spool_queue_enforce_cap(up->spool, max_bytes, on_evict, &e);
     if (n < 0) {
         sp_cli_err("cannot enforce the spool size limit: %s", strerror(-n));
         up->error = true;
@@ -778,8 +781,8 @@ static void pass(up_t *up)
             up->stop = true;
             break;
         }
-        sp_spool_claim_t cl;
-        int rc = sp_spool_claim(up->spool, after, &cl);
+        sp_spool_queue_claim_t cl;
+        int rc = sp_spool_queue_claim(up->spool, after, &cl);
         if (rc == -ENOENT) break;
         if (rc < 0) {
             sp_cli_err("cannot claim from %s/ready: %s", sp_spool_dir(up->spool), strerror(-rc));
@@ -889,14 +892,14 @@ int sp_cli_upload(int argc, char **argv)
 
     unsigned long left = 0;
     /* a progress line over many files, on a terminal only (cli.h) */
-    if (sp_spool_ready_stats(up.spool, &left, NULL) < 0) left = 0;
+    if (sp_spool_queue_stats(up.spool, &left, NULL) < 0) left = 0;
     sp_cli_progress_begin("uploading:", 0, !up.quiet && up.status_fd < 0 && left >= SP_UPLOAD_PROGRESS_FILES);
     for (;;) {
         unsigned long progress = up.sent + up.dropped;
         up.wake = 0;
         upkeep(&up, max_bytes);
         pass(&up);
-        if (sp_spool_ready_stats(up.spool, &left, NULL) < 0) left = 0;
+        if (sp_spool_queue_stats(up.spool, &left, NULL) < 0) left = 0;
         if (up.once || left == 0 || remaining_ms(&up) < SP_UPLOAD_MIN_REQUEST_MS) break;
         /* Wait for the earliest limit or backoff to end, or (no progress, nothing to wait
          * for: files published behind our walk, or claimed by another uploader) a moment. */

@@ -214,7 +214,9 @@ if command -v script >/dev/null; then
     sp="$WORK/spool-few-tty"
     make_chunks "$sp/ready" 10 3
     script -qec "'$SP_CLI' upload --spool '$sp' --dsn '$DSN' --once" /dev/null >"$WORK/tty2.out" 2>&1 || true
-    check "few files on a terminal: no progress line" test "$(tr -d '\r' <"$WORK/tty2.out")" = "sent 3, dropped 0, deferred 0"
+    tty2=$(tr -d '\r' <"$WORK/tty2.out" | cat -v)
+    check "few files on a terminal: no progress line (want 'sent 3, dropped 0, deferred 0', saw '$tty2')" \
+        test "$tty2" = "sent 3, dropped 0, deferred 0"
 else
     echo "# script(1) missing: the terminal case is not checked"
 fi

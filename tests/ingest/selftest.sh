@@ -402,10 +402,13 @@ post "$DATA/ingest-chunk.envelope" "$(url)"
 expect_logged 200 accepted; want_chunks=$((want_chunks + 1))
 eq "after hang count:1: 200" "$code" 200
 
-control '{"mode":"status","status":503,"for_seconds":1}' >/dev/null
+# 3 s: long enough for the POST and the GET to land inside the window on a loaded machine;
+# the revert is then awaited (polled), not slept for.
+mode_now() { "$CURL" -sS "$(url /_control)" | "$NODE" -e 'console.log(JSON.parse(require("fs").readFileSync(0)).state.mode)'; }
+control '{"mode":"status","status":503,"for_seconds":3}' >/dev/null
 post "$DATA/ingest-chunk.envelope" "$(url)"; c1=$code
-eq "GET /_control shows the mode" "$("$CURL" -sS "$(url /_control)" | "$NODE" -e 'console.log(JSON.parse(require("fs").readFileSync(0)).state.mode)')" status
-sleep 1.2
+eq "GET /_control shows the mode" "$(mode_now)" status
+for _ in $(seq 1 100); do [ "$(mode_now)" = ok ] && break; sleep 0.1; done
 post "$DATA/ingest-chunk.envelope" "$(url)"; c2=$code
 expect_logged 503; expect_logged 200 accepted; want_chunks=$((want_chunks + 1))
 eq "for_seconds reverts to ok" "$c1 $c2" "503 200"

@@ -2,7 +2,7 @@
 // spoolfile: the envelopes in a sentryprof spool, for the tests and benches (one reader, so
 // every count and every validator agrees on what a spool holds). A spool file is either one
 // Sentry envelope (*.envelope: profile chunks) or a batch of them (*.envelopes: transaction
-// envelopes, appended by the agent; src/batch.h):
+// envelopes, appended by the agent; src/spool_run.h):
 //   {"sentryprof_envelopes":1}\n       header: the format's version (1)
 //   <N>\n<N bytes: one envelope>\n      a record, zero or more times; N counts bytes
 // A torn tail (a length line without its newline, a length of 0 or over 64 MiB, fewer than
@@ -89,7 +89,7 @@ function parseBatch(buf) {
     const eol = buf.indexOf(0x0a, pos);
     if (eol < 0) break;
     const digits = buf.toString('latin1', pos, eol);
-    // As src/batch.c reads it: 1-10 digits, never 0, at most RECORD_MAX.
+    // As src/spool_run.c reads it: 1-10 digits, never 0, at most RECORD_MAX.
     if (!/^[0-9]{1,10}$/.test(digits) || Number(digits) === 0 || Number(digits) > RECORD_MAX) break;
     const start = eol + 1, end = start + Number(digits);
     if (end >= buf.length || buf[end] !== 0x0a) break;

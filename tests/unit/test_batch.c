@@ -1,19 +1,19 @@
-/* Check tests for src/batch.c: the *.envelopes framing. Records come back whole and in
- * order; every way a file can end early (a writer killed mid-record, a power loss before
+/* Check tests for the *.envelopes batch format (src/spool_run.c). Records come back whole
+ * and in order; every way a file can end early (a writer killed mid-record, a power loss before
  * the seal) stops the walk at the last complete record; foreign files are refused. */
 #include "unit.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "batch.h"
+#include "spool_run.h"
 
 /* A batch holding the given envelopes, framed as the spool writes them. */
 static size_t make_batch(char *buf, size_t cap, const char **envs, size_t n)
 {
     size_t o = (size_t)snprintf(buf, cap, "%s", SP_BATCH_HEADER);
     for (size_t i = 0; i < n; i++) {
-        o += sp_batch_record_head(buf + o, strlen(envs[i]));
+        o += sp_spool_run_record_head(buf + o, strlen(envs[i]));
         memcpy(buf + o, envs[i], strlen(envs[i]));
         o += strlen(envs[i]);
         buf[o++] = '\n';
@@ -24,11 +24,11 @@ static size_t make_batch(char *buf, size_t cap, const char **envs, size_t n)
 
 static size_t count(const char *buf, size_t len, bool *torn)
 {
-    sp_batch_reader_t r;
-    ck_assert_int_eq(sp_batch_reader_init(&r, buf, len), 0);
+    sp_spool_run_reader_t r;
+    ck_assert_int_eq(sp_spool_run_reader_init(&r, buf, len), 0);
     const char *e;
     size_t el, n = 0;
-    while (sp_batch_next(&r, &e, &el)) n++;
+    while (sp_spool_run_reader_next(&r, &e, &el)) n++;
     *torn = r.torn;
     return n;
 }
@@ -40,16 +40,16 @@ START_TEST(test_round_trip)
                           "{}\n12\n\n", "x"};
     char buf[512];
     size_t len = make_batch(buf, sizeof buf, envs, 3);
-    sp_batch_reader_t r;
-    ck_assert_int_eq(sp_batch_reader_init(&r, buf, len), 0);
+    sp_spool_run_reader_t r;
+    ck_assert_int_eq(sp_spool_run_reader_init(&r, buf, len), 0);
     const char *e;
     size_t el;
     for (size_t i = 0; i < 3; i++) {
-        ck_assert_int_eq(sp_batch_next(&r, &e, &el), 1);
+        ck_assert_int_eq(sp_spool_run_reader_next(&r, &e, &el), 1);
         ck_assert_uint_eq(el, strlen(envs[i]));
         ck_assert(memcmp(e, envs[i], el) == 0);
     }
-    ck_assert_int_eq(sp_batch_next(&r, &e, &el), 0);
+    ck_assert_int_eq(sp_spool_run_reader_next(&r, &e, &el), 0);
     ck_assert(!r.torn);
     ck_assert_uint_eq(r.off, len);
 }
@@ -71,7 +71,7 @@ START_TEST(test_every_cut_keeps_complete_records)
     size_t ends[3], o = strlen(SP_BATCH_HEADER);
     for (size_t i = 0; i < 3; i++) {
         char head[24];
-        o += sp_batch_record_head(head, strlen(envs[i])) + strlen(envs[i]) + 1;
+        o += sp_spool_run_record_head(head, strlen(envs[i])) + strlen(envs[i]) + 1;
         ends[i] = o;
     }
     /* Cut the file at every byte: the complete records before the cut, never more. */
@@ -104,15 +104,15 @@ END_TEST
 
 START_TEST(test_foreign_files)
 {
-    sp_batch_reader_t r;
+    sp_spool_run_reader_t r;
     const char *env = "{\"event_id\":\"a\"}\n{\"type\":\"profile\"}\n{}\n";
-    ck_assert_int_eq(sp_batch_reader_init(&r, env, strlen(env)), -1);
-    ck_assert_int_eq(sp_batch_reader_init(&r, "{\"sentryprof_envelopes\":2}\n", 27), -1);
-    ck_assert_int_eq(sp_batch_reader_init(&r, "", 0), -1);
-    ck_assert_int_eq(sp_batch_reader_init(&r, NULL, 0), -1);
-    ck_assert(sp_batch_is_name("1-2-txns-ab.envelopes"));
-    ck_assert(!sp_batch_is_name("1-2-ab.envelope"));
-    ck_assert(!sp_batch_is_name(".envelopes"));
+    ck_assert_int_eq(sp_spool_run_reader_init(&r, env, strlen(env)), -1);
+    ck_assert_int_eq(sp_spool_run_reader_init(&r, "{\"sentryprof_envelopes\":2}\n", 27), -1);
+    ck_assert_int_eq(sp_spool_run_reader_init(&r, "", 0), -1);
+    ck_assert_int_eq(sp_spool_run_reader_init(&r, NULL, 0), -1);
+    ck_assert(sp_spool_run_is_batch("1-2-txns-ab.envelopes"));
+    ck_assert(!sp_spool_run_is_batch("1-2-ab.envelope"));
+    ck_assert(!sp_spool_run_is_batch(".envelopes"));
 }
 END_TEST
 

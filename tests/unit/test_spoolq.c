@@ -26,14 +26,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "batch.h"
 #include "mem.h"
 #include "spool.h"
+#include "spool_queue.h"
+#include "spool_run.h"
+#include "spool_state.h"
 
 #define PATHBUF 512
 #define RACE_FILES 300   /* files in the concurrent-claim test */
 #define RACE_CLAIMERS 6  /* claiming processes */
-#define RACE_ADOPTERS 2  /* processes calling sp_spool_adopt in a loop meanwhile */
+#define RACE_ADOPTERS 2  /* processes calling sp_spool_queue_adopt in a loop meanwhile */
 #define STATE_WRITERS 6  /* processes adding discards concurrently */
 #define STATE_ADDS 40    /* discards each of them adds */
 
@@ -194,7 +196,7 @@ START_TEST(two_runs_one_process)
     ck_assert_int_eq(count_in("", "run-"), 2);
     /* A live run is never adopted, even by its own process (flock is per open file). */
     ck_assert_int_eq(sp_spool_run_commit(a, "1-x.envelope", "x", 1), 0);
-    ck_assert_int_eq(sp_spool_adopt(sp), 0);
+    ck_assert_int_eq(sp_spool_queue_adopt(sp), 0);
     ck_assert_int_eq(count_in("ready", ""), 0);
     ck_assert_int_eq(sp_spool_run_end(a), 0);
     ck_assert_int_eq(sp_spool_run_end(b), 0);
@@ -240,16 +242,16 @@ START_TEST(adopt_exited_and_killed)
     ck_assert_int_eq(read(pfd[0], &c, 1), 1);
     close(pfd[0]);
     /* While it lives, nothing is adopted. */
-    ck_assert_int_eq(sp_spool_adopt(sp), 2); /* only the exited one's files */
+    ck_assert_int_eq(sp_spool_queue_adopt(sp), 2); /* only the exited one's files */
     ck_assert_int_eq(count_in("", "run-"), 1);
     kill(pid, SIGKILL);
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert_int_eq(sp_spool_adopt(sp), 1);
+    ck_assert_int_eq(sp_spool_queue_adopt(sp), 1);
     ck_assert_int_eq(count_in("", "run-"), 0);
     ck_assert_int_eq(count_in("ready", ""), 3);
     expect_content("ready/100-a.envelope", "aaa");
     expect_content("ready/300-c.envelope", "ccc");
-    ck_assert_int_eq(sp_spool_adopt(sp), 0); /* nothing left */
+    ck_assert_int_eq(sp_spool_queue_adopt(sp), 0); /* nothing left */
     sp_spool_close(sp);
 }
 END_TEST
@@ -271,11 +273,11 @@ static size_t batch_records(const char *rel, bool *torn)
 {
     size_t len;
     char *buf = slurp(rel, &len);
-    sp_batch_reader_t r;
-    ck_assert_int_eq(sp_batch_reader_init(&r, buf, len), 0);
+    sp_spool_run_reader_t r;
+    ck_assert_int_eq(sp_spool_run_reader_init(&r, buf, len), 0);
     const char *e;
     size_t el, n = 0;
-    while (sp_batch_next(&r, &e, &el)) {
+    while (sp_spool_run_reader_next(&r, &e, &el)) {
         char want[32];
         snprintf(want, sizeof want, "envelope %zu\n", n);
         ck_assert_uint_eq(el, strlen(want));
@@ -316,10 +318,10 @@ START_TEST(batch_append_seal)
     ck_assert_uint_eq(batch_records("ready/20-t.envelopes", &torn), 1);
     ck_assert_uint_eq(batch_records("ready/25-t.envelopes", &torn), 1);
     /* They are claimable like single envelopes. */
-    sp_spool_claim_t cl;
-    ck_assert_int_eq(sp_spool_claim(sp, NULL, &cl), 0);
+    sp_spool_queue_claim_t cl;
+    ck_assert_int_eq(sp_spool_queue_claim(sp, NULL, &cl), 0);
     ck_assert_str_eq(cl.name, "10-t.envelopes");
-    sp_spool_claim_release(&cl);
+    sp_spool_queue_claim_release(&cl);
     sp_spool_close(sp);
 }
 END_TEST
@@ -345,7 +347,7 @@ START_TEST(batch_killed_writer_adopted)
     int status;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert(WIFSIGNALED(status));
-    ck_assert_int_eq(sp_spool_adopt(sp), 1);
+    ck_assert_int_eq(sp_spool_queue_adopt(sp), 1);
     bool torn;
     ck_assert_uint_eq(batch_records("ready/30-t.envelopes", &torn), 2);
     ck_assert(torn);
@@ -356,10 +358,10 @@ END_TEST
 START_TEST(batch_ready_commit)
 {
     sp_spool_t *sp = open_spool();
-    ck_assert_int_eq(sp_spool_ready_commit(sp, "40-t~0000.envelope", "one", 3), 0);
-    ck_assert_int_eq(sp_spool_ready_commit(sp, "40-t~0000.envelope", "two", 3), 0); /* rewritten */
+    ck_assert_int_eq(sp_spool_queue_commit(sp, "40-t~0000.envelope", "one", 3), 0);
+    ck_assert_int_eq(sp_spool_queue_commit(sp, "40-t~0000.envelope", "two", 3), 0); /* rewritten */
     expect_content("ready/40-t~0000.envelope", "two");
-    ck_assert_int_eq(sp_spool_ready_commit(sp, "../x.envelope", "x", 1), -EINVAL);
+    ck_assert_int_eq(sp_spool_queue_commit(sp, "../x.envelope", "x", 1), -EINVAL);
     sp_spool_close(sp);
 }
 END_TEST
@@ -370,34 +372,34 @@ START_TEST(ready_write_sync_claim_name)
 {
     sp_spool_t *sp = open_spool();
     const char *names[] = {"41-t~0000.envelope", "41-t~0001.envelope"};
-    ck_assert_int_eq(sp_spool_ready_write(sp, names[0], "one", 3), 0);
-    ck_assert_int_eq(sp_spool_ready_write(sp, names[1], "two", 3), 0);
-    sp_spool_claim_t c;
+    ck_assert_int_eq(sp_spool_queue_write(sp, names[0], "one", 3), 0);
+    ck_assert_int_eq(sp_spool_queue_write(sp, names[1], "two", 3), 0);
+    sp_spool_queue_claim_t c;
     /* not claimable before they are durable and published */
-    ck_assert_int_eq(sp_spool_claim(sp, NULL, &c), -ENOENT);
-    ck_assert_int_eq(sp_spool_ready_sync(sp, names, 2, true), 0);
+    ck_assert_int_eq(sp_spool_queue_claim(sp, NULL, &c), -ENOENT);
+    ck_assert_int_eq(sp_spool_queue_sync(sp, names, 2, true), 0);
     expect_content("ready/41-t~0001.envelope", "two");
-    sp_spool_claim_t a, b;
-    ck_assert_int_eq(sp_spool_claim_name(sp, names[1], &a), 0);
+    sp_spool_queue_claim_t a, b;
+    ck_assert_int_eq(sp_spool_queue_claim_name(sp, names[1], &a), 0);
     ck_assert_str_eq(a.name, names[1]);
     expect_content("sending/41-t~0001.envelope", "two");
-    ck_assert_int_eq(sp_spool_claim_name(sp, names[1], &b), -ENOENT); /* claimed once */
-    ck_assert_int_eq(sp_spool_claim_done(&a), 0);
-    ck_assert_int_eq(sp_spool_claim_name(sp, "nope.envelope", &b), -ENOENT);
-    ck_assert_int_eq(sp_spool_claim_name(sp, "../x.envelope", &b), -EINVAL);
-    ck_assert_int_eq(sp_spool_ready_write(sp, "../x.envelope", "x", 1), -EINVAL);
+    ck_assert_int_eq(sp_spool_queue_claim_name(sp, names[1], &b), -ENOENT); /* claimed once */
+    ck_assert_int_eq(sp_spool_queue_claim_done(&a), 0);
+    ck_assert_int_eq(sp_spool_queue_claim_name(sp, "nope.envelope", &b), -ENOENT);
+    ck_assert_int_eq(sp_spool_queue_claim_name(sp, "../x.envelope", &b), -EINVAL);
+    ck_assert_int_eq(sp_spool_queue_write(sp, "../x.envelope", "x", 1), -EINVAL);
     /* a failed sync publishes nothing and leaves nothing behind; publish=false deletes */
     const char *bad[] = {"42-t~0000.envelope", "missing.envelope"};
-    ck_assert_int_eq(sp_spool_ready_write(sp, bad[0], "x", 1), 0);
-    ck_assert_int_lt(sp_spool_ready_sync(sp, bad, 2, true), 0);
-    ck_assert_int_eq(sp_spool_claim_name(sp, bad[0], &c), -ENOENT);
-    ck_assert_int_eq(sp_spool_ready_write(sp, bad[0], "x", 1), 0);
-    ck_assert_int_eq(sp_spool_ready_sync(sp, bad, 1, false), 0);
-    ck_assert_int_eq(sp_spool_claim_name(sp, bad[0], &c), -ENOENT);
+    ck_assert_int_eq(sp_spool_queue_write(sp, bad[0], "x", 1), 0);
+    ck_assert_int_lt(sp_spool_queue_sync(sp, bad, 2, true), 0);
+    ck_assert_int_eq(sp_spool_queue_claim_name(sp, bad[0], &c), -ENOENT);
+    ck_assert_int_eq(sp_spool_queue_write(sp, bad[0], "x", 1), 0);
+    ck_assert_int_eq(sp_spool_queue_sync(sp, bad, 1, false), 0);
+    ck_assert_int_eq(sp_spool_queue_claim_name(sp, bad[0], &c), -ENOENT);
     /* the other one is still claimable through the walk */
-    ck_assert_int_eq(sp_spool_claim(sp, NULL, &b), 0);
+    ck_assert_int_eq(sp_spool_queue_claim(sp, NULL, &b), 0);
     ck_assert_str_eq(b.name, names[0]);
-    sp_spool_claim_done(&b);
+    sp_spool_queue_claim_done(&b);
     sp_spool_close(sp);
 }
 END_TEST
@@ -426,7 +428,7 @@ START_TEST(adopt_debris)
     snprintf(p, sizeof p, "%s/run-junk", dir);
     close(open(p, O_WRONLY | O_CREAT, 0600));
 
-    ck_assert_int_eq(sp_spool_adopt(sp), 1);
+    ck_assert_int_eq(sp_spool_queue_adopt(sp), 1);
     expect_content("ready/5-x.envelope", "xx");
     ck_assert(!exists("run-1-1"));
     ck_assert(!exists(".tmp-run-1-0"));
@@ -451,7 +453,7 @@ START_TEST(fork_child_abandons_run)
     }
     int status;
     waitpid(pid, &status, 0);
-    ck_assert_int_eq(sp_spool_adopt(sp), 0);
+    ck_assert_int_eq(sp_spool_queue_adopt(sp), 0);
     ck_assert_int_eq(count_in("", "run-"), 1);
     ck_assert_int_eq(sp_spool_run_end(run), 0);
     ck_assert_int_eq(count_in("ready", ""), 1);
@@ -464,48 +466,48 @@ END_TEST
 START_TEST(claim_order_release_done)
 {
     sp_spool_t *sp = open_spool();
-    sp_spool_claim_t cl;
-    ck_assert_int_eq(sp_spool_claim(sp, NULL, &cl), -ENOENT);
+    sp_spool_queue_claim_t cl;
+    ck_assert_int_eq(sp_spool_queue_claim(sp, NULL, &cl), -ENOENT);
     put_ready("200-b.envelope", "bbb");
     put_ready("100-a.envelope", "aaa");
     put_ready("150-c.envelope", "ccc");
     put_ready(".tmp-hidden", "h");
     put_ready("000-notes.txt", "not ours"); /* not an envelope: never claimed */
 
-    ck_assert_int_eq(sp_spool_claim(sp, NULL, &cl), 0);
+    ck_assert_int_eq(sp_spool_queue_claim(sp, NULL, &cl), 0);
     ck_assert_str_eq(cl.name, "100-a.envelope");
     ck_assert_int_eq(cl.size, 3);
     ck_assert(exists("sending/100-a.envelope"));
     ck_assert(!exists("ready/100-a.envelope"));
     char *data;
     size_t len;
-    ck_assert_int_eq(sp_spool_claim_read(&cl, 1024, &data, &len), 0);
+    ck_assert_int_eq(sp_spool_queue_claim_read(&cl, 1024, &data, &len), 0);
     ck_assert_uint_eq(len, 3);
     ck_assert_str_eq(data, "aaa");
     sp_mem_free(data);
-    ck_assert_int_eq(sp_spool_claim_read(&cl, 2, &data, &len), -EFBIG);
+    ck_assert_int_eq(sp_spool_queue_claim_read(&cl, 2, &data, &len), -EFBIG);
     /* Release: back to ready/ under its name; the cursor skips it in this walk. */
-    ck_assert_int_eq(sp_spool_claim_release(&cl), 0);
+    ck_assert_int_eq(sp_spool_queue_claim_release(&cl), 0);
     ck_assert_int_eq(cl.fd, -1);
     ck_assert(exists("ready/100-a.envelope"));
-    ck_assert_int_eq(sp_spool_claim(sp, "100-a.envelope", &cl), 0);
+    ck_assert_int_eq(sp_spool_queue_claim(sp, "100-a.envelope", &cl), 0);
     ck_assert_str_eq(cl.name, "150-c.envelope");
     /* While claimed, another claimer (even this process) gets the next one. */
-    sp_spool_claim_t cl2;
-    ck_assert_int_eq(sp_spool_claim(sp, "100-a.envelope", &cl2), 0);
+    sp_spool_queue_claim_t cl2;
+    ck_assert_int_eq(sp_spool_queue_claim(sp, "100-a.envelope", &cl2), 0);
     ck_assert_str_eq(cl2.name, "200-b.envelope");
-    ck_assert_int_eq(sp_spool_claim_done(&cl2), 0);
+    ck_assert_int_eq(sp_spool_queue_claim_done(&cl2), 0);
     ck_assert(!exists("sending/200-b.envelope"));
     /* Adopt leaves a held claim alone. */
-    ck_assert_int_eq(sp_spool_adopt(sp), 0);
+    ck_assert_int_eq(sp_spool_queue_adopt(sp), 0);
     ck_assert(exists("sending/150-c.envelope"));
-    ck_assert_int_eq(sp_spool_claim_done(&cl), 0);
-    ck_assert_int_eq(sp_spool_claim(sp, "150-c.envelope", &cl), -ENOENT);
-    ck_assert_int_eq(sp_spool_claim(sp, NULL, &cl), 0);
+    ck_assert_int_eq(sp_spool_queue_claim_done(&cl), 0);
+    ck_assert_int_eq(sp_spool_queue_claim(sp, "150-c.envelope", &cl), -ENOENT);
+    ck_assert_int_eq(sp_spool_queue_claim(sp, NULL, &cl), 0);
     ck_assert_str_eq(cl.name, "100-a.envelope");
-    ck_assert_int_eq(sp_spool_claim_done(&cl), 0);
-    ck_assert_int_eq(sp_spool_claim(sp, NULL, &cl), -ENOENT);
-    ck_assert_int_eq(sp_spool_claim_done(&cl), -EINVAL); /* no claim held */
+    ck_assert_int_eq(sp_spool_queue_claim_done(&cl), 0);
+    ck_assert_int_eq(sp_spool_queue_claim(sp, NULL, &cl), -ENOENT);
+    ck_assert_int_eq(sp_spool_queue_claim_done(&cl), -EINVAL); /* no claim held */
     ck_assert_int_eq(count_in("ready", ""), 1);
     ck_assert(exists("ready/000-notes.txt"));
     ck_assert_int_eq(count_in("sending", ""), 0);
@@ -522,14 +524,14 @@ START_TEST(claim_skips_locked)
     snprintf(p, sizeof p, "%s/ready/100-a.envelope", dir);
     int fd = open(p, O_RDONLY);
     ck_assert_int_eq(flock(fd, LOCK_EX), 0); /* someone in the middle of claiming it */
-    sp_spool_claim_t cl;
-    ck_assert_int_eq(sp_spool_claim(sp, NULL, &cl), 0);
+    sp_spool_queue_claim_t cl;
+    ck_assert_int_eq(sp_spool_queue_claim(sp, NULL, &cl), 0);
     ck_assert_str_eq(cl.name, "200-b.envelope");
-    ck_assert_int_eq(sp_spool_claim_release(&cl), 0);
+    ck_assert_int_eq(sp_spool_queue_claim_release(&cl), 0);
     close(fd);
-    ck_assert_int_eq(sp_spool_claim(sp, NULL, &cl), 0);
+    ck_assert_int_eq(sp_spool_queue_claim(sp, NULL, &cl), 0);
     ck_assert_str_eq(cl.name, "100-a.envelope");
-    ck_assert_int_eq(sp_spool_claim_release(&cl), 0);
+    ck_assert_int_eq(sp_spool_queue_claim_release(&cl), 0);
     sp_spool_close(sp);
 }
 END_TEST
@@ -541,25 +543,25 @@ START_TEST(adopt_dead_claimer)
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) { /* claims and dies before done or release */
-        sp_spool_claim_t cl;
-        _exit(sp_spool_claim(sp, NULL, &cl) == 0 ? 0 : 1);
+        sp_spool_queue_claim_t cl;
+        _exit(sp_spool_queue_claim(sp, NULL, &cl) == 0 ? 0 : 1);
     }
     int status;
     waitpid(pid, &status, 0);
     ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     ck_assert(exists("sending/100-a.envelope"));
-    sp_spool_claim_t cl;
-    ck_assert_int_eq(sp_spool_claim(sp, NULL, &cl), -ENOENT);
-    ck_assert_int_eq(sp_spool_adopt(sp), 1);
+    sp_spool_queue_claim_t cl;
+    ck_assert_int_eq(sp_spool_queue_claim(sp, NULL, &cl), -ENOENT);
+    ck_assert_int_eq(sp_spool_queue_adopt(sp), 1);
     ck_assert(exists("ready/100-a.envelope"));
-    ck_assert_int_eq(sp_spool_claim(sp, NULL, &cl), 0);
-    ck_assert_int_eq(sp_spool_claim_done(&cl), 0);
+    ck_assert_int_eq(sp_spool_queue_claim(sp, NULL, &cl), 0);
+    ck_assert_int_eq(sp_spool_queue_claim_done(&cl), 0);
     sp_spool_close(sp);
 }
 END_TEST
 
 /* The proof: RACE_CLAIMERS processes claim from one spool of RACE_FILES files while
- * RACE_ADOPTERS processes run sp_spool_adopt in a loop (which must never take a held claim
+ * RACE_ADOPTERS processes run sp_spool_queue_adopt in a loop (which must never take a held claim
  * back). A claimer releases every third file it claims (so files
  * change hands), marks "I hold it" with an O_EXCL file while holding the claim (two holders
  * at once would collide), and logs each file it finishes. Every file must be finished
@@ -568,8 +570,8 @@ static void race_claimer(sp_spool_t *sp, const char *holding, int logfd)
 {
     int claimed = 0, idle = 0;
     while (idle < 50) {
-        sp_spool_claim_t cl;
-        int rc = sp_spool_claim(sp, NULL, &cl);
+        sp_spool_queue_claim_t cl;
+        int rc = sp_spool_queue_claim(sp, NULL, &cl);
         if (rc == -ENOENT) {
             /* Empty for now: files may still be on their way back (released, adopted). */
             idle++;
@@ -585,7 +587,7 @@ static void race_claimer(sp_spool_t *sp, const char *holding, int logfd)
         close(m);
         char *data;
         size_t len;
-        if (sp_spool_claim_read(&cl, 1024, &data, &len) != 0 || strcmp(data, cl.name) != 0)
+        if (sp_spool_queue_claim_read(&cl, 1024, &data, &len) != 0 || strcmp(data, cl.name) != 0)
             _exit(12); /* the content is the name: we read the file we hold */
         sp_mem_free(data);
         bool release = ++claimed % 3 == 0;
@@ -594,12 +596,12 @@ static void race_claimer(sp_spool_t *sp, const char *holding, int logfd)
             char line[SP_SPOOL_NAME_MAX + 8];
             int n = snprintf(line, sizeof line, "R %s\n", cl.name);
             if (write(logfd, line, (size_t)n) != n) _exit(13);
-            if (sp_spool_claim_release(&cl) != 0) _exit(14);
+            if (sp_spool_queue_claim_release(&cl) != 0) _exit(14);
         } else {
             char line[SP_SPOOL_NAME_MAX + 8];
             int n = snprintf(line, sizeof line, "D %s\n", cl.name);
             if (write(logfd, line, (size_t)n) != n) _exit(15);
-            if (sp_spool_claim_done(&cl) != 0) _exit(16);
+            if (sp_spool_queue_claim_done(&cl) != 0) _exit(16);
         }
     }
     _exit(0);
@@ -632,7 +634,7 @@ START_TEST(concurrent_claims_exactly_once)
             fcntl(stop[0], F_SETFL, O_NONBLOCK);
             char c;
             while (read(stop[0], &c, 1) < 0 && errno == EAGAIN) {
-                if (sp_spool_adopt(sp) < 0) _exit(20);
+                if (sp_spool_queue_adopt(sp) < 0) _exit(20);
             }
             _exit(0);
         }
@@ -721,31 +723,31 @@ START_TEST(cap_evicts_oldest)
 
     unsigned long files;
     unsigned long long bytes;
-    ck_assert_int_eq(sp_spool_ready_stats(sp, &files, &bytes), 0);
+    ck_assert_int_eq(sp_spool_queue_stats(sp, &files, &bytes), 0);
     ck_assert_uint_eq(files, 4);
     ck_assert_uint_eq(bytes, 400);
 
     evicted_t e = {0};
-    ck_assert_int_eq(sp_spool_enforce_cap(sp, 1000, on_evict, &e), 0); /* under: nothing */
+    ck_assert_int_eq(sp_spool_queue_enforce_cap(sp, 1000, on_evict, &e), 0); /* under: nothing */
     ck_assert_int_eq(e.n, 0);
-    ck_assert_int_eq(sp_spool_enforce_cap(sp, 300, on_evict, &e), 2);
+    ck_assert_int_eq(sp_spool_queue_enforce_cap(sp, 300, on_evict, &e), 2);
     ck_assert_int_eq(e.n, 2);
     ck_assert_str_eq(e.names[0], "100-a.envelope");
     ck_assert_str_eq(e.names[1], "200-b.envelope");
     ck_assert(exists("ready/300-c.envelope"));
 
     /* A claimed file still counts (sending/), and is not evicted. */
-    sp_spool_claim_t cl;
-    ck_assert_int_eq(sp_spool_claim(sp, NULL, &cl), 0);
+    sp_spool_queue_claim_t cl;
+    ck_assert_int_eq(sp_spool_queue_claim(sp, NULL, &cl), 0);
     ck_assert_str_eq(cl.name, "300-c.envelope");
     e.n = 0;
-    ck_assert_int_eq(sp_spool_enforce_cap(sp, 250, on_evict, &e), 1);
+    ck_assert_int_eq(sp_spool_queue_enforce_cap(sp, 250, on_evict, &e), 1);
     ck_assert_str_eq(e.names[0], "400-d.envelope");
     /* Only unevictable bytes left: stops with ready/ empty. */
-    ck_assert_int_eq(sp_spool_enforce_cap(sp, 1, NULL, NULL), 0);
-    ck_assert_int_eq(sp_spool_claim_release(&cl), 0);
+    ck_assert_int_eq(sp_spool_queue_enforce_cap(sp, 1, NULL, NULL), 0);
+    ck_assert_int_eq(sp_spool_queue_claim_release(&cl), 0);
     put_ready("000-notes.txt", "x"); /* not an envelope: counted, never evicted */
-    ck_assert_int_eq(sp_spool_enforce_cap(sp, 1, NULL, NULL), 1);
+    ck_assert_int_eq(sp_spool_queue_enforce_cap(sp, 1, NULL, NULL), 1);
     ck_assert(exists("ready/000-notes.txt"));
     char np[PATHBUF];
     snprintf(np, sizeof np, "%s/ready/000-notes.txt", dir);

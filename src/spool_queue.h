@@ -1,0 +1,76 @@
+/* spool_queue: ready/ and sending/, the upload queue of the spool (layout v1, spool.h):
+ * what the uploader (the CLI's `sentryprof upload`) adopts from dead processes, claims,
+ * releases or deletes, and the size cap the profiled process enforces as it writes.
+ * Every function may run in many processes at once: exclusion is flock(2) on each file. */
+#ifndef SP_SPOOL_QUEUE_H
+#define SP_SPOOL_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "spool.h"
+
+/* Moves to ready/ every open-* file of each run folder whose lock can be taken (its process
+ * is gone) and removes the folder; returns sending/ files whose lock is free (their claimer
+ * died) to ready/; removes hidden temp run folders older than a minute. Returns the number
+ * of files moved to ready/, or a negative errno. */
+int sp_spool_queue_adopt(sp_spool_t *spool);
+
+/* A file claimed for upload. While fd >= 0 the claim holds flock(LOCK_EX) on the file,
+ * which is in sending/; done or release end the claim (fd -1). */
+typedef struct {
+    sp_spool_t *spool;
+    int fd;
+    char name[SP_SPOOL_NAME_MAX];
+    long long size; /* bytes, at claim time */
+} sp_spool_queue_claim_t;
+
+/* Writes name into ready/ atomically, as sp_spool_commit does in the spool's root: how the
+ * uploader turns a claimed batch into single envelopes. 0 or a negative errno. */
+int sp_spool_queue_commit(sp_spool_t *spool, const char *name, const void *data, size_t len);
+/* For writing many files and making them durable together: writes name's data under a
+ * hidden temporary name in ready/ (nobody claims or evicts it), no fsync. Then
+ * sp_spool_queue_sync(publish=true) fsyncs them all, renames each to its name and fsyncs
+ * ready/ (on the first error the rest are deleted and nothing more is published);
+ * publish=false deletes them. 0 or a negative errno. */
+int sp_spool_queue_write(sp_spool_t *spool, const char *name, const void *data, size_t len);
+int sp_spool_queue_sync(sp_spool_t *spool, const char *const *names, size_t n, bool publish);
+/* Deletes ready/<name> (what sp_spool_queue_commit wrote). 0 or a negative errno. */
+int sp_spool_queue_remove(sp_spool_t *spool, const char *name);
+/* Claims the oldest *.envelope (or *.envelopes batch) file in ready/ whose name sorts
+ * after `after` (NULL or "": any): opens it, takes its lock without waiting (a locked
+ * file is skipped) and renames it into sending/ while holding the lock, so each file is
+ * claimed by exactly one claimer across processes. 0 and *claim, -ENOENT when nothing is left to
+ * claim, or a negative errno.
+ * `after` lets a caller walk ready/ once, skipping files it released in this pass. */
+int sp_spool_queue_claim(sp_spool_t *spool, const char *after, sp_spool_queue_claim_t *claim);
+/* Claims ready/<name> itself (as sp_spool_queue_claim would, without listing ready/): how the
+ * uploader sends the files it just split from a batch. 0, -ENOENT (gone or claimed by
+ * someone else) or a negative errno. */
+int sp_spool_queue_claim_name(sp_spool_t *spool, const char *name, sp_spool_queue_claim_t *claim);
+/* Reads the whole claimed file into a new sp_mem buffer (NUL-terminated beyond *len), as
+ * sp_fsio_read_fd does for any open file. -EFBIG when it is larger than max. 0 or a
+ * negative errno. */
+int sp_spool_queue_claim_read(const sp_spool_queue_claim_t *claim, size_t max, char **data,
+                              size_t *len);
+/* Sent or dropped: unlinks the file from sending/ and ends the claim. 0 or a negative errno
+ * (the claim ends either way). */
+int sp_spool_queue_claim_done(sp_spool_queue_claim_t *claim);
+/* Not now: renames the file back to ready/ (same name) and ends the claim. 0 or a negative
+ * errno (the claim ends either way; a file left in sending/ goes back through adopt). */
+int sp_spool_queue_claim_release(sp_spool_queue_claim_t *claim);
+
+/* Called for each evicted file before it is unlinked, with a read-only fd on it (locked;
+ * sp_fsio_read_fd reads it). */
+typedef void (*sp_spool_queue_evict_fn)(const char *name, int fd, void *ctx);
+/* Keeps the spool under max_bytes: counts the bytes of ready/, sending/ and every run
+ * folder's open-* files, and evicts the oldest ready/ *.envelope files (skipping any being
+ * claimed) until the total is at most max_bytes or ready/ is empty. fn may be NULL. Returns how many
+ * files were evicted (the caller reports them as discards, reason "cache_overflow"), or a
+ * negative errno. */
+int sp_spool_queue_enforce_cap(sp_spool_t *spool, unsigned long long max_bytes,
+                               sp_spool_queue_evict_fn fn, void *ctx);
+/* Number and total size of the files in ready/. 0 or a negative errno. */
+int sp_spool_queue_stats(sp_spool_t *spool, unsigned long *files, unsigned long long *bytes);
+
+#endif
