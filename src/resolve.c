@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mem.h"
+#include "v8decode.h"
 
 #define SP_RESOLVE_CACHE_BITS 14 /* 2^14 slots; a new epoch when half are used */
 #define SP_RESOLVE_CACHE_SLOTS (1u << SP_RESOLVE_CACHE_BITS)
@@ -83,8 +84,10 @@ static cache_entry_t *cache_slot(sp_resolver_t *r, uint64_t tag)
  * how many (today always 1), or -1 when out of memory.
  *
  * The seam for the V8 frame decoder (issue #13). Today a raw frame is a code address and
- * becomes the one frame the symbolizer names. The decoder goes between the symbolizer and
- * the frame table, as
+ * becomes one frame: the symbolizer's, or, for a synthetic address the first decoder
+ * (v8decode) put into the sample before it got here, the JS function it read from V8's
+ * frame slots. A decoder that expands frames goes between the symbolizer and the frame
+ * table, as
  *
  *     size_t sp_decoder_frames(sp_decoder_t *d, const sp_raw_frame_t *raw,
  *                              const sp_frame_t *symbolized, sp_frame_t *out, size_t cap);
@@ -106,7 +109,14 @@ static long resolve_raw(sp_resolver_t *r, const sp_raw_frame_t *raw, uint32_t *i
         return 1;
     }
     sp_frame_t f;
-    bool final = sp_symbolizer_resolve(r->sym, raw->pc, raw->return_addr, &f);
+    bool final;
+    const sp_v8fn_t *v8 = sp_v8decode_lookup(raw->pc); /* named from V8's frame slots */
+    if (v8) {
+        sp_symbolizer_js_frame(r->sym, v8->function, v8->script, v8->lineno, v8->colno, &f);
+        final = true; /* a synthetic address never changes meaning */
+    } else {
+        final = sp_symbolizer_resolve(r->sym, raw->pc, raw->return_addr, &f);
+    }
     long id = sp_frames_intern(r->ft, &f);
     if (id < 0) return -1;
     ids[0] = (uint32_t)id;

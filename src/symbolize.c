@@ -233,6 +233,21 @@ static bool resolve_js(sp_symbolizer_t *sym, uint64_t addr, uint64_t pc, sp_fram
     return true;
 }
 
+void sp_symbolizer_js_frame(sp_symbolizer_t *sym, const char *function, const char *script,
+                            int lineno, int colno, sp_frame_t *f)
+{
+    memset(f, 0, sizeof *f);
+    snprintf(sym->func, sizeof sym->func, "%s", function);
+    f->function = sym->func;
+    if (script) {
+        script_path(script, strlen(script), sym->path, sizeof sym->path);
+        f->abs_path = sym->path;
+        f->in_app = js_in_app(sym->path);
+    }
+    f->lineno = lineno;
+    f->colno = colno;
+}
+
 bool sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, sp_frame_t *f)
 {
     uint64_t lookup = return_addr && addr ? addr - 1 : addr;

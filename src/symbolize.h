@@ -35,6 +35,13 @@ void sp_symbolizer_set_perf_map(sp_symbolizer_t *sym, const char *perf_map_path,
  * callers that resolve an address often remember the answer (sp_resolver). */
 bool sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, sp_frame_t *f);
 
+/* The JS frame of function (may be "") defined in script (V8's script name: a path, a file
+ * URL or "node:..."; NULL: none) at lineno:colno (0: unknown), named and placed as frames
+ * from the perf map are (the V8 frame decoder's names go through here). Strings in *f as
+ * for sp_symbolizer_resolve. */
+void sp_symbolizer_js_frame(sp_symbolizer_t *sym, const char *function, const char *script,
+                            int lineno, int colno, sp_frame_t *f);
+
 /* Changes whenever an address resolved before may resolve differently now (new JIT code
  * may sit where old code was): callers that remember non-final resolutions forget them. */
 uint64_t sp_symbolizer_generation(const sp_symbolizer_t *sym);

@@ -438,25 +438,26 @@ static const char *const warn_upload[] = {SP_ENV_DEBUG, SP_ENV_SPOOL_MAX_BYTES, 
 static const char *const warn_doctor[] = {SP_ENV_DISABLE, SP_ENV_KEEP_PERF_MAP, SP_ENV_MODE, NULL};
 
 /* The commands: name, function (argv[0] is the command's name), the variables it warns
- * about, one line of help (the full text is sp_cli_usage). */
+ * about, one line of help (listed after an unknown command; the full text is
+ * sp_cli_usage). */
 static const struct {
     const char *name;
     int (*run)(int argc, char **argv);
     const char *const *warn_for;
     const char *help;
 } commands[] = {
-    {"top", sp_cli_top, NULL, "the hottest functions of the spooled profiles (top.c)"},
-    {"convert", sp_cli_convert, NULL, "export to collapsed, speedscope, cpuprofile or pprof (convert.c)"},
-    {"flame", sp_cli_flame, NULL, "an interactive SVG flame graph (flame.c)"},
+    {"top", sp_cli_top, NULL, "the hottest functions of the spooled profiles"}, /* top.c */
+    {"convert", sp_cli_convert, NULL, "export to collapsed, speedscope, cpuprofile or pprof"}, /* convert.c */
+    {"flame", sp_cli_flame, NULL, "an interactive SVG flame graph"}, /* flame.c */
     {"list", cmd_list, NULL, "one line per spooled envelope"},
-    {"run", sp_cli_run, NULL, "run a command with the library preloaded (run.c)"},
-    {"upload", sp_cli_upload, warn_upload, "send the spool to Sentry (upload.c)"},
-    {"doctor", sp_cli_doctor, warn_doctor, "check that profiling works here (doctor.c)"},
+    {"run", sp_cli_run, NULL, "run a command with the library preloaded"}, /* run.c */
+    {"upload", sp_cli_upload, warn_upload, "send the spool to Sentry"}, /* upload.c */
+    {"doctor", sp_cli_doctor, warn_doctor, "check that profiling works here"}, /* doctor.c */
     {"version", cmd_version, NULL, "print the version"},
-    {"--version", cmd_version, NULL, "the same"},
-    {"help", cmd_help, NULL, "the usage text"},
-    {"--help", cmd_help, NULL, "the same"},
-    {"-h", cmd_help, NULL, "the same"},
+    {"help", cmd_help, NULL, "the usage text (also --help, -h)"},
+    {"--version", cmd_version, NULL, NULL}, /* aliases: no line of their own */
+    {"--help", cmd_help, NULL, NULL},
+    {"-h", cmd_help, NULL, NULL},
 };
 
 int main(int argc, char **argv)
@@ -469,7 +470,13 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     size_t i = 0, n = sizeof commands / sizeof *commands;
     while (i < n && strcmp(commands[i].name, cmd) != 0) i++;
-    if (i == n) return sp_cli_bad_usage("unknown command '%s'", cmd);
+    if (i == n) {
+        int rc = sp_cli_bad_usage("unknown command '%s'", cmd);
+        fputs("commands:\n", stderr);
+        for (size_t k = 0; k < n; k++)
+            if (commands[k].help) fprintf(stderr, "  %-8s %s\n", commands[k].name, commands[k].help);
+        return rc;
+    }
     sp_cli_config_load(commands[i].warn_for);
     int rc = commands[i].run(argc - 1, argv + 1);
     if (fflush(stdout) != 0 || ferror(stdout)) {
