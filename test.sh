@@ -2,7 +2,8 @@
 # Installs what is missing, builds with -Werror and runs every test (`make check`: Check
 # unit tests and end-to-end tests with real node), the Node version matrix (`make
 # check-matrix`: Node 18-26), then the unit tests once more under AddressSanitizer and
-# UndefinedBehaviorSanitizer. Build trees: _build/ and _build-asan/.
+# UndefinedBehaviorSanitizer, and the threaded modules' unit tests under ThreadSanitizer.
+# Build trees: _build/, _build-asan/ and _build-tsan/.
 set -e
 cd "$(dirname "$0")"
 top=$PWD
@@ -31,8 +32,17 @@ if ! ASAN_OPTIONS=detect_leaks=1 make -s -j"$jobs" check-unit; then
     exit 1
 fi
 cd "$top"
-# One plain closing line over both runs, from automake's own counts.
-sum() { awk -v k="$1" '$1 == "#" && $2 == k":" { n += $3 } END { print n + 0 }' _build/test-suite.log _build-asan/test-suite.log; }
+
+mkdir -p _build-tsan && cd _build-tsan
+"$top"/configure -q --enable-werror CFLAGS="-O1 -g -fsanitize=thread"
+make -s -j"$jobs"
+if ! make -s -j"$jobs" check-tsan; then
+    cat test-suite.log
+    exit 1
+fi
+cd "$top"
+# One plain closing line over all runs, from automake's own counts.
+sum() { awk -v k="$1" '$1 == "#" && $2 == k":" { n += $3 } END { print n + 0 }' _build/test-suite.log _build-asan/test-suite.log _build-tsan/test-suite.log; }
 mp=$(sed -n 's/^matrix: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' _build/matrix.log)
 mf=$(sed -n 's/^matrix: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' _build/matrix.log)
 echo "tests: $(( $(sum PASS) + ${mp:-0} )) passed, $(( $(sum FAIL) + $(sum ERROR) + ${mf:-0} )) failed"

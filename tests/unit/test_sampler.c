@@ -2,6 +2,10 @@
  * is a valid itimerspec, a 1 Hz sampler really arms its timer, and thread lookups copy
  * what was registered. */
 #include "unit.h"
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -113,6 +117,62 @@ START_TEST(test_timer_spec_phases_spread)
 }
 END_TEST
 
+/* Threads register and unregister (slots are reused with new names) while another thread
+ * looks them up: a lookup sees a thread's id and name as one registration wrote them,
+ * never half of one and half of another (ThreadSanitizer runs this too). */
+#define N_CHURN 3
+#define CHURN_ROUNDS 300
+static _Atomic pid_t churn_tid[N_CHURN];
+static _Atomic int churn_done;
+
+static void *churn(void *arg)
+{
+    int w = (int)(intptr_t)arg;
+    atomic_store(&churn_tid[w], (pid_t)syscall(SYS_gettid));
+    for (int r = 0; r < CHURN_ROUNDS; r++) {
+        char id[SP_THREAD_ID_LEN], name[SP_THREAD_NAME_LEN];
+        snprintf(id, sizeof id, "%d", 1000 * (w + 1) + r);
+        snprintf(name, sizeof name, "name-%s", id);
+        if (sp_sampler_register_thread(id, name) != 0) return (void *)1;
+        sp_sampler_unregister_thread();
+    }
+    atomic_fetch_add(&churn_done, 1);
+    return NULL;
+}
+
+START_TEST(test_thread_info_races_register)
+{
+    sp_ring_t *ring = sp_ring_new(64);
+    ck_assert_ptr_nonnull(ring);
+    sp_sampler_opts_t o = {.hz = 99, .lazy = true};
+    ck_assert_int_eq(sp_sampler_init(&o, ring), 0);
+    pthread_t th[N_CHURN];
+    for (int w = 0; w < N_CHURN; w++)
+        ck_assert_int_eq(pthread_create(&th[w], NULL, churn, (void *)(intptr_t)w), 0);
+    long lookups = 0, found = 0;
+    while (atomic_load(&churn_done) < N_CHURN && lookups < 10000000) {
+        for (int w = 0; w < N_CHURN; w++) {
+            pid_t tid = atomic_load(&churn_tid[w]);
+            if (!tid) continue;
+            char id[SP_THREAD_ID_LEN], name[SP_THREAD_NAME_LEN], want[SP_THREAD_NAME_LEN];
+            lookups++;
+            if (!sp_sampler_thread_info(tid, id, name, sizeof name)) continue;
+            found++;
+            snprintf(want, sizeof want, "name-%s", id);
+            ck_assert_msg(strcmp(name, want) == 0, "tid %d: id '%s' with name '%s' (expected '%s')",
+                          (int)tid, id, name, want);
+        }
+    }
+    for (int w = 0; w < N_CHURN; w++) {
+        void *ret;
+        ck_assert_int_eq(pthread_join(th[w], &ret), 0);
+        ck_assert_msg(ret == NULL, "thread %d: register failed", w);
+    }
+    ck_assert_msg(found > 0, "%ld lookups of registering threads found none", lookups);
+    sp_sampler_stop();
+}
+END_TEST
+
 SP_UNIT_SUITE(sampler)
 {
     Suite *s = suite_create("sampler");
@@ -122,6 +182,7 @@ SP_UNIT_SUITE(sampler)
     tcase_add_test(tc, test_timer_spec_phases_spread);
     tcase_add_test(tc, test_one_hz_arms);
     tcase_add_test(tc, test_thread_info);
+    tcase_add_test(tc, test_thread_info_races_register);
     suite_add_tcase(s, tc);
     return s;
 }

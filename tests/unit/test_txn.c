@@ -238,6 +238,9 @@ START_TEST(test_threads)
     int taken = 0;
     sp_txn_t t;
     for (int spins = 0; taken < N_WORKERS * PER_WORKER && spins < 100000000; spins++) {
+        /* as the agent does: the oldest running start, read while threads fill slots */
+        uint64_t oldest = sp_txn_oldest_running_ns();
+        ck_assert_msg(oldest == UINT64_MAX || oldest > 0, "oldest running start 0: a slot seen half-filled");
         if (!sp_txn_take_finished(&t)) {
             sched_yield();
             continue;
