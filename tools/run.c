@@ -64,6 +64,7 @@ static bool set_preload(void)
         sp_cli_err("cannot preload %s: LD_PRELOAD paths cannot contain ':' or ' '", lib);
         return false;
     }
+    /* LD_PRELOAD is the child's, not a setting of ours: read as it is now, to extend it. */
     const char *old = getenv("LD_PRELOAD");
     if (old && sp_cli_has_word(old, ": ", lib)) return true;
     char *val = old && *old ? sp_cli_printf("%s:%s", lib, old) : sp_cli_strdup(lib);
@@ -236,8 +237,7 @@ int sp_cli_run(int argc, char **argv)
     }
 
     char dir[PATH_MAX];
-    const char *envdir = getenv("SENTRYPROF_SPOOL_DIR");
-    if (envdir && *envdir) snprintf(dir, sizeof dir, "%s", envdir);
+    if (spool && *spool) snprintf(dir, sizeof dir, "%s", spool); /* what the child got */
     else if (!sp_cli_default_spool(dir, sizeof dir)) return 127;
     sp_cli_strvec_t before = {0};
     (void)sp_cli_collect_dir(&before, dir, 0); /* sorted; missing: empty */

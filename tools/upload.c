@@ -109,20 +109,8 @@ static void sleep_until_mono(double t)
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
 }
 
-/* SENTRYPROF_SPOOL_MAX_BYTES: bytes, optionally with a K, M or G suffix (powers of 1024). */
-static unsigned long long spool_max_bytes(void)
-{
-    const unsigned long long def = SP_DEFAULT_SPOOL_MAX_BYTES;
-    const char *v = getenv(SP_ENV_SPOOL_MAX_BYTES);
-    unsigned long long x;
-    if (!v || !*v) return def;
-    if (!sp_config_parse_size(v, &x)) { /* the same parser as the profiled process */
-        sp_cli_err("warning: %s=\"%s\" is not a positive size in bytes (K, M, G suffixes "
-                   "allowed); using %llu", SP_ENV_SPOOL_MAX_BYTES, v, def);
-        return def;
-    }
-    return x;
-}
+/* SENTRYPROF_SPOOL_MAX_BYTES, as config parsed it (a bad value warned, the default used). */
+static unsigned long long spool_max_bytes(void) { return sp_cli_config()->spool_max_bytes; }
 
 static int io_send(void *ctx, const sp_transport_request_t *req, const char *envelope, size_t len,
                    long timeout_ms, sp_transport_response_t *resp)
@@ -227,10 +215,10 @@ int sp_cli_upload(int argc, char **argv)
     const char *spool_arg = args.spool, *dsn_arg = args.dsn;
     double timeout = args.timeout;
     double deadline = now_mono() + timeout;
-    if (sp_config_env_bool(SP_ENV_DEBUG, false)) sp_log_set_level(SP_LOG_DEBUG); /* as config reads it */
+    if (sp_cli_config()->debug) sp_log_set_level(SP_LOG_DEBUG);
 
     /* The DSN first: a bad one touches nothing. */
-    const char *dsn = dsn_arg ? dsn_arg : getenv(SP_ENV_DSN);
+    const char *dsn = dsn_arg ? dsn_arg : sp_cli_config()->has_dsn ? sp_cli_config()->dsn : NULL;
     char why[256];
     sp_dsn_t parsed;
     if (!dsn || !*dsn) {

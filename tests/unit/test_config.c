@@ -1,6 +1,9 @@
 /* Check tests for src/config.c: the environment is read once, at load time (LANG reaches
  * the profile from there, not from getenv on the agent thread). */
 #include "unit.h"
+#include <errno.h>
+#include <limits.h>
+#include <unistd.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,10 +83,114 @@ START_TEST(test_bool_values)
     setenv(SP_ENV_KEEP_PERF_MAP, "2", 1); /* not a truth value: warning, default */
     sp_config_load(&cfg);
     ck_assert_msg(!cfg.keep_perf_map, "\"2\": expected the default 0");
-    ck_assert(sp_config_env_bool(SP_ENV_KEEP_PERF_MAP, true));
     unsetenv(SP_ENV_KEEP_PERF_MAP);
     unsetenv(SP_ENV_DEBUG);
-    ck_assert(!sp_config_env_bool(SP_ENV_DISABLE, false));
+
+    /* review defect 4: SENTRYPROF_DISABLE=false used to disable; DEBUG=true is debug */
+    static const struct {
+        const char *v;
+        bool want;
+    } disable[] = {{"false", false}, {"0", false}, {"off", false}, {"No", false}, {"true", true},
+                   {"1", true}, {"ON", true}, {"maybe", false}, {"", false}};
+    for (size_t i = 0; i < sizeof disable / sizeof *disable; i++) {
+        setenv(SP_ENV_DISABLE, disable[i].v, 1);
+        setenv(SP_ENV_DEBUG, disable[i].v, 1);
+        sp_config_load_gate(&cfg);
+        ck_assert_msg(cfg.disable == disable[i].want && cfg.debug == disable[i].want,
+                      "SENTRYPROF_DISABLE/DEBUG=\"%s\": expected %d %d, saw %d %d", disable[i].v,
+                      disable[i].want, disable[i].want, cfg.disable, cfg.debug);
+    }
+    unsetenv(SP_ENV_DISABLE);
+    unsetenv(SP_ENV_DEBUG);
+}
+END_TEST
+
+/* The JS helper's variables are parsed here (the bridge hands them over): the helper's
+ * former rules, one warning and the default for a bad value. */
+START_TEST(test_js_side_values)
+{
+    sp_config_t cfg;
+    unsetenv(SP_ENV_TRACES_SAMPLE_RATE);
+    unsetenv(SP_ENV_PROFILES_SAMPLE_RATE);
+    unsetenv(SP_ENV_HTTP);
+    unsetenv(SP_ENV_HTTP_PER_SECOND);
+    sp_config_load(&cfg);
+    ck_assert(cfg.traces_sample_rate == 1 && cfg.profiles_sample_rate == 1 && !cfg.profiles_rate_from_env);
+    ck_assert_str_eq(cfg.http, "auto");
+    ck_assert(cfg.http_per_second == 100);
+
+    static const struct {
+        const char *v;
+        double want;
+    } rates[] = {{"0", 0}, {"0.25", 0.25}, {" .5 ", 0.5}, {"1", 1}, {"1e-1", 0.1}, {"2", 1},
+                 {"-0.5", 1}, {"lots", 1}, {"0x1", 1}, {"nan", 1}, {"inf", 1}, {"0.5x", 1}};
+    for (size_t i = 0; i < sizeof rates / sizeof *rates; i++) {
+        setenv(SP_ENV_TRACES_SAMPLE_RATE, rates[i].v, 1);
+        sp_config_load(&cfg);
+        ck_assert_msg(cfg.traces_sample_rate == rates[i].want, "SENTRY_TRACES_SAMPLE_RATE=\"%s\": expected %g, saw %g",
+                      rates[i].v, rates[i].want, cfg.traces_sample_rate);
+    }
+    setenv(SP_ENV_PROFILES_SAMPLE_RATE, "  ", 1); /* blank: unset */
+    sp_config_load(&cfg);
+    ck_assert(!cfg.profiles_rate_from_env && cfg.profiles_sample_rate == 1);
+    setenv(SP_ENV_PROFILES_SAMPLE_RATE, "0.1", 1);
+    sp_config_load(&cfg);
+    ck_assert(cfg.profiles_rate_from_env && cfg.profiles_sample_rate == 0.1);
+    setenv(SP_ENV_HTTP, "EMIT", 1);
+    setenv(SP_ENV_HTTP_PER_SECOND, "2.5", 1);
+    sp_config_load(&cfg);
+    ck_assert_str_eq(cfg.http, "emit");
+    ck_assert(cfg.http_per_second == 2.5);
+    setenv(SP_ENV_HTTP, "sometimes", 1);
+    setenv(SP_ENV_HTTP_PER_SECOND, "-1", 1);
+    sp_config_load(&cfg);
+    ck_assert_str_eq(cfg.http, "auto");
+    ck_assert(cfg.http_per_second == 100);
+    unsetenv(SP_ENV_TRACES_SAMPLE_RATE);
+    unsetenv(SP_ENV_PROFILES_SAMPLE_RATE);
+    unsetenv(SP_ENV_HTTP);
+    unsetenv(SP_ENV_HTTP_PER_SECOND);
+}
+END_TEST
+
+/* config owns the spool directory's default: SENTRYPROF_SPOOL_DIR, else under TMPDIR. */
+START_TEST(test_spool_dir_default)
+{
+    char buf[PATH_MAX], want[PATH_MAX];
+    unsigned uid = (unsigned)getuid();
+    snprintf(want, sizeof want, "/tmp/sentryprof-%u", uid);
+    ck_assert_int_eq(sp_config_spool_dir(NULL, NULL, buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, want);
+    ck_assert_int_eq(sp_config_spool_dir(NULL, "relative", buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, want);
+    snprintf(want, sizeof want, "/var/tmp/sentryprof-%u", uid);
+    ck_assert_int_eq(sp_config_spool_dir("", "/var/tmp//", buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, want);
+    snprintf(want, sizeof want, "/sentryprof-%u", uid);
+    ck_assert_int_eq(sp_config_spool_dir(NULL, "/", buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, want);
+    ck_assert_int_eq(sp_config_spool_dir("/srv/spool", "/var/tmp", buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, "/srv/spool");
+    char small[8];
+    ck_assert_int_eq(sp_config_spool_dir("/srv/spool", NULL, small, sizeof small), -ENAMETOOLONG);
+    ck_assert_str_eq(small, "");
+    ck_assert_int_eq(sp_config_spool_dir(NULL, NULL, NULL, 0), -EINVAL);
+
+    sp_config_t cfg;
+    unsetenv(SP_ENV_SPOOL_DIR);
+    setenv(SP_ENV_TMPDIR, "/var/tmp", 1);
+    sp_config_load(&cfg);
+    snprintf(want, sizeof want, "/var/tmp/sentryprof-%u", uid);
+    ck_assert_str_eq(cfg.spool_dir, want);
+    ck_assert_str_eq(cfg.tmpdir, "/var/tmp");
+    setenv(SP_ENV_SPOOL_DIR, "", 1); /* empty: unset */
+    sp_config_load(&cfg);
+    ck_assert_str_eq(cfg.spool_dir, want);
+    setenv(SP_ENV_SPOOL_DIR, "/srv/spool", 1); /* wins over TMPDIR, used as is */
+    sp_config_load(&cfg);
+    ck_assert_str_eq(cfg.spool_dir, "/srv/spool");
+    unsetenv(SP_ENV_SPOOL_DIR);
+    unsetenv(SP_ENV_TMPDIR);
 }
 END_TEST
 
@@ -152,6 +259,8 @@ SP_UNIT_SUITE(config)
     tcase_add_test(tc, test_locale_read_once);
     tcase_add_test(tc, test_node_args_v8_log);
     tcase_add_test(tc, test_bool_values);
+    tcase_add_test(tc, test_js_side_values);
+    tcase_add_test(tc, test_spool_dir_default);
     tcase_add_test(tc, test_native_stack_safe);
     suite_add_tcase(s, tc);
     return s;
