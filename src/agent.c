@@ -44,6 +44,7 @@
 #include "symbolize.h"
 #include "txn.h"
 #include "uploader.h"
+#include "v8decode.h"
 
 #define SP_AGENT_TICK_MS 100 /* how often the ring is drained */
 #define SP_AGENT_MAP_DIR "/tmp" /* where V8 writes perf-<pid>.map */
@@ -576,6 +577,7 @@ static void drain(void)
             sp_symbolizer_refresh(agent.sym);
             refreshed = true;
         }
+        sp_v8decode_rewrite(&agent.scratch, agent.sym); /* now: V8's objects move later */
         const sp_sample_t *s = &agent.scratch;
         bool in_session = gen && s->ts_ns >= start && s->ts_ns < end;
         /* taken before the current session began, while an earlier one's chunk is open */
@@ -779,6 +781,7 @@ static void *agent_main(void *arg)
     /* only the file we created: never a planted symlink or someone else's map */
     if (agent.opts.remove_perf_map && agent.opts.perf_map_path) sp_mapfile_remove(agent.opts.cfg->spool_dir);
     sp_stats_log();
+    sp_v8decode_log_stats();
     SP_DEBUG("memory: %zu bytes in use, peak %zu", sp_mem_in_use(), sp_mem_peak());
     pthread_mutex_lock(&agent.lock);
     agent.done = true;
@@ -803,6 +806,7 @@ int sp_agent_start(const sp_agent_opts_t *opts)
     agent.sess_end_ns = UINT64_MAX;
     agent.sym = sp_symbolizer_new(NULL, NULL, opts->process_start); /* perf map: perf_map_check */
     if (!agent.sym) return -ENOMEM;
+    sp_v8decode_init(); /* before the first sample: the handler reads its layout */
     agent.last_commit_ns = mono_ns();
 
     pthread_condattr_t ca;

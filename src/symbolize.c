@@ -14,6 +14,7 @@
 #include "log.h"
 #include "mem.h"
 #include "perfmap.h"
+#include "v8decode.h"
 
 #define SP_SYM_MAX_ELF 512
 #define SP_SYM_NAME_MAX 1024
@@ -343,6 +344,20 @@ static void resolve_uncached(sp_symbolizer_t *sym, uint64_t addr, bool return_ad
     uint64_t lookup = return_addr && addr ? addr - 1 : addr;
     memset(f, 0, sizeof *f); /* key and json stay NULL: only cache entries carry them */
     sym->resolved_stable = false;
+    const sp_v8fn_t *v8 = sp_v8decode_lookup(addr); /* named from V8's frame slots */
+    if (v8) {
+        snprintf(sym->func, sizeof sym->func, "%s", v8->function);
+        f->function = sym->func;
+        if (v8->script) {
+            script_path(v8->script, strlen(v8->script), sym->path, sizeof sym->path);
+            f->abs_path = sym->path;
+            f->in_app = js_in_app(sym->path);
+        }
+        f->lineno = v8->lineno;
+        f->colno = v8->colno;
+        sym->resolved_stable = true; /* a synthetic address never changes meaning */
+        return;
+    }
     if (resolve_js(sym, lookup, addr, f)) return;
 
     f->native = true;

@@ -252,6 +252,85 @@ START_TEST(test_native_stack_safe)
 }
 END_TEST
 
+/* Runs a load with stderr captured; returns what it printed (malloc'd). */
+typedef void (*load_fn)(sp_config_t *cfg, const char *const *warn_for);
+static char *captured(load_fn fn, sp_config_t *cfg, const char *const *warn_for)
+{
+    FILE *f = tmpfile(); /* unlinked already: nothing left behind */
+    ck_assert_ptr_nonnull(f);
+    int saved = dup(2);
+    ck_assert_int_ge(saved, 0);
+    ck_assert_int_ge(dup2(fileno(f), 2), 0);
+    fn(cfg, warn_for);
+    dup2(saved, 2);
+    close(saved);
+    off_t n = lseek(fileno(f), 0, SEEK_END); /* the log writes the fd with write(2) */
+    ck_assert_int_ge(n, 0);
+    char *out = calloc(1, (size_t)n + 1);
+    ck_assert_ptr_nonnull(out);
+    if (n > 0) ck_assert_int_eq(pread(fileno(f), out, (size_t)n, 0), n);
+    fclose(f);
+    return out;
+}
+static void full_load(sp_config_t *cfg, const char *const *warn_for)
+{
+    (void)warn_for;
+    sp_config_load(cfg);
+}
+static void gate_only(sp_config_t *cfg, const char *const *warn_for)
+{
+    (void)warn_for;
+    sp_config_load_gate(cfg);
+}
+static void engine_only(sp_config_t *cfg, const char *const *warn_for)
+{
+    (void)warn_for;
+    sp_config_load_engine(cfg);
+}
+static int lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+/* One warning per bad value in the profiled process; the CLI's loader warns only for the
+ * variables its command names (an upload child must not repeat its parent's lines); a
+ * process left out by the gate says nothing about DEBUG. */
+START_TEST(test_warnings_once)
+{
+    sp_config_t cfg;
+    setenv(SP_ENV_HZ, "lots", 1);
+    setenv(SP_ENV_SPOOL_MAX_BYTES, "lots", 1);
+    char *out = captured(full_load, &cfg, NULL);
+    ck_assert_msg(lines(out) == 2 && strstr(out, "SENTRYPROF_HZ=\"lots\"") &&
+                      strstr(out, "SENTRYPROF_SPOOL_MAX_BYTES=\"lots\""),
+                  "the profiled process: expected 2 warning lines (HZ, SPOOL_MAX_BYTES), saw:\n%s", out);
+    free(out);
+    static const char *const upload[] = {SP_ENV_SPOOL_MAX_BYTES, NULL};
+    out = captured(sp_config_load_cli, &cfg, upload);
+    ck_assert_msg(lines(out) == 1 && strstr(out, "SENTRYPROF_SPOOL_MAX_BYTES=\"lots\""),
+                  "the CLI naming SPOOL_MAX_BYTES: expected its one line, saw:\n%s", out);
+    ck_assert_int_eq(cfg.hz, SP_DEFAULT_HZ);
+    free(out);
+    out = captured(sp_config_load_cli, &cfg, NULL);
+    ck_assert_msg(!*out, "the CLI naming nothing: expected no line, saw:\n%s", out);
+    free(out);
+    unsetenv(SP_ENV_HZ);
+    unsetenv(SP_ENV_SPOOL_MAX_BYTES);
+
+    setenv(SP_ENV_DEBUG, "maybe", 1);
+    out = captured(gate_only, &cfg, NULL);
+    ck_assert_msg(!*out && !cfg.debug, "gate with DEBUG=maybe: expected silence, saw:\n%s", out);
+    free(out);
+    out = captured(engine_only, &cfg, NULL);
+    ck_assert_msg(lines(out) == 1 && strstr(out, "SENTRYPROF_DEBUG=\"maybe\""),
+                  "engine after the gate: expected DEBUG's one line, saw:\n%s", out);
+    free(out);
+    unsetenv(SP_ENV_DEBUG);
+}
+END_TEST
+
 SP_UNIT_SUITE(config)
 {
     Suite *s = suite_create("config");
@@ -261,6 +340,7 @@ SP_UNIT_SUITE(config)
     tcase_add_test(tc, test_bool_values);
     tcase_add_test(tc, test_js_side_values);
     tcase_add_test(tc, test_spool_dir_default);
+    tcase_add_test(tc, test_warnings_once);
     tcase_add_test(tc, test_native_stack_safe);
     suite_add_tcase(s, tc);
     return s;
