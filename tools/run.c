@@ -223,8 +223,8 @@ int sp_cli_run(int argc, char **argv)
     if (spool && !*spool) return sp_cli_bad_usage("run: --spool needs a directory");
 
     if (!set_preload()) return 127;
-    if ((hz && !set_env("SENTRYPROF_HZ", hz)) || (clock && !set_env("SENTRYPROF_CLOCK", clock)) ||
-        (mode && !set_env("SENTRYPROF_MODE", mode)) || (spool && !set_env("SENTRYPROF_SPOOL_DIR", spool)))
+    if ((hz && !set_env(SP_ENV_HZ, hz)) || (clock && !set_env(SP_ENV_CLOCK, clock)) ||
+        (mode && !set_env(SP_ENV_MODE, mode)) || (spool && !set_env(SP_ENV_SPOOL_DIR, spool)))
         return 127;
     bool summary = !quiet && (want_summary || isatty(STDERR_FILENO));
     char **cmd = argv + i;
