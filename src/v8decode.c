@@ -359,7 +359,7 @@ static int pc_kind(sp_symbolizer_t *sym, const sp_sample_t *s, unsigned k)
 {
     sp_frame_t f;
     sp_symbolizer_resolve(sym, s->pcs[k], k > 0, &f);
-    if (!f.native || !f.function) return 0;
+    if (f.kind != SP_FRAME_NATIVE || !f.function) return 0;
     bool builtin = strncmp(f.function, "Builtins_", 9) == 0;
     if (k > 0 && builtin && strncmp(f.function, "Builtins_Interpreter", 20) == 0) return 1;
     /* The leaf may also be native code that has not (yet) built a frame over the
