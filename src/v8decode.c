@@ -210,7 +210,9 @@ static bool scope_info_name(uint64_t si, char **name, int64_t *start)
         if (is_smi(slots[i])) continue; /* a saved class variable index, a slot index */
         if (!is_heap(slots[i])) return false;
         int t = type_of(slots[i]);
-        if (t < 0 || t >= D.l.first_nonstring) return false; /* not a name: unsure */
+        /* Not a string: the end of the names (an undefined inferred name, the outer
+         * scope). Fine after the empty function name, unsure before any name. */
+        if (t < 0 || t >= D.l.first_nonstring) return *name != NULL;
         char *n = dup_string(slots[i]);
         if (!n) return false;
         if (*n || *name) { /* a non-empty name, or the empty one when no inferred name follows */
@@ -357,7 +359,7 @@ static int pc_kind(sp_symbolizer_t *sym, const sp_sample_t *s, unsigned k)
 {
     sp_frame_t f;
     sp_symbolizer_resolve(sym, s->pcs[k], k > 0, &f);
-    if (!f.native || !f.function) return 0;
+    if (f.kind != SP_FRAME_NATIVE || !f.function) return 0;
     bool builtin = strncmp(f.function, "Builtins_", 9) == 0;
     if (k > 0 && builtin && strncmp(f.function, "Builtins_Interpreter", 20) == 0) return 1;
     /* The leaf may also be native code that has not (yet) built a frame over the

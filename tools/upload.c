@@ -15,9 +15,9 @@
  * 3 bad or missing DSN; 2 usage; 1 any other error.
  * Single-threaded; the CLI process only. Memory through sp_mem (jansson's via main,
  * libcurl's via sp_transport_global_init, zlib's via transport.c).
- * Environment: SENTRY_DSN, SENTRYPROF_SPOOL_DIR and TMPDIR (default spool),
- * SENTRYPROF_SPOOL_MAX_BYTES, SENTRYPROF_DEBUG (one debug line per request), and libcurl's
- * proxy variables.
+ * Environment (through config's loader, sp_cli_config): SENTRY_DSN, SENTRYPROF_SPOOL_DIR
+ * and TMPDIR (default spool), SENTRYPROF_SPOOL_MAX_BYTES, SENTRYPROF_DEBUG (one debug line
+ * per request); libcurl reads its own proxy variables.
  */
 #ifndef _GNU_SOURCE /* configure may pass -D_GNU_SOURCE=1 */
 #define _GNU_SOURCE

@@ -6,7 +6,9 @@
 // "trampoline"). Samples without either are not counted in leaf.
 // Usage: node js-leaf-facts.js FILE...   (spooled envelopes, as stack-facts.js reads them)
 // Or:    node js-leaf-facts.js --cpuprofile FILE   (V8's --cpu-prof output: the same facts
-//        from V8's own samples, weighted by their time deltas in units of the median delta)
+//        from V8's own samples, one count each: weighting by V8's wall-clock time deltas
+//        would put a descheduled thread's wait on whichever sample follows it, which on a
+//        busy machine moves shares by more than the decoder's error)
 const fs = require('fs');
 const path = require('path');
 const args = process.argv.slice(2);
@@ -18,10 +20,8 @@ if (args[0] === '--cpuprofile') {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map();
   for (const n of p.nodes) for (const c of n.children || []) parent.set(c, n.id);
-  const deltas = p.timeDeltas.slice().sort((a, b) => a - b);
-  const unit = Math.max(1, deltas[deltas.length >> 1]);
-  p.samples.forEach((id, i) => {
-    const w = Math.max(0, p.timeDeltas[i + 1] !== undefined ? p.timeDeltas[i + 1] : unit) / unit;
+  p.samples.forEach((id) => {
+    const w = 1;
     samples += w;
     for (let n = byId.get(id); n; n = byId.get(parent.get(n.id))) {
       const cf = n.callFrame;

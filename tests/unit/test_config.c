@@ -27,7 +27,9 @@ START_TEST(test_locale_read_once)
     sp_session_t *s = sp_session_new();
     ck_assert_ptr_nonnull(s);
     sp_frame_t f = {.function = "f", .abs_path = "/app/f.js", .lineno = 1};
-    uint32_t fr[] = {(uint32_t)sp_session_frame(s, &f)};
+    sp_frames_t *ft = sp_frames_new();
+    ck_assert_ptr_nonnull(ft);
+    uint32_t fr[] = {(uint32_t)sp_session_frame(s, ft, (uint32_t)sp_frames_intern(ft, &f))};
     long st = sp_session_stack(s, fr, 1);
     ck_assert_int_eq(sp_session_sample(s, st, "0", "main", 1795549336000000000ull), 0);
     ck_assert_int_eq(sp_session_sample(s, st, "0", "main", 1795549336100000000ull), 0);
@@ -51,6 +53,7 @@ START_TEST(test_locale_read_once)
     json_decref(p);
     sp_mem_free(text);
     sp_session_free(s);
+    sp_frames_free(ft);
 
     unsetenv("LANG");
     sp_config_load(&cfg);

@@ -165,6 +165,27 @@ START_TEST(test_empty_name_takes_inferred_name)
 }
 END_TEST
 
+START_TEST(test_empty_name_without_inferred_name)
+{
+    setup();
+    uint64_t fn, bca;
+    uint64_t si = scope_info(1, 0, 5, str(""));
+    uint64_t *o = (uint64_t *)(uintptr_t)(si - 1);
+    uint64_t *undef = alloc(2);
+    undef[0] = map_of(131); /* an oddball: the inferred name slot holds undefined */
+    o[9] = smi(0), o[10] = tag(undef);
+    function(si, script("/a.js", (int[]){9}, 1), &fn, &bca);
+    sp_v8fn_t v;
+    ck_assert(sp_v8decode_frame(fn, bca, smi(0), &v));
+    ck_assert_str_eq(v.function, "");
+    /* No string at all where the name belongs: unsure, nothing named. */
+    o[8] = tag(undef);
+    sp_v8decode_reset();
+    ck_assert(sp_v8decode_init_with(get));
+    ck_assert(!sp_v8decode_frame(fn, bca, smi(0), &v));
+}
+END_TEST
+
 START_TEST(test_cons_string_name)
 {
     setup();
@@ -248,6 +269,7 @@ SP_UNIT_SUITE(v8decode)
     tcase_add_test(tc, test_name_string_and_script);
     tcase_add_test(tc, test_scope_info_name_and_line);
     tcase_add_test(tc, test_empty_name_takes_inferred_name);
+    tcase_add_test(tc, test_empty_name_without_inferred_name);
     tcase_add_test(tc, test_cons_string_name);
     tcase_add_test(tc, test_wrong_types_name_nothing);
     tcase_add_test(tc, test_unmapped_memory_never_faults);
