@@ -13,6 +13,8 @@
 #include "log.h"
 #include "mem.h"
 #include "perfmap.h"
+#include "procmaps.h"
+#include "v8names.h"
 
 #define SP_SYM_MAX_ELF 512
 #define SP_SYM_NAME_MAX 1024
@@ -189,8 +191,8 @@ static bool resolve_js(sp_symbolizer_t *sym, uint64_t addr, uint64_t pc, sp_fram
     if (!sym->perfmap) return false;
     const sp_perfmap_entry_t *e = sp_perfmap_lookup(sym->perfmap, addr);
     if (!e) return false;
-    sp_jsname_t js;
-    if (sp_jsname_parse(e->name, &js) < 0) return false;
+    sp_v8name_t js;
+    if (sp_v8names_parse(e->name, &js) < 0) return false;
     /* V8's own code: from Node 22 on, V8 copies its embedded builtins next to the JIT code
      * and logs them in the perf map ("Builtin:CEntry_...", "BytecodeHandler:LdaZero").
      * They are native frames named the way node's ELF symbols name them on older nodes
@@ -200,7 +202,9 @@ static bool resolve_js(sp_symbolizer_t *sym, uint64_t addr, uint64_t pc, sp_fram
     bool handler = js.kind_len == 15 && memcmp(js.kind, "BytecodeHandler", 15) == 0;
     if (builtin || handler) {
         if (!sym->exe[0]) {
-            ssize_t n = readlink("/proc/self/exe", sym->exe, sizeof sym->exe - 1);
+            char link[SP_SYM_NAME_MAX];
+            snprintf(link, sizeof link, "%s/proc/self/exe", sym->maps_root ? sym->maps_root : "");
+            ssize_t n = readlink(link, sym->exe, sizeof sym->exe - 1);
             if (n > 0) sym->exe[n] = '\0';
             else snprintf(sym->exe, sizeof sym->exe, "node");
         }
