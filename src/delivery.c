@@ -1,6 +1,6 @@
 /* delivery: the upload policy of `sentryprof upload` (API in delivery.h): claim order and
  * cursor, batch splitting, drops and their discards, rate-limit and backoff decisions, and
- * the shared state.json entries they read and write.
+ * the shared state.json entries they read and write (through delivery_state.h).
  *
  * Owns: nothing beyond one sp_delivery_t (the caller's) and the claims of one call.
  * Threads: the CLI's one thread; any number of uploader processes share the spool (each
@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h" /* SP_ENV_SPOOL_MAX_BYTES, named in a debug line */
 #include "envelope.h"
 #include "fsio.h"
@@ -35,19 +36,9 @@
 #include "spool_run.h"
 #include "spool_state.h"
 
-static double now_unix(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+static double now_unix(void) { return (double)sp_clock_real_ns() / 1e9; }
 
-static double now_mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+static double now_mono(void) { return (double)sp_clock_mono_ns() / 1e9; }
 
 static long remaining_ms(const sp_delivery_t *d)
 {
@@ -95,56 +86,6 @@ static void status_line(const sp_delivery_t *d, const char *cause, const char *f
     d->io.status(d->io.ctx, cause, buf);
 }
 
-static const char *item_type(const sp_envelope_parsed_t *env, size_t i)
-{
-    const char *t = json_string_value(json_object_get(env->items[i].header, "type"));
-    return t && *t ? t : "?";
-}
-
-static void count_categories(const sp_envelope_parsed_t *env, sp_delivery_cats_t *c)
-{
-    memset(c, 0, sizeof *c);
-    for (size_t i = 0; i < env->count; i++) {
-        int cat = sp_ratelimit_item_category(item_type(env, i));
-        c->n[cat > 0 ? cat : SP_RL_ALL]++;
-    }
-}
-
-int sp_delivery_add_discards(json_t *state, const char *reason, const sp_delivery_cats_t *c)
-{
-    int changed = 0;
-    for (int cat = 1; cat < SP_RL_COUNT; cat++) {
-        if (!c->n[cat]) continue;
-        int r = sp_spool_state_discard_add(state, reason, sp_ratelimit_category_name(cat), c->n[cat]);
-        if (r > 0) changed = 1;
-    }
-    return changed;
-}
-
-void sp_delivery_categories(const char *data, size_t len, sp_delivery_cats_t *c)
-{
-    sp_envelope_parsed_t env;
-    sp_spool_run_reader_t r;
-    if (data && sp_spool_run_reader_init(&r, data, len) == 0) {
-        memset(c, 0, sizeof *c);
-        const char *e;
-        size_t elen;
-        while (sp_spool_run_reader_next(&r, &e, &elen)) {
-            sp_delivery_cats_t one;
-            sp_delivery_categories(e, elen, &one);
-            for (int i = 0; i < SP_RL_COUNT; i++) c->n[i] += one.n[i];
-        }
-        return;
-    }
-    if (data && len && sp_envelope_parse(data, len, &env) == 0) {
-        count_categories(&env, c);
-        sp_envelope_parsed_free(&env);
-        return;
-    }
-    memset(c, 0, sizeof *c);
-    c->n[sp_ratelimit_category(SP_DELIVERY_UNKNOWN_CATEGORY)] = 1;
-}
-
 /* ---- state updates (each one locked read-modify-write of state.json) ---- */
 
 typedef struct {
@@ -155,7 +96,7 @@ typedef struct {
 static int upd_discards(json_t *state, void *ctx)
 {
     const discard_upd_t *u = ctx;
-    return sp_delivery_add_discards(state, u->reason, u->cats);
+    return sp_delivery_state_add_discards(state, u->reason, u->cats);
 }
 
 static void record_discards(sp_delivery_t *d, const char *reason, const sp_delivery_cats_t *c)
@@ -173,99 +114,13 @@ static void put_back(sp_delivery_t *d, json_t *discards)
     if (rc < 0) SP_DEBUG("upload: cannot keep pending discards: %s", strerror(-rc));
 }
 
-/* Rate limits and backoff are kept per DSN in state.json ("dsns": {"<scheme>://<key>@<host>
- * [:port][prefix]/<project>": {"rate_limits", "backoff"}}): what one project's Sentry said,
- * or a DSN that failed, must not hold back another DSN sharing the spool (a fixed one). */
-
-static json_t *dsn_state(json_t *state, const char *key, bool create)
-{
-    json_t *all = json_object_get(state, SP_DELIVERY_STATE_DSNS);
-    if (!json_is_object(all)) {
-        if (!create || !(all = json_object()) ||
-            json_object_set_new(state, SP_DELIVERY_STATE_DSNS, all) < 0)
-            return NULL;
-    }
-    json_t *ds = json_object_get(all, key);
-    if (!json_is_object(ds)) {
-        if (!create || !(ds = json_object()) || json_object_set_new(all, key, ds) < 0) return NULL;
-    }
-    return ds;
-}
-
-/* Stores rl as key's entry; an entry with nothing left in it goes. */
-static int dsn_state_store(json_t *state, const char *key, const sp_ratelimit_t *rl, double now)
-{
-    json_t *ds = dsn_state(state, key, true);
-    if (!ds || sp_ratelimit_store(rl, ds, now) < 0) return -ENOMEM;
-    if (json_object_size(ds) == 0)
-        json_object_del(json_object_get(state, SP_DELIVERY_STATE_DSNS), key);
-    return 0;
-}
-
-void sp_delivery_dsn_key(const sp_dsn_t *dsn, char *buf, size_t len)
-{
-    char port[16] = "";
-    if (dsn->port) snprintf(port, sizeof port, ":%u", dsn->port);
-    snprintf(buf, len, "%s://%s@%s%s%s/%s", dsn->scheme, dsn->public_key, dsn->host, port,
-             dsn->prefix, dsn->project_id);
-}
-
-typedef struct {
-    const char *dsn_key;
-    const sp_transport_response_t *resp;
-    sp_send_outcome_t outcome;
-    const sp_delivery_cats_t *cats; /* the envelope's categories */
-    double now;
-    sp_ratelimit_t rl;  /* out: the state after the update */
-} response_upd_t;
-
-static int upd_response_apply(json_t *state, response_upd_t *u)
-{
-    sp_ratelimit_t *rl = &u->rl;
-    sp_ratelimit_init(rl);
-    sp_ratelimit_load(rl, dsn_state(state, u->dsn_key, false));
-    sp_ratelimit_apply_response(rl, u->resp->status, u->resp->rate_limits, u->resp->retry_after,
-                                u->now);
-    if (u->outcome == SP_SEND_RATE_LIMITED) {
-        /* A 429 whose headers limit none of this envelope's categories (say, only
-         * metric_bucket) would otherwise be retried at once, forever: hold its categories
-         * for the default time. */
-        bool limited = sp_ratelimit_until(rl, -1, u->now) > 0;
-        for (int c = 1; c < SP_RL_COUNT && !limited; c++)
-            if (u->cats->n[c] && sp_ratelimit_until(rl, c, u->now) > 0) limited = true;
-        for (int c = 1; c < SP_RL_COUNT && !limited; c++)
-            if (u->cats->n[c] && rl->until[c] < u->now + SP_RATELIMIT_DEFAULT_SECONDS)
-                rl->until[c] = u->now + SP_RATELIMIT_DEFAULT_SECONDS;
-    } else if (u->outcome == SP_SEND_OK) {
-        sp_ratelimit_backoff_reset(rl);
-    } else if (u->outcome == SP_SEND_RETRY) {
-        sp_ratelimit_backoff_fail(rl, u->now, jitter());
-    }
-    if (u->outcome == SP_SEND_DROP)
-        sp_delivery_add_discards(state, SP_DELIVERY_REASON_SEND, u->cats);
-    return dsn_state_store(state, u->dsn_key, rl, u->now) < 0 ? -ENOMEM : 1;
-}
-
-/* The state is written (an fsync'd replace) only when the answer changed it: a 200 with no
- * limits and no backoff to reset, the common case, costs no disk write. */
-static int upd_response(json_t *state, void *ctx)
-{
-    json_t *before = json_deep_copy(state);
-    int rc = upd_response_apply(state, ctx);
-    if (rc > 0 && before && json_equal(before, state)) rc = 0;
-    json_decref(before);
-    return rc;
-}
-
-/* The shared limits now (a fresh read: other uploaders may have learned something), and
- * whether discards wait to be reported (NULL: not asked). */
 static void load_limits_ex(sp_delivery_t *d, sp_ratelimit_t *rl, bool *discards)
 {
     json_t *st = NULL;
     sp_ratelimit_init(rl);
     if (discards) *discards = true; /* unknown: look under the lock */
     if (sp_spool_state_read(d->spool, &st) == 0) {
-        sp_ratelimit_load(rl, dsn_state(st, d->dsn_key, false));
+        sp_delivery_state_limits(st, d->dsn_key, rl);
         if (discards) *discards = json_array_size(json_object_get(st, "discards")) > 0;
     }
     json_decref(st);
@@ -339,16 +194,6 @@ static void report_failure(const sp_delivery_t *d, int sent, const sp_transport_
     }
 }
 
-double sp_delivery_held_until(const sp_ratelimit_t *rl, const sp_delivery_cats_t *c, double now)
-{
-    double until = sp_ratelimit_until(rl, -1, now);
-    for (int cat = 1; cat < SP_RL_COUNT; cat++) {
-        double u = c->n[cat] ? sp_ratelimit_until(rl, cat, now) : 0;
-        if (u > until) until = u;
-    }
-    return until;
-}
-
 /* ---- sending ---- */
 
 /* POSTs envelope bytes and applies the answer to the shared state. The outcome; *rl gets
@@ -374,15 +219,15 @@ static sp_send_outcome_t post(sp_delivery_t *d, const char *what, const char *da
     else
         SP_DEBUG("upload: %s: %zu bytes -> no response: %s", what, len, resp.message);
 
-    response_upd_t u = {
-        .dsn_key = d->dsn_key, .resp = &resp, .outcome = o, .cats = cats, .now = now_unix()};
-    rc = sp_spool_state_update(d->spool, upd_response, &u);
+    sp_delivery_answer_t u = {.dsn_key = d->dsn_key, .resp = &resp, .outcome = o, .cats = cats,
+                              .now = now_unix(), .jitter = jitter()};
+    rc = sp_spool_state_update(d->spool, sp_delivery_state_answer, &u);
     if (rc < 0) {
         SP_DEBUG("upload: cannot update %s/state.json: %s", sp_spool_dir(d->spool), strerror(-rc));
         /* Still honour the answer in this process. */
         sp_ratelimit_init(&u.rl);
         sp_ratelimit_apply_response(&u.rl, resp.status, resp.rate_limits, resp.retry_after, u.now);
-        if (o == SP_SEND_RETRY) sp_ratelimit_backoff_fail(&u.rl, u.now, jitter());
+        if (o == SP_SEND_RETRY) sp_ratelimit_backoff_fail(&u.rl, u.now, u.jitter);
     }
     *rl = u.rl;
     report_failure(d, sent, &resp, o, cats, rl);
@@ -502,7 +347,7 @@ static void explode_batch(sp_delivery_t *d, sp_spool_queue_claim_t *cl)
                 : rc == -EBADMSG ? "not a batch of envelopes"
                                  : strerror(-rc));
         sp_delivery_cats_t cats;
-        sp_delivery_categories(NULL, 0, &cats);
+        sp_delivery_state_categories(NULL, 0, &cats);
         record_discards(d, SP_DELIVERY_REASON_SEND, &cats);
         sp_spool_queue_claim_done(cl);
         d->dropped++;
@@ -546,7 +391,7 @@ static bool held_back(sp_delivery_t *d, sp_spool_queue_claim_t *cl, const char *
     if (rl->backoff_until > now) {
         note_wake(d, rl->backoff_until);
         d->stop = true;
-    } else if ((until = sp_delivery_held_until(rl, cats, now)) > 0) {
+    } else if ((until = sp_delivery_state_held_until(rl, cats, now)) > 0) {
         SP_DEBUG("upload: %s: rate limited for %.1f s more", what, until - now);
         note_wake(d, until);
     } else if (remaining_ms(d) < SP_DELIVERY_MIN_REQUEST_MS) {
@@ -572,7 +417,7 @@ static void settle(sp_delivery_t *d, sp_spool_queue_claim_t *cl, sp_send_outcome
         sp_spool_queue_claim_done(cl);
         break;
     case SP_SEND_RATE_LIMITED:
-        note_wake(d, sp_delivery_held_until(rl, cats, now_unix()));
+        note_wake(d, sp_delivery_state_held_until(rl, cats, now_unix()));
         sp_spool_queue_claim_release(cl);
         break;
     case SP_SEND_RETRY:
@@ -588,7 +433,7 @@ static void send_envelope(sp_delivery_t *d, sp_spool_queue_claim_t *cl, const ch
                           const sp_envelope_parsed_t *env)
 {
     sp_delivery_cats_t cats;
-    count_categories(env, &cats);
+    sp_delivery_state_count(env, &cats);
     sp_ratelimit_t rl;
     bool pending;
     load_limits_ex(d, &rl, &pending);
@@ -641,7 +486,7 @@ static void send_claimed(sp_delivery_t *d, sp_spool_queue_claim_t *cl)
     } else {
         /* Torn, foreign or oversized: Sentry could never take it. */
         sp_delivery_cats_t cats;
-        sp_delivery_categories(NULL, 0, &cats);
+        sp_delivery_state_categories(NULL, 0, &cats);
         if (!d->quiet)
             say(d, "%s: %s; dropped", what, rc == -EFBIG ? "too large" : "not a valid envelope");
         record_discards(d, SP_DELIVERY_REASON_SEND, &cats);
@@ -699,11 +544,11 @@ static void on_evict(const char *name, int fd, void *ctx)
     char *data = NULL;
     size_t len = 0;
     if (sp_fsio_read_fd(fd, e->d->max_file, &data, &len) == 0)
-        sp_delivery_categories(data, len, &cats);
+        sp_delivery_state_categories(data, len, &cats);
     else
-        sp_delivery_categories(NULL, 0, &cats);
+        sp_delivery_state_categories(NULL, 0, &cats);
     sp_mem_free(data);
-    sp_delivery_add_discards(e->state, SP_DELIVERY_REASON_CAP, &cats);
+    sp_delivery_state_add_discards(e->state, SP_DELIVERY_REASON_CAP, &cats);
     SP_DEBUG("upload: evicted ready/%s (spool over %s)", name, SP_ENV_SPOOL_MAX_BYTES);
 }
 
@@ -771,7 +616,8 @@ void sp_delivery_init(sp_delivery_t *d, sp_spool_t *spool, const sp_dsn_t *dsn,
     *d = (sp_delivery_t){.spool = spool, .dsn = *dsn, .io = *io, .quiet = quiet,
                          .deadline = deadline, .max_file = SP_DELIVERY_MAX_FILE,
                          .max_batch = SP_DELIVERY_MAX_BATCH};
-    sp_delivery_dsn_key(dsn, d->dsn_key, sizeof d->dsn_key);
+    sp_delivery_state_dsn_key(dsn, d->dsn_key, sizeof d->dsn_key);
 }
 
 long sp_delivery_remaining_ms(const sp_delivery_t *d) { return remaining_ms(d); }
+

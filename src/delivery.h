@@ -21,18 +21,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "delivery_state.h"
 #include "dsn.h"
-#include "ratelimit.h"
 #include "spool.h"
 #include "transport.h"
 
 #define SP_DELIVERY_MAX_FILE (64UL << 20)   /* larger files are dropped (Relay refuses them) */
 #define SP_DELIVERY_MAX_BATCH (128UL << 20) /* a batch is sealed at a few MiB (agent.c) */
 #define SP_DELIVERY_MIN_REQUEST_MS 200L     /* less time left: do not start a request */
-#define SP_DELIVERY_UNKNOWN_CATEGORY "profile_chunk" /* what an unreadable file most likely held */
-#define SP_DELIVERY_REASON_SEND "send_error"
-#define SP_DELIVERY_REASON_CAP "cache_overflow"
-#define SP_DELIVERY_STATE_DSNS "dsns" /* state.json: {"dsns": {"<dsn key>": {limits}}} */
 
 typedef struct {
     /* POSTs req (the gzip'd envelope; the plain bytes are envelope/len) within timeout_ms:
@@ -49,11 +45,6 @@ typedef struct {
     void *ctx;
 } sp_delivery_io_t;
 
-/* Items per data category (index SP_RL_*; [SP_RL_ALL] counts items of other types). */
-typedef struct {
-    json_int_t n[SP_RL_COUNT];
-} sp_delivery_cats_t;
-
 typedef struct {
     /* set by sp_delivery_init; max_file/max_batch may be lowered afterwards (tests) */
     sp_spool_t *spool;
@@ -69,7 +60,7 @@ typedef struct {
     /* per pass */
     bool stop;   /* end this pass: backoff started or deadline */
     double wake; /* unix time the earliest held file may go; 0: none */
-    char last[SP_SPOOL_NAME_MAX + 16]; /* the last file a split batch sent (the walk goes on after it) */
+    char last[SP_SPOOL_NAME_MAX + 16]; /* the last file a split batch sent: the walk goes on */
 } sp_delivery_t;
 
 /* Sets d up for dsn over spool (which must outlive it). */
@@ -83,19 +74,6 @@ void sp_delivery_pass(sp_delivery_t *d);
 /* Milliseconds left before d->deadline (0 when past). */
 long sp_delivery_remaining_ms(const sp_delivery_t *d);
 
-/* ---- pure parts (exposed for tests) ---- */
-
-/* "<scheme>://<key>@<host>[:port][prefix]/<project>": a DSN's entry in state.json. */
-void sp_delivery_dsn_key(const sp_dsn_t *dsn, char *buf, size_t len);
-/* The categories of a spool file's bytes: every envelope of a batch, the items of an
- * envelope, or (unparseable, or data NULL) one SP_DELIVERY_UNKNOWN_CATEGORY. */
-void sp_delivery_categories(const char *data, size_t len, sp_delivery_cats_t *c);
-/* Adds one discard per item of c to a state object (untracked types are not reported:
- * Sentry has no category we could name for them). 1 when it changed, else 0. */
-int sp_delivery_add_discards(json_t *state, const char *reason, const sp_delivery_cats_t *c);
-/* Until when (unix seconds) rl holds back a file with categories c: the latest limit of
- * "all" and of its categories, 0 when none. (Backoff is separate: rl->backoff_until.) */
-double sp_delivery_held_until(const sp_ratelimit_t *rl, const sp_delivery_cats_t *c, double now);
 /* ready/ name of envelope i of batch `batch`: "<batch without .envelopes>~NNNN.envelope",
  * which sorts right after the batch. */
 void sp_delivery_split_name(char *buf, size_t len, const char *batch, size_t i);

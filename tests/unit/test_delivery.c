@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "delivery.h"
+#include "delivery_state.h"
 #include "envelope.h"
 #include "mem.h"
 #include "spool_run.h"
@@ -473,11 +474,11 @@ START_TEST(held_until_and_categories)
 {
     sp_delivery_cats_t c;
     char *e = envelope("a", "transaction");
-    sp_delivery_categories(e, strlen(e), &c);
+    sp_delivery_state_categories(e, strlen(e), &c);
     free(e);
     ck_assert_int_eq(c.n[SP_RL_TRANSACTION], 1);
     ck_assert_int_eq(c.n[SP_RL_PROFILE_CHUNK], 0);
-    sp_delivery_categories("garbage", 7, &c); /* unreadable: one profile_chunk */
+    sp_delivery_state_categories("garbage", 7, &c); /* unreadable: one profile_chunk */
     ck_assert_int_eq(c.n[SP_RL_PROFILE_CHUNK], 1);
 
     sp_ratelimit_t rl;
@@ -485,18 +486,66 @@ START_TEST(held_until_and_categories)
     rl.until[SP_RL_PROFILE] = 1000;
     sp_delivery_cats_t tx = {{0}};
     tx.n[SP_RL_TRANSACTION] = 1;
-    ck_assert(sp_delivery_held_until(&rl, &tx, 500) == 0);
+    ck_assert(sp_delivery_state_held_until(&rl, &tx, 500) == 0);
     rl.until[SP_RL_ALL] = 800;
-    ck_assert(sp_delivery_held_until(&rl, &tx, 500) == 800);
+    ck_assert(sp_delivery_state_held_until(&rl, &tx, 500) == 800);
     rl.until[SP_RL_TRANSACTION] = 900;
-    ck_assert(sp_delivery_held_until(&rl, &tx, 500) == 900);
-    ck_assert(sp_delivery_held_until(&rl, &tx, 950) == 0);
+    ck_assert(sp_delivery_state_held_until(&rl, &tx, 500) == 900);
+    ck_assert(sp_delivery_state_held_until(&rl, &tx, 950) == 0);
 
     sp_dsn_t dsn;
     char why[64], key[SP_DSN_URL_MAX + SP_DSN_KEY_MAX];
     ck_assert_int_eq(sp_dsn_parse("https://k@o1.example.com:8443/a/7", &dsn, why, sizeof why), 0);
-    sp_delivery_dsn_key(&dsn, key, sizeof key);
+    sp_delivery_state_dsn_key(&dsn, key, sizeof key);
     ck_assert_str_eq(key, "https://k@o1.example.com:8443/a/7");
+}
+END_TEST
+
+/* What one answer changes in state.json, without a spool: limits per DSN, the default hold
+ * of a 429 that names none of the envelope's categories, backoff, discards of a refusal,
+ * and no write at all for a plain 200. */
+START_TEST(answer_updates_state)
+{
+    json_t *st = json_pack("{s:i}", "version", 1);
+    sp_delivery_cats_t tx = {{0}};
+    tx.n[SP_RL_TRANSACTION] = 2;
+    sp_transport_response_t resp = {.status = 429};
+    snprintf(resp.rate_limits, sizeof resp.rate_limits, "30:metric_bucket:key");
+    sp_delivery_answer_t a = {.dsn_key = "k1", .resp = &resp, .outcome = SP_SEND_RATE_LIMITED,
+                              .cats = &tx, .now = 1000, .jitter = 0.5};
+    ck_assert_int_eq(sp_delivery_state_answer(st, &a), 1);
+    ck_assert_msg(a.rl.until[SP_RL_TRANSACTION] == 1000 + SP_RATELIMIT_DEFAULT_SECONDS,
+                  "transactions held until %.0f, saw %.0f", 1000 + SP_RATELIMIT_DEFAULT_SECONDS,
+                  a.rl.until[SP_RL_TRANSACTION]);
+    sp_ratelimit_t rl;
+    sp_delivery_state_limits(st, "k1", &rl);
+    ck_assert(sp_delivery_state_held_until(&rl, &tx, 1001) == 1000 + SP_RATELIMIT_DEFAULT_SECONDS);
+    sp_delivery_state_limits(st, "k2", &rl); /* another DSN: not held */
+    ck_assert(sp_delivery_state_held_until(&rl, &tx, 1001) == 0);
+
+    resp = (sp_transport_response_t){.status = 503};
+    a = (sp_delivery_answer_t){.dsn_key = "k1", .resp = &resp, .outcome = SP_SEND_RETRY,
+                               .cats = &tx, .now = 1001, .jitter = 0.5};
+    ck_assert_int_eq(sp_delivery_state_answer(st, &a), 1);
+    ck_assert_uint_eq(a.rl.backoff_attempts, 1);
+    ck_assert(a.rl.backoff_until > 1001);
+
+    resp = (sp_transport_response_t){.status = 400};
+    a = (sp_delivery_answer_t){.dsn_key = "k1", .resp = &resp, .outcome = SP_SEND_DROP,
+                               .cats = &tx, .now = 1002, .jitter = 0.5};
+    ck_assert_int_eq(sp_delivery_state_answer(st, &a), 1);
+    json_t *d0 = json_array_get(json_object_get(st, "discards"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(d0, "reason")), "send_error");
+    ck_assert_str_eq(json_string_value(json_object_get(d0, "category")), "transaction");
+    ck_assert_int_eq(json_integer_value(json_object_get(d0, "quantity")), 2);
+
+    resp = (sp_transport_response_t){.status = 200};
+    a = (sp_delivery_answer_t){.dsn_key = "k1", .resp = &resp, .outcome = SP_SEND_OK,
+                               .cats = &tx, .now = 1003, .jitter = 0.5};
+    ck_assert_int_eq(sp_delivery_state_answer(st, &a), 1); /* the backoff ends */
+    ck_assert_uint_eq(a.rl.backoff_attempts, 0);
+    ck_assert_int_eq(sp_delivery_state_answer(st, &a), 0); /* nothing left to change */
+    json_decref(st);
 }
 END_TEST
 
@@ -519,6 +568,7 @@ SP_UNIT_SUITE(delivery)
     tcase_add_test(tc, rate_limited_category_held);
     tcase_add_test(tc, retry_backs_off_and_stops);
     tcase_add_test(tc, held_until_and_categories);
+    tcase_add_test(tc, answer_updates_state);
     suite_add_tcase(s, tc);
     return s;
 }
