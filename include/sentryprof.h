@@ -1,7 +1,7 @@
 /* sentryprof: the public interface of libsentryprof.so.
  *
  * The library is used through LD_PRELOAD, not linked against: these are the symbols
- * preload/exports.map exports, declared once so the definitions in preload/preload.c are
+ * preload/exports.map exports, declared once so the definitions in preload/ (preload.c, napi.c) are
  * checked against them (-Wmissing-prototypes). Everything else in the library is local.
  * fopen and fopen64 are exported too (interposed to redirect two files V8 opens); their
  * prototypes are <stdio.h>'s. */

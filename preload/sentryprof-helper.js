@@ -2,20 +2,22 @@
 // sentryprof's JS helper. libsentryprof.so adds `--require <this file>` to NODE_OPTIONS in
 // node processes, so it runs first in the main thread and in every worker thread. It binds
 // the already loaded library through N-API (process.dlopen on the path the library put in
-// SENTRYPROF_LIBRARY_PATH), registers the thread with the sampler, reads the JS-side config,
+// SENTRYPROF_LIBRARY_PATH), registers the thread with the sampler, takes the JS-side config
+// from it (the library parsed the environment),
 // exposes globalThis.__sentryprof (manual transactions, stats) and installs, from the sibling
 // files next to it:
 //   sentryprof-http.js     every incoming http/https request becomes a transaction;
 //   sentryprof-sentry7.js  apps using @sentry/node 7 get our profiles in the SDK's envelopes.
-// It must never throw into the app, print (but one warning per bad setting, and debug lines
+// It must never throw into the app, print (but debug lines
 // with SENTRYPROF_DEBUG=true), change the app's output or keep the event loop alive.
 (function sentryprofHelper() {
+  // The one variable the helper reads: where the library that --require'd it is (set by
+  // its constructor). Everything else comes parsed from the library (native.config).
   const lib = process.env.SENTRYPROF_LIBRARY_PATH;
   if (!lib || globalThis.__sentryprof) return;
-  const env = process.env;
-  // SENTRYPROF_DEBUG with config.h's truth values (1/true/yes/on, any case); once the bridge
-  // is bound, as the library parsed it (native.debug).
-  let debug = /^(1|true|yes|on)$/i.test(env.SENTRYPROF_DEBUG || '');
+  // SENTRYPROF_DEBUG as the library parsed it, once the bridge is bound; before that (a
+  // failed bind) there is nothing to ask, and nothing is said.
+  let debug = false;
   // One line whatever a value holds: control characters (a newline in a variable) escaped.
   const esc = (c) => ({ '\n': '\\n', '\r': '\\r', '\t': '\\t' }[c] || `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   const say = (line) => {
@@ -31,7 +33,7 @@
     return;
   }
   if (typeof native.registerThread !== 'function') return; // not our library's bridge
-  if (typeof native.debug === 'number') debug = native.debug === 1;
+  debug = native.debug === 1;
   // The library is loaded but not running here: a process SENTRYPROF_INCLUDE/EXCLUDE (or the
   // package-manager rule) left out, which inherited our --require from a profiled parent.
   if (native.active === 0) {
@@ -60,55 +62,26 @@
     process.versions.node, fatalMask);
   if (rc < 0 && debug) say(`debug: thread ${threadId} not sampled (${rc})`);
 
-  // ---- JS-side config (the native side reads the rest). Warnings and the debug dump come
-  // from the main thread only: workers see the same environment.
-  const warn = (msg) => { if (isMain) say(`warning: ${msg}`); };
+  // ---- JS-side config, parsed by the library (src/config.c: one parser, one warning per
+  // bad value, one default). Warnings from the JS side come from the main thread only.
   const dbg = (msg) => { if (debug) say(`debug: ${msg}`); };
-  const RATE = /^\s*(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\s*$/;
-  function rate(name, def) {
-    const v = env[name];
-    if (v === undefined || v.trim() === '') return def;
-    const x = RATE.test(v) ? Number(v) : NaN;
-    if (!(x >= 0 && x <= 1)) {
-      warn(`${name}="${v}" is not a number in 0..1; using ${def}`);
-      return def;
-    }
-    return x;
-  }
-  // A non-negative number (transactions per second ...).
-  function amount(name, def) {
-    const v = env[name];
-    if (v === undefined || v.trim() === '') return def;
-    const x = RATE.test(v) ? Number(v) : NaN;
-    if (!(x >= 0 && Number.isFinite(x))) {
-      warn(`${name}="${v}" is not a non-negative number; using ${def}`);
-      return def;
-    }
-    return x;
-  }
-  function choice(name, words, def) {
-    const v = env[name];
-    if (v === undefined || v === '') return def;
-    const w = v.toLowerCase();
-    if (words.includes(w)) return w;
-    warn(`${name}="${v}" is not one of ${words.join(', ')}; using "${def}"`);
-    return def;
-  }
+  const nc = native.config || {};
+  const num = (v, def) => (typeof v === 'number' && Number.isFinite(v) ? v : def);
   const config = {
     mode: native.mode === 'continuous' ? 'continuous' : 'transaction',
-    tracesSampleRate: rate('SENTRY_TRACES_SAMPLE_RATE', 1),
-    profilesSampleRate: rate('SENTRY_PROFILES_SAMPLE_RATE', 1),
+    tracesSampleRate: num(nc.tracesSampleRate, 1),
+    profilesSampleRate: num(nc.profilesSampleRate, 1),
     // auto: diagnostics_channel, or wrapping Server#emit only where node lacks the channels;
     // channel / emit: force one (tests); off: no HTTP auto-instrumentation.
-    http: choice('SENTRYPROF_HTTP', ['auto', 'channel', 'emit', 'off'], 'auto'),
+    http: ['auto', 'channel', 'emit', 'off'].includes(nc.http) ? nc.http : 'auto',
     // The budget of the HTTP auto-instrumentation: at most this many transactions per second
     // per JS thread (a token bucket holding one second's worth), whatever the sample rates,
     // like dd-trace's 100 traces/s per process; requests beyond it are counted
     // (stats().http_over_budget) and cost next to nothing. 0: no HTTP transactions.
-    httpPerSecond: amount('SENTRYPROF_HTTP_TRANSACTIONS_PER_SECOND', 100),
+    httpPerSecond: num(nc.httpPerSecond, 100),
     // Whether a rate came from the environment: the @sentry/node 7 bridge uses the SDK's own
     // profilesSampleRate first and SENTRY_PROFILES_SAMPLE_RATE only when the app set none.
-    profilesRateFromEnv: env.SENTRY_PROFILES_SAMPLE_RATE !== undefined && env.SENTRY_PROFILES_SAMPLE_RATE.trim() !== '',
+    profilesRateFromEnv: nc.profilesRateFromEnv === 1,
   };
 
   const roll = (r) => r >= 1 || (r > 0 && Math.random() < r);
@@ -128,7 +101,7 @@
   // relative to traces; a parent's decision from `sentry-trace` wins over the traces rate) and
   // returns a native handle, or -1 when nothing would come of the transaction.
   const core = {
-    native, config, threadId, isMain, debug, warn, dbg, clip, roll,
+    native, config, threadId, isMain, debug, dbg, clip, roll,
     // Set by sentryprof-sentry7.js: true while an @sentry/* SDK with tracing is active, so
     // our own HTTP transactions step aside (the SDK sends its own; nothing twice).
     sdkTracing: () => false,

@@ -26,14 +26,16 @@
 
 #include "clock.h"
 #include "config.h"
-#include "elfsym.h"
 #include "envelope.h"
+#include "frames.h"
 #include "fsio.h"
 #include "ids.h"
 #include "log.h"
 #include "mapfile.h"
 #include "mem.h"
+#include "procmaps.h"
 #include "profile.h"
+#include "resolve.h"
 #include "sampler.h"
 #include "session.h"
 #include "spool.h"
@@ -44,6 +46,7 @@
 #include "symbolize.h"
 #include "txn.h"
 #include "uploader.h"
+#include "v8decode.h"
 
 #define SP_AGENT_TICK_MS 100 /* how often the ring is drained */
 #define SP_AGENT_MAP_DIR "/tmp" /* where V8 writes perf-<pid>.map */
@@ -88,10 +91,11 @@ static struct {
     bool done;
     bool wake_requested; /* under lock: sp_agent_wake came since the last pass */
     sp_symbolizer_t *sym;
+    sp_frames_t *frames;   /* the frame table the sessions take frame ids from */
+    sp_resolver_t *resolver; /* raw stacks -> frame ids, through sym and frames */
     sp_session_t *chunk;
     sp_chunk_meta_t meta;
     uint64_t chunk_start_ns; /* monotonic time of the chunk's first sample */
-    uint64_t chunk_sym_gen;  /* symbolizer generation the chunk's remembered addresses are from */
     uint64_t last_commit_ns;
     bool dirty;
     sp_spool_t *spool;
@@ -151,7 +155,6 @@ static void new_chunk(uint64_t gen)
     agent.chunk = sp_session_new();
     sp_ids_new(agent.meta.chunk_id);
     agent.chunk_start_ns = 0;
-    agent.chunk_sym_gen = sp_symbolizer_generation(agent.sym);
     agent.dirty = false;
     agent.chunk_committed = false;
 }
@@ -356,37 +359,25 @@ static void close_chunk(void)
     agent.chunk = NULL;
 }
 
-/* Symbolizes one raw sample into session sess; gen: the symbolizer generation sess's
- * remembered addresses were resolved in (updated here). */
-static void add_sample(sp_session_t *sess, uint64_t *gen, const sp_sample_t *s)
+/* Resolves one raw sample into session sess: frame ids from the resolver, then the
+ * session's frame indices, its stack and the sample. */
+static void add_sample(sp_session_t *sess, const sp_sample_t *s)
 {
-    if (*gen != sp_symbolizer_generation(agent.sym)) {
-        sp_session_forget_addrs(sess);
-        *gen = sp_symbolizer_generation(agent.sym);
-    }
     uint32_t frames[SP_MAX_FRAMES + 1];
-    size_t n = 0;
-    sp_frame_t f;
-    for (size_t i = 0; i < s->nframes; i++) {
-        uint64_t tag = s->pcs[i] << 1 | (i > 0);
-        long idx = sp_session_frame_of_addr(sess, tag);
+    long n = sp_resolver_stack(agent.resolver, s, frames, SP_MAX_FRAMES + 1);
+    for (long i = 0; i < n; i++) {
+        long idx = sp_session_frame(sess, agent.frames, frames[i]);
         if (idx < 0) {
-            sp_symbolizer_resolve(agent.sym, s->pcs[i], i > 0, &f);
-            idx = sp_session_frame(sess, &f);
-            if (idx < 0) { /* out of memory: the sample is lost, and counted */
-                sp_stats_inc(SP_STAT_DROP_AGENT_OOM);
-                return;
-            }
-            sp_session_remember_addr(sess, tag, idx);
+            n = -1;
+            break;
         }
-        frames[n++] = (uint32_t)idx;
+        frames[i] = (uint32_t)idx;
     }
-    if (s->flags & SP_SAMPLE_TRUNCATED) { /* the cut-off root end stays visible */
-        f = (sp_frame_t){.function = "[truncated]", .native = true};
-        long idx = sp_session_frame(sess, &f);
-        if (idx >= 0) frames[n++] = (uint32_t)idx;
+    if (n < 0) { /* out of memory: the sample is lost, and counted */
+        sp_stats_inc(SP_STAT_DROP_AGENT_OOM);
+        return;
     }
-    long stack = sp_session_stack(sess, frames, n);
+    long stack = sp_session_stack(sess, frames, (size_t)n);
     char thread_id[SP_THREAD_ID_LEN], name[SP_THREAD_NAME_LEN];
     if (!sp_sampler_thread_info((pid_t)s->tid, thread_id, name, sizeof name)) {
         snprintf(thread_id, sizeof thread_id, "%u", s->tid);
@@ -479,7 +470,6 @@ static void emit_transaction(const sp_txn_t *t)
 {
     sp_session_t *sess = sp_session_new();
     if (!sess) return;
-    uint64_t gen = sp_symbolizer_generation(agent.sym);
     uint64_t end = t->end_ns;
     if (end - t->start_ns > SP_TXN_MAX_NS) end = t->start_ns + SP_TXN_MAX_NS;
     for (size_t i = 0; i < agent.ret_count; i++) {
@@ -491,7 +481,7 @@ static void emit_transaction(const sp_txn_t *t)
         s->nframes = r->nframes;
         s->flags = r->flags;
         memcpy(s->pcs, r->pcs, r->nframes * sizeof(uint64_t));
-        add_sample(sess, &gen, s);
+        add_sample(sess, s);
     }
     sp_profile_env_t env = {.release = agent.release,
                             .environment = agent.environment,
@@ -576,6 +566,7 @@ static void drain(void)
             sp_symbolizer_refresh(agent.sym);
             refreshed = true;
         }
+        sp_v8decode_rewrite(&agent.scratch, agent.sym); /* now: V8's objects move later */
         const sp_sample_t *s = &agent.scratch;
         bool in_session = gen && s->ts_ns >= start && s->ts_ns < end;
         /* taken before the current session began, while an earlier one's chunk is open */
@@ -593,7 +584,7 @@ static void drain(void)
         if (!agent.chunk) new_chunk(gen);
         if (!agent.chunk) return;
         if (!agent.chunk_start_ns) agent.chunk_start_ns = s->ts_ns;
-        add_sample(agent.chunk, &agent.chunk_sym_gen, s);
+        add_sample(agent.chunk, s);
         agent.dirty = true;
     }
     /* A session that ended (or was replaced) before this pass began has all its samples
@@ -747,8 +738,7 @@ static void *agent_main(void *arg)
         if (agent.sdk_pending) apply_sdk_settings();
         if (agent.base_pending) {
             agent.base_pending = false;
-            sp_session_set_module_base(agent.pend_module_base);
-            sp_symbolizer_forget(agent.sym); /* cached JS frames carry the old module names */
+            sp_frames_set_module_base(agent.frames, agent.pend_module_base); /* a new epoch */
         }
         pthread_mutex_unlock(&agent.lock);
         atomic_store(&agent.sleeping_idle, false);
@@ -779,6 +769,7 @@ static void *agent_main(void *arg)
     /* only the file we created: never a planted symlink or someone else's map */
     if (agent.opts.remove_perf_map && agent.opts.perf_map_path) sp_mapfile_remove(agent.opts.cfg->spool_dir);
     sp_stats_log();
+    sp_v8decode_log_stats();
     SP_DEBUG("memory: %zu bytes in use, peak %zu", sp_mem_in_use(), sp_mem_peak());
     pthread_mutex_lock(&agent.lock);
     agent.done = true;
@@ -802,7 +793,10 @@ int sp_agent_start(const sp_agent_opts_t *opts)
     agent.sess_start_ns = 0;
     agent.sess_end_ns = UINT64_MAX;
     agent.sym = sp_symbolizer_new(NULL, NULL, opts->process_start); /* perf map: perf_map_check */
-    if (!agent.sym) return -ENOMEM;
+    agent.frames = sp_frames_new();
+    agent.resolver = agent.sym && agent.frames ? sp_resolver_new(agent.sym, agent.frames) : NULL;
+    if (!agent.resolver) return -ENOMEM;
+    sp_v8decode_init(); /* before the first sample: the handler reads its layout */
     agent.last_commit_ns = mono_ns();
 
     pthread_condattr_t ca;

@@ -1,6 +1,4 @@
-/* elfsym: native symbols. Two parts:
- *  - sp_procmaps_*: a snapshot of /proc/<pid>/maps (root prefix for tests), sorted, to map
- *    an address to its mapping (file path, start, offset, perms).
+/* elfsym: native symbols:
  *  - sp_elfsym_*: one ELF file's function symbols (.symtab if present, else .dynsym), sorted
  *    by address, with the PT_LOAD table to turn a runtime address into a file vaddr.
  * Background thread only (file I/O, allocation). The ELF file is read with pread, never
@@ -16,21 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct {
-    uint64_t start, end;   /* [start, end) */
-    uint64_t offset;       /* file offset of start */
-    bool exec;             /* 'x' in perms */
-    const char *path;      /* "" for anonymous; "[vdso]", "[stack]" etc. kept as-is */
-} sp_mapping_t;
-
-typedef struct sp_procmaps sp_procmaps_t;
-
-/* Reads <root>/proc/<pid>/maps; root NULL or "" means the real root; pid 0 means "self". */
-sp_procmaps_t *sp_procmaps_read(const char *root, int pid);
-void sp_procmaps_free(sp_procmaps_t *maps);
-const sp_mapping_t *sp_procmaps_find(const sp_procmaps_t *maps, uint64_t addr);
-size_t sp_procmaps_count(const sp_procmaps_t *maps);
-const sp_mapping_t *sp_procmaps_at(const sp_procmaps_t *maps, size_t i);
+#include "procmaps.h" /* sp_mapping_t */
 
 typedef struct sp_elfsym sp_elfsym_t;
 

@@ -29,19 +29,6 @@ typedef struct {
     const char *name; /* NUL-terminated, owned by the map; valid until the next refresh/feed */
 } sp_perfmap_entry_t;
 
-/* A JS name split into parts. Pointers point into the string given to sp_jsname_parse. */
-typedef struct {
-    const char *kind;  /* "JS", "LazyCompile", "Function", "InterpretedFunction", "Builtin",
-                          "RegExp", "Script", "Eval", "Stub", ... or "" when no tag */
-    size_t kind_len;
-    char tier;         /* one of '~' '^' '+' '*' or 0 */
-    const char *func;  /* function name, may be empty ("" = anonymous) */
-    size_t func_len;
-    const char *file;  /* script path/URL, NULL when the name has no location */
-    size_t file_len;
-    int line, col;     /* 0 when unknown */
-} sp_jsname_t;
-
 /* path: the map file; not_before: ignore the file while its mtime is older (0: no check). */
 sp_perfmap_t *sp_perfmap_new(const char *path, time_t not_before);
 void sp_perfmap_free(sp_perfmap_t *map);
@@ -67,12 +54,5 @@ size_t sp_perfmap_prune(sp_perfmap_t *map, bool (*alive)(uint64_t start, uint64_
 
 size_t sp_perfmap_count(const sp_perfmap_t *map);     /* live entries */
 size_t sp_perfmap_malformed(const sp_perfmap_t *map); /* lines rejected so far */
-
-/* Splits a perf-map name such as "JS:*fib /app/t.js:1:13", "LazyCompile:~f file:///x.mjs:3:9",
- * "Builtin:ArrayMap", "RegExp:a b c", "JS:~ node:internal/main:1:1". The location is a
- * trailing "<file>:<line>:<col>"; the file starts at the first " /", " node:", " file:"
- * or " http" (so function names with spaces such as "get foo" stay whole), else after the
- * last space. Returns 0, or -EINVAL for an empty name. */
-int sp_jsname_parse(const char *name, sp_jsname_t *out);
 
 #endif

@@ -12,11 +12,20 @@
 #include <stdint.h>
 
 #define SP_MAX_FRAMES 128 /* deeper stacks are cut and marked truncated */
+#define SP_V8_MAX_FRAMES 32 /* V8 interpreted-frame slot records per sample (v8frames) */
 
 enum {
     SP_SAMPLE_TRUNCATED = 1u << 0, /* walk stopped early: depth limit or bad frame pointer */
     SP_SAMPLE_OFF_STACK = 1u << 1, /* interrupted sp outside the thread's known stack */
 };
+
+/* The fixed slots of a frame that looked like a V8 interpreted frame (v8frames.h):
+ * raw words, decoded off the signal path. frame: the index in pcs whose code runs on
+ * that frame (its pc is in V8's interpreter or a builtin it called). */
+typedef struct {
+    uint16_t frame;
+    uint64_t function, bytecode_array, bytecode_offset;
+} sp_v8_slots_t;
 
 typedef struct {
     uint64_t ts_ns;    /* CLOCK_MONOTONIC */
@@ -26,6 +35,8 @@ typedef struct {
     uint64_t sp;       /* interrupted stack pointer */
     uint64_t sp_word;  /* the word at sp (a return address when the leaf has no frame) */
     uint64_t fp;       /* interrupted frame pointer */
+    uint16_t nv8;      /* valid entries in v8 */
+    sp_v8_slots_t v8[SP_V8_MAX_FRAMES];
     uint64_t pcs[SP_MAX_FRAMES]; /* leaf first; pcs[0] is the interrupted pc, the rest
                                     are return addresses */
 } sp_sample_t;

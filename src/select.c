@@ -3,9 +3,6 @@
  * process, before anything of ours exists, and in the CLI (doctor).
  * Why argv and not process.argv: the decision is taken before node runs a line of JS, so
  * that an excluded process gets nothing (no NODE_OPTIONS change, thread or signal). */
-#ifndef _GNU_SOURCE /* configure's AC_USE_SYSTEM_EXTENSIONS may already pass -D_GNU_SOURCE=1 */
-#define _GNU_SOURCE /* secure_getenv */
-#endif
 #include "select.h"
 
 #include <fcntl.h>
@@ -110,7 +107,7 @@ void sp_select_decide(int argc, char *const argv[], const char *include, const c
     }
 }
 
-void sp_select_self(sp_select_t *out)
+void sp_select_self(const char *include, const char *exclude, sp_select_t *out)
 {
     static char buf[SP_SELECT_CMDLINE_MAX]; /* constructor only: single-threaded */
     static char *argv[SP_SELECT_ARGS_MAX];
@@ -131,5 +128,5 @@ void sp_select_self(sp_select_t *out)
     buf[n] = '\0';
     int argc = 0;
     for (char *p = buf; p < buf + n && argc < SP_SELECT_ARGS_MAX; p += strlen(p) + 1) argv[argc++] = p;
-    sp_select_decide(argc, argv, secure_getenv(SP_ENV_INCLUDE), secure_getenv(SP_ENV_EXCLUDE), out);
+    sp_select_decide(argc, argv, include, exclude, out);
 }

@@ -41,8 +41,8 @@ typedef struct {
 void sp_select_decide(int argc, char *const argv[], const char *include, const char *exclude,
                       sp_select_t *out);
 
-/* The same for this process: argv from /proc/self/cmdline, the variables from the
- * environment (secure_getenv). Unreadable cmdline: profiled ("cmdline unreadable"). */
-void sp_select_self(sp_select_t *out);
+/* The same for this process: argv from /proc/self/cmdline, include/exclude as config read
+ * them (sp_config_load_gate). Unreadable cmdline: profiled ("cmdline unreadable"). */
+void sp_select_self(const char *include, const char *exclude, sp_select_t *out);
 
 #endif

@@ -7,7 +7,7 @@
  * Threads: the background thread and the CLI. sp_spool_commit/sp_spool_remove may run
  * concurrently on one spool (the temp-name counter is atomic); open/close may not.
  * Never called from the signal handler.
- * Environment: SENTRYPROF_SPOOL_DIR, TMPDIR (sp_spool_default_dir, via secure_getenv).
+ * Environment: none (the default directory is config's: sp_config_spool_dir).
  * Rules: write to ".tmp-<pid>-<n>-<name>" (dot-prefixed: readers listing *.envelope skip
  * it; pid: a forked child never collides with its parent), fsync, rename into place,
  * fsync the directory; on failure the temp file is unlinked and a negative errno returned.
@@ -23,9 +23,6 @@
  * Lock order: a run's lock or a claim's file lock, then state.json.lock; never two file
  * locks waited for at once (all file locks but the state's are taken LOCK_NB).
  */
-#ifndef _GNU_SOURCE /* configure's AC_USE_SYSTEM_EXTENSIONS may already pass -D_GNU_SOURCE=1 */
-#define _GNU_SOURCE /* secure_getenv */
-#endif
 #include "spool.h"
 
 #include <errno.h>
@@ -45,38 +42,12 @@
 #include "spool_int.h"
 
 #define SP_SPOOL_DIR_MODE SP_FSIO_DIR_MODE
-#define SP_SPOOL_DEFAULT_TMP "/tmp"
-#define SP_SPOOL_DIR_ENV "SENTRYPROF_SPOOL_DIR"
 
 struct sp_spool {
     int dirfd;
     char *dir;
     _Atomic unsigned long counter; /* temp names unique within this process */
 };
-
-int sp_spool_default_dir(char *buf, size_t len)
-{
-    if (!buf || !len) return -EINVAL;
-    buf[0] = '\0';
-    const char *v = secure_getenv(SP_SPOOL_DIR_ENV);
-    int n;
-    if (v && *v) {
-        n = snprintf(buf, len, "%s", v);
-    } else {
-        const char *tmp = secure_getenv("TMPDIR");
-        if (!tmp || tmp[0] != '/') tmp = SP_SPOOL_DEFAULT_TMP; /* empty or relative: ignored */
-        size_t tl = strlen(tmp);
-        while (tl > 1 && tmp[tl - 1] == '/') tl--; /* "/tmp/" -> "/tmp", no "//" */
-        if (tl == 1) tl = 0;                       /* "/" -> "/sentryprof-<uid>" */
-        /* getuid, as config.c's fallback; the ownership check in open uses geteuid. */
-        n = snprintf(buf, len, "%.*s/sentryprof-%u", (int)tl, tmp, (unsigned)getuid());
-    }
-    if (n < 0 || (size_t)n >= len) {
-        buf[0] = '\0';
-        return -ENAMETOOLONG;
-    }
-    return 0;
-}
 
 /* Why an existing path cannot be our spool dir, from lstat (for the warning only; the
  * decision is made on the opened fd). */

@@ -33,9 +33,6 @@
 
 typedef struct sp_spool sp_spool_t;
 
-/* Fills buf with the default spool dir for this uid. 0 or -ENAMETOOLONG. */
-int sp_spool_default_dir(char *buf, size_t len);
-
 /* Creates/validates dir and opens it. 0 and *out, or a negative errno (and a warning). */
 int sp_spool_open(const char *dir, sp_spool_t **out);
 void sp_spool_close(sp_spool_t *spool);

@@ -1,6 +1,6 @@
 /* spool_state: state.json, the uploader state every process shares (layout v1, spool.h).
  * {"version":1,
- *  "dsns":{"<scheme>://<key>@<host>[:port][prefix]/<project>": {   (per DSN: tools/upload.c)
+ *  "dsns":{"<scheme>://<key>@<host>[:port][prefix]/<project>": {   (per DSN: delivery.h)
  *      "rate_limits":{"<category>|*": <until, unix seconds>, ...}, (ratelimit.h)
  *      "backoff":{"until": <unix seconds>, "attempts": <n>}},      (ratelimit.h)
  *   ...},

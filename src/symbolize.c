@@ -10,15 +10,14 @@
 #include <unistd.h>
 
 #include "elfsym.h"
-#include "json.h"
 #include "log.h"
 #include "mem.h"
 #include "perfmap.h"
+#include "procmaps.h"
+#include "v8names.h"
 
 #define SP_SYM_MAX_ELF 512
 #define SP_SYM_NAME_MAX 1024
-#define SP_SYM_CACHE_BITS 14 /* 2^14 resolved addresses kept; the table is cleared when full */
-#define SP_SYM_CACHE_SLOTS (1u << SP_SYM_CACHE_BITS)
 #define SP_SYM_PRUNE_GROWTH 20000 /* perf map entries added since the last prune that trigger one */
 
 typedef struct {
@@ -26,25 +25,8 @@ typedef struct {
     sp_elfsym_t *elf; /* NULL: not an ELF we can read (remembered, not retried) */
 } elf_entry_t;
 
-/* A resolved address: the frame with its strings, session key and JSON text, owned by
- * the cache. An entry is live while its epoch is the cache's and, unless it is stable (a
- * frame of an ELF file: JIT code never lands in a file mapping), its generation too; a
- * dead entry is an empty slot whose memory is freed when the slot is reused. So forgetting
- * is O(1): no walk over the table, no page of it touched. */
-typedef struct {
-    uint64_t tag; /* addr << 1 | return_addr; 0 = never used */
-    uint32_t epoch, generation;
-    bool stable;
-    sp_frame_t f;
-    char *strings; /* function, abs_path, module and key, back to back */
-} cache_entry_t;
-
 struct sp_symbolizer {
-    cache_entry_t *cache; /* open addressing; most samples repeat a few hundred addresses */
-    size_t cache_used; /* entries added in this epoch */
-    uint32_t epoch;      /* bumped to forget every entry (the table is half full) */
-    uint32_t generation; /* bumped when the perf map changed: JIT-derived entries are stale */
-    bool resolved_stable; /* set by resolve_uncached: the frame came from an ELF file */
+    uint64_t generation; /* bumped when the perf map changed: JS resolutions may differ */
     sp_perfmap_t *perfmap;
     char *maps_root;
     sp_procmaps_t *maps;
@@ -67,35 +49,12 @@ sp_symbolizer_t *sp_symbolizer_new(const char *perf_map_path, const char *maps_r
     return sym;
 }
 
-static void entry_release(cache_entry_t *e)
-{
-    sp_mem_free(e->strings);
-    sp_mem_free((char *)e->f.json);
-    e->strings = NULL;
-    e->f.json = NULL;
-}
-
-static bool entry_live(const sp_symbolizer_t *sym, const cache_entry_t *e)
-{
-    return e->tag && e->epoch == sym->epoch && (e->stable || e->generation == sym->generation);
-}
-
-/* New JIT code may now sit where cached addresses pointed: forget what the perf map said. */
-static void cache_new_generation(sp_symbolizer_t *sym) { sym->generation++; }
-
-static void cache_new_epoch(sp_symbolizer_t *sym)
-{
-    sym->epoch++;
-    sym->generation++;
-    sym->cache_used = 0;
-}
+/* New JIT code may now sit where resolved addresses pointed. */
+static void new_generation(sp_symbolizer_t *sym) { sym->generation++; }
 
 void sp_symbolizer_free(sp_symbolizer_t *sym)
 {
     if (!sym) return;
-    if (sym->cache)
-        for (size_t i = 0; i < SP_SYM_CACHE_SLOTS; i++) entry_release(&sym->cache[i]);
-    sp_mem_free(sym->cache);
     sp_perfmap_free(sym->perfmap);
     sp_procmaps_free(sym->maps);
     for (size_t i = 0; i < sym->nelfs; i++) {
@@ -118,7 +77,7 @@ void sp_symbolizer_set_perf_map(sp_symbolizer_t *sym, const char *perf_map_path,
     if (sym->perfmap) {
         sp_perfmap_free(sym->perfmap);
         sym->perfmap = NULL;
-        cache_new_generation(sym);
+        new_generation(sym);
     }
     sym->count_at_prune = 0;
     if (perf_map_path) sym->perfmap = sp_perfmap_new(perf_map_path, not_before);
@@ -131,7 +90,7 @@ void sp_symbolizer_refresh(sp_symbolizer_t *sym)
     int rc = sp_perfmap_refresh(sym->perfmap);
     if (rc > 0) {
         SP_DEBUG("perf map: +%d entries (%zu live)", rc, sp_perfmap_count(sym->perfmap));
-        cache_new_generation(sym);
+        new_generation(sym);
     }
     /* Worker churn leaves the entries of dead isolates behind; drop those whose code pages
      * are gone, once enough have been added to make it worth a /proc read. */
@@ -140,7 +99,7 @@ void sp_symbolizer_refresh(sp_symbolizer_t *sym)
         sp_procmaps_free(sym->maps);
         sym->maps = sp_procmaps_read(sym->maps_root, 0);
         sym->maps_fresh = true;
-        cache_new_generation(sym);
+        new_generation(sym);
         if (sym->maps) {
             size_t dropped = sp_perfmap_prune(sym->perfmap, code_mapped, sym->maps);
             SP_DEBUG("perf map: pruned %zu entries of unmapped code (%zu live)", dropped,
@@ -232,8 +191,8 @@ static bool resolve_js(sp_symbolizer_t *sym, uint64_t addr, uint64_t pc, sp_fram
     if (!sym->perfmap) return false;
     const sp_perfmap_entry_t *e = sp_perfmap_lookup(sym->perfmap, addr);
     if (!e) return false;
-    sp_jsname_t js;
-    if (sp_jsname_parse(e->name, &js) < 0) return false;
+    sp_v8name_t js;
+    if (sp_v8names_parse(e->name, &js) < 0) return false;
     /* V8's own code: from Node 22 on, V8 copies its embedded builtins next to the JIT code
      * and logs them in the perf map ("Builtin:CEntry_...", "BytecodeHandler:LdaZero").
      * They are native frames named the way node's ELF symbols name them on older nodes
@@ -243,14 +202,16 @@ static bool resolve_js(sp_symbolizer_t *sym, uint64_t addr, uint64_t pc, sp_fram
     bool handler = js.kind_len == 15 && memcmp(js.kind, "BytecodeHandler", 15) == 0;
     if (builtin || handler) {
         if (!sym->exe[0]) {
-            ssize_t n = readlink("/proc/self/exe", sym->exe, sizeof sym->exe - 1);
+            char link[SP_SYM_NAME_MAX];
+            snprintf(link, sizeof link, "%s/proc/self/exe", sym->maps_root ? sym->maps_root : "");
+            ssize_t n = readlink(link, sym->exe, sizeof sym->exe - 1);
             if (n > 0) sym->exe[n] = '\0';
             else snprintf(sym->exe, sizeof sym->exe, "node");
         }
         snprintf(sym->func, sizeof sym->func, "Builtins_%.*s%s", (int)js.func_len, js.func,
                  handler ? "Handler" : "");
         f->function = sym->func;
-        f->native = true;
+        f->kind = SP_FRAME_NATIVE;
         f->instruction_addr = pc;
         f->abs_path = sym->exe;
         f->module = base_name(sym->exe);
@@ -276,76 +237,28 @@ static bool resolve_js(sp_symbolizer_t *sym, uint64_t addr, uint64_t pc, sp_fram
     return true;
 }
 
-static void resolve_uncached(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, sp_frame_t *f);
-
-/* Copies f (strings included) into a cache slot and points f at the copies. */
-static void cache_put(sp_symbolizer_t *sym, cache_entry_t *e, uint64_t tag, sp_frame_t *f)
+void sp_symbolizer_js_frame(sp_symbolizer_t *sym, const char *function, const char *script,
+                            int lineno, int colno, sp_frame_t *f)
 {
-    char key[2048];
-    size_t key_len = sp_session_frame_key(f, key, sizeof key);
-    size_t lf = strlen(f->function) + 1, lp = f->abs_path ? strlen(f->abs_path) + 1 : 0,
-           lm = f->module ? strlen(f->module) + 1 : 0;
-    char *p = sp_mem_alloc(lf + lp + lm + key_len + 1);
-    if (!p) return;
-    entry_release(e); /* a dead entry's memory goes when its slot is reused */
-    e->strings = p;
-    e->tag = tag;
-    e->epoch = sym->epoch;
-    e->generation = sym->generation;
-    e->stable = sym->resolved_stable;
-    e->f = *f;
-    e->f.function = memcpy(p, f->function, lf);
-    p += lf;
-    e->f.abs_path = f->abs_path ? memcpy(p, f->abs_path, lp) : NULL;
-    p += lp;
-    e->f.module = f->module ? memcpy(p, f->module, lm) : NULL;
-    p += lm;
-    memcpy(p, key, key_len);
-    p[key_len] = '\0';
-    e->f.key = p;
-    e->f.key_len = key_len;
-    json_t *o = sp_session_frame_json(&e->f); /* built and dumped once, copied into profiles */
-    e->f.json = o ? sp_json_dump(o, SP_JSON_DUMP_FLAGS, &e->f.json_len) : NULL;
-    json_decref(o);
-    sym->cache_used++;
-    *f = e->f;
+    memset(f, 0, sizeof *f);
+    snprintf(sym->func, sizeof sym->func, "%s", function);
+    f->function = sym->func;
+    if (script) {
+        script_path(script, strlen(script), sym->path, sizeof sym->path);
+        f->abs_path = sym->path;
+        f->in_app = js_in_app(sym->path);
+    }
+    f->lineno = lineno;
+    f->colno = colno;
 }
 
-void sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, sp_frame_t *f)
-{
-    uint64_t tag = addr << 1 | (return_addr ? 1 : 0);
-    if (!sym->cache) {
-        /* Written once now: left to zero pages, every first probe of a page would fault
-         * twice (read, then a write that flushes the TLB of every CPU running node). */
-        sym->cache = sp_mem_alloc(SP_SYM_CACHE_SLOTS * sizeof *sym->cache);
-        if (sym->cache) memset(sym->cache, 0, SP_SYM_CACHE_SLOTS * sizeof *sym->cache);
-    }
-    if (!sym->cache || !tag) {
-        resolve_uncached(sym, addr, return_addr, f);
-        return;
-    }
-    if (sym->cache_used * 2 >= SP_SYM_CACHE_SLOTS) cache_new_epoch(sym); /* keep probes short */
-    /* The first live entry of tag, or the first dead slot: a live copy of tag further on
-     * (left when this slot died) resolves the same way, so stopping here is safe. */
-    /* Fibonacci hashing: the top SP_SYM_CACHE_BITS bits of the product index the table. */
-    size_t i = (size_t)((tag * 0x9e3779b97f4a7c15ull) >> (64 - SP_SYM_CACHE_BITS));
-    while (entry_live(sym, &sym->cache[i]) && sym->cache[i].tag != tag) i = (i + 1) & (SP_SYM_CACHE_SLOTS - 1);
-    if (entry_live(sym, &sym->cache[i])) {
-        *f = sym->cache[i].f;
-        return;
-    }
-    resolve_uncached(sym, addr, return_addr, f);
-    cache_put(sym, &sym->cache[i], tag, f);
-}
-
-static void resolve_uncached(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, sp_frame_t *f)
+bool sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, sp_frame_t *f)
 {
     uint64_t lookup = return_addr && addr ? addr - 1 : addr;
-    memset(f, 0, sizeof *f); /* key and json stay NULL: only cache entries carry them */
-    sym->resolved_stable = false;
-    if (resolve_js(sym, lookup, addr, f)) return;
+    memset(f, 0, sizeof *f);
+    if (resolve_js(sym, lookup, addr, f)) return false;
 
-    f->native = true;
+    f->kind = SP_FRAME_NATIVE;
     f->instruction_addr = addr;
     const sp_mapping_t *m = find_mapping(sym, lookup);
     if (m && m->path[0] == '/') {
@@ -359,8 +272,7 @@ static void resolve_uncached(sp_symbolizer_t *sym, uint64_t addr, bool return_ad
             (name = sp_elfsym_lookup(elf, vaddr, NULL))) {
             snprintf(sym->func, sizeof sym->func, "%s", name);
             f->function = sym->func;
-            sym->resolved_stable = true;
-            return;
+            return true; /* JIT code never lands in a file mapping */
         }
     } else if (m && m->path[0]) {
         f->module = m->path; /* [vdso], [heap], ... */
@@ -369,12 +281,8 @@ static void resolve_uncached(sp_symbolizer_t *sym, uint64_t addr, bool return_ad
     }
     snprintf(sym->func, sizeof sym->func, "0x%" PRIx64, addr);
     f->function = sym->func;
+    return false;
 }
 
 uint64_t sp_symbolizer_generation(const sp_symbolizer_t *sym) { return sym->generation; }
-
-void sp_symbolizer_forget(sp_symbolizer_t *sym)
-{
-    if (sym) cache_new_generation(sym);
-}
 

@@ -1,6 +1,8 @@
-/* symbolize: code address -> frame. JS frames come from V8's perf map, native frames from
- * the ELF symbols of the mapped objects; anything else stays "0x..." in the module (mapping)
- * it belongs to. Background thread only: it reads files and allocates. */
+/* symbolize: code address -> frame (function, file, line and column, module, address,
+ * kind). JS frames come from V8's perf map, native frames from the ELF symbols of the
+ * mapped objects; anything else stays "0x..." in the module (mapping) it belongs to. It
+ * knows nothing of frame ids, JSON or sessions (the frame table and the resolver do).
+ * Background thread only: it reads files and allocates. */
 #ifndef SP_SYMBOLIZE_H
 #define SP_SYMBOLIZE_H
 
@@ -8,7 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "session.h"
+#include "frames.h"
 
 typedef struct sp_symbolizer sp_symbolizer_t;
 
@@ -26,15 +28,22 @@ void sp_symbolizer_refresh(sp_symbolizer_t *sym);
  * any (NULL: V8 does not write to the file at the path; JS frames stay unresolved and that
  * file is never opened). */
 void sp_symbolizer_set_perf_map(sp_symbolizer_t *sym, const char *perf_map_path, time_t not_before);
-/* Resolves addr into *f. return_addr: addr is a return address (the call is at addr-1).
- * Strings in *f stay valid until the next resolve call. */
-void sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, sp_frame_t *f);
+/* Resolves addr into one frame *f. return_addr: addr is a return address (the call is at
+ * addr-1). Strings in *f stay valid until the next call on sym. Returns true when the
+ * answer is final (a symbol of an ELF file), false when it may change with the next
+ * sp_symbolizer_generation (JS code, V8's builtin copies, unknown addresses). No cache:
+ * callers that resolve an address often remember the answer (sp_resolver). */
+bool sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, sp_frame_t *f);
 
-/* Forgets what JS addresses resolved to (frame naming rules changed: sp_session_set_module_base). */
-void sp_symbolizer_forget(sp_symbolizer_t *sym);
+/* The JS frame of function (may be "") defined in script (V8's script name: a path, a file
+ * URL or "node:..."; NULL: none) at lineno:colno (0: unknown), named and placed as frames
+ * from the perf map are (the V8 frame decoder's names go through here). Strings in *f as
+ * for sp_symbolizer_resolve. */
+void sp_symbolizer_js_frame(sp_symbolizer_t *sym, const char *function, const char *script,
+                            int lineno, int colno, sp_frame_t *f);
 
 /* Changes whenever an address resolved before may resolve differently now (new JIT code
- * may sit where old code was): callers that remember resolutions forget them then. */
+ * may sit where old code was): callers that remember non-final resolutions forget them. */
 uint64_t sp_symbolizer_generation(const sp_symbolizer_t *sym);
 
 #endif

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <pthread.h>
 
+#include "v8frames.h"
+
 #define SP_MIN_CODE_ADDR 0x10000 /* below this a "return address" is garbage */
 
 void sp_unwind_capture(const ucontext_t *uc, uintptr_t stack_lo, uintptr_t stack_hi,
@@ -22,6 +24,7 @@ void sp_unwind_capture(const ucontext_t *uc, uintptr_t stack_lo, uintptr_t stack
     s->sp = sp;
     s->fp = fp;
     s->sp_word = 0;
+    s->nv8 = 0;
     s->pcs[n++] = pc;
 
     if (sp < stack_lo || sp + 8 > stack_hi || (sp & 7)) {
@@ -32,6 +35,7 @@ void sp_unwind_capture(const ucontext_t *uc, uintptr_t stack_lo, uintptr_t stack
         return;
     }
     s->sp_word = *(const uint64_t *)sp;
+    sp_v8frames_capture(s, 0, fp, sp, stack_hi); /* the leaf's frame (or its JS caller's) */
 
     /* Each frame: [fp] = caller's fp, [fp+8] = return address. Frames must move strictly
      * up the stack, so the walk ends even on a corrupted chain. */
@@ -46,6 +50,7 @@ void sp_unwind_capture(const ucontext_t *uc, uintptr_t stack_lo, uintptr_t stack
         if (ret < SP_MIN_CODE_ADDR) break;
         s->pcs[n++] = ret;
         if (next != 0 && next <= fp) break;
+        sp_v8frames_capture(s, (unsigned)n - 1, next, sp, stack_hi); /* ret's frame */
         lo = fp + 16;
         fp = next;
     }

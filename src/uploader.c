@@ -1,7 +1,8 @@
 /* uploader: owns the delivery thread and the child processes it spawns.
  * Threads: init on the constructor's thread; notify from the agent thread; the loop on its
  * own thread (all signals blocked, named "sentryprof-up"); shutdown on the exiting thread.
- * Lock order: up_lock only. Reads SENTRYPROF_CLI (an explicit path to the CLI) at init.
+ * Lock order: up_lock only. Reads no variable itself (SENTRYPROF_CLI and SENTRY_DSN come
+ * from config); copies environ once for the children's environment (see enable).
  * Child exit codes: SP_UPLOAD_EXIT_* in uploader.h (tools/upload.c returns them). Failures
  * are told on the child's --status-fd: one warning line per cause per process (a wrong key,
  * a closed port, a rate limit), not one per upload. */
@@ -49,6 +50,8 @@ static struct {
     int shutdown_ms;
     bool debug;
     char lib_path[PATH_MAX];    /* our .so: the CLI is found next to it */
+    char cli_env[PATH_MAX];     /* SENTRYPROF_CLI, "" when unset */
+    char env_dsn[SP_CONFIG_DSN_MAX]; /* SENTRY_DSN as config read it, "" when unset */
     char dsn[SP_UP_DSN_MAX];    /* from an app's Sentry SDK (passed as --dsn); "" = SENTRY_DSN */
 } up = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
@@ -60,9 +63,8 @@ static bool executable(const char *path)
 
 static bool find_cli(const char *lib_path)
 {
-    const char *env = secure_getenv("SENTRYPROF_CLI");
-    if (env && *env) {
-        snprintf(up.cli, sizeof up.cli, "%s", env);
+    if (up.cli_env[0]) {
+        snprintf(up.cli, sizeof up.cli, "%s", up.cli_env);
         return executable(up.cli);
     }
     char dir[PATH_MAX];
@@ -95,8 +97,10 @@ static bool enable(const char *dsn_source)
                 "profiles stay in %s (send them with `sentryprof upload`)", dsn_source, up.spool);
         return false;
     }
-    /* The child gets our environment as it was before main, minus LD_PRELOAD: reading
-     * environ later from another thread would race with the app's setenv. */
+    /* The child gets our environment as it was before main, minus LD_PRELOAD (on purpose a
+     * copy of environ, not config: the child is a separate program with its own loader,
+     * and it must see the variables as the app was given them): reading environ later
+     * from another thread would race with the app's setenv. */
     size_t n = 0;
     while (n < SP_UP_MAX_ENV && environ[n]) n++;
     up.envp = sp_mem_calloc(n + 1, sizeof *up.envp);
@@ -120,6 +124,8 @@ void sp_uploader_init(const sp_config_t *cfg, const char *lib_path)
     up.shutdown_ms = cfg->shutdown_ms;
     snprintf(up.spool, sizeof up.spool, "%s", cfg->spool_dir);
     snprintf(up.lib_path, sizeof up.lib_path, "%s", lib_path ? lib_path : "");
+    snprintf(up.cli_env, sizeof up.cli_env, "%s", cfg->cli);
+    snprintf(up.env_dsn, sizeof up.env_dsn, "%s", cfg->has_dsn ? cfg->dsn : "");
     /* config.c warned about a bad DSN */
     if (!cfg->has_dsn || !cfg->dsn_valid || !enable(SP_ENV_DSN)) return;
     /* The sweep: a process killed with -9 (or by the OOM killer) left its open chunk and
@@ -150,8 +156,7 @@ void sp_uploader_set_dsn(const char *dsn)
         return;
     }
     /* The environment's DSN, already in use: nothing changes. */
-    const char *env_dsn = secure_getenv(SP_ENV_DSN);
-    if (up.enabled && !up.dsn[0] && env_dsn && strcmp(env_dsn, dsn) == 0) return;
+    if (up.enabled && !up.dsn[0] && strcmp(up.env_dsn, dsn) == 0) return;
     pthread_mutex_lock(&up.lock);
     bool same = strcmp(up.dsn, dsn) == 0;
     if (!same) snprintf(up.dsn, sizeof up.dsn, "%s", dsn);

@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# The signal path (handler, unwind, ring, stats) imports nothing outside an allow-list: no
-# allocation, stdio, locks, lazy TLS or loader calls (docs/STYLE.md §5, docs/HAZARDS.md §4).
+# The signal path (handler, unwind, v8frames, ring, stats) imports nothing outside an allow-list:
+# no allocation, stdio, locks, lazy TLS or loader calls (docs/STYLE.md §5, docs/HAZARDS.md §4).
 # The handler lives alone in src/handler.c; sampler.c (timers, registration) is setup code.
 . "$(dirname "$0")/e2e/lib.sh"
 # Per object: what it may import. handler/unwind/stats are pure signal path; ring also has
 # its constructor (sp_mem_*), which runs at setup.
-signal_path='__errno_location|__stack_chk_fail|_GLOBAL_OFFSET_TABLE_|clock_gettime|syscall|memcpy|memset|sp_ring_reserve|sp_ring_publish|sp_unwind_capture|sp_stats_inc|sp_stats_add|sp_stats_handler_time|sp_threads|sp_self_slot|sp_sample_ring|sp_sampler_live|sp_process_sessions|sp_native_slots|sp_sampler_init_ns'
+signal_path='__errno_location|__stack_chk_fail|_GLOBAL_OFFSET_TABLE_|clock_gettime|syscall|memcpy|memset|sp_ring_reserve|sp_ring_publish|sp_unwind_capture|sp_v8frames_capture|sp_stats_inc|sp_stats_add|sp_stats_handler_time|sp_threads|sp_self_slot|sp_sample_ring|sp_sampler_live|sp_process_sessions|sp_native_slots|sp_sampler_init_ns'
 declare -A extra=(
     [handler]=''
+    [v8frames]=''
     [unwind]='|pthread_self|pthread_getattr_np|pthread_attr_getstack|pthread_attr_destroy'
     [ring]='|sp_mem_calloc|sp_mem_free'
     [stats]='|sp_log_get_level|sp_log_write'
 )
-for mod in handler unwind ring stats; do
+for mod in handler unwind v8frames ring stats; do
     obj=$(ls "$top_builddir"/src/.libs/libsp_la-$mod.o "$top_builddir"/src/libsp_la-$mod.o 2>/dev/null | head -1)
     if [ -z "$obj" ]; then not_ok "$mod: object file not found"; continue; fi
     bad=$(nm -u "$obj" | awk '{print $2}' | sed 's/@.*//' | grep -Ev "^($signal_path${extra[$mod]})\$" || true)

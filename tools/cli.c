@@ -1,7 +1,7 @@
 /* cli: the helpers the sentryprof tool's commands share (see cli.h): error lines,
  * allocation that exits on failure, string vectors, and envelope files found in a spool
  * directory (and its run folders) and read whole, up to SP_CLI_MAX_FILE.
- * Single-threaded. Environment: SENTRYPROF_SPOOL_DIR, TMPDIR (via sp_spool_default_dir).
+ * Single-threaded. Environment: through config only (sp_cli_config).
  */
 #include "cli.h"
 
@@ -345,9 +345,25 @@ int sp_cli_bad_usage(const char *fmt, ...)
     return 2;
 }
 
+static sp_config_t cli_config;
+static bool cli_config_loaded;
+
+void sp_cli_config_load(const char *const *warn_for)
+{
+    sp_config_load_cli(&cli_config, warn_for);
+    cli_config_loaded = true;
+}
+
+const sp_config_t *sp_cli_config(void)
+{
+    if (!cli_config_loaded) sp_cli_config_load(NULL);
+    return &cli_config;
+}
+
 bool sp_cli_default_spool(char *buf, size_t len)
 {
-    if (sp_spool_default_dir(buf, len) < 0) {
+    int n = snprintf(buf, len, "%s", sp_cli_config()->spool_dir);
+    if (n < 0 || (size_t)n >= len) {
         sp_cli_err("spool directory path too long");
         return false;
     }

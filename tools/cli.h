@@ -5,6 +5,7 @@
 #ifndef SP_CLI_H
 #define SP_CLI_H
 
+#include "config.h"
 #include "envelope.h"
 
 #include <jansson.h>
@@ -69,7 +70,13 @@ bool sp_cli_is_profile(const char *type);
 /* true if list (words separated by any of the characters in seps) holds word. */
 bool sp_cli_has_word(const char *list, const char *seps, const char *word);
 
-/* Default spool directory into buf; false after an error line. */
+/* The environment, read once by config's loader (sp_config_load_cli) when main starts
+ * the command; warnings only for the variables the command named (sentryprof.c). */
+void sp_cli_config_load(const char *const *warn_for);
+const sp_config_t *sp_cli_config(void);
+
+/* Default spool directory into buf (config's: SENTRYPROF_SPOOL_DIR or under TMPDIR);
+ * false after an error line. */
 bool sp_cli_default_spool(char *buf, size_t len);
 
 /* Usage text (sentryprof.c). */

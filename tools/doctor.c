@@ -120,6 +120,7 @@ static bool is_exec_file(const char *p)
 /* node as execvp would find it. */
 static bool find_on_path(const char *name, char *out, size_t len)
 {
+    /* PATH is execvp's, not a setting of ours: read as the shell would use it now. */
     const char *path = getenv("PATH");
     if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
     for (const char *p = path;;) {
@@ -338,9 +339,9 @@ static bool node_shebang(const char *path)
  * none given). */
 static void check_selection(int cmdc, char **cmd)
 {
-    const char *inc = getenv(SP_ENV_INCLUDE), *exc = getenv(SP_ENV_EXCLUDE);
+    const char *inc = sp_cli_config()->include, *exc = sp_cli_config()->exclude;
     line("ok", "selection", "%s=%s, %s=%s; package managers excluded unless included (%s)",
-         SP_ENV_INCLUDE, inc && *inc ? inc : "(unset)", SP_ENV_EXCLUDE, exc && *exc ? exc : "(unset)",
+         SP_ENV_INCLUDE, *inc ? inc : "(unset)", SP_ENV_EXCLUDE, *exc ? exc : "(unset)",
          SP_SELECT_DEFAULT_EXCLUDE);
     if (!cmd || cmdc <= 0) return;
     const char *base = strrchr(cmd[0], '/');
@@ -426,6 +427,317 @@ static void reach_sentry(const sp_dsn_t *d)
     FAIL("Sentry", "cannot build a test request: %s", strerror(-rc));
 }
 
+/* ---- node: the one found on PATH (or --node) answers --version without the shim.
+ * Fills node ("" when unusable) and version. */
+static void check_node(const char *node_arg, char *node, size_t len, char *version, size_t vlen)
+{
+    node[0] = version[0] = '\0';
+    if (node_arg) {
+        if (is_exec_file(node_arg)) snprintf(node, len, "%s", node_arg);
+        else FAIL("node", "--node %s: not an executable file", node_arg);
+    } else if (!find_on_path("node", node, len)) {
+        node[0] = '\0';
+        FAIL("node", "no node on PATH (set PATH or pass --node PATH)");
+    }
+    if (!node[0]) return;
+    static const char *const plain_unset[] = {"LD_PRELOAD", SP_ENV_NODE_OPTIONS};
+    char **env = make_env(plain_unset, 2, NULL, 0);
+    char *av[] = {node, "--version", NULL};
+    child_t c;
+    if (run_child(av, env, NULL, NULL, DOCTOR_VERSION_TIMEOUT_MS, &c) == 0 && !c.exec_errno &&
+        !c.timeout && WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0 && c.out[0] == 'v') {
+        snprintf(version, vlen, "%.*s", (int)strcspn(c.out, "\r\n"), c.out);
+        line("ok", "node", "%s %s", node, version);
+    } else {
+        char *why = describe_exit(&c);
+        FAIL("node", "%s --version failed (%s)", node, why);
+        sp_mem_free(why);
+        node[0] = '\0';
+    }
+    sp_mem_free(c.out);
+    sp_mem_free(env);
+}
+
+/* ---- the library and its JS helper. lib: "" when unusable. */
+static void check_library(char *lib, size_t len)
+{
+    char why[PATH_MAX + 128];
+    if (sp_cli_find_lib(lib, len, why, sizeof why) < 0) {
+        lib[0] = '\0';
+        FAIL("library", "%s", why);
+        return;
+    }
+    if (strpbrk(lib, ": ")) {
+        FAIL("library", "%s: LD_PRELOAD paths cannot contain ':' or ' '", lib);
+        lib[0] = '\0';
+        return;
+    }
+    line("ok", "library", "%s", lib);
+    /* where the library looks for its helper (preload.c): installed, then the build tree */
+    const char *slash = strrchr(lib, '/');
+    int dl = slash ? (int)(slash - lib) : 0;
+    char *helper = sp_cli_printf("%.*s/sentryprof/sentryprof-helper.js", dl, lib);
+    if (access(helper, R_OK) != 0) {
+        sp_mem_free(helper);
+        helper = sp_cli_printf("%.*s/../preload/sentryprof-helper.js", dl, lib);
+    }
+    if (access(helper, R_OK) == 0)
+        line("ok", "helper file", "%s", helper);
+    else
+        FAIL("helper file", "sentryprof-helper.js not found next to %s (in sentryprof/ or ../preload/)", lib);
+    sp_mem_free(helper);
+}
+
+/* What the check run saw, for the checks that read it. */
+typedef struct {
+    child_t c;
+    int rc;           /* run_child's */
+    char *err;        /* its stderr */
+    json_t *facts;    /* the script's line, NULL when it did not report */
+    bool exited_ok;
+    const char *mode; /* the mode it ran in (SENTRYPROF_MODE as the profiled process'd have) */
+    char run_mode[32]; /* the mode it reported (a bad SENTRYPROF_MODE falls back) */
+} run_t;
+
+/* NODE_OPTIONS as the check run saw it: our flags and the helper. */
+static void check_node_options(const run_t *r)
+{
+    const char *nopts = r->facts ? sp_cli_json_str(r->facts, "nodeOptions") : NULL;
+    if (!nopts) nopts = "";
+    bool perf_flag = sp_config_has_node_flag(nopts, "--perf-basic-prof-only-functions") ||
+                     sp_config_has_node_flag(nopts, "--perf-basic-prof") ||
+                     sp_config_has_node_flag(nopts, "--perf-prof");
+    /* --interpreted-frames-native-stack is ours only on a V8 where it cannot deadlock
+     * V8's own profiler; elsewhere it must be absent unless the user set it. */
+    const char *v8 = r->facts ? sp_cli_json_str(r->facts, "v8") : NULL;
+    bool want_native_stack = sp_config_native_stack_safe(v8);
+    bool native_stack = sp_config_has_node_flag(nopts, "--interpreted-frames-native-stack") || !want_native_stack;
+    bool require_helper = strstr(nopts, "sentryprof-helper.js") != NULL;
+    if (!r->facts) return; /* node did not get as far as the script: check_v8_flags says why */
+    if (!(perf_flag && native_stack && require_helper)) {
+        FAIL("NODE_OPTIONS", "our flags are missing (%s%s%s): NODE_OPTIONS=%s",
+             perf_flag ? "" : "--perf-basic-prof-only-functions ",
+             native_stack ? "" : "--interpreted-frames-native-stack ",
+             require_helper ? "" : "--require sentryprof-helper.js", nopts);
+        return;
+    }
+    line("ok", "NODE_OPTIONS", "%s", nopts);
+    bool user_native_stack = sp_config_has_node_flag(nopts, "--interpreted-frames-native-stack");
+    if (!want_native_stack && user_native_stack)
+        line("warn", "JS frames", "V8 %s: --interpreted-frames-native-stack (set outside "
+             "sentryprof) can deadlock V8's own CPU profiler (--cpu-prof, inspector) here",
+             v8 ? v8 : "?");
+    else if (!want_native_stack)
+        line("", "JS frames", "V8 %s: interpreted functions show as "
+             "Builtins_InterpreterEntryTrampoline (--interpreted-frames-native-stack is "
+             "left out: it can deadlock V8's own CPU profiler here)", v8 ? v8 : "?");
+}
+
+/* V8 took the flags: node ran, the perf map was written during the run (and removed at
+ * exit unless SENTRYPROF_KEEP_PERF_MAP). */
+static void check_v8_flags(const run_t *r)
+{
+    if (!r->facts) {
+        const char *not_allowed = strstr(r->err, "is not allowed in NODE_OPTIONS");
+        char *ex = describe_exit(&r->c);
+        if (not_allowed) {
+            const char *b = not_allowed;
+            while (b > r->err && b[-1] != '\n') b--;
+            FAIL("V8 flags", "node rejected NODE_OPTIONS: %.*s", (int)strcspn(b, "\n"), b);
+        } else {
+            FAIL("check run", "node under the shim did not report (%s)", ex);
+        }
+        sp_mem_free(ex);
+        return;
+    }
+    json_t *pm = json_object_get(r->facts, "perfMap");
+    const char *mpath = sp_cli_json_str(pm, "path");
+    bool has_work = json_is_true(json_object_get(pm, "hasWork"));
+    const char *merr = sp_cli_json_str(pm, "error");
+    char *argv_s = json_dumps(json_object_get(r->facts, "execArgv"), JSON_COMPACT);
+    if (has_work) {
+        struct stat st;
+        bool left = mpath && stat(mpath, &st) == 0;
+        bool kept = sp_cli_config()->keep_perf_map; /* as the library reads it */
+        line("ok", "V8 flags", "accepted: %s written during the run (%.0f bytes, " DOCTOR_WORK " in it)%s",
+             mpath ? mpath : "the perf map", num(pm, "size"),
+             left ? (kept ? ", kept at exit (SENTRYPROF_KEEP_PERF_MAP)" : ", NOT removed at exit") : ", removed at exit");
+        if (left && !kept) line("warn", "perf map", "%s was left behind after node exited", mpath);
+        if (left && mpath) unlink(mpath);
+    } else if (merr) {
+        FAIL("V8 flags", "V8 flags not in effect: %s was not written (%s); execArgv %s", mpath ? mpath : "the perf map",
+             merr, argv_s ? argv_s : "[]");
+    } else {
+        FAIL("V8 flags", "V8 flags not in effect: %s has no entry for the JS that ran; execArgv %s",
+             mpath ? mpath : "the perf map", argv_s ? argv_s : "[]");
+    }
+    line("", "execArgv", "%s (NODE_OPTIONS flags do not show here)", argv_s ? argv_s : "[]");
+    sp_mem_free(argv_s); /* jansson allocates through sp_mem (main) */
+}
+
+/* The sampler's counters as __sentryprof.stats() gave them. */
+static void check_sampler(const json_t *st)
+{
+    double signals = num(st, "signals"), samples = num(st, "samples");
+    char counters[512];
+    snprintf(counters, sizeof counters,
+             "signal %.0f, %.0f thread%s: %.0f signals, %.0f samples (%.0f symbolized); "
+             "dropped: ring full %.0f, re-entry %.0f, no thread %.0f; outside a profile %.0f; "
+             "truncated %.0f, off stack %.0f, timer errors %.0f",
+             num(st, "signal"), num(st, "threads"), num(st, "threads") == 1 ? "" : "s",
+             signals, samples, num(st, "samples_symbolized"), num(st, "dropped_ring_full"),
+             num(st, "dropped_reentry"), num(st, "dropped_no_thread"),
+             num(st, "discarded_outside_profile"), num(st, "truncated"),
+             num(st, "off_stack"), num(st, "timer_errors"));
+    if (num(st, "active") != 1) FAIL("sampler", "the sampler is not active; %s", counters);
+    else if (num(st, "handler_replaced") > 0) FAIL("sampler", "another signal handler took the sampler's signal; %s", counters);
+    else if (num(st, "timer_errors") > 0) FAIL("sampler", "the sampler's timers failed; %s", counters);
+    else if (samples < 1) FAIL("sampler", "no sample in 400 ms of CPU; %s", counters);
+    else line("ok", "sampler", "%s", counters);
+}
+
+/* The JS helper loaded, and the sampler took samples. */
+static void check_helper(run_t *r)
+{
+    if (!r->facts) return;
+    const char *h = sp_cli_json_str(r->facts, "helper");
+    json_t *st = json_object_get(r->facts, "stats");
+    const char *st_mode = sp_cli_json_str(st, "mode");
+    if (!h || strcmp(h, "object") != 0) {
+        FAIL("JS helper", "the JS helper did not load: typeof __sentryprof is %s", h ? h : "?");
+    } else {
+        const char *lv = sp_cli_json_str(r->facts, "libVersion"), *lm = sp_cli_json_str(st, "logging_mode"),
+                   *ck = sp_cli_json_str(st, "clock");
+        line("ok", "JS helper", "loaded: typeof __sentryprof = object (library %s, %s mode, %s, %s clock)",
+             lv ? lv : "?", st_mode ? st_mode : r->mode, lm ? lm : "?", ck ? ck : "?");
+    }
+    if (st_mode) snprintf(r->run_mode, sizeof r->run_mode, "%s", st_mode);
+    if (json_is_object(st)) {
+        check_sampler(st);
+    } else if (h && strcmp(h, "object") == 0) {
+        const char *e = sp_cli_json_str(r->facts, "statsError");
+        FAIL("sampler", "__sentryprof.stats() failed: %s", e ? e : "?");
+    }
+    if (!r->exited_ok) {
+        char *ex = describe_exit(&r->c);
+        FAIL("check run", "node reported, then ended with %s", ex);
+        sp_mem_free(ex);
+    }
+}
+
+/* What else the run left: envelopes (continuous mode: a chunk), files in its cwd (a file
+ * node created in its working directory would land in every app's). */
+static void check_leftovers(const run_t *r, const char *spool, const char *cwd)
+{
+    if (!r->facts) return;
+    size_t n = count_envelopes(spool);
+    line("", "check spool", "%zu envelope%s written by the check run (%s mode; removed)", n, n == 1 ? "" : "s",
+         r->mode);
+    sp_cli_strvec_t left = {0};
+    char *lsav[] = {"/bin/ls", "-A", (char *)cwd, NULL};
+    char *lsenv[] = {NULL};
+    child_t l;
+    if (run_child(lsav, lsenv, NULL, NULL, 5000, &l) == 0) {
+        for (char *p = l.out; *p;) {
+            size_t k = strcspn(p, "\n");
+            if (k) sp_cli_strvec_push(&left, sp_cli_printf("%.*s", (int)k, p));
+            p += k;
+            if (*p) p++;
+        }
+        sp_mem_free(l.out);
+    }
+    if (left.n)
+        line("warn", "working dir", "node under the shim created %zu file%s in its working directory, e.g. %s",
+             left.n, left.n == 1 ? "" : "s", left.v[0]);
+    sp_cli_strvec_free(&left);
+}
+
+/* ---- the check run: node under the shim in a temporary directory with its own spool, no
+ * DSN, always selected; then the checks of what it saw. Fills run_mode. */
+static void check_run(const char *node, const char *lib, const char *mode, char *run_mode, size_t rmlen)
+{
+    const char *tmp = sp_cli_config()->tmpdir;
+    char *tdir = sp_cli_printf("%s/sentryprof-doctor.XXXXXX", tmp);
+    if (!mkdtemp(tdir)) {
+        FAIL("check run", "cannot create a temporary directory in %s: %s", tmp, strerror(errno));
+        sp_mem_free(tdir);
+        return;
+    }
+    char *spool = sp_cli_printf("%s/spool", tdir);
+    char *cwd = sp_cli_printf("%s/cwd", tdir);
+    char *err_path = sp_cli_printf("%s/stderr", tdir);
+    mkdir(cwd, 0700);
+    /* LD_PRELOAD is the child's, not a setting of ours: read as it is now, to extend it. */
+    const char *old = getenv("LD_PRELOAD");
+    char *set[3];
+    set[0] = old && *old ? (has_path_word(old, lib) ? sp_cli_printf("LD_PRELOAD=%s", old)
+                                                    : sp_cli_printf("LD_PRELOAD=%s:%s", lib, old))
+                         : sp_cli_printf("LD_PRELOAD=%s", lib);
+    set[1] = sp_cli_printf("%s=%s", SP_ENV_SPOOL_DIR, spool);
+    set[2] = sp_cli_printf("%s=%s", SP_ENV_MODE, mode);
+    static const char *const run_unset[] = {SP_ENV_DSN, SP_ENV_INCLUDE, SP_ENV_EXCLUDE};
+    char **env = make_env(run_unset, 3, set, 3);
+    char *av[] = {(char *)node, "-e", (char *)doctor_script, NULL};
+    run_t r = {.mode = mode};
+    r.rc = run_child(av, env, cwd, err_path, DOCTOR_TIMEOUT_MS, &r.c);
+    r.err = slurp(err_path);
+    const char *mark = r.rc == 0 ? strstr(r.c.out, DOCTOR_MARK) : NULL;
+    r.facts = mark ? json_loads(mark + strlen(DOCTOR_MARK), JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+    r.exited_ok = r.rc == 0 && !r.c.exec_errno && !r.c.timeout && WIFEXITED(r.c.status) &&
+                  WEXITSTATUS(r.c.status) == 0;
+
+    check_node_options(&r);
+    check_v8_flags(&r);
+    check_helper(&r);
+    check_leftovers(&r, spool, cwd);
+    show_stderr(r.err);
+    snprintf(run_mode, rmlen, "%s", r.run_mode);
+
+    if (r.facts) json_decref(r.facts);
+    sp_mem_free(r.err);
+    sp_mem_free(r.c.out);
+    sp_mem_free(env);
+    for (int i = 0; i < 3; i++) sp_mem_free(set[i]);
+    rm_tree(tdir);
+    sp_mem_free(spool);
+    sp_mem_free(cwd);
+    sp_mem_free(err_path);
+    sp_mem_free(tdir);
+}
+
+/* ---- the user's spool. Fills spool_dir. */
+static void check_spool(char *spool_dir, size_t len)
+{
+    if (!sp_cli_default_spool(spool_dir, len)) {
+        FAIL("spool", "spool directory path too long");
+        return;
+    }
+    sp_spool_t *sp = NULL;
+    int e = sp_spool_open(spool_dir, &sp);
+    if (e < 0) FAIL("spool", "spool %s unusable: %s", spool_dir, strerror(-e));
+    else if (access(spool_dir, W_OK | X_OK) != 0) FAIL("spool", "spool %s is not writable: %s", spool_dir, strerror(errno));
+    else line("ok", "spool", "%s (writable)", spool_dir);
+    sp_spool_close(sp);
+}
+
+/* ---- SENTRY_DSN: parses, and Sentry answers a harmless envelope. */
+static void check_dsn(const sp_config_t *cfg)
+{
+    if (!cfg->has_dsn) {
+        line("ok", "SENTRY_DSN", "not set: profiles stay in the spool (send them with `sentryprof upload --dsn DSN`)");
+        return;
+    }
+    sp_dsn_t d;
+    char err[256] = "";
+    int e = cfg->dsn[0] ? sp_dsn_parse(cfg->dsn, &d, err, sizeof err) : -ENAMETOOLONG;
+    if (e < 0) FAIL("SENTRY_DSN", "SENTRY_DSN is invalid: %s", *err ? err : strerror(-e));
+    else if (d.port)
+        line("ok", "SENTRY_DSN", "valid: %s://%s:%u, project %s", d.scheme, d.host, d.port, d.project_id);
+    else
+        line("ok", "SENTRY_DSN", "valid: %s://%s, project %s", d.scheme, d.host, d.project_id);
+    if (e == 0) reach_sentry(&d);
+}
+
 int sp_cli_doctor(int argc, char **argv)
 {
     const char *node_arg = NULL;
@@ -455,280 +767,25 @@ int sp_cli_doctor(int argc, char **argv)
         check_selection(cmdc, cmd);
         return 0;
     }
-
-    /* ---- node */
-    char node[PATH_MAX] = "", node_version[64] = "";
-    if (node_arg) {
-        if (is_exec_file(node_arg)) snprintf(node, sizeof node, "%s", node_arg);
-        else FAIL("node", "--node %s: not an executable file", node_arg);
-    } else if (!find_on_path("node", node, sizeof node)) {
-        node[0] = '\0';
-        FAIL("node", "no node on PATH (set PATH or pass --node PATH)");
-    }
-    if (node[0]) {
-        static const char *const plain_unset[] = {"LD_PRELOAD", "NODE_OPTIONS"};
-        char **env = make_env(plain_unset, 2, NULL, 0);
-        char *av[] = {node, "--version", NULL};
-        child_t c;
-        if (run_child(av, env, NULL, NULL, DOCTOR_VERSION_TIMEOUT_MS, &c) == 0 && !c.exec_errno &&
-            !c.timeout && WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0 && c.out[0] == 'v') {
-            snprintf(node_version, sizeof node_version, "%.*s", (int)strcspn(c.out, "\r\n"), c.out);
-            line("ok", "node", "%s %s", node, node_version);
-        } else {
-            char *why = describe_exit(&c);
-            FAIL("node", "%s --version failed (%s)", node, why);
-            sp_mem_free(why);
-            node[0] = '\0';
-        }
-        sp_mem_free(c.out);
-        sp_mem_free(env);
-    }
-
-    /* ---- the library and its JS helper */
-    char lib[PATH_MAX] = "", why[PATH_MAX + 128];
-    if (sp_cli_find_lib(lib, sizeof lib, why, sizeof why) < 0) {
-        lib[0] = '\0';
-        FAIL("library", "%s", why);
-    } else if (strpbrk(lib, ": ")) {
-        FAIL("library", "%s: LD_PRELOAD paths cannot contain ':' or ' '", lib);
-        lib[0] = '\0';
-    } else {
-        line("ok", "library", "%s", lib);
-        /* where the library looks for its helper (preload.c): installed, then the build tree */
-        const char *slash = strrchr(lib, '/');
-        int dl = slash ? (int)(slash - lib) : 0;
-        char *helper = sp_cli_printf("%.*s/sentryprof/sentryprof-helper.js", dl, lib);
-        if (access(helper, R_OK) != 0) {
-            sp_mem_free(helper);
-            helper = sp_cli_printf("%.*s/../preload/sentryprof-helper.js", dl, lib);
-        }
-        if (access(helper, R_OK) == 0)
-            line("ok", "helper file", "%s", helper);
-        else
-            FAIL("helper file", "sentryprof-helper.js not found next to %s (in sentryprof/ or ../preload/)", lib);
-        sp_mem_free(helper);
-    }
+    const sp_config_t *cfg = sp_cli_config();
+    char node[PATH_MAX], node_version[64], lib[PATH_MAX];
+    check_node(node_arg, node, sizeof node, node_version, sizeof node_version);
+    check_library(lib, sizeof lib);
 
     /* ---- the environment the profiled process would see */
-    if (sp_config_env_bool(SP_ENV_DISABLE, false))
-        FAIL("disabled", "%s=%s: the library does nothing in any process", SP_ENV_DISABLE,
-             getenv(SP_ENV_DISABLE));
-    const char *dsn = getenv(SP_ENV_DSN);
-    bool has_dsn = dsn && *dsn;
-    const char *mode_env = getenv(SP_ENV_MODE);
-    const char *mode = mode_env && *mode_env ? mode_env : has_dsn ? "transaction" : "continuous";
-    char run_mode[32] = ""; /* the mode the check run reported (a bad SENTRYPROF_MODE falls back) */
+    if (cfg->disable)
+        FAIL("disabled", "%s=true: the library does nothing in any process", SP_ENV_DISABLE);
+    /* the check run gets no DSN: the mode it would have had is passed on explicitly */
+    const char *mode = cfg->continuous ? "continuous" : "transaction";
     check_selection(cmdc, cmd);
 
-    /* ---- the check run */
-    if (node[0] && lib[0]) {
-        const char *tmp = getenv("TMPDIR");
-        if (!tmp || tmp[0] != '/') tmp = "/tmp";
-        char *tdir = sp_cli_printf("%s/sentryprof-doctor.XXXXXX", tmp);
-        if (!mkdtemp(tdir)) {
-            FAIL("check run", "cannot create a temporary directory in %s: %s", tmp, strerror(errno));
-        } else {
-            char *spool = sp_cli_printf("%s/spool", tdir);
-            char *cwd = sp_cli_printf("%s/cwd", tdir);
-            char *err_path = sp_cli_printf("%s/stderr", tdir);
-            mkdir(cwd, 0700);
-            const char *old = getenv("LD_PRELOAD");
-            char *set[3];
-            set[0] = old && *old ? (has_path_word(old, lib) ? sp_cli_printf("LD_PRELOAD=%s", old)
-                                                            : sp_cli_printf("LD_PRELOAD=%s:%s", lib, old))
-                                 : sp_cli_printf("LD_PRELOAD=%s", lib);
-            set[1] = sp_cli_printf("%s=%s", SP_ENV_SPOOL_DIR, spool);
-            set[2] = sp_cli_printf("%s=%s", SP_ENV_MODE, mode);
-            static const char *const run_unset[] = {SP_ENV_DSN, SP_ENV_INCLUDE, SP_ENV_EXCLUDE};
-            char **env = make_env(run_unset, 3, set, 3);
-            char *av[] = {node, "-e", (char *)doctor_script, NULL};
-            child_t c;
-            int rc = run_child(av, env, cwd, err_path, DOCTOR_TIMEOUT_MS, &c);
-            char *err = slurp(err_path);
-            const char *mark = rc == 0 ? strstr(c.out, DOCTOR_MARK) : NULL;
-            json_t *facts = mark ? json_loads(mark + strlen(DOCTOR_MARK), JSON_DISABLE_EOF_CHECK, NULL) : NULL;
-            bool exited_ok = rc == 0 && !c.exec_errno && !c.timeout && WIFEXITED(c.status) &&
-                             WEXITSTATUS(c.status) == 0;
-            const char *nopts = facts ? sp_cli_json_str(facts, "nodeOptions") : NULL;
-            if (!nopts) nopts = "";
+    char run_mode[32] = "";
+    if (node[0] && lib[0]) check_run(node, lib, mode, run_mode, sizeof run_mode);
+    else line("", "check run", "skipped (no %s)", node[0] ? "library" : "node");
 
-            /* NODE_OPTIONS */
-            bool perf_flag = sp_config_has_node_flag(nopts, "--perf-basic-prof-only-functions") ||
-                             sp_config_has_node_flag(nopts, "--perf-basic-prof") ||
-                             sp_config_has_node_flag(nopts, "--perf-prof");
-            /* --interpreted-frames-native-stack is ours only on a V8 where it cannot deadlock
-             * V8's own profiler; elsewhere it must be absent unless the user set it. */
-            const char *v8 = facts ? sp_cli_json_str(facts, "v8") : NULL;
-            bool want_native_stack = sp_config_native_stack_safe(v8);
-            bool native_stack = sp_config_has_node_flag(nopts, "--interpreted-frames-native-stack") ||
-                                !want_native_stack;
-            bool require_helper = strstr(nopts, "sentryprof-helper.js") != NULL;
-            if (!facts) {
-                /* node did not get as far as the script: say why */
-            } else if (perf_flag && native_stack && require_helper) {
-                line("ok", "NODE_OPTIONS", "%s", nopts);
-                bool user_native_stack = sp_config_has_node_flag(nopts, "--interpreted-frames-native-stack");
-                if (!want_native_stack && user_native_stack)
-                    line("warn", "JS frames", "V8 %s: --interpreted-frames-native-stack (set outside "
-                         "sentryprof) can deadlock V8's own CPU profiler (--cpu-prof, inspector) here",
-                         v8 ? v8 : "?");
-                else if (!want_native_stack)
-                    line("", "JS frames", "V8 %s: interpreted functions show as "
-                         "Builtins_InterpreterEntryTrampoline (--interpreted-frames-native-stack is "
-                         "left out: it can deadlock V8's own CPU profiler here)", v8 ? v8 : "?");
-            } else {
-                FAIL("NODE_OPTIONS", "our flags are missing (%s%s%s): NODE_OPTIONS=%s",
-                     perf_flag ? "" : "--perf-basic-prof-only-functions ",
-                     native_stack ? "" : "--interpreted-frames-native-stack ",
-                     require_helper ? "" : "--require sentryprof-helper.js", nopts);
-            }
-
-            /* V8 took them: node ran, the perf map was written during the run */
-            const char *not_allowed = strstr(err, "is not allowed in NODE_OPTIONS");
-            if (!facts) {
-                char *ex = describe_exit(&c);
-                if (not_allowed) {
-                    const char *b = not_allowed;
-                    while (b > err && b[-1] != '\n') b--;
-                    FAIL("V8 flags", "node rejected NODE_OPTIONS: %.*s", (int)strcspn(b, "\n"), b);
-                } else {
-                    FAIL("check run", "node under the shim did not report (%s)", ex);
-                }
-                sp_mem_free(ex);
-            } else {
-                json_t *pm = json_object_get(facts, "perfMap");
-                const char *mpath = sp_cli_json_str(pm, "path");
-                bool has_work = json_is_true(json_object_get(pm, "hasWork"));
-                const char *merr = sp_cli_json_str(pm, "error");
-                char *argv_s = json_dumps(json_object_get(facts, "execArgv"), JSON_COMPACT);
-                if (has_work) {
-                    struct stat st;
-                    bool left = mpath && stat(mpath, &st) == 0;
-                    bool kept = sp_config_env_bool(SP_ENV_KEEP_PERF_MAP, false); /* as the library reads it */
-                    line("ok", "V8 flags", "accepted: %s written during the run (%.0f bytes, " DOCTOR_WORK " in it)%s",
-                         mpath ? mpath : "the perf map", num(pm, "size"),
-                         left ? (kept ? ", kept at exit (SENTRYPROF_KEEP_PERF_MAP)" : ", NOT removed at exit") : ", removed at exit");
-                    if (left && !kept) line("warn", "perf map", "%s was left behind after node exited", mpath);
-                    if (left && mpath) unlink(mpath);
-                } else if (merr) {
-                    FAIL("V8 flags", "V8 flags not in effect: %s was not written (%s); execArgv %s", mpath ? mpath : "the perf map",
-                         merr, argv_s ? argv_s : "[]");
-                } else {
-                    FAIL("V8 flags", "V8 flags not in effect: %s has no entry for the JS that ran; execArgv %s",
-                         mpath ? mpath : "the perf map", argv_s ? argv_s : "[]");
-                }
-                line("", "execArgv", "%s (NODE_OPTIONS flags do not show here)", argv_s ? argv_s : "[]");
-                sp_mem_free(argv_s); /* jansson allocates through sp_mem (main) */
-            }
-
-            /* the JS helper and the sampler */
-            if (facts) {
-                const char *h = sp_cli_json_str(facts, "helper");
-                json_t *st = json_object_get(facts, "stats");
-                if (!h || strcmp(h, "object") != 0) {
-                    FAIL("JS helper", "the JS helper did not load: typeof __sentryprof is %s", h ? h : "?");
-                } else {
-                    line("ok", "JS helper", "loaded: typeof __sentryprof = object (library %s, %s mode, %s, %s clock)",
-                         sp_cli_json_str(facts, "libVersion") ? sp_cli_json_str(facts, "libVersion") : "?",
-                         sp_cli_json_str(st, "mode") ? sp_cli_json_str(st, "mode") : mode,
-                         sp_cli_json_str(st, "logging_mode") ? sp_cli_json_str(st, "logging_mode") : "?",
-                         sp_cli_json_str(st, "clock") ? sp_cli_json_str(st, "clock") : "?");
-                }
-                if (sp_cli_json_str(st, "mode")) snprintf(run_mode, sizeof run_mode, "%s", sp_cli_json_str(st, "mode"));
-                if (json_is_object(st)) {
-                    double signals = num(st, "signals"), samples = num(st, "samples");
-                    char counters[512];
-                    snprintf(counters, sizeof counters,
-                             "signal %.0f, %.0f thread%s: %.0f signals, %.0f samples (%.0f symbolized); "
-                             "dropped: ring full %.0f, re-entry %.0f, no thread %.0f; outside a profile %.0f; "
-                             "truncated %.0f, off stack %.0f, timer errors %.0f",
-                             num(st, "signal"), num(st, "threads"), num(st, "threads") == 1 ? "" : "s",
-                             signals, samples, num(st, "samples_symbolized"), num(st, "dropped_ring_full"),
-                             num(st, "dropped_reentry"), num(st, "dropped_no_thread"),
-                             num(st, "discarded_outside_profile"), num(st, "truncated"),
-                             num(st, "off_stack"), num(st, "timer_errors"));
-                    if (num(st, "active") != 1) FAIL("sampler", "the sampler is not active; %s", counters);
-                    else if (num(st, "handler_replaced") > 0) FAIL("sampler", "another signal handler took the sampler's signal; %s", counters);
-                    else if (num(st, "timer_errors") > 0) FAIL("sampler", "the sampler's timers failed; %s", counters);
-                    else if (samples < 1) FAIL("sampler", "no sample in 400 ms of CPU; %s", counters);
-                    else line("ok", "sampler", "%s", counters);
-                } else if (h && strcmp(h, "object") == 0) {
-                    FAIL("sampler", "__sentryprof.stats() failed: %s",
-                         sp_cli_json_str(facts, "statsError") ? sp_cli_json_str(facts, "statsError") : "?");
-                }
-                if (!exited_ok) {
-                    char *ex = describe_exit(&c);
-                    FAIL("check run", "node reported, then ended with %s", ex);
-                    sp_mem_free(ex);
-                }
-            }
-            /* what else the run left: envelopes (continuous mode: a chunk), files in its cwd */
-            if (facts) {
-                size_t n = count_envelopes(spool);
-                line("", "check spool", "%zu envelope%s written by the check run (%s mode; removed)", n,
-                     n == 1 ? "" : "s", mode);
-                /* a file node created in its working directory would land in every app's */
-                sp_cli_strvec_t left = {0};
-                char *lsav[] = {"/bin/ls", "-A", cwd, NULL};
-                char *lsenv[] = {NULL};
-                child_t l;
-                if (run_child(lsav, lsenv, NULL, NULL, 5000, &l) == 0) {
-                    for (char *p = l.out; *p;) {
-                        size_t k = strcspn(p, "\n");
-                        if (k) sp_cli_strvec_push(&left, sp_cli_printf("%.*s", (int)k, p));
-                        p += k;
-                        if (*p) p++;
-                    }
-                    sp_mem_free(l.out);
-                }
-                if (left.n)
-                    line("warn", "working dir", "node under the shim created %zu file%s in its working directory, e.g. %s",
-                         left.n, left.n == 1 ? "" : "s", left.v[0]);
-                sp_cli_strvec_free(&left);
-            }
-            show_stderr(err);
-            if (facts) json_decref(facts);
-            sp_mem_free(err);
-            sp_mem_free(c.out);
-            sp_mem_free(env);
-            for (int i = 0; i < 3; i++) sp_mem_free(set[i]);
-            rm_tree(tdir);
-            sp_mem_free(spool);
-            sp_mem_free(cwd);
-            sp_mem_free(err_path);
-        }
-        sp_mem_free(tdir);
-    } else {
-        line("", "check run", "skipped (no %s)", node[0] ? "library" : "node");
-    }
-
-    /* ---- the user's spool */
-    char spool_dir[PATH_MAX];
-    if (!sp_cli_default_spool(spool_dir, sizeof spool_dir)) {
-        FAIL("spool", "spool directory path too long");
-    } else {
-        sp_spool_t *sp = NULL;
-        int e = sp_spool_open(spool_dir, &sp);
-        if (e < 0) FAIL("spool", "spool %s unusable: %s", spool_dir, strerror(-e));
-        else if (access(spool_dir, W_OK | X_OK) != 0) FAIL("spool", "spool %s is not writable: %s", spool_dir, strerror(errno));
-        else line("ok", "spool", "%s (writable)", spool_dir);
-        sp_spool_close(sp);
-    }
-
-    /* ---- SENTRY_DSN */
-    if (!has_dsn) {
-        line("ok", "SENTRY_DSN", "not set: profiles stay in the spool (send them with `sentryprof upload --dsn DSN`)");
-    } else {
-        sp_dsn_t d;
-        char err[256] = "";
-        int e = sp_dsn_parse(dsn, &d, err, sizeof err);
-        if (e < 0) FAIL("SENTRY_DSN", "SENTRY_DSN is invalid: %s", *err ? err : strerror(-e));
-        else if (d.port)
-            line("ok", "SENTRY_DSN", "valid: %s://%s:%u, project %s", d.scheme, d.host, d.port, d.project_id);
-        else
-            line("ok", "SENTRY_DSN", "valid: %s://%s, project %s", d.scheme, d.host, d.project_id);
-        if (e == 0) reach_sentry(&d);
-    }
+    char spool_dir[PATH_MAX] = "";
+    check_spool(spool_dir, sizeof spool_dir);
+    check_dsn(cfg);
 
     if (failures > 1)
         printf("verdict: unhealthy: %s (and %d more)\n", first_failure, failures - 1);
@@ -737,8 +794,7 @@ int sp_cli_doctor(int argc, char **argv)
     else
         printf("verdict: healthy: node %s is profiled (%s mode), profiles go to %s%s%s\n",
                node_version[0] ? node_version : "?", run_mode[0] ? run_mode : mode, spool_dir,
-               has_dsn ? " and to Sentry" : "",
-               warnings ? " (see the warnings above)" : "");
+               cfg->has_dsn ? " and to Sentry" : "", warnings ? " (see the warnings above)" : "");
     sp_mem_free(first_failure);
     return failures ? 1 : 0;
 }

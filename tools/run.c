@@ -64,6 +64,7 @@ static bool set_preload(void)
         sp_cli_err("cannot preload %s: LD_PRELOAD paths cannot contain ':' or ' '", lib);
         return false;
     }
+    /* LD_PRELOAD is the child's, not a setting of ours: read as it is now, to extend it. */
     const char *old = getenv("LD_PRELOAD");
     if (old && sp_cli_has_word(old, ": ", lib)) return true;
     char *val = old && *old ? sp_cli_printf("%s:%s", lib, old) : sp_cli_strdup(lib);
@@ -222,8 +223,8 @@ int sp_cli_run(int argc, char **argv)
     if (spool && !*spool) return sp_cli_bad_usage("run: --spool needs a directory");
 
     if (!set_preload()) return 127;
-    if ((hz && !set_env("SENTRYPROF_HZ", hz)) || (clock && !set_env("SENTRYPROF_CLOCK", clock)) ||
-        (mode && !set_env("SENTRYPROF_MODE", mode)) || (spool && !set_env("SENTRYPROF_SPOOL_DIR", spool)))
+    if ((hz && !set_env(SP_ENV_HZ, hz)) || (clock && !set_env(SP_ENV_CLOCK, clock)) ||
+        (mode && !set_env(SP_ENV_MODE, mode)) || (spool && !set_env(SP_ENV_SPOOL_DIR, spool)))
         return 127;
     bool summary = !quiet && (want_summary || isatty(STDERR_FILENO));
     char **cmd = argv + i;
@@ -236,8 +237,7 @@ int sp_cli_run(int argc, char **argv)
     }
 
     char dir[PATH_MAX];
-    const char *envdir = getenv("SENTRYPROF_SPOOL_DIR");
-    if (envdir && *envdir) snprintf(dir, sizeof dir, "%s", envdir);
+    if (spool && *spool) snprintf(dir, sizeof dir, "%s", spool); /* what the child got */
     else if (!sp_cli_default_spool(dir, sizeof dir)) return 127;
     sp_cli_strvec_t before = {0};
     (void)sp_cli_collect_dir(&before, dir, 0); /* sorted; missing: empty */

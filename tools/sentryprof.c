@@ -8,10 +8,12 @@
  *   version  prints SP_VERSION
  * Single-threaded; never loaded into a profiled process (run execs the command, after which
  * only the preload library is there). Memory through sp_mem, jansson's included.
- * Environment: SENTRYPROF_LIB (run: the library to preload; set but missing is an error),
- * SENTRYPROF_SPOOL_DIR and TMPDIR (top/list default directory, via sp_spool_default_dir),
- * LD_PRELOAD (run: kept, ours goes first), SENTRY_DSN and SENTRYPROF_SPOOL_MAX_BYTES (upload),
- * PATH (doctor: where node is).
+ * Commands are rows of one table (name, function, the variables it warns about, help).
+ * Environment: read once by config's loader (sp_cli_config) before the command runs:
+ * SENTRYPROF_LIB (run: the library to preload; set but missing is an error),
+ * SENTRYPROF_SPOOL_DIR and TMPDIR (default spool), SENTRY_DSN and SENTRYPROF_SPOOL_MAX_BYTES
+ * (upload); LD_PRELOAD (run: kept, ours goes first) and PATH (doctor: where node is) are
+ * read as they are, for the child's environment.
  */
 #include "cli.h"
 #include "export.h"
@@ -35,7 +37,6 @@
 #define SP_LIBDIR "/usr/local/lib"
 #endif
 
-#define SP_ENV_LIB "SENTRYPROF_LIB" /* run: path of libsentryprof.so to preload */
 #define SP_LIB_NAME "libsentryprof.so"
 #define SP_CLI_PROFILER_PREFIX 8    /* hex digits of profiler_id shown by list */
 
@@ -374,9 +375,9 @@ static bool is_file(const char *path)
  * the reason in why (or as an error line when why is NULL). */
 int sp_cli_find_lib(char *out, size_t len, char *why, size_t whylen)
 {
-    const char *env = getenv(SP_ENV_LIB);
+    const char *env = sp_cli_config()->lib;
     char resolved[PATH_MAX];
-    if (env && *env) {
+    if (*env) {
         if (!is_file(env) || !realpath(env, resolved)) {
             if (why) snprintf(why, whylen, "%s=%s: no such library", SP_ENV_LIB, env);
             else sp_cli_err("%s=%s: no such library", SP_ENV_LIB, env);
@@ -417,6 +418,48 @@ int sp_cli_find_lib(char *out, size_t len, char *why, size_t whylen)
 
 /* ---- main ---- */
 
+static int cmd_version(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    printf("sentryprof %s\n", SP_VERSION);
+    return 0;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    sp_cli_usage(stdout);
+    return 0;
+}
+
+/* The variables a command acts on itself warn when bad; the profiled process warns about
+ * the rest (an upload child must not repeat its parent's lines). */
+static const char *const warn_upload[] = {SP_ENV_DEBUG, SP_ENV_SPOOL_MAX_BYTES, NULL};
+static const char *const warn_doctor[] = {SP_ENV_DISABLE, SP_ENV_KEEP_PERF_MAP, SP_ENV_MODE, NULL};
+
+/* The commands: name, function (argv[0] is the command's name), the variables it warns
+ * about, one line of help (listed after an unknown command; the full text is
+ * sp_cli_usage). */
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *const *warn_for;
+    const char *help;
+} commands[] = {
+    {"top", sp_cli_top, NULL, "the hottest functions of the spooled profiles"}, /* top.c */
+    {"convert", sp_cli_convert, NULL, "export to collapsed, speedscope, cpuprofile or pprof"}, /* convert.c */
+    {"flame", sp_cli_flame, NULL, "an interactive SVG flame graph"}, /* flame.c */
+    {"list", cmd_list, NULL, "one line per spooled envelope"},
+    {"run", sp_cli_run, NULL, "run a command with the library preloaded"}, /* run.c */
+    {"upload", sp_cli_upload, warn_upload, "send the spool to Sentry"}, /* upload.c */
+    {"doctor", sp_cli_doctor, warn_doctor, "check that profiling works here"}, /* doctor.c */
+    {"version", cmd_version, NULL, "print the version"},
+    {"help", cmd_help, NULL, "the usage text (also --help, -h)"},
+    {"--version", cmd_version, NULL, NULL}, /* aliases: no line of their own */
+    {"--help", cmd_help, NULL, NULL},
+    {"-h", cmd_help, NULL, NULL},
+};
+
 int main(int argc, char **argv)
 {
     json_set_alloc_funcs(sp_mem_alloc, sp_mem_free);
@@ -425,30 +468,17 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
-    int rc;
-    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
-        sp_cli_usage(stdout);
-        rc = 0;
-    } else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("sentryprof %s\n", SP_VERSION);
-        rc = 0;
-    } else if (strcmp(cmd, "top") == 0) {
-        rc = sp_cli_top(argc - 1, argv + 1);
-    } else if (strcmp(cmd, "convert") == 0) {
-        rc = sp_cli_convert(argc - 1, argv + 1);
-    } else if (strcmp(cmd, "flame") == 0) {
-        rc = sp_cli_flame(argc - 1, argv + 1);
-    } else if (strcmp(cmd, "list") == 0) {
-        rc = cmd_list(argc - 1, argv + 1);
-    } else if (strcmp(cmd, "run") == 0) {
-        rc = sp_cli_run(argc - 1, argv + 1);
-    } else if (strcmp(cmd, "upload") == 0) {
-        rc = sp_cli_upload(argc - 1, argv + 1);
-    } else if (strcmp(cmd, "doctor") == 0) {
-        rc = sp_cli_doctor(argc - 1, argv + 1);
-    } else {
-        return sp_cli_bad_usage("unknown command '%s'", cmd);
+    size_t i = 0, n = sizeof commands / sizeof *commands;
+    while (i < n && strcmp(commands[i].name, cmd) != 0) i++;
+    if (i == n) {
+        int rc = sp_cli_bad_usage("unknown command '%s'", cmd);
+        fputs("commands:\n", stderr);
+        for (size_t k = 0; k < n; k++)
+            if (commands[k].help) fprintf(stderr, "  %-8s %s\n", commands[k].name, commands[k].help);
+        return rc;
     }
+    sp_cli_config_load(commands[i].warn_for);
+    int rc = commands[i].run(argc - 1, argv + 1);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         sp_cli_err("write error on standard output");
         return rc ? rc : 1;

@@ -1,6 +1,9 @@
 /* Check tests for src/config.c: the environment is read once, at load time (LANG reaches
  * the profile from there, not from getenv on the agent thread). */
 #include "unit.h"
+#include <errno.h>
+#include <limits.h>
+#include <unistd.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +27,9 @@ START_TEST(test_locale_read_once)
     sp_session_t *s = sp_session_new();
     ck_assert_ptr_nonnull(s);
     sp_frame_t f = {.function = "f", .abs_path = "/app/f.js", .lineno = 1};
-    uint32_t fr[] = {(uint32_t)sp_session_frame(s, &f)};
+    sp_frames_t *ft = sp_frames_new();
+    ck_assert_ptr_nonnull(ft);
+    uint32_t fr[] = {(uint32_t)sp_session_frame(s, ft, (uint32_t)sp_frames_intern(ft, &f))};
     long st = sp_session_stack(s, fr, 1);
     ck_assert_int_eq(sp_session_sample(s, st, "0", "main", 1795549336000000000ull), 0);
     ck_assert_int_eq(sp_session_sample(s, st, "0", "main", 1795549336100000000ull), 0);
@@ -48,6 +53,7 @@ START_TEST(test_locale_read_once)
     json_decref(p);
     sp_mem_free(text);
     sp_session_free(s);
+    sp_frames_free(ft);
 
     unsetenv("LANG");
     sp_config_load(&cfg);
@@ -80,10 +86,114 @@ START_TEST(test_bool_values)
     setenv(SP_ENV_KEEP_PERF_MAP, "2", 1); /* not a truth value: warning, default */
     sp_config_load(&cfg);
     ck_assert_msg(!cfg.keep_perf_map, "\"2\": expected the default 0");
-    ck_assert(sp_config_env_bool(SP_ENV_KEEP_PERF_MAP, true));
     unsetenv(SP_ENV_KEEP_PERF_MAP);
     unsetenv(SP_ENV_DEBUG);
-    ck_assert(!sp_config_env_bool(SP_ENV_DISABLE, false));
+
+    /* review defect 4: SENTRYPROF_DISABLE=false used to disable; DEBUG=true is debug */
+    static const struct {
+        const char *v;
+        bool want;
+    } disable[] = {{"false", false}, {"0", false}, {"off", false}, {"No", false}, {"true", true},
+                   {"1", true}, {"ON", true}, {"maybe", false}, {"", false}};
+    for (size_t i = 0; i < sizeof disable / sizeof *disable; i++) {
+        setenv(SP_ENV_DISABLE, disable[i].v, 1);
+        setenv(SP_ENV_DEBUG, disable[i].v, 1);
+        sp_config_load_gate(&cfg);
+        ck_assert_msg(cfg.disable == disable[i].want && cfg.debug == disable[i].want,
+                      "SENTRYPROF_DISABLE/DEBUG=\"%s\": expected %d %d, saw %d %d", disable[i].v,
+                      disable[i].want, disable[i].want, cfg.disable, cfg.debug);
+    }
+    unsetenv(SP_ENV_DISABLE);
+    unsetenv(SP_ENV_DEBUG);
+}
+END_TEST
+
+/* The JS helper's variables are parsed here (the bridge hands them over): the helper's
+ * former rules, one warning and the default for a bad value. */
+START_TEST(test_js_side_values)
+{
+    sp_config_t cfg;
+    unsetenv(SP_ENV_TRACES_SAMPLE_RATE);
+    unsetenv(SP_ENV_PROFILES_SAMPLE_RATE);
+    unsetenv(SP_ENV_HTTP);
+    unsetenv(SP_ENV_HTTP_PER_SECOND);
+    sp_config_load(&cfg);
+    ck_assert(cfg.traces_sample_rate == 1 && cfg.profiles_sample_rate == 1 && !cfg.profiles_rate_from_env);
+    ck_assert_str_eq(cfg.http, "auto");
+    ck_assert(cfg.http_per_second == 100);
+
+    static const struct {
+        const char *v;
+        double want;
+    } rates[] = {{"0", 0}, {"0.25", 0.25}, {" .5 ", 0.5}, {"1", 1}, {"1e-1", 0.1}, {"2", 1},
+                 {"-0.5", 1}, {"lots", 1}, {"0x1", 1}, {"nan", 1}, {"inf", 1}, {"0.5x", 1}};
+    for (size_t i = 0; i < sizeof rates / sizeof *rates; i++) {
+        setenv(SP_ENV_TRACES_SAMPLE_RATE, rates[i].v, 1);
+        sp_config_load(&cfg);
+        ck_assert_msg(cfg.traces_sample_rate == rates[i].want, "SENTRY_TRACES_SAMPLE_RATE=\"%s\": expected %g, saw %g",
+                      rates[i].v, rates[i].want, cfg.traces_sample_rate);
+    }
+    setenv(SP_ENV_PROFILES_SAMPLE_RATE, "  ", 1); /* blank: unset */
+    sp_config_load(&cfg);
+    ck_assert(!cfg.profiles_rate_from_env && cfg.profiles_sample_rate == 1);
+    setenv(SP_ENV_PROFILES_SAMPLE_RATE, "0.1", 1);
+    sp_config_load(&cfg);
+    ck_assert(cfg.profiles_rate_from_env && cfg.profiles_sample_rate == 0.1);
+    setenv(SP_ENV_HTTP, "EMIT", 1);
+    setenv(SP_ENV_HTTP_PER_SECOND, "2.5", 1);
+    sp_config_load(&cfg);
+    ck_assert_str_eq(cfg.http, "emit");
+    ck_assert(cfg.http_per_second == 2.5);
+    setenv(SP_ENV_HTTP, "sometimes", 1);
+    setenv(SP_ENV_HTTP_PER_SECOND, "-1", 1);
+    sp_config_load(&cfg);
+    ck_assert_str_eq(cfg.http, "auto");
+    ck_assert(cfg.http_per_second == 100);
+    unsetenv(SP_ENV_TRACES_SAMPLE_RATE);
+    unsetenv(SP_ENV_PROFILES_SAMPLE_RATE);
+    unsetenv(SP_ENV_HTTP);
+    unsetenv(SP_ENV_HTTP_PER_SECOND);
+}
+END_TEST
+
+/* config owns the spool directory's default: SENTRYPROF_SPOOL_DIR, else under TMPDIR. */
+START_TEST(test_spool_dir_default)
+{
+    char buf[PATH_MAX], want[PATH_MAX];
+    unsigned uid = (unsigned)getuid();
+    snprintf(want, sizeof want, "/tmp/sentryprof-%u", uid);
+    ck_assert_int_eq(sp_config_spool_dir(NULL, NULL, buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, want);
+    ck_assert_int_eq(sp_config_spool_dir(NULL, "relative", buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, want);
+    snprintf(want, sizeof want, "/var/tmp/sentryprof-%u", uid);
+    ck_assert_int_eq(sp_config_spool_dir("", "/var/tmp//", buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, want);
+    snprintf(want, sizeof want, "/sentryprof-%u", uid);
+    ck_assert_int_eq(sp_config_spool_dir(NULL, "/", buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, want);
+    ck_assert_int_eq(sp_config_spool_dir("/srv/spool", "/var/tmp", buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, "/srv/spool");
+    char small[8];
+    ck_assert_int_eq(sp_config_spool_dir("/srv/spool", NULL, small, sizeof small), -ENAMETOOLONG);
+    ck_assert_str_eq(small, "");
+    ck_assert_int_eq(sp_config_spool_dir(NULL, NULL, NULL, 0), -EINVAL);
+
+    sp_config_t cfg;
+    unsetenv(SP_ENV_SPOOL_DIR);
+    setenv(SP_ENV_TMPDIR, "/var/tmp", 1);
+    sp_config_load(&cfg);
+    snprintf(want, sizeof want, "/var/tmp/sentryprof-%u", uid);
+    ck_assert_str_eq(cfg.spool_dir, want);
+    ck_assert_str_eq(cfg.tmpdir, "/var/tmp");
+    setenv(SP_ENV_SPOOL_DIR, "", 1); /* empty: unset */
+    sp_config_load(&cfg);
+    ck_assert_str_eq(cfg.spool_dir, want);
+    setenv(SP_ENV_SPOOL_DIR, "/srv/spool", 1); /* wins over TMPDIR, used as is */
+    sp_config_load(&cfg);
+    ck_assert_str_eq(cfg.spool_dir, "/srv/spool");
+    unsetenv(SP_ENV_SPOOL_DIR);
+    unsetenv(SP_ENV_TMPDIR);
 }
 END_TEST
 
@@ -145,6 +255,85 @@ START_TEST(test_native_stack_safe)
 }
 END_TEST
 
+/* Runs a load with stderr captured; returns what it printed (malloc'd). */
+typedef void (*load_fn)(sp_config_t *cfg, const char *const *warn_for);
+static char *captured(load_fn fn, sp_config_t *cfg, const char *const *warn_for)
+{
+    FILE *f = tmpfile(); /* unlinked already: nothing left behind */
+    ck_assert_ptr_nonnull(f);
+    int saved = dup(2);
+    ck_assert_int_ge(saved, 0);
+    ck_assert_int_ge(dup2(fileno(f), 2), 0);
+    fn(cfg, warn_for);
+    dup2(saved, 2);
+    close(saved);
+    off_t n = lseek(fileno(f), 0, SEEK_END); /* the log writes the fd with write(2) */
+    ck_assert_int_ge(n, 0);
+    char *out = calloc(1, (size_t)n + 1);
+    ck_assert_ptr_nonnull(out);
+    if (n > 0) ck_assert_int_eq(pread(fileno(f), out, (size_t)n, 0), n);
+    fclose(f);
+    return out;
+}
+static void full_load(sp_config_t *cfg, const char *const *warn_for)
+{
+    (void)warn_for;
+    sp_config_load(cfg);
+}
+static void gate_only(sp_config_t *cfg, const char *const *warn_for)
+{
+    (void)warn_for;
+    sp_config_load_gate(cfg);
+}
+static void engine_only(sp_config_t *cfg, const char *const *warn_for)
+{
+    (void)warn_for;
+    sp_config_load_engine(cfg);
+}
+static int lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+/* One warning per bad value in the profiled process; the CLI's loader warns only for the
+ * variables its command names (an upload child must not repeat its parent's lines); a
+ * process left out by the gate says nothing about DEBUG. */
+START_TEST(test_warnings_once)
+{
+    sp_config_t cfg;
+    setenv(SP_ENV_HZ, "lots", 1);
+    setenv(SP_ENV_SPOOL_MAX_BYTES, "lots", 1);
+    char *out = captured(full_load, &cfg, NULL);
+    ck_assert_msg(lines(out) == 2 && strstr(out, "SENTRYPROF_HZ=\"lots\"") &&
+                      strstr(out, "SENTRYPROF_SPOOL_MAX_BYTES=\"lots\""),
+                  "the profiled process: expected 2 warning lines (HZ, SPOOL_MAX_BYTES), saw:\n%s", out);
+    free(out);
+    static const char *const upload[] = {SP_ENV_SPOOL_MAX_BYTES, NULL};
+    out = captured(sp_config_load_cli, &cfg, upload);
+    ck_assert_msg(lines(out) == 1 && strstr(out, "SENTRYPROF_SPOOL_MAX_BYTES=\"lots\""),
+                  "the CLI naming SPOOL_MAX_BYTES: expected its one line, saw:\n%s", out);
+    ck_assert_int_eq(cfg.hz, SP_DEFAULT_HZ);
+    free(out);
+    out = captured(sp_config_load_cli, &cfg, NULL);
+    ck_assert_msg(!*out, "the CLI naming nothing: expected no line, saw:\n%s", out);
+    free(out);
+    unsetenv(SP_ENV_HZ);
+    unsetenv(SP_ENV_SPOOL_MAX_BYTES);
+
+    setenv(SP_ENV_DEBUG, "maybe", 1);
+    out = captured(gate_only, &cfg, NULL);
+    ck_assert_msg(!*out && !cfg.debug, "gate with DEBUG=maybe: expected silence, saw:\n%s", out);
+    free(out);
+    out = captured(engine_only, &cfg, NULL);
+    ck_assert_msg(lines(out) == 1 && strstr(out, "SENTRYPROF_DEBUG=\"maybe\""),
+                  "engine after the gate: expected DEBUG's one line, saw:\n%s", out);
+    free(out);
+    unsetenv(SP_ENV_DEBUG);
+}
+END_TEST
+
 SP_UNIT_SUITE(config)
 {
     Suite *s = suite_create("config");
@@ -152,6 +341,9 @@ SP_UNIT_SUITE(config)
     tcase_add_test(tc, test_locale_read_once);
     tcase_add_test(tc, test_node_args_v8_log);
     tcase_add_test(tc, test_bool_values);
+    tcase_add_test(tc, test_js_side_values);
+    tcase_add_test(tc, test_spool_dir_default);
+    tcase_add_test(tc, test_warnings_once);
     tcase_add_test(tc, test_native_stack_safe);
     suite_add_tcase(s, tc);
     return s;

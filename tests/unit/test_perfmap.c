@@ -16,6 +16,7 @@
 
 #include "mem.h"
 #include "perfmap.h"
+#include "v8names.h"
 
 #ifndef SP_TEST_DATA
 #define SP_TEST_DATA "tests/data"
@@ -56,7 +57,7 @@ static bool is_entry_line(const char *s, size_t n)
     return true;
 }
 
-/* ---- sp_jsname_parse ---- */
+/* ---- sp_v8names_parse ---- */
 
 #define CK_STRN(p, n, want)                                                                        \
     do {                                                                                           \
@@ -68,8 +69,8 @@ static bool is_entry_line(const char *s, size_t n)
 static void check_js(const char *name, const char *kind, char tier, const char *func,
                      const char *file, int line, int col)
 {
-    sp_jsname_t js;
-    ck_assert_int_eq(sp_jsname_parse(name, &js), 0);
+    sp_v8name_t js;
+    ck_assert_int_eq(sp_v8names_parse(name, &js), 0);
     CK_STRN(js.kind, js.kind_len, kind);
     ck_assert_int_eq(js.tier, tier);
     CK_STRN(js.func, js.func_len, func);
@@ -133,9 +134,9 @@ END_TEST
 
 START_TEST(t_jsname_empty)
 {
-    sp_jsname_t js;
-    ck_assert_int_eq(sp_jsname_parse("", &js), -EINVAL);
-    ck_assert_int_eq(sp_jsname_parse(NULL, &js), -EINVAL);
+    sp_v8name_t js;
+    ck_assert_int_eq(sp_v8names_parse("", &js), -EINVAL);
+    ck_assert_int_eq(sp_v8names_parse(NULL, &js), -EINVAL);
 }
 END_TEST
 
@@ -262,18 +263,18 @@ START_TEST(t_feed_real_node20)
 
     const sp_perfmap_entry_t *e = sp_perfmap_lookup(m, 0x7f4144025440 + 0x100);
     ck_assert_ptr_nonnull(e);
-    sp_jsname_t js;
-    ck_assert_int_eq(sp_jsname_parse(e->name, &js), 0);
+    sp_v8name_t js;
+    ck_assert_int_eq(sp_v8names_parse(e->name, &js), 0);
     CK_STRN(js.func, js.func_len, "hotLoop");
     CK_STRN(js.file, js.file_len, "/tmp/pmw/hot.js");
     ck_assert_int_eq(js.tier, '*');
     e = sp_perfmap_lookup(m, 0x7f4144024b80);
-    ck_assert_int_eq(sp_jsname_parse(e->name, &js), 0);
+    ck_assert_int_eq(sp_v8names_parse(e->name, &js), 0);
     CK_STRN(js.func, js.func_len, "get foo");
     ck_assert_int_eq(js.line, 2);
     ck_assert_int_eq(js.col, 18);
     e = sp_perfmap_lookup(m, 0x1a07740);
-    ck_assert_int_eq(sp_jsname_parse(e->name, &js), 0);
+    ck_assert_int_eq(sp_v8names_parse(e->name, &js), 0);
     CK_STRN(js.kind, js.kind_len, "BytecodeHandler");
     ck_assert_ptr_null(js.file);
     sp_perfmap_free(m);
@@ -287,8 +288,8 @@ START_TEST(t_feed_regexp_spaces)
     ck_assert_int_eq(FEED(m, "1000 40 RegExp:^(a b)+ c /x$\n"), 1);
     const char *n = name_at(m, 0x1000);
     ck_assert_str_eq(n, "RegExp:^(a b)+ c /x$");
-    sp_jsname_t js;
-    ck_assert_int_eq(sp_jsname_parse(n, &js), 0);
+    sp_v8name_t js;
+    ck_assert_int_eq(sp_v8names_parse(n, &js), 0);
     CK_STRN(js.kind, js.kind_len, "RegExp");
     CK_STRN(js.func, js.func_len, "^(a b)+ c /x$");
     ck_assert_ptr_null(js.file);

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "perfmap.h"
+#include "v8names.h"
 
 #ifndef SP_TEST_DATA
 #define SP_TEST_DATA "tests/data"
@@ -92,8 +93,8 @@ static void check_want(sp_perfmap_t *m, const char *map, const char *buf, size_t
     const sp_perfmap_entry_t *e = sp_perfmap_lookup(m, start);
     ck_assert_msg(e != NULL && e->start == start, "%s: '%s' at %llx not in the map", map, w->raw,
                   (unsigned long long)start);
-    sp_jsname_t js;
-    ck_assert_int_eq(sp_jsname_parse(e->name, &js), 0);
+    sp_v8name_t js;
+    ck_assert_int_eq(sp_v8names_parse(e->name, &js), 0);
 #define SAME(p, n, want) ((n) == strlen(want) && memcmp((p), (want), (n)) == 0)
     ck_assert_msg(SAME(js.kind, js.kind_len, w->kind), "%s: '%s': kind '%.*s', want '%s'", map,
                   e->name, (int)js.kind_len, js.kind, w->kind);

@@ -1,4 +1,4 @@
-/* Check tests for src/session.c and src/profile.c: frames and stacks are deduplicated,
+/* Check tests for src/frames.c, src/session.c and src/profile.c: frames and stacks are deduplicated,
  * JS module names follow Sentry's convention, and the v2 chunk (and its envelope) obeys the
  * rules in docs/SENTRY-FORMAT.md: ids, sorted samples, valid indices, >= 2 samples. */
 #include "unit.h"
@@ -12,6 +12,7 @@
 
 #include "debugid.h"
 #include "envelope.h"
+#include "frames.h"
 #include "ids.h"
 #include "mem.h"
 #include "profile.h"
@@ -39,6 +40,22 @@ static json_t *frames_of(const sp_session_t *s)
     return parsed(t, len);
 }
 
+/* The frame table the tests' sessions take their frames from (one per forked test). */
+static sp_frames_t *table(void)
+{
+    static sp_frames_t *ft;
+    if (!ft) ft = sp_frames_new();
+    ck_assert_ptr_nonnull(ft);
+    return ft;
+}
+
+/* Adds f to session s as the agent does: through the frame table. Its index, or -1. */
+static long add_frame(sp_session_t *s, const sp_frame_t *f)
+{
+    long id = sp_frames_intern(table(), f);
+    return id < 0 ? -1 : sp_session_frame(s, table(), (uint32_t)id);
+}
+
 static sp_frame_t js(const char *fn, const char *path, int line)
 {
     return (sp_frame_t){.function = fn, .abs_path = path, .lineno = line, .colno = 3, .in_app = true};
@@ -48,14 +65,14 @@ START_TEST(test_frames_dedup)
 {
     sp_session_t *s = sp_session_new();
     sp_frame_t a = js("hotLoop", "/app/hot.js", 3), b = js("warm", "/app/hot.js", 9);
-    ck_assert_int_eq(sp_session_frame(s, &a), 0);
-    ck_assert_int_eq(sp_session_frame(s, &b), 1);
-    ck_assert_int_eq(sp_session_frame(s, &a), 0);
+    ck_assert_int_eq(add_frame(s, &a), 0);
+    ck_assert_int_eq(add_frame(s, &b), 1);
+    ck_assert_int_eq(add_frame(s, &a), 0);
     sp_frame_t a2 = js("hotLoop", "/app/hot.js", 4); /* another line: another frame */
-    ck_assert_int_eq(sp_session_frame(s, &a2), 2);
+    ck_assert_int_eq(add_frame(s, &a2), 2);
     sp_frame_t n = {.function = "Builtins_JSEntry", .abs_path = "/usr/bin/node", .module = "node",
-                    .instruction_addr = 0x1234, .native = true};
-    ck_assert_int_eq(sp_session_frame(s, &n), 3);
+                    .instruction_addr = 0x1234, .kind = SP_FRAME_NATIVE};
+    ck_assert_int_eq(add_frame(s, &n), 3);
     json_t *frames = frames_of(s);
     ck_assert_uint_eq(json_array_size(frames), 4);
     ck_assert_uint_eq(sp_session_frame_count(s), 4);
@@ -74,12 +91,54 @@ START_TEST(test_frames_dedup)
 }
 END_TEST
 
+/* The frame table: one id per distinct frame text, ids dense; a new epoch (module base
+ * changed) empties it, and a session keeps the index it gave a frame across epochs. */
+START_TEST(test_frame_table)
+{
+    sp_frames_t *ft = table();
+    sp_frame_t a = js("hotLoop", "/app/hot.js", 3), b = js("warm", "/app/hot.js", 9);
+    sp_frame_t n = {.function = "uv_run", .abs_path = "/usr/bin/node", .module = "node",
+                    .instruction_addr = 0x42, .kind = SP_FRAME_NATIVE};
+    ck_assert_int_eq(sp_frames_intern(ft, &a), 0);
+    ck_assert_int_eq(sp_frames_intern(ft, &b), 1);
+    ck_assert_int_eq(sp_frames_intern(ft, &n), 2);
+    ck_assert_int_eq(sp_frames_intern(ft, &a), 0);
+    ck_assert_uint_eq(sp_frames_count(ft), 3);
+    size_t len;
+    const char *t = sp_frames_json(ft, 2, &len);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_str_eq(t, "{\"function\":\"uv_run\",\"abs_path\":\"/usr/bin/node\",\"filename\":"
+                        "\"/usr/bin/node\",\"module\":\"node\",\"instruction_addr\":\"0x42\","
+                        "\"in_app\":false,\"platform\":\"native\"}");
+    ck_assert_uint_eq(len, strlen(t));
+    ck_assert_ptr_null(sp_frames_json(ft, 3, &len));
+
+    sp_session_t *s = sp_session_new();
+    ck_assert_int_eq(sp_session_frame(s, ft, 2), 0);
+    ck_assert_int_eq(sp_session_frame(s, ft, 0), 1);
+    uint32_t epoch = sp_frames_epoch(ft);
+    sp_frames_set_module_base(ft, "/app");
+    ck_assert_uint_ne(sp_frames_epoch(ft), epoch);
+    ck_assert_uint_eq(sp_frames_count(ft), 0);
+    long id = sp_frames_intern(ft, &b); /* id 0 now: another frame than before */
+    ck_assert_int_eq(id, 0);
+    ck_assert_int_eq(sp_session_frame(s, ft, (uint32_t)id), 2);
+    id = sp_frames_intern(ft, &n); /* the same text as before under a new id */
+    ck_assert_int_eq(sp_session_frame(s, ft, (uint32_t)id), 0);
+    ck_assert_uint_eq(sp_session_frame_count(s), 3);
+    json_t *frames = frames_of(s);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(frames, 2), "module")), "hot");
+    json_decref(frames);
+    sp_session_free(s);
+}
+END_TEST
+
 static const char *module_of(const char *path)
 {
     static char buf[256];
     sp_session_t *s = sp_session_new();
     sp_frame_t f = js("f", path, 1);
-    sp_session_frame(s, &f);
+    add_frame(s, &f);
     json_t *frames = frames_of(s);
     snprintf(buf, sizeof buf, "%s", json_string_value(json_object_get(json_array_get(frames, 0), "module")));
     json_decref(frames);
@@ -96,7 +155,7 @@ START_TEST(test_module_names)
     ck_assert_str_eq(module_of("file:///srv/app/x.js"), "srv.app:x");
     /* With the app's directory known (the helper's dirname(argv[1])): as @sentry/node's
      * createGetModuleFromFilename names the same frames in error events. */
-    sp_session_set_module_base("/srv/app/");
+    sp_frames_set_module_base(table(), "/srv/app/");
     ck_assert_str_eq(module_of("/srv/app/src/server.mjs"), "src:server");
     ck_assert_str_eq(module_of("/srv/app/main.cjs"), "main");
     ck_assert_str_eq(module_of("/srv/app/lib/x.ts"), "lib:x.ts"); /* only .js/.mjs/.cjs go */
@@ -104,7 +163,7 @@ START_TEST(test_module_names)
     ck_assert_str_eq(module_of("/srv/app/node_modules/@scope/pkg/lib/x.js"), "@scope.pkg.lib:x");
     ck_assert_str_eq(module_of("node:internal/modules/cjs/loader"), "loader");
     ck_assert_str_eq(module_of("file:///srv/app/dist/bundle.js"), "dist:bundle");
-    sp_session_set_module_base(NULL);
+    sp_frames_set_module_base(table(), NULL);
     ck_assert_str_eq(module_of("node:internal/modules/cjs/loader"), "node:internal.modules.cjs:loader");
 }
 END_TEST
@@ -113,7 +172,7 @@ static json_t *images_for(const char *path)
 {
     sp_session_t *s = sp_session_new();
     sp_frame_t f = js("f", path, 1);
-    sp_session_frame(s, &f);
+    add_frame(s, &f);
     size_t len;
     const char *t = sp_session_frames_text(s, &len);
     json_t *images = sp_debugid_images(t, len);
@@ -191,7 +250,7 @@ static sp_session_t *two_thread_session(void)
 {
     sp_session_t *s = sp_session_new();
     sp_frame_t a = js("hotLoop", "/app/hot.js", 3);
-    uint32_t fr[] = {(uint32_t)sp_session_frame(s, &a)};
+    uint32_t fr[] = {(uint32_t)add_frame(s, &a)};
     long st = sp_session_stack(s, fr, 1);
     /* Out of order on purpose: the writer must sort by time. */
     ck_assert_int_eq(sp_session_sample(s, st, "0", "main", 1795549336100000000ull), 0);
@@ -248,7 +307,7 @@ START_TEST(test_txn_profile_text)
 {
     sp_session_t *s = two_thread_session();
     sp_frame_t q = js("say \"hi\"\n", "/app/x.js", 2); /* escaped by jansson, once */
-    uint32_t fr[] = {(uint32_t)sp_session_frame(s, &q)};
+    uint32_t fr[] = {(uint32_t)add_frame(s, &q)};
     ck_assert_int_eq(sp_session_sample(s, sp_session_stack(s, fr, 1), "w\"1", "odd", 1795549336200000000ull), 0);
     sp_txn_t t = {.start_real_ns = 1795549336000000000ull};
     snprintf(t.name, sizeof t.name, "GET /x");
@@ -310,7 +369,7 @@ START_TEST(test_too_few_samples)
 {
     sp_session_t *s = sp_session_new();
     sp_frame_t a = js("f", "/a.js", 1);
-    uint32_t fr[] = {(uint32_t)sp_session_frame(s, &a)};
+    uint32_t fr[] = {(uint32_t)add_frame(s, &a)};
     sp_session_sample(s, sp_session_stack(s, fr, 1), "0", "main", 1);
     sp_chunk_meta_t meta = {0};
     char *buf = NULL;
@@ -335,16 +394,17 @@ END_TEST
 START_TEST(test_oom_keeps_indices)
 {
     int failures = 0;
+    table(); /* made before any allocation fails */
     for (long k = 0; k < 12; k++) {
         sp_session_t *s = sp_session_new();
         ck_assert_ptr_nonnull(s);
         sp_frame_t a = js("a", "/app/a.js", 1), b = js("b", "/app/b.js", 2);
         sp_mem_fail_after(k);
-        long ia = sp_session_frame(s, &a);
+        long ia = add_frame(s, &a);
         sp_mem_fail_after(-1);
         if (ia < 0) failures++;
-        ia = sp_session_frame(s, &a); /* again, memory back */
-        long ib = sp_session_frame(s, &b);
+        ia = add_frame(s, &a); /* again, memory back */
+        long ib = add_frame(s, &b);
         ck_assert_msg(ia == 0 && ib == 1 && sp_session_frame_count(s) == 2,
                       "frame after a failure at allocation %ld: expected indices 0 1 and 2 frames, saw %ld %ld and %zu",
                       k, ia, ib, sp_session_frame_count(s));
@@ -374,6 +434,7 @@ SP_UNIT_SUITE(session)
     Suite *s = suite_create("session");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_frames_dedup);
+    tcase_add_test(tc, test_frame_table);
     tcase_add_test(tc, test_module_names);
     tcase_add_test(tc, test_debug_images);
     tcase_add_test(tc, test_stacks_dedup);

@@ -318,57 +318,6 @@ START_TEST(writes_follow_the_opened_dir)
 }
 END_TEST
 
-START_TEST(default_dir_env)
-{
-    char buf[PATH_MAX], want[PATH_MAX];
-    unsigned uid = (unsigned)getuid();
-
-    unsetenv("SENTRYPROF_SPOOL_DIR");
-    unsetenv("TMPDIR");
-    ck_assert_int_eq(sp_spool_default_dir(buf, sizeof buf), 0);
-    snprintf(want, sizeof want, "/tmp/sentryprof-%u", uid);
-    ck_assert_str_eq(buf, want);
-
-    setenv("TMPDIR", "/var/tmp", 1);
-    ck_assert_int_eq(sp_spool_default_dir(buf, sizeof buf), 0);
-    snprintf(want, sizeof want, "/var/tmp/sentryprof-%u", uid);
-    ck_assert_str_eq(buf, want);
-
-    setenv("TMPDIR", "/var/tmp//", 1); /* trailing slashes dropped */
-    ck_assert_int_eq(sp_spool_default_dir(buf, sizeof buf), 0);
-    ck_assert_str_eq(buf, want);
-
-    setenv("TMPDIR", "/", 1);
-    ck_assert_int_eq(sp_spool_default_dir(buf, sizeof buf), 0);
-    snprintf(want, sizeof want, "/sentryprof-%u", uid);
-    ck_assert_str_eq(buf, want);
-
-    snprintf(want, sizeof want, "/tmp/sentryprof-%u", uid);
-    setenv("TMPDIR", "", 1); /* empty: ignored */
-    ck_assert_int_eq(sp_spool_default_dir(buf, sizeof buf), 0);
-    ck_assert_str_eq(buf, want);
-    setenv("TMPDIR", "relative/dir", 1); /* not absolute: ignored */
-    ck_assert_int_eq(sp_spool_default_dir(buf, sizeof buf), 0);
-    ck_assert_str_eq(buf, want);
-
-    setenv("SENTRYPROF_SPOOL_DIR", "", 1); /* empty: ignored */
-    ck_assert_int_eq(sp_spool_default_dir(buf, sizeof buf), 0);
-    ck_assert_str_eq(buf, want);
-
-    setenv("TMPDIR", "/var/tmp", 1);
-    setenv("SENTRYPROF_SPOOL_DIR", "/srv/spool", 1); /* wins over TMPDIR, used as is */
-    ck_assert_int_eq(sp_spool_default_dir(buf, sizeof buf), 0);
-    ck_assert_str_eq(buf, "/srv/spool");
-
-    char small[8];
-    ck_assert_int_eq(sp_spool_default_dir(small, sizeof small), -ENAMETOOLONG);
-    ck_assert_str_eq(small, "");
-    unsetenv("SENTRYPROF_SPOOL_DIR");
-    ck_assert_int_eq(sp_spool_default_dir(small, sizeof small), -ENAMETOOLONG);
-    ck_assert_int_eq(sp_spool_default_dir(NULL, 0), -EINVAL);
-}
-END_TEST
-
 START_TEST(full_filesystem)
 {
     char mnt[PATHBUF], cmd[PATH_MAX], dir[PATHBUF];
@@ -422,7 +371,6 @@ SP_UNIT_SUITE(spool)
     tcase_add_test(tc, invalid_names);
     tcase_add_test(tc, remove_works);
     tcase_add_test(tc, writes_follow_the_opened_dir);
-    tcase_add_test(tc, default_dir_env);
     tcase_add_test(tc, full_filesystem);
     suite_add_tcase(s, tc);
     return s;

@@ -1,0 +1,127 @@
+/* interpose: the two files V8 opens, through fopen/fopen64 exported from the library.
+ * Threads: any thread that calls fopen (V8's main and worker threads, the app's); the
+ * state is written by the constructor before any of them exists, then only read.
+ * Reads no environment (preload.c hands it the config). */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mapfile.h"
+#include "nodeargs.h"
+#include "preload.h"
+
+/* ---- two files V8 opens: fopen/fopen64 are exported to interpose them ----
+ * 1. /tmp/perf-<pid>.map: V8 opens it with fopen(path, "w"/"w+"), which follows a symlink
+ *    another local user planted and writes into a file they pre-created. We create it
+ *    ourselves (sp_mapfile_open: O_EXCL|O_NOFOLLOW, 0600; /dev/null for V8 when the path
+ *    holds something not ours). V8 < 11 (Node 18) opens it once per isolate with "w+"
+ *    (O_TRUNC), so every worker wiped the entries of the main thread: every open after the
+ *    first appends to the file we created instead (lines are written one write(2) each,
+ *    line-buffered, so O_APPEND keeps them whole); the first also gets O_APPEND.
+ *    Active in every node process the constructor prepared, even if the engine then
+ *    failed to start (the perf map flag is in NODE_OPTIONS by then).
+ * 2. isolate-0x<addr>-<pid>-v8.log: V8 >= 13 (Node 24+) opens this log in the current
+ *    directory for --perf-basic-prof-only-functions (a flag we added); unless the process
+ *    asked for a V8 log itself, it goes to an unlinked temporary file (/dev/null is not
+ *    accepted: V8 falls back to stdout for a non-regular file).
+ * Feature detection only: nothing depends on the node version. Otherwise inactive (a
+ * plain pass-through) in every process where the engine did not start. */
+static atomic_bool secure_perf_map; /* this pid's perf map is opened by sp_mapfile_open */
+static bool own_perf_map;           /* we asked V8 for the map (not the user) */
+static bool keep_perf_map;          /* SENTRYPROF_KEEP_PERF_MAP */
+static pid_t started_pid;           /* the engine runs in this pid */
+static pid_t prepared_pid;
+static atomic_bool interpose;
+static bool user_v8_log; /* --prof, --log*, --logfile in NODE_OPTIONS or the command line */
+
+static bool has_log_flag(const char *s, size_t n)
+{
+    for (size_t i = 0; i + 5 < n; i++)
+        if ((i == 0 || s[i - 1] == ' ' || s[i - 1] == '\0' || s[i - 1] == '"') &&
+            (strncmp(s + i, "--log", 5) == 0 || (i + 6 < n && strncmp(s + i, "--prof", 6) == 0)))
+            return true;
+    return false;
+}
+
+static void detect_user_v8_log(const char *node_options)
+{
+    if (node_options && has_log_flag(node_options, strlen(node_options))) user_v8_log = true;
+    char buf[8192];
+    FILE *f = fopen("/proc/self/cmdline", "re");
+    if (!f) return;
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    /* node's options only: `node server.js --log-level=info` is the app's own argument */
+    if (sp_nodeargs_want_v8_log(buf, n)) user_v8_log = true;
+}
+
+static bool is_perf_map_path(const char *path)
+{
+    char want[64];
+    snprintf(want, sizeof want, "/tmp/perf-%d.map", (int)getpid());
+    return strcmp(path, want) == 0;
+}
+
+static bool is_isolate_log_path(const char *path)
+{
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    if (strncmp(b, "isolate-0x", 10) != 0) return false;
+    const char *p = b + 10;
+    while ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')) p++;
+    char tail[32];
+    snprintf(tail, sizeof tail, "-%d-v8.log", (int)getpid());
+    return strcmp(p, tail) == 0;
+}
+
+typedef FILE *(*fopen_fn)(const char *, const char *);
+
+static FILE *open_interposed(fopen_fn real, const char *path, const char *mode)
+{
+    if (!real) {
+        errno = ENOSYS;
+        return NULL;
+    }
+    if (!path || !mode || mode[0] != 'w') return real(path, mode);
+    if (atomic_load(&secure_perf_map) && prepared_pid == getpid() && is_perf_map_path(path))
+        return sp_mapfile_open(path, mode, own_perf_map && !keep_perf_map);
+    if (!atomic_load(&interpose) || started_pid != getpid()) return real(path, mode);
+    if (!user_v8_log && is_isolate_log_path(path)) {
+        FILE *f = tmpfile();
+        if (f) return f;
+    }
+    return real(path, mode);
+}
+
+SP_EXPORT FILE *fopen(const char *path, const char *mode)
+{
+    static fopen_fn real;
+    if (!real) real = (fopen_fn)dlsym(RTLD_NEXT, "fopen");
+    return open_interposed(real, path, mode);
+}
+
+SP_EXPORT FILE *fopen64(const char *path, const char *mode)
+{
+    static fopen_fn real;
+    if (!real) real = (fopen_fn)dlsym(RTLD_NEXT, "fopen64");
+    return open_interposed(real, path, mode);
+}
+
+void sp_interpose_prepare(bool own, bool keep, const char *node_options)
+{
+    detect_user_v8_log(node_options);
+    own_perf_map = own;
+    keep_perf_map = keep;
+    prepared_pid = getpid();
+    atomic_store(&secure_perf_map, true);
+}
+
+void sp_interpose_engine_started(void)
+{
+    started_pid = getpid();
+    atomic_store(&interpose, true);
+}

@@ -1,0 +1,623 @@
+/* delivery: the upload policy of `sentryprof upload` (API in delivery.h): claim order and
+ * cursor, batch splitting, drops and their discards, rate-limit and backoff decisions, and
+ * the shared state.json entries they read and write (through delivery_state.h).
+ *
+ * Owns: nothing beyond one sp_delivery_t (the caller's) and the claims of one call.
+ * Threads: the CLI's one thread; any number of uploader processes share the spool (each
+ * file is claimed by one of them, state.json changes under its lock: spool_queue.h,
+ * spool_state.h). Never in the profiled process (libspnet).
+ * Environment: none (the caller passes the spool cap and the DSN).
+ * Rules: rate-limited data is kept, never dropped (docs/SENTRY-FORMAT.md); only what Sentry can
+ * never take is dropped, and each drop is counted as a discard and told in one line. Every
+ * request starts only with SP_DELIVERY_MIN_REQUEST_MS left before the deadline.
+ */
+#ifndef _GNU_SOURCE /* configure may pass -D_GNU_SOURCE=1 */
+#define _GNU_SOURCE
+#endif
+#include "delivery.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "config.h" /* SP_ENV_SPOOL_MAX_BYTES, named in a debug line */
+#include "envelope.h"
+#include "fsio.h"
+#include "log.h"
+#include "mem.h"
+#include "spool_queue.h"
+#include "spool_run.h"
+#include "spool_state.h"
+
+static double now_unix(void) { return (double)sp_clock_real_ns() / 1e9; }
+
+static double now_mono(void) { return (double)sp_clock_mono_ns() / 1e9; }
+
+static long remaining_ms(const sp_delivery_t *d)
+{
+    double r = (d->deadline - now_mono()) * 1000.0;
+    return r <= 0 ? 0 : r > (double)LONG_MAX ? LONG_MAX : (long)r;
+}
+
+/* A uniform number in [0, 1) that differs between uploaders started at the same moment. */
+static double jitter(void)
+{
+    uint32_t r = 0;
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
+        r = (uint32_t)getpid() * 2654435761u ^ (uint32_t)(now_mono() * 1e6);
+    return (double)r / 4294967296.0;
+}
+
+static void note_wake(sp_delivery_t *d, double until)
+{
+    if (until > 0 && (d->wake == 0 || until < d->wake)) d->wake = until;
+}
+
+/* One line for the user, formatted. */
+static void say(const sp_delivery_t *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const sp_delivery_t *d, const char *fmt, ...)
+{
+    char buf[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    d->io.say(d->io.ctx, buf);
+}
+
+/* One status line (sp_delivery_io_t.status), formatted. */
+static void status_line(const sp_delivery_t *d, const char *cause, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void status_line(const sp_delivery_t *d, const char *cause, const char *fmt, ...)
+{
+    if (!d->io.status) return;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    d->io.status(d->io.ctx, cause, buf);
+}
+
+/* ---- state updates (each one locked read-modify-write of state.json) ---- */
+
+typedef struct {
+    const char *reason;
+    const sp_delivery_cats_t *cats;
+} discard_upd_t;
+
+static int upd_discards(json_t *state, void *ctx)
+{
+    const discard_upd_t *u = ctx;
+    return sp_delivery_state_add_discards(state, u->reason, u->cats);
+}
+
+static void record_discards(sp_delivery_t *d, const char *reason, const sp_delivery_cats_t *c)
+{
+    discard_upd_t u = {reason, c};
+    int rc = sp_spool_state_update(d->spool, upd_discards, &u);
+    if (rc < 0) SP_DEBUG("upload: cannot record discards: %s", strerror(-rc));
+}
+
+/* Puts taken discards back (they were not delivered). */
+static void put_back(sp_delivery_t *d, json_t *discards)
+{
+    if (!discards) return;
+    int rc = sp_spool_state_update(d->spool, sp_spool_state_discards_merge, discards);
+    if (rc < 0) SP_DEBUG("upload: cannot keep pending discards: %s", strerror(-rc));
+}
+
+static void load_limits_ex(sp_delivery_t *d, sp_ratelimit_t *rl, bool *discards)
+{
+    json_t *st = NULL;
+    sp_ratelimit_init(rl);
+    if (discards) *discards = true; /* unknown: look under the lock */
+    if (sp_spool_state_read(d->spool, &st) == 0) {
+        sp_delivery_state_limits(st, d->dsn_key, rl);
+        if (discards) *discards = json_array_size(json_object_get(st, "discards")) > 0;
+    }
+    json_decref(st);
+}
+
+static void load_limits(sp_delivery_t *d, sp_ratelimit_t *rl) { load_limits_ex(d, rl, NULL); }
+
+/* "2026-12-05 11:40:12 UTC" */
+static void utc_text(double t, char *buf, size_t len)
+{
+    time_t s = (time_t)t;
+    struct tm tm;
+    if (!gmtime_r(&s, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm))
+        snprintf(buf, len, "%.0f (unix time)", t);
+}
+
+/* What a failed request means for the data, as one status line (see status_line). */
+static void report_failure(const sp_delivery_t *d, int sent, const sp_transport_response_t *resp,
+                           sp_send_outcome_t o, const sp_delivery_cats_t *cats,
+                           const sp_ratelimit_t *rl)
+{
+    const char *dir = sp_spool_dir(d->spool);
+    char host[SP_DSN_HOST_MAX + 16];
+    if (d->dsn.port) snprintf(host, sizeof host, "%s:%u", d->dsn.host, d->dsn.port);
+    else snprintf(host, sizeof host, "%s", d->dsn.host);
+    char detail[SP_TRANSPORT_MESSAGE_MAX];
+    snprintf(detail, sizeof detail, "%s", resp->message);
+    for (size_t n = strlen(detail); n && (detail[n - 1] == ' ' || detail[n - 1] == '\n'); n--)
+        detail[n - 1] = '\0';
+    switch (o) {
+    case SP_SEND_OK:
+        return;
+    case SP_SEND_DROP:
+        if (resp->status == 401 || resp->status == 403)
+            status_line(d, resp->status == 401 ? "http-401" : "http-403",
+                        "Sentry at %s refused the upload: HTTP %ld (%.120s): the public key in "
+                        "SENTRY_DSN is wrong or disabled; refused profiles are dropped",
+                        host, resp->status, detail);
+        else if (resp->status == 404)
+            status_line(d, "http-404",
+                        "Sentry at %s answered HTTP 404 (%.120s): no such project or path, check "
+                        "SENTRY_DSN; refused profiles are dropped", host, detail);
+        else if (resp->status == 413)
+            status_line(d, "http-413",
+                        "Sentry at %s refused a profile as too large (HTTP 413); it was dropped", host);
+        else
+            status_line(d, "http-4xx", "Sentry at %s refused a profile: HTTP %ld (%.120s); it was dropped",
+                        host, resp->status, detail);
+        return;
+    case SP_SEND_RETRY:
+        if (sent != 0)
+            status_line(d, "connect", "cannot reach Sentry at %s (%.160s); profiles are kept in %s "
+                        "and sent when it answers", host, detail, dir);
+        else
+            status_line(d, "http-retry", "Sentry at %s answered HTTP %ld; profiles are kept in %s "
+                        "and sent again later", host, resp->status, dir);
+        return;
+    case SP_SEND_RATE_LIMITED: {
+        double now = now_unix(), until = sp_ratelimit_until(rl, -1, now);
+        const char *what = until > 0 ? "everything" : NULL;
+        for (int c = 1; c < SP_RL_COUNT; c++) {
+            double u = cats->n[c] ? sp_ratelimit_until(rl, c, now) : 0;
+            if (u > until) until = u, what = sp_ratelimit_category_name(c);
+        }
+        char when[64];
+        utc_text(until > 0 ? until : now + SP_RATELIMIT_DEFAULT_SECONDS, when, sizeof when);
+        status_line(d, "rate-limit", "Sentry at %s rate-limits %s until %s; profiles are kept in %s "
+                    "and sent then", host, what ? what : "profiles", when, dir);
+        return;
+    }
+    }
+}
+
+/* ---- sending ---- */
+
+/* POSTs envelope bytes and applies the answer to the shared state. The outcome; *rl gets
+ * the limits after the update. */
+static sp_send_outcome_t post(sp_delivery_t *d, const char *what, const char *data, size_t len,
+                              const sp_delivery_cats_t *cats, sp_ratelimit_t *rl)
+{
+    sp_transport_request_t req;
+    sp_transport_response_t resp;
+    int rc = sp_transport_request_init(&req, &d->dsn, data, len);
+    if (rc < 0) {
+        say(d, "%s: cannot build the request: %s", what, strerror(-rc));
+        d->error = true;
+        return SP_SEND_RETRY;
+    }
+    int sent = d->io.send(d->io.ctx, &req, data, len, remaining_ms(d), &resp); /* 0: a response */
+    sp_transport_request_free(&req);
+    sp_send_outcome_t o = sp_transport_outcome(sent == 0 ? resp.status : 0);
+    if (sent == 0)
+        SP_DEBUG("upload: %s: %zu bytes -> HTTP %ld (%s)%s%s%s%s", what, len, resp.status,
+                 sp_transport_outcome_name(o), resp.rate_limits[0] ? ", X-Sentry-Rate-Limits: " : "",
+                 resp.rate_limits, resp.retry_after[0] ? ", Retry-After: " : "", resp.retry_after);
+    else
+        SP_DEBUG("upload: %s: %zu bytes -> no response: %s", what, len, resp.message);
+
+    sp_delivery_answer_t u = {.dsn_key = d->dsn_key, .resp = &resp, .outcome = o, .cats = cats,
+                              .now = now_unix(), .jitter = jitter()};
+    rc = sp_spool_state_update(d->spool, sp_delivery_state_answer, &u);
+    if (rc < 0) {
+        SP_DEBUG("upload: cannot update %s/state.json: %s", sp_spool_dir(d->spool), strerror(-rc));
+        /* Still honour the answer in this process. */
+        sp_ratelimit_init(&u.rl);
+        sp_ratelimit_apply_response(&u.rl, resp.status, resp.rate_limits, resp.retry_after, u.now);
+        if (o == SP_SEND_RETRY) sp_ratelimit_backoff_fail(&u.rl, u.now, u.jitter);
+    }
+    *rl = u.rl;
+    report_failure(d, sent, &resp, o, cats, rl);
+    if (o == SP_SEND_DROP && !d->quiet)
+        say(d, "%s: Sentry refused it (HTTP %ld%s%s); dropped", what, resp.status,
+            resp.message[0] ? ": " : "", resp.message);
+    if (o == SP_SEND_RETRY && !d->quiet) {
+        if (sent == 0)
+            say(d, "%s: HTTP %ld from Sentry; will retry", what, resp.status);
+        else
+            say(d, "%s: cannot reach Sentry (%s); will retry", what, resp.message);
+    }
+    return o;
+}
+
+/* Pending discards to attach, unless client reports (category internal) are limited. */
+static json_t *take_discards(sp_delivery_t *d, const sp_ratelimit_t *rl)
+{
+    if (sp_ratelimit_until(rl, SP_RL_INTERNAL, now_unix()) > 0) return NULL;
+    json_t *taken = NULL;
+    if (sp_spool_state_take_discards(d->spool, &taken) < 0) return NULL;
+    return taken;
+}
+
+static void send_claimed(sp_delivery_t *d, sp_spool_queue_claim_t *cl);
+
+/* ready/ name of envelope i of batch `batch`: "<batch without .envelopes>~NNNN.envelope". */
+void sp_delivery_split_name(char *buf, size_t len, const char *batch, size_t i)
+{
+    int base = (int)(strlen(batch) - (sizeof SP_BATCH_SUFFIX - 1));
+    snprintf(buf, len, "%.*s~%04zu" SP_SPOOL_SUFFIX, base, batch, i);
+}
+
+typedef char split_t[SP_SPOOL_NAME_MAX + 16];
+
+/* Writes every envelope of batch r (claimed as `batch`) into ready/ under its split name,
+ * hidden, then makes them durable together and publishes them. 0 with the names in *out
+ * (sp_mem; *n of them, maybe 0), or a negative errno after an error line, with nothing of
+ * this attempt left in ready/. */
+static int split_batch(sp_delivery_t *d, const char *what, const char *batch,
+                       sp_spool_run_reader_t *r, split_t **out, size_t *count)
+{
+    size_t n = 0, cap = 0;
+    const char *e;
+    size_t elen;
+    split_t *names = NULL;
+    char **ptrs = NULL;
+    int rc = 0;
+    while (sp_spool_run_reader_next(r, &e, &elen)) {
+        if (n == cap) { /* grown as we go: a batch's count is not in its header */
+            size_t ncap = cap ? cap * 2 : 256;
+            split_t *nn = sp_mem_realloc(names, ncap * sizeof *nn);
+            if (!nn) {
+                rc = -ENOMEM;
+                goto undo;
+            }
+            names = nn;
+            cap = ncap;
+        }
+        sp_delivery_split_name(names[n], sizeof names[n], batch, n);
+        /* No fsync per file (two each made the uploader disk-bound at ~40 envelopes/s):
+         * all of them are synced together below, before the batch goes. */
+        if ((rc = sp_spool_queue_write(d->spool, names[n], e, elen)) < 0) {
+            say(d, "%s: cannot write ready/%s: %s", what, names[n], strerror(-rc));
+            goto undo;
+        }
+        n++;
+    }
+    if (n && (!(ptrs = sp_mem_calloc(n, sizeof *ptrs)))) {
+        rc = -ENOMEM;
+        goto undo;
+    }
+    for (size_t i = 0; i < n; i++) ptrs[i] = names[i];
+    /* fsync'd together, then renamed to their names: nobody (another uploader's walk,
+     * eviction) sees one before it is durable. */
+    if (n && (rc = sp_spool_queue_sync(d->spool, (const char *const *)ptrs, n, true)) < 0) {
+        say(d, "%s: cannot write the envelopes split from it to ready/: %s", what, strerror(-rc));
+        n = 0; /* it deleted them */
+        goto undo;
+    }
+    sp_mem_free(ptrs);
+    *out = names;
+    *count = n;
+    return 0;
+undo:
+    /* Take back what this attempt wrote (still hidden), so a later attempt does not send
+     * those envelopes a second time. */
+    if (n && !ptrs && (ptrs = sp_mem_calloc(n, sizeof *ptrs)))
+        for (size_t i = 0; i < n; i++) ptrs[i] = names[i];
+    if (n && ptrs) sp_spool_queue_sync(d->spool, (const char *const *)ptrs, n, false);
+    sp_mem_free(ptrs);
+    sp_mem_free(names);
+    return rc;
+}
+
+/* A claimed batch becomes one ready/ file per envelope, named after it ("<batch>~0001.envelope":
+ * sorted right after the batch), made durable together, then the batch goes and the files
+ * are claimed by name and sent in order (until a stop: the rest wait in ready/). Sending
+ * them one by one keeps every rule of single files (rate limits per envelope, a retry
+ * resends nothing already sent). When a file cannot be written, those of this attempt are
+ * deleted and the batch goes back whole. Left open: an uploader killed between writing the
+ * files and deleting the batch lets the batch be split again later (the names are fixed, so
+ * files not sent yet are only rewritten). The claim always ends here. */
+static void explode_batch(sp_delivery_t *d, sp_spool_queue_claim_t *cl)
+{
+    char what[SP_SPOOL_NAME_MAX + 8];
+    snprintf(what, sizeof what, "ready/%s", cl->name);
+    char *data = NULL;
+    size_t len = 0;
+    int rc = sp_spool_queue_claim_read(cl, d->max_batch, &data, &len);
+    sp_spool_run_reader_t r;
+    if (rc == 0 && sp_spool_run_reader_init(&r, data, len) < 0) rc = -EBADMSG;
+    if (rc < 0) {
+        if (!d->quiet)
+            say(d, "%s: %s; dropped", what,
+                rc == -EFBIG    ? "too large"
+                : rc == -EBADMSG ? "not a batch of envelopes"
+                                 : strerror(-rc));
+        sp_delivery_cats_t cats;
+        sp_delivery_state_categories(NULL, 0, &cats);
+        record_discards(d, SP_DELIVERY_REASON_SEND, &cats);
+        sp_spool_queue_claim_done(cl);
+        d->dropped++;
+        sp_mem_free(data);
+        return;
+    }
+    split_t *names = NULL;
+    size_t n = 0;
+    if (split_batch(d, what, cl->name, &r, &names, &n) < 0) {
+        d->error = true;
+        sp_spool_queue_claim_release(cl); /* the batch goes back whole */
+        sp_mem_free(data);
+        return;
+    }
+    if (r.torn && !d->quiet) /* a writer killed mid-record, or a power loss before the seal */
+        say(d, "%s: %zu bytes after envelope %zu are incomplete; ignored", what, len - r.off, n);
+    SP_DEBUG("upload: %s: %zu envelope(s) to send", what, n);
+    sp_spool_queue_claim_done(cl);
+    sp_mem_free(data);
+    /* Send them now, by name: claiming through a walk of ready/ would list the whole
+     * directory once per envelope. */
+    for (size_t i = 0; i < n && !d->stop; i++) {
+        if (remaining_ms(d) < SP_DELIVERY_MIN_REQUEST_MS) {
+            d->stop = true;
+            break;
+        }
+        sp_spool_queue_claim_t c2;
+        if (sp_spool_queue_claim_name(d->spool, names[i], &c2) == 0) send_claimed(d, &c2);
+        snprintf(d->last, sizeof d->last, "%s", names[i]);
+    }
+    sp_mem_free(names);
+}
+
+/* Whether a file must wait, after its claim was released if so: the shared backoff (the
+ * pass stops), a rate limit of one of its categories (kept until it ends: our policy never
+ * drops rate-limited data), or too little time left for a request (the pass stops). */
+static bool held_back(sp_delivery_t *d, sp_spool_queue_claim_t *cl, const char *what,
+                      const sp_delivery_cats_t *cats, const sp_ratelimit_t *rl)
+{
+    double now = now_unix(), until;
+    if (rl->backoff_until > now) {
+        note_wake(d, rl->backoff_until);
+        d->stop = true;
+    } else if ((until = sp_delivery_state_held_until(rl, cats, now)) > 0) {
+        SP_DEBUG("upload: %s: rate limited for %.1f s more", what, until - now);
+        note_wake(d, until);
+    } else if (remaining_ms(d) < SP_DELIVERY_MIN_REQUEST_MS) {
+        d->stop = true;
+    } else {
+        return false;
+    }
+    sp_spool_queue_claim_release(cl);
+    return true;
+}
+
+/* What Sentry's answer means for the claimed file; the claim ends here. */
+static void settle(sp_delivery_t *d, sp_spool_queue_claim_t *cl, sp_send_outcome_t o,
+                   const sp_delivery_cats_t *cats, const sp_ratelimit_t *rl)
+{
+    switch (o) {
+    case SP_SEND_OK:
+        d->sent++;
+        sp_spool_queue_claim_done(cl);
+        break;
+    case SP_SEND_DROP:
+        d->dropped++;
+        sp_spool_queue_claim_done(cl);
+        break;
+    case SP_SEND_RATE_LIMITED:
+        note_wake(d, sp_delivery_state_held_until(rl, cats, now_unix()));
+        sp_spool_queue_claim_release(cl);
+        break;
+    case SP_SEND_RETRY:
+        note_wake(d, rl->backoff_until);
+        d->stop = true;
+        sp_spool_queue_claim_release(cl);
+        break;
+    }
+}
+
+/* Sends the envelope env of a claimed file, unless it must wait; the claim ends here. */
+static void send_envelope(sp_delivery_t *d, sp_spool_queue_claim_t *cl, const char *what,
+                          const sp_envelope_parsed_t *env)
+{
+    sp_delivery_cats_t cats;
+    sp_delivery_state_count(env, &cats);
+    sp_ratelimit_t rl;
+    bool pending;
+    load_limits_ex(d, &rl, &pending);
+    if (held_back(d, cl, what, &cats, &rl)) return;
+
+    /* Taking them locks and rewrites state.json: only when the snapshot showed some (one
+     * added since is reported with the next envelope). */
+    json_t *discards = pending ? take_discards(d, &rl) : NULL;
+    char *body = NULL;
+    size_t blen = 0;
+    int rc = sp_transport_envelope_for_send(env, discards, now_unix(), &body, &blen);
+    if (rc < 0) {
+        say(d, "%s: cannot prepare it: %s", what, strerror(-rc));
+        d->error = true;
+        put_back(d, discards);
+        json_decref(discards);
+        sp_spool_queue_claim_release(cl);
+        return;
+    }
+    sp_send_outcome_t o = post(d, what, body, blen, &cats, &rl);
+    sp_mem_free(body);
+    if (o != SP_SEND_OK) put_back(d, discards);
+    json_decref(discards);
+    settle(d, cl, o, &cats, &rl);
+}
+
+/* Handles one claimed file; the claim always ends here. */
+static void send_claimed(sp_delivery_t *d, sp_spool_queue_claim_t *cl)
+{
+    if (sp_spool_run_is_batch(cl->name)) {
+        explode_batch(d, cl);
+        return;
+    }
+    char what[SP_SPOOL_NAME_MAX + 8];
+    snprintf(what, sizeof what, "ready/%s", cl->name);
+    char *data = NULL;
+    size_t len = 0;
+    sp_envelope_parsed_t env;
+
+    int rc = sp_spool_queue_claim_read(cl, d->max_file, &data, &len);
+    if (rc < 0 && rc != -EFBIG) {
+        say(d, "%s: cannot read it: %s", what, strerror(-rc));
+        d->error = true;
+        sp_spool_queue_claim_release(cl);
+        return;
+    }
+    if (rc == 0 && len > 0 && sp_envelope_parse(data, len, &env) == 0) {
+        send_envelope(d, cl, what, &env);
+        sp_envelope_parsed_free(&env);
+    } else {
+        /* Torn, foreign or oversized: Sentry could never take it. */
+        sp_delivery_cats_t cats;
+        sp_delivery_state_categories(NULL, 0, &cats);
+        if (!d->quiet)
+            say(d, "%s: %s; dropped", what, rc == -EFBIG ? "too large" : "not a valid envelope");
+        record_discards(d, SP_DELIVERY_REASON_SEND, &cats);
+        sp_spool_queue_claim_done(cl);
+        d->dropped++;
+    }
+    sp_mem_free(data);
+}
+
+/* Sends pending discards in an envelope of their own (nothing else carried them). */
+static void send_client_report(sp_delivery_t *d)
+{
+    sp_ratelimit_t rl;
+    load_limits(d, &rl);
+    double now = now_unix();
+    if (rl.backoff_until > now || remaining_ms(d) < SP_DELIVERY_MIN_REQUEST_MS) return;
+    json_t *discards = take_discards(d, &rl);
+    if (!discards) return;
+    char *body = NULL;
+    size_t blen = 0;
+    if (sp_transport_envelope_for_send(NULL, discards, now, &body, &blen) == 0) {
+        sp_delivery_cats_t cats = {{0}};
+        cats.n[SP_RL_INTERNAL] = 1;
+        sp_send_outcome_t o = post(d, "client report", body, blen, &cats, &rl);
+        /* A refused report is not retried (it would be refused again); others wait. */
+        if (o == SP_SEND_RATE_LIMITED || o == SP_SEND_RETRY) put_back(d, discards);
+        if (o == SP_SEND_RETRY) d->stop = true;
+    } else {
+        put_back(d, discards);
+    }
+    sp_mem_free(body);
+    json_decref(discards);
+}
+
+static bool discards_pending(sp_delivery_t *d)
+{
+    json_t *st = NULL;
+    bool any = sp_spool_state_read(d->spool, &st) == 0 &&
+               json_array_size(json_object_get(st, "discards")) > 0;
+    json_decref(st);
+    return any;
+}
+
+/* ---- spool upkeep ---- */
+
+typedef struct {
+    const sp_delivery_t *d;
+    json_t *state; /* discards accumulated during eviction */
+} evict_ctx_t;
+
+static void on_evict(const char *name, int fd, void *ctx)
+{
+    evict_ctx_t *e = ctx;
+    sp_delivery_cats_t cats;
+    char *data = NULL;
+    size_t len = 0;
+    if (sp_fsio_read_fd(fd, e->d->max_file, &data, &len) == 0)
+        sp_delivery_state_categories(data, len, &cats);
+    else
+        sp_delivery_state_categories(NULL, 0, &cats);
+    sp_mem_free(data);
+    sp_delivery_state_add_discards(e->state, SP_DELIVERY_REASON_CAP, &cats);
+    SP_DEBUG("upload: evicted ready/%s (spool over %s)", name, SP_ENV_SPOOL_MAX_BYTES);
+}
+
+static int upd_merge(json_t *state, void *ctx)
+{
+    return sp_spool_state_discards_merge(state, json_object_get(ctx, "discards"));
+}
+
+void sp_delivery_upkeep(sp_delivery_t *d, unsigned long long max_bytes)
+{
+    int n = sp_spool_queue_adopt(d->spool);
+    if (n < 0) {
+        say(d, "cannot adopt files left in %s: %s", sp_spool_dir(d->spool), strerror(-n));
+        d->error = true;
+    }
+    evict_ctx_t e = {d, json_object()};
+    if (!e.state) return;
+    n = sp_spool_queue_enforce_cap(d->spool, max_bytes, on_evict, &e);
+    if (n < 0) {
+        say(d, "cannot enforce the spool size limit: %s", strerror(-n));
+        d->error = true;
+    } else if (n > 0) {
+        d->evicted += (unsigned long)n;
+        if (!d->quiet)
+            say(d, "spool over %llu bytes: dropped the %d oldest file%s", max_bytes, n,
+                n == 1 ? "" : "s");
+        int rc = sp_spool_state_update(d->spool, upd_merge, e.state);
+        if (rc < 0) SP_DEBUG("upload: cannot record discards: %s", strerror(-rc));
+    }
+    json_decref(e.state);
+}
+
+void sp_delivery_pass(sp_delivery_t *d)
+{
+    char after[sizeof d->last] = ""; /* a claimed name, or last: a split file past it */
+    d->stop = false;
+    d->wake = 0;
+    while (!d->stop) {
+        if (remaining_ms(d) < SP_DELIVERY_MIN_REQUEST_MS) {
+            d->stop = true;
+            break;
+        }
+        sp_spool_queue_claim_t cl;
+        int rc = sp_spool_queue_claim(d->spool, after, &cl);
+        if (rc == -ENOENT) break;
+        if (rc < 0) {
+            say(d, "cannot claim from %s/ready: %s", sp_spool_dir(d->spool), strerror(-rc));
+            d->error = true;
+            break;
+        }
+        snprintf(after, sizeof after, "%s", cl.name);
+        d->last[0] = '\0';
+        send_claimed(d, &cl);
+        if (d->io.progress) d->io.progress(d->io.ctx, d->sent, d->dropped);
+        if (d->last[0]) /* a split batch: walk on past its files */
+            snprintf(after, sizeof after, "%s", d->last);
+    }
+    if (!d->stop && discards_pending(d)) send_client_report(d);
+}
+
+
+void sp_delivery_init(sp_delivery_t *d, sp_spool_t *spool, const sp_dsn_t *dsn,
+                      const sp_delivery_io_t *io, bool quiet, double deadline)
+{
+    *d = (sp_delivery_t){.spool = spool, .dsn = *dsn, .io = *io, .quiet = quiet,
+                         .deadline = deadline, .max_file = SP_DELIVERY_MAX_FILE,
+                         .max_batch = SP_DELIVERY_MAX_BATCH};
+    sp_delivery_state_dsn_key(dsn, d->dsn_key, sizeof d->dsn_key);
+}
+
+long sp_delivery_remaining_ms(const sp_delivery_t *d) { return remaining_ms(d); }
+

@@ -1,0 +1,158 @@
+/* resolve: owns the cache of raw frame -> frame id. An entry is live while its epoch is
+ * the resolver's (bumped when the frame table starts a new epoch or the cache is half
+ * full) and, unless it is final (an ELF file's symbol: JIT code never lands in a file
+ * mapping), while its generation is the symbolizer's (bumped when V8's perf map changed).
+ * A dead entry is an empty slot, so forgetting is O(1): no walk over the table, no page of
+ * it touched. Background (agent) thread only. */
+#include "resolve.h"
+
+#include <string.h>
+
+#include "mem.h"
+#include "v8decode.h"
+
+#define SP_RESOLVE_CACHE_BITS 14 /* 2^14 slots; a new epoch when half are used */
+#define SP_RESOLVE_CACHE_SLOTS (1u << SP_RESOLVE_CACHE_BITS)
+
+typedef struct {
+    uint64_t tag; /* pc << 1 | return_addr; 0 = never used */
+    uint32_t epoch, generation;
+    uint32_t id;
+    bool final;
+} cache_entry_t;
+
+struct sp_resolver {
+    sp_symbolizer_t *sym;
+    sp_frames_t *ft;
+    cache_entry_t *cache; /* open addressing; most samples repeat a few hundred addresses */
+    size_t cache_used;    /* entries added in this epoch */
+    uint32_t epoch;
+    uint32_t ft_epoch; /* the frame table epoch the cached ids are from */
+    long truncated_id; /* the "[truncated]" frame's id in ft_epoch, or -1 */
+};
+
+sp_resolver_t *sp_resolver_new(sp_symbolizer_t *sym, sp_frames_t *ft)
+{
+    sp_resolver_t *r = sp_mem_calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->sym = sym;
+    r->ft = ft;
+    r->ft_epoch = sp_frames_epoch(ft);
+    r->truncated_id = -1;
+    return r;
+}
+
+void sp_resolver_free(sp_resolver_t *r)
+{
+    if (!r) return;
+    sp_mem_free(r->cache);
+    sp_mem_free(r);
+}
+
+static void new_epoch(sp_resolver_t *r)
+{
+    r->epoch++;
+    r->cache_used = 0;
+}
+
+static bool entry_live(const sp_resolver_t *r, const cache_entry_t *e)
+{
+    return e->tag && e->epoch == r->epoch &&
+           (e->final || e->generation == (uint32_t)sp_symbolizer_generation(r->sym));
+}
+
+/* The slot for tag: its live entry, or the first dead slot (NULL: no cache). A live copy
+ * of tag further on (left when this slot died) resolves the same way, so stopping at the
+ * first dead slot is safe. */
+static cache_entry_t *cache_slot(sp_resolver_t *r, uint64_t tag)
+{
+    if (!r->cache) {
+        /* Written once now: left to zero pages, every first probe of a page would fault
+         * twice (read, then a write that flushes the TLB of every CPU running node). */
+        r->cache = sp_mem_alloc(SP_RESOLVE_CACHE_SLOTS * sizeof *r->cache);
+        if (!r->cache) return NULL;
+        memset(r->cache, 0, SP_RESOLVE_CACHE_SLOTS * sizeof *r->cache);
+    }
+    if (r->cache_used * 2 >= SP_RESOLVE_CACHE_SLOTS) new_epoch(r); /* keep probes short */
+    /* Fibonacci hashing: the top SP_RESOLVE_CACHE_BITS bits of the product index the table. */
+    size_t i = (size_t)((tag * 0x9e3779b97f4a7c15ull) >> (64 - SP_RESOLVE_CACHE_BITS));
+    while (entry_live(r, &r->cache[i]) && r->cache[i].tag != tag) i = (i + 1) & (SP_RESOLVE_CACHE_SLOTS - 1);
+    return &r->cache[i];
+}
+
+/* One raw frame -> its frame ids into ids (room for cap >= 1), innermost first. Returns
+ * how many (today always 1), or -1 when out of memory.
+ *
+ * The seam for the V8 frame decoder (issue #13). Today a raw frame is a code address and
+ * becomes one frame: the symbolizer's, or, for a synthetic address the first decoder
+ * (v8decode) put into the sample before it got here, the JS function it read from V8's
+ * frame slots. A decoder that expands frames goes between the symbolizer and the frame
+ * table, as
+ *
+ *     size_t sp_decoder_frames(sp_decoder_t *d, const sp_raw_frame_t *raw,
+ *                              const sp_frame_t *symbolized, sp_frame_t *out, size_t cap);
+ *
+ * which turns the raw frame (by then carrying the words the handler copied from the JS
+ * frame: JSFunction, bytecode array, bytecode offset) and the symbolized frame into
+ * 1..cap frames, inlined functions innermost first (strings owned by the decoder until its
+ * next call), or 0 to keep the symbolized frame (the perf map stays the fallback). Each of
+ * them is interned here, in order. The cache below then keys on the raw words as well as
+ * the pc and holds every id a raw frame became; a decoded frame is final only while the
+ * code object it was read from is (the decoder says so, as the symbolizer does now). */
+static long resolve_raw(sp_resolver_t *r, const sp_raw_frame_t *raw, uint32_t *ids, size_t cap)
+{
+    if (!cap) return 0;
+    uint64_t tag = raw->pc << 1 | (raw->return_addr ? 1 : 0);
+    cache_entry_t *e = tag ? cache_slot(r, tag) : NULL;
+    if (e && entry_live(r, e)) {
+        ids[0] = e->id;
+        return 1;
+    }
+    sp_frame_t f;
+    bool final;
+    const sp_v8fn_t *v8 = sp_v8decode_lookup(raw->pc); /* named from V8's frame slots */
+    if (v8) {
+        sp_symbolizer_js_frame(r->sym, v8->function, v8->script, v8->lineno, v8->colno, &f);
+        final = true; /* a synthetic address never changes meaning */
+    } else {
+        final = sp_symbolizer_resolve(r->sym, raw->pc, raw->return_addr, &f);
+    }
+    long id = sp_frames_intern(r->ft, &f);
+    if (id < 0) return -1;
+    ids[0] = (uint32_t)id;
+    if (e) {
+        *e = (cache_entry_t){.tag = tag,
+                             .epoch = r->epoch,
+                             .generation = (uint32_t)sp_symbolizer_generation(r->sym),
+                             .id = (uint32_t)id,
+                             .final = final};
+        r->cache_used++;
+    }
+    return 1;
+}
+
+long sp_resolver_stack(sp_resolver_t *r, const sp_sample_t *s, uint32_t *ids, size_t cap)
+{
+    /* Between two stacks no id is held: the table may start over here. */
+    sp_frames_trim(r->ft);
+    if (r->ft_epoch != sp_frames_epoch(r->ft)) { /* every cached id names another frame now */
+        r->ft_epoch = sp_frames_epoch(r->ft);
+        r->truncated_id = -1;
+        new_epoch(r);
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < s->nframes && n < cap; i++) {
+        sp_raw_frame_t raw = {.pc = s->pcs[i], .return_addr = i > 0};
+        long k = resolve_raw(r, &raw, ids + n, cap - n);
+        if (k < 0) return -1;
+        n += (size_t)k;
+    }
+    if ((s->flags & SP_SAMPLE_TRUNCATED) && n < cap) { /* the cut-off root end stays visible */
+        if (r->truncated_id < 0) {
+            sp_frame_t f = {.function = "[truncated]", .kind = SP_FRAME_NATIVE};
+            r->truncated_id = sp_frames_intern(r->ft, &f);
+        }
+        if (r->truncated_id >= 0) ids[n++] = (uint32_t)r->truncated_id; /* else only the marker is lost */
+    }
+    return (long)n;
+}

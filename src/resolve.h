@@ -1,0 +1,38 @@
+/* resolve: one sample's raw stack (code addresses from the unwinder) -> frame ids of the
+ * frame table, leaf first. The stage between the ring and the session:
+ *
+ *     raw frame --symbolize--> frame --(decode)--> frame(s) --frame table--> ids --> session
+ *
+ * It remembers what each raw frame resolved to, so an address is symbolized and its frame
+ * built once, not once per sample. Background (agent) thread only. */
+#ifndef SP_RESOLVE_H
+#define SP_RESOLVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frames.h"
+#include "ring.h"
+#include "symbolize.h"
+
+/* One frame as the unwinder captured it. */
+typedef struct {
+    uint64_t pc;
+    bool return_addr; /* pc is a return address (every frame but the interrupted one) */
+} sp_raw_frame_t;
+
+typedef struct sp_resolver sp_resolver_t;
+
+/* sym and ft are borrowed: they outlive the resolver. */
+sp_resolver_t *sp_resolver_new(sp_symbolizer_t *sym, sp_frames_t *ft);
+void sp_resolver_free(sp_resolver_t *r);
+
+/* The frame ids of sample s's stack into ids (at most cap), leaf first, with a
+ * "[truncated]" frame at the root end when the walk was cut short. Returns how many, or -1
+ * when out of memory (the sample is lost: the caller counts it). The ids stay valid until
+ * the next call (this call may start a new epoch of the frame table, never the next
+ * sp_frames_intern). */
+long sp_resolver_stack(sp_resolver_t *r, const sp_sample_t *s, uint32_t *ids, size_t cap);
+
+#endif

@@ -1,0 +1,65 @@
+/* v8decode: names V8 interpreted frames from the slots v8frames captured, off the signal
+ * path. At start it reads the layout node exports (the v8dbg_* postmortem constants, with
+ * dlsym); per sample it checks every captured frame against the heap (JSFunction ->
+ * SharedFunctionInfo, BytecodeArray, each object's map -> instance type), reading only
+ * through process_vm_readv on our own pid (a moved or freed object reads as garbage or
+ * fails, never faults), and turns what it names into a synthetic code address that the
+ * symbolizer resolves to the JS frame (sp_v8decode_lookup). Anything it is unsure of
+ * keeps today's frame (the interpreter trampoline). Agent thread only, except
+ * sp_v8decode_init (library load, before sampling starts). */
+#ifndef SP_V8DECODE_H
+#define SP_V8DECODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ring.h"
+#include "symbolize.h"
+
+/* Synthetic addresses: bit 62 set (no user-space code address has it), the low bits an
+ * index into the table of named functions. */
+#define SP_V8_SYNTH_BIT (1ull << 62)
+
+typedef struct {
+    const char *function; /* "" for anonymous */
+    const char *script;   /* V8's script name as is (file URL, "node:..."), or NULL */
+    int lineno, colno;    /* the function's definition (1-based), 0: unknown */
+} sp_v8fn_t;
+
+typedef struct {
+    uint64_t named;      /* frames named from V8's slots */
+    uint64_t unresolved; /* captured frames left as they were (failed checks) */
+    uint64_t inserted;   /* of named: a leaf's JS function put back under a builtin */
+    uint64_t reads;      /* heap reads (syscalls) */
+    uint64_t cache_hits;
+} sp_v8decode_stats_t;
+
+/* Reads the layout from the running executable and turns on the handler-side capture.
+ * false (and one debug line saying why) when node's constants are missing or the layout is
+ * one this decoder does not know (pointer compression): frames stay as today. */
+bool sp_v8decode_init(void);
+bool sp_v8decode_enabled(void);
+
+/* Rewrites s in place: each captured interpreted frame whose checks pass becomes (or, under
+ * a frameless builtin leaf, gets inserted as) a synthetic address. sym: to tell what code
+ * each pc is in. */
+void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym);
+
+/* The function behind a synthetic address, or NULL (addr is not one). */
+const sp_v8fn_t *sp_v8decode_lookup(uint64_t addr);
+
+void sp_v8decode_get_stats(sp_v8decode_stats_t *out);
+void sp_v8decode_log_stats(void);
+
+/* The same from another source of constants: get(name) -> true and *value when the
+ * constant exists (unit tests describe hand-built objects in their own memory). */
+bool sp_v8decode_init_with(bool (*get)(const char *name, int64_t *value));
+
+/* Decodes one captured frame: fn and bca as read from the slots. true and *out (valid
+ * until sp_v8decode_reset) when every check passed. */
+bool sp_v8decode_frame(uint64_t fn, uint64_t bca, uint64_t offset, sp_v8fn_t *out);
+
+/* Forgets the layout, the caches and the named functions (tests; library unload). */
+void sp_v8decode_reset(void);
+
+#endif

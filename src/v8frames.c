@@ -1,0 +1,28 @@
+/* v8frames: the handler-side capture of V8 interpreted-frame slots. Signal path:
+ * async-signal-safe only (stack loads within bounds, no calls); checked by
+ * tests/check-signal-safety.sh. The layout is filled in by v8decode (agent side). */
+#include "v8frames.h"
+
+sp_v8_frame_layout_t sp_v8_frame_layout;
+
+void sp_v8frames_capture(sp_sample_t *s, unsigned k, uintptr_t fp, uintptr_t lo, uintptr_t hi)
+{
+    const sp_v8_frame_layout_t *l = &sp_v8_frame_layout;
+    if (!atomic_load_explicit(&sp_v8_frame_layout.on, memory_order_acquire)) return;
+    if (s->nv8 >= SP_V8_MAX_FRAMES || k >= SP_MAX_FRAMES || (fp & 7)) return;
+    /* fp + lowest must not wrap and the whole slot range must lie on the stack. */
+    if (fp < lo || fp + (uintptr_t)(intptr_t)l->lowest < lo || fp + (uintptr_t)(intptr_t)l->lowest > fp ||
+        fp + (uintptr_t)(intptr_t)l->highest + 8 > hi)
+        return;
+    uint64_t fn = *(const uint64_t *)(fp + (uintptr_t)(intptr_t)l->off_function);
+    uint64_t bca = *(const uint64_t *)(fp + (uintptr_t)(intptr_t)l->off_bytecode_array);
+    uint64_t off = *(const uint64_t *)(fp + (uintptr_t)(intptr_t)l->off_bytecode_offset);
+    if ((fn & l->heap_tag_mask) != l->heap_tag || (bca & l->heap_tag_mask) != l->heap_tag ||
+        (off & l->smi_zero_mask) != 0)
+        return;
+    sp_v8_slots_t *v = &s->v8[s->nv8++];
+    v->frame = (uint16_t)k;
+    v->function = fn;
+    v->bytecode_array = bca;
+    v->bytecode_offset = off;
+}

@@ -1,0 +1,574 @@
+/* test_delivery: the upload policy (src/delivery.c) against a scripted Sentry: claim order
+ * and the walk's cursor, batches split into single envelopes sent in order, files over a
+ * size cap and permanent 4xx answers dropped (counted as discards, one warning line each),
+ * rate-limited categories held back while others go, 429 and 5xx answers, and the client
+ * report that carries the discards. Each test works in its own mkdtemp spool. */
+#ifndef _GNU_SOURCE /* configure may pass -D_GNU_SOURCE=1 */
+#define _GNU_SOURCE
+#endif
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "delivery.h"
+#include "delivery_state.h"
+#include "envelope.h"
+#include "mem.h"
+#include "spool_run.h"
+#include "spool_state.h"
+#include "unit.h"
+
+#define PATHBUF 512
+#define MAX_REQUESTS 32
+
+static char base[256]; /* this test's scratch directory */
+static char dir[280]; /* the spool in it */
+
+/* ---- the scripted Sentry and the captured output ---- */
+
+typedef struct {
+    long status; /* 0: no response (connection refused) */
+    const char *rate_limits, *retry_after;
+} answer_t;
+
+static struct {
+    const answer_t *script; /* answers in order; past the end: 200 */
+    size_t n_script;
+    size_t n;               /* requests seen */
+    char *bodies[MAX_REQUESTS];
+    char said[8192];        /* the lines for the user, each ending in '\n' */
+    char status[4096];      /* "<cause>|" for each status line */
+} fake;
+
+static int fake_send(void *ctx, const sp_transport_request_t *req, const char *envelope, size_t len,
+                     long timeout_ms, sp_transport_response_t *resp)
+{
+    (void)ctx, (void)req;
+    ck_assert_int_gt(timeout_ms, 0);
+    ck_assert_uint_lt(fake.n, MAX_REQUESTS);
+    fake.bodies[fake.n] = strndup(envelope, len);
+    answer_t a = fake.n < fake.n_script ? fake.script[fake.n] : (answer_t){200, NULL, NULL};
+    fake.n++;
+    memset(resp, 0, sizeof *resp);
+    snprintf(resp->rate_limits, sizeof resp->rate_limits, "%s", a.rate_limits ? a.rate_limits : "");
+    snprintf(resp->retry_after, sizeof resp->retry_after, "%s", a.retry_after ? a.retry_after : "");
+    if (!a.status) {
+        snprintf(resp->message, sizeof resp->message, "Connection refused");
+        return -ECONNREFUSED;
+    }
+    resp->status = a.status;
+    snprintf(resp->message, sizeof resp->message, "%s", a.status == 200 ? "" : "refused");
+    return 0;
+}
+
+static void fake_say(void *ctx, const char *line)
+{
+    (void)ctx;
+    size_t n = strlen(fake.said);
+    snprintf(fake.said + n, sizeof fake.said - n, "%s\n", line);
+}
+
+static void fake_status(void *ctx, const char *cause, const char *text)
+{
+    (void)ctx, (void)text;
+    size_t n = strlen(fake.status);
+    snprintf(fake.status + n, sizeof fake.status - n, "%s|", cause);
+}
+
+static const sp_delivery_io_t fake_io = {.send = fake_send, .say = fake_say, .status = fake_status};
+
+static void script(const answer_t *a, size_t n)
+{
+    fake.script = a;
+    fake.n_script = n;
+}
+
+/* ---- fixtures ---- */
+
+static void setup(void)
+{
+    memset(&fake, 0, sizeof fake);
+    snprintf(base, sizeof base, "%s", sp_unit_tmpdir());
+    snprintf(dir, sizeof dir, "%s/spool", base);
+}
+
+static void teardown(void)
+{
+    for (size_t i = 0; i < fake.n; i++) free(fake.bodies[i]);
+    sp_unit_rmtree(base);
+}
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A delivery over a fresh spool in dir, with a minute to go. */
+static sp_delivery_t *start(sp_delivery_t *d)
+{
+    sp_spool_t *sp = NULL;
+    ck_assert_int_eq(sp_spool_open(dir, &sp), 0);
+    sp_dsn_t dsn;
+    char why[128];
+    ck_assert_int_eq(sp_dsn_parse("http://pub@127.0.0.1:9/42", &dsn, why, sizeof why), 0);
+    sp_delivery_init(d, sp, &dsn, &fake_io, false, mono_now() + 60);
+    return d;
+}
+
+static void finish(sp_delivery_t *d) { sp_spool_close(d->spool); }
+
+/* An envelope with one item of the given type, told apart by its event id. */
+static char *envelope(const char *id, const char *type)
+{
+    char *s = NULL;
+    ck_assert_int_ge(asprintf(&s, "{\"event_id\":\"%s\"}\n{\"type\":\"%s\"}\n{\"n\":1}\n", id, type), 0);
+    return s;
+}
+
+static void put_ready(const char *name, const char *data, size_t len)
+{
+    char p[PATHBUF];
+    snprintf(p, sizeof p, "%s/ready", dir);
+    mkdir(dir, 0700);
+    mkdir(p, 0700);
+    snprintf(p, sizeof p, "%s/ready/%s", dir, name);
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+    close(fd);
+}
+
+static void put_envelope(const char *name, const char *id, const char *type)
+{
+    char *e = envelope(id, type);
+    put_ready(name, e, strlen(e));
+    free(e);
+}
+
+/* A batch file holding one envelope per id (all of type type); torn: a cut record after them. */
+static void put_batch(const char *name, const char *const *ids, size_t n, const char *type, bool torn)
+{
+    char buf[4096];
+    size_t o = (size_t)snprintf(buf, sizeof buf, "%s", SP_BATCH_HEADER);
+    for (size_t i = 0; i < n; i++) {
+        char *e = envelope(ids[i], type);
+        o += sp_spool_run_record_head(buf + o, strlen(e));
+        memcpy(buf + o, e, strlen(e));
+        o += strlen(e);
+        buf[o++] = '\n';
+        free(e);
+    }
+    if (torn) o += (size_t)snprintf(buf + o, sizeof buf - o, "500\n{\"event_id\":");
+    ck_assert_uint_lt(o, sizeof buf);
+    put_ready(name, buf, o);
+}
+
+static int count_ready(void)
+{
+    char p[PATHBUF];
+    snprintf(p, sizeof p, "%s/ready", dir);
+    DIR *d = opendir(p);
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.') n++;
+    closedir(d);
+    return n;
+}
+
+static bool in_ready(const char *name)
+{
+    char p[PATHBUF];
+    snprintf(p, sizeof p, "%s/ready/%s", dir, name);
+    return access(p, F_OK) == 0;
+}
+
+/* Request i carried the envelope with event id id. */
+static void expect_sent(size_t i, const char *id)
+{
+    char want[64];
+    snprintf(want, sizeof want, "\"event_id\":\"%s\"", id);
+    ck_assert_msg(i < fake.n, "request %zu: expected one carrying %s, saw only %zu request(s)", i,
+                  id, fake.n);
+    ck_assert_msg(strstr(fake.bodies[i], want) != NULL, "request %zu: expected %s, saw: %.200s", i,
+                  id, fake.bodies[i]);
+}
+
+/* The pending discard (reason, category) in state.json: its quantity, 0 when none. */
+static json_int_t pending_discard(sp_delivery_t *d, const char *reason, const char *category)
+{
+    json_t *st = NULL;
+    ck_assert_int_eq(sp_spool_state_read(d->spool, &st), 0);
+    json_int_t q = 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(st, "discards"), i, e)
+    {
+        if (!strcmp(json_string_value(json_object_get(e, "reason")), reason) &&
+            !strcmp(json_string_value(json_object_get(e, "category")), category))
+            q = json_integer_value(json_object_get(e, "quantity"));
+    }
+    json_decref(st);
+    return q;
+}
+
+/* A state update that sets every member of ctx (a JSON object) in the state. */
+static int merge_state(json_t *state, void *ctx)
+{
+    return json_object_update(state, ctx) == 0 ? 1 : -ENOMEM;
+}
+
+/* ---- claim order and cursor ---- */
+
+START_TEST(claim_order_oldest_first)
+{
+    put_envelope("300-c.envelope", "c", "transaction");
+    put_envelope("100-a.envelope", "a", "transaction");
+    put_envelope("200-b.envelope", "b", "profile_chunk");
+    put_ready("150-notes.txt", "x", 1); /* not ours to send */
+    sp_delivery_t d;
+    sp_delivery_pass(start(&d));
+    ck_assert_uint_eq(fake.n, 3);
+    expect_sent(0, "a");
+    expect_sent(1, "b");
+    expect_sent(2, "c");
+    ck_assert_uint_eq(d.sent, 3);
+    ck_assert_uint_eq(d.dropped, 0);
+    ck_assert(!d.error);
+    ck_assert_int_eq(count_ready(), 1); /* only the foreign file */
+    ck_assert_str_eq(fake.said, "");
+    finish(&d);
+}
+END_TEST
+
+/* A file released in this pass (rate limited) is not claimed again by the same walk, and
+ * the walk goes on past it. */
+START_TEST(cursor_skips_released)
+{
+    put_envelope("100-a.envelope", "a", "transaction");
+    put_envelope("200-b.envelope", "b", "profile_chunk");
+    put_envelope("300-c.envelope", "c", "transaction");
+    static const answer_t ans[] = {{429, "60:transaction:key", NULL}};
+    script(ans, 1);
+    sp_delivery_t d;
+    sp_delivery_pass(start(&d));
+    /* a: 429 for transactions, released; b goes; c is held without a request */
+    ck_assert_uint_eq(fake.n, 2);
+    expect_sent(0, "a");
+    expect_sent(1, "b");
+    ck_assert_uint_eq(d.sent, 1);
+    ck_assert(in_ready("100-a.envelope") && in_ready("300-c.envelope") && !in_ready("200-b.envelope"));
+    double now = (double)time(NULL);
+    ck_assert_msg(d.wake > now + 50 && d.wake < now + 70, "wake in ~60 s, saw %+.1f s", d.wake - now);
+    ck_assert(!d.stop);
+    ck_assert_ptr_nonnull(strstr(fake.status, "rate-limit|"));
+    finish(&d);
+}
+END_TEST
+
+/* ---- batches ---- */
+
+START_TEST(batch_split_sent_in_order)
+{
+    static const char *const ids[] = {"x0", "x1", "x2"};
+    put_batch("100-x.envelopes", ids, 3, "transaction", false);
+    put_envelope("200-y.envelope", "y", "transaction");
+    sp_delivery_t d;
+    sp_delivery_pass(start(&d));
+    ck_assert_uint_eq(fake.n, 4);
+    expect_sent(0, "x0");
+    expect_sent(1, "x1");
+    expect_sent(2, "x2");
+    expect_sent(3, "y");
+    ck_assert_uint_eq(d.sent, 4);
+    ck_assert_int_eq(count_ready(), 0);
+    ck_assert_str_eq(fake.said, "");
+    finish(&d);
+}
+END_TEST
+
+/* Rate limited half-way: the split files not sent wait in ready/ under their names, the
+ * batch itself is gone (never sent twice). */
+START_TEST(batch_split_rest_waits)
+{
+    static const char *const ids[] = {"x0", "x1", "x2"};
+    put_batch("100-x.envelopes", ids, 3, "transaction", false);
+    static const answer_t ans[] = {{200, NULL, NULL}, {429, "60:transaction:key", NULL}};
+    script(ans, 2);
+    sp_delivery_t d;
+    sp_delivery_pass(start(&d));
+    ck_assert_uint_eq(fake.n, 2);
+    ck_assert_uint_eq(d.sent, 1);
+    char name[SP_SPOOL_NAME_MAX + 16];
+    ck_assert(!in_ready("100-x.envelopes"));
+    sp_delivery_split_name(name, sizeof name, "100-x.envelopes", 0);
+    ck_assert_str_eq(name, "100-x~0000.envelope");
+    ck_assert(!in_ready(name));
+    sp_delivery_split_name(name, sizeof name, "100-x.envelopes", 1);
+    ck_assert(in_ready(name));
+    sp_delivery_split_name(name, sizeof name, "100-x.envelopes", 2);
+    ck_assert(in_ready(name));
+    finish(&d);
+}
+END_TEST
+
+START_TEST(batch_over_size_cap_dropped)
+{
+    static const char *const ids[] = {"x0", "x1", "x2"};
+    put_batch("100-x.envelopes", ids, 3, "transaction", false);
+    put_envelope("200-y.envelope", "y", "transaction");
+    sp_delivery_t d;
+    start(&d)->max_batch = 64; /* the batch is larger */
+    sp_delivery_pass(&d);
+    ck_assert_uint_eq(d.dropped, 1);
+    ck_assert_uint_eq(d.sent, 1);
+    ck_assert_ptr_nonnull(strstr(fake.said, "ready/100-x.envelopes: too large; dropped\n"));
+    /* counted as one file of unknown content: one profile_chunk, reported with y */
+    ck_assert_uint_eq(fake.n, 1);
+    expect_sent(0, "y");
+    ck_assert_ptr_nonnull(strstr(fake.bodies[0], "\"send_error\""));
+    ck_assert_int_eq(pending_discard(&d, "send_error", "profile_chunk"), 0); /* delivered */
+    ck_assert_int_eq(count_ready(), 0);
+    finish(&d);
+}
+END_TEST
+
+START_TEST(file_over_size_cap_dropped)
+{
+    put_envelope("100-a.envelope", "a", "transaction");
+    sp_delivery_t d;
+    start(&d)->max_file = 8;
+    sp_delivery_pass(&d);
+    ck_assert_uint_eq(d.dropped, 1);
+    ck_assert_ptr_nonnull(strstr(fake.said, "ready/100-a.envelope: too large; dropped\n"));
+    /* nothing else went: the discard goes in a client report of its own */
+    ck_assert_uint_eq(fake.n, 1);
+    ck_assert_ptr_nonnull(strstr(fake.bodies[0], "\"client_report\""));
+    ck_assert_ptr_nonnull(strstr(fake.bodies[0], "\"send_error\""));
+    ck_assert_int_eq(count_ready(), 0);
+    finish(&d);
+}
+END_TEST
+
+START_TEST(batch_torn_tail_warned)
+{
+    static const char *const ids[] = {"x0", "x1"};
+    put_batch("100-x.envelopes", ids, 2, "transaction", true);
+    sp_delivery_t d;
+    sp_delivery_pass(start(&d));
+    ck_assert_uint_eq(d.sent, 2);
+    ck_assert_ptr_nonnull(strstr(fake.said, "ready/100-x.envelopes: "));
+    ck_assert_ptr_nonnull(strstr(fake.said, " bytes after envelope 2 are incomplete; ignored\n"));
+    finish(&d);
+}
+END_TEST
+
+/* ---- Sentry's answers ---- */
+
+START_TEST(permanent_4xx_discarded)
+{
+    put_envelope("100-a.envelope", "a", "transaction");
+    put_envelope("200-b.envelope", "b", "transaction");
+    static const answer_t ans[] = {{400, NULL, NULL}, {401, NULL, NULL}};
+    script(ans, 2);
+    sp_delivery_t d;
+    sp_delivery_pass(start(&d));
+    ck_assert_uint_eq(d.dropped, 2);
+    ck_assert_uint_eq(d.sent, 0);
+    ck_assert_int_eq(count_ready(), 0); /* dropped: Sentry will never take them */
+    ck_assert_ptr_nonnull(strstr(fake.said, "ready/100-a.envelope: Sentry refused it (HTTP 400: refused); dropped\n"));
+    ck_assert_ptr_nonnull(strstr(fake.said, "ready/200-b.envelope: Sentry refused it (HTTP 401: refused); dropped\n"));
+    ck_assert_str_eq(fake.status, "http-4xx|http-401|");
+    /* b carried a's discard (refused: put back); then the report went on its own */
+    ck_assert_uint_eq(fake.n, 3);
+    ck_assert_ptr_nonnull(strstr(fake.bodies[1], "\"send_error\""));
+    ck_assert_ptr_nonnull(strstr(fake.bodies[2], "\"client_report\""));
+    ck_assert_ptr_nonnull(strstr(fake.bodies[2], "\"quantity\":2"));
+    ck_assert_int_eq(pending_discard(&d, "send_error", "transaction"), 0);
+    finish(&d);
+}
+END_TEST
+
+/* Discards stay pending when the report cannot go (network down). */
+START_TEST(discards_kept_when_unsent)
+{
+    put_envelope("100-a.envelope", "a", "transaction");
+    static const answer_t ans[] = {{404, NULL, NULL}, {0, NULL, NULL}};
+    script(ans, 2);
+    sp_delivery_t d;
+    sp_delivery_pass(start(&d));
+    ck_assert_uint_eq(d.dropped, 1);
+    ck_assert_uint_eq(fake.n, 2);
+    ck_assert_int_eq(pending_discard(&d, "send_error", "transaction"), 1);
+    ck_assert_str_eq(fake.status, "http-404|connect|");
+    finish(&d);
+}
+END_TEST
+
+START_TEST(rate_limited_category_held)
+{
+    put_envelope("100-a.envelope", "a", "transaction");
+    put_envelope("200-b.envelope", "b", "profile_chunk");
+    sp_delivery_t d;
+    start(&d);
+    /* another uploader learned a transaction limit: it holds for us too */
+    double now = (double)time(NULL);
+    sp_ratelimit_t rl;
+    sp_ratelimit_init(&rl);
+    rl.until[SP_RL_TRANSACTION] = now + 100;
+    json_t *st = json_object(), *dsns = json_object(), *ds = json_object();
+    ck_assert_int_eq(sp_ratelimit_store(&rl, ds, now), 0);
+    json_object_set_new(dsns, d.dsn_key, ds);
+    json_object_set_new(st, SP_DELIVERY_STATE_DSNS, dsns);
+    ck_assert_int_eq(sp_spool_state_update(d.spool, merge_state, st), 0);
+    json_decref(st);
+
+    sp_delivery_pass(&d);
+    ck_assert_uint_eq(fake.n, 1);
+    expect_sent(0, "b");
+    ck_assert(in_ready("100-a.envelope")); /* kept, never dropped */
+    ck_assert_uint_eq(d.dropped, 0);
+    ck_assert_msg(d.wake > now + 90 && d.wake < now + 110, "wake in ~100 s, saw %+.1f s", d.wake - now);
+    ck_assert_str_eq(fake.said, "");
+    finish(&d);
+}
+END_TEST
+
+START_TEST(retry_backs_off_and_stops)
+{
+    put_envelope("100-a.envelope", "a", "transaction");
+    put_envelope("200-b.envelope", "b", "transaction");
+    static const answer_t ans[] = {{503, NULL, NULL}};
+    script(ans, 1);
+    sp_delivery_t d;
+    sp_delivery_pass(start(&d));
+    ck_assert_uint_eq(fake.n, 1);
+    ck_assert(d.stop);
+    ck_assert_int_eq(count_ready(), 2);
+    ck_assert_ptr_nonnull(strstr(fake.said, "ready/100-a.envelope: HTTP 503 from Sentry; will retry\n"));
+    ck_assert_str_eq(fake.status, "http-retry|");
+    double now = (double)time(NULL);
+    ck_assert_msg(d.wake > now && d.wake < now + SP_BACKOFF_BASE_SECONDS + 1, "backoff wake %+.1f s",
+                  d.wake - now);
+    /* the backoff is shared: the next pass sends nothing before it ends */
+    sp_delivery_pass(&d);
+    ck_assert_uint_eq(fake.n, 1);
+    ck_assert(d.stop);
+    finish(&d);
+}
+END_TEST
+
+/* ---- pure parts ---- */
+
+START_TEST(held_until_and_categories)
+{
+    sp_delivery_cats_t c;
+    char *e = envelope("a", "transaction");
+    sp_delivery_state_categories(e, strlen(e), &c);
+    free(e);
+    ck_assert_int_eq(c.n[SP_RL_TRANSACTION], 1);
+    ck_assert_int_eq(c.n[SP_RL_PROFILE_CHUNK], 0);
+    sp_delivery_state_categories("garbage", 7, &c); /* unreadable: one profile_chunk */
+    ck_assert_int_eq(c.n[SP_RL_PROFILE_CHUNK], 1);
+
+    sp_ratelimit_t rl;
+    sp_ratelimit_init(&rl);
+    rl.until[SP_RL_PROFILE] = 1000;
+    sp_delivery_cats_t tx = {{0}};
+    tx.n[SP_RL_TRANSACTION] = 1;
+    ck_assert(sp_delivery_state_held_until(&rl, &tx, 500) == 0);
+    rl.until[SP_RL_ALL] = 800;
+    ck_assert(sp_delivery_state_held_until(&rl, &tx, 500) == 800);
+    rl.until[SP_RL_TRANSACTION] = 900;
+    ck_assert(sp_delivery_state_held_until(&rl, &tx, 500) == 900);
+    ck_assert(sp_delivery_state_held_until(&rl, &tx, 950) == 0);
+
+    sp_dsn_t dsn;
+    char why[64], key[SP_DSN_URL_MAX + SP_DSN_KEY_MAX];
+    ck_assert_int_eq(sp_dsn_parse("https://k@o1.example.com:8443/a/7", &dsn, why, sizeof why), 0);
+    sp_delivery_state_dsn_key(&dsn, key, sizeof key);
+    ck_assert_str_eq(key, "https://k@o1.example.com:8443/a/7");
+}
+END_TEST
+
+/* What one answer changes in state.json, without a spool: limits per DSN, the default hold
+ * of a 429 that names none of the envelope's categories, backoff, discards of a refusal,
+ * and no write at all for a plain 200. */
+START_TEST(answer_updates_state)
+{
+    json_t *st = json_pack("{s:i}", "version", 1);
+    sp_delivery_cats_t tx = {{0}};
+    tx.n[SP_RL_TRANSACTION] = 2;
+    sp_transport_response_t resp = {.status = 429};
+    snprintf(resp.rate_limits, sizeof resp.rate_limits, "30:metric_bucket:key");
+    sp_delivery_answer_t a = {.dsn_key = "k1", .resp = &resp, .outcome = SP_SEND_RATE_LIMITED,
+                              .cats = &tx, .now = 1000, .jitter = 0.5};
+    ck_assert_int_eq(sp_delivery_state_answer(st, &a), 1);
+    ck_assert_msg(a.rl.until[SP_RL_TRANSACTION] == 1000 + SP_RATELIMIT_DEFAULT_SECONDS,
+                  "transactions held until %.0f, saw %.0f", 1000 + SP_RATELIMIT_DEFAULT_SECONDS,
+                  a.rl.until[SP_RL_TRANSACTION]);
+    sp_ratelimit_t rl;
+    sp_delivery_state_limits(st, "k1", &rl);
+    ck_assert(sp_delivery_state_held_until(&rl, &tx, 1001) == 1000 + SP_RATELIMIT_DEFAULT_SECONDS);
+    sp_delivery_state_limits(st, "k2", &rl); /* another DSN: not held */
+    ck_assert(sp_delivery_state_held_until(&rl, &tx, 1001) == 0);
+
+    resp = (sp_transport_response_t){.status = 503};
+    a = (sp_delivery_answer_t){.dsn_key = "k1", .resp = &resp, .outcome = SP_SEND_RETRY,
+                               .cats = &tx, .now = 1001, .jitter = 0.5};
+    ck_assert_int_eq(sp_delivery_state_answer(st, &a), 1);
+    ck_assert_uint_eq(a.rl.backoff_attempts, 1);
+    ck_assert(a.rl.backoff_until > 1001);
+
+    resp = (sp_transport_response_t){.status = 400};
+    a = (sp_delivery_answer_t){.dsn_key = "k1", .resp = &resp, .outcome = SP_SEND_DROP,
+                               .cats = &tx, .now = 1002, .jitter = 0.5};
+    ck_assert_int_eq(sp_delivery_state_answer(st, &a), 1);
+    json_t *d0 = json_array_get(json_object_get(st, "discards"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(d0, "reason")), "send_error");
+    ck_assert_str_eq(json_string_value(json_object_get(d0, "category")), "transaction");
+    ck_assert_int_eq(json_integer_value(json_object_get(d0, "quantity")), 2);
+
+    resp = (sp_transport_response_t){.status = 200};
+    a = (sp_delivery_answer_t){.dsn_key = "k1", .resp = &resp, .outcome = SP_SEND_OK,
+                               .cats = &tx, .now = 1003, .jitter = 0.5};
+    ck_assert_int_eq(sp_delivery_state_answer(st, &a), 1); /* the backoff ends */
+    ck_assert_uint_eq(a.rl.backoff_attempts, 0);
+    ck_assert_int_eq(sp_delivery_state_answer(st, &a), 0); /* nothing left to change */
+    json_decref(st);
+}
+END_TEST
+
+SP_UNIT_SUITE(delivery)
+{
+    json_set_alloc_funcs(sp_mem_alloc, sp_mem_free); /* as the CLI does */
+    Suite *s = suite_create("delivery");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, claim_order_oldest_first);
+    tcase_add_test(tc, cursor_skips_released);
+    tcase_add_test(tc, batch_split_sent_in_order);
+    tcase_add_test(tc, batch_split_rest_waits);
+    tcase_add_test(tc, batch_over_size_cap_dropped);
+    tcase_add_test(tc, file_over_size_cap_dropped);
+    tcase_add_test(tc, batch_torn_tail_warned);
+    tcase_add_test(tc, permanent_4xx_discarded);
+    tcase_add_test(tc, discards_kept_when_unsent);
+    tcase_add_test(tc, rate_limited_category_held);
+    tcase_add_test(tc, retry_backs_off_and_stops);
+    tcase_add_test(tc, held_until_and_categories);
+    tcase_add_test(tc, answer_updates_state);
+    suite_add_tcase(s, tc);
+    return s;
+}

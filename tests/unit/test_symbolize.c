@@ -1,0 +1,199 @@
+/* test_symbolize: code address -> frame (src/symbolize.c) against a fake proc root: a
+ * <root>/proc/self/maps written here (the test binary's own mappings copied from the real
+ * one, plus an anonymous JIT region and a [vdso]), a <root>/proc/self/exe link and a V8
+ * perf map in the same directory. Checks JS frames (name, script, line, column, in_app),
+ * V8 builtins named as node's ELF symbols with the executable as their file, ELF symbols
+ * (final answers), unnamed code by mapping, return addresses looked up at addr-1, and the
+ * generation moving when the perf map grows. */
+#include "unit.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "symbolize.h"
+
+#define JIT_START 0x7e0000000000ull /* the fake anonymous executable region */
+#define JIT_END 0x7e0000100000ull
+#define VDSO_START 0x7e0000200000ull
+
+/* A function of the test binary the symbolizer must name from its ELF symbols. */
+int sp_test_symbolize_marker(int n);
+__attribute__((noinline, noclone)) int sp_test_symbolize_marker(int n)
+{
+    volatile int acc = 0;
+    for (int i = 0; i < n; i++) acc += i;
+    return acc;
+}
+
+static char root[PATH_MAX], perf_map[PATH_MAX + 16];
+
+static void write_file(const char *path, const char *mode, const char *text)
+{
+    FILE *f = fopen(path, mode);
+    ck_assert_msg(f != NULL, "cannot write %s", path);
+    fputs(text, f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* The fake tree: maps = our executable's real lines + a JIT region + [vdso]. */
+static void make_root(void)
+{
+    snprintf(root, sizeof root, "%s", sp_unit_tmpdir());
+    char path[PATH_MAX + 64], exe[PATH_MAX] = "";
+    snprintf(path, sizeof path, "%s/proc", root);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    snprintf(path, sizeof path, "%s/proc/self", root);
+    ck_assert_int_eq(mkdir(path, 0700), 0);
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    ck_assert_int_gt(n, 0);
+    exe[n] = '\0';
+    snprintf(path, sizeof path, "%s/proc/self/exe", root);
+    ck_assert_int_eq(symlink("/opt/node-v22/bin/node", path), 0);
+
+    FILE *real = fopen("/proc/self/maps", "re");
+    ck_assert_ptr_nonnull(real);
+    snprintf(path, sizeof path, "%s/proc/self/maps", root);
+    FILE *fake = fopen(path, "we");
+    ck_assert_ptr_nonnull(fake);
+    char line[PATH_MAX + 128];
+    int copied = 0;
+    while (fgets(line, sizeof line, real)) {
+        const char *p = strchr(line, '/');
+        if (p && strncmp(p, exe, (size_t)n) == 0 && p[n] == '\n') fputs(line, fake), copied++;
+    }
+    fclose(real);
+    fprintf(fake, "%" PRIx64 "-%" PRIx64 " r-xp 00000000 00:00 0 \n", (uint64_t)JIT_START, (uint64_t)JIT_END);
+    fprintf(fake, "%" PRIx64 "-%" PRIx64 " r-xp 00000000 00:00 0                          [vdso]\n",
+            (uint64_t)VDSO_START, (uint64_t)VDSO_START + 0x2000);
+    ck_assert_int_eq(fclose(fake), 0);
+    ck_assert_msg(copied > 0, "expected the test binary %s in /proc/self/maps, saw none", exe);
+
+    snprintf(perf_map, sizeof perf_map, "%s/perf-1.map", root);
+    write_file(perf_map, "w",
+               "7e0000001000 100 JS:*hotLoop /app/hot.js:15:3\n"
+               "7e0000002000 80 LazyCompile:~load file:///srv/app/node_modules/x/i.js:2:9\n"
+               "7e0000003000 40 Builtin:CEntry_Return1\n"
+               "7e0000004000 40 BytecodeHandler:LdaZero\n");
+}
+
+static sp_symbolizer_t *new_symbolizer(void)
+{
+    make_root();
+    sp_symbolizer_t *sym = sp_symbolizer_new(perf_map, root, 0);
+    ck_assert_ptr_nonnull(sym);
+    sp_symbolizer_refresh(sym);
+    return sym;
+}
+
+START_TEST(t_js_frames)
+{
+    sp_symbolizer_t *sym = new_symbolizer();
+    sp_frame_t f;
+    ck_assert_msg(!sp_symbolizer_resolve(sym, 0x7e0000001010ull, false, &f),
+                  "expected a JS frame not to be final (the perf map may change)");
+    ck_assert_int_eq(f.kind, SP_FRAME_JS);
+    ck_assert_str_eq(f.function, "hotLoop");
+    ck_assert_str_eq(f.abs_path, "/app/hot.js");
+    ck_assert_int_eq(f.lineno, 15);
+    ck_assert_int_eq(f.colno, 3);
+    ck_assert(f.in_app);
+    ck_assert_ptr_null(f.module); /* derived from the path by the frame table */
+    ck_assert_uint_eq(f.instruction_addr, 0);
+
+    sp_symbolizer_resolve(sym, 0x7e0000002000ull, false, &f); /* an ESM URL in node_modules */
+    ck_assert_str_eq(f.function, "load");
+    ck_assert_str_eq(f.abs_path, "/srv/app/node_modules/x/i.js");
+    ck_assert(!f.in_app);
+
+    /* A return address is looked up at addr-1: the call is in the entry before. */
+    sp_symbolizer_resolve(sym, 0x7e0000002000ull, true, &f);
+    ck_assert_msg(strncmp(f.function, "0x", 2) == 0, "expected 0x7e0000001fff unnamed (no entry), saw %s",
+                  f.function);
+    sp_symbolizer_resolve(sym, 0x7e0000001100ull, true, &f);
+    ck_assert_str_eq(f.function, "hotLoop");
+    sp_symbolizer_free(sym);
+    sp_unit_rmtree(root);
+}
+END_TEST
+
+START_TEST(t_v8_builtins)
+{
+    sp_symbolizer_t *sym = new_symbolizer();
+    sp_frame_t f;
+    sp_symbolizer_resolve(sym, 0x7e0000003004ull, false, &f);
+    ck_assert_int_eq(f.kind, SP_FRAME_NATIVE);
+    ck_assert_str_eq(f.function, "Builtins_CEntry_Return1");
+    ck_assert_str_eq(f.abs_path, "/opt/node-v22/bin/node"); /* <root>/proc/self/exe */
+    ck_assert_str_eq(f.module, "node");
+    ck_assert_uint_eq(f.instruction_addr, 0x7e0000003004ull);
+    sp_symbolizer_resolve(sym, 0x7e0000004000ull, false, &f);
+    ck_assert_str_eq(f.function, "Builtins_LdaZeroHandler");
+    sp_symbolizer_free(sym);
+    sp_unit_rmtree(root);
+}
+END_TEST
+
+START_TEST(t_native_frames)
+{
+    sp_symbolizer_t *sym = new_symbolizer();
+    sp_frame_t f;
+    uint64_t pc = (uint64_t)(uintptr_t)&sp_test_symbolize_marker + 4;
+    ck_assert_msg(sp_symbolizer_resolve(sym, pc, false, &f), "expected an ELF symbol to be final");
+    ck_assert_int_eq(f.kind, SP_FRAME_NATIVE);
+    ck_assert_str_eq(f.function, "sp_test_symbolize_marker");
+    ck_assert_ptr_nonnull(f.abs_path);
+    ck_assert_uint_eq(f.instruction_addr, pc);
+    ck_assert(!f.in_app);
+
+    ck_assert(!sp_symbolizer_resolve(sym, 0x7e0000050000ull, false, &f)); /* JIT, no entry */
+    ck_assert_str_eq(f.function, "0x7e0000050000");
+    ck_assert_str_eq(f.module, "[anon]");
+    sp_symbolizer_resolve(sym, VDSO_START + 0x10, false, &f);
+    ck_assert_str_eq(f.module, "[vdso]");
+    sp_symbolizer_resolve(sym, 0x10, false, &f); /* in no mapping */
+    ck_assert_str_eq(f.function, "0x10");
+    ck_assert_str_eq(f.module, "[unknown]");
+    ck_assert_ptr_null(f.abs_path);
+    sp_symbolizer_free(sym);
+    sp_unit_rmtree(root);
+}
+END_TEST
+
+/* New perf map entries move the generation (callers forget non-final answers) and are
+ * seen after the next refresh. */
+START_TEST(t_generation)
+{
+    sp_symbolizer_t *sym = new_symbolizer();
+    uint64_t g = sp_symbolizer_generation(sym);
+    sp_symbolizer_refresh(sym); /* nothing new */
+    ck_assert_uint_eq(sp_symbolizer_generation(sym), g);
+    sp_frame_t f;
+    sp_symbolizer_resolve(sym, 0x7e0000005000ull, false, &f);
+    ck_assert_str_eq(f.function, "0x7e0000005000");
+    write_file(perf_map, "a", "7e0000005000 40 JS:^later /app/later.js:7:1\n");
+    sp_symbolizer_refresh(sym);
+    ck_assert_uint_ne(sp_symbolizer_generation(sym), g);
+    sp_symbolizer_resolve(sym, 0x7e0000005000ull, false, &f);
+    ck_assert_str_eq(f.function, "later");
+    ck_assert_int_eq(f.lineno, 7);
+    sp_symbolizer_free(sym);
+    sp_unit_rmtree(root);
+}
+END_TEST
+
+SP_UNIT_SUITE(symbolize)
+{
+    Suite *s = suite_create("symbolize");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, t_js_frames);
+    tcase_add_test(tc, t_v8_builtins);
+    tcase_add_test(tc, t_native_frames);
+    tcase_add_test(tc, t_generation);
+    suite_add_tcase(s, tc);
+    return s;
+}

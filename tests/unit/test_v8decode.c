@@ -1,0 +1,281 @@
+/* v8decode: decoding hand-built V8 objects in the test's own memory, with a layout given
+ * by name the way node exports it (v8dbg_*). No node needed. Checks that names, scripts and
+ * definition lines come out right, and that a wrong type, a moved object or an unmapped
+ * address names nothing and never crashes. */
+#include <string.h>
+#include <sys/mman.h>
+
+#include "unit.h"
+#include "v8decode.h"
+
+static const struct {
+    const char *name;
+    int64_t value;
+} consts[] = {
+    {"v8dbg_off_fp_function", -16}, {"v8dbg_off_fp_bytecode_array", -32}, {"v8dbg_off_fp_bytecode_offset", -40},
+    {"v8dbg_SmiShiftSize", 31}, {"v8dbg_HeapObjectTag", 1}, {"v8dbg_HeapObjectTagMask", 3},
+    {"v8dbg_class_HeapObject__map__Map", 0}, {"v8dbg_class_Map__instance_type__uint16_t", 12},
+    {"v8dbg_class_JSFunction__shared__SharedFunctionInfo", 24},
+    {"v8dbg_class_SharedFunctionInfo__name_or_scope_info__Tagged_NameOrScopeInfoT_", 16},
+    {"v8dbg_class_SharedFunctionInfo__script__Tagged_HeapObject_", 32}, {"v8dbg_class_Script__name__Object", 16},
+    {"v8dbg_class_Script__line_ends__Object", 56}, {"v8dbg_class_FixedArrayBase__length__SMI", 8},
+    {"v8dbg_class_FixedArray__data__uintptr_t", 16}, {"v8dbg_class_String__length__int32_t", 12},
+    {"v8dbg_class_SeqOneByteString__chars__char", 16}, {"v8dbg_class_SeqTwoByteString__chars__char", 16},
+    {"v8dbg_class_ConsString__first__String", 16}, {"v8dbg_class_ConsString__second__String", 24},
+    {"v8dbg_class_ThinString__actual__String", 16}, {"v8dbg_FirstNonstringType", 128},
+    {"v8dbg_StringRepresentationMask", 7}, {"v8dbg_StringEncodingMask", 8}, {"v8dbg_SeqStringTag", 0},
+    {"v8dbg_ConsStringTag", 1}, {"v8dbg_ThinStringTag", 5}, {"v8dbg_OneByteStringTag", 8},
+    {"v8dbg_type_SharedFunctionInfo__SHARED_FUNCTION_INFO_TYPE", 262},
+    {"v8dbg_type_BytecodeArray__BYTECODE_ARRAY_TYPE", 191}, {"v8dbg_type_ScopeInfo__SCOPE_INFO_TYPE", 261},
+    {"v8dbg_type_Script__SCRIPT_TYPE", 167}, {"v8dbg_type_FixedArray__FIXED_ARRAY_TYPE", 175},
+    {"v8dbg_scopeinfo_idx_first_vars", 5}, {"v8dbg_scopeinfo_idx_ncontextlocals", 2},
+};
+static bool no_smi_shift;
+
+static bool get(const char *name, int64_t *value)
+{
+    if (no_smi_shift && strcmp(name, "v8dbg_SmiShiftSize") == 0) return false;
+    for (size_t i = 0; i < sizeof consts / sizeof *consts; i++)
+        if (strcmp(consts[i].name, name) == 0) return (*value = consts[i].value), true;
+    return false;
+}
+
+/* A small arena of 8-byte-aligned objects; tagged pointers are address + 1. */
+static uint64_t heap[4096];
+static size_t top;
+static uint64_t *alloc(size_t words)
+{
+    uint64_t *p = &heap[top];
+    top += words;
+    ck_assert_uint_le(top, sizeof heap / 8);
+    return p;
+}
+static uint64_t tag(const void *p) { return (uint64_t)(uintptr_t)p + 1; }
+static uint64_t smi(int64_t v) { return (uint64_t)v << 32; }
+
+static uint64_t map_of(uint16_t type)
+{
+    uint64_t *m = alloc(4);
+    memcpy((char *)m + 12, &type, 2);
+    return tag(m);
+}
+static uint64_t str(const char *s)
+{
+    size_t n = strlen(s);
+    uint64_t *o = alloc(2 + (n + 8) / 8);
+    o[0] = map_of(8); /* one-byte sequential string */
+    int32_t len = (int32_t)n;
+    memcpy((char *)o + 12, &len, 4);
+    memcpy((char *)o + 16, s, n);
+    return tag(o);
+}
+static uint64_t cons(uint64_t a, uint64_t b, int32_t len)
+{
+    uint64_t *o = alloc(4);
+    o[0] = map_of(8 | 1);
+    memcpy((char *)o + 12, &len, 4);
+    o[2] = a, o[3] = b;
+    return tag(o);
+}
+static uint64_t script(const char *name, const int *ends, int n)
+{
+    uint64_t *s = alloc(8), *fa = alloc(2 + (size_t)n);
+    fa[0] = map_of(175);
+    fa[1] = smi(n);
+    for (int i = 0; i < n; i++) fa[2 + i] = smi(ends[i]);
+    s[0] = map_of(167);
+    s[2] = str(name);
+    s[7] = tag(fa);
+    return tag(s);
+}
+/* A function: JSFunction -> SFI(name_or_scope_info = nosi, script), and a BytecodeArray. */
+static uint64_t *sfi_obj;
+static void function(uint64_t nosi, uint64_t scr, uint64_t *fn, uint64_t *bca)
+{
+    uint64_t *f = alloc(4), *sfi = alloc(8), *b = alloc(4);
+    sfi[0] = map_of(262);
+    sfi[2] = nosi;
+    sfi[4] = scr;
+    f[0] = map_of(2066);
+    f[3] = tag(sfi);
+    b[0] = map_of(191);
+    *fn = tag(f), *bca = tag(b);
+    sfi_obj = sfi;
+}
+/* ScopeInfo (first_vars 5): flags, params, context locals, start, end, then per local a
+ * name and an info, then the function name. */
+static uint64_t scope_info(int ncl, int64_t start, int64_t end, uint64_t name)
+{
+    uint64_t *si = alloc(8 + 2 * (size_t)ncl);
+    si[0] = map_of(261);
+    si[1] = smi(0), si[2] = smi(0), si[3] = smi(ncl), si[4] = smi(start), si[5] = smi(end);
+    for (int i = 0; i < ncl; i++) si[6 + i] = str("local"), si[6 + ncl + i] = smi(7);
+    si[6 + 2 * ncl] = name;
+    si[7 + 2 * ncl] = smi(3);
+    return tag(si);
+}
+
+static void setup(void)
+{
+    top = 0;
+    memset(heap, 0, sizeof heap);
+    sp_v8decode_reset();
+    ck_assert(sp_v8decode_init_with(get));
+}
+
+START_TEST(test_name_string_and_script)
+{
+    setup();
+    uint64_t fn, bca;
+    function(str("handleRequest"), script("/app/server.js", (int[]){5}, 1), &fn, &bca);
+    sp_v8fn_t v;
+    ck_assert(sp_v8decode_frame(fn, bca, smi(12), &v));
+    ck_assert_str_eq(v.function, "handleRequest");
+    ck_assert_str_eq(v.script, "/app/server.js");
+    ck_assert_int_eq(v.lineno, 0); /* no scope info: no start position */
+}
+END_TEST
+
+START_TEST(test_scope_info_name_and_line)
+{
+    setup();
+    int ends[] = {10, 20, 30};
+    uint64_t fn, bca;
+    function(scope_info(2, 25, 29, str("parse")), script("file:///app/m.mjs", ends, 3), &fn, &bca);
+    sp_v8fn_t v;
+    ck_assert(sp_v8decode_frame(fn, bca, smi(0), &v));
+    ck_assert_str_eq(v.function, "parse");
+    ck_assert_str_eq(v.script, "file:///app/m.mjs");
+    ck_assert_int_eq(v.lineno, 3); /* position 25: after the line ending at 20 */
+    ck_assert_int_eq(v.colno, 5);
+}
+END_TEST
+
+START_TEST(test_empty_name_takes_inferred_name)
+{
+    setup();
+    uint64_t fn, bca;
+    uint64_t si = scope_info(0, 0, 5, str(""));
+    uint64_t *o = (uint64_t *)(uintptr_t)(si - 1);
+    o[7] = smi(0), o[8] = str("obj.method"); /* slot index, then the inferred name */
+    function(si, script("/a.js", (int[]){9}, 1), &fn, &bca);
+    sp_v8fn_t v;
+    ck_assert(sp_v8decode_frame(fn, bca, smi(0), &v));
+    ck_assert_str_eq(v.function, "obj.method");
+}
+END_TEST
+
+START_TEST(test_empty_name_without_inferred_name)
+{
+    setup();
+    uint64_t fn, bca;
+    uint64_t si = scope_info(1, 0, 5, str(""));
+    uint64_t *o = (uint64_t *)(uintptr_t)(si - 1);
+    uint64_t *undef = alloc(2);
+    undef[0] = map_of(131); /* an oddball: the inferred name slot holds undefined */
+    o[9] = smi(0), o[10] = tag(undef);
+    function(si, script("/a.js", (int[]){9}, 1), &fn, &bca);
+    sp_v8fn_t v;
+    ck_assert(sp_v8decode_frame(fn, bca, smi(0), &v));
+    ck_assert_str_eq(v.function, "");
+    /* No string at all where the name belongs: unsure, nothing named. */
+    o[8] = tag(undef);
+    sp_v8decode_reset();
+    ck_assert(sp_v8decode_init_with(get));
+    ck_assert(!sp_v8decode_frame(fn, bca, smi(0), &v));
+}
+END_TEST
+
+START_TEST(test_cons_string_name)
+{
+    setup();
+    uint64_t fn, bca;
+    function(cons(str("get "), str("value"), 9), script("/a.js", (int[]){9}, 1), &fn, &bca);
+    sp_v8fn_t v;
+    ck_assert(sp_v8decode_frame(fn, bca, smi(0), &v));
+    ck_assert_str_eq(v.function, "get value");
+}
+END_TEST
+
+START_TEST(test_wrong_types_name_nothing)
+{
+    setup();
+    uint64_t fn, bca;
+    sp_v8fn_t v;
+    function(str("f"), script("/a.js", (int[]){9}, 1), &fn, &bca);
+    ck_assert(!sp_v8decode_frame(fn, fn, smi(0), &v));         /* not a BytecodeArray */
+    ck_assert(!sp_v8decode_frame(bca, bca, smi(0), &v));       /* not a JSFunction -> SFI */
+    ck_assert(!sp_v8decode_frame(fn, bca, fn, &v));            /* offset not a Smi */
+    sfi_obj[4] = str("not a script");
+    ck_assert(!sp_v8decode_frame(fn, bca, smi(0), &v));
+}
+END_TEST
+
+START_TEST(test_unmapped_memory_never_faults)
+{
+    setup();
+    void *page = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(page, MAP_FAILED);
+    uint64_t bad = tag(page);
+    uint64_t fn, bca;
+    function(str("f"), script("/a.js", (int[]){9}, 1), &fn, &bca);
+    sp_v8fn_t v;
+    ck_assert(!sp_v8decode_frame(bad, bca, smi(0), &v));
+    ck_assert(!sp_v8decode_frame(fn, bad, smi(0), &v));
+    sfi_obj[2] = bad; /* name pointer into a hole */
+    ck_assert(!sp_v8decode_frame(fn, bca, smi(0), &v));
+    munmap(page, 4096);
+}
+END_TEST
+
+START_TEST(test_cache_sees_a_different_function_at_the_same_address)
+{
+    setup();
+    uint64_t fn, bca;
+    function(str("first"), script("/a.js", (int[]){9}, 1), &fn, &bca);
+    sp_v8fn_t v;
+    ck_assert(sp_v8decode_frame(fn, bca, smi(0), &v));
+    ck_assert_str_eq(v.function, "first");
+    sfi_obj[2] = str("second"); /* GC moved another function's SFI to this address */
+    ck_assert(sp_v8decode_frame(fn, bca, smi(0), &v));
+    ck_assert_str_eq(v.function, "second");
+}
+END_TEST
+
+START_TEST(test_synthetic_addresses)
+{
+    setup();
+    ck_assert_ptr_null(sp_v8decode_lookup(0x401000));
+    ck_assert_ptr_null(sp_v8decode_lookup(SP_V8_SYNTH_BIT | 1)); /* nothing named yet */
+}
+END_TEST
+
+START_TEST(test_unknown_layout_stays_off)
+{
+    sp_v8decode_reset();
+    no_smi_shift = true;
+    ck_assert(!sp_v8decode_init_with(get));
+    no_smi_shift = false;
+    ck_assert(!sp_v8decode_enabled());
+    sp_v8fn_t v;
+    ck_assert(!sp_v8decode_frame(1, 1, 0, &v));
+}
+END_TEST
+
+SP_UNIT_SUITE(v8decode)
+{
+    Suite *s = suite_create("v8decode");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_name_string_and_script);
+    tcase_add_test(tc, test_scope_info_name_and_line);
+    tcase_add_test(tc, test_empty_name_takes_inferred_name);
+    tcase_add_test(tc, test_empty_name_without_inferred_name);
+    tcase_add_test(tc, test_cons_string_name);
+    tcase_add_test(tc, test_wrong_types_name_nothing);
+    tcase_add_test(tc, test_unmapped_memory_never_faults);
+    tcase_add_test(tc, test_cache_sees_a_different_function_at_the_same_address);
+    tcase_add_test(tc, test_synthetic_addresses);
+    tcase_add_test(tc, test_unknown_layout_stays_off);
+    suite_add_tcase(s, tc);
+    return s;
+}
