@@ -1,10 +1,11 @@
-/* agent: owns the agent thread, the symbolizer, the open chunk, the open batch of
- * transaction envelopes and the spool handle.
+/* agent: owns the agent thread, the symbolizer, the frame table and the resolver, and the
+ * open chunk of continuous profiling; it drains the ring once a pass and hands finished
+ * transactions to txnprof. Writes into the spool go through outbox.
  * Threads: sp_agent_start/stop run on the thread that loads/unloads the library (the
  * constructor, the exit path); sp_agent_wake, sp_agent_txn_started, sp_agent_take_profile,
  * sp_agent_set_continuous and sp_agent_set_sdk on JS threads; everything else on the agent
  * thread. Locks, never nested: agent.lock (stop request, wake-ups, the continuous switch,
- * the SDK's settings) and agent.js_lock (the profiles JS takes).
+ * the SDK's settings) and txnprof's lock (the profiles JS takes).
  * Modes: continuous (chunks) can be switched on and off while running (an app's Sentry SDK
  * decides); v1 profiles for JS (to_js transactions) are built in either mode: in continuous
  * mode raw samples are then retained too, from the first such transaction on. */
@@ -41,6 +42,7 @@
 #include "stats.h"
 #include "symbolize.h"
 #include "txn.h"
+#include "txnprof.h"
 #include "v8decode.h"
 
 #define SP_AGENT_TICK_MS 100 /* how often the ring is drained */
@@ -48,29 +50,9 @@
 #define SP_AGENT_SWEEP_MAX 256 /* stale perf map records looked at per start */
 #define SP_AGENT_IDLE_TICK_MS 1000 /* the same with nothing to do (lazy or eager, no profile) */
 #define SP_AGENT_IDLE_AFTER_MS 1000 /* ... for this long */
-#define SP_RETAIN_MAX 65536  /* raw samples kept for transactions in flight (~30 s x 20 threads) */
 #define SP_THREAD_SCAN_MS 1000 /* SENTRYPROF_THREADS=all: how often new native threads are looked for */
 
 
-#define SP_JS_PROFILES 256     /* built profiles waiting for JS to take them */
-#define SP_JS_PROFILE_TTL_NS (60 * SP_NS_PER_SEC) /* then they are dropped */
-
-/* A v1 profile built for JS (an SDK adds it to its own envelope). json NULL: the
- * transaction had too few samples: JS stops waiting. */
-typedef struct {
-    bool used;
-    char event_id[33];
-    char *json;
-    uint64_t ready_ns;
-} js_profile_t;
-
-/* A raw sample kept until the transactions that may need it finish (transaction mode). */
-typedef struct {
-    uint64_t ts_ns;
-    uint32_t tid;
-    uint16_t nframes, flags;
-    uint64_t pcs[];
-} retained_t;
 
 static struct {
     sp_agent_opts_t opts;
@@ -93,14 +75,10 @@ static struct {
     int64_t mono_to_real_ns;
     pid_t pid;
     sp_sample_t scratch;
-    retained_t **retained; /* FIFO by arrival */
-    size_t ret_head, ret_count;
     char node_version[32];
     uint64_t last_thread_scan_ns;
     _Atomic bool wake_pending;
     _Atomic bool sleeping_idle; /* a transaction start wakes the agent out of its idle tick */
-    pthread_mutex_t js_lock; /* guards js_profiles: the agent fills, JS threads take */
-    js_profile_t js_profiles[SP_JS_PROFILES];
     /* Continuous chunks are being built (SENTRYPROF_MODE at start; an app's Sentry SDK may
      * switch it: sp_agent_set_continuous). Written under lock, read anywhere. */
     _Atomic bool chunking;
@@ -122,7 +100,7 @@ static struct {
     char release[256], environment[128], sdk_name[64], sdk_version[32], sdk_package[64];
     bool base_pending; /* sp_agent_set_module_base: applied like the SDK's settings */
     char pend_module_base[1024];
-} agent = {.lock = PTHREAD_MUTEX_INITIALIZER, .js_lock = PTHREAD_MUTEX_INITIALIZER};
+} agent = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static uint64_t mono_ns(void) { return sp_clock_mono_ns(); }
 
@@ -181,160 +159,16 @@ static void close_chunk(void)
     agent.chunk = NULL;
 }
 
-/* Resolves one raw sample into session sess: frame ids from the resolver, then the
- * session's frame indices, its stack and the sample. */
-static void add_sample(sp_session_t *sess, const sp_sample_t *s)
+/* The context transaction profiles are built in. */
+static sp_txnprof_ctx_t txn_ctx(void)
 {
-    uint32_t frames[SP_MAX_FRAMES + 1];
-    long n = sp_resolver_stack(agent.resolver, s, frames, SP_MAX_FRAMES + 1);
-    for (long i = 0; i < n; i++) {
-        long idx = sp_session_frame(sess, agent.frames, frames[i]);
-        if (idx < 0) {
-            n = -1;
-            break;
-        }
-        frames[i] = (uint32_t)idx;
-    }
-    if (n < 0) { /* out of memory: the sample is lost, and counted */
-        sp_stats_inc(SP_STAT_DROP_AGENT_OOM);
-        return;
-    }
-    long stack = sp_session_stack(sess, frames, (size_t)n);
-    char thread_id[SP_THREAD_ID_LEN], name[SP_THREAD_NAME_LEN];
-    if (!sp_sampler_thread_info((pid_t)s->tid, thread_id, name, sizeof name)) {
-        snprintf(thread_id, sizeof thread_id, "%u", s->tid);
-        name[0] = '\0';
-    }
-    uint64_t real_ns = (uint64_t)((int64_t)s->ts_ns + agent.mono_to_real_ns);
-    if (sp_session_sample(sess, stack, thread_id, name, real_ns) == 0) sp_stats_inc(SP_STAT_SAMPLES_SYMBOLIZED);
-    else sp_stats_inc(SP_STAT_DROP_AGENT_OOM); /* no stack or no room: both out of memory */
-}
-
-static void retain(const sp_sample_t *s)
-{
-    if (!agent.retained) agent.retained = sp_mem_calloc(SP_RETAIN_MAX, sizeof *agent.retained);
-    if (!agent.retained) return;
-    if (agent.ret_count == SP_RETAIN_MAX) { /* full: the oldest goes first */
-        sp_mem_free(agent.retained[agent.ret_head]);
-        agent.ret_head = (agent.ret_head + 1) % SP_RETAIN_MAX;
-        agent.ret_count--;
-    }
-    retained_t *r = sp_mem_alloc(sizeof *r + s->nframes * sizeof(uint64_t));
-    if (!r) return;
-    r->ts_ns = s->ts_ns;
-    r->tid = s->tid;
-    r->nframes = s->nframes;
-    r->flags = s->flags;
-    memcpy(r->pcs, s->pcs, s->nframes * sizeof(uint64_t));
-    agent.retained[(agent.ret_head + agent.ret_count++) % SP_RETAIN_MAX] = r;
-}
-
-/* Drops raw samples no running or future transaction can need. */
-static void prune_retained(uint64_t now)
-{
-    uint64_t keep_from = sp_txn_oldest_running_ns();
-    if (keep_from > now) keep_from = now;
-    if (now > SP_TXN_MAX_NS && keep_from < now - SP_TXN_MAX_NS) keep_from = now - SP_TXN_MAX_NS;
-    while (agent.ret_count) {
-        retained_t *r = agent.retained[agent.ret_head];
-        if (r->ts_ns >= keep_from) break;
-        sp_mem_free(r);
-        agent.ret_head = (agent.ret_head + 1) % SP_RETAIN_MAX;
-        agent.ret_count--;
-    }
-}
-
-
-/* Hands a built profile (or a "too short" tombstone) to JS; expired ones are dropped. */
-static void js_profile_put(const char *event_id, char *json)
-{
-    uint64_t now = mono_ns();
-    pthread_mutex_lock(&agent.js_lock);
-    js_profile_t *slot = NULL;
-    for (size_t i = 0; i < SP_JS_PROFILES; i++) {
-        js_profile_t *p = &agent.js_profiles[i];
-        if (p->used && now - p->ready_ns > SP_JS_PROFILE_TTL_NS) {
-            sp_mem_free(p->json);
-            p->used = false;
-        }
-        if (!p->used && !slot) slot = p;
-    }
-    if (slot) {
-        slot->used = true;
-        memcpy(slot->event_id, event_id, sizeof slot->event_id);
-        slot->json = json;
-        slot->ready_ns = now;
-    } else {
-        sp_mem_free(json);
-    }
-    pthread_mutex_unlock(&agent.js_lock);
-}
-
-int sp_agent_take_profile(const char *event_id, char **json)
-{
-    int found = 0;
-    *json = NULL;
-    pthread_mutex_lock(&agent.js_lock);
-    for (size_t i = 0; i < SP_JS_PROFILES && !found; i++) {
-        js_profile_t *p = &agent.js_profiles[i];
-        if (p->used && strcmp(p->event_id, event_id) == 0) {
-            *json = p->json;
-            p->used = false;
-            found = 1;
-        }
-    }
-    pthread_mutex_unlock(&agent.js_lock);
-    return found;
-}
-
-/* Builds and spools the v1 profile + transaction envelope of one finished transaction. */
-static void emit_transaction(const sp_txn_t *t)
-{
-    sp_session_t *sess = sp_session_new();
-    if (!sess) return;
-    uint64_t end = t->end_ns;
-    if (end - t->start_ns > SP_TXN_MAX_NS) end = t->start_ns + SP_TXN_MAX_NS;
-    for (size_t i = 0; i < agent.ret_count; i++) {
-        retained_t *r = agent.retained[(agent.ret_head + i) % SP_RETAIN_MAX];
-        if (r->tid != (uint32_t)t->tid || r->ts_ns < t->start_ns || r->ts_ns > end) continue;
-        sp_sample_t *s = &agent.scratch;
-        s->ts_ns = r->ts_ns;
-        s->tid = r->tid;
-        s->nframes = r->nframes;
-        s->flags = r->flags;
-        memcpy(s->pcs, r->pcs, r->nframes * sizeof(uint64_t));
-        add_sample(sess, s);
-    }
-    sp_profile_env_t env = {.release = agent.release,
-                            .environment = agent.environment,
-                            .node_version = agent.node_version,
-                            .locale = agent.opts.cfg->locale};
-    if (t->to_js) {
-        char profile_id[33];
-        size_t len;
-        char *json = sp_profile_txn_text(sess, t, (uint64_t)((int64_t)t->start_ns + agent.mono_to_real_ns),
-                                         &env, profile_id, &len);
-        if (!json) sp_stats_inc(SP_STAT_TXN_TOO_SHORT);
-        else sp_stats_inc(SP_STAT_TXN_PROFILES);
-        js_profile_put(t->event_id, json);
-        sp_session_free(sess);
-        return;
-    }
-    char *buf = NULL;
-    size_t len = 0;
-    int rc = sp_profile_txn_envelope(sess, t, (uint64_t)((int64_t)t->start_ns + agent.mono_to_real_ns),
-                                     &env, &buf, &len);
-    if (rc == -ENODATA) {
-        /* Too short for a profile (Relay needs >= 2 samples): the transaction still goes,
-         * alone, or Sentry's counts and latency percentiles would only see slow requests. */
-        sp_stats_inc(SP_STAT_TXN_TOO_SHORT);
-        if (sp_profile_txn_event_envelope(t, NULL, &env, &buf, &len) == 0 && sp_outbox_append(buf, len) == 0)
-            sp_stats_inc(SP_STAT_TXN_NO_PROFILE);
-    } else if (rc == 0) {
-        if (sp_outbox_append(buf, len) == 0) sp_stats_inc(SP_STAT_TXN_PROFILES);
-    }
-    sp_mem_free(buf);
-    sp_session_free(sess);
+    return (sp_txnprof_ctx_t){.resolver = agent.resolver,
+                              .mono_to_real_ns = agent.mono_to_real_ns,
+                              .env = {.release = agent.release,
+                                      .environment = agent.environment,
+                                      .node_version = agent.node_version,
+                                      .locale = agent.opts.cfg->locale},
+                              .profiler_id = agent.meta.profiler_id};
 }
 
 /* Follows what became of V8's perf map. The symbolizer reads it only once we created it
@@ -395,7 +229,7 @@ static void drain(void)
         bool in_earlier = !in_session && agent.chunk && agent.chunk_gen != gen && s->ts_ns < start;
         /* Transaction profiles need the raw samples; in continuous mode only once a
          * transaction profile for JS (an SDK's) was asked for. */
-        if (!in_session || atomic_load(&agent.js_txns)) retain(s);
+        if (!in_session || atomic_load(&agent.js_txns)) sp_txnprof_retain(s);
         if (!in_session && !in_earlier) continue;
         if (in_session && agent.chunk && agent.chunk_gen != gen) finish_chunk(discard_gen);
         if (agent.chunk && agent.chunk_start_ns && s->ts_ns - agent.chunk_start_ns >= span) {
@@ -406,26 +240,12 @@ static void drain(void)
         if (!agent.chunk) new_chunk(gen);
         if (!agent.chunk) return;
         if (!agent.chunk_start_ns) agent.chunk_start_ns = s->ts_ns;
-        add_sample(agent.chunk, s);
+        sp_resolver_add_sample(agent.resolver, agent.chunk, s, (uint64_t)((int64_t)s->ts_ns + agent.mono_to_real_ns));
         agent.dirty = true;
     }
     /* A session that ended (or was replaced) before this pass began has all its samples
      * here now: its chunk goes out. */
     if (agent.chunk && (agent.chunk_gen != gen || end != UINT64_MAX)) finish_chunk(discard_gen);
-}
-
-/* Continuous mode: the transaction event points at this process's continuous profile. */
-static void emit_txn_event(const sp_txn_t *t)
-{
-    sp_profile_env_t env = {.release = agent.release,
-                            .environment = agent.environment,
-                            .node_version = agent.node_version,
-                            .locale = agent.opts.cfg->locale};
-    char *buf = NULL;
-    size_t len = 0;
-    if (sp_profile_txn_event_envelope(t, agent.meta.profiler_id, &env, &buf, &len) == 0)
-        sp_outbox_append(buf, len);
-    sp_mem_free(buf);
 }
 
 /* SENTRYPROF_THREADS=all: registers native threads (libuv pool, V8 platform workers) that
@@ -480,6 +300,8 @@ static void scan_native_threads(void)
     sp_procmaps_free(maps);
 }
 
+int sp_agent_take_profile(const char *event_id, char **json) { return sp_txnprof_take(event_id, json); }
+
 /* Finished transactions first, then the ring: a transaction's samples were published by
  * its own thread before it finished, so after this drain they are all here. */
 static void process_transactions(void)
@@ -492,10 +314,11 @@ static void process_transactions(void)
     for (size_t i = 0; i < n; i++) {
         /* An SDK's transaction gets its v1 profile in either mode (the SDK asked for it);
          * ours point at the continuous profile while there is one. */
-        if (chunking && !batch[i].to_js) emit_txn_event(&batch[i]);
-        else emit_transaction(&batch[i]);
+        sp_txnprof_ctx_t ctx = txn_ctx();
+        if (chunking && !batch[i].to_js) sp_txnprof_emit_event(&batch[i], &ctx);
+        else sp_txnprof_emit(&batch[i], &ctx);
     }
-    if (agent.ret_count) prune_retained(mono_ns());
+    sp_txnprof_prune(mono_ns());
 }
 
 /* Nothing for a pass to do until a transaction starts: transaction mode, none running or
@@ -504,7 +327,7 @@ static void process_transactions(void)
 static bool agent_idle(void)
 {
     return !atomic_load(&agent.chunking) && !agent.chunk && !agent.opts.cfg->all_threads && !sp_outbox_batch_open() &&
-           agent.ret_count == 0 && sp_txn_oldest_running_ns() == UINT64_MAX; /* finished: too */
+           sp_txnprof_retained() == 0 && sp_txn_oldest_running_ns() == UINT64_MAX; /* finished: too */
 }
 
 /* Under agent.lock, on the agent thread: what the SDK said replaces the environment's
@@ -741,7 +564,7 @@ void sp_agent_atfork_child(void)
 {
     /* Only the forking thread survives; the lock may be held by the dead agent thread. */
     pthread_mutex_init(&agent.lock, NULL);
-    pthread_mutex_init(&agent.js_lock, NULL);
+    sp_txnprof_atfork_child();
     sp_outbox_atfork_child();
     agent.running = false;
 }

@@ -6,9 +6,13 @@
  * it touched. Background (agent) thread only. */
 #include "resolve.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "mem.h"
+#include "sampler.h"
+#include "stats.h"
 #include "v8decode.h"
 
 #define SP_RESOLVE_CACHE_BITS 14 /* 2^14 slots; a new epoch when half are used */
@@ -155,4 +159,34 @@ long sp_resolver_stack(sp_resolver_t *r, const sp_sample_t *s, uint32_t *ids, si
         if (r->truncated_id >= 0) ids[n++] = (uint32_t)r->truncated_id; /* else only the marker is lost */
     }
     return (long)n;
+}
+
+int sp_resolver_add_sample(sp_resolver_t *r, sp_session_t *sess, const sp_sample_t *s, uint64_t real_ns)
+{
+    uint32_t frames[SP_MAX_FRAMES + 1];
+    long n = sp_resolver_stack(r, s, frames, SP_MAX_FRAMES + 1);
+    for (long i = 0; i < n; i++) {
+        long idx = sp_session_frame(sess, r->ft, frames[i]);
+        if (idx < 0) {
+            n = -1;
+            break;
+        }
+        frames[i] = (uint32_t)idx;
+    }
+    if (n < 0) { /* out of memory: the sample is lost, and counted */
+        sp_stats_inc(SP_STAT_DROP_AGENT_OOM);
+        return -ENOMEM;
+    }
+    long stack = sp_session_stack(sess, frames, (size_t)n);
+    char thread_id[SP_THREAD_ID_LEN], name[SP_THREAD_NAME_LEN];
+    if (!sp_sampler_thread_info((pid_t)s->tid, thread_id, name, sizeof name)) {
+        snprintf(thread_id, sizeof thread_id, "%u", s->tid);
+        name[0] = '\0';
+    }
+    if (sp_session_sample(sess, stack, thread_id, name, real_ns) != 0) {
+        sp_stats_inc(SP_STAT_DROP_AGENT_OOM); /* no stack or no room: both out of memory */
+        return -ENOMEM;
+    }
+    sp_stats_inc(SP_STAT_SAMPLES_SYMBOLIZED);
+    return 0;
 }

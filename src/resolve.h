@@ -14,6 +14,7 @@
 
 #include "frames.h"
 #include "ring.h"
+#include "session.h"
 #include "symbolize.h"
 
 /* One frame as the unwinder captured it. */
@@ -34,5 +35,10 @@ void sp_resolver_free(sp_resolver_t *r);
  * the next call (this call may start a new epoch of the frame table, never the next
  * sp_frames_intern). */
 long sp_resolver_stack(sp_resolver_t *r, const sp_sample_t *s, uint32_t *ids, size_t cap);
+
+/* Sample s into session sess: the session's indices of its frames, its stack, and the
+ * sample at real_ns (CLOCK_REALTIME) on its thread. 0, or -ENOMEM (the sample is lost).
+ * Counted in stats either way (samples_symbolized, drop_agent_oom). */
+int sp_resolver_add_sample(sp_resolver_t *r, sp_session_t *sess, const sp_sample_t *s, uint64_t real_ns);
 
 #endif
