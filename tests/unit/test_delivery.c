@@ -124,6 +124,13 @@ static sp_delivery_t *start(sp_delivery_t *d)
     return d;
 }
 
+static double real_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void finish(sp_delivery_t *d) { sp_spool_close(d->spool); }
 
 /* An envelope with one item of the given type, told apart by its event id. */
@@ -261,15 +268,20 @@ START_TEST(cursor_skips_released)
     static const answer_t ans[] = {{429, "60:transaction:key", NULL}};
     script(ans, 1);
     sp_delivery_t d;
-    sp_delivery_pass(start(&d));
+    start(&d);
+    double t0 = real_now();
+    sp_delivery_pass(&d);
+    double t1 = real_now();
     /* a: 429 for transactions, released; b goes; c is held without a request */
     ck_assert_uint_eq(fake.n, 2);
     expect_sent(0, "a");
     expect_sent(1, "b");
     ck_assert_uint_eq(d.sent, 1);
     ck_assert(in_ready("100-a.envelope") && in_ready("300-c.envelope") && !in_ready("200-b.envelope"));
-    double now = (double)time(NULL);
-    ck_assert_msg(d.wake > now + 50 && d.wake < now + 70, "wake in ~60 s, saw %+.1f s", d.wake - now);
+    /* the limit runs 60 s from the answer (stored in whole seconds: 1 s of slack) */
+    ck_assert_msg(d.wake >= t0 + 59 && d.wake <= t1 + 61,
+                  "wake 60 s after the 429 ([%.1f, %.1f] s after the pass began), saw %.1f s", 59.0,
+                  t1 - t0 + 61, d.wake - t0);
     ck_assert(!d.stop);
     ck_assert_ptr_nonnull(strstr(fake.status, "rate-limit|"));
     finish(&d);
@@ -451,19 +463,53 @@ START_TEST(retry_backs_off_and_stops)
     static const answer_t ans[] = {{503, NULL, NULL}};
     script(ans, 1);
     sp_delivery_t d;
-    sp_delivery_pass(start(&d));
+    start(&d);
+    double t0 = real_now();
+    sp_delivery_pass(&d);
+    double t1 = real_now();
     ck_assert_uint_eq(fake.n, 1);
     ck_assert(d.stop);
     ck_assert_int_eq(count_ready(), 2);
     ck_assert_ptr_nonnull(strstr(fake.said, "ready/100-a.envelope: HTTP 503 from Sentry; will retry\n"));
     ck_assert_str_eq(fake.status, "http-retry|");
-    double now = (double)time(NULL);
-    ck_assert_msg(d.wake > now && d.wake < now + SP_BACKOFF_BASE_SECONDS + 1, "backoff wake %+.1f s",
-                  d.wake - now);
-    /* the backoff is shared: the next pass sends nothing before it ends */
+    /* first failure: half to all of the base delay after the answer (bounds from the clock
+     * around the pass, so a slow machine cannot break them) */
+    ck_assert_msg(d.wake >= t0 + SP_BACKOFF_BASE_SECONDS / 2 && d.wake <= t1 + SP_BACKOFF_BASE_SECONDS,
+                  "backoff wake in [%.2f, %.2f] s after the pass began, saw %.2f s",
+                  SP_BACKOFF_BASE_SECONDS / 2, t1 - t0 + SP_BACKOFF_BASE_SECONDS, d.wake - t0);
+    json_t *st = NULL;
+    sp_ratelimit_t rl;
+    ck_assert_int_eq(sp_spool_state_read(d.spool, &st), 0);
+    sp_delivery_state_limits(st, d.dsn_key, &rl);
+    json_decref(st);
+    ck_assert_uint_eq(rl.backoff_attempts, 1); /* shared through state.json */
+    finish(&d);
+}
+END_TEST
+
+/* A backoff another uploader started holds this one: no request, the pass stops. */
+START_TEST(shared_backoff_holds_pass)
+{
+    put_envelope("100-a.envelope", "a", "transaction");
+    sp_delivery_t d;
+    start(&d);
+    double now = real_now();
+    sp_ratelimit_t rl;
+    sp_ratelimit_init(&rl);
+    rl.backoff_until = now + 100;
+    rl.backoff_attempts = 3;
+    json_t *st = json_object(), *dsns = json_object(), *ds = json_object();
+    ck_assert_int_eq(sp_ratelimit_store(&rl, ds, now), 0);
+    json_object_set_new(dsns, d.dsn_key, ds);
+    json_object_set_new(st, SP_DELIVERY_STATE_DSNS, dsns);
+    ck_assert_int_eq(sp_spool_state_update(d.spool, merge_state, st), 0);
+    json_decref(st);
+
     sp_delivery_pass(&d);
-    ck_assert_uint_eq(fake.n, 1);
+    ck_assert_uint_eq(fake.n, 0);
     ck_assert(d.stop);
+    ck_assert(in_ready("100-a.envelope"));
+    ck_assert_msg(d.wake > now + 99 && d.wake < now + 101, "wake in 100 s, saw %+.1f s", d.wake - now);
     finish(&d);
 }
 END_TEST
@@ -567,6 +613,7 @@ SP_UNIT_SUITE(delivery)
     tcase_add_test(tc, discards_kept_when_unsent);
     tcase_add_test(tc, rate_limited_category_held);
     tcase_add_test(tc, retry_backs_off_and_stops);
+    tcase_add_test(tc, shared_backoff_holds_pass);
     tcase_add_test(tc, held_until_and_categories);
     tcase_add_test(tc, answer_updates_state);
     suite_add_tcase(s, tc);
