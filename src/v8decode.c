@@ -351,8 +351,8 @@ const sp_v8fn_t *sp_v8decode_lookup(uint64_t addr)
 
 /* ---- samples ---- */
 
-/* What runs at pcs[k]: 1 V8's interpreter entry (the frame is the interpreted function's
- * own: rename it), 2 another builtin or bytecode handler running on that JS frame without
+/* What runs at pcs[k]: 1 V8's interpreter entry (InterpreterEntryTrampoline and the
+ * InterpreterEnterAt* re-entries: the frame is the interpreted function's own: rename it), 2 another builtin or bytecode handler running on that JS frame without
  * one of its own (insert the function above it), 0 anything else (a JS function with its
  * own code, native code: leave it). */
 static int pc_kind(sp_symbolizer_t *sym, const sp_sample_t *s, unsigned k)
@@ -361,7 +361,12 @@ static int pc_kind(sp_symbolizer_t *sym, const sp_sample_t *s, unsigned k)
     sp_symbolizer_resolve(sym, s->pcs[k], k > 0, &f);
     if (f.kind != SP_FRAME_NATIVE || !f.function) return 0;
     bool builtin = strncmp(f.function, "Builtins_", 9) == 0;
-    if (k > 0 && builtin && strncmp(f.function, "Builtins_Interpreter", 20) == 0) return 1;
+    /* The interpreter's entry points run on the frame they enter (the trampoline built
+     * it); other Interpreter* builtins (InterpreterPushArgsThen...) are ordinary callees. */
+    if (k > 0 && builtin &&
+        (strncmp(f.function, "Builtins_InterpreterEntryTrampoline", 35) == 0 ||
+         strncmp(f.function, "Builtins_InterpreterEnterAt", 27) == 0))
+        return 1;
     /* The leaf may also be native code that has not (yet) built a frame over the
      * interpreted one: another profiler's signal handler that interrupted it (V8's own
      * SIGPROF sampler under --cpu-prof) or a function's first instructions. A native frame

@@ -2,8 +2,8 @@
 // Innermost JS frame of every sample, for the V8 frame tests: prints JSON
 // { samples, trampoline, leaf: {fn: count} } where a sample's innermost JS frame is its
 // first frame that is JS (platform node) or V8's interpreter entry (a native
-// Builtins_Interpreter* frame: an interpreted function nobody named, counted as
-// "trampoline"). Samples without either are not counted in leaf.
+// Builtins_InterpreterEntryTrampoline or Builtins_InterpreterEnterAt* frame: an interpreted
+// function nobody named, counted as "trampoline"). Samples without either are not counted in leaf.
 // Usage: node js-leaf-facts.js FILE...   (spooled envelopes, as stack-facts.js reads them)
 // Or:    node js-leaf-facts.js --cpuprofile FILE   (V8's --cpu-prof output: the same facts
 //        from V8's own samples, one count each: weighting by V8's wall-clock time deltas
@@ -12,7 +12,7 @@
 const fs = require('fs');
 const path = require('path');
 const args = process.argv.slice(2);
-const leaf = {};
+const leaf = Object.create(null); // JS function names include "toString", "constructor"
 let samples = 0, trampoline = 0;
 const add = (name, w) => { leaf[name] = (leaf[name] || 0) + w; };
 if (args[0] === '--cpuprofile') {
@@ -42,7 +42,7 @@ if (args[0] === '--cpuprofile') {
         for (const i of profile.stacks[s.stack_id]) {
           const f = profile.frames[i];
           if (f.platform === 'node') { add(f.function || '(anonymous)', 1); break; }
-          if (f.function && f.function.startsWith('Builtins_Interpreter')) { trampoline++; break; }
+          if (f.function && /^Builtins_Interpreter(EntryTrampoline|EnterAt)/.test(f.function)) { trampoline++; break; }
         }
       }
     }
