@@ -26,26 +26,21 @@
 
 #include "clock.h"
 #include "config.h"
-#include "envelope.h"
 #include "frames.h"
-#include "fsio.h"
 #include "ids.h"
 #include "log.h"
 #include "mapfile.h"
 #include "mem.h"
+#include "outbox.h"
 #include "procmaps.h"
 #include "profile.h"
 #include "resolve.h"
 #include "sampler.h"
 #include "session.h"
 #include "spool.h"
-#include "spool_queue.h"
-#include "spool_run.h"
-#include "spool_state.h"
 #include "stats.h"
 #include "symbolize.h"
 #include "txn.h"
-#include "uploader.h"
 #include "v8decode.h"
 
 #define SP_AGENT_TICK_MS 100 /* how often the ring is drained */
@@ -56,10 +51,6 @@
 #define SP_RETAIN_MAX 65536  /* raw samples kept for transactions in flight (~30 s x 20 threads) */
 #define SP_THREAD_SCAN_MS 1000 /* SENTRYPROF_THREADS=all: how often new native threads are looked for */
 
-#define SP_BATCH_SEAL_MS 5000        /* a batch of transaction envelopes is published after this */
-#define SP_BATCH_SEAL_BYTES (4u << 20) /* or once it is this large (at most 1/8 of the spool cap) */
-#define SP_CAP_CHECK_MS 1000 /* the spool cap is checked at most this often while we write... */
-#define SP_CAP_CHECK_SHARE 16 /* ...or once we wrote 1/16 of the cap since the last check */
 
 #define SP_JS_PROFILES 256     /* built profiles waiting for JS to take them */
 #define SP_JS_PROFILE_TTL_NS (60 * SP_NS_PER_SEC) /* then they are dropped */
@@ -98,9 +89,6 @@ static struct {
     uint64_t chunk_start_ns; /* monotonic time of the chunk's first sample */
     uint64_t last_commit_ns;
     bool dirty;
-    sp_spool_t *spool;
-    sp_spool_run_t *run; /* our run folder: open chunks, published into ready/ when closed */
-    bool spool_failed;
     bool perf_map_attached; /* the symbolizer reads the perf map we created for V8 */
     int64_t mono_to_real_ns;
     pid_t pid;
@@ -109,11 +97,6 @@ static struct {
     size_t ret_head, ret_count;
     char node_version[32];
     uint64_t last_thread_scan_ns;
-    char batch[128];       /* the open batch of transaction envelopes ("" when none) */
-    uint64_t batch_start_ns; /* monotonic time of its first record */
-    size_t batch_bytes;
-    unsigned long long cap_written; /* bytes written to the spool since the last cap check */
-    uint64_t cap_checked_ns;
     _Atomic bool wake_pending;
     _Atomic bool sleeping_idle; /* a transaction start wakes the agent out of its idle tick */
     pthread_mutex_t js_lock; /* guards js_profiles: the agent fills, JS threads take */
@@ -159,167 +142,6 @@ static void new_chunk(uint64_t gen)
     agent.chunk_committed = false;
 }
 
-/* Opens the spool and our run folder on first use. False when it cannot be written. */
-static bool spool_ready(void)
-{
-    if (agent.run) return true;
-    if (agent.spool_failed) return false;
-    if (sp_spool_open(agent.opts.cfg->spool_dir, &agent.spool) < 0) {
-        agent.spool_failed = true; /* one warning was printed; drops are counted from here */
-        return false;
-    }
-    int rc = sp_spool_run_begin(agent.spool, &agent.run);
-    if (rc < 0) {
-        /* An existing directory we cannot write (mode 0500, a read-only mount). */
-        SP_WARN("spool directory %s cannot be written (%s); profiles are dropped (counted as "
-                "spool_errors)", agent.opts.cfg->spool_dir, strerror(-rc));
-        agent.spool_failed = true;
-        return false;
-    }
-    return true;
-}
-
-static void count_spool_error(const char *name, int rc)
-{
-    sp_stats_inc(SP_STAT_SPOOL_ERRORS);
-    static bool warned;
-    if (!warned && rc != -EIO)
-        SP_WARN("cannot write %s/%s: %s (counting drops from here on)", agent.opts.cfg->spool_dir,
-                name, strerror(-rc));
-    warned = true;
-}
-
-/* Writes (or rewrites) name in our run folder. */
-static int spool_write(const char *name, const char *buf, size_t len)
-{
-    if (!spool_ready()) {
-        sp_stats_inc(SP_STAT_SPOOL_ERRORS);
-        return -EIO;
-    }
-    int rc = sp_spool_run_commit(agent.run, name, buf, len);
-    if (rc < 0) count_spool_error(name, rc);
-    else agent.cap_written += len;
-    return rc;
-}
-
-static void enforce_cap(uint64_t now);
-
-/* Publishes the open batch of transaction envelopes. */
-static void seal_batch(void)
-{
-    if (!agent.batch[0]) return;
-    int rc = agent.run ? sp_spool_run_seal(agent.run, agent.batch) : -EIO;
-    if (rc == 0) sp_uploader_notify();
-    else count_spool_error(agent.batch, rc);
-    agent.batch[0] = '\0';
-}
-
-/* Appends one transaction envelope to the open batch (opening one when needed): a write()
- * into the page cache, safe from a killed process; the seal makes it durable. */
-static int batch_append(const char *buf, size_t len)
-{
-    if (!spool_ready()) {
-        sp_stats_inc(SP_STAT_SPOOL_ERRORS);
-        return -EIO;
-    }
-    if (!agent.batch[0]) {
-        char id[33];
-        sp_ids_new(id);
-        snprintf(agent.batch, sizeof agent.batch, "%lld-%d-txns-%s" SP_BATCH_SUFFIX,
-                 (long long)(sp_clock_real_ns() / SP_NS_PER_SEC), (int)agent.pid, id);
-        agent.batch_start_ns = mono_ns();
-        agent.batch_bytes = 0;
-    }
-    int rc = sp_spool_run_append(agent.run, agent.batch, buf, len);
-    if (rc < 0) {
-        count_spool_error(agent.batch, rc);
-        seal_batch(); /* what it holds goes out; the next envelope starts a new batch */
-        return rc;
-    }
-    agent.batch_bytes += len;
-    agent.cap_written += len;
-    /* Only sealed files can be evicted: with a small cap, seal early. */
-    unsigned long long seal = agent.opts.cfg->spool_max_bytes / 8;
-    if (seal > SP_BATCH_SEAL_BYTES) seal = SP_BATCH_SEAL_BYTES;
-    if (agent.batch_bytes >= seal) {
-        seal_batch();
-        enforce_cap(mono_ns()); /* one pass may write many batches: keep the cap as we go */
-    }
-    return 0;
-}
-
-/* ---- the spool cap (SENTRYPROF_SPOOL_MAX_BYTES), enforced here in every mode: with no
- * DSN nothing else would (200 req/s wrote ~630 MB an hour). The oldest published files go
- * first; open files (our batch, a chunk) and files being sent are counted but kept. The
- * evicted items are recorded in state.json as discards ("cache_overflow"), which the next
- * upload reports to Sentry. One warning line per process; every file counted in stats. */
-
-/* Sentry's data category of an item type we write, or NULL. */
-static const char *item_category(const char *type)
-{
-    static const char *const known[] = {"transaction", "profile", "profile_chunk"};
-    for (size_t i = 0; type && i < sizeof known / sizeof *known; i++)
-        if (strcmp(type, known[i]) == 0) return known[i];
-    return NULL;
-}
-
-static void count_items(json_t *state, const char *data, size_t len)
-{
-    sp_envelope_parsed_t env;
-    if (sp_envelope_parse(data, len, &env) != 0) return;
-    for (size_t i = 0; i < env.count; i++) {
-        const char *cat = item_category(json_string_value(json_object_get(env.items[i].header, "type")));
-        if (cat) sp_spool_state_discard_add(state, "cache_overflow", cat, 1);
-    }
-    sp_envelope_parsed_free(&env);
-}
-
-static void on_evict(const char *name, int fd, void *ctx)
-{
-    json_t *state = ctx;
-    char *data = NULL;
-    size_t len = 0;
-    if (sp_fsio_read_fd(fd, 64u << 20, &data, &len) == 0) {
-        sp_spool_run_reader_t r;
-        if (sp_spool_run_reader_init(&r, data, len) == 0) {
-            const char *e;
-            size_t elen;
-            while (sp_spool_run_reader_next(&r, &e, &elen)) count_items(state, e, elen);
-        } else {
-            count_items(state, data, len);
-        }
-    }
-    sp_mem_free(data);
-    sp_stats_inc(SP_STAT_SPOOL_EVICTED);
-    SP_DEBUG("spool: evicted ready/%s (over %s)", name, SP_ENV_SPOOL_MAX_BYTES);
-}
-
-static void enforce_cap(uint64_t now)
-{
-    unsigned long long cap = agent.opts.cfg->spool_max_bytes;
-    if (!agent.spool || !agent.cap_written) return;
-    if (agent.cap_written < cap / SP_CAP_CHECK_SHARE && now - agent.cap_checked_ns < SP_CAP_CHECK_MS * SP_NS_PER_MS)
-        return;
-    agent.cap_written = 0;
-    agent.cap_checked_ns = now;
-    json_t *state = json_object();
-    if (!state) return;
-    /* Down to 3/4 of the cap: what we write before the next check (a batch of up to 1/8
-     * of it, which cannot be evicted while open, or 1/16 of it elsewhere) still fits. */
-    int n = sp_spool_queue_enforce_cap(agent.spool, cap - cap / 4, on_evict, state);
-    if (n > 0) {
-        static bool warned;
-        if (!warned)
-            SP_WARN("spool %s is over %s=%llu bytes: deleting the oldest files (counted in "
-                    "__sentryprof.stats().spool_files_evicted and reported to Sentry as discards; said once)",
-                    agent.opts.cfg->spool_dir, SP_ENV_SPOOL_MAX_BYTES, cap);
-        warned = true;
-        if (json_array_size(json_object_get(state, "discards")))
-            sp_spool_state_update(agent.spool, sp_spool_state_discards_merge, json_object_get(state, "discards"));
-    }
-    json_decref(state);
-}
-
 static void chunk_name(char *name, size_t len)
 {
     snprintf(name, len, "%" PRIu64 "-%d-%s" SP_SPOOL_SUFFIX, sp_session_first_ns(agent.chunk) / SP_NS_PER_SEC,
@@ -337,7 +159,7 @@ static void commit_chunk(void)
     if (sp_profile_chunk_envelope(agent.chunk, &agent.meta, &buf, &len) == 0) {
         char name[128];
         chunk_name(name, sizeof name);
-        if (spool_write(name, buf, len) == 0) agent.chunk_committed = true;
+        if (sp_outbox_write(name, buf, len) == 0) agent.chunk_committed = true;
     }
     sp_mem_free(buf);
 }
@@ -350,7 +172,7 @@ static void close_chunk(void)
         commit_chunk();
         char name[128];
         chunk_name(name, sizeof name);
-        if (agent.run && sp_spool_run_publish(agent.run, name) == 0) sp_uploader_notify();
+        sp_outbox_publish(name);
         sp_stats_inc(SP_STAT_CHUNKS_WRITTEN);
     } else if (sp_session_sample_count(agent.chunk) > 0) {
         sp_stats_inc(SP_STAT_CHUNKS_SKIPPED);
@@ -506,10 +328,10 @@ static void emit_transaction(const sp_txn_t *t)
         /* Too short for a profile (Relay needs >= 2 samples): the transaction still goes,
          * alone, or Sentry's counts and latency percentiles would only see slow requests. */
         sp_stats_inc(SP_STAT_TXN_TOO_SHORT);
-        if (sp_profile_txn_event_envelope(t, NULL, &env, &buf, &len) == 0 && batch_append(buf, len) == 0)
+        if (sp_profile_txn_event_envelope(t, NULL, &env, &buf, &len) == 0 && sp_outbox_append(buf, len) == 0)
             sp_stats_inc(SP_STAT_TXN_NO_PROFILE);
     } else if (rc == 0) {
-        if (batch_append(buf, len) == 0) sp_stats_inc(SP_STAT_TXN_PROFILES);
+        if (sp_outbox_append(buf, len) == 0) sp_stats_inc(SP_STAT_TXN_PROFILES);
     }
     sp_mem_free(buf);
     sp_session_free(sess);
@@ -542,10 +364,10 @@ static void finish_chunk(uint64_t discard_gen)
     }
     SP_DEBUG("continuous profiling stopped by the Sentry SDK: the open chunk (%zu samples) is dropped",
              sp_session_sample_count(agent.chunk));
-    if (agent.chunk_committed && agent.run) {
+    if (agent.chunk_committed) {
         char name[128];
         chunk_name(name, sizeof name);
-        sp_spool_run_remove(agent.run, name);
+        sp_outbox_remove(name);
     }
     sp_session_free(agent.chunk);
     agent.chunk = NULL;
@@ -602,7 +424,7 @@ static void emit_txn_event(const sp_txn_t *t)
     char *buf = NULL;
     size_t len = 0;
     if (sp_profile_txn_event_envelope(t, agent.meta.profiler_id, &env, &buf, &len) == 0)
-        batch_append(buf, len);
+        sp_outbox_append(buf, len);
     sp_mem_free(buf);
 }
 
@@ -681,7 +503,7 @@ static void process_transactions(void)
  * waiting, no native threads to look for. */
 static bool agent_idle(void)
 {
-    return !atomic_load(&agent.chunking) && !agent.chunk && !agent.opts.cfg->all_threads && !agent.batch[0] &&
+    return !atomic_load(&agent.chunking) && !agent.chunk && !agent.opts.cfg->all_threads && !sp_outbox_batch_open() &&
            agent.ret_count == 0 && sp_txn_oldest_running_ns() == UINT64_MAX; /* finished: too */
 }
 
@@ -753,19 +575,18 @@ static void *agent_main(void *arg)
             agent.last_thread_scan_ns = now;
         }
         if (stop) break;
-        if (agent.batch[0] && now - agent.batch_start_ns >= SP_BATCH_SEAL_MS * SP_NS_PER_MS) seal_batch();
+        sp_outbox_tick(now);
         if (agent.dirty && now - agent.last_commit_ns >=
                                (uint64_t)agent.opts.cfg->commit_seconds * SP_NS_PER_SEC) {
             commit_chunk();
             agent.last_commit_ns = now;
         }
-        enforce_cap(now);
+        sp_outbox_enforce_cap(now);
     }
     process_transactions();
-    seal_batch();
+    sp_outbox_seal();
     close_chunk();
-    if (agent.run) sp_spool_run_end(agent.run); /* anything left open goes to ready/ */
-    agent.run = NULL;
+    sp_outbox_end(); /* anything left open goes to ready/ */
     /* only the file we created: never a planted symlink or someone else's map */
     if (agent.opts.remove_perf_map && agent.opts.perf_map_path) sp_mapfile_remove(agent.opts.cfg->spool_dir);
     sp_stats_log();
@@ -782,6 +603,7 @@ int sp_agent_start(const sp_agent_opts_t *opts)
 {
     agent.opts = *opts;
     agent.pid = getpid();
+    sp_outbox_init(opts->cfg, agent.pid);
     calibrate_clock();
     sp_ids_new(agent.meta.profiler_id);
     snprintf(agent.release, sizeof agent.release, "%s", opts->cfg->release);
@@ -920,8 +742,6 @@ void sp_agent_atfork_child(void)
     /* Only the forking thread survives; the lock may be held by the dead agent thread. */
     pthread_mutex_init(&agent.lock, NULL);
     pthread_mutex_init(&agent.js_lock, NULL);
-    if (agent.run) sp_spool_run_abandon(agent.run); /* the parent still holds its lock */
-    agent.run = NULL;
-    agent.batch[0] = '\0'; /* the parent's: it seals it */
+    sp_outbox_atfork_child();
     agent.running = false;
 }

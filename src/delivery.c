@@ -144,8 +144,10 @@ static void report_failure(const sp_delivery_t *d, int sent, const sp_transport_
 {
     const char *dir = sp_spool_dir(d->spool);
     char host[SP_DSN_HOST_MAX + 16];
-    if (d->dsn.port) snprintf(host, sizeof host, "%s:%u", d->dsn.host, d->dsn.port);
-    else snprintf(host, sizeof host, "%s", d->dsn.host);
+    if (d->dsn.port)
+        snprintf(host, sizeof host, "%s:%u", d->dsn.host, d->dsn.port);
+    else
+        snprintf(host, sizeof host, "%s", d->dsn.host);
     char detail[SP_TRANSPORT_MESSAGE_MAX];
     snprintf(detail, sizeof detail, "%s", resp->message);
     for (size_t n = strlen(detail); n && (detail[n - 1] == ' ' || detail[n - 1] == '\n'); n--)
@@ -162,21 +164,28 @@ static void report_failure(const sp_delivery_t *d, int sent, const sp_transport_
         else if (resp->status == 404)
             status_line(d, "http-404",
                         "Sentry at %s answered HTTP 404 (%.120s): no such project or path, check "
-                        "SENTRY_DSN; refused profiles are dropped", host, detail);
+                        "SENTRY_DSN; refused profiles are dropped",
+                        host, detail);
         else if (resp->status == 413)
             status_line(d, "http-413",
-                        "Sentry at %s refused a profile as too large (HTTP 413); it was dropped", host);
+                        "Sentry at %s refused a profile as too large (HTTP 413); it was dropped",
+                        host);
         else
-            status_line(d, "http-4xx", "Sentry at %s refused a profile: HTTP %ld (%.120s); it was dropped",
-                        host, resp->status, detail);
+            status_line(d, "http-4xx",
+                        "Sentry at %s refused a profile: HTTP %ld (%.120s); it was dropped", host,
+                        resp->status, detail);
         return;
     case SP_SEND_RETRY:
         if (sent != 0)
-            status_line(d, "connect", "cannot reach Sentry at %s (%.160s); profiles are kept in %s "
-                        "and sent when it answers", host, detail, dir);
+            status_line(d, "connect",
+                        "cannot reach Sentry at %s (%.160s); profiles are kept in %s "
+                        "and sent when it answers",
+                        host, detail, dir);
         else
-            status_line(d, "http-retry", "Sentry at %s answered HTTP %ld; profiles are kept in %s "
-                        "and sent again later", host, resp->status, dir);
+            status_line(d, "http-retry",
+                        "Sentry at %s answered HTTP %ld; profiles are kept in %s "
+                        "and sent again later",
+                        host, resp->status, dir);
         return;
     case SP_SEND_RATE_LIMITED: {
         double now = now_unix(), until = sp_ratelimit_until(rl, -1, now);
@@ -187,8 +196,10 @@ static void report_failure(const sp_delivery_t *d, int sent, const sp_transport_
         }
         char when[64];
         utc_text(until > 0 ? until : now + SP_RATELIMIT_DEFAULT_SECONDS, when, sizeof when);
-        status_line(d, "rate-limit", "Sentry at %s rate-limits %s until %s; profiles are kept in %s "
-                    "and sent then", host, what ? what : "profiles", when, dir);
+        status_line(d, "rate-limit",
+                    "Sentry at %s rate-limits %s until %s; profiles are kept in %s "
+                    "and sent then",
+                    host, what ? what : "profiles", when, dir);
         return;
     }
     }
@@ -214,13 +225,18 @@ static sp_send_outcome_t post(sp_delivery_t *d, const char *what, const char *da
     sp_send_outcome_t o = sp_transport_outcome(sent == 0 ? resp.status : 0);
     if (sent == 0)
         SP_DEBUG("upload: %s: %zu bytes -> HTTP %ld (%s)%s%s%s%s", what, len, resp.status,
-                 sp_transport_outcome_name(o), resp.rate_limits[0] ? ", X-Sentry-Rate-Limits: " : "",
-                 resp.rate_limits, resp.retry_after[0] ? ", Retry-After: " : "", resp.retry_after);
+                 sp_transport_outcome_name(o),
+                 resp.rate_limits[0] ? ", X-Sentry-Rate-Limits: " : "", resp.rate_limits,
+                 resp.retry_after[0] ? ", Retry-After: " : "", resp.retry_after);
     else
         SP_DEBUG("upload: %s: %zu bytes -> no response: %s", what, len, resp.message);
 
-    sp_delivery_answer_t u = {.dsn_key = d->dsn_key, .resp = &resp, .outcome = o, .cats = cats,
-                              .now = now_unix(), .jitter = jitter()};
+    sp_delivery_answer_t u = {.dsn_key = d->dsn_key,
+                              .resp = &resp,
+                              .outcome = o,
+                              .cats = cats,
+                              .now = now_unix(),
+                              .jitter = jitter()};
     rc = sp_spool_state_update(d->spool, sp_delivery_state_answer, &u);
     if (rc < 0) {
         SP_DEBUG("upload: cannot update %s/state.json: %s", sp_spool_dir(d->spool), strerror(-rc));
@@ -343,7 +359,7 @@ static void explode_batch(sp_delivery_t *d, sp_spool_queue_claim_t *cl)
     if (rc < 0) {
         if (!d->quiet)
             say(d, "%s: %s; dropped", what,
-                rc == -EFBIG    ? "too large"
+                rc == -EFBIG     ? "too large"
                 : rc == -EBADMSG ? "not a batch of envelopes"
                                  : strerror(-rc));
         sp_delivery_cats_t cats;
@@ -613,11 +629,14 @@ void sp_delivery_pass(sp_delivery_t *d)
 void sp_delivery_init(sp_delivery_t *d, sp_spool_t *spool, const sp_dsn_t *dsn,
                       const sp_delivery_io_t *io, bool quiet, double deadline)
 {
-    *d = (sp_delivery_t){.spool = spool, .dsn = *dsn, .io = *io, .quiet = quiet,
-                         .deadline = deadline, .max_file = SP_DELIVERY_MAX_FILE,
+    *d = (sp_delivery_t){.spool = spool,
+                         .dsn = *dsn,
+                         .io = *io,
+                         .quiet = quiet,
+                         .deadline = deadline,
+                         .max_file = SP_DELIVERY_MAX_FILE,
                          .max_batch = SP_DELIVERY_MAX_BATCH};
     sp_delivery_state_dsn_key(dsn, d->dsn_key, sizeof d->dsn_key);
 }
 
 long sp_delivery_remaining_ms(const sp_delivery_t *d) { return remaining_ms(d); }
-

@@ -102,7 +102,7 @@ static bool enable(const char *dsn_source)
      * and it must see the variables as the app was given them): reading environ later
      * from another thread would race with the app's setenv. */
     size_t n = 0;
-    while (environ[n] && n < SP_UP_MAX_ENV) n++;
+    while (n < SP_UP_MAX_ENV && environ[n]) n++;
     up.envp = sp_mem_calloc(n + 1, sizeof *up.envp);
     if (!up.envp) return false;
     size_t o = 0;

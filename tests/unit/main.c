@@ -47,8 +47,10 @@ static int run_suite(size_t i)
     int run = srunner_ntests_run(sr), failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     if (run == 0) {
-        fprintf(stderr, "unit: suite %s ran no test: expected its suite_create(\"%s\") and a tcase "
-                        "matching CK_RUN_CASE (if set)\n", suites[i].name, suites[i].name);
+        fprintf(stderr,
+                "unit: suite %s ran no test: expected its suite_create(\"%s\") and a tcase "
+                "matching CK_RUN_CASE (if set)\n",
+                suites[i].name, suites[i].name);
         return -1;
     }
     return failed;
@@ -67,7 +69,8 @@ int main(int argc, char **argv)
     const char *only = getenv("CK_RUN_SUITE");
     if (only && *only) {
         for (size_t i = 0; i < N_SUITES; i++)
-            if (strcmp(suites[i].name, only) == 0) return run_suite(i) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+            if (strcmp(suites[i].name, only) == 0)
+                return run_suite(i) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
         fprintf(stderr, "unit: no suite named '%s' (CK_RUN_SUITE); the suites are:", only);
         for (size_t i = 0; i < N_SUITES; i++) fprintf(stderr, " %s", suites[i].name);
         fputc('\n', stderr);

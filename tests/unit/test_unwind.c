@@ -15,15 +15,15 @@
 
 /* A fake stack: words [0, N) with sp at word 0; frame k of a chain sits at word FRAME(k),
  * [fp] = the caller's fp, [fp + 8] = the return address. */
-#define N_WORDS (SP_MAX_FRAMES * 4 + 64)
+#define N_WORDS  (SP_MAX_FRAMES * 4 + 64)
 #define FRAME(k) (8 + 2 * (k))
-#define LEAF_PC 0x401000u
-#define RET(k) (0x500000u + 0x10u * (k))
+#define LEAF_PC  0x401000u
+#define RET(k)   (0x500000u + 0x10u * (k))
 
 /* Past the top: words that look like a frame (a code address, a higher fp), so a read past
  * stack_hi shows up as an extra frame even without AddressSanitizer. */
 #define GUARD_WORDS 4
-#define GUARD 0x600000u
+#define GUARD       0x600000u
 static uint64_t stack[N_WORDS + GUARD_WORDS] __attribute__((aligned(16)));
 static ucontext_t uc;
 static sp_sample_t smp;
@@ -61,9 +61,10 @@ static void capture(void)
 /* pcs[0] is the leaf; pcs[1..n] are RET(0..n-1). */
 static void expect_frames(int n, unsigned flags, const char *what)
 {
-    ck_assert_msg(smp.nframes == n + 1, "%s: expected %d frames (leaf + %d), saw %u", what, n + 1, n,
-                  (unsigned)smp.nframes);
-    ck_assert_msg(smp.flags == flags, "%s: expected flags %#x, saw %#x", what, flags, (unsigned)smp.flags);
+    ck_assert_msg(smp.nframes == n + 1, "%s: expected %d frames (leaf + %d), saw %u", what, n + 1,
+                  n, (unsigned)smp.nframes);
+    ck_assert_msg(smp.flags == flags, "%s: expected flags %#x, saw %#x", what, flags,
+                  (unsigned)smp.flags);
     ck_assert_msg(smp.pcs[0] == LEAF_PC, "%s: leaf pc: expected %#x, saw %#llx", what, LEAF_PC,
                   (unsigned long long)smp.pcs[0]);
     for (int k = 0; k < n; k++)
@@ -245,7 +246,8 @@ static int __attribute__((noinline)) walk_here(int depth)
 START_TEST(test_real_stack)
 {
     int n = walk_here(4);
-    ck_assert_msg(smp.flags == 0, "a walk of this thread's stack: expected no flags, saw %#x", (unsigned)smp.flags);
+    ck_assert_msg(smp.flags == 0, "a walk of this thread's stack: expected no flags, saw %#x",
+                  (unsigned)smp.flags);
     ck_assert_msg(n >= 6, "a walk from 4 nested calls deep: expected >= 6 frames, saw %d", n);
 }
 END_TEST
