@@ -120,7 +120,7 @@ static void report_failure(const sp_delivery_t *d, int sent, const sp_transport_
                            sp_send_outcome_t o, const sp_delivery_cats_t *cats,
                            const sp_ratelimit_t *rl)
 {
-    sp_delivery_text_t line;
+    sp_delivery_text_t line = {.cause = "", .text = ""}; /* (cppcheck: ctuuninitvar) */
     if (d->io.status && sp_delivery_text_failure(&d->dsn, sp_spool_dir(d->spool), sent, resp, o,
                                                  cats, rl, now_unix(), &line))
         d->io.status(d->io.ctx, line.cause, line.text);
