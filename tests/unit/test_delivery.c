@@ -19,6 +19,7 @@
 
 #include "delivery.h"
 #include "delivery_state.h"
+#include "delivery_text.h"
 #include "envelope.h"
 #include "mem.h"
 #include "spool_run.h"
@@ -620,6 +621,51 @@ START_TEST(answer_updates_state)
 }
 END_TEST
 
+/* The status lines the profiled process's uploader thread prints once per cause. */
+START_TEST(failure_text)
+{
+    sp_dsn_t dsn;
+    char why[64];
+    ck_assert_int_eq(sp_dsn_parse("https://k@o1.example.com:8443/7", &dsn, why, sizeof why), 0);
+    sp_delivery_cats_t tx = {{0}};
+    tx.n[SP_RL_TRANSACTION] = 1;
+    sp_ratelimit_t rl;
+    sp_ratelimit_init(&rl);
+    sp_delivery_text_t t;
+    sp_transport_response_t resp = {.status = 200};
+    ck_assert_int_eq(sp_delivery_text_failure(&dsn, "/s", 0, &resp, SP_SEND_OK, &tx, &rl, 0, &t),
+                     0);
+
+    resp = (sp_transport_response_t){.status = 401};
+    snprintf(resp.message, sizeof resp.message, "bad key \n");
+    ck_assert_int_eq(sp_delivery_text_failure(&dsn, "/s", 0, &resp, SP_SEND_DROP, &tx, &rl, 0, &t),
+                     1);
+    ck_assert_str_eq(t.cause, "http-401");
+    ck_assert_str_eq(t.text,
+                     "Sentry at o1.example.com:8443 refused the upload: HTTP 401 (bad key): "
+                     "the public key in SENTRY_DSN is wrong or disabled; refused profiles "
+                     "are dropped");
+
+    resp = (sp_transport_response_t){.status = 0};
+    snprintf(resp.message, sizeof resp.message, "Connection refused");
+    ck_assert_int_eq(
+        sp_delivery_text_failure(&dsn, "/s", -ECONNREFUSED, &resp, SP_SEND_RETRY, &tx, &rl, 0, &t),
+        1);
+    ck_assert_str_eq(t.cause, "connect");
+    ck_assert_str_eq(t.text, "cannot reach Sentry at o1.example.com:8443 (Connection refused); "
+                             "profiles are kept in /s and sent when it answers");
+
+    rl.until[SP_RL_TRANSACTION] = 86400 + 3600; /* 1970-01-02 01:00:00 UTC */
+    resp = (sp_transport_response_t){.status = 429};
+    ck_assert_int_eq(
+        sp_delivery_text_failure(&dsn, "/s", 0, &resp, SP_SEND_RATE_LIMITED, &tx, &rl, 86400, &t),
+        1);
+    ck_assert_str_eq(t.cause, "rate-limit");
+    ck_assert_str_eq(t.text, "Sentry at o1.example.com:8443 rate-limits transaction until "
+                             "1970-01-02 01:00:00 UTC; profiles are kept in /s and sent then");
+}
+END_TEST
+
 SP_UNIT_SUITE(delivery)
 {
     json_set_alloc_funcs(sp_mem_alloc, sp_mem_free); /* as the CLI does */
@@ -641,6 +687,7 @@ SP_UNIT_SUITE(delivery)
     tcase_add_test(tc, shared_backoff_holds_pass);
     tcase_add_test(tc, held_until_and_categories);
     tcase_add_test(tc, answer_updates_state);
+    tcase_add_test(tc, failure_text);
     suite_add_tcase(s, tc);
     return s;
 }
