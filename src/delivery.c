@@ -28,6 +28,7 @@
 
 #include "clock.h"
 #include "config.h" /* SP_ENV_SPOOL_MAX_BYTES, named in a debug line */
+#include "delivery_text.h"
 #include "envelope.h"
 #include "fsio.h"
 #include "log.h"
@@ -72,20 +73,6 @@ static void say(const sp_delivery_t *d, const char *fmt, ...)
     d->io.say(d->io.ctx, buf);
 }
 
-/* One status line (sp_delivery_io_t.status), formatted. */
-static void status_line(const sp_delivery_t *d, const char *cause, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void status_line(const sp_delivery_t *d, const char *cause, const char *fmt, ...)
-{
-    if (!d->io.status) return;
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    d->io.status(d->io.ctx, cause, buf);
-}
-
 /* ---- state updates (each one locked read-modify-write of state.json) ---- */
 
 typedef struct {
@@ -128,70 +115,15 @@ static void load_limits_ex(sp_delivery_t *d, sp_ratelimit_t *rl, bool *discards)
 
 static void load_limits(sp_delivery_t *d, sp_ratelimit_t *rl) { load_limits_ex(d, rl, NULL); }
 
-/* "2026-12-05 11:40:12 UTC" */
-static void utc_text(double t, char *buf, size_t len)
-{
-    time_t s = (time_t)t;
-    struct tm tm;
-    if (!gmtime_r(&s, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm))
-        snprintf(buf, len, "%.0f (unix time)", t);
-}
-
-/* What a failed request means for the data, as one status line (see status_line). */
+/* What a failed request means for the data, as one status line (sp_delivery_io_t.status). */
 static void report_failure(const sp_delivery_t *d, int sent, const sp_transport_response_t *resp,
                            sp_send_outcome_t o, const sp_delivery_cats_t *cats,
                            const sp_ratelimit_t *rl)
 {
-    const char *dir = sp_spool_dir(d->spool);
-    char host[SP_DSN_HOST_MAX + 16];
-    if (d->dsn.port) snprintf(host, sizeof host, "%s:%u", d->dsn.host, d->dsn.port);
-    else snprintf(host, sizeof host, "%s", d->dsn.host);
-    char detail[SP_TRANSPORT_MESSAGE_MAX];
-    snprintf(detail, sizeof detail, "%s", resp->message);
-    for (size_t n = strlen(detail); n && (detail[n - 1] == ' ' || detail[n - 1] == '\n'); n--)
-        detail[n - 1] = '\0';
-    switch (o) {
-    case SP_SEND_OK:
-        return;
-    case SP_SEND_DROP:
-        if (resp->status == 401 || resp->status == 403)
-            status_line(d, resp->status == 401 ? "http-401" : "http-403",
-                        "Sentry at %s refused the upload: HTTP %ld (%.120s): the public key in "
-                        "SENTRY_DSN is wrong or disabled; refused profiles are dropped",
-                        host, resp->status, detail);
-        else if (resp->status == 404)
-            status_line(d, "http-404",
-                        "Sentry at %s answered HTTP 404 (%.120s): no such project or path, check "
-                        "SENTRY_DSN; refused profiles are dropped", host, detail);
-        else if (resp->status == 413)
-            status_line(d, "http-413",
-                        "Sentry at %s refused a profile as too large (HTTP 413); it was dropped", host);
-        else
-            status_line(d, "http-4xx", "Sentry at %s refused a profile: HTTP %ld (%.120s); it was dropped",
-                        host, resp->status, detail);
-        return;
-    case SP_SEND_RETRY:
-        if (sent != 0)
-            status_line(d, "connect", "cannot reach Sentry at %s (%.160s); profiles are kept in %s "
-                        "and sent when it answers", host, detail, dir);
-        else
-            status_line(d, "http-retry", "Sentry at %s answered HTTP %ld; profiles are kept in %s "
-                        "and sent again later", host, resp->status, dir);
-        return;
-    case SP_SEND_RATE_LIMITED: {
-        double now = now_unix(), until = sp_ratelimit_until(rl, -1, now);
-        const char *what = until > 0 ? "everything" : NULL;
-        for (int c = 1; c < SP_RL_COUNT; c++) {
-            double u = cats->n[c] ? sp_ratelimit_until(rl, c, now) : 0;
-            if (u > until) until = u, what = sp_ratelimit_category_name(c);
-        }
-        char when[64];
-        utc_text(until > 0 ? until : now + SP_RATELIMIT_DEFAULT_SECONDS, when, sizeof when);
-        status_line(d, "rate-limit", "Sentry at %s rate-limits %s until %s; profiles are kept in %s "
-                    "and sent then", host, what ? what : "profiles", when, dir);
-        return;
-    }
-    }
+    sp_delivery_text_t line = {.cause = "", .text = ""}; /* (cppcheck: ctuuninitvar) */
+    if (d->io.status && sp_delivery_text_failure(&d->dsn, sp_spool_dir(d->spool), sent, resp, o,
+                                                 cats, rl, now_unix(), &line))
+        d->io.status(d->io.ctx, line.cause, line.text);
 }
 
 /* ---- sending ---- */
@@ -214,13 +146,18 @@ static sp_send_outcome_t post(sp_delivery_t *d, const char *what, const char *da
     sp_send_outcome_t o = sp_transport_outcome(sent == 0 ? resp.status : 0);
     if (sent == 0)
         SP_DEBUG("upload: %s: %zu bytes -> HTTP %ld (%s)%s%s%s%s", what, len, resp.status,
-                 sp_transport_outcome_name(o), resp.rate_limits[0] ? ", X-Sentry-Rate-Limits: " : "",
-                 resp.rate_limits, resp.retry_after[0] ? ", Retry-After: " : "", resp.retry_after);
+                 sp_transport_outcome_name(o),
+                 resp.rate_limits[0] ? ", X-Sentry-Rate-Limits: " : "", resp.rate_limits,
+                 resp.retry_after[0] ? ", Retry-After: " : "", resp.retry_after);
     else
         SP_DEBUG("upload: %s: %zu bytes -> no response: %s", what, len, resp.message);
 
-    sp_delivery_answer_t u = {.dsn_key = d->dsn_key, .resp = &resp, .outcome = o, .cats = cats,
-                              .now = now_unix(), .jitter = jitter()};
+    sp_delivery_answer_t u = {.dsn_key = d->dsn_key,
+                              .resp = &resp,
+                              .outcome = o,
+                              .cats = cats,
+                              .now = now_unix(),
+                              .jitter = jitter()};
     rc = sp_spool_state_update(d->spool, sp_delivery_state_answer, &u);
     if (rc < 0) {
         SP_DEBUG("upload: cannot update %s/state.json: %s", sp_spool_dir(d->spool), strerror(-rc));
@@ -343,7 +280,7 @@ static void explode_batch(sp_delivery_t *d, sp_spool_queue_claim_t *cl)
     if (rc < 0) {
         if (!d->quiet)
             say(d, "%s: %s; dropped", what,
-                rc == -EFBIG    ? "too large"
+                rc == -EFBIG     ? "too large"
                 : rc == -EBADMSG ? "not a batch of envelopes"
                                  : strerror(-rc));
         sp_delivery_cats_t cats;
@@ -613,11 +550,14 @@ void sp_delivery_pass(sp_delivery_t *d)
 void sp_delivery_init(sp_delivery_t *d, sp_spool_t *spool, const sp_dsn_t *dsn,
                       const sp_delivery_io_t *io, bool quiet, double deadline)
 {
-    *d = (sp_delivery_t){.spool = spool, .dsn = *dsn, .io = *io, .quiet = quiet,
-                         .deadline = deadline, .max_file = SP_DELIVERY_MAX_FILE,
+    *d = (sp_delivery_t){.spool = spool,
+                         .dsn = *dsn,
+                         .io = *io,
+                         .quiet = quiet,
+                         .deadline = deadline,
+                         .max_file = SP_DELIVERY_MAX_FILE,
                          .max_batch = SP_DELIVERY_MAX_BATCH};
     sp_delivery_state_dsn_key(dsn, d->dsn_key, sizeof d->dsn_key);
 }
 
 long sp_delivery_remaining_ms(const sp_delivery_t *d) { return remaining_ms(d); }
-

@@ -26,9 +26,9 @@
 #include "spool.h"
 #include "transport.h"
 
-#define SP_DELIVERY_MAX_FILE (64UL << 20)   /* larger files are dropped (Relay refuses them) */
-#define SP_DELIVERY_MAX_BATCH (128UL << 20) /* a batch is sealed at a few MiB (agent.c) */
-#define SP_DELIVERY_MIN_REQUEST_MS 200L     /* less time left: do not start a request */
+#define SP_DELIVERY_MAX_FILE       (64UL << 20)  /* larger files are dropped (Relay refuses them) */
+#define SP_DELIVERY_MAX_BATCH      (128UL << 20) /* a batch is sealed at a few MiB (agent.c) */
+#define SP_DELIVERY_MIN_REQUEST_MS 200L          /* less time left: do not start a request */
 
 typedef struct {
     /* POSTs req (the gzip'd envelope; the plain bytes are envelope/len) within timeout_ms:
@@ -58,8 +58,8 @@ typedef struct {
     unsigned long sent, dropped, evicted;
     bool error; /* something other than Sentry's answers went wrong */
     /* per pass */
-    bool stop;   /* end this pass: backoff started or deadline */
-    double wake; /* unix time the earliest held file may go; 0: none */
+    bool stop;                         /* end this pass: backoff started or deadline */
+    double wake;                       /* unix time the earliest held file may go; 0: none */
     char last[SP_SPOOL_NAME_MAX + 16]; /* the last file a split batch sent: the walk goes on */
 } sp_delivery_t;
 

@@ -36,7 +36,8 @@ int sp_delivery_state_add_discards(json_t *state, const char *reason, const sp_d
     int changed = 0;
     for (int cat = 1; cat < SP_RL_COUNT; cat++) {
         if (!c->n[cat]) continue;
-        int r = sp_spool_state_discard_add(state, reason, sp_ratelimit_category_name(cat), c->n[cat]);
+        int r =
+            sp_spool_state_discard_add(state, reason, sp_ratelimit_category_name(cat), c->n[cat]);
         if (r > 0) changed = 1;
     }
     return changed;

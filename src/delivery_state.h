@@ -19,10 +19,10 @@
 #include "ratelimit.h"
 #include "transport.h"
 
-#define SP_DELIVERY_STATE_DSNS "dsns" /* state.json: {"dsns": {"<dsn key>": {limits}}} */
+#define SP_DELIVERY_STATE_DSNS       "dsns" /* state.json: {"dsns": {"<dsn key>": {limits}}} */
 #define SP_DELIVERY_UNKNOWN_CATEGORY "profile_chunk" /* what an unreadable file most likely held */
-#define SP_DELIVERY_REASON_SEND "send_error"
-#define SP_DELIVERY_REASON_CAP "cache_overflow"
+#define SP_DELIVERY_REASON_SEND      "send_error"
+#define SP_DELIVERY_REASON_CAP       "cache_overflow"
 
 /* Items per data category (index SP_RL_*; [SP_RL_ALL] counts items of other types). */
 typedef struct {
@@ -53,8 +53,8 @@ typedef struct {
     const sp_transport_response_t *resp;
     sp_send_outcome_t outcome;
     const sp_delivery_cats_t *cats;
-    double now;    /* unix seconds */
-    double jitter; /* in [0, 1): spreads the backoff of uploaders that failed together */
+    double now;        /* unix seconds */
+    double jitter;     /* in [0, 1): spreads the backoff of uploaders that failed together */
     sp_ratelimit_t rl; /* out: the DSN's limits after the answer */
 } sp_delivery_answer_t;
 /* Applies an answer (sp_delivery_answer_t *) to the state, as an sp_spool_state_fn: its

@@ -40,12 +40,12 @@ int sp_fsio_write_all(int fd, const char *p, size_t len)
     return 0;
 }
 
-int sp_fsio_write_atomic(int dirfd, const char *tmp, const char *name, const void *data,
-                         size_t len, bool sync)
+int sp_fsio_write_atomic(int dirfd, const char *tmp, const char *name, const void *data, size_t len,
+                         bool sync)
 {
     int rc = 0;
-    int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                    SP_FSIO_FILE_MODE);
+    int fd =
+        openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, SP_FSIO_FILE_MODE);
     if (fd < 0) return -errno;
 
     rc = sp_fsio_write_all(fd, data, len);

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define SP_FSIO_DIR_MODE 0700  /* every directory we create: owner only */
+#define SP_FSIO_DIR_MODE  0700 /* every directory we create: owner only */
 #define SP_FSIO_FILE_MODE 0600 /* every file we create: owner only */
 
 /* write(2) until all of p is written (EINTR retried; no progress is -EIO). 0 or -errno. */
@@ -18,8 +18,8 @@ int sp_fsio_write_all(int fd, const char *p, size_t len);
 /* Atomic write of name in dirfd: data goes to tmp (created O_EXCL, so never someone else's
  * file), then with sync: fsync, rename over name, fsync dirfd; without: rename only (the
  * caller makes a set of files durable at once). tmp is unlinked on failure. 0 or -errno. */
-int sp_fsio_write_atomic(int dirfd, const char *tmp, const char *name, const void *data,
-                         size_t len, bool sync);
+int sp_fsio_write_atomic(int dirfd, const char *tmp, const char *name, const void *data, size_t len,
+                         bool sync);
 
 /* Opens the directory sub of dirfd (O_NOFOLLOW), creating it (SP_FSIO_DIR_MODE) when
  * missing and create is set. fd or -errno. */

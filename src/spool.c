@@ -82,7 +82,9 @@ int sp_spool_open(const char *dir, sp_spool_t **out)
         const char *why = lstat_reason(dir);
         if (why || rc == -ELOOP || rc == -ENOTDIR) {
             SP_WARN("spool directory \"%s\" refused: %s", dir,
-                    why ? why : rc == -ELOOP ? "it is a symlink" : "it is not a directory");
+                    why            ? why
+                    : rc == -ELOOP ? "it is a symlink"
+                                   : "it is not a directory");
             return -EPERM;
         }
         SP_WARN("spool directory \"%s\": cannot open it: %s", dir, strerror(-rc));
@@ -102,8 +104,8 @@ int sp_spool_open(const char *dir, sp_spool_t **out)
     }
     if (st.st_uid != geteuid()) {
         /* Another user's directory could be read or swapped under us: never use it. */
-        SP_WARN("spool directory \"%s\" refused: owned by uid %u, not %u", dir,
-                (unsigned)st.st_uid, (unsigned)geteuid());
+        SP_WARN("spool directory \"%s\" refused: owned by uid %u, not %u", dir, (unsigned)st.st_uid,
+                (unsigned)geteuid());
         rc = -EPERM;
         goto fail;
     }
@@ -161,8 +163,8 @@ int sp_spool_dirfd(const sp_spool_t *spool) { return spool->dirfd; }
 
 unsigned long sp_spool_next_id(sp_spool_t *spool) { return atomic_fetch_add(&spool->counter, 1); }
 
-int sp_spool_write_at(sp_spool_t *spool, int dirfd, const char *name, const void *data,
-                      size_t len, bool sync)
+int sp_spool_write_at(sp_spool_t *spool, int dirfd, const char *name, const void *data, size_t len,
+                      bool sync)
 {
     char tmp[NAME_MAX + 1];
     unsigned long n = sp_spool_next_id(spool);

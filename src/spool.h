@@ -28,7 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define SP_SPOOL_SUFFIX ".envelope"
+#define SP_SPOOL_SUFFIX   ".envelope"
 #define SP_SPOOL_NAME_MAX 200 /* file names are shorter than this (temp names must fit NAME_MAX) */
 
 typedef struct sp_spool sp_spool_t;

@@ -59,11 +59,13 @@ static bool split_tmp(char *buf, size_t len, const char *name)
 int sp_spool_queue_write(sp_spool_t *spool, const char *name, const void *data, size_t len)
 {
     char tmp[NAME_MAX + 1];
-    if (!spool || !sp_spool_valid_name(name) || (!data && len) || !split_tmp(tmp, sizeof tmp, name)) return -EINVAL;
+    if (!spool || !sp_spool_valid_name(name) || (!data && len) || !split_tmp(tmp, sizeof tmp, name))
+        return -EINVAL;
     int readyfd = sp_spool_open_sub(spool, SP_SPOOL_READY);
     if (readyfd < 0) return readyfd;
     int rc = 0;
-    int fd = openat(readyfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, SP_FSIO_FILE_MODE);
+    int fd = openat(readyfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+                    SP_FSIO_FILE_MODE);
     if (fd < 0) rc = -errno;
     if (rc == 0) rc = sp_fsio_write_all(fd, data, len);
     /* Start the writeback now, so that the fsyncs of sp_spool_queue_sync find the data on
@@ -96,8 +98,10 @@ int sp_spool_queue_sync(sp_spool_t *spool, const char *const *names, size_t n, b
     for (size_t i = 0; i < n; i++) {
         if (!sp_spool_valid_name(names[i]) || !split_tmp(tmp, sizeof tmp, names[i])) continue;
         if (rc == 0 && publish) {
-            if (renameat(readyfd, tmp, readyfd, names[i]) < 0) rc = -errno;
-            else published = i + 1;
+            if (renameat(readyfd, tmp, readyfd, names[i]) < 0)
+                rc = -errno;
+            else
+                published = i + 1;
         }
         if (rc < 0 || !publish) unlinkat(readyfd, tmp, 0);
     }
@@ -149,8 +153,10 @@ int sp_spool_queue_adopt(sp_spool_t *spool)
         }
         for (size_t i = 0; i < nm.n; i++) {
             int r = sp_spool_run_adopt(spool, readyfd, nm.v[i], p == 1);
-            if (r > 0) total += r;
-            else if (r < 0 && !err) err = r;
+            if (r > 0)
+                total += r;
+            else if (r < 0 && !err)
+                err = r;
         }
         sp_fsio_names_free(&nm);
     }
@@ -161,7 +167,8 @@ int sp_spool_queue_adopt(sp_spool_t *spool)
     for (size_t i = 0; rc == 0 && i < nm.n; i++) {
         int fd = sp_fsio_lock_nb(sendfd, nm.v[i]);
         if (fd < 0) continue; /* claimed (locked) or gone */
-        if (sp_fsio_same_file(sendfd, nm.v[i], fd) && renameat(sendfd, nm.v[i], readyfd, nm.v[i]) == 0)
+        if (sp_fsio_same_file(sendfd, nm.v[i], fd) &&
+            renameat(sendfd, nm.v[i], readyfd, nm.v[i]) == 0)
             total++;
         close(fd);
     }
@@ -244,7 +251,8 @@ int sp_spool_queue_claim_name(sp_spool_t *spool, const char *name, sp_spool_queu
     return rc;
 }
 
-int sp_spool_queue_claim_read(const sp_spool_queue_claim_t *claim, size_t max, char **data, size_t *len)
+int sp_spool_queue_claim_read(const sp_spool_queue_claim_t *claim, size_t max, char **data,
+                              size_t *len)
 {
     if (!claim) return -EINVAL;
     return sp_fsio_read_fd(claim->fd, max, data, len);
@@ -256,11 +264,14 @@ static int claim_end(sp_spool_queue_claim_t *claim, bool release)
     if (!claim || claim->fd < 0 || !claim->spool) return -EINVAL;
     int rc = 0;
     int sendfd = sp_spool_open_sub(claim->spool, SP_SPOOL_SENDING);
-    if (sendfd < 0) rc = sendfd;
+    if (sendfd < 0)
+        rc = sendfd;
     else if (release) {
         int readyfd = sp_spool_open_sub(claim->spool, SP_SPOOL_READY);
-        if (readyfd < 0) rc = readyfd;
-        else if (renameat(sendfd, claim->name, readyfd, claim->name) < 0) rc = -errno;
+        if (readyfd < 0)
+            rc = readyfd;
+        else if (renameat(sendfd, claim->name, readyfd, claim->name) < 0)
+            rc = -errno;
         if (readyfd >= 0) close(readyfd);
     } else if (unlinkat(sendfd, claim->name, 0) < 0) {
         rc = -errno;
@@ -274,8 +285,8 @@ static int claim_end(sp_spool_queue_claim_t *claim, bool release)
 int sp_spool_queue_claim_done(sp_spool_queue_claim_t *claim) { return claim_end(claim, false); }
 int sp_spool_queue_claim_release(sp_spool_queue_claim_t *claim) { return claim_end(claim, true); }
 
-int sp_spool_queue_enforce_cap(sp_spool_t *spool, unsigned long long max_bytes, sp_spool_queue_evict_fn fn,
-                         void *ctx)
+int sp_spool_queue_enforce_cap(sp_spool_t *spool, unsigned long long max_bytes,
+                               sp_spool_queue_evict_fn fn, void *ctx)
 {
     if (!spool) return -EINVAL;
     int readyfd = sp_spool_open_sub(spool, SP_SPOOL_READY);
@@ -289,7 +300,8 @@ int sp_spool_queue_enforce_cap(sp_spool_t *spool, unsigned long long max_bytes, 
     sp_fsio_names_t runs;
     if (sp_fsio_list(sp_spool_dirfd(spool), SP_SPOOL_RUN_PREFIX, &runs) == 0) {
         for (size_t i = 0; i < runs.n; i++) {
-            int rfd = openat(sp_spool_dirfd(spool), runs.v[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            int rfd = openat(sp_spool_dirfd(spool), runs.v[i],
+                             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (rfd < 0) continue;
             sp_fsio_add_sizes(rfd, SP_SPOOL_OPEN_PREFIX, &total);
             close(rfd);

@@ -32,7 +32,7 @@
 #include "mem.h"
 #include "spool_int.h"
 
-#define SP_SPOOL_RUN_NAME_TRIES 16    /* run-<pid>-<start>-<k> suffixes tried on a name clash */
+#define SP_SPOOL_RUN_NAME_TRIES    16 /* run-<pid>-<start>-<k> suffixes tried on a name clash */
 #define SP_SPOOL_STALE_TMP_SECONDS 60 /* a hidden temp run folder older than this is debris */
 
 struct sp_spool_run {
@@ -40,8 +40,8 @@ struct sp_spool_run {
     int dirfd;  /* the run folder (stays valid across its rename into place) */
     int lockfd; /* flock(LOCK_EX) held for the run's lifetime */
     char name[64];
-    int batch_fd;  /* the open batch being appended to, or -1 */
-    off_t batch_size; /* its length after the last complete record */
+    int batch_fd;             /* the open batch being appended to, or -1 */
+    off_t batch_size;         /* its length after the last complete record */
     char batch[NAME_MAX + 1]; /* its file name, open-<name> */
 };
 
@@ -112,7 +112,8 @@ int sp_spool_run_begin(sp_spool_t *spool, sp_spool_run_t **out)
             goto fail_free;
         }
     }
-    run->dirfd = openat(sp_spool_dirfd(spool), tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    run->dirfd =
+        openat(sp_spool_dirfd(spool), tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (run->dirfd < 0) {
         rc = -errno;
         goto fail_rmdir;
@@ -134,8 +135,8 @@ int sp_spool_run_begin(sp_spool_t *spool, sp_spool_run_t **out)
             snprintf(run->name, sizeof run->name, SP_SPOOL_RUN_PREFIX "%ld-%lld", (long)getpid(),
                      start);
         else
-            snprintf(run->name, sizeof run->name, SP_SPOOL_RUN_PREFIX "%ld-%lld-%d",
-                     (long)getpid(), start, k);
+            snprintf(run->name, sizeof run->name, SP_SPOOL_RUN_PREFIX "%ld-%lld-%d", (long)getpid(),
+                     start, k);
         /* rename(2) replaces an empty directory of that name: harmless, since a live run's
          * folder always holds its lock file. A non-empty one fails and we try the next. */
         if (renameat(sp_spool_dirfd(spool), tmp, sp_spool_dirfd(spool), run->name) == 0) break;
@@ -223,8 +224,8 @@ static int batch_close(sp_spool_run_t *run, bool sync)
 int sp_spool_run_append(sp_spool_run_t *run, const char *name, const void *data, size_t len)
 {
     char full[NAME_MAX + 1];
-    if (!run || !sp_spool_run_is_batch(name) || !open_name(full, sizeof full, name) || !data || !len ||
-        len > SP_BATCH_RECORD_MAX)
+    if (!run || !sp_spool_run_is_batch(name) || !open_name(full, sizeof full, name) || !data ||
+        !len || len > SP_BATCH_RECORD_MAX)
         return -EINVAL;
     if (run->batch_fd >= 0 && strcmp(run->batch, full) != 0) batch_close(run, true);
     if (run->batch_fd < 0) {
@@ -289,8 +290,10 @@ static int drain_run(int rfd, int readyfd)
     int moved = 0, err = 0;
     for (size_t i = 0; i < nm.n; i++) {
         int r = publish_at(rfd, readyfd, nm.v[i]);
-        if (r == 0) moved++;
-        else if (r != -ENOENT && !err) err = r; /* ENOENT: someone else moved it */
+        if (r == 0)
+            moved++;
+        else if (r != -ENOENT && !err)
+            err = r; /* ENOENT: someone else moved it */
     }
     sp_fsio_names_free(&nm);
     /* A temp file is a commit cut short (its process died, or failed mid-write). */
@@ -307,7 +310,8 @@ int sp_spool_run_end(sp_spool_run_t *run)
     batch_close(run, true); /* if its fsync fails, its records are still whole for readers */
     int rc = 0;
     int readyfd = sp_spool_open_sub(run->spool, SP_SPOOL_READY);
-    if (readyfd < 0) rc = readyfd;
+    if (readyfd < 0)
+        rc = readyfd;
     else {
         int r = drain_run(run->dirfd, readyfd);
         close(readyfd);
@@ -354,7 +358,8 @@ int sp_spool_run_adopt(sp_spool_t *spool, int readyfd, const char *name, bool hi
     rc = drain_run(rfd, readyfd);
     if (rc >= 0) {
         unlinkat(rfd, SP_SPOOL_LOCK_NAME, 0);
-        unlinkat(sp_spool_dirfd(spool), name, AT_REMOVEDIR); /* may race another adopter: harmless */
+        unlinkat(sp_spool_dirfd(spool), name,
+                 AT_REMOVEDIR); /* may race another adopter: harmless */
     }
 out:
     if (lockfd >= 0) close(lockfd);

@@ -24,8 +24,8 @@
 
 /* ---- the batch format: pure functions on caller buffers, any thread ---- */
 
-#define SP_BATCH_SUFFIX ".envelopes"
-#define SP_BATCH_HEADER "{\"sentryprof_envelopes\":1}\n"
+#define SP_BATCH_SUFFIX     ".envelopes"
+#define SP_BATCH_HEADER     "{\"sentryprof_envelopes\":1}\n"
 #define SP_BATCH_RECORD_MAX (64u << 20) /* a length above this is garbage, not a record */
 
 /* True when name ends in SP_BATCH_SUFFIX. */

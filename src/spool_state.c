@@ -30,24 +30,22 @@
 #include "mem.h"
 #include "spool_int.h"
 
-#define SP_SPOOL_STATE_NAME "state.json"
-#define SP_SPOOL_STATE_LOCK_NAME "state.json.lock"
+#define SP_SPOOL_STATE_NAME         "state.json"
+#define SP_SPOOL_STATE_LOCK_NAME    "state.json.lock"
 #define SP_SPOOL_STATE_LOCK_WAIT_MS 2000 /* longest wait for state.json.lock */
 #define SP_SPOOL_STATE_LOCK_POLL_MS 5
-#define SP_SPOOL_STATE_MAX (1u << 20)  /* a larger state.json is ignored (read as empty) */
-#define SP_SPOOL_STATE_MAX_DISCARDS 64 /* distinct (reason, category) pairs kept */
+#define SP_SPOOL_STATE_MAX          (1u << 20) /* a larger state.json is ignored (read as empty) */
+#define SP_SPOOL_STATE_MAX_DISCARDS 64         /* distinct (reason, category) pairs kept */
 
-static json_t *state_new(void)
-{
-    return json_pack("{s:i}", "version", SP_SPOOL_STATE_VERSION);
-}
+static json_t *state_new(void) { return json_pack("{s:i}", "version", SP_SPOOL_STATE_VERSION); }
 
 /* Reads state.json; anything missing, too large or malformed reads as a fresh state. */
 static int state_load(sp_spool_t *spool, json_t **out)
 {
     *out = NULL;
     json_t *st = NULL;
-    int fd = openat(sp_spool_dirfd(spool), SP_SPOOL_STATE_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    int fd = openat(sp_spool_dirfd(spool), SP_SPOOL_STATE_NAME,
+                    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd >= 0) {
         struct stat sb;
         if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0 &&
@@ -120,9 +118,13 @@ int sp_spool_state_update(sp_spool_t *spool, sp_spool_state_fn fn, void *ctx)
         if (rc > 0) {
             size_t len;
             char *buf = sp_json_dump(st, JSON_COMPACT | JSON_SORT_KEYS, &len);
-            if (!buf) rc = -ENOMEM;
-            else if (len > SP_SPOOL_STATE_MAX) rc = -EFBIG; /* would not be read back */
-            else rc = sp_spool_write_at(spool, sp_spool_dirfd(spool), SP_SPOOL_STATE_NAME, buf, len, true);
+            if (!buf)
+                rc = -ENOMEM;
+            else if (len > SP_SPOOL_STATE_MAX)
+                rc = -EFBIG; /* would not be read back */
+            else
+                rc = sp_spool_write_at(spool, sp_spool_dirfd(spool), SP_SPOOL_STATE_NAME, buf, len,
+                                       true);
             sp_mem_free(buf);
         }
     }
@@ -139,7 +141,8 @@ int sp_spool_state_discard_add(json_t *state, const char *reason, const char *ca
     if (quantity == 0) return 0;
     json_t *arr = json_object_get(state, "discards");
     if (!json_is_array(arr)) {
-        if (!(arr = json_array()) || json_object_set_new(state, "discards", arr) < 0) return -ENOMEM;
+        if (!(arr = json_array()) || json_object_set_new(state, "discards", arr) < 0)
+            return -ENOMEM;
     }
     size_t i;
     json_t *d;

@@ -32,6 +32,7 @@ typedef struct {
     uint64_t inserted;   /* of named: a leaf's JS function put back under a builtin */
     uint64_t reads;      /* heap reads (syscalls) */
     uint64_t cache_hits;
+    uint64_t samples, ns; /* samples rewritten, and the agent thread's time spent on them */
 } sp_v8decode_stats_t;
 
 /* Reads the layout from the running executable and turns on the handler-side capture.

@@ -11,8 +11,8 @@ void sp_v8frames_capture(sp_sample_t *s, unsigned k, uintptr_t fp, uintptr_t lo,
     if (!atomic_load_explicit(&sp_v8_frame_layout.on, memory_order_acquire)) return;
     if (s->nv8 >= SP_V8_MAX_FRAMES || k >= SP_MAX_FRAMES || (fp & 7)) return;
     /* fp + lowest must not wrap and the whole slot range must lie on the stack. */
-    if (fp < lo || fp + (uintptr_t)(intptr_t)l->lowest < lo || fp + (uintptr_t)(intptr_t)l->lowest > fp ||
-        fp + (uintptr_t)(intptr_t)l->highest + 8 > hi)
+    if (fp < lo || fp + (uintptr_t)(intptr_t)l->lowest < lo ||
+        fp + (uintptr_t)(intptr_t)l->lowest > fp || fp + (uintptr_t)(intptr_t)l->highest + 8 > hi)
         return;
     uint64_t fn = *(const uint64_t *)(fp + (uintptr_t)(intptr_t)l->off_function);
     uint64_t bca = *(const uint64_t *)(fp + (uintptr_t)(intptr_t)l->off_bytecode_array);

@@ -17,7 +17,7 @@
 typedef struct {
     _Atomic int on;
     int32_t off_function, off_bytecode_array, off_bytecode_offset; /* fp-relative, < 0 */
-    int32_t lowest, highest; /* the slot range [fp+lowest, fp+highest+8) */
+    int32_t lowest, highest;          /* the slot range [fp+lowest, fp+highest+8) */
     uint64_t heap_tag_mask, heap_tag; /* tagged pointer: (w & mask) == tag */
     uint64_t smi_zero_mask;           /* Smi: (w & mask) == 0 (tag and the 32 low bits) */
 } sp_v8_frame_layout_t;

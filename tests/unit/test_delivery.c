@@ -19,17 +19,18 @@
 
 #include "delivery.h"
 #include "delivery_state.h"
+#include "delivery_text.h"
 #include "envelope.h"
 #include "mem.h"
 #include "spool_run.h"
 #include "spool_state.h"
 #include "unit.h"
 
-#define PATHBUF 512
+#define PATHBUF      512
 #define MAX_REQUESTS 32
 
 static char base[256]; /* this test's scratch directory */
-static char dir[280]; /* the spool in it */
+static char dir[280];  /* the spool in it */
 
 /* ---- the scripted Sentry and the captured output ---- */
 
@@ -41,10 +42,10 @@ typedef struct {
 static struct {
     const answer_t *script; /* answers in order; past the end: 200 */
     size_t n_script;
-    size_t n;               /* requests seen */
+    size_t n; /* requests seen */
     char *bodies[MAX_REQUESTS];
-    char said[8192];        /* the lines for the user, each ending in '\n' */
-    char status[4096];      /* "<cause>|" for each status line */
+    char said[8192];   /* the lines for the user, each ending in '\n' */
+    char status[4096]; /* "<cause>|" for each status line */
 } fake;
 
 static int fake_send(void *ctx, const sp_transport_request_t *req, const char *envelope, size_t len,
@@ -124,13 +125,21 @@ static sp_delivery_t *start(sp_delivery_t *d)
     return d;
 }
 
+static double real_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void finish(sp_delivery_t *d) { sp_spool_close(d->spool); }
 
 /* An envelope with one item of the given type, told apart by its event id. */
 static char *envelope(const char *id, const char *type)
 {
     char *s = NULL;
-    ck_assert_int_ge(asprintf(&s, "{\"event_id\":\"%s\"}\n{\"type\":\"%s\"}\n{\"n\":1}\n", id, type), 0);
+    ck_assert_int_ge(
+        asprintf(&s, "{\"event_id\":\"%s\"}\n{\"type\":\"%s\"}\n{\"n\":1}\n", id, type), 0);
     return s;
 }
 
@@ -155,7 +164,8 @@ static void put_envelope(const char *name, const char *id, const char *type)
 }
 
 /* A batch file holding one envelope per id (all of type type); torn: a cut record after them. */
-static void put_batch(const char *name, const char *const *ids, size_t n, const char *type, bool torn)
+static void put_batch(const char *name, const char *const *ids, size_t n, const char *type,
+                      bool torn)
 {
     char buf[4096];
     size_t o = (size_t)snprintf(buf, sizeof buf, "%s", SP_BATCH_HEADER);
@@ -261,15 +271,21 @@ START_TEST(cursor_skips_released)
     static const answer_t ans[] = {{429, "60:transaction:key", NULL}};
     script(ans, 1);
     sp_delivery_t d;
-    sp_delivery_pass(start(&d));
+    start(&d);
+    double t0 = real_now();
+    sp_delivery_pass(&d);
+    double t1 = real_now();
     /* a: 429 for transactions, released; b goes; c is held without a request */
     ck_assert_uint_eq(fake.n, 2);
     expect_sent(0, "a");
     expect_sent(1, "b");
     ck_assert_uint_eq(d.sent, 1);
-    ck_assert(in_ready("100-a.envelope") && in_ready("300-c.envelope") && !in_ready("200-b.envelope"));
-    double now = (double)time(NULL);
-    ck_assert_msg(d.wake > now + 50 && d.wake < now + 70, "wake in ~60 s, saw %+.1f s", d.wake - now);
+    ck_assert(in_ready("100-a.envelope") && in_ready("300-c.envelope") &&
+              !in_ready("200-b.envelope"));
+    /* the limit runs 60 s from the answer (stored in whole seconds: 1 s of slack) */
+    ck_assert_msg(d.wake >= t0 + 59 && d.wake <= t1 + 61,
+                  "wake 60 s after the 429 ([%.1f, %.1f] s after the pass began), saw %.1f s", 59.0,
+                  t1 - t0 + 61, d.wake - t0);
     ck_assert(!d.stop);
     ck_assert_ptr_nonnull(strstr(fake.status, "rate-limit|"));
     finish(&d);
@@ -386,8 +402,10 @@ START_TEST(permanent_4xx_discarded)
     ck_assert_uint_eq(d.dropped, 2);
     ck_assert_uint_eq(d.sent, 0);
     ck_assert_int_eq(count_ready(), 0); /* dropped: Sentry will never take them */
-    ck_assert_ptr_nonnull(strstr(fake.said, "ready/100-a.envelope: Sentry refused it (HTTP 400: refused); dropped\n"));
-    ck_assert_ptr_nonnull(strstr(fake.said, "ready/200-b.envelope: Sentry refused it (HTTP 401: refused); dropped\n"));
+    ck_assert_ptr_nonnull(strstr(
+        fake.said, "ready/100-a.envelope: Sentry refused it (HTTP 400: refused); dropped\n"));
+    ck_assert_ptr_nonnull(strstr(
+        fake.said, "ready/200-b.envelope: Sentry refused it (HTTP 401: refused); dropped\n"));
     ck_assert_str_eq(fake.status, "http-4xx|http-401|");
     /* b carried a's discard (refused: put back); then the report went on its own */
     ck_assert_uint_eq(fake.n, 3);
@@ -438,7 +456,8 @@ START_TEST(rate_limited_category_held)
     expect_sent(0, "b");
     ck_assert(in_ready("100-a.envelope")); /* kept, never dropped */
     ck_assert_uint_eq(d.dropped, 0);
-    ck_assert_msg(d.wake > now + 90 && d.wake < now + 110, "wake in ~100 s, saw %+.1f s", d.wake - now);
+    ck_assert_msg(d.wake > now + 90 && d.wake < now + 110, "wake in ~100 s, saw %+.1f s",
+                  d.wake - now);
     ck_assert_str_eq(fake.said, "");
     finish(&d);
 }
@@ -451,19 +470,56 @@ START_TEST(retry_backs_off_and_stops)
     static const answer_t ans[] = {{503, NULL, NULL}};
     script(ans, 1);
     sp_delivery_t d;
-    sp_delivery_pass(start(&d));
+    start(&d);
+    double t0 = real_now();
+    sp_delivery_pass(&d);
+    double t1 = real_now();
     ck_assert_uint_eq(fake.n, 1);
     ck_assert(d.stop);
     ck_assert_int_eq(count_ready(), 2);
-    ck_assert_ptr_nonnull(strstr(fake.said, "ready/100-a.envelope: HTTP 503 from Sentry; will retry\n"));
+    ck_assert_ptr_nonnull(
+        strstr(fake.said, "ready/100-a.envelope: HTTP 503 from Sentry; will retry\n"));
     ck_assert_str_eq(fake.status, "http-retry|");
-    double now = (double)time(NULL);
-    ck_assert_msg(d.wake > now && d.wake < now + SP_BACKOFF_BASE_SECONDS + 1, "backoff wake %+.1f s",
-                  d.wake - now);
-    /* the backoff is shared: the next pass sends nothing before it ends */
+    /* first failure: half to all of the base delay after the answer (bounds from the clock
+     * around the pass, so a slow machine cannot break them) */
+    ck_assert_msg(d.wake >= t0 + SP_BACKOFF_BASE_SECONDS / 2 &&
+                      d.wake <= t1 + SP_BACKOFF_BASE_SECONDS,
+                  "backoff wake in [%.2f, %.2f] s after the pass began, saw %.2f s",
+                  SP_BACKOFF_BASE_SECONDS / 2, t1 - t0 + SP_BACKOFF_BASE_SECONDS, d.wake - t0);
+    json_t *st = NULL;
+    sp_ratelimit_t rl;
+    ck_assert_int_eq(sp_spool_state_read(d.spool, &st), 0);
+    sp_delivery_state_limits(st, d.dsn_key, &rl);
+    json_decref(st);
+    ck_assert_uint_eq(rl.backoff_attempts, 1); /* shared through state.json */
+    finish(&d);
+}
+END_TEST
+
+/* A backoff another uploader started holds this one: no request, the pass stops. */
+START_TEST(shared_backoff_holds_pass)
+{
+    put_envelope("100-a.envelope", "a", "transaction");
+    sp_delivery_t d;
+    start(&d);
+    double now = real_now();
+    sp_ratelimit_t rl;
+    sp_ratelimit_init(&rl);
+    rl.backoff_until = now + 100;
+    rl.backoff_attempts = 3;
+    json_t *st = json_object(), *dsns = json_object(), *ds = json_object();
+    ck_assert_int_eq(sp_ratelimit_store(&rl, ds, now), 0);
+    json_object_set_new(dsns, d.dsn_key, ds);
+    json_object_set_new(st, SP_DELIVERY_STATE_DSNS, dsns);
+    ck_assert_int_eq(sp_spool_state_update(d.spool, merge_state, st), 0);
+    json_decref(st);
+
     sp_delivery_pass(&d);
-    ck_assert_uint_eq(fake.n, 1);
+    ck_assert_uint_eq(fake.n, 0);
     ck_assert(d.stop);
+    ck_assert(in_ready("100-a.envelope"));
+    ck_assert_msg(d.wake > now + 99 && d.wake < now + 101, "wake in 100 s, saw %+.1f s",
+                  d.wake - now);
     finish(&d);
 }
 END_TEST
@@ -511,8 +567,12 @@ START_TEST(answer_updates_state)
     tx.n[SP_RL_TRANSACTION] = 2;
     sp_transport_response_t resp = {.status = 429};
     snprintf(resp.rate_limits, sizeof resp.rate_limits, "30:metric_bucket:key");
-    sp_delivery_answer_t a = {.dsn_key = "k1", .resp = &resp, .outcome = SP_SEND_RATE_LIMITED,
-                              .cats = &tx, .now = 1000, .jitter = 0.5};
+    sp_delivery_answer_t a = {.dsn_key = "k1",
+                              .resp = &resp,
+                              .outcome = SP_SEND_RATE_LIMITED,
+                              .cats = &tx,
+                              .now = 1000,
+                              .jitter = 0.5};
     ck_assert_int_eq(sp_delivery_state_answer(st, &a), 1);
     ck_assert_msg(a.rl.until[SP_RL_TRANSACTION] == 1000 + SP_RATELIMIT_DEFAULT_SECONDS,
                   "transactions held until %.0f, saw %.0f", 1000 + SP_RATELIMIT_DEFAULT_SECONDS,
@@ -524,15 +584,23 @@ START_TEST(answer_updates_state)
     ck_assert(sp_delivery_state_held_until(&rl, &tx, 1001) == 0);
 
     resp = (sp_transport_response_t){.status = 503};
-    a = (sp_delivery_answer_t){.dsn_key = "k1", .resp = &resp, .outcome = SP_SEND_RETRY,
-                               .cats = &tx, .now = 1001, .jitter = 0.5};
+    a = (sp_delivery_answer_t){.dsn_key = "k1",
+                               .resp = &resp,
+                               .outcome = SP_SEND_RETRY,
+                               .cats = &tx,
+                               .now = 1001,
+                               .jitter = 0.5};
     ck_assert_int_eq(sp_delivery_state_answer(st, &a), 1);
     ck_assert_uint_eq(a.rl.backoff_attempts, 1);
     ck_assert(a.rl.backoff_until > 1001);
 
     resp = (sp_transport_response_t){.status = 400};
-    a = (sp_delivery_answer_t){.dsn_key = "k1", .resp = &resp, .outcome = SP_SEND_DROP,
-                               .cats = &tx, .now = 1002, .jitter = 0.5};
+    a = (sp_delivery_answer_t){.dsn_key = "k1",
+                               .resp = &resp,
+                               .outcome = SP_SEND_DROP,
+                               .cats = &tx,
+                               .now = 1002,
+                               .jitter = 0.5};
     ck_assert_int_eq(sp_delivery_state_answer(st, &a), 1);
     json_t *d0 = json_array_get(json_object_get(st, "discards"), 0);
     ck_assert_str_eq(json_string_value(json_object_get(d0, "reason")), "send_error");
@@ -540,12 +608,61 @@ START_TEST(answer_updates_state)
     ck_assert_int_eq(json_integer_value(json_object_get(d0, "quantity")), 2);
 
     resp = (sp_transport_response_t){.status = 200};
-    a = (sp_delivery_answer_t){.dsn_key = "k1", .resp = &resp, .outcome = SP_SEND_OK,
-                               .cats = &tx, .now = 1003, .jitter = 0.5};
+    a = (sp_delivery_answer_t){.dsn_key = "k1",
+                               .resp = &resp,
+                               .outcome = SP_SEND_OK,
+                               .cats = &tx,
+                               .now = 1003,
+                               .jitter = 0.5};
     ck_assert_int_eq(sp_delivery_state_answer(st, &a), 1); /* the backoff ends */
     ck_assert_uint_eq(a.rl.backoff_attempts, 0);
     ck_assert_int_eq(sp_delivery_state_answer(st, &a), 0); /* nothing left to change */
     json_decref(st);
+}
+END_TEST
+
+/* The status lines the profiled process's uploader thread prints once per cause. */
+START_TEST(failure_text)
+{
+    sp_dsn_t dsn;
+    char why[64];
+    ck_assert_int_eq(sp_dsn_parse("https://k@o1.example.com:8443/7", &dsn, why, sizeof why), 0);
+    sp_delivery_cats_t tx = {{0}};
+    tx.n[SP_RL_TRANSACTION] = 1;
+    sp_ratelimit_t rl;
+    sp_ratelimit_init(&rl);
+    sp_delivery_text_t t;
+    sp_transport_response_t resp = {.status = 200};
+    ck_assert_int_eq(sp_delivery_text_failure(&dsn, "/s", 0, &resp, SP_SEND_OK, &tx, &rl, 0, &t),
+                     0);
+
+    resp = (sp_transport_response_t){.status = 401};
+    snprintf(resp.message, sizeof resp.message, "bad key \n");
+    ck_assert_int_eq(sp_delivery_text_failure(&dsn, "/s", 0, &resp, SP_SEND_DROP, &tx, &rl, 0, &t),
+                     1);
+    ck_assert_str_eq(t.cause, "http-401");
+    ck_assert_str_eq(t.text,
+                     "Sentry at o1.example.com:8443 refused the upload: HTTP 401 (bad key): "
+                     "the public key in SENTRY_DSN is wrong or disabled; refused profiles "
+                     "are dropped");
+
+    resp = (sp_transport_response_t){.status = 0};
+    snprintf(resp.message, sizeof resp.message, "Connection refused");
+    ck_assert_int_eq(
+        sp_delivery_text_failure(&dsn, "/s", -ECONNREFUSED, &resp, SP_SEND_RETRY, &tx, &rl, 0, &t),
+        1);
+    ck_assert_str_eq(t.cause, "connect");
+    ck_assert_str_eq(t.text, "cannot reach Sentry at o1.example.com:8443 (Connection refused); "
+                             "profiles are kept in /s and sent when it answers");
+
+    rl.until[SP_RL_TRANSACTION] = 86400 + 3600; /* 1970-01-02 01:00:00 UTC */
+    resp = (sp_transport_response_t){.status = 429};
+    ck_assert_int_eq(
+        sp_delivery_text_failure(&dsn, "/s", 0, &resp, SP_SEND_RATE_LIMITED, &tx, &rl, 86400, &t),
+        1);
+    ck_assert_str_eq(t.cause, "rate-limit");
+    ck_assert_str_eq(t.text, "Sentry at o1.example.com:8443 rate-limits transaction until "
+                             "1970-01-02 01:00:00 UTC; profiles are kept in /s and sent then");
 }
 END_TEST
 
@@ -567,8 +684,10 @@ SP_UNIT_SUITE(delivery)
     tcase_add_test(tc, discards_kept_when_unsent);
     tcase_add_test(tc, rate_limited_category_held);
     tcase_add_test(tc, retry_backs_off_and_stops);
+    tcase_add_test(tc, shared_backoff_holds_pass);
     tcase_add_test(tc, held_until_and_categories);
     tcase_add_test(tc, answer_updates_state);
+    tcase_add_test(tc, failure_text);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -12,23 +12,41 @@ static const struct {
     const char *name;
     int64_t value;
 } consts[] = {
-    {"v8dbg_off_fp_function", -16}, {"v8dbg_off_fp_bytecode_array", -32}, {"v8dbg_off_fp_bytecode_offset", -40},
-    {"v8dbg_SmiShiftSize", 31}, {"v8dbg_HeapObjectTag", 1}, {"v8dbg_HeapObjectTagMask", 3},
-    {"v8dbg_class_HeapObject__map__Map", 0}, {"v8dbg_class_Map__instance_type__uint16_t", 12},
+    {"v8dbg_off_fp_function", -16},
+    {"v8dbg_off_fp_bytecode_array", -32},
+    {"v8dbg_off_fp_bytecode_offset", -40},
+    {"v8dbg_SmiShiftSize", 31},
+    {"v8dbg_HeapObjectTag", 1},
+    {"v8dbg_HeapObjectTagMask", 3},
+    {"v8dbg_class_HeapObject__map__Map", 0},
+    {"v8dbg_class_Map__instance_type__uint16_t", 12},
     {"v8dbg_class_JSFunction__shared__SharedFunctionInfo", 24},
     {"v8dbg_class_SharedFunctionInfo__name_or_scope_info__Tagged_NameOrScopeInfoT_", 16},
-    {"v8dbg_class_SharedFunctionInfo__script__Tagged_HeapObject_", 32}, {"v8dbg_class_Script__name__Object", 16},
-    {"v8dbg_class_Script__line_ends__Object", 56}, {"v8dbg_class_FixedArrayBase__length__SMI", 8},
-    {"v8dbg_class_FixedArray__data__uintptr_t", 16}, {"v8dbg_class_String__length__int32_t", 12},
-    {"v8dbg_class_SeqOneByteString__chars__char", 16}, {"v8dbg_class_SeqTwoByteString__chars__char", 16},
-    {"v8dbg_class_ConsString__first__String", 16}, {"v8dbg_class_ConsString__second__String", 24},
-    {"v8dbg_class_ThinString__actual__String", 16}, {"v8dbg_FirstNonstringType", 128},
-    {"v8dbg_StringRepresentationMask", 7}, {"v8dbg_StringEncodingMask", 8}, {"v8dbg_SeqStringTag", 0},
-    {"v8dbg_ConsStringTag", 1}, {"v8dbg_ThinStringTag", 5}, {"v8dbg_OneByteStringTag", 8},
+    {"v8dbg_class_SharedFunctionInfo__script__Tagged_HeapObject_", 32},
+    {"v8dbg_class_Script__name__Object", 16},
+    {"v8dbg_class_Script__line_ends__Object", 56},
+    {"v8dbg_class_FixedArrayBase__length__SMI", 8},
+    {"v8dbg_class_FixedArray__data__uintptr_t", 16},
+    {"v8dbg_class_String__length__int32_t", 12},
+    {"v8dbg_class_SeqOneByteString__chars__char", 16},
+    {"v8dbg_class_SeqTwoByteString__chars__char", 16},
+    {"v8dbg_class_ConsString__first__String", 16},
+    {"v8dbg_class_ConsString__second__String", 24},
+    {"v8dbg_class_ThinString__actual__String", 16},
+    {"v8dbg_FirstNonstringType", 128},
+    {"v8dbg_StringRepresentationMask", 7},
+    {"v8dbg_StringEncodingMask", 8},
+    {"v8dbg_SeqStringTag", 0},
+    {"v8dbg_ConsStringTag", 1},
+    {"v8dbg_ThinStringTag", 5},
+    {"v8dbg_OneByteStringTag", 8},
     {"v8dbg_type_SharedFunctionInfo__SHARED_FUNCTION_INFO_TYPE", 262},
-    {"v8dbg_type_BytecodeArray__BYTECODE_ARRAY_TYPE", 191}, {"v8dbg_type_ScopeInfo__SCOPE_INFO_TYPE", 261},
-    {"v8dbg_type_Script__SCRIPT_TYPE", 167}, {"v8dbg_type_FixedArray__FIXED_ARRAY_TYPE", 175},
-    {"v8dbg_scopeinfo_idx_first_vars", 5}, {"v8dbg_scopeinfo_idx_ncontextlocals", 2},
+    {"v8dbg_type_BytecodeArray__BYTECODE_ARRAY_TYPE", 191},
+    {"v8dbg_type_ScopeInfo__SCOPE_INFO_TYPE", 261},
+    {"v8dbg_type_Script__SCRIPT_TYPE", 167},
+    {"v8dbg_type_FixedArray__FIXED_ARRAY_TYPE", 175},
+    {"v8dbg_scopeinfo_idx_first_vars", 5},
+    {"v8dbg_scopeinfo_idx_ncontextlocals", 2},
 };
 static bool no_smi_shift;
 
@@ -203,9 +221,9 @@ START_TEST(test_wrong_types_name_nothing)
     uint64_t fn, bca;
     sp_v8fn_t v;
     function(str("f"), script("/a.js", (int[]){9}, 1), &fn, &bca);
-    ck_assert(!sp_v8decode_frame(fn, fn, smi(0), &v));         /* not a BytecodeArray */
-    ck_assert(!sp_v8decode_frame(bca, bca, smi(0), &v));       /* not a JSFunction -> SFI */
-    ck_assert(!sp_v8decode_frame(fn, bca, fn, &v));            /* offset not a Smi */
+    ck_assert(!sp_v8decode_frame(fn, fn, smi(0), &v));   /* not a BytecodeArray */
+    ck_assert(!sp_v8decode_frame(bca, bca, smi(0), &v)); /* not a JSFunction -> SFI */
+    ck_assert(!sp_v8decode_frame(fn, bca, fn, &v));      /* offset not a Smi */
     sfi_obj[4] = str("not a script");
     ck_assert(!sp_v8decode_frame(fn, bca, smi(0), &v));
 }
