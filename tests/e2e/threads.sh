@@ -7,9 +7,11 @@ need_node
 Q="$top_srcdir/tests/e2e/profile-query.js"
 jqn() { "$NODE" -e "const f=JSON.parse(process.argv[1]); console.log($2)" "$1"; }
 
-# -- main + two workers, each its own thread_id with its own hot function
+# -- main + two workers, each its own thread_id with its own hot function. CPU clock: the
+# shares below are of CPU time; on the wall clock a loaded machine adds idle samples (the
+# main thread waiting seconds for the workers' exit events) to the main thread.
 spool="$WORK/workers"
-out=$(SENTRYPROF_SPOOL_DIR=$spool LD_PRELOAD=$SP_LIB "$NODE" "$APPS/workers.js" 2 2>"$WORK/err")
+out=$(SENTRYPROF_CLOCK=cpu SENTRYPROF_SPOOL_DIR=$spool LD_PRELOAD=$SP_LIB "$NODE" "$APPS/workers.js" 2 2>"$WORK/err")
 check "workers app output unchanged" test "$out" = "workers done"
 check "no stderr" test ! -s "$WORK/err"
 check "profile valid" "$NODE" "$VALIDATE" $(spool_files "$spool")
