@@ -1,0 +1,90 @@
+/* v8heap: reading V8's heap from outside V8, without ever faulting. Owns the object layout
+ * node exports (the v8dbg_* postmortem constants), the fault-proof reads (process_vm_readv
+ * on our own pid, /proc/self/mem where that is refused), object types through their maps,
+ * and strings. Agent thread only, except sp_v8heap_init (library load, before sampling).
+ * v8decode builds on it to name interpreted frames. */
+#ifndef SP_V8HEAP_H
+#define SP_V8HEAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+/* Offsets (bytes into an object, from its tagged address minus the tag), instance types and
+ * string tags, as node's v8dbg_* constants give them. */
+typedef struct {
+    int64_t map, map_instance_type, fn_shared, sfi_nosi, sfi_script, script_name, script_line_ends;
+    int64_t fa_length, fa_data, str_length, seq1_chars, seq2_chars, cons_first, cons_second,
+        thin_actual, sliced_parent, sliced_offset;
+    int64_t first_nonstring, repr_mask, enc_mask, seq_tag, cons_tag, thin_tag, sliced_tag,
+        one_byte_tag;
+    int64_t t_sfi, t_bytecode, t_scope_info, t_script, t_fixed_array;
+    int64_t si_first_vars, si_ncl;
+    int64_t heap_tag, heap_tag_mask;
+    int smi_shift; /* a Smi's value sits above this many low bits */
+} sp_v8heap_layout_t;
+
+/* Written once by sp_v8heap_init; read-only afterwards. */
+extern sp_v8heap_layout_t sp_v8heap_layout;
+
+/* The fp-relative slots of an interpreted frame (negative byte offsets). */
+typedef struct {
+    int64_t function, bytecode_array, bytecode_offset;
+} sp_v8heap_frame_slots_t;
+
+static inline bool sp_v8heap_is_heap(uint64_t w)
+{
+    return (w & (uint64_t)sp_v8heap_layout.heap_tag_mask) == (uint64_t)sp_v8heap_layout.heap_tag &&
+           w > 4096;
+}
+static inline bool sp_v8heap_is_smi(uint64_t w)
+{
+    return (w & ((1ull << sp_v8heap_layout.smi_shift) - 1)) == 0;
+}
+static inline int64_t sp_v8heap_smi(uint64_t w) { return (int64_t)w >> sp_v8heap_layout.smi_shift; }
+/* The untagged address of a tagged heap pointer. */
+static inline uint64_t sp_v8heap_obj(uint64_t tagged)
+{
+    return tagged - (uint64_t)sp_v8heap_layout.heap_tag;
+}
+
+/* Reads n (<= 4) ranges in one system call: all of them, or false. Never faults. */
+bool sp_v8heap_readv(const uint64_t *addr, void *const *buf, const size_t *len, int n);
+bool sp_v8heap_read(uint64_t addr, void *buf, size_t len);
+/* Many ranges in one process_vm_readv: true when all were read; false (nothing trusted)
+ * otherwise, and always where process_vm_readv is refused (callers then read one by one). */
+bool sp_v8heap_read_iov(const struct iovec *local, const struct iovec *remote, size_t n,
+                        size_t total);
+/* The word at byte offset off of the tagged object. */
+bool sp_v8heap_word(uint64_t tagged, int64_t off, uint64_t *w);
+
+/* The instance type a map says, or -1 (memoized per map: see v8heap.c). */
+int sp_v8heap_map_type(uint64_t map);
+/* The instance type of a tagged heap object (its map's), or -1. */
+int sp_v8heap_type_of(uint64_t tagged);
+static inline bool sp_v8heap_is_string_type(int t)
+{
+    return t >= 0 && t < sp_v8heap_layout.first_nonstring;
+}
+/* A V8 string (sequential, cons, thin or sliced; not external) as UTF-8 in sp_mem memory,
+ * or NULL (unreadable, not a string, longer than SP_V8HEAP_STRING_MAX characters). */
+#define SP_V8HEAP_STRING_MAX 512
+char *sp_v8heap_string_dup(uint64_t s);
+
+/* Reads the layout from get (name -> value; false when the constant does not exist) and
+ * the interpreted frame's slots into *slots. false, with one debug line saying why, when a
+ * constant is missing or the layout is one this reader does not know (pointer
+ * compression). */
+bool sp_v8heap_init(bool (*get)(const char *name, int64_t *value), sp_v8heap_frame_slots_t *slots);
+
+/* The constants of the running executable (dlsym), for sp_v8heap_init. */
+bool sp_v8heap_dlsym_get(const char *name, int64_t *value);
+
+/* Heap reads so far (system calls). */
+uint64_t sp_v8heap_reads(void);
+
+/* Forgets the layout and closes /proc/self/mem (tests; library unload). */
+void sp_v8heap_reset(void);
+
+#endif
