@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# The modules of src/ include each other without a cycle (issue #16: one-way data flow).
-# A module is foo.c + foo.h (foo_int.h counts as foo); an edge is an #include "bar.h" in
-# any of its files. tsort finds the cycles; each is printed with the files that make it.
+# The modules of src/ include each other without a cycle and without an edge up the layers
+# (issue #16: one-way data flow). A module is foo.c + foo.h (foo_int.h counts as foo); an
+# edge is an #include "bar.h" in any of its files. tsort finds the cycles; each is printed
+# with the files that make it. Then every module has a layer below, and may include only
+# modules of its own layer or lower ones: a new module goes into a layer here, and an
+# include up the layers fails with the file that makes it.
 . "$(dirname "$0")/e2e/lib.sh"
 src="$top_srcdir/src"
 module() { local b=${1##*/}; b=${b%.[ch]}; echo "${b%_int}"; }
@@ -27,4 +30,44 @@ else
         grep "^$a $b " "$edges" | cut -d' ' -f3 | sed 's/^/#   /'
     done; done
 fi
+# The layers, bottom up, along sampler -> unwind -> ring -> agent -> symbolize -> frames ->
+# session -> profile -> envelope -> spool -> uploader -> upload child (docs: CONTRIBUTING.md).
+declare -A layer=(
+    # leaves: no pipeline knowledge
+    [clock]=0 [json]=0 [mem]=0 [log]=0 [ids]=0 [glibc_floor]=0 [intern]=0 [stats]=0
+    # the process's settings and the run-here decision
+    [dsn]=1 [nodeargs]=1 [config]=1 [select]=1 [fatal]=1
+    # the signal path and what registers threads for it
+    [ring]=2 [v8frames]=2 [unwind]=2 [sampler]=2 [handler]=2 [txn]=2
+    # symbol sources, V8's heap, the frame type and table
+    [procmaps]=3 [mapfile]=3 [perfmap]=3 [v8names]=3 [elfsym]=3 [v8heap]=3 [frames]=3
+    [symbolize]=4
+    [v8decode]=5
+    # profiles in flight, then the stage that turns raw stacks into their frames
+    [session]=6 [debugid]=6
+    [resolve]=7
+    [profile]=8 [envelope]=8
+    [fsio]=9 [spool]=9 [spool_run]=9 [spool_queue]=9 [spool_state]=9 [uploader]=9
+    [outbox]=10 [ratelimit]=10 [transport]=10
+    [txnprof]=11 [delivery_state]=11 [delivery_text]=11
+    # the orchestrators: the agent thread, the upload policy
+    [agent]=12 [delivery]=12
+)
+up=0
+for m in $(cut -d' ' -f1 "$WORK/pairs" | sort -u); do
+    if [ -z "${layer[$m]:-}" ]; then
+        not_ok "module $m has no layer in tests/check-include-graph.sh (expected every module of src/ in one)"
+        up=1
+    fi
+done
+while read -r from to where; do
+    [ -n "$where" ] || continue
+    [ -n "${layer[$from]:-}" ] && [ -n "${layer[$to]:-}" ] || continue
+    if [ "${layer[$to]}" -gt "${layer[$from]}" ]; then
+        echo "#   $where: $from (layer ${layer[$from]}) includes $to (layer ${layer[$to]})"
+        up=1
+    fi
+done <"$edges"
+if [ "$up" = 0 ]; then ok "every include goes down the layers (or within one)"
+else not_ok "includes up the layers (listed above; expected none)"; fi
 finish
