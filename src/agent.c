@@ -441,7 +441,10 @@ int sp_agent_start(const sp_agent_opts_t *opts)
     agent.frames = sp_frames_new();
     agent.resolver = agent.sym && agent.frames ? sp_resolver_new(agent.sym, agent.frames) : NULL;
     if (!agent.resolver) return -ENOMEM;
-    sp_v8decode_init(); /* before the first sample: the handler reads its layout */
+    /* before the first sample: the handler reads its layout. Off: frames as before the
+     * decoder (interpreted ones stay the trampoline), no heap reads at all. */
+    if (opts->cfg->v8_frames) sp_v8decode_init();
+    else SP_DEBUG("v8 frames: off (%s=false)", SP_ENV_V8_FRAMES);
     agent.last_commit_ns = mono_ns();
 
     pthread_condattr_t ca;

@@ -306,6 +306,7 @@ void sp_config_load_engine(sp_config_t *cfg)
     cfg->chunk_seconds = env_int(SP_ENV_CHUNK_SECONDS, 60, 1, 60);
     cfg->commit_seconds = env_int(SP_ENV_COMMIT_SECONDS, 5, 1, 60);
     cfg->keep_perf_map = env_bool(SP_ENV_KEEP_PERF_MAP, false);
+    cfg->v8_frames = env_bool(SP_ENV_V8_FRAMES, true);
     cfg->cpu_clock = env_choice(SP_ENV_CLOCK, "cpu", "wall", false);
     cfg->all_threads = env_choice(SP_ENV_THREADS, "all", "js", false);
     cfg->lazy = env_choice(SP_ENV_LOGGING_MODE, "lazy", "eager", false);
@@ -389,9 +390,11 @@ bool sp_config_native_stack_safe(const char *v8_version)
 void sp_config_log(const sp_config_t *cfg)
 {
     SP_DEBUG("config: mode=%s logging=%s clock=%s threads=%s hz=%d signal=%d chunk=%ds "
-             "commit=%ds spool=%s spool_max_bytes=%llu dsn=%s environment=%s release=%s keep_perf_map=%d",
+             "commit=%ds spool=%s spool_max_bytes=%llu dsn=%s environment=%s release=%s keep_perf_map=%d "
+             "v8_frames=%d",
              cfg->continuous ? "continuous" : "transaction", cfg->lazy ? "lazy" : "eager",
              cfg->cpu_clock ? "cpu" : "wall", cfg->all_threads ? "all" : "js", cfg->hz,
              cfg->signal, cfg->chunk_seconds, cfg->commit_seconds, cfg->spool_dir, cfg->spool_max_bytes,
-             cfg->has_dsn ? "set" : "unset", cfg->environment, cfg->release, cfg->keep_perf_map);
+             cfg->has_dsn ? "set" : "unset", cfg->environment, cfg->release, cfg->keep_perf_map,
+             cfg->v8_frames);
 }

@@ -58,4 +58,15 @@ for (const { buf } of spoolEnvelopes(...process.argv.slice(2)))
 echo "# frame: $frame"
 check "parseHot's frame names its script" grep -q '"abs_path":"[^"]*interp.js"' <<<"$frame"
 check "parseHot's frame is in-app JS" grep -q '"in_app":true' <<<"$frame"
+
+# SENTRYPROF_V8_FRAMES=false: the decoder stays off (no heap reads); interpreted frames are
+# V8's trampoline again, as before it.
+SENTRYPROF_V8_FRAMES=false SENTRYPROF_DEBUG=1 SENTRYPROF_SPOOL_DIR="$WORK/off" LD_PRELOAD=$SP_LIB \
+    "$NODE" "${interp[@]}" "$APPS/interp.js" 0.5 >/dev/null 2>"$WORK/off.err"
+mapfile -t off < <(spool_files "$WORK/off")
+offacts=$("$NODE" "$(dirname "$0")/js-leaf-facts.js" "${off[@]}")
+echo "# off: $offacts"
+check "V8_FRAMES=false: the debug line says the decoder is off" grep -q "v8 frames: off (SENTRYPROF_V8_FRAMES=false)" "$WORK/off.err"
+check "V8_FRAMES=false: parseHot is not named from V8's slots (saw $(facts "$offacts" 'o.leaf.parseHot || 0') samples)" \
+    test "$(facts "$offacts" 'o.leaf.parseHot || 0')" = 0
 finish
