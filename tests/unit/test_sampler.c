@@ -120,23 +120,27 @@ END_TEST
 /* Threads register and unregister (slots are reused with new names) while another thread
  * looks them up: a lookup sees a thread's id and name as one registration wrote them,
  * never half of one and half of another (ThreadSanitizer runs this too). */
-#define N_CHURN 3
-#define CHURN_ROUNDS 300
+#define N_CHURN      3
+#define CHURN_ROUNDS 300     /* registrations per thread, at least */
+#define CHURN_FOUND  1000    /* lookups that found a registered thread, before stopping */
+#define CHURN_MAX    50000000 /* lookups, at most */
 static _Atomic pid_t churn_tid[N_CHURN];
-static _Atomic int churn_done;
+static _Atomic int churn_stop, churn_rounds_done;
 
+/* Registers and unregisters until told to stop (and CHURN_ROUNDS times at least): on a busy
+ * machine a fixed number of rounds could all run before the looking thread is scheduled. */
 static void *churn(void *arg)
 {
     int w = (int)(intptr_t)arg;
     atomic_store(&churn_tid[w], (pid_t)syscall(SYS_gettid));
-    for (int r = 0; r < CHURN_ROUNDS; r++) {
+    for (int r = 0; r < CHURN_ROUNDS || !atomic_load(&churn_stop); r++) {
         char id[SP_THREAD_ID_LEN], name[SP_THREAD_NAME_LEN];
-        snprintf(id, sizeof id, "%d", 1000 * (w + 1) + r);
+        snprintf(id, sizeof id, "%d", 1000 * (w + 1) + r % 100000);
         snprintf(name, sizeof name, "name-%s", id);
         if (sp_sampler_register_thread(id, name) != 0) return (void *)1;
         sp_sampler_unregister_thread();
+        if (r + 1 == CHURN_ROUNDS) atomic_fetch_add(&churn_rounds_done, 1);
     }
-    atomic_fetch_add(&churn_done, 1);
     return NULL;
 }
 
@@ -150,7 +154,7 @@ START_TEST(test_thread_info_races_register)
     for (int w = 0; w < N_CHURN; w++)
         ck_assert_int_eq(pthread_create(&th[w], NULL, churn, (void *)(intptr_t)w), 0);
     long lookups = 0, found = 0;
-    while (atomic_load(&churn_done) < N_CHURN && lookups < 10000000) {
+    while ((found < CHURN_FOUND || atomic_load(&churn_rounds_done) < N_CHURN) && lookups < CHURN_MAX) {
         for (int w = 0; w < N_CHURN; w++) {
             pid_t tid = atomic_load(&churn_tid[w]);
             if (!tid) continue;
@@ -163,6 +167,7 @@ START_TEST(test_thread_info_races_register)
                           (int)tid, id, name, want);
         }
     }
+    atomic_store(&churn_stop, 1);
     for (int w = 0; w < N_CHURN; w++) {
         void *ret;
         ck_assert_int_eq(pthread_join(th[w], &ret), 0);
