@@ -50,11 +50,12 @@ const Sentry = require('@sentry/node');
 ${4:-}
 Sentry.init({ dsn: '$DSN', tracesSampleRate: 1, $2 });
 // Fixed CPU work, not wall time: on a loaded machine a wall-time loop gets a few samples.
+// 10^5 iterations per clock read, so the work function, not cpuMs, is the leaf of the samples.
 const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
-function modernWork(ms) { const end = cpuMs() + ms; let x = 0; while (cpuMs() < end) for (let i = 0; i < 1000; i++) x = (x * 33 + i) % 1000033; return x; }
-function beforeWork(ms) { const end = cpuMs() + ms; let x = 0; while (cpuMs() < end) for (let i = 0; i < 1000; i++) x = (x * 31 + i) % 1000033; return x; }
-function insideWork(ms) { const end = cpuMs() + ms; let x = 0; while (cpuMs() < end) for (let i = 0; i < 1000; i++) x = (x * 29 + i) % 1000033; return x; }
-function afterWork(ms) { const end = cpuMs() + ms; let x = 0; while (cpuMs() < end) for (let i = 0; i < 1000; i++) x = (x * 27 + i) % 1000033; return x; }
+function modernWork(ms) { const end = cpuMs() + ms; let x = 0; while (cpuMs() < end) for (let i = 0; i < 100000; i++) x = (x * 33 + i) % 1000033; return x; }
+function beforeWork(ms) { const end = cpuMs() + ms; let x = 0; while (cpuMs() < end) for (let i = 0; i < 100000; i++) x = (x * 31 + i) % 1000033; return x; }
+function insideWork(ms) { const end = cpuMs() + ms; let x = 0; while (cpuMs() < end) for (let i = 0; i < 100000; i++) x = (x * 29 + i) % 1000033; return x; }
+function afterWork(ms) { const end = cpuMs() + ms; let x = 0; while (cpuMs() < end) for (let i = 0; i < 100000; i++) x = (x * 27 + i) % 1000033; return x; }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 (async () => {
 $3
