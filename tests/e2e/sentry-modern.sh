@@ -50,12 +50,16 @@ const Sentry = require('@sentry/node');
 ${4:-}
 Sentry.init({ dsn: '$DSN', tracesSampleRate: 1, $2 });
 // Fixed CPU work, not wall time: on a loaded machine a wall-time loop gets a few samples.
-// 10^5 iterations per clock read, so the work function, not cpuMs, is the leaf of the samples.
+// No clock read during the work: the block rate is measured once (CPU clock) and each
+// call runs ms * rate blocks; under load, samples pile up in a getrusage called in the loop.
 const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
-function modernWork(ms) { const end = cpuMs() + ms; let x = 0; while (cpuMs() < end) for (let i = 0; i < 100000; i++) x = (x * 33 + i) % 1000033; return x; }
-function beforeWork(ms) { const end = cpuMs() + ms; let x = 0; while (cpuMs() < end) for (let i = 0; i < 100000; i++) x = (x * 31 + i) % 1000033; return x; }
-function insideWork(ms) { const end = cpuMs() + ms; let x = 0; while (cpuMs() < end) for (let i = 0; i < 100000; i++) x = (x * 29 + i) % 1000033; return x; }
-function afterWork(ms) { const end = cpuMs() + ms; let x = 0; while (cpuMs() < end) for (let i = 0; i < 100000; i++) x = (x * 27 + i) % 1000033; return x; }
+function block(k) { let x = 0; for (let i = 0; i < 10000; i++) x = (x * k + i) % 1000033; return x; }
+const blocksPerMs = (() => { for (let j = 0; j < 200; j++) block(7); const t0 = cpuMs(); let n = 0;
+  while (cpuMs() - t0 < 30) { for (let j = 0; j < 20; j++) block(7); n += 20; } return n / (cpuMs() - t0); })();
+function modernWork(ms) { let x = 0; for (let b = Math.round(ms * blocksPerMs); b > 0; b--) for (let i = 0; i < 10000; i++) x = (x * 33 + i) % 1000033; return x; }
+function beforeWork(ms) { let x = 0; for (let b = Math.round(ms * blocksPerMs); b > 0; b--) for (let i = 0; i < 10000; i++) x = (x * 31 + i) % 1000033; return x; }
+function insideWork(ms) { let x = 0; for (let b = Math.round(ms * blocksPerMs); b > 0; b--) for (let i = 0; i < 10000; i++) x = (x * 29 + i) % 1000033; return x; }
+function afterWork(ms) { let x = 0; for (let b = Math.round(ms * blocksPerMs); b > 0; b--) for (let i = 0; i < 10000; i++) x = (x * 27 + i) % 1000033; return x; }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 (async () => {
 $3
