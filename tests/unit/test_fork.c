@@ -17,18 +17,6 @@
 #include "sampler.h"
 #include "stats.h"
 
-static volatile uint64_t sink;
-
-static void spin_cpu_ms(long ms)
-{
-    struct timespec a, b;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
-    do {
-        for (int i = 0; i < 10000; i++) sink += (uint64_t)i * 2654435761u;
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
-    } while ((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < ms);
-}
-
 static size_t drain(sp_ring_t *ring)
 {
     static sp_sample_t s;
@@ -48,10 +36,10 @@ START_TEST(test_fork_child_inherits_no_sampling)
     ck_assert_int_eq(pthread_atfork(NULL, NULL, atfork_child), 0);
     ck_assert_int_eq(sp_sampler_register_thread("0", "main"), 0);
     sp_sampler_process_begin();
-    spin_cpu_ms(150);
+    sp_unit_spin_cpu_ms(150);
     size_t before = drain(ring);
     ck_assert_msg(before >= 10, "parent sampled only %zu times in 150 ms of CPU at 1 kHz", before);
-    spin_cpu_ms(20); /* the ring holds parent samples at fork, always (it used to be a race) */
+    sp_unit_spin_cpu_ms(20); /* the ring holds parent samples at fork, always (it used to be a race) */
 
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
@@ -64,18 +52,18 @@ START_TEST(test_fork_child_inherits_no_sampling)
         if (sp_sampler_thread_count() != 0) _exit(10);
         drain(ring);
         uint64_t sig0 = sp_stats_get(SP_STAT_SIGNALS), smp0 = sp_stats_get(SP_STAT_SAMPLES);
-        spin_cpu_ms(200);
+        sp_unit_spin_cpu_ms(200);
         if (sp_stats_get(SP_STAT_SIGNALS) != sig0) _exit(11);
         if (sp_stats_get(SP_STAT_SAMPLES) != smp0 || drain(ring) != 0) _exit(12);
         struct sigaction sa = {.sa_handler = SIG_IGN};
         if (sigaction(SIGUSR1, &sa, NULL) != 0 || raise(SIGUSR1) != 0) _exit(13);
         /* Registering again is harmless: the child's sampler stays off. */
         sp_sampler_register_thread("0", "main");
-        spin_cpu_ms(50);
+        sp_unit_spin_cpu_ms(50);
         if (sp_stats_get(SP_STAT_SAMPLES) != smp0) _exit(14);
         exit(0);
     }
-    spin_cpu_ms(150);
+    sp_unit_spin_cpu_ms(150);
     int status;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
