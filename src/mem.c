@@ -10,6 +10,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef SP_MEM_LIBC
+#include <malloc.h>
+#include <stdlib.h>
+#endif
 
 static pthread_once_t mem_once = PTHREAD_ONCE_INIT;
 static int mem_flags = MALLOCX_TCACHE_NONE; /* arena bits; the tcache bits are per thread */
@@ -60,6 +64,43 @@ static void count_add(size_t n)
     }
 }
 
+#ifdef SP_MEM_LIBC
+/* The fuzz build (tests/fuzz/run.sh) takes its memory from libc's malloc instead, so that
+ * AddressSanitizer sees every sp_mem buffer's bounds (jemalloc's arenas are invisible to it):
+ * an overflow of a parser's buffer is then a report, not a silent write into a neighbour.
+ * Never in the library: that must not touch the app's heap. */
+void *sp_mem_alloc(size_t n)
+{
+    if (injected_failure()) return NULL;
+    void *p = malloc(n ? n : 1);
+    if (p) count_add(malloc_usable_size(p));
+    return p;
+}
+void *sp_mem_calloc(size_t count, size_t n)
+{
+    if ((n && count > SIZE_MAX / n) || injected_failure()) return NULL;
+    void *p = calloc(count ? count : 1, n ? n : 1);
+    if (p) count_add(malloc_usable_size(p));
+    return p;
+}
+void *sp_mem_realloc(void *p, size_t n)
+{
+    if (!p) return sp_mem_alloc(n);
+    if (injected_failure()) return NULL;
+    size_t old = malloc_usable_size(p);
+    void *q = realloc(p, n ? n : 1);
+    if (!q) return NULL;
+    atomic_fetch_sub(&mem_used, old);
+    count_add(malloc_usable_size(q));
+    return q;
+}
+void sp_mem_free(void *p)
+{
+    if (!p) return;
+    atomic_fetch_sub(&mem_used, malloc_usable_size(p));
+    free(p);
+}
+#else
 /* Flags for this thread: our arena plus this thread's tcache (or none). */
 static int flags(void)
 {
@@ -113,6 +154,7 @@ void sp_mem_free(void *p)
     atomic_fetch_sub(&mem_used, sallocx(p, f));
     dallocx(p, f);
 }
+#endif
 
 char *sp_mem_strndup(const char *s, size_t n)
 {

@@ -1,0 +1,57 @@
+/* Fuzz target: the signal handler's stack walk (src/unwind.c, with V8's frame slots,
+ * src/v8frames.c) on synthetic stacks. The input gives the interrupted rip/rsp/rbp and the
+ * stack's words; a word whose top byte is 0xAA is turned into a pointer into the stack
+ * (its low 16 bits an offset), so the fuzzer can build frame-pointer chains. The stack is
+ * an exact-size heap buffer: a read outside [lo, hi) is an AddressSanitizer report. The
+ * walk must stay bounded and its sample well-formed. */
+#include <stdbool.h>
+#include <ucontext.h>
+
+#include "fuzz.h"
+#include "ring.h"
+#include "unwind.h"
+#include "v8consts.h"
+#include "v8decode.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc, (void)argv;
+    /* Turns on the capture of V8's interpreted-frame slots during the walk. */
+    if (!sp_v8decode_init_with(sp_fuzz_v8get)) abort();
+    return 0;
+}
+
+static uint64_t fix(uint64_t w, uintptr_t lo)
+{
+    return (w >> 56) == 0xAA ? (uint64_t)lo + (w & 0xffff) : w;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 25) return 0;
+    size_t words = (size - 24) / 8;
+    if (words == 0 || words > 8192) return 0;
+    uint64_t *stack = malloc(words * 8);
+    if (!stack) abort();
+    uintptr_t lo = (uintptr_t)stack, hi = lo + words * 8;
+    memcpy(stack, data + 24, words * 8);
+    for (size_t i = 0; i < words; i++) stack[i] = fix(stack[i], lo);
+    uint64_t reg[3];
+    memcpy(reg, data, 24);
+    ucontext_t uc;
+    memset(&uc, 0, sizeof uc);
+    uc.uc_mcontext.gregs[REG_RIP] = (greg_t)reg[0];
+    uc.uc_mcontext.gregs[REG_RSP] = (greg_t)fix(reg[1], lo);
+    uc.uc_mcontext.gregs[REG_RBP] = (greg_t)fix(reg[2], lo);
+    sp_sample_t s;
+    memset(&s, 0x5a, sizeof s);
+    sp_unwind_capture(&uc, lo, hi, &s);
+    SP_FUZZ_CHECK(s.nframes >= 1 && s.nframes <= SP_MAX_FRAMES, "nframes %u", (unsigned)s.nframes);
+    SP_FUZZ_CHECK(s.nv8 <= SP_V8_MAX_FRAMES, "nv8 %u", (unsigned)s.nv8);
+    SP_FUZZ_CHECK(s.pcs[0] == reg[0], "pcs[0] is not the interrupted pc");
+    for (unsigned i = 0; i < s.nv8; i++)
+        SP_FUZZ_CHECK(s.v8[i].frame < s.nframes, "v8 slot %u names frame %u of %u", i,
+                      (unsigned)s.v8[i].frame, (unsigned)s.nframes);
+    free(stack);
+    return 0;
+}

@@ -1,0 +1,44 @@
+/* Fuzz target: the V8 frame decoder (src/v8decode.c over src/v8heap.c) on synthetic heaps.
+ * The decoder reads the heap only through process_vm_readv on our own pid, so a heap can
+ * be any buffer of ours: the input's words after the first 24 bytes, where a word whose
+ * top byte is 0xAA becomes a pointer into the heap (its low 16 bits an offset, tag bits
+ * included), so the fuzzer can build JSFunction -> SharedFunctionInfo -> Script -> name
+ * chains, strings (sequential, cons, thin, sliced) and line-end tables. The first three
+ * words are the frame's function, bytecode array and bytecode offset slots. Whatever the
+ * heap says, the decoder names the frame or refuses; a name it gives is a NUL-terminated
+ * string and a line a sane number. */
+#include "fuzz.h"
+#include "v8consts.h"
+#include "v8decode.h"
+
+static uint64_t fix(uint64_t w, uintptr_t base)
+{
+    return (w >> 56) == 0xAA ? (uint64_t)base + (w & 0xffff) : w;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 24) return 0;
+    size_t words = (size - 24) / 8;
+    if (words > 8192) return 0;
+    uint64_t *heap = malloc((words ? words : 1) * 8);
+    if (!heap) abort();
+    uintptr_t base = (uintptr_t)heap;
+    memcpy(heap, data + 24, words * 8);
+    for (size_t i = 0; i < words; i++) heap[i] = fix(heap[i], base);
+    uint64_t slot[3];
+    memcpy(slot, data, 24);
+    /* A fresh decoder: its caches are keyed by address, and this heap reuses addresses. */
+    sp_v8decode_reset();
+    if (!sp_v8decode_init_with(sp_fuzz_v8get)) abort();
+    sp_v8fn_t fn;
+    if (sp_v8decode_frame(fix(slot[0], base), fix(slot[1], base), fix(slot[2], base), &fn)) {
+        SP_FUZZ_CHECK(fn.function != NULL, "named without a function name");
+        (void)strlen(fn.function);
+        if (fn.script) (void)strlen(fn.script);
+        SP_FUZZ_CHECK(fn.lineno >= 0 && fn.colno >= 0, "line %d, column %d", fn.lineno, fn.colno);
+    }
+    sp_v8decode_reset();
+    free(heap);
+    return 0;
+}

@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Writes the synthetic seeds of the fuzz targets that have no data file to start from
+(tests/fuzz/corpus/<target>/seed-*): stacks with a frame-pointer chain for `unwind`, and V8
+heaps naming a function for `v8decode`, in the encoding the targets read (see their header
+comments: a word with top byte 0xAA is a pointer, its low 16 bits an offset into the
+buffer). Run from anywhere; rerun after changing the encoding."""
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MARK = 0xAA << 56
+
+
+def rel(off):
+    return MARK | off
+
+
+def put(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "seed-" + name), "wb") as f:
+        f.write(data)
+
+
+def words(ws):
+    return b"".join(struct.pack("<Q", w & 0xFFFFFFFFFFFFFFFF) for w in ws)
+
+
+# unwind: rip, rsp, rbp, then the stack. A chain of n frames at words 8 + 4k, each
+# [fp] = next fp, [fp + 8] = a return address; V8 slots below some frames (function at
+# fp-16, bytecode array at fp-32: tagged, offset at fp-40: a Smi).
+def stack(n, v8=False):
+    st = [0] * (8 + 4 * n + 8)
+    st[0] = 0x401234
+    for k in range(n):
+        fp = 8 + 4 * k
+        st[fp] = rel((fp + 4) * 8) if k + 1 < n else 0
+        st[fp + 1] = 0x500000 + 0x10 * k
+        if v8 and fp >= 5:
+            st[fp - 2] = 0x7F0000001001 + 0x100 * k
+            st[fp - 4] = 0x7F0000002001 + 0x100 * k
+            st[fp - 5] = 7 << 32
+    return words([0x401000, rel(0), rel(8 * 8)] + st)
+
+
+put("unwind", "chain3", stack(3))
+put("unwind", "chain20-v8", stack(20, v8=True))
+put("unwind", "off-stack", words([0x401000, 0x10, 0x20, 0, 0, 0]))
+
+
+# v8decode: function, bytecode array, bytecode offset slots, then the heap (objects as in
+# tests/unit/test_v8decode.c; tagged pointer = offset + 1).
+class Heap:
+    def __init__(self):
+        self.w = []
+
+    def alloc(self, n):
+        at = len(self.w)
+        self.w += [0] * n
+        return at
+
+    def tag(self, at):
+        return rel(at * 8 + 1)
+
+    def map_of(self, t):
+        m = self.alloc(4)
+        self.w[m + 1] = t << 32  # uint16 at byte 12
+        return self.tag(m)
+
+    def string(self, s):
+        b = s.encode()
+        o = self.alloc(2 + (len(b) + 8) // 8)
+        self.w[o] = self.map_of(8)
+        self.w[o + 1] = len(b) << 32
+        padded = b + b"\0" * (8 - len(b) % 8)
+        for i in range(0, len(padded), 8):
+            self.w[o + 2 + i // 8] = struct.unpack("<Q", padded[i:i + 8])[0]
+        return self.tag(o)
+
+    def cons(self, a, b, n):
+        o = self.alloc(4)
+        self.w[o] = self.map_of(9)
+        self.w[o + 1] = n << 32
+        self.w[o + 2], self.w[o + 3] = a, b
+        return self.tag(o)
+
+    def script(self, name, ends):
+        s = self.alloc(8)
+        fa = self.alloc(2 + len(ends))
+        self.w[fa] = self.map_of(175)
+        self.w[fa + 1] = len(ends) << 32
+        for i, e in enumerate(ends):
+            self.w[fa + 2 + i] = e << 32
+        self.w[s] = self.map_of(167)
+        self.w[s + 2] = self.string(name)
+        self.w[s + 7] = self.tag(fa)
+        return self.tag(s)
+
+    def scope_info(self, ncl, start, end, name):
+        si = self.alloc(8 + 2 * ncl)
+        self.w[si] = self.map_of(261)
+        self.w[si + 3], self.w[si + 4], self.w[si + 5] = ncl << 32, start << 32, end << 32
+        for i in range(ncl):
+            self.w[si + 6 + i] = self.string("local")
+            self.w[si + 6 + ncl + i] = 7 << 32
+        self.w[si + 6 + 2 * ncl] = name
+        self.w[si + 7 + 2 * ncl] = 3 << 32
+        return self.tag(si)
+
+    def function(self, nosi, scr):
+        f, sfi, b = self.alloc(4), self.alloc(8), self.alloc(4)
+        self.w[sfi] = self.map_of(262)
+        self.w[sfi + 2] = nosi
+        self.w[sfi + 4] = scr
+        self.w[f] = self.map_of(2066)
+        self.w[f + 3] = self.tag(sfi)
+        self.w[b] = self.map_of(191)
+        return self.tag(f), self.tag(b)
+
+
+h = Heap()
+fn, bca = h.function(h.string("handleRequest"), h.script("/app/server.js", [5]))
+put("v8decode", "name-script", words([fn, bca, 12 << 32] + h.w))
+h = Heap()
+fn, bca = h.function(h.scope_info(2, 25, 29, h.string("parse")), h.script("file:///app/m.mjs", [10, 20, 30]))
+put("v8decode", "scope-info-line", words([fn, bca, 0] + h.w))
+h = Heap()
+name = h.cons(h.string("handle"), h.string("Request"), 13)
+fn, bca = h.function(name, h.script("/app/x.js", [3, 9]))
+put("v8decode", "cons-name", words([fn, bca, 0] + h.w))
