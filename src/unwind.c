@@ -27,7 +27,10 @@ void sp_unwind_capture(const ucontext_t *uc, uintptr_t stack_lo, uintptr_t stack
     s->nv8 = 0;
     s->pcs[n++] = pc;
 
-    if (sp < stack_lo || sp + 8 > stack_hi || (sp & 7)) {
+    /* No sum that can wrap: an sp in the last 8 bytes of the address space passed
+     * "sp + 8 > stack_hi" and was read (found by fuzzing: tests/fuzz/corpus/unwind/
+     * crash-sp-wraps). */
+    if (stack_hi - stack_lo < 8 || sp < stack_lo || sp > stack_hi - 8 || (sp & 7)) {
         /* Running on a stack we do not know (sigaltstack, a coroutine, V8's central stack):
          * keep the leaf only. */
         s->flags |= SP_SAMPLE_OFF_STACK | SP_SAMPLE_TRUNCATED;
