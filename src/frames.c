@@ -129,12 +129,12 @@ static char *frame_json(const sp_frames_t *ft, const sp_frame_t *f, size_t *len)
     }
     json_t *o = json_object();
     if (!o) return NULL;
-    json_object_set_new(o, "function", json_string(f->function));
+    json_object_set_new(o, "function", sp_json_string_utf8(f->function));
     if (f->abs_path && *f->abs_path) {
-        json_object_set_new(o, "abs_path", json_string(f->abs_path));
-        json_object_set_new(o, "filename", json_string(f->abs_path));
+        json_object_set_new(o, "abs_path", sp_json_string_utf8(f->abs_path));
+        json_object_set_new(o, "filename", sp_json_string_utf8(f->abs_path));
     }
-    if (module && *module) json_object_set_new(o, "module", json_string(module));
+    if (module && *module) json_object_set_new(o, "module", sp_json_string_utf8(module));
     if (f->lineno > 0) json_object_set_new(o, "lineno", json_integer(f->lineno));
     if (f->colno > 0) json_object_set_new(o, "colno", json_integer(f->colno));
     if (native && f->instruction_addr) {
