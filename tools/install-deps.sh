@@ -10,7 +10,8 @@ libprotobuf-c-dev protobuf-c-compiler"
 # exports with (xmllint, speedscope's schema, go tool pprof, a headless browser). Only for
 # the tests: quickstart.sh must not pull a browser and a Go toolchain onto a user's machine.
 # debootstrap: make check-glibc-floor (a Debian 11 root with glibc 2.31).
-[ "${1:-}" = "--test" ] && PKGS="$PKGS libxml2-utils npm golang-go chromium debootstrap"
+# clang, libclang-rt-14-dev: make fuzz (libFuzzer's runtime is only a recommendation of clang).
+[ "${1:-}" = "--test" ] && PKGS="$PKGS libxml2-utils npm golang-go chromium debootstrap clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
