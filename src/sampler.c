@@ -393,6 +393,21 @@ bool sp_sampler_self_info(pid_t *tid, char thread_id[SP_THREAD_ID_LEN])
     return true;
 }
 
+int sp_sampler_thread_active(pid_t tid, bool *armed)
+{
+    int n = -1;
+    pthread_mutex_lock(&sampler_lock);
+    for (int i = 0; i < SP_MAX_THREADS && n < 0; i++) {
+        sp_sampler_thread_t *t = &sp_threads[i];
+        if (atomic_load(&t->state) == SLOT_ACTIVE && atomic_load(&t->tid) == tid) {
+            n = atomic_load(&t->active);
+            if (armed) *armed = t->armed;
+        }
+    }
+    pthread_mutex_unlock(&sampler_lock);
+    return n;
+}
+
 int sp_sampler_thread_count(void)
 {
     int n = 0;

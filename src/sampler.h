@@ -73,6 +73,9 @@ bool sp_sampler_check_handler(void);
 /* Looks up a registered (or recently unregistered) thread by kernel tid. */
 bool sp_sampler_thread_info(pid_t tid, char *thread_id, char *name, size_t name_len);
 int sp_sampler_thread_count(void); /* active slots */
+/* The transactions running on registered thread tid (its count of sp_sampler_thread_begin
+ * minus ends), -1 when tid is not registered; *armed (if not NULL): its timer is armed. */
+int sp_sampler_thread_active(pid_t tid, bool *armed);
 /* The calling thread's tid and Sentry thread id, if it is registered. O(1) (TLS). */
 bool sp_sampler_self_info(pid_t *tid, char thread_id[SP_THREAD_ID_LEN]);
 
