@@ -59,6 +59,12 @@ void sp_sampler_foreach_tid(void (*fn)(pid_t tid, bool native, void *arg), void 
  * one timer_settime. 0 or -ENOENT when the thread is not registered. */
 int sp_sampler_thread_begin(void);
 void sp_sampler_thread_end(void);
+/* The same end, for a transaction of registered JS thread tid ended on another thread (its
+ * count goes down, its timer is disarmed in lazy mode at 0). Nothing when tid is gone. */
+void sp_sampler_thread_end_tid(pid_t tid);
+/* fn(tid) runs on a JS thread that unregisters (or exits), before its slot is freed, off
+ * the signal path: what it started (transactions) can be let go. One hook; NULL: none. */
+void sp_sampler_on_unregister(void (*fn)(pid_t tid));
 /* A continuous session for the whole process starts/ends. */
 void sp_sampler_process_begin(void);
 void sp_sampler_process_end(void);
