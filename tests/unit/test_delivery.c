@@ -22,6 +22,7 @@
 #include "delivery_text.h"
 #include "envelope.h"
 #include "mem.h"
+#include "spool_queue.h"
 #include "spool_run.h"
 #include "spool_state.h"
 #include "unit.h"
@@ -376,6 +377,58 @@ START_TEST(file_over_size_cap_dropped)
 }
 END_TEST
 
+/* Issue #20 item 8: a FIFO (or any stray entry) in ready/ is moved aside with one line,
+ * never opened, and leaves nothing "waiting": the envelope beside it goes, and the spool
+ * counts as empty (an upload no longer runs to its timeout for it). */
+START_TEST(stray_entry_moved_aside_once)
+{
+    put_envelope("100-a.envelope", "a", "transaction");
+    char p[PATHBUF];
+    snprintf(p, sizeof p, "%s/ready/200-b.envelope", dir);
+    ck_assert_int_eq(mkfifo(p, 0600), 0);
+    sp_delivery_t d;
+    start(&d);
+    sp_delivery_upkeep(&d, 1ULL << 30);
+    sp_delivery_pass(&d);
+    expect_sent(0, "a");
+    ck_assert_msg(strstr(fake.said, "ready/200-b.envelope: a FIFO, not an envelope file; moved to ") != NULL,
+                  "expected one line saying the FIFO was moved aside, saw: %s", fake.said);
+    unsigned long left = 99;
+    ck_assert_int_eq(sp_spool_queue_stats(d.spool, &left, NULL), 0);
+    ck_assert_msg(left == 0, "expected nothing left to send, saw %lu", left);
+    size_t said = strlen(fake.said);
+    sp_delivery_upkeep(&d, 1ULL << 30);
+    ck_assert_msg(strlen(fake.said) == said, "the second upkeep said more: %s", fake.said + said);
+    snprintf(p, sizeof p, "%s/stray/200-b.envelope", dir);
+    struct stat st;
+    ck_assert(lstat(p, &st) == 0 && S_ISFIFO(st.st_mode));
+    finish(&d);
+}
+END_TEST
+
+/* Issue #20 item 7, as the upload tells it: over the cap, the file too large to be ever
+ * sent goes first, with a line of its own; the valid envelope older than it stays. */
+START_TEST(cap_drops_unsendable_first)
+{
+    put_envelope("100-a.envelope", "a", "transaction");
+    char p[PATHBUF];
+    snprintf(p, sizeof p, "%s/ready/900-huge.envelope", dir);
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, (off_t)1 << 30), 0);
+    close(fd);
+    sp_delivery_t d;
+    start(&d);
+    sp_delivery_upkeep(&d, 1000);
+    ck_assert_uint_eq(d.evicted, 1);
+    ck_assert(in_ready("100-a.envelope") && !in_ready("900-huge.envelope"));
+    ck_assert_msg(strstr(fake.said, "ready/900-huge.envelope: 1073741824 bytes, more than Sentry takes; dropped first") != NULL &&
+                      strstr(fake.said, "oldest") == NULL,
+                  "expected one line about the 1 GB file and none about the oldest, saw: %s", fake.said);
+    finish(&d);
+}
+END_TEST
+
 START_TEST(batch_torn_tail_warned)
 {
     static const char *const ids[] = {"x0", "x1"};
@@ -679,6 +732,8 @@ SP_UNIT_SUITE(delivery)
     tcase_add_test(tc, batch_split_rest_waits);
     tcase_add_test(tc, batch_over_size_cap_dropped);
     tcase_add_test(tc, file_over_size_cap_dropped);
+    tcase_add_test(tc, stray_entry_moved_aside_once);
+    tcase_add_test(tc, cap_drops_unsendable_first);
     tcase_add_test(tc, batch_torn_tail_warned);
     tcase_add_test(tc, permanent_4xx_discarded);
     tcase_add_test(tc, discards_kept_when_unsent);
