@@ -16,6 +16,8 @@
  *   <spool>/ready/<name>              complete envelopes waiting for upload; <name> starts
  *                                     with the unix time, so names sort by age
  *   <spool>/sending/<name>            claimed: its claimer holds flock(LOCK_EX) on it
+ *   <spool>/stray/<name>              what an uploader found in ready/ that is not an
+ *                                     envelope file (moved aside once, never opened)
  *   <spool>/state.json                uploader state shared by every process (rate limits,
  *   <spool>/state.json.lock           backoff, pending discards), changed under a flock
  *                                     on state.json.lock and replaced atomically
