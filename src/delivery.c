@@ -9,7 +9,8 @@
  * Environment: none (the caller passes the spool cap and the DSN).
  * Rules: rate-limited data is kept, never dropped (docs/SENTRY-FORMAT.md); only what Sentry can
  * never take is dropped, and each drop is counted as a discard and told in one line. Every
- * request starts only with SP_DELIVERY_MIN_REQUEST_MS left before the deadline.
+ * request starts only with SP_DELIVERY_MIN_REQUEST_MS left before the deadline, and gets
+ * SP_DELIVERY_INFLIGHT_GRACE_MS past it for its answer (no duplicate for a late answer).
  */
 #ifndef _GNU_SOURCE /* configure may pass -D_GNU_SOURCE=1 */
 #define _GNU_SOURCE
@@ -142,7 +143,9 @@ static sp_send_outcome_t post(sp_delivery_t *d, const char *what, const char *da
         d->error = true;
         return SP_SEND_RETRY;
     }
-    int sent = d->io.send(d->io.ctx, &req, data, len, remaining_ms(d), &resp); /* 0: a response */
+    /* The deadline stops new requests; this one gets the grace for its answer. */
+    int sent = d->io.send(d->io.ctx, &req, data, len, remaining_ms(d) + SP_DELIVERY_INFLIGHT_GRACE_MS,
+                          &resp); /* 0: a response */
     sp_transport_request_free(&req);
     sp_send_outcome_t o = sp_transport_outcome(sent == 0 ? resp.status : 0);
     if (sent == 0)

@@ -30,6 +30,10 @@
 #define SP_DELIVERY_MAX_FILE       SP_SPOOL_QUEUE_MAX_FILE  /* larger files are dropped */
 #define SP_DELIVERY_MAX_BATCH      SP_SPOOL_QUEUE_MAX_BATCH /* (spool_queue.h: the cap evicts them first) */
 #define SP_DELIVERY_MIN_REQUEST_MS 200L          /* less time left: do not start a request */
+/* A request once started waits this long past the deadline for its answer: cut at the
+ * deadline, one Sentry had accepted was sent again (Sentry dedups events by id, not profile
+ * chunks). So an upload ends at most this long after its --timeout. */
+#define SP_DELIVERY_INFLIGHT_GRACE_MS 3000L
 
 typedef struct {
     /* POSTs req (the gzip'd envelope; the plain bytes are envelope/len) within timeout_ms:
