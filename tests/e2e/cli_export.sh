@@ -180,8 +180,10 @@ check "cpuprofile --thread 1: no note" "$err" ""
 check "cpuprofile --thread 1: 20 samples, consistent" \
     "$("$NODE" "$CHECK" cpuprofile "$tmp/t1.cpuprofile" | "$NODE" -e 'let s="";process.stdin.on("data",c=>s+=c).on("end",()=>console.log(JSON.parse(s).samples))')" 20
 sp convert --to cpuprofile -o "$tmp/v1.cpuprofile" "$V1"
-check "cpuprofile v1: span = 54 intervals of 10101 us" \
-    "$("$NODE" "$CHECK" cpuprofile "$tmp/v1.cpuprofile" | "$NODE" -e 'let s="";process.stdin.on("data",c=>s+=c).on("end",()=>console.log(JSON.parse(s).span))')" 545454
+check "cpuprofile v1: span = 55 intervals of 10101 us (the last sample's included)" \
+    "$("$NODE" "$CHECK" cpuprofile "$tmp/v1.cpuprofile" | "$NODE" -e 'let s="";process.stdin.on("data",c=>s+=c).on("end",()=>console.log(JSON.parse(s).span))')" 555555
+check "cpuprofile: every sample one interval (10101 us), gaps between chunks and files left out, the last until endTime" \
+    "$(json "$tmp/cp.json" '[d.deltas.join(","), d.span, d.last].join(" ")')" "10101 1818180 10101"
 
 # ---- flame graph: well-formed SVG, the hot function widest at its depth ----
 have_xmllint=$(command -v xmllint || true)
@@ -406,6 +408,38 @@ check "chromium: hotLoop the widest rendered frame at depth 3" "$(json "$tmp/pro
 check "chromium: hover shows name, file:line, samples, %" "$(json "$tmp/probe.json" 'd.details')" \
     "hotLoop (apps/hot.js:3)  apps/hot.js:3  100 samples, 50.00%"
 check "chromium: click zooms hotLoop to the full width (1180 px)" "$(json "$tmp/probe.json" 'd.zoomed')" 1180
+
+# ---- speedscope's own app (the pinned package) imports our speedscope JSON and .cpuprofile ----
+# Loaded the way `npx speedscope FILE` loads a file (#localProfilePath: a script handing it
+# in base64 to the app's importer), in headless Chromium; the probe reads the sandwich view.
+# Each sample is worth one sampling interval (10.101 ms here), so speedscope's Self and
+# Total cells, read back in samples of 10.101 ms, must be top's sample counts.
+SSAPP=$npmdir/node_modules/speedscope/dist/release/index.html
+# ssapp FILE: the sandwich view of FILE in speedscope's app, as JSON on stdout
+ssapp() {
+    "$NODE" "$CHECK" speedscope-loader "$1" "$tmp/ssload.js"
+    chrome --allow-file-access-from-files --virtual-time-budget=30000 --window-size=1200,800 \
+        --dump-dom "file://$SSAPP#localProfilePath=$tmp/ssload.js&view=sandwich" >"$tmp/ssapp.html" || true
+    "$NODE" "$CHECK" sandwich "$tmp/ssapp.html" 10101000 2>&1 || true
+}
+# cells JSONFILE FN...: "FN self/total" per function, in samples, as speedscope shows them
+cells() { local f=$1; shift; for fn in "$@"; do json "$f" "const r = d.rows[\"$fn\"]; \"$fn \" + (r ? r.self + \"/\" + r.total : \"absent\")"; done; }
+# want FN SELF TOTAL...: the same lines from top's sample counts
+want() { while [ $# -gt 0 ]; do echo "$1 $2/$3"; shift 3; done; }
+ssapp "$tmp/all.speedscope.json" >"$tmp/ssapp.json"
+check "speedscope app: imports our speedscope JSON (the profile named, 2 threads)" \
+    "$(json "$tmp/ssapp.json" 'd.title + " | " + d.profile')" "sentryprof - speedscope | thread 0 (main) (1/2)"
+check "speedscope app, speedscope JSON, thread 0: Self/Total in samples = top --thread 0's" \
+    "$(cells "$tmp/ssapp.json" hotLoop main memcpy fib helper)" \
+    "$(want hotLoop 140 150 main 5 175 memcpy 10 10 fib 10 10 helper 9 9)"
+ssapp "$tmp/all.cpuprofile" >"$tmp/ssapp-cp.json"
+check "speedscope app: imports our .cpuprofile (Chrome's format)" \
+    "$(json "$tmp/ssapp-cp.json" 'd.title + " | " + d.profile')" "all.cpuprofile - speedscope | all.cpuprofile"
+# the last sample in time has no next one to end it, so speedscope gives it no time: the
+# functions checked here are not in it (cli-b's last sample is 0x7f00dead under main)
+check "speedscope app, .cpuprofile: Self/Total in samples = top --thread 0's (no gap between chunks charged to a sample)" \
+    "$(cells "$tmp/ssapp-cp.json" hotLoop memcpy fib helper)" \
+    "$(want hotLoop 140 150 memcpy 10 10 fib 10 10 helper 9 9)"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
