@@ -3,16 +3,21 @@
 # (written by tests/data/cli-gen.py, whose header lists the expected numbers): top over
 # v2 chunks and a v1 profile, directories with run folders, --thread, --js-only, -n,
 # malformed files and items, nothing readable; list (upload states, transactions, --json); run's LD_PRELOAD handling; usage errors.
-# Environment: top_srcdir, top_builddir (set by make check); SENTRYPROF_BIN overrides the
-# binary ($top_builddir/tools/sentryprof).
+# Environment: top_srcdir, top_builddir (set by make check); NODE; SENTRYPROF_BIN overrides
+# the binary ($top_builddir/tools/sentryprof).
 set -euo pipefail
 
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 BIN=${SENTRYPROF_BIN:-$top_builddir/tools/sentryprof}
+NODE=${NODE:-$(command -v node || true)}
 DATA=$top_srcdir/tests/data
 if [ ! -x "$BIN" ]; then
     echo "cli_top: no executable $BIN" >&2
+    exit 99
+fi
+if [ -z "$NODE" ]; then # batches are built and list --json read with node
+    echo "cli_top: node not found (set NODE=...)" >&2
     exit 99
 fi
 unset LD_PRELOAD SENTRYPROF_LIB SENTRYPROF_SPOOL_DIR
