@@ -86,6 +86,12 @@ sp convert --to collapsed -o "$tmp/batch.folded" "$tmp/batch"
 check "batch: exit 0" "$rc" 0
 check "batch: same stacks and counts as the three files" "$(cat "$tmp/batch.folded")" "$(cat "$tmp/all.folded")"
 check "batch: one line about the torn tail" "$(errlines)" 1
+sp flame -o "$tmp/batch.svg" "$tmp/batch"
+check "batch: flame draws all 200 samples, hotLoop widest at depth 3" \
+    "$("$NODE" "$CHECK" svg "$tmp/batch.svg" | "$NODE" -e 'let s="";process.stdin.on("data",c=>s+=c).on("end",()=>{const d=JSON.parse(s);console.log(d.total, d.widest[3].name)})')" \
+    "200 hotLoop (apps/hot.js:3)"
+sp convert --to pprof -o "$tmp/batch.pb.gz" "$tmp/batch"
+check "batch: pprof written (read by go tool pprof below)" "$rc/$(od -An -tx1 -N2 "$tmp/batch.pb.gz" | tr -d ' ')" 0/1f8b
 
 # ---- corrupt, truncated and foreign files: named, skipped, never fatal ----
 mkdir -p "$tmp/spool/run-1"
@@ -96,8 +102,8 @@ head -c 3000 "$A" >"$tmp/spool/truncated.envelope"
 head -c 4096 /dev/urandom >"$tmp/spool/random.envelope"
 printf '\x89PNG\r\n\x1a\n' >"$tmp/spool/foreign.envelope"
 printf '{"sent_at":"x"}\n{"type":"profile_chunk","length":2}\n[]\n' >"$tmp/spool/notobject.envelope"
-for fmt in collapsed speedscope cpuprofile; do
-    sp convert --to $fmt --thread 0 -o "$tmp/c.$fmt" "$tmp/spool"
+for fmt in collapsed speedscope cpuprofile pprof flame; do
+    if [ $fmt = flame ]; then sp flame --thread 0 -o "$tmp/c.$fmt" "$tmp/spool"; else sp convert --to $fmt --thread 0 -o "$tmp/c.$fmt" "$tmp/spool"; fi
     check "corrupt ($fmt): exit 0" "$rc" 0
     check "corrupt ($fmt): one line per bad file or item" "$(errlines)" 6
     for bad in cli-malformed.envelope run-1/cli-baditem.envelope truncated.envelope random.envelope foreign.envelope notobject.envelope; do
@@ -105,6 +111,8 @@ for fmt in collapsed speedscope cpuprofile; do
     done
 done
 check "corrupt: numbers from the good files" "$(leaf_sums "$tmp/c.collapsed")" "$(top_self --thread 0 "$A" "$B" "$V1")"
+check "corrupt (flame): the good files' 180 samples of thread 0" \
+    "$("$NODE" "$CHECK" svg "$tmp/c.flame" | "$NODE" -e 'let s="";process.stdin.on("data",c=>s+=c).on("end",()=>console.log(JSON.parse(s).total))')" 180
 mkdir -p "$tmp/allbad"
 cp "$DATA/cli-malformed.envelope" "$tmp/spool/random.envelope" "$tmp/allbad/"
 sp convert --to speedscope -o "$tmp/allbad.json" "$tmp/allbad"
@@ -201,6 +209,9 @@ check "flame: hotLoop the widest frame at its depth (3), 100 samples under JSEnt
 check "flame: main widest at depth 2" "$(json "$tmp/fl.json" 'd.widest[2].name')" "main (apps/hot.js:10)"
 check "flame: JS, native, V8 builtin and idle frames in their own colour families" \
     "$(grep -o 'data-k="[a-z]*"' "$tmp/all.svg" | sort -u | tr '\n' ' ')" 'data-k="all" data-k="builtin" data-k="js" data-k="native" data-k="pseudo" '
+check "flame: the fills of each kind in one hue family, the families apart" \
+    "$(json "$tmp/fl.json" '["js", "native", "builtin", "pseudo", "all"].map(k => k + ":" + d.families[k]).join(" ")')" \
+    "js:warm native:blue builtin:green pseudo:grey all:grey"
 check "flame: hover text has file:line and samples" \
     "$(grep -c '<g class="f" data-n="hotLoop (apps/hot.js:3)" data-f="apps/hot.js:3" data-k="js" data-s="100"' "$tmp/all.svg")" 1
 check "flame: script with zoom and search" "$(grep -c -e 'function zoom' -e 'function search' "$tmp/all.svg")" 2
@@ -211,6 +222,12 @@ check "flame --reverse: hotLoop the widest leaf (140 = top's self)" \
     "$(json "$tmp/rev.json" 'd.widest[1].name + " " + d.widest[1].w')" "hotLoop (apps/hot.js:3) 140"
 sp flame --thread 1 -o "$tmp/t1.svg" "$A" "$B" "$V1"
 check "flame --thread 1: 20 samples" "$(svgfacts "$tmp/t1.svg" | "$NODE" -e 'let s="";process.stdin.on("data",c=>s+=c).on("end",()=>console.log(JSON.parse(s).total))')" 20
+sp flame --transaction "My Transaction" -o "$tmp/txn.svg" "$A" "$B" "$V1"
+check "flame --transaction: the v1 profile's 55 samples, named in the title" \
+    "$(svgfacts "$tmp/txn.svg" | "$NODE" -e 'let s="";process.stdin.on("data",c=>s+=c).on("end",()=>console.log(JSON.parse(s).total))')/$(grep -c '<text id="sp-title"[^>]*>Flame graph: 55 samples, transaction My Transaction</text>' "$tmp/txn.svg")" "55/1"
+sp flame --since 1795549346 -o "$tmp/since.svg" "$A" "$B" "$V1"
+check "flame --since: cli-b's 50 samples" \
+    "$(svgfacts "$tmp/since.svg" | "$NODE" -e 'let s="";process.stdin.on("data",c=>s+=c).on("end",()=>console.log(JSON.parse(s).total))')" 50
 sp flame --js-only -o "$tmp/js.svg" "$A" "$B" "$V1"
 check "flame --js-only: no native or builtin frames" "$(grep -c -e 'data-k="native"' -e 'data-k="builtin"' "$tmp/js.svg" || true)" 0
 sp flame --html -o "$tmp/all.html" "$A" "$B" "$V1"
@@ -255,6 +272,10 @@ check "go tool pprof: memcpy (10 10)" "$(pp memcpy)" "10 10"
 check "go tool pprof: Builtins_JSEntry (0 130)" "$(pp Builtins_JSEntry)" "0 130"
 check "go tool pprof: (idle) (5 5)" "$(pp '(idle)')" "5 5"
 check "go tool pprof: 200 samples in all" "$(grep -o 'of [0-9]* total' "$tmp/pprof.top" | head -1)" "of 200 total"
+"$GO" tool pprof -top -nodecount=100 -sample_index=samples "$tmp/batch.pb.gz" >"$tmp/pprof-batch.top" 2>/dev/null || true
+check "go tool pprof: the batch's pprof reports the same table" "$(sed 1,/flat%/d "$tmp/pprof-batch.top")" "$(sed 1,/flat%/d "$tmp/pprof.top")"
+check "go tool pprof: reads the pprof of the corrupt spool's good files (180 samples of thread 0)" \
+    "$("$GO" tool pprof -top -sample_index=samples "$tmp/c.pprof" 2>/dev/null | grep -o 'of [0-9]* total' | head -1)" "of 180 total"
 "$GO" tool pprof -tags -sample_index=samples "$tmp/all.pb.gz" >"$tmp/pprof.tags" 2>/dev/null || true
 check "go tool pprof: thread labels (180 on 0, 20 on 1)" \
     "$(grep -cE -e ' 180(\.0)? \(90\.00%\): 0$' -e ' 20(\.0)? \(10\.00%\): 1$' "$tmp/pprof.tags")" 2

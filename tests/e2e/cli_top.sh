@@ -210,6 +210,16 @@ check "top unknown option: exit 2" "$rc" 2
 sp --help
 check "--help: exit 0" "$rc" 0
 check "--help: usage on stdout" "$(line 1 | cut -c1-17)" "usage: sentryprof"
+# every command answers --help (and -h) with the usage, its own options in it, on stdout
+cmds=$("$BIN" --help | awk '/^  [a-z]+( |$)/ { print $1 }')
+for c in $cmds; do
+    [ "$c" = version ] && continue # "version --help" prints the version
+    for h in --help -h; do
+        sp "$c" "$h"
+        check "$c $h: exit 0, usage on stdout naming '$c', nothing on stderr" \
+            "$rc/$(line 1 | cut -c1-17)/$(printf '%s\n' "$out" | grep -c "^  $c " || true)/$err" "0/usage: sentryprof/1/"
+    done
+done
 sp version
 check "version" "$(printf '%s\n' "$out" | grep -c '^sentryprof [0-9]' || true)" 1
 

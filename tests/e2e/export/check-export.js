@@ -10,7 +10,8 @@
 //                            timeDeltas >= 0 and summing to at most endTime - startTime
 //                            (the last sample lasts until endTime); the distinct deltas
 //   svg FILE                 the flame graph's frames (<g class="f">): per depth the widest
-//                            frame's name; the total samples
+//                            frame's name; the total samples; per frame kind (data-k) the
+//                            hue of its fills (warm, blue, green, grey; mixed if they differ)
 //   png FILE                 a screenshot: pixels off the background, colours, highlights
 //   speedscope-loader FILE OUT   writes OUT, the script speedscope's own app loads (its
 //                            #localProfilePath, as `npx speedscope FILE` does) to import FILE
@@ -111,22 +112,27 @@ if (mode === 'speedscope') {
         deltas: [...new Set(p.timeDeltas.slice(1))].sort((a, b) => a - b), self });
 } else if (mode === 'svg') {
     const text = fs.readFileSync(file, 'utf8');
-    const re = /<g class="f"([^>]*)>/g;
+    const re = /<g class="f"([^>]*)>(?:<title>[^<]*<\/title>)?<rect [^>]*fill="rgb\((\d+),(\d+),(\d+)\)"/g;
     const attr = (s, k) => (s.match(new RegExp(` ${k}="([^"]*)"`)) || [])[1];
     const widest = {};
+    // the colour family of each frame kind (data-k): the hue its fills have, every one
+    const hue = (r, g, b) => r === g && g === b ? 'grey' : r > g && g > b ? 'warm' : b > r && b > g ? 'blue' : g > r && g > b ? 'green' : 'other';
+    const families = {};
     let frames = 0;
     let m;
     while ((m = re.exec(text))) {
         frames++;
+        const k = attr(m[1], 'data-k'), h = hue(+m[2], +m[3], +m[4]);
+        families[k] = families[k] === undefined || families[k] === h ? h : 'mixed';
         const d = +attr(m[1], 'data-d'), w = +attr(m[1], 'data-s');
         const name = attr(m[1], 'data-n');
         if (!widest[d] || w > widest[d].w) widest[d] = { w, name, tie: false };
         else if (w === widest[d].w) widest[d].tie = true;
     }
     const total = +(text.match(/data-total="(\d+)"/) || [])[1];
-    if (!frames) fail('no frames');
+    if (!frames || frames !== (text.match(/<g class="f"/g) || []).length) fail('no frames, or a frame without a rgb() fill');
     if (!/<script[\s>]/.test(text)) fail('no script');
-    done({ frames, total, widest });
+    done({ frames, total, widest, families });
 } else if (mode === 'png') {
     // a headless Chromium screenshot: how many pixels differ from the background (the
     // top-left pixel), how many distinct colours, how many search-highlight pixels
