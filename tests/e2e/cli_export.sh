@@ -276,6 +276,12 @@ check "go tool pprof: 200 samples in all" "$(grep -o 'of [0-9]* total' "$tmp/ppr
 check "go tool pprof: the batch's pprof reports the same table" "$(sed 1,/flat%/d "$tmp/pprof-batch.top")" "$(sed 1,/flat%/d "$tmp/pprof.top")"
 check "go tool pprof: reads the pprof of the corrupt spool's good files (180 samples of thread 0)" \
     "$("$GO" tool pprof -top -sample_index=samples "$tmp/c.pprof" 2>/dev/null | grep -o 'of [0-9]* total' | head -1)" "of 180 total"
+# -lines: a location per function and line, so line numbers agree with top --by line
+"$GO" tool pprof -top -lines -nodecount=100 -sample_index=samples "$tmp/all.pb.gz" >"$tmp/pprof.lines" 2>/dev/null || true
+ppl() { awk -v f="$1" '$NF == f { print $1, $4; exit }' "$tmp/pprof.lines"; }
+check "go tool pprof -lines: helper's lines 5 and 7 apart (5, 4 samples), as top --by line" \
+    "$(ppl /app/lib/util.js:5)/$(ppl /app/lib/util.js:7)" "5 5/4 4"
+check "go tool pprof -lines: hotLoop at line 3 (140 150)" "$(ppl /app/tests/apps/hot.js:3)" "140 150"
 "$GO" tool pprof -tags -sample_index=samples "$tmp/all.pb.gz" >"$tmp/pprof.tags" 2>/dev/null || true
 check "go tool pprof: thread labels (180 on 0, 20 on 1)" \
     "$(grep -cE -e ' 180(\.0)? \(90\.00%\): 0$' -e ' 20(\.0)? \(10\.00%\): 1$' "$tmp/pprof.tags")" 2
