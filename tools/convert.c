@@ -294,9 +294,10 @@ static bool write_cpuprofile(const sp_model_t *m, FILE *out, bool thread_given)
      * as in the speedscope export, each sample weighs the thread's median interval: time
      * starts at the first sample's and advances one interval per sample; endTime is one
      * interval after the last, so it gets its interval too. */
-    size_t lo = 0, hi;
+    size_t lo = 0;
     while (lo < m->nsamples && m->samples[lo].thread != best) lo++; /* the model sorts by thread */
-    for (hi = lo; hi < m->nsamples && m->samples[hi].thread == best; hi++) {}
+    size_t hi = lo;
+    while (hi < m->nsamples && m->samples[hi].thread == best) hi++;
     int64_t iv_us = (sp_export_interval(m, lo, hi) + 500) / 1000; /* ns to the nearest µs */
     if (iv_us <= 0) iv_us = 10101; /* no two timed samples: the SDK's 99 Hz */
     json_t *samples = json_array(), *deltas = json_array();
@@ -304,13 +305,18 @@ static bool write_cpuprofile(const sp_model_t *m, FILE *out, bool thread_given)
     for (size_t i = lo; i < hi; i++) {
         if (t.sample_node[i] == UINT32_MAX) continue;
         const sp_model_sample_t *s = &m->samples[i];
-        if (start < 0) start = prev = s->has_time ? s->time_ns / 1000 : 0; /* µs */
-        else prev += iv_us;
+        if (start < 0)
+            start = prev = s->has_time ? s->time_ns / 1000 : 0; /* µs */
+        else
+            prev += iv_us;
         json_array_append_new(samples, json_integer((json_int_t)t.sample_node[i] + 1));
-        json_array_append_new(deltas, json_integer((json_int_t)(json_array_size(deltas) ? iv_us : 0)));
+        json_array_append_new(deltas,
+                              json_integer((json_int_t)(json_array_size(deltas) ? iv_us : 0)));
     }
-    if (start < 0) start = prev = 0;
-    else prev += iv_us;
+    if (start < 0)
+        start = prev = 0;
+    else
+        prev += iv_us;
     json_t *doc = json_pack("{s:o, s:I, s:I, s:o, s:o}", "nodes", nodes, "startTime", (json_int_t)start, "endTime",
                             (json_int_t)prev, "samples", samples, "timeDeltas", deltas);
     json_decref(scripts);
