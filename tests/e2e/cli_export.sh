@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# cli_export.sh: `sentryprof convert` and `sentryprof flame` end to end on the recorded
-# fixtures tests/data/cli-*.envelope (v2 chunks cli-a, cli-b; v1 profile cli-v1; numbers in
-# tests/data/cli-gen.py), a batch of them and corrupt inputs. Each export is read by what
-# reads it for real: collapsed stacks summed per leaf must equal `sentryprof top`'s self
-# column exactly; speedscope JSON must validate against the file-format schema shipped in
-# the pinned npm package `speedscope` (tests/e2e/export/package.json + package-lock.json,
-# installed with `npm ci`; the package ships only its bundled browser app, no importer
-# that node can call, so the schema is what we check against); the .cpuprofile must have
-# DevTools' node/sample structure (tests/e2e/export/check-export.js); the pprof file must
-# give `go tool pprof -top` top's numbers (Debian golang-go); the SVG must be well-formed XML
-# (xmllint) with the hot function the widest frame at its depth, and in headless Chromium
-# (Debian chromium) render non-blank, highlight a search, show hover details and zoom.
+# cli_export.sh: `sentryprof convert` and `sentryprof flame` end to end on the fixtures
+# tests/data/cli-*.envelope (v2 chunks cli-a, cli-b; v1 profile cli-v1; numbers in
+# tests/data/cli-gen.py), a batch of them, corrupt inputs, and two recorded profiles (a v2
+# chunk of this library's, a v1 profile of Sentry's SDK). Each export is read by what reads
+# it for real: collapsed stacks summed per leaf must equal `sentryprof top`'s self column
+# exactly; speedscope JSON must validate against the file-format schema shipped in the
+# pinned npm package `speedscope` (tests/e2e/export/package.json + package-lock.json,
+# installed with `npm ci`), and that package's own app (its importer, in headless Chromium,
+# loaded as `npx speedscope FILE` loads a file) must show top's numbers for our speedscope
+# JSON, .cpuprofile and collapsed stacks; the .cpuprofile must have DevTools' node/sample
+# structure (tests/e2e/export/check-export.js); the pprof file must give `go tool pprof
+# -top` top's numbers (Debian golang-go); the SVG must be well-formed XML (xmllint) with the
+# hot function the widest frame at its depth, and in headless Chromium (Debian chromium)
+# render non-blank, highlight a search, show hover details and zoom.
 # Environment: top_srcdir, top_builddir (set by make check); NODE; SENTRYPROF_BIN overrides
 # the binary; npm must reach its registry (a failed `npm ci` is a hard error, exit 99), as
 # are a missing go or chromium (tools/install-deps.sh installs both).
@@ -35,7 +37,7 @@ unset LD_PRELOAD SENTRYPROF_LIB SENTRYPROF_SPOOL_DIR
 . "$top_srcdir/tests/e2e/clilib.sh"
 errlines() { if [ -z "$err" ]; then echo 0; else printf '%s\n' "$err" | wc -l | tr -d ' '; fi; }
 # json FILE EXPR: a value from a JSON file (EXPR in terms of d)
-json() { "$NODE" -e 'const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(eval(process.argv[2]))' "$1" "$2"; }
+json() { "$NODE" -e 'const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(eval(process.argv[2]))' "$@"; } # json FILE EXPR [ARG: process.argv[3]]
 
 A=$DATA/cli-a.envelope B=$DATA/cli-b.envelope V1=$DATA/cli-v1.envelope
 
@@ -319,6 +321,39 @@ sp convert --to pprof -o "$tmp/txn.pb.gz" "$A" "$tmp/txns.envelope"
 check "pprof: each sample labelled with its innermost transaction (15 GET /hot, 5 inner)" \
     "$(grep -cE -e ' 15(\.0)? \(.*\): GET /hot$' -e ' 5(\.0)? \(.*\): inner$' "$tmp/txn.tags")" 2
 
+# ---- recorded profiles: every export of a real run agrees with top ----
+# recorded-v2-hot.envelope: a profile_chunk this library wrote for `sentryprof run node
+# tests/apps/hot.js 1` on Node 20 (the checkout path replaced by /app); envelope-sdk-node-1.3.5:
+# a v1 profile Sentry's own SDK (@sentry/profiling-node 1.3.5) wrote. For each, from top
+# --json: the samples, the hottest function (name, self, total).
+for rec in recorded-v2-hot envelope-sdk-node-1.3.5; do
+    R=$DATA/$rec.envelope
+    "$BIN" top --json -n 1 "$R" >"$tmp/rec-top.json"
+    n=$(json "$tmp/rec-top.json" 'd.samples')
+    hot=$(json "$tmp/rec-top.json" 'd.rows[0].name')                           # its label
+    hotfn=$(json "$tmp/rec-top.json" 'd.rows[0].name.replace(/ \([^()]*\)$/, "")') # its name
+    hotst=$(json "$tmp/rec-top.json" 'd.rows[0].self + " " + d.rows[0].total')
+    sp convert --to collapsed -o "$tmp/rec.folded" "$R"
+    check "$rec: collapsed, per-leaf sums = top's self column ($n samples)" "$rc/$(leaf_sums "$tmp/rec.folded")" "0/$(top_self "$R")"
+    sp convert --to speedscope -o "$tmp/rec.speedscope.json" "$R"
+    check "$rec: speedscope valid against the schema, $n samples" \
+        "$("$NODE" "$CHECK" speedscope "$tmp/rec.speedscope.json" "$SCHEMA" | "$NODE" -e 'let s="";process.stdin.on("data",c=>s+=c).on("end",()=>console.log(Object.values(JSON.parse(s).profiles).reduce((a, p) => a + p.samples, 0)))')" "$n"
+    sp convert --to cpuprofile -o "$tmp/rec.cpuprofile" "$R"
+    "$NODE" "$CHECK" cpuprofile "$tmp/rec.cpuprofile" >"$tmp/rec-cp.json" 2>&1 || cat "$tmp/rec-cp.json"
+    check "$rec: cpuprofile consistent, $n samples, $hotfn's self = top's" \
+        "$(json "$tmp/rec-cp.json" 'd.samples + " " + d.self[process.argv[3]]' "$hotfn")" "$n ${hotst% *}"
+    sp convert --to pprof -o "$tmp/rec.pb.gz" "$R"
+    "$GO" tool pprof -top -nodecount=3 -sample_index=samples "$tmp/rec.pb.gz" >"$tmp/rec.top" 2>/dev/null || true
+    check "$rec: go tool pprof -top: $n samples, $hotfn first with top's flat/cum" \
+        "$(grep -o 'of [0-9]* total' "$tmp/rec.top" | head -1)/$(sed 1,/flat%/d "$tmp/rec.top" | head -1 | awk '{ print $1, $4 }')/$(sed 1,/flat%/d "$tmp/rec.top" | head -1 | sed 's/^ *[^ ]* *[^ ]* *[^ ]* *[^ ]* *[^ ]* *//')" \
+        "of $n total/$hotst/$hotfn"
+    sp flame -o "$tmp/rec.svg" "$R"
+    svgfacts "$tmp/rec.svg" >"$tmp/rec-fl.json"
+    check "$rec: flame graph of $n samples, $hot the widest frame at its depth" \
+        "$(json "$tmp/rec-fl.json" 'const h = process.argv[3]; const d2 = Object.keys(d.widest).filter(k => d.widest[k].name == h); d.total + " " + (d2.length ? "widest" : "not widest")' "$hot")" \
+        "$n widest"
+done
+
 # ---- top --by file|package|line, --json ----
 row() { printf '%s\n' "$out" | awk -v f="$1" 'NR > 2 { lab = $0; sub(/^ *[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+  /, "", lab); if (lab == f) { print $2, $4; exit } }'; }
 sp top --by file "$A" "$B" "$V1"
@@ -467,6 +502,13 @@ check "speedscope app: imports our .cpuprofile (Chrome's format)" \
 check "speedscope app, .cpuprofile: Self/Total in samples = top --thread 0's (no gap between chunks charged to a sample)" \
     "$(cells "$tmp/ssapp-cp.json" hotLoop memcpy fib helper)" \
     "$(want hotLoop 140 150 memcpy 10 10 fib 10 10 helper 9 9)"
+
+# collapsed stacks: speedscope's importer of that format (counts, no unit), all threads
+ssapp "$tmp/all.folded" >"$tmp/ssapp-fo.json"
+check "speedscope app: imports our collapsed stacks" "$(json "$tmp/ssapp-fo.json" 'd.title')" "all.folded - speedscope"
+check "speedscope app, collapsed: Self/Total = top's (all threads)" \
+    "$(cells "$tmp/ssapp-fo.json" "hotLoop (apps/hot.js:3)" "main (apps/hot.js:10)" "workerFn (apps/worker.js:2)" "[native] Builtins_JSEntry (node)")" \
+    "$(want "hotLoop (apps/hot.js:3)" 140 150 "main (apps/hot.js:10)" 5 175 "workerFn (apps/worker.js:2)" 20 20 "[native] Builtins_JSEntry (node)" 0 130)"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
