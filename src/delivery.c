@@ -9,7 +9,8 @@
  * Environment: none (the caller passes the spool cap and the DSN).
  * Rules: rate-limited data is kept, never dropped (docs/SENTRY-FORMAT.md); only what Sentry can
  * never take is dropped, and each drop is counted as a discard and told in one line. Every
- * request starts only with SP_DELIVERY_MIN_REQUEST_MS left before the deadline.
+ * request starts only with SP_DELIVERY_MIN_REQUEST_MS left before the deadline, and gets
+ * SP_DELIVERY_INFLIGHT_GRACE_MS past it for its answer (no duplicate for a late answer).
  */
 #ifndef _GNU_SOURCE /* configure may pass -D_GNU_SOURCE=1 */
 #define _GNU_SOURCE
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -141,7 +143,9 @@ static sp_send_outcome_t post(sp_delivery_t *d, const char *what, const char *da
         d->error = true;
         return SP_SEND_RETRY;
     }
-    int sent = d->io.send(d->io.ctx, &req, data, len, remaining_ms(d), &resp); /* 0: a response */
+    /* The deadline stops new requests; this one gets the grace for its answer. */
+    int sent = d->io.send(d->io.ctx, &req, data, len, remaining_ms(d) + SP_DELIVERY_INFLIGHT_GRACE_MS,
+                          &resp); /* 0: a response */
     sp_transport_request_free(&req);
     sp_send_outcome_t o = sp_transport_outcome(sent == 0 ? resp.status : 0);
     if (sent == 0)
@@ -470,11 +474,12 @@ static bool discards_pending(sp_delivery_t *d)
 /* ---- spool upkeep ---- */
 
 typedef struct {
-    const sp_delivery_t *d;
+    sp_delivery_t *d;
     json_t *state; /* discards accumulated during eviction */
+    int unsendable; /* of them, files too large to be ever sent */
 } evict_ctx_t;
 
-static void on_evict(const char *name, int fd, void *ctx)
+static void on_evict(const char *name, int fd, bool unsendable, void *ctx)
 {
     evict_ctx_t *e = ctx;
     sp_delivery_cats_t cats;
@@ -486,12 +491,27 @@ static void on_evict(const char *name, int fd, void *ctx)
         sp_delivery_state_categories(NULL, 0, &cats);
     sp_mem_free(data);
     sp_delivery_state_add_discards(e->state, SP_DELIVERY_REASON_CAP, &cats);
+    if (unsendable) {
+        struct stat st;
+        e->unsendable++;
+        if (!e->d->quiet)
+            say(e->d, "ready/%s: %lld bytes, more than Sentry takes; dropped first (spool over %s)",
+                name, fstat(fd, &st) == 0 ? (long long)st.st_size : -1LL, SP_ENV_SPOOL_MAX_BYTES);
+    }
     SP_DEBUG("upload: evicted ready/%s (spool over %s)", name, SP_ENV_SPOOL_MAX_BYTES);
 }
 
 static int upd_merge(json_t *state, void *ctx)
 {
     return sp_spool_state_discards_merge(state, json_object_get(ctx, "discards"));
+}
+
+static void on_aside(const char *name, const char *what, void *ctx)
+{
+    sp_delivery_t *d = ctx;
+    d->set_aside++;
+    say(d, "ready/%s: %s, not an envelope file; moved to %s/" SP_SPOOL_QUEUE_STRAY "/", name, what,
+        sp_spool_dir(d->spool));
 }
 
 void sp_delivery_upkeep(sp_delivery_t *d, unsigned long long max_bytes)
@@ -501,7 +521,11 @@ void sp_delivery_upkeep(sp_delivery_t *d, unsigned long long max_bytes)
         say(d, "cannot adopt files left in %s: %s", sp_spool_dir(d->spool), strerror(-n));
         d->error = true;
     }
-    evict_ctx_t e = {d, json_object()};
+    /* A stray entry would be skipped by every claim yet wait for forever: moved aside, told
+     * once (it is gone from ready/ after). */
+    n = sp_spool_queue_set_aside(d->spool, on_aside, d);
+    if (n < 0) SP_DEBUG("upload: cannot move stray entries out of ready/: %s", strerror(-n));
+    evict_ctx_t e = {d, json_object(), 0};
     if (!e.state) return;
     n = sp_spool_queue_enforce_cap(d->spool, max_bytes, on_evict, &e);
     if (n < 0) {
@@ -509,9 +533,10 @@ void sp_delivery_upkeep(sp_delivery_t *d, unsigned long long max_bytes)
         d->error = true;
     } else if (n > 0) {
         d->evicted += (unsigned long)n;
-        if (!d->quiet)
-            say(d, "spool over %llu bytes: dropped the %d oldest file%s", max_bytes, n,
-                n == 1 ? "" : "s");
+        int oldest = n - e.unsendable;
+        if (!d->quiet && oldest > 0)
+            say(d, "spool over %llu bytes: dropped the %d oldest file%s", max_bytes, oldest,
+                oldest == 1 ? "" : "s");
         int rc = sp_spool_state_update(d->spool, upd_merge, e.state);
         if (rc < 0) SP_DEBUG("upload: cannot record discards: %s", strerror(-rc));
     }

@@ -3,7 +3,7 @@
 # under the shim: spool files made here. Each file arrives exactly once with several uploaders
 # and an adopted dead run; a 429 with Retry-After holds every request back until it ends; a
 # 500 keeps the files and backs off; a 400 drops one file and reports it in a client_report;
-# the size cap evicts the oldest and reports them; a hanging server costs at most --timeout;
+# the size cap evicts the oldest and reports them; a hanging server costs at most --timeout + 3 s;
 # a bad DSN touches nothing (exit 3); many files get a progress line on a terminal only.
 . "$(dirname "$0")/lib.sh"
 need_node
@@ -184,7 +184,7 @@ check "cap: 3 oldest evicted and reported" test $((after - before)) = 3
 id() { printf '%08d%024d' "$1" "$2"; }
 check "cap: the 2 newest delivered, not the oldest" test "$(js "[s.chunk_ids.includes('$(id 6 3)'), s.chunk_ids.includes('$(id 6 4)'), s.chunk_ids.includes('$(id 6 2)')].join()")" = true,true,false
 
-# ---- a hanging server costs at most --timeout ----
+# ---- a hanging server costs at most --timeout (+ 3 s for the request under way) ----
 sp="$WORK/spool-hang"
 make_chunks "$sp/ready" 7 2
 control '{"mode":"hang"}'
@@ -194,7 +194,7 @@ rc=$?
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 control '{"mode":"ok"}'
 # The bound proves the timeout is honoured (the default is 29 s, a hang is forever); the slack
-# over 2 s is for a loaded machine, where process start-up alone can take seconds.
+# over 2 s + 3 s (SP_DELIVERY_INFLIGHT_GRACE_MS: a started request's answer) is for a loaded machine, where process start-up alone can take seconds.
 check "hang: exit 4 within the timeout (rc $rc, ${ms} ms; want 4, < 10000 ms)" test "$rc" = 4 -a "$ms" -lt 10000
 check "hang: files back in ready/, none in sending/" test "$(count_files "$sp/ready"):$(count_files "$sp/sending")" = 2:0
 

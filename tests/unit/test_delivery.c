@@ -22,6 +22,7 @@
 #include "delivery_text.h"
 #include "envelope.h"
 #include "mem.h"
+#include "spool_queue.h"
 #include "spool_run.h"
 #include "spool_state.h"
 #include "unit.h"
@@ -46,6 +47,8 @@ static struct {
     char *bodies[MAX_REQUESTS];
     char said[8192];   /* the lines for the user, each ending in '\n' */
     char status[4096]; /* "<cause>|" for each status line */
+    long latency_ms[MAX_REQUESTS]; /* request i is taken, and answered this long after it
+                                      started: a shorter timeout_ms sees no answer */
 } fake;
 
 static int fake_send(void *ctx, const sp_transport_request_t *req, const char *envelope, size_t len,
@@ -58,6 +61,10 @@ static int fake_send(void *ctx, const sp_transport_request_t *req, const char *e
     answer_t a = fake.n < fake.n_script ? fake.script[fake.n] : (answer_t){200, NULL, NULL};
     fake.n++;
     memset(resp, 0, sizeof *resp);
+    if (fake.latency_ms[fake.n - 1] > timeout_ms) {
+        snprintf(resp->message, sizeof resp->message, "Operation timed out");
+        return -ETIMEDOUT;
+    }
     snprintf(resp->rate_limits, sizeof resp->rate_limits, "%s", a.rate_limits ? a.rate_limits : "");
     snprintf(resp->retry_after, sizeof resp->retry_after, "%s", a.retry_after ? a.retry_after : "");
     if (!a.status) {
@@ -376,6 +383,86 @@ START_TEST(file_over_size_cap_dropped)
 }
 END_TEST
 
+/* Issue #20 item 8: a FIFO (or any stray entry) in ready/ is moved aside with one line,
+ * never opened, and leaves nothing "waiting": the envelope beside it goes, and the spool
+ * counts as empty (an upload no longer runs to its timeout for it). */
+START_TEST(stray_entry_moved_aside_once)
+{
+    put_envelope("100-a.envelope", "a", "transaction");
+    char p[PATHBUF];
+    snprintf(p, sizeof p, "%s/ready/200-b.envelope", dir);
+    ck_assert_int_eq(mkfifo(p, 0600), 0);
+    sp_delivery_t d;
+    start(&d);
+    sp_delivery_upkeep(&d, 1ULL << 30);
+    sp_delivery_pass(&d);
+    expect_sent(0, "a");
+    ck_assert_msg(strstr(fake.said, "ready/200-b.envelope: a FIFO, not an envelope file; moved to ") != NULL,
+                  "expected one line saying the FIFO was moved aside, saw: %s", fake.said);
+    unsigned long left = 99;
+    ck_assert_int_eq(sp_spool_queue_stats(d.spool, &left, NULL), 0);
+    ck_assert_msg(left == 0, "expected nothing left to send, saw %lu", left);
+    size_t said = strlen(fake.said);
+    sp_delivery_upkeep(&d, 1ULL << 30);
+    ck_assert_msg(strlen(fake.said) == said, "the second upkeep said more: %s", fake.said + said);
+    snprintf(p, sizeof p, "%s/stray/200-b.envelope", dir);
+    struct stat st;
+    ck_assert(lstat(p, &st) == 0 && S_ISFIFO(st.st_mode));
+    finish(&d);
+}
+END_TEST
+
+/* Issue #20 item 7, as the upload tells it: over the cap, the file too large to be ever
+ * sent goes first, with a line of its own; the valid envelope older than it stays. */
+START_TEST(cap_drops_unsendable_first)
+{
+    put_envelope("100-a.envelope", "a", "transaction");
+    char p[PATHBUF];
+    snprintf(p, sizeof p, "%s/ready/900-huge.envelope", dir);
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, (off_t)1 << 30), 0);
+    close(fd);
+    sp_delivery_t d;
+    start(&d);
+    sp_delivery_upkeep(&d, 1000);
+    ck_assert_uint_eq(d.evicted, 1);
+    ck_assert(in_ready("100-a.envelope") && !in_ready("900-huge.envelope"));
+    ck_assert_msg(strstr(fake.said, "ready/900-huge.envelope: 1073741824 bytes, more than Sentry takes; dropped first") != NULL &&
+                      strstr(fake.said, "oldest") == NULL,
+                  "expected one line about the 1 GB file and none about the oldest, saw: %s", fake.said);
+    finish(&d);
+}
+END_TEST
+
+/* Issue #20 item 9: near the deadline (the exit-time uploader's 2 s), a request Sentry
+ * accepted but answered after the deadline was taken for a failure and the envelope sent
+ * again by the next uploader. A request once started gets SP_DELIVERY_INFLIGHT_GRACE_MS
+ * past the deadline for its answer: an answer 2 s late still settles it, sent once. */
+START_TEST(late_answer_not_sent_twice)
+{
+    put_envelope("100-a.envelope", "a", "profile_chunk");
+    fake.latency_ms[0] = 2000;
+    sp_delivery_t d;
+    start(&d)->deadline = mono_now() + 0.5; /* time to start a request, not to see its answer */
+    sp_delivery_pass(&d);
+    finish(&d);
+    char p[PATHBUF]; /* the next uploader, once any backoff of the first has ended */
+    snprintf(p, sizeof p, "%s/state.json", dir);
+    unlink(p);
+    sp_delivery_t d2;
+    start(&d2);
+    sp_delivery_pass(&d2);
+    finish(&d2);
+    size_t times = 0;
+    for (size_t i = 0; i < fake.n; i++) times += strstr(fake.bodies[i], "\"event_id\":\"a\"") != NULL;
+    ck_assert_msg(times == 1 && count_ready() == 0,
+                  "envelope accepted by Sentry with its answer 2 s later, 0.5 s before the deadline: "
+                  "expected it sent once and gone from ready/, saw it sent %zu times, %d file(s) left",
+                  times, count_ready());
+}
+END_TEST
+
 START_TEST(batch_torn_tail_warned)
 {
     static const char *const ids[] = {"x0", "x1"};
@@ -679,6 +766,9 @@ SP_UNIT_SUITE(delivery)
     tcase_add_test(tc, batch_split_rest_waits);
     tcase_add_test(tc, batch_over_size_cap_dropped);
     tcase_add_test(tc, file_over_size_cap_dropped);
+    tcase_add_test(tc, stray_entry_moved_aside_once);
+    tcase_add_test(tc, cap_drops_unsendable_first);
+    tcase_add_test(tc, late_answer_not_sent_twice);
     tcase_add_test(tc, batch_torn_tail_warned);
     tcase_add_test(tc, permanent_4xx_discarded);
     tcase_add_test(tc, discards_kept_when_unsent);
