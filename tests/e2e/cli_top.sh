@@ -2,7 +2,8 @@
 # cli_top.sh: the sentryprof CLI end to end on the fixtures tests/data/cli-*.envelope
 # (written by tests/data/cli-gen.py, whose header lists the expected numbers): top over
 # v2 chunks and a v1 profile, directories with run folders, --thread, --js-only, -n,
-# malformed files and items, nothing readable; list (upload states, transactions, --json); run's LD_PRELOAD handling; usage errors.
+# malformed files and items, nothing readable; list (upload states, transactions, --json); hostile
+# spools (planted symlinks, another user's default spool); run's LD_PRELOAD handling; usage errors.
 # Environment: top_srcdir, top_builddir (set by make check); SENTRYPROF_BIN overrides the
 # binary ($top_builddir/tools/sentryprof).
 set -euo pipefail
@@ -192,6 +193,43 @@ sp list "$batch"
 check "list batch: one row per envelope" \
     "$(printf '%s\n' "$out" | awk 'NR > 2 { print $1, $3, $4 }' | tr '\n' ';')" \
     "1-2-txns-x.envelopes#1 profile_chunk 95;1-2-txns-x.envelopes#2 profile_chunk 50;1-2-txns-x.envelopes#3 transaction,profile 55;"
+
+# ---- hostile spools (issue #20 item 2): planted symlinks, another user's default spool ----
+hs=$tmp/hostile
+mkdir -p "$hs/run-1"
+cp "$A" "$hs/"
+cp "$B" "$tmp/secret.envelope"             # stands for /etc/shadow: readable only by us
+ln -s "$tmp/secret.envelope" "$hs/x.envelope"
+ln -s "$tmp/secret.envelope" "$hs/run-1/y.envelopes"
+sp list "$hs"
+check "symlink: list exit 0" "$rc" 0
+check "symlink: list shows the one real file" "$(line 1)" "sentryprof list: $hs, 1 envelope in 1 file"
+check "symlink: one line per planted link" \
+    "$(printf '%s\n' "$err" | grep -c 'a symlink (not followed)$' || true)" 2
+sp top "$hs"
+check "symlink: top reads the real file only" "$(line 1 | cut -d, -f1-2)" "sentryprof top: 1 file, 1 chunk"
+# The default spool (SENTRYPROF_SPOOL_DIR or $TMPDIR/sentryprof-UID) owned by another user:
+# refused as the library and upload refuse it. As root a directory chown'd to 1001 is one.
+if [ "$(id -u)" = 0 ]; then
+    other=$tmp/other-spool
+    mkdir -m 700 "$other"
+    cp "$A" "$other/"
+    chown 1001:1001 "$other" "$other/$(basename "$A")"
+    for cmd in list top; do
+        SENTRYPROF_SPOOL_DIR=$other sp $cmd
+        check "other user's default spool: $cmd exits 1" "$rc" 1
+        check "other user's default spool: $cmd says why" \
+            "$(printf '%s\n' "$err" | grep -c "spool directory \"$other\" refused: owned by uid 1001, not 0" || true)" 1
+        check "other user's default spool: $cmd prints nothing" "$out" ""
+    done
+    sp list "$other" # named on the command line: the user's choice
+    check "other user's spool named as DIR: list reads it" "$(line 1)" "sentryprof list: $other, 1 envelope in 1 file"
+    ln -s "$hs" "$tmp/link-spool"
+    SENTRYPROF_SPOOL_DIR=$tmp/link-spool sp list
+    check "default spool is a symlink: list refuses it" "$rc:$(printf '%s\n' "$err" | grep -c 'refused: it is a symlink' || true)" "1:1"
+else
+    echo "# not root: the other-user default spool checks skipped (test_spool covers the check)"
+fi
 
 # ---- usage ----
 sp
