@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "mem.h"
+#include "utf8.h"
 
 /* Growing sp_mem buffer for json_dump_callback: one pass, and the result is ours to
  * free with sp_mem_free whatever allocator jansson was given. */
@@ -43,60 +44,15 @@ char *sp_json_dump(const json_t *v, size_t flags, size_t *len)
     return d.buf;
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 when it is not one: no
- * overlong form, no surrogate, nothing above U+10FFFF (what jansson's own check refuses). */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80) return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        len = 2, cp = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef)
-        len = 3, cp = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4)
-        len = 4, cp = c & 0x07;
-    else
-        return 0;
-    if (len > n) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 json_t *sp_json_string_utf8(const char *s)
 {
-    const unsigned char *u = (const unsigned char *)s;
-    size_t n = strlen(s), bad = 0;
-    for (size_t i = 0; i < n;) {
-        size_t l = utf8_seq(u + i, n - i);
-        if (l)
-            i += l;
-        else
-            bad++, i++;
-    }
-    if (!bad) return json_stringn(s, n);
-    /* Each bad byte becomes U+FFFD (3 bytes). */
-    char *fixed = sp_mem_alloc(n + 2 * bad + 1);
+    if (sp_utf8_valid(s)) return json_string(s);
+    /* Each bad byte becomes U+FFFD (3 bytes): 3n + 1 always holds the copy whole. */
+    size_t n = strlen(s);
+    char *fixed = sp_mem_alloc(3 * n + 1);
     if (!fixed) return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n;) {
-        size_t l = utf8_seq(u + i, n - i);
-        if (l) {
-            memcpy(fixed + o, s + i, l);
-            o += l, i += l;
-        } else {
-            memcpy(fixed + o, "\xef\xbf\xbd", 3);
-            o += 3, i++;
-        }
-    }
-    json_t *v = json_stringn(fixed, o);
+    size_t len = sp_utf8_copy(fixed, 3 * n + 1, s, n, NULL, NULL);
+    json_t *v = json_stringn(fixed, len);
     sp_mem_free(fixed);
     return v;
 }

@@ -15,6 +15,7 @@
 #include "mem.h"
 #include "profile.h"
 #include "session.h"
+#include "utf8.h"
 
 static void check_json(const char *what, const char *text, size_t len)
 {
@@ -98,7 +99,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sp_mem_free(buf);
 
     sp_txn_t t = {.start_real_ns = 1795549336000000000ull, .end_ns = 20000000};
-    snprintf(t.name, sizeof t.name, "%s", txn_name);
+    /* As sp_txn_start and sp_txn_set_name copy a name in (src/txn.c): valid UTF-8, cut on a
+     * character boundary. */
+    sp_utf8_copy(t.name, sizeof t.name, txn_name, strlen(txn_name), NULL, NULL);
     snprintf(t.op, sizeof t.op, "http.server");
     snprintf(t.event_id, sizeof t.event_id, "%032d", 3);
     snprintf(t.trace_id, sizeof t.trace_id, "%032d", 4);
