@@ -29,8 +29,8 @@ progs=""
 for t in $FUZZ_TARGETS; do progs="$progs tests/fuzz/fuzz_$t"; done
 # jemalloc is not instrumented (its own flags, build-static-dep.sh): built with gcc, as in
 # the other trees, so their cached build (keyed by compiler and floor header) serves here.
-(cd "$fz" && make -s CC=gcc sp_glibc_symver.h && make -s CC=gcc libjemalloc_sp.a &&
-    make -s -j"$(nproc)" FUZZ_MAIN= FUZZ_LINK_FLAGS="-fsanitize=fuzzer" $progs) || exit 1
+(cd "$fz" && make -s SP_DEPS_CC=gcc sp_glibc_symver.h libjemalloc_sp.a &&
+    make -s -j"$(nproc)" SP_DEPS_CC=gcc FUZZ_MAIN= FUZZ_LINK_FLAGS="-fsanitize=fuzzer" $progs) || exit 1
 
 run_one() {
     t=$1
