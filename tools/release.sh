@@ -49,7 +49,7 @@ if [ -z "$builddir" ]; then
     cp "$tarball" "$out/"
     say "source: $out/${tarball##*/}"
     tar -xzf "$tarball" -C "$tmp"
-    srcdir=$(ls -d "$tmp"/sentryprof-*/)
+    srcdir=$(ls -d "$tmp"/sentryprof-*/) && srcdir=${srcdir%/}
     # Static jansson, protobuf-c and zlib for the CLI (Debian's .a files; the library has its
     # own PIC jansson anyway): one fewer thing for an image to install.
     static() {
@@ -85,8 +85,10 @@ aarch64) node_arch=arm64 ;;
 esac
 name=sentryprof-$version-$cpu-linux-$libc
 
-# Installed into a staging folder, then the prefix becomes the tarball's folder.
-make -s -C "$builddir" install DESTDIR="$tmp/stage" prefix=/usr/local >"$tmp/install.log" 2>&1 ||
+# Installed into a staging folder, then the prefix becomes the tarball's folder. Under the
+# build tree's install lock: tests/e2e/install.sh may run make install in it at the same time
+# (make check -j), and two makes in one tree race on its generated headers.
+flock "$builddir/.install.lock" make -s -C "$builddir" install DESTDIR="$tmp/stage" prefix=/usr/local >"$tmp/install.log" 2>&1 ||
     { cat "$tmp/install.log"; echo "release: make install failed" >&2; exit 1; }
 pkg=$tmp/$name
 mv "$tmp/stage/usr/local" "$pkg"
