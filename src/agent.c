@@ -143,10 +143,13 @@ static void commit_chunk(void)
     if (sp_session_sample_count(agent.chunk) < SP_CHUNK_MIN_SAMPLES) return;
     char *buf = NULL;
     size_t len = 0;
-    if (sp_profile_chunk_envelope(agent.chunk, &agent.meta, &buf, &len) == 0) {
+    int rc = sp_profile_chunk_envelope(agent.chunk, &agent.meta, &buf, &len);
+    if (rc == 0) {
         char name[128];
         chunk_name(name, sizeof name);
         if (sp_outbox_write(name, buf, len) == 0) agent.chunk_committed = true;
+    } else if (rc != -ENODATA) {
+        sp_txnprof_build_failed(rc, "profile chunk");
     }
     sp_mem_free(buf);
 }
