@@ -43,6 +43,7 @@
 #include "symbolize.h"
 #include "txn.h"
 #include "txnprof.h"
+#include "utf8.h"
 #include "v8decode.h"
 
 #define SP_AGENT_TICK_MS 100 /* how often the ring is drained */
@@ -539,11 +540,14 @@ void sp_agent_set_sdk(const char *release, const char *environment, const char *
                       const char *sdk_version, const char *sdk_package)
 {
     pthread_mutex_lock(&agent.lock);
-    snprintf(agent.pend_release, sizeof agent.pend_release, "%s", release ? release : "");
-    snprintf(agent.pend_environment, sizeof agent.pend_environment, "%s", environment ? environment : "");
-    snprintf(agent.pend_sdk_name, sizeof agent.pend_sdk_name, "%s", sdk_name ? sdk_name : "");
-    snprintf(agent.pend_sdk_version, sizeof agent.pend_sdk_version, "%s", sdk_version ? sdk_version : "");
-    snprintf(agent.pend_sdk_package, sizeof agent.pend_sdk_package, "%s", sdk_package ? sdk_package : "");
+    /* Into JSON: valid UTF-8, a long one cut on a character boundary (issue #20 item 4). */
+#define SDK_COPY(dst, v) sp_utf8_copy(dst, sizeof dst, (v) ? (v) : "", (v) ? strlen(v) : 0, NULL, NULL)
+    SDK_COPY(agent.pend_release, release);
+    SDK_COPY(agent.pend_environment, environment);
+    SDK_COPY(agent.pend_sdk_name, sdk_name);
+    SDK_COPY(agent.pend_sdk_version, sdk_version);
+    SDK_COPY(agent.pend_sdk_package, sdk_package);
+#undef SDK_COPY
     agent.sdk_pending = true;
     pthread_mutex_unlock(&agent.lock);
 }

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "sampler.h"
 #include "stats.h"
+#include "utf8.h"
 
 enum { TXN_FREE, TXN_RUNNING, TXN_FINISHED };
 
@@ -37,11 +38,11 @@ static size_t fin_head, fin_count;
 static pthread_mutex_t txn_lock = PTHREAD_MUTEX_INITIALIZER;
 
 
+/* Names end up in JSON: valid UTF-8, cut on a character boundary (a name cut in the middle
+ * of one made its envelope impossible to build; issue #20 item 4). */
 static void copy_str(char *dst, size_t len, const char *src)
 {
-    size_t n = strnlen(src, len - 1);
-    memcpy(dst, src, n);
-    dst[n] = '\0';
+    sp_utf8_copy(dst, len, src, strnlen(src, 4 * len), NULL, NULL);
 }
 
 static void copy_id(char *dst, size_t len, const char *src, size_t want)

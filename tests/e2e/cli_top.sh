@@ -4,16 +4,21 @@
 # v2 chunks and a v1 profile, directories with run folders, --thread, --js-only, -n,
 # malformed files and items, nothing readable; list (upload states, transactions, --json); hostile
 # spools (planted symlinks, another user's default spool); run's LD_PRELOAD handling; usage errors.
-# Environment: top_srcdir, top_builddir (set by make check); SENTRYPROF_BIN overrides the
-# binary ($top_builddir/tools/sentryprof).
+# Environment: top_srcdir, top_builddir (set by make check); NODE; SENTRYPROF_BIN overrides
+# the binary ($top_builddir/tools/sentryprof).
 set -euo pipefail
 
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 BIN=${SENTRYPROF_BIN:-$top_builddir/tools/sentryprof}
+NODE=${NODE:-$(command -v node || true)}
 DATA=$top_srcdir/tests/data
 if [ ! -x "$BIN" ]; then
     echo "cli_top: no executable $BIN" >&2
+    exit 99
+fi
+if [ -z "$NODE" ]; then # batches are built and list --json read with node
+    echo "cli_top: node not found (set NODE=...)" >&2
     exit 99
 fi
 unset LD_PRELOAD SENTRYPROF_LIB SENTRYPROF_SPOOL_DIR
@@ -243,6 +248,16 @@ check "top unknown option: exit 2" "$rc" 2
 sp --help
 check "--help: exit 0" "$rc" 0
 check "--help: usage on stdout" "$(line 1 | cut -c1-17)" "usage: sentryprof"
+# every command answers --help (and -h) with the usage, its own options in it, on stdout
+cmds=$("$BIN" --help | awk '/^  [a-z]+( |$)/ { print $1 }')
+for c in $cmds; do
+    [ "$c" = version ] && continue # "version --help" prints the version
+    for h in --help -h; do
+        sp "$c" "$h"
+        check "$c $h: exit 0, usage on stdout naming '$c', nothing on stderr" \
+            "$rc/$(line 1 | cut -c1-17)/$(printf '%s\n' "$out" | grep -c "^  $c " || true)/$err" "0/usage: sentryprof/1/"
+    done
+done
 sp version
 check "version" "$(printf '%s\n' "$out" | grep -c '^sentryprof [0-9]' || true)" 1
 
