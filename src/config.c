@@ -331,6 +331,7 @@ void sp_config_load_engine(sp_config_t *cfg)
     cfg->lazy = env_choice(SP_ENV_LOGGING_MODE, "lazy", "eager", false);
     cfg->has_dsn = env(SP_ENV_DSN) != NULL;
     cfg->shutdown_ms = env_int(SP_ENV_SHUTDOWN_TIMEOUT, 2, 0, 60) * 1000;
+    cfg->exit_ms = env_int(SP_ENV_EXIT_TIMEOUT, SP_DEFAULT_EXIT_SECONDS, 0, 600) * 1000;
     cfg->continuous = env_choice(SP_ENV_MODE, "continuous", "transaction", !cfg->has_dsn);
     const char *mode = env(SP_ENV_MODE);
     cfg->mode_from_env = mode && (strcasecmp(mode, "continuous") == 0 || strcasecmp(mode, "transaction") == 0);

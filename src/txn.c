@@ -232,6 +232,14 @@ bool sp_txn_take_finished(sp_txn_t *out)
     return true;
 }
 
+size_t sp_txn_finished_pending(void)
+{
+    pthread_mutex_lock(&txn_lock);
+    size_t n = fin_count;
+    pthread_mutex_unlock(&txn_lock);
+    return n;
+}
+
 uint64_t sp_txn_oldest_running_ns(void)
 {
     uint64_t oldest = UINT64_MAX;
