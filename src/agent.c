@@ -145,10 +145,13 @@ static bool commit_chunk(void)
     char *buf = NULL;
     size_t len = 0;
     bool ok = false;
-    if (sp_profile_chunk_envelope(agent.chunk, &agent.meta, &buf, &len) == 0) {
+    int rc = sp_profile_chunk_envelope(agent.chunk, &agent.meta, &buf, &len);
+    if (rc == 0) {
         char name[128];
         chunk_name(name, sizeof name);
         if (sp_outbox_write(name, buf, len) == 0) agent.chunk_committed = ok = true;
+    } else if (rc != -ENODATA) {
+        sp_txnprof_build_failed(rc, "profile chunk");
     }
     sp_mem_free(buf);
     return ok;
