@@ -210,6 +210,7 @@ exports.install = function install(core) {
       return;
     }
     core.handSdkSettings(o);
+    core.observeSdkResponses(client);
     const sdkRates = o.profilesSampleRate !== undefined && o.profilesSampleRate !== null ||
       typeof o.profilesSampler === 'function';
     if (sdkRates || !(native.modeFromEnv === 1 && config.mode === 'continuous')) {

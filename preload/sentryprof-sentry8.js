@@ -164,6 +164,7 @@ exports.install = function install(core) {
     try { version = o._metadata.sdk.version; } catch (_) { /* unknown */ }
     const sdk = (o._metadata && o._metadata.sdk) || { name: 'sentry.javascript.node', version };
     core.handSdkSettings(o, sdk);
+    core.observeSdkResponses(client);
     st.active = true;
     if (ours && typeof client.addIntegration === 'function') {
       try { client.addIntegration(ours); } catch (err) { dbg(`addIntegration: ${err && err.message}`); }

@@ -12,6 +12,8 @@
 #   - profileLifecycle 'manual': only the time between Sentry.profiler.startProfiler() and
 #     stopProfiler() is profiled;
 #   - profileSessionSampleRate 0: no chunk;
+#   - (10 and 11) Sentry's first answer to the SDK limits profile_chunk: our uploads to the
+#     SDK's DSN hold to it, the chunks wait in the spool;
 #   - with @sentry/profiling-node's integration as well: the shim steps aside (one debug
 #     line), one profiler only.
 # @sentry/node 8 (profilesSampleRate/profilesSampler: transaction profiling): a v1 profile per
@@ -196,6 +198,33 @@ for major in ${SENTRY_MODERN_MAJORS:-8 9 10 11}; do
         cmp=$("$NODE" "$SHAPE" compare "$REF" "$D/accepted")
         echo "# $NAME: shape vs $(basename "$REF"): $cmp"
         check "$NAME: envelope shape as @sentry/profiling-node's, field by field" test "$(jqn "$cmp" 'f.ok')" = true
+    fi
+
+    # ---- the SDK's rate limits: Sentry's first answer (to the SDK's own first envelope, a
+    # message sent before any span) says profile_chunk is limited for 60 s; our uploads to
+    # the SDK's DSN hold to it: no chunk reaches the ingest, they wait in the spool.
+    if [ "$major" = 10 ] || [ "$major" = 11 ]; then
+        NAME="@sentry/node $major rate limited"
+        D="$WORK/s$major-limited"; mkdir -p "$D"
+        "$NODE" "$INGEST/server.js" --port 0 --dir "$D" --parent-pid $$ --quiet \
+            --mode '{"mode":"rate_limits_header","rate_limits":"60:profile_chunk:key","count":1}' >"$D.log" 2>&1 &
+        ingest_pid=$!
+        port=$("$INGEST/wait-port.sh" "$D" 10) || { not_ok "ingest server did not start"; finish; }
+        DSN="http://pub@127.0.0.1:$port/1"
+        app "$D/app.js" "profileSessionSampleRate: 1, profileLifecycle: 'trace'" '
+  Sentry.captureMessage("rate limit probe");
+  await Sentry.flush(5000);
+  for (let i = 0; i < 2; i++) {
+    Sentry.startSpan({ name: "limited-span-" + i, op: "task" }, () => modernWork(300));
+    await sleep(200);
+  }'
+        run env SENTRYPROF_DEBUG=1
+        check "$NAME: app output unchanged" test "$rc:$out" = "0:modern app done"
+        check "$NAME: the SDK's message and spans reached the ingest, no profile chunk" \
+            test "$(jqn "$s" '!!f.items_by_type.event && !!(f.items_by_type.transaction || f.items_by_type.span) && !f.items_by_type.profile_chunk')" = true
+        check "$NAME: the chunks wait in the spool ($(count_envelopes "$D/spool") envelopes)" \
+            test "$(count_envelopes "$D/spool")" -ge 1
+        check "$NAME: the shim says it holds to the SDK's limits" grep -q 'our uploads hold to it' "$D/err"
     fi
 
     # ---- manual lifecycle: only between startProfiler() and stopProfiler()
