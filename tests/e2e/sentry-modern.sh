@@ -12,6 +12,8 @@
 #   - profileLifecycle 'manual': only the time between Sentry.profiler.startProfiler() and
 #     stopProfiler() is profiled;
 #   - profileSessionSampleRate 0: no chunk;
+#   - (9) SENTRY_DSN/SENTRY_RELEASE/SENTRY_ENVIRONMENT only fill what Sentry.init leaves
+#     unset: chunks go to the SDK's DSN with its release and environment;
 #   - (10 and 11) Sentry's first answer to the SDK limits profile_chunk: our uploads to the
 #     SDK's DSN hold to it, the chunks wait in the spool;
 #   - with @sentry/profiling-node's integration as well: the shim steps aside (one debug
@@ -27,7 +29,7 @@ unset SENTRYPROF_DEBUG SENTRY_TRACES_SAMPLE_RATE SENTRY_PROFILES_SAMPLE_RATE SEN
     SENTRYPROF_MODE SENTRY_PROFILER_LOGGING_MODE SENTRYPROF_DISABLE SENTRY_ENVIRONMENT SENTRY_RELEASE
 INGEST="$top_srcdir/tests/ingest"
 SHAPE="$top_srcdir/tests/e2e/sdk-shape.js"
-jqn() { "$NODE" -e "const f=JSON.parse(process.argv[1]); console.log($2)" "$1"; }
+jqn() { "$NODE" -e "const f=JSON.parse(process.argv[1]); console.log($2)" "$1" "${@:3}"; }
 
 install_sdk() { # install_sdk NN: sets NODE_PATH; 1 when it cannot
     npm_ci_folder "sentry$1" @sentry/node/package.json || return 1
@@ -91,6 +93,8 @@ for (const e of spoolEnvelopes(process.argv[3])) {
       f.chunks++;
       if (!f.profilerIds.includes(p.profiler_id)) f.profilerIds.push(p.profiler_id);
       if (!f.clientSdk.includes(p.client_sdk.name)) f.clientSdk.push(p.client_sdk.name);
+      const re = `${p.release}|${p.environment}`;
+      if (!(f.chunkRelEnv = f.chunkRelEnv || []).includes(re)) f.chunkRelEnv.push(re);
       for (const s of p.profile.samples) {
         if (s.thread_id !== '0') { f.otherThreads = (f.otherThreads || 0) + 1; continue; } // the app's main thread
         f.samples++;
@@ -111,6 +115,8 @@ for (const e of spoolEnvelopes(process.argv[3])) {
     } else if (it.type === 'transaction') {
       const t = it.payload;
       const tr = (t.contexts || {}).trace || {};
+      const re = `${t.release}|${t.environment}`;
+      if (!(f.txnRelEnv = f.txnRelEnv || []).includes(re)) f.txnRelEnv.push(re);
       f.txns.push({ name: t.transaction, start: t.start_timestamp, end: t.timestamp,
         profilerId: ((t.contexts || {}).profile || {}).profiler_id || null,
         thread: (tr.data || {})['thread.id'] !== undefined && (tr.data || {})['thread.name'] !== undefined });
@@ -225,6 +231,40 @@ for major in ${SENTRY_MODERN_MAJORS:-8 9 10 11}; do
         check "$NAME: the chunks wait in the spool ($(count_envelopes "$D/spool") envelopes)" \
             test "$(count_envelopes "$D/spool")" -ge 1
         check "$NAME: the shim says it holds to the SDK's limits" grep -q 'our uploads hold to it' "$D/err"
+    fi
+
+    # ---- the environment only fills what the SDK leaves unset: SENTRY_DSN (another ingest),
+    # SENTRY_RELEASE and SENTRY_ENVIRONMENT set, the app's Sentry.init sets its own dsn,
+    # release and environment: chunks go to the SDK's DSN with the SDK's release and
+    # environment, nothing to SENTRY_DSN's. Then the app sets neither release nor
+    # environment: the chunks carry what the SDK's events carry (the SDK reads the same
+    # variables).
+    if [ "$major" = 9 ]; then
+        NAME="@sentry/node $major SDK settings win"
+        OTHER="$WORK/s$major-envdsn"; mkdir -p "$OTHER"
+        "$NODE" "$INGEST/server.js" --port 0 --dir "$OTHER" --parent-pid $$ --quiet >"$OTHER.log" 2>&1 &
+        other_pid=$!
+        oport=$("$INGEST/wait-port.sh" "$OTHER" 10) || { not_ok "ingest server did not start"; finish; }
+        for case in sdk env; do
+            D="$WORK/s$major-settings-$case"; mkdir -p "$D"; start_ingest_at "$D"
+            opts="profileSessionSampleRate: 1, profileLifecycle: 'trace'"
+            [ "$case" = sdk ] && opts="$opts, release: 'sdk-release@1', environment: 'sdk-env'"
+            app "$D/app.js" "$opts" '
+  for (let i = 0; i < 2; i++) {
+    Sentry.startSpan({ name: "settings-span-" + i, op: "task" }, () => modernWork(300));
+    await sleep(200);
+  }'
+            run env SENTRY_DSN="http://other@127.0.0.1:$oport/2" SENTRY_RELEASE=env-release@2 SENTRY_ENVIRONMENT=env-env
+            F=$(facts "$D/accepted")
+            echo "# $NAME ($case): $(jqn "$F" 'JSON.stringify({chunks: f.chunks, txns: f.txns.length, chunkRelEnv: f.chunkRelEnv, txnRelEnv: f.txnRelEnv})')"
+            check "$NAME ($case): app output unchanged" test "$rc:$out" = "0:modern app done"
+            want="sdk-release@1|sdk-env"; [ "$case" = env ] && want="env-release@2|env-env"
+            check "$NAME ($case): chunks at the SDK's DSN carry the release and environment of its transactions ($want)" \
+                test "$(jqn "$F" 'f.chunks >= 1 && f.txns.length === 2 && JSON.stringify(f.chunkRelEnv) === JSON.stringify([process.argv[2]]) && JSON.stringify(f.txnRelEnv) === JSON.stringify([process.argv[2]])' "$want")" = true
+        done
+        kill "$other_pid" 2>/dev/null; wait "$other_pid" 2>/dev/null
+        check "$NAME: nothing reached SENTRY_DSN's ingest ($(jqn "$("$NODE" "$INGEST/summary.js" "$OTHER")" 'f.requests') requests)" \
+            test "$(jqn "$("$NODE" "$INGEST/summary.js" "$OTHER")" 'f.requests')" = 0
     fi
 
     # ---- manual lifecycle: only between startProfiler() and stopProfiler()

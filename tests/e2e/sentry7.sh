@@ -230,6 +230,14 @@ check "dsn in code, profilesSampler returning false: 3 transactions, no profile"
 run_dsn_case sampler-1 "profilesSampler: () => 1"
 check "dsn in code, profilesSampler returning 1: 3 transactions, 3 profiles" \
     test "$(jqn "$s" 'JSON.stringify(f.items_by_type)')" = '{"transaction":3,"profile":3}'
+# the environment only fills what the SDK leaves unset: SENTRY_PROFILES_SAMPLE_RATE=0 does
+# not override the app's profilesSampleRate 1, and decides when the app sets none
+run_dsn_case env-rate0-sdk1 "profilesSampleRate: 1" "" SENTRY_PROFILES_SAMPLE_RATE=0
+check "SENTRY_PROFILES_SAMPLE_RATE=0, profilesSampleRate 1 in Sentry.init: 3 profiles (the SDK's rate wins)" \
+    test "$(jqn "$s" 'JSON.stringify(f.items_by_type)')" = '{"transaction":3,"profile":3}'
+run_dsn_case env-rate0-sdk-unset "" "" SENTRY_PROFILES_SAMPLE_RATE=0
+check "SENTRY_PROFILES_SAMPLE_RATE=0, no rate in Sentry.init: no profile (the environment fills it)" \
+    test "$(jqn "$s" 'JSON.stringify(f.items_by_type)')" = '{"transaction":3}'
 
 # ---- issue 14: @sentry/profiling-node 7 installed as well (its integration on the client):
 # it profiles, the shim steps aside for that client, says so once, and stops its own default
