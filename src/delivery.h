@@ -1,8 +1,9 @@
 /* delivery: the upload policy of `sentryprof upload`: which spool file goes next, what
  * Sentry's answer means for it and for every other uploader sharing the spool.
  *
- * One pass (sp_delivery_pass) claims ready/ files oldest first and for each one: splits a
- * batch of envelopes (spool_run.h) into single files in ready/ and sends them by name;
+ * One pass (sp_delivery_pass) claims ready/ files oldest first and for each one: sends a
+ * batch of envelopes (spool_run.h) envelope by envelope from memory, its progress kept on
+ * the batch file, and turns what must wait into single files in ready/ tried by name;
  * drops (counted as discards "send_error", one warning line) what Sentry could never take
  * (torn, foreign, too large, or a permanent 4xx); holds back (releases to ready/, noting
  * when it may go) what a rate limit of one of its categories or the shared backoff covers;
@@ -24,11 +25,16 @@
 #include "delivery_state.h"
 #include "dsn.h"
 #include "spool.h"
+#include "spool_queue.h"
 #include "transport.h"
 
-#define SP_DELIVERY_MAX_FILE       (64UL << 20)  /* larger files are dropped (Relay refuses them) */
-#define SP_DELIVERY_MAX_BATCH      (128UL << 20) /* a batch is sealed at a few MiB (agent.c) */
+#define SP_DELIVERY_MAX_FILE       SP_SPOOL_QUEUE_MAX_FILE  /* larger files are dropped */
+#define SP_DELIVERY_MAX_BATCH      SP_SPOOL_QUEUE_MAX_BATCH /* (spool_queue.h: the cap evicts them first) */
 #define SP_DELIVERY_MIN_REQUEST_MS 200L          /* less time left: do not start a request */
+/* A request once started waits this long past the deadline for its answer: cut at the
+ * deadline, one Sentry had accepted was sent again (Sentry dedups events by id, not profile
+ * chunks). So an upload ends at most this long after its --timeout. */
+#define SP_DELIVERY_INFLIGHT_GRACE_MS 3000L
 
 typedef struct {
     /* POSTs req (the gzip'd envelope; the plain bytes are envelope/len) within timeout_ms:
@@ -55,7 +61,7 @@ typedef struct {
     double deadline; /* CLOCK_MONOTONIC seconds: no request starts later */
     size_t max_file, max_batch;
     /* results, over every pass */
-    unsigned long sent, dropped, evicted;
+    unsigned long sent, dropped, evicted, set_aside;
     bool error; /* something other than Sentry's answers went wrong */
     /* per pass */
     bool stop;                         /* end this pass: backoff started or deadline */

@@ -159,7 +159,7 @@ static void count_items(json_t *state, const char *data, size_t len)
     sp_envelope_parsed_free(&env);
 }
 
-static void on_evict(const char *name, int fd, void *ctx)
+static void on_evict(const char *name, int fd, bool unsendable, void *ctx)
 {
     json_t *state = ctx;
     char *data = NULL;
@@ -176,6 +176,11 @@ static void on_evict(const char *name, int fd, void *ctx)
     }
     sp_mem_free(data);
     sp_stats_inc(SP_STAT_SPOOL_EVICTED);
+    static bool warned_big;
+    if (unsendable && !warned_big) /* not one of ours: tell whoever put it there */
+        SP_WARN("spool %s: ready/%s is larger than Sentry takes; deleted first to stay under %s "
+                "(said once)", ob.cfg->spool_dir, name, SP_ENV_SPOOL_MAX_BYTES);
+    warned_big = warned_big || unsendable;
     SP_DEBUG("spool: evicted ready/%s (over %s)", name, SP_ENV_SPOOL_MAX_BYTES);
 }
 

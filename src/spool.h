@@ -16,6 +16,8 @@
  *   <spool>/ready/<name>              complete envelopes waiting for upload; <name> starts
  *                                     with the unix time, so names sort by age
  *   <spool>/sending/<name>            claimed: its claimer holds flock(LOCK_EX) on it
+ *   <spool>/stray/<name>              what an uploader found in ready/ that is not an
+ *                                     envelope file (moved aside once, never opened)
  *   <spool>/state.json                uploader state shared by every process (rate limits,
  *   <spool>/state.json.lock           backoff, pending discards), changed under a flock
  *                                     on state.json.lock and replaced atomically
@@ -36,6 +38,11 @@ typedef struct sp_spool sp_spool_t;
 /* Creates/validates dir and opens it. 0 and *out, or a negative errno (and a warning). */
 int sp_spool_open(const char *dir, sp_spool_t **out);
 void sp_spool_close(sp_spool_t *spool);
+/* The checks of sp_spool_open without creating or changing anything (for readers such as
+ * `sentryprof list`): 0 when dir is a directory of ours, -ENOENT (quietly) when missing,
+ * else a negative errno after one warning line (-EPERM: a symlink, not a directory, or
+ * owned by another user). */
+int sp_spool_check(const char *dir);
 const char *sp_spool_dir(const sp_spool_t *spool);
 
 /* Atomically publishes data as <dir>/<name>; an existing file of that name is replaced

@@ -37,6 +37,26 @@ static bool envelope_name(const char *name)
            ((n > m && strcmp(name + n - m, SP_SPOOL_SUFFIX) == 0) || sp_spool_run_is_batch(name));
 }
 
+/* An entry of ready/ an uploader can claim: an envelope name on a regular file (lstat: a
+ * symlink is not one). Its size in *size. Nothing is opened (a FIFO would block). */
+static bool envelope_file(int readyfd, const char *name, unsigned long long *size)
+{
+    struct stat st;
+    *size = 0;
+    if (!envelope_name(name) || fstatat(readyfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+        !S_ISREG(st.st_mode))
+        return false;
+    *size = (unsigned long long)st.st_size;
+    return true;
+}
+
+/* A file no uploader will ever send: over the size it would send (delivery.c drops it when
+ * claimed; until then it must not push valid files out of the cap). */
+static bool unsendable_size(const char *name, unsigned long long size)
+{
+    return size > (sp_spool_run_is_batch(name) ? SP_SPOOL_QUEUE_MAX_BATCH : SP_SPOOL_QUEUE_MAX_FILE);
+}
+
 int sp_spool_queue_commit(sp_spool_t *spool, const char *name, const void *data, size_t len)
 {
     if (!spool || !sp_spool_valid_name(name) || (!data && len)) return -EINVAL;
@@ -320,26 +340,41 @@ int sp_spool_queue_enforce_cap(sp_spool_t *spool, unsigned long long max_bytes,
         close(readyfd);
         return -ENOMEM;
     }
+    bool *ours = sp_mem_calloc(nm.n ? nm.n : 1, sizeof *ours);
+    if (!ours) {
+        sp_mem_free(sizes);
+        sp_fsio_names_free(&nm);
+        close(readyfd);
+        return -ENOMEM;
+    }
+    /* Only envelope files count: a stray entry is not ours to delete, and counting it would
+     * evict every valid file and stay over the cap (the upload moves it aside). */
     for (size_t i = 0; i < nm.n; i++) {
-        struct stat st;
-        if (fstatat(readyfd, nm.v[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
-            sizes[i] = (unsigned long long)st.st_size;
+        ours[i] = envelope_file(readyfd, nm.v[i], &sizes[i]);
         total += sizes[i];
     }
     int evicted = 0;
-    for (size_t i = 0; i < nm.n && total > max_bytes; i++) { /* oldest first */
-        if (!envelope_name(nm.v[i])) continue;
-        int lfd = sp_fsio_lock_nb(readyfd, nm.v[i]);
-        if (lfd < 0) continue; /* being claimed: it is leaving ready/ anyway */
-        if (sp_fsio_same_file(readyfd, nm.v[i], lfd)) {
-            if (fn) fn(nm.v[i], lfd, ctx);
-            if (unlinkat(readyfd, nm.v[i], 0) == 0) {
-                total -= sizes[i] < total ? sizes[i] : total;
-                evicted++;
+    /* Pass 0: files too large to be ever sent (one 1 GB file must not evict every valid
+     * file before itself); pass 1: the oldest first. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < nm.n && total > max_bytes; i++) {
+            if (!ours[i]) continue;
+            bool big = unsendable_size(nm.v[i], sizes[i]);
+            if (pass == 0 && !big) continue;
+            int lfd = sp_fsio_lock_nb(readyfd, nm.v[i]);
+            if (lfd < 0) continue; /* being claimed: it is leaving ready/ anyway */
+            if (sp_fsio_same_file(readyfd, nm.v[i], lfd)) {
+                if (fn) fn(nm.v[i], lfd, big, ctx);
+                if (unlinkat(readyfd, nm.v[i], 0) == 0) {
+                    total -= sizes[i] < total ? sizes[i] : total;
+                    evicted++;
+                    ours[i] = false;
+                }
             }
+            close(lfd);
         }
-        close(lfd);
     }
+    sp_mem_free(ours);
     if (evicted) SP_DEBUG("spool: evicted %d file(s) to stay under %llu bytes", evicted, max_bytes);
     sp_mem_free(sizes);
     sp_fsio_names_free(&nm);
@@ -355,16 +390,73 @@ int sp_spool_queue_stats(sp_spool_t *spool, unsigned long *files, unsigned long 
     sp_fsio_names_t nm;
     int rc = sp_fsio_list(readyfd, "", &nm);
     if (rc == 0) {
-        unsigned long long b = 0;
+        /* Envelope files only: a stray entry counted here kept every upload waiting for it
+         * until its timeout, and the profiled process's uploader retrying forever. */
+        unsigned long long b = 0, size;
+        unsigned long n = 0;
         for (size_t i = 0; i < nm.n; i++) {
-            struct stat st;
-            if (fstatat(readyfd, nm.v[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
-                b += (unsigned long long)st.st_size;
+            if (!envelope_file(readyfd, nm.v[i], &size)) continue;
+            n++;
+            b += size;
         }
-        if (files) *files = (unsigned long)nm.n;
+        if (files) *files = n;
         if (bytes) *bytes = b;
         sp_fsio_names_free(&nm);
     }
     close(readyfd);
     return rc;
+}
+
+/* What a stray entry is, from lstat (for the warning). */
+static const char *entry_kind(int dirfd, const char *name)
+{
+    struct stat st;
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) return "gone";
+    switch (st.st_mode & S_IFMT) {
+    case S_IFREG: return "a file without an envelope name";
+    case S_IFDIR: return "a directory";
+    case S_IFIFO: return "a FIFO";
+    case S_IFLNK: return "a symlink";
+    case S_IFSOCK: return "a socket";
+    default: return "a device";
+    }
+}
+
+int sp_spool_queue_set_aside(sp_spool_t *spool, sp_spool_queue_aside_fn fn, void *ctx)
+{
+    if (!spool) return -EINVAL;
+    int readyfd = sp_spool_open_sub(spool, SP_SPOOL_READY);
+    if (readyfd < 0) return readyfd;
+    sp_fsio_names_t nm;
+    int rc = sp_fsio_list(readyfd, "", &nm);
+    if (rc < 0) {
+        close(readyfd);
+        return rc;
+    }
+    int strayfd = -1, moved = 0;
+    unsigned long long size;
+    for (size_t i = 0; i < nm.n; i++) {
+        if (envelope_file(readyfd, nm.v[i], &size)) continue;
+        if (strayfd < 0 && (strayfd = sp_spool_open_sub(spool, SP_SPOOL_QUEUE_STRAY)) < 0) {
+            rc = strayfd;
+            break;
+        }
+        const char *what = entry_kind(readyfd, nm.v[i]);
+        /* NOREPLACE: a name already set aside stays as it was (this one is still skipped
+         * by claims, stats and the cap). */
+        int r = renameat2(readyfd, nm.v[i], strayfd, nm.v[i], RENAME_NOREPLACE);
+        if (r < 0 && errno == EINVAL) { /* a filesystem without NOREPLACE */
+            struct stat st;
+            r = fstatat(strayfd, nm.v[i], &st, AT_SYMLINK_NOFOLLOW) == 0
+                    ? -1
+                    : renameat(readyfd, nm.v[i], strayfd, nm.v[i]);
+        }
+        if (r < 0) continue;
+        moved++;
+        if (fn) fn(nm.v[i], what, ctx);
+    }
+    if (strayfd >= 0) close(strayfd);
+    sp_fsio_names_free(&nm);
+    close(readyfd);
+    return rc < 0 ? rc : moved;
 }

@@ -60,17 +60,33 @@ int sp_spool_queue_claim_done(sp_spool_queue_claim_t *claim);
  * errno (the claim ends either way; a file left in sending/ goes back through adopt). */
 int sp_spool_queue_claim_release(sp_spool_queue_claim_t *claim);
 
+/* The largest ready/ files an uploader sends (Relay refuses larger envelopes; a batch is
+ * sealed at a few MiB, agent.c): a larger one can never be sent, so the cap evicts it first. */
+#define SP_SPOOL_QUEUE_MAX_FILE  (64UL << 20)
+#define SP_SPOOL_QUEUE_MAX_BATCH (128UL << 20)
+#define SP_SPOOL_QUEUE_STRAY     "stray" /* <spool>/stray/: what ready/ held that is not ours */
+
 /* Called for each evicted file before it is unlinked, with a read-only fd on it (locked;
- * sp_fsio_read_fd reads it). */
-typedef void (*sp_spool_queue_evict_fn)(const char *name, int fd, void *ctx);
-/* Keeps the spool under max_bytes: counts the bytes of ready/, sending/ and every run
- * folder's open-* files, and evicts the oldest ready/ *.envelope files (skipping any being
- * claimed) until the total is at most max_bytes or ready/ is empty. fn may be NULL. Returns how many
- * files were evicted (the caller reports them as discards, reason "cache_overflow"), or a
- * negative errno. */
+ * sp_fsio_read_fd reads it); unsendable: it was over SP_SPOOL_QUEUE_MAX_FILE/_BATCH. */
+typedef void (*sp_spool_queue_evict_fn)(const char *name, int fd, bool unsendable, void *ctx);
+/* Keeps the spool under max_bytes: counts the bytes of ready/ (its envelope files only:
+ * sp_spool_queue_set_aside), sending/ and every run folder's open-* files, and evicts, until
+ * the total is at most max_bytes or ready/ is empty, first the ready/ files too large to be
+ * ever sent, then the oldest ready/ envelope files (skipping any being claimed). fn may be
+ * NULL. Returns how many files were evicted (the caller reports them as discards, reason
+ * "cache_overflow"), or a negative errno. */
 int sp_spool_queue_enforce_cap(sp_spool_t *spool, unsigned long long max_bytes,
                                sp_spool_queue_evict_fn fn, void *ctx);
-/* Number and total size of the files in ready/. 0 or a negative errno. */
+/* Number and total size of the envelope files in ready/ (regular files with an envelope or
+ * batch name: what an uploader can claim). 0 or a negative errno. */
 int sp_spool_queue_stats(sp_spool_t *spool, unsigned long *files, unsigned long long *bytes);
+
+/* Called for each entry moved out of ready/: its name and what it is ("a directory", ...). */
+typedef void (*sp_spool_queue_aside_fn)(const char *name, const char *what, void *ctx);
+/* Moves every ready/ entry that is not an envelope file (a stray text file, a directory, a
+ * FIFO, a symlink, ...: nothing we wrote) to <spool>/stray/, never opening it, so no
+ * uploader waits on it again; an entry of that name already in stray/ is left alone. fn may
+ * be NULL. How many were moved, or a negative errno. */
+int sp_spool_queue_set_aside(sp_spool_t *spool, sp_spool_queue_aside_fn fn, void *ctx);
 
 #endif

@@ -24,11 +24,13 @@ typedef enum {
     SP_STAT_CHUNKS_WRITTEN,
     SP_STAT_CHUNKS_SKIPPED,   /* fewer than 2 samples */
     SP_STAT_SPOOL_ERRORS,
-    SP_STAT_TXN_PROFILES,     /* transaction profiles spooled */
+    SP_STAT_TXN_PROFILES,     /* transaction profiles built (spooled, or for an SDK in JS) */
     SP_STAT_TXN_TOO_SHORT,    /* finished transactions with < 2 samples: no profile */
     SP_STAT_TXN_NO_PROFILE,   /* ... of which spooled as a transaction event alone */
     SP_STAT_SPOOL_EVICTED,    /* spool files the agent deleted to stay under the size cap */
     SP_STAT_DROP_AGENT_OOM,   /* samples the agent could not add to a profile (no memory) */
+    SP_STAT_TXN_ABANDONED,    /* left running by a thread that exited: slot freed, no profile */
+    SP_STAT_TXN_TABLE_FULL,   /* starts refused: SP_MAX_TXNS already running */
     SP_STAT__COUNT
 } sp_stat_t;
 

@@ -40,7 +40,8 @@ extern char **environ;
 static struct {
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    bool enabled, started, stop, disabled;
+    atomic_bool enabled; /* read unlocked by notify (the agent thread) */
+    bool started, stop, disabled;
     pthread_t thread;
     unsigned long published, handled; /* notifications seen / handled */
     time_t retry_at;                  /* 0: none */
@@ -159,10 +160,9 @@ void sp_uploader_set_dsn(const char *dsn)
                     dsn, why, up.spool);
         return;
     }
-    /* The environment's DSN, already in use: nothing changes. */
-    if (up.enabled && !up.dsn[0] && strcmp(up.env_dsn, dsn) == 0) return;
     pthread_mutex_lock(&up.lock);
-    bool same = strcmp(up.dsn, dsn) == 0;
+    /* The environment's DSN, already in use, or the SDK's again: nothing changes. */
+    bool same = strcmp(up.dsn, dsn) == 0 || (up.enabled && !up.dsn[0] && strcmp(up.env_dsn, dsn) == 0);
     if (!same) snprintf(up.dsn, sizeof up.dsn, "%s", dsn);
     bool need_enable = !up.enabled && !up.stop && up.lib_path[0];
     pthread_mutex_unlock(&up.lock);
@@ -372,11 +372,16 @@ static int handle_result(int rc)
         return 0;
     case SP_UPLOAD_EXIT_DEFERRED:
         return SP_UP_RETRY_DEFERRED_S;
-    case SP_UPLOAD_EXIT_BAD_DSN:
-        SP_WARN("%s is not a valid DSN; profiles stay in %s (spool-only mode)",
-                up.dsn[0] ? "the Sentry SDK's DSN" : "SENTRY_DSN", up.spool);
+    case SP_UPLOAD_EXIT_BAD_DSN: {
+        /* up.dsn and up.disabled are shared with sp_uploader_set_dsn (a JS thread) */
+        pthread_mutex_lock(&up.lock);
+        bool sdk = up.dsn[0] != '\0';
         up.disabled = true;
+        pthread_mutex_unlock(&up.lock);
+        SP_WARN("%s is not a valid DSN; profiles stay in %s (spool-only mode)", sdk ? "the Sentry SDK's DSN" : "SENTRY_DSN",
+                up.spool);
         return 0;
+    }
     default:
         if (!warned_error)
             SP_WARN("profile upload failed (%s %d); retrying, files are kept in %s",
@@ -419,7 +424,13 @@ static void start_thread_locked(void)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread never takes the app's signals */
-    up.started = pthread_create(&up.thread, NULL, uploader_main, NULL) == 0;
+    /* Detached: shutdown never joins it (it may be waiting for a child), and a joinable
+     * thread nobody joins keeps its stack for the process's life. */
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    up.started = pthread_create(&up.thread, &attr, uploader_main, NULL) == 0;
+    pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 

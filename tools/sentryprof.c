@@ -77,7 +77,8 @@ void sp_cli_usage(FILE *out)
             "      forwarded and a child killed by a signal kills us with the same signal\n"
             "  upload [--spool DIR] [--dsn DSN] [--timeout SECONDS] [--once] [--quiet]\n"
             "      send the spool's envelopes to Sentry (DSN: --dsn or SENTRY_DSN), oldest first,\n"
-            "      until none is left or the timeout (default 30) passes; --once: one pass, no\n"
+            "      until none is left or the timeout (default 30) passes (a request under way\n"
+            "      then gets 3 s more for its answer); --once: one pass, no\n"
             "      waiting for rate limits or backoff to end; --quiet: no summary line.\n"
             "      exit 0: all sent, 4: some left for later, 3: bad DSN, 1: other error\n"
             "  doctor [--node PATH] [--select-only] [-- COMMAND [ARGS...]]\n"
@@ -291,7 +292,7 @@ static int cmd_list(int argc, char **argv)
         }
     }
     if (arg) snprintf(dir, sizeof dir, "%s", arg);
-    else if (!sp_cli_default_spool(dir, sizeof dir)) return 1;
+    else if (!sp_cli_default_spool_checked(dir, sizeof dir)) return 1;
 
     sp_cli_strvec_t files = {0};
     int e = sp_cli_collect_dir(&files, dir, 0);

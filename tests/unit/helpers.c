@@ -38,10 +38,9 @@ void sp_unit_rmtree(const char *path)
     if (path && *path) nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static volatile uint64_t sink;
-
 void sp_unit_spin_cpu_ms(long ms)
 {
+    volatile uint64_t sink = 0; /* per call: threads spinning at once share nothing */
     struct timespec a, b;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
     do {

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@
 #include "delivery_text.h"
 #include "envelope.h"
 #include "mem.h"
+#include "spool_queue.h"
 #include "spool_run.h"
 #include "spool_state.h"
 #include "unit.h"
@@ -46,6 +48,8 @@ static struct {
     char *bodies[MAX_REQUESTS];
     char said[8192];   /* the lines for the user, each ending in '\n' */
     char status[4096]; /* "<cause>|" for each status line */
+    long latency_ms[MAX_REQUESTS]; /* request i is taken, and answered this long after it
+                                      started: a shorter timeout_ms sees no answer */
 } fake;
 
 static int fake_send(void *ctx, const sp_transport_request_t *req, const char *envelope, size_t len,
@@ -58,6 +62,10 @@ static int fake_send(void *ctx, const sp_transport_request_t *req, const char *e
     answer_t a = fake.n < fake.n_script ? fake.script[fake.n] : (answer_t){200, NULL, NULL};
     fake.n++;
     memset(resp, 0, sizeof *resp);
+    if (fake.latency_ms[fake.n - 1] > timeout_ms) {
+        snprintf(resp->message, sizeof resp->message, "Operation timed out");
+        return -ETIMEDOUT;
+    }
     snprintf(resp->rate_limits, sizeof resp->rate_limits, "%s", a.rate_limits ? a.rate_limits : "");
     snprintf(resp->retry_after, sizeof resp->retry_after, "%s", a.retry_after ? a.retry_after : "");
     if (!a.status) {
@@ -338,6 +346,58 @@ START_TEST(batch_split_rest_waits)
 }
 END_TEST
 
+/* An uploader killed half-way through a batch left how many envelopes it sent on the batch
+ * file: its successor sends only the rest. */
+START_TEST(batch_resumes_after_a_dead_uploader)
+{
+    static const char *const ids[] = {"x0", "x1", "x2"};
+    put_batch("100-x.envelopes", ids, 3, "transaction", false);
+    char p[PATHBUF];
+    snprintf(p, sizeof p, "%s/ready/100-x.envelopes", dir);
+    if (setxattr(p, "user.sentryprof.sent", "2", 1, 0) < 0) {
+        fprintf(stderr, "batch_resumes_after_a_dead_uploader: no user xattrs here (%s): skipped\n",
+                strerror(errno));
+        return;
+    }
+    sp_delivery_t d;
+    sp_delivery_pass(start(&d));
+    ck_assert_msg(fake.n == 1, "expected 1 request (x2; x0 and x1 were sent before), saw %zu",
+                  (size_t)fake.n);
+    expect_sent(0, "x2");
+    ck_assert_uint_eq(d.sent, 1);
+    ck_assert_int_eq(count_ready(), 0);
+    finish(&d);
+}
+END_TEST
+
+/* Sent straight from the batch, no file per envelope: a failure to retry later leaves that
+ * envelope and the ones after it as files of their own, nothing sent twice. */
+START_TEST(batch_retry_leaves_the_rest)
+{
+    static const char *const ids[] = {"x0", "x1", "x2"};
+    put_batch("100-x.envelopes", ids, 3, "transaction", false);
+    static const answer_t ans[] = {{200, NULL, NULL}, {503, NULL, NULL}};
+    script(ans, 2);
+    sp_delivery_t d;
+    sp_delivery_pass(start(&d));
+    ck_assert_uint_eq(fake.n, 2);
+    expect_sent(0, "x0");
+    expect_sent(1, "x1");
+    ck_assert_uint_eq(d.sent, 1);
+    ck_assert(d.stop);
+    char name[SP_SPOOL_NAME_MAX + 16];
+    ck_assert(!in_ready("100-x.envelopes"));
+    sp_delivery_split_name(name, sizeof name, "100-x.envelopes", 0);
+    ck_assert_msg(!in_ready(name), "x0 was sent: no file for it");
+    sp_delivery_split_name(name, sizeof name, "100-x.envelopes", 1);
+    ck_assert_msg(in_ready(name), "x1 (answered 503) waits in ready/%s", name);
+    sp_delivery_split_name(name, sizeof name, "100-x.envelopes", 2);
+    ck_assert_msg(in_ready(name), "x2 (not tried) waits in ready/%s", name);
+    ck_assert_int_eq(count_ready(), 2);
+    finish(&d);
+}
+END_TEST
+
 START_TEST(batch_over_size_cap_dropped)
 {
     static const char *const ids[] = {"x0", "x1", "x2"};
@@ -373,6 +433,86 @@ START_TEST(file_over_size_cap_dropped)
     ck_assert_ptr_nonnull(strstr(fake.bodies[0], "\"send_error\""));
     ck_assert_int_eq(count_ready(), 0);
     finish(&d);
+}
+END_TEST
+
+/* Issue #20 item 8: a FIFO (or any stray entry) in ready/ is moved aside with one line,
+ * never opened, and leaves nothing "waiting": the envelope beside it goes, and the spool
+ * counts as empty (an upload no longer runs to its timeout for it). */
+START_TEST(stray_entry_moved_aside_once)
+{
+    put_envelope("100-a.envelope", "a", "transaction");
+    char p[PATHBUF];
+    snprintf(p, sizeof p, "%s/ready/200-b.envelope", dir);
+    ck_assert_int_eq(mkfifo(p, 0600), 0);
+    sp_delivery_t d;
+    start(&d);
+    sp_delivery_upkeep(&d, 1ULL << 30);
+    sp_delivery_pass(&d);
+    expect_sent(0, "a");
+    ck_assert_msg(strstr(fake.said, "ready/200-b.envelope: a FIFO, not an envelope file; moved to ") != NULL,
+                  "expected one line saying the FIFO was moved aside, saw: %s", fake.said);
+    unsigned long left = 99;
+    ck_assert_int_eq(sp_spool_queue_stats(d.spool, &left, NULL), 0);
+    ck_assert_msg(left == 0, "expected nothing left to send, saw %lu", left);
+    size_t said = strlen(fake.said);
+    sp_delivery_upkeep(&d, 1ULL << 30);
+    ck_assert_msg(strlen(fake.said) == said, "the second upkeep said more: %s", fake.said + said);
+    snprintf(p, sizeof p, "%s/stray/200-b.envelope", dir);
+    struct stat st;
+    ck_assert(lstat(p, &st) == 0 && S_ISFIFO(st.st_mode));
+    finish(&d);
+}
+END_TEST
+
+/* Issue #20 item 7, as the upload tells it: over the cap, the file too large to be ever
+ * sent goes first, with a line of its own; the valid envelope older than it stays. */
+START_TEST(cap_drops_unsendable_first)
+{
+    put_envelope("100-a.envelope", "a", "transaction");
+    char p[PATHBUF];
+    snprintf(p, sizeof p, "%s/ready/900-huge.envelope", dir);
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, (off_t)1 << 30), 0);
+    close(fd);
+    sp_delivery_t d;
+    start(&d);
+    sp_delivery_upkeep(&d, 1000);
+    ck_assert_uint_eq(d.evicted, 1);
+    ck_assert(in_ready("100-a.envelope") && !in_ready("900-huge.envelope"));
+    ck_assert_msg(strstr(fake.said, "ready/900-huge.envelope: 1073741824 bytes, more than Sentry takes; dropped first") != NULL &&
+                      strstr(fake.said, "oldest") == NULL,
+                  "expected one line about the 1 GB file and none about the oldest, saw: %s", fake.said);
+    finish(&d);
+}
+END_TEST
+
+/* Issue #20 item 9: near the deadline (the exit-time uploader's 2 s), a request Sentry
+ * accepted but answered after the deadline was taken for a failure and the envelope sent
+ * again by the next uploader. A request once started gets SP_DELIVERY_INFLIGHT_GRACE_MS
+ * past the deadline for its answer: an answer 2 s late still settles it, sent once. */
+START_TEST(late_answer_not_sent_twice)
+{
+    put_envelope("100-a.envelope", "a", "profile_chunk");
+    fake.latency_ms[0] = 2000;
+    sp_delivery_t d;
+    start(&d)->deadline = mono_now() + 0.5; /* time to start a request, not to see its answer */
+    sp_delivery_pass(&d);
+    finish(&d);
+    char p[PATHBUF]; /* the next uploader, once any backoff of the first has ended */
+    snprintf(p, sizeof p, "%s/state.json", dir);
+    unlink(p);
+    sp_delivery_t d2;
+    start(&d2);
+    sp_delivery_pass(&d2);
+    finish(&d2);
+    size_t times = 0;
+    for (size_t i = 0; i < fake.n; i++) times += strstr(fake.bodies[i], "\"event_id\":\"a\"") != NULL;
+    ck_assert_msg(times == 1 && count_ready() == 0,
+                  "envelope accepted by Sentry with its answer 2 s later, 0.5 s before the deadline: "
+                  "expected it sent once and gone from ready/, saw it sent %zu times, %d file(s) left",
+                  times, count_ready());
 }
 END_TEST
 
@@ -733,8 +873,13 @@ SP_UNIT_SUITE(delivery)
     tcase_add_test(tc, cursor_skips_released);
     tcase_add_test(tc, batch_split_sent_in_order);
     tcase_add_test(tc, batch_split_rest_waits);
+    tcase_add_test(tc, batch_resumes_after_a_dead_uploader);
+    tcase_add_test(tc, batch_retry_leaves_the_rest);
     tcase_add_test(tc, batch_over_size_cap_dropped);
     tcase_add_test(tc, file_over_size_cap_dropped);
+    tcase_add_test(tc, stray_entry_moved_aside_once);
+    tcase_add_test(tc, cap_drops_unsendable_first);
+    tcase_add_test(tc, late_answer_not_sent_twice);
     tcase_add_test(tc, batch_torn_tail_warned);
     tcase_add_test(tc, permanent_4xx_discarded);
     tcase_add_test(tc, discards_kept_when_unsent);

@@ -698,9 +698,24 @@ typedef struct {
     int n;
 } evicted_t;
 
-static void on_evict(const char *name, int fd, void *ctx)
+typedef struct {
+    char names[8][64], whats[8][64];
+    int n;
+} aside_t;
+
+static void on_aside(const char *name, const char *what, void *ctx)
+{
+    aside_t *a = ctx;
+    if (a->n < 8) {
+        snprintf(a->names[a->n], sizeof a->names[0], "%s", name);
+        snprintf(a->whats[a->n++], sizeof a->whats[0], "%s", what);
+    }
+}
+
+static void on_evict(const char *name, int fd, bool unsendable, void *ctx)
 {
     evicted_t *e = ctx;
+    (void)unsendable;
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(flock(fd, LOCK_EX | LOCK_NB), 0); /* we hold its lock already */
     if (e->n < 16) snprintf(e->names[e->n++], sizeof e->names[0], "%s", name);
@@ -746,7 +761,7 @@ START_TEST(cap_evicts_oldest)
     /* Only unevictable bytes left: stops with ready/ empty. */
     ck_assert_int_eq(sp_spool_queue_enforce_cap(sp, 1, NULL, NULL), 0);
     ck_assert_int_eq(sp_spool_queue_claim_release(&cl), 0);
-    put_ready("000-notes.txt", "x"); /* not an envelope: counted, never evicted */
+    put_ready("000-notes.txt", "x"); /* not an envelope: not counted, never evicted */
     ck_assert_int_eq(sp_spool_queue_enforce_cap(sp, 1, NULL, NULL), 1);
     ck_assert(exists("ready/000-notes.txt"));
     char np[PATHBUF];
@@ -906,6 +921,97 @@ START_TEST(state_concurrent_writers)
 }
 END_TEST
 
+/* Creates <dir>/ready/<name> as a sparse file of size bytes (no disk used). */
+static void put_sparse(const char *name, off_t size)
+{
+    char p[PATHBUF];
+    snprintf(p, sizeof p, "%s/ready", dir);
+    mkdir(p, 0700);
+    snprintf(p, sizeof p, "%s/ready/%s", dir, name);
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, size), 0);
+    close(fd);
+}
+
+/* Issue #20 item 7: one file that can never be sent (1 GB) must not make the cap evict
+ * every valid envelope before itself; a stray non-envelope file is not counted at all. */
+START_TEST(cap_evicts_unsendable_first)
+{
+    sp_spool_t *sp = open_spool();
+    char hundred[101];
+    memset(hundred, 'x', 100);
+    hundred[100] = '\0';
+    put_ready("100-a.envelope", hundred);
+    put_ready("200-b.envelope", hundred);
+    put_ready("300-c.envelope", hundred);
+    put_sparse("900-huge.envelope", (off_t)1 << 30); /* newest: last by name */
+    int n = sp_spool_queue_enforce_cap(sp, 1000, NULL, NULL);
+    bool a = exists("ready/100-a.envelope"), b = exists("ready/200-b.envelope"),
+         c = exists("ready/300-c.envelope"), huge = exists("ready/900-huge.envelope");
+    ck_assert_msg(n == 1 && a && b && c && !huge,
+                  "cap 1000 with three 100-byte envelopes and a 1 GB one: expected only the "
+                  "1 GB file evicted; saw %d evicted, left: a=%d b=%d c=%d huge=%d",
+                  n, a, b, c, huge);
+    /* A 1 GB stray file (not an envelope name) neither counts nor makes anything go. */
+    put_sparse("950-core-dump.txt", (off_t)1 << 30);
+    n = sp_spool_queue_enforce_cap(sp, 1000, NULL, NULL);
+    ck_assert_msg(n == 0 && exists("ready/100-a.envelope"),
+                  "cap 1000 with a 1 GB stray file: expected nothing evicted, saw %d", n);
+    sp_spool_close(sp);
+}
+END_TEST
+
+/* Issue #20 item 8: stray entries in ready/ (a text file, a directory, a FIFO, a symlink)
+ * are not counted as waiting (an upload waited for them until its timeout, the profiled
+ * process's uploader retried every 5 s forever), never opened (a FIFO blocks), never
+ * claimed, and moved aside to stray/ once, each told to the callback. */
+START_TEST(stray_entries_set_aside)
+{
+    sp_spool_t *sp = open_spool();
+    put_ready("100-a.envelope", "x");
+    put_ready("050-notes.txt", "hello");
+    char p[PATHBUF];
+    snprintf(p, sizeof p, "%s/ready/200-fifo.envelope", dir);
+    ck_assert_int_eq(mkfifo(p, 0600), 0);
+    snprintf(p, sizeof p, "%s/ready/300-dir.envelope", dir);
+    ck_assert_int_eq(mkdir(p, 0700), 0);
+    snprintf(p, sizeof p, "%s/ready/400-link.envelope", dir);
+    ck_assert_int_eq(symlink("100-a.envelope", p), 0);
+
+    unsigned long files = 99;
+    unsigned long long bytes = 99;
+    ck_assert_int_eq(sp_spool_queue_stats(sp, &files, &bytes), 0);
+    ck_assert_msg(files == 1 && bytes == 1,
+                  "ready/ with one 1-byte envelope and 4 stray entries: expected 1 file of 1 "
+                  "byte waiting, saw %lu files, %llu bytes", files, bytes);
+
+    /* Claims take the envelope and nothing else (and never block on the FIFO). */
+    sp_spool_queue_claim_t cl;
+    ck_assert_int_eq(sp_spool_queue_claim(sp, NULL, &cl), 0);
+    ck_assert_str_eq(cl.name, "100-a.envelope");
+    ck_assert_int_eq(sp_spool_queue_claim(sp, cl.name, &(sp_spool_queue_claim_t){0}), -ENOENT);
+    ck_assert_int_eq(sp_spool_queue_claim_release(&cl), 0);
+
+    aside_t as = {0};
+    ck_assert_int_eq(sp_spool_queue_set_aside(sp, on_aside, &as), 4);
+    ck_assert_int_eq(as.n, 4);
+    ck_assert_str_eq(as.names[0], "050-notes.txt");
+    ck_assert_str_eq(as.whats[1], "a FIFO");
+    ck_assert_str_eq(as.whats[2], "a directory");
+    ck_assert_str_eq(as.whats[3], "a symlink");
+    ck_assert(exists("stray/200-fifo.envelope") && exists("stray/300-dir.envelope"));
+    ck_assert_int_eq(count_in("ready", ""), 1);
+    ck_assert(exists("ready/100-a.envelope"));
+    /* Told once: the next upkeep finds nothing; the same name again stays where it is. */
+    ck_assert_int_eq(sp_spool_queue_set_aside(sp, on_aside, &as), 0);
+    put_ready("050-notes.txt", "again");
+    ck_assert_int_eq(sp_spool_queue_set_aside(sp, on_aside, &as), 0);
+    expect_content("stray/050-notes.txt", "hello");
+    sp_spool_close(sp);
+}
+END_TEST
+
 SP_UNIT_SUITE(spoolq)
 {
     json_set_alloc_funcs(sp_mem_alloc, sp_mem_free); /* as the engine does */
@@ -926,6 +1032,8 @@ SP_UNIT_SUITE(spoolq)
     tcase_add_test(tc, adopt_dead_claimer);
     tcase_add_test(tc, concurrent_claims_exactly_once);
     tcase_add_test(tc, cap_evicts_oldest);
+    tcase_add_test(tc, cap_evicts_unsendable_first);
+    tcase_add_test(tc, stray_entries_set_aside);
     tcase_add_test(tc, state_update_read);
     tcase_add_test(tc, ready_write_sync_claim_name);
     tcase_add_test(tc, state_lock_timeout);
