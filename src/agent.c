@@ -135,23 +135,26 @@ static void chunk_name(char *name, size_t len)
              (int)agent.pid, agent.meta.chunk_id);
 }
 
-/* Writes the open chunk as a complete envelope, replacing its previous commit. */
-static void commit_chunk(void)
+/* Writes the open chunk as a complete envelope, replacing its previous commit. False when
+ * it had to be written and was not (the outbox counted the failure). */
+static bool commit_chunk(void)
 {
-    if (!agent.chunk || !agent.dirty) return;
+    if (!agent.chunk || !agent.dirty) return true;
     agent.dirty = false;
-    if (sp_session_sample_count(agent.chunk) < SP_CHUNK_MIN_SAMPLES) return;
+    if (sp_session_sample_count(agent.chunk) < SP_CHUNK_MIN_SAMPLES) return true;
     char *buf = NULL;
     size_t len = 0;
+    bool ok = false;
     int rc = sp_profile_chunk_envelope(agent.chunk, &agent.meta, &buf, &len);
     if (rc == 0) {
         char name[128];
         chunk_name(name, sizeof name);
-        if (sp_outbox_write(name, buf, len) == 0) agent.chunk_committed = true;
+        if (sp_outbox_write(name, buf, len) == 0) agent.chunk_committed = ok = true;
     } else if (rc != -ENODATA) {
         sp_txnprof_build_failed(rc, "profile chunk");
     }
     sp_mem_free(buf);
+    return ok;
 }
 
 static void close_chunk(void)
@@ -159,11 +162,15 @@ static void close_chunk(void)
     if (!agent.chunk) return;
     agent.dirty = true;
     if (sp_session_sample_count(agent.chunk) >= SP_CHUNK_MIN_SAMPLES) {
-        commit_chunk();
+        bool last_ok = commit_chunk();
         char name[128];
         chunk_name(name, sizeof name);
-        sp_outbox_publish(name);
-        sp_stats_inc(SP_STAT_CHUNKS_WRITTEN);
+        /* Written: its last commit and the publish succeeded. A failed write was counted
+         * as a spool error by the outbox; a failed publish is counted here. An earlier
+         * commit still goes out (fewer samples) when the last one failed. */
+        int prc = agent.chunk_committed ? sp_outbox_publish(name) : -EIO;
+        if (prc == 0 && last_ok) sp_stats_inc(SP_STAT_CHUNKS_WRITTEN);
+        else if (agent.chunk_committed && prc != 0) sp_stats_inc(SP_STAT_SPOOL_ERRORS);
     } else if (sp_session_sample_count(agent.chunk) > 0) {
         sp_stats_inc(SP_STAT_CHUNKS_SKIPPED);
     }
