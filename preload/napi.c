@@ -310,6 +310,20 @@ static napi_value js_set_sdk(napi_env env, napi_callback_info info)
     return number(env, 0);
 }
 
+/* noteSdkResponse(status, rateLimits, retryAfter) -> 0 or -errno: what Sentry answered the
+ * app's SDK for the same DSN (a 429, or X-Sentry-Rate-Limits): our uploads hold to it too. */
+static napi_value js_note_sdk_response(napi_env env, napi_callback_info info)
+{
+    args_t a;
+    get_args(env, info, &a);
+    if (!sp_preload_active()) return number(env, -ESRCH);
+    char rate_limits[448], retry_after[48];
+    arg_str(env, &a, 1, rate_limits, sizeof rate_limits);
+    arg_str(env, &a, 2, retry_after, sizeof retry_after);
+    sp_uploader_sdk_response((long)arg_num(env, &a, 0, 0), rate_limits, retry_after);
+    return number(env, 0);
+}
+
 /* setDebugId(path, debugId) -> 0 or -errno: a loaded bundle's source-map debug id
  * (globalThis._sentryDebugIds, `//# debugId=`), for the sourcemap images of profiles. */
 static napi_value js_set_debug_id(napi_env env, napi_callback_info info)
@@ -385,6 +399,7 @@ SP_EXPORT napi_value napi_register_module_v1(napi_env env, napi_value exports)
     export_fn(env, exports, "finishTransaction", js_finish_transaction);
     export_fn(env, exports, "takeProfile", js_take_profile);
     export_fn(env, exports, "setSdk", js_set_sdk);
+    export_fn(env, exports, "noteSdkResponse", js_note_sdk_response);
     export_fn(env, exports, "setDebugId", js_set_debug_id);
     export_fn(env, exports, "setModuleBase", js_set_module_base);
     export_fn(env, exports, "setContinuous", js_set_continuous);
