@@ -14,6 +14,7 @@ echo "== running: sentryprof run node tests/apps/hot.js (no DSN: profiles go to 
 SENTRYPROF_SPOOL_DIR="$PWD/_demo/spool" _build/tools/sentryprof run node tests/apps/hot.js 3
 echo "== sentryprof top _demo/spool"
 _build/tools/sentryprof top -n 15 _demo/spool
-_build/tools/sentryprof flame -o _demo/flame.svg _demo/spool
+# The README's picture, docs/flame-quickstart.svg, is this file from one such run.
+_build/tools/sentryprof flame --title "sentryprof flame: tests/apps/hot.js (quickstart.sh)" -o _demo/flame.svg _demo/spool
 echo "== flame graph: $PWD/_demo/flame.svg (open it in a browser)"
 echo "== next, profile your own app: _build/tools/sentryprof run node app.js   (then: _build/tools/sentryprof top)"

@@ -1,4 +1,5 @@
-/* interpose: the two files V8 opens, through fopen/fopen64 exported from the library.
+/* interpose: the two files V8 opens, through fopen/fopen64 exported from the library, and
+ * the moment a root process gives up root (setuid, seteuid, setreuid, setresuid).
  * Threads: any thread that calls fopen (V8's main and worker threads, the app's); the
  * state is written by the constructor before any of them exists, then only read.
  * Reads no environment (preload.c hands it the config). */
@@ -8,6 +9,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mapfile.h"
@@ -109,6 +111,64 @@ SP_EXPORT FILE *fopen64(const char *path, const char *mode)
     static fopen_fn real;
     if (!real) real = (fopen_fn)dlsym(RTLD_NEXT, "fopen64");
     return open_interposed(real, path, mode);
+}
+
+/* ---- a root process giving up root (issue #20 item 3) ----
+ * An app that listens as root and then calls process.setuid(1001) runs on as 1001: the
+ * perf map we created as root is then not its to remove at exit (sticky /tmp), and a spool
+ * directory it created from then on would be root's default spool owned by 1001 (later
+ * root runs refuse it). Just before the drop, still root: the map is handed to the new
+ * uid and root's spool directory is created (as root; what the dropped process cannot
+ * write is then counted and warned about by the outbox, never silently). Then the real
+ * call, whose result is returned unchanged. */
+typedef int (*setid1_fn)(uid_t);
+typedef int (*setid2_fn)(uid_t, uid_t);
+typedef int (*setid3_fn)(uid_t, uid_t, uid_t);
+
+static void before_uid_change(uid_t euid)
+{
+    if (euid == (uid_t)-1 || euid == 0 || geteuid() != 0 || !sp_preload_active()) return;
+    int saved = errno;
+    const sp_config_t *cfg = sp_preload_config();
+    if (cfg && cfg->spool_dir[0]) mkdir(cfg->spool_dir, 0700); /* exists already: fine */
+    sp_mapfile_give_to((unsigned)euid);
+    errno = saved;
+}
+
+#define SP_REAL(type, name)                                                                    \
+    static type real;                                                                          \
+    if (!real) real = (type)dlsym(RTLD_NEXT, name);                                            \
+    if (!real) {                                                                               \
+        errno = ENOSYS;                                                                        \
+        return -1;                                                                             \
+    }
+
+SP_EXPORT int setuid(uid_t uid)
+{
+    SP_REAL(setid1_fn, "setuid");
+    before_uid_change(uid);
+    return real(uid);
+}
+
+SP_EXPORT int seteuid(uid_t euid)
+{
+    SP_REAL(setid1_fn, "seteuid");
+    before_uid_change(euid);
+    return real(euid);
+}
+
+SP_EXPORT int setreuid(uid_t ruid, uid_t euid)
+{
+    SP_REAL(setid2_fn, "setreuid");
+    before_uid_change(euid);
+    return real(ruid, euid);
+}
+
+SP_EXPORT int setresuid(uid_t ruid, uid_t euid, uid_t suid)
+{
+    SP_REAL(setid3_fn, "setresuid");
+    before_uid_change(euid);
+    return real(ruid, euid, suid);
 }
 
 void sp_interpose_prepare(bool own, bool keep, const char *node_options)

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/xattr.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,6 +39,9 @@
 #include "spool_queue.h"
 #include "spool_run.h"
 #include "spool_state.h"
+
+/* The extended attribute holding how many envelopes of a claimed batch are done (sent_load). */
+#define SP_DELIVERY_SENT_XATTR "user.sentryprof.sent"
 
 static double now_unix(void) { return (double)sp_clock_real_ns() / 1e9; }
 
@@ -209,7 +213,7 @@ typedef char split_t[SP_SPOOL_NAME_MAX + 16];
  * (sp_mem; *n of them, maybe 0), or a negative errno after an error line, with nothing of
  * this attempt left in ready/. */
 static int split_batch(sp_delivery_t *d, const char *what, const char *batch,
-                       sp_spool_run_reader_t *r, split_t **out, size_t *count)
+                       sp_spool_run_reader_t *r, size_t first, split_t **out, size_t *count)
 {
     size_t n = 0, cap = 0;
     const char *e;
@@ -228,7 +232,7 @@ static int split_batch(sp_delivery_t *d, const char *what, const char *batch,
             names = nn;
             cap = ncap;
         }
-        sp_delivery_split_name(names[n], sizeof names[n], batch, n);
+        sp_delivery_split_name(names[n], sizeof names[n], batch, first + n);
         /* No fsync per file (two each made the uploader disk-bound at ~40 envelopes/s):
          * all of them are synced together below, before the batch goes. */
         if ((rc = sp_spool_queue_write(d->spool, names[n], e, elen)) < 0) {
@@ -264,14 +268,89 @@ undo:
     return rc;
 }
 
-/* A claimed batch becomes one ready/ file per envelope, named after it ("<batch>~0001.envelope":
- * sorted right after the batch), made durable together, then the batch goes and the files
- * are claimed by name and sent in order (until a stop: the rest wait in ready/). Sending
- * them one by one keeps every rule of single files (rate limits per envelope, a retry
- * resends nothing already sent). When a file cannot be written, those of this attempt are
- * deleted and the batch goes back whole. Left open: an uploader killed between writing the
- * files and deleting the batch lets the batch be split again later (the names are fixed, so
- * files not sent yet are only rewritten). The claim always ends here. */
+static int deliver(sp_delivery_t *d, sp_spool_queue_claim_t *cl, const char *what,
+                   const sp_envelope_parsed_t *env, sp_delivery_cats_t *cats, sp_ratelimit_t *rl,
+                   sp_send_outcome_t *o);
+
+/* How many envelopes of a claimed batch were sent (or dropped) already, by an uploader that
+ * died before it finished the batch: an extended attribute of the batch file (no fsync: it
+ * must outlive the uploader, not the machine). Where the filesystem has no user xattrs the
+ * successor sends the batch from its start again (Sentry drops an event_id it has seen). */
+static size_t sent_load(const sp_spool_queue_claim_t *cl)
+{
+    char buf[24];
+    ssize_t n = fgetxattr(cl->fd, SP_DELIVERY_SENT_XATTR, buf, sizeof buf - 1);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(buf, &end, 10);
+    return errno || *end || v > SIZE_MAX ? 0 : (size_t)v;
+}
+
+static void sent_store(const sp_spool_queue_claim_t *cl, size_t n)
+{
+    char buf[24];
+    int k = snprintf(buf, sizeof buf, "%zu", n);
+    static bool told; /* the CLI's one thread */
+    if (fsetxattr(cl->fd, SP_DELIVERY_SENT_XATTR, buf, (size_t)k, 0) < 0 && !told) {
+        told = true;
+        SP_DEBUG("upload: cannot record a batch's progress on ready/%s (%s): an uploader killed "
+                 "half-way through a batch makes the next one send it from its start",
+                 cl->name, strerror(errno));
+    }
+}
+
+/* Sends envelope i of a claimed batch (named `name` for messages) straight from memory.
+ * Whether it is done with (sent, or dropped because Sentry can never take it); false when it
+ * must wait (held back, rate limited, a failure to retry later, not prepared). */
+static bool send_from_batch(sp_delivery_t *d, const char *name, const char *e, size_t elen)
+{
+    char what[SP_SPOOL_NAME_MAX + 24];
+    snprintf(what, sizeof what, "ready/%s", name);
+    sp_envelope_parsed_t env;
+    if (sp_envelope_parse(e, elen, &env) < 0) {
+        sp_delivery_cats_t cats;
+        sp_delivery_state_categories(NULL, 0, &cats);
+        if (!d->quiet) say(d, "%s: not a valid envelope; dropped", what);
+        record_discards(d, SP_DELIVERY_REASON_SEND, &cats);
+        d->dropped++;
+        return true;
+    }
+    sp_delivery_cats_t cats;
+    sp_ratelimit_t rl;
+    sp_send_outcome_t o = SP_SEND_RETRY;
+    int rc = deliver(d, NULL, what, &env, &cats, &rl, &o);
+    sp_envelope_parsed_free(&env);
+    if (rc != 0) return false;
+    switch (o) {
+    case SP_SEND_OK:
+        d->sent++;
+        return true;
+    case SP_SEND_DROP:
+        d->dropped++;
+        return true;
+    case SP_SEND_RATE_LIMITED:
+        note_wake(d, sp_delivery_state_held_until(&rl, &cats, now_unix()));
+        return false;
+    case SP_SEND_RETRY:
+        note_wake(d, rl.backoff_until);
+        d->stop = true;
+        return false;
+    }
+    return false;
+}
+
+/* A claimed batch is sent envelope by envelope straight from memory, in order; its progress
+ * is kept on the batch file (sent_store) so that an uploader killed half-way does not make
+ * its successor send those envelopes again. At the first envelope that must wait, that one
+ * and the rest become one ready/ file each, named after the batch ("<batch>~0001.envelope":
+ * sorted right after it), made durable together; then the batch goes and those files are
+ * claimed by name and tried in order like any single file (rate limits per envelope, a retry
+ * resends nothing already sent). One file per envelope for all of them cost a create, an
+ * fsync and an unlink each: the uploader was bound by the filesystem at ~200 envelopes/s.
+ * When a file cannot be written, those of this attempt are deleted and the batch goes back
+ * whole (its progress with it). The claim always ends here. */
 static void explode_batch(sp_delivery_t *d, sp_spool_queue_claim_t *cl)
 {
     char what[SP_SPOOL_NAME_MAX + 8];
@@ -295,34 +374,56 @@ static void explode_batch(sp_delivery_t *d, sp_spool_queue_claim_t *cl)
         sp_mem_free(data);
         return;
     }
+    size_t done = sent_load(cl), i = 0;
+    if (done) SP_DEBUG("upload: %s: %zu envelope(s) sent before, by an uploader that stopped", what, done);
+    const char *e;
+    size_t elen;
+    split_t name;
+    for (;;) {
+        size_t at = r.off;
+        if (!sp_spool_run_reader_next(&r, &e, &elen)) break;
+        if (i < done) { /* sent before */
+            i++;
+            continue;
+        }
+        sp_delivery_split_name(name, sizeof name, cl->name, i);
+        if (d->stop || remaining_ms(d) < SP_DELIVERY_MIN_REQUEST_MS ||
+            !send_from_batch(d, name, e, elen)) {
+            r.off = at; /* this one and the rest wait as files of their own */
+            break;
+        }
+        sent_store(cl, ++i);
+        if (d->io.progress) d->io.progress(d->io.ctx, d->sent, d->dropped);
+    }
     split_t *names = NULL;
     size_t n = 0;
-    if (split_batch(d, what, cl->name, &r, &names, &n) < 0) {
+    if (split_batch(d, what, cl->name, &r, i, &names, &n) < 0) {
         d->error = true;
         sp_spool_queue_claim_release(cl); /* the batch goes back whole */
         sp_mem_free(data);
         return;
     }
     if (r.torn && !d->quiet) /* a writer killed mid-record, or a power loss before the seal */
-        say(d, "%s: %zu bytes after envelope %zu are incomplete; ignored", what, len - r.off, n);
-    SP_DEBUG("upload: %s: %zu envelope(s) to send", what, n);
+        say(d, "%s: %zu bytes after envelope %zu are incomplete; ignored", what, len - r.off, i + n);
+    SP_DEBUG("upload: %s: %zu envelope(s) sent from it, %zu left as files", what, i - done, n);
     sp_spool_queue_claim_done(cl);
     sp_mem_free(data);
-    /* Send them now, by name: claiming through a walk of ready/ would list the whole
+    /* Try them now, by name: claiming through a walk of ready/ would list the whole
      * directory once per envelope. */
-    for (size_t i = 0; i < n && !d->stop; i++) {
+    for (size_t k = 0; k < n && !d->stop; k++) {
         if (remaining_ms(d) < SP_DELIVERY_MIN_REQUEST_MS) {
             d->stop = true;
             break;
         }
         sp_spool_queue_claim_t c2;
-        if (sp_spool_queue_claim_name(d->spool, names[i], &c2) == 0) send_claimed(d, &c2);
-        snprintf(d->last, sizeof d->last, "%s", names[i]);
+        if (sp_spool_queue_claim_name(d->spool, names[k], &c2) == 0) send_claimed(d, &c2);
+        snprintf(d->last, sizeof d->last, "%s", names[k]);
     }
     sp_mem_free(names);
 }
 
-/* Whether a file must wait, after its claim was released if so: the shared backoff (the
+/* Whether a file (cl; NULL: an envelope of a claimed batch) must wait, after its claim was
+ * released if so: the shared backoff (the
  * pass stops), a rate limit of one of its categories (kept until it ends: our policy never
  * drops rate-limited data), or too little time left for a request (the pass stops). */
 static bool held_back(sp_delivery_t *d, sp_spool_queue_claim_t *cl, const char *what,
@@ -340,7 +441,7 @@ static bool held_back(sp_delivery_t *d, sp_spool_queue_claim_t *cl, const char *
     } else {
         return false;
     }
-    sp_spool_queue_claim_release(cl);
+    if (cl) sp_spool_queue_claim_release(cl);
     return true;
 }
 
@@ -369,20 +470,21 @@ static void settle(sp_delivery_t *d, sp_spool_queue_claim_t *cl, sp_send_outcome
     }
 }
 
-/* Sends the envelope env of a claimed file, unless it must wait; the claim ends here. */
-static void send_envelope(sp_delivery_t *d, sp_spool_queue_claim_t *cl, const char *what,
-                          const sp_envelope_parsed_t *env)
+/* Sends envelope env unless it must wait (held_back). 0 with the answer's outcome in *o and
+ * the limits after it in *rl; 1 when it was held back (cl, if any, released); 2 when it
+ * could not be prepared (after an error line; cl untouched). */
+static int deliver(sp_delivery_t *d, sp_spool_queue_claim_t *cl, const char *what,
+                   const sp_envelope_parsed_t *env, sp_delivery_cats_t *cats, sp_ratelimit_t *rl,
+                   sp_send_outcome_t *o)
 {
-    sp_delivery_cats_t cats;
-    sp_delivery_state_count(env, &cats);
-    sp_ratelimit_t rl;
+    sp_delivery_state_count(env, cats);
     bool pending;
-    load_limits_ex(d, &rl, &pending);
-    if (held_back(d, cl, what, &cats, &rl)) return;
+    load_limits_ex(d, rl, &pending);
+    if (held_back(d, cl, what, cats, rl)) return 1;
 
     /* Taking them locks and rewrites state.json: only when the snapshot showed some (one
      * added since is reported with the next envelope). */
-    json_t *discards = pending ? take_discards(d, &rl) : NULL;
+    json_t *discards = pending ? take_discards(d, rl) : NULL;
     char *body = NULL;
     size_t blen = 0;
     int rc = sp_transport_envelope_for_send(env, discards, now_unix(), &body, &blen);
@@ -391,14 +493,27 @@ static void send_envelope(sp_delivery_t *d, sp_spool_queue_claim_t *cl, const ch
         d->error = true;
         put_back(d, discards);
         json_decref(discards);
-        sp_spool_queue_claim_release(cl);
-        return;
+        return 2;
     }
-    sp_send_outcome_t o = post(d, what, body, blen, &cats, &rl);
+    *o = post(d, what, body, blen, cats, rl);
     sp_mem_free(body);
-    if (o != SP_SEND_OK) put_back(d, discards);
+    if (*o != SP_SEND_OK) put_back(d, discards);
     json_decref(discards);
-    settle(d, cl, o, &cats, &rl);
+    return 0;
+}
+
+/* Sends the envelope env of a claimed file, unless it must wait; the claim ends here. */
+static void send_envelope(sp_delivery_t *d, sp_spool_queue_claim_t *cl, const char *what,
+                          const sp_envelope_parsed_t *env)
+{
+    sp_delivery_cats_t cats;
+    sp_ratelimit_t rl;
+    sp_send_outcome_t o = SP_SEND_RETRY;
+    int rc = deliver(d, cl, what, env, &cats, &rl, &o);
+    if (rc == 0)
+        settle(d, cl, o, &cats, &rl);
+    else if (rc == 2)
+        sp_spool_queue_claim_release(cl); /* held back: released already */
 }
 
 /* Handles one claimed file; the claim always ends here. */

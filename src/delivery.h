@@ -1,8 +1,9 @@
 /* delivery: the upload policy of `sentryprof upload`: which spool file goes next, what
  * Sentry's answer means for it and for every other uploader sharing the spool.
  *
- * One pass (sp_delivery_pass) claims ready/ files oldest first and for each one: splits a
- * batch of envelopes (spool_run.h) into single files in ready/ and sends them by name;
+ * One pass (sp_delivery_pass) claims ready/ files oldest first and for each one: sends a
+ * batch of envelopes (spool_run.h) envelope by envelope from memory, its progress kept on
+ * the batch file, and turns what must wait into single files in ready/ tried by name;
  * drops (counted as discards "send_error", one warning line) what Sentry could never take
  * (torn, foreign, too large, or a permanent 4xx); holds back (releases to ready/, noting
  * when it may go) what a rate limit of one of its categories or the shared backoff covers;

@@ -198,6 +198,20 @@ static bool remove_if(const char *path, unsigned long long dev, unsigned long lo
     return unlink(path) == 0;
 }
 
+void sp_mapfile_give_to(unsigned uid)
+{
+    if (atomic_load(&state) != SP_MAPFILE_OURS || geteuid() != 0) return;
+    struct stat st;
+    /* Only the file we created (a path swapped since is left alone; the small window
+     * between the check and the chown is root's own /tmp entry, 0600, not a link). */
+    if (lstat(map_path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+        (unsigned long long)st.st_dev != atomic_load(&map_dev) ||
+        (unsigned long long)st.st_ino != atomic_load(&map_ino))
+        return;
+    if (fchownat(AT_FDCWD, map_path, (uid_t)uid, (gid_t)-1, AT_SYMLINK_NOFOLLOW) < 0)
+        SP_DEBUG("cannot hand perf map %s to uid %u: %s", map_path, uid, strerror(errno));
+}
+
 void sp_mapfile_remove(const char *spool_dir)
 {
     if (atomic_load(&state) != SP_MAPFILE_OURS) return;

@@ -26,6 +26,11 @@ void sp_mapfile_trim(void);
 /* SP_MAPFILE_* for this process. */
 int sp_mapfile_state(void);
 
+/* Any thread, just before this process gives up root for uid (setuid and its kin,
+ * interposed: issue #20 item 3): hands the map we created to uid, so the process can still
+ * remove it at exit (a root-owned file in sticky /tmp is not the dropped process's to
+ * unlink). Nothing when the map is not ours or we are not root. */
+void sp_mapfile_give_to(unsigned uid);
 /* Agent thread. Records the map we created (once) under <spool_dir>/perfmaps/<pid>, so a
  * later process can remove it if this one dies without doing so. */
 void sp_mapfile_track(const char *spool_dir);

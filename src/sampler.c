@@ -35,6 +35,7 @@ static sp_sampler_opts_t sampler_opts;
 static pthread_mutex_t sampler_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t exit_key;
 static bool handler_lost;
+static void (*_Atomic unregister_hook)(pid_t tid); /* sp_sampler_on_unregister */
 
 /* strlcpy: no stdio in this file (tests/check-signal-safety.sh lists its imports). */
 static void copy_str(char *dst, const char *src, size_t len)
@@ -218,10 +219,16 @@ out:
     return rc;
 }
 
+void sp_sampler_on_unregister(void (*fn)(pid_t tid)) { atomic_store(&unregister_hook, fn); }
+
 void sp_sampler_unregister_thread(void)
 {
     sp_sampler_thread_t *t = sp_self_slot;
     if (!t) return;
+    /* Outside sampler_lock: the hook takes its own module's lock, which may be held while
+     * ending a transaction of another thread takes sampler_lock (txn.c). */
+    void (*hook)(pid_t) = atomic_load(&unregister_hook);
+    if (hook) hook(atomic_load(&t->tid));
     pthread_mutex_lock(&sampler_lock);
     sp_self_slot = NULL;
     pthread_setspecific(exit_key, NULL);
@@ -319,6 +326,20 @@ void sp_sampler_thread_end(void)
     }
 }
 
+void sp_sampler_thread_end_tid(pid_t tid)
+{
+    pthread_mutex_lock(&sampler_lock);
+    for (int i = 0; i < SP_MAX_THREADS; i++) {
+        sp_sampler_thread_t *t = &sp_threads[i];
+        if (t->native || atomic_load(&t->state) != SLOT_ACTIVE || atomic_load(&t->tid) != tid) continue;
+        int prev = atomic_fetch_sub(&t->active, 1);
+        if (prev <= 0) atomic_store(&t->active, 0); /* unbalanced end: never go negative */
+        else if (prev == 1 && sampler_opts.lazy) sync_timer(t);
+        break;
+    }
+    pthread_mutex_unlock(&sampler_lock);
+}
+
 static void sync_all(void)
 {
     pthread_mutex_lock(&sampler_lock);
@@ -391,6 +412,21 @@ bool sp_sampler_self_info(pid_t *tid, char thread_id[SP_THREAD_ID_LEN])
     *tid = atomic_load(&t->tid);
     memcpy(thread_id, t->thread_id, SP_THREAD_ID_LEN);
     return true;
+}
+
+int sp_sampler_thread_active(pid_t tid, bool *armed)
+{
+    int n = -1;
+    pthread_mutex_lock(&sampler_lock);
+    for (int i = 0; i < SP_MAX_THREADS && n < 0; i++) {
+        sp_sampler_thread_t *t = &sp_threads[i];
+        if (atomic_load(&t->state) == SLOT_ACTIVE && atomic_load(&t->tid) == tid) {
+            n = atomic_load(&t->active);
+            if (armed) *armed = t->armed;
+        }
+    }
+    pthread_mutex_unlock(&sampler_lock);
+    return n;
 }
 
 int sp_sampler_thread_count(void)

@@ -59,6 +59,12 @@ void sp_sampler_foreach_tid(void (*fn)(pid_t tid, bool native, void *arg), void 
  * one timer_settime. 0 or -ENOENT when the thread is not registered. */
 int sp_sampler_thread_begin(void);
 void sp_sampler_thread_end(void);
+/* The same end, for a transaction of registered JS thread tid ended on another thread (its
+ * count goes down, its timer is disarmed in lazy mode at 0). Nothing when tid is gone. */
+void sp_sampler_thread_end_tid(pid_t tid);
+/* fn(tid) runs on a JS thread that unregisters (or exits), before its slot is freed, off
+ * the signal path: what it started (transactions) can be let go. One hook; NULL: none. */
+void sp_sampler_on_unregister(void (*fn)(pid_t tid));
 /* A continuous session for the whole process starts/ends. */
 void sp_sampler_process_begin(void);
 void sp_sampler_process_end(void);
@@ -73,6 +79,9 @@ bool sp_sampler_check_handler(void);
 /* Looks up a registered (or recently unregistered) thread by kernel tid. */
 bool sp_sampler_thread_info(pid_t tid, char *thread_id, char *name, size_t name_len);
 int sp_sampler_thread_count(void); /* active slots */
+/* The transactions running on registered thread tid (its count of sp_sampler_thread_begin
+ * minus ends), -1 when tid is not registered; *armed (if not NULL): its timer is armed. */
+int sp_sampler_thread_active(pid_t tid, bool *armed);
 /* The calling thread's tid and Sentry thread id, if it is registered. O(1) (TLS). */
 bool sp_sampler_self_info(pid_t *tid, char thread_id[SP_THREAD_ID_LEN]);
 

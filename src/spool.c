@@ -60,23 +60,12 @@ static const char *lstat_reason(const char *dir)
     return NULL;
 }
 
-int sp_spool_open(const char *dir, sp_spool_t **out)
+/* Opens dir (O_NOFOLLOW) and checks it is a directory of ours: the fd (its stat in *st), or
+ * a negative errno after one warning line (-EPERM: refused; -ENOENT quietly when quiet_enoent). */
+static int open_checked(const char *dir, struct stat *st, bool quiet_enoent)
 {
-    if (!out) return -EINVAL;
-    *out = NULL;
-    if (!dir || !*dir || strlen(dir) >= PATH_MAX) {
-        SP_WARN("spool directory \"%s\" refused: empty or too long", dir ? dir : "(null)");
-        return -EINVAL;
-    }
-
     int rc;
-    int fd = -1;
-    if (mkdir(dir, SP_SPOOL_DIR_MODE) < 0 && errno != EEXIST) {
-        rc = -errno;
-        SP_WARN("spool directory \"%s\": cannot create it: %s", dir, strerror(-rc));
-        return rc;
-    }
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         rc = -errno;
         const char *why = lstat_reason(dir);
@@ -87,28 +76,61 @@ int sp_spool_open(const char *dir, sp_spool_t **out)
                                    : "it is not a directory");
             return -EPERM;
         }
-        SP_WARN("spool directory \"%s\": cannot open it: %s", dir, strerror(-rc));
+        if (rc != -ENOENT || !quiet_enoent)
+            SP_WARN("spool directory \"%s\": cannot open it: %s", dir, strerror(-rc));
         return rc;
     }
-
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
+    if (fstat(fd, st) < 0) {
         rc = -errno;
         SP_WARN("spool directory \"%s\": cannot stat it: %s", dir, strerror(-rc));
         goto fail;
     }
-    if (!S_ISDIR(st.st_mode)) { /* O_DIRECTORY makes this unreachable; kept as the rule */
+    if (!S_ISDIR(st->st_mode)) { /* O_DIRECTORY makes this unreachable; kept as the rule */
         SP_WARN("spool directory \"%s\" refused: it is not a directory", dir);
         rc = -EPERM;
         goto fail;
     }
-    if (st.st_uid != geteuid()) {
+    if (st->st_uid != geteuid()) {
         /* Another user's directory could be read or swapped under us: never use it. */
-        SP_WARN("spool directory \"%s\" refused: owned by uid %u, not %u", dir, (unsigned)st.st_uid,
+        SP_WARN("spool directory \"%s\" refused: owned by uid %u, not %u", dir, (unsigned)st->st_uid,
                 (unsigned)geteuid());
         rc = -EPERM;
         goto fail;
     }
+    return fd;
+fail:
+    close(fd);
+    return rc;
+}
+
+int sp_spool_check(const char *dir)
+{
+    if (!dir || !*dir || strlen(dir) >= PATH_MAX) return -EINVAL;
+    struct stat st;
+    int fd = open_checked(dir, &st, true);
+    if (fd < 0) return fd;
+    close(fd);
+    return 0;
+}
+
+int sp_spool_open(const char *dir, sp_spool_t **out)
+{
+    if (!out) return -EINVAL;
+    *out = NULL;
+    if (!dir || !*dir || strlen(dir) >= PATH_MAX) {
+        SP_WARN("spool directory \"%s\" refused: empty or too long", dir ? dir : "(null)");
+        return -EINVAL;
+    }
+
+    int rc;
+    if (mkdir(dir, SP_SPOOL_DIR_MODE) < 0 && errno != EEXIST) {
+        rc = -errno;
+        SP_WARN("spool directory \"%s\": cannot create it: %s", dir, strerror(-rc));
+        return rc;
+    }
+    struct stat st;
+    int fd = open_checked(dir, &st, false);
+    if (fd < 0) return fd;
     if (st.st_mode & 07777 & ~(mode_t)SP_SPOOL_DIR_MODE) {
         /* Profiles hold code paths and environment details: owner only. Only widening bits
          * are dropped; a narrower mode is the user's choice and fails loudly on commit. */

@@ -38,6 +38,11 @@ typedef struct sp_spool sp_spool_t;
 /* Creates/validates dir and opens it. 0 and *out, or a negative errno (and a warning). */
 int sp_spool_open(const char *dir, sp_spool_t **out);
 void sp_spool_close(sp_spool_t *spool);
+/* The checks of sp_spool_open without creating or changing anything (for readers such as
+ * `sentryprof list`): 0 when dir is a directory of ours, -ENOENT (quietly) when missing,
+ * else a negative errno after one warning line (-EPERM: a symlink, not a directory, or
+ * owned by another user). */
+int sp_spool_check(const char *dir);
 const char *sp_spool_dir(const sp_spool_t *spool);
 
 /* Atomically publishes data as <dir>/<name>; an existing file of that name is replaced

@@ -29,6 +29,8 @@ typedef enum {
     SP_STAT_TXN_NO_PROFILE,   /* ... of which spooled as a transaction event alone */
     SP_STAT_SPOOL_EVICTED,    /* spool files the agent deleted to stay under the size cap */
     SP_STAT_DROP_AGENT_OOM,   /* samples the agent could not add to a profile (no memory) */
+    SP_STAT_TXN_ABANDONED,    /* left running by a thread that exited: slot freed, no profile */
+    SP_STAT_TXN_TABLE_FULL,   /* starts refused: SP_MAX_TXNS already running */
     SP_STAT__COUNT
 } sp_stat_t;
 

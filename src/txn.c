@@ -1,11 +1,15 @@
 /* txn: owns the transaction slots and the finished queue. Threads: start/finish/discard on
  * JS threads (any number of them), take_finished on the agent thread. One mutex guards
  * the slots and the queue; it is held for a few hundred nanoseconds and never in a signal
- * handler. Handles carry a generation so a stale or doubled finish is rejected. */
+ * handler. Handles carry a generation so a stale or doubled finish is rejected.
+ * A transaction belongs to the thread that started it: its end lowers that thread's count
+ * in the sampler wherever it is called, and that thread's exit frees what it left running
+ * (the sampler's unregister hook). Lock order: txn_lock, then the sampler's. */
 #include "txn.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -14,7 +18,9 @@
 
 #include "clock.h"
 #include "ids.h"
+#include "log.h"
 #include "sampler.h"
+#include "stats.h"
 
 enum { TXN_FREE, TXN_RUNNING, TXN_FINISHED };
 
@@ -68,8 +74,42 @@ static void atfork_child(void)
     next_free = fin_head = fin_count = 0;
 }
 
+/* A JS thread that exits (a terminated worker) takes its running transactions with it:
+ * nobody can finish them any more, and their slots would be lost for the process's life
+ * (issue #20 item 6). Runs on that thread, from the sampler's unregister. */
+static void thread_gone(pid_t tid)
+{
+    uint64_t n = 0;
+    pthread_mutex_lock(&txn_lock);
+    for (size_t i = 0; i < SP_MAX_TXNS; i++)
+        if (slots[i].state == TXN_RUNNING && slots[i].t.tid == tid) {
+            slots[i].state = TXN_FREE;
+            n++;
+        }
+    pthread_mutex_unlock(&txn_lock);
+    if (!n) return;
+    sp_stats_add(SP_STAT_TXN_ABANDONED, n);
+    SP_DEBUG("thread %d exited with %llu transaction%s running: dropped, no profile", (int)tid,
+             (unsigned long long)n, n == 1 ? "" : "s");
+}
+
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-static void register_atfork(void) { pthread_atfork(NULL, NULL, atfork_child); }
+static void register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, atfork_child);
+    sp_sampler_on_unregister(thread_gone);
+}
+
+/* Every slot running: the start is refused, counted, and said once per process. */
+static long table_full(void)
+{
+    static atomic_bool warned;
+    sp_stats_inc(SP_STAT_TXN_TABLE_FULL);
+    if (!atomic_exchange(&warned, true))
+        SP_WARN("%d transactions are running at once; until some finish, new ones are not profiled "
+                "(counted in transactions_table_full)", SP_MAX_TXNS);
+    return -ENOSPC;
+}
 
 long sp_txn_start(const char *name, const char *op, const char *trace_id,
                   const char *parent_span_id, bool sampled, bool to_js)
@@ -97,7 +137,7 @@ long sp_txn_start(const char *name, const char *op, const char *trace_id,
     while (n < SP_MAX_TXNS && slots[i].state != TXN_FREE) i = (i + 1) % SP_MAX_TXNS, n++;
     if (n == SP_MAX_TXNS) {
         pthread_mutex_unlock(&txn_lock);
-        return -ENOSPC;
+        return table_full();
     }
     next_free = (i + 1) % SP_MAX_TXNS;
     txn_slot_t *s = &slots[i];
@@ -161,10 +201,14 @@ static int end_txn(long handle, bool keep)
     } else {
         s->state = TXN_FREE;
     }
+    /* The count is the owner thread's, whichever thread ends it (issue #20 item 14: it used
+     * to stay up, and the owner sampled for good in lazy mode). Ended elsewhere, the owner
+     * is found by tid still under txn_lock: its exit (thread_gone) cannot slip in between,
+     * so the tid is still that thread's (txn_lock, then sampler's lock; never the reverse). */
+    bool here = tid == (pid_t)syscall(SYS_gettid);
+    if (sampled && !here) sp_sampler_thread_end_tid(tid);
     pthread_mutex_unlock(&txn_lock);
-    /* The timer belongs to the thread that started it; finishing elsewhere (a callback on
-     * another worker is impossible in node, but be safe) leaves the count to that thread. */
-    if (sampled && tid == (pid_t)syscall(SYS_gettid)) sp_sampler_thread_end();
+    if (sampled && here) sp_sampler_thread_end();
     return 0;
 }
 

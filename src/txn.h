@@ -35,7 +35,8 @@ typedef struct {
 
 /* Starts a transaction on the calling thread (which must be registered with the sampler).
  * trace_id/parent_span_id continue an incoming trace (NULL: new trace). Returns a handle
- * >= 0, or a negative errno (-ENOSPC: too many in flight). */
+ * >= 0, or a negative errno (-ENOSPC: too many in flight; counted, said once). What the
+ * thread leaves running when it exits is dropped (counted: transactions_abandoned). */
 long sp_txn_start(const char *name, const char *op, const char *trace_id,
                   const char *parent_span_id, bool sampled, bool to_js);
 /* Sets fields before finish (http status, name change when the route is known). */
@@ -43,7 +44,8 @@ int sp_txn_set_name(long handle, const char *name);
 int sp_txn_set_status(long handle, int http_status, const char *status);
 /* Copies out the ids (for the JS side: trace propagation, SDK integration). */
 int sp_txn_get(long handle, sp_txn_t *out);
-/* Finishes it: the window goes to the agent. 0 or -EINVAL (stale handle). */
+/* Finishes it: the window goes to the agent. 0 or -EINVAL (stale handle). Any thread may
+ * finish or discard it; the starting thread's sampling count goes down either way. */
 int sp_txn_finish(long handle);
 /* Drops it without a profile (e.g. the SDK decided not to send it). */
 int sp_txn_discard(long handle);

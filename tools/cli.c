@@ -190,13 +190,18 @@ int sp_cli_collect_dir(sp_cli_strvec_t *out, const char *dir, int depth)
     for (size_t i = 0; i < names.n; i++) {
         char *path = sp_cli_printf("%s%s%s", dir, ends_with(dir, "/") ? "" : "/", names.v[i]);
         struct stat st;
-        if (stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-            (ends_with(names.v[i], SP_SPOOL_SUFFIX) || sp_spool_run_is_batch(names.v[i]))) {
+        bool named = ends_with(names.v[i], SP_SPOOL_SUFFIX) || sp_spool_run_is_batch(names.v[i]);
+        /* lstat: a link planted in a spool (x.envelope -> /etc/shadow) is never followed. */
+        if (lstat(path, &st) != 0) {
+            /* gone since the listing */
+        } else if (S_ISLNK(st.st_mode)) {
+            if (named) sp_cli_err("skipping %s: a symlink (not followed)", path);
+        } else if (S_ISREG(st.st_mode) && named) {
             sp_cli_strvec_push(out, path);
             continue;
-        }
-        if (depth == 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        } else if (depth == 0 && S_ISDIR(st.st_mode)) {
             sp_cli_collect_dir(out, path, 1);
+        }
         sp_mem_free(path);
     }
     sp_cli_strvec_free(&names);
@@ -206,8 +211,10 @@ int sp_cli_collect_dir(sp_cli_strvec_t *out, const char *dir, int depth)
 /* Reads a whole regular file into a new sp_mem buffer. 0, or -errno / -EFBIG. */
 static int read_all(const char *path, char **data, size_t *len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return -errno;
+    /* O_NOFOLLOW: the paths come from directory walks (a link swapped in after the walk's
+     * lstat is not followed either) or were resolved by the caller; O_NONBLOCK: a FIFO. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+    if (fd < 0) return errno == ELOOP ? -ELOOP : -errno;
     int rc = 0;
     char *buf = NULL;
     struct stat st;
@@ -260,6 +267,7 @@ int sp_cli_load_envelope(const char *path, sp_envelope_parsed_t *env, char *why,
     if (rc < 0) {
         snprintf(why, whylen, "%s", rc == -EFBIG    ? "file too large"
                                     : rc == -EINVAL ? "not a regular file"
+                                    : rc == -ELOOP  ? "a symlink (not followed)"
                                                     : strerror(-rc));
         return -1;
     }
@@ -368,6 +376,13 @@ bool sp_cli_default_spool(char *buf, size_t len)
         return false;
     }
     return true;
+}
+
+bool sp_cli_default_spool_checked(char *buf, size_t len)
+{
+    if (!sp_cli_default_spool(buf, len)) return false;
+    int rc = sp_spool_check(buf);
+    return rc == 0 || rc == -ENOENT; /* refused: it said why */
 }
 
 /* true if list (words separated by any of seps) holds word */

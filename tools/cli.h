@@ -78,6 +78,10 @@ const sp_config_t *sp_cli_config(void);
 /* Default spool directory into buf (config's: SENTRYPROF_SPOOL_DIR or under TMPDIR);
  * false after an error line. */
 bool sp_cli_default_spool(char *buf, size_t len);
+/* sp_cli_default_spool for the readers (list, top, convert, flame): also refuses, with the
+ * library's and upload's warning line, a default spool that is a symlink or another user's
+ * (anyone could have put files there for us to read). A missing one passes. */
+bool sp_cli_default_spool_checked(char *buf, size_t len);
 
 /* Usage text (sentryprof.c). */
 void sp_cli_usage(FILE *out);

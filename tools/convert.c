@@ -14,8 +14,10 @@
  *   cpuprofile  Chrome DevTools' Profiler.Profile: nodes {id, callFrame {functionName,
  *               scriptId, url, lineNumber, columnNumber (0-based, -1 unknown)}, hitCount,
  *               children}, samples (leaf node ids), timeDeltas (µs), startTime/endTime
- *               (µs, the first and last sample): one thread per file, the busiest unless
- *               --thread says which (a note line names the others).
+ *               (µs): one thread per file, the busiest unless --thread says which (a note
+ *               line names the others). Each sample weighs the thread's median interval,
+ *               as in speedscope's (DevTools would charge a gap to the sample before it):
+ *               time starts at the first sample's and advances one interval per sample.
  *   pprof       gzipped profile.proto for go tool pprof, Pyroscope, Parca (pprof.c).
  * Single-threaded.
  */
@@ -286,20 +288,35 @@ static bool write_cpuprofile(const sp_model_t *m, FILE *out, bool thread_given)
         if (i) json_object_set_new(o, "parent", json_integer((json_int_t)nd->parent + 1));
         json_array_append_new(nodes, o);
     }
+    /* DevTools (and speedscope's importer of this format) charge a sample with the time up
+     * to the next one: a gap (between chunks or files, a lazy-mode idle stretch) would go to
+     * the sample before it, and samples of overlapping runs of a thread would get none. So,
+     * as in the speedscope export, each sample weighs the thread's median interval: time
+     * starts at the first sample's and advances one interval per sample; endTime is one
+     * interval after the last, so it gets its interval too. */
+    size_t lo = 0;
+    while (lo < m->nsamples && m->samples[lo].thread != best) lo++; /* the model sorts by thread */
+    size_t hi = lo;
+    while (hi < m->nsamples && m->samples[hi].thread == best) hi++;
+    int64_t iv_us = (sp_export_interval(m, lo, hi) + 500) / 1000; /* ns to the nearest µs */
+    if (iv_us <= 0) iv_us = 10101; /* no two timed samples: the SDK's 99 Hz */
     json_t *samples = json_array(), *deltas = json_array();
     int64_t start = -1, prev = 0;
-    for (size_t i = 0; i < m->nsamples; i++) {
+    for (size_t i = lo; i < hi; i++) {
         if (t.sample_node[i] == UINT32_MAX) continue;
         const sp_model_sample_t *s = &m->samples[i];
-        /* µs; a sample without a time follows the previous one by the SDK's interval */
-        int64_t us = s->has_time ? s->time_ns / 1000 : (start < 0 ? 0 : prev + 10101);
-        if (start >= 0 && us < prev) us = prev; /* never negative deltas */
-        if (start < 0) start = prev = us;
+        if (start < 0)
+            start = prev = s->has_time ? s->time_ns / 1000 : 0; /* µs */
+        else
+            prev += iv_us;
         json_array_append_new(samples, json_integer((json_int_t)t.sample_node[i] + 1));
-        json_array_append_new(deltas, json_integer((json_int_t)(us - prev)));
-        prev = us;
+        json_array_append_new(deltas,
+                              json_integer((json_int_t)(json_array_size(deltas) ? iv_us : 0)));
     }
-    if (start < 0) start = 0;
+    if (start < 0)
+        start = prev = 0;
+    else
+        prev += iv_us;
     json_t *doc = json_pack("{s:o, s:I, s:I, s:o, s:o}", "nodes", nodes, "startTime", (json_int_t)start, "endTime",
                             (json_int_t)prev, "samples", samples, "timeDeltas", deltas);
     json_decref(scripts);

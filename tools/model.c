@@ -531,7 +531,7 @@ long sp_model_load(sp_model_t *m, const sp_cli_strvec_t *paths)
     const char *const *pv = (const char *const *)paths->v;
     size_t np = paths->n;
     if (np == 0) {
-        if (!sp_cli_default_spool(dir, sizeof dir)) return -1;
+        if (!sp_cli_default_spool_checked(dir, sizeof dir)) return -1;
         def[0] = dir;
         pv = def;
         np = 1;
@@ -548,7 +548,11 @@ long sp_model_load(sp_model_t *m, const sp_cli_strvec_t *paths)
             else if (files.n == before)
                 sp_cli_err("skipping %s: no *%s or *%s files", pv[i], SP_SPOOL_SUFFIX, SP_BATCH_SUFFIX);
         } else {
-            sp_cli_strvec_push(&files, sp_cli_strdup(pv[i]));
+            /* A file named on the command line: the user's choice, links included (the
+             * reader itself never follows one). */
+            char *real = realpath(pv[i], NULL);
+            sp_cli_strvec_push(&files, sp_cli_strdup(real ? real : pv[i]));
+            free(real);
         }
     }
     sp_cli_progress_begin("reading", files.n, files.n >= SP_MODEL_PROGRESS_FILES);

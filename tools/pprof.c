@@ -2,10 +2,11 @@
  * profile.proto (tools/profile.proto, packed by protobuf-c, compressed by zlib), which
  * go tool pprof, Grafana Pyroscope and Parca read. Sample types [samples/count,
  * cpu/nanoseconds] (the second is count x the sampling period: the median interval between
- * a thread's samples), period_type cpu/nanoseconds; one Function and one Location per
- * function (its smallest line; JS file or native module as filename); one Sample per
- * distinct (stack, thread, transaction) with labels "thread" (id), "thread_name" and
- * "transaction" when known. Single-threaded.
+ * a thread's samples), period_type cpu/nanoseconds; one Function per function (JS file or
+ * native module as filename, its smallest line as start_line), one Location per function
+ * and line of a frame (each frame's own line, as top --by line counts them); one Sample
+ * per distinct (stack, lines, thread, transaction) with labels "thread" (id),
+ * "thread_name" and "transaction" when known. Single-threaded.
  */
 #include "export.h"
 
@@ -33,7 +34,7 @@ static int64_t str_id(strtab_t *st, const char *s)
 }
 
 typedef struct {
-    uint32_t stack, thread;
+    uint32_t stack, lines, thread;
     int32_t txn;
 } pkey_t;
 
@@ -41,6 +42,7 @@ static int cmp_key(const void *a, const void *b)
 {
     const pkey_t *x = a, *y = b;
     if (x->stack != y->stack) return x->stack < y->stack ? -1 : 1;
+    if (x->lines != y->lines) return x->lines < y->lines ? -1 : 1;
     if (x->thread != y->thread) return x->thread < y->thread ? -1 : 1;
     return x->txn < y->txn ? -1 : x->txn > y->txn;
 }
@@ -92,7 +94,9 @@ bool sp_export_pprof(const sp_model_t *m, FILE *out)
     }
     if (period <= 0) period = 10101000; /* the SDK's 99 Hz */
 
-    /* functions and locations: one each per function on a selected stack, id = fn + 1 */
+    /* functions: one per function on a selected stack, id = fn + 1 (its smallest line as
+     * start_line); locations: one per function and line of a frame (each frame's own line,
+     * so go tool pprof -lines and -list agree with top --by line), ids from 1 in order */
     bool *used = sp_cli_calloc(m->nfn ? m->nfn : 1, sizeof *used);
     for (size_t i = 0; i < m->nsamples; i++) {
         uint32_t len;
@@ -103,10 +107,6 @@ bool sp_export_pprof(const sp_model_t *m, FILE *out)
     for (size_t i = 0; i < m->nfn; i++) nfun += used[i];
     Perftools__Profiles__Function *funs = sp_cli_calloc(nfun ? nfun : 1, sizeof *funs);
     Perftools__Profiles__Function **funp = sp_cli_calloc(nfun ? nfun : 1, sizeof *funp);
-    Perftools__Profiles__Location *locs = sp_cli_calloc(nfun ? nfun : 1, sizeof *locs);
-    Perftools__Profiles__Location **locp = sp_cli_calloc(nfun ? nfun : 1, sizeof *locp);
-    Perftools__Profiles__Line *lines = sp_cli_calloc(nfun ? nfun : 1, sizeof *lines);
-    Perftools__Profiles__Line **linep = sp_cli_calloc(nfun ? nfun : 1, sizeof *linep);
     size_t f = 0;
     for (size_t i = 0; i < m->nfn; i++) {
         if (!used[i]) continue;
@@ -117,23 +117,17 @@ bool sp_export_pprof(const sp_model_t *m, FILE *out)
         funs[f].filename = str_id(&st, fn->path);
         funs[f].start_line = fn->line > 0 ? fn->line : 0;
         funp[f] = &funs[f];
-        perftools__profiles__line__init(&lines[f]);
-        lines[f].function_id = i + 1;
-        lines[f].line = fn->line > 0 ? fn->line : 0;
-        lines[f].column = fn->line > 0 && fn->col > 0 ? fn->col : 0;
-        linep[f] = &lines[f];
-        perftools__profiles__location__init(&locs[f]);
-        locs[f].id = i + 1;
-        locs[f].n_line = 1;
-        locs[f].line = &linep[f];
-        locp[f] = &locs[f];
         f++;
     }
-
-    /* samples: one per distinct (stack, thread, transaction) */
+    json_t *locidx = json_object(); /* "fn:line" -> location id */
+    Perftools__Profiles__Location *locs = NULL;
+    Perftools__Profiles__Line *lines = NULL;
+    size_t nlocs = 0, loccap = 0, linecap = 0;
+    /* samples: one per distinct (stack, its lines, thread, transaction) */
     pkey_t *keys = sp_cli_calloc(m->nsamples ? m->nsamples : 1, sizeof *keys);
     for (size_t i = 0; i < m->nsamples; i++)
-        keys[i] = (pkey_t){m->samples[i].stack, m->samples[i].thread, m->samples[i].txn};
+        keys[i] = (pkey_t){m->samples[i].stack, m->samples[i].lines, m->samples[i].thread,
+                           m->samples[i].txn};
     if (m->nsamples) qsort(keys, m->nsamples, sizeof *keys, cmp_key);
     size_t nsmp = 0;
     for (size_t i = 0; i < m->nsamples; i++) nsmp += i == 0 || cmp_key(&keys[i - 1], &keys[i]) != 0;
@@ -142,23 +136,51 @@ bool sp_export_pprof(const sp_model_t *m, FILE *out)
     Perftools__Profiles__Label *labels = sp_cli_calloc(nsmp ? nsmp * 3 : 1, sizeof *labels);
     Perftools__Profiles__Label **labelp = sp_cli_calloc(nsmp ? nsmp * 3 : 1, sizeof *labelp);
     int64_t *values = sp_cli_calloc(nsmp ? nsmp * 2 : 1, sizeof *values);
-    uint64_t *locids = sp_cli_calloc(m->nbuf + 1, sizeof *locids); /* room for every stack once */
-    uint64_t **stack_locs = sp_cli_calloc(m->nstacks ? m->nstacks : 1, sizeof *stack_locs);
+    /* each distinct sample's location ids, leaf first: room for every frame of every sample */
+    size_t nframes = 0;
+    for (size_t i = 0; i < m->nsamples; i++) {
+        uint32_t len;
+        sp_model_stack(m, m->samples[i].stack, &len);
+        nframes += len;
+    }
+    uint64_t *locids = sp_cli_calloc(nframes + 1, sizeof *locids);
     size_t nloc = 0, s = 0;
     for (size_t i = 0; i < m->nsamples; s++) {
         size_t j = i;
         while (j < m->nsamples && cmp_key(&keys[i], &keys[j]) == 0) j++;
         const pkey_t *k = &keys[i];
-        uint32_t len;
+        uint32_t len, nlines;
         const uint32_t *ids = sp_model_stack(m, k->stack, &len);
-        if (!stack_locs[k->stack]) {
-            stack_locs[k->stack] = locids + nloc;
-            for (uint32_t d = 0; d < len; d++) locids[nloc++] = ids[len - 1 - d] + 1; /* leaf first */
+        const uint32_t *lns = sp_model_lines(m, k->lines, &nlines);
+        uint64_t *sl = locids + nloc;
+        for (uint32_t d = 0; d < len; d++) {
+            uint32_t fn = ids[len - 1 - d],
+                     ln = nlines == len ? lns[len - 1 - d] : SP_MODEL_NO_LINE;
+            long line = ln != SP_MODEL_NO_LINE ? (long)ln : m->fn[fn].line;
+            char key[48];
+            snprintf(key, sizeof key, "%u:%ld", fn, line);
+            json_t *id = json_object_get(locidx, key);
+            if (!id) { /* a new location: its one line */
+                SP_GROW(locs, loccap, nlocs + 1);
+                SP_GROW(lines, linecap, nlocs + 1);
+                perftools__profiles__line__init(&lines[nlocs]);
+                lines[nlocs].function_id = fn + 1;
+                lines[nlocs].line = line > 0 ? line : 0;
+                lines[nlocs].column =
+                    line > 0 && line == m->fn[fn].line && m->fn[fn].col > 0 ? m->fn[fn].col : 0;
+                perftools__profiles__location__init(&locs[nlocs]);
+                locs[nlocs].id = nlocs + 1;
+                locs[nlocs].n_line = 1;
+                json_object_set_new(locidx, key, json_integer((json_int_t)++nlocs));
+                id = json_object_get(locidx, key);
+            }
+            sl[d] = (uint64_t)json_integer_value(id);
         }
+        nloc += len;
         Perftools__Profiles__Sample *sa = &smp[s];
         perftools__profiles__sample__init(sa);
         sa->n_location_id = len;
-        sa->location_id = stack_locs[k->stack];
+        sa->location_id = sl;
         sa->n_value = 2;
         sa->value = &values[2 * s];
         values[2 * s] = (int64_t)(j - i);
@@ -186,6 +208,15 @@ bool sp_export_pprof(const sp_model_t *m, FILE *out)
         i = j;
     }
 
+    /* the locations' line pointers, now that the arrays have stopped moving */
+    Perftools__Profiles__Location **locp = sp_cli_calloc(nlocs ? nlocs : 1, sizeof *locp);
+    Perftools__Profiles__Line **linep = sp_cli_calloc(nlocs ? nlocs : 1, sizeof *linep);
+    for (size_t q = 0; q < nlocs; q++) {
+        linep[q] = &lines[q];
+        locs[q].line = &linep[q];
+        locp[q] = &locs[q];
+    }
+
     Perftools__Profiles__ValueType vt[2], period_type;
     Perftools__Profiles__ValueType *vtp[2] = {&vt[0], &vt[1]};
     perftools__profiles__value_type__init(&vt[0]);
@@ -203,7 +234,7 @@ bool sp_export_pprof(const sp_model_t *m, FILE *out)
     p.sample_type = vtp;
     p.n_sample = nsmp;
     p.sample = smpp;
-    p.n_location = nfun;
+    p.n_location = nlocs;
     p.location = locp;
     p.n_function = nfun;
     p.function = funp;
@@ -235,7 +266,7 @@ bool sp_export_pprof(const sp_model_t *m, FILE *out)
     sp_mem_free(labelp);
     sp_mem_free(values);
     sp_mem_free(locids);
-    sp_mem_free(stack_locs);
+    json_decref(locidx);
     sp_mem_free(st.table);
     json_decref(st.index);
     return ok;

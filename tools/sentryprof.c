@@ -292,7 +292,7 @@ static int cmd_list(int argc, char **argv)
         }
     }
     if (arg) snprintf(dir, sizeof dir, "%s", arg);
-    else if (!sp_cli_default_spool(dir, sizeof dir)) return 1;
+    else if (!sp_cli_default_spool_checked(dir, sizeof dir)) return 1;
 
     sp_cli_strvec_t files = {0};
     int e = sp_cli_collect_dir(&files, dir, 0);

@@ -6,6 +6,9 @@
 #   tests/bench/run.sh            full run (~3 min)
 #   tests/bench/run.sh --quick    smoke run (~20 s, one short repetition of each)
 #   tests/bench/run.sh --keep     keep the result directory (raw JSON, spools) and say where
+#   tests/bench/run.sh --production   only the "safe to leave on in production" benches of
+#                                 issue 15, one after the other (~12 min; --quick: ~3 min):
+#                                 http-cost.sh, volume.sh, upload-drain.sh, exec-cost.sh
 #
 # Environment: SENTRYPROF_LIB (default: ../../_build/.libs/libsentryprof.so relative to this
 # script, then ../../.libs/libsentryprof.so), NODE (default: node on PATH).
@@ -14,12 +17,14 @@ set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 QUICK=0
 KEEP=0
+PRODUCTION=0
 for arg in "$@"; do
     case "$arg" in
     --quick) QUICK=1 ;;
+    --production) PRODUCTION=1 ;;
     --keep) KEEP=1 ;;
     -h | --help)
-        sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
@@ -45,6 +50,24 @@ NODE=${NODE:-node}
 if ! NODE=$(command -v "$NODE"); then
     echo "run.sh: node not found (set NODE)" >&2
     exit 1
+fi
+
+# Issue 15's benches: each prints its own table with min–max and its bars.
+if [ "$PRODUCTION" = 1 ]; then
+    export SENTRYPROF_LIB="$LIB" NODE
+    rc=0
+    if [ "$QUICK" = 1 ]; then
+        "$HERE/http-cost.sh" 2 3 20 || rc=1
+        "$HERE/volume.sh" 10 1200 || rc=1
+        "$HERE/upload-drain.sh" 1000 1 || rc=1
+        "$HERE/exec-cost.sh" 200 2 || rc=1
+    else
+        "$HERE/http-cost.sh" 6 5 20 || rc=1
+        "$HERE/volume.sh" 60 1200 || rc=1
+        "$HERE/upload-drain.sh" 3000 3 || rc=1
+        "$HERE/exec-cost.sh" 1000 5 || rc=1
+    fi
+    exit $rc
 fi
 
 # Nothing from the caller's environment may change what is measured: no upload, no

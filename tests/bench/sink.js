@@ -2,17 +2,35 @@
 // A minimal envelope sink for tests/bench/upload-drain.sh: answers every POST with 200 once
 // its body is read, counts them, nothing else (tests/ingest/server.js validates every
 // envelope and writes each to disk: ~2 ms of CPU per request, which would be what the bench
-// measures). Usage: node sink.js DIR  (writes DIR/port once listening; SIGTERM stops it and
-// writes DIR/count).
+// measures). Usage: node sink.js DIR [--items]  (writes DIR/port once listening; SIGTERM
+// stops it and writes DIR/count; with --items it also gunzips each body and counts its items
+// by type, with the arrival second of every transaction, into DIR/items.json).
 const http = require('http');
 const fs = require('fs');
 const path = require('path');
+const zlib = require('zlib');
 const dir = process.argv[2];
+const items = process.argv.includes('--items');
 let count = 0;
+const types = {}, txnSeconds = {};
+function countItems(body) {
+  let text;
+  try { text = zlib.gunzipSync(body).toString('utf8'); } catch (_) { text = body.toString('utf8'); }
+  const lines = text.split('\n');
+  for (let i = 1; i < lines.length; i++) {
+    const m = /^\{[^\n]*"type":"([a-z_]+)"/.exec(lines[i]);
+    if (!m || !/"length":/.test(lines[i])) continue;
+    types[m[1]] = (types[m[1]] || 0) + 1;
+    if (m[1] === 'transaction') { const s = Math.floor(Date.now() / 1000); txnSeconds[s] = (txnSeconds[s] || 0) + 1; }
+    i++; // the payload
+  }
+}
 const server = http.createServer((req, res) => {
-  req.on('data', () => {});
+  const chunks = [];
+  req.on('data', (c) => { if (items) chunks.push(c); });
   req.on('end', () => {
     if (req.method === 'POST') count++;
+    if (items && req.method === 'POST') countItems(Buffer.concat(chunks));
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end('{}');
   });
@@ -22,4 +40,8 @@ server.listen(0, '127.0.0.1', () => {
   fs.writeFileSync(path.join(dir, 'port.tmp'), `${server.address().port}\n`);
   fs.renameSync(path.join(dir, 'port.tmp'), path.join(dir, 'port'));
 });
-process.on('SIGTERM', () => { fs.writeFileSync(path.join(dir, 'count'), `${count}\n`); process.exit(0); });
+process.on('SIGTERM', () => {
+  fs.writeFileSync(path.join(dir, 'count'), `${count}\n`);
+  if (items) fs.writeFileSync(path.join(dir, 'items.json'), JSON.stringify({ envelopes: count, types, txnSeconds }));
+  process.exit(0);
+});

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# cli_export.sh: `sentryprof convert` and `sentryprof flame` end to end on the recorded
-# fixtures tests/data/cli-*.envelope (v2 chunks cli-a, cli-b; v1 profile cli-v1; numbers in
-# tests/data/cli-gen.py), a batch of them and corrupt inputs. Each export is read by what
-# reads it for real: collapsed stacks summed per leaf must equal `sentryprof top`'s self
-# column exactly; speedscope JSON must validate against the file-format schema shipped in
-# the pinned npm package `speedscope` (tests/e2e/export/package.json + package-lock.json,
-# installed with `npm ci`; the package ships only its bundled browser app, no importer
-# that node can call, so the schema is what we check against); the .cpuprofile must have
-# DevTools' node/sample structure (tests/e2e/export/check-export.js); the pprof file must
-# give `go tool pprof -top` top's numbers (Debian golang-go); the SVG must be well-formed XML
-# (xmllint) with the hot function the widest frame at its depth, and in headless Chromium
-# (Debian chromium) render non-blank, highlight a search, show hover details and zoom.
+# cli_export.sh: `sentryprof convert` and `sentryprof flame` end to end on the fixtures
+# tests/data/cli-*.envelope (v2 chunks cli-a, cli-b; v1 profile cli-v1; numbers in
+# tests/data/cli-gen.py), a batch of them, corrupt inputs, and two recorded profiles (a v2
+# chunk of this library's, a v1 profile of Sentry's SDK). Each export is read by what reads
+# it for real: collapsed stacks summed per leaf must equal `sentryprof top`'s self column
+# exactly; speedscope JSON must validate against the file-format schema shipped in the
+# pinned npm package `speedscope` (tests/e2e/export/package.json + package-lock.json,
+# installed with `npm ci`), and that package's own app (its importer, in headless Chromium,
+# loaded as `npx speedscope FILE` loads a file) must show top's numbers for our speedscope
+# JSON, .cpuprofile and collapsed stacks; the .cpuprofile must have DevTools' node/sample
+# structure (tests/e2e/export/check-export.js); the pprof file must give `go tool pprof
+# -top` top's numbers (Debian golang-go); the SVG must be well-formed XML (xmllint) with the
+# hot function the widest frame at its depth, and in headless Chromium (Debian chromium)
+# render non-blank, highlight a search, show hover details and zoom.
 # Environment: top_srcdir, top_builddir (set by make check); NODE; SENTRYPROF_BIN overrides
 # the binary; npm must reach its registry (a failed `npm ci` is a hard error, exit 99), as
 # are a missing go or chromium (tools/install-deps.sh installs both).
@@ -35,7 +37,7 @@ unset LD_PRELOAD SENTRYPROF_LIB SENTRYPROF_SPOOL_DIR
 . "$top_srcdir/tests/e2e/clilib.sh"
 errlines() { if [ -z "$err" ]; then echo 0; else printf '%s\n' "$err" | wc -l | tr -d ' '; fi; }
 # json FILE EXPR: a value from a JSON file (EXPR in terms of d)
-json() { "$NODE" -e 'const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(eval(process.argv[2]))' "$1" "$2"; }
+json() { "$NODE" -e 'const d = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(eval(process.argv[2]))' "$@"; } # json FILE EXPR [ARG: process.argv[3]]
 
 A=$DATA/cli-a.envelope B=$DATA/cli-b.envelope V1=$DATA/cli-v1.envelope
 
@@ -86,6 +88,12 @@ sp convert --to collapsed -o "$tmp/batch.folded" "$tmp/batch"
 check "batch: exit 0" "$rc" 0
 check "batch: same stacks and counts as the three files" "$(cat "$tmp/batch.folded")" "$(cat "$tmp/all.folded")"
 check "batch: one line about the torn tail" "$(errlines)" 1
+sp flame -o "$tmp/batch.svg" "$tmp/batch"
+check "batch: flame draws all 200 samples, hotLoop widest at depth 3" \
+    "$("$NODE" "$CHECK" svg "$tmp/batch.svg" | "$NODE" -e 'let s="";process.stdin.on("data",c=>s+=c).on("end",()=>{const d=JSON.parse(s);console.log(d.total, d.widest[3].name)})')" \
+    "200 hotLoop (apps/hot.js:3)"
+sp convert --to pprof -o "$tmp/batch.pb.gz" "$tmp/batch"
+check "batch: pprof written (read by go tool pprof below)" "$rc/$(od -An -tx1 -N2 "$tmp/batch.pb.gz" | tr -d ' ')" 0/1f8b
 
 # ---- corrupt, truncated and foreign files: named, skipped, never fatal ----
 mkdir -p "$tmp/spool/run-1"
@@ -96,8 +104,8 @@ head -c 3000 "$A" >"$tmp/spool/truncated.envelope"
 head -c 4096 /dev/urandom >"$tmp/spool/random.envelope"
 printf '\x89PNG\r\n\x1a\n' >"$tmp/spool/foreign.envelope"
 printf '{"sent_at":"x"}\n{"type":"profile_chunk","length":2}\n[]\n' >"$tmp/spool/notobject.envelope"
-for fmt in collapsed speedscope cpuprofile; do
-    sp convert --to $fmt --thread 0 -o "$tmp/c.$fmt" "$tmp/spool"
+for fmt in collapsed speedscope cpuprofile pprof flame; do
+    if [ $fmt = flame ]; then sp flame --thread 0 -o "$tmp/c.$fmt" "$tmp/spool"; else sp convert --to $fmt --thread 0 -o "$tmp/c.$fmt" "$tmp/spool"; fi
     check "corrupt ($fmt): exit 0" "$rc" 0
     check "corrupt ($fmt): one line per bad file or item" "$(errlines)" 6
     for bad in cli-malformed.envelope run-1/cli-baditem.envelope truncated.envelope random.envelope foreign.envelope notobject.envelope; do
@@ -105,6 +113,8 @@ for fmt in collapsed speedscope cpuprofile; do
     done
 done
 check "corrupt: numbers from the good files" "$(leaf_sums "$tmp/c.collapsed")" "$(top_self --thread 0 "$A" "$B" "$V1")"
+check "corrupt (flame): the good files' 180 samples of thread 0" \
+    "$("$NODE" "$CHECK" svg "$tmp/c.flame" | "$NODE" -e 'let s="";process.stdin.on("data",c=>s+=c).on("end",()=>console.log(JSON.parse(s).total))')" 180
 mkdir -p "$tmp/allbad"
 cp "$DATA/cli-malformed.envelope" "$tmp/spool/random.envelope" "$tmp/allbad/"
 sp convert --to speedscope -o "$tmp/allbad.json" "$tmp/allbad"
@@ -180,8 +190,10 @@ check "cpuprofile --thread 1: no note" "$err" ""
 check "cpuprofile --thread 1: 20 samples, consistent" \
     "$("$NODE" "$CHECK" cpuprofile "$tmp/t1.cpuprofile" | "$NODE" -e 'let s="";process.stdin.on("data",c=>s+=c).on("end",()=>console.log(JSON.parse(s).samples))')" 20
 sp convert --to cpuprofile -o "$tmp/v1.cpuprofile" "$V1"
-check "cpuprofile v1: span = 54 intervals of 10101 us" \
-    "$("$NODE" "$CHECK" cpuprofile "$tmp/v1.cpuprofile" | "$NODE" -e 'let s="";process.stdin.on("data",c=>s+=c).on("end",()=>console.log(JSON.parse(s).span))')" 545454
+check "cpuprofile v1: span = 55 intervals of 10101 us (the last sample's included)" \
+    "$("$NODE" "$CHECK" cpuprofile "$tmp/v1.cpuprofile" | "$NODE" -e 'let s="";process.stdin.on("data",c=>s+=c).on("end",()=>console.log(JSON.parse(s).span))')" 555555
+check "cpuprofile: every sample one interval (10101 us), gaps between chunks and files left out, the last until endTime" \
+    "$(json "$tmp/cp.json" '[d.deltas.join(","), d.span, d.last].join(" ")')" "10101 1818180 10101"
 
 # ---- flame graph: well-formed SVG, the hot function widest at its depth ----
 have_xmllint=$(command -v xmllint || true)
@@ -199,6 +211,9 @@ check "flame: hotLoop the widest frame at its depth (3), 100 samples under JSEnt
 check "flame: main widest at depth 2" "$(json "$tmp/fl.json" 'd.widest[2].name')" "main (apps/hot.js:10)"
 check "flame: JS, native, V8 builtin and idle frames in their own colour families" \
     "$(grep -o 'data-k="[a-z]*"' "$tmp/all.svg" | sort -u | tr '\n' ' ')" 'data-k="all" data-k="builtin" data-k="js" data-k="native" data-k="pseudo" '
+check "flame: the fills of each kind in one hue family, the families apart" \
+    "$(json "$tmp/fl.json" '["js", "native", "builtin", "pseudo", "all"].map(k => k + ":" + d.families[k]).join(" ")')" \
+    "js:warm native:blue builtin:green pseudo:grey all:grey"
 check "flame: hover text has file:line and samples" \
     "$(grep -c '<g class="f" data-n="hotLoop (apps/hot.js:3)" data-f="apps/hot.js:3" data-k="js" data-s="100"' "$tmp/all.svg")" 1
 check "flame: script with zoom and search" "$(grep -c -e 'function zoom' -e 'function search' "$tmp/all.svg")" 2
@@ -209,6 +224,12 @@ check "flame --reverse: hotLoop the widest leaf (140 = top's self)" \
     "$(json "$tmp/rev.json" 'd.widest[1].name + " " + d.widest[1].w')" "hotLoop (apps/hot.js:3) 140"
 sp flame --thread 1 -o "$tmp/t1.svg" "$A" "$B" "$V1"
 check "flame --thread 1: 20 samples" "$(svgfacts "$tmp/t1.svg" | "$NODE" -e 'let s="";process.stdin.on("data",c=>s+=c).on("end",()=>console.log(JSON.parse(s).total))')" 20
+sp flame --transaction "My Transaction" -o "$tmp/txn.svg" "$A" "$B" "$V1"
+check "flame --transaction: the v1 profile's 55 samples, named in the title" \
+    "$(svgfacts "$tmp/txn.svg" | "$NODE" -e 'let s="";process.stdin.on("data",c=>s+=c).on("end",()=>console.log(JSON.parse(s).total))')/$(grep -c '<text id="sp-title"[^>]*>Flame graph: 55 samples, transaction My Transaction</text>' "$tmp/txn.svg")" "55/1"
+sp flame --since 1795549346 -o "$tmp/since.svg" "$A" "$B" "$V1"
+check "flame --since: cli-b's 50 samples" \
+    "$(svgfacts "$tmp/since.svg" | "$NODE" -e 'let s="";process.stdin.on("data",c=>s+=c).on("end",()=>console.log(JSON.parse(s).total))')" 50
 sp flame --js-only -o "$tmp/js.svg" "$A" "$B" "$V1"
 check "flame --js-only: no native or builtin frames" "$(grep -c -e 'data-k="native"' -e 'data-k="builtin"' "$tmp/js.svg" || true)" 0
 sp flame --html -o "$tmp/all.html" "$A" "$B" "$V1"
@@ -253,6 +274,16 @@ check "go tool pprof: memcpy (10 10)" "$(pp memcpy)" "10 10"
 check "go tool pprof: Builtins_JSEntry (0 130)" "$(pp Builtins_JSEntry)" "0 130"
 check "go tool pprof: (idle) (5 5)" "$(pp '(idle)')" "5 5"
 check "go tool pprof: 200 samples in all" "$(grep -o 'of [0-9]* total' "$tmp/pprof.top" | head -1)" "of 200 total"
+"$GO" tool pprof -top -nodecount=100 -sample_index=samples "$tmp/batch.pb.gz" >"$tmp/pprof-batch.top" 2>/dev/null || true
+check "go tool pprof: the batch's pprof reports the same table" "$(sed 1,/flat%/d "$tmp/pprof-batch.top")" "$(sed 1,/flat%/d "$tmp/pprof.top")"
+check "go tool pprof: reads the pprof of the corrupt spool's good files (180 samples of thread 0)" \
+    "$("$GO" tool pprof -top -sample_index=samples "$tmp/c.pprof" 2>/dev/null | grep -o 'of [0-9]* total' | head -1)" "of 180 total"
+# -lines: a location per function and line, so line numbers agree with top --by line
+"$GO" tool pprof -top -lines -nodecount=100 -sample_index=samples "$tmp/all.pb.gz" >"$tmp/pprof.lines" 2>/dev/null || true
+ppl() { awk -v f="$1" '$NF == f { print $1, $4; exit }' "$tmp/pprof.lines"; }
+check "go tool pprof -lines: helper's lines 5 and 7 apart (5, 4 samples), as top --by line" \
+    "$(ppl /app/lib/util.js:5)/$(ppl /app/lib/util.js:7)" "5 5/4 4"
+check "go tool pprof -lines: hotLoop at line 3 (140 150)" "$(ppl /app/tests/apps/hot.js:3)" "140 150"
 "$GO" tool pprof -tags -sample_index=samples "$tmp/all.pb.gz" >"$tmp/pprof.tags" 2>/dev/null || true
 check "go tool pprof: thread labels (180 on 0, 20 on 1)" \
     "$(grep -cE -e ' 180(\.0)? \(90\.00%\): 0$' -e ' 20(\.0)? \(10\.00%\): 1$' "$tmp/pprof.tags")" 2
@@ -289,6 +320,39 @@ sp convert --to pprof -o "$tmp/txn.pb.gz" "$A" "$tmp/txns.envelope"
 "$GO" tool pprof -tags -sample_index=samples "$tmp/txn.pb.gz" >"$tmp/txn.tags" 2>/dev/null || true
 check "pprof: each sample labelled with its innermost transaction (15 GET /hot, 5 inner)" \
     "$(grep -cE -e ' 15(\.0)? \(.*\): GET /hot$' -e ' 5(\.0)? \(.*\): inner$' "$tmp/txn.tags")" 2
+
+# ---- recorded profiles: every export of a real run agrees with top ----
+# recorded-v2-hot.envelope: a profile_chunk this library wrote for `sentryprof run node
+# tests/apps/hot.js 1` on Node 20 (the checkout path replaced by /app); envelope-sdk-node-1.3.5:
+# a v1 profile Sentry's own SDK (@sentry/profiling-node 1.3.5) wrote. For each, from top
+# --json: the samples, the hottest function (name, self, total).
+for rec in recorded-v2-hot envelope-sdk-node-1.3.5; do
+    R=$DATA/$rec.envelope
+    "$BIN" top --json -n 1 "$R" >"$tmp/rec-top.json"
+    n=$(json "$tmp/rec-top.json" 'd.samples')
+    hot=$(json "$tmp/rec-top.json" 'd.rows[0].name')                           # its label
+    hotfn=$(json "$tmp/rec-top.json" 'd.rows[0].name.replace(/ \([^()]*\)$/, "")') # its name
+    hotst=$(json "$tmp/rec-top.json" 'd.rows[0].self + " " + d.rows[0].total')
+    sp convert --to collapsed -o "$tmp/rec.folded" "$R"
+    check "$rec: collapsed, per-leaf sums = top's self column ($n samples)" "$rc/$(leaf_sums "$tmp/rec.folded")" "0/$(top_self "$R")"
+    sp convert --to speedscope -o "$tmp/rec.speedscope.json" "$R"
+    check "$rec: speedscope valid against the schema, $n samples" \
+        "$("$NODE" "$CHECK" speedscope "$tmp/rec.speedscope.json" "$SCHEMA" | "$NODE" -e 'let s="";process.stdin.on("data",c=>s+=c).on("end",()=>console.log(Object.values(JSON.parse(s).profiles).reduce((a, p) => a + p.samples, 0)))')" "$n"
+    sp convert --to cpuprofile -o "$tmp/rec.cpuprofile" "$R"
+    "$NODE" "$CHECK" cpuprofile "$tmp/rec.cpuprofile" >"$tmp/rec-cp.json" 2>&1 || cat "$tmp/rec-cp.json"
+    check "$rec: cpuprofile consistent, $n samples, $hotfn's self = top's" \
+        "$(json "$tmp/rec-cp.json" 'd.samples + " " + d.self[process.argv[3]]' "$hotfn")" "$n ${hotst% *}"
+    sp convert --to pprof -o "$tmp/rec.pb.gz" "$R"
+    "$GO" tool pprof -top -nodecount=3 -sample_index=samples "$tmp/rec.pb.gz" >"$tmp/rec.top" 2>/dev/null || true
+    check "$rec: go tool pprof -top: $n samples, $hotfn first with top's flat/cum" \
+        "$(grep -o 'of [0-9]* total' "$tmp/rec.top" | head -1)/$(sed 1,/flat%/d "$tmp/rec.top" | head -1 | awk '{ print $1, $4 }')/$(sed 1,/flat%/d "$tmp/rec.top" | head -1 | sed 's/^ *[^ ]* *[^ ]* *[^ ]* *[^ ]* *[^ ]* *//')" \
+        "of $n total/$hotst/$hotfn"
+    sp flame -o "$tmp/rec.svg" "$R"
+    svgfacts "$tmp/rec.svg" >"$tmp/rec-fl.json"
+    check "$rec: flame graph of $n samples, $hot the widest frame at its depth" \
+        "$(json "$tmp/rec-fl.json" 'const h = process.argv[3]; const d2 = Object.keys(d.widest).filter(k => d.widest[k].name == h); d.total + " " + (d2.length ? "widest" : "not widest")' "$hot")" \
+        "$n widest"
+done
 
 # ---- top --by file|package|line, --json ----
 row() { printf '%s\n' "$out" | awk -v f="$1" 'NR > 2 { lab = $0; sub(/^ *[^ ]+ +[^ ]+ +[^ ]+ +[^ ]+  /, "", lab); if (lab == f) { print $2, $4; exit } }'; }
@@ -406,6 +470,45 @@ check "chromium: hotLoop the widest rendered frame at depth 3" "$(json "$tmp/pro
 check "chromium: hover shows name, file:line, samples, %" "$(json "$tmp/probe.json" 'd.details')" \
     "hotLoop (apps/hot.js:3)  apps/hot.js:3  100 samples, 50.00%"
 check "chromium: click zooms hotLoop to the full width (1180 px)" "$(json "$tmp/probe.json" 'd.zoomed')" 1180
+
+# ---- speedscope's own app (the pinned package) imports our speedscope JSON and .cpuprofile ----
+# Loaded the way `npx speedscope FILE` loads a file (#localProfilePath: a script handing it
+# in base64 to the app's importer), in headless Chromium; the probe reads the sandwich view.
+# Each sample is worth one sampling interval (10.101 ms here), so speedscope's Self and
+# Total cells, read back in samples of 10.101 ms, must be top's sample counts.
+SSAPP=$npmdir/node_modules/speedscope/dist/release/index.html
+# ssapp FILE: the sandwich view of FILE in speedscope's app, as JSON on stdout
+ssapp() {
+    "$NODE" "$CHECK" speedscope-loader "$1" "$tmp/ssload.js"
+    chrome --allow-file-access-from-files --virtual-time-budget=30000 --window-size=1200,800 \
+        --dump-dom "file://$SSAPP#localProfilePath=$tmp/ssload.js&view=sandwich" >"$tmp/ssapp.html" || true
+    "$NODE" "$CHECK" sandwich "$tmp/ssapp.html" 10101000 2>&1 || true
+}
+# cells JSONFILE FN...: "FN self/total" per function, in samples, as speedscope shows them
+cells() { local f=$1; shift; for fn in "$@"; do json "$f" "const r = d.rows[\"$fn\"]; \"$fn \" + (r ? r.self + \"/\" + r.total : \"absent\")"; done; }
+# want FN SELF TOTAL...: the same lines from top's sample counts
+want() { while [ $# -gt 0 ]; do echo "$1 $2/$3"; shift 3; done; }
+ssapp "$tmp/all.speedscope.json" >"$tmp/ssapp.json"
+check "speedscope app: imports our speedscope JSON (the profile named, 2 threads)" \
+    "$(json "$tmp/ssapp.json" 'd.title + " | " + d.profile')" "sentryprof - speedscope | thread 0 (main) (1/2)"
+check "speedscope app, speedscope JSON, thread 0: Self/Total in samples = top --thread 0's" \
+    "$(cells "$tmp/ssapp.json" hotLoop main memcpy fib helper)" \
+    "$(want hotLoop 140 150 main 5 175 memcpy 10 10 fib 10 10 helper 9 9)"
+ssapp "$tmp/all.cpuprofile" >"$tmp/ssapp-cp.json"
+check "speedscope app: imports our .cpuprofile (Chrome's format)" \
+    "$(json "$tmp/ssapp-cp.json" 'd.title + " | " + d.profile')" "all.cpuprofile - speedscope | all.cpuprofile"
+# the last sample in time has no next one to end it, so speedscope gives it no time: the
+# functions checked here are not in it (cli-b's last sample is 0x7f00dead under main)
+check "speedscope app, .cpuprofile: Self/Total in samples = top --thread 0's (no gap between chunks charged to a sample)" \
+    "$(cells "$tmp/ssapp-cp.json" hotLoop memcpy fib helper)" \
+    "$(want hotLoop 140 150 memcpy 10 10 fib 10 10 helper 9 9)"
+
+# collapsed stacks: speedscope's importer of that format (counts, no unit), all threads
+ssapp "$tmp/all.folded" >"$tmp/ssapp-fo.json"
+check "speedscope app: imports our collapsed stacks" "$(json "$tmp/ssapp-fo.json" 'd.title')" "all.folded - speedscope"
+check "speedscope app, collapsed: Self/Total = top's (all threads)" \
+    "$(cells "$tmp/ssapp-fo.json" "hotLoop (apps/hot.js:3)" "main (apps/hot.js:10)" "workerFn (apps/worker.js:2)" "[native] Builtins_JSEntry (node)")" \
+    "$(want "hotLoop (apps/hot.js:3)" 140 150 "main (apps/hot.js:10)" 5 175 "workerFn (apps/worker.js:2)" 20 20 "[native] Builtins_JSEntry (node)" 0 130)"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

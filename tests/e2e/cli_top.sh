@@ -2,17 +2,23 @@
 # cli_top.sh: the sentryprof CLI end to end on the fixtures tests/data/cli-*.envelope
 # (written by tests/data/cli-gen.py, whose header lists the expected numbers): top over
 # v2 chunks and a v1 profile, directories with run folders, --thread, --js-only, -n,
-# malformed files and items, nothing readable; list (upload states, transactions, --json); run's LD_PRELOAD handling; usage errors.
-# Environment: top_srcdir, top_builddir (set by make check); SENTRYPROF_BIN overrides the
-# binary ($top_builddir/tools/sentryprof).
+# malformed files and items, nothing readable; list (upload states, transactions, --json); hostile
+# spools (planted symlinks, another user's default spool); run's LD_PRELOAD handling; usage errors.
+# Environment: top_srcdir, top_builddir (set by make check); NODE; SENTRYPROF_BIN overrides
+# the binary ($top_builddir/tools/sentryprof).
 set -euo pipefail
 
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 BIN=${SENTRYPROF_BIN:-$top_builddir/tools/sentryprof}
+NODE=${NODE:-$(command -v node || true)}
 DATA=$top_srcdir/tests/data
 if [ ! -x "$BIN" ]; then
     echo "cli_top: no executable $BIN" >&2
+    exit 99
+fi
+if [ -z "$NODE" ]; then # batches are built and list --json read with node
+    echo "cli_top: node not found (set NODE=...)" >&2
     exit 99
 fi
 unset LD_PRELOAD SENTRYPROF_LIB SENTRYPROF_SPOOL_DIR
@@ -193,6 +199,43 @@ check "list batch: one row per envelope" \
     "$(printf '%s\n' "$out" | awk 'NR > 2 { print $1, $3, $4 }' | tr '\n' ';')" \
     "1-2-txns-x.envelopes#1 profile_chunk 95;1-2-txns-x.envelopes#2 profile_chunk 50;1-2-txns-x.envelopes#3 transaction,profile 55;"
 
+# ---- hostile spools (issue #20 item 2): planted symlinks, another user's default spool ----
+hs=$tmp/hostile
+mkdir -p "$hs/run-1"
+cp "$A" "$hs/"
+cp "$B" "$tmp/secret.envelope"             # stands for /etc/shadow: readable only by us
+ln -s "$tmp/secret.envelope" "$hs/x.envelope"
+ln -s "$tmp/secret.envelope" "$hs/run-1/y.envelopes"
+sp list "$hs"
+check "symlink: list exit 0" "$rc" 0
+check "symlink: list shows the one real file" "$(line 1)" "sentryprof list: $hs, 1 envelope in 1 file"
+check "symlink: one line per planted link" \
+    "$(printf '%s\n' "$err" | grep -c 'a symlink (not followed)$' || true)" 2
+sp top "$hs"
+check "symlink: top reads the real file only" "$(line 1 | cut -d, -f1-2)" "sentryprof top: 1 file, 1 chunk"
+# The default spool (SENTRYPROF_SPOOL_DIR or $TMPDIR/sentryprof-UID) owned by another user:
+# refused as the library and upload refuse it. As root a directory chown'd to 1001 is one.
+if [ "$(id -u)" = 0 ]; then
+    other=$tmp/other-spool
+    mkdir -m 700 "$other"
+    cp "$A" "$other/"
+    chown 1001:1001 "$other" "$other/$(basename "$A")"
+    for cmd in list top; do
+        SENTRYPROF_SPOOL_DIR=$other sp $cmd
+        check "other user's default spool: $cmd exits 1" "$rc" 1
+        check "other user's default spool: $cmd says why" \
+            "$(printf '%s\n' "$err" | grep -c "spool directory \"$other\" refused: owned by uid 1001, not 0" || true)" 1
+        check "other user's default spool: $cmd prints nothing" "$out" ""
+    done
+    sp list "$other" # named on the command line: the user's choice
+    check "other user's spool named as DIR: list reads it" "$(line 1)" "sentryprof list: $other, 1 envelope in 1 file"
+    ln -s "$hs" "$tmp/link-spool"
+    SENTRYPROF_SPOOL_DIR=$tmp/link-spool sp list
+    check "default spool is a symlink: list refuses it" "$rc:$(printf '%s\n' "$err" | grep -c 'refused: it is a symlink' || true)" "1:1"
+else
+    echo "# not root: the other-user default spool checks skipped (test_spool covers the check)"
+fi
+
 # ---- usage ----
 sp
 check "no arguments: exit 2" "$rc" 2
@@ -205,6 +248,16 @@ check "top unknown option: exit 2" "$rc" 2
 sp --help
 check "--help: exit 0" "$rc" 0
 check "--help: usage on stdout" "$(line 1 | cut -c1-17)" "usage: sentryprof"
+# every command answers --help (and -h) with the usage, its own options in it, on stdout
+cmds=$("$BIN" --help | awk '/^  [a-z]+( |$)/ { print $1 }')
+for c in $cmds; do
+    [ "$c" = version ] && continue # "version --help" prints the version
+    for h in --help -h; do
+        sp "$c" "$h"
+        check "$c $h: exit 0, usage on stdout naming '$c', nothing on stderr" \
+            "$rc/$(line 1 | cut -c1-17)/$(printf '%s\n' "$out" | grep -c "^  $c " || true)/$err" "0/usage: sentryprof/1/"
+    done
+done
 sp version
 check "version" "$(printf '%s\n' "$out" | grep -c '^sentryprof [0-9]' || true)" 1
 

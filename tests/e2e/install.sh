@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make install` lays out the library, the helper next to it and the CLI, and the installed
-# library finds its helper relative to its own location.
+# `make install` lays out the library, the helper next to it, the CLI and its man page, and
+# the installed library finds its helper relative to its own location.
 . "$(dirname "$0")/lib.sh"
 need_node
 dest="$WORK/inst"
@@ -10,6 +10,10 @@ cli=$(find "$dest" -path '*/bin/sentryprof' -type f | head -1)
 check "library installed" test -n "$lib"
 check "helper installed beside it" test -f "$(dirname "$lib")/sentryprof/sentryprof-helper.js"
 check "CLI installed" test -x "$cli"
+man1=$(find "$dest" -path '*/share/man/man1/sentryprof.1' -type f | head -1)
+check "man page installed (share/man/man1/sentryprof.1)" test -n "$man1"
+check "the installed man page covers every command (flame, convert, top, list, run, upload, doctor)" \
+    bash -c "for c in flame convert top list run upload doctor; do grep -q \"^\\.B \$c\$\" '$man1' || exit 1; done"
 check "installed library is stripped (no .symtab, no .debug_*)" \
     bash -c "! readelf -SW '$lib' | grep -Eq ' \.(symtab|debug_[a-z]*) '"
 check "its debug info installed beside it (.debug/libsentryprof.so.debug, named by .gnu_debuglink)" \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue #3: every JS thread is sampled as its own thread; --cpu-prof keeps working beside
-# us; worker churn leaks no timers, slots or memory; lazy mode sends no signal to an idle
+# us; worker churn leaks no timers, slots or memory, nor transaction slots (issue #20 item 6); lazy mode sends no signal to an idle
 # process; eager mode discards samples outside profiles; the CPU clock only ticks on CPU.
 . "$(dirname "$0")/lib.sh"
 need_node
@@ -86,6 +86,14 @@ check "churn: profiler arena flat (< +8 MiB from 500 to 2000 workers)" \
     test "$(jqn "$res" 'f.snaps[1].arena - f.snaps[0].arena < 8388608')" = true
 check "churn: RSS flat (< +30 MiB from 500 to 2000 workers)" \
     test "$(jqn "$res" 'f.snaps[1].rss - f.snaps[0].rss < 31457280')" = true
+
+# -- issue #20 item 6: 4 workers terminated with 400 transactions each still running (1,600
+# > the 1,024 slots): every start gets a slot, the main thread can start one afterwards, the
+# dropped ones are counted, nothing is said (the app left them open)
+r=$(SENTRYPROF_SPOOL_DIR="$WORK/leftopen" LD_PRELOAD=$SP_LIB "$NODE" "$APPS/left-open.js" 4 400 2>"$WORK/leftopen.err")
+check "terminated workers free their transactions' slots (expected started [400,400,400,400], after true, abandoned 1600; saw $r)" \
+    test "$(jqn "$r" 'f.started.join() === "400,400,400,400" && f.after && f.abandoned === 1600 && f.table_full === 0')" = true
+check "terminated workers with open transactions: no stderr ($(head -c 300 "$WORK/leftopen.err"))" test ! -s "$WORK/leftopen.err"
 
 # -- lazy mode, no profile running: zero signals; eager: signals but nothing kept
 idle='setTimeout(() => { const s = __sentryprof.stats(); console.log(s.signals + " " + s.samples + " " + s.discarded_outside_profile); }, 2000)'

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -341,6 +342,58 @@ START_TEST(batch_split_rest_waits)
     ck_assert(in_ready(name));
     sp_delivery_split_name(name, sizeof name, "100-x.envelopes", 2);
     ck_assert(in_ready(name));
+    finish(&d);
+}
+END_TEST
+
+/* An uploader killed half-way through a batch left how many envelopes it sent on the batch
+ * file: its successor sends only the rest. */
+START_TEST(batch_resumes_after_a_dead_uploader)
+{
+    static const char *const ids[] = {"x0", "x1", "x2"};
+    put_batch("100-x.envelopes", ids, 3, "transaction", false);
+    char p[PATHBUF];
+    snprintf(p, sizeof p, "%s/ready/100-x.envelopes", dir);
+    if (setxattr(p, "user.sentryprof.sent", "2", 1, 0) < 0) {
+        fprintf(stderr, "batch_resumes_after_a_dead_uploader: no user xattrs here (%s): skipped\n",
+                strerror(errno));
+        return;
+    }
+    sp_delivery_t d;
+    sp_delivery_pass(start(&d));
+    ck_assert_msg(fake.n == 1, "expected 1 request (x2; x0 and x1 were sent before), saw %zu",
+                  (size_t)fake.n);
+    expect_sent(0, "x2");
+    ck_assert_uint_eq(d.sent, 1);
+    ck_assert_int_eq(count_ready(), 0);
+    finish(&d);
+}
+END_TEST
+
+/* Sent straight from the batch, no file per envelope: a failure to retry later leaves that
+ * envelope and the ones after it as files of their own, nothing sent twice. */
+START_TEST(batch_retry_leaves_the_rest)
+{
+    static const char *const ids[] = {"x0", "x1", "x2"};
+    put_batch("100-x.envelopes", ids, 3, "transaction", false);
+    static const answer_t ans[] = {{200, NULL, NULL}, {503, NULL, NULL}};
+    script(ans, 2);
+    sp_delivery_t d;
+    sp_delivery_pass(start(&d));
+    ck_assert_uint_eq(fake.n, 2);
+    expect_sent(0, "x0");
+    expect_sent(1, "x1");
+    ck_assert_uint_eq(d.sent, 1);
+    ck_assert(d.stop);
+    char name[SP_SPOOL_NAME_MAX + 16];
+    ck_assert(!in_ready("100-x.envelopes"));
+    sp_delivery_split_name(name, sizeof name, "100-x.envelopes", 0);
+    ck_assert_msg(!in_ready(name), "x0 was sent: no file for it");
+    sp_delivery_split_name(name, sizeof name, "100-x.envelopes", 1);
+    ck_assert_msg(in_ready(name), "x1 (answered 503) waits in ready/%s", name);
+    sp_delivery_split_name(name, sizeof name, "100-x.envelopes", 2);
+    ck_assert_msg(in_ready(name), "x2 (not tried) waits in ready/%s", name);
+    ck_assert_int_eq(count_ready(), 2);
     finish(&d);
 }
 END_TEST
@@ -764,6 +817,8 @@ SP_UNIT_SUITE(delivery)
     tcase_add_test(tc, cursor_skips_released);
     tcase_add_test(tc, batch_split_sent_in_order);
     tcase_add_test(tc, batch_split_rest_waits);
+    tcase_add_test(tc, batch_resumes_after_a_dead_uploader);
+    tcase_add_test(tc, batch_retry_leaves_the_rest);
     tcase_add_test(tc, batch_over_size_cap_dropped);
     tcase_add_test(tc, file_over_size_cap_dropped);
     tcase_add_test(tc, stray_entry_moved_aside_once);

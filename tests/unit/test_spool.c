@@ -180,6 +180,31 @@ START_TEST(refuses_other_owner)
 }
 END_TEST
 
+/* sp_spool_check (what `sentryprof list`/`top` run on the default spool, issue #20 item 2):
+ * the same refusals as sp_spool_open, without creating or changing anything. */
+START_TEST(check_without_side_effects)
+{
+    char dir[PATHBUF], link[PATHBUF];
+    path_in(dir, sizeof dir, "spool");
+    ck_assert_int_eq(sp_spool_check(dir), -ENOENT);
+    ck_assert_int_eq(access(dir, F_OK), -1); /* not created */
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    ck_assert_int_eq(sp_spool_check(dir), 0);
+    struct stat st;
+    ck_assert_int_eq(stat(dir, &st), 0);
+    ck_assert_int_eq(st.st_mode & 07777, 0755); /* not tightened by a reader */
+    path_in(link, sizeof link, "link");
+    ck_assert_int_eq(symlink(dir, link), 0);
+    ck_assert_int_eq(sp_spool_check(link), -EPERM);
+    if (geteuid() == 0) {
+        ck_assert_int_eq(chown(dir, 1001, 1001), 0);
+        ck_assert_int_eq(sp_spool_check(dir), -EPERM);
+    } else {
+        printf("check_without_side_effects: other owner skipped (needs root to chown)\n");
+    }
+}
+END_TEST
+
 START_TEST(missing_parent_and_bad_args)
 {
     char dir[PATHBUF];
@@ -365,6 +390,7 @@ SP_UNIT_SUITE(spool)
     tcase_add_test(tc, refuses_symlink);
     tcase_add_test(tc, refuses_non_dir);
     tcase_add_test(tc, refuses_other_owner);
+    tcase_add_test(tc, check_without_side_effects);
     tcase_add_test(tc, missing_parent_and_bad_args);
     tcase_add_test(tc, commit_exact_bytes);
     tcase_add_test(tc, recommit_replaces);

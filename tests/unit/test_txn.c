@@ -10,11 +10,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "ring.h"
 #include "sampler.h"
+#include "stats.h"
 #include "txn.h"
 
 static void setup(void)
@@ -267,6 +269,145 @@ START_TEST(test_threads)
 }
 END_TEST
 
+/* Issue #20 item 14: a transaction finished (or discarded) from another thread than the
+ * one it runs on still ends it on its own thread: that thread's count goes back to 0 and,
+ * in lazy mode, its timer is disarmed (it used to stay sampled for the process's life). */
+typedef struct {
+    pthread_barrier_t started, finished;
+    pid_t tid;
+    long h[2];
+} owner_t;
+
+static void *owner_thread(void *arg)
+{
+    owner_t *o = arg;
+    if (sp_sampler_register_thread("3", "owner") != 0) return (void *)1;
+    o->tid = (pid_t)syscall(SYS_gettid);
+    o->h[0] = sp_txn_start("finished elsewhere", NULL, NULL, NULL, true, false);
+    o->h[1] = sp_txn_start("discarded elsewhere", NULL, NULL, NULL, true, false);
+    pthread_barrier_wait(&o->started);
+    pthread_barrier_wait(&o->finished); /* the main thread ends both and looks */
+    sp_sampler_unregister_thread();
+    return NULL;
+}
+
+START_TEST(test_finish_from_another_thread)
+{
+    setup();
+    static owner_t o;
+    pthread_barrier_init(&o.started, NULL, 2);
+    pthread_barrier_init(&o.finished, NULL, 2);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, owner_thread, &o), 0);
+    pthread_barrier_wait(&o.started);
+    ck_assert_msg(o.h[0] >= 0 && o.h[1] >= 0, "starts on the owner thread: expected handles, saw %ld %ld",
+                  o.h[0], o.h[1]);
+    bool armed = false;
+    int n = sp_sampler_thread_active(o.tid, &armed);
+    ck_assert_msg(n == 2 && armed, "owner with 2 running: expected count 2, timer armed; saw %d, %s", n,
+                  armed ? "armed" : "disarmed");
+    ck_assert_int_eq(sp_txn_finish(o.h[0]), 0);
+    n = sp_txn_finish(o.h[0]) == -EINVAL ? sp_sampler_thread_active(o.tid, &armed) : -2;
+    ck_assert_msg(n == 1 && armed, "one finished by another thread (and its doubled finish refused): "
+                  "expected count 1, timer armed; saw %d, %s", n, armed ? "armed" : "disarmed");
+    ck_assert_int_eq(sp_txn_discard(o.h[1]), 0);
+    n = sp_sampler_thread_active(o.tid, &armed);
+    ck_assert_msg(n == 0 && !armed, "both ended by another thread: expected the owner's count 0 and its "
+                  "timer disarmed (lazy mode); saw %d, %s", n, armed ? "armed" : "disarmed");
+    pthread_barrier_wait(&o.finished);
+    void *ret;
+    ck_assert_int_eq(pthread_join(th, &ret), 0);
+    ck_assert_msg(ret == NULL, "owner thread failed to register");
+    sp_txn_t t;
+    ck_assert(sp_txn_take_finished(&t));
+    ck_assert_str_eq(t.name, "finished elsewhere");
+    ck_assert(!sp_txn_take_finished(&t));
+}
+END_TEST
+
+/* Issue #20 item 6: transactions left running by a thread that exits (a terminated
+ * worker) no longer hold their slots: more than SP_MAX_TXNS of them over several threads
+ * all start, the slots are free again once each thread is gone, each one is counted, and
+ * the dead thread's handles are stale. */
+#define GONE_THREADS 4
+#define GONE_PER_THREAD (SP_MAX_TXNS / 2 + 1)
+
+static void *leave_running(void *arg)
+{
+    long *first = arg;
+    if (sp_sampler_register_thread("9", "terminated worker") != 0) return (void *)1;
+    for (int i = 0; i < GONE_PER_THREAD; i++) {
+        long h = sp_txn_start("never finished", NULL, NULL, NULL, i % 3 != 0, false);
+        if (h < 0) return (void *)(intptr_t)(1000 + i); /* which start failed */
+        if (i == 0) *first = h;
+    }
+    return NULL; /* exits without finishing or unregistering: the sampler's key destructor runs */
+}
+
+START_TEST(test_thread_exit_frees_slots)
+{
+    setup();
+    uint64_t abandoned0 = sp_stats_get(SP_STAT_TXN_ABANDONED);
+    long first[GONE_THREADS];
+    for (int k = 0; k < GONE_THREADS; k++) {
+        pthread_t th;
+        void *ret;
+        ck_assert_int_eq(pthread_create(&th, NULL, leave_running, &first[k]), 0);
+        ck_assert_int_eq(pthread_join(th, &ret), 0);
+        ck_assert_msg(ret == NULL, "thread %d of %d (%d transactions each, %d slots): expected every start "
+                      "to succeed, saw %s %ld", k + 1, GONE_THREADS, GONE_PER_THREAD, SP_MAX_TXNS,
+                      (intptr_t)ret >= 1000 ? "a failure at start" : "code", (long)(intptr_t)ret % 1000);
+    }
+    uint64_t abandoned = sp_stats_get(SP_STAT_TXN_ABANDONED) - abandoned0;
+    ck_assert_msg(abandoned == GONE_THREADS * GONE_PER_THREAD,
+                  "transactions_abandoned: expected %d, saw %llu", GONE_THREADS * GONE_PER_THREAD,
+                  (unsigned long long)abandoned);
+    ck_assert_msg(sp_txn_oldest_running_ns() == UINT64_MAX, "a dead thread's transaction still counts as running");
+    for (int k = 0; k < GONE_THREADS; k++)
+        ck_assert_msg(sp_txn_finish(first[k]) == -EINVAL, "a dead thread's handle %ld still finishes", first[k]);
+    sp_txn_t t;
+    ck_assert_msg(!sp_txn_take_finished(&t), "an abandoned transaction reached the agent: %s", t.name);
+    static long h[SP_MAX_TXNS];
+    for (int i = 0; i < SP_MAX_TXNS; i++) {
+        h[i] = sp_txn_start("after", NULL, NULL, NULL, true, false);
+        ck_assert_msg(h[i] >= 0, "start %d of %d after the threads exited: expected a handle, saw %ld", i + 1,
+                      SP_MAX_TXNS, h[i]);
+    }
+    for (int i = 0; i < SP_MAX_TXNS; i++) ck_assert_int_eq(sp_txn_discard(h[i]), 0);
+}
+END_TEST
+
+/* Issue #20 item 6: a full table is not silent: each refused start is counted
+ * (transactions_table_full) and the first one says so in one line on stderr. */
+START_TEST(test_full_warns_once)
+{
+    setup();
+    static long h[SP_MAX_TXNS];
+    for (int i = 0; i < SP_MAX_TXNS; i++) ck_assert_int_ge(h[i] = sp_txn_start("t", NULL, NULL, NULL, false, false), 0);
+    uint64_t full0 = sp_stats_get(SP_STAT_TXN_TABLE_FULL);
+    FILE *f = tmpfile();
+    ck_assert_ptr_nonnull(f);
+    int saved = dup(2);
+    ck_assert_int_ge(dup2(fileno(f), 2), 0);
+    long r[3];
+    for (int i = 0; i < 3; i++) r[i] = sp_txn_start("refused", NULL, NULL, NULL, true, false);
+    dup2(saved, 2);
+    close(saved);
+    char err[1024] = "";
+    ssize_t n = pread(fileno(f), err, sizeof err - 1, 0);
+    fclose(f);
+    err[n > 0 ? n : 0] = '\0';
+    for (int i = 0; i < 3; i++) ck_assert_msg(r[i] == -ENOSPC, "refused start %d: expected -ENOSPC, saw %ld", i, r[i]);
+    uint64_t full = sp_stats_get(SP_STAT_TXN_TABLE_FULL) - full0;
+    ck_assert_msg(full == 3, "transactions_table_full: expected 3, saw %llu", (unsigned long long)full);
+    int lines = 0;
+    for (char *p = err; *p; p++) lines += *p == '\n';
+    ck_assert_msg(lines == 1 && strstr(err, "transactions"), "expected one line about the full table on stderr, saw %d: '%s'",
+                  lines, err);
+    for (int i = 0; i < SP_MAX_TXNS; i++) ck_assert_int_eq(sp_txn_discard(h[i]), 0);
+}
+END_TEST
+
 SP_UNIT_SUITE(txn)
 {
     Suite *s = suite_create("txn");
@@ -278,6 +419,9 @@ SP_UNIT_SUITE(txn)
     tcase_add_test(tc, test_fields);
     tcase_add_test(tc, test_unregistered_thread);
     tcase_add_test(tc, test_threads);
+    tcase_add_test(tc, test_finish_from_another_thread);
+    tcase_add_test(tc, test_thread_exit_frees_slots);
+    tcase_add_test(tc, test_full_warns_once);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -7,9 +7,18 @@
 //                            and per frame label the samples it is on (total) and leaf (self)
 //   cpuprofile FILE          DevTools' Profiler.Profile rules: unique ids, root, parent and
 //                            children agree, every sample a node, hitCount = samples per node,
-//                            timeDeltas >= 0 and summing to endTime - startTime
+//                            timeDeltas >= 0 and summing to at most endTime - startTime
+//                            (the last sample lasts until endTime); the distinct deltas
 //   svg FILE                 the flame graph's frames (<g class="f">): per depth the widest
-//                            frame's name; the total samples
+//                            frame's name; the total samples; per frame kind (data-k) the
+//                            hue of its fills (warm, blue, green, grey; mixed if they differ)
+//   png FILE                 a screenshot: pixels off the background, colours, highlights
+//   speedscope-loader FILE OUT   writes OUT, the script speedscope's own app loads (its
+//                            #localProfilePath, as `npx speedscope FILE` does) to import FILE
+//                            with its importer, plus a probe of the sandwich view
+//   sandwich DOMFILE [NS]    that probe's findings in a --dump-dom of the app: page title,
+//                            profile name, per function the Total and Self cells (in samples
+//                            of NS nanoseconds when they display as a whole number of them)
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -91,32 +100,39 @@ if (mode === 'speedscope') {
         if (!(d >= 0)) fail(`negative time delta ${d}`);
         sum += d;
     }
-    if (sum !== p.endTime - p.startTime) fail(`timeDeltas sum to ${sum}, endTime - startTime is ${p.endTime - p.startTime}`);
+    // DevTools: sample i lasts until sample i+1, the last one until endTime
+    if (sum > p.endTime - p.startTime) fail(`timeDeltas sum to ${sum}, past endTime - startTime ${p.endTime - p.startTime}`);
     // self samples per function, as top counts them
     const self = {};
     for (const s of p.samples) {
         const cf = byId.get(s)?.callFrame;
         if (cf) self[cf.functionName] = (self[cf.functionName] || 0) + 1;
     }
-    done({ nodes: p.nodes.length, samples: p.samples.length, span: p.endTime - p.startTime, self });
+    done({ nodes: p.nodes.length, samples: p.samples.length, span: p.endTime - p.startTime, last: p.endTime - p.startTime - sum,
+        deltas: [...new Set(p.timeDeltas.slice(1))].sort((a, b) => a - b), self });
 } else if (mode === 'svg') {
     const text = fs.readFileSync(file, 'utf8');
-    const re = /<g class="f"([^>]*)>/g;
+    const re = /<g class="f"([^>]*)>(?:<title>[^<]*<\/title>)?<rect [^>]*fill="rgb\((\d+),(\d+),(\d+)\)"/g;
     const attr = (s, k) => (s.match(new RegExp(` ${k}="([^"]*)"`)) || [])[1];
     const widest = {};
+    // the colour family of each frame kind (data-k): the hue its fills have, every one
+    const hue = (r, g, b) => r === g && g === b ? 'grey' : r > g && g > b ? 'warm' : b > r && b > g ? 'blue' : g > r && g > b ? 'green' : 'other';
+    const families = {};
     let frames = 0;
     let m;
     while ((m = re.exec(text))) {
         frames++;
+        const k = attr(m[1], 'data-k'), h = hue(+m[2], +m[3], +m[4]);
+        families[k] = families[k] === undefined || families[k] === h ? h : 'mixed';
         const d = +attr(m[1], 'data-d'), w = +attr(m[1], 'data-s');
         const name = attr(m[1], 'data-n');
         if (!widest[d] || w > widest[d].w) widest[d] = { w, name, tie: false };
         else if (w === widest[d].w) widest[d].tie = true;
     }
     const total = +(text.match(/data-total="(\d+)"/) || [])[1];
-    if (!frames) fail('no frames');
+    if (!frames || frames !== (text.match(/<g class="f"/g) || []).length) fail('no frames, or a frame without a rgb() fill');
     if (!/<script[\s>]/.test(text)) fail('no script');
-    done({ frames, total, widest });
+    done({ frames, total, widest, families });
 } else if (mode === 'png') {
     // a headless Chromium screenshot: how many pixels differ from the background (the
     // top-left pixel), how many distinct colours, how many search-highlight pixels
@@ -159,7 +175,52 @@ if (mode === 'speedscope') {
         colours.add(v);
     }
     done({ width: w, height: h, nonbg, colours: colours.size, magenta });
+} else if (mode === 'speedscope-loader') {
+    // the script speedscope's own app loads for `#localProfilePath=OUT` (what its CLI,
+    // `npx speedscope FILE`, writes: the file in base64 for speedscope.loadFileFromBase64,
+    // which runs the app's importer), then a probe: once the sandwich view has rows (or
+    // after 20 s), a <pre id="sp-probe"> with the page title and its text, for --dump-dom
+    const b64 = fs.readFileSync(file).toString('base64');
+    const probe = function () {
+        var tries = 0;
+        (function poll() {
+            var text = document.body.innerText || '';
+            if (!/Symbol Name\n[^\n]/.test(text) && ++tries < 100) return setTimeout(poll, 200);
+            var p = document.createElement('pre');
+            p.id = 'sp-probe';
+            p.textContent = JSON.stringify({ title: document.title, text: text });
+            document.body.appendChild(p);
+        })();
+    };
+    fs.writeFileSync(extra, `speedscope.loadFileFromBase64(${JSON.stringify(path.basename(file))}, ${JSON.stringify(b64)});\n(${probe})();\n`);
+} else if (mode === 'sandwich') {
+    // the probe's page (a --dump-dom of speedscope's app, sandwich view): the title, the
+    // toolbar's profile name, per function the Total and Self cells as speedscope shows them
+    const html = fs.readFileSync(file, 'utf8');
+    const m = html.match(/<pre id="sp-probe">([^<]*)<\/pre>/);
+    if (!m) fail('no probe output in the page (the profile did not load)');
+    const unesc = (s) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+    const probe = m ? JSON.parse(unesc(m[1])) : { title: '', text: '' };
+    const lines = probe.text.split('\n');
+    const at = lines.findIndex((l) => /^Total\tSelf\tSymbol Name$/.test(l));
+    if (at < 0) fail(`no sandwich table in: ${probe.text.slice(0, 300)}`);
+    // a cell in samples of `extra` ns each: the k whose k x extra displays as the cell (the
+    // cell's last digit is rounded: within half of it), else the cell as shown
+    const units = { s: 1e9, ms: 1e6, '\u00b5s': 1e3, ns: 1 };
+    const samples = (cell) => {
+        const c = cell.replace(/^\t/, '').replace(/ \(.*\)$/, '');
+        const mm = c.match(/^([0-9]+)\.([0-9]+)(s|ms|\u00b5s|ns)$/);
+        if (!extra || !mm) return c;
+        const ns = +(mm[1] + '.' + mm[2]) * units[mm[3]], half = 0.5 * Math.pow(10, -mm[2].length) * units[mm[3]];
+        const k = Math.round(ns / +extra);
+        return Math.abs(k * +extra - ns) <= half * (1 + 1e-9) ? k : c;
+    };
+    const rows = {};
+    for (let i = at + 1; at >= 0 && i + 2 < lines.length; i += 3)
+        rows[lines[i + 2].replace(/^\t/, '')] = { total: samples(lines[i]), self: samples(lines[i + 1]) };
+    // the toolbar's middle line: the profile's name (and "(i/n)" with several)
+    done({ title: probe.title, profile: at > 2 ? lines[1] : '', rows });
 } else {
-    console.error('usage: check-export.js speedscope|cpuprofile|svg|png FILE [SCHEMA]');
+    console.error('usage: check-export.js speedscope|cpuprofile|svg|png|sandwich FILE [SCHEMA|NS] | speedscope-loader FILE OUT');
     process.exit(2);
 }
