@@ -39,7 +39,6 @@
 #include "uploader.h"
 
 #define SP_RING_CAPACITY 1024 /* samples; ~10 s of one thread at 99 Hz between drains */
-#define SP_EXIT_TIMEOUT_MS 1000 /* bound on the exit-time flush */
 #define SP_HELPER_NAME "sentryprof-helper.js"
 
 #define SP_FLAG_PERF_MAP "--perf-basic-prof-only-functions"
@@ -256,7 +255,7 @@ __attribute__((destructor)) static void sentryprof_fini(void)
 {
     if (!started_pid || started_pid != getpid()) return;
     sp_sampler_stop();
-    sp_agent_stop(SP_EXIT_TIMEOUT_MS);
+    sp_agent_stop(config.exit_ms); /* SENTRYPROF_EXIT_TIMEOUT: the agent spools what is finished */
     sp_uploader_shutdown(config.shutdown_ms);
     started_pid = 0;
 }
@@ -267,7 +266,7 @@ void sp_preload_flush_before_death(int budget_ms)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     sp_sampler_stop();
-    sp_agent_stop(budget_ms < SP_EXIT_TIMEOUT_MS ? budget_ms : SP_EXIT_TIMEOUT_MS);
+    sp_agent_stop(budget_ms < config.exit_ms ? budget_ms : config.exit_ms);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     long spent = (t1.tv_sec - t0.tv_sec) * 1000L + (t1.tv_nsec - t0.tv_nsec) / 1000000L;
     if (spent < budget_ms) sp_uploader_shutdown((int)(budget_ms - spent));

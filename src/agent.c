@@ -4,8 +4,10 @@
  * Threads: sp_agent_start/stop run on the thread that loads/unloads the library (the
  * constructor, the exit path); sp_agent_wake, sp_agent_txn_started, sp_agent_take_profile,
  * sp_agent_set_continuous and sp_agent_set_sdk on JS threads; everything else on the agent
- * thread. Locks, never nested: agent.lock (stop request, wake-ups, the continuous switch,
- * the SDK's settings) and txnprof's lock (the profiles JS takes).
+ * thread. Locks: agent.lock (stop request, wake-ups, the continuous switch, the SDK's
+ * settings) and txnprof's lock (the profiles JS takes), never nested; agent.exit_lock (what
+ * an exit that stops waiting must count) is held around taking and spooling transactions,
+ * so txn's and txnprof's locks nest inside it, never the reverse.
  * Modes: continuous (chunks) can be switched on and off while running (an app's Sentry SDK
  * decides); v1 profiles for JS (to_js transactions) are built in either mode: in continuous
  * mode raw samples are then retained too, from the first such transaction on. */
@@ -43,6 +45,7 @@
 #include "symbolize.h"
 #include "txn.h"
 #include "txnprof.h"
+#include "utf8.h"
 #include "v8decode.h"
 
 #define SP_AGENT_TICK_MS 100 /* how often the ring is drained */
@@ -100,7 +103,13 @@ static struct {
     char release[256], environment[128], sdk_name[64], sdk_version[32], sdk_package[64];
     bool base_pending; /* sp_agent_set_module_base: applied like the SDK's settings */
     char pend_module_base[1024];
-} agent = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    /* Exit accounting (issue #20 item 5), under exit_lock: the transactions the agent took
+     * and has not spooled yet; give_up: the exit stopped waiting, spool no more (so the
+     * number it says is exact). Lock order: exit_lock, then txn's. */
+    pthread_mutex_t exit_lock;
+    size_t in_hand;
+    bool give_up;
+} agent = {.lock = PTHREAD_MUTEX_INITIALIZER, .exit_lock = PTHREAD_MUTEX_INITIALIZER};
 
 static uint64_t mono_ns(void) { return sp_clock_mono_ns(); }
 
@@ -126,20 +135,26 @@ static void chunk_name(char *name, size_t len)
              (int)agent.pid, agent.meta.chunk_id);
 }
 
-/* Writes the open chunk as a complete envelope, replacing its previous commit. */
-static void commit_chunk(void)
+/* Writes the open chunk as a complete envelope, replacing its previous commit. False when
+ * it had to be written and was not (the outbox counted the failure). */
+static bool commit_chunk(void)
 {
-    if (!agent.chunk || !agent.dirty) return;
+    if (!agent.chunk || !agent.dirty) return true;
     agent.dirty = false;
-    if (sp_session_sample_count(agent.chunk) < SP_CHUNK_MIN_SAMPLES) return;
+    if (sp_session_sample_count(agent.chunk) < SP_CHUNK_MIN_SAMPLES) return true;
     char *buf = NULL;
     size_t len = 0;
-    if (sp_profile_chunk_envelope(agent.chunk, &agent.meta, &buf, &len) == 0) {
+    bool ok = false;
+    int rc = sp_profile_chunk_envelope(agent.chunk, &agent.meta, &buf, &len);
+    if (rc == 0) {
         char name[128];
         chunk_name(name, sizeof name);
-        if (sp_outbox_write(name, buf, len) == 0) agent.chunk_committed = true;
+        if (sp_outbox_write(name, buf, len) == 0) agent.chunk_committed = ok = true;
+    } else if (rc != -ENODATA) {
+        sp_txnprof_build_failed(rc, "profile chunk");
     }
     sp_mem_free(buf);
+    return ok;
 }
 
 static void close_chunk(void)
@@ -147,11 +162,15 @@ static void close_chunk(void)
     if (!agent.chunk) return;
     agent.dirty = true;
     if (sp_session_sample_count(agent.chunk) >= SP_CHUNK_MIN_SAMPLES) {
-        commit_chunk();
+        bool last_ok = commit_chunk();
         char name[128];
         chunk_name(name, sizeof name);
-        sp_outbox_publish(name);
-        sp_stats_inc(SP_STAT_CHUNKS_WRITTEN);
+        /* Written: its last commit and the publish succeeded. A failed write was counted
+         * as a spool error by the outbox; a failed publish is counted here. An earlier
+         * commit still goes out (fewer samples) when the last one failed. */
+        int prc = agent.chunk_committed ? sp_outbox_publish(name) : -EIO;
+        if (prc == 0 && last_ok) sp_stats_inc(SP_STAT_CHUNKS_WRITTEN);
+        else if (agent.chunk_committed && prc != 0) sp_stats_inc(SP_STAT_SPOOL_ERRORS);
     } else if (sp_session_sample_count(agent.chunk) > 0) {
         sp_stats_inc(SP_STAT_CHUNKS_SKIPPED);
     }
@@ -308,15 +327,26 @@ static void process_transactions(void)
 {
     static sp_txn_t batch[SP_MAX_TXNS]; /* agent thread only */
     size_t n = 0;
-    while (n < SP_MAX_TXNS && sp_txn_take_finished(&batch[n])) n++; /* all of them: slots free up */
+    pthread_mutex_lock(&agent.exit_lock); /* taken and in hand at once, for the exit's count */
+    while (!agent.give_up && n < SP_MAX_TXNS && sp_txn_take_finished(&batch[n])) n++; /* all: slots free up */
+    agent.in_hand = n;
+    pthread_mutex_unlock(&agent.exit_lock);
     drain();
     bool chunking = atomic_load(&agent.chunking);
     for (size_t i = 0; i < n; i++) {
         /* An SDK's transaction gets its v1 profile in either mode (the SDK asked for it);
-         * ours point at the continuous profile while there is one. */
+         * ours point at the continuous profile while there is one. One at a time under
+         * exit_lock: an exit that stops waiting counts what is left, and nothing after. */
+        pthread_mutex_lock(&agent.exit_lock);
+        if (agent.give_up) {
+            pthread_mutex_unlock(&agent.exit_lock);
+            break;
+        }
         sp_txnprof_ctx_t ctx = txn_ctx();
         if (chunking && !batch[i].to_js) sp_txnprof_emit_event(&batch[i], &ctx);
         else sp_txnprof_emit(&batch[i], &ctx);
+        agent.in_hand--;
+        pthread_mutex_unlock(&agent.exit_lock);
     }
     sp_txnprof_prune(mono_ns());
 }
@@ -478,8 +508,20 @@ void sp_agent_stop(int timeout_ms)
         if (pthread_cond_timedwait(&agent.wake, &agent.lock, &dl) == ETIMEDOUT) break;
     bool done = agent.done;
     pthread_mutex_unlock(&agent.lock);
-    if (done) pthread_join(agent.thread, NULL);
-    else SP_DEBUG("agent did not finish within %d ms; the open chunk stays as last committed", timeout_ms);
+    if (done) {
+        pthread_join(agent.thread, NULL);
+    } else {
+        /* The process dies right after us, and the agent with it: from here it spools
+         * nothing more, and what it had not spooled is said, exactly (issue #20 item 5). */
+        pthread_mutex_lock(&agent.exit_lock);
+        agent.give_up = true;
+        size_t left = agent.in_hand + sp_txn_finished_pending();
+        pthread_mutex_unlock(&agent.exit_lock);
+        if (left)
+            SP_WARN("exit: %zu finished transaction%s not spooled within the exit wait of %d ms; dropped "
+                    "(%s sets the wait)", left, left == 1 ? "" : "s", timeout_ms, SP_ENV_EXIT_TIMEOUT);
+        SP_DEBUG("agent did not finish within %d ms; the open chunk stays as last committed", timeout_ms);
+    }
     agent.running = false;
 }
 
@@ -532,11 +574,14 @@ void sp_agent_set_sdk(const char *release, const char *environment, const char *
                       const char *sdk_version, const char *sdk_package)
 {
     pthread_mutex_lock(&agent.lock);
-    snprintf(agent.pend_release, sizeof agent.pend_release, "%s", release ? release : "");
-    snprintf(agent.pend_environment, sizeof agent.pend_environment, "%s", environment ? environment : "");
-    snprintf(agent.pend_sdk_name, sizeof agent.pend_sdk_name, "%s", sdk_name ? sdk_name : "");
-    snprintf(agent.pend_sdk_version, sizeof agent.pend_sdk_version, "%s", sdk_version ? sdk_version : "");
-    snprintf(agent.pend_sdk_package, sizeof agent.pend_sdk_package, "%s", sdk_package ? sdk_package : "");
+    /* Into JSON: valid UTF-8, a long one cut on a character boundary (issue #20 item 4). */
+#define SDK_COPY(dst, v) sp_utf8_copy(dst, sizeof dst, (v) ? (v) : "", (v) ? strlen(v) : 0, NULL, NULL)
+    SDK_COPY(agent.pend_release, release);
+    SDK_COPY(agent.pend_environment, environment);
+    SDK_COPY(agent.pend_sdk_name, sdk_name);
+    SDK_COPY(agent.pend_sdk_version, sdk_version);
+    SDK_COPY(agent.pend_sdk_package, sdk_package);
+#undef SDK_COPY
     agent.sdk_pending = true;
     pthread_mutex_unlock(&agent.lock);
 }
@@ -567,6 +612,9 @@ void sp_agent_atfork_child(void)
 {
     /* Only the forking thread survives; the lock may be held by the dead agent thread. */
     pthread_mutex_init(&agent.lock, NULL);
+    pthread_mutex_init(&agent.exit_lock, NULL);
+    agent.in_hand = 0;
+    agent.give_up = false;
     sp_txnprof_atfork_child();
     sp_outbox_atfork_child();
     agent.running = false;

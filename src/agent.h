@@ -22,7 +22,9 @@ typedef struct {
 
 /* Starts the thread. 0 or a negative errno. */
 int sp_agent_start(const sp_agent_opts_t *opts);
-/* Drains what is left, commits the open chunk and joins, waiting at most timeout_ms. */
+/* Drains what is left, spools every finished transaction, commits the open chunk and
+ * joins, waiting at most timeout_ms. When that is not enough, the agent spools nothing more
+ * and one line says how many finished transactions were dropped (issue #20 item 5). */
 void sp_agent_stop(int timeout_ms);
 /* node's version ("20.20.2") for the profiles' runtime block; from the JS helper. */
 void sp_agent_set_runtime(const char *node_version);

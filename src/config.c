@@ -15,6 +15,7 @@
 
 #include "dsn.h"
 #include "log.h"
+#include "utf8.h"
 
 #define SP_DEFAULT_TMPDIR "/tmp"
 
@@ -90,6 +91,24 @@ static void env_str(const char *name, char *dst, size_t len, const char *def)
     if (!v) v = def;
     if (strlen(v) >= len) CFG_WARN(name, "%s is longer than %zu bytes; truncated", name, len - 1);
     snprintf(dst, len, "%s", v);
+}
+
+/* Text that goes into every envelope's JSON (release, environment, locale): valid UTF-8 or
+ * jansson refuses the envelope, and every profile would be lost without a word (issue #20
+ * item 4). Bytes that are not UTF-8 become U+FFFD, a value too long is cut on a character
+ * boundary; either says so in one line. */
+static void env_text(const char *name, char *dst, size_t len, const char *def)
+{
+    const char *v = env(name);
+    if (!v) v = def;
+    size_t bad = 0;
+    bool cut = false;
+    sp_utf8_copy(dst, len, v, strlen(v), &bad, &cut);
+    if (bad)
+        CFG_WARN(name, "%s is not valid UTF-8: %zu byte%s replaced by U+FFFD%s (\"%s\")", name, bad,
+                 bad == 1 ? "" : "s", cut ? ", and cut to fit" : "", dst);
+    else if (cut)
+        CFG_WARN(name, "%s is longer than %zu bytes; truncated", name, len - 1);
 }
 
 /* One of two words (case-insensitive); anything else warns and gives def. */
@@ -312,6 +331,7 @@ void sp_config_load_engine(sp_config_t *cfg)
     cfg->lazy = env_choice(SP_ENV_LOGGING_MODE, "lazy", "eager", false);
     cfg->has_dsn = env(SP_ENV_DSN) != NULL;
     cfg->shutdown_ms = env_int(SP_ENV_SHUTDOWN_TIMEOUT, 2, 0, 60) * 1000;
+    cfg->exit_ms = env_int(SP_ENV_EXIT_TIMEOUT, SP_DEFAULT_EXIT_SECONDS, 0, 600) * 1000;
     cfg->continuous = env_choice(SP_ENV_MODE, "continuous", "transaction", !cfg->has_dsn);
     const char *mode = env(SP_ENV_MODE);
     cfg->mode_from_env = mode && (strcasecmp(mode, "continuous") == 0 || strcasecmp(mode, "transaction") == 0);
@@ -324,9 +344,9 @@ void sp_config_load_engine(sp_config_t *cfg)
                  SP_ENV_SPOOL_MAX_BYTES, max, (unsigned long long)SP_DEFAULT_SPOOL_MAX_BYTES);
         cfg->spool_max_bytes = SP_DEFAULT_SPOOL_MAX_BYTES;
     }
-    env_str(SP_ENV_ENVIRONMENT, cfg->environment, sizeof cfg->environment, "production");
-    env_str(SP_ENV_RELEASE, cfg->release, sizeof cfg->release, "");
-    env_str(SP_ENV_LANG, cfg->locale, sizeof cfg->locale, "C");
+    env_text(SP_ENV_ENVIRONMENT, cfg->environment, sizeof cfg->environment, "production");
+    env_text(SP_ENV_RELEASE, cfg->release, sizeof cfg->release, "");
+    env_text(SP_ENV_LANG, cfg->locale, sizeof cfg->locale, "C");
     env_str(SP_ENV_CLI, cfg->cli, sizeof cfg->cli, "");
     env_str(SP_ENV_LIB, cfg->lib, sizeof cfg->lib, "");
     const char *opts = env(SP_ENV_NODE_OPTIONS);

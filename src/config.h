@@ -32,6 +32,8 @@
 #define SP_ENV_SHUTDOWN_TIMEOUT "SENTRYPROF_SHUTDOWN_TIMEOUT" /* seconds the exit-time upload may
                                                    take, default 2; also the flush bound on a
                                                    default-fatal signal (fatal.h); 0: none */
+#define SP_ENV_EXIT_TIMEOUT "SENTRYPROF_EXIT_TIMEOUT" /* seconds a normal exit waits for the agent
+                                                   to spool what is finished, default 10; 0: none */
 #define SP_ENV_CLI "SENTRYPROF_CLI"               /* path of the sentryprof CLI the uploader runs */
 #define SP_ENV_LIB "SENTRYPROF_LIB"               /* CLI (run, doctor): the library to preload */
 #define SP_ENV_ENVIRONMENT "SENTRY_ENVIRONMENT"     /* Sentry environment, default "production" */
@@ -58,6 +60,7 @@
 #define SP_MAX_HZ 1000
 #define SP_DEFAULT_SPOOL_MAX_BYTES (100ULL << 20) /* SENTRYPROF_SPOOL_MAX_BYTES default: 100 MiB */
 #define SP_DEFAULT_HTTP_PER_SECOND 100
+#define SP_DEFAULT_EXIT_SECONDS 10 /* SENTRYPROF_EXIT_TIMEOUT default */
 #define SP_CONFIG_LIST_MAX 4096          /* SENTRYPROF_INCLUDE / _EXCLUDE bytes */
 #define SP_CONFIG_DSN_MAX 2048           /* SENTRY_DSN bytes (longer: invalid) */
 #define SP_CONFIG_NODE_OPTIONS_MAX 8192  /* NODE_OPTIONS bytes the preload will extend */
@@ -84,6 +87,7 @@ typedef struct {
     bool dsn_valid;          /* ... and parses (dsn.h); else one warning, spool only */
     char dsn[SP_CONFIG_DSN_MAX];
     int shutdown_ms;         /* SENTRYPROF_SHUTDOWN_TIMEOUT */
+    int exit_ms;             /* SENTRYPROF_EXIT_TIMEOUT */
     unsigned long long spool_max_bytes; /* SENTRYPROF_SPOOL_MAX_BYTES */
     char spool_dir[PATH_MAX];
     char environment[128];

@@ -32,6 +32,7 @@
 
 #include "log.h"
 #include "mem.h"
+#include "utf8.h"
 
 #define SP_PERFMAP_READ_MAX (4u << 20)  /* bytes read per refresh: bounds one refresh's work */
 #define SP_PERFMAP_CHUNK (64u << 10)    /* read(2) buffer; lines may span chunks */
@@ -81,27 +82,6 @@ struct sp_perfmap {
 
 /* ---- UTF-8 ---- */
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 when s[0] does not start one. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    if (c < 0x80) return 1;
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
-    if (c >= 0xC2 && c <= 0xDF) len = 2;
-    else if (c == 0xE0) len = 3, lo = 0xA0;
-    else if (c == 0xED) len = 3, hi = 0x9F; /* no UTF-16 surrogates */
-    else if (c >= 0xE1 && c <= 0xEF) len = 3;
-    else if (c == 0xF0) len = 4, lo = 0x90;
-    else if (c >= 0xF1 && c <= 0xF3) len = 4;
-    else if (c == 0xF4) len = 4, hi = 0x8F;
-    else return 0;
-    if (n < len || s[1] < lo || s[1] > hi) return 0;
-    for (size_t i = 2; i < len; i++)
-        if ((s[i] & 0xC0) != 0x80) return 0;
-    return len;
-}
-
 /* Copies at most cap bytes of src into dst as valid UTF-8 (bad bytes become '?'), never
  * splitting a character. Returns the bytes written; dst is not terminated. */
 static size_t copy_utf8(char *dst, size_t cap, const char *src, size_t n)
@@ -109,7 +89,7 @@ static size_t copy_utf8(char *dst, size_t cap, const char *src, size_t n)
     const unsigned char *s = (const unsigned char *)src;
     size_t i = 0, o = 0;
     while (i < n) {
-        size_t l = utf8_len(s + i, n - i);
+        size_t l = sp_utf8_len(s + i, n - i);
         if (l == 1 && (s[i] < 0x20 || s[i] == 0x7f) && s[i] != '\t') l = 0; /* control: '?' */
         if (l == 0) {
             if (o + 1 > cap) break;

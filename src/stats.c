@@ -39,6 +39,7 @@ static const char *const names[SP_STAT__COUNT] = {
     [SP_STAT_DROP_AGENT_OOM] = "dropped_agent_oom",
     [SP_STAT_TXN_ABANDONED] = "transactions_abandoned",
     [SP_STAT_TXN_TABLE_FULL] = "transactions_table_full",
+    [SP_STAT_ENVELOPE_ERRORS] = "envelopes_not_built",
 };
 
 void sp_stats_inc(sp_stat_t which) { atomic_fetch_add_explicit(&counters[which], 1, memory_order_relaxed); }

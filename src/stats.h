@@ -31,6 +31,7 @@ typedef enum {
     SP_STAT_DROP_AGENT_OOM,   /* samples the agent could not add to a profile (no memory) */
     SP_STAT_TXN_ABANDONED,    /* left running by a thread that exited: slot freed, no profile */
     SP_STAT_TXN_TABLE_FULL,   /* starts refused: SP_MAX_TXNS already running */
+    SP_STAT_ENVELOPE_ERRORS,  /* envelopes that could not be built (no memory, text JSON refuses) */
     SP_STAT__COUNT
 } sp_stat_t;
 

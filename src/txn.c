@@ -21,6 +21,7 @@
 #include "log.h"
 #include "sampler.h"
 #include "stats.h"
+#include "utf8.h"
 
 enum { TXN_FREE, TXN_RUNNING, TXN_FINISHED };
 
@@ -37,11 +38,11 @@ static size_t fin_head, fin_count;
 static pthread_mutex_t txn_lock = PTHREAD_MUTEX_INITIALIZER;
 
 
+/* Names end up in JSON: valid UTF-8, cut on a character boundary (a name cut in the middle
+ * of one made its envelope impossible to build; issue #20 item 4). */
 static void copy_str(char *dst, size_t len, const char *src)
 {
-    size_t n = strnlen(src, len - 1);
-    memcpy(dst, src, n);
-    dst[n] = '\0';
+    sp_utf8_copy(dst, len, src, strnlen(src, 4 * len), NULL, NULL);
 }
 
 static void copy_id(char *dst, size_t len, const char *src, size_t want)
@@ -229,6 +230,14 @@ bool sp_txn_take_finished(sp_txn_t *out)
     s->state = TXN_FREE;
     pthread_mutex_unlock(&txn_lock);
     return true;
+}
+
+size_t sp_txn_finished_pending(void)
+{
+    pthread_mutex_lock(&txn_lock);
+    size_t n = fin_count;
+    pthread_mutex_unlock(&txn_lock);
+    return n;
 }
 
 uint64_t sp_txn_oldest_running_ns(void)

@@ -51,6 +51,8 @@ int sp_txn_finish(long handle);
 int sp_txn_discard(long handle);
 
 /* Agent: copies the next finished transaction into *out; false when none. */
+/* Finished transactions the agent has not taken yet. */
+size_t sp_txn_finished_pending(void);
 bool sp_txn_take_finished(sp_txn_t *out);
 /* Oldest start among transactions still running (UINT64_MAX when none): the agent keeps
  * raw samples back to it. */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "log.h"
 #include "mem.h"
 #include "outbox.h"
 #include "stats.h"
@@ -151,13 +152,27 @@ void sp_txnprof_emit(const sp_txn_t *t, const sp_txnprof_ctx_t *ctx)
         /* Too short for a profile (Relay needs >= 2 samples): the transaction still goes,
          * alone, or Sentry's counts and latency percentiles would only see slow requests. */
         sp_stats_inc(SP_STAT_TXN_TOO_SHORT);
-        if (sp_profile_txn_event_envelope(t, NULL, &ctx->env, &buf, &len) == 0 && sp_outbox_append(buf, len) == 0)
+        if ((rc = sp_profile_txn_event_envelope(t, NULL, &ctx->env, &buf, &len)) != 0)
+            sp_txnprof_build_failed(rc, "transaction");
+        else if (sp_outbox_append(buf, len) == 0)
             sp_stats_inc(SP_STAT_TXN_NO_PROFILE);
     } else if (rc == 0) {
         if (sp_outbox_append(buf, len) == 0) sp_stats_inc(SP_STAT_TXN_PROFILES);
+    } else {
+        sp_txnprof_build_failed(rc, "transaction profile");
     }
     sp_mem_free(buf);
     sp_session_free(sess);
+}
+
+void sp_txnprof_build_failed(int rc, const char *what)
+{
+    static bool warned; /* agent thread only */
+    sp_stats_inc(SP_STAT_ENVELOPE_ERRORS);
+    if (warned) return;
+    warned = true;
+    SP_WARN("cannot build the envelope of a %s (%s); dropped, and each one after it counted in "
+            "envelopes_not_built", what, strerror(-rc));
 }
 
 int sp_txnprof_take(const char *event_id, char **json)
@@ -182,8 +197,9 @@ void sp_txnprof_emit_event(const sp_txn_t *t, const sp_txnprof_ctx_t *ctx)
 {
     char *buf = NULL;
     size_t len = 0;
-    if (sp_profile_txn_event_envelope(t, ctx->profiler_id, &ctx->env, &buf, &len) == 0)
-        sp_outbox_append(buf, len);
+    int rc = sp_profile_txn_event_envelope(t, ctx->profiler_id, &ctx->env, &buf, &len);
+    if (rc == 0) sp_outbox_append(buf, len);
+    else sp_txnprof_build_failed(rc, "transaction");
     sp_mem_free(buf);
 }
 

@@ -38,6 +38,10 @@ void sp_txnprof_emit_event(const sp_txn_t *t, const sp_txnprof_ctx_t *ctx);
  * transaction was too short). 1 when found (it is then forgotten), 0 not (yet). */
 int sp_txnprof_take(const char *event_id, char **json);
 
+/* An envelope that could not be built (rc: its negative errno; what: what it held) is lost:
+ * counted (envelopes_not_built) and said once per process, never silently. Agent thread. */
+void sp_txnprof_build_failed(int rc, const char *what);
+
 /* In a fork child. */
 void sp_txnprof_atfork_child(void);
 

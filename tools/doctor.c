@@ -176,15 +176,19 @@ typedef struct {
     size_t len, cap;
     int status;    /* waitpid status */
     bool timeout;  /* killed after the deadline */
+    int timeout_ms; /* that deadline */
     int exec_errno; /* the child could not exec */
 } child_t;
 
 /* Runs argv with env in dir (NULL: ours), stdout captured, stderr into err_path (NULL:
- * /dev/null), stdin from /dev/null; kills it after timeout_ms. 0, or -errno (no fork). */
+ * /dev/null), stdin from /dev/null, in a process group of its own; after timeout_ms the
+ * whole group is killed (a hung node's children too), whether or not it closed its stdout
+ * (its end of output does not end the wait: its exit does). 0, or -errno (no fork). */
 static int run_child(char *const argv[], char *const env[], const char *dir, const char *err_path,
                      int timeout_ms, child_t *c)
 {
     memset(c, 0, sizeof *c);
+    c->timeout_ms = timeout_ms;
     int out[2], ex[2];
     if (pipe2(out, O_CLOEXEC) < 0) return -errno;
     if (pipe2(ex, O_CLOEXEC) < 0) {
@@ -201,6 +205,7 @@ static int run_child(char *const argv[], char *const env[], const char *dir, con
         return -e;
     }
     if (pid == 0) {
+        setpgid(0, 0);
         int in = open("/dev/null", O_RDONLY);
         int err = err_path ? open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600) : open("/dev/null", O_WRONLY);
         if (in >= 0) dup2(in, 0);
@@ -212,35 +217,54 @@ static int run_child(char *const argv[], char *const env[], const char *dir, con
         if (write(ex[1], &e, sizeof e) < 0) _exit(127);
         _exit(127);
     }
+    setpgid(pid, pid); /* also here: the kill below must not find it in ours */
     close(out[1]);
     close(ex[1]);
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     char buf[8192];
+    bool eof = false, reaped = false;
     for (;;) {
+        /* What is there to read (all of it once it exited: its children may keep the pipe
+         * open, so its end is not waited for then). */
+        for (;;) {
+            ssize_t n = eof ? 0 : read(out[0], buf, sizeof buf);
+            if (n < 0 && errno == EINTR) continue;
+            if (n == 0) eof = true;
+            if (n <= 0) break;
+            if (c->len + (size_t)n < DOCTOR_OUT_MAX) {
+                SP_GROW(c->out, c->cap, c->len + (size_t)n + 1);
+                memcpy(c->out + c->len, buf, (size_t)n);
+                c->len += (size_t)n;
+            }
+        }
+        if (reaped) break;
+        if (waitpid(pid, &c->status, WNOHANG) == pid) {
+            reaped = true;
+            continue; /* one more read */
+        }
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
         long spent = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
         if (spent >= timeout_ms) {
             c->timeout = true;
+            kill(-pid, SIGKILL); /* its group: what it started dies with it */
             kill(pid, SIGKILL);
+            while (waitpid(pid, &c->status, 0) < 0 && errno == EINTR) {}
             break;
         }
+        /* Woken by output, else every 50 ms for its exit (a closed stdout is no signal). */
+        long wait = timeout_ms - spent < 50 ? timeout_ms - spent : 50;
         struct pollfd pf = {.fd = out[0], .events = POLLIN};
-        int r = poll(&pf, 1, (int)(timeout_ms - spent));
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) continue; /* the deadline is checked above */
-        ssize_t n = read(out[0], buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        if (c->len + (size_t)n < DOCTOR_OUT_MAX) {
-            SP_GROW(c->out, c->cap, c->len + (size_t)n + 1);
-            memcpy(c->out + c->len, buf, (size_t)n);
-            c->len += (size_t)n;
+        if (eof) {
+            struct timespec ts = {0, wait * 1000000L};
+            nanosleep(&ts, NULL);
+        } else {
+            poll(&pf, 1, (int)wait);
         }
     }
     close(out[0]);
-    while (waitpid(pid, &c->status, 0) < 0 && errno == EINTR) {}
     int e = 0;
     if (read(ex[0], &e, sizeof e) == (ssize_t)sizeof e) c->exec_errno = e;
     close(ex[0]);
@@ -252,7 +276,7 @@ static int run_child(char *const argv[], char *const env[], const char *dir, con
 static char *describe_exit(const child_t *c)
 {
     if (c->exec_errno) return sp_cli_printf("could not run: %s", strerror(c->exec_errno));
-    if (c->timeout) return sp_cli_printf("killed after %d s", DOCTOR_TIMEOUT_MS / 1000);
+    if (c->timeout) return sp_cli_printf("killed after %d s", c->timeout_ms / 1000);
     if (WIFSIGNALED(c->status)) return sp_cli_printf("killed by signal %d (%s)", WTERMSIG(c->status), strsignal(WTERMSIG(c->status)));
     return sp_cli_printf("exit status %d", WEXITSTATUS(c->status));
 }

@@ -150,33 +150,14 @@ static const char flame_js[] =
     "var q=/[?&]s=([^&]*)/.exec(window.location.search||'');if(q)search(new RegExp(decodeURIComponent(q[1]),'i'));\n"
     "})();\n";
 
-static void write_svg(const sp_model_t *m, FILE *out, bool reverse, const char *title, bool inline_html)
+/* The SVG's opening, style, title, buttons and colour legend. */
+static void write_svg_head(FILE *out, int height, uint64_t total_samples, bool reverse, const char *title, bool inline_html)
 {
-    char cwd[PATH_MAX];
-    if (!getcwd(cwd, sizeof cwd)) cwd[0] = '\0';
-    names_t nm = {m, sp_cli_calloc(m->nfn ? m->nfn : 1, sizeof(char *)), sp_cli_calloc(m->nfn ? m->nfn : 1, sizeof(char *))};
-    for (size_t i = 0; i < m->nfn; i++) {
-        const sp_model_fn_t *f = &m->fn[i];
-        nm.labels[i] = sp_model_label(f, cwd);
-        char *p = sp_model_short_path(f, cwd);
-        nm.places[i] = f->kind == SP_MODEL_JS && *p && f->line >= 0 ? sp_cli_printf("%s:%ld", p, f->line) : sp_cli_strdup(p);
-        sp_mem_free(p);
-    }
-    sp_model_tree_t t;
-    sp_model_tree(m, -1, reverse, &t);
-    sp_model_tree_sort(&t, cmp_by_label, &nm);
-    uint32_t maxd = 0;
-    for (size_t i = 0; i < t.n; i++)
-        if (t.node[i].depth > maxd) maxd = t.node[i].depth;
-    double total = (double)(t.node[0].total ? t.node[0].total : 1);
-    double scale = (FL_WIDTH - 2.0 * FL_PAD) / total;
-    int height = FL_HEAD + (int)(maxd + 1) * FL_FRAME_H + FL_FOOT;
-
     if (!inline_html) fputs("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n", out);
     fprintf(out,
             "<svg version=\"1.1\" id=\"sp-flame\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
             "viewBox=\"0 0 %d %d\" data-width=\"%d\" data-pad=\"%d\" data-total=\"%llu\" data-reverse=\"%d\">\n",
-            FL_WIDTH, height, FL_WIDTH, height, FL_WIDTH, FL_PAD, (unsigned long long)t.node[0].total, reverse ? 1 : 0);
+            FL_WIDTH, height, FL_WIDTH, height, FL_WIDTH, FL_PAD, (unsigned long long)total_samples, reverse ? 1 : 0);
     fputs("<style>text{font-family:monospace;font-size:12px;fill:#000}g.f{cursor:pointer}g.f:hover rect{stroke:#000;"
           "stroke-width:0.5}#sp-title{font-size:17px}.btn{cursor:pointer;fill:#333;text-decoration:underline}</style>\n",
           out);
@@ -207,6 +188,59 @@ static void write_svg(const sp_model_t *m, FILE *out, bool reverse, const char *
             reverse ? "icicle: leaf functions on top, their callers below" : "callers below, callees above");
     fprintf(out, "<text id=\"sp-details\" x=\"%d\" y=\"%d\"> </text>\n", FL_PAD, height - 10);
 
+}
+
+/* One frame: a group with its name, place, kind, samples, depth and x (read by the
+ * script), a tooltip, the rectangle and its clipped label. */
+static void write_frame(FILE *out, const names_t *nm, const sp_model_fn_t *f, const sp_model_node_t *nd, uint64_t x,
+                        double scale, double total, bool reverse, int height)
+{
+    const char *label = f ? nm->labels[nd->fn] : "all";
+    double w = (double)nd->total * scale;
+    double px = FL_PAD + (double)x * scale;
+    int y = reverse ? FL_HEAD + (int)nd->depth * FL_FRAME_H : height - FL_FOOT - (int)(nd->depth + 1) * FL_FRAME_H;
+    char col[48];
+    fn_colour(f, col, sizeof col);
+    fprintf(out, "<g class=\"f\" data-n=\"");
+    xml_escape(out, label);
+    fputs("\" data-f=\"", out);
+    xml_escape(out, f ? nm->places[nd->fn] : "");
+    fprintf(out, "\" data-k=\"%s\" data-s=\"%llu\" data-d=\"%u\" data-x=\"%llu\"><title>", f ? fn_family(f) : "all",
+            (unsigned long long)nd->total, nd->depth, (unsigned long long)x);
+    xml_escape(out, label);
+    fprintf(out, " (%llu %s, %.2f%%)</title><rect x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" rx=\"2\" fill=\"%s\"/>",
+            (unsigned long long)nd->total, nd->total == 1 ? "sample" : "samples", 100.0 * (double)nd->total / total,
+            px, y, w, FL_FRAME_H - 1, col);
+    fprintf(out, "<text x=\"%.2f\" y=\"%d\">", px + 3, y + FL_FRAME_H - 4);
+    double chars = (w - 6) / FL_CHAR_W;
+    xml_escape_cut(out, label, chars > 0 ? (size_t)chars : 0);
+    fputs("</text></g>\n", out);
+}
+
+static void write_svg(const sp_model_t *m, FILE *out, bool reverse, const char *title, bool inline_html)
+{
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd)) cwd[0] = '\0';
+    names_t nm = {m, sp_cli_calloc(m->nfn ? m->nfn : 1, sizeof(char *)), sp_cli_calloc(m->nfn ? m->nfn : 1, sizeof(char *))};
+    for (size_t i = 0; i < m->nfn; i++) {
+        const sp_model_fn_t *f = &m->fn[i];
+        nm.labels[i] = sp_model_label(f, cwd);
+        char *p = sp_model_short_path(f, cwd);
+        nm.places[i] = f->kind == SP_MODEL_JS && *p && f->line >= 0 ? sp_cli_printf("%s:%ld", p, f->line) : sp_cli_strdup(p);
+        sp_mem_free(p);
+    }
+    sp_model_tree_t t;
+    sp_model_tree(m, -1, reverse, &t);
+    sp_model_tree_sort(&t, cmp_by_label, &nm);
+    uint32_t maxd = 0;
+    for (size_t i = 0; i < t.n; i++)
+        if (t.node[i].depth > maxd) maxd = t.node[i].depth;
+    double total = (double)(t.node[0].total ? t.node[0].total : 1);
+    double scale = (FL_WIDTH - 2.0 * FL_PAD) / total;
+    int height = FL_HEAD + (int)(maxd + 1) * FL_FRAME_H + FL_FOOT;
+
+    write_svg_head(out, height, t.node[0].total, reverse, title, inline_html);
+
     /* depth-first, children in label order; x in samples */
     uint64_t *xoff = sp_cli_calloc(t.n, sizeof *xoff);
     uint32_t *todo = sp_cli_calloc(t.n, sizeof *todo);
@@ -220,25 +254,7 @@ static void write_svg(const sp_model_t *m, FILE *out, bool reverse, const char *
         if (w < FL_MIN_W) continue; /* and its descendants, which are no wider */
         uint64_t x = xoff[i];
         const sp_model_fn_t *f = nd->fn == UINT32_MAX ? NULL : &m->fn[nd->fn];
-        const char *label = f ? nm.labels[nd->fn] : "all";
-        double px = FL_PAD + (double)x * scale;
-        int y = reverse ? FL_HEAD + (int)nd->depth * FL_FRAME_H : height - FL_FOOT - (int)(nd->depth + 1) * FL_FRAME_H;
-        char col[48];
-        fn_colour(f, col, sizeof col);
-        fprintf(out, "<g class=\"f\" data-n=\"");
-        xml_escape(out, label);
-        fputs("\" data-f=\"", out);
-        xml_escape(out, f ? nm.places[nd->fn] : "");
-        fprintf(out, "\" data-k=\"%s\" data-s=\"%llu\" data-d=\"%u\" data-x=\"%llu\"><title>", f ? fn_family(f) : "all",
-                (unsigned long long)nd->total, nd->depth, (unsigned long long)x);
-        xml_escape(out, label);
-        fprintf(out, " (%llu %s, %.2f%%)</title><rect x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" rx=\"2\" fill=\"%s\"/>",
-                (unsigned long long)nd->total, nd->total == 1 ? "sample" : "samples", 100.0 * (double)nd->total / total,
-                px, y, w, FL_FRAME_H - 1, col);
-        fprintf(out, "<text x=\"%.2f\" y=\"%d\">", px + 3, y + FL_FRAME_H - 4);
-        double chars = (w - 6) / FL_CHAR_W;
-        xml_escape_cut(out, label, chars > 0 ? (size_t)chars : 0);
-        fputs("</text></g>\n", out);
+        write_frame(out, &nm, f, nd, x, scale, total, reverse, height);
         /* children: push in reverse so the first in label order is drawn first */
         size_t first = ntodo;
         uint64_t cx = x;

@@ -327,76 +327,48 @@ int sp_model_filter_arg(sp_model_filter_t *f, const char *cmd, int argc, char **
 
 /* Adds one profile payload (v1 or v2). The whole item is checked first, so a bad item adds
  * nothing. 0, or -1 with *why set. */
-static int model_add(sp_model_t *m, const json_t *payload, bool v1, char *why, size_t whylen)
+/* Every stack's frame indices and every sample's stack_id and thread_id are valid: 0, or
+ * -1 with why. */
+static int check_refs(const json_t *stacks, const json_t *samples, size_t nfr, char *why, size_t whylen)
 {
-    const json_t *prof = json_object_get(payload, "profile");
-    const json_t *samples = json_object_get(prof, "samples");
-    const json_t *stacks = json_object_get(prof, "stacks");
-    const json_t *frames = json_object_get(prof, "frames");
-    const json_t *meta = json_object_get(prof, "thread_metadata");
-    if (!json_is_object(payload) || !json_is_object(prof)) {
-        snprintf(why, whylen, "no \"profile\" object");
-        return -1;
-    }
-    if (!json_is_array(samples) || !json_is_array(stacks) || !json_is_array(frames)) {
-        snprintf(why, whylen, "profile lacks samples, stacks or frames arrays");
-        return -1;
-    }
-    size_t nfr = json_array_size(frames), nst = json_array_size(stacks);
-    size_t nsa = json_array_size(samples);
-    uint32_t *fid = sp_cli_calloc(nfr ? nfr : 1, sizeof *fid);
-    bool *nat = sp_cli_calloc(nfr ? nfr : 1, sizeof *nat);
-    long *line = sp_cli_calloc(nfr ? nfr : 1, sizeof *line);
-    long *col = sp_cli_calloc(nfr ? nfr : 1, sizeof *col);
-    uint32_t *gstack = sp_cli_calloc(nst ? nst : 1, sizeof *gstack);
-    uint32_t *glines = sp_cli_calloc(nst ? nst : 1, sizeof *glines);
-    uint32_t *ids = NULL, *lns = NULL;
-    size_t idcap = 0, lncap = 0;
-    int rc = -1;
+    size_t nst = json_array_size(stacks);
     char buf[32];
-
-    for (size_t i = 0; i < nfr; i++) {
-        if (frame_fn(m, json_array_get(frames, i), &nat[i], &line[i], &col[i], &fid[i]) < 0) {
-            snprintf(why, whylen, "frame %zu is not an object", i);
-            goto out;
-        }
-    }
     for (size_t s = 0; s < nst; s++) {
         const json_t *st = json_array_get(stacks, s);
         if (!json_is_array(st)) {
             snprintf(why, whylen, "stack %zu is not an array", s);
-            goto out;
+            return -1;
         }
         for (size_t k = 0; k < json_array_size(st); k++) {
             const json_t *f = json_array_get(st, k);
             if (!json_is_integer(f) || json_integer_value(f) < 0 || (uint64_t)json_integer_value(f) >= nfr) {
                 snprintf(why, whylen, "stack %zu has a bad frame index", s);
-                goto out;
+                return -1;
             }
         }
     }
-    for (size_t i = 0; i < nsa; i++) {
+    for (size_t i = 0; i < json_array_size(samples); i++) {
         const json_t *sa = json_array_get(samples, i);
         const json_t *sid = json_object_get(sa, "stack_id");
         if (!json_is_integer(sid) || json_integer_value(sid) < 0 || (uint64_t)json_integer_value(sid) >= nst) {
             snprintf(why, whylen, "sample %zu has a bad stack_id", i);
-            goto out;
+            return -1;
         }
         if (!thread_id(json_object_get(sa, "thread_id"), buf, sizeof buf)) {
             snprintf(why, whylen, "sample %zu has no thread_id", i);
-            goto out;
+            return -1;
         }
     }
+    return 0;
+}
 
-    /* valid: from here on the item counts */
-    for (size_t i = 0; i < nfr; i++) {
-        sp_model_fn_t *f = &m->fn[fid[i]];
-        if (line[i] >= 0 && (f->line < 0 || line[i] < f->line)) {
-            f->line = line[i];
-            f->col = col[i];
-        }
-    }
-    for (size_t s = 0; s < nst; s++) {
+/* The item's stacks as the model's stacks and line sequences (gstack/glines, per stack). */
+static void intern_stacks(sp_model_t *m, const json_t *stacks, const uint32_t *fid, const long *line,
+                          uint32_t *gstack, uint32_t *glines)
+{
+    uint32_t *ids = NULL, *lns = NULL;
+    size_t idcap = 0, lncap = 0;
+    for (size_t s = 0; s < json_array_size(stacks); s++) {
         const json_t *st = json_array_get(stacks, s);
         uint32_t len = (uint32_t)json_array_size(st);
         SP_GROW(ids, idcap, len + 1);
@@ -413,6 +385,18 @@ static int model_add(sp_model_t *m, const json_t *payload, bool v1, char *why, s
         gstack[s] = stack_intern(m, ids, len);
         glines[s] = seqs_intern(&m->linestacks, lns, len);
     }
+    sp_mem_free(ids);
+    sp_mem_free(lns);
+}
+
+/* The item's samples into the model: thread, stack, lines, transaction (v1) or profiler
+ * (v2), and time. */
+static void add_samples(sp_model_t *m, const json_t *payload, bool v1, const uint32_t *gstack,
+                        const uint32_t *glines)
+{
+    const json_t *prof = json_object_get(payload, "profile");
+    const json_t *samples = json_object_get(prof, "samples");
+    const json_t *meta = json_object_get(prof, "thread_metadata");
     int64_t base = 0;
     bool has_base = v1 && parse_iso(sp_cli_json_str(payload, "timestamp") ? sp_cli_json_str(payload, "timestamp") : "", &base);
     (void)has_base; /* without it v1 times count from 0: still a timeline, never --since material */
@@ -424,7 +408,8 @@ static int model_add(sp_model_t *m, const json_t *payload, bool v1, char *why, s
         const char *p = sp_cli_json_str(payload, "profiler_id");
         if (p) pid = pid_intern(m, p);
     }
-    for (size_t i = 0; i < nsa; i++) {
+    char buf[32];
+    for (size_t i = 0; i < json_array_size(samples); i++) {
         const json_t *sa = json_array_get(samples, i);
         const char *tid = thread_id(json_object_get(sa, "thread_id"), buf, sizeof buf);
         double t;
@@ -444,6 +429,49 @@ static int model_add(sp_model_t *m, const json_t *payload, bool v1, char *why, s
         m->all_pid[m->nall] = pid;
         m->all[m->nall++] = smp;
     }
+}
+
+static int model_add(sp_model_t *m, const json_t *payload, bool v1, char *why, size_t whylen)
+{
+    const json_t *prof = json_object_get(payload, "profile");
+    const json_t *samples = json_object_get(prof, "samples");
+    const json_t *stacks = json_object_get(prof, "stacks");
+    const json_t *frames = json_object_get(prof, "frames");
+    if (!json_is_object(payload) || !json_is_object(prof)) {
+        snprintf(why, whylen, "no \"profile\" object");
+        return -1;
+    }
+    if (!json_is_array(samples) || !json_is_array(stacks) || !json_is_array(frames)) {
+        snprintf(why, whylen, "profile lacks samples, stacks or frames arrays");
+        return -1;
+    }
+    size_t nfr = json_array_size(frames), nst = json_array_size(stacks);
+    uint32_t *fid = sp_cli_calloc(nfr ? nfr : 1, sizeof *fid);
+    bool *nat = sp_cli_calloc(nfr ? nfr : 1, sizeof *nat);
+    long *line = sp_cli_calloc(nfr ? nfr : 1, sizeof *line);
+    long *col = sp_cli_calloc(nfr ? nfr : 1, sizeof *col);
+    uint32_t *gstack = sp_cli_calloc(nst ? nst : 1, sizeof *gstack);
+    uint32_t *glines = sp_cli_calloc(nst ? nst : 1, sizeof *glines);
+    int rc = -1;
+
+    for (size_t i = 0; i < nfr; i++) {
+        if (frame_fn(m, json_array_get(frames, i), &nat[i], &line[i], &col[i], &fid[i]) < 0) {
+            snprintf(why, whylen, "frame %zu is not an object", i);
+            goto out;
+        }
+    }
+    if (check_refs(stacks, samples, nfr, why, whylen) < 0) goto out;
+
+    /* valid: from here on the item counts */
+    for (size_t i = 0; i < nfr; i++) {
+        sp_model_fn_t *f = &m->fn[fid[i]];
+        if (line[i] >= 0 && (f->line < 0 || line[i] < f->line)) {
+            f->line = line[i];
+            f->col = col[i];
+        }
+    }
+    intern_stacks(m, stacks, fid, line, gstack, glines);
+    add_samples(m, payload, v1, gstack, glines);
     m->items++;
     rc = 0;
 out:
@@ -453,8 +481,6 @@ out:
     sp_mem_free(col);
     sp_mem_free(gstack);
     sp_mem_free(glines);
-    sp_mem_free(ids);
-    sp_mem_free(lns);
     return rc;
 }
 

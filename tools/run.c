@@ -179,10 +179,15 @@ static int parse_opt(const char *name, int argc, char **argv, int *i, const char
     return 1;
 }
 
-int sp_cli_run(int argc, char **argv)
+typedef struct {
+    const char *hz, *clock, *mode, *spool;
+    bool open, quiet, want_summary;
+    int cmd; /* argv index of COMMAND */
+} run_opts_t;
+
+/* The options before COMMAND, checked. 0, or the exit status (help: 0 with o->cmd = 0). */
+static int run_parse(int argc, char **argv, run_opts_t *o)
 {
-    const char *hz = NULL, *clock = NULL, *mode = NULL, *spool = NULL;
-    bool open = false, quiet = false, want_summary = false;
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -194,54 +199,43 @@ int sp_cli_run(int argc, char **argv)
         if (a[0] != '-') break;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             sp_cli_usage(stdout);
+            o->cmd = 0;
             return 0;
         }
-        if (strcmp(a, "--open") == 0) open = true;
-        else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) quiet = true;
-        else if (strcmp(a, "--summary") == 0) want_summary = true;
-        else if ((r = parse_opt("--hz", argc, argv, &i, &hz)) ||
-                 (r = parse_opt("--clock", argc, argv, &i, &clock)) ||
-                 (r = parse_opt("--mode", argc, argv, &i, &mode)) ||
-                 (r = parse_opt("--spool", argc, argv, &i, &spool))) {
+        if (strcmp(a, "--open") == 0) o->open = true;
+        else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) o->quiet = true;
+        else if (strcmp(a, "--summary") == 0) o->want_summary = true;
+        else if ((r = parse_opt("--hz", argc, argv, &i, &o->hz)) ||
+                 (r = parse_opt("--clock", argc, argv, &i, &o->clock)) ||
+                 (r = parse_opt("--mode", argc, argv, &i, &o->mode)) ||
+                 (r = parse_opt("--spool", argc, argv, &i, &o->spool))) {
             if (r < 0) return 2;
         } else {
             return sp_cli_bad_usage("run: unknown option '%s'", a);
         }
     }
     if (i >= argc) return sp_cli_bad_usage("run: no COMMAND given");
-    if (hz) {
+    o->cmd = i;
+    if (o->hz) {
         char *end;
         errno = 0;
-        long v = strtol(hz, &end, 10);
-        if (errno || end == hz || *end || v < 1 || v > 1000)
-            return sp_cli_bad_usage("run: --hz takes a rate from 1 to 1000, got '%s'", hz);
+        long v = strtol(o->hz, &end, 10);
+        if (errno || end == o->hz || *end || v < 1 || v > 1000)
+            return sp_cli_bad_usage("run: --hz takes a rate from 1 to 1000, got '%s'", o->hz);
     }
-    if (clock && strcmp(clock, "wall") != 0 && strcmp(clock, "cpu") != 0)
-        return sp_cli_bad_usage("run: --clock takes wall or cpu, got '%s'", clock);
-    if (mode && strcmp(mode, "transaction") != 0 && strcmp(mode, "continuous") != 0)
-        return sp_cli_bad_usage("run: --mode takes transaction or continuous, got '%s'", mode);
-    if (spool && !*spool) return sp_cli_bad_usage("run: --spool needs a directory");
+    if (o->clock && strcmp(o->clock, "wall") != 0 && strcmp(o->clock, "cpu") != 0)
+        return sp_cli_bad_usage("run: --clock takes wall or cpu, got '%s'", o->clock);
+    if (o->mode && strcmp(o->mode, "transaction") != 0 && strcmp(o->mode, "continuous") != 0)
+        return sp_cli_bad_usage("run: --mode takes transaction or continuous, got '%s'", o->mode);
+    if (o->spool && !*o->spool) return sp_cli_bad_usage("run: --spool needs a directory");
+    return 0;
+}
 
-    if (!set_preload()) return 127;
-    if ((hz && !set_env(SP_ENV_HZ, hz)) || (clock && !set_env(SP_ENV_CLOCK, clock)) ||
-        (mode && !set_env(SP_ENV_MODE, mode)) || (spool && !set_env(SP_ENV_SPOOL_DIR, spool)))
-        return 127;
-    bool summary = !quiet && (want_summary || isatty(STDERR_FILENO));
-    char **cmd = argv + i;
-    fflush(stdout);
-    if (!summary && !open) {
-        execvp(cmd[0], cmd);
-        int e = errno;
-        sp_cli_err("cannot run %s: %s", cmd[0], strerror(e));
-        return e == ENOENT ? 127 : 126;
-    }
-
-    char dir[PATH_MAX];
-    if (spool && *spool) snprintf(dir, sizeof dir, "%s", spool); /* what the child got */
-    else if (!sp_cli_default_spool(dir, sizeof dir)) return 127;
-    sp_cli_strvec_t before = {0};
-    (void)sp_cli_collect_dir(&before, dir, 0); /* sorted; missing: empty */
-
+/* Runs cmd as our child, forwarding fwd_signals to it, and waits for it. Returns its pid
+ * and *status; *exec_err is the errno of a failed exec (0 when it ran); -1 when it could
+ * not be started (said on stderr). */
+static pid_t run_child(char **cmd, int *status, int *exec_err)
+{
     /* signals blocked across fork: the parent forwards only once child_pid is set, the
      * child unblocks before exec */
     sigset_t fwd, old;
@@ -252,15 +246,15 @@ int sp_cli_run(int argc, char **argv)
     if (pipe2(ep, O_CLOEXEC) != 0) {
         sp_cli_err("cannot run %s: pipe: %s", cmd[0], strerror(errno));
         sigprocmask(SIG_SETMASK, &old, NULL);
-        sp_cli_strvec_free(&before);
-        return 126;
+        return -1;
     }
     pid_t pid = fork();
     if (pid < 0) {
         sp_cli_err("cannot run %s: fork: %s", cmd[0], strerror(errno));
         sigprocmask(SIG_SETMASK, &old, NULL);
-        sp_cli_strvec_free(&before);
-        return 126;
+        close(ep[0]);
+        close(ep[1]);
+        return -1;
     }
     if (pid == 0) {
         close(ep[0]);
@@ -285,24 +279,56 @@ int sp_cli_run(int argc, char **argv)
     do got = read(ep[0], &e, sizeof e);
     while (got < 0 && errno == EINTR);
     close(ep[0]);
-    int status = 0;
+    *exec_err = got == (ssize_t)sizeof e ? e : 0;
+    *status = 0;
     for (;;) {
-        pid_t w = waitpid(-1, &status, 0);
+        pid_t w = waitpid(-1, status, 0);
         if (w == pid) break;
         if (w < 0 && errno != EINTR) {
             sp_cli_err("waiting for %s: %s", cmd[0], strerror(errno));
-            status = 1 << 8;
+            *status = 1 << 8;
             break;
         }
     }
     /* the child is gone: a signal now ends us (e.g. a slow summary) */
     child_pid = 0;
     for (size_t k = 0; k < sizeof fwd_signals / sizeof *fwd_signals; k++) signal(fwd_signals[k], SIG_DFL);
-    if (got == (ssize_t)sizeof e) {
+    return pid;
+}
+
+int sp_cli_run(int argc, char **argv)
+{
+    run_opts_t o = {0};
+    int rc = run_parse(argc, argv, &o);
+    if (rc != 0 || o.cmd == 0) return rc;
+
+    if (!set_preload()) return 127;
+    if ((o.hz && !set_env(SP_ENV_HZ, o.hz)) || (o.clock && !set_env(SP_ENV_CLOCK, o.clock)) ||
+        (o.mode && !set_env(SP_ENV_MODE, o.mode)) || (o.spool && !set_env(SP_ENV_SPOOL_DIR, o.spool)))
+        return 127;
+    bool summary = !o.quiet && (o.want_summary || isatty(STDERR_FILENO));
+    char **cmd = argv + o.cmd;
+    fflush(stdout);
+    if (!summary && !o.open) {
+        execvp(cmd[0], cmd);
+        int e = errno;
         sp_cli_err("cannot run %s: %s", cmd[0], strerror(e));
-    } else {
-        after_run(dir, &before, pid, summary, open);
+        return e == ENOENT ? 127 : 126;
     }
+
+    char dir[PATH_MAX];
+    if (o.spool && *o.spool) snprintf(dir, sizeof dir, "%s", o.spool); /* what the child got */
+    else if (!sp_cli_default_spool(dir, sizeof dir)) return 127;
+    sp_cli_strvec_t before = {0};
+    (void)sp_cli_collect_dir(&before, dir, 0); /* sorted; missing: empty */
+    int status, exec_err;
+    pid_t pid = run_child(cmd, &status, &exec_err);
+    if (pid < 0) {
+        sp_cli_strvec_free(&before);
+        return 126;
+    }
+    if (exec_err) sp_cli_err("cannot run %s: %s", cmd[0], strerror(exec_err));
+    else after_run(dir, &before, pid, summary, o.open);
     sp_cli_strvec_free(&before);
     return exit_like(status);
 }

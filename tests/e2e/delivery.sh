@@ -119,6 +119,12 @@ touch "$WORK/notadir"
 got=$(SENTRYPROF_SPOOL_DIR="$WORK/notadir" LD_PRELOAD=$SP_LIB "$NODE" "$APPS/steady.js" 1 2>"$WORK/e6"; echo "rc=$?")
 check "unwritable spool: same output and exit code" test "$got" = "$plain"
 check "unwritable spool: exactly one warning line" test "$(wc -l <"$WORK/e6")" = 1
+# Issue #20 item 15: chunks that could not be written are not counted as written.
+SENTRYPROF_SPOOL_DIR="$WORK/notadir" SENTRYPROF_CHUNK_SECONDS=1 STATS_FILE="$WORK/e6.stats" \
+    LD_PRELOAD=$SP_LIB "$NODE" "$APPS/steady.js" 3 >/dev/null 2>&1
+st=$(cat "$WORK/e6.stats")
+check "unwritable spool: chunks_written 0, spool_errors > 0 (saw $(S "$st" '[f.chunks_written, f.spool_errors].join()'))" \
+    test "$(S "$st" 'f.chunks_written === 0 && f.spool_errors > 0')" = true
 if mkdir -p "$WORK/tiny" && mount -t tmpfs -o size=48k tmpfs "$WORK/tiny" 2>/dev/null; then
     got=$(SENTRYPROF_SPOOL_DIR="$WORK/tiny/spool" SENTRYPROF_COMMIT_SECONDS=1 STATS_FILE="$WORK/tiny.stats" \
         LD_PRELOAD=$SP_LIB "$NODE" "$APPS/steady.js" 4 2>"$WORK/e7"; echo "rc=$?")

@@ -91,6 +91,31 @@ doctor --node "$WORK/no-such-node"
 check "--node missing: exit 1" test "$(cat "$WORK/rc")" = 1
 check "--node missing: the reason" has "^FAIL  node          --node $WORK/no-such-node: not an executable file"
 
+# Issue #20 item 15: a node that closes its stdout and lives on is waited for only up to the
+# timeout (10 s for --version), not its whole life (120 s); one that hangs is killed with
+# everything it started (its process group).
+cat >"$WORK/closer-node" <<SH
+#!/bin/sh
+sleep 300 >/dev/null 2>&1 </dev/null &
+echo \$! >"$WORK/grandchild"
+echo v99.0.0
+exec >&-
+sleep 120
+SH
+chmod +x "$WORK/closer-node"
+start=$(date +%s)
+doctor --node "$WORK/closer-node" >/dev/null
+took=$(($(date +%s) - start))
+gc=$(cat "$WORK/grandchild")
+check "node closing stdout: exit 1" test "$(cat "$WORK/rc")" = 1
+check "node closing stdout: said why" has "^FAIL  node          $WORK/closer-node --version failed (killed after 10 s)"
+check "node closing stdout: not waited for its life (took ${took} s; want < 60, it lives 120)" test "$took" -lt 60
+# alive: running, not a zombie (an orphan's reaper may be slow); SIGKILL lands in a moment
+alive() { local st; st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) && [ -n "$st" ] && [ "$st" != Z ]; }
+for _ in $(seq 50); do alive "$gc" || break; sleep 0.1; done
+check "node hanging: its child was killed with it (pid $gc)" bash -c "$(declare -f alive); ! alive $gc"
+kill "$gc" 2>/dev/null || true
+
 "$SP_CLI" doctor --bogus >/dev/null 2>&1
 check "bad usage: exit 2" test $? = 2
 finish

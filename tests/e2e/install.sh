@@ -4,7 +4,9 @@
 . "$(dirname "$0")/lib.sh"
 need_node
 dest="$WORK/inst"
-make -s -C "$top_builddir" install DESTDIR="$dest" >"$WORK/install.log" 2>&1 || { cat "$WORK/install.log"; }
+# flock: npm_package.sh runs make install in this build tree too, maybe at the same time
+# (make check -j); two makes in one tree race on its generated headers.
+flock "$top_builddir/.install.lock" make -s -C "$top_builddir" install DESTDIR="$dest" >"$WORK/install.log" 2>&1 || { cat "$WORK/install.log"; }
 lib=$(find "$dest" -name libsentryprof.so -type f | head -1)
 cli=$(find "$dest" -path '*/bin/sentryprof' -type f | head -1)
 check "library installed" test -n "$lib"
