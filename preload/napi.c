@@ -4,6 +4,7 @@
  * Threads: JS threads (the main thread and workers), each on its own napi_env.
  * N-API symbols are resolved at run time (dlsym), so the library loads in any process. */
 #include <dlfcn.h>
+#include <pthread.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -14,6 +15,9 @@
 #include "sentryprof.h"
 
 #include "agent.h"
+#include "budget.h"
+#include "clock.h"
+#include "config.h"
 #include "debugid.h"
 #include "fatal.h"
 #include "mem.h"
@@ -218,6 +222,35 @@ static napi_value js_start_transaction(napi_env env, napi_callback_info info)
     return number(env, (double)h);
 }
 
+/* The HTTP auto-instrumentation's budget, one for the process (every JS thread's helper
+ * asks the same bucket): set up by the first call, from the configuration. */
+static sp_budget_t http_budget;
+static pthread_once_t http_budget_once = PTHREAD_ONCE_INIT;
+
+static void http_budget_init(void)
+{
+    const sp_config_t *cfg = sp_preload_config();
+    sp_budget_init(&http_budget, cfg ? cfg->http_per_second : SP_DEFAULT_HTTP_PER_SECOND,
+                   sp_clock_mono_ns());
+}
+
+/* httpTake() -> 1 when a request may become a transaction (a token was taken), else 0. */
+static napi_value js_http_take(napi_env env, napi_callback_info info)
+{
+    (void)info;
+    pthread_once(&http_budget_once, http_budget_init);
+    return number(env, sp_budget_take(&http_budget, sp_clock_mono_ns()) ? 1 : 0);
+}
+
+/* httpGiveBack(): the token of a request that did not become a transaction after all. */
+static napi_value js_http_give_back(napi_env env, napi_callback_info info)
+{
+    (void)info;
+    pthread_once(&http_budget_once, http_budget_init);
+    sp_budget_give_back(&http_budget);
+    return undefined(env);
+}
+
 /* transactionIds(handle) -> {trace_id, span_id, event_id} for propagation. */
 static napi_value js_transaction_ids(napi_env env, napi_callback_info info)
 {
@@ -274,6 +307,20 @@ static napi_value js_set_sdk(napi_env env, napi_callback_info info)
     arg_str(env, &a, 5, package, sizeof package);
     sp_agent_set_sdk(release, environment, name, version, package);
     if (dsn[0]) sp_uploader_set_dsn(dsn);
+    return number(env, 0);
+}
+
+/* noteSdkResponse(status, rateLimits, retryAfter) -> 0 or -errno: what Sentry answered the
+ * app's SDK for the same DSN (a 429, or X-Sentry-Rate-Limits): our uploads hold to it too. */
+static napi_value js_note_sdk_response(napi_env env, napi_callback_info info)
+{
+    args_t a;
+    get_args(env, info, &a);
+    if (!sp_preload_active()) return number(env, -ESRCH);
+    char rate_limits[448], retry_after[48];
+    arg_str(env, &a, 1, rate_limits, sizeof rate_limits);
+    arg_str(env, &a, 2, retry_after, sizeof retry_after);
+    sp_uploader_sdk_response((long)arg_num(env, &a, 0, 0), rate_limits, retry_after);
     return number(env, 0);
 }
 
@@ -352,10 +399,13 @@ SP_EXPORT napi_value napi_register_module_v1(napi_env env, napi_value exports)
     export_fn(env, exports, "finishTransaction", js_finish_transaction);
     export_fn(env, exports, "takeProfile", js_take_profile);
     export_fn(env, exports, "setSdk", js_set_sdk);
+    export_fn(env, exports, "noteSdkResponse", js_note_sdk_response);
     export_fn(env, exports, "setDebugId", js_set_debug_id);
     export_fn(env, exports, "setModuleBase", js_set_module_base);
     export_fn(env, exports, "setContinuous", js_set_continuous);
     export_fn(env, exports, "continuous", js_continuous);
+    export_fn(env, exports, "httpTake", js_http_take);
+    export_fn(env, exports, "httpGiveBack", js_http_give_back);
     set_string(env, exports, "profilerId", sp_agent_profiler_id());
     set_string(env, exports, "version", SP_VERSION);
     /* 0: the engine is not running here (an excluded process that inherited NODE_OPTIONS

@@ -100,6 +100,7 @@
   // Shared with the sibling modules. begin() applies the sampling rates (Sentry's: profiles
   // relative to traces; a parent's decision from `sentry-trace` wins over the traces rate) and
   // returns a native handle, or -1 when nothing would come of the transaction.
+  const observedTransports = new WeakSet();
   const core = {
     native, config, threadId, isMain, debug, dbg, clip, roll,
     // Set by sentryprof-sentry7.js: true while an @sentry/* SDK with tracing is active, so
@@ -118,6 +119,35 @@
         str(meta && meta.name), str(meta && meta.version), str(pkg && pkg.name));
       dbg(`Sentry SDK settings: dsn=${o.dsn ? 'set' : 'unset'} release=${str(o.release) || '(env)'} ` +
         `environment=${str(o.environment) || '(env)'}`);
+    },
+    // Sentry's answers to the app's own SDK (any major): its transport's send() resolves
+    // with {statusCode, headers}; a 429 or X-Sentry-Rate-Limits goes to the native side,
+    // and our next upload to the same DSN holds to those limits too (the SDK's transport
+    // keeps its own copy, out of our reach). Main thread only; once per transport.
+    observeSdkResponses(client) {
+      if (!isMain || typeof native.noteSdkResponse !== 'function' || !client) return;
+      let t = null;
+      try { t = typeof client.getTransport === 'function' ? client.getTransport() : null; } catch (_) { t = null; }
+      if (!t || typeof t !== 'object' || typeof t.send !== 'function' || observedTransports.has(t)) return;
+      observedTransports.add(t);
+      const str = (v) => (Array.isArray(v) ? str(v[0]) : typeof v === 'string' ? v : '');
+      const note = (res) => {
+        if (!res || typeof res !== 'object') return;
+        const h = (res.headers && typeof res.headers === 'object') ? res.headers : {};
+        const status = Number(res.statusCode) || 0;
+        const limits = str(h['x-sentry-rate-limits']);
+        if (status !== 429 && !limits) return;
+        native.noteSdkResponse(status, limits, str(h['retry-after']));
+        dbg(`the Sentry SDK got ${status}${limits ? ` with rate limits "${limits}"` : ''}: our uploads hold to it`);
+      };
+      const send = t.send;
+      t.send = function sendObserved() {
+        const r = send.apply(this, arguments);
+        try {
+          if (r && typeof r.then === 'function') r.then((res) => { try { note(res); } catch (_) { /* ours */ } }, () => {});
+        } catch (_) { /* never the app's problem */ }
+        return r;
+      };
     },
     begin(name, op, traceId, parentSpanId, parentSampled) {
       const traceSampled = parentSampled === undefined ? roll(config.tracesSampleRate) : parentSampled;

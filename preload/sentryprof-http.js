@@ -5,9 +5,10 @@
 //   when express or fastify exposes one by the time the response finishes), the response's
 //   status code and Sentry span status, and the trace continued from an incoming
 //   `sentry-trace: <trace_id>-<span_id>[-<sampled>]` header.
-// Volume: a token bucket (config.httpPerSecond per second, one second's worth of burst) is
-// asked first, before anything else is looked at: a request beyond the budget costs a
-// counter and a clock read (stats().http_over_budget); the sample rates apply to the rest.
+// Volume: the process's token bucket (config.httpPerSecond per second, one second's worth of
+// burst, shared by every JS thread: src/budget.c) is asked first, before anything else is
+// looked at: a request beyond the budget costs a call into the library and a counter
+// (stats().http_over_budget); the sample rates apply to the rest.
 // Cost: nothing is allocated per request that is not profiled; a profiled one gets one
 // record and no listener (an app adding its own 'close' listeners must not meet
 // MaxListenersExceededWarning because of us).
@@ -109,22 +110,9 @@ exports.install = function install(core) {
   let overBudget = 0;
   exports.counters = () => ({ http_over_budget: overBudget });
 
-  // Token bucket: `tokens` may go fractional; refilled from the clock only when empty.
-  const rate = config.httpPerSecond;
-  const burst = Math.max(1, rate);
-  let tokens = rate > 0 ? burst : 0;
-  let refilled = Date.now();
-  function take() {
-    if (tokens < 1) {
-      if (rate <= 0) return false;
-      const now = Date.now();
-      tokens = Math.min(burst, tokens + ((now - refilled) * rate) / 1000);
-      refilled = now;
-      if (tokens < 1) return false;
-    }
-    tokens -= 1;
-    return true;
-  }
+  // The budget is the process's: one token bucket in the library for every JS thread.
+  const take = config.httpPerSecond > 0 ? () => native.httpTake() === 1 : () => false;
+  const giveBack = () => native.httpGiveBack();
 
   function sweep() {
     const old = Date.now() - MAX_OPEN_MS;
@@ -167,7 +155,7 @@ exports.install = function install(core) {
     }
     try {
       if (!req || !res || typeof req !== 'object' || live.has(req) || core.sdkTracing()) {
-        tokens += 1; // nothing of ours: the token goes back
+        giveBack(); // nothing of ours: the token goes back
         return;
       }
       const method = typeof req.method === 'string' ? req.method : 'GET';
@@ -175,7 +163,7 @@ exports.install = function install(core) {
       const h = core.begin(`${method} ${pathOf(req.url)}`, 'http.server', tr ? tr.traceId : '',
         tr ? tr.parentSpanId : '', tr ? tr.sampled : undefined);
       if (h < 0) {
-        tokens += 1; // not sampled: only what is sent counts against the budget
+        giveBack(); // not sampled: only what is sent counts against the budget
         return;
       }
       const rec = { handle: h, method, req, res, t: Date.now(), done: false };

@@ -199,6 +199,9 @@ exports.install = function install(core) {
     clients.add(client);
     if (hasProfilingIntegration(client)) {
       dbg('@sentry/node client found with @sentry/profiling-node: stepping aside');
+      // nothing profiled twice: our default continuous profile stops too (unless
+      // SENTRYPROF_MODE asked for it explicitly), as for 8+ (sentryprof-sentry8.js)
+      if (native.modeFromEnv !== 1 && typeof native.setContinuous === 'function') native.setContinuous(false, true);
       return;
     }
     const o = (typeof client.getOptions === 'function' && client.getOptions()) || {};
@@ -207,6 +210,7 @@ exports.install = function install(core) {
       return;
     }
     core.handSdkSettings(o);
+    core.observeSdkResponses(client);
     const sdkRates = o.profilesSampleRate !== undefined && o.profilesSampleRate !== null ||
       typeof o.profilesSampler === 'function';
     if (sdkRates || !(native.modeFromEnv === 1 && config.mode === 'continuous')) {
@@ -393,11 +397,9 @@ exports.install = function install(core) {
       // as profiling-node sends them (1.x and 8.x): empty when there is nothing to say
       if (!p.measurements) p.measurements = {};
       if (!p.debug_meta) p.debug_meta = { images: [] };
-      // 7.x: the transaction points to its profile; profiling-node 8 deletes that context
-      // before sending (the profile's transaction.id links them), and so do we for 8.x.
-      event.contexts = event.contexts || {};
-      if (w.rec.v8) delete event.contexts.profile;
-      else event.contexts.profile = { profile_id: p.event_id };
+      // No contexts.profile on the transaction: profiling-node 7 and 8 delete it before
+      // sending ("relay will take care of the rest"); the profile's transaction.id links them.
+      if (event.contexts) delete event.contexts.profile;
       envelope[1].push([{ type: 'profile' }, p]);
     }
   }

@@ -14,8 +14,8 @@
 //
 // What it does for that client, mirroring @sentry/profiling-node's ContinuousProfiler:
 //   - hooks subscribed synchronously (client.on 'spanStart'/'spanEnd', 'preprocessEvent',
-//     'beforeSendEvent'); the decision waits for client.init() (a microtask), when the
-//     integrations are known: with profiling-node's ProfilingIntegration there we step aside
+//     'beforeSendEvent'); the decision waits for client.init() (wrapped: right after it
+//     returns; else a microtask), when the integrations are known: with profiling-node's ProfilingIntegration there we step aside
 //     (one debug line);
 //   - otherwise it registers an integration named ProfilingIntegration with `_profiler`
 //     {start, stop}, so Sentry.profiler.startProfiler()/stopProfiler() reach us;
@@ -26,7 +26,9 @@
 //     legacy transaction profiling: a v1 profile per sampled root span in the SDK's envelope
 //     (8.x). Neither: the SDK left it unset, so the environment fills it: continuous for the
 //     whole process (SENTRYPROF_MODE=transaction: one v1 profile per root span, rate
-//     SENTRY_PROFILES_SAMPLE_RATE or 1);
+//     SENTRY_PROFILES_SAMPLE_RATE or 1); once the app calls Sentry.profiler.startProfiler()
+//     (profiling-node's continuous mode of 8.x) the session starts there, the startup's
+//     open chunk dropped, and stopProfiler()/startProfiler() stop and resume it;
 //   - chunks are built natively (profile_chunk v2, profiler_id of this process, the SDK's
 //     release/environment/name) and sent by the shim's uploader to the SDK's DSN: no network
 //     code in node. setContinuous(on) starts/stops them; a stop publishes the open chunk;
@@ -95,13 +97,24 @@ exports.install = function install(core) {
     clients.add(client);
     const st = {
       decided: false, active: false, mode: '', lifecycle: '', sampled: false, spans: 0,
-      profilerId: '', running: false, legacy: null, scope: null,
+      profilerId: '', running: false, legacy: null, scope: null, appStarted: false,
     };
     const ours = { name: 'ProfilingIntegration', _sentryprof: true, setup() {}, _profiler: {
       start() { try { start(st, client); } catch (err) { dbg(`profiler start: ${err && err.message}`); } },
       stop() { try { stop(st); } catch (err) { dbg(`profiler stop: ${err && err.message}`); } },
     } };
     const decideNow = () => { if (!st.decided) decide(st, client, ours); };
+    // Sentry.init calls client.init() (integrations set up) right after setClient: decide
+    // then, synchronously, so a Sentry.profiler.startProfiler() on the next line (as
+    // Sentry's docs write it) finds our integration. The microtask is the fallback.
+    if (typeof client.init === 'function') {
+      const init = client.init;
+      client.init = function initThenDecide() {
+        const r = init.apply(this, arguments);
+        try { decideNow(); } catch (err) { dbg(`sentry decide: ${err && err.message}`); }
+        return r;
+      };
+    }
     Promise.resolve().then(decideNow).catch((err) => dbg(`sentry decide: ${err && err.message}`));
 
     client.on('spanStart', (span) => {
@@ -164,6 +177,7 @@ exports.install = function install(core) {
     try { version = o._metadata.sdk.version; } catch (_) { /* unknown */ }
     const sdk = (o._metadata && o._metadata.sdk) || { name: 'sentry.javascript.node', version };
     core.handSdkSettings(o, sdk);
+    core.observeSdkResponses(client);
     st.active = true;
     if (ours && typeof client.addIntegration === 'function') {
       try { client.addIntegration(ours); } catch (err) { dbg(`addIntegration: ${err && err.message}`); }
@@ -222,6 +236,18 @@ exports.install = function install(core) {
       if (st.lifecycle === 'trace') { dbg('profiler.startProfiler() ignored: profileLifecycle is trace'); return; }
       setRunning(st, true);
     } else if (st.mode === 'env-continuous') {
+      // The app drives profiling-node's continuous mode itself (8.x, or 9+ with no profiling
+      // option): the session starts here, as it would with profiling-node. What the
+      // environment's default profiled since the process started (node and the app loading)
+      // was asked for by nobody: the open chunk is dropped, not sent.
+      if (!st.appStarted) {
+        st.appStarted = true;
+        if (st.running) {
+          native.setContinuous(false, true);
+          st.running = false;
+          dbg('profiler.startProfiler(): the session starts now (the profile since process start is dropped)');
+        }
+      }
       st.profilerId = native.profilerId;
       setProfilerContext(st);
       setRunning(st, true);

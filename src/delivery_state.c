@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "spool_run.h"
@@ -159,4 +160,43 @@ void sp_delivery_state_limits(json_t *state, const char *dsn_key, sp_ratelimit_t
 {
     sp_ratelimit_init(rl);
     sp_ratelimit_load(rl, dsn_state(state, dsn_key, false));
+}
+
+int sp_delivery_sdk_response_parse(char *buf, sp_delivery_sdk_response_t *r)
+{
+    char *f[4], *p = buf;
+    for (int i = 0; i < 4; i++) {
+        f[i] = p;
+        char *tab = i < 3 ? strchr(p, '\t') : NULL;
+        if (i < 3 && !tab) return -EINVAL;
+        if (tab) {
+            *tab = '\0';
+            p = tab + 1;
+        }
+    }
+    char *end;
+    double at = strtod(f[0], &end);
+    if (end == f[0] || *end || !(at > 0)) return -EINVAL;
+    long status = strtol(f[1], &end, 10);
+    if (end == f[1] || *end || status < 100 || status > 599) return -EINVAL;
+    r->at = at;
+    r->status = status;
+    r->retry_after = f[2];
+    r->rate_limits = f[3];
+    return 0;
+}
+
+int sp_delivery_state_sdk_response(json_t *state, void *response)
+{
+    sp_delivery_sdk_response_t *r = response;
+    double at = r->at > r->now ? r->now : r->at;
+    sp_ratelimit_t rl;
+    sp_delivery_state_limits(state, r->dsn_key, &rl);
+    double before[SP_RL_COUNT];
+    memcpy(before, rl.until, sizeof before);
+    sp_ratelimit_apply_response(&rl, r->status, r->rate_limits, r->retry_after, at);
+    bool changed = false;
+    for (int c = 0; c < SP_RL_COUNT; c++) changed |= rl.until[c] != before[c];
+    if (!changed) return 0; /* nothing new: no write */
+    return dsn_state_store(state, r->dsn_key, &rl, r->now) < 0 ? -ENOMEM : 1;
 }

@@ -65,4 +65,21 @@ typedef struct {
  * -ENOMEM. */
 int sp_delivery_state_answer(json_t *state, void *answer);
 
+/* An answer Sentry gave the app's own SDK for the same DSN (`sentryprof upload
+ * --sdk-response`, relayed by the library: uploader.h): its limits apply to our files too.
+ * Only the limits: the SDK's failures are not ours to back off from, and a 429 without
+ * headers holds everything for Retry-After (else 60 s), as the SDK's transport does. */
+typedef struct {
+    const char *dsn_key;
+    double at;  /* unix seconds when the SDK got it (Retry-After counts from there) */
+    long status;
+    const char *retry_after, *rate_limits;
+    double now; /* unix seconds */
+} sp_delivery_sdk_response_t;
+/* Parses "AT\tSTATUS\tRETRY_AFTER\tRATE_LIMITS" (changing buf; r points into it; dsn_key and
+ * now are left alone). An AT in the future is taken as now. 0 or -EINVAL. */
+int sp_delivery_sdk_response_parse(char *buf, sp_delivery_sdk_response_t *r);
+/* Applies one (sp_delivery_sdk_response_t *) to the state, as an sp_spool_state_fn: 1 when
+ * the state changed, 0 when not, or -ENOMEM. */
+int sp_delivery_state_sdk_response(json_t *state, void *response);
 #endif

@@ -33,6 +33,7 @@
 #define SP_UP_MAX_ENV 4096
 #define SP_UP_SWEEP_DELAY_S 1     /* first pass once a DSN is known: what dead processes left */
 #define SP_UP_DSN_MAX 512
+#define SP_UP_SDK_RESPONSE_MAX 512 /* one --sdk-response value (a longer header is cut) */
 
 extern char **environ;
 
@@ -54,6 +55,9 @@ static struct {
     char cli_env[PATH_MAX];     /* SENTRYPROF_CLI, "" when unset */
     char env_dsn[SP_CONFIG_DSN_MAX]; /* SENTRY_DSN as config read it, "" when unset */
     char dsn[SP_UP_DSN_MAX];    /* from an app's Sentry SDK (passed as --dsn); "" = SENTRY_DSN */
+    /* the SDK's answers not yet handed to a child, "AT\tSTATUS\tRETRY_AFTER\tRATE_LIMITS" */
+    char sdk_resp[SP_UP_SDK_RESPONSES][SP_UP_SDK_RESPONSE_MAX];
+    unsigned sdk_n;
 } up = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static bool executable(const char *path)
@@ -176,6 +180,35 @@ void sp_uploader_set_dsn(const char *dsn)
     pthread_mutex_unlock(&up.lock);
 }
 
+/* Copies v into out with tabs and line ends as spaces: the fields are tab-separated. */
+static void field(char *out, size_t len, const char *v)
+{
+    snprintf(out, len, "%s", v ? v : "");
+    for (char *c = out; *c; c++)
+        if (*c == '\t' || *c == '\n' || *c == '\r') *c = ' ';
+}
+
+void sp_uploader_sdk_response(long status, const char *rate_limits, const char *retry_after)
+{
+    if (!up.enabled) return; /* no DSN: nothing of ours is sent */
+    char rl[SP_UP_SDK_RESPONSE_MAX - 64], ra[48];
+    field(rl, sizeof rl, rate_limits);
+    field(ra, sizeof ra, retry_after);
+    if (status != 429 && !rl[0]) return; /* nothing to hold back */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    pthread_mutex_lock(&up.lock);
+    if (up.sdk_n == SP_UP_SDK_RESPONSES) { /* the oldest goes */
+        memmove(up.sdk_resp[0], up.sdk_resp[1], sizeof up.sdk_resp[0] * (SP_UP_SDK_RESPONSES - 1));
+        up.sdk_n--;
+    }
+    snprintf(up.sdk_resp[up.sdk_n++], SP_UP_SDK_RESPONSE_MAX, "%.3f\t%ld\t%s\t%s",
+             (double)now.tv_sec + now.tv_nsec / 1e9, status, ra, rl);
+    pthread_mutex_unlock(&up.lock);
+    SP_DEBUG("uploader: the Sentry SDK was told %ld%s%s%s%s; our next upload holds to it", status,
+             rl[0] ? " X-Sentry-Rate-Limits: " : "", rl, ra[0] ? " Retry-After: " : "", ra);
+}
+
 #define SP_UP_CAUSES 16      /* distinct failure causes remembered (warned once each) */
 #define SP_UP_CAUSE_LEN 32
 #define SP_UP_STATUS_FD 3     /* the child's --status-fd */
@@ -234,13 +267,28 @@ static int read_status(status_reader_t *r)
 static int run_child(int timeout_s, int wait_ms)
 {
     char tbuf[16], fdbuf[8], dsn[SP_UP_DSN_MAX];
+    char resp[SP_UP_SDK_RESPONSES][SP_UP_SDK_RESPONSE_MAX];
+    unsigned nresp;
     snprintf(tbuf, sizeof tbuf, "%d", timeout_s);
     snprintf(fdbuf, sizeof fdbuf, "%d", SP_UP_STATUS_FD);
     pthread_mutex_lock(&up.lock);
     memcpy(dsn, up.dsn, sizeof dsn);
+    nresp = up.sdk_n; /* this child takes the SDK's answers (given back if it cannot start) */
+    memcpy(resp, up.sdk_resp, sizeof resp);
+    up.sdk_n = 0;
     pthread_mutex_unlock(&up.lock);
-    char *argv[] = {up.cli, "upload", "--once", "--quiet", "--timeout", tbuf, "--spool", up.spool,
-                    "--status-fd", fdbuf, dsn[0] ? "--dsn" : NULL, dsn, NULL};
+    char *argv[12 + 2 * SP_UP_SDK_RESPONSES + 1] = {up.cli, "upload", "--once", "--quiet", "--timeout", tbuf,
+                                                    "--spool", up.spool, "--status-fd", fdbuf};
+    size_t ac = 10;
+    if (dsn[0]) {
+        argv[ac++] = "--dsn";
+        argv[ac++] = dsn;
+    }
+    for (unsigned i = 0; i < nresp; i++) {
+        argv[ac++] = "--sdk-response";
+        argv[ac++] = resp[i];
+    }
+    argv[ac] = NULL;
     int sp[2];
     if (pipe2(sp, O_CLOEXEC) < 0) return -errno;
     fcntl(sp[0], F_SETFL, O_NONBLOCK); /* ours only: the child's end stays blocking */
@@ -269,6 +317,10 @@ static int run_child(int timeout_s, int wait_ms)
     close(sp[1]);
     if (rc != 0) {
         close(sp[0]);
+        pthread_mutex_lock(&up.lock); /* the next child takes them, unless newer ones came */
+        for (unsigned i = 0; i < nresp && up.sdk_n < SP_UP_SDK_RESPONSES; i++)
+            memcpy(up.sdk_resp[up.sdk_n++], resp[i], SP_UP_SDK_RESPONSE_MAX);
+        pthread_mutex_unlock(&up.lock);
         return -rc;
     }
     pthread_mutex_lock(&up.lock);

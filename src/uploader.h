@@ -26,6 +26,13 @@ void sp_uploader_init(const sp_config_t *cfg, const char *lib_path);
  * SENTRY_DSN, enables the uploader when there was no DSN, and schedules a first pass (the
  * sweep of what dead processes left) within a second. */
 void sp_uploader_set_dsn(const char *dsn);
+/* What the app's Sentry SDK heard back for an envelope it sent to the same DSN (its
+ * transport's answer: HTTP status, X-Sentry-Rate-Limits, Retry-After; a JS thread, only for
+ * a 429 or a response with rate limits): the next upload child applies it to the spool's
+ * state before sending (`--sdk-response`), so Sentry's limits hold our files back as they
+ * hold the SDK's. The last SP_UP_SDK_RESPONSES answers are kept until a child takes them. */
+#define SP_UP_SDK_RESPONSES 4
+void sp_uploader_sdk_response(long status, const char *rate_limits, const char *retry_after);
 /* Something was published: start the thread if needed and wake it. Cheap; any thread. */
 void sp_uploader_notify(void);
 /* Exit: one last upload of what is left, waiting at most wait_ms in all (the child may go

@@ -30,6 +30,7 @@
 #include "log.h"
 #include "spool.h"
 #include "spool_queue.h"
+#include "spool_state.h"
 #include "transport.h"
 #include "uploader.h" /* SP_UPLOAD_EXIT_*: the exit codes the library acts on */
 
@@ -165,6 +166,8 @@ typedef struct {
     int status_fd; /* -1: none */
     const char *spool, *dsn;
     double timeout;
+    char *sdk_resp[SP_UP_SDK_RESPONSES]; /* --sdk-response: answers the app's SDK got */
+    unsigned nsdk;
 } up_args_t;
 
 /* Parses argv into *a. -1 to go on, else the exit status (usage printed). */
@@ -194,6 +197,10 @@ static int parse_args(int argc, char **argv, up_args_t *a)
         } else if ((v = opt_value(argc, argv, &i, "--dsn", &bad)) || bad) {
             if (bad) return sp_cli_bad_usage("upload: --dsn needs a DSN");
             a->dsn = v;
+        } else if ((v = opt_value(argc, argv, &i, "--sdk-response", &bad)) || bad) {
+            /* "AT<tab>STATUS<tab>RETRY_AFTER<tab>RATE_LIMITS", from the library (uploader.h) */
+            if (bad) return sp_cli_bad_usage("upload: --sdk-response needs a value");
+            if (a->nsdk < SP_UP_SDK_RESPONSES) a->sdk_resp[a->nsdk++] = (char *)v;
         } else if ((v = opt_value(argc, argv, &i, "--timeout", &bad)) || bad) {
             if (bad || !parse_timeout(v, &a->timeout))
                 return sp_cli_bad_usage("upload: --timeout takes seconds in (0, %.0f], got '%s'",
@@ -245,6 +252,17 @@ int sp_cli_upload(int argc, char **argv)
                             .progress = io_progress, .ctx = &io};
     sp_delivery_t up;
     sp_delivery_init(&up, spool, &parsed, &dio, quiet, deadline);
+    /* What Sentry told the app's own SDK for this DSN holds our files back too: applied to
+     * the shared state before the pass reads it. */
+    for (unsigned i = 0; i < args.nsdk; i++) {
+        sp_delivery_sdk_response_t r = {.dsn_key = up.dsn_key, .now = now_unix()};
+        if (sp_delivery_sdk_response_parse(args.sdk_resp[i], &r) < 0) {
+            SP_DEBUG("upload: --sdk-response '%.100s' not understood, ignored", args.sdk_resp[i]);
+            continue;
+        }
+        if (sp_spool_state_update(spool, sp_delivery_state_sdk_response, &r) < 0)
+            SP_DEBUG("upload: the SDK's rate limits could not be written to the spool's state");
+    }
 
     unsigned long left = 0;
     /* a progress line over many files, on a terminal only (cli.h) */

@@ -53,7 +53,9 @@ finish() {
 }
 # npm_ci_folder FOLDER [FILE]: installs tests/e2e/FOLDER (package.json + package-lock.json) with
 # npm ci into $top_builddir/_e2e-deps/FOLDER, once per lock file (FILE under node_modules/ must
-# exist too). One not_ok line and status 1 when npm is missing or fails.
+# exist too). One not_ok line and status 1 when npm is missing or fails. --ignore-scripts: the
+# fixtures use prebuilt files only (@sentry/profiling-node's addons are in its package; its
+# install script would only check them, or compile them with node-gyp).
 npm_ci_folder() {
     local src="$top_srcdir/tests/e2e/$1" deps="$top_builddir/_e2e-deps/$1" stamp tmp
     stamp=$(cat "$src/package.json" "$src/package-lock.json" | cksum | cut -d' ' -f1)
@@ -62,7 +64,7 @@ npm_ci_folder() {
         [ -n "$NPM" ] || { not_ok "npm not found: this test installs tests/e2e/$1 with npm ci (set NPM=...)"; return 1; }
         tmp="$deps.tmp.$$"
         rm -rf "$tmp" && mkdir -p "$tmp" && cp "$src/package.json" "$src/package-lock.json" "$tmp/"
-        if ! (cd "$tmp" && timeout 300 "$NPM" ci --no-audit --no-fund --prefer-offline --loglevel=error) >"$WORK/npm-$1.log" 2>&1; then
+        if ! (cd "$tmp" && timeout 300 "$NPM" ci --no-audit --no-fund --prefer-offline --ignore-scripts --loglevel=error) >"$WORK/npm-$1.log" 2>&1; then
             rm -rf "$tmp"
             sed 's/^/# npm: /' "$WORK/npm-$1.log" | tail -20
             not_ok "npm ci failed in a copy of tests/e2e/$1/: is the npm registry reachable?"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue #4: an app already using @sentry/node 7 (+ @sentry/tracing 7, the versions pinned in
-# tests/e2e/sentry7/package-lock.json, installed here with `npm ci`) and NO profiling package,
+# tests/e2e/sentry7/package-lock.json, installed here with `npm ci`) and NO profiling package
+# (@sentry/profiling-node 7 is installed too, but used only by the 'both' case of issue 14),
 # run under the shim against the local ingest server: its transaction arrives in ONE envelope
 # with a valid profile of the app's work functions, sent by the SDK itself; our library
 # spools nothing for it. Also: an SDK transaction per HTTP request, while our own HTTP
@@ -16,31 +17,10 @@ INGEST="$top_srcdir/tests/ingest"
 Q="$top_srcdir/tests/e2e/profile-query.js"
 jqn() { "$NODE" -e "const f=JSON.parse(process.argv[1]); console.log($2)" "$1"; }
 
-# ---- install @sentry/node 7 (npm ci against the committed lockfile)
-SRC="$top_srcdir/tests/e2e/sentry7"
+# ---- install @sentry/node 7 (npm ci against the committed lockfile, lib.sh)
 DEPS="$top_builddir/_e2e-deps/sentry7"
-stamp=$(cat "$SRC/package.json" "$SRC/package-lock.json" | cksum | cut -d' ' -f1)
-if [ "$(cat "$DEPS/.stamp" 2>/dev/null)" = "$stamp" ] && [ -f "$DEPS/node_modules/@sentry/node/package.json" ]; then
-    ok "@sentry/node 7 already installed in $DEPS (lockfile unchanged)"
-else
-    NPM=${NPM:-$(command -v npm || true)}
-    if [ -z "$NPM" ]; then
-        not_ok "npm not found: this test installs @sentry/node 7 with npm ci (set NPM=...)"
-        finish
-    fi
-    tmp="$DEPS.tmp.$$"
-    rm -rf "$tmp" && mkdir -p "$tmp" && cp "$SRC/package.json" "$SRC/package-lock.json" "$tmp/"
-    # --prefer-offline: the npm cache answers when it can; the registry otherwise.
-    if (cd "$tmp" && timeout 300 "$NPM" ci --no-audit --no-fund --prefer-offline --loglevel=error) >"$WORK/npm.log" 2>&1; then
-        rm -rf "$DEPS" && mv "$tmp" "$DEPS" && echo "$stamp" >"$DEPS/.stamp"
-        ok "npm ci installed @sentry/node 7 ($(sed -n 's/.*"version": "\(.*\)".*/\1/p' "$DEPS/node_modules/@sentry/node/package.json" | head -1))"
-    else
-        rm -rf "$tmp"
-        sed 's/^/# npm: /' "$WORK/npm.log" | tail -20
-        not_ok "npm ci failed in a copy of tests/e2e/sentry7/: is the npm registry ($("$NPM" config get registry 2>/dev/null)) reachable? This test needs @sentry/node 7 from it"
-        finish
-    fi
-fi
+npm_ci_folder sentry7 @sentry/profiling-node/package.json || finish
+ok "@sentry/node $(sed -n 's/.*"version": "\(.*\)".*/\1/p' "$DEPS/node_modules/@sentry/node/package.json" | head -1) installed from tests/e2e/sentry7 (npm ci)"
 export NODE_PATH="$DEPS/node_modules"
 
 # ---- the local ingest server
@@ -100,7 +80,7 @@ const n = p.profile.samples.length;
 console.log(JSON.stringify({
   samples: n,
   json: (self.jsonWork || 0) / n, regex: (self.regexWork || 0) / n,
-  profile_id: (ev.contexts.profile || {}).profile_id === p.event_id,
+  no_profile_context: !('profile' in ev.contexts), // as profiling-node 7 sends it (Relay links them)
   timestamp: Math.abs(Date.parse(p.timestamp) / 1000 - ev.start_timestamp) < 0.002,
   env: p.environment === ev.environment && p.release === (ev.release || ''),
 }));
@@ -110,7 +90,8 @@ echo "# $w"
 check "profile: >= 30 samples (600 ms of CPU work at 99 Hz)" test "$(jqn "$w" 'f.samples >= 30')" = true
 check "profile: jsonWork and regexWork each top >= 25% of the samples" \
     test "$(jqn "$w" 'f.json >= 0.25 && f.regex >= 0.25')" = true
-check "transaction's contexts.profile.profile_id is the profile's event_id" test "$(jqn "$w" 'f.profile_id')" = true
+check "the transaction has no contexts.profile, as profiling-node 7 sends it (the profile's transaction.id links them)" \
+    test "$(jqn "$w" 'f.no_profile_context')" = true
 check "profile timestamp = transaction start; release/environment from the event" \
     test "$(jqn "$w" 'f.timestamp && f.env')" = true
 check "our library spooled nothing for it" test "$(count_envelopes "$D/spool")" = 0
@@ -186,18 +167,20 @@ echo "# sdk http: $(jqn "$q" 'JSON.stringify(f.txnProfiles.map((p) => [p.name, p
 # ---- issue 14: the DSN only in Sentry.init, no SENTRY_DSN / SENTRYPROF_* in the environment.
 # With no SENTRY_DSN the engine starts in continuous mode; the app's client decides instead:
 # every transaction gets its v1 profile when the SDK's rates say so, none when they say no.
-# dsn_app FILE OPTIONS: 3 transactions of 250 ms of dsnWork each, the DSN written in the code.
+# dsn_app FILE OPTIONS [PRELUDE]: 3 transactions of 250 ms (CPU) of dsnWork each, the DSN
+# written in the code; PRELUDE (JS) runs before Sentry.init.
 dsn_app() {
     cat >"$1" <<JS
 const Sentry = require('@sentry/node');
 require('@sentry/tracing');
+${3:-}
 Sentry.init({ dsn: '$DSN', tracesSampleRate: 1, $2 });
-function dsnWork(ms) {
-  const end = Date.now() + ms;
-  let x = 0;
-  while (Date.now() < end) for (let i = 0; i < 1000; i++) x = (x * 33 + i) % 1000033;
-  return x;
-}
+// Fixed CPU work: the block rate is measured once on the CPU clock, no clock read inside.
+const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+function block(k) { let x = 0; for (let i = 0; i < 10000; i++) x = (x * k + i) % 1000033; return x; }
+const blocksPerMs = (() => { for (let j = 0; j < 200; j++) block(7); const t0 = cpuMs(); let n = 0;
+  while (cpuMs() - t0 < 30) { for (let j = 0; j < 20; j++) block(7); n += 20; } return n / (cpuMs() - t0); })();
+function dsnWork(ms) { let x = 0; for (let b = Math.round(ms * blocksPerMs); b > 0; b--) for (let i = 0; i < 10000; i++) x = (x * 33 + i) % 1000033; return x; }
 (async () => {
   for (let i = 0; i < 3; i++) {
     const t = Sentry.startTransaction({ op: 'task', name: 'dsn-task-' + i });
@@ -209,14 +192,14 @@ function dsnWork(ms) {
 })();
 JS
 }
-# run_dsn_case NAME OPTIONS: runs the app with no DSN and no sentryprof settings in the
-# environment; sets $s (ingest summary) and $D.
+# run_dsn_case NAME OPTIONS [PRELUDE [ENV...]]: runs the app with no DSN and no sentryprof
+# settings in the environment (but ENV); sets $s (ingest summary) and $D.
 run_dsn_case() {
     D="$WORK/dsn-$1"
     mkdir -p "$D"
     start_ingest "$D"
-    dsn_app "$D/app.js" "$2"
-    out=$(env -u SENTRY_DSN -u SENTRYPROF_MODE SENTRYPROF_SPOOL_DIR="$D/spool" LD_PRELOAD="$SP_LIB" \
+    dsn_app "$D/app.js" "$2" "${3:-}"
+    out=$(env -u SENTRY_DSN -u SENTRYPROF_MODE SENTRYPROF_SPOOL_DIR="$D/spool" LD_PRELOAD="$SP_LIB" "${@:4}" \
         timeout 60 "$NODE" "$D/app.js" 2>"$D/err")
     stop_ingest
     check "dsn in code ($1): app output unchanged" test "$out" = "dsn app done"
@@ -234,6 +217,10 @@ check "dsn in code: each profile linked to its transaction (event id, trace id),
     test "$(jqn "$q" 'f.txnProfiles.length === 3 && f.txnProfiles.every((p) => p.eventIdMatches && p.traceIdMatches && p.top === "dsnWork")')" = true
 check "dsn in code: nothing left in the local spool (no chunk of the startup either)" \
     test "$(count_envelopes "$D/spool")" = 0
+REF="$top_srcdir/tests/data/profiling-node-7.120.4-transaction.json"
+cmp=$("$NODE" "$top_srcdir/tests/e2e/sdk-shape.js" compare "$REF" "$D/accepted")
+echo "# dsn in code: shape vs $(basename "$REF"): $cmp"
+check "dsn in code: envelope shape as @sentry/profiling-node 7's, field by field" test "$(jqn "$cmp" 'f.ok')" = true
 run_dsn_case rate0 "profilesSampleRate: 0"
 check "dsn in code, profilesSampleRate 0: 3 transactions, no profile" \
     test "$(jqn "$s" 'JSON.stringify(f.items_by_type)')" = '{"transaction":3}'
@@ -243,6 +230,38 @@ check "dsn in code, profilesSampler returning false: 3 transactions, no profile"
 run_dsn_case sampler-1 "profilesSampler: () => 1"
 check "dsn in code, profilesSampler returning 1: 3 transactions, 3 profiles" \
     test "$(jqn "$s" 'JSON.stringify(f.items_by_type)')" = '{"transaction":3,"profile":3}'
+# the environment only fills what the SDK leaves unset: SENTRY_PROFILES_SAMPLE_RATE=0 does
+# not override the app's profilesSampleRate 1, and decides when the app sets none
+run_dsn_case env-rate0-sdk1 "profilesSampleRate: 1" "" SENTRY_PROFILES_SAMPLE_RATE=0
+check "SENTRY_PROFILES_SAMPLE_RATE=0, profilesSampleRate 1 in Sentry.init: 3 profiles (the SDK's rate wins)" \
+    test "$(jqn "$s" 'JSON.stringify(f.items_by_type)')" = '{"transaction":3,"profile":3}'
+run_dsn_case env-rate0-sdk-unset "" "" SENTRY_PROFILES_SAMPLE_RATE=0
+check "SENTRY_PROFILES_SAMPLE_RATE=0, no rate in Sentry.init: no profile (the environment fills it)" \
+    test "$(jqn "$s" 'JSON.stringify(f.items_by_type)')" = '{"transaction":3}'
+
+# ---- issue 14: @sentry/profiling-node 7 installed as well (its integration on the client):
+# it profiles, the shim steps aside for that client, says so once, and stops its own default
+# (continuous) profile: one profile per transaction, nothing in the local spool.
+run_dsn_case both "integrations: [new ProfilingIntegration()], profilesSampleRate: 1" \
+    "const { ProfilingIntegration } = require('@sentry/profiling-node');" SENTRYPROF_DEBUG=1
+check "with profiling-node 7: 3 transactions, one profile each, not two" \
+    test "$(jqn "$s" 'JSON.stringify(f.items_by_type)')" = '{"transaction":3,"profile":3}'
+q=$("$NODE" "$Q" "$D/accepted")
+echo "# with profiling-node 7: $(jqn "$q" 'JSON.stringify(f.txnProfiles.map((p) => [p.name, p.top, p.topShare, p.samples, p.eventIdMatches, p.traceIdMatches]))')"
+check "with profiling-node 7: each profile linked to its transaction (event id, trace id)" \
+    test "$(jqn "$q" 'f.txnProfiles.length === 3 && f.txnProfiles.every((p) => p.eventIdMatches && p.traceIdMatches && p.samples >= 2)')" = true
+# profiling-node's frames carry no platform; ours say "node" or "native" on every frame
+theirs=$("$NODE" -e '
+const { spoolEnvelopes, envelopeItems } = require(process.argv[1]);
+let n = 0;
+for (const e of spoolEnvelopes(process.argv[2])) for (const it of envelopeItems(e.buf))
+  if (it.type === "profile" && it.payload.profile.frames.every((fr) => !("platform" in fr))) n++;
+console.log(n);' "$SPOOLFILE" "$D/accepted")
+check "with profiling-node 7: the 3 profiles are profiling-node's, not ours ($theirs)" test "$theirs" = 3
+check "with profiling-node 7: the shim says once that it steps aside ($(grep -c 'stepping aside' "$D/err") lines)" \
+    test "$(grep -c 'stepping aside' "$D/err")" = 1
+check "with profiling-node 7: nothing profiled twice (the local spool is empty: $(count_envelopes "$D/spool") envelopes)" \
+    test "$(count_envelopes "$D/spool")" = 0
 
 # ---- issue 14: the sweep with the DSN only in Sentry.init. A continuous run killed with -9
 # left its open chunk; an @sentry/node 7 app with the DSN in its code (none in the

@@ -603,6 +603,62 @@ START_TEST(rate_limited_category_held)
 }
 END_TEST
 
+/* What Sentry told the app's own SDK (`--sdk-response`, relayed by the library) holds our
+ * files of that category back; a malformed value is refused; the SDK's answers never start
+ * a backoff of ours. */
+START_TEST(sdk_response_holds_category)
+{
+    put_envelope("100-a.envelope", "a", "transaction");
+    put_envelope("200-b.envelope", "b", "profile_chunk");
+    sp_delivery_t d;
+    start(&d);
+    double now = (double)time(NULL);
+    char bad1[] = "x\t200\t\t60:profile_chunk:key", bad2[] = "1000\t200\t60:profile_chunk",
+         bad3[] = "1000\t99\t\t";
+    sp_delivery_sdk_response_t r = {.dsn_key = d.dsn_key, .now = now};
+    ck_assert_int_eq(sp_delivery_sdk_response_parse(bad1, &r), -EINVAL);
+    ck_assert_int_eq(sp_delivery_sdk_response_parse(bad2, &r), -EINVAL);
+    ck_assert_int_eq(sp_delivery_sdk_response_parse(bad3, &r), -EINVAL);
+    /* the SDK heard it 10 s ago: 60 s from then */
+    char ok[128];
+    snprintf(ok, sizeof ok, "%.3f\t200\t\t60:profile_chunk:key", now - 10);
+    ck_assert_int_eq(sp_delivery_sdk_response_parse(ok, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.rate_limits, "60:profile_chunk:key");
+    ck_assert_int_eq(sp_spool_state_update(d.spool, sp_delivery_state_sdk_response, &r), 0);
+    /* the same answer again changes nothing (no write) */
+    json_t *st = json_object();
+    ck_assert_int_eq(sp_delivery_state_sdk_response(st, &r), 1);
+    ck_assert_int_eq(sp_delivery_state_sdk_response(st, &r), 0);
+    json_decref(st);
+
+    sp_delivery_pass(&d);
+    ck_assert_uint_eq(fake.n, 1); /* the transaction went, the chunk waits */
+    expect_sent(0, "a");
+    ck_assert(in_ready("200-b.envelope"));
+    ck_assert_msg(d.wake > now + 45 && d.wake < now + 55, "wake ~50 s from now, saw %+.1f s",
+                  d.wake - now);
+    sp_ratelimit_t rl;
+    json_t *state = NULL;
+    ck_assert_int_eq(sp_spool_state_read(d.spool, &state), 0);
+    sp_delivery_state_limits(state, d.dsn_key, &rl);
+    json_decref(state);
+    ck_assert_msg(rl.backoff_until == 0, "no backoff from the SDK's answer, saw until %.0f", rl.backoff_until);
+
+    /* a 429 without headers: everything, Retry-After from when the SDK got it */
+    char all[128];
+    snprintf(all, sizeof all, "%.3f\t429\t30\t", now);
+    ck_assert_int_eq(sp_delivery_sdk_response_parse(all, &r), 0);
+    st = json_object();
+    ck_assert_int_eq(sp_delivery_state_sdk_response(st, &r), 1);
+    sp_delivery_state_limits(st, d.dsn_key, &rl);
+    json_decref(st);
+    ck_assert_msg(sp_ratelimit_until(&rl, -1, now) >= now + 29 && sp_ratelimit_until(&rl, -1, now) <= now + 31,
+                  "all held ~30 s, saw %+.1f s", sp_ratelimit_until(&rl, -1, now) - now);
+    finish(&d);
+}
+END_TEST
+
 START_TEST(retry_backs_off_and_stops)
 {
     put_envelope("100-a.envelope", "a", "transaction");
@@ -828,6 +884,7 @@ SP_UNIT_SUITE(delivery)
     tcase_add_test(tc, permanent_4xx_discarded);
     tcase_add_test(tc, discards_kept_when_unsent);
     tcase_add_test(tc, rate_limited_category_held);
+    tcase_add_test(tc, sdk_response_holds_category);
     tcase_add_test(tc, retry_backs_off_and_stops);
     tcase_add_test(tc, shared_backoff_holds_pass);
     tcase_add_test(tc, held_until_and_categories);
