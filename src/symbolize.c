@@ -284,5 +284,15 @@ bool sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr
     return false;
 }
 
+char sp_symbolizer_js_tier(sp_symbolizer_t *sym, uint64_t addr, bool return_addr)
+{
+    if (!sym->perfmap) return 0;
+    const sp_perfmap_entry_t *e =
+        sp_perfmap_lookup(sym->perfmap, return_addr && addr ? addr - 1 : addr);
+    sp_v8name_t js;
+    if (!e || sp_v8names_parse(e->name, &js) < 0) return 0;
+    return js.tier;
+}
+
 uint64_t sp_symbolizer_generation(const sp_symbolizer_t *sym) { return sym->generation; }
 

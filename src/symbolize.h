@@ -35,6 +35,11 @@ void sp_symbolizer_set_perf_map(sp_symbolizer_t *sym, const char *perf_map_path,
  * callers that resolve an address often remember the answer (sp_resolver). */
 bool sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, sp_frame_t *f);
 
+/* The tier V8's perf map gives the JS code at addr ('~' interpreted: with
+ * --interpreted-frames-native-stack, a per-function copy of the interpreter's entry; '^'
+ * Sparkplug, '+' Maglev, '*' TurboFan), or 0 (not JS code, or no tier named). */
+char sp_symbolizer_js_tier(sp_symbolizer_t *sym, uint64_t addr, bool return_addr);
+
 /* The JS frame of function (may be "") defined in script (V8's script name: a path, a file
  * URL or "node:..."; NULL: none) at lineno:colno (0: unknown), named and placed as frames
  * from the perf map are (the V8 frame decoder's names go through here). Strings in *f as

@@ -1,11 +1,14 @@
 /* v8decode: names V8 interpreted frames from the slots v8frames captured. Owns the cache of
- * decoded SharedFunctionInfos and the table of named functions that synthetic addresses
- * index; reads the heap only through v8heap (reads that never fault, types from maps).
+ * decoded SharedFunctionInfos, the table of named functions, the table of frames (a
+ * function at a line and column) that synthetic addresses index, and the cache of
+ * (BytecodeArray, offset) -> frame; reads the heap only through v8heap (reads that never fault, types from maps).
  * Agent thread only (sp_v8decode_init: the loading thread, before sampling).
  *
  * What is trusted: a cached result only when the SharedFunctionInfo at that address still
  * has the same name/scope-info and script words (a different function moved there would
- * not).
+ * not); a cached line only for the same SFI, BytecodeArray and offset slot, after this
+ * sample's checks of both objects passed. A frame left at its definition line is looked
+ * at again every SP_V8_POS_RETRY samples (V8 may collect positions or line ends later).
  *
  * Layout without a v8dbg_* symbol (documented fallback): in a ScopeInfo the function name
  * is the first String after the context locals (index first_vars + 2 *
@@ -23,12 +26,19 @@
 #include "mem.h"
 #include "v8frames.h"
 #include "v8heap.h"
+#include "v8pos.h"
 
 #define SP_V8_MAX_LOCALS   75    /* V8's kScopeInfoMaxInlinedLocalNamesSize */
 #define SP_V8_CACHE_SLOTS  4096  /* decoded SFIs, direct-mapped */
 #define SP_V8_MAX_FNS      65536 /* named functions: beyond this, frames stay unnamed */
 #define SP_V8_FN_BUCKETS   16384
 #define SP_V8_GUESS_SLOTS  1024 /* JSFunction -> its SFI last time, direct-mapped */
+#define SP_V8_MAX_FRAMES_T 65536 /* (function, line, column) frames: beyond, the function's */
+#define SP_V8_FRAME_BUCKETS 16384
+#define SP_V8_POS_SLOTS    8192  /* (BytecodeArray, offset) -> frame, direct-mapped */
+#define SP_V8_SPT_MAX      65536 /* bytes of a source position table read; longer: unsure */
+#define SP_V8_ENDS_WINDOW  2048  /* line ends read at once, once a search narrowed to them */
+#define SP_V8_POS_RETRY    256   /* hits of a frame without its line before decoding it again */
 
 typedef struct {
     uint64_t sfi, nosi, script; /* key: the SFI's address and two of its words */
@@ -41,6 +51,23 @@ typedef struct {
     uint32_t next; /* bucket chain, index + 1 */
 } fn_entry_t;
 
+/* A frame as profiles show it: a function and the line and column executing in it (or
+ * its definition when that is unknown). Synthetic addresses index these; the strings
+ * belong to the function's fn_entry_t. */
+typedef struct {
+    sp_v8fn_t v;
+    uint32_t fn; /* index + 1 into fns */
+    uint32_t next;
+} frame_entry_t;
+
+typedef struct {
+    uint64_t sfi, bca, off; /* key: the frame's SFI, BytecodeArray and offset slot */
+    uint32_t fn, frame;     /* the SFI's function (checked anew each sample), its frame */
+    uint16_t retry;         /* 0: frame has the executing line; else the definition's, kept
+                               for this many more hits (V8 may collect positions meanwhile) */
+    uint8_t why;            /* pos_result_t of a definition frame */
+} pos_cache_t;
+
 static struct {
     bool on;
     cache_t *cache;
@@ -48,6 +75,11 @@ static struct {
     fn_entry_t *fns;
     uint32_t nfns;
     uint32_t *buckets;
+    frame_entry_t *frames;
+    uint32_t nframes;
+    uint32_t *frame_buckets;
+    pos_cache_t *pos;
+    uint8_t *spt; /* SP_V8_SPT_MAX bytes: the table being decoded */
     sp_v8decode_stats_t st;
 } D;
 
@@ -98,7 +130,8 @@ static bool scope_info_name(uint64_t si, char **name, int64_t *start)
 }
 
 /* 1-based line and column of script position pos from the script's line_ends, or false
- * (V8 has not computed them). */
+ * (V8 has not computed them). A binary search over the heap narrows to at most
+ * SP_V8_ENDS_WINDOW ends, which are read at once (one read for most scripts). */
 static bool script_line(uint64_t script, int64_t pos, int *line, int *col)
 {
     uint64_t ends, len_w;
@@ -106,33 +139,33 @@ static bool script_line(uint64_t script, int64_t pos, int *line, int *col)
         !sp_v8heap_is_heap(ends) || sp_v8heap_type_of(ends) != sp_v8heap_layout.t_fixed_array ||
         !sp_v8heap_word(ends, sp_v8heap_layout.fa_length, &len_w) || !sp_v8heap_is_smi(len_w))
         return false;
-    int64_t n = sp_v8heap_smi(len_w), lo = 0, hi = n; /* first entry >= pos */
-    if (n <= 0 || n > (1 << 24)) return false;
-    while (lo < hi) {
+    int64_t n = sp_v8heap_smi(len_w), lo = 0, hi = n; /* the first end >= pos is in [lo, hi] */
+    if (n <= 0 || n > (1 << 24) || pos < 0) return false;
+    uint64_t data = sp_v8heap_obj(ends) + (uint64_t)sp_v8heap_layout.fa_data;
+    while (hi - lo > SP_V8_ENDS_WINDOW) {
         int64_t mid = lo + (hi - lo) / 2;
         uint64_t w;
-        if (!sp_v8heap_read(sp_v8heap_obj(ends) + (uint64_t)sp_v8heap_layout.fa_data +
-                                8 * (uint64_t)mid,
-                            &w, 8) ||
-            !sp_v8heap_is_smi(w))
+        if (!sp_v8heap_read(data + 8 * (uint64_t)mid, &w, 8) || !sp_v8heap_is_smi(w))
             return false;
         if (sp_v8heap_smi(w) < pos)
             lo = mid + 1;
         else
             hi = mid;
     }
-    int64_t line_start = 0;
-    if (lo > 0) {
-        uint64_t w;
-        if (!sp_v8heap_read(sp_v8heap_obj(ends) + (uint64_t)sp_v8heap_layout.fa_data +
-                                8 * (uint64_t)(lo - 1),
-                            &w, 8) ||
-            !sp_v8heap_is_smi(w))
-            return false;
-        line_start = sp_v8heap_smi(w) + 1;
+    /* ends[lo - 1] (< pos: where the line starts) through ends[hi] */
+    int64_t w0 = lo > 0 ? lo - 1 : 0, w1 = hi < n ? hi + 1 : n;
+    uint64_t raw[SP_V8_ENDS_WINDOW + 2];
+    int64_t vals[SP_V8_ENDS_WINDOW + 2];
+    if (!sp_v8heap_read(data + 8 * (uint64_t)w0, raw, 8 * (size_t)(w1 - w0))) return false;
+    for (int64_t i = 0; i < w1 - w0; i++) {
+        if (!sp_v8heap_is_smi(raw[i])) return false;
+        vals[i] = sp_v8heap_smi(raw[i]);
     }
-    *line = (int)lo + 1;
-    *col = (int)(pos - line_start) + 1;
+    int l, c;
+    if (!sp_v8pos_line(vals, (size_t)(w1 - w0), pos, &l, &c)) return false;
+    if (w0 > 0 && l < 2) return false; /* the window's first end is not below pos: not sorted */
+    *line = (int)w0 + l;
+    *col = c;
     return true;
 }
 
@@ -175,7 +208,6 @@ fail:
     return 0;
 }
 
-/* Decodes a captured frame into a named-function index (1-based), 0 when unsure. */
 /* Words of one frame's objects read ahead, for the whole sample in one system call
  * (rewrite): the BytecodeArray's map, the JSFunction's SFI pointer, and the head of the SFI
  * that function had last time (a guess, used only when the pointer read now equals it). */
@@ -198,7 +230,10 @@ static bool frame_words_ok(uint64_t fn, uint64_t bca, uint64_t offset)
            sp_v8heap_smi(offset) >= 0 && sp_v8heap_smi(offset) <= (1 << 26);
 }
 
-static uint32_t decode_pf(uint64_t fn, uint64_t bca, uint64_t offset, const prefetch_t *pf)
+/* The function (index + 1 into fns) of a captured frame, 0 when unsure; *sfi_out and
+ * *script_out: the SharedFunctionInfo and Script it was read from. */
+static uint32_t decode_pf(uint64_t fn, uint64_t bca, uint64_t offset, const prefetch_t *pf,
+                          uint64_t *sfi_out, uint64_t *script_out)
 {
     uint64_t sfi, sfi_head[8];
     if (!frame_words_ok(fn, bca, offset)) return 0;
@@ -223,6 +258,8 @@ static uint32_t decode_pf(uint64_t fn, uint64_t bca, uint64_t offset, const pref
     if (g) g[0] = fn, g[1] = sfi;
     uint64_t nosi = sfi_head[sp_v8heap_layout.sfi_nosi / 8],
              script = sfi_head[sp_v8heap_layout.sfi_script / 8];
+    *sfi_out = sfi;
+    *script_out = script;
 
     if (!D.cache) D.cache = sp_mem_calloc(SP_V8_CACHE_SLOTS, sizeof *D.cache);
     cache_t *c =
@@ -259,12 +296,132 @@ fail:
     return 0;
 }
 
+/* ---- the executing line ---- */
+
+/* The frame (index + 1 into frames) of function fn at line:col, 0 when the table is full
+ * or out of memory. */
+static uint32_t intern_frame(uint32_t fn, int line, int col)
+{
+    uint64_t h = ((uint64_t)fn * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)(uint32_t)line << 24) ^
+                 (uint64_t)(uint32_t)col;
+    size_t b = (size_t)((h * 0x9e3779b97f4a7c15ull) >> 40) % SP_V8_FRAME_BUCKETS;
+    if (!D.frames) D.frames = sp_mem_calloc(SP_V8_MAX_FRAMES_T, sizeof *D.frames);
+    if (!D.frame_buckets) D.frame_buckets = sp_mem_calloc(SP_V8_FRAME_BUCKETS, sizeof *D.frame_buckets);
+    if (!D.frames || !D.frame_buckets) return 0;
+    for (uint32_t i = D.frame_buckets[b]; i; i = D.frames[i - 1].next) {
+        const frame_entry_t *e = &D.frames[i - 1];
+        if (e->fn == fn && e->v.lineno == line && e->v.colno == col) return i;
+    }
+    if (D.nframes == SP_V8_MAX_FRAMES_T) return 0;
+    frame_entry_t *e = &D.frames[D.nframes++];
+    e->v = D.fns[fn - 1].v;
+    e->v.lineno = line;
+    e->v.colno = col;
+    e->fn = fn;
+    e->next = D.frame_buckets[b];
+    D.frame_buckets[b] = D.nframes;
+    return D.nframes;
+}
+
+typedef enum { POS_LINE, POS_NO_TABLE, POS_NO_LINE_ENDS, POS_UNSURE } pos_result_t;
+
+/* Line and column executing in an interpreted frame: the frame's offset slot (raw: the
+ * Smi, counted from the BytecodeArray's tagged address, header included, as V8 stores
+ * it) -> bytecode offset -> the BytecodeArray's source position table -> script offset ->
+ * the script's line ends. V8 spills the offset at calls only, so a leaf's line is the one
+ * of its last call, as in V8's own profiler, which reads the same slot. */
+static pos_result_t exec_line(uint64_t script, uint64_t bca, uint64_t raw, int *line, int *col)
+{
+    const sp_v8heap_layout_t *l = &sp_v8heap_layout;
+    uint64_t len_w, spt, n_w;
+    uint64_t at[2] = {sp_v8heap_obj(bca) + (uint64_t)l->bca_length,
+                      sp_v8heap_obj(bca) + (uint64_t)l->bca_spt};
+    void *into[2] = {&len_w, &spt};
+    size_t lens[2] = {8, 8};
+    if (!sp_v8heap_readv(at, into, lens, 2) || !sp_v8heap_is_smi(len_w)) return POS_UNSURE;
+    int64_t off = sp_v8heap_smi(raw) - l->bca_header + l->heap_tag;
+    if (off < 0 || off >= sp_v8heap_smi(len_w)) return POS_UNSURE;
+    /* Not collected yet: Smi zero (V8 >= 12.4) or undefined (before); V8 collects them
+     * lazily, when a stack trace, a profiler or a debugger asks. */
+    if (sp_v8heap_is_smi(spt)) return POS_NO_TABLE;
+    int t = sp_v8heap_type_of(spt);
+    if (t >= 0 && t == l->t_oddball) return POS_NO_TABLE;
+    if (t < 0 || (t != l->t_byte_array && t != l->t_trusted_byte_array)) return POS_UNSURE;
+    if (!sp_v8heap_word(spt, l->fa_length, &n_w) || !sp_v8heap_is_smi(n_w)) return POS_UNSURE;
+    int64_t n = sp_v8heap_smi(n_w);
+    if (n == 0) return POS_NO_TABLE; /* code that never has positions */
+    if (n < 0 || n > SP_V8_SPT_MAX) return POS_UNSURE;
+    if (!D.spt) D.spt = sp_mem_alloc(SP_V8_SPT_MAX);
+    if (!D.spt || !sp_v8heap_read(sp_v8heap_obj(spt) + (uint64_t)l->ba_data, D.spt, (size_t)n))
+        return POS_UNSURE;
+    int64_t so;
+    int inl;
+    if (!sp_v8pos_find(D.spt, (size_t)n, l->spt_flags ? SP_V8POS_FLAGS : SP_V8POS_SIGNED,
+                       sp_v8heap_smi(len_w), off, &so, &inl) ||
+        inl != -1)
+        return POS_UNSURE;
+    if (!script_line(script, so, line, col)) return POS_NO_LINE_ENDS;
+    return POS_LINE;
+}
+
+static void count_miss(pos_result_t r)
+{
+    if (r == POS_NO_TABLE) D.st.no_table++;
+    else if (r == POS_NO_LINE_ENDS) D.st.no_line_ends++;
+    else D.st.pos_unsure++;
+}
+
+/* The frame a captured interpreted frame of function fn becomes: fn at its executing line
+ * when that decodes, else fn at its definition (what frames showed before lines). *exact:
+ * which of the two. 0 when the frame table is full. */
+static uint32_t frame_at(uint32_t fn, uint64_t sfi, uint64_t script, uint64_t bca, uint64_t raw,
+                         bool *exact)
+{
+    const sp_v8fn_t *def = &D.fns[fn - 1].v;
+    *exact = false;
+    if (sp_v8heap_layout.bca_spt < 0) return intern_frame(fn, def->lineno, def->colno);
+    if (!D.pos) D.pos = sp_mem_calloc(SP_V8_POS_SLOTS, sizeof *D.pos);
+    pos_cache_t *c =
+        D.pos ? &D.pos[((bca ^ raw * 31) * 0x9e3779b97f4a7c15ull) >> 51 & (SP_V8_POS_SLOTS - 1)]
+              : NULL;
+    if (c && c->frame && c->sfi == sfi && c->bca == bca && c->off == raw && c->fn == fn &&
+        (!c->retry || --c->retry)) {
+        D.st.pos_hits++;
+        *exact = !c->retry;
+        if (!*exact) count_miss((pos_result_t)c->why);
+        return c->frame;
+    }
+    int line = 0, col = 0;
+    pos_result_t r = exec_line(script, bca, raw, &line, &col);
+    uint32_t id = r == POS_LINE ? intern_frame(fn, line, col) : 0;
+    *exact = id != 0;
+    if (!id) {
+        if (r == POS_LINE) r = POS_UNSURE; /* the frame table is full */
+        count_miss(r);
+        id = intern_frame(fn, def->lineno, def->colno);
+    }
+    if (c && id)
+        *c = (pos_cache_t){.sfi = sfi, .bca = bca, .off = raw, .fn = fn, .frame = id,
+                           .retry = *exact ? 0 : SP_V8_POS_RETRY, .why = (uint8_t)r};
+    return id;
+}
+
+/* A captured frame -> its frame (index + 1 into frames), 0 when unsure. */
+static uint32_t decode_frame(uint64_t fn, uint64_t bca, uint64_t offset, const prefetch_t *pf,
+                             bool *exact)
+{
+    uint64_t sfi, script;
+    uint32_t f = decode_pf(fn, bca, offset, pf, &sfi, &script);
+    return f ? frame_at(f, sfi, script, bca, offset, exact) : 0;
+}
+
 bool sp_v8decode_frame(uint64_t fn, uint64_t bca, uint64_t offset, sp_v8fn_t *out)
 {
     if (!D.on) return false;
-    uint32_t id = decode_pf(fn, bca, offset, NULL);
+    bool exact;
+    uint32_t id = decode_frame(fn, bca, offset, NULL, &exact);
     if (!id) return false;
-    *out = D.fns[id - 1].v;
+    *out = D.frames[id - 1].v;
     return true;
 }
 
@@ -272,20 +429,25 @@ const sp_v8fn_t *sp_v8decode_lookup(uint64_t addr)
 {
     if (!(addr & SP_V8_SYNTH_BIT) || (addr >> 32) != (SP_V8_SYNTH_BIT >> 32)) return NULL;
     uint64_t i = addr & 0xffffffffu;
-    return i >= 1 && i <= D.nfns ? &D.fns[i - 1].v : NULL;
+    return i >= 1 && i <= D.nframes ? &D.frames[i - 1].v : NULL;
 }
 
 /* ---- samples ---- */
 
 /* What runs at pcs[k]: 1 V8's interpreter entry (InterpreterEntryTrampoline and the
- * InterpreterEnterAt* re-entries: the frame is the interpreted function's own: rename it), 2 another builtin or bytecode handler running on that JS frame without
+ * InterpreterEnterAt* re-entries, or a function's own copy of it: the frame is the
+ * interpreted function's own: rename it), 2 another builtin or bytecode handler running on that JS frame without
  * one of its own (insert the function above it), 0 anything else (a JS function with its
  * own code, native code: leave it). */
 static int pc_kind(sp_symbolizer_t *sym, const sp_sample_t *s, unsigned k)
 {
     sp_frame_t f;
     sp_symbolizer_resolve(sym, s->pcs[k], k > 0, &f);
-    if (f.kind != SP_FRAME_NATIVE || !f.function) return 0;
+    /* An interpreted function's own copy of the interpreter entry (V8 >= 12 with
+     * --interpreted-frames-native-stack): the perf map names the function but not the line
+     * executing in it; the frame's slots do. */
+    if (f.kind != SP_FRAME_NATIVE) return sp_symbolizer_js_tier(sym, s->pcs[k], k > 0) == '~';
+    if (!f.function) return 0;
     bool builtin = strncmp(f.function, "Builtins_", 9) == 0;
     /* The interpreter's entry points run on the frame they enter (the trampoline built
      * it); other Interpreter* builtins (InterpreterPushArgsThen...) are ordinary callees. */
@@ -342,13 +504,16 @@ void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym)
         if (k >= s->nframes) continue;
         int kind = kinds[i];
         if (!kind) continue;
-        uint32_t id = decode_pf(v->function, v->bytecode_array, v->bytecode_offset, &pf[i]);
+        bool exact;
+        uint32_t id =
+            decode_frame(v->function, v->bytecode_array, v->bytecode_offset, &pf[i], &exact);
         if (!id) {
             D.st.unresolved++;
             continue;
         }
         uint64_t synth = SP_V8_SYNTH_BIT | id;
         D.st.named++;
+        if (exact) D.st.lines++;
         if (kind == 1) {
             s->pcs[k] = synth;
             continue;
@@ -410,6 +575,10 @@ void sp_v8decode_reset(void)
     }
     sp_mem_free(D.fns);
     sp_mem_free(D.buckets);
+    sp_mem_free(D.frames);
+    sp_mem_free(D.frame_buckets);
+    sp_mem_free(D.pos);
+    sp_mem_free(D.spt);
     sp_mem_free(D.cache);
     sp_mem_free(D.guess);
     memset(&D, 0, sizeof D);
@@ -427,9 +596,15 @@ void sp_v8decode_log_stats(void)
     if (!D.on) return;
     SP_DEBUG(
         "v8 frames: %llu named (%llu put back under a builtin), %llu left unnamed, %u functions, "
+        "%u frames; lines: %llu executing, definition for %llu (%llu positions not collected, "
+        "%llu scripts without line ends, %llu unsure), %llu position cache hits; "
         "%llu heap reads, %llu cache hits; %.1f us CPU per sample with captured slots (%llu)",
         (unsigned long long)D.st.named, (unsigned long long)D.st.inserted,
-        (unsigned long long)D.st.unresolved, D.nfns, (unsigned long long)sp_v8heap_reads(),
+        (unsigned long long)D.st.unresolved, D.nfns, D.nframes, (unsigned long long)D.st.lines,
+        (unsigned long long)(D.st.no_table + D.st.no_line_ends + D.st.pos_unsure),
+        (unsigned long long)D.st.no_table, (unsigned long long)D.st.no_line_ends,
+        (unsigned long long)D.st.pos_unsure, (unsigned long long)D.st.pos_hits,
+        (unsigned long long)sp_v8heap_reads(),
         (unsigned long long)D.st.cache_hits,
         D.st.samples ? (double)D.st.ns / 1000.0 / (double)D.st.samples : 0.0,
         (unsigned long long)D.st.samples);

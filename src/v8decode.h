@@ -1,5 +1,7 @@
 /* v8decode: names V8 interpreted frames from the slots v8frames captured, off the signal
- * path. At start it reads the layout node exports (the v8dbg_* postmortem constants, with
+ * path, with the line executing in each (the bytecode offset through the BytecodeArray's
+ * source position table, v8pos; the function's definition line when V8 keeps no table
+ * or line ends for it). At start it reads the layout node exports (the v8dbg_* postmortem constants, with
  * dlsym); per sample it checks every captured frame against the heap (JSFunction ->
  * SharedFunctionInfo, BytecodeArray, each object's map -> instance type), reading only
  * through process_vm_readv on our own pid (a moved or freed object reads as garbage or
@@ -23,7 +25,8 @@
 typedef struct {
     const char *function; /* "" for anonymous */
     const char *script;   /* V8's script name as is (file URL, "node:..."), or NULL */
-    int lineno, colno;    /* the function's definition (1-based), 0: unknown */
+    int lineno, colno;    /* 1-based; the line and column executing in the frame when they
+                             decode, else the function's definition; 0: unknown */
 } sp_v8fn_t;
 
 typedef struct {
@@ -32,6 +35,11 @@ typedef struct {
     uint64_t inserted;   /* of named: a leaf's JS function put back under a builtin */
     uint64_t reads;      /* heap reads (syscalls) */
     uint64_t cache_hits;
+    uint64_t lines;        /* of named: with the line executing in the frame */
+    uint64_t no_table;     /* named frames left at the definition line: positions not collected */
+    uint64_t no_line_ends; /* ... the script has no line ends (V8 computes them lazily) */
+    uint64_t pos_unsure;   /* ... anything else did not check out */
+    uint64_t pos_hits;     /* executing lines from the position cache */
     uint64_t samples, ns; /* samples rewritten, and the agent thread's time spent on them */
 } sp_v8decode_stats_t;
 

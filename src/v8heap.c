@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -228,6 +229,14 @@ char *sp_v8heap_string_dup(uint64_t s)
 
 bool sp_v8heap_dlsym_get(const char *name, int64_t *value)
 {
+    if (strcmp(name, "sp_v8_major") == 0) {
+        const char *(*version)(void) =
+            (const char *(*)(void))dlsym(RTLD_DEFAULT, "_ZN2v82V810GetVersionEv");
+        const char *v = version ? version() : NULL;
+        if (!v || *v < '1' || *v > '9') return false;
+        *value = strtol(v, NULL, 10);
+        return true;
+    }
     const void *p = dlsym(RTLD_DEFAULT, name);
     if (!p) return false;
     /* Constants are ints, except the few 64-bit masks (read as their low 32 bits, which
@@ -249,6 +258,7 @@ static bool get_any(bool (*get)(const char *, int64_t *), const char *const *nam
 bool sp_v8heap_init(bool (*get)(const char *name, int64_t *value), sp_v8heap_frame_slots_t *slots)
 {
     sp_v8heap_layout_t l;
+    memset(&l, 0, sizeof l);
     int64_t fp_fn, fp_bca, fp_off, smi_shift, heap_tag, heap_mask;
     const char *missing = NULL;
 #define NEED(dst, ...)                                                                             \
@@ -304,6 +314,33 @@ bool sp_v8heap_init(bool (*get)(const char *name, int64_t *value), sp_v8heap_fra
         !get("v8dbg_class_SlicedString__parent__String", &l.sliced_parent) ||
         !get("v8dbg_class_SlicedString__offset__SMI", &l.sliced_offset))
         l.sliced_tag = -1, l.sliced_parent = -1;
+    /* Optional: where the BytecodeArray keeps its source position table. No build exports
+     * it (docs/V8-FRAMES.md), so it follows from the fields around it: V8 >= 12.4 (Node
+     * 22+) lays BytecodeArray out in C++ as map, length, wrapper, source_position_table,
+     * handler_table, constant_pool (the wrapper's constant exists only there); before,
+     * BytecodeArray is a FixedArrayBase (map, length) followed by constant_pool,
+     * handler_table, source_position_table. */
+    int64_t wrapper, parent;
+    l.bca_spt = l.bca_header = l.bca_length = l.ba_data = -1;
+    l.t_byte_array = l.t_trusted_byte_array = -1;
+    if (!get("v8dbg_type_Oddball__ODDBALL_TYPE", &l.t_oddball)) l.t_oddball = -1;
+    if (get("v8dbg_class_BytecodeArray__data__uintptr_t", &l.bca_header) &&
+        get("v8dbg_type_ByteArray__BYTE_ARRAY_TYPE", &l.t_byte_array)) {
+        if (get("v8dbg_class_BytecodeArray__wrapper__Tagged_BytecodeWrapper_", &wrapper) &&
+            get("v8dbg_class_BytecodeArray__length__SMI", &l.bca_length))
+            l.bca_spt = wrapper + 8;
+        else if (get("v8dbg_parent_BytecodeArray__FixedArrayBase", &parent))
+            l.bca_length = l.fa_length, l.bca_spt = l.fa_length + 24;
+        get("v8dbg_type_TrustedByteArray__TRUSTED_BYTE_ARRAY_TYPE", &l.t_trusted_byte_array);
+        l.ba_data = l.fa_length + 8; /* ByteArray, TrustedByteArray: map, length, bytes */
+        int64_t major;
+        if (!get("sp_v8_major", &major) || major < 8) l.bca_spt = -1; /* the table's format */
+        else l.spt_flags = major >= 14;
+        if (l.bca_spt < 16 || l.bca_spt > 64 || (l.bca_spt & 7) || l.bca_length < 8 ||
+            l.bca_length > 56 || (l.bca_length & 7) || l.bca_header < l.bca_spt + 8 ||
+            l.bca_header > 128)
+            l.bca_spt = -1;
+    }
     if (smi_shift != 31 || l.si_ncl < 0 || l.si_ncl > 4 || l.si_first_vars < 0 ||
         l.si_first_vars > 8 || l.map < 0 || l.map > 56 || l.map & 7 || l.sfi_nosi < 0 ||
         l.sfi_nosi > 56 || l.sfi_script < 0 || l.sfi_script > 56 ||

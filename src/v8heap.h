@@ -21,6 +21,16 @@ typedef struct {
         one_byte_tag;
     int64_t t_sfi, t_bytecode, t_scope_info, t_script, t_fixed_array;
     int64_t si_first_vars, si_ncl;
+    /* Source positions of interpreted frames (-1 when this build's layout is not known:
+     * frames then keep the function's definition line). bca_header: where the bytecodes
+     * start (the frame's offset slot counts from the tagged pointer, header included);
+     * bca_length: the bytecodes' length (Smi); bca_spt: the source position table (a
+     * ByteArray, or a Smi/undefined until V8 collects positions); ba_data: a ByteArray's
+     * bytes; t_byte_array, t_trusted_byte_array: the table's possible types (-1: none);
+     * t_oddball: undefined's (-1: unknown). */
+    int64_t bca_header, bca_length, bca_spt, ba_data, t_byte_array, t_trusted_byte_array,
+        t_oddball;
+    int spt_flags; /* the table's format: V8 >= 14 packs flags under the code offset (v8pos.h) */
     int64_t heap_tag, heap_tag_mask;
     int smi_shift; /* a Smi's value sits above this many low bits */
 } sp_v8heap_layout_t;
@@ -78,7 +88,8 @@ char *sp_v8heap_string_dup(uint64_t s);
  * compression). */
 bool sp_v8heap_init(bool (*get)(const char *name, int64_t *value), sp_v8heap_frame_slots_t *slots);
 
-/* The constants of the running executable (dlsym), for sp_v8heap_init. */
+/* The constants of the running executable (dlsym), for sp_v8heap_init; besides node's
+ * v8dbg_* symbols, "sp_v8_major" is V8's major version (v8::V8::GetVersion). */
 bool sp_v8heap_dlsym_get(const char *name, int64_t *value);
 
 /* Heap reads so far (system calls). */

@@ -7,6 +7,7 @@
 
 #include "unit.h"
 #include "v8decode.h"
+#include "v8pos.h"
 
 static const struct {
     const char *name;
@@ -47,6 +48,14 @@ static const struct {
     {"v8dbg_type_FixedArray__FIXED_ARRAY_TYPE", 175},
     {"v8dbg_scopeinfo_idx_first_vars", 5},
     {"v8dbg_scopeinfo_idx_ncontextlocals", 2},
+    /* BytecodeArray as V8 >= 12.4 lays it out: map, length, wrapper, source positions */
+    {"v8dbg_class_BytecodeArray__data__uintptr_t", 64},
+    {"v8dbg_class_BytecodeArray__length__SMI", 8},
+    {"v8dbg_class_BytecodeArray__wrapper__Tagged_BytecodeWrapper_", 16},
+    {"v8dbg_type_ByteArray__BYTE_ARRAY_TYPE", 186},
+    {"v8dbg_type_TrustedByteArray__TRUSTED_BYTE_ARRAY_TYPE", 212},
+    {"v8dbg_type_Oddball__ODDBALL_TYPE", 131},
+    {"sp_v8_major", 13},
 };
 static bool no_smi_shift;
 
@@ -107,18 +116,19 @@ static uint64_t script(const char *name, const int *ends, int n)
     return tag(s);
 }
 /* A function: JSFunction -> SFI(name_or_scope_info = nosi, script), and a BytecodeArray. */
-static uint64_t *sfi_obj;
+static uint64_t *sfi_obj, *bca_obj;
 static void function(uint64_t nosi, uint64_t scr, uint64_t *fn, uint64_t *bca)
 {
-    uint64_t *f = alloc(4), *sfi = alloc(8), *b = alloc(4);
+    uint64_t *f = alloc(4), *sfi = alloc(8), *b = alloc(8);
     sfi[0] = map_of(262);
     sfi[2] = nosi;
     sfi[4] = scr;
     f[0] = map_of(2066);
     f[3] = tag(sfi);
     b[0] = map_of(191);
+    b[1] = smi(64); /* 64 bytes of bytecode; no source positions yet (Smi zero) */
     *fn = tag(f), *bca = tag(b);
-    sfi_obj = sfi;
+    sfi_obj = sfi, bca_obj = b;
 }
 /* ScopeInfo (first_vars 5): flags, params, context locals, start, end, then per local a
  * name and an info, then the function name. */
@@ -280,6 +290,179 @@ START_TEST(test_unknown_layout_stays_off)
 }
 END_TEST
 
+
+/* ---- source positions (v8pos) on synthetic bytes ---- */
+
+/* One VLQ number (7 bits a byte, low first, bit 7 = more) of u into p; returns bytes. */
+static size_t put_u(uint8_t *p, uint64_t u)
+{
+    size_t n = 0;
+    do {
+        p[n] = (uint8_t)(u & 0x7f);
+        u >>= 7;
+        if (u) p[n] |= 0x80;
+        n++;
+    } while (u);
+    return n;
+}
+static uint64_t zz(int64_t v) { return (uint64_t)v << 1 ^ (uint64_t)(v >> 63); }
+/* A table of (code offset, script offset, statement?) entries, in V8's encoding of format f,
+ * starting from code offset -1 and position 0 as V8 does. */
+static size_t table(uint8_t *t, sp_v8pos_format_t f, const int64_t (*e)[3], size_t n)
+{
+    size_t len = 0;
+    int64_t code = -1, pos = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t dc = e[i][0] - code, raw = (e[i][1] + 1) << 1, dp = raw - pos;
+        if (f == SP_V8POS_FLAGS)
+            len += put_u(t + len, (uint64_t)dc << 2 | (uint64_t)(e[i][2] != 0));
+        else
+            len += put_u(t + len, zz(e[i][2] ? dc : -dc - 1));
+        len += put_u(t + len, zz(dp));
+        code = e[i][0], pos = raw;
+    }
+    return len;
+}
+
+static const int64_t entries[][3] = {
+    {-1, 100, 0}, {0, 120, 1}, {4, 700, 0}, {9, 130, 1}, {300, 70000, 1}, {301, 5, 0},
+};
+
+START_TEST(test_vlq_both_formats)
+{
+    for (int f = SP_V8POS_SIGNED; f <= SP_V8POS_FLAGS; f++) {
+        uint8_t t[64];
+        size_t n = table(t, (sp_v8pos_format_t)f, entries, 6);
+        int64_t so;
+        int inl;
+        static const int64_t want[][2] = {{0, 120}, {3, 120}, {4, 700}, {8, 700}, {9, 130},
+                                          {299, 130}, {300, 70000}, {400, 5}};
+        for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+            ck_assert_msg(sp_v8pos_find(t, n, (sp_v8pos_format_t)f, 1000, want[i][0], &so, &inl),
+                          "format %d: offset %lld: expected a position, saw none", f,
+                          (long long)want[i][0]);
+            ck_assert_msg(so == want[i][1] && inl == -1,
+                          "format %d: offset %lld: expected script offset %lld, saw %lld (inl %d)",
+                          f, (long long)want[i][0], (long long)want[i][1], (long long)so, inl);
+        }
+        /* the function entry (-1) answers for nothing below offset 0 */
+        ck_assert(sp_v8pos_find(t, n, (sp_v8pos_format_t)f, 1000, -1, &so, &inl) && so == 100);
+        /* a code offset at or past the code's length: not this table (or another format) */
+        ck_assert(!sp_v8pos_find(t, n, (sp_v8pos_format_t)f, 301, 0, &so, &inl));
+        /* cut short in the middle of a number */
+        ck_assert(!sp_v8pos_find(t, n - 1, (sp_v8pos_format_t)f, 1000, 0, &so, &inl));
+    }
+}
+END_TEST
+
+START_TEST(test_vlq_garbage_and_inlining)
+{
+    uint8_t t[32];
+    int64_t so;
+    int inl;
+    memset(t, 0xff, sizeof t); /* a number that never ends */
+    ck_assert(!sp_v8pos_find(t, sizeof t, SP_V8POS_SIGNED, 1000, 0, &so, &inl));
+    ck_assert(!sp_v8pos_find(t, 0, SP_V8POS_SIGNED, 1000, 0, &so, &inl)); /* empty */
+    /* an inlined function's position: the id comes back (callers decide what to do) */
+    size_t n = put_u(t, zz(0)); /* statement at -1 + 1 = 0 */
+    n += put_u(t + n, zz((int64_t)(2ll << 31 | (42 + 1) << 1)));
+    ck_assert(sp_v8pos_find(t, n, SP_V8POS_SIGNED, 10, 0, &so, &inl));
+    ck_assert_int_eq(so, 42);
+    ck_assert_int_eq(inl, 1);
+    /* an external (wasm) position: not a script offset */
+    n = put_u(t, zz(0));
+    n += put_u(t + n, zz(7));
+    ck_assert(!sp_v8pos_find(t, n, SP_V8POS_SIGNED, 10, 0, &so, &inl));
+}
+END_TEST
+
+START_TEST(test_line_from_ends)
+{
+    static const int64_t ends[] = {9, 20, 20, 35}; /* "line 1\n", ..., an empty line 3 */
+    int line, col;
+    ck_assert(sp_v8pos_line(ends, 4, 0, &line, &col) && line == 1 && col == 1);
+    ck_assert(sp_v8pos_line(ends, 4, 9, &line, &col) && line == 1 && col == 10);
+    ck_assert(sp_v8pos_line(ends, 4, 10, &line, &col) && line == 2 && col == 1);
+    ck_assert(sp_v8pos_line(ends, 4, 20, &line, &col) && line == 2 && col == 11);
+    ck_assert(sp_v8pos_line(ends, 4, 21, &line, &col) && line == 4 && col == 1);
+    ck_assert(sp_v8pos_line(ends, 4, 35, &line, &col) && line == 4 && col == 15);
+    ck_assert(!sp_v8pos_line(ends, 4, 36, &line, &col)); /* past the source */
+    ck_assert(!sp_v8pos_line(ends, 0, 0, &line, &col));
+}
+END_TEST
+
+/* ---- the executing line through the heap ---- */
+
+/* A ByteArray holding bytes (V8 >= 12.4: TrustedByteArray, type 212). */
+static uint64_t byte_array(const uint8_t *b, size_t n)
+{
+    uint64_t *o = alloc(2 + (n + 7) / 8);
+    o[0] = map_of(212);
+    o[1] = smi((int64_t)n);
+    memcpy(o + 2, b, n);
+    return tag(o);
+}
+/* The frame slot V8 keeps for bytecode offset off: counted from the tagged pointer. */
+static uint64_t slot(int64_t off) { return smi(off + 64 - 1); }
+
+START_TEST(test_executing_line)
+{
+    setup();
+    /* "function f() {\n  a();\n  b();\n}\n": line ends at 14, 21, 28, 30 */
+    int ends[] = {14, 21, 28, 30};
+    static const int64_t e[][3] = {{-1, 11, 0}, {0, 17, 1}, {6, 24, 1}, {12, 29, 1}};
+    uint8_t t[64];
+    size_t n = table(t, SP_V8POS_SIGNED, e, 4);
+    uint64_t fn, bca;
+    function(scope_info(0, 11, 30, str("f")), script("/app/l.js", ends, 4), &fn, &bca);
+    sp_v8fn_t v;
+    /* no table yet (V8 collects positions lazily): the definition line, as before (and
+     * that offset is looked at again only after a few hundred more samples) */
+    ck_assert(sp_v8decode_frame(fn, bca, slot(5), &v));
+    ck_assert_int_eq(v.lineno, 1);
+    ck_assert_int_eq(v.colno, 12);
+    bca_obj[3] = byte_array(t, n);
+    ck_assert(sp_v8decode_frame(fn, bca, slot(3), &v));
+    ck_assert_msg(v.lineno == 2 && v.colno == 3, "offset 3: expected 2:3, saw %d:%d", v.lineno,
+                  v.colno);
+    ck_assert_str_eq(v.function, "f");
+    ck_assert(sp_v8decode_frame(fn, bca, slot(7), &v));
+    ck_assert_msg(v.lineno == 3 && v.colno == 3, "offset 7: expected 3:3, saw %d:%d", v.lineno,
+                  v.colno);
+    /* an offset past the bytecode: unsure of the line, the function stays named */
+    ck_assert(sp_v8decode_frame(fn, bca, slot(64), &v));
+    ck_assert_int_eq(v.lineno, 1);
+    /* a table that is not a byte array: the definition line */
+    bca_obj[3] = str("not a table");
+    ck_assert(sp_v8decode_frame(fn, bca, slot(9), &v));
+    ck_assert_int_eq(v.lineno, 1);
+    sp_v8decode_stats_t st;
+    sp_v8decode_get_stats(&st);
+    ck_assert_msg(st.pos_unsure >= 2, "expected the unsure lines counted, saw %llu",
+                  (unsigned long long)st.pos_unsure);
+}
+END_TEST
+
+START_TEST(test_same_line_is_one_frame)
+{
+    setup();
+    int ends[] = {14, 21, 28, 30};
+    static const int64_t e[][3] = {{0, 17, 1}, {2, 19, 0}, {6, 24, 1}};
+    uint8_t t[64];
+    size_t n = table(t, SP_V8POS_SIGNED, e, 3);
+    uint64_t fn, bca;
+    function(str("g"), script("/app/l.js", ends, 4), &fn, &bca);
+    bca_obj[3] = byte_array(t, n);
+    sp_v8fn_t a, b;
+    ck_assert(sp_v8decode_frame(fn, bca, slot(0), &a));
+    ck_assert(sp_v8decode_frame(fn, bca, slot(1), &b));
+    /* offsets 0 and 1 share a position: one frame, the same strings */
+    ck_assert(a.lineno == b.lineno && a.colno == b.colno && a.function == b.function);
+    ck_assert(sp_v8decode_frame(fn, bca, slot(2), &b));
+    ck_assert(b.lineno == 2 && b.colno == 5 && b.function == a.function);
+}
+END_TEST
+
 SP_UNIT_SUITE(v8decode)
 {
     Suite *s = suite_create("v8decode");
@@ -294,6 +477,11 @@ SP_UNIT_SUITE(v8decode)
     tcase_add_test(tc, test_cache_sees_a_different_function_at_the_same_address);
     tcase_add_test(tc, test_synthetic_addresses);
     tcase_add_test(tc, test_unknown_layout_stays_off);
+    tcase_add_test(tc, test_vlq_both_formats);
+    tcase_add_test(tc, test_vlq_garbage_and_inlining);
+    tcase_add_test(tc, test_line_from_ends);
+    tcase_add_test(tc, test_executing_line);
+    tcase_add_test(tc, test_same_line_is_one_frame);
     suite_add_tcase(s, tc);
     return s;
 }
