@@ -36,13 +36,15 @@ run_one() {
     t=$1
     log=$fz/logs/$t.log
     work=$fz/work/$t
+    art=$fz/work/$t.artifacts # this run's crashers only (the corpus folder is read at start)
     mkdir -p "$work"
-    rm -f "$fz/logs/$t.summary"
+    rm -rf "$art" "$fz/logs/$t.summary"
+    mkdir -p "$art"
     start=$(date +%s)
     set +e
     # -close_fd_mask=1: the targets' stdout is noise; stderr keeps the warnings and any report.
     (cd "$work" && nice -n 19 "$fz/tests/fuzz/fuzz_$t" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 \
-        -timeout=25 -rss_limit_mb=2048 -close_fd_mask=1 -artifact_prefix="$work/" \
+        -timeout=25 -rss_limit_mb=2048 -close_fd_mask=1 -artifact_prefix="$art/" \
         "$work" "$top_srcdir/tests/fuzz/corpus/$t") >"$log" 2>&1
     rc=$?
     set -e
@@ -50,7 +52,7 @@ run_one() {
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
     crashes=0
-    for c in "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-*; do
+    for c in "$art"/crash-* "$art"/leak-* "$art"/timeout-* "$art"/oom-*; do
         [ -f "$c" ] || continue
         crashes=$((crashes + 1))
         cp "$c" "$fz/crashers/$t-$(basename "$c")"
