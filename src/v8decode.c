@@ -275,9 +275,12 @@ static uint32_t decode_pf(uint64_t fn, uint64_t bca, uint64_t offset, const pref
     int nt = sp_v8heap_is_heap(nosi) ? sp_v8heap_type_of(nosi) : -1;
     if (nt >= 0 && nt < sp_v8heap_layout.first_nonstring)
         name = sp_v8heap_string_dup(nosi);
-    else if (nt == sp_v8heap_layout.t_scope_info && !scope_info_name(nosi, &name, &start))
+    else if (nt == sp_v8heap_layout.t_scope_info && !scope_info_name(nosi, &name, &start)) {
+        /* It may have kept the empty name before giving up (found by fuzzing, a leak per
+         * sample: tests/fuzz/corpus/v8decode/crash-scope-info-leak). */
+        sp_mem_free(name);
         name = NULL;
-    else if (nt != sp_v8heap_layout.t_scope_info && sp_v8heap_is_smi(nosi))
+    } else if (nt != sp_v8heap_layout.t_scope_info && sp_v8heap_is_smi(nosi))
         name = sp_mem_strdup(""); /* no name kept */
     if (!name) goto fail;
     if (sp_v8heap_type_of(script) != sp_v8heap_layout.t_script) goto fail;
