@@ -13,10 +13,18 @@
 static char dir[] = "/tmp/sp-fuzz-perfmap-XXXXXX";
 static char path[sizeof dir + 16];
 
+/* The temp folder goes at exit (libFuzzer's and the replay's): nothing left in /tmp. */
+static void cleanup(void)
+{
+    unlink(path);
+    rmdir(dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
     if (!mkdtemp(dir)) abort();
+    atexit(cleanup);
     snprintf(path, sizeof path, "%s/perf.map", dir);
     return 0;
 }

@@ -12,11 +12,24 @@
 static char root[] = "/tmp/sp-fuzz-procmaps-XXXXXX";
 static char path[sizeof root + 32];
 
+/* The fake root goes at exit (libFuzzer's and the replay's): nothing left in /tmp. */
+static void cleanup(void)
+{
+    char d[sizeof root + 32];
+    unlink(path);
+    snprintf(d, sizeof d, "%s/proc/4242", root);
+    rmdir(d);
+    snprintf(d, sizeof d, "%s/proc", root);
+    rmdir(d);
+    rmdir(root);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
     char d[sizeof root + 32];
     if (!mkdtemp(root)) abort();
+    atexit(cleanup);
     snprintf(d, sizeof d, "%s/proc", root);
     if (mkdir(d, 0700) != 0) abort();
     snprintf(d, sizeof d, "%s/proc/4242", root);

@@ -16,10 +16,19 @@
 static char dir[] = "/tmp/sp-fuzz-spool-XXXXXX";
 static char one[sizeof dir + 32], batch[sizeof dir + 32];
 
+/* The temp folder goes at exit (libFuzzer's and the replay's): nothing left in /tmp. */
+static void cleanup(void)
+{
+    unlink(one);
+    unlink(batch);
+    rmdir(dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
     if (!mkdtemp(dir)) abort();
+    atexit(cleanup);
     snprintf(one, sizeof one, "%s/x.envelope", dir);
     snprintf(batch, sizeof batch, "%s/x%s", dir, SP_BATCH_SUFFIX);
     return 0;
