@@ -101,14 +101,17 @@ static void register_atfork(void)
     sp_sampler_on_unregister(thread_gone);
 }
 
-/* Every slot running: the start is refused, counted, and said once per process. */
+/* Every slot taken (running, or finished and not yet taken by the agent: at thousands of
+ * transactions a second a busy agent thread falls behind): the start is refused, counted,
+ * and said once per process. */
 static long table_full(void)
 {
     static atomic_bool warned;
     sp_stats_inc(SP_STAT_TXN_TABLE_FULL);
     if (!atomic_exchange(&warned, true))
-        SP_WARN("%d transactions are running at once; until some finish, new ones are not profiled "
-                "(counted in transactions_table_full)", SP_MAX_TXNS);
+        SP_WARN("%d transactions are in flight (running, or finished and waiting for the profiler's "
+                "thread); until some are done, new ones are not recorded (counted in transactions_table_full)",
+                SP_MAX_TXNS);
     return -ENOSPC;
 }
 

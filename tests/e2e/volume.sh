@@ -107,8 +107,11 @@ check "cap: more was written than the cap allows (the test means something)" \
     test "$(jqn "$r" '(f.stats.transaction_profiles + f.stats.transactions_without_profile) * 500 > '$CAP)" = true
 check "cap: the spool never exceeded the cap (max seen $max <= $CAP)" test "$max" -le "$CAP"
 check "cap: files evicted and counted (stats spool_files_evicted > 0)" test "$(jqn "$r" 'f.stats.spool_files_evicted > 0')" = true
-check "cap: one warning line, naming SENTRYPROF_SPOOL_MAX_BYTES" \
-    test "$(grep -c '^\[sentryprof\] warning: spool .* is over SENTRYPROF_SPOOL_MAX_BYTES=131072 bytes' "$WORK/cap.err")/$(grep -c '^\[sentryprof\] warning' "$WORK/cap.err")" = 1/1
+# The budget is lifted here (10^6 a second): on a loaded machine the agent can fall behind
+# by 1,024 finished transactions, which has its own one line (transactions_table_full).
+check "cap: one warning line, naming SENTRYPROF_SPOOL_MAX_BYTES (and no other but the table-full one)" \
+    test "$(grep -c '^\[sentryprof\] warning: spool .* is over SENTRYPROF_SPOOL_MAX_BYTES=131072 bytes' "$WORK/cap.err")/$(grep '^\[sentryprof\] warning' "$WORK/cap.err" | grep -vc 'transactions are in flight')" = 1/1
+grep '^\[sentryprof\]' "$WORK/cap.err" | head -5 | sed 's/^/#   cap stderr: /' 
 check "cap: the evicted transactions are recorded as discards (cache_overflow) for Sentry" \
     test "$("$NODE" -e 'const s=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")); console.log((s.discards||[]).some((d)=>d.reason==="cache_overflow"&&d.category==="transaction"&&d.quantity>0))' "$WORK/cap.spool/state.json" 2>/dev/null)" = true
 check "cap: what is left is valid" "$NODE" "$top_srcdir/tests/ingest/check-envelopes.js" "$WORK/cap.spool"
