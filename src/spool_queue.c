@@ -125,11 +125,12 @@ int sp_spool_queue_sync(sp_spool_t *spool, const char *const *names, size_t n, b
         }
         if (rc < 0 || !publish) unlinkat(readyfd, tmp, 0);
     }
-    /* A rename failed half-way (a full directory block): take back what went out, so the
-     * caller can keep its batch whole. */
+    if (rc == 0 && publish && fsync(readyfd) < 0 && errno != EINVAL) rc = -errno;
+    /* A rename failed half-way (a full directory block), or the directory could not be made
+     * durable: take back what went out, so the caller can keep its batch whole (published
+     * and kept, they would be sent twice). */
     if (rc < 0)
         for (size_t i = 0; i < published; i++) unlinkat(readyfd, names[i], 0);
-    if (rc == 0 && publish && fsync(readyfd) < 0 && errno != EINVAL) rc = -errno;
     close(readyfd);
     return rc;
 }
