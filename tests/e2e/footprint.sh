@@ -43,7 +43,7 @@ JS
 sed 's/^/# unprofiled: /' "$WORK/plain.out"
 sed 's/^/# profiled: /' "$WORK/prof.out"
 check "the helper ran (globalThis.__sentryprof set)" \
-    env LD_PRELOAD=$SP_LIB SENTRYPROF_SPOOL_DIR="$WORK/spool" "$NODE" -e 'process.exit(globalThis.__sentryprof ? 0 : 1)'
+    env LD_PRELOAD="$SP_LIB" SENTRYPROF_SPOOL_DIR="$WORK/spool" "$NODE" -e 'process.exit(globalThis.__sentryprof ? 0 : 1)'
 check "main thread: no '__SENTRY__' in globalThis" grep -q '^main {"sentryIn":false,"sentryOwn":false' "$WORK/prof.out"
 check "worker: no '__SENTRY__' in globalThis" grep -q '^worker {"sentryIn":false,"sentryOwn":false' "$WORK/prof.out"
 check "globals, require.cache, module children and Module._load as unprofiled (main and worker)" \
