@@ -7,7 +7,9 @@
 # library, jemalloc's included, so the library loads on glibc FLOOR and newer.
 # Functions with no version at or below FLOOR get no line: for stat, fstat, lstat, fstatat
 # (new symbols in 2.33) it defines SP_GLIBC_FLOOR_STAT and src/glibc_floor.h redirects
-# them; tests/check-exports.sh fails if any other one is used.
+# them; tests/check-exports.sh fails if any other one is used. __libc_start_main (2.34:
+# the start-up code of every program) gets SP_GLIBC_START_MAIN_VERSION instead, for the
+# CLI's tools/glibc_start.c.
 # usage: glibc-floor.sh FLOOR|no [CC]  (FLOOR like 2.28; CC finds the C runtime's libraries;
 # "no": an empty header, e.g. for musl)
 set -eu
@@ -34,7 +36,10 @@ $(NF-1) ~ /^\(?GLIBC_[0-9]/ && $NF !~ /^GLIBC_/ {
 END {
     for (name in def) {
         if (num(def[name]) <= num("GLIBC_" floor)) continue
-        if (old[name] != "") printf "__asm__(\".symver %s, %s@%s\");\n", name, name, old[name]
+        # The CLI defines __libc_start_main itself (tools/glibc_start.c): that version is
+        # for its call of the old one, a .symver of the name would rename its definition.
+        if (name == "__libc_start_main" && old[name] != "") printf "#define SP_GLIBC_START_MAIN_VERSION \"%s\"\n", old[name]
+        else if (old[name] != "") printf "__asm__(\".symver %s, %s@%s\");\n", name, name, old[name]
         else if (name == "stat") print "#define SP_GLIBC_FLOOR_STAT 1 /* stat: " def[name] " only */"
     }
 }' | sort
