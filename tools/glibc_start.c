@@ -22,8 +22,10 @@
 typedef int (*sp_main_fn)(int, char **, char **);
 typedef void (*sp_init_fn)(int, char **, char **);
 
-int __libc_start_main(sp_main_fn main_fn, int argc, char **argv, sp_init_fn init, void (*fini)(void),
-                      void (*rtld_fini)(void), void *stack_end);
+/* Hidden, never exported: ld.so would bind the versioned lookup below to an exported
+ * unversioned definition in the executable, this one (an endless loop). */
+__attribute__((visibility("hidden"))) int __libc_start_main(sp_main_fn main_fn, int argc, char **argv, sp_init_fn init,
+                                                            void (*fini)(void), void (*rtld_fini)(void), void *stack_end);
 /* The floor's __libc_start_main, under a name of ours. */
 int sp_floor_libc_start_main(sp_main_fn main_fn, int argc, char **argv, sp_init_fn init, void (*fini)(void),
                              void (*rtld_fini)(void), void *stack_end);
