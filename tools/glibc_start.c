@@ -12,11 +12,15 @@
  * _init, then .init_array (.preinit_array is ld.so's in a dynamic program). Every glibc
  * from the floor up has that version, and 2.34+ runs the given init as for any old program
  * (csu/libc-start.c: "a legacy program which supports calling init"), so the CLI starts
- * the same way on both. tools/glibc-floor.sh defines SP_GLIBC_START_MAIN_VERSION when the
- * build glibc's default is above the floor; otherwise (older glibc, musl, no floor) this
- * file is empty. The library needs none of this: a shared object has no start-up code.
+ * the same way on both. sp_glibc_start.h (tools/glibc-floor.sh --start-main) defines
+ * SP_GLIBC_START_MAIN_VERSION when the build glibc's default is above the floor; otherwise
+ * (older glibc, no floor) this file is empty. Not compiled with the floor header
+ * (Makefile.am: its .symver of __libc_start_main would rename the definition here). The
+ * library needs none of this: a shared object has no start-up code.
  * Runs once, in the main thread, before main. */
 #include <stddef.h>
+
+#include "sp_glibc_start.h"
 
 #ifdef SP_GLIBC_START_MAIN_VERSION
 typedef int (*sp_main_fn)(int, char **, char **);

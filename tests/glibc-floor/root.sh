@@ -47,6 +47,9 @@ for p in $(cat "$root.tmp/debootstrap/base"); do
 done
 rm -f "$root.tmp"/var/cache/apt/archives/*.deb
 [ -e "$root.tmp/bin/sh" ] || ln -s dash "$root.tmp/bin/sh"
+# The first stage leaves /proc a symlink to the host's (for its own use): a directory, so
+# run.sh mounts a proc inside the root (a symlink makes /proc/self a loop there: ELOOP).
+if [ -L "$root.tmp/proc" ]; then rm "$root.tmp/proc" && mkdir "$root.tmp/proc"; fi
 chroot "$root.tmp" /sbin/ldconfig
 echo "$args" >"$root.tmp/.sentryprof-root"
 mv "$root.tmp" "$root"
