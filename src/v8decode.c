@@ -91,7 +91,7 @@ static struct {
 
 /* The function name kept in a ScopeInfo (see the top of the file), and its start
  * position (-1: unknown). */
-static bool scope_info_name(uint64_t si, char **name, int64_t *start)
+__attribute__((cold)) static bool scope_info_name(uint64_t si, char **name, int64_t *start)
 {
     uint64_t head[5];
     uint64_t data = sp_v8heap_obj(si) + (uint64_t)sp_v8heap_layout.map + 8;
@@ -136,7 +136,7 @@ static bool scope_info_name(uint64_t si, char **name, int64_t *start)
 /* 1-based line and column of script position pos from the script's line_ends, or false
  * (V8 has not computed them). A binary search over the heap narrows to at most
  * SP_V8_ENDS_WINDOW ends, which are read at once (one read for most scripts). */
-static bool script_line(uint64_t script, int64_t pos, int *line, int *col)
+__attribute__((cold)) static bool script_line(uint64_t script, int64_t pos, int *line, int *col)
 {
     uint64_t ends, len_w;
     if (!sp_v8heap_word(script, sp_v8heap_layout.script_line_ends, &ends) ||
@@ -181,7 +181,7 @@ static uint64_t fnv(const char *s, uint64_t h)
 
 /* The named-function table: equal functions share one entry (one frame in a profile).
  * Takes ownership of name and script. 0 when full or out of memory. */
-static uint32_t intern_fn(char *name, char *script, int line, int col)
+__attribute__((cold)) static uint32_t intern_fn(char *name, char *script, int line, int col)
 {
     uint64_t h = fnv(script, fnv(name, 0xcbf29ce484222325ull) * 31 + 1) ^
                  ((uint64_t)line << 20 | (uint64_t)col);
@@ -234,7 +234,8 @@ static bool frame_words_ok(uint64_t fn, uint64_t bca, uint64_t offset)
            sp_v8heap_smi(offset) >= 0 && sp_v8heap_smi(offset) <= (1 << 26);
 }
 
-static uint32_t sfi_fn(uint64_t sfi, const uint64_t *sfi_head, uint64_t *script_out);
+__attribute__((cold)) static uint32_t sfi_fn(uint64_t sfi, const uint64_t *sfi_head,
+                                             uint64_t *script_out);
 
 /* The function (index + 1 into fns) of a captured frame, 0 when unsure; *sfi_out and
  * *script_out: the SharedFunctionInfo and Script it was read from. */
@@ -267,7 +268,8 @@ static uint32_t decode_pf(uint64_t fn, uint64_t bca, uint64_t offset, const pref
 }
 
 /* The function (index + 1 into fns) of the SharedFunctionInfo at sfi, whose first words
- * (map checked by the caller) are sfi_head; *script_out: its Script. 0 when unsure. */
+ * (map checked by the caller) are sfi_head; *script_out: its Script. 0 when unsure. Hot
+ * path: the cache hit; the rest runs once per function (cold: built for size). */
 static uint32_t sfi_fn(uint64_t sfi, const uint64_t *sfi_head, uint64_t *script_out)
 {
     uint64_t nosi = sfi_head[sp_v8heap_layout.sfi_nosi / 8],
@@ -316,7 +318,7 @@ fail:
 
 /* The frame (index + 1 into frames) of function fn at line:col, 0 when the table is full
  * or out of memory. */
-static uint32_t intern_frame(uint32_t fn, int line, int col)
+__attribute__((cold)) static uint32_t intern_frame(uint32_t fn, int line, int col)
 {
     uint64_t h = ((uint64_t)fn * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)(uint32_t)line << 24) ^
                  (uint64_t)(uint32_t)col;
@@ -431,7 +433,8 @@ static uint32_t decode_frame(uint64_t fn, uint64_t bca, uint64_t offset, const p
     return f ? frame_at(f, sfi, script, bca, offset, exact) : 0;
 }
 
-bool sp_v8decode_frame(uint64_t fn, uint64_t bca, uint64_t offset, sp_v8fn_t *out)
+__attribute__((cold)) bool sp_v8decode_frame(uint64_t fn, uint64_t bca, uint64_t offset,
+                                            sp_v8fn_t *out)
 {
     if (!D.on) return false;
     bool exact;
@@ -483,7 +486,7 @@ typedef struct chain_entry {
     uint32_t frames[SP_V8_INL_MAX];
 } chain_entry_t;
 
-static void code_forget(code_entry_t *e)
+__attribute__((cold)) static void code_forget(code_entry_t *e)
 {
     sp_mem_free(e->table);
     sp_mem_free(e->inl);
@@ -500,7 +503,7 @@ static bool type_in(int t, const int64_t *types, int n)
 }
 
 /* A byte array's bytes (ByteArray or TrustedByteArray, at most max), in sp_mem memory. */
-static uint8_t *byte_array_dup(uint64_t ba, uint32_t max, uint32_t *n)
+__attribute__((cold)) static uint8_t *byte_array_dup(uint64_t ba, uint32_t max, uint32_t *n)
 {
     const sp_v8heap_layout_t *l = &sp_v8heap_layout;
     uint64_t len_w;
@@ -521,7 +524,7 @@ static uint8_t *byte_array_dup(uint64_t ba, uint32_t max, uint32_t *n)
 
 /* A SharedFunctionInfo pointer (a weak reference in the literal array, or wrapped) ->
  * its function and script; 0 when unsure. */
-static uint32_t sfi_at(uint64_t w, uint64_t *sfi_out, uint64_t *script)
+__attribute__((cold)) static uint32_t sfi_at(uint64_t w, uint64_t *sfi_out, uint64_t *script)
 {
     const sp_v8heap_layout_t *l = &sp_v8heap_layout;
     if ((w & 3) == 3) w &= ~2ull; /* a weak reference: V8's kWeakHeapObjectTag */
@@ -538,8 +541,9 @@ static uint32_t sfi_at(uint64_t w, uint64_t *sfi_out, uint64_t *script)
     return sfi_fn(w, head, script);
 }
 
-/* Reads the optimized Code object whose instructions start at start into e. */
-static void code_load(code_entry_t *e, uint64_t start, uint64_t size)
+/* Reads the optimized Code object whose instructions start at start into e. Once per code
+ * object (cold: built for size). */
+__attribute__((cold)) static void code_load(code_entry_t *e, uint64_t start, uint64_t size)
 {
     const sp_v8heap_layout_t *l = &sp_v8heap_layout;
     code_forget(e);
@@ -617,7 +621,7 @@ static void code_load(code_entry_t *e, uint64_t start, uint64_t size)
 
 /* fn at the line of script position pos in script (its definition when that does not
  * decode: *exact false). 0 when the frame table is full. */
-static uint32_t frame_line(uint32_t fn, uint64_t script, int64_t pos, bool *exact)
+__attribute__((cold)) static uint32_t frame_line(uint32_t fn, uint64_t script, int64_t pos, bool *exact)
 {
     int line, col;
     if (pos >= 0 && script_line(script, pos, &line, &col)) return intern_frame(fn, line, col);
@@ -628,7 +632,7 @@ static uint32_t frame_line(uint32_t fn, uint64_t script, int64_t pos, bool *exac
 /* The frames code offset off of e runs, innermost first (the inlined function executing,
  * then the functions it was inlined into, each at its call site's line), into out; how
  * many, 0 when unsure. */
-static unsigned code_frames(const code_entry_t *e, int64_t off, uint32_t *out, bool *exact)
+__attribute__((cold)) static unsigned code_frames(const code_entry_t *e, int64_t off, uint32_t *out, bool *exact)
 {
     int64_t so;
     int id;
@@ -671,23 +675,15 @@ static unsigned decode_jit(uint64_t fn, uint64_t pc, bool return_addr, uint64_t 
     /* One read checks the cached code and the frame: the Code's two words and the
      * JSFunction's SharedFunctionInfo. */
     uint64_t words[2], sfi = 0;
-    bool fresh = false;
-    if (e->start != start || e->size != size) {
-        code_load(e, start, size);
-        fresh = true;
-    }
+    if (e->start != start || e->size != size) code_load(e, start, size);
     if (!e->code) return 0;
     uint64_t at[2] = {sp_v8heap_obj(e->code) + (uint64_t)l->code_deopt,
                       sp_v8heap_obj(fn) + (uint64_t)l->fn_shared};
     void *into[2] = {words, &sfi};
     size_t lens[2] = {16, 8};
-    if (!sp_v8heap_readv(at, into, lens, 2)) return 0;
-    if (words[0] != e->deopt || words[1] != e->spt) { /* another object there now */
-        if (fresh) return 0;
-        code_load(e, start, size);
-        if (!e->code || !sp_v8heap_readv(at, into, lens, 2) || words[0] != e->deopt ||
-            words[1] != e->spt)
-            return 0;
+    if (!sp_v8heap_readv(at, into, lens, 2) || words[0] != e->deopt || words[1] != e->spt) {
+        e->start = 0; /* another object there now (or none): read the code again next time */
+        return 0;
     }
     /* The frame is this code's function's (not a caller's, as in a prologue). */
     if (!e->fn || sfi != e->sfi) return 0;
@@ -710,8 +706,9 @@ static unsigned decode_jit(uint64_t fn, uint64_t pc, bool return_addr, uint64_t 
     return n;
 }
 
-size_t sp_v8decode_jit_frame(uint64_t fn, uint64_t pc, bool return_addr, uint64_t start,
-                             uint64_t size, sp_v8fn_t *out, size_t cap)
+__attribute__((cold)) size_t sp_v8decode_jit_frame(uint64_t fn, uint64_t pc, bool return_addr,
+                                                   uint64_t start, uint64_t size, sp_v8fn_t *out,
+                                                   size_t cap)
 {
     uint32_t fr[SP_V8_INL_MAX];
     bool exact;
@@ -863,7 +860,7 @@ void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym)
 
 /* ---- layout ---- */
 
-bool sp_v8decode_init_with(bool (*get)(const char *name, int64_t *value))
+__attribute__((cold)) bool sp_v8decode_init_with(bool (*get)(const char *name, int64_t *value))
 {
     sp_v8heap_frame_slots_t fp;
     if (!sp_v8heap_init(get, &fp)) return false;
@@ -896,7 +893,7 @@ bool sp_v8decode_init(void) { return sp_v8decode_init_with(sp_v8heap_dlsym_get);
 
 bool sp_v8decode_enabled(void) { return D.on; }
 
-void sp_v8decode_reset(void)
+__attribute__((cold)) void sp_v8decode_reset(void)
 {
     atomic_store(&sp_v8_frame_layout.on, 0);
     for (uint32_t i = 0; i < D.nfns; i++) {
@@ -925,7 +922,7 @@ void sp_v8decode_get_stats(sp_v8decode_stats_t *out)
     out->reads = sp_v8heap_reads();
 }
 
-void sp_v8decode_log_stats(void)
+__attribute__((cold)) void sp_v8decode_log_stats(void)
 {
     if (!D.on) return;
     SP_DEBUG(
@@ -942,13 +939,10 @@ void sp_v8decode_log_stats(void)
         (unsigned long long)D.st.cache_hits,
         D.st.samples ? (double)D.st.ns / 1000.0 / (double)D.st.samples : 0.0,
         (unsigned long long)D.st.samples);
-    if (sp_v8heap_layout.jit_on || D.st.jit_fallback[1] || D.st.jit_fallback[2])
-        SP_DEBUG("v8 frames: optimized code %s: Maglev %llu decoded / %llu perf map, TurboFan "
-                 "%llu decoded / %llu perf map; %llu inlined frames added, %llu with executing lines; %llu "
-                 "code objects read, %llu frame cache hits",
-                 sp_v8heap_layout.jit_on ? "on" : "off (layout unknown)",
-                 (unsigned long long)D.st.jit_resolved[1], (unsigned long long)D.st.jit_fallback[1],
-                 (unsigned long long)D.st.jit_resolved[2], (unsigned long long)D.st.jit_fallback[2],
-                 (unsigned long long)D.st.jit_inlined, (unsigned long long)D.st.jit_lines,
-                 (unsigned long long)D.st.code_loads, (unsigned long long)D.st.chain_hits);
+    SP_DEBUG("v8 frames: optimized code %s: Maglev %llu decoded / %llu perf map, TurboFan "
+             "%llu decoded / %llu perf map; %llu inlined frames added, %llu code objects read",
+             sp_v8heap_layout.jit_on ? "on" : "off", (unsigned long long)D.st.jit_resolved[1],
+             (unsigned long long)D.st.jit_fallback[1], (unsigned long long)D.st.jit_resolved[2],
+             (unsigned long long)D.st.jit_fallback[2], (unsigned long long)D.st.jit_inlined,
+             (unsigned long long)D.st.code_loads);
 }

@@ -260,7 +260,7 @@ static bool get_any(bool (*get)(const char *, int64_t *), const char *const *nam
  * Node major (each fallback below names the builds it was checked on), and every object
  * read through it is type-checked, so a wrong guess loses frames' inlining, never names
  * them wrongly. */
-static void jit_layout(bool (*get)(const char *, int64_t *), sp_v8heap_layout_t *l)
+__attribute__((cold)) static void jit_layout(bool (*get)(const char *, int64_t *), sp_v8heap_layout_t *l)
 {
     int64_t major = 0, v;
     l->jit_on = false;
@@ -339,7 +339,9 @@ static void jit_layout(bool (*get)(const char *, int64_t *), sp_v8heap_layout_t 
     l->jit_on = true;
 }
 
-bool sp_v8heap_init(bool (*get)(const char *name, int64_t *value), sp_v8heap_frame_slots_t *slots)
+/* Once, at load (cold: built for size, as every once-per-object path of the decoder). */
+__attribute__((cold)) bool sp_v8heap_init(bool (*get)(const char *name, int64_t *value),
+                                          sp_v8heap_frame_slots_t *slots)
 {
     sp_v8heap_layout_t l;
     memset(&l, 0, sizeof l);
