@@ -32,6 +32,9 @@
 //          whose stack has no JS frame while V8 names one" (the two samplers fire at
 //          different instants, so samples are compared as shares, not one by one)
 //   hot    V8's top self function: its self share in ours and in V8
+//   GC     V8's "(garbage collector)" share beside ours (samples with a frame of V8's
+//          collector, e.g. v8::internal::Heap::CollectGarbage, on the stack): information,
+//          no bar; V8 counts that time as no-JS, we put it under the allocating JS function
 // Busy time: every sample but V8's "(idle)" ones; on our side every sample with the CPU
 // clock (SENTRYPROF_CLOCK=cpu: it ticks only while the thread runs), and with the wall
 // clock every sample whose leaf is not an event-loop wait (epoll_wait/epoll_pwait).
@@ -154,7 +157,7 @@ function readV8(file, weight) {
     const js = [];
     const leaf = byId.get(id);
     for (let n = leaf; n; n = byId.get(parent.get(n.id))) if (keyOf.has(n.id)) js.push(keyOf.get(n.id));
-    s = { idle: leaf.callFrame.functionName === '(idle)', js };
+    s = { idle: leaf.callFrame.functionName === '(idle)', gc: leaf.callFrame.functionName === '(garbage collector)', js };
     stackOf.set(id, s);
     return s;
   };
@@ -168,6 +171,9 @@ function readV8(file, weight) {
 
 // ---- our side -----------------------------------------------------------------------
 const IDLE_LEAF = /^(epoll_wait|epoll_pwait|epoll_pwait2|__GI_epoll_wait|uv__io_poll)$/;
+// A native frame of V8's garbage collector (ours: the GC runs on the allocating JS stack;
+// V8 shows it as a "(garbage collector)" sample with no JS frame).
+const GC_FRAME = /^v8::internal::(Heap::(CollectGarbage|PerformGarbageCollection|CollectAllGarbage)|Scavenger|ScavengerCollector|MarkCompactCollector|MinorMarkCompactCollector|MinorMarkSweepCollector|IncrementalMarking::)/;
 // Our samples per thread: {thread: {clockCpu, samples: [{t (s, realtime), idle, js: [frames leaf first]}]}}
 function readOurs(paths) {
   const { spoolEnvelopes, envelopeItems } = require(path.join(__dirname, '..', 'ingest', 'spoolfile.js'));
@@ -185,7 +191,8 @@ function readOurs(paths) {
         const t = s.timestamp != null ? Number(s.timestamp) : base + Number(s.elapsed_since_start_ns) / 1e9;
         const tid = String(s.thread_id);
         if (!threads.has(tid)) threads.set(tid, []);
-        threads.get(tid).push({ t, idle: IDLE_LEAF.test(leaf.function || ''), js });
+        const gc = frames.some((f) => f && f.platform !== 'node' && GC_FRAME.test(f.function || ''));
+        threads.get(tid).push({ t, idle: IDLE_LEAF.test(leaf.function || ''), gc, js });
       }
     }
   }
@@ -324,18 +331,19 @@ function matcher(own, all = own) {
 // ---- shares and errors --------------------------------------------------------------
 // samples: [{w, idle, js: [keys leaf first]}] -> {busy, n, self: Map, incl: Map (% of busy), noJs (%)}
 function shares(samples) {
-  let busy = 0, n = 0, noJs = 0;
+  let busy = 0, n = 0, noJs = 0, gc = 0;
   const self = new Map(), incl = new Map();
   for (const s of samples) {
     if (s.idle) continue;
     busy += s.w;
     n++;
+    if (s.gc) gc += s.w;
     if (!s.js.length) { noJs += s.w; continue; }
     self.set(s.js[0], (self.get(s.js[0]) || 0) + s.w);
     for (const k of new Set(s.js)) incl.set(k, (incl.get(k) || 0) + s.w);
   }
   const pct = (m) => { for (const [k, v] of m) m.set(k, busy ? (100 * v) / busy : 0); return m; };
-  return { busy, n, self: pct(self), incl: pct(incl), noJs: busy ? (100 * noJs) / busy : 0 };
+  return { busy, n, self: pct(self), incl: pct(incl), noJs: busy ? (100 * noJs) / busy : 0, gc: busy ? (100 * gc) / busy : 0 };
 }
 function topError(v8m, oursm) {
   const top = [...v8m].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, TOP);
@@ -356,7 +364,7 @@ function compareThread(v8, ours, opts, allFuncs) {
   const inWin = (ours || []).filter((s) => s.t >= lo && s.t <= hi);
   const cpuClock = opts.ourClock === 'cpu';
   const w = cpuClock || opts.weight === 'count' ? inWin.map(() => 1) : intervalWeights(inWin.map((s) => s.t), null);
-  const os = shares(inWin.map((s, i) => ({ w: w[i], idle: !cpuClock && s.idle, js: s.js.map(match) })));
+  const os = shares(inWin.map((s, i) => ({ w: w[i], idle: !cpuClock && s.idle, gc: s.gc, js: s.js.map(match) })));
   const vs = shares(v8.samples);
   const self = topError(vs.self, os.self), incl = topError(vs.incl, os.incl);
   const hotKey = [...vs.self].sort((a, b) => b[1] - a[1])[0];
@@ -368,6 +376,7 @@ function compareThread(v8, ours, opts, allFuncs) {
     worstSelf: self.worst,
     worstIncl: incl.worst,
     noJs: { ours: os.noJs, v8: vs.noJs, excess: Math.max(0, os.noJs - vs.noJs) },
+    gc: { ours: os.gc, v8: vs.gc },
     hot: hotKey ? { fn: hotKey[0], ours: os.self.get(hotKey[0]) || 0, v8: hotKey[1] } : null,
   };
   if (opts.detail) {
@@ -408,7 +417,7 @@ function tableLines(res, opts) {
     const hot = r.hot ? `${short(r.hot.fn)} ${r.hot.ours.toFixed(1)}/${r.hot.v8.toFixed(1)}` : '-';
     lines.push([opts.label, `t${r.thread}`, f1(r.selfErr), f1(r.inclErr),
       `${r.noJs.ours.toFixed(1)}/${r.noJs.v8.toFixed(1)}`, f1(r.noJs.excess), hot,
-      `${r.samples.ours}/${r.samples.v8}`, flags.length ? `FAIL ${flags.join(',')}` : 'pass',
+      `${r.samples.ours}/${r.samples.v8}`, `gc ${r.gc.ours.toFixed(1)}/${r.gc.v8.toFixed(1)}`, flags.length ? `FAIL ${flags.join(',')}` : 'pass',
       `worst self: ${short(r.worstSelf && r.worstSelf.fn)} ${r.worstSelf ? r.worstSelf.ours.toFixed(1) + '/' + r.worstSelf.v8.toFixed(1) : ''}; ` +
       `worst incl: ${short(r.worstIncl && r.worstIncl.fn)} ${r.worstIncl ? r.worstIncl.ours.toFixed(1) + '/' + r.worstIncl.v8.toFixed(1) : ''}`].join('\t'));
     if (r.detail) {
@@ -426,13 +435,13 @@ function report(argv) {
   const arg = (k, d) => { const i = argv.indexOf(k); return i >= 0 ? argv[i + 1] : d; };
   const runs = fs.readFileSync(arg('--report'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
   const out = arg('--out', '-'), versions = arg('--versions', '');
-  const head = ['fixture', 'node', 'thread', 'self err', 'incl err', 'no-JS ours/V8', 'no-JS excess', 'hot fn: ours/V8 self %', 'samples ours/V8', 'result'];
+  const head = ['fixture', 'node', 'thread', 'self err', 'incl err', 'no-JS ours/V8', 'no-JS excess', 'hot fn: ours/V8 self %', 'GC ours/V8', 'samples ours/V8', 'result'];
   const rows = [];
   let bad = 0;
   for (const r of runs) {
     if (r.error) {
       bad++;
-      rows.push([r.fixture, r.node, '-', '-', '-', '-', '-', '-', '-', `RUN FAILED: ${r.error}`]);
+      rows.push([r.fixture, r.node, '-', '-', '-', '-', '-', '-', '-', '-', `RUN FAILED: ${r.error}`]);
       continue;
     }
     for (const t of r.threads) {
@@ -446,7 +455,7 @@ function report(argv) {
       const hotCell = t.hot ? `${short(t.hot.fn)} ${t.hot.ours.toFixed(1)}/${t.hot.v8.toFixed(1)}` : '-';
       rows.push([r.fixture, r.node, `t${t.thread}`, f1(t.selfErr), f1(t.inclErr),
         `${t.noJs.ours.toFixed(1)}/${t.noJs.v8.toFixed(1)}`, f1(t.noJs.excess), hotCell,
-        `${t.samples.ours}/${t.samples.v8}`, (fails.length ? `FAIL: ${fails.join(', ')}` : 'pass') + low]);
+        t.gc ? `${t.gc.ours.toFixed(1)}/${t.gc.v8.toFixed(1)}` : '-', `${t.samples.ours}/${t.samples.v8}`, (fails.length ? `FAIL: ${fails.join(', ')}` : 'pass') + low]);
     }
   }
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));

@@ -120,13 +120,15 @@ for major in $majors; do
                 "$name" "$major" "$version" "$secs" "${why//\"/\'}" >>"$JSONL"
             continue
         fi
+        # --expose-internals: compare.js reads function extents with node's own acorn and
+        # node:* sources from this node (the matching rule, compare.js).
         detail=()
         [ "${FIDELITY_DETAIL:-0}" = 1 ] && detail=(--detail)
         hotopt=()
         [ -n "$hot" ] && hotopt=(--hot)
-        "$node" "$COMPARE" --our-clock cpu --clock-offset-us "$offset" --label "$label" "${hotopt[@]}" \
+        "$node" --expose-internals "$COMPARE" --our-clock cpu --clock-offset-us "$offset" --label "$label" "${hotopt[@]}" \
             "${detail[@]}" --ours "$dir/spool" --v8 "$dir/prof"
-        "$node" "$COMPARE" --json --our-clock cpu --clock-offset-us "$offset" "${hotopt[@]}" \
+        "$node" --expose-internals "$COMPARE" --json --our-clock cpu --clock-offset-us "$offset" "${hotopt[@]}" \
             --ours "$dir/spool" --v8 "$dir/prof" |
             "$node" -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
                 const [name, major, version, secs, flags] = process.argv.slice(1);

@@ -1,11 +1,25 @@
 'use strict';
 // Shared by the fidelity fixtures (tests/fidelity/run.sh): a fixed amount of work worth
-// about SECONDS of CPU time, measured once, and a deterministic chooser of work units.
+// about SECONDS of the calling thread's CPU time, measured once, and a deterministic
+// chooser of work units.
 // The clock is read only while calibrating, never in the measured loop (a clock read in a
 // hot loop is a native call both profilers would see); units are picked in a random order
 // (a small LCG, not Math.random) so no fixed cycle aliases with either sampler's period.
 
+// CPU time of the calling thread (ms): /proc/thread-self/schedstat's first field (ns on
+// the CPU), so a worker's calibration is not inflated by the other threads of the process
+// (the main thread, V8's profiler thread, the shim's agent, GC helpers), as
+// process.cpuUsage() would be. process.cpuUsage() where /proc does not have it.
+const fs = require('fs');
+let schedstat = true;
 function cpuMs() {
+  if (schedstat) {
+    try {
+      return Number(fs.readFileSync('/proc/thread-self/schedstat', 'latin1').split(' ')[0]) / 1e6;
+    } catch {
+      schedstat = false;
+    }
+  }
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 }
