@@ -667,7 +667,7 @@ static unsigned decode_jit(uint64_t fn, uint64_t pc, bool return_addr, uint64_t 
                            uint64_t size, uint32_t *out, bool *exact)
 {
     const sp_v8heap_layout_t *l = &sp_v8heap_layout;
-    if (!sp_v8heap_is_heap(fn) || pc < start || pc - start > size) return 0;
+    if (!l->jit_on || !sp_v8heap_is_heap(fn) || pc < start || pc - start > size) return 0;
     if (!D.code) D.code = sp_mem_calloc(SP_V8_CODE_SLOTS, sizeof *D.code);
     if (!D.chain) D.chain = sp_mem_calloc(SP_V8_CHAIN_SLOTS, sizeof *D.chain);
     if (!D.code || !D.chain) return 0;
@@ -712,7 +712,7 @@ __attribute__((cold)) size_t sp_v8decode_jit_frame(uint64_t fn, uint64_t pc, boo
 {
     uint32_t fr[SP_V8_INL_MAX];
     bool exact;
-    if (!D.on || !sp_v8heap_layout.jit_on) return 0;
+    if (!D.on) return 0;
     unsigned n = decode_jit(fn, pc, return_addr, start, size, fr, &exact);
     if (n > cap) return 0;
     for (unsigned i = 0; i < n; i++) out[i] = D.frames[fr[i] - 1].v;
@@ -738,7 +738,7 @@ static int pc_kind(sp_symbolizer_t *sym, const sp_sample_t *s, unsigned k, uint6
     if (f.kind != SP_FRAME_NATIVE) {
         char t = sp_symbolizer_js_code(sym, s->pcs[k], k > 0, start, size);
         *tier = t == '^' ? 0 : t == '+' ? 1 : t == '*' ? 2 : -1;
-        if (*tier > 0) return sp_v8heap_layout.jit_on ? 3 : 4;
+        if (*tier > 0) return 3;
         return t == '~';
     }
     if (!f.function) return 0;
@@ -803,11 +803,10 @@ void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym)
         int kind = kinds[i];
         if (!kind) continue;
         bool exact;
-        if (kind >= 3) { /* optimized code */
+        if (kind == 3) { /* optimized code */
             uint32_t fr[SP_V8_INL_MAX];
-            unsigned n = kind == 3 ? decode_jit(v->function, s->pcs[k], k > 0, starts[i],
-                                                sizes[i], fr, &exact)
-                                   : 0;
+            unsigned n =
+                decode_jit(v->function, s->pcs[k], k > 0, starts[i], sizes[i], fr, &exact);
             if (!n) {
                 D.st.jit_fallback[tiers[i]]++;
                 continue;
