@@ -32,6 +32,8 @@
 //          whose stack has no JS frame while V8 names one" (the two samplers fire at
 //          different instants, so samples are compared as shares, not one by one)
 //   hot    V8's top self function: its self share in ours and in V8
+//   noise  the self error sampling alone would make with these sample counts (binomial,
+//          both sides independent): a self error near it is noise, not the profiler
 //   GC     V8's "(garbage collector)" share beside ours (samples with a frame of V8's
 //          collector, e.g. v8::internal::Heap::CollectGarbage, on the stack): information,
 //          no bar; V8 counts that time as no-JS, we put it under the allocating JS function
@@ -345,6 +347,19 @@ function shares(samples) {
   const pct = (m) => { for (const [k, v] of m) m.set(k, busy ? (100 * v) / busy : 0); return m; };
   return { busy, n, self: pct(self), incl: pct(incl), noJs: busy ? (100 * noJs) / busy : 0, gc: busy ? (100 * gc) / busy : 0 };
 }
+// The self error sampling alone would make (points): over V8's top functions, the mean of
+// E|X| = sqrt(2/pi) * sigma, sigma^2 = p(1-p)(1/n_ours + 1/n_v8) for a share p, as if each
+// side's samples were independent draws. A row's error well above it is the profiler's.
+function noiseFloor(v8m, nOurs, nV8) {
+  const top = [...v8m.values()].sort((a, b) => b - a).slice(0, TOP);
+  if (!top.length || !nOurs || !nV8) return NaN;
+  let sum = 0;
+  for (const v of top) {
+    const p = v / 100;
+    sum += 100 * Math.sqrt((2 / Math.PI) * p * (1 - p) * (1 / nOurs + 1 / nV8));
+  }
+  return sum / top.length;
+}
 function topError(v8m, oursm) {
   const top = [...v8m].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, TOP);
   if (!top.length) return { err: NaN, worst: null };
@@ -373,6 +388,7 @@ function compareThread(v8, ours, opts, allFuncs) {
     samples: { ours: os.n, v8: vs.n },
     selfErr: self.err,
     inclErr: incl.err,
+    selfNoise: noiseFloor(vs.self, os.n, vs.n),
     worstSelf: self.worst,
     worstIncl: incl.worst,
     noJs: { ours: os.noJs, v8: vs.noJs, excess: Math.max(0, os.noJs - vs.noJs) },
@@ -435,13 +451,13 @@ function report(argv) {
   const arg = (k, d) => { const i = argv.indexOf(k); return i >= 0 ? argv[i + 1] : d; };
   const runs = fs.readFileSync(arg('--report'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
   const out = arg('--out', '-'), versions = arg('--versions', '');
-  const head = ['fixture', 'node', 'thread', 'self err', 'incl err', 'no-JS ours/V8', 'no-JS excess', 'hot fn: ours/V8 self %', 'GC ours/V8', 'samples ours/V8', 'result'];
+  const head = ['fixture', 'node', 'thread', 'self err', 'self noise', 'incl err', 'no-JS ours/V8', 'no-JS excess', 'hot fn: ours/V8 self %', 'GC ours/V8', 'samples ours/V8', 'result'];
   const rows = [];
   let bad = 0;
   for (const r of runs) {
     if (r.error) {
       bad++;
-      rows.push([r.fixture, r.node, '-', '-', '-', '-', '-', '-', '-', '-', `RUN FAILED: ${r.error}`]);
+      rows.push([r.fixture, r.node, '-', '-', '-', '-', '-', '-', '-', '-', '-', `RUN FAILED: ${r.error}`]);
       continue;
     }
     for (const t of r.threads) {
@@ -453,7 +469,7 @@ function report(argv) {
       if (fails.length) bad++;
       const low = t.samples.ours < 1000 || t.samples.v8 < 1000 ? ' (< 1000 samples)' : '';
       const hotCell = t.hot ? `${short(t.hot.fn)} ${t.hot.ours.toFixed(1)}/${t.hot.v8.toFixed(1)}` : '-';
-      rows.push([r.fixture, r.node, `t${t.thread}`, f1(t.selfErr), f1(t.inclErr),
+      rows.push([r.fixture, r.node, `t${t.thread}`, f1(t.selfErr), f1(t.selfNoise), f1(t.inclErr),
         `${t.noJs.ours.toFixed(1)}/${t.noJs.v8.toFixed(1)}`, f1(t.noJs.excess), hotCell,
         t.gc ? `${t.gc.ours.toFixed(1)}/${t.gc.v8.toFixed(1)}` : '-', `${t.samples.ours}/${t.samples.v8}`, (fails.length ? `FAIL: ${fails.join(', ')}` : 'pass') + low]);
     }

@@ -29,6 +29,8 @@ check "samples: ours 10 in V8's window, V8 7 busy (saw $(q "$res" 'JSON.stringif
     test "$(q "$res" 'JSON.stringify(r.threads[0].samples)')" = '{"ours":10,"v8":7}'
 check "self error 5.00 (saw $(q "$res" 'r.threads[0].selfErr.toFixed(2)'))" \
     test "$(q "$res" 'r.threads[0].selfErr.toFixed(2)')" = 5.00
+check "self noise floor 16.87 (binomial, 10 and 7 samples; saw $(q "$res" 'r.threads[0].selfNoise.toFixed(2)'))" \
+    test "$(q "$res" 'r.threads[0].selfNoise.toFixed(2)')" = 16.87
 check "inclusive error 6.67 (saw $(q "$res" 'r.threads[0].inclErr.toFixed(2)'))" \
     test "$(q "$res" 'r.threads[0].inclErr.toFixed(2)')" = 6.67
 check "no-JS: ours 20%, V8 10%, excess 10 (saw $(q "$res" 'JSON.stringify(r.threads[0].noJs)'))" \
@@ -87,7 +89,7 @@ echo '{"fixture":"hung","node":"0","version":"v0","secs":300,"error":"hung: kill
 "$NODE" "$C" --report "$WORK/r.jsonl" --out "$WORK/RESULTS.md" --versions v0 >"$WORK/report" 2>&1
 check "--report: exit 1 with a failed bar and a failed run" test $? = 1
 check "--report: a row per thread and per failed run" grep -q 'RUN FAILED: hung' "$WORK/report"
-check "--report: markdown table written" grep -q '^| tiny | 0 | t0 | 5.00 | 6.67 | 20.0/10.0 | 10.00 |' "$WORK/RESULTS.md"
+check "--report: markdown table written" grep -q '^| tiny | 0 | t0 | 5.00 | 16.87 | 6.67 | 20.0/10.0 | 10.00 |' "$WORK/RESULTS.md"
 "$NODE" "$C" --ours "$ours" 2>"$WORK/usage"
 check "usage error: exit 2 and a line saying what is missing" test $? = 2 -a -s "$WORK/usage"
 finish
