@@ -53,7 +53,8 @@
 // must be equal (URL "file://" stripped, "" named "(anonymous)"); the candidates are V8's
 // functions of that name and file in the same thread's V8 profile (or if it has none, in
 // any thread's). One candidate: that one. Several (e.g. a module's top-level code and the
-// anonymous callbacks defined in it): the innermost whose source lines hold our line, the
+// anonymous callbacks defined in it): the innermost whose source holds our line:column
+// (else our line: a column can be off where a line is not), the
 // lines taken from the script's source parsed with node's own acorn (run compare.js with
 // --expose-internals, as run.sh does; node:* builtins' sources come from the running
 // node, so run it with the node that ran the app); when the source or acorn is missing,
@@ -256,7 +257,7 @@ function functionExtents(file) {
       out = [];
       const walk = (n) => {
         if (!n || typeof n.type !== 'string') return;
-        if (/Function/.test(n.type)) out.push({ l0: n.loc.start.line, c0: n.loc.start.column, l1: n.loc.end.line });
+        if (/Function/.test(n.type)) out.push({ l0: n.loc.start.line, c0: n.loc.start.column, l1: n.loc.end.line, c1: n.loc.end.column });
         for (const k in n) {
           const v = n[k];
           if (k === 'loc') continue;
@@ -277,9 +278,15 @@ function functionExtents(file) {
 function extentOf(f, fns) {
   let best = null;
   for (const x of fns) if (x.l0 === f.line && x.c0 <= f.col && (!best || x.c0 > best.c0)) best = x;
-  if (best) return { l0: best.l0, c0: best.c0, l1: best.l1 };
-  if (f.line === 1 && f.col === 0) return { l0: 1, c0: -1, l1: Infinity };
+  if (best) return best;
+  if (f.line === 1 && f.col === 0) return { l0: 1, c0: -1, l1: Infinity, c1: Infinity };
   return null;
+}
+// Whether extent e holds line `line`, and with a column (0-based), the position line:col.
+function holds(e, line, col) {
+  if (line < e.l0 || line > e.l1) return false;
+  if (col == null) return true;
+  return (line > e.l0 || col >= e.c0) && (line < e.l1 || col <= e.c1);
 }
 
 // Our frame -> V8's function key (the matching rule at the top of this file). `own` holds
@@ -302,19 +309,26 @@ function matcher(own, all = own) {
   return (f) => {
     const name = normName(f.function), file = normFile(f.abs_path || f.filename || ''), line = Number(f.lineno) || 0;
     const ck = `${name} ${file}:${line}`;
-    let key = cache.get(ck);
+    const cacheKey = `${ck}:${f.colno || ''}`;
+    let key = cache.get(cacheKey);
     if (key !== undefined) return key;
     const cands = ownIdx.get(`${name} ${file}`) || allIdx.get(`${name} ${file}`);
     if (!cands) key = ck;
     else if (cands.length === 1) key = cands[0].key;
     else {
-      // With the source's function extents: the innermost candidate whose lines hold ours.
+      // With the source's function extents: the innermost candidate that holds our
+      // line:column (a call on line L that passes a function defined on line L is in the
+      // caller, left of the callee's start), else our line.
       const fns = line ? functionExtents(file) : null;
       let best = null;
       if (fns) {
-        for (const c of cands) {
-          const e = extentOf(c, fns);
-          if (e && e.l0 <= line && line <= e.l1 && (!best || e.l0 > best.e.l0 || (e.l0 === best.e.l0 && e.c0 > best.e.c0))) best = { c, e };
+        const col = Number(f.colno) > 0 ? Number(f.colno) - 1 : null;
+        for (const withCol of col == null ? [false] : [true, false]) {
+          for (const c of cands) {
+            const e = extentOf(c, fns);
+            if (e && holds(e, line, withCol ? col : null) && (!best || e.l0 > best.e.l0 || (e.l0 === best.e.l0 && e.c0 > best.e.c0))) best = { c, e };
+          }
+          if (best) break;
         }
       }
       if (best) key = best.c.key;
@@ -325,7 +339,7 @@ function matcher(own, all = own) {
         key = b.key;
       }
     }
-    cache.set(ck, key);
+    cache.set(cacheKey, key);
     return key;
   };
 }

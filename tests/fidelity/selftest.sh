@@ -69,12 +69,12 @@ const { matcher } = require(process.argv[1]);
 const file = process.argv[2];
 const f = (line, col) => [`(anonymous) ${file}:${line}`, { name: "(anonymous)", file, line, col }];
 const m = matcher(new Map([f(1, 0), f(4, 28), f(7, 28)]));
-const at = (lineno) => m({ function: "", abs_path: file, lineno }).replace(/.*:/, "");
+const at = (lineno, colno) => m({ function: "", abs_path: file, lineno, colno }).replace(/.*:/, "");
 const m2 = matcher(new Map([f(1, 0), f(4, 28), f(7, 28)].map(([k, v]) => [k.replace(file, "/gone.js"), { ...v, file: "/gone.js" }])));
-console.log([12, 5, 4, 8, 10].map(at).join(" ") + " / " + m2({ function: "", abs_path: "/gone.js", lineno: 12 }).replace(/.*:/, ""));' \
+console.log([12, 5, 4, 8, 10].map((l) => at(l)).join(" ") + " " + at(4, 15) + " " + at(4, 36) + " " + at(4, 99) + " / " + m2({ function: "", abs_path: "/gone.js", lineno: 12 }).replace(/.*:/, ""));' \
     "$C" "$here/data/tiny-app.js")
-check "matching by source extents: lines 12 5 4 8 10 -> 1 1 4 7 1; source missing: 12 -> 7 (saw $m)" \
-    test "$m" = "1 1 4 7 1 / 7"
+check "matching by source extents: lines 12 5 4 8 10 -> 1 1 4 7 1; 4:15 (left of the arrow) -> 1, 4:36 (in the arrow) -> 4, 4:99 (past the arrow) -> 1; source missing: 12 -> 7 (saw $m)" \
+    test "$m" = "1 1 4 7 1 1 4 1 / 7"
 
 # The table lines and --bars' exit status; --report over one run's JSON line.
 line=$("$NODE" "$C" --label tiny --our-clock cpu --clock-offset-us "$OFF" --ours "$ours" --v8 "${v8[@]}")
