@@ -29,8 +29,13 @@
 //   no-JS  share of samples with no named JS frame (ours: no platform "node" frame; V8: no
 //          JS call frame, i.e. (program), (garbage collector), native-only stacks);
 //          "excess" is ours minus V8's, floored at 0: the statistical form of "samples
-//          whose stack has no JS frame while V8 names one" (the two samplers fire at
-//          different instants, so samples are compared as shares, not one by one)
+//          whose stack has no JS frame while V8 names one"
+//   paired coincident samples (needs --clock-offset-us): each of our samples with V8's
+//          nearest of the thread within 100 µs, mostly signals that reached the thread
+//          together so one handler ran inside the other (issue #13's sixth cause); of the
+//          pairs where V8 names a JS function, the share where ours names none and, where
+//          both name one, where our innermost JS function is another one. Information, no
+//          bar: a biased subset, not a rate over all samples
 //   hot    V8's top self function: its self share in ours and in V8
 //   noise  the self error sampling alone would make with these sample counts (binomial,
 //          both sides independent): a self error near it is noise, not the profiler
@@ -168,7 +173,7 @@ function readV8(file, weight) {
   let t = p.startTime;
   for (const d of p.timeDeltas) ts.push((t += d));
   const w = weight === 'count' ? ts.map(() => 1) : intervalWeights(ts, p.startTime);
-  const samples = p.samples.map((id, i) => ({ w: w[i], ...stack(id) }));
+  const samples = p.samples.map((id, i) => ({ w: w[i], t: ts[i], ...stack(id) }));
   return { thread: v8ThreadId(file), file, start: p.startTime, end: p.endTime, samples, funcs };
 }
 
@@ -386,6 +391,33 @@ function topError(v8m, oursm) {
   return { err: sum / top.length, worst };
 }
 
+// Our samples paired with V8's: for each of ours, V8's nearest sample of the thread if it
+// is within PAIR_US. Such pairs are mostly samples whose signals reached the thread
+// together (when it came back on the CPU with both pending), so one handler ran inside
+// the other: they show what that does to our stacks (issue #13's sixth cause), not the
+// rate over all samples. Of the pairs where V8 names a JS function: the share where ours
+// names none (noJs) and, where both name one, where our innermost JS function is another
+// one (wrongLeaf).
+const PAIR_US = 100;
+function pairs(ours, v8samples, offsetUs, match) {
+  const v = v8samples.filter((x) => !x.idle);
+  let j = 0, n = 0, v8Js = 0, noJs = 0, both = 0, wrong = 0;
+  for (const o of ours) {
+    const t = o.t * 1e6 - offsetUs;
+    while (j + 1 < v.length && v[j + 1].t <= t) j++;
+    let best = null;
+    for (const k of [j, j + 1]) if (k < v.length && Math.abs(v[k].t - t) <= PAIR_US && (!best || Math.abs(v[k].t - t) < Math.abs(best.t - t))) best = v[k];
+    if (!best) continue;
+    n++;
+    if (!best.js.length) continue;
+    v8Js++;
+    if (!o.js.length) { noJs++; continue; }
+    both++;
+    if (match(o.js[0]) !== best.js[0]) wrong++;
+  }
+  return { n, v8Js, noJs: v8Js ? (100 * noJs) / v8Js : 0, wrongLeaf: both ? (100 * wrong) / both : 0 };
+}
+
 function compareThread(v8, ours, opts, allFuncs) {
   const match = matcher(v8.funcs, allFuncs);
   const lo = opts.offsetUs != null ? (v8.start + opts.offsetUs) / 1e6 : -Infinity;
@@ -397,6 +429,7 @@ function compareThread(v8, ours, opts, allFuncs) {
   const vs = shares(v8.samples);
   const self = topError(vs.self, os.self), incl = topError(vs.incl, os.incl);
   const hotKey = [...vs.self].sort((a, b) => b[1] - a[1])[0];
+  const paired = opts.offsetUs != null ? pairs(inWin, v8.samples, opts.offsetUs, match) : null;
   const r = {
     thread: v8.thread,
     samples: { ours: os.n, v8: vs.n },
@@ -407,6 +440,7 @@ function compareThread(v8, ours, opts, allFuncs) {
     worstIncl: incl.worst,
     noJs: { ours: os.noJs, v8: vs.noJs, excess: Math.max(0, os.noJs - vs.noJs) },
     gc: { ours: os.gc, v8: vs.gc },
+    paired,
     hot: hotKey ? { fn: hotKey[0], ours: os.self.get(hotKey[0]) || 0, v8: hotKey[1] } : null,
   };
   if (opts.detail) {
@@ -447,7 +481,8 @@ function tableLines(res, opts) {
     const hot = r.hot ? `${short(r.hot.fn)} ${r.hot.ours.toFixed(1)}/${r.hot.v8.toFixed(1)}` : '-';
     lines.push([opts.label, `t${r.thread}`, f1(r.selfErr), f1(r.inclErr),
       `${r.noJs.ours.toFixed(1)}/${r.noJs.v8.toFixed(1)}`, f1(r.noJs.excess), hot,
-      `${r.samples.ours}/${r.samples.v8}`, `gc ${r.gc.ours.toFixed(1)}/${r.gc.v8.toFixed(1)}`, flags.length ? `FAIL ${flags.join(',')}` : 'pass',
+      `${r.samples.ours}/${r.samples.v8}`, `gc ${r.gc.ours.toFixed(1)}/${r.gc.v8.toFixed(1)}`,
+      r.paired ? `paired ${r.paired.v8Js}: no-JS ${r.paired.noJs.toFixed(1)}% wrong leaf ${r.paired.wrongLeaf.toFixed(1)}%` : 'paired -', flags.length ? `FAIL ${flags.join(',')}` : 'pass',
       `worst self: ${short(r.worstSelf && r.worstSelf.fn)} ${r.worstSelf ? r.worstSelf.ours.toFixed(1) + '/' + r.worstSelf.v8.toFixed(1) : ''}; ` +
       `worst incl: ${short(r.worstIncl && r.worstIncl.fn)} ${r.worstIncl ? r.worstIncl.ours.toFixed(1) + '/' + r.worstIncl.v8.toFixed(1) : ''}`].join('\t'));
     if (r.detail) {
@@ -465,13 +500,13 @@ function report(argv) {
   const arg = (k, d) => { const i = argv.indexOf(k); return i >= 0 ? argv[i + 1] : d; };
   const runs = fs.readFileSync(arg('--report'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
   const out = arg('--out', '-'), versions = arg('--versions', '');
-  const head = ['fixture', 'node', 'thread', 'self err', 'self noise', 'incl err', 'no-JS ours/V8', 'no-JS excess', 'hot fn: ours/V8 self %', 'GC ours/V8', 'samples ours/V8', 'result'];
+  const head = ['fixture', 'node', 'thread', 'self err', 'self noise', 'incl err', 'no-JS ours/V8', 'no-JS excess', 'coincident: no-JS / wrong leaf % (pairs)', 'hot fn: ours/V8 self %', 'GC ours/V8', 'samples ours/V8', 'result'];
   const rows = [];
   let bad = 0;
   for (const r of runs) {
     if (r.error) {
       bad++;
-      rows.push([r.fixture, r.node, '-', '-', '-', '-', '-', '-', '-', '-', '-', `RUN FAILED: ${r.error}`]);
+      rows.push([r.fixture, r.node, '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', `RUN FAILED: ${r.error}`]);
       continue;
     }
     for (const t of r.threads) {
@@ -484,7 +519,8 @@ function report(argv) {
       const low = t.samples.ours < 1000 || t.samples.v8 < 1000 ? ' (< 1000 samples)' : '';
       const hotCell = t.hot ? `${short(t.hot.fn)} ${t.hot.ours.toFixed(1)}/${t.hot.v8.toFixed(1)}` : '-';
       rows.push([r.fixture, r.node, `t${t.thread}`, f1(t.selfErr), f1(t.selfNoise), f1(t.inclErr),
-        `${t.noJs.ours.toFixed(1)}/${t.noJs.v8.toFixed(1)}`, f1(t.noJs.excess), hotCell,
+        `${t.noJs.ours.toFixed(1)}/${t.noJs.v8.toFixed(1)}`, f1(t.noJs.excess),
+        t.paired ? `${t.paired.noJs.toFixed(1)} / ${t.paired.wrongLeaf.toFixed(1)} (${t.paired.v8Js})` : '-', hotCell,
         t.gc ? `${t.gc.ours.toFixed(1)}/${t.gc.v8.toFixed(1)}` : '-', `${t.samples.ours}/${t.samples.v8}`, (fails.length ? `FAIL: ${fails.join(', ')}` : 'pass') + low]);
     }
   }
@@ -531,5 +567,5 @@ function main() {
   process.exit(opts.bars && fail ? 1 : 0);
 }
 
-module.exports = { compare, shares, topError, matcher, intervalWeights, normFile, BARS, TOP };
+module.exports = { compare, shares, topError, matcher, intervalWeights, normFile, readV8, readOurs, pairs, BARS, TOP };
 if (require.main === module) main();

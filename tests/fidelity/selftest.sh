@@ -35,6 +35,11 @@ check "inclusive error 6.67 (saw $(q "$res" 'r.threads[0].inclErr.toFixed(2)'))"
     test "$(q "$res" 'r.threads[0].inclErr.toFixed(2)')" = 6.67
 check "no-JS: ours 20%, V8 10%, excess 10 (saw $(q "$res" 'JSON.stringify(r.threads[0].noJs)'))" \
     test "$(q "$res" 'JSON.stringify(r.threads[0].noJs)')" = '{"ours":20,"v8":10,"excess":10}'
+# Coincident samples: ours 1-6 fall on V8's 0-5 (the (idle) one is skipped, no pair after
+# it): 6 pairs, 5 where V8 names JS, ours names one in all 5, another one in 2 (ours inner,
+# V8 outer: samples 4 and 5).
+check "coincident pairs: 6, 5 with V8 JS, no-JS 0%, wrong leaf 40% (saw $(q "$res" 'JSON.stringify(r.threads[0].paired)'))" \
+    test "$(q "$res" 'JSON.stringify(r.threads[0].paired)')" = '{"n":6,"v8Js":5,"noJs":0,"wrongLeaf":40}'
 check "hot function: inner (line 10, the one sampled) 70/70 (saw $(q "$res" 'JSON.stringify(r.threads[0].hot)'))" \
     test "$(q "$res" 'JSON.stringify(r.threads[0].hot)')" = '{"fn":"inner /app/a b.js:10","ours":70,"v8":70}'
 check "bars judged: self, incl, no-JS fail; hot passes (saw $(q "$res" 'JSON.stringify(r.threads[0].pass)'))" \
