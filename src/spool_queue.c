@@ -17,9 +17,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "fsio.h"
@@ -306,6 +310,28 @@ static int claim_end(sp_spool_queue_claim_t *claim, bool release)
 int sp_spool_queue_claim_done(sp_spool_queue_claim_t *claim) { return claim_end(claim, false); }
 int sp_spool_queue_claim_release(sp_spool_queue_claim_t *claim) { return claim_end(claim, true); }
 
+/* The extended attribute holding a claimed batch's progress. */
+#define SP_SPOOL_QUEUE_PROGRESS_XATTR "user.sentryprof.sent"
+
+size_t sp_spool_queue_claim_progress(const sp_spool_queue_claim_t *claim)
+{
+    char buf[24];
+    ssize_t n = fgetxattr(claim->fd, SP_SPOOL_QUEUE_PROGRESS_XATTR, buf, sizeof buf - 1);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(buf, &end, 10);
+    return errno || *end || v > SIZE_MAX ? 0 : (size_t)v;
+}
+
+int sp_spool_queue_claim_set_progress(const sp_spool_queue_claim_t *claim, size_t n)
+{
+    char buf[24];
+    int k = snprintf(buf, sizeof buf, "%zu", n);
+    return fsetxattr(claim->fd, SP_SPOOL_QUEUE_PROGRESS_XATTR, buf, (size_t)k, 0) < 0 ? -errno : 0;
+}
+
 int sp_spool_queue_enforce_cap(sp_spool_t *spool, unsigned long long max_bytes,
                                sp_spool_queue_evict_fn fn, void *ctx)
 {
@@ -409,6 +435,13 @@ int sp_spool_queue_stats(sp_spool_t *spool, unsigned long *files, unsigned long 
 }
 
 /* What a stray entry is, from lstat (for the warning). */
+/* renameat2(..., RENAME_NOREPLACE) by its system call: musl has no wrapper (glibc's is the
+ * same call). -1 and errno EINVAL on a filesystem without NOREPLACE. */
+static int rename_noreplace(int olddirfd, const char *oldname, int newdirfd, const char *newname)
+{
+    return (int)syscall(SYS_renameat2, olddirfd, oldname, newdirfd, newname, 1 /* RENAME_NOREPLACE */);
+}
+
 static const char *entry_kind(int dirfd, const char *name)
 {
     struct stat st;
@@ -445,7 +478,7 @@ int sp_spool_queue_set_aside(sp_spool_t *spool, sp_spool_queue_aside_fn fn, void
         const char *what = entry_kind(readyfd, nm.v[i]);
         /* NOREPLACE: a name already set aside stays as it was (this one is still skipped
          * by claims, stats and the cap). */
-        int r = renameat2(readyfd, nm.v[i], strayfd, nm.v[i], RENAME_NOREPLACE);
+        int r = rename_noreplace(readyfd, nm.v[i], strayfd, nm.v[i]);
         if (r < 0 && errno == EINVAL) { /* a filesystem without NOREPLACE */
             struct stat st;
             r = fstatat(strayfd, nm.v[i], &st, AT_SYMLINK_NOFOLLOW) == 0
