@@ -442,6 +442,15 @@ const sp_v8fn_t *sp_v8decode_lookup(uint64_t addr)
  * interpreted function's own: rename it), 2 another builtin or bytecode handler running on that JS frame without
  * one of its own (insert the function above it), 0 anything else (a JS function with its
  * own code, native code: leave it). */
+/* pcs[k] is the pc of an interrupted context, not a return address: the sample's leaf, or
+ * a context another signal handler interrupted (ring.h: sig). */
+static bool is_leaf(const sp_sample_t *s, unsigned k)
+{
+    for (unsigned i = 0; i < s->nsig && i < SP_MAX_SIGFRAMES; i++)
+        if (s->sig[i].frame == k) return true;
+    return k == 0;
+}
+
 static int pc_kind(sp_symbolizer_t *sym, const sp_sample_t *s, unsigned k)
 {
     sp_frame_t f;
@@ -454,7 +463,7 @@ static int pc_kind(sp_symbolizer_t *sym, const sp_sample_t *s, unsigned k)
     bool builtin = strncmp(f.function, "Builtins_", 9) == 0;
     /* The interpreter's entry points run on the frame they enter (the trampoline built
      * it); other Interpreter* builtins (InterpreterPushArgsThen...) are ordinary callees. */
-    if (k > 0 && builtin &&
+    if (!is_leaf(s, k) && builtin &&
         (strncmp(f.function, "Builtins_InterpreterEntryTrampoline", 35) == 0 ||
          strncmp(f.function, "Builtins_InterpreterEnterAt", 27) == 0))
         return 1;
@@ -462,7 +471,7 @@ static int pc_kind(sp_symbolizer_t *sym, const sp_sample_t *s, unsigned k)
      * interpreted one: another profiler's signal handler that interrupted it (V8's own
      * SIGPROF sampler under --cpu-prof) or a function's first instructions. A native frame
      * that did build one keeps its own locals in these slots, and they fail the checks. */
-    return builtin || k == 0 ? 2 : 0;
+    return builtin || is_leaf(s, k) ? 2 : 0;
 }
 
 void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym)
@@ -529,6 +538,8 @@ void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym)
         memmove(&s->pcs[k + 2], &s->pcs[k + 1], (n - k - 2) * sizeof s->pcs[0]);
         s->pcs[k + 1] = synth;
         s->nframes = (uint16_t)n;
+        for (unsigned j = 0; j < s->nsig && j < SP_MAX_SIGFRAMES; j++)
+            if (s->sig[j].frame > k) s->sig[j].frame++;
         D.st.inserted++;
     }
     s->nv8 = 0;
