@@ -7,27 +7,22 @@
  * SIGPROF sampler under --cpu-prof, the inspector or @sentry/profiling-node), that handler's
  * frames end in the return address the kernel gave it: the C library's sigreturn
  * trampoline (glibc's __restore_rt), whose address sampler.c reads once from our own
- * handler's sigaction. The kernel's x86_64 rt_sigframe is {pretcode, ucontext, siginfo,
- * FPU state}: the ucontext follows that word, and the walk goes on from the rip/rsp/rbp it
- * saved. The frame is trusted only as the kernel writes it (uc_link 0, known uc_flags, the
- * FPU state pointer just above it, the saved sp above it on the same stack), so a stale
- * copy of the trampoline's address in a frame's locals ends the walk as before. */
+ * handler's sigaction. The kernel's signal frame with the interrupted context follows
+ * that word (src/arch.h: sp_arch_sigframe_regs; x86_64 only so far), and the walk goes on
+ * from the pc/sp/fp it saved. The frame is trusted only as the kernel writes it, with the
+ * saved sp above it on the same stack, so a stale copy of the trampoline's address in a
+ * frame's locals ends the walk as before. */
 #include "unwind.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <stddef.h>
-#include <string.h>
 
+#include "arch.h"
 #include "v8frames.h"
 
 #define SP_MIN_CODE_ADDR 0x10000 /* below this a "return address" is garbage */
-/* The FPU state (xsave area, up to ~11 KiB with AMX) sits between the ucontext and the
- * interrupted sp; further than this is not a frame the kernel wrote. */
-#define SP_SIGFRAME_FP_MAX (64 * 1024)
-#define SP_UC_WORD(f) (offsetof(ucontext_t, f) / 8)
 
 static _Atomic uintptr_t restorer; /* 0: unknown, signal frames end the walk */
 
@@ -40,48 +35,30 @@ uintptr_t sp_unwind_restorer(void) { return atomic_load_explicit(&restorer, memo
 
 bool sp_unwind_init_restorer(int signo)
 {
-    /* rt_sigreturn: mov $15,%rax; syscall (glibc's and musl's __restore_rt) */
-    static const unsigned char code[] = {0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05};
     struct sigaction cur;
-    if (sigaction(signo, NULL, &cur) != 0 || !cur.sa_restorer ||
-        memcmp((const void *)cur.sa_restorer, code, sizeof code) != 0)
-        return false;
-    sp_unwind_set_restorer((uintptr_t)cur.sa_restorer);
+    if (sigaction(signo, NULL, &cur) != 0) return false;
+    uintptr_t r = sp_arch_restorer(&cur);
+    if (!r) return false;
+    sp_unwind_set_restorer(r);
     return true;
 }
 
 /* The context the kernel saved in the signal frame whose return address is the word at
- * slot (inside [lo, hi)): true and *pc, *sp, *fp when it reads as a frame the kernel wrote
- * and the interrupted sp lies above it, inside [lo, hi). */
-static bool sigframe_context(uintptr_t slot, uintptr_t lo, uintptr_t hi, uintptr_t *pc,
-                             uintptr_t *sp, uintptr_t *fp)
+ * slot: true and *r when it reads as a frame the kernel wrote (src/arch.h:
+ * sp_arch_sigframe_regs, inside [slot, hi)) and the interrupted sp lies above it, inside
+ * [slot, hi), with a pc that can be code. */
+static bool sigframe_context(uintptr_t slot, uintptr_t hi, sp_arch_regs_t *r)
 {
-    const size_t len = offsetof(ucontext_t, uc_mcontext.fpregs) + 8; /* what is read */
-    uintptr_t uc = slot + 8;
-    if (slot < lo || slot > hi || hi - slot < 8 + len || (slot & 7)) return false;
-    const uint64_t *w = (const uint64_t *)uc;
-    uint64_t flags = w[SP_UC_WORD(uc_flags)], link = w[SP_UC_WORD(uc_link)];
-    uint64_t fpu = w[SP_UC_WORD(uc_mcontext.fpregs)];
-    /* uc_flags: UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS at most */
-    if ((flags & ~7ull) || link) return false;
-    if (fpu && (fpu < uc + len || fpu - uc > SP_SIGFRAME_FP_MAX)) return false;
-    uintptr_t rsp = (uintptr_t)w[SP_UC_WORD(uc_mcontext.gregs[REG_RSP])];
-    uintptr_t rip = (uintptr_t)w[SP_UC_WORD(uc_mcontext.gregs[REG_RIP])];
-    if (rsp <= uc + len || rsp > hi - 8 || (rsp & 7) || (fpu && rsp <= fpu) || rip < SP_MIN_CODE_ADDR)
-        return false;
-    *pc = rip;
-    *sp = rsp;
-    *fp = (uintptr_t)w[SP_UC_WORD(uc_mcontext.gregs[REG_RBP])];
-    return true;
+    if ((slot & 7) || slot > hi || !sp_arch_sigframe_regs(slot, hi, r)) return false;
+    return r->sp > slot && r->sp <= hi - 8 && !(r->sp & 7) && r->pc >= SP_MIN_CODE_ADDR;
 }
 
 void sp_unwind_capture(const ucontext_t *uc, uintptr_t stack_lo, uintptr_t stack_hi,
                        sp_sample_t *s)
 {
-    const greg_t *g = uc->uc_mcontext.gregs;
-    uintptr_t pc = (uintptr_t)g[REG_RIP];
-    uintptr_t sp = (uintptr_t)g[REG_RSP];
-    uintptr_t fp = (uintptr_t)g[REG_RBP];
+    sp_arch_regs_t r;
+    sp_arch_regs(uc, &r);
+    uintptr_t pc = r.pc, sp = r.sp, fp = r.fp;
     uintptr_t ret_rt = sp_unwind_restorer();
     int n = 0;
 
@@ -103,7 +80,7 @@ void sp_unwind_capture(const ucontext_t *uc, uintptr_t stack_lo, uintptr_t stack
         s->nframes = (uint16_t)n;
         return;
     }
-    s->sp_word = *(const uint64_t *)sp;
+    s->sp_word = sp_arch_leaf_ret(&r); /* x86_64: reads [sp], checked above */
 
     /* One pass per context: the interrupted one, then each one a signal handler
      * interrupted (pcs[n - 1] is the context's pc, sp and fp its registers). */
@@ -143,9 +120,8 @@ void sp_unwind_capture(const ucontext_t *uc, uintptr_t stack_lo, uintptr_t stack
             fp = next;
         }
         if (!slot) break;
-        uintptr_t ipc, isp, ifp;
-        if (n == SP_MAX_FRAMES || s->nsig == SP_MAX_SIGFRAMES ||
-            !sigframe_context(slot, slot, stack_hi, &ipc, &isp, &ifp)) {
+        sp_arch_regs_t ir;
+        if (n == SP_MAX_FRAMES || s->nsig == SP_MAX_SIGFRAMES || !sigframe_context(slot, stack_hi, &ir)) {
             s->flags |= SP_SAMPLE_SIGFRAME_STOP | SP_SAMPLE_TRUNCATED;
             break;
         }
@@ -154,19 +130,19 @@ void sp_unwind_capture(const ucontext_t *uc, uintptr_t stack_lo, uintptr_t stack
             /* The other handler has not run yet (at most pushed rbp): the time so far
              * is the interrupted code's, so the sample is its, as if ours had come
              * first. */
-            s->pcs[0] = ipc;
-            s->sp = sp = lo = isp;
-            s->fp = fp = ifp;
-            s->sp_word = *(const uint64_t *)isp;
+            s->pcs[0] = ir.pc;
+            s->sp = sp = lo = ir.sp;
+            s->fp = fp = ir.fp;
+            s->sp_word = sp_arch_leaf_ret(&ir);
             continue;
         }
         sp_sig_ctx_t *c = &s->sig[s->nsig++];
         c->frame = (uint16_t)n;
-        c->sp = isp;
-        c->sp_word = *(const uint64_t *)isp;
-        s->pcs[n++] = ipc + 1; /* read as a return address, it resolves to ipc itself */
-        sp = lo = isp;
-        fp = ifp;
+        c->sp = ir.sp;
+        c->sp_word = sp_arch_leaf_ret(&ir);
+        s->pcs[n++] = ir.pc + 1; /* read as a return address, it resolves to the pc itself */
+        sp = lo = ir.sp;
+        fp = ir.fp;
     }
     if (n == SP_MAX_FRAMES && fp != 0) s->flags |= SP_SAMPLE_TRUNCATED;
     s->nframes = (uint16_t)n;

@@ -30,6 +30,14 @@ static struct {
     sp_v8leaf_stats_t st;
 } L;
 
+#if defined(__aarch64__)
+/* arm64: the instruction before the return address is BL imm26 or BLR Xn. */
+static bool ends_in_call(const uint8_t b[8])
+{
+    uint32_t insn = (uint32_t)b[4] | (uint32_t)b[5] << 8 | (uint32_t)b[6] << 16 | (uint32_t)b[7] << 24;
+    return (insn & 0xFC000000u) == 0x94000000u || (insn & 0xFFFFFC1Fu) == 0xD63F0000u;
+}
+#else
 /* True when an x86_64 call instruction ends where b (the 8 bytes before a return address)
  * ends: call rel32 (E8), or call r/m64 (FF /2) in any addressing form, REX optional. V8's
  * code calls builtins both ways (rel32, or through the builtin table off the root
@@ -54,6 +62,7 @@ static bool ends_in_call(const uint8_t b[8])
     }
     return false;
 }
+#endif
 
 static bool after_call(uint64_t addr, uint64_t generation)
 {
