@@ -97,6 +97,7 @@ for (const { buf } of spoolEnvelopes(...process.argv.slice(2)))
 console.log(n, js)' "$SPOOLFILE" "${files[@]}")
 read -r n js <<<"$under"
 echo "# samples with V8's signal handler in their stack: $n, with inner or outer under it: $js"
-check ">= 90% of samples inside V8's signal handler carry the app's JS frames (saw $js of $n)" \
-    awk -v n="$n" -v j="$js" 'BEGIN { exit !(j >= 0.9 * n) }'
+# (one may come from node's startup, before the fixture's functions run)
+check ">= 90% of samples inside V8's signal handler carry the app's JS frames, one aside (saw $js of $n)" \
+    awk -v n="$n" -v j="$js" 'BEGIN { exit !(j >= 0.9 * n - 1) }'
 finish
