@@ -29,10 +29,17 @@ check "samples: ours 10 in V8's window, V8 7 busy (saw $(q "$res" 'JSON.stringif
     test "$(q "$res" 'JSON.stringify(r.threads[0].samples)')" = '{"ours":10,"v8":7}'
 check "self error 5.00 (saw $(q "$res" 'r.threads[0].selfErr.toFixed(2)'))" \
     test "$(q "$res" 'r.threads[0].selfErr.toFixed(2)')" = 5.00
+check "self noise floor 16.87 (binomial, 10 and 7 samples; saw $(q "$res" 'r.threads[0].selfNoise.toFixed(2)'))" \
+    test "$(q "$res" 'r.threads[0].selfNoise.toFixed(2)')" = 16.87
 check "inclusive error 6.67 (saw $(q "$res" 'r.threads[0].inclErr.toFixed(2)'))" \
     test "$(q "$res" 'r.threads[0].inclErr.toFixed(2)')" = 6.67
 check "no-JS: ours 20%, V8 10%, excess 10 (saw $(q "$res" 'JSON.stringify(r.threads[0].noJs)'))" \
     test "$(q "$res" 'JSON.stringify(r.threads[0].noJs)')" = '{"ours":20,"v8":10,"excess":10}'
+# Coincident samples: ours 1-6 fall on V8's 0-5 (the (idle) one is skipped, no pair after
+# it): 6 pairs, 5 where V8 names JS, ours names one in all 5, another one in 2 (ours inner,
+# V8 outer: samples 4 and 5).
+check "coincident pairs: 6, 5 with V8 JS, no-JS 0%, wrong leaf 40% (saw $(q "$res" 'JSON.stringify(r.threads[0].paired)'))" \
+    test "$(q "$res" 'JSON.stringify(r.threads[0].paired)')" = '{"n":6,"v8Js":5,"noJs":0,"wrongLeaf":40}'
 check "hot function: inner (line 10, the one sampled) 70/70 (saw $(q "$res" 'JSON.stringify(r.threads[0].hot)'))" \
     test "$(q "$res" 'JSON.stringify(r.threads[0].hot)')" = '{"fn":"inner /app/a b.js:10","ours":70,"v8":70}'
 check "bars judged: self, incl, no-JS fail; hot passes (saw $(q "$res" 'JSON.stringify(r.threads[0].pass)'))" \
@@ -67,12 +74,12 @@ const { matcher } = require(process.argv[1]);
 const file = process.argv[2];
 const f = (line, col) => [`(anonymous) ${file}:${line}`, { name: "(anonymous)", file, line, col }];
 const m = matcher(new Map([f(1, 0), f(4, 28), f(7, 28)]));
-const at = (lineno) => m({ function: "", abs_path: file, lineno }).replace(/.*:/, "");
+const at = (lineno, colno) => m({ function: "", abs_path: file, lineno, colno }).replace(/.*:/, "");
 const m2 = matcher(new Map([f(1, 0), f(4, 28), f(7, 28)].map(([k, v]) => [k.replace(file, "/gone.js"), { ...v, file: "/gone.js" }])));
-console.log([12, 5, 4, 8, 10].map(at).join(" ") + " / " + m2({ function: "", abs_path: "/gone.js", lineno: 12 }).replace(/.*:/, ""));' \
+console.log([12, 5, 4, 8, 10].map((l) => at(l)).join(" ") + " " + at(4, 15) + " " + at(4, 36) + " " + at(4, 99) + " / " + m2({ function: "", abs_path: "/gone.js", lineno: 12 }).replace(/.*:/, ""));' \
     "$C" "$here/data/tiny-app.js")
-check "matching by source extents: lines 12 5 4 8 10 -> 1 1 4 7 1; source missing: 12 -> 7 (saw $m)" \
-    test "$m" = "1 1 4 7 1 / 7"
+check "matching by source extents: lines 12 5 4 8 10 -> 1 1 4 7 1; 4:15 (left of the arrow) -> 1, 4:36 (in the arrow) -> 4, 4:99 (past the arrow) -> 1; source missing: 12 -> 7 (saw $m)" \
+    test "$m" = "1 1 4 7 1 1 4 1 / 7"
 
 # The table lines and --bars' exit status; --report over one run's JSON line.
 line=$("$NODE" "$C" --label tiny --our-clock cpu --clock-offset-us "$OFF" --ours "$ours" --v8 "${v8[@]}")
@@ -87,7 +94,7 @@ echo '{"fixture":"hung","node":"0","version":"v0","secs":300,"error":"hung: kill
 "$NODE" "$C" --report "$WORK/r.jsonl" --out "$WORK/RESULTS.md" --versions v0 >"$WORK/report" 2>&1
 check "--report: exit 1 with a failed bar and a failed run" test $? = 1
 check "--report: a row per thread and per failed run" grep -q 'RUN FAILED: hung' "$WORK/report"
-check "--report: markdown table written" grep -q '^| tiny | 0 | t0 | 5.00 | 6.67 | 20.0/10.0 | 10.00 |' "$WORK/RESULTS.md"
+check "--report: markdown table written" grep -q '^| tiny | 0 | t0 | 5.00 | 16.87 | 6.67 | 20.0/10.0 | 10.00 |' "$WORK/RESULTS.md"
 "$NODE" "$C" --ours "$ours" 2>"$WORK/usage"
 check "usage error: exit 2 and a line saying what is missing" test $? = 2 -a -s "$WORK/usage"
 finish
