@@ -125,7 +125,7 @@ for major in $majors; do
             why=""
             [ "$rc" = 124 ] || [ "$rc" = 137 ] && why="hung: killed after ${TIMEOUT}s"
             [ -z "$why" ] && [ "$rc" != 0 ] && why="exit $rc"
-            [ -z "$why" ] && [ "$out" != done ] && why="stdout: $out"
+            [ -z "$why" ] && [ "$out" != "done" ] && why="stdout: $out"
             [ -z "$why" ] && ! ls "$dir"/prof/*.cpuprofile >/dev/null 2>&1 && why="no V8 profile"
             echo "$why" >"$dir/why"
         fi
