@@ -4,7 +4,8 @@
 // interleaved rounds and as a ratio to plain node *in the same round*; then the issue's bars,
 // each with PASS/FAIL on the median and a note where the rounds' min–max straddles the bar
 // (the machine's noise, not a verdict). `node anchors-report.js RESULT.json` re-renders a
-// result kept with `anchors.js --json FILE`; tests/bench/anchors-smoke.sh renders the small
+// result kept with `anchors.js --json FILE` (`make bench` keeps tests/bench/RESULTS.json);
+// `--readme` prints the compact table of README's "What it costs". tests/bench/anchors-smoke.sh renders the small
 // recorded result anchors-sample.json in `make check`.
 const NAMES = {
   plain: '1 plain node',
@@ -47,6 +48,7 @@ function render(R) {
 
   p('# sentryprof against the anchors (issue 19)');
   p();
+  if (m.partial) p(`**Partial: ${m.partial}.**\n`);
   p(`${m.date}: ${m.cores} CPUs (${m.cpu_model}), node ${m.node}; load average ${m.load_start} at the start, ${m.load_end} at the end; ${m.rounds} interleaved rounds (the configurations' order rotated each round), ${m.seconds} s per autocannon phase, ${m.connections} connections; ${m.minutes} minutes.`);
   const v = m.versions || {};
   p(`Packages (pinned, tests/bench/package-lock.json, sdk7/, sdk11/): express ${v.express}, autocannon ${v.autocannon}, @sentry/node ${v.sentry7} + @sentry/profiling-node ${v.profiling1}, @sentry/node ${v.sentry11} + @sentry/profiling-node ${v.profiling11}.`);
@@ -118,7 +120,7 @@ function render(R) {
   if (has('startup')) {
     p('## Startup');
     p();
-    p('`node -e 0`, and a script that requires 200 small modules; per round the median of 3 runs. The SDK configurations load and initialise their SDK first (`-r`), as an app does; the shim rows are the library preloaded; "shim, defaults" has no DSN (continuous mode: the exit commits a chunk).');
+    p('`node -e 0`, and a script that requires 200 small modules; per round the median of 3 runs. The SDK configurations load and initialise their SDK first (`-r`; @sentry/node 11: `--import`), as an app does; the shim rows are the library preloaded; "shim, defaults" has no DSN (continuous mode: the exit commits a chunk).');
     p();
     p('| configuration | node -e 0 ms | ÷ plain | CPU ÷ plain | require 200 modules ms | ÷ plain | CPU ÷ plain |');
     p('| --- | --- | --- | --- | --- | --- | --- |');
@@ -192,13 +194,13 @@ function render(R) {
   p();
   const bars = [];
   // verdict(values, ok): PASS/FAIL on the median, and whether the rounds' range straddles the bar.
-  function bar(what, values, ok, shown) {
+  function bar(what, values, ok, shown, unit = '') {
     const a = fin(values);
     if (!a.length) { bars.push(`| ${what} | n/a | not measured |`); return; }
     const med = median(a), all = a.every(ok), none = !a.some(ok);
     const v = ok(med) ? 'PASS' : 'FAIL';
     const note = all || none ? '' : ' (rounds straddle the bar: noise decides)';
-    bars.push(`| ${what} | ${shown || cell(a, 3)} | ${v}${note} |`);
+    bars.push(`| ${what} | ${shown || cell(a, unit ? 2 : 3, unit)} | ${v}${note} |`);
   }
   const prof = [['sentry7-prof', 'sentry7-trace', '4÷5'], ['sentry11-prof', 'sentry11-trace', '7÷8']].filter(([a, b]) => configs.includes(a) && configs.includes(b));
   if (has('http')) {
@@ -230,14 +232,14 @@ function render(R) {
     const n = R.native_txn;
     for (const mode of ['eager', 'lazy']) {
       if (n && n[mode]) bar(`transaction start+finish p99 ≤ 10 µs, native, ${mode} (txn-cost.js)`, [n[mode].native.p99 / 1000], (x) => x <= 10, `${fmt(n[mode].native.p99 / 1000, 2)} µs`);
-      bar(`transaction start+finish p99 ≤ 10 µs, JS API, ${mode} (rounds)`, vals('txn', `shim-${mode}`, (x) => x.p99 / 1000), (x) => x <= 10);
+      bar(`transaction start+finish p99 ≤ 10 µs, JS API, ${mode} (rounds)`, vals('txn', `shim-${mode}`, (x) => x.p99 / 1000), (x) => x <= 10, null, ' µs');
     }
   }
   if (has('trivial')) bar('trivial HTTP handler, shim defaults keep ≥ 95% (JS thread, in process)', ratios('trivial', 'plain', 'shim-default', (x) => x.js_ns), (x) => x >= 0.95);
   if (has('http')) {
     for (const s of ['shim-eager', 'shim-lazy']) {
-      bar(`peak RSS, ${s} ≤ plain + 32 MiB (HTTP)`, rounds.map((r) => (r && r.http && r.http[s] && r.http.plain ? (r.http[s].peak_rss - r.http.plain.peak_rss) / MiB : NaN)), (x) => x <= 32);
-      bar(`arena ≤ 16 MiB, ${s} (end of the HTTP run)`, vals('http', s, (x) => (x.shim ? x.shim.memory_bytes / MiB : NaN)), (x) => x <= 16);
+      bar(`peak RSS, ${s} ≤ plain + 32 MiB (HTTP)`, rounds.map((r) => (r && r.http && r.http[s] && r.http.plain ? (r.http[s].peak_rss - r.http.plain.peak_rss) / MiB : NaN)), (x) => x <= 32, null, ' MiB');
+      bar(`arena ≤ 16 MiB, ${s} (end of the HTTP run)`, vals('http', s, (x) => (x.shim ? x.shim.memory_bytes / MiB : NaN)), (x) => x <= 16, null, ' MiB');
     }
     const agent = vals('http', 'shim-eager', (x) => {
       if (!x.shim || !x.shim0) return NaN;
@@ -255,10 +257,30 @@ function render(R) {
   return `${L.join('\n')}\n`;
 }
 
-module.exports = { render };
+// The compact table README's "What it costs" carries: one row per configuration, the
+// headline ratios to plain (median, min–max over the rounds).
+function compact(R) {
+  const rounds = R.rounds || [];
+  const configs = (R.meta && R.meta.configs) || [];
+  const ratios = (w, a, f) => rounds.map((r) => (r && r[w] && r[w][a] && r[w].plain ? f(r[w][a]) / f(r[w].plain) : NaN));
+  const vals = (w, c, f) => rounds.map((r) => (r && r[w] && r[w][c] ? f(r[w][c]) : NaN));
+  const L = ['| configuration | HTTP req/s ÷ plain | HTTP CPU/request ÷ plain | CPU script wall ÷ plain | CPU script CPU ÷ plain | `node -e 0` ÷ plain | peak RSS Δ (HTTP) | start+finish p50 / p99 |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |'];
+  for (const c of configs) {
+    if (c === 'plain') continue;
+    const d = rounds.map((r) => (r && r.http && r.http[c] && r.http.plain ? (r.http[c].peak_rss - r.http.plain.peak_rss) / 1048576 : NaN));
+    const t50 = fin(vals('txn', c, (x) => x.p50 / 1000)), t99 = fin(vals('txn', c, (x) => x.p99 / 1000));
+    L.push(`| ${NAMES[c]} | ${cell(ratios('http', c, (x) => x.rps), 2)} | ${cell(ratios('http', c, (x) => x.cpu_us_per_req), 2)} | ${cell(ratios('cpu', c, (x) => x.wall), 2)} | ${cell(ratios('cpu', c, (x) => x.cpu), 2)} | ${cell(ratios('startup', c, (x) => x.e0_wall), 2)} | ${cell(d, 0, ' MiB')} | ${t50.length ? `${fmt(median(t50), 1)} / ${fmt(median(t99), 1)} µs` : '-'} |`);
+  }
+  return `${L.join('\n')}\n`;
+}
+
+module.exports = { render, compact };
 
 if (require.main === module) {
-  const f = process.argv[2];
-  if (!f) { process.stderr.write('usage: node anchors-report.js RESULT.json\n'); process.exit(2); }
-  process.stdout.write(render(JSON.parse(require('fs').readFileSync(f, 'utf8'))));
+  const readme = process.argv[2] === '--readme';
+  const f = process.argv[readme ? 3 : 2];
+  if (!f) { process.stderr.write('usage: node anchors-report.js [--readme] RESULT.json\n'); process.exit(2); }
+  const R = JSON.parse(require('fs').readFileSync(f, 'utf8'));
+  process.stdout.write(readme ? compact(R) : render(R));
 }

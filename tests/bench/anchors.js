@@ -354,6 +354,8 @@ module.exports = { C${i}, f${i}, k: new C${i}(1).y + f${i}(2).length };
       const j = lastJson(r.stdout);
       return { js_ns: j.js_thread_ns_per_request_median, cpu_ns: j.ns_per_request_median };
     }, round % 2 ? ['shim-default', 'plain'] : ['plain', 'shim-default']);
+    // The report so far after every round: a run cut short still leaves its table.
+    writeOut(`${round + 1} of ${ROUNDS} rounds done`);
     fs.rmSync(path.join(TMP, 'cpuprof-cpu'), { recursive: true, force: true });
     fs.rmSync(path.join(TMP, 'cpuprof-startup'), { recursive: true, force: true });
   }
@@ -376,15 +378,18 @@ module.exports = { C${i}, f${i}, k: new C${i}(1).y + f${i}(2).length };
   }
   const cp = path.join(TMP, 'cpuprof-http');
   if (R.validation['cpu-prof']) R.validation['cpu-prof'].http_cpuprofiles = fs.existsSync(cp) ? fs.readdirSync(cp).length : 0;
+  process.stdout.write(writeOut(''));
+  progress(`anchors: written to ${OUT_MD}`);
+}
+
+function writeOut(partial) {
   R.meta.load_end = os.loadavg().map((x) => x.toFixed(1)).join(' ');
   R.meta.minutes = (process.uptime() / 60).toFixed(1);
-
+  R.meta.partial = partial;
   if (OUT_JSON) fs.writeFileSync(OUT_JSON, `${JSON.stringify(R)}\n`);
-  const { render } = require('./anchors-report.js');
-  const md = render(R);
-  process.stdout.write(md);
+  const md = require('./anchors-report.js').render(R);
   fs.writeFileSync(OUT_MD, md);
-  progress(`anchors: written to ${OUT_MD}`);
+  return md;
 }
 
 main().then(() => { cleanup(); }, (e) => die(e && e.stack));
