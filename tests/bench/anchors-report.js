@@ -67,7 +67,7 @@ function render(R) {
     const x = (R.validation || {})[c] || {};
     let it = items(x.items);
     if (x.cpuprofiles !== undefined) it += `; ${x.cpuprofiles} .cpuprofile written`;
-    let ti = items(x.timed_items);
+    let ti = x.timed_items || !m.partial ? items(x.timed_items) : 'read at the end of the run';
     if (x.http_cpuprofiles !== undefined) ti += `; ${x.http_cpuprofiles} .cpuprofile from the HTTP runs`;
     p(`| ${NAMES[c]} | ${it} | ${x.profile_samples === undefined ? 'n/a' : x.profile_samples} | ${x.problems === undefined ? 'n/a' : x.problems} | ${ti} |`);
   }
