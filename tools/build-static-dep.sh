@@ -9,8 +9,9 @@
 #                   (no operator new/delete), --disable-stats (mem.c counts with sallocx)
 #   jansson 2.14    static, -fPIC: Debian's libjansson.a is built -fPIE (a PC32 reference to
 #                   stdin) and cannot go into a shared object
+#   check 0.15.2    static, for the musl build's unit tests only (tests/musl/run.sh)
 #
-# usage: build-static-dep.sh jemalloc|jansson OUTDIR FLOOR_HEADER
+# usage: build-static-dep.sh jemalloc|jansson|check OUTDIR FLOOR_HEADER
 #   OUTDIR gets lib/<archive> and include/<headers>.
 # CC and host_cpu come from the environment (Makefile); the libraries keep their own
 # optimization flags (not the project's CFLAGS: a sanitizer build must not instrument them).
@@ -52,6 +53,17 @@ jansson)
     target=src/.libs/libjansson.a
     make_args="-C src libjansson.la"
     headers="src/jansson.h src/jansson_config.h"
+    ;;
+check)
+    # Only for the musl build's unit tests (tests/musl/run.sh): Debian's libcheck.a is glibc's.
+    version=0.15.2
+    sha256=8451b68ac5d6f3157b24f22eceff575bcf566264f6d78f3852f89d4e08cf42e1
+    tarball=check_$version.orig.tar.gz
+    config="--disable-shared --enable-static --disable-subunit --disable-build-docs --disable-timeout-tests"
+    prepare=true
+    target=src/.libs/libcheck.a
+    make_args=
+    headers="src/check.h check_stdint.h"
     ;;
 *) echo "build-static-dep: unknown library $name" >&2; exit 1 ;;
 esac
