@@ -49,15 +49,18 @@ stat() { sed -n "s/.*debug: stat $2=\([0-9]*\).*/\1/p" "$WORK/$1.err" | tail -1;
 # points (V8 measured 66-68% on Node 22/24). Before the repair ours was 13% without the
 # decoder; V8 11 (Node 18/20) puts most of an interpreted leaf on its caller itself, so
 # there only the fixture's split is checked.
-near() { # near WHAT OURS V8: within 6 points of V8 (V8 >= 12), and 60-80%
+# ~300 of our samples in the two functions (the CPU clock fires on the kernel's tick) and
+# ~1200 of V8's: the share's sampling error is ~2.9 points for both together, so the bar is
+# 10 points (3.4 sigma; 6 failed one run in about ten on a machine at load 30).
+near() { # near WHAT OURS V8: within 10 points of V8 (V8 >= 12), and 60-80%
     awk -v a="$2" -v b="$3" -v m="$v8major" 'BEGIN { d = a - b; if (d < 0) d = -d;
-        exit !(a >= 60 && a <= 80 && (m < 12 || (b >= 0 && d <= 6))) }'
+        exit !(a >= 60 && a <= 80 && (m < 12 || (b >= 0 && d <= 10))) }'
 }
 
 run decoder
 read -r -d '' ours v8 < <(share decoder) || true
 cat "$WORK/decoder.facts"
-check "inner's share of inner + outer: ours $ours%, V8 $v8% (V8 $v8major; within 6 points of V8 on V8 >= 12, 60-80%)" \
+check "inner's share of inner + outer: ours $ours%, V8 $v8% (V8 $v8major; within 10 points of V8 on V8 >= 12, 60-80%)" \
     near decoder "$ours" "$v8"
 
 run wordatsp SENTRYPROF_V8_FRAMES=false
