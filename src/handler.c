@@ -57,6 +57,8 @@ void sp_sampler_on_signal(int sig, siginfo_t *info, void *ucv)
         sp_unwind_capture((const ucontext_t *)ucv, t->stack_lo, t->stack_hi, s);
         if (s->flags & SP_SAMPLE_TRUNCATED) sp_stats_inc(SP_STAT_TRUNCATED);
         if (s->flags & SP_SAMPLE_OFF_STACK) sp_stats_inc(SP_STAT_OFF_STACK);
+        if (s->flags & SP_SAMPLE_SIGFRAME) sp_stats_inc(SP_STAT_SIGFRAMES);
+        if (s->flags & SP_SAMPLE_SIGFRAME_STOP) sp_stats_inc(SP_STAT_SIGFRAME_STOPS);
         sp_ring_publish(sp_sample_ring, ticket);
         sp_stats_inc(SP_STAT_SAMPLES);
     }

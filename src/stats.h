@@ -32,6 +32,8 @@ typedef enum {
     SP_STAT_TXN_ABANDONED,    /* left running by a thread that exited: slot freed, no profile */
     SP_STAT_TXN_TABLE_FULL,   /* starts refused: SP_MAX_TXNS already running */
     SP_STAT_ENVELOPE_ERRORS,  /* envelopes that could not be built (no memory, text JSON refuses) */
+    SP_STAT_SIGFRAMES,        /* samples walked on through another handler's signal frame */
+    SP_STAT_SIGFRAME_STOPS,   /* samples whose walk stopped at a signal frame it could not read */
     SP_STAT__COUNT
 } sp_stat_t;
 
