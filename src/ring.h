@@ -2,7 +2,8 @@
  * sequence-numbered cells). Producers are signal handlers on sampled threads: they reserve
  * a cell, write the sample in place and publish it; a full ring drops the sample (the
  * caller counts it), never blocks. The consumer is the agent thread.
- * The record carries raw words besides PCs (the word at the interrupted sp) so stack
+ * The record carries raw words besides PCs (the word at the interrupted sp, or arm64's link
+ * register) so stack
  * repair can happen off the hot path (docs/HAZARDS.md §9). */
 #ifndef SP_RING_H
 #define SP_RING_H
@@ -45,7 +46,8 @@ typedef struct {
     uint16_t nframes;  /* valid entries in pcs */
     uint16_t flags;    /* SP_SAMPLE_* */
     uint64_t sp;       /* interrupted stack pointer */
-    uint64_t sp_word;  /* the word at sp (a return address when the leaf has no frame) */
+    uint64_t sp_word;  /* the return address when the leaf has not built its frame record:
+                          the word at sp on x86_64, the link register on arm64 (src/arch.h) */
     uint64_t fp;       /* interrupted frame pointer */
     uint16_t stack_len; /* bytes of stack copied from sp (sp_ring_stack): 0 = none */
     uint64_t regs[SP_NREGS]; /* SP_REG_*: valid when stack_len > 0 */

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <string.h>
 
+#include "arch.h"
 #include "v8frames.h"
 
 #define SP_MIN_CODE_ADDR 0x10000 /* below this a "return address" is garbage */
@@ -16,10 +17,9 @@
 void sp_unwind_capture(const ucontext_t *uc, uintptr_t stack_lo, uintptr_t stack_hi,
                        sp_sample_t *s)
 {
-    const greg_t *g = uc->uc_mcontext.gregs;
-    uintptr_t pc = (uintptr_t)g[REG_RIP];
-    uintptr_t sp = (uintptr_t)g[REG_RSP];
-    uintptr_t fp = (uintptr_t)g[REG_RBP];
+    sp_arch_regs_t r;
+    sp_arch_regs(uc, &r);
+    uintptr_t pc = r.pc, sp = r.sp, fp = r.fp;
     int n = 0;
 
     s->flags = 0;
@@ -40,16 +40,16 @@ void sp_unwind_capture(const ucontext_t *uc, uintptr_t stack_lo, uintptr_t stack
         s->nframes = (uint16_t)n;
         return;
     }
-    s->sp_word = *(const uint64_t *)sp;
+    s->sp_word = sp_arch_leaf_ret(&r); /* x86_64: reads [sp], checked above */
     sp_v8frames_capture(s, 0, fp, sp, stack_hi); /* the leaf's frame (or its JS caller's) */
 
-    /* Each frame: [fp] = caller's fp, [fp+8] = return address. Frames must move strictly
-     * up the stack, so the walk ends even on a corrupted chain. */
+    /* Each frame record (src/arch.h): [fp] = caller's fp, [fp+8] = return address. Frames
+     * must move strictly up the stack, so the walk ends even on a corrupted chain. */
     uintptr_t lo = sp;
     while (n < SP_MAX_FRAMES) {
         if (fp == 0) break; /* the outermost frame */
         /* Leaving the stack is how most walks end: the outermost C frames (libc's
-         * start code) do not keep rbp, so it is not reported as truncation. */
+         * start code) do not keep a frame pointer, so it is not reported as truncation. */
         if (fp < lo || fp > stack_hi - 16 || (fp & 7)) break;
         uintptr_t next = ((const uint64_t *)fp)[0];
         uintptr_t ret = ((const uint64_t *)fp)[1];

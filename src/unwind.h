@@ -1,9 +1,10 @@
 /* unwind: captures the interrupted thread's call stack inside the signal handler.
- * Walks the frame-pointer chain (node's release builds keep rbp frames, and every JS frame
+ * Walks the frame-pointer chain (node's release builds keep frame pointers, and every JS frame
  * builds one: docs/HAZARDS.md §9) strictly inside the sampled thread's stack bounds, so no read
  * can fault even though node replaces SIGSEGV handlers (docs/HAZARDS.md §3). Records the raw
- * word at sp too, so frameless leaves (V8 IC builtins, libc) can be repaired off the hot
- * path. x86_64 only. */
+ * leaf's return-address candidate too (the word at sp on x86_64, the link register on arm64),
+ * so frameless leaves (V8 IC builtins, libc) can be repaired off the hot path. What differs
+ * between architectures is in src/arch.h. */
 #ifndef SP_UNWIND_H
 #define SP_UNWIND_H
 

@@ -36,6 +36,8 @@ declare -A layer=(
     # leaves: no pipeline knowledge
     [clock]=0 [json]=0 [mem]=0 [log]=0 [ids]=0 [glibc_floor]=0 [intern]=0 [stats]=0 [utf8]=0
     [budget]=0
+    # the per-architecture registers and frame record of the signal path (src/arch.h)
+    [arch]=0 [arch_x86_64]=0 [arch_aarch64]=0
     # the process's settings and the run-here decision
     [dsn]=1 [nodeargs]=1 [config]=1 [select]=1 [fatal]=1
     # the signal path and what registers threads for it
@@ -53,6 +55,8 @@ declare -A layer=(
     [txnprof]=11 [delivery_state]=11 [delivery_text]=11
     # the orchestrators: the agent thread, the upload policy
     [agent]=12 [delivery]=12
+    # the upload command's spool upkeep, which speaks through delivery's lines
+    [delivery_upkeep]=13
 )
 up=0
 for m in $(cut -d' ' -f1 "$WORK/pairs" | sort -u); do

@@ -1,12 +1,13 @@
 /* Fuzz target: the signal handler's stack walk (src/unwind.c, with V8's frame slots,
- * src/v8frames.c) on synthetic stacks. The input gives the interrupted rip/rsp/rbp and the
- * stack's words; a word whose top byte is 0xAA is turned into a pointer into the stack
- * (its low 16 bits an offset), so the fuzzer can build frame-pointer chains. The stack is
+ * src/v8frames.c) on synthetic stacks. The input gives the interrupted pc/sp/fp (lr = 0 on
+ * arm64, src/arch.h) and the stack's words; a word whose top byte is 0xAA is turned into a
+ * pointer into the stack (its low 16 bits an offset), so the fuzzer can build frame-pointer chains. The stack is
  * an exact-size heap buffer: a read outside [lo, hi) is an AddressSanitizer report. The
  * walk must stay bounded and its sample well-formed. */
 #include <stdbool.h>
 #include <ucontext.h>
 
+#include "arch.h"
 #include "fuzz.h"
 #include "ring.h"
 #include "unwind.h"
@@ -40,9 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(reg, data, 24);
     ucontext_t uc;
     memset(&uc, 0, sizeof uc);
-    uc.uc_mcontext.gregs[REG_RIP] = (greg_t)reg[0];
-    uc.uc_mcontext.gregs[REG_RSP] = (greg_t)fix(reg[1], lo);
-    uc.uc_mcontext.gregs[REG_RBP] = (greg_t)fix(reg[2], lo);
+    sp_arch_set_regs(&uc, (uintptr_t)reg[0], (uintptr_t)fix(reg[1], lo), (uintptr_t)fix(reg[2], lo), 0);
     sp_sample_t s;
     memset(&s, 0x5a, sizeof s);
     sp_unwind_capture(&uc, lo, hi, &s);

@@ -1,5 +1,6 @@
 /* Check tests for src/unwind.c, the signal handler's stack walk: on synthetic contexts
- * (a ucontext_t whose rip/rsp/rbp point into a fake stack laid out here), the walk follows
+ * (a ucontext_t whose pc/sp/fp, and lr on arm64, point into a fake stack laid out here; set
+ * through src/arch.h, so the same tests run on x86_64 and arm64), the walk follows
  * a well-formed frame-pointer chain to its end, stops at a chain that does not move up the
  * stack, at a misaligned frame pointer, at one outside [sp, stack_hi - 16] and at a
  * return address below the first code page, never reads outside the stack it is given,
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <ucontext.h>
 
+#include "arch.h"
 #include "ring.h"
 #include "unwind.h"
 
@@ -19,6 +21,7 @@
 #define FRAME(k) (8 + 2 * (k))
 #define LEAF_PC  0x401000u
 #define RET(k)   (0x500000u + 0x10u * (k))
+#define LEAF_LR  0x402000u /* arm64's link register in every context (unused on x86_64) */
 
 /* Past the top: words that look like a frame (a code address, a higher fp), so a read past
  * stack_hi shows up as an extra frame even without AddressSanitizer. */
@@ -47,9 +50,19 @@ static void chain(int n)
 static void context(uintptr_t pc, uintptr_t sp, uintptr_t fp)
 {
     memset(&uc, 0, sizeof uc);
-    uc.uc_mcontext.gregs[REG_RIP] = (greg_t)pc;
-    uc.uc_mcontext.gregs[REG_RSP] = (greg_t)sp;
-    uc.uc_mcontext.gregs[REG_RBP] = (greg_t)fp;
+    sp_arch_set_regs(&uc, pc, sp, fp, LEAF_LR);
+}
+
+/* The leaf's return-address candidate (src/arch.h) when sp is at word i: the word at sp on
+ * x86_64, the link register on arm64. */
+static uint64_t leaf_ret_at(size_t i)
+{
+#if defined(__aarch64__)
+    (void)i;
+    return LEAF_LR;
+#else
+    return stack[i];
+#endif
 }
 
 static void capture(void)
@@ -80,19 +93,20 @@ START_TEST(test_full_chain)
     expect_frames(5, 0, "a chain of 5 frames ending in fp = 0");
     ck_assert_uint_eq(smp.sp, word(0));
     ck_assert_uint_eq(smp.fp, word(FRAME(0)));
-    ck_assert_msg(smp.sp_word == 0xabcdef, "sp_word: expected the word at sp 0xabcdef, saw %#llx",
-                  (unsigned long long)smp.sp_word);
+    ck_assert_msg(smp.sp_word == leaf_ret_at(0),
+                  "sp_word: expected the leaf's return-address candidate %#llx, saw %#llx",
+                  (unsigned long long)leaf_ret_at(0), (unsigned long long)smp.sp_word);
 }
 END_TEST
 
-/* A frameless leaf: rbp still holds the caller's frame, the walk starts there. */
+/* A frameless leaf: the frame pointer still holds the caller's frame, the walk starts there. */
 START_TEST(test_fp_above_sp)
 {
     chain(3);
     context(LEAF_PC, word(2), word(FRAME(0)));
     capture();
     expect_frames(3, 0, "sp two words below the first frame");
-    ck_assert_uint_eq(smp.sp_word, stack[2]);
+    ck_assert_uint_eq(smp.sp_word, leaf_ret_at(2));
 }
 END_TEST
 
@@ -119,7 +133,7 @@ START_TEST(test_misaligned_fp)
     chain(4);
     context(LEAF_PC, word(0), word(FRAME(0)) + 4);
     capture();
-    expect_frames(0, 0, "rbp not 8-aligned");
+    expect_frames(0, 0, "fp not 8-aligned");
 
     chain(4);
     stack[FRAME(1)] = word(FRAME(2)) + 1; /* frame 1's saved fp is odd */
@@ -136,14 +150,14 @@ START_TEST(test_fp_off_stack)
     static uint64_t elsewhere[4] = {0, RET(99), 0, 0};
 
     chain(4);
-    context(LEAF_PC, word(4), word(2)); /* rbp below sp */
+    context(LEAF_PC, word(4), word(2)); /* fp below sp */
     capture();
-    expect_frames(0, 0, "rbp below sp");
+    expect_frames(0, 0, "fp below sp");
 
     chain(4);
     context(LEAF_PC, word(0), (uintptr_t)elsewhere);
     capture();
-    expect_frames(0, 0, "rbp in another mapping");
+    expect_frames(0, 0, "fp in another mapping");
 
     chain(4);
     stack[FRAME(1)] = (uintptr_t)elsewhere;
@@ -218,8 +232,8 @@ START_TEST(test_sp_off_stack)
     context(LEAF_PC, hi() - 8, 0); /* the top word itself is readable */
     stack[N_WORDS - 1] = 0x777;
     capture();
-    expect_frames(0, 0, "sp at the last word, rbp = 0");
-    ck_assert_uint_eq(smp.sp_word, 0x777);
+    expect_frames(0, 0, "sp at the last word, fp = 0");
+    ck_assert_uint_eq(smp.sp_word, leaf_ret_at(N_WORDS - 1));
 }
 END_TEST
 
