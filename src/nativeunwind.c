@@ -30,13 +30,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libunwind.h>
-
 #include "log.h"
 #include "mem.h"
 #include "stats.h"
 #include "unwind.h"
 #include "v8heap.h"
+
+#ifdef SP_NATIVE_UNWIND /* configure: x86_64 */
+#include <libunwind.h>
 
 /* libunwind's own search in a remote .eh_frame_hdr table (what its ptrace accessors use;
  * exported by libunwind-x86_64, not declared in its public header). */
@@ -453,3 +454,12 @@ bool sp_nativeunwind_apply(sp_nativeunwind_t *nu, sp_sample_t *s, const uint8_t 
     s->flags |= SP_SAMPLE_TRUNCATED;
     return true;
 }
+
+#else /* no native unwinding on this architecture yet: no copies are asked for */
+
+sp_nativeunwind_t *sp_nativeunwind_new(void) { return NULL; }
+void sp_nativeunwind_free(sp_nativeunwind_t *nu) {}
+void sp_nativeunwind_refresh(sp_nativeunwind_t *nu) {}
+bool sp_nativeunwind_apply(sp_nativeunwind_t *nu, sp_sample_t *s, const uint8_t *stack) { return false; }
+
+#endif

@@ -93,16 +93,33 @@ bool sp_unwind_pc_nofp(uint64_t pc)
     return false;
 }
 
+/* The stack copy reads the other frames' locals, which AddressSanitizer poisons around its
+ * stack variables: under ASan these functions are not instrumented and copy word by word
+ * (its memcpy interceptor would check the range). */
+#if defined(__SANITIZE_ADDRESS__)
+#define SP_NO_ASAN __attribute__((no_sanitize_address, noinline))
+SP_NO_ASAN static void copy_words(uint8_t *dst, const uint8_t *src, size_t len)
+{
+    for (size_t i = 0; i + 8 <= len; i += 8) {
+        uint64_t w = *(const volatile uint64_t *)(src + i);
+        *(volatile uint64_t *)(dst + i) = w;
+    }
+}
+#else
+#define SP_NO_ASAN
+static void copy_words(uint8_t *dst, const uint8_t *src, size_t len) { memcpy(dst, src, len); }
+#endif
+
 /* Whether a frame chain starts at fp (in the copy [sp, sp + len) the words are read from
  * buf): SP_SCAN_LINKS links, each moving up the stack, each with a code address above it. */
 #define SP_SCAN_LINKS 3
-static bool chain_at(const uint8_t *buf, uintptr_t sp, size_t len, uintptr_t fp, uintptr_t stack_hi)
+SP_NO_ASAN static bool chain_at(const uint8_t *buf, uintptr_t sp, size_t len, uintptr_t fp, uintptr_t stack_hi)
 {
     for (int i = 0; i < SP_SCAN_LINKS; i++) {
         if (fp < sp || fp > stack_hi - 16 || (fp & 7)) return false;
         uint64_t w[2];
         if (fp - sp + 16 <= len) memcpy(w, buf + (fp - sp), 16);
-        else memcpy(w, (const void *)fp, 16); /* above the copy: the live stack, in bounds */
+        else copy_words((uint8_t *)w, (const uint8_t *)fp, 16); /* above the copy: the live stack, in bounds */
         if (w[1] < SP_MIN_CODE_ADDR || w[0] <= fp) return false;
         fp = (uintptr_t)w[0];
     }
@@ -113,7 +130,7 @@ static bool chain_at(const uint8_t *buf, uintptr_t sp, size_t len, uintptr_t fp,
  * first saved rbp on the stack copy that starts a plausible chain (a guess: the agent keeps
  * it only where its .eh_frame unwind meets it) gives the frames beyond the copy, which only
  * the handler can still read. Bounded: one pass over the copy's words. */
-static void rescan(sp_sample_t *s, const uint8_t *buf, size_t len, uintptr_t stack_hi)
+SP_NO_ASAN static void rescan(sp_sample_t *s, const uint8_t *buf, size_t len, uintptr_t stack_hi)
 {
     uintptr_t sp = (uintptr_t)s->sp;
     for (size_t off = 0; off + 8 <= len; off += 8) {
@@ -151,16 +168,20 @@ void sp_unwind_copy_stack(const ucontext_t *uc, uintptr_t stack_hi, sp_sample_t 
     /* capture checked sp against the stack (OFF_STACK otherwise): sp <= stack_hi - 8 */
     if (!buf || (s->flags & SP_SAMPLE_OFF_STACK) || !s->nframes || !sp_unwind_pc_nofp(s->pcs[0]))
         return;
-    const greg_t *g = uc->uc_mcontext.gregs;
     uintptr_t sp = (uintptr_t)s->sp;
     size_t len = stack_hi - sp < SP_STACK_COPY ? (size_t)(stack_hi - sp) : SP_STACK_COPY;
-    memcpy(buf, (const void *)sp, len);
+    copy_words(buf, (const uint8_t *)sp, len); /* len: a multiple of 8 (sp, stack_hi aligned) */
     if (s->nframes <= 2) rescan(s, buf, len, stack_hi);
+#if defined(__x86_64__) /* the only architecture that publishes ranges so far */
+    const greg_t *g = uc->uc_mcontext.gregs;
     s->regs[SP_REG_RBX] = (uint64_t)g[REG_RBX];
     s->regs[SP_REG_R12] = (uint64_t)g[REG_R12];
     s->regs[SP_REG_R13] = (uint64_t)g[REG_R13];
     s->regs[SP_REG_R14] = (uint64_t)g[REG_R14];
     s->regs[SP_REG_R15] = (uint64_t)g[REG_R15];
+#else
+    (void)uc;
+#endif
     s->stack_len = (uint16_t)len;
 }
 
