@@ -3,14 +3,20 @@
 # unit tests and end-to-end tests with real node), the Node version matrix (`make
 # check-matrix`: Node 18-26), then the unit tests once more under AddressSanitizer and
 # UndefinedBehaviorSanitizer, the threaded modules' unit tests under ThreadSanitizer, and
-# the fuzz targets under libFuzzer. Build trees: _build/ (with _build/_fuzz/), _build-asan/
-# and _build-tsan/.
+# the fuzz targets under libFuzzer; and the glibc floor in a Debian 11 root (make
+# check-glibc-floor, its debootstrap in the background from the start). Build trees:
+# _build/ (with _build/_fuzz/), _build-asan/ and _build-tsan/.
 set -e
 cd "$(dirname "$0")"
 top=$PWD
 tools/install-deps.sh --test
 ./autogen.sh >/dev/null 2>&1
 jobs=$(nproc)
+# The Debian 11 root of make check-glibc-floor (below), in the background while the build
+# and make check run: its debootstrap is network and disk more than CPU (once; cached).
+floor_root_log=$(mktemp /tmp/sp-floor-root.XXXXXX)
+bash tests/glibc-floor/root.sh >/dev/null 2>"$floor_root_log" &
+floor_root_pid=$!
 
 mkdir -p _build && cd _build
 "$top"/configure -q --enable-werror
@@ -28,6 +34,15 @@ make -s check-dist
 # The same build against Node 18, 20, 22, 24 and 26 (from the npm registry, cached).
 make -s check-matrix 2>&1 | tee matrix.log
 grep -q '^matrix: [0-9]* passed, 0 failed$' matrix.log || exit 1
+# glibc 2.31 for real (issue #18): the library with the official Node 20, and the CLI against
+# bullseye's libcurl, in the Debian 11 root made above.
+floor_start=$(date +%s)
+wait "$floor_root_pid" || { cat "$floor_root_log"; rm -f "$floor_root_log"; exit 1; }
+cat "$floor_root_log"
+rm -f "$floor_root_log"
+make -s check-glibc-floor 2>&1 | tee glibc-floor.log
+grep -q '^[0-9]* passed, 0 failed$' glibc-floor.log || exit 1
+echo "glibc-floor: $(( $(date +%s) - floor_start )) s (waiting for the root included)"
 cd "$top"
 
 mkdir -p _build-asan && cd _build-asan
@@ -64,4 +79,6 @@ top_srcdir=$top top_builddir=$top/_build node tests/reliability.js _build/RELIAB
 sum() { awk -v k="$1" '$1 == "#" && $2 == k":" { n += $3 } END { print n + 0 }' _build/test-suite.log _build-asan/test-suite.log _build-tsan/test-suite.log; }
 mp=$(sed -n 's/^matrix: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' _build/matrix.log)
 mf=$(sed -n 's/^matrix: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' _build/matrix.log)
-echo "tests: $(( $(sum PASS) + ${mp:-0} )) passed, $(( $(sum FAIL) + $(sum ERROR) + ${mf:-0} )) failed"
+gp=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' _build/glibc-floor.log | tail -1)
+gf=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' _build/glibc-floor.log | tail -1)
+echo "tests: $(( $(sum PASS) + ${mp:-0} + ${gp:-0} )) passed, $(( $(sum FAIL) + $(sum ERROR) + ${mf:-0} + ${gf:-0} )) failed"

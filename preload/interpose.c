@@ -106,12 +106,15 @@ SP_EXPORT FILE *fopen(const char *path, const char *mode)
     return open_interposed(real, path, mode);
 }
 
+/* musl has no fopen64 (its stdio.h makes the name a macro of fopen). */
+#ifndef fopen64
 SP_EXPORT FILE *fopen64(const char *path, const char *mode)
 {
     static fopen_fn real;
     if (!real) real = (fopen_fn)dlsym(RTLD_NEXT, "fopen64");
     return open_interposed(real, path, mode);
 }
+#endif
 
 /* ---- a root process giving up root (issue #20 item 3) ----
  * An app that listens as root and then calls process.setuid(1001) runs on as 1001: the

@@ -152,7 +152,11 @@ static int create_timer(sp_sampler_thread_t *t)
     memset(&sev, 0, sizeof sev);
     sev.sigev_notify = SIGEV_THREAD_ID;
     sev.sigev_signo = sample_signo;
+#ifdef sigev_notify_thread_id /* musl, glibc 2.35+ */
+    sev.sigev_notify_thread_id = t->tid;
+#else
     sev._sigev_un._tid = t->tid;
+#endif
     clockid_t clock = CLOCK_MONOTONIC;
     if (sampler_opts.cpu_clock) /* the thread's own CPU clock: ticks only while it runs */
         clock = t->native ? (clockid_t)((~(unsigned)t->tid << 3) | 6) /* MAKE_THREAD_CPUCLOCK */

@@ -13,8 +13,9 @@
 #                   against pthread_mutex_lock), the remote API only: no minidebuginfo (liblzma),
 #                   no zlib, no ptrace or coredump accessors, no setjmp; -Os, one section
 #                   per function (the library links with --gc-sections)
+#   check 0.15.2    static, for the musl build's unit tests only (tests/musl/run.sh)
 #
-# usage: build-static-dep.sh jemalloc|jansson OUTDIR FLOOR_HEADER
+# usage: build-static-dep.sh jemalloc|jansson|libunwind|check OUTDIR FLOOR_HEADER
 #   OUTDIR gets lib/<archive> and include/<headers>.
 # CC and host_cpu come from the environment (Makefile); the libraries keep their own
 # optimization flags (not the project's CFLAGS: a sanitizer build must not instrument them).
@@ -68,6 +69,17 @@ libunwind)
     target=src/.libs/libunwind-x86_64.a
     make_args="-C src libunwind-x86_64.la"
     headers="include/libunwind.h include/libunwind-x86_64.h include/libunwind-common.h include/libunwind-dynamic.h"
+    ;;
+check)
+    # Only for the musl build's unit tests (tests/musl/run.sh): Debian's libcheck.a is glibc's.
+    version=0.15.2
+    sha256=8451b68ac5d6f3157b24f22eceff575bcf566264f6d78f3852f89d4e08cf42e1
+    tarball=check_$version.orig.tar.gz
+    config="--disable-shared --enable-static --disable-subunit --disable-build-docs --disable-timeout-tests"
+    prepare=true
+    target=src/.libs/libcheck.a
+    make_args=
+    headers="src/check.h check_stdint.h"
     ;;
 *) echo "build-static-dep: unknown library $name" >&2; exit 1 ;;
 esac
@@ -132,12 +144,12 @@ if [ ! -f "$built/lib/$(basename $target)" ]; then
     work=$(mktemp -d "$cache/build.XXXXXX")
     tar -xf "$cache/$tarball" -C "$work"
     src="$work/$name-$version"
-    # shellcheck disable=SC2086
     # The floor header goes to C files only where the library has assembler sources
     # (libunwind's getcontext.S): the preprocessor would pass its __asm__ lines to `as`.
     # (CCASFLAGS defaults to CFLAGS: set apart.)
     if [ "$name" = libunwind ]; then set -- CFLAGS="$cflags -include $floor_header" CCASFLAGS="-g -O2"
     else set -- CPPFLAGS="-include $floor_header"; fi
+    # shellcheck disable=SC2086
     if ! (cd "$src" && $prepare >"$work/configure.log" 2>&1 && ./configure -q $config CC="$CC" "$@" \
               >>"$work/configure.log" 2>&1 &&
           make -j"$(nproc)" $make_args >"$work/make.log" 2>&1); then

@@ -11,7 +11,8 @@ libprotobuf-c-dev protobuf-c-compiler"
 # the tests: quickstart.sh must not pull a browser and a Go toolchain onto a user's machine.
 # debootstrap: make check-glibc-floor (a Debian 11 root with glibc 2.31).
 # clang, libclang-rt-14-dev: make fuzz (libFuzzer's runtime is only a recommendation of clang).
-[ "${1:-}" = "--test" ] && PKGS="$PKGS libxml2-utils npm golang-go chromium debootstrap clang libclang-rt-14-dev"
+# musl-tools: make check-musl (musl-gcc and musl's dynamic loader).
+[ "${1:-}" = "--test" ] && PKGS="$PKGS libxml2-utils npm golang-go chromium debootstrap clang libclang-rt-14-dev musl-tools"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -10,6 +10,8 @@
 #     the CLI at lib/../bin and the helper at lib/sentryprof/ (preload.c, uploader.c), so the
 #     folder works wherever it is unpacked (e.g. /opt/sentryprof or /usr/local).
 #   sentryprof-VERSION-CPU-linux-LIBC-debug.tar.gz   lib/.debug/libsentryprof.so.debug (gdb)
+#   sentryprof-VERSION-CPU-linux-musl.tar.gz   when musl-gcc is installed: the library built
+#       for musl and the JS helper (lib/ only: no CLI for musl), from `make check-musl`
 #   sentryprof-VERSION.tgz                     the npm package (npm/, `npm pack`) with this
 #       build in prebuilds/<node platform>-<node arch>-<libc>/ (bin/ and lib/ as above)
 #
@@ -25,10 +27,11 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 out=$PWD/release
 builddir=
+given_builddir=
 while [ $# -gt 0 ]; do
     case "$1" in
     --out) out=$2; shift 2 ;;
-    --builddir) builddir=$(cd "$2" && pwd); shift 2 ;;
+    --builddir) builddir=$(cd "$2" && pwd); given_builddir=1; shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "release.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -108,6 +111,25 @@ pack() { # pack FOLDER: FOLDER.tar.gz in $out, reproducible owner and order
 pack "$name"
 pack "$name-debug"
 
+# musl (issue #18), when musl-gcc is here (Debian musl-tools) and not with --builddir: the
+# library built for musl by `make check-musl` (tests/musl/run.sh, which runs its unit suites
+# too), packed with the JS helper; no CLI (it would need libcurl, zlib and protobuf-c built
+# for musl). Not tested with node here: no musl Node.js on the npm registry.
+musl=
+if [ -z "$given_builddir" ] && [ "$libc" = gnu ] && command -v musl-gcc >/dev/null 2>&1; then
+    if make -s -C "$builddir" check-musl >"$tmp/musl.log" 2>&1; then
+        musl=sentryprof-$version-$cpu-linux-musl
+        mkdir -p "$tmp/$musl/lib"
+        strip -o "$tmp/$musl/lib/libsentryprof.so" "$builddir/_build-musl/libsentryprof.so"
+        cp -a "$pkg/lib/sentryprof" "$tmp/$musl/lib/"
+        cp "$src/README.md" "$src/LICENSE" "$tmp/$musl/"
+        pack "$musl"
+    else
+        tail -20 "$tmp/musl.log"
+        say "musl: make check-musl failed, no musl build packed"
+    fi
+fi
+
 # The npm package: npm/ plus this build in prebuilds/.
 npm_version=$(node -p 'require(process.argv[1]).version' "$src/npm/package.json")
 [ "$npm_version" = "$version" ] ||
@@ -117,5 +139,11 @@ cp "$src/LICENSE" "$tmp/npm/"
 rm -rf "$tmp/npm/prebuilds"
 mkdir -p "$tmp/npm/prebuilds/linux-$node_arch-$libc"
 cp -a "$pkg/bin" "$pkg/lib" "$tmp/npm/prebuilds/linux-$node_arch-$libc/"
+prebuilds=linux-$node_arch-$libc
+if [ -n "$musl" ]; then
+    mkdir -p "$tmp/npm/prebuilds/linux-$node_arch-musl"
+    cp -a "$tmp/$musl/lib" "$tmp/npm/prebuilds/linux-$node_arch-musl/"
+    prebuilds="$prebuilds linux-$node_arch-musl (library only)"
+fi
 tgz=$(cd "$tmp/npm" && npm pack --silent --pack-destination "$out" | tail -1)
-say "$out/$tgz (npm package, prebuilds: linux-$node_arch-$libc)"
+say "$out/$tgz (npm package, prebuilds: $prebuilds)"
