@@ -4,8 +4,9 @@
 # check-matrix`: Node 18-26), then the unit tests once more under AddressSanitizer and
 # UndefinedBehaviorSanitizer, the threaded modules' unit tests under ThreadSanitizer, and
 # the fuzz targets under libFuzzer; and the glibc floor in a Debian 11 root (make
-# check-glibc-floor, its debootstrap in the background from the start). Build trees:
-# _build/ (with _build/_fuzz/), _build-asan/ and _build-tsan/.
+# check-glibc-floor, its debootstrap in the background from the start) and the musl build
+# (make check-musl). Build trees: _build/ (with _build/_fuzz/ and _build/_build-musl/),
+# _build-asan/ and _build-tsan/.
 set -e
 cd "$(dirname "$0")"
 top=$PWD
@@ -43,6 +44,12 @@ rm -f "$floor_root_log"
 make -s check-glibc-floor 2>&1 | tee glibc-floor.log
 grep -q '^[0-9]* passed, 0 failed$' glibc-floor.log || exit 1
 echo "glibc-floor: $(( $(date +%s) - floor_start )) s (waiting for the root included)"
+# musl (issue #18): the library and the handler, ring, walk and spool suites built with
+# musl-gcc into _build-musl/ and run (make check-musl; ~80 s with its dependencies cached).
+musl_start=$(date +%s)
+make -s check-musl 2>&1 | tee musl.log
+grep -q '^[0-9]* passed, 0 failed$' musl.log || exit 1
+echo "musl: $(( $(date +%s) - musl_start )) s"
 cd "$top"
 
 mkdir -p _build-asan && cd _build-asan
@@ -79,6 +86,8 @@ top_srcdir=$top top_builddir=$top/_build node tests/reliability.js _build/RELIAB
 sum() { awk -v k="$1" '$1 == "#" && $2 == k":" { n += $3 } END { print n + 0 }' _build/test-suite.log _build-asan/test-suite.log _build-tsan/test-suite.log; }
 mp=$(sed -n 's/^matrix: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' _build/matrix.log)
 mf=$(sed -n 's/^matrix: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' _build/matrix.log)
+up=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' _build/musl.log | tail -1)
+uf=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' _build/musl.log | tail -1)
 gp=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' _build/glibc-floor.log | tail -1)
 gf=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' _build/glibc-floor.log | tail -1)
-echo "tests: $(( $(sum PASS) + ${mp:-0} + ${gp:-0} )) passed, $(( $(sum FAIL) + $(sum ERROR) + ${mf:-0} + ${gf:-0} )) failed"
+echo "tests: $(( $(sum PASS) + ${mp:-0} + ${gp:-0} + ${up:-0} )) passed, $(( $(sum FAIL) + $(sum ERROR) + ${mf:-0} + ${gf:-0} + ${uf:-0} )) failed"

@@ -53,7 +53,7 @@ cflags=($SP_CFLAGS -O2 -g -fPIC -D_GNU_SOURCE "-DSP_VERSION=\"$PACKAGE_VERSION\"
 compile() { # compile SRC...: one object each in $out/obj, in parallel; prints the objects
     local f
     for f in "$@"; do echo "$f"; done | xargs -P "$jobs" -I{} sh -c \
-        'f={}; o="$0/obj/$(echo "$f" | tr / _).o"; shift; "$@" -c -o "$o" "$f" || exit 255' \
+        'f={}; o="$0/obj/$(echo "$f" | tr / _).o"; "$@" -c -o "$o" "$f" || exit 255' \
         "$out" "$cc" "${cflags[@]}" || return 1
     for f in "$@"; do echo "$out/obj/$(echo "$f" | tr / _).o"; done
 }
