@@ -48,6 +48,7 @@
 #include "txnprof.h"
 #include "utf8.h"
 #include "v8decode.h"
+#include "v8leaf.h"
 
 #define SP_AGENT_TICK_MS 100 /* how often the ring is drained */
 #define SP_AGENT_MAP_DIR "/tmp" /* where V8 writes perf-<pid>.map */
@@ -247,6 +248,7 @@ static void drain(void)
         }
         sp_nativeunwind_apply(agent.nu, &agent.scratch, agent.stack); /* before V8's: it moves frames */
         sp_v8decode_rewrite(&agent.scratch, agent.sym); /* now: V8's objects move later */
+        sp_v8leaf_repair(&agent.scratch, agent.sym);
         const sp_sample_t *s = &agent.scratch;
         bool in_session = gen && s->ts_ns >= start && s->ts_ns < end;
         /* taken before the current session began, while an earlier one's chunk is open */
@@ -449,6 +451,7 @@ static void *agent_main(void *arg)
     if (agent.opts.remove_perf_map && agent.opts.perf_map_path) sp_mapfile_remove(agent.opts.cfg->spool_dir);
     sp_stats_log();
     sp_v8decode_log_stats();
+    sp_v8leaf_log_stats();
     SP_DEBUG("memory: %zu bytes in use, peak %zu", sp_mem_in_use(), sp_mem_peak());
     pthread_mutex_lock(&agent.lock);
     agent.done = true;

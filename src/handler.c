@@ -59,6 +59,8 @@ void sp_sampler_on_signal(int sig, siginfo_t *info, void *ucv)
         if (s->stack_len) sp_stats_inc(SP_STAT_STACK_COPIES);
         if (s->flags & SP_SAMPLE_TRUNCATED) sp_stats_inc(SP_STAT_TRUNCATED);
         if (s->flags & SP_SAMPLE_OFF_STACK) sp_stats_inc(SP_STAT_OFF_STACK);
+        if (s->flags & SP_SAMPLE_SIGFRAME) sp_stats_inc(SP_STAT_SIGFRAMES);
+        if (s->flags & SP_SAMPLE_SIGFRAME_STOP) sp_stats_inc(SP_STAT_SIGFRAME_STOPS);
         sp_ring_publish(sp_sample_ring, ticket);
         sp_stats_inc(SP_STAT_SAMPLES);
     }

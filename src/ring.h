@@ -23,11 +23,14 @@
 /* The callee-saved registers of the interrupted context (besides pc, sp and rbp): what
  * .eh_frame rules may need to restore a caller's frame. */
 enum { SP_REG_RBX, SP_REG_R12, SP_REG_R13, SP_REG_R14, SP_REG_R15, SP_NREGS };
+#define SP_MAX_SIGFRAMES 4  /* signal frames walked through per sample (nested handlers) */
 
 enum {
     SP_SAMPLE_TRUNCATED = 1u << 0, /* walk stopped early: depth limit or bad frame pointer */
     SP_SAMPLE_OFF_STACK = 1u << 1, /* interrupted sp outside the thread's known stack */
-    SP_SAMPLE_SCANNED = 1u << 2,   /* pcs[1..] follow a frame chain found by scanning the stack
+    SP_SAMPLE_SIGFRAME = 1u << 2,  /* walked on through a signal frame (unwind.h) */
+    SP_SAMPLE_SIGFRAME_STOP = 1u << 3, /* stopped at a signal frame it could not read */
+    SP_SAMPLE_SCANNED = 1u << 4,   /* pcs[1..] follow a frame chain found by scanning the stack
                                       copy (a native leaf's rbp led nowhere): a guess that the
                                       agent keeps only where its unwind meets it */
 };
@@ -40,6 +43,16 @@ typedef struct {
     uint64_t function, bytecode_array, bytecode_offset;
 } sp_v8_slots_t;
 
+/* A context another signal handler interrupted, read from the kernel's signal frame
+ * (unwind.h): pcs[frame] is the pc it was at plus one (so that, read as a return address
+ * like its neighbours, it resolves to the instruction itself), sp and sp_word its stack
+ * pointer and the word there (a frameless leaf's return address, as for the sample's own
+ * sp_word). */
+typedef struct {
+    uint16_t frame;
+    uint64_t sp, sp_word;
+} sp_sig_ctx_t;
+
 typedef struct {
     uint64_t ts_ns;    /* CLOCK_MONOTONIC */
     uint32_t tid;      /* kernel thread id */
@@ -51,10 +64,13 @@ typedef struct {
     uint64_t fp;       /* interrupted frame pointer */
     uint16_t stack_len; /* bytes of stack copied from sp (sp_ring_stack): 0 = none */
     uint64_t regs[SP_NREGS]; /* SP_REG_*: valid when stack_len > 0 */
+    uint16_t nsig;     /* valid entries in sig */
+    sp_sig_ctx_t sig[SP_MAX_SIGFRAMES];
     uint16_t nv8;      /* valid entries in v8 */
     sp_v8_slots_t v8[SP_V8_MAX_FRAMES];
     uint64_t pcs[SP_MAX_FRAMES]; /* leaf first; pcs[0] is the interrupted pc, the rest
-                                    are return addresses */
+                                    are return addresses (or, at sig[].frame, a pc another
+                                    signal handler interrupted, plus one) */
 } sp_sample_t;
 
 typedef struct sp_ring sp_ring_t;

@@ -85,6 +85,8 @@ int sp_sampler_init(const sp_sampler_opts_t *opts, sp_ring_t *ring)
         SP_WARN("cannot install the handler for signal %d: %s", signo, strerror(e));
         return -e;
     }
+    if (!sp_unwind_init_restorer(signo))
+        SP_DEBUG("sampler: no sigreturn trampoline found: stacks end at other signal handlers");
     sampler_opts = *opts;
     sp_sample_ring = ring;
     sample_signo = signo;

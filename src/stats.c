@@ -44,6 +44,8 @@ static const char *const names[SP_STAT__COUNT] = {
     [SP_STAT_NATIVE_UNWOUND] = "native_unwound",
     [SP_STAT_NATIVE_KEPT] = "native_callers_kept",
     [SP_STAT_NATIVE_LOST] = "native_callers_lost",
+    [SP_STAT_SIGFRAMES] = "signal_frames_walked",
+    [SP_STAT_SIGFRAME_STOPS] = "signal_frame_stops",
 };
 
 void sp_stats_inc(sp_stat_t which) { atomic_fetch_add_explicit(&counters[which], 1, memory_order_relaxed); }

@@ -36,6 +36,8 @@ typedef enum {
     SP_STAT_NATIVE_UNWOUND,   /* ... the agent unwound through .eh_frame (libunwind) */
     SP_STAT_NATIVE_KEPT,      /* ... whose callers were kept: joined the frame-pointer walk or reached the stack's end */
     SP_STAT_NATIVE_LOST,      /* ... whose unwind ended inside the copy without joining */
+    SP_STAT_SIGFRAMES,        /* samples walked on through another handler's signal frame */
+    SP_STAT_SIGFRAME_STOPS,   /* samples whose walk stopped at a signal frame it could not read */
     SP_STAT__COUNT
 } sp_stat_t;
 

@@ -1,11 +1,22 @@
 /* unwind: the stack walk of the signal handler. Async-signal-safe only: reads memory only
  * inside [sp, stack_hi) of the sampled thread (always mapped below the stack top), never
  * calls into libc or libunwind (libunwind 1.6 takes the loader lock via dl_iterate_phdr
- * and validates through a global pipe: docs/HAZARDS.md §4), never allocates. */
+ * and validates through a global pipe: docs/HAZARDS.md §4), never allocates.
+ *
+ * Signal frames: when our signal lands while another handler runs on the thread (V8's
+ * SIGPROF sampler under --cpu-prof, the inspector or @sentry/profiling-node), that handler's
+ * frames end in the return address the kernel gave it: the C library's sigreturn
+ * trampoline (glibc's __restore_rt), whose address sampler.c reads once from our own
+ * handler's sigaction. The kernel's signal frame with the interrupted context follows
+ * that word (src/arch.h: sp_arch_sigframe_regs; x86_64 only so far), and the walk goes on
+ * from the pc/sp/fp it saved. The frame is trusted only as the kernel writes it, with the
+ * saved sp above it on the same stack, so a stale copy of the trampoline's address in a
+ * frame's locals ends the walk as before. */
 #include "unwind.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -14,12 +25,42 @@
 
 #define SP_MIN_CODE_ADDR 0x10000 /* below this a "return address" is garbage */
 
+static _Atomic uintptr_t restorer; /* 0: unknown, signal frames end the walk */
+
+void sp_unwind_set_restorer(uintptr_t addr)
+{
+    atomic_store_explicit(&restorer, addr, memory_order_relaxed);
+}
+
+uintptr_t sp_unwind_restorer(void) { return atomic_load_explicit(&restorer, memory_order_relaxed); }
+
+bool sp_unwind_init_restorer(int signo)
+{
+    struct sigaction cur;
+    if (sigaction(signo, NULL, &cur) != 0) return false;
+    uintptr_t r = sp_arch_restorer(&cur);
+    if (!r) return false;
+    sp_unwind_set_restorer(r);
+    return true;
+}
+
+/* The context the kernel saved in the signal frame whose return address is the word at
+ * slot: true and *r when it reads as a frame the kernel wrote (src/arch.h:
+ * sp_arch_sigframe_regs, inside [slot, hi)) and the interrupted sp lies above it, inside
+ * [slot, hi), with a pc that can be code. */
+static bool sigframe_context(uintptr_t slot, uintptr_t hi, sp_arch_regs_t *r)
+{
+    if ((slot & 7) || slot > hi || !sp_arch_sigframe_regs(slot, hi, r)) return false;
+    return r->sp > slot && r->sp <= hi - 8 && !(r->sp & 7) && r->pc >= SP_MIN_CODE_ADDR;
+}
+
 void sp_unwind_capture(const ucontext_t *uc, uintptr_t stack_lo, uintptr_t stack_hi,
                        sp_sample_t *s)
 {
     sp_arch_regs_t r;
     sp_arch_regs(uc, &r);
     uintptr_t pc = r.pc, sp = r.sp, fp = r.fp;
+    uintptr_t ret_rt = sp_unwind_restorer();
     int n = 0;
 
     s->flags = 0;
@@ -28,6 +69,7 @@ void sp_unwind_capture(const ucontext_t *uc, uintptr_t stack_lo, uintptr_t stack
     s->sp_word = 0;
     s->stack_len = 0;
     s->nv8 = 0;
+    s->nsig = 0;
     s->pcs[n++] = pc;
 
     /* No sum that can wrap: an sp in the last 8 bytes of the address space passed
@@ -41,24 +83,68 @@ void sp_unwind_capture(const ucontext_t *uc, uintptr_t stack_lo, uintptr_t stack
         return;
     }
     s->sp_word = sp_arch_leaf_ret(&r); /* x86_64: reads [sp], checked above */
-    sp_v8frames_capture(s, 0, fp, sp, stack_hi); /* the leaf's frame (or its JS caller's) */
 
-    /* Each frame record (src/arch.h): [fp] = caller's fp, [fp+8] = return address. Frames
-     * must move strictly up the stack, so the walk ends even on a corrupted chain. */
+    /* One pass per context: the interrupted one, then each one a signal handler
+     * interrupted (pcs[n - 1] is the context's pc, sp and fp its registers). */
     uintptr_t lo = sp;
-    while (n < SP_MAX_FRAMES) {
-        if (fp == 0) break; /* the outermost frame */
-        /* Leaving the stack is how most walks end: the outermost C frames (libc's
-         * start code) do not keep a frame pointer, so it is not reported as truncation. */
-        if (fp < lo || fp > stack_hi - 16 || (fp & 7)) break;
-        uintptr_t next = ((const uint64_t *)fp)[0];
-        uintptr_t ret = ((const uint64_t *)fp)[1];
-        if (ret < SP_MIN_CODE_ADDR) break;
-        s->pcs[n++] = ret;
-        if (next != 0 && next <= fp) break;
-        sp_v8frames_capture(s, (unsigned)n - 1, next, sp, stack_hi); /* ret's frame */
-        lo = fp + 16;
-        fp = next;
+    for (;;) {
+        uintptr_t slot = 0; /* where a signal frame's return address was found */
+        /* A handler that has not built its frame yet (the kernel sets up two frames at
+         * once when two signals are pending, so ours often lands on the other's first
+         * instruction): the return address is at sp, or above the rbp it pushed. */
+        bool entry = false;
+        if (ret_rt && *(const uint64_t *)sp == ret_rt)
+            slot = sp, entry = true;
+        else if (ret_rt && sp <= stack_hi - 16 && *(const uint64_t *)sp == fp &&
+                 ((const uint64_t *)sp)[1] == ret_rt)
+            slot = sp + 8, entry = true;
+        else
+            sp_v8frames_capture(s, (unsigned)n - 1, fp, sp, stack_hi); /* the leaf's frame (or its JS caller's) */
+
+        /* Each frame: [fp] = caller's fp, [fp+8] = return address. Frames must move
+         * strictly up the stack, so the walk ends even on a corrupted chain. */
+        while (!slot && n < SP_MAX_FRAMES) {
+            if (fp == 0) break; /* the outermost frame */
+            /* Leaving the stack is how most walks end: the outermost C frames (libc's
+             * start code) do not keep rbp, so it is not reported as truncation. */
+            if (fp < lo || fp > stack_hi - 16 || (fp & 7)) break;
+            uintptr_t next = ((const uint64_t *)fp)[0];
+            uintptr_t ret = ((const uint64_t *)fp)[1];
+            if (ret < SP_MIN_CODE_ADDR) break;
+            if (ret_rt && ret == ret_rt) { /* a handler's outermost frame: fp + 8 is the slot */
+                slot = fp + 8;
+                break;
+            }
+            s->pcs[n++] = ret;
+            if (next != 0 && next <= fp) break;
+            sp_v8frames_capture(s, (unsigned)n - 1, next, sp, stack_hi); /* ret's frame */
+            lo = fp + 16;
+            fp = next;
+        }
+        if (!slot) break;
+        sp_arch_regs_t ir;
+        if (n == SP_MAX_FRAMES || s->nsig == SP_MAX_SIGFRAMES || !sigframe_context(slot, stack_hi, &ir)) {
+            s->flags |= SP_SAMPLE_SIGFRAME_STOP | SP_SAMPLE_TRUNCATED;
+            break;
+        }
+        s->flags |= SP_SAMPLE_SIGFRAME;
+        if (n == 1 && entry) {
+            /* The other handler has not run yet (at most pushed rbp): the time so far
+             * is the interrupted code's, so the sample is its, as if ours had come
+             * first. */
+            s->pcs[0] = ir.pc;
+            s->sp = sp = lo = ir.sp;
+            s->fp = fp = ir.fp;
+            s->sp_word = sp_arch_leaf_ret(&ir);
+            continue;
+        }
+        sp_sig_ctx_t *c = &s->sig[s->nsig++];
+        c->frame = (uint16_t)n;
+        c->sp = ir.sp;
+        c->sp_word = sp_arch_leaf_ret(&ir);
+        s->pcs[n++] = ir.pc + 1; /* read as a return address, it resolves to the pc itself */
+        sp = lo = ir.sp;
+        fp = ir.fp;
     }
     if (n == SP_MAX_FRAMES && fp != 0) s->flags |= SP_SAMPLE_TRUNCATED;
     s->nframes = (uint16_t)n;

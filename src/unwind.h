@@ -15,7 +15,19 @@
 
 #include "ring.h"
 
-/* Fills s->pcs/nframes/flags/sp/sp_word/fp from the interrupted context uc.
+/* The return address the kernel gives signal handlers installed through the C library
+ * (its sigreturn trampoline, glibc's __restore_rt): a frame returning there is another
+ * handler's outermost one, and the kernel's signal frame with the context it interrupted
+ * follows it. Set once before sampling starts (sampler.c); 0: signal frames end the walk. */
+void sp_unwind_set_restorer(uintptr_t addr);
+uintptr_t sp_unwind_restorer(void);
+/* Sets it from the sa_restorer of signo's handler (installed through the C library), when
+ * that code is rt_sigreturn. false: not found (the restorer is left as it was). Not
+ * async-signal-safe in spirit: call it at setup. */
+bool sp_unwind_init_restorer(int signo);
+
+/* Fills s->pcs/nframes/flags/sp/sp_word/fp/nsig/sig from the interrupted context uc,
+ * walking on through the signal frames of other handlers it finds (ring.h: sig).
  * stack_lo/hi: the thread's stack [lo, hi). Async-signal-safe; bounded by SP_MAX_FRAMES. */
 void sp_unwind_capture(const ucontext_t *uc, uintptr_t stack_lo, uintptr_t stack_hi,
                        sp_sample_t *s);

@@ -9,7 +9,7 @@ signal_path='__errno_location|__stack_chk_fail|_GLOBAL_OFFSET_TABLE_|clock_getti
 declare -A extra=(
     [handler]=''
     [v8frames]=''
-    [unwind]='|pthread_self|pthread_getattr_np|pthread_attr_getstack|pthread_attr_destroy'
+    [unwind]='|pthread_self|pthread_getattr_np|pthread_attr_getstack|pthread_attr_destroy|sigaction'
     [ring]='|sp_mem_calloc|sp_mem_alloc|sp_mem_free'
     [stats]='|sp_log_get_level|sp_log_write'
 )
@@ -19,6 +19,7 @@ for mod in handler unwind v8frames ring stats; do
     bad=$(nm -u "$obj" | awk '{print $2}' | sed 's/@.*//' | grep -Ev "^($signal_path${extra[$mod]})\$" || true)
     if [ -z "$bad" ]; then ok "$mod imports only allowed symbols"; else not_ok "$mod imports: $(echo $bad)"; fi
 done
-# unwind's pthread_* imports belong to sp_unwind_stack_bounds (thread registration);
+# unwind's pthread_* imports belong to sp_unwind_stack_bounds (thread registration), its
+# sigaction to sp_unwind_init_restorer (sampler setup);
 # stats' sp_log_* to sp_stats_log (exit path). Neither is reachable from the handler.
 finish
