@@ -34,6 +34,7 @@
 #include "log.h"
 #include "mapfile.h"
 #include "mem.h"
+#include "nativeunwind.h"
 #include "outbox.h"
 #include "procmaps.h"
 #include "profile.h"
@@ -79,6 +80,8 @@ static struct {
     int64_t mono_to_real_ns;
     pid_t pid;
     sp_sample_t scratch;
+    uint8_t stack[SP_STACK_COPY]; /* scratch's stack copy */
+    sp_nativeunwind_t *nu; /* native callers from the stack copies (NULL: none made) */
     char node_version[32];
     uint64_t last_thread_scan_ns;
     _Atomic bool wake_pending;
@@ -236,12 +239,14 @@ static void drain(void)
              discard_gen = agent.discard_gen;
     pthread_mutex_unlock(&agent.lock);
     uint64_t span = (uint64_t)agent.opts.cfg->chunk_seconds * SP_NS_PER_SEC;
-    while (sp_ring_pop(agent.opts.ring, &agent.scratch)) {
+    while (sp_ring_pop_stack(agent.opts.ring, &agent.scratch, agent.stack)) {
         if (!refreshed) {
             perf_map_check();
             sp_symbolizer_refresh(agent.sym);
+            sp_nativeunwind_refresh(agent.nu);
             refreshed = true;
         }
+        sp_nativeunwind_apply(agent.nu, &agent.scratch, agent.stack); /* before V8's: it moves frames */
         sp_v8decode_rewrite(&agent.scratch, agent.sym); /* now: V8's objects move later */
         sp_v8leaf_repair(&agent.scratch, agent.sym);
         const sp_sample_t *s = &agent.scratch;
@@ -478,6 +483,13 @@ int sp_agent_start(const sp_agent_opts_t *opts)
      * decoder (interpreted ones stay the trampoline), no heap reads at all. */
     if (opts->cfg->v8_frames) sp_v8decode_init();
     else SP_DEBUG("v8 frames: off (%s=false)", SP_ENV_V8_FRAMES);
+    /* before the first sample too: it tells the handler which leaves need a stack copy */
+    if (opts->cfg->native_unwind) {
+        agent.nu = sp_nativeunwind_new();
+        if (!agent.nu) SP_DEBUG("native unwinding: off (no memory)");
+    } else {
+        SP_DEBUG("native unwinding: off (%s=false)", SP_ENV_NATIVE_UNWIND);
+    }
     agent.last_commit_ns = mono_ns();
 
     pthread_condattr_t ca;

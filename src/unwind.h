@@ -9,6 +9,7 @@
 #define SP_UNWIND_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <ucontext.h>
 
@@ -30,6 +31,25 @@ bool sp_unwind_init_restorer(int signo);
  * stack_lo/hi: the thread's stack [lo, hi). Async-signal-safe; bounded by SP_MAX_FRAMES. */
 void sp_unwind_capture(const ucontext_t *uc, uintptr_t stack_lo, uintptr_t stack_hi,
                        sp_sample_t *s);
+
+/* Native code without frame pointers (the loaded ELF objects other than node's own
+ * executable: glibc, libstdc++, addons): a leaf there loses its callers in the frame-pointer
+ * walk, so the handler copies the stack top for the agent to unwind (nativeunwind.h).
+ * Published by the agent (sp_unwind_set_nofp), read by the handler. */
+#define SP_NOFP_MAX 128 /* ranges; objects beyond it get no copy */
+
+/* Replaces the ranges [lo, hi) (n <= SP_NOFP_MAX). Agent thread only. A handler racing the
+ * update may make one wrong copy decision, never a wrong read. */
+void sp_unwind_set_nofp(const uint64_t (*ranges)[2], size_t n);
+
+/* Whether pc lies in one of the published ranges. Async-signal-safe. */
+bool sp_unwind_pc_nofp(uint64_t pc);
+
+/* When the leaf of s (already captured from uc) lies in code without frame pointers: copies
+ * up to SP_STACK_COPY bytes of the stack from sp (never past stack_hi) into buf and the
+ * callee-saved registers into s, and sets s->stack_len; else s->stack_len = 0.
+ * Async-signal-safe, bounded by one memcpy. */
+void sp_unwind_copy_stack(const ucontext_t *uc, uintptr_t stack_hi, sp_sample_t *s, uint8_t *buf);
 
 /* The calling thread's stack bounds (pthread_getattr_np). Not async-signal-safe: call it
  * when registering the thread. 0 or a negative errno. */

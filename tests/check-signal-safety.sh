@@ -5,12 +5,12 @@
 . "$(dirname "$0")/e2e/lib.sh"
 # Per object: what it may import. handler/unwind/stats are pure signal path; ring also has
 # its constructor (sp_mem_*), which runs at setup.
-signal_path='__errno_location|__stack_chk_fail|_GLOBAL_OFFSET_TABLE_|clock_gettime|syscall|memcpy|memset|sp_ring_reserve|sp_ring_publish|sp_unwind_capture|sp_v8frames_capture|sp_stats_inc|sp_stats_add|sp_stats_handler_time|sp_threads|sp_self_slot|sp_sample_ring|sp_sampler_live|sp_process_sessions|sp_native_slots|sp_sampler_init_ns'
+signal_path='__errno_location|__stack_chk_fail|_GLOBAL_OFFSET_TABLE_|clock_gettime|syscall|memcpy|memset|sp_ring_reserve|sp_ring_publish|sp_ring_stack|sp_unwind_capture|sp_unwind_copy_stack|sp_v8frames_capture|sp_stats_inc|sp_stats_add|sp_stats_handler_time|sp_threads|sp_self_slot|sp_sample_ring|sp_sampler_live|sp_process_sessions|sp_native_slots|sp_sampler_init_ns'
 declare -A extra=(
     [handler]=''
     [v8frames]=''
     [unwind]='|pthread_self|pthread_getattr_np|pthread_attr_getstack|pthread_attr_destroy|sigaction'
-    [ring]='|sp_mem_calloc|sp_mem_free'
+    [ring]='|sp_mem_calloc|sp_mem_alloc|sp_mem_free'
     [stats]='|sp_log_get_level|sp_log_write'
 )
 for mod in handler unwind v8frames ring stats; do
