@@ -51,7 +51,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sp_unwind_capture(&uc, lo, hi, &s);
     SP_FUZZ_CHECK(s.nframes >= 1 && s.nframes <= SP_MAX_FRAMES, "nframes %u", (unsigned)s.nframes);
     SP_FUZZ_CHECK(s.nv8 <= SP_V8_MAX_FRAMES, "nv8 %u", (unsigned)s.nv8);
-    SP_FUZZ_CHECK(s.pcs[0] == reg[0], "pcs[0] is not the interrupted pc");
+    /* pcs[0] is the interrupted pc, unless that was another handler's entry: then the sample
+     * is the code that handler interrupted, from the signal frame (inside the stack). */
+    SP_FUZZ_CHECK(s.pcs[0] == reg[0] || ((s.flags & SP_SAMPLE_SIGFRAME) && s.sp >= lo && s.sp < hi),
+                  "pcs[0] %#llx is neither the interrupted pc %#llx nor a signal frame's (flags %#x, sp %#llx)",
+                  (unsigned long long)s.pcs[0], (unsigned long long)reg[0], (unsigned)s.flags,
+                  (unsigned long long)s.sp);
     SP_FUZZ_CHECK(s.nsig <= SP_MAX_SIGFRAMES, "nsig %u", (unsigned)s.nsig);
     for (unsigned i = 0; i < s.nsig; i++)
         SP_FUZZ_CHECK(s.sig[i].frame > 0 && s.sig[i].frame < s.nframes &&
