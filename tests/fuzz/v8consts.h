@@ -1,6 +1,6 @@
-/* v8consts: the V8 layout the fuzz targets describe their synthetic heaps and stacks with,
- * by name as node exports it (v8dbg_*): the values of tests/unit/test_v8decode.c (a
- * 64-bit build without pointer compression). */
+/* v8consts: the V8 layout the fuzz targets and tests/unit/test_v8decode.c describe their
+ * synthetic heaps and stacks with, by name as node exports it (v8dbg_*): a 64-bit build
+ * without pointer compression, V8 12-13's BytecodeArray and optimized-code layout. */
 #ifndef SP_FUZZ_V8CONSTS_H
 #define SP_FUZZ_V8CONSTS_H
 
@@ -48,7 +48,7 @@ static const struct {
     {"v8dbg_type_FixedArray__FIXED_ARRAY_TYPE", 175},
     {"v8dbg_scopeinfo_idx_first_vars", 5},
     {"v8dbg_scopeinfo_idx_ncontextlocals", 2},
-    /* source positions and optimized code, as in tests/unit/test_v8decode.c */
+    /* source positions and optimized code (V8 12-13: Node 22-24) */
     {"sp_v8_major", 13},
     {"v8dbg_class_BytecodeArray__data__uintptr_t", 64},
     {"v8dbg_class_BytecodeArray__length__SMI", 8},
