@@ -100,6 +100,7 @@ static struct {
     /* A transaction whose v1 profile goes back to JS was started: in continuous mode
      * samples are also retained for such transactions. */
     _Atomic bool js_txns;
+    _Atomic uint64_t perf_map_behind; /* sp_symbolizer_perf_map_behind after the last refresh */
     /* What an app's Sentry SDK said (sp_agent_set_sdk, a JS thread): copied under lock
      * into the agent thread's own strings at the start of a pass. */
     bool sdk_pending;
@@ -230,21 +231,25 @@ static void finish_chunk(uint64_t discard_gen)
     agent.chunk = NULL;
 }
 
-/* One pass: symbols first (V8 logged the code before it ran), then every ready sample. */
+/* One pass: symbols first (V8 logged the code before it ran), then every ready sample.
+ * The maps are read again whenever a sample is newer than the last read: while the ring
+ * never empties (a worker storm, a thread-heavy app), one pass lasts as long as the storm,
+ * and samples taken after its start would be named from a map older than their code. */
 static void drain(void)
 {
-    bool refreshed = false;
+    uint64_t refreshed_ns = 0; /* 0: not yet in this pass */
     pthread_mutex_lock(&agent.lock);
     uint64_t gen = agent.sess_gen, start = agent.sess_start_ns, end = agent.sess_end_ns,
              discard_gen = agent.discard_gen;
     pthread_mutex_unlock(&agent.lock);
     uint64_t span = (uint64_t)agent.opts.cfg->chunk_seconds * SP_NS_PER_SEC;
     while (sp_ring_pop_stack(agent.opts.ring, &agent.scratch, agent.stack)) {
-        if (!refreshed) {
+        if (!refreshed_ns || agent.scratch.ts_ns >= refreshed_ns) {
+            refreshed_ns = mono_ns();
             perf_map_check();
             sp_symbolizer_refresh(agent.sym);
+            atomic_store(&agent.perf_map_behind, sp_symbolizer_perf_map_behind(agent.sym));
             sp_nativeunwind_refresh(agent.nu);
-            refreshed = true;
         }
         sp_nativeunwind_apply(agent.nu, &agent.scratch, agent.stack); /* before V8's: it moves frames */
         sp_v8decode_rewrite(&agent.scratch, agent.sym); /* now: V8's objects move later */
@@ -617,6 +622,8 @@ uint64_t sp_agent_cpu_ns(void)
         return 0;
     return sp_clock_ts_ns(&ts);
 }
+
+uint64_t sp_agent_perf_map_behind(void) { return atomic_load(&agent.perf_map_behind); }
 
 void sp_agent_set_runtime(const char *node_version)
 {
