@@ -12,6 +12,9 @@
  *   sp_arch_sigframe_regs(slot, hi, r)  the registers the kernel saved in the signal frame
  *                              whose return address is the word at slot (reads [slot, hi))
  *   SP_ARCH_NAME               the architecture's name in Node's terms (process.arch)
+ *   SP_NO_ASAN                 on each function of the handler that reads the interrupted
+ *                              thread's stack, and each inline helper it calls: not
+ *                              instrumented under AddressSanitizer (why: below)
  * What both share, and unwind.c relies on: 8-byte words, a stack growing down, and a frame
  * record at fp of {caller's fp, return address} (x86_64: push rbp; mov rbp, rsp. arm64:
  * stp x29, x30, [sp, #-N]!; mov x29, sp; AAPCS64 §6.2.3), which V8 builds the same way
@@ -24,6 +27,29 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <ucontext.h>
+
+/* The handler's stack walk reads the interrupted thread's frames, locals included: under
+ * AddressSanitizer those of our own instrumented functions lie between redzones, and a read
+ * of one is a stack-buffer-overflow report that kills the process (make check-asan-e2e).
+ * So the functions that read that stack are not instrumented under ASan; they read only
+ * inside [sp, stack_hi), which their own checks (unit tests, fuzzers) keep. Empty in normal
+ * builds, and in the fuzz build (tests/fuzz/run.sh defines SP_ASAN_STACK_READS), whose
+ * synthetic stacks are exact-size heap buffers: there ASan is what catches a read outside
+ * them. Inline helpers need the mark too: neither GCC nor clang inlines across differing
+ * sanitizer attributes. __has_feature: clang before 15 does not define __SANITIZE_ADDRESS__. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SP_ASAN_ON 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SP_ASAN_ON 1
+#endif
+#endif
+#if defined(SP_ASAN_ON) && !defined(SP_ASAN_STACK_READS)
+#define SP_NO_ASAN_ON 1
+#define SP_NO_ASAN __attribute__((no_sanitize_address))
+#else
+#define SP_NO_ASAN
+#endif
 
 typedef struct {
     uintptr_t pc, sp, fp;

@@ -6,7 +6,7 @@
 #define SP_ARCH_NAME "arm64"
 
 /* x29 is the frame pointer, x30 the link register (AAPCS64 §6.1.1). */
-static inline void sp_arch_regs(const ucontext_t *uc, sp_arch_regs_t *r)
+SP_NO_ASAN static inline void sp_arch_regs(const ucontext_t *uc, sp_arch_regs_t *r)
 {
     r->pc = (uintptr_t)uc->uc_mcontext.pc;
     r->sp = (uintptr_t)uc->uc_mcontext.sp;
@@ -28,7 +28,7 @@ static inline void sp_arch_set_regs(ucontext_t *uc, uintptr_t pc, uintptr_t sp, 
  * known from lr alone. Once the function has made a call of its own, lr points into the
  * function itself: whoever uses this value must check it against pc's function (off the
  * signal path, with symbols). No memory read. */
-static inline uint64_t sp_arch_leaf_ret(const sp_arch_regs_t *r)
+SP_NO_ASAN static inline uint64_t sp_arch_leaf_ret(const sp_arch_regs_t *r)
 {
     return r->lr;
 }
@@ -42,7 +42,7 @@ static inline uintptr_t sp_arch_restorer(const struct sigaction *sa)
     return 0;
 }
 
-static inline bool sp_arch_sigframe_regs(uintptr_t slot, uintptr_t hi, sp_arch_regs_t *r)
+SP_NO_ASAN static inline bool sp_arch_sigframe_regs(uintptr_t slot, uintptr_t hi, sp_arch_regs_t *r)
 {
     (void)slot, (void)hi, (void)r;
     return false;

@@ -5,7 +5,7 @@
 
 #define SP_ARCH_NAME "x64"
 
-static inline void sp_arch_regs(const ucontext_t *uc, sp_arch_regs_t *r)
+SP_NO_ASAN static inline void sp_arch_regs(const ucontext_t *uc, sp_arch_regs_t *r)
 {
     const greg_t *g = uc->uc_mcontext.gregs;
     r->pc = (uintptr_t)g[REG_RIP];
@@ -26,7 +26,7 @@ static inline void sp_arch_set_regs(ucontext_t *uc, uintptr_t pc, uintptr_t sp, 
 /* call pushed the return address at sp; until the function's push rbp it is still the word
  * at sp (and in a function that never builds a frame, until its ret). The caller has
  * checked that sp lies on the stack. */
-static inline uint64_t sp_arch_leaf_ret(const sp_arch_regs_t *r)
+SP_NO_ASAN static inline uint64_t sp_arch_leaf_ret(const sp_arch_regs_t *r)
 {
     return *(const uint64_t *)r->sp;
 }
@@ -51,7 +51,7 @@ static inline uintptr_t sp_arch_restorer(const struct sigaction *sa)
  * above it and below the saved sp). Reads words of [slot, hi) only. */
 #define SP_ARCH_UC_WORD(f) (offsetof(ucontext_t, f) / 8)
 #define SP_ARCH_SIGFRAME_FP_MAX (64 * 1024) /* the xsave area: ~11 KiB with AMX */
-static inline bool sp_arch_sigframe_regs(uintptr_t slot, uintptr_t hi, sp_arch_regs_t *r)
+SP_NO_ASAN static inline bool sp_arch_sigframe_regs(uintptr_t slot, uintptr_t hi, sp_arch_regs_t *r)
 {
     const size_t len = offsetof(ucontext_t, uc_mcontext.fpregs) + 8; /* what is read */
     if (hi < slot || hi - slot < 8 + len) return false;

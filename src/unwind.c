@@ -48,14 +48,14 @@ bool sp_unwind_init_restorer(int signo)
  * slot: true and *r when it reads as a frame the kernel wrote (src/arch.h:
  * sp_arch_sigframe_regs, inside [slot, hi)) and the interrupted sp lies above it, inside
  * [slot, hi), with a pc that can be code. */
-static bool sigframe_context(uintptr_t slot, uintptr_t hi, sp_arch_regs_t *r)
+SP_NO_ASAN static bool sigframe_context(uintptr_t slot, uintptr_t hi, sp_arch_regs_t *r)
 {
     if ((slot & 7) || slot > hi || !sp_arch_sigframe_regs(slot, hi, r)) return false;
     return r->sp > slot && r->sp <= hi - 8 && !(r->sp & 7) && r->pc >= SP_MIN_CODE_ADDR;
 }
 
-void sp_unwind_capture(const ucontext_t *uc, uintptr_t stack_lo, uintptr_t stack_hi,
-                       sp_sample_t *s)
+SP_NO_ASAN void sp_unwind_capture(const ucontext_t *uc, uintptr_t stack_lo, uintptr_t stack_hi,
+                                  sp_sample_t *s)
 {
     sp_arch_regs_t r;
     sp_arch_regs(uc, &r);
@@ -180,11 +180,10 @@ bool sp_unwind_pc_nofp(uint64_t pc)
 }
 
 /* The stack copy reads the other frames' locals, which AddressSanitizer poisons around its
- * stack variables: under ASan these functions are not instrumented and copy word by word
- * (its memcpy interceptor would check the range). */
-#if defined(__SANITIZE_ADDRESS__)
-#define SP_NO_ASAN __attribute__((no_sanitize_address, noinline))
-SP_NO_ASAN static void copy_words(uint8_t *dst, const uint8_t *src, size_t len)
+ * stack variables: where SP_NO_ASAN is on (src/arch.h) this copies word by word, since
+ * its memcpy interceptor would check the range. */
+#if defined(SP_NO_ASAN_ON)
+SP_NO_ASAN __attribute__((noinline)) static void copy_words(uint8_t *dst, const uint8_t *src, size_t len)
 {
     for (size_t i = 0; i + 8 <= len; i += 8) {
         uint64_t w = *(const volatile uint64_t *)(src + i);
@@ -192,7 +191,6 @@ SP_NO_ASAN static void copy_words(uint8_t *dst, const uint8_t *src, size_t len)
     }
 }
 #else
-#define SP_NO_ASAN
 static void copy_words(uint8_t *dst, const uint8_t *src, size_t len) { memcpy(dst, src, len); }
 #endif
 

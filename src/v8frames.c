@@ -3,9 +3,11 @@
  * tests/check-signal-safety.sh. The layout is filled in by v8decode (agent side). */
 #include "v8frames.h"
 
+#include "arch.h" /* SP_NO_ASAN */
+
 sp_v8_frame_layout_t sp_v8_frame_layout;
 
-void sp_v8frames_capture(sp_sample_t *s, unsigned k, uintptr_t fp, uintptr_t lo, uintptr_t hi)
+SP_NO_ASAN void sp_v8frames_capture(sp_sample_t *s, unsigned k, uintptr_t fp, uintptr_t lo, uintptr_t hi)
 {
     const sp_v8_frame_layout_t *l = &sp_v8_frame_layout;
     if (!atomic_load_explicit(&sp_v8_frame_layout.on, memory_order_acquire)) return;
