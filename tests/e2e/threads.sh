@@ -25,8 +25,17 @@ seen2=$(jqn "$f" 'f.threads["2"] && f.threads["2"].top')
 check "worker threadId 2 tops in secondWorkerHot (saw: $seen2)" test "$seen2" = secondWorkerHot
 # Each thread burns 2 s of CPU (fixed work): >= ~200 samples at 99 Hz, and its hot function
 # keeps its share of the thread's samples however loaded the machine is.
+# Under make check-asan-e2e (SP_E2E_PRELOAD: libasan first) node's own mallocs go through
+# ASan's allocator: the main thread's start-up and Worker creation then cost as much CPU as
+# a third of its hot work (seen: share 0.647; the rest mostly __asan::Allocator::Allocate),
+# so there the main thread's share measures ASan, not us; the workers' shares still count.
+share_threads='["0","1","2"]'
+if [ -n "${SP_E2E_PRELOAD:-}" ]; then
+    share_threads='["1","2"]'
+    echo "# under ASan (SP_E2E_PRELOAD): the main thread's share is not checked (its samples: $(jqn "$f" 'f.threads["0"] ? f.threads["0"].topShare + " of " + f.threads["0"].samples : "none"'))"
+fi
 check "each thread's hot function has >= 80% of its >= 100 samples (saw $(jqn "$f" '["0","1","2"].map(t => t + ": " + (f.threads[t] ? f.threads[t].topShare + " of " + f.threads[t].samples : "none")).join(", ")'))" \
-    test "$(jqn "$f" '["0","1","2"].every(t => f.threads[t] && f.threads[t].topShare >= 0.8 && f.threads[t].samples >= 100)')" = true
+    test "$(jqn "$f" '["0","1","2"].every(t => f.threads[t] && f.threads[t].samples >= 100) && '"$share_threads"'.every(t => f.threads[t].topShare >= 0.8)')" = true
 check "worker names in thread_metadata" test "$(jqn "$f" 'f.threads["1"].name')" = "worker 1"
 
 # -- node --cpu-prof still writes its profile (V8's SIGPROF sampler is untouched)
@@ -93,8 +102,15 @@ check "churn: pending-signal queue stays small" test "$(jqn "$res" 'f.snaps[1].s
 # a leak per worker would add tens of MiB over 1,500 workers.
 check "churn: profiler arena flat (< +8 MiB from 500 to 2000 workers)" \
     test "$(jqn "$res" 'f.snaps[1].arena - f.snaps[0].arena < 8388608')" = true
-check "churn: RSS flat (< +30 MiB from 500 to 2000 workers)" \
-    test "$(jqn "$res" 'f.snaps[1].rss - f.snaps[0].rss < 31457280')" = true
+# Under ASan (SP_E2E_PRELOAD) node's freed memory waits in ASan's quarantine (256 MiB by
+# default) before reuse: RSS grows until it is full (seen: +150 MiB), whatever we do; the
+# arena check above is what watches our memory there.
+if [ -n "${SP_E2E_PRELOAD:-}" ]; then
+    echo "# under ASan (SP_E2E_PRELOAD): RSS not checked ($(jqn "$res" '((f.snaps[1].rss - f.snaps[0].rss) / 1048576).toFixed(1)') MiB from 500 to 2000 workers)"
+else
+    check "churn: RSS flat (< +30 MiB from 500 to 2000 workers)" \
+        test "$(jqn "$res" 'f.snaps[1].rss - f.snaps[0].rss < 31457280')" = true
+fi
 
 # -- issue #20 item 6: 4 workers terminated with 400 transactions each still running (1,600
 # > the 1,024 slots): every start gets a slot, the main thread can start one afterwards, the
