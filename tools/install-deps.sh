@@ -11,7 +11,11 @@ libprotobuf-c-dev protobuf-c-compiler"
 # the tests: quickstart.sh must not pull a browser and a Go toolchain onto a user's machine.
 # debootstrap: make check-glibc-floor (a Debian 11 root with glibc 2.31).
 # clang, libclang-rt-14-dev: make fuzz (libFuzzer's runtime is only a recommendation of clang).
-[ "${1:-}" = "--test" ] && PKGS="$PKGS libxml2-utils npm golang-go chromium debootstrap clang libclang-rt-14-dev"
+# gcc-aarch64-linux-gnu, qemu-user, file and the :arm64 dev packages (multiarch): make
+# check-arm64 (the cross build for aarch64 and its tests under qemu-user).
+ARM64_PKGS="libjansson-dev:arm64 zlib1g-dev:arm64 libcurl4-openssl-dev:arm64 check:arm64 libprotobuf-c-dev:arm64"
+[ "${1:-}" = "--test" ] && PKGS="$PKGS libxml2-utils npm golang-go chromium debootstrap clang libclang-rt-14-dev
+gcc-aarch64-linux-gnu qemu-user file $ARM64_PKGS"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -24,5 +28,6 @@ if command -v npm >/dev/null 2>&1; then missing=$(echo "$missing" | sed 's/ npm/
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 echo "installing:$missing"
+case "$missing" in *:arm64*) dpkg --print-foreign-architectures | grep -qx arm64 || $SUDO dpkg --add-architecture arm64 ;; esac
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
