@@ -24,13 +24,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/xattr.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
-#include "config.h" /* SP_ENV_SPOOL_MAX_BYTES, named in a debug line */
 #include "delivery_text.h"
 #include "envelope.h"
 #include "fsio.h"
@@ -39,9 +36,6 @@
 #include "spool_queue.h"
 #include "spool_run.h"
 #include "spool_state.h"
-
-/* The extended attribute holding how many envelopes of a claimed batch are done (sent_load). */
-#define SP_DELIVERY_SENT_XATTR "user.sentryprof.sent"
 
 static double now_unix(void) { return (double)sp_clock_real_ns() / 1e9; }
 
@@ -67,9 +61,7 @@ static void note_wake(sp_delivery_t *d, double until)
     if (until > 0 && (d->wake == 0 || until < d->wake)) d->wake = until;
 }
 
-/* One line for the user, formatted. */
-static void say(const sp_delivery_t *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(const sp_delivery_t *d, const char *fmt, ...)
+void sp_delivery_say(const sp_delivery_t *d, const char *fmt, ...)
 {
     char buf[2048];
     va_list ap;
@@ -143,7 +135,7 @@ static sp_send_outcome_t post(sp_delivery_t *d, const char *what, const char *da
     sp_transport_response_t resp;
     int rc = sp_transport_request_init(&req, &d->dsn, data, len);
     if (rc < 0) {
-        say(d, "%s: cannot build the request: %s", what, strerror(-rc));
+        sp_delivery_say(d, "%s: cannot build the request: %s", what, strerror(-rc));
         d->error = true;
         return SP_SEND_RETRY;
     }
@@ -177,13 +169,13 @@ static sp_send_outcome_t post(sp_delivery_t *d, const char *what, const char *da
     *rl = u.rl;
     report_failure(d, sent, &resp, o, cats, rl);
     if (o == SP_SEND_DROP && !d->quiet)
-        say(d, "%s: Sentry refused it (HTTP %ld%s%s); dropped", what, resp.status,
+        sp_delivery_say(d, "%s: Sentry refused it (HTTP %ld%s%s); dropped", what, resp.status,
             resp.message[0] ? ": " : "", resp.message);
     if (o == SP_SEND_RETRY && !d->quiet) {
         if (sent == 0)
-            say(d, "%s: HTTP %ld from Sentry; will retry", what, resp.status);
+            sp_delivery_say(d, "%s: HTTP %ld from Sentry; will retry", what, resp.status);
         else
-            say(d, "%s: cannot reach Sentry (%s); will retry", what, resp.message);
+            sp_delivery_say(d, "%s: cannot reach Sentry (%s); will retry", what, resp.message);
     }
     return o;
 }
@@ -236,7 +228,7 @@ static int split_batch(sp_delivery_t *d, const char *what, const char *batch,
         /* No fsync per file (two each made the uploader disk-bound at ~40 envelopes/s):
          * all of them are synced together below, before the batch goes. */
         if ((rc = sp_spool_queue_write(d->spool, names[n], e, elen)) < 0) {
-            say(d, "%s: cannot write ready/%s: %s", what, names[n], strerror(-rc));
+            sp_delivery_say(d, "%s: cannot write ready/%s: %s", what, names[n], strerror(-rc));
             goto undo;
         }
         n++;
@@ -249,7 +241,7 @@ static int split_batch(sp_delivery_t *d, const char *what, const char *batch,
     /* fsync'd together, then renamed to their names: nobody (another uploader's walk,
      * eviction) sees one before it is durable. */
     if (n && (rc = sp_spool_queue_sync(d->spool, (const char *const *)ptrs, n, true)) < 0) {
-        say(d, "%s: cannot write the envelopes split from it to ready/: %s", what, strerror(-rc));
+        sp_delivery_say(d, "%s: cannot write the envelopes split from it to ready/: %s", what, strerror(-rc));
         n = 0; /* it deleted them */
         goto undo;
     }
@@ -272,32 +264,17 @@ static int deliver(sp_delivery_t *d, sp_spool_queue_claim_t *cl, const char *wha
                    const sp_envelope_parsed_t *env, sp_delivery_cats_t *cats, sp_ratelimit_t *rl,
                    sp_send_outcome_t *o);
 
-/* How many envelopes of a claimed batch were sent (or dropped) already, by an uploader that
- * died before it finished the batch: an extended attribute of the batch file (no fsync: it
- * must outlive the uploader, not the machine). Where the filesystem has no user xattrs the
- * successor sends the batch from its start again (Sentry drops an event_id it has seen). */
-static size_t sent_load(const sp_spool_queue_claim_t *cl)
-{
-    char buf[24];
-    ssize_t n = fgetxattr(cl->fd, SP_DELIVERY_SENT_XATTR, buf, sizeof buf - 1);
-    if (n <= 0) return 0;
-    buf[n] = '\0';
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(buf, &end, 10);
-    return errno || *end || v > SIZE_MAX ? 0 : (size_t)v;
-}
-
+/* Records that n envelopes of a claimed batch are done (an uploader killed half-way through
+ * must not make its successor send them again); said once where it cannot be kept. */
 static void sent_store(const sp_spool_queue_claim_t *cl, size_t n)
 {
-    char buf[24];
-    int k = snprintf(buf, sizeof buf, "%zu", n);
     static bool told; /* the CLI's one thread */
-    if (fsetxattr(cl->fd, SP_DELIVERY_SENT_XATTR, buf, (size_t)k, 0) < 0 && !told) {
+    int rc = sp_spool_queue_claim_set_progress(cl, n);
+    if (rc < 0 && !told) {
         told = true;
         SP_DEBUG("upload: cannot record a batch's progress on ready/%s (%s): an uploader killed "
                  "half-way through a batch makes the next one send it from its start",
-                 cl->name, strerror(errno));
+                 cl->name, strerror(-rc));
     }
 }
 
@@ -312,7 +289,7 @@ static bool send_from_batch(sp_delivery_t *d, const char *name, const char *e, s
     if (sp_envelope_parse(e, elen, &env) < 0) {
         sp_delivery_cats_t cats;
         sp_delivery_state_categories(NULL, 0, &cats);
-        if (!d->quiet) say(d, "%s: not a valid envelope; dropped", what);
+        if (!d->quiet) sp_delivery_say(d, "%s: not a valid envelope; dropped", what);
         record_discards(d, SP_DELIVERY_REASON_SEND, &cats);
         d->dropped++;
         return true;
@@ -362,7 +339,7 @@ static void explode_batch(sp_delivery_t *d, sp_spool_queue_claim_t *cl)
     if (rc == 0 && sp_spool_run_reader_init(&r, data, len) < 0) rc = -EBADMSG;
     if (rc < 0) {
         if (!d->quiet)
-            say(d, "%s: %s; dropped", what,
+            sp_delivery_say(d, "%s: %s; dropped", what,
                 rc == -EFBIG     ? "too large"
                 : rc == -EBADMSG ? "not a batch of envelopes"
                                  : strerror(-rc));
@@ -374,7 +351,7 @@ static void explode_batch(sp_delivery_t *d, sp_spool_queue_claim_t *cl)
         sp_mem_free(data);
         return;
     }
-    size_t done = sent_load(cl), i = 0;
+    size_t done = sp_spool_queue_claim_progress(cl), i = 0;
     if (done) SP_DEBUG("upload: %s: %zu envelope(s) sent before, by an uploader that stopped", what, done);
     const char *e;
     size_t elen;
@@ -404,7 +381,7 @@ static void explode_batch(sp_delivery_t *d, sp_spool_queue_claim_t *cl)
         return;
     }
     if (r.torn && !d->quiet) /* a writer killed mid-record, or a power loss before the seal */
-        say(d, "%s: %zu bytes after envelope %zu are incomplete; ignored", what, len - r.off, i + n);
+        sp_delivery_say(d, "%s: %zu bytes after envelope %zu are incomplete; ignored", what, len - r.off, i + n);
     SP_DEBUG("upload: %s: %zu envelope(s) sent from it, %zu left as files", what, i - done, n);
     sp_spool_queue_claim_done(cl);
     sp_mem_free(data);
@@ -489,7 +466,7 @@ static int deliver(sp_delivery_t *d, sp_spool_queue_claim_t *cl, const char *wha
     size_t blen = 0;
     int rc = sp_transport_envelope_for_send(env, discards, now_unix(), &body, &blen);
     if (rc < 0) {
-        say(d, "%s: cannot prepare it: %s", what, strerror(-rc));
+        sp_delivery_say(d, "%s: cannot prepare it: %s", what, strerror(-rc));
         d->error = true;
         put_back(d, discards);
         json_decref(discards);
@@ -531,7 +508,7 @@ static void send_claimed(sp_delivery_t *d, sp_spool_queue_claim_t *cl)
 
     int rc = sp_spool_queue_claim_read(cl, d->max_file, &data, &len);
     if (rc < 0 && rc != -EFBIG) {
-        say(d, "%s: cannot read it: %s", what, strerror(-rc));
+        sp_delivery_say(d, "%s: cannot read it: %s", what, strerror(-rc));
         d->error = true;
         sp_spool_queue_claim_release(cl);
         return;
@@ -544,7 +521,7 @@ static void send_claimed(sp_delivery_t *d, sp_spool_queue_claim_t *cl)
         sp_delivery_cats_t cats;
         sp_delivery_state_categories(NULL, 0, &cats);
         if (!d->quiet)
-            say(d, "%s: %s; dropped", what, rc == -EFBIG ? "too large" : "not a valid envelope");
+            sp_delivery_say(d, "%s: %s; dropped", what, rc == -EFBIG ? "too large" : "not a valid envelope");
         record_discards(d, SP_DELIVERY_REASON_SEND, &cats);
         sp_spool_queue_claim_done(cl);
         d->dropped++;
@@ -586,78 +563,6 @@ static bool discards_pending(sp_delivery_t *d)
     return any;
 }
 
-/* ---- spool upkeep ---- */
-
-typedef struct {
-    sp_delivery_t *d;
-    json_t *state; /* discards accumulated during eviction */
-    int unsendable; /* of them, files too large to be ever sent */
-} evict_ctx_t;
-
-static void on_evict(const char *name, int fd, bool unsendable, void *ctx)
-{
-    evict_ctx_t *e = ctx;
-    sp_delivery_cats_t cats;
-    char *data = NULL;
-    size_t len = 0;
-    if (sp_fsio_read_fd(fd, e->d->max_file, &data, &len) == 0)
-        sp_delivery_state_categories(data, len, &cats);
-    else
-        sp_delivery_state_categories(NULL, 0, &cats);
-    sp_mem_free(data);
-    sp_delivery_state_add_discards(e->state, SP_DELIVERY_REASON_CAP, &cats);
-    if (unsendable) {
-        struct stat st;
-        e->unsendable++;
-        if (!e->d->quiet)
-            say(e->d, "ready/%s: %lld bytes, more than Sentry takes; dropped first (spool over %s)",
-                name, fstat(fd, &st) == 0 ? (long long)st.st_size : -1LL, SP_ENV_SPOOL_MAX_BYTES);
-    }
-    SP_DEBUG("upload: evicted ready/%s (spool over %s)", name, SP_ENV_SPOOL_MAX_BYTES);
-}
-
-static int upd_merge(json_t *state, void *ctx)
-{
-    return sp_spool_state_discards_merge(state, json_object_get(ctx, "discards"));
-}
-
-static void on_aside(const char *name, const char *what, void *ctx)
-{
-    sp_delivery_t *d = ctx;
-    d->set_aside++;
-    say(d, "ready/%s: %s, not an envelope file; moved to %s/" SP_SPOOL_QUEUE_STRAY "/", name, what,
-        sp_spool_dir(d->spool));
-}
-
-void sp_delivery_upkeep(sp_delivery_t *d, unsigned long long max_bytes)
-{
-    int n = sp_spool_queue_adopt(d->spool);
-    if (n < 0) {
-        say(d, "cannot adopt files left in %s: %s", sp_spool_dir(d->spool), strerror(-n));
-        d->error = true;
-    }
-    /* A stray entry would be skipped by every claim yet wait for forever: moved aside, told
-     * once (it is gone from ready/ after). */
-    n = sp_spool_queue_set_aside(d->spool, on_aside, d);
-    if (n < 0) SP_DEBUG("upload: cannot move stray entries out of ready/: %s", strerror(-n));
-    evict_ctx_t e = {d, json_object(), 0};
-    if (!e.state) return;
-    n = sp_spool_queue_enforce_cap(d->spool, max_bytes, on_evict, &e);
-    if (n < 0) {
-        say(d, "cannot enforce the spool size limit: %s", strerror(-n));
-        d->error = true;
-    } else if (n > 0) {
-        d->evicted += (unsigned long)n;
-        int oldest = n - e.unsendable;
-        if (!d->quiet && oldest > 0)
-            say(d, "spool over %llu bytes: dropped the %d oldest file%s", max_bytes, oldest,
-                oldest == 1 ? "" : "s");
-        int rc = sp_spool_state_update(d->spool, upd_merge, e.state);
-        if (rc < 0) SP_DEBUG("upload: cannot record discards: %s", strerror(-rc));
-    }
-    json_decref(e.state);
-}
-
 void sp_delivery_pass(sp_delivery_t *d)
 {
     char after[sizeof d->last] = ""; /* a claimed name, or last: a split file past it */
@@ -672,7 +577,7 @@ void sp_delivery_pass(sp_delivery_t *d)
         int rc = sp_spool_queue_claim(d->spool, after, &cl);
         if (rc == -ENOENT) break;
         if (rc < 0) {
-            say(d, "cannot claim from %s/ready: %s", sp_spool_dir(d->spool), strerror(-rc));
+            sp_delivery_say(d, "cannot claim from %s/ready: %s", sp_spool_dir(d->spool), strerror(-rc));
             d->error = true;
             break;
         }
@@ -685,7 +590,6 @@ void sp_delivery_pass(sp_delivery_t *d)
     }
     if (!d->stop && discards_pending(d)) send_client_report(d);
 }
-
 
 void sp_delivery_init(sp_delivery_t *d, sp_spool_t *spool, const sp_dsn_t *dsn,
                       const sp_delivery_io_t *io, bool quiet, double deadline)

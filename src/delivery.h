@@ -72,11 +72,11 @@ typedef struct {
 /* Sets d up for dsn over spool (which must outlive it). */
 void sp_delivery_init(sp_delivery_t *d, sp_spool_t *spool, const sp_dsn_t *dsn,
                       const sp_delivery_io_t *io, bool quiet, double deadline);
-/* Adopts what dead processes left, then evicts the oldest ready/ files above max_bytes. */
-void sp_delivery_upkeep(sp_delivery_t *d, unsigned long long max_bytes);
 /* One walk over ready/, oldest first (d->wake is reset first), then a client report with
  * the pending discards when nothing else carried them. */
 void sp_delivery_pass(sp_delivery_t *d);
+/* One line for the user (d->io.say), formatted. */
+void sp_delivery_say(const sp_delivery_t *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Milliseconds left before d->deadline (0 when past). */
 long sp_delivery_remaining_ms(const sp_delivery_t *d);
 

@@ -95,12 +95,81 @@ static const char *host_problem(const char *h, size_t n)
     return NULL;
 }
 
+#define TOO_LONG() fail(err, errlen, "a part is too long")
+
+/* The authority's user part, auth[0, al): the public key up to '@' (a legacy ":secret" after
+ * it is ignored). 0 with *hostport set past the '@', or fail()'s value. */
+static int parse_key(const char *auth, size_t al, const char **hostport, sp_dsn_t *out, char *err,
+                     size_t errlen)
+{
+    const char *at = NULL; /* the user part ends at the authority's last '@' */
+    for (size_t i = 0; i < al; i++)
+        if (auth[i] == '@') at = auth + i;
+    size_t kl = at ? strcspn(auth, ":@") : 0;
+    if (!at || !kl || auth + kl > at) return fail(err, errlen, "no public key (the part before '@')");
+    for (size_t i = 0; i < kl; i++)
+        if (!key_char((unsigned char)auth[i])) return fail(err, errlen, "the public key contains '%c'", auth[i]);
+    if (!copy_n(out->public_key, sizeof out->public_key, auth, kl, false)) return TOO_LONG();
+    *hostport = at + 1;
+    return 0;
+}
+
+/* [hostport, end): a host name, IPv4 or [IPv6] address, then maybe ":port". */
+static int parse_host_port(const char *hostport, const char *end, sp_dsn_t *out, char *err, size_t errlen)
+{
+    size_t hpl = (size_t)(end - hostport), hl = hpl;
+    const char *port = NULL;
+    if (hpl && hostport[0] == '[') {
+        const char *close = memchr(hostport, ']', hpl);
+        hl = close ? (size_t)(close - hostport) + 1 : hpl;
+        if (hl < hpl) {
+            if (hostport[hl] != ':') return fail(err, errlen, "bad port");
+            port = hostport + hl + 1;
+        }
+    } else {
+        const char *colon = memchr(hostport, ':', hpl);
+        if (colon) {
+            hl = (size_t)(colon - hostport);
+            port = colon + 1;
+        }
+    }
+    const char *why = host_problem(hostport, hl);
+    if (why) return fail(err, errlen, "%s", why);
+    if (!copy_n(out->host, sizeof out->host, hostport, hl, false)) return TOO_LONG();
+    if (!port) return 0;
+    size_t pl = (size_t)(end - port);
+    unsigned long pn = 0;
+    bool ok = pl > 0 && pl <= 5;
+    for (size_t i = 0; ok && i < pl; i++) {
+        ok = port[i] >= '0' && port[i] <= '9';
+        pn = pn * 10 + (unsigned long)(port[i] - '0');
+    }
+    if (!ok || pn == 0 || pn > 65535) return fail(err, errlen, "bad port");
+    out->port = (unsigned)pn;
+    return 0;
+}
+
+/* The path: {prefix}/{project_id}; query and fragment are ignored. */
+static int parse_path(const char *path, sp_dsn_t *out, char *err, size_t errlen)
+{
+    size_t pl = strcspn(path, "?#");
+    const char *slash = NULL;
+    for (size_t i = 0; i < pl; i++) {
+        if (path[i] == '/') slash = path + i;
+        else if (!path_char((unsigned char)path[i])) return fail(err, errlen, "the path contains '%c'", path[i]);
+    }
+    if (!slash || slash + 1 == path + pl) return fail(err, errlen, "no project id (the last part of the path)");
+    if (!copy_n(out->prefix, sizeof out->prefix, path, (size_t)(slash - path), false) ||
+        !copy_n(out->project_id, sizeof out->project_id, slash + 1, (size_t)(path + pl - slash - 1), false))
+        return TOO_LONG();
+    return 0;
+}
+
 int sp_dsn_parse(const char *dsn, sp_dsn_t *out, char *err, size_t errlen)
 {
     if (err && errlen) err[0] = '\0';
     if (!out) return -EINVAL;
     memset(out, 0, sizeof *out);
-    int rc;
     if (!dsn || !*dsn) return fail(err, errlen, "empty");
     if (strlen(dsn) > SP_DSN_MAX_LEN) return fail(err, errlen, "longer than %d bytes", SP_DSN_MAX_LEN);
     for (const char *p = dsn; *p; p++)
@@ -116,90 +185,17 @@ int sp_dsn_parse(const char *dsn, sp_dsn_t *out, char *err, size_t errlen)
         return fail(err, errlen, "the scheme must be http or https");
     copy_n(out->scheme, sizeof out->scheme, dsn, sl, true);
 
-    /* authority: up to the first '/', '?' or '#'; the user part ends at its last '@' */
-    const char *auth = sep + 3;
+    /* authority: up to the first '/', '?' or '#' */
+    const char *auth = sep + 3, *hostport = NULL;
     size_t al = strcspn(auth, "/?#");
-    const char *at = NULL;
-    for (size_t i = 0; i < al; i++)
-        if (auth[i] == '@') at = auth + i;
-    const char *hostport = at ? at + 1 : auth;
-    size_t kl = at ? strcspn(auth, ":@") : 0; /* the key ends at ':' (the legacy secret) */
-    if (!at || !kl || auth + kl > at) {
-        rc = fail(err, errlen, "no public key (the part before '@')");
-        goto bad;
+    int rc;
+    if ((rc = parse_key(auth, al, &hostport, out, err, errlen)) < 0 ||
+        (rc = parse_host_port(hostport, auth + al, out, err, errlen)) < 0 ||
+        (rc = parse_path(auth + al, out, err, errlen)) < 0) {
+        memset(out, 0, sizeof *out);
+        return rc;
     }
-    for (size_t i = 0; i < kl; i++) {
-        if (!key_char((unsigned char)auth[i])) {
-            rc = fail(err, errlen, "the public key contains '%c'", auth[i]);
-            goto bad;
-        }
-    }
-    if (!copy_n(out->public_key, sizeof out->public_key, auth, kl, false)) goto too_long;
-
-    size_t hpl = (size_t)(auth + al - hostport), hl = hpl;
-    const char *port = NULL;
-    if (hpl && hostport[0] == '[') {
-        const char *close = memchr(hostport, ']', hpl);
-        hl = close ? (size_t)(close - hostport) + 1 : hpl;
-        if (hl < hpl) {
-            if (hostport[hl] != ':') {
-                rc = fail(err, errlen, "bad port");
-                goto bad;
-            }
-            port = hostport + hl + 1;
-        }
-    } else {
-        const char *colon = memchr(hostport, ':', hpl);
-        if (colon) {
-            hl = (size_t)(colon - hostport);
-            port = colon + 1;
-        }
-    }
-    const char *why = host_problem(hostport, hl);
-    if (why) {
-        rc = fail(err, errlen, "%s", why);
-        goto bad;
-    }
-    if (!copy_n(out->host, sizeof out->host, hostport, hl, false)) goto too_long;
-    if (port) {
-        size_t pl = (size_t)(auth + al - port);
-        unsigned long pn = 0;
-        bool ok = pl > 0 && pl <= 5;
-        for (size_t i = 0; ok && i < pl; i++) {
-            ok = port[i] >= '0' && port[i] <= '9';
-            pn = pn * 10 + (unsigned long)(port[i] - '0');
-        }
-        if (!ok || pn == 0 || pn > 65535) {
-            rc = fail(err, errlen, "bad port");
-            goto bad;
-        }
-        out->port = (unsigned)pn;
-    }
-
-    /* path: {prefix}/{project_id}; query and fragment are ignored */
-    const char *path = auth + al;
-    size_t pl = strcspn(path, "?#");
-    const char *slash = NULL;
-    for (size_t i = 0; i < pl; i++) {
-        if (path[i] == '/') slash = path + i;
-        else if (!path_char((unsigned char)path[i])) {
-            rc = fail(err, errlen, "the path contains '%c'", path[i]);
-            goto bad;
-        }
-    }
-    if (!slash || slash + 1 == path + pl) {
-        rc = fail(err, errlen, "no project id (the last part of the path)");
-        goto bad;
-    }
-    if (!copy_n(out->prefix, sizeof out->prefix, path, (size_t)(slash - path), false) ||
-        !copy_n(out->project_id, sizeof out->project_id, slash + 1, (size_t)(path + pl - slash - 1), false))
-        goto too_long;
     return 0;
-too_long:
-    rc = fail(err, errlen, "a part is too long");
-bad:
-    memset(out, 0, sizeof *out);
-    return rc;
 }
 
 int sp_dsn_envelope_url(const sp_dsn_t *dsn, char *buf, size_t len)

@@ -17,9 +17,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "fsio.h"
@@ -304,6 +307,28 @@ static int claim_end(sp_spool_queue_claim_t *claim, bool release)
 
 int sp_spool_queue_claim_done(sp_spool_queue_claim_t *claim) { return claim_end(claim, false); }
 int sp_spool_queue_claim_release(sp_spool_queue_claim_t *claim) { return claim_end(claim, true); }
+
+/* The extended attribute holding a claimed batch's progress. */
+#define SP_SPOOL_QUEUE_PROGRESS_XATTR "user.sentryprof.sent"
+
+size_t sp_spool_queue_claim_progress(const sp_spool_queue_claim_t *claim)
+{
+    char buf[24];
+    ssize_t n = fgetxattr(claim->fd, SP_SPOOL_QUEUE_PROGRESS_XATTR, buf, sizeof buf - 1);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(buf, &end, 10);
+    return errno || *end || v > SIZE_MAX ? 0 : (size_t)v;
+}
+
+int sp_spool_queue_claim_set_progress(const sp_spool_queue_claim_t *claim, size_t n)
+{
+    char buf[24];
+    int k = snprintf(buf, sizeof buf, "%zu", n);
+    return fsetxattr(claim->fd, SP_SPOOL_QUEUE_PROGRESS_XATTR, buf, (size_t)k, 0) < 0 ? -errno : 0;
+}
 
 int sp_spool_queue_enforce_cap(sp_spool_t *spool, unsigned long long max_bytes,
                                sp_spool_queue_evict_fn fn, void *ctx)

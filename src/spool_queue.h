@@ -53,6 +53,13 @@ int sp_spool_queue_claim_name(sp_spool_t *spool, const char *name, sp_spool_queu
  * negative errno. */
 int sp_spool_queue_claim_read(const sp_spool_queue_claim_t *claim, size_t max, char **data,
                               size_t *len);
+/* How many envelopes of a claimed batch are done already (sent or dropped by an uploader that
+ * died before it finished the batch): an extended attribute of the file, 0 when it has none.
+ * Set by sp_spool_queue_claim_set_progress (no fsync: it must outlive the uploader, not the
+ * machine); where the filesystem has no user xattrs it returns -errno and the successor
+ * sends the batch from its start again (Sentry drops an event_id it has seen). */
+size_t sp_spool_queue_claim_progress(const sp_spool_queue_claim_t *claim);
+int sp_spool_queue_claim_set_progress(const sp_spool_queue_claim_t *claim, size_t n);
 /* Sent or dropped: unlinks the file from sending/ and ends the claim. 0 or a negative errno
  * (the claim ends either way). */
 int sp_spool_queue_claim_done(sp_spool_queue_claim_t *claim);

@@ -284,14 +284,22 @@ bool sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr
     return false;
 }
 
-char sp_symbolizer_js_tier(sp_symbolizer_t *sym, uint64_t addr, bool return_addr)
+char sp_symbolizer_js_code(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, uint64_t *start,
+                           uint64_t *size)
 {
     if (!sym->perfmap) return 0;
     const sp_perfmap_entry_t *e =
         sp_perfmap_lookup(sym->perfmap, return_addr && addr ? addr - 1 : addr);
     sp_v8name_t js;
     if (!e || sp_v8names_parse(e->name, &js) < 0) return 0;
+    if (start) *start = e->start;
+    if (size) *size = e->size;
     return js.tier;
+}
+
+char sp_symbolizer_js_tier(sp_symbolizer_t *sym, uint64_t addr, bool return_addr)
+{
+    return sp_symbolizer_js_code(sym, addr, return_addr, NULL, NULL);
 }
 
 uint64_t sp_symbolizer_generation(const sp_symbolizer_t *sym) { return sym->generation; }

@@ -39,6 +39,10 @@ bool sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr
  * --interpreted-frames-native-stack, a per-function copy of the interpreter's entry; '^'
  * Sparkplug, '+' Maglev, '*' TurboFan), or 0 (not JS code, or no tier named). */
 char sp_symbolizer_js_tier(sp_symbolizer_t *sym, uint64_t addr, bool return_addr);
+/* The same, and where the perf map says the code at addr starts and how long it is (the
+ * V8 frame decoder finds V8's Code object from its instructions' start). */
+char sp_symbolizer_js_code(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, uint64_t *start,
+                           uint64_t *size);
 
 /* The JS frame of function (may be "") defined in script (V8's script name: a path, a file
  * URL or "node:..."; NULL: none) at lineno:colno (0: unknown), named and placed as frames

@@ -413,6 +413,8 @@ static void *uploader_main(void *arg)
         pthread_mutex_lock(&up.lock);
         if (wait_s) up.retry_at = time(NULL) + wait_s;
     }
+    /* Gone (stop, or exit 3 disabled us): a DSN the SDK hands over later starts a new one. */
+    up.started = false;
     pthread_mutex_unlock(&up.lock);
     return NULL;
 }

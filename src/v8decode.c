@@ -39,6 +39,7 @@
 #define SP_V8_SPT_MAX      65536 /* bytes of a source position table read; longer: unsure */
 #define SP_V8_ENDS_WINDOW  2048  /* line ends read at once, once a search narrowed to them */
 #define SP_V8_POS_RETRY    256   /* hits of a frame without its line before decoding it again */
+#define SP_V8_INL_MAX      12    /* frames one optimized frame expands to; deeper: unsure */
 
 typedef struct {
     uint64_t sfi, nosi, script; /* key: the SFI's address and two of its words */
@@ -80,6 +81,9 @@ static struct {
     uint32_t *frame_buckets;
     pos_cache_t *pos;
     uint8_t *spt; /* SP_V8_SPT_MAX bytes: the table being decoded */
+    struct code_entry *code;  /* SP_V8_CODE_SLOTS optimized Code objects */
+    struct chain_entry *chain; /* SP_V8_CHAIN_SLOTS decoded (code, pc offset) */
+    uint32_t code_gen;
     sp_v8decode_stats_t st;
 } D;
 
@@ -87,7 +91,7 @@ static struct {
 
 /* The function name kept in a ScopeInfo (see the top of the file), and its start
  * position (-1: unknown). */
-static bool scope_info_name(uint64_t si, char **name, int64_t *start)
+__attribute__((cold)) static bool scope_info_name(uint64_t si, char **name, int64_t *start)
 {
     uint64_t head[5];
     uint64_t data = sp_v8heap_obj(si) + (uint64_t)sp_v8heap_layout.map + 8;
@@ -132,7 +136,7 @@ static bool scope_info_name(uint64_t si, char **name, int64_t *start)
 /* 1-based line and column of script position pos from the script's line_ends, or false
  * (V8 has not computed them). A binary search over the heap narrows to at most
  * SP_V8_ENDS_WINDOW ends, which are read at once (one read for most scripts). */
-static bool script_line(uint64_t script, int64_t pos, int *line, int *col)
+__attribute__((cold)) static bool script_line(uint64_t script, int64_t pos, int *line, int *col)
 {
     uint64_t ends, len_w;
     if (!sp_v8heap_word(script, sp_v8heap_layout.script_line_ends, &ends) ||
@@ -177,7 +181,7 @@ static uint64_t fnv(const char *s, uint64_t h)
 
 /* The named-function table: equal functions share one entry (one frame in a profile).
  * Takes ownership of name and script. 0 when full or out of memory. */
-static uint32_t intern_fn(char *name, char *script, int line, int col)
+__attribute__((cold)) static uint32_t intern_fn(char *name, char *script, int line, int col)
 {
     uint64_t h = fnv(script, fnv(name, 0xcbf29ce484222325ull) * 31 + 1) ^
                  ((uint64_t)line << 20 | (uint64_t)col);
@@ -230,6 +234,9 @@ static bool frame_words_ok(uint64_t fn, uint64_t bca, uint64_t offset)
            sp_v8heap_smi(offset) >= 0 && sp_v8heap_smi(offset) <= (1 << 26);
 }
 
+__attribute__((cold)) static uint32_t sfi_fn(uint64_t sfi, const uint64_t *sfi_head,
+                                             uint64_t *script_out);
+
 /* The function (index + 1 into fns) of a captured frame, 0 when unsure; *sfi_out and
  * *script_out: the SharedFunctionInfo and Script it was read from. */
 static uint32_t decode_pf(uint64_t fn, uint64_t bca, uint64_t offset, const prefetch_t *pf,
@@ -256,9 +263,17 @@ static uint32_t decode_pf(uint64_t fn, uint64_t bca, uint64_t offset, const pref
     if (sp_v8heap_map_type(sfi_head[sp_v8heap_layout.map / 8]) != sp_v8heap_layout.t_sfi) return 0;
     uint64_t *g = guess_slot(fn);
     if (g) g[0] = fn, g[1] = sfi;
+    *sfi_out = sfi;
+    return sfi_fn(sfi, sfi_head, script_out);
+}
+
+/* The function (index + 1 into fns) of the SharedFunctionInfo at sfi, whose first words
+ * (map checked by the caller) are sfi_head; *script_out: its Script. 0 when unsure. Hot
+ * path: the cache hit; the rest runs once per function (cold: built for size). */
+static uint32_t sfi_fn(uint64_t sfi, const uint64_t *sfi_head, uint64_t *script_out)
+{
     uint64_t nosi = sfi_head[sp_v8heap_layout.sfi_nosi / 8],
              script = sfi_head[sp_v8heap_layout.sfi_script / 8];
-    *sfi_out = sfi;
     *script_out = script;
 
     if (!D.cache) D.cache = sp_mem_calloc(SP_V8_CACHE_SLOTS, sizeof *D.cache);
@@ -303,7 +318,7 @@ fail:
 
 /* The frame (index + 1 into frames) of function fn at line:col, 0 when the table is full
  * or out of memory. */
-static uint32_t intern_frame(uint32_t fn, int line, int col)
+__attribute__((cold)) static uint32_t intern_frame(uint32_t fn, int line, int col)
 {
     uint64_t h = ((uint64_t)fn * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)(uint32_t)line << 24) ^
                  (uint64_t)(uint32_t)col;
@@ -418,7 +433,8 @@ static uint32_t decode_frame(uint64_t fn, uint64_t bca, uint64_t offset, const p
     return f ? frame_at(f, sfi, script, bca, offset, exact) : 0;
 }
 
-bool sp_v8decode_frame(uint64_t fn, uint64_t bca, uint64_t offset, sp_v8fn_t *out)
+__attribute__((cold)) bool sp_v8decode_frame(uint64_t fn, uint64_t bca, uint64_t offset,
+                                            sp_v8fn_t *out)
 {
     if (!D.on) return false;
     bool exact;
@@ -435,6 +451,274 @@ const sp_v8fn_t *sp_v8decode_lookup(uint64_t addr)
     return i >= 1 && i <= D.nframes ? &D.frames[i - 1].v : NULL;
 }
 
+
+/* ---- optimized code (Maglev, TurboFan): a native frame and the functions inlined in it ---- */
+
+#define SP_V8_CODE_SLOTS  1024 /* Code objects, direct-mapped by instruction start */
+#define SP_V8_CHAIN_SLOTS 2048 /* (code, pc offset) -> its frames, direct-mapped */
+#define SP_V8_INL_BYTES   (16 * 4096) /* InliningPositions read at most (16 bytes an id) */
+#define SP_V8_LIT_MAX     256  /* inlined functions of one code object decoded at most */
+
+/* One optimized Code object as loaded: trusted for a frame while the Code's position table
+ * and deoptimization data words still read the same and the frame's JSFunction still
+ * points to the SharedFunctionInfo the code was compiled for. */
+typedef struct code_entry {
+    uint64_t start, size; /* key: its instructions, as the perf map gives them */
+    uint64_t code;        /* the Code object (tagged) */
+    uint64_t deopt, spt;  /* its words when loaded (adjacent: one read checks both) */
+    uint64_t sfi, script; /* the outermost function's SharedFunctionInfo and Script */
+    uint32_t fn;          /* its function; 0: the code did not check out */
+    uint32_t gen;         /* which load this is (the chain cache's key) */
+    int64_t isize;        /* instruction size */
+    uint8_t *table;       /* the position table's bytes */
+    uint32_t ntable;
+    uint8_t *inl;         /* InliningPositions: {uint64 SourcePosition, int32 function} */
+    uint32_t ninl;        /* bytes */
+    uint32_t nlit;        /* inlined functions */
+    uint32_t *lit_fn;     /* each one's function (0: unsure) */
+    uint64_t *lit_script;
+} code_entry_t;
+
+typedef struct chain_entry {
+    uint64_t start;
+    uint32_t gen, off; /* key: the code's load and the pc offset */
+    uint8_t n, exact;  /* frames (0: empty), all with the line executing in them */
+    uint32_t frames[SP_V8_INL_MAX];
+} chain_entry_t;
+
+__attribute__((cold)) static void code_forget(code_entry_t *e)
+{
+    sp_mem_free(e->table);
+    sp_mem_free(e->inl);
+    sp_mem_free(e->lit_fn);
+    sp_mem_free(e->lit_script);
+    memset(e, 0, sizeof *e);
+}
+
+static bool type_in(int t, const int64_t *types, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (t >= 0 && types[i] == t) return true;
+    return false;
+}
+
+/* A byte array's bytes (ByteArray or TrustedByteArray, at most max), in sp_mem memory. */
+__attribute__((cold)) static uint8_t *byte_array_dup(uint64_t ba, uint32_t max, uint32_t *n)
+{
+    const sp_v8heap_layout_t *l = &sp_v8heap_layout;
+    uint64_t len_w;
+    int64_t types[2] = {l->t_byte_array, l->t_trusted_byte_array};
+    if (!sp_v8heap_is_heap(ba) || !type_in(sp_v8heap_type_of(ba), types, 2) ||
+        !sp_v8heap_word(ba, l->fa_length, &len_w) || !sp_v8heap_is_smi(len_w))
+        return NULL;
+    int64_t len = sp_v8heap_smi(len_w);
+    if (len < 0 || len > max) return NULL;
+    uint8_t *b = sp_mem_alloc(len ? (size_t)len : 1);
+    if (b && len && !sp_v8heap_read(sp_v8heap_obj(ba) + (uint64_t)l->ba_data, b, (size_t)len)) {
+        sp_mem_free(b);
+        return NULL;
+    }
+    *n = (uint32_t)len;
+    return b;
+}
+
+/* A SharedFunctionInfo pointer (a weak reference in the literal array, or wrapped) ->
+ * its function and script; 0 when unsure. */
+__attribute__((cold)) static uint32_t sfi_at(uint64_t w, uint64_t *sfi_out, uint64_t *script)
+{
+    const sp_v8heap_layout_t *l = &sp_v8heap_layout;
+    if ((w & 3) == 3) w &= ~2ull; /* a weak reference: V8's kWeakHeapObjectTag */
+    if (!sp_v8heap_is_heap(w)) return 0;
+    int t = sp_v8heap_type_of(w);
+    if (t >= 0 && t == l->t_sfi_wrapper &&
+        (!sp_v8heap_word(w, l->sfiw_shared, &w) || !sp_v8heap_is_heap(w)))
+        return 0;
+    uint64_t head[8];
+    if (!sp_v8heap_read(sp_v8heap_obj(w), head, sizeof head) ||
+        sp_v8heap_map_type(head[l->map / 8]) != l->t_sfi)
+        return 0;
+    *sfi_out = w;
+    return sfi_fn(w, head, script);
+}
+
+/* Reads the optimized Code object whose instructions start at start into e. Once per code
+ * object (cold: built for size). */
+__attribute__((cold)) static void code_load(code_entry_t *e, uint64_t start, uint64_t size)
+{
+    const sp_v8heap_layout_t *l = &sp_v8heap_layout;
+    code_forget(e);
+    e->start = start;
+    e->size = size;
+    e->gen = ++D.code_gen;
+    D.st.code_loads++;
+    uint64_t code;
+    if (l->code_header >= 0) { /* V8 10: the instructions follow the Code's header */
+        code = start - (uint64_t)l->code_header + (uint64_t)l->heap_tag;
+    } else {
+        uint64_t is = start - (uint64_t)l->is_header + (uint64_t)l->heap_tag;
+        if (sp_v8heap_type_of(is) != l->t_istream || !sp_v8heap_word(is, l->is_code, &code) ||
+            !sp_v8heap_is_heap(code))
+            return;
+    }
+    uint8_t head[160];
+    int64_t top = l->code_isize;
+    if (l->code_flags > top) top = l->code_flags;
+    if (l->code_istart > top) top = l->code_istart;
+    if (l->code_spt > top) top = l->code_spt;
+    if (sp_v8heap_type_of(code) != l->t_code || top + 8 > (int64_t)sizeof head ||
+        !sp_v8heap_read(sp_v8heap_obj(code), head, (size_t)top + 8))
+        return;
+    uint64_t istart = 0, deopt, spt;
+    int32_t isize;
+    uint32_t flags;
+    if (l->code_istart >= 0) memcpy(&istart, head + l->code_istart, 8);
+    memcpy(&isize, head + l->code_isize, 4);
+    memcpy(&flags, head + l->code_flags, 4);
+    memcpy(&deopt, head + l->code_deopt, 8);
+    memcpy(&spt, head + l->code_spt, 8);
+    int64_t kind = (int64_t)(flags >> l->kind_shift) & l->kind_mask;
+    if ((l->code_istart >= 0 && istart != start) || isize <= 0 || (uint64_t)isize > size ||
+        kind <= l->kind_baseline)
+        return;
+    e->code = code, e->deopt = deopt, e->spt = spt, e->isize = isize;
+    if (!(e->table = byte_array_dup(spt, SP_V8_SPT_MAX, &e->ntable)) || !e->ntable) return;
+    /* DeoptimizationData: a fixed array (of any trust) of at least the indices we read. */
+    int64_t need = l->dd_count;
+    int64_t idx[] = {l->dd_literals, l->dd_sfi, l->dd_inl_pos};
+    for (int i = 0; i < 3; i++)
+        if (idx[i] > need) need = idx[i];
+    uint64_t dd[34], len_w;
+    if (!sp_v8heap_is_heap(deopt) || !type_in(sp_v8heap_type_of(deopt), l->t_arrays, 6) ||
+        !sp_v8heap_word(deopt, l->fa_length, &len_w) || !sp_v8heap_is_smi(len_w) ||
+        sp_v8heap_smi(len_w) <= need ||
+        !sp_v8heap_read(sp_v8heap_obj(deopt) + (uint64_t)l->fa_data, dd, 8 * (size_t)(need + 1)))
+        return;
+    uint64_t sfi, count_w = dd[l->dd_count];
+    uint32_t fn = sfi_at(dd[l->dd_sfi], &sfi, &e->script);
+    if (!fn || !sp_v8heap_is_smi(count_w)) return;
+    int64_t count = sp_v8heap_smi(count_w);
+    if (count < 0 || count > SP_V8_LIT_MAX) return;
+    if (count > 0) {
+        uint64_t lits = dd[l->dd_literals], lits_len, w[SP_V8_LIT_MAX];
+        if (!sp_v8heap_is_heap(lits) || !type_in(sp_v8heap_type_of(lits), l->t_arrays, 6) ||
+            !sp_v8heap_word(lits, l->fa_length, &lits_len) || !sp_v8heap_is_smi(lits_len) ||
+            sp_v8heap_smi(lits_len) < count ||
+            !sp_v8heap_read(sp_v8heap_obj(lits) + (uint64_t)l->fa_data, w, 8 * (size_t)count))
+            return;
+        e->lit_fn = sp_mem_calloc((size_t)count, sizeof *e->lit_fn);
+        e->lit_script = sp_mem_calloc((size_t)count, sizeof *e->lit_script);
+        if (!e->lit_fn || !e->lit_script) return;
+        e->nlit = (uint32_t)count;
+        for (int64_t i = 0; i < count; i++) {
+            uint64_t isfi;
+            e->lit_fn[i] = sfi_at(w[i], &isfi, &e->lit_script[i]);
+        }
+        if (!(e->inl = byte_array_dup(dd[l->dd_inl_pos], SP_V8_INL_BYTES, &e->ninl))) return;
+    }
+    e->sfi = sfi;
+    e->fn = fn;
+}
+
+/* fn at the line of script position pos in script (its definition when that does not
+ * decode: *exact false). 0 when the frame table is full. */
+__attribute__((cold)) static uint32_t frame_line(uint32_t fn, uint64_t script, int64_t pos, bool *exact)
+{
+    int line, col;
+    if (pos >= 0 && script_line(script, pos, &line, &col)) return intern_frame(fn, line, col);
+    *exact = false;
+    return intern_frame(fn, D.fns[fn - 1].v.lineno, D.fns[fn - 1].v.colno);
+}
+
+/* The frames code offset off of e runs, innermost first (the inlined function executing,
+ * then the functions it was inlined into, each at its call site's line), into out; how
+ * many, 0 when unsure. */
+__attribute__((cold)) static unsigned code_frames(const code_entry_t *e, int64_t off, uint32_t *out, bool *exact)
+{
+    int64_t so;
+    int id;
+    *exact = true;
+    if (!sp_v8pos_find(e->table, e->ntable,
+                       sp_v8heap_layout.spt_flags ? SP_V8POS_FLAGS : SP_V8POS_SIGNED, e->isize,
+                       off, &so, &id))
+        return 0;
+    unsigned n = 0;
+    while (id >= 0) {
+        if (n + 1 >= SP_V8_INL_MAX || 16 * (uint64_t)id + 16 > e->ninl) return 0;
+        uint64_t pos;
+        int32_t f;
+        memcpy(&pos, e->inl + 16 * id, 8);
+        memcpy(&f, e->inl + 16 * id + 8, 4);
+        if (f < 0 || (uint32_t)f >= e->nlit || !e->lit_fn[f]) return 0;
+        if (!(out[n++] = frame_line(e->lit_fn[f], e->lit_script[f], so, exact))) return 0;
+        /* The call site, in the caller's function: an inlining id below this one. */
+        int caller = (int)(pos >> 31 & 0xffff) - 1;
+        if ((pos & 1) || caller >= id) return 0;
+        so = (int64_t)(pos >> 1 & 0x3fffffff) - 1;
+        id = caller;
+    }
+    if (!(out[n++] = frame_line(e->fn, e->script, so, exact))) return 0;
+    return n;
+}
+
+/* The frames of a captured optimized frame: the JSFunction in its slot, its pc
+ * (return_addr: a caller's, the call is at pc - 1) in code the perf map places at
+ * [start, start + size). 0 when anything does not check out (the perf map names it). */
+static unsigned decode_jit(uint64_t fn, uint64_t pc, bool return_addr, uint64_t start,
+                           uint64_t size, uint32_t *out, bool *exact)
+{
+    const sp_v8heap_layout_t *l = &sp_v8heap_layout;
+    if (!l->jit_on || !sp_v8heap_is_heap(fn) || pc < start || pc - start > size) return 0;
+    if (!D.code) D.code = sp_mem_calloc(SP_V8_CODE_SLOTS, sizeof *D.code);
+    if (!D.chain) D.chain = sp_mem_calloc(SP_V8_CHAIN_SLOTS, sizeof *D.chain);
+    if (!D.code || !D.chain) return 0;
+    code_entry_t *e = &D.code[(start * 0x9e3779b97f4a7c15ull) >> 54 & (SP_V8_CODE_SLOTS - 1)];
+    /* One read checks the cached code and the frame: the Code's two words and the
+     * JSFunction's SharedFunctionInfo. */
+    uint64_t words[2], sfi = 0;
+    if (e->start != start || e->size != size) code_load(e, start, size);
+    if (!e->code) return 0;
+    uint64_t at[2] = {sp_v8heap_obj(e->code) + (uint64_t)l->code_deopt,
+                      sp_v8heap_obj(fn) + (uint64_t)l->fn_shared};
+    void *into[2] = {words, &sfi};
+    size_t lens[2] = {16, 8};
+    if (!sp_v8heap_readv(at, into, lens, 2) || words[0] != e->deopt || words[1] != e->spt) {
+        e->start = 0; /* another object there now (or none): read the code again next time */
+        return 0;
+    }
+    /* The frame is this code's function's (not a caller's, as in a prologue). */
+    if (!e->fn || sfi != e->sfi) return 0;
+    int64_t off = (int64_t)(pc - start) - (return_addr ? 1 : 0);
+    if (off < 0 || off >= e->isize) return 0;
+    chain_entry_t *c = &D.chain[((start ^ (uint64_t)off * 0x9e3779b97f4a7c15ull) *
+                                  0x9e3779b97f4a7c15ull) >> 53 & (SP_V8_CHAIN_SLOTS - 1)];
+    if (c->n && c->start == start && c->gen == e->gen && c->off == (uint32_t)off) {
+        memcpy(out, c->frames, c->n * sizeof *out);
+        *exact = c->exact;
+        D.st.chain_hits++;
+        return c->n;
+    }
+    unsigned n = code_frames(e, off, out, exact);
+    if (n) {
+        *c = (chain_entry_t){.start = start, .gen = e->gen, .off = (uint32_t)off,
+                             .n = (uint8_t)n, .exact = *exact};
+        memcpy(c->frames, out, n * sizeof *out);
+    }
+    return n;
+}
+
+__attribute__((cold)) size_t sp_v8decode_jit_frame(uint64_t fn, uint64_t pc, bool return_addr,
+                                                   uint64_t start, uint64_t size, sp_v8fn_t *out,
+                                                   size_t cap)
+{
+    uint32_t fr[SP_V8_INL_MAX];
+    bool exact;
+    if (!D.on) return 0;
+    unsigned n = decode_jit(fn, pc, return_addr, start, size, fr, &exact);
+    if (n > cap) return 0;
+    for (unsigned i = 0; i < n; i++) out[i] = D.frames[fr[i] - 1].v;
+    return n;
+}
+
 /* ---- samples ---- */
 
 /* What runs at pcs[k]: 1 V8's interpreter entry (InterpreterEntryTrampoline and the
@@ -442,14 +726,21 @@ const sp_v8fn_t *sp_v8decode_lookup(uint64_t addr)
  * interpreted function's own: rename it), 2 another builtin or bytecode handler running on that JS frame without
  * one of its own (insert the function above it), 0 anything else (a JS function with its
  * own code, native code: leave it). */
-static int pc_kind(sp_symbolizer_t *sym, const sp_sample_t *s, unsigned k)
+static int pc_kind(sp_symbolizer_t *sym, const sp_sample_t *s, unsigned k, uint64_t *start,
+                   uint64_t *size, int *tier)
 {
     sp_frame_t f;
     sp_symbolizer_resolve(sym, s->pcs[k], k > 0, &f);
     /* An interpreted function's own copy of the interpreter entry (V8 >= 12 with
      * --interpreted-frames-native-stack): the perf map names the function but not the line
-     * executing in it; the frame's slots do. */
-    if (f.kind != SP_FRAME_NATIVE) return sp_symbolizer_js_tier(sym, s->pcs[k], k > 0) == '~';
+     * executing in it; the frame's slots do. Optimized code (3): its Code object says
+     * which functions were inlined where. */
+    if (f.kind != SP_FRAME_NATIVE) {
+        char t = sp_symbolizer_js_code(sym, s->pcs[k], k > 0, start, size);
+        *tier = t == '^' ? 0 : t == '+' ? 1 : t == '*' ? 2 : -1;
+        if (*tier > 0) return 3;
+        return t == '~';
+    }
     if (!f.function) return 0;
     bool builtin = strncmp(f.function, "Builtins_", 9) == 0;
     /* The interpreter's entry points run on the frame they enter (the trampoline built
@@ -470,7 +761,8 @@ void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym)
     if (!D.on || !s->nv8) return;
     struct timespec t0, t1;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
-    int kinds[SP_V8_MAX_FRAMES] = {0};
+    int kinds[SP_V8_MAX_FRAMES] = {0}, tiers[SP_V8_MAX_FRAMES];
+    uint64_t starts[SP_V8_MAX_FRAMES], sizes[SP_V8_MAX_FRAMES];
     prefetch_t pf[SP_V8_MAX_FRAMES];
     struct iovec local[3 * SP_V8_MAX_FRAMES], remote[3 * SP_V8_MAX_FRAMES];
     size_t niov = 0, total = 0;
@@ -478,8 +770,11 @@ void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym)
     for (unsigned i = 0; i < nv8; i++) {
         const sp_v8_slots_t *v = &s->v8[i];
         memset(&pf[i], 0, sizeof pf[i]);
-        kinds[i] = v->frame < s->nframes ? pc_kind(sym, s, v->frame) : 0;
-        if (!kinds[i] || !frame_words_ok(v->function, v->bytecode_array, v->bytecode_offset))
+        kinds[i] = v->frame < s->nframes
+                       ? pc_kind(sym, s, v->frame, &starts[i], &sizes[i], &tiers[i])
+                       : 0;
+        if (kinds[i] != 1 && kinds[i] != 2) continue;
+        if (!frame_words_ok(v->function, v->bytecode_array, v->bytecode_offset))
             continue;
 #define ADD(dst, addr, n)                                                                          \
     (local[niov] = (struct iovec){(dst), (n)},                                                     \
@@ -497,7 +792,7 @@ void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym)
      * each frame reads on its own below. */
     if (sp_v8heap_read_iov(local, remote, niov, total))
         for (unsigned i = 0; i < nv8; i++)
-            pf[i].read = kinds[i] != 0, pf[i].head_read = pf[i].guess != 0;
+            pf[i].read = kinds[i] == 1 || kinds[i] == 2, pf[i].head_read = pf[i].guess != 0;
     else
         memset(pf, 0, sizeof pf);
     /* From the root end down, so an insertion does not move frames still to visit. */
@@ -508,6 +803,31 @@ void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym)
         int kind = kinds[i];
         if (!kind) continue;
         bool exact;
+        if (kind == 3) { /* optimized code */
+            uint32_t fr[SP_V8_INL_MAX];
+            unsigned n =
+                decode_jit(v->function, s->pcs[k], k > 0, starts[i], sizes[i], fr, &exact);
+            if (!n) {
+                D.st.jit_fallback[tiers[i]]++;
+                continue;
+            }
+            D.st.jit_resolved[tiers[i]]++;
+            D.st.jit_inlined += n - 1;
+            if (exact) D.st.jit_lines++;
+            /* Innermost at k, the functions it was inlined into above it. A full stack
+             * loses its root-most frames, and is then marked truncated. */
+            unsigned room = SP_MAX_FRAMES - k; /* slots from k on */
+            if (n > room) n = room;
+            unsigned tail = s->nframes - k - 1u; /* frames above k */
+            if (tail > room - n) {
+                tail = room - n;
+                s->flags |= SP_SAMPLE_TRUNCATED;
+            }
+            memmove(&s->pcs[k + n], &s->pcs[k + 1], tail * sizeof s->pcs[0]);
+            for (unsigned j = 0; j < n; j++) s->pcs[k + j] = SP_V8_SYNTH_BIT | fr[j];
+            s->nframes = (uint16_t)(k + n + tail);
+            continue;
+        }
         uint32_t id =
             decode_frame(v->function, v->bytecode_array, v->bytecode_offset, &pf[i], &exact);
         if (!id) {
@@ -539,7 +859,7 @@ void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym)
 
 /* ---- layout ---- */
 
-bool sp_v8decode_init_with(bool (*get)(const char *name, int64_t *value))
+__attribute__((cold)) bool sp_v8decode_init_with(bool (*get)(const char *name, int64_t *value))
 {
     sp_v8heap_frame_slots_t fp;
     if (!sp_v8heap_init(get, &fp)) return false;
@@ -549,7 +869,10 @@ bool sp_v8decode_init_with(bool (*get)(const char *name, int64_t *value))
     fl->off_function = (int32_t)fp.function;
     fl->off_bytecode_array = (int32_t)fp.bytecode_array;
     fl->off_bytecode_offset = (int32_t)fp.bytecode_offset;
+    fl->off_context = (int32_t)fp.context;
     int64_t lo = fp.function, hi = fp.function;
+    if (fp.context < lo) lo = fp.context;
+    if (fp.context > hi) hi = fp.context;
     if (fp.bytecode_array < lo) lo = fp.bytecode_array;
     if (fp.bytecode_offset < lo) lo = fp.bytecode_offset;
     if (fp.bytecode_array > hi) hi = fp.bytecode_array;
@@ -569,7 +892,7 @@ bool sp_v8decode_init(void) { return sp_v8decode_init_with(sp_v8heap_dlsym_get);
 
 bool sp_v8decode_enabled(void) { return D.on; }
 
-void sp_v8decode_reset(void)
+__attribute__((cold)) void sp_v8decode_reset(void)
 {
     atomic_store(&sp_v8_frame_layout.on, 0);
     for (uint32_t i = 0; i < D.nfns; i++) {
@@ -584,6 +907,10 @@ void sp_v8decode_reset(void)
     sp_mem_free(D.spt);
     sp_mem_free(D.cache);
     sp_mem_free(D.guess);
+    if (D.code)
+        for (int i = 0; i < SP_V8_CODE_SLOTS; i++) code_forget(&D.code[i]);
+    sp_mem_free(D.code);
+    sp_mem_free(D.chain);
     memset(&D, 0, sizeof D);
     sp_v8heap_reset();
 }
@@ -594,7 +921,7 @@ void sp_v8decode_get_stats(sp_v8decode_stats_t *out)
     out->reads = sp_v8heap_reads();
 }
 
-void sp_v8decode_log_stats(void)
+__attribute__((cold)) void sp_v8decode_log_stats(void)
 {
     if (!D.on) return;
     SP_DEBUG(
@@ -611,4 +938,10 @@ void sp_v8decode_log_stats(void)
         (unsigned long long)D.st.cache_hits,
         D.st.samples ? (double)D.st.ns / 1000.0 / (double)D.st.samples : 0.0,
         (unsigned long long)D.st.samples);
+    SP_DEBUG("v8 frames: optimized code %s: Maglev %llu decoded / %llu perf map, TurboFan "
+             "%llu decoded / %llu perf map; %llu inlined frames added, %llu code objects read",
+             sp_v8heap_layout.jit_on ? "on" : "off", (unsigned long long)D.st.jit_resolved[1],
+             (unsigned long long)D.st.jit_fallback[1], (unsigned long long)D.st.jit_resolved[2],
+             (unsigned long long)D.st.jit_fallback[2], (unsigned long long)D.st.jit_inlined,
+             (unsigned long long)D.st.code_loads);
 }

@@ -1,7 +1,9 @@
 /* v8decode: names V8 interpreted frames from the slots v8frames captured, off the signal
  * path, with the line executing in each (the bytecode offset through the BytecodeArray's
  * source position table, v8pos; the function's definition line when V8 keeps no table
- * or line ends for it). At start it reads the layout node exports (the v8dbg_* postmortem constants, with
+ * or line ends for it), and expands optimized (Maglev, TurboFan) frames into the
+ * functions inlined in them (the Code object's position table and deoptimization data),
+ * each at its executing line (innermost) or call site (callers). At start it reads the layout node exports (the v8dbg_* postmortem constants, with
  * dlsym); per sample it checks every captured frame against the heap (JSFunction ->
  * SharedFunctionInfo, BytecodeArray, each object's map -> instance type), reading only
  * through process_vm_readv on our own pid (a moved or freed object reads as garbage or
@@ -41,6 +43,14 @@ typedef struct {
     uint64_t pos_unsure;   /* ... anything else did not check out */
     uint64_t pos_hits;     /* executing lines from the position cache */
     uint64_t samples, ns; /* samples rewritten, and the agent thread's time spent on them */
+    /* Optimized frames, by the perf map's tier (index 0 Sparkplug, 1 Maglev, 2 TurboFan):
+     * decoded from their Code object (inlined functions expanded), or left to the perf
+     * map (a check failed, or this build's layout is unknown). */
+    uint64_t jit_resolved[3], jit_fallback[3];
+    uint64_t jit_inlined; /* frames added for inlined functions */
+    uint64_t jit_lines;   /* decoded optimized frames whose every line decoded */
+    uint64_t code_loads;  /* Code objects read */
+    uint64_t chain_hits;  /* decoded frames from the (code, pc offset) cache */
 } sp_v8decode_stats_t;
 
 /* Reads the layout from the running executable and turns on the handler-side capture.
@@ -67,6 +77,14 @@ bool sp_v8decode_init_with(bool (*get)(const char *name, int64_t *value));
 /* Decodes one captured frame: fn and bca as read from the slots. true and *out (valid
  * until sp_v8decode_reset) when every check passed. */
 bool sp_v8decode_frame(uint64_t fn, uint64_t bca, uint64_t offset, sp_v8fn_t *out);
+
+/* Decodes one captured optimized (Maglev, TurboFan) frame: fn as read from its function
+ * slot, pc (return_addr: a caller's return address) in code the perf map places at
+ * [start, start + size). The frames it runs, innermost first (inlined functions, then the
+ * functions they were inlined into at their call sites' lines), into out (valid until
+ * sp_v8decode_reset); how many (<= cap), 0 when anything does not check out. */
+size_t sp_v8decode_jit_frame(uint64_t fn, uint64_t pc, bool return_addr, uint64_t start,
+                             uint64_t size, sp_v8fn_t *out, size_t cap);
 
 /* Forgets the layout, the caches and the named functions (tests; library unload). */
 void sp_v8decode_reset(void);

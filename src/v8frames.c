@@ -1,4 +1,4 @@
-/* v8frames: the handler-side capture of V8 interpreted-frame slots. Signal path:
+/* v8frames: the handler-side capture of V8 JS-frame slots (interpreted and optimized). Signal path:
  * async-signal-safe only (stack loads within bounds, no calls); checked by
  * tests/check-signal-safety.sh. The layout is filled in by v8decode (agent side). */
 #include "v8frames.h"
@@ -17,8 +17,13 @@ void sp_v8frames_capture(sp_sample_t *s, unsigned k, uintptr_t fp, uintptr_t lo,
     uint64_t fn = *(const uint64_t *)(fp + (uintptr_t)(intptr_t)l->off_function);
     uint64_t bca = *(const uint64_t *)(fp + (uintptr_t)(intptr_t)l->off_bytecode_array);
     uint64_t off = *(const uint64_t *)(fp + (uintptr_t)(intptr_t)l->off_bytecode_offset);
-    if ((fn & l->heap_tag_mask) != l->heap_tag || (bca & l->heap_tag_mask) != l->heap_tag ||
-        (off & l->smi_zero_mask) != 0)
+    if ((fn & l->heap_tag_mask) != l->heap_tag) return;
+    /* Not interpreted-looking: a frame of optimized code (Maglev, TurboFan: the slots below
+     * the function are spill slots) keeps a context object where a typed frame keeps a Smi
+     * marker. Its pc tells v8decode which kind it is. */
+    if (((bca & l->heap_tag_mask) != l->heap_tag || (off & l->smi_zero_mask) != 0) &&
+        (*(const uint64_t *)(fp + (uintptr_t)(intptr_t)l->off_context) & l->heap_tag_mask) !=
+            l->heap_tag)
         return;
     sp_v8_slots_t *v = &s->v8[s->nv8++];
     v->frame = (uint16_t)k;

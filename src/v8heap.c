@@ -255,11 +255,97 @@ static bool get_any(bool (*get)(const char *, int64_t *), const char *const *nam
 
 #define ONE(...) ((const char *const[]){__VA_ARGS__, NULL})
 
-bool sp_v8heap_init(bool (*get)(const char *name, int64_t *value), sp_v8heap_frame_slots_t *slots)
+/* Where optimized code keeps what the decoder needs. Builds export only part of it
+ * (docs/V8-FRAMES.md); the rest follows from the fields around it, as measured on each
+ * Node major (each fallback below names the builds it was checked on), and every object
+ * read through it is type-checked, so a wrong guess loses frames' inlining, never names
+ * them wrongly. */
+__attribute__((cold)) static void jit_layout(bool (*get)(const char *, int64_t *), sp_v8heap_layout_t *l)
+{
+    int64_t major = 0, v;
+    l->jit_on = false;
+    for (int i = 0; i < 6; i++) l->t_arrays[i] = -1;
+    if (!get("sp_v8_major", &major) || major < 10 || major > 14) return;
+    if (!get("v8dbg_type_Code__CODE_TYPE", &l->t_code) ||
+        !get("v8dbg_CodeKindFieldMask", &l->kind_mask) ||
+        !get("v8dbg_CodeKindFieldShift", &l->kind_shift) ||
+        !get("v8dbg_CodeKindBaseline", &l->kind_baseline))
+        return;
+    l->t_istream = -1;
+    l->is_header = 0;
+    l->is_code = 8; /* InstructionStream: map, code (V8 11.3-14.6: Node 20-26) */
+    l->code_istart = -1;
+    if (get("v8dbg_type_InstructionStream__INSTRUCTION_STREAM_TYPE", &l->t_istream)) {
+        if (!get("v8dbg_class_InstructionStream__instruction_start__uintptr_t", &l->is_header))
+            return;
+        if (get("v8dbg_class_Code__instruction_start__Address", &l->code_istart)) {
+            /* V8 >= 12 (Node 22-26): map, ..., deoptimization data, position table,
+             * wrapper, instruction start (measured on 22, 24, 26). */
+            if (!get("v8dbg_class_Code__instruction_size__int", &l->code_isize) ||
+                !get("v8dbg_class_Code__flags__uint32_t", &l->code_flags))
+                return;
+            l->code_spt = l->code_istart - 24;
+            l->code_deopt = l->code_spt - 8;
+        } else if (get("v8dbg_class_Code__source_position_table__ByteArray", &l->code_spt) &&
+                   get("v8dbg_class_Code__deoptimization_data__FixedArray", &l->code_deopt)) {
+            /* V8 11.3 (Node 20): position table, bytecode offset table, instruction start,
+             * flags, two 16-bit fields, instruction size (measured on 20). */
+            l->code_istart = l->code_spt + 16;
+            l->code_flags = l->code_istart + 8;
+            l->code_isize = l->code_flags + 8;
+        } else
+            return;
+        l->code_header = -1;
+    } else {
+        /* V8 10 (Node 18): the Code object holds its instructions after its header;
+         * position table and deoptimization data sit before the instruction size
+         * (measured on 18). */
+        if (!get("v8dbg_class_Code__instruction_start__uintptr_t", &l->code_header) ||
+            !get("v8dbg_class_Code__instruction_size__int", &l->code_isize) ||
+            !get("v8dbg_class_Code__flags__uint32_t", &l->code_flags))
+            return;
+        l->code_spt = l->code_isize - 16;
+        l->code_deopt = l->code_spt - 8;
+    }
+    /* DeoptimizationData indices (V8 10 exports none: Node 18's were measured). */
+    if (!get("v8dbg_DeoptimizationDataInlinedFunctionCountIndex", &l->dd_count)) l->dd_count = 1;
+    if (!get("v8dbg_DeoptimizationDataLiteralArrayIndex", &l->dd_literals)) l->dd_literals = 2;
+    if (!get("v8dbg_DeoptimizationDataInliningPositionsIndex", &l->dd_inl_pos)) l->dd_inl_pos = 7;
+    l->t_sfi_wrapper = -1;
+    if (get("v8dbg_DeoptimizationDataWrappedSharedFunctionInfoIndex", &l->dd_sfi)) {
+        if (!get("v8dbg_type_SharedFunctionInfoWrapper__SHARED_FUNCTION_INFO_WRAPPER_TYPE",
+                 &l->t_sfi_wrapper) ||
+            !get("v8dbg_class_SharedFunctionInfoWrapper__shared_info__Tagged_SharedFunctionInfo_",
+                 &l->sfiw_shared))
+            return;
+    } else if (!get("v8dbg_DeoptimizationDataSharedFunctionInfoIndex", &l->dd_sfi))
+        l->dd_sfi = 6;
+    static const char *const arrays[6] = {
+        "v8dbg_type_FixedArray__FIXED_ARRAY_TYPE",
+        "v8dbg_type_WeakFixedArray__WEAK_FIXED_ARRAY_TYPE",
+        "v8dbg_type_TrustedFixedArray__TRUSTED_FIXED_ARRAY_TYPE",
+        "v8dbg_type_TrustedWeakFixedArray__TRUSTED_WEAK_FIXED_ARRAY_TYPE",
+        "v8dbg_type_ProtectedFixedArray__PROTECTED_FIXED_ARRAY_TYPE",
+        "v8dbg_type_ProtectedWeakFixedArray__PROTECTED_WEAK_FIXED_ARRAY_TYPE"};
+    for (int i = 0; i < 6; i++)
+        if (get(arrays[i], &v)) l->t_arrays[i] = v;
+    int64_t offs[] = {l->code_isize, l->code_flags, l->code_spt, l->code_deopt, l->is_code};
+    for (size_t i = 0; i < sizeof offs / sizeof offs[0]; i++)
+        if (offs[i] < 8 || offs[i] > 128) return;
+    if (l->dd_count < 0 || l->dd_count > 32 || l->dd_literals < 0 || l->dd_literals > 32 ||
+        l->dd_sfi < 0 || l->dd_sfi > 32 || l->dd_inl_pos < 0 || l->dd_inl_pos > 32 ||
+        l->kind_mask <= 0 || l->kind_mask > 255 || l->kind_shift < 0 || l->kind_shift > 24)
+        return;
+    l->jit_on = true;
+}
+
+/* Once, at load (cold: built for size, as every once-per-object path of the decoder). */
+__attribute__((cold)) bool sp_v8heap_init(bool (*get)(const char *name, int64_t *value),
+                                          sp_v8heap_frame_slots_t *slots)
 {
     sp_v8heap_layout_t l;
     memset(&l, 0, sizeof l);
-    int64_t fp_fn, fp_bca, fp_off, smi_shift, heap_tag, heap_mask;
+    int64_t fp_fn, fp_bca, fp_off, fp_ctx, smi_shift, heap_tag, heap_mask;
     const char *missing = NULL;
 #define NEED(dst, ...)                                                                             \
     do {                                                                                           \
@@ -268,6 +354,7 @@ bool sp_v8heap_init(bool (*get)(const char *name, int64_t *value), sp_v8heap_fra
     NEED(fp_fn, "v8dbg_off_fp_function");
     NEED(fp_bca, "v8dbg_off_fp_bytecode_array");
     NEED(fp_off, "v8dbg_off_fp_bytecode_offset");
+    NEED(fp_ctx, "v8dbg_off_fp_context");
     NEED(smi_shift, "v8dbg_SmiShiftSize");
     NEED(heap_tag, "v8dbg_HeapObjectTag");
     NEED(heap_mask, "v8dbg_HeapObjectTagMask");
@@ -341,11 +428,12 @@ bool sp_v8heap_init(bool (*get)(const char *name, int64_t *value), sp_v8heap_fra
             l.bca_header > 128)
             l.bca_spt = -1;
     }
+    jit_layout(get, &l);
     if (smi_shift != 31 || l.si_ncl < 0 || l.si_ncl > 4 || l.si_first_vars < 0 ||
         l.si_first_vars > 8 || l.map < 0 || l.map > 56 || l.map & 7 || l.sfi_nosi < 0 ||
         l.sfi_nosi > 56 || l.sfi_script < 0 || l.sfi_script > 56 ||
         (l.sfi_nosi | l.sfi_script) & 7 || fp_fn >= 0 || fp_bca >= 0 || fp_off >= 0 ||
-        fp_fn < -128 || fp_bca < -128 || fp_off < -128) {
+        fp_fn < -128 || fp_bca < -128 || fp_off < -128 || fp_ctx >= 0 || fp_ctx < -128) {
         SP_DEBUG("v8 frames: off (a V8 layout this decoder does not know: SmiShiftSize %lld)",
                  (long long)smi_shift);
         return false;
@@ -356,7 +444,7 @@ bool sp_v8heap_init(bool (*get)(const char *name, int64_t *value), sp_v8heap_fra
     sp_v8heap_layout = l;
     static bool atfork_set;
     if (!atfork_set) atfork_set = pthread_atfork(NULL, NULL, forget_pid) == 0;
-    *slots = (sp_v8heap_frame_slots_t){fp_fn, fp_bca, fp_off};
+    *slots = (sp_v8heap_frame_slots_t){fp_fn, fp_bca, fp_off, fp_ctx};
     return true;
 }
 

@@ -31,6 +31,21 @@ typedef struct {
     int64_t bca_header, bca_length, bca_spt, ba_data, t_byte_array, t_trusted_byte_array,
         t_oddball;
     int spt_flags; /* the table's format: V8 >= 14 packs flags under the code offset (v8pos.h) */
+    /* Optimized code (Maglev, TurboFan), found from its instructions' start (jit_on false
+     * where this build's layout is not known: those frames keep the perf map's name).
+     * is_header: InstructionStream's header (instructions follow it; 0: none, V8 < 11,
+     * where the Code object itself holds the instructions after code_header); is_code: the
+     * InstructionStream's pointer to its Code; code_*: the Code's instruction start
+     * (-1: none), size (int32), flags (uint32, kind = flags >> kind_shift & kind_mask),
+     * source position table and deoptimization data; dd_*: DeoptimizationData indices
+     * (dd_sfi: a SharedFunctionInfo, or a SharedFunctionInfoWrapper whose shared_info is at
+     * sfiw_shared when t_sfi_wrapper >= 0). t_*: object types accepted for each. */
+    bool jit_on;
+    int64_t t_code, t_istream, is_header, is_code, code_header;
+    int64_t code_istart, code_isize, code_flags, code_spt, code_deopt;
+    int64_t kind_mask, kind_shift, kind_baseline;
+    int64_t dd_count, dd_literals, dd_sfi, dd_inl_pos, t_sfi_wrapper, sfiw_shared;
+    int64_t t_arrays[6]; /* fixed arrays of any trust and weakness (-1: unused) */
     int64_t heap_tag, heap_tag_mask;
     int smi_shift; /* a Smi's value sits above this many low bits */
 } sp_v8heap_layout_t;
@@ -40,7 +55,7 @@ extern sp_v8heap_layout_t sp_v8heap_layout;
 
 /* The fp-relative slots of an interpreted frame (negative byte offsets). */
 typedef struct {
-    int64_t function, bytecode_array, bytecode_offset;
+    int64_t function, bytecode_array, bytecode_offset, context;
 } sp_v8heap_frame_slots_t;
 
 static inline bool sp_v8heap_is_heap(uint64_t w)

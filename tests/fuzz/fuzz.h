@@ -6,11 +6,14 @@
 #ifndef SP_FUZZ_H
 #define SP_FUZZ_H
 
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -26,6 +29,21 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
             abort();                                                                               \
         }                                                                                          \
     } while (0)
+
+/* Writes data to path (our own temp folder's file: never follows a link), replacing it or
+ * appended; any failure aborts, since a target that cannot write its input tests nothing. */
+static inline void sp_fuzz_write_file(const char *path, const uint8_t *data, size_t n, bool append)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0600);
+    if (fd < 0) abort();
+    while (n) {
+        ssize_t w = write(fd, data, n);
+        if (w <= 0) abort();
+        data += w;
+        n -= (size_t)w;
+    }
+    close(fd);
+}
 
 /* Cuts the input into NUL-terminated strings at '\0' bytes (the last one runs to the end):
  * a reader of fields, so one input can carry several strings. */

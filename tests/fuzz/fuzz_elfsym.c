@@ -4,7 +4,6 @@
  * it read from the file. Every symbol it indexes is looked up (names must be strings), the
  * address translation runs against a fake mapping, and every name goes through the
  * demangler too. */
-#include <fcntl.h>
 #include <unistd.h>
 
 #include "elfsym.h"
@@ -31,10 +30,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) abort();
-    if (size && write(fd, data, size) != (ssize_t)size) abort();
-    close(fd);
+    sp_fuzz_write_file(path, data, size, false);
     sp_elfsym_t *elf = sp_elfsym_open(path);
     if (elf) {
         size_t n = sp_elfsym_count(elf);

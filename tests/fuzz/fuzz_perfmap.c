@@ -3,7 +3,6 @@
  * so a line or a UTF-8 sequence is split across calls), and read incrementally from a real
  * file with sp_perfmap_refresh while it grows, shrinks (V8 recreated it) and grows again.
  * After each, every lookup answer must contain the address asked for. */
-#include <fcntl.h>
 #include <stdbool.h>
 #include <unistd.h>
 
@@ -54,20 +53,6 @@ static bool odd_alive(uint64_t start, uint64_t size, void *arg)
     return (start >> 4) & 1;
 }
 
-static void write_file(const uint8_t *data, size_t n, bool append)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (append ? O_APPEND : O_TRUNC),
-                  0600);
-    if (fd < 0) abort();
-    while (n) {
-        ssize_t w = write(fd, data, n);
-        if (w <= 0) abort();
-        data += w;
-        n -= (size_t)w;
-    }
-    close(fd);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2) return 0;
@@ -96,13 +81,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* From a file that grows, is recreated shorter, and grows again. */
     m = sp_perfmap_new(path, 0);
     if (!m) abort();
-    write_file(text, cut2, false);
+    sp_fuzz_write_file(path, text, cut2, false);
     int r1 = sp_perfmap_refresh(m);
-    write_file(text + cut2, len - cut2, true);
+    sp_fuzz_write_file(path, text + cut2, len - cut2, true);
     int r2 = sp_perfmap_refresh(m);
-    write_file(text, cut1, false);
+    sp_fuzz_write_file(path, text, cut1, false);
     int r3 = sp_perfmap_refresh(m);
-    write_file(text + cut1, cut2 - cut1, true);
+    sp_fuzz_write_file(path, text + cut1, cut2 - cut1, true);
     int r4 = sp_perfmap_refresh(m);
     SP_FUZZ_CHECK(r1 >= 0 && r2 >= 0 && r3 >= 0 && r4 >= 0, "refresh returned %d %d %d %d", r1, r2,
                   r3, r4);

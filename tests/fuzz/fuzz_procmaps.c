@@ -1,7 +1,6 @@
 /* Fuzz target: /proc/<pid>/maps (src/procmaps.c) as a file under a fake root, as the unit
  * tests point it: any bytes give a table (maybe empty) whose mappings are sorted and
  * well-formed, and sp_procmaps_find answers only with a mapping holding the address. */
-#include <fcntl.h>
 #include <stdbool.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -40,10 +39,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) abort();
-    if (size && write(fd, data, size) != (ssize_t)size) abort();
-    close(fd);
+    sp_fuzz_write_file(path, data, size, false);
     sp_procmaps_t *maps = sp_procmaps_read(root, 4242);
     size_t n = sp_procmaps_count(maps);
     /* Overlapping mappings (never from a kernel) may hide each other from find: only a

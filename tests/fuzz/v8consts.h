@@ -13,6 +13,7 @@ static const struct {
     int64_t value;
 } sp_fuzz_v8consts[] = {
     {"v8dbg_off_fp_function", -16},
+    {"v8dbg_off_fp_context", -8},
     {"v8dbg_off_fp_bytecode_array", -32},
     {"v8dbg_off_fp_bytecode_offset", -40},
     {"v8dbg_SmiShiftSize", 31},

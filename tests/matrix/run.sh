@@ -14,6 +14,8 @@
 #                     function (mainThreadHot, firstWorkerHot, secondWorkerHot) with >= 70%
 #                     of their >= 100 samples, and valid envelopes
 #   @sentry/node 7    tests/e2e/sentry7.sh with NODE=<that node> (n/a if absent)
+#   inlined frames    tests/e2e/v8_inline.sh with NODE=<that node>: functions inlined by
+#                     TurboFan/Maglev are frames of their own, callers at the call site's line
 #
 # Environment: NODE_VERSIONS (default: every major installed in the cache), the cache as in
 # install-nodes.sh (SENTRYPROF_NODE_CACHE), top_srcdir / top_builddir (default: this
@@ -57,9 +59,9 @@ fi
 
 LOGS=$(mktemp -d "${TMPDIR:-/tmp}/sp-matrix.XXXXXX")
 lib_sum=$(cksum <"$LIB")
-CELLS=(profile top http workers sentry7)
+CELLS=(profile top http workers sentry7 inline)
 declare -A TITLE=([profile]="profile valid" [top]="top function" [http]="HTTP transactions"
-    [workers]="workers" [sentry7]="@sentry/node 7")
+    [workers]="workers" [sentry7]="@sentry/node 7" [inline]="inlined frames")
 declare -A RESULT DETAIL SECS
 passed=0
 failed=0
@@ -193,6 +195,7 @@ for v in $versions; do
     cell_script http http_transactions.sh
     cell_workers
     cell_script sentry7 sentry7.sh
+    cell_script inline v8_inline.sh
     line="node ${VERSION[$v]}:"
     for c in "${CELLS[@]}"; do line+=" ${TITLE[$c]}=${RESULT[$v,$c]}"; done
     echo "$line ($(since "$t_v")s)"

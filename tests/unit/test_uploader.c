@@ -155,6 +155,28 @@ START_TEST(test_bad_dsn_exit_stops_spawning)
 }
 END_TEST
 
+/* Exit 3 ends the delivery thread; a valid DSN the app's SDK hands over afterwards must
+ * start a new one at once, not wait for the process's exit. */
+START_TEST(test_sdk_dsn_after_bad_dsn_exit_restarts)
+{
+    init_with_cli(SP_UPLOAD_EXIT_BAD_DSN);
+    sp_uploader_notify();
+    ck_assert_int_eq(wait_runs(1), 1);
+    int warned = 0; /* the thread has acted on exit 3 (and left) once the warning is out */
+    for (int i = 0; i < 2000 && !(warned = count_lines(err_path, "not a valid DSN")); i++) usleep(10000);
+    ck_assert_msg(warned == 1, "expected the bad-DSN warning after exit 3, saw %d lines", warned);
+    usleep(100000);
+    sp_uploader_set_dsn("http://fixed@127.0.0.1:9/3");
+    int n = 0;
+    for (int i = 0; i < 2000 && (n = count_lines(log_path, "--dsn http://fixed@127.0.0.1:9/3")) < 1; i++)
+        usleep(10000);
+    ck_assert_msg(n >= 1, "expected a run with the SDK's new DSN before shutdown, saw %d", n);
+    sp_uploader_shutdown(5000);
+    finish();
+    sp_unit_rmtree(dir);
+}
+END_TEST
+
 SP_UNIT_SUITE(uploader)
 {
     Suite *s = suite_create("uploader");
@@ -162,6 +184,7 @@ SP_UNIT_SUITE(uploader)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_notify_storm_spawns_and_shuts_down);
     tcase_add_test(tc, test_bad_dsn_exit_stops_spawning);
+    tcase_add_test(tc, test_sdk_dsn_after_bad_dsn_exit_restarts);
     suite_add_tcase(s, tc);
     return s;
 }

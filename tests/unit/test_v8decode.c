@@ -2,6 +2,7 @@
  * by name the way node exports it (v8dbg_*). No node needed. Checks that names, scripts and
  * definition lines come out right, and that a wrong type, a moved object or an unmapped
  * address names nothing and never crashes. */
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -14,6 +15,7 @@ static const struct {
     int64_t value;
 } consts[] = {
     {"v8dbg_off_fp_function", -16},
+    {"v8dbg_off_fp_context", -8},
     {"v8dbg_off_fp_bytecode_array", -32},
     {"v8dbg_off_fp_bytecode_offset", -40},
     {"v8dbg_SmiShiftSize", 31},
@@ -56,6 +58,22 @@ static const struct {
     {"v8dbg_type_TrustedByteArray__TRUSTED_BYTE_ARRAY_TYPE", 212},
     {"v8dbg_type_Oddball__ODDBALL_TYPE", 131},
     {"sp_v8_major", 13},
+    /* optimized code as V8 12-13 lays it out (Node 22-24): InstructionStream (map, code,
+     * ..., instructions at 64) -> Code (map, deoptimization data, position table, ...,
+     * instruction start at 40, size at 48, flags at 52) */
+    {"v8dbg_type_Code__CODE_TYPE", 150},
+    {"v8dbg_type_InstructionStream__INSTRUCTION_STREAM_TYPE", 151},
+    {"v8dbg_CodeKindFieldMask", 15},
+    {"v8dbg_CodeKindFieldShift", 0},
+    {"v8dbg_CodeKindBaseline", 11},
+    {"v8dbg_class_InstructionStream__instruction_start__uintptr_t", 64},
+    {"v8dbg_class_Code__instruction_start__Address", 40},
+    {"v8dbg_class_Code__instruction_size__int", 48},
+    {"v8dbg_class_Code__flags__uint32_t", 52},
+    {"v8dbg_DeoptimizationDataInlinedFunctionCountIndex", 1},
+    {"v8dbg_DeoptimizationDataLiteralArrayIndex", 2},
+    {"v8dbg_DeoptimizationDataSharedFunctionInfoIndex", 6},
+    {"v8dbg_DeoptimizationDataInliningPositionsIndex", 7},
 };
 static bool no_smi_shift;
 
@@ -463,11 +481,164 @@ START_TEST(test_same_line_is_one_frame)
 }
 END_TEST
 
+/* ---- optimized code: inlined functions ---- */
+
+/* A position table of (code offset, script offset, inlining id) entries (V8 <= 13). */
+static size_t table_inl(uint8_t *t, const int64_t (*e)[3], size_t n)
+{
+    size_t len = 0;
+    int64_t code = -1, pos = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t raw = (e[i][1] + 1) << 1 | (e[i][2] + 1) << 31;
+        len += put_u(t + len, zz(e[i][0] - code));
+        len += put_u(t + len, zz(raw - pos));
+        code = e[i][0], pos = raw;
+    }
+    return len;
+}
+static uint64_t sfi_of(uint64_t fn) { return ((uint64_t *)(uintptr_t)(fn - 1))[3]; }
+
+/* Optimized code of the function whose SFI is outer, inlining the functions of the SFIs in
+ * lits: InstructionStream -> Code -> position table t, DeoptimizationData (outer, the
+ * inlined functions, InliningPositions inl: {SourcePosition, function index} each).
+ * Returns the instruction start; *code_out, *dd_out: the Code and its data. */
+static uint64_t opt_code(uint64_t outer, const uint64_t *lits, int nlits, const uint8_t *t,
+                         size_t n, const int64_t (*inl)[3], int ninl, uint32_t kind,
+                         uint64_t **code_out, uint64_t **dd_out)
+{
+    uint64_t *is = alloc(8), *code = alloc(8), *dd = alloc(10), *la = alloc(2 + (size_t)nlits);
+    is[0] = map_of(151);
+    is[1] = tag(code);
+    uint64_t start = (uint64_t)(uintptr_t)&is[8]; /* never read: only pcs point there */
+    la[0] = map_of(175);
+    la[1] = smi(nlits);
+    for (int i = 0; i < nlits; i++) la[2 + i] = lits[i] | 2; /* weak references */
+    uint8_t ip[16 * 8] = {0};
+    for (int i = 0; i < ninl; i++) {
+        uint64_t pos = (uint64_t)(inl[i][0] + 1) << 1 | (uint64_t)(inl[i][1] + 1) << 31;
+        int32_t f = (int32_t)inl[i][2];
+        memcpy(ip + 16 * i, &pos, 8);
+        memcpy(ip + 16 * i + 8, &f, 4);
+    }
+    dd[0] = map_of(175);
+    dd[1] = smi(8);
+    dd[2 + 1] = smi(nlits);
+    dd[2 + 2] = tag(la);
+    dd[2 + 6] = outer;
+    dd[2 + 7] = byte_array(ip, 16 * (size_t)ninl);
+    code[0] = map_of(150);
+    code[1] = tag(dd);
+    code[2] = byte_array(t, n);
+    code[5] = start;
+    int32_t isize = 200;
+    memcpy((char *)code + 48, &isize, 4);
+    memcpy((char *)code + 52, &kind, 4);
+    *code_out = code;
+    *dd_out = dd;
+    return start;
+}
+
+/* "function a() {\n  b();\n  c();\n}\n..." a calls b on line 2 and c on line 3; b's body
+ * is on line 6, c's on line 7. */
+static const int ends7[] = {14, 21, 28, 30, 45, 60, 70};
+static const int64_t a_table[][3] = {{0, 12, -1}, {10, 50, 0}, {20, 65, 1}, {30, 29, -1}};
+static const int64_t a_inl[][3] = {{17, -1, 0}, {24, -1, 1}}; /* {call site, caller id, fn} */
+
+static void expect_frames(const sp_v8fn_t *v, size_t n, const char *want)
+{
+    char seen[128] = "";
+    for (size_t i = 0; i < n; i++)
+        snprintf(seen + strlen(seen), sizeof seen - strlen(seen), "%s%s:%d", i ? " " : "",
+                 v[i].function, v[i].lineno);
+    ck_assert_msg(strcmp(seen, want) == 0, "expected frames \"%s\", saw \"%s\"", want, seen);
+}
+
+START_TEST(test_inlined_frames_at_their_call_sites)
+{
+    setup();
+    uint64_t scr = script("/app/i.js", ends7, 7), fa, fb, fc, bca, *code, *dd;
+    function(str("a"), scr, &fa, &bca);
+    function(str("b"), scr, &fb, &bca);
+    function(str("c"), scr, &fc, &bca);
+    uint8_t t[64];
+    size_t n = table_inl(t, a_table, 4);
+    uint64_t lits[2] = {sfi_of(fb), sfi_of(fc)};
+    uint64_t start = opt_code(sfi_of(fa), lits, 2, t, n, a_inl, 2, 13, &code, &dd);
+    sp_v8fn_t v[8];
+    /* the leaf in b's inlined body: b at its line, a at the call site's */
+    n = sp_v8decode_jit_frame(fa, start + 12, false, start, 256, v, 8);
+    expect_frames(v, n, "b:6 a:2");
+    n = sp_v8decode_jit_frame(fa, start + 22, false, start, 256, v, 8);
+    expect_frames(v, n, "c:7 a:3");
+    /* a return address: the call is at the byte before it */
+    n = sp_v8decode_jit_frame(fa, start + 21, true, start, 256, v, 8);
+    expect_frames(v, n, "c:7 a:3");
+    n = sp_v8decode_jit_frame(fa, start + 20, true, start, 256, v, 8);
+    expect_frames(v, n, "b:6 a:2");
+    n = sp_v8decode_jit_frame(fa, start + 35, false, start, 256, v, 8);
+    expect_frames(v, n, "a:4");
+    ck_assert_str_eq(v[0].script, "/app/i.js");
+    /* the frame's function is not the code's (a frame not built yet): the perf map's */
+    ck_assert_uint_eq(sp_v8decode_jit_frame(fb, start + 12, false, start, 256, v, 8), 0);
+    /* a pc outside the code, past its instructions */
+    ck_assert_uint_eq(sp_v8decode_jit_frame(fa, start + 300, false, start, 256, v, 8), 0);
+    ck_assert_uint_eq(sp_v8decode_jit_frame(fa, start - 1, false, start, 256, v, 8), 0);
+    /* too little room for the frames */
+    ck_assert_uint_eq(sp_v8decode_jit_frame(fa, start + 12, false, start, 256, v, 1), 0);
+    sp_v8decode_stats_t st;
+    sp_v8decode_get_stats(&st);
+    ck_assert_msg(st.code_loads == 1 && st.chain_hits >= 1,
+                  "expected the code read once and decoded frames cached, saw %llu loads, %llu hits",
+                  (unsigned long long)st.code_loads, (unsigned long long)st.chain_hits);
+}
+END_TEST
+
+START_TEST(test_inlined_checks)
+{
+    setup();
+    uint64_t scr = script("/app/i.js", ends7, 7), fa, fb, fc, bca, *code, *dd;
+    function(str("a"), scr, &fa, &bca);
+    function(str("b"), scr, &fb, &bca);
+    function(str("c"), scr, &fc, &bca);
+    uint8_t t[64];
+    size_t n = table_inl(t, a_table, 4);
+    uint64_t lits[2] = {sfi_of(fb), sfi_of(fc)};
+    sp_v8fn_t v[8];
+    /* Sparkplug code (kind = baseline): its table maps to bytecode, not source */
+    uint64_t start = opt_code(sfi_of(fa), lits, 2, t, n, a_inl, 2, 11, &code, &dd);
+    ck_assert_uint_eq(sp_v8decode_jit_frame(fa, start + 12, false, start, 256, v, 8), 0);
+    /* a caller's inlining id not below its callee's: not V8's data */
+    static const int64_t loop[][3] = {{17, 0, 0}, {24, -1, 1}};
+    start = opt_code(sfi_of(fa), lits, 2, t, n, loop, 2, 13, &code, &dd);
+    ck_assert_uint_eq(sp_v8decode_jit_frame(fa, start + 12, false, start, 256, v, 8), 0);
+    /* the function index past the literals */
+    static const int64_t past[][3] = {{17, -1, 2}, {24, -1, 1}};
+    start = opt_code(sfi_of(fa), lits, 2, t, n, past, 2, 13, &code, &dd);
+    ck_assert_uint_eq(sp_v8decode_jit_frame(fa, start + 12, false, start, 256, v, 8), 0);
+    size_t k = sp_v8decode_jit_frame(fa, start + 22, false, start, 256, v, 8); /* c's is fine */
+    expect_frames(v, k, "c:7 a:3");
+    /* the Code replaced by another object at the same place: read again, checked again */
+    start = opt_code(sfi_of(fa), lits, 2, t, n, a_inl, 2, 13, &code, &dd);
+    k = sp_v8decode_jit_frame(fa, start + 12, false, start, 256, v, 8);
+    expect_frames(v, k, "b:6 a:2");
+    code[1] = str("not deoptimization data");
+    ck_assert_uint_eq(sp_v8decode_jit_frame(fa, start + 12, false, start, 256, v, 8), 0);
+    /* an instruction start whose InstructionStream is unmapped memory: no fault */
+    void *page = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert(page != MAP_FAILED);
+    uint64_t bad = (uint64_t)(uintptr_t)page + 64;
+    ck_assert_uint_eq(sp_v8decode_jit_frame(fa, bad + 12, false, bad, 256, v, 8), 0);
+    munmap(page, 4096);
+}
+END_TEST
+
 SP_UNIT_SUITE(v8decode)
 {
     Suite *s = suite_create("v8decode");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_name_string_and_script);
+    tcase_add_test(tc, test_inlined_frames_at_their_call_sites);
+    tcase_add_test(tc, test_inlined_checks);
     tcase_add_test(tc, test_scope_info_name_and_line);
     tcase_add_test(tc, test_empty_name_takes_inferred_name);
     tcase_add_test(tc, test_empty_name_without_inferred_name);
