@@ -1,5 +1,7 @@
-/* interpose: the two files V8 opens, through fopen/fopen64 exported from the library, and
- * the moment a root process gives up root (setuid, seteuid, setreuid, setresuid).
+/* interpose: the two files V8 opens, through fopen/fopen64 exported from the library,
+ * the moment a root process gives up root (setuid, seteuid, setreuid, setresuid), and
+ * anyone else setting our sampling signal's disposition (sigaction, signal, sysv_signal,
+ * bsd_signal, sigset).
  * Threads: any thread that calls fopen (V8's main and worker threads, the app's); the
  * state is written by the constructor before any of them exists, then only read.
  * Reads no environment (preload.c hands it the config). */
@@ -7,6 +9,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,6 +18,7 @@
 #include "mapfile.h"
 #include "nodeargs.h"
 #include "preload.h"
+#include "sampler.h"
 
 /* ---- two files V8 opens: fopen/fopen64 are exported to interpose them ----
  * 1. /tmp/perf-<pid>.map: V8 opens it with fopen(path, "w"/"w+"), which follows a symlink
@@ -106,12 +110,15 @@ SP_EXPORT FILE *fopen(const char *path, const char *mode)
     return open_interposed(real, path, mode);
 }
 
+/* musl has no fopen64 (its stdio.h makes the name a macro of fopen). */
+#ifndef fopen64
 SP_EXPORT FILE *fopen64(const char *path, const char *mode)
 {
     static fopen_fn real;
     if (!real) real = (fopen_fn)dlsym(RTLD_NEXT, "fopen64");
     return open_interposed(real, path, mode);
 }
+#endif
 
 /* ---- a root process giving up root (issue #20 item 3) ----
  * An app that listens as root and then calls process.setuid(1001) runs on as 1001: the
@@ -170,6 +177,96 @@ SP_EXPORT int setresuid(uid_t ruid, uid_t euid, uid_t suid)
     before_uid_change(euid);
     return real(ruid, euid, suid);
 }
+
+/* ---- our sampling signal taken over (issue #20 item 10) ----
+ * Native code (an addon, a library) that sets our real-time signal to SIG_DFL got the
+ * process killed by our own timer (status 128+signal) before the agent's periodic check
+ * noticed; a foreign handler received our ticks until then. As async-profiler guards
+ * SIGPROF, every way to set a disposition is interposed: for our signal and anything but
+ * our own handler, the sampler stops for good first (sp_sampler_yield_signal: timers
+ * disarmed, one warning), then SIG_IGN discards the ticks of ours already queued, then the
+ * caller's disposition is set, and its old one reported as it was (ours). Everything else
+ * (every other signal, queries, our own setup) is the real call unchanged. glibc's signal()
+ * family calls its internal sigaction, not this one: each is interposed too. */
+typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
+typedef sighandler_t (*signal_fn)(int, sighandler_t);
+
+static sigaction_fn real_sigaction(void)
+{
+    static _Atomic(sigaction_fn) real;
+    sigaction_fn f = atomic_load(&real);
+    if (!f) {
+        f = (sigaction_fn)dlsym(RTLD_NEXT, "sigaction");
+        atomic_store(&real, f);
+    }
+    return f;
+}
+
+/* Before anyone else's disposition for signo: true when it was ours (then the queued ticks
+ * are gone and prev, if given, holds our old disposition). */
+static bool take_over(int signo, sighandler_t handler, const struct sigaction *act, struct sigaction *prev)
+{
+    struct sigaction want;
+    if (!act) {
+        memset(&want, 0, sizeof want);
+        want.sa_handler = handler;
+        act = &want;
+    }
+    if (!sp_sampler_yield_signal(signo, act)) return false;
+    sigaction_fn real = real_sigaction();
+    struct sigaction ign;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN; /* POSIX: setting SIG_IGN discards the signal's pending instances */
+    sigemptyset(&ign.sa_mask);
+    if (real) real(signo, &ign, prev);
+    return true;
+}
+
+SP_EXPORT int sigaction(int signo, const struct sigaction *act, struct sigaction *oact)
+{
+    sigaction_fn real = real_sigaction();
+    if (!real) {
+        errno = ENOSYS;
+        return -1;
+    }
+    if (!act) return real(signo, act, oact);
+    int saved = errno;
+    struct sigaction prev;
+    if (!take_over(signo, NULL, act, &prev)) {
+        errno = saved;
+        return real(signo, act, oact);
+    }
+    errno = saved;
+    int rc = real(signo, act, NULL);
+    if (rc == 0 && oact) *oact = prev;
+    return rc;
+}
+
+#define SP_SIGNAL_FN(name)                                                                     \
+    SP_EXPORT sighandler_t name(int signo, sighandler_t handler);                             \
+    SP_EXPORT sighandler_t name(int signo, sighandler_t handler)                              \
+    {                                                                                          \
+        static _Atomic(signal_fn) real;                                                        \
+        signal_fn f = atomic_load(&real);                                                      \
+        if (!f) {                                                                              \
+            f = (signal_fn)dlsym(RTLD_NEXT, #name);                                            \
+            atomic_store(&real, f);                                                            \
+        }                                                                                      \
+        if (!f) {                                                                              \
+            errno = ENOSYS;                                                                    \
+            return SIG_ERR;                                                                    \
+        }                                                                                      \
+        int saved = errno;                                                                     \
+        struct sigaction prev;                                                                 \
+        bool ours = take_over(signo, handler, NULL, &prev);                                    \
+        errno = saved;                                                                         \
+        sighandler_t old = f(signo, handler);                                                  \
+        return ours && old != SIG_ERR ? prev.sa_handler : old;                                 \
+    }
+SP_SIGNAL_FN(signal)
+SP_SIGNAL_FN(sysv_signal)
+SP_SIGNAL_FN(bsd_signal)
+SP_SIGNAL_FN(sigset)
 
 void sp_interpose_prepare(bool own, bool keep, const char *node_options)
 {

@@ -144,6 +144,7 @@ static napi_value js_stats(napi_env env, napi_callback_info cbinfo)
     set_number(env, obj, "handler_runs", (double)sp_stats_handler_count());
     set_number(env, obj, "agent_cpu_ns", (double)sp_agent_cpu_ns());
     set_number(env, obj, "memory_bytes", (double)sp_mem_in_use());
+    set_number(env, obj, "perf_map_behind_bytes", (double)sp_agent_perf_map_behind());
     set_number(env, obj, "threads", sp_sampler_thread_count());
     set_number(env, obj, "active", sp_preload_active());
     set_number(env, obj, "signal", sp_sampler_signal());

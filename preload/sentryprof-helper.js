@@ -279,16 +279,28 @@
     }
   }
 
+  // Our modules leave no entry in require.cache (issue #20 item 12: an app listing it saw
+  // three of ours), nor in this module's children; the helper forgets itself at the end.
+  const forget = (f) => {
+    try {
+      delete require.cache[f];
+      const i = module.children.findIndex((m) => m.id === f);
+      if (i >= 0) module.children.splice(i, 1);
+    } catch (_) { /* a frozen cache: leave it */ }
+  };
   const parts = {};
   for (const [key, file] of [['sentry8', 'sentryprof-sentry8.js'], ['sentry', 'sentryprof-sentry7.js'],
     ['http', 'sentryprof-http.js']]) {
     try {
-      mods[key] = require(path.join(__dirname, file));
+      const f = path.join(__dirname, file);
+      mods[key] = require(f);
+      forget(f);
       parts[key] = mods[key].install(core);
     } catch (err) {
       dbg(`${file} not installed: ${err && err.message}`);
     }
   }
+  forget(__filename);
   if (debug && isMain) {
     dbg(`js config: mode=${config.mode} traces_sample_rate=${config.tracesSampleRate} ` +
       `profiles_sample_rate=${config.profilesSampleRate}${config.profilesRateFromEnv ? '' : ' (default)'} ` +

@@ -34,6 +34,7 @@
 #include "log.h"
 #include "mapfile.h"
 #include "mem.h"
+#include "nativeunwind.h"
 #include "outbox.h"
 #include "procmaps.h"
 #include "profile.h"
@@ -47,6 +48,7 @@
 #include "txnprof.h"
 #include "utf8.h"
 #include "v8decode.h"
+#include "v8leaf.h"
 
 #define SP_AGENT_TICK_MS 100 /* how often the ring is drained */
 #define SP_AGENT_MAP_DIR "/tmp" /* where V8 writes perf-<pid>.map */
@@ -78,6 +80,8 @@ static struct {
     int64_t mono_to_real_ns;
     pid_t pid;
     sp_sample_t scratch;
+    uint8_t stack[SP_STACK_COPY]; /* scratch's stack copy */
+    sp_nativeunwind_t *nu; /* native callers from the stack copies (NULL: none made) */
     char node_version[32];
     uint64_t last_thread_scan_ns;
     _Atomic bool wake_pending;
@@ -96,6 +100,7 @@ static struct {
     /* A transaction whose v1 profile goes back to JS was started: in continuous mode
      * samples are also retained for such transactions. */
     _Atomic bool js_txns;
+    _Atomic uint64_t perf_map_behind; /* sp_symbolizer_perf_map_behind after the last refresh */
     /* What an app's Sentry SDK said (sp_agent_set_sdk, a JS thread): copied under lock
      * into the agent thread's own strings at the start of a pass. */
     bool sdk_pending;
@@ -226,22 +231,29 @@ static void finish_chunk(uint64_t discard_gen)
     agent.chunk = NULL;
 }
 
-/* One pass: symbols first (V8 logged the code before it ran), then every ready sample. */
+/* One pass: symbols first (V8 logged the code before it ran), then every ready sample.
+ * The maps are read again whenever a sample is newer than the last read: while the ring
+ * never empties (a worker storm, a thread-heavy app), one pass lasts as long as the storm,
+ * and samples taken after its start would be named from a map older than their code. */
 static void drain(void)
 {
-    bool refreshed = false;
+    uint64_t refreshed_ns = 0; /* 0: not yet in this pass */
     pthread_mutex_lock(&agent.lock);
     uint64_t gen = agent.sess_gen, start = agent.sess_start_ns, end = agent.sess_end_ns,
              discard_gen = agent.discard_gen;
     pthread_mutex_unlock(&agent.lock);
     uint64_t span = (uint64_t)agent.opts.cfg->chunk_seconds * SP_NS_PER_SEC;
-    while (sp_ring_pop(agent.opts.ring, &agent.scratch)) {
-        if (!refreshed) {
+    while (sp_ring_pop_stack(agent.opts.ring, &agent.scratch, agent.stack)) {
+        if (!refreshed_ns || agent.scratch.ts_ns >= refreshed_ns) {
+            refreshed_ns = mono_ns();
             perf_map_check();
             sp_symbolizer_refresh(agent.sym);
-            refreshed = true;
+            atomic_store(&agent.perf_map_behind, sp_symbolizer_perf_map_behind(agent.sym));
+            sp_nativeunwind_refresh(agent.nu);
         }
+        sp_nativeunwind_apply(agent.nu, &agent.scratch, agent.stack); /* before V8's: it moves frames */
         sp_v8decode_rewrite(&agent.scratch, agent.sym); /* now: V8's objects move later */
+        sp_v8leaf_repair(&agent.scratch, agent.sym);
         const sp_sample_t *s = &agent.scratch;
         bool in_session = gen && s->ts_ns >= start && s->ts_ns < end;
         /* taken before the current session began, while an earlier one's chunk is open */
@@ -444,6 +456,7 @@ static void *agent_main(void *arg)
     if (agent.opts.remove_perf_map && agent.opts.perf_map_path) sp_mapfile_remove(agent.opts.cfg->spool_dir);
     sp_stats_log();
     sp_v8decode_log_stats();
+    sp_v8leaf_log_stats();
     SP_DEBUG("memory: %zu bytes in use, peak %zu", sp_mem_in_use(), sp_mem_peak());
     pthread_mutex_lock(&agent.lock);
     agent.done = true;
@@ -475,6 +488,13 @@ int sp_agent_start(const sp_agent_opts_t *opts)
      * decoder (interpreted ones stay the trampoline), no heap reads at all. */
     if (opts->cfg->v8_frames) sp_v8decode_init();
     else SP_DEBUG("v8 frames: off (%s=false)", SP_ENV_V8_FRAMES);
+    /* before the first sample too: it tells the handler which leaves need a stack copy */
+    if (opts->cfg->native_unwind) {
+        agent.nu = sp_nativeunwind_new();
+        if (!agent.nu) SP_DEBUG("native unwinding: off (no memory)");
+    } else {
+        SP_DEBUG("native unwinding: off (%s=false)", SP_ENV_NATIVE_UNWIND);
+    }
     agent.last_commit_ns = mono_ns();
 
     pthread_condattr_t ca;
@@ -602,6 +622,8 @@ uint64_t sp_agent_cpu_ns(void)
         return 0;
     return sp_clock_ts_ns(&ts);
 }
+
+uint64_t sp_agent_perf_map_behind(void) { return atomic_load(&agent.perf_map_behind); }
 
 void sp_agent_set_runtime(const char *node_version)
 {

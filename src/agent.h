@@ -57,6 +57,9 @@ void sp_agent_set_sdk(const char *release, const char *environment, const char *
 void sp_agent_set_module_base(const char *dir);
 /* CPU time the agent thread has used (its thread CPU clock), ns. */
 uint64_t sp_agent_cpu_ns(void);
+/* Bytes of V8's perf map the agent had not read yet at its last pass (a worker storm can
+ * write faster than one pass reads): samples of that code are named once it catches up. */
+uint64_t sp_agent_perf_map_behind(void);
 /* In a fork child: the thread does not exist there; forget it without touching its state. */
 void sp_agent_atfork_child(void);
 

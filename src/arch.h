@@ -7,6 +7,10 @@
  *   sp_arch_leaf_ret(r)        the return address of a leaf that has not built its frame
  *                              record yet: the word at sp on x86_64 (read it only once sp is
  *                              known to be on the stack), the link register on arm64
+ *   sp_arch_restorer(sa)       the sigreturn trampoline sa's handler returns to, or 0
+ *                              (setup only: reads that code)
+ *   sp_arch_sigframe_regs(slot, hi, r)  the registers the kernel saved in the signal frame
+ *                              whose return address is the word at slot (reads [slot, hi))
  *   SP_ARCH_NAME               the architecture's name in Node's terms (process.arch)
  * What both share, and unwind.c relies on: 8-byte words, a stack growing down, and a frame
  * record at fp of {caller's fp, return address} (x86_64: push rbp; mov rbp, rsp. arm64:
@@ -15,6 +19,9 @@
 #ifndef SP_ARCH_H
 #define SP_ARCH_H
 
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <ucontext.h>
 

@@ -33,4 +33,19 @@ static inline uint64_t sp_arch_leaf_ret(const sp_arch_regs_t *r)
     return r->lr;
 }
 
+/* Signal frames are not walked through on arm64 yet (the kernel returns through the vDSO's
+ * __kernel_rt_sigreturn, found from x30 at a handler's entry, not from sa_restorer): no
+ * trampoline, so the walk stops at another handler's frames as before. */
+static inline uintptr_t sp_arch_restorer(const struct sigaction *sa)
+{
+    (void)sa;
+    return 0;
+}
+
+static inline bool sp_arch_sigframe_regs(uintptr_t slot, uintptr_t hi, sp_arch_regs_t *r)
+{
+    (void)slot, (void)hi, (void)r;
+    return false;
+}
+
 #endif

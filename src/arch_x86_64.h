@@ -31,4 +31,40 @@ static inline uint64_t sp_arch_leaf_ret(const sp_arch_regs_t *r)
     return *(const uint64_t *)r->sp;
 }
 
+/* The sigreturn trampoline a handler installed through the C library returns to: its
+ * sa_restorer, when that code is rt_sigreturn (`mov $15,%rax; syscall`, glibc's and musl's
+ * __restore_rt); 0 otherwise. Setup only (reads code). */
+static inline uintptr_t sp_arch_restorer(const struct sigaction *sa)
+{
+    static const unsigned char rt_sigreturn[] = {0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05};
+    const unsigned char *c = (const unsigned char *)sa->sa_restorer;
+    if (!c) return 0;
+    for (size_t i = 0; i < sizeof rt_sigreturn; i++)
+        if (c[i] != rt_sigreturn[i]) return 0;
+    return (uintptr_t)c;
+}
+
+/* The registers the kernel saved in the signal frame (rt_sigframe: {pretcode, ucontext,
+ * siginfo, FPU state}) whose pretcode (the trampoline's address) is the word at slot:
+ * false unless the ucontext reads as one the kernel wrote (uc_link 0, uc_flags within
+ * UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS, the FPU state pointer 0 or just
+ * above it and below the saved sp). Reads words of [slot, hi) only. */
+#define SP_ARCH_UC_WORD(f) (offsetof(ucontext_t, f) / 8)
+#define SP_ARCH_SIGFRAME_FP_MAX (64 * 1024) /* the xsave area: ~11 KiB with AMX */
+static inline bool sp_arch_sigframe_regs(uintptr_t slot, uintptr_t hi, sp_arch_regs_t *r)
+{
+    const size_t len = offsetof(ucontext_t, uc_mcontext.fpregs) + 8; /* what is read */
+    if (hi < slot || hi - slot < 8 + len) return false;
+    uintptr_t uc = slot + 8;
+    const uint64_t *w = (const uint64_t *)uc;
+    uint64_t fpu = w[SP_ARCH_UC_WORD(uc_mcontext.fpregs)];
+    if ((w[SP_ARCH_UC_WORD(uc_flags)] & ~7ull) || w[SP_ARCH_UC_WORD(uc_link)]) return false;
+    if (fpu && (fpu < uc + len || fpu - uc > SP_ARCH_SIGFRAME_FP_MAX)) return false;
+    r->pc = (uintptr_t)w[SP_ARCH_UC_WORD(uc_mcontext.gregs[REG_RIP])];
+    r->sp = (uintptr_t)w[SP_ARCH_UC_WORD(uc_mcontext.gregs[REG_RSP])];
+    r->fp = (uintptr_t)w[SP_ARCH_UC_WORD(uc_mcontext.gregs[REG_RBP])];
+    r->lr = 0;
+    return r->sp > uc + len && (!fpu || r->sp > fpu);
+}
+
 #endif

@@ -326,6 +326,7 @@ void sp_config_load_engine(sp_config_t *cfg)
     cfg->commit_seconds = env_int(SP_ENV_COMMIT_SECONDS, 5, 1, 60);
     cfg->keep_perf_map = env_bool(SP_ENV_KEEP_PERF_MAP, false);
     cfg->v8_frames = env_bool(SP_ENV_V8_FRAMES, true);
+    cfg->native_unwind = env_bool(SP_ENV_NATIVE_UNWIND, true);
     cfg->cpu_clock = env_choice(SP_ENV_CLOCK, "cpu", "wall", false);
     cfg->all_threads = env_choice(SP_ENV_THREADS, "all", "js", false);
     cfg->lazy = env_choice(SP_ENV_LOGGING_MODE, "lazy", "eager", false);
@@ -411,10 +412,10 @@ void sp_config_log(const sp_config_t *cfg)
 {
     SP_DEBUG("config: mode=%s logging=%s clock=%s threads=%s hz=%d signal=%d chunk=%ds "
              "commit=%ds spool=%s spool_max_bytes=%llu dsn=%s environment=%s release=%s keep_perf_map=%d "
-             "v8_frames=%d",
+             "v8_frames=%d native_unwind=%d",
              cfg->continuous ? "continuous" : "transaction", cfg->lazy ? "lazy" : "eager",
              cfg->cpu_clock ? "cpu" : "wall", cfg->all_threads ? "all" : "js", cfg->hz,
              cfg->signal, cfg->chunk_seconds, cfg->commit_seconds, cfg->spool_dir, cfg->spool_max_bytes,
              cfg->has_dsn ? "set" : "unset", cfg->environment, cfg->release, cfg->keep_perf_map,
-             cfg->v8_frames);
+             cfg->v8_frames, cfg->native_unwind);
 }

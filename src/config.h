@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Booleans (DISABLE, DEBUG, KEEP_PERF_MAP, V8_FRAMES): 1/true/yes/on or 0/false/no/off, any case;
+/* Booleans (DISABLE, DEBUG, KEEP_PERF_MAP, V8_FRAMES, NATIVE_UNWIND): 1/true/yes/on or 0/false/no/off, any case;
  * anything else warns once and keeps the default (sp_config_parse_bool). */
 #define SP_ENV_DISABLE "SENTRYPROF_DISABLE"         /* true: stay inert in every process */
 #define SP_ENV_DEBUG "SENTRYPROF_DEBUG"             /* true: debug log, config and counters */
@@ -23,6 +23,7 @@
 #define SP_ENV_COMMIT_SECONDS "SENTRYPROF_COMMIT_SECONDS" /* re-commit an open chunk, default 5 */
 #define SP_ENV_KEEP_PERF_MAP "SENTRYPROF_KEEP_PERF_MAP" /* true: leave /tmp/perf-<pid>.map */
 #define SP_ENV_V8_FRAMES "SENTRYPROF_V8_FRAMES" /* false: no frame names read from V8's heap */
+#define SP_ENV_NATIVE_UNWIND "SENTRYPROF_NATIVE_UNWIND" /* false: no stack copies, no .eh_frame unwinding */
 #define SP_ENV_CLOCK "SENTRYPROF_CLOCK"           /* "wall" (default) or "cpu" */
 #define SP_ENV_THREADS "SENTRYPROF_THREADS"       /* "js" (default) or "all": native threads too */
 #define SP_ENV_MODE "SENTRYPROF_MODE"             /* "transaction" or "continuous"; default
@@ -78,6 +79,7 @@ typedef struct {
     int commit_seconds;
     bool keep_perf_map;
     bool v8_frames;          /* name interpreted frames from V8's frame slots (v8decode) */
+    bool native_unwind;      /* callers of native leaves from stack copies (nativeunwind) */
     bool cpu_clock;          /* SENTRYPROF_CLOCK=cpu */
     bool all_threads;        /* SENTRYPROF_THREADS=all */
     bool lazy;               /* SENTRY_PROFILER_LOGGING_MODE=lazy */

@@ -200,6 +200,9 @@ void sp_delivery_split_name(char *buf, size_t len, const char *batch, size_t i)
 
 typedef char split_t[SP_SPOOL_NAME_MAX + 16];
 
+/* A full disk (or quota): the split is put off, not an error (the caller says so once). */
+static bool no_space(int rc) { return rc == -ENOSPC || rc == -EDQUOT; }
+
 /* Writes every envelope of batch r (claimed as `batch`) into ready/ under its split name,
  * hidden, then makes them durable together and publishes them. 0 with the names in *out
  * (sp_mem; *n of them, maybe 0), or a negative errno after an error line, with nothing of
@@ -228,7 +231,7 @@ static int split_batch(sp_delivery_t *d, const char *what, const char *batch,
         /* No fsync per file (two each made the uploader disk-bound at ~40 envelopes/s):
          * all of them are synced together below, before the batch goes. */
         if ((rc = sp_spool_queue_write(d->spool, names[n], e, elen)) < 0) {
-            sp_delivery_say(d, "%s: cannot write ready/%s: %s", what, names[n], strerror(-rc));
+            if (!no_space(rc)) sp_delivery_say(d, "%s: cannot write ready/%s: %s", what, names[n], strerror(-rc));
             goto undo;
         }
         n++;
@@ -241,9 +244,9 @@ static int split_batch(sp_delivery_t *d, const char *what, const char *batch,
     /* fsync'd together, then renamed to their names: nobody (another uploader's walk,
      * eviction) sees one before it is durable. */
     if (n && (rc = sp_spool_queue_sync(d->spool, (const char *const *)ptrs, n, true)) < 0) {
-        sp_delivery_say(d, "%s: cannot write the envelopes split from it to ready/: %s", what, strerror(-rc));
-        n = 0; /* it deleted them */
-        goto undo;
+        if (!no_space(rc))
+            sp_delivery_say(d, "%s: cannot write the envelopes split from it to ready/: %s", what, strerror(-rc));
+        goto undo; /* it deleted them, unless ready/ itself could not be opened: again below */
     }
     sp_mem_free(ptrs);
     *out = names;
@@ -251,10 +254,12 @@ static int split_batch(sp_delivery_t *d, const char *what, const char *batch,
     return 0;
 undo:
     /* Take back what this attempt wrote (still hidden), so a later attempt does not send
-     * those envelopes a second time. */
-    if (n && !ptrs && (ptrs = sp_mem_calloc(n, sizeof *ptrs)))
-        for (size_t i = 0; i < n; i++) ptrs[i] = names[i];
-    if (n && ptrs) sp_spool_queue_sync(d->spool, (const char *const *)ptrs, n, false);
+     * those envelopes a second time: one by one, with no allocation (out of memory here,
+     * they would stay in ready/ as temporary files). */
+    for (size_t i = 0; i < n; i++) {
+        const char *one = names[i];
+        sp_spool_queue_sync(d->spool, &one, 1, false);
+    }
     sp_mem_free(ptrs);
     sp_mem_free(names);
     return rc;
@@ -374,8 +379,20 @@ static void explode_batch(sp_delivery_t *d, sp_spool_queue_claim_t *cl)
     }
     split_t *names = NULL;
     size_t n = 0;
-    if (split_batch(d, what, cl->name, &r, i, &names, &n) < 0) {
-        d->error = true;
+    if ((rc = split_batch(d, what, cl->name, &r, i, &names, &n)) < 0) {
+        /* Issue #20 item 15: a batch whose rest is larger than the free space cannot be split;
+         * it was an error line every pass (each second with `sentryprof upload`). It stays
+         * whole with its progress and its rest is sent from it, straight from memory (no
+         * space needed), once Sentry takes it: said once per upload run, not an error. */
+        if (no_space(rc)) {
+            if (!d->told_no_space && !d->quiet)
+                sp_delivery_say(d, "%s: no space left to split it (%s); it stays whole and its envelopes from "
+                       "number %zu on are sent from it once Sentry takes them",
+                    what, strerror(-rc), i + 1);
+            d->told_no_space = true;
+        } else {
+            d->error = true;
+        }
         sp_spool_queue_claim_release(cl); /* the batch goes back whole */
         sp_mem_free(data);
         return;

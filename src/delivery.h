@@ -63,6 +63,7 @@ typedef struct {
     /* results, over every pass */
     unsigned long sent, dropped, evicted, set_aside;
     bool error; /* something other than Sentry's answers went wrong */
+    bool told_no_space; /* a batch could not be split for lack of space: said once */
     /* per pass */
     bool stop;                         /* end this pass: backoff started or deadline */
     double wake;                       /* unix time the earliest held file may go; 0: none */

@@ -44,6 +44,7 @@ static bool injected_failure(void)
 }
 
 void sp_mem_fail_after(long n) { atomic_store(&fail_countdown, n < 0 ? -1 : n); }
+long sp_mem_fail_pending(void) { return atomic_load(&fail_countdown); }
 
 static void mem_init(void)
 {

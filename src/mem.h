@@ -17,5 +17,7 @@ size_t sp_mem_peak(void);     /* the largest sp_mem_in_use() seen */
 unsigned sp_mem_arena(void);  /* the private arena's index (for tests) */
 /* Tests: the allocations after the next n succeed return NULL; n < 0 turns that off. */
 void sp_mem_fail_after(long n);
+/* Allocations left before the armed failure (0: failing now; -1: none armed). Tests only. */
+long sp_mem_fail_pending(void);
 
 #endif

@@ -36,6 +36,7 @@
 
 #define SP_PERFMAP_READ_MAX (4u << 20)  /* bytes read per refresh: bounds one refresh's work */
 #define SP_PERFMAP_CHUNK (64u << 10)    /* read(2) buffer; lines may span chunks */
+#define SP_PERFMAP_KEEP_CAP 4096        /* entries an array keeps room for after a burst */
 #define SP_PERFMAP_NAME_MAX 4096        /* bytes per name with its NUL; longer ones are cut */
 #define SP_PERFMAP_LINE_MAX (SP_PERFMAP_NAME_MAX + 64) /* bytes kept of one line (two hex
                                                           fields + a full name); the rest of
@@ -61,6 +62,7 @@ struct sp_perfmap {
     dev_t dev;
     ino_t ino;
     uint64_t offset; /* bytes of the file consumed */
+    uint64_t behind; /* bytes the last refresh left unread (its read budget ran out) */
 
     ent_t *live;
     size_t live_n, live_cap;
@@ -422,6 +424,27 @@ static int merge(sp_perfmap_t *m)
     return kept > (size_t)INT32_MAX ? INT32_MAX : (int)kept;
 }
 
+/* Gives back the arrays a burst grew (a worker storm reads 64k entries per refresh, then
+ * prunes nearly all): the arena stays flat between bursts. Capacity stays a power of two
+ * times 256, so merge's growth rule still holds. */
+static void shrink(sp_perfmap_t *m)
+{
+    if (!m->pend_n && m->pend_cap > SP_PERFMAP_KEEP_CAP) {
+        sp_mem_free(m->pend);
+        m->pend = NULL;
+        m->pend_cap = 0;
+    }
+    if (m->live_cap > SP_PERFMAP_KEEP_CAP && m->live_cap / 4 > m->live_n) {
+        size_t cap = m->live_cap;
+        while (cap > SP_PERFMAP_KEEP_CAP && cap / 4 > m->live_n) cap /= 2;
+        ent_t *p = sp_mem_realloc(m->live, cap * sizeof *p);
+        if (p) { /* on failure the larger array is as good */
+            m->live = p;
+            m->live_cap = cap;
+        }
+    }
+}
+
 /* ---- public API ---- */
 
 sp_perfmap_t *sp_perfmap_new(const char *path, time_t not_before)
@@ -550,7 +573,9 @@ int sp_perfmap_refresh(sp_perfmap_t *m)
         budget -= (size_t)r;
         parse_bytes(m, m->rbuf, (size_t)r);
     }
+    m->behind = (uint64_t)st.st_size > m->offset ? (uint64_t)st.st_size - m->offset : 0;
     int added = merge(m);
+    shrink(m);
     if (rc < 0) return rc;
     return added;
 }
@@ -585,8 +610,10 @@ size_t sp_perfmap_prune(sp_perfmap_t *m, bool (*alive)(uint64_t start, uint64_t 
     }
     m->live_n = kept;
     if (dropped && m->prev == PREV_ENTRY) m->prev = PREV_NONE; /* its entry may be gone */
+    shrink(m);
     return dropped;
 }
 
 size_t sp_perfmap_count(const sp_perfmap_t *m) { return m ? m->live_n : 0; }
 size_t sp_perfmap_malformed(const sp_perfmap_t *m) { return m ? m->malformed : 0; }
+uint64_t sp_perfmap_behind(const sp_perfmap_t *m) { return m ? m->behind : 0; }

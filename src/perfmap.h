@@ -54,5 +54,8 @@ size_t sp_perfmap_prune(sp_perfmap_t *map, bool (*alive)(uint64_t start, uint64_
 
 size_t sp_perfmap_count(const sp_perfmap_t *map);     /* live entries */
 size_t sp_perfmap_malformed(const sp_perfmap_t *map); /* lines rejected so far */
+/* Bytes of the file the last refresh left for the next ones: a worker storm writes faster
+ * than one refresh's budget reads; samples of code still unread get no JS name. */
+uint64_t sp_perfmap_behind(const sp_perfmap_t *map);
 
 #endif

@@ -22,6 +22,7 @@ struct sp_ring {
     _Alignas(64) _Atomic uint64_t head; /* next cell to reserve */
     _Alignas(64) _Atomic uint64_t tail; /* next cell to pop */
     ring_cell_t *cells;
+    uint8_t *stacks; /* SP_STACK_COPY bytes per cell; not zeroed: untouched pages cost no RSS */
 };
 
 sp_ring_t *sp_ring_new(size_t capacity)
@@ -35,6 +36,12 @@ sp_ring_t *sp_ring_new(size_t capacity)
         sp_mem_free(r);
         return NULL;
     }
+    r->stacks = sp_mem_alloc(cap * SP_STACK_COPY);
+    if (!r->stacks) {
+        sp_mem_free(r->cells);
+        sp_mem_free(r);
+        return NULL;
+    }
     r->mask = cap - 1;
     for (size_t i = 0; i < cap; i++) atomic_init(&r->cells[i].seq, i);
     atomic_init(&r->head, 0);
@@ -45,6 +52,7 @@ sp_ring_t *sp_ring_new(size_t capacity)
 void sp_ring_free(sp_ring_t *ring)
 {
     if (!ring) return;
+    sp_mem_free(ring->stacks);
     sp_mem_free(ring->cells);
     sp_mem_free(ring);
 }
@@ -78,7 +86,14 @@ void sp_ring_publish(sp_ring_t *ring, uint64_t ticket)
     atomic_store_explicit(&ring->cells[ticket & ring->mask].seq, ticket + 1, memory_order_release);
 }
 
-bool sp_ring_pop(sp_ring_t *ring, sp_sample_t *out)
+uint8_t *sp_ring_stack(sp_ring_t *ring, uint64_t ticket)
+{
+    return ring->stacks + (ticket & ring->mask) * SP_STACK_COPY;
+}
+
+bool sp_ring_pop(sp_ring_t *ring, sp_sample_t *out) { return sp_ring_pop_stack(ring, out, NULL); }
+
+bool sp_ring_pop_stack(sp_ring_t *ring, sp_sample_t *out, uint8_t *stack)
 {
     uint64_t pos = atomic_load_explicit(&ring->tail, memory_order_relaxed);
     for (;;) {
@@ -92,6 +107,9 @@ bool sp_ring_pop(sp_ring_t *ring, sp_sample_t *out)
                 size_t n = c->sample.nframes <= SP_MAX_FRAMES ? c->sample.nframes : SP_MAX_FRAMES;
                 memcpy(out, &c->sample, offsetof(sp_sample_t, pcs) + n * sizeof(uint64_t));
                 out->nframes = (uint16_t)n;
+                size_t len = out->stack_len <= SP_STACK_COPY ? out->stack_len : 0;
+                if (stack && len) memcpy(stack, ring->stacks + (pos & ring->mask) * SP_STACK_COPY, len);
+                out->stack_len = stack ? (uint16_t)len : 0;
                 atomic_store_explicit(&c->seq, pos + ring->mask + 1, memory_order_release);
                 return true;
             }

@@ -14,10 +14,25 @@
 
 #define SP_MAX_FRAMES 128 /* deeper stacks are cut and marked truncated */
 #define SP_V8_MAX_FRAMES 32 /* V8 interpreted-frame slot records per sample (v8frames) */
+/* Bytes of the stack top (from the interrupted sp up) a sample can carry, for the agent to
+ * unwind native code without frame pointers through its .eh_frame (nativeunwind.h): what
+ * perf's --call-graph dwarf copies by default. Each cell has this much beside it; the pages
+ * are touched only by the samples that copy (a native leaf outside node's own binary). */
+#define SP_STACK_COPY 8192
+
+/* The callee-saved registers of the interrupted context (besides pc, sp and rbp): what
+ * .eh_frame rules may need to restore a caller's frame. */
+enum { SP_REG_RBX, SP_REG_R12, SP_REG_R13, SP_REG_R14, SP_REG_R15, SP_NREGS };
+#define SP_MAX_SIGFRAMES 4  /* signal frames walked through per sample (nested handlers) */
 
 enum {
     SP_SAMPLE_TRUNCATED = 1u << 0, /* walk stopped early: depth limit or bad frame pointer */
     SP_SAMPLE_OFF_STACK = 1u << 1, /* interrupted sp outside the thread's known stack */
+    SP_SAMPLE_SIGFRAME = 1u << 2,  /* walked on through a signal frame (unwind.h) */
+    SP_SAMPLE_SIGFRAME_STOP = 1u << 3, /* stopped at a signal frame it could not read */
+    SP_SAMPLE_SCANNED = 1u << 4,   /* pcs[1..] follow a frame chain found by scanning the stack
+                                      copy (a native leaf's rbp led nowhere): a guess that the
+                                      agent keeps only where its unwind meets it */
 };
 
 /* The fixed slots of a frame that looked like a V8 interpreted frame (v8frames.h):
@@ -28,6 +43,16 @@ typedef struct {
     uint64_t function, bytecode_array, bytecode_offset;
 } sp_v8_slots_t;
 
+/* A context another signal handler interrupted, read from the kernel's signal frame
+ * (unwind.h): pcs[frame] is the pc it was at plus one (so that, read as a return address
+ * like its neighbours, it resolves to the instruction itself), sp and sp_word its stack
+ * pointer and the word there (a frameless leaf's return address, as for the sample's own
+ * sp_word). */
+typedef struct {
+    uint16_t frame;
+    uint64_t sp, sp_word;
+} sp_sig_ctx_t;
+
 typedef struct {
     uint64_t ts_ns;    /* CLOCK_MONOTONIC */
     uint32_t tid;      /* kernel thread id */
@@ -37,10 +62,15 @@ typedef struct {
     uint64_t sp_word;  /* the return address when the leaf has not built its frame record:
                           the word at sp on x86_64, the link register on arm64 (src/arch.h) */
     uint64_t fp;       /* interrupted frame pointer */
+    uint16_t stack_len; /* bytes of stack copied from sp (sp_ring_stack): 0 = none */
+    uint64_t regs[SP_NREGS]; /* SP_REG_*: valid when stack_len > 0 */
+    uint16_t nsig;     /* valid entries in sig */
+    sp_sig_ctx_t sig[SP_MAX_SIGFRAMES];
     uint16_t nv8;      /* valid entries in v8 */
     sp_v8_slots_t v8[SP_V8_MAX_FRAMES];
     uint64_t pcs[SP_MAX_FRAMES]; /* leaf first; pcs[0] is the interrupted pc, the rest
-                                    are return addresses */
+                                    are return addresses (or, at sig[].frame, a pc another
+                                    signal handler interrupted, plus one) */
 } sp_sample_t;
 
 typedef struct sp_ring sp_ring_t;
@@ -56,7 +86,14 @@ sp_sample_t *sp_ring_reserve(sp_ring_t *ring, uint64_t *ticket);
 /* Producer: makes the reserved cell visible to the consumer. Async-signal-safe. */
 void sp_ring_publish(sp_ring_t *ring, uint64_t ticket);
 
+/* Producer: the SP_STACK_COPY bytes beside the reserved cell, where the handler may copy
+ * the stack top (then it sets stack_len). Async-signal-safe. */
+uint8_t *sp_ring_stack(sp_ring_t *ring, uint64_t ticket);
+
 /* Consumer: copies the oldest published sample into *out. false when none is ready. */
 bool sp_ring_pop(sp_ring_t *ring, sp_sample_t *out);
+/* The same, and the sample's stack copy into stack (SP_STACK_COPY bytes); stack NULL: the
+ * copy is dropped (out->stack_len = 0). */
+bool sp_ring_pop_stack(sp_ring_t *ring, sp_sample_t *out, uint8_t *stack);
 
 #endif

@@ -34,7 +34,8 @@ static int sample_hz;
 static sp_sampler_opts_t sampler_opts;
 static pthread_mutex_t sampler_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t exit_key;
-static bool handler_lost;
+static atomic_bool handler_lost;
+static pid_t init_pid; /* timers exist in this process only (not in a forked child) */
 static void (*_Atomic unregister_hook)(pid_t tid); /* sp_sampler_on_unregister */
 
 /* strlcpy: no stdio in this file (tests/check-signal-safety.sh lists its imports). */
@@ -85,9 +86,12 @@ int sp_sampler_init(const sp_sampler_opts_t *opts, sp_ring_t *ring)
         SP_WARN("cannot install the handler for signal %d: %s", signo, strerror(e));
         return -e;
     }
+    if (!sp_unwind_init_restorer(signo))
+        SP_DEBUG("sampler: no sigreturn trampoline found: stacks end at other signal handlers");
     sampler_opts = *opts;
     sp_sample_ring = ring;
     sample_signo = signo;
+    init_pid = getpid();
     sample_hz = opts->hz > 0 ? opts->hz : 99;
     sp_sampler_init_ns = now_ns();
     atomic_store(&sp_sampler_live, 1);
@@ -152,7 +156,11 @@ static int create_timer(sp_sampler_thread_t *t)
     memset(&sev, 0, sizeof sev);
     sev.sigev_notify = SIGEV_THREAD_ID;
     sev.sigev_signo = sample_signo;
+#ifdef sigev_notify_thread_id /* musl, glibc 2.35+ */
+    sev.sigev_notify_thread_id = t->tid;
+#else
     sev._sigev_un._tid = t->tid;
+#endif
     clockid_t clock = CLOCK_MONOTONIC;
     if (sampler_opts.cpu_clock) /* the thread's own CPU clock: ticks only while it runs */
         clock = t->native ? (clockid_t)((~(unsigned)t->tid << 3) | 6) /* MAKE_THREAD_CPUCLOCK */
@@ -374,19 +382,34 @@ void sp_sampler_stop(void)
     pthread_mutex_unlock(&sampler_lock);
 }
 
-bool sp_sampler_check_handler(void)
+/* Sampling ends for good: our signal is someone else's from here on. One line, one count. */
+static void lose_handler(void)
 {
-    if (!sample_signo || handler_lost) return !handler_lost;
-    struct sigaction cur;
-    if (sigaction(sample_signo, NULL, &cur) != 0) return true;
-    if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == sp_sampler_on_signal) return true;
-    handler_lost = true;
+    bool was = false;
+    if (!atomic_compare_exchange_strong(&handler_lost, &was, true)) return;
     sp_sampler_stop(); /* with our timers armed, the new disposition could kill the process */
     sp_stats_inc(SP_STAT_HANDLER_REPLACED);
     SP_WARN("the handler of signal %d was replaced by someone else; sampling stopped "
             "(set SENTRYPROF_SIGNAL to a signal the application does not use)",
             sample_signo);
+}
+
+bool sp_sampler_check_handler(void)
+{
+    if (!sample_signo || atomic_load(&handler_lost)) return !atomic_load(&handler_lost);
+    struct sigaction cur;
+    if (sigaction(sample_signo, NULL, &cur) != 0) return true;
+    if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == sp_sampler_on_signal) return true;
+    lose_handler();
     return false;
+}
+
+bool sp_sampler_yield_signal(int signo, const struct sigaction *act)
+{
+    if (!sample_signo || signo != sample_signo || !act || getpid() != init_pid) return false;
+    if ((act->sa_flags & SA_SIGINFO) && act->sa_sigaction == sp_sampler_on_signal) return false;
+    lose_handler();
+    return true;
 }
 
 bool sp_sampler_thread_info(pid_t tid, char *thread_id, char *name, size_t name_len)

@@ -11,6 +11,7 @@
 #ifndef SP_SAMPLER_H
 #define SP_SAMPLER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -75,6 +76,16 @@ void sp_sampler_stop(void);
 /* False (once reported, sampling stopped) when our signal's handler was replaced. Call
  * periodically: with our timers armed, a default action would kill the process. */
 bool sp_sampler_check_handler(void);
+
+/* Someone is about to set signal signo's disposition to act (the sigaction/signal
+ * interposers, before the real call; issue #20 item 10). For our signal and anything but our
+ * handler: sampling stops for good first (every timer disarmed, one warning, the
+ * handler_replaced count), so neither a default action (which kills the process) nor a
+ * foreign handler ever sees a timer tick of ours, and true is returned: the caller then
+ * discards our queued signals (SIG_IGN) before setting act. False otherwise (not our
+ * signal, our own handler, a forked child, sampler not started). Takes the sampler lock:
+ * not for a signal handler interrupting the sampler's own setup. */
+bool sp_sampler_yield_signal(int signo, const struct sigaction *act);
 
 /* Looks up a registered (or recently unregistered) thread by kernel tid. */
 bool sp_sampler_thread_info(pid_t tid, char *thread_id, char *name, size_t name_len);

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -128,11 +129,12 @@ int sp_spool_queue_sync(sp_spool_t *spool, const char *const *names, size_t n, b
         }
         if (rc < 0 || !publish) unlinkat(readyfd, tmp, 0);
     }
-    /* A rename failed half-way (a full directory block): take back what went out, so the
-     * caller can keep its batch whole. */
+    if (rc == 0 && publish && fsync(readyfd) < 0 && errno != EINVAL) rc = -errno;
+    /* A rename failed half-way (a full directory block), or the directory could not be made
+     * durable: take back what went out, so the caller can keep its batch whole (published
+     * and kept, they would be sent twice). */
     if (rc < 0)
         for (size_t i = 0; i < published; i++) unlinkat(readyfd, names[i], 0);
-    if (rc == 0 && publish && fsync(readyfd) < 0 && errno != EINVAL) rc = -errno;
     close(readyfd);
     return rc;
 }
@@ -433,6 +435,13 @@ int sp_spool_queue_stats(sp_spool_t *spool, unsigned long *files, unsigned long 
 }
 
 /* What a stray entry is, from lstat (for the warning). */
+/* renameat2(..., RENAME_NOREPLACE) by its system call: musl has no wrapper (glibc's is the
+ * same call). -1 and errno EINVAL on a filesystem without NOREPLACE. */
+static int rename_noreplace(int olddirfd, const char *oldname, int newdirfd, const char *newname)
+{
+    return (int)syscall(SYS_renameat2, olddirfd, oldname, newdirfd, newname, 1 /* RENAME_NOREPLACE */);
+}
+
 static const char *entry_kind(int dirfd, const char *name)
 {
     struct stat st;
@@ -469,7 +478,7 @@ int sp_spool_queue_set_aside(sp_spool_t *spool, sp_spool_queue_aside_fn fn, void
         const char *what = entry_kind(readyfd, nm.v[i]);
         /* NOREPLACE: a name already set aside stays as it was (this one is still skipped
          * by claims, stats and the cap). */
-        int r = renameat2(readyfd, nm.v[i], strayfd, nm.v[i], RENAME_NOREPLACE);
+        int r = rename_noreplace(readyfd, nm.v[i], strayfd, nm.v[i]);
         if (r < 0 && errno == EINVAL) { /* a filesystem without NOREPLACE */
             struct stat st;
             r = fstatat(strayfd, nm.v[i], &st, AT_SYMLINK_NOFOLLOW) == 0

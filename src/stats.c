@@ -40,6 +40,12 @@ static const char *const names[SP_STAT__COUNT] = {
     [SP_STAT_TXN_ABANDONED] = "transactions_abandoned",
     [SP_STAT_TXN_TABLE_FULL] = "transactions_table_full",
     [SP_STAT_ENVELOPE_ERRORS] = "envelopes_not_built",
+    [SP_STAT_STACK_COPIES] = "native_stack_copies",
+    [SP_STAT_NATIVE_UNWOUND] = "native_unwound",
+    [SP_STAT_NATIVE_KEPT] = "native_callers_kept",
+    [SP_STAT_NATIVE_LOST] = "native_callers_lost",
+    [SP_STAT_SIGFRAMES] = "signal_frames_walked",
+    [SP_STAT_SIGFRAME_STOPS] = "signal_frame_stops",
 };
 
 void sp_stats_inc(sp_stat_t which) { atomic_fetch_add_explicit(&counters[which], 1, memory_order_relaxed); }

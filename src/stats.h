@@ -32,6 +32,12 @@ typedef enum {
     SP_STAT_TXN_ABANDONED,    /* left running by a thread that exited: slot freed, no profile */
     SP_STAT_TXN_TABLE_FULL,   /* starts refused: SP_MAX_TXNS already running */
     SP_STAT_ENVELOPE_ERRORS,  /* envelopes that could not be built (no memory, text JSON refuses) */
+    SP_STAT_STACK_COPIES,     /* samples with a native leaf whose stack top the handler copied */
+    SP_STAT_NATIVE_UNWOUND,   /* ... the agent unwound through .eh_frame (libunwind) */
+    SP_STAT_NATIVE_KEPT,      /* ... whose callers were kept: joined the frame-pointer walk or reached the stack's end */
+    SP_STAT_NATIVE_LOST,      /* ... whose unwind ended inside the copy without joining */
+    SP_STAT_SIGFRAMES,        /* samples walked on through another handler's signal frame */
+    SP_STAT_SIGFRAME_STOPS,   /* samples whose walk stopped at a signal frame it could not read */
     SP_STAT__COUNT
 } sp_stat_t;
 

@@ -54,5 +54,7 @@ void sp_symbolizer_js_frame(sp_symbolizer_t *sym, const char *function, const ch
 /* Changes whenever an address resolved before may resolve differently now (new JIT code
  * may sit where old code was): callers that remember non-final resolutions forget them. */
 uint64_t sp_symbolizer_generation(const sp_symbolizer_t *sym);
+/* Bytes of V8's perf map not read yet (sp_perfmap_behind); 0 without a map. */
+uint64_t sp_symbolizer_perf_map_behind(const sp_symbolizer_t *sym);
 
 #endif

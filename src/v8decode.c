@@ -726,6 +726,28 @@ __attribute__((cold)) size_t sp_v8decode_jit_frame(uint64_t fn, uint64_t pc, boo
  * interpreted function's own: rename it), 2 another builtin or bytecode handler running on that JS frame without
  * one of its own (insert the function above it), 0 anything else (a JS function with its
  * own code, native code: leave it). */
+/* pcs[k] is the pc of an interrupted context, not a return address: the sample's leaf, or
+ * a context another signal handler interrupted (ring.h: sig). */
+static bool is_leaf(const sp_sample_t *s, unsigned k)
+{
+    for (unsigned i = 0; i < s->nsig && i < SP_MAX_SIGFRAMES; i++)
+        if (s->sig[i].frame == k) return true;
+    return k == 0;
+}
+
+/* by frames went in above pcs[k]: the interrupted contexts above it moved up (and those
+ * a full stack cut off are gone). */
+static void shift_sig(sp_sample_t *s, unsigned k, unsigned by)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < s->nsig && i < SP_MAX_SIGFRAMES; i++) {
+        sp_sig_ctx_t c = s->sig[i];
+        if (c.frame > k) c.frame = (uint16_t)(c.frame + by);
+        if (c.frame < s->nframes) s->sig[n++] = c;
+    }
+    s->nsig = (uint16_t)n;
+}
+
 static int pc_kind(sp_symbolizer_t *sym, const sp_sample_t *s, unsigned k, uint64_t *start,
                    uint64_t *size, int *tier)
 {
@@ -745,7 +767,7 @@ static int pc_kind(sp_symbolizer_t *sym, const sp_sample_t *s, unsigned k, uint6
     bool builtin = strncmp(f.function, "Builtins_", 9) == 0;
     /* The interpreter's entry points run on the frame they enter (the trampoline built
      * it); other Interpreter* builtins (InterpreterPushArgsThen...) are ordinary callees. */
-    if (k > 0 && builtin &&
+    if (!is_leaf(s, k) && builtin &&
         (strncmp(f.function, "Builtins_InterpreterEntryTrampoline", 35) == 0 ||
          strncmp(f.function, "Builtins_InterpreterEnterAt", 27) == 0))
         return 1;
@@ -753,7 +775,7 @@ static int pc_kind(sp_symbolizer_t *sym, const sp_sample_t *s, unsigned k, uint6
      * interpreted one: another profiler's signal handler that interrupted it (V8's own
      * SIGPROF sampler under --cpu-prof) or a function's first instructions. A native frame
      * that did build one keeps its own locals in these slots, and they fail the checks. */
-    return builtin || k == 0 ? 2 : 0;
+    return builtin || is_leaf(s, k) ? 2 : 0;
 }
 
 void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym)
@@ -826,6 +848,7 @@ void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym)
             memmove(&s->pcs[k + n], &s->pcs[k + 1], tail * sizeof s->pcs[0]);
             for (unsigned j = 0; j < n; j++) s->pcs[k + j] = SP_V8_SYNTH_BIT | fr[j];
             s->nframes = (uint16_t)(k + n + tail);
+            shift_sig(s, k, n - 1);
             continue;
         }
         uint32_t id =
@@ -849,6 +872,7 @@ void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym)
         memmove(&s->pcs[k + 2], &s->pcs[k + 1], (n - k - 2) * sizeof s->pcs[0]);
         s->pcs[k + 1] = synth;
         s->nframes = (uint16_t)n;
+        shift_sig(s, k, 1);
         D.st.inserted++;
     }
     s->nv8 = 0;

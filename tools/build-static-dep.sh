@@ -9,8 +9,13 @@
 #                   (no operator new/delete), --disable-stats (mem.c counts with sallocx)
 #   jansson 2.14    static, -fPIC: Debian's libjansson.a is built -fPIE (a PC32 reference to
 #                   stdin) and cannot go into a shared object
+#   libunwind 1.6.2 static, -fPIC (Debian's libunwind-x86_64.a has R_X86_64_32 relocations
+#                   against pthread_mutex_lock), the remote API only: no minidebuginfo (liblzma),
+#                   no zlib, no ptrace or coredump accessors, no setjmp; -Os, one section
+#                   per function (the library links with --gc-sections)
+#   check 0.15.2    static, for the musl build's unit tests only (tests/musl/run.sh)
 #
-# usage: build-static-dep.sh jemalloc|jansson OUTDIR FLOOR_HEADER
+# usage: build-static-dep.sh jemalloc|jansson|libunwind|check OUTDIR FLOOR_HEADER
 #   OUTDIR gets lib/<archive> and include/<headers>.
 # CC, host_cpu and, in a cross build, host and build (configure's triplets: `make check-arm64`
 # builds for aarch64 on x86_64) come from the environment (Makefile); the libraries keep their own
@@ -55,6 +60,29 @@ jansson)
     target=src/.libs/libjansson.a
     make_args="-C src libjansson.la"
     headers="src/jansson.h src/jansson_config.h"
+    ;;
+libunwind)
+    version=1.6.2
+    sha256=4a6aec666991fb45d0889c44aede8ad6eb108071c3554fcdff671f9c94794976
+    tarball=libunwind_$version.orig.tar.gz
+    config="--disable-shared --enable-static --with-pic --disable-minidebuginfo --disable-zlibdebuginfo --disable-coredump --disable-ptrace --disable-setjmp --disable-documentation --disable-tests --disable-debug-frame --disable-cxx-exceptions"
+    # small: every process of a container maps the library (sections the link can drop)
+    cflags="-g -Os -ffunction-sections -fdata-sections"
+    prepare=true
+    target=src/.libs/libunwind-x86_64.a
+    make_args="-C src libunwind-x86_64.la"
+    headers="include/libunwind.h include/libunwind-x86_64.h include/libunwind-common.h include/libunwind-dynamic.h"
+    ;;
+check)
+    # Only for the musl build's unit tests (tests/musl/run.sh): Debian's libcheck.a is glibc's.
+    version=0.15.2
+    sha256=8451b68ac5d6f3157b24f22eceff575bcf566264f6d78f3852f89d4e08cf42e1
+    tarball=check_$version.orig.tar.gz
+    config="--disable-shared --enable-static --disable-subunit --disable-build-docs --disable-timeout-tests"
+    prepare=true
+    target=src/.libs/libcheck.a
+    make_args=
+    headers="src/check.h check_stdint.h"
     ;;
 *) echo "build-static-dep: unknown library $name" >&2; exit 1 ;;
 esac
@@ -111,7 +139,7 @@ if ! echo "$sha256  $cache/$tarball" | sha256sum -c --status 2>/dev/null; then
     mv -f "$cache/$tarball.new" "$cache/$tarball"
 fi
 
-key=$( { echo "$name $version $sha256 $cpu $config $CC${cross:+ $cross}"; $CC --version 2>&1 | head -1;
+key=$( { echo "$name $version $sha256 $cpu $config${cflags:+ $cflags} $CC${cross:+ $cross}"; $CC --version 2>&1 | head -1;
          cat "$floor_header"; } | sha256sum | cut -c1-16)
 built="$cache/$name-$version-$key"
 if [ ! -f "$built/lib/$(basename $target)" ]; then
@@ -119,8 +147,13 @@ if [ ! -f "$built/lib/$(basename $target)" ]; then
     work=$(mktemp -d "$cache/build.XXXXXX")
     tar -xf "$cache/$tarball" -C "$work"
     src="$work/$name-$version"
+    # The floor header goes to C files only where the library has assembler sources
+    # (libunwind's getcontext.S): the preprocessor would pass its __asm__ lines to `as`.
+    # (CCASFLAGS defaults to CFLAGS: set apart.)
+    if [ "$name" = libunwind ]; then set -- CFLAGS="$cflags -include $floor_header" CCASFLAGS="-g -O2"
+    else set -- CPPFLAGS="-include $floor_header"; fi
     # shellcheck disable=SC2086
-    if ! (cd "$src" && $prepare >"$work/configure.log" 2>&1 && ./configure -q $config $cross CC="$CC" CPPFLAGS="-include $floor_header" \
+    if ! (cd "$src" && $prepare >"$work/configure.log" 2>&1 && ./configure -q $config $cross CC="$CC" "$@" \
               >>"$work/configure.log" 2>&1 &&
           make -j"$(nproc)" $make_args >"$work/make.log" 2>&1); then
         tail -n 30 "$work/configure.log" "$work/make.log" >&2 || true

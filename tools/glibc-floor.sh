@@ -8,9 +8,14 @@
 # Functions with no version at or below FLOOR get no line: for stat, fstat, lstat, fstatat
 # (new symbols in 2.33) it defines SP_GLIBC_FLOOR_STAT and src/glibc_floor.h redirects
 # them; tests/check-exports.sh fails if any other one is used.
-# usage: glibc-floor.sh FLOOR|no [CC]  (FLOOR like 2.28; CC finds the C runtime's libraries;
-# "no": an empty header, e.g. for musl)
+# usage: glibc-floor.sh [--start-main] FLOOR|no [CC]  (FLOOR like 2.28; CC finds the C
+# runtime's libraries; "no": an empty header, e.g. for musl)
+# --start-main: instead, the header of the CLI's tools/glibc_start.c: SP_GLIBC_START_MAIN_VERSION,
+# the version of __libc_start_main at or below FLOOR when the default one is newer (2.34:
+# the start-up code of every program); nothing otherwise.
 set -eu
+start_main=
+[ "$1" = --start-main ] && { start_main=1; shift; }
 floor=$1
 cc=${2:-cc}
 if [ "$floor" = no ]; then echo "/* no glibc floor (configure --without-glibc-floor) */"; exit 0; fi
@@ -37,4 +42,8 @@ END {
         if (old[name] != "") printf "__asm__(\".symver %s, %s@%s\");\n", name, name, old[name]
         else if (name == "stat") print "#define SP_GLIBC_FLOOR_STAT 1 /* stat: " def[name] " only */"
     }
-}' | sort
+}' | if [ -n "$start_main" ]; then
+    sed -n 's/^__asm__(".symver __libc_start_main, __libc_start_main@\([^"]*\)");$/#define SP_GLIBC_START_MAIN_VERSION "\1"/p'
+else
+    sort
+fi

@@ -11,10 +11,11 @@ libprotobuf-c-dev protobuf-c-compiler"
 # the tests: quickstart.sh must not pull a browser and a Go toolchain onto a user's machine.
 # debootstrap: make check-glibc-floor (a Debian 11 root with glibc 2.31).
 # clang, libclang-rt-14-dev: make fuzz (libFuzzer's runtime is only a recommendation of clang).
+# musl-tools: make check-musl (musl-gcc and musl's dynamic loader).
 # gcc-aarch64-linux-gnu, qemu-user, file and the :arm64 dev packages (multiarch): make
 # check-arm64 (the cross build for aarch64 and its tests under qemu-user).
 ARM64_PKGS="libjansson-dev:arm64 zlib1g-dev:arm64 libcurl4-openssl-dev:arm64 check:arm64 libprotobuf-c-dev:arm64"
-[ "${1:-}" = "--test" ] && PKGS="$PKGS libxml2-utils npm golang-go chromium debootstrap clang libclang-rt-14-dev
+[ "${1:-}" = "--test" ] && PKGS="$PKGS libxml2-utils npm golang-go chromium debootstrap clang libclang-rt-14-dev musl-tools
 gcc-aarch64-linux-gnu qemu-user file $ARM64_PKGS"
 missing=""
 for p in $PKGS; do

@@ -10,6 +10,8 @@
 #     the CLI at lib/../bin and the helper at lib/sentryprof/ (preload.c, uploader.c), so the
 #     folder works wherever it is unpacked (e.g. /opt/sentryprof or /usr/local).
 #   sentryprof-VERSION-CPU-linux-LIBC-debug.tar.gz   lib/.debug/libsentryprof.so.debug (gdb)
+#   sentryprof-VERSION-CPU-linux-musl.tar.gz   when musl-gcc is installed: the library built
+#       for musl and the JS helper (lib/ only: no CLI for musl), from `make check-musl`
 #   sentryprof-VERSION.tgz                     the npm package (npm/, `npm pack`) with this
 #       build in prebuilds/<node platform>-<node arch>-<libc>/ (bin/ and lib/ as above), and
 #       every other platform's binaries tarball of the same version already in OUT (so a
@@ -30,11 +32,12 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 out=$PWD/release
 builddir=
 host=
+given_builddir=
 while [ $# -gt 0 ]; do
     case "$1" in
     --host) host=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    --builddir) builddir=$(cd "$2" && pwd); shift 2 ;;
+    --builddir) builddir=$(cd "$2" && pwd); given_builddir=1; shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "release.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -122,6 +125,25 @@ pack() { # pack FOLDER: FOLDER.tar.gz in $out, reproducible owner and order
 pack "$name"
 pack "$name-debug"
 
+# musl (issue #18), when musl-gcc is here (Debian musl-tools), not with --builddir or --host: the
+# library built for musl by `make check-musl` (tests/musl/run.sh, which runs its unit suites
+# too), packed with the JS helper; no CLI (it would need libcurl, zlib and protobuf-c built
+# for musl). Not tested with node here: no musl Node.js on the npm registry.
+musl=
+if [ -z "$given_builddir" ] && [ -z "$host" ] && [ "$libc" = gnu ] && command -v musl-gcc >/dev/null 2>&1; then
+    if make -s -C "$builddir" check-musl >"$tmp/musl.log" 2>&1; then
+        musl=sentryprof-$version-$cpu-linux-musl
+        mkdir -p "$tmp/$musl/lib"
+        strip -o "$tmp/$musl/lib/libsentryprof.so" "$builddir/_build-musl/libsentryprof.so"
+        cp -a "$pkg/lib/sentryprof" "$tmp/$musl/lib/"
+        cp "$src/README.md" "$src/LICENSE" "$tmp/$musl/"
+        pack "$musl"
+    else
+        tail -20 "$tmp/musl.log"
+        say "musl: make check-musl failed, no musl build packed"
+    fi
+fi
+
 # The npm package: npm/ plus this build in prebuilds/.
 npm_version=$(node -p 'require(process.argv[1]).version' "$src/npm/package.json")
 [ "$npm_version" = "$version" ] ||
@@ -132,16 +154,24 @@ rm -rf "$tmp/npm/prebuilds"
 mkdir -p "$tmp/npm/prebuilds/linux-$node_arch-$libc"
 cp -a "$pkg/bin" "$pkg/lib" "$tmp/npm/prebuilds/linux-$node_arch-$libc/"
 prebuilds="linux-$node_arch-$libc"
-# The other platforms built before into OUT (same version): their bin/ and lib/ too.
+if [ -n "$musl" ]; then
+    mkdir -p "$tmp/npm/prebuilds/linux-$node_arch-musl"
+    cp -a "$tmp/$musl/lib" "$tmp/npm/prebuilds/linux-$node_arch-musl/"
+    prebuilds="$prebuilds linux-$node_arch-musl (library only)"
+fi
+# The other platforms built before into OUT (same version): their bin/ and lib/ too (lib/
+# only for musl, which has no CLI).
 for t in "$out"/sentryprof-"$version"-*-linux-*.tar.gz; do
     [ -f "$t" ] || continue
     b=${t##*/} && b=${b%.tar.gz}
-    case "$b" in "$name" | *-debug) continue ;; esac
+    case "$b" in "$name" | "$musl" | *-debug) continue ;; esac
     rest=${b#sentryprof-"$version"-} # CPU-linux-LIBC
     case "${rest%%-*}" in x86_64) a=x64 ;; aarch64) a=arm64 ;; *) continue ;; esac
     d="$tmp/npm/prebuilds/linux-$a-${rest##*-}"
-    mkdir -p "$d" && tar -xzf "$t" -C "$tmp/npm" "$b/bin" "$b/lib" && mv "$tmp/npm/$b/bin" "$tmp/npm/$b/lib" "$d/" &&
-        rmdir "$tmp/npm/$b" || { echo "release: cannot add $t to the npm package" >&2; exit 1; }
+    parts="$b/bin $b/lib" && [ "${rest##*-}" = musl ] && parts="$b/lib"
+    # shellcheck disable=SC2086
+    mkdir -p "$d" && tar -xzf "$t" -C "$tmp/npm" $parts && mv "$tmp/npm/$b"/* "$d/" && rm -rf "${tmp:?}/npm/$b" ||
+        { echo "release: cannot add $t to the npm package" >&2; exit 1; }
     prebuilds="$prebuilds linux-$a-${rest##*-}"
 done
 tgz=$(cd "$tmp/npm" && npm pack --silent --pack-destination "$out" | tail -1)

@@ -7,8 +7,10 @@
 // without starting the CLI:
 //   sentryprof lib      the library's absolute path:  LD_PRELOAD=$(npx sentryprof lib) node app.js
 //   sentryprof prefix   the folder holding bin/ and lib/ (to copy into an image, examples/)
-// A machine without a build (macOS, arm64, musl for now, glibc older than 2.28) gets one
-// line saying which build it would need and which ones the package has, and exit status 1.
+// A machine without a build (macOS, arm64 for now, glibc older than 2.28) gets one line
+// saying which build it would need and which ones the package has, and exit status 1. The
+// musl build (linux-x64-musl, when tools/release.sh could build it) is the library only:
+// `sentryprof lib` works there, CLI commands say so and exit 1.
 // Exit status and signals of the CLI pass through; for a container entrypoint prefer the
 // CLI itself ($(sentryprof prefix)/bin/sentryprof run --): one process less, no node.
 
@@ -105,6 +107,12 @@ function main(argv) {
     }
     process.stdout.write((argv[0] === 'lib' ? build.lib : build.dir) + '\n');
     return 0;
+  }
+  if (!fs.existsSync(build.cli)) {
+    // The musl build has the library only (its CLI needs libcurl, zlib and protobuf-c for musl).
+    process.stderr.write(`sentryprof: the ${path.basename(build.dir)} build has the library only, no CLI: ` +
+                         'use LD_PRELOAD=$(npx sentryprof lib) and read or upload its spool with the CLI of a glibc machine\n');
+    return 1;
   }
   runCli(build.cli, argv);
   return undefined;

@@ -13,16 +13,22 @@ const dir = process.argv[2];
 const items = process.argv.includes('--items');
 let count = 0;
 const types = {}, txnSeconds = {};
+// Envelope items by type: a header line, then the payload, `length` bytes when the header
+// says (the shim writes it; payloads may hold newlines) or else up to the next newline (the
+// Sentry SDKs leave it out).
 function countItems(body) {
-  let text;
-  try { text = zlib.gunzipSync(body).toString('utf8'); } catch (_) { text = body.toString('utf8'); }
-  const lines = text.split('\n');
-  for (let i = 1; i < lines.length; i++) {
-    const m = /^\{[^\n]*"type":"([a-z_]+)"/.exec(lines[i]);
-    if (!m || !/"length":/.test(lines[i])) continue;
-    types[m[1]] = (types[m[1]] || 0) + 1;
-    if (m[1] === 'transaction') { const s = Math.floor(Date.now() / 1000); txnSeconds[s] = (txnSeconds[s] || 0) + 1; }
-    i++; // the payload
+  let buf;
+  try { buf = zlib.gunzipSync(body); } catch (_) { buf = body; }
+  let pos = buf.indexOf(10); // after the envelope header
+  while (pos >= 0 && pos + 1 < buf.length) {
+    const end = buf.indexOf(10, pos + 1);
+    let h;
+    try { h = JSON.parse(buf.toString('utf8', pos + 1, end < 0 ? buf.length : end)); } catch (_) { break; }
+    if (!h || typeof h.type !== 'string' || end < 0) break;
+    types[h.type] = (types[h.type] || 0) + 1;
+    if (h.type === 'transaction') { const s = Math.floor(Date.now() / 1000); txnSeconds[s] = (txnSeconds[s] || 0) + 1; }
+    pos = Number.isInteger(h.length) ? end + 1 + h.length : buf.indexOf(10, end + 1);
+    if (pos >= buf.length || (pos >= 0 && buf[pos] !== 10)) break;
   }
 }
 const server = http.createServer((req, res) => {

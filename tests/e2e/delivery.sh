@@ -9,7 +9,7 @@ S() { "$NODE" -e "const f=JSON.parse(process.argv[1]); console.log($2)" "$1"; }
 run_app() { # run_app SPOOL SECONDS [env...]: continuous chunks of 5 s, delivered to $DSN
     local spool=$1 secs=$2; shift 2
     env SENTRY_DSN="$DSN" SENTRYPROF_MODE=continuous SENTRYPROF_CHUNK_SECONDS=5 SENTRYPROF_COMMIT_SECONDS=1 \
-        SENTRYPROF_SPOOL_DIR="$spool" STATS_FILE="$spool.stats" "$@" LD_PRELOAD=$SP_LIB \
+        SENTRYPROF_SPOOL_DIR="$spool" STATS_FILE="$spool.stats" "$@" LD_PRELOAD="$SP_LIB" \
         "$NODE" "$APPS/steady.js" "$secs"
 }
 left_in_spool() { count_envelopes "$1"; }
@@ -168,7 +168,7 @@ fi
 # -- no TLS, HTTP/2 or brotli symbol of a library we brought in is bound into node
 start_ingest "$WORK/in8"
 env SENTRY_DSN="$DSN" SENTRYPROF_MODE=continuous SENTRYPROF_SPOOL_DIR="$WORK/s8" LD_BIND_NOW=1 \
-    LD_DEBUG=bindings LD_DEBUG_OUTPUT="$WORK/bind" LD_PRELOAD=$SP_LIB "$NODE" "$APPS/steady.js" 1 >/dev/null 2>&1
+    LD_DEBUG=bindings LD_DEBUG_OUTPUT="$WORK/bind" LD_PRELOAD="$SP_LIB" "$NODE" "$APPS/steady.js" 1 >/dev/null 2>&1
 node_pid_files=$(ls "$WORK"/bind.* | head -5)
 bad=$(cat "$WORK"/bind.* | grep -E "to $NODE \[0\]: normal symbol \`(SSL_|EVP_|OPENSSL_|CRYPTO_|nghttp2_|Brotli|inflate|deflate)" \
     | grep -v "binding file $NODE " | head -5)

@@ -80,3 +80,6 @@ need_node() {
     fi
 }
 [ -f "$SP_LIB" ] || { echo "missing $SP_LIB: build first" >&2; exit 99; }
+# make check-asan-e2e: libasan goes first wherever the tests preload the library (the tests
+# it runs use $SP_LIB in LD_PRELOAD only).
+if [ -n "${SP_E2E_PRELOAD:-}" ]; then SP_LIB="$SP_E2E_PRELOAD $SP_LIB"; fi

@@ -118,8 +118,10 @@ if mkdir -p "$WORK/tiny" && mount -t tmpfs -o size=48k tmpfs "$WORK/tiny" 2>/dev
     c0=$(js 's.chunk_ids.length')
     closed=$("$NODE" -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')
     SENTRY_DSN="http://pubkey@127.0.0.1:$closed/42" "$SP_CLI" upload --spool "$sp" --once --timeout 20 >/dev/null 2>"$WORK/full.err"
-    check "full disk, ingest unreachable: the batch cannot be split, nothing sent, one line" \
-        test "$(js "s.chunk_ids.length - $c0")/$(grep -c 'cannot write ready/' "$WORK/full.err")" = 0/1
+    # (#20 item 15: one line saying the batch stays whole, not an error line per pass)
+    got="$(js "s.chunk_ids.length - $c0")/$(grep -c 'no space left to split it' "$WORK/full.err")/$(grep -c 'cannot write' "$WORK/full.err")"
+    check "full disk, ingest unreachable: the batch cannot be split, nothing sent, one line (want 0/1/0 sent/'no space' lines/'cannot write' lines, saw $got: $(head -c 400 "$WORK/full.err"))" \
+        test "$got" = 0/1/0
     check "full disk: the batch is back whole, no split file left" \
         test "$(ls "$sp/ready" | tr '\n' ' ')" = "1700000200-7-txns-d.envelopes "
     rm -f "$sp/state.json" # the backoff the closed port left

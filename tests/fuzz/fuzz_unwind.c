@@ -1,7 +1,8 @@
 /* Fuzz target: the signal handler's stack walk (src/unwind.c, with V8's frame slots,
  * src/v8frames.c) on synthetic stacks. The input gives the interrupted pc/sp/fp (lr = 0 on
  * arm64, src/arch.h) and the stack's words; a word whose top byte is 0xAA is turned into a
- * pointer into the stack (its low 16 bits an offset), so the fuzzer can build frame-pointer chains. The stack is
+ * pointer into the stack (its low 16 bits an offset), so the fuzzer can build frame-pointer chains;
+ * 0xBB00000000000000 is the sigreturn trampoline's address (signal frames). The stack is
  * an exact-size heap buffer: a read outside [lo, hi) is an AddressSanitizer report. The
  * walk must stay bounded and its sample well-formed. */
 #include <stdbool.h>
@@ -19,6 +20,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc, (void)argv;
     /* Turns on the capture of V8's interpreted-frame slots during the walk. */
     if (!sp_v8decode_init_with(sp_fuzz_v8get)) abort();
+    /* A word 0xBB00000000000000 is the sigreturn trampoline's address: the walk reads the
+     * signal frame after it. */
+    sp_unwind_set_restorer(0xBB00000000000000ull);
     return 0;
 }
 
@@ -47,7 +51,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sp_unwind_capture(&uc, lo, hi, &s);
     SP_FUZZ_CHECK(s.nframes >= 1 && s.nframes <= SP_MAX_FRAMES, "nframes %u", (unsigned)s.nframes);
     SP_FUZZ_CHECK(s.nv8 <= SP_V8_MAX_FRAMES, "nv8 %u", (unsigned)s.nv8);
-    SP_FUZZ_CHECK(s.pcs[0] == reg[0], "pcs[0] is not the interrupted pc");
+    /* pcs[0] is the interrupted pc, unless that was another handler's entry: then the sample
+     * is the code that handler interrupted, from the signal frame (inside the stack). */
+    SP_FUZZ_CHECK(s.pcs[0] == reg[0] || ((s.flags & SP_SAMPLE_SIGFRAME) && s.sp >= lo && s.sp < hi),
+                  "pcs[0] %#llx is neither the interrupted pc %#llx nor a signal frame's (flags %#x, sp %#llx)",
+                  (unsigned long long)s.pcs[0], (unsigned long long)reg[0], (unsigned)s.flags,
+                  (unsigned long long)s.sp);
+    SP_FUZZ_CHECK(s.nsig <= SP_MAX_SIGFRAMES, "nsig %u", (unsigned)s.nsig);
+    for (unsigned i = 0; i < s.nsig; i++)
+        SP_FUZZ_CHECK(s.sig[i].frame > 0 && s.sig[i].frame < s.nframes &&
+                          s.sig[i].sp >= lo && s.sig[i].sp < hi,
+                      "sig %u: frame %u of %u, sp %#llx", i, (unsigned)s.sig[i].frame,
+                      (unsigned)s.nframes, (unsigned long long)s.sig[i].sp);
     for (unsigned i = 0; i < s.nv8; i++)
         SP_FUZZ_CHECK(s.v8[i].frame < s.nframes, "v8 slot %u names frame %u of %u", i,
                       (unsigned)s.v8[i].frame, (unsigned)s.nframes);

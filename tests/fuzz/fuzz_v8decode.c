@@ -6,7 +6,8 @@
  * chains, strings (sequential, cons, thin, sliced) and line-end tables. The first three
  * words are the frame's function, bytecode array and bytecode offset slots. Whatever the
  * heap says, the decoder names the frame or refuses; a name it gives is a NUL-terminated
- * string and a line a sane number. */
+ * string and a line a sane number. The same words also go through the optimized-frame
+ * decoder (Code found from an instruction start, inlined functions expanded). */
 #include "fuzz.h"
 #include "v8consts.h"
 #include "v8decode.h"
@@ -37,6 +38,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)strlen(fn.function);
         if (fn.script) (void)strlen(fn.script);
         SP_FUZZ_CHECK(fn.lineno >= 0 && fn.colno >= 0, "line %d, column %d", fn.lineno, fn.colno);
+    }
+    /* The same words as an optimized frame: the function slot, code whose instructions
+     * start at the second word (an InstructionStream before it, in the heap), a pc the
+     * third word's low 12 bits into it. */
+    sp_v8fn_t out[16];
+    uint64_t start = fix(slot[1], base);
+    size_t n = sp_v8decode_jit_frame(fix(slot[0], base), start + (slot[2] & 0xfff),
+                                     (slot[2] >> 12) & 1, start, 0x1000, out, 16);
+    SP_FUZZ_CHECK(n <= 16, "%zu frames for room for 16", n);
+    for (size_t i = 0; i < n; i++) {
+        SP_FUZZ_CHECK(out[i].function != NULL, "inlined frame %zu without a function name", i);
+        (void)strlen(out[i].function);
+        SP_FUZZ_CHECK(out[i].lineno >= 0 && out[i].colno >= 0, "line %d, column %d",
+                      out[i].lineno, out[i].colno);
     }
     sp_v8decode_reset();
     free(heap);

@@ -128,3 +128,53 @@ h = Heap()
 name = h.cons(h.string("handle"), h.string("Request"), 13)
 fn, bca = h.function(name, h.script("/app/x.js", [3, 9]))
 put("v8decode", "cons-name", words([fn, bca, 0] + h.w))
+
+# v8decode, optimized code: a() with b() inlined at its line 2. Slots: a's JSFunction, the
+# instruction start (after a 64-byte InstructionStream header), pc offset 12 (in b's body).
+def vlq(u):
+    out = b""
+    while True:
+        byte = u & 0x7F
+        u >>= 7
+        out += bytes([byte | (0x80 if u else 0)])
+        if not u:
+            return out
+
+
+def zz(v):
+    return (v << 1) ^ (v >> 63) if v >= 0 else ((-v) << 1) - 1
+
+
+def byte_array(h, data):
+    o = h.alloc(2 + (len(data) + 7) // 8)
+    h.w[o] = h.map_of(212)
+    h.w[o + 1] = len(data) << 32
+    padded = data + b"\0" * (-len(data) % 8)
+    for i in range(0, len(padded), 8):
+        h.w[o + 2 + i // 8] = struct.unpack("<Q", padded[i:i + 8])[0]
+    return h.tag(o)
+
+
+h = Heap()
+scr = h.script("/app/i.js", [14, 21, 28, 30, 45, 60, 70])
+fa, _ = h.function(h.string("a"), scr)
+fb, _ = h.function(h.string("b"), scr)
+sfi_a = h.w[(fa & 0xFFFF) // 8 + 3]
+sfi_b = h.w[(fb & 0xFFFF) // 8 + 3]
+table, code_off, pos = b"", -1, 0
+for c, so, iid in [(0, 12, -1), (10, 50, 0), (20, 29, -1)]:
+    raw = (so + 1) << 1 | (iid + 1) << 31
+    table += vlq(zz(c - code_off)) + vlq(zz(raw - pos))
+    code_off, pos = c, raw
+inl = struct.pack("<QiI", (17 + 1) << 1, 0, 0)
+isw, code, dd, lits = h.alloc(8), h.alloc(8), h.alloc(10), h.alloc(3)
+h.w[isw] = h.map_of(151)
+h.w[isw + 1] = h.tag(code)
+h.w[lits], h.w[lits + 1], h.w[lits + 2] = h.map_of(175), 1 << 32, sfi_b | 2
+h.w[dd], h.w[dd + 1] = h.map_of(175), 8 << 32
+h.w[dd + 3], h.w[dd + 4], h.w[dd + 8] = 1 << 32, h.tag(lits), sfi_a
+h.w[dd + 9] = byte_array(h, inl)
+h.w[code], h.w[code + 1], h.w[code + 2] = h.map_of(150), h.tag(dd), byte_array(h, table)
+h.w[code + 5] = rel((isw + 8) * 8)
+h.w[code + 6] = 200 | 13 << 32  # instruction size 200, flags: kind 13 (TurboFan)
+put("v8decode", "inlined", words([fa, rel((isw + 8) * 8), 12] + h.w))

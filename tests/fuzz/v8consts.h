@@ -1,6 +1,6 @@
-/* v8consts: the V8 layout the fuzz targets describe their synthetic heaps and stacks with,
- * by name as node exports it (v8dbg_*): the values of tests/unit/test_v8decode.c (a
- * 64-bit build without pointer compression). */
+/* v8consts: the V8 layout the fuzz targets and tests/unit/test_v8decode.c describe their
+ * synthetic heaps and stacks with, by name as node exports it (v8dbg_*): a 64-bit build
+ * without pointer compression, V8 12-13's BytecodeArray and optimized-code layout. */
 #ifndef SP_FUZZ_V8CONSTS_H
 #define SP_FUZZ_V8CONSTS_H
 
@@ -48,6 +48,27 @@ static const struct {
     {"v8dbg_type_FixedArray__FIXED_ARRAY_TYPE", 175},
     {"v8dbg_scopeinfo_idx_first_vars", 5},
     {"v8dbg_scopeinfo_idx_ncontextlocals", 2},
+    /* source positions and optimized code (V8 12-13: Node 22-24) */
+    {"sp_v8_major", 13},
+    {"v8dbg_class_BytecodeArray__data__uintptr_t", 64},
+    {"v8dbg_class_BytecodeArray__length__SMI", 8},
+    {"v8dbg_class_BytecodeArray__wrapper__Tagged_BytecodeWrapper_", 16},
+    {"v8dbg_type_ByteArray__BYTE_ARRAY_TYPE", 186},
+    {"v8dbg_type_TrustedByteArray__TRUSTED_BYTE_ARRAY_TYPE", 212},
+    {"v8dbg_type_Oddball__ODDBALL_TYPE", 131},
+    {"v8dbg_type_Code__CODE_TYPE", 150},
+    {"v8dbg_type_InstructionStream__INSTRUCTION_STREAM_TYPE", 151},
+    {"v8dbg_CodeKindFieldMask", 15},
+    {"v8dbg_CodeKindFieldShift", 0},
+    {"v8dbg_CodeKindBaseline", 11},
+    {"v8dbg_class_InstructionStream__instruction_start__uintptr_t", 64},
+    {"v8dbg_class_Code__instruction_start__Address", 40},
+    {"v8dbg_class_Code__instruction_size__int", 48},
+    {"v8dbg_class_Code__flags__uint32_t", 52},
+    {"v8dbg_DeoptimizationDataInlinedFunctionCountIndex", 1},
+    {"v8dbg_DeoptimizationDataLiteralArrayIndex", 2},
+    {"v8dbg_DeoptimizationDataSharedFunctionInfoIndex", 6},
+    {"v8dbg_DeoptimizationDataInliningPositionsIndex", 7},
 };
 
 static inline bool sp_fuzz_v8get(const char *name, int64_t *value)

