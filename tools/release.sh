@@ -23,7 +23,7 @@
 #     libc), build, install into a staging folder, pack. Needs what the build needs
 #     (tools/install-deps.sh) and npm. A few minutes.
 #   --host aarch64-linux-gnu: cross-build for arm64 (gcc-aarch64-linux-gnu and the :arm64 dev
-#     packages, tools/install-deps.sh --test); the packed CLI is tried under qemu-aarch64.
+#     packages, tools/install-deps.sh --arm64); the packed CLI is tried under qemu-aarch64.
 #   --builddir DIR: pack an existing configured build tree instead (the test
 #     tests/e2e/npm_package.sh does this: seconds); no source tarball then.
 # Nothing is published: the files are left in OUT.
