@@ -24,6 +24,7 @@
 
 #include "log.h"
 #include "mem.h"
+#include "stats.h"
 #include "v8frames.h"
 #include "v8heap.h"
 #include "v8pos.h"
@@ -831,9 +832,11 @@ void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym)
                 decode_jit(v->function, s->pcs[k], k > 0, starts[i], sizes[i], fr, &exact);
             if (!n) {
                 D.st.jit_fallback[tiers[i]]++;
+                sp_stats_inc(SP_STAT_V8_JIT_PERF_MAP);
                 continue;
             }
             D.st.jit_resolved[tiers[i]]++;
+            sp_stats_inc(SP_STAT_V8_JIT_DECODED);
             D.st.jit_inlined += n - 1;
             if (exact) D.st.jit_lines++;
             /* Innermost at k, the functions it was inlined into above it. A full stack
@@ -855,10 +858,12 @@ void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym)
             decode_frame(v->function, v->bytecode_array, v->bytecode_offset, &pf[i], &exact);
         if (!id) {
             D.st.unresolved++;
+            sp_stats_inc(SP_STAT_V8_UNNAMED);
             continue;
         }
         uint64_t synth = SP_V8_SYNTH_BIT | id;
         D.st.named++;
+        sp_stats_inc(SP_STAT_V8_NAMED);
         if (exact) D.st.lines++;
         if (kind == 1) {
             s->pcs[k] = synth;
