@@ -56,8 +56,9 @@ declare -A layer=(
     [txnprof]=11 [delivery_state]=11 [delivery_text]=11
     # the orchestrators: the agent thread, the upload policy
     [agent]=12 [delivery]=12
-    # the upload command's spool upkeep, which speaks through delivery's lines
-    [delivery_upkeep]=13
+    # the upload command's walk over ready/ and its spool upkeep, which speak through
+    # delivery's steps and lines
+    [delivery_pass]=13 [delivery_upkeep]=13
 )
 up=0
 for m in $(cut -d' ' -f1 "$WORK/pairs" | sort -u); do
