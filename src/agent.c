@@ -244,6 +244,7 @@ static void drain(void)
             perf_map_check();
             sp_symbolizer_refresh(agent.sym);
             atomic_store(&agent.perf_map_behind, sp_symbolizer_perf_map_behind(agent.sym));
+            if (agent.perf_map_attached) sp_mapfile_release(sp_symbolizer_perf_map_read(agent.sym));
             sp_nativeunwind_refresh(agent.nu);
         }
         sp_nativeunwind_apply(agent.nu, &agent.scratch, agent.stack); /* before V8's: it moves frames */

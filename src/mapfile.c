@@ -49,6 +49,39 @@ static char map_path[SP_MAPFILE_PATH_MAX]; /* written before state becomes OURS 
 
 int sp_mapfile_state(void) { return atomic_load(&state); }
 
+#define SP_MAPFILE_RELEASE_STEP (1u << 20) /* bytes: one fallocate per MiB read, at most */
+
+static int release_fd = -2;          /* agent thread only; -2 not opened yet, -1 given up */
+static atomic_ullong released;       /* bytes punched out of the map */
+
+void sp_mapfile_release(uint64_t read)
+{
+    if (release_fd == -1 || atomic_load(&state) != SP_MAPFILE_OURS || !atomic_load(&sweepable)) return;
+    uint64_t upto = read & ~(uint64_t)(SP_MAPFILE_RELEASE_STEP - 1);
+    uint64_t done = atomic_load(&released);
+    if (upto <= done) return;
+    if (release_fd == -2) { /* the file we created, or nothing */
+        int fd = open(map_path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        struct stat st;
+        if (fd >= 0 && (fstat(fd, &st) != 0 || (unsigned long long)st.st_dev != atomic_load(&map_dev) ||
+                        (unsigned long long)st.st_ino != atomic_load(&map_ino))) {
+            close(fd);
+            fd = -1;
+        }
+        release_fd = fd;
+        if (fd < 0) return;
+    }
+    if (fallocate(release_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)done, (off_t)(upto - done)) != 0) {
+        SP_DEBUG("perf map %s: cannot punch holes (%s): read parts stay on disk", map_path, strerror(errno));
+        close(release_fd);
+        release_fd = -1;
+        return;
+    }
+    atomic_store(&released, upto);
+}
+
+unsigned long long sp_mapfile_released(void) { return atomic_load(&released); }
+
 /* What V8 gets when the map cannot be ours. Not /dev/null: V8 aborts unless the file is
  * regular. An unnamed temporary file (tmpfile: O_TMPFILE, or O_EXCL and unlinked), in
  * append mode so that sp_mapfile_trim can keep it empty. One per process; later isolates

@@ -4,6 +4,7 @@
 #ifndef SP_MAPFILE_H
 #define SP_MAPFILE_H
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 enum {
@@ -23,6 +24,15 @@ enum {
 FILE *sp_mapfile_open(const char *path, const char *mode, bool ours_to_sweep);
 /* Agent thread: empties the temporary file V8 writes to when the map was refused. */
 void sp_mapfile_trim(void);
+/* Agent thread: gives the file system back the blocks of the map's first `read` bytes,
+ * which the agent has parsed and will not read again (a hole punched in place: V8 keeps
+ * writing at its offset, the size is unchanged). Only for a map we created for our own
+ * flag (nobody else reads it; it is removed at exit): worker churn writes ~40 KB of map
+ * per worker, and /tmp is often memory. In steps of at least 1 MiB; stops for good where
+ * the file system cannot punch holes. */
+void sp_mapfile_release(uint64_t read);
+/* Bytes released so far (tests, doctor). */
+unsigned long long sp_mapfile_released(void);
 /* SP_MAPFILE_* for this process. */
 int sp_mapfile_state(void);
 

@@ -617,3 +617,4 @@ size_t sp_perfmap_prune(sp_perfmap_t *m, bool (*alive)(uint64_t start, uint64_t 
 size_t sp_perfmap_count(const sp_perfmap_t *m) { return m ? m->live_n : 0; }
 size_t sp_perfmap_malformed(const sp_perfmap_t *m) { return m ? m->malformed : 0; }
 uint64_t sp_perfmap_behind(const sp_perfmap_t *m) { return m ? m->behind : 0; }
+uint64_t sp_perfmap_offset(const sp_perfmap_t *m) { return m ? m->offset : 0; }

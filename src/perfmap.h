@@ -57,5 +57,8 @@ size_t sp_perfmap_malformed(const sp_perfmap_t *map); /* lines rejected so far *
 /* Bytes of the file the last refresh left for the next ones: a worker storm writes faster
  * than one refresh's budget reads; samples of code still unread get no JS name. */
 uint64_t sp_perfmap_behind(const sp_perfmap_t *map);
+/* Bytes of the file read so far (they will not be read again unless the file is replaced
+ * or truncated). */
+uint64_t sp_perfmap_offset(const sp_perfmap_t *map);
 
 #endif

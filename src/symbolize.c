@@ -304,4 +304,5 @@ char sp_symbolizer_js_tier(sp_symbolizer_t *sym, uint64_t addr, bool return_addr
 
 uint64_t sp_symbolizer_generation(const sp_symbolizer_t *sym) { return sym->generation; }
 uint64_t sp_symbolizer_perf_map_behind(const sp_symbolizer_t *sym) { return sp_perfmap_behind(sym->perfmap); }
+uint64_t sp_symbolizer_perf_map_read(const sp_symbolizer_t *sym) { return sp_perfmap_offset(sym->perfmap); }
 

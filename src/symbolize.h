@@ -56,5 +56,7 @@ void sp_symbolizer_js_frame(sp_symbolizer_t *sym, const char *function, const ch
 uint64_t sp_symbolizer_generation(const sp_symbolizer_t *sym);
 /* Bytes of V8's perf map not read yet (sp_perfmap_behind); 0 without a map. */
 uint64_t sp_symbolizer_perf_map_behind(const sp_symbolizer_t *sym);
+/* Bytes of it read so far (sp_perfmap_offset); 0 without a map. */
+uint64_t sp_symbolizer_perf_map_read(const sp_symbolizer_t *sym);
 
 #endif

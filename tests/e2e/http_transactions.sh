@@ -12,7 +12,6 @@ Q="$top_srcdir/tests/e2e/profile-query.js"
 CHECK_ENV="$top_srcdir/tests/ingest/check-envelopes.js"
 unset SENTRY_DSN SENTRYPROF_DEBUG SENTRY_TRACES_SAMPLE_RATE SENTRY_PROFILES_SAMPLE_RATE SENTRYPROF_HTTP \
     SENTRYPROF_MODE SENTRY_PROFILER_LOGGING_MODE SENTRYPROF_DISABLE
-jqn() { "$NODE" -e "const f=JSON.parse(process.argv[1]); console.log($2)" "$1"; }
 
 # The client: REQUESTS is a JSON list of {path, header?, with?} run in order; "with" holds
 # requests sent at the same time as this one. Prints one line per response: "<status> <path>".

@@ -29,7 +29,7 @@ start_ingest() {
     local dir=$1; shift
     mkdir -p "$dir"
     "$NODE" "$top_srcdir/tests/ingest/server.js" --dir "$dir" --port "${INGEST_FIXED_PORT:-0}" \
-        --parent-pid $$ --max-seconds 300 --quiet "$@" &
+        --parent-pid $$ --max-seconds 1800 --quiet "$@" &
     INGEST_PID=$!
     INGEST_PORT=$("$top_srcdir/tests/ingest/wait-port.sh" "$dir" 60) || { echo "ingest server did not start" >&2; exit 99; }
     DSN="http://pub@127.0.0.1:$INGEST_PORT/1"
@@ -73,6 +73,8 @@ npm_ci_folder() {
         rm -rf "$deps" && mv "$tmp" "$deps" && echo "$stamp" >"$deps/.stamp"
     fi
 }
+# jqn JSON EXPR [ARGS...]: prints EXPR evaluated with f = the parsed JSON (and process.argv[2..]).
+jqn() { "$NODE" -e "const f=JSON.parse(process.argv[1]); console.log($2)" "$1" "${@:3}"; }
 need_node() {
     if [ -z "$NODE" ] || ! "$NODE" -e 0 2>/dev/null; then
         echo "node not found: the end-to-end tests need it (set NODE=...)" >&2

@@ -106,4 +106,34 @@ check "next run: the killed node's map is gone" test ! -e "/tmp/perf-$ours.map"
 check "next run: its record is gone" test ! -e "$SENTRYPROF_SPOOL_DIR/perfmaps/$ours"
 check "next run: the user's own map stays" test -s "/tmp/perf-$users.map"
 check "next run: nothing on stderr" test ! -s "$WORK/err2"
+# -- worker churn writes ~40 KB of map per worker; what the agent has read goes back to the
+# file system (a hole punched in place), unless the user keeps the map
+cat >"$WORK/mapchurn.js" <<'JS'
+const { Worker } = require('worker_threads');
+const fs = require('fs');
+const src = 'let x = 0; for (let i = 0; i < 1e5; i++) x += i;';
+const batch = (n) => Promise.all(Array.from({ length: n }, () =>
+  new Promise((res) => { const w = new Worker(src, { eval: true }); w.on('error', res); w.on('exit', res); })));
+const burn = (ms) => { const end = process.cpuUsage().user + ms * 1000; while (process.cpuUsage().user < end); };
+(async () => {
+  for (let i = 0; i < 12; i++) await batch(25);
+  const p = `/tmp/perf-${process.pid}.map`;
+  let st;
+  for (let i = 0; i < 200; i++) { // until the agent has read it all (it reads while samples arrive)
+    burn(20);
+    await new Promise((r) => setTimeout(r, 30));
+    st = fs.statSync(p);
+    if (__sentryprof.stats().perf_map_behind_bytes === 0 && i > 10) break;
+  }
+  console.log(JSON.stringify({ pid: process.pid, size: st.size, disk: st.blocks * 512 }));
+})();
+JS
+r=$(cd "$WORK" && LD_PRELOAD=$SP_LIB "$NODE" "$WORK/mapchurn.js" 2>"$WORK/err3")
+check "churn: 300 workers wrote >= 4 MiB of map, its disk blocks <= 2 MiB (saw $r)" \
+    test "$(jqn "$r" 'f.size >= 4194304 && f.disk <= 2097152')" = true
+check "churn: nothing on stderr" test ! -s "$WORK/err3"
+r=$(cd "$WORK" && SENTRYPROF_KEEP_PERF_MAP=1 LD_PRELOAD=$SP_LIB "$NODE" "$WORK/mapchurn.js" 2>"$WORK/err4")
+planted+=("/tmp/perf-$(jqn "$r" 'f.pid').map")
+check "churn with SENTRYPROF_KEEP_PERF_MAP=1: the map stays whole on disk (saw $r)" \
+    test "$(jqn "$r" 'f.size >= 4194304 && f.disk >= f.size * 0.9')" = true
 finish

@@ -11,7 +11,6 @@ if [ -z "$NPM" ]; then echo "npm not found: this test needs it" >&2; exit 99; fi
 Q="$top_srcdir/tests/e2e/profile-query.js"
 unset SENTRY_DSN SENTRYPROF_DEBUG SENTRYPROF_MODE SENTRYPROF_INCLUDE SENTRYPROF_EXCLUDE SENTRYPROF_DISABLE \
     NODE_OPTIONS
-jqn() { "$NODE" -e "const f=JSON.parse(process.argv[1]); console.log($2)" "$1"; }
 
 APP="$WORK/app"
 mkdir -p "$APP"

@@ -31,7 +31,6 @@ unset SENTRYPROF_DEBUG SENTRY_TRACES_SAMPLE_RATE SENTRY_PROFILES_SAMPLE_RATE SEN
     SENTRYPROF_MODE SENTRY_PROFILER_LOGGING_MODE SENTRYPROF_DISABLE SENTRY_ENVIRONMENT SENTRY_RELEASE
 INGEST="$top_srcdir/tests/ingest"
 SHAPE="$top_srcdir/tests/e2e/sdk-shape.js"
-jqn() { "$NODE" -e "const f=JSON.parse(process.argv[1]); console.log($2)" "$1" "${@:3}"; }
 
 install_sdk() { # install_sdk NN: sets NODE_PATH; 1 when it cannot
     npm_ci_folder "sentry$1" @sentry/node/package.json || return 1

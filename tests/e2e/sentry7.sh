@@ -15,7 +15,6 @@ unset SENTRYPROF_DEBUG SENTRY_TRACES_SAMPLE_RATE SENTRY_PROFILES_SAMPLE_RATE SEN
     SENTRYPROF_MODE SENTRY_PROFILER_LOGGING_MODE SENTRYPROF_DISABLE SENTRY_ENVIRONMENT SENTRY_RELEASE
 INGEST="$top_srcdir/tests/ingest"
 Q="$top_srcdir/tests/e2e/profile-query.js"
-jqn() { "$NODE" -e "const f=JSON.parse(process.argv[1]); console.log($2)" "$1"; }
 
 # ---- install @sentry/node 7 (npm ci against the committed lockfile, lib.sh)
 DEPS="$top_builddir/_e2e-deps/sentry7"

@@ -26,7 +26,6 @@ unset SENTRYPROF_DEBUG SENTRY_TRACES_SAMPLE_RATE SENTRY_PROFILES_SAMPLE_RATE SEN
 INGEST="$top_srcdir/tests/ingest"
 FIX="$top_srcdir/tests/e2e/sourcemaps"
 DEBUG_ID=4f8a1c2e-7b3d-4e9f-a16c-5d2e8b9f0a71
-jqn() { "$NODE" -e "const f=JSON.parse(process.argv[1]); console.log($2)" "$1" "${@:3}"; }
 
 install_deps() { # install_deps FOLDER: npm ci of tests/e2e/FOLDER (lib.sh)
     npm_ci_folder "$1" || return 1

@@ -5,7 +5,6 @@
 . "$(dirname "$0")/lib.sh"
 need_node
 Q="$top_srcdir/tests/e2e/profile-query.js"
-jqn() { "$NODE" -e "const f=JSON.parse(process.argv[1]); console.log($2)" "$1"; }
 
 # -- main + two workers, each its own thread_id with its own hot function. CPU clock: the
 # shares below are of CPU time; on the wall clock a loaded machine adds idle samples (the

@@ -11,7 +11,7 @@ INGEST="$top_srcdir/tests/ingest"
 srv="$WORK/ingest"
 mkdir -p "$srv"
 "$NODE" "$INGEST/server.js" --dir "$srv" --port 0 --key pubkey --parent-pid $$ --quiet \
-    --max-seconds 300 2>"$WORK/server.err" &
+    --max-seconds 1800 2>"$WORK/server.err" &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$WORK"' EXIT
 port=$("$INGEST/wait-port.sh" "$srv" 60) || { cat "$WORK/server.err" >&2; exit 99; }

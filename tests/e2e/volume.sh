@@ -15,7 +15,6 @@ need_node
 unset SENTRY_DSN SENTRYPROF_DEBUG SENTRY_TRACES_SAMPLE_RATE SENTRY_PROFILES_SAMPLE_RATE SENTRYPROF_HTTP \
     SENTRYPROF_MODE SENTRY_PROFILER_LOGGING_MODE SENTRYPROF_DISABLE SENTRYPROF_SPOOL_MAX_BYTES \
     SENTRYPROF_HTTP_TRANSACTIONS_PER_SECOND SENTRYPROF_INCLUDE SENTRYPROF_EXCLUDE
-jqn() { "$NODE" -e "const f=JSON.parse(process.argv[1]); console.log($2)" "$1"; }
 
 # The app: answers "ok"; CLOSE_LISTENERS=n adds n 'close' listeners to each response and
 # records the largest listenerCount('close') seen; on SIGTERM prints one JSON line.
