@@ -26,6 +26,7 @@
 #include "stats.h"
 #include "txn.h"
 #include "uploader.h"
+#include "v8decode.h"
 
 /* A bridge buffer for a field of one of our structs, one byte longer than the field: an id
  * that is too long arrives too long (and is rejected), not cut to the right length. */
@@ -145,6 +146,7 @@ static napi_value js_stats(napi_env env, napi_callback_info cbinfo)
     set_number(env, obj, "agent_cpu_ns", (double)sp_agent_cpu_ns());
     set_number(env, obj, "memory_bytes", (double)sp_mem_in_use());
     set_number(env, obj, "perf_map_behind_bytes", (double)sp_agent_perf_map_behind());
+    set_number(env, obj, "v8_decoder", sp_v8decode_enabled()); /* set before main, read-only since */
     set_number(env, obj, "threads", sp_sampler_thread_count());
     set_number(env, obj, "active", sp_preload_active());
     set_number(env, obj, "signal", sp_sampler_signal());

@@ -430,8 +430,8 @@ int sp_agent_start(const sp_agent_opts_t *opts)
     if (!agent.resolver) return -ENOMEM;
     /* before the first sample: the handler reads its layout. Off: frames as before the
      * decoder (interpreted ones stay the trampoline), no heap reads at all. */
-    if (opts->cfg->v8_frames) sp_v8decode_init();
-    else SP_DEBUG("v8 frames: off (%s=false)", SP_ENV_V8_FRAMES);
+    if (opts->cfg->v8_frames && !sp_v8decode_enabled()) sp_v8decode_init(); /* the preload's */
+    else if (!opts->cfg->v8_frames) SP_DEBUG("v8 frames: off (%s=false)", SP_ENV_V8_FRAMES);
     /* before the first sample too: it tells the handler which leaves need a stack copy */
     if (opts->cfg->native_unwind) {
         agent.nu = sp_nativeunwind_new();

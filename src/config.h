@@ -54,8 +54,9 @@
 /* Set by the library, for the processes it starts or prepares. */
 #define SP_ENV_LIBRARY_PATH "SENTRYPROF_LIBRARY_PATH" /* the JS helper's process.dlopen path */
 #define SP_ENV_ADDED_NATIVE_STACK "SENTRYPROF_ADDED_NATIVE_STACK" /* set by us: "1" when we put
-        --interpreted-frames-native-stack in NODE_OPTIONS, so a child node on an older V8
-        (where it can deadlock V8's profiler) takes it out again */
+        --interpreted-frames-native-stack in NODE_OPTIONS (our V8 frame decoder was off), so a
+        child node that does not need it (its decoder is on) or where it can deadlock V8's
+        profiler (an older V8) takes it out again */
 
 #define SP_DEFAULT_HZ 99
 #define SP_MAX_HZ 1000
@@ -132,7 +133,8 @@ bool sp_config_has_node_flag(const char *opts, const char *flag);
 /* True when node's V8 (version string as process.versions.v8 or v8::V8::GetVersion() give
  * it, e.g. "11.3.244.8-node.33") can take --interpreted-frames-native-stack without
  * risking a deadlock of its own CPU profiler (see config.c). NULL or unparsable: false.
- * The preload injects the flag only then; doctor expects it only then. */
+ * The preload injects the flag only then, and only when the V8 frame decoder is off (it
+ * names interpreted frames itself); doctor expects it only then. */
 bool sp_config_native_stack_safe(const char *v8_version);
 
 /* A size in bytes with an optional K, M or G suffix (powers of 1024), > 0: true and *out,

@@ -46,6 +46,10 @@ static const char *const names[SP_STAT__COUNT] = {
     [SP_STAT_NATIVE_LOST] = "native_callers_lost",
     [SP_STAT_SIGFRAMES] = "signal_frames_walked",
     [SP_STAT_SIGFRAME_STOPS] = "signal_frame_stops",
+    [SP_STAT_V8_NAMED] = "v8_frames_named",
+    [SP_STAT_V8_UNNAMED] = "v8_frames_unnamed",
+    [SP_STAT_V8_JIT_DECODED] = "v8_optimized_decoded",
+    [SP_STAT_V8_JIT_PERF_MAP] = "v8_optimized_perf_map",
 };
 
 void sp_stats_inc(sp_stat_t which) { atomic_fetch_add_explicit(&counters[which], 1, memory_order_relaxed); }

@@ -38,6 +38,11 @@ typedef enum {
     SP_STAT_NATIVE_LOST,      /* ... whose unwind ended inside the copy without joining */
     SP_STAT_SIGFRAMES,        /* samples walked on through another handler's signal frame */
     SP_STAT_SIGFRAME_STOPS,   /* samples whose walk stopped at a signal frame it could not read */
+    /* The V8 frame decoder (v8decode), counted by the agent thread as it rewrites samples: */
+    SP_STAT_V8_NAMED,         /* interpreted frames named from their frame slots */
+    SP_STAT_V8_UNNAMED,       /* captured frames whose checks failed: left as they were */
+    SP_STAT_V8_JIT_DECODED,   /* optimized (Maglev, TurboFan) frames decoded from their Code */
+    SP_STAT_V8_JIT_PERF_MAP,  /* ... left to the perf map's name */
     SP_STAT__COUNT
 } sp_stat_t;
 

@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "mem.h"
+#include "stats.h"
 #include "v8frames.h"
 #include "v8heap.h"
 #include "v8jit.h"
@@ -381,9 +382,11 @@ static void rewrite_jit(sp_sample_t *s, const sp_v8_slots_t *v, const slot_plan_
     unsigned n = sp_v8jit_decode(v->function, s->pcs[k], k > 0, p->start, p->size, fr, &exact);
     if (!n) {
         D.st.jit_fallback[p->tier]++;
+        sp_stats_inc(SP_STAT_V8_JIT_PERF_MAP);
         return;
     }
     D.st.jit_resolved[p->tier]++;
+    sp_stats_inc(SP_STAT_V8_JIT_DECODED);
     D.st.jit_inlined += n - 1;
     if (exact) D.st.jit_lines++;
     splice_frames(s, k, fr, n);
@@ -398,10 +401,12 @@ static void rewrite_interpreted(sp_sample_t *s, const sp_v8_slots_t *v, const sl
     uint32_t id = decode_frame(v->function, v->bytecode_array, v->bytecode_offset, &p->pf, &exact);
     if (!id) {
         D.st.unresolved++;
+        sp_stats_inc(SP_STAT_V8_UNNAMED);
         return;
     }
     uint64_t synth = SP_V8_SYNTH_BIT | id;
     D.st.named++;
+    sp_stats_inc(SP_STAT_V8_NAMED);
     if (exact) D.st.lines++;
     if (p->kind == 1)
         s->pcs[k] = synth;

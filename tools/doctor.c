@@ -523,6 +523,14 @@ typedef struct {
     char run_mode[32]; /* the mode it reported (a bad SENTRYPROF_MODE falls back) */
 } run_t;
 
+/* Whether the check run's V8 frame decoder was on: __sentryprof.stats() says; without it
+ * (the helper did not load, a FAIL of its own), what SENTRYPROF_V8_FRAMES asks for. */
+static bool run_decoder_on(const run_t *r)
+{
+    const json_t *v = json_object_get(json_object_get(r->facts, "stats"), "v8_decoder");
+    return json_is_number(v) ? json_number_value(v) != 0 : sp_cli_config()->v8_frames;
+}
+
 /* NODE_OPTIONS as the check run saw it: our flags and the helper. */
 static void check_node_options(const run_t *r)
 {
@@ -531,11 +539,15 @@ static void check_node_options(const run_t *r)
     bool perf_flag = sp_config_has_node_flag(nopts, "--perf-basic-prof-only-functions") ||
                      sp_config_has_node_flag(nopts, "--perf-basic-prof") ||
                      sp_config_has_node_flag(nopts, "--perf-prof");
-    /* --interpreted-frames-native-stack is ours only on a V8 where it cannot deadlock
+    /* --interpreted-frames-native-stack is ours only when the V8 frame decoder is off (it
+     * names interpreted frames itself), and then only on a V8 where it cannot deadlock
      * V8's own profiler; elsewhere it must be absent unless the user set it. */
     const char *v8 = r->facts ? sp_cli_json_str(r->facts, "v8") : NULL;
-    bool want_native_stack = sp_config_native_stack_safe(v8);
-    bool native_stack = sp_config_has_node_flag(nopts, "--interpreted-frames-native-stack") || !want_native_stack;
+    bool safe = sp_config_native_stack_safe(v8);
+    bool decoder = r->facts && run_decoder_on(r);
+    bool want_native_stack = safe && !decoder;
+    bool user_native_stack = sp_config_has_node_flag(nopts, "--interpreted-frames-native-stack");
+    bool native_stack = user_native_stack || !want_native_stack;
     bool require_helper = strstr(nopts, "sentryprof-helper.js") != NULL;
     if (!r->facts) return; /* node did not get as far as the script: check_v8_flags says why */
     if (!(perf_flag && native_stack && require_helper)) {
@@ -546,15 +558,31 @@ static void check_node_options(const run_t *r)
         return;
     }
     line("ok", "NODE_OPTIONS", "%s", nopts);
-    bool user_native_stack = sp_config_has_node_flag(nopts, "--interpreted-frames-native-stack");
-    if (!want_native_stack && user_native_stack)
+    if (!safe && user_native_stack)
         line("warn", "JS frames", "V8 %s: --interpreted-frames-native-stack (set outside "
              "sentryprof) can deadlock V8's own CPU profiler (--cpu-prof, inspector) here",
              v8 ? v8 : "?");
-    else if (!want_native_stack)
-        line("", "JS frames", "V8 %s: interpreted functions show as "
-             "Builtins_InterpreterEntryTrampoline (--interpreted-frames-native-stack is "
-             "left out: it can deadlock V8's own CPU profiler here)", v8 ? v8 : "?");
+    if (decoder) {
+        const json_t *st = json_object_get(r->facts, "stats");
+        line("ok", "JS frames", "V8 %s: V8 frame decoder on: %.0f interpreted frames named from "
+             "V8's frame slots, %.0f frames left as walked (a check failed); optimized frames: %.0f decoded (inlined "
+             "functions as frames), %.0f named by the perf map",
+             v8 ? v8 : "?", num(st, "v8_frames_named"), num(st, "v8_frames_unnamed"),
+             num(st, "v8_optimized_decoded"), num(st, "v8_optimized_perf_map"));
+        return;
+    }
+    const char *why = !sp_cli_config()->v8_frames ? "SENTRYPROF_V8_FRAMES=false"
+                                                   : "this node's V8 layout is unknown to it";
+    if (safe)
+        line(sp_cli_config()->v8_frames ? "warn" : "", "JS frames",
+             "V8 %s: V8 frame decoder off (%s): interpreted functions are named by the perf "
+             "map (--interpreted-frames-native-stack), at their definition line; no inlined "
+             "frames", v8 ? v8 : "?", why);
+    else
+        line(sp_cli_config()->v8_frames ? "warn" : "", "JS frames",
+             "V8 %s: V8 frame decoder off (%s): interpreted functions show as "
+             "Builtins_InterpreterEntryTrampoline (--interpreted-frames-native-stack is left "
+             "out: it can deadlock V8's own CPU profiler here)", v8 ? v8 : "?", why);
 }
 
 /* V8 took the flags: node ran, the perf map was written during the run (and removed at

@@ -3,8 +3,8 @@
 # @sentry/profiling-node and DevTools use) must never hang beside the shim. With
 # --interpreted-frames-native-stack on V8 < 12 (Node 18, 20) it could: a SIGPROF sample that
 # lands while the JS thread holds CodeObjectRegistry's mutex (code allocation, deopts) looks
-# the pc up in the same registry and waits on itself forever. The shim no longer injects the
-# flag there. 50 runs of a deopt- and compile-heavy app per profiler start, each under a
+# the pc up in the same registry and waits on itself forever. The shim never injects the
+# flag there (and elsewhere only when its V8 frame decoder is off). 50 runs of a deopt- and compile-heavy app per profiler start, each under a
 # watchdog: none may hang (on the old injection 5-15% of such runs hung on Node 20).
 # SP_TEST_NODE_OPTIONS adds options to every run (e.g. --interpreted-frames-native-stack,
 # to see the old behaviour); DEADLOCK_RUNS changes the number of runs per mode.

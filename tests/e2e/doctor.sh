@@ -5,7 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 need_node
 command -v curl >/dev/null || { echo "curl needed" >&2; exit 99; }
-unset SENTRY_DSN SENTRYPROF_LIB SENTRYPROF_DISABLE SENTRYPROF_MODE SENTRYPROF_DEBUG NODE_OPTIONS
+unset SENTRY_DSN SENTRYPROF_LIB SENTRYPROF_DISABLE SENTRYPROF_MODE SENTRYPROF_DEBUG SENTRYPROF_V8_FRAMES NODE_OPTIONS
 export SENTRYPROF_SPOOL_DIR="$WORK/spool" TMPDIR="$WORK/tmp"
 mkdir -p "$TMPDIR"
 # node as the test runs it, first on PATH
@@ -20,16 +20,28 @@ check "healthy: exit 0" test "$(cat "$WORK/rc")" = 0
 check "healthy: verdict line" grep -q '^verdict: healthy: node v' "$WORK/out"
 check "reports the node found on PATH and its version" has "^ok    node          $WORK/bin/node $("$NODE" --version)\$"
 check "reports the library run would preload" has "^ok    library       $(cd "$top_builddir/.libs" && pwd -P)/libsentryprof.so\$"
-# --interpreted-frames-native-stack only on V8 >= 12 (it can deadlock V8's profiler before:
-# tests/e2e/deopt_profiler.sh); doctor says why it is missing there.
+# --interpreted-frames-native-stack only when the V8 frame decoder is off, and then only on
+# V8 >= 12 (it can deadlock V8's profiler before: tests/e2e/deopt_profiler.sh); doctor
+# reports the decoder's counters, or says why interpreted frames are named as they are.
+check "NODE_OPTIONS got our flags (no --interpreted-frames-native-stack: the decoder is on)" \
+    has '^ok    NODE_OPTIONS  .*--perf-basic-prof-only-functions --require ".*sentryprof-helper.js"'
+check "the decoder's counters" \
+    has '^ok    JS frames     V8 [0-9.]*.*: V8 frame decoder on: [0-9]* interpreted frames named from V8.s frame slots, [0-9]* frames left as walked'
+cp "$WORK/out" "$WORK/out.on"
+SENTRYPROF_V8_FRAMES=false doctor >/dev/null
 if [ "$("$NODE" -p 'parseInt(process.versions.v8)')" -ge 12 ]; then
-    check "NODE_OPTIONS got our flags" has '^ok    NODE_OPTIONS  .*--perf-basic-prof-only-functions --interpreted-frames-native-stack --require ".*sentryprof-helper.js"'
+    check "SENTRYPROF_V8_FRAMES=false: NODE_OPTIONS got --interpreted-frames-native-stack" \
+        has '^ok    NODE_OPTIONS  .*--perf-basic-prof-only-functions --interpreted-frames-native-stack --require ".*sentryprof-helper.js"'
+    check "SENTRYPROF_V8_FRAMES=false: doctor says interpreted frames are named by the perf map" \
+        has '^      JS frames     V8 [0-9.]*.*decoder off (SENTRYPROF_V8_FRAMES=false): interpreted functions are named by the perf map'
 else
-    check "NODE_OPTIONS got our flags (no --interpreted-frames-native-stack on V8 < 12)" \
+    check "SENTRYPROF_V8_FRAMES=false: no --interpreted-frames-native-stack on V8 < 12" \
         has '^ok    NODE_OPTIONS  .*--perf-basic-prof-only-functions --require ".*sentryprof-helper.js"'
-    check "doctor says why interpreted frames are unnamed" \
-        has '^      JS frames     V8 [0-9.]*.*left out: it can deadlock'
+    check "SENTRYPROF_V8_FRAMES=false: doctor says why interpreted frames are unnamed" \
+        has '^      JS frames     V8 [0-9.]*.*decoder off (SENTRYPROF_V8_FRAMES=false): .*left out: it can deadlock'
 fi
+check "SENTRYPROF_V8_FRAMES=false: still healthy" test "$(cat "$WORK/rc")" = 0
+cp "$WORK/out.on" "$WORK/out"
 check "V8 took them: the perf map was written during the run" has '^ok    V8 flags      accepted: /tmp/perf-[0-9]*.map written during the run'
 check "the JS helper loaded" has '^ok    JS helper     loaded: typeof __sentryprof = object'
 check "the sampler's counters" has '^ok    sampler       signal [0-9]*, 1 thread: [0-9]* signals, [1-9][0-9]* samples.*dropped: ring full 0'

@@ -3,6 +3,7 @@
 # same output and exit code. In node it adds its flags to NODE_OPTIONS, keeping the user's.
 . "$(dirname "$0")/lib.sh"
 need_node
+unset SENTRYPROF_V8_FRAMES NODE_OPTIONS SENTRYPROF_ADDED_NATIVE_STACK
 
 status_fields() { grep -E '^(Threads|SigCgt|SigBlk|SigIgn):' "$1"; }
 
@@ -68,25 +69,31 @@ opts=$(NODE_OPTIONS="--require \"$WORK/dir with space/user.js\" --max-old-space-
     "$NODE" -p 'process.env.NODE_OPTIONS + "|" + globalThis.userRequired + "|" + typeof globalThis.__sentryprof')
 check "node: user's NODE_OPTIONS kept first" \
     grep -q "^--require \"$WORK/dir with space/user.js\" --max-old-space-size=200 " <<<"$opts"
-# --interpreted-frames-native-stack only where V8's own profiler cannot deadlock with it
-# (V8 >= 12); a user's own copy of it is kept everywhere.
+# --interpreted-frames-native-stack only when the V8 frame decoder is off (it names
+# interpreted frames from their frame slots itself), and then only where V8's own profiler
+# cannot deadlock with it (V8 >= 12); a user's own copy of it is kept everywhere.
 v8_major=$("$NODE" -p 'parseInt(process.versions.v8)')
-if [ "$v8_major" -ge 12 ]; then
-    check "node: perf map flags added" grep -q -- "--perf-basic-prof-only-functions --interpreted-frames-native-stack" <<<"$opts"
-else
-    check "node: perf map flag added, not --interpreted-frames-native-stack (V8 $v8_major)" \
-        bash -c 'grep -q -- "--perf-basic-prof-only-functions" <<<"$1" && ! grep -q -- "--interpreted-frames-native-stack" <<<"$1"' _ "$opts"
-fi
+want_off=$([ "$v8_major" -ge 12 ] && echo 1 || echo 0) # the flag's count with the decoder off
+flags() { grep -o -- '--interpreted-frames-native-stack' <<<"$1" | wc -l; }
+check "node: perf map flag added, not --interpreted-frames-native-stack (the decoder is on)" \
+    bash -c 'grep -q -- "--perf-basic-prof-only-functions" <<<"$1" && ! grep -q -- "--interpreted-frames-native-stack" <<<"$1"' _ "$opts"
+optsoff=$(SENTRYPROF_V8_FRAMES=false SENTRYPROF_SPOOL_DIR="$WORK/spool" LD_PRELOAD=$SP_LIB "$NODE" -p 'process.env.NODE_OPTIONS')
+check "node, SENTRYPROF_V8_FRAMES=false: --interpreted-frames-native-stack $([ "$want_off" = 1 ] && echo added || echo 'not added') on V8 $v8_major (saw: $optsoff)" \
+    test "$(flags "$optsoff")" = "$want_off"
 opts3=$(NODE_OPTIONS="--interpreted-frames-native-stack" SENTRYPROF_SPOOL_DIR="$WORK/spool" \
     LD_PRELOAD=$SP_LIB "$NODE" -p 'process.env.NODE_OPTIONS')
-check "node: the user's own --interpreted-frames-native-stack is kept, once" \
-    test "$(grep -o -- '--interpreted-frames-native-stack' <<<"$opts3" | wc -l)" = 1
-# The same flag inherited from a parent node on V8 >= 12 that we added it to: a child on an
-# older V8 takes it out (SENTRYPROF_ADDED_NATIVE_STACK says it was ours).
-opts4=$(NODE_OPTIONS="--max-old-space-size=200 --interpreted-frames-native-stack" SENTRYPROF_ADDED_NATIVE_STACK=1 \
-    SENTRYPROF_SPOOL_DIR="$WORK/spool" LD_PRELOAD=$SP_LIB "$NODE" -p 'process.env.NODE_OPTIONS')
-check "node: an inherited --interpreted-frames-native-stack we added is $([ "$v8_major" -ge 12 ] && echo kept || echo removed) on V8 $v8_major" \
-    test "$(grep -o -- '--interpreted-frames-native-stack' <<<"$opts4" | wc -l)" = "$([ "$v8_major" -ge 12 ] && echo 1 || echo 0)"
+check "node: the user's own --interpreted-frames-native-stack is kept, once" test "$(flags "$opts3")" = 1
+# The same flag inherited from a parent node that needed it (its decoder was off, on V8 >= 12):
+# a child whose decoder is on, or on an older V8, takes it out (SENTRYPROF_ADDED_NATIVE_STACK
+# says it was ours).
+inherit() {
+    env "$@" NODE_OPTIONS="--max-old-space-size=200 --interpreted-frames-native-stack" SENTRYPROF_ADDED_NATIVE_STACK=1 \
+        SENTRYPROF_SPOOL_DIR="$WORK/spool" LD_PRELOAD=$SP_LIB "$NODE" -p 'process.env.NODE_OPTIONS'
+}
+check "node: an inherited --interpreted-frames-native-stack we added is removed (the decoder is on)" \
+    test "$(flags "$(inherit)")" = 0
+check "node, SENTRYPROF_V8_FRAMES=false: an inherited one we added is $([ "$want_off" = 1 ] && echo kept || echo removed) on V8 $v8_major" \
+    test "$(flags "$(inherit SENTRYPROF_V8_FRAMES=false)")" = "$want_off"
 check "node: the user's --require still ran and the helper loaded" grep -q '|1|object$' <<<"$opts"
 opts2=$(NODE_OPTIONS="--perf-basic-prof-only-functions" SENTRYPROF_SPOOL_DIR="$WORK/spool" \
     LD_PRELOAD=$SP_LIB "$NODE" -p 'process.env.NODE_OPTIONS')
@@ -98,8 +105,7 @@ child=$(SENTRYPROF_SPOOL_DIR="$WORK/spool" LD_PRELOAD=$SP_LIB "$NODE" -e '
   const out = require("child_process").execFileSync(process.execPath, ["-p", "process.env.NODE_OPTIONS"]);
   process.stdout.write(out)')
 check "node child: flags present once" \
-    test "$(grep -o -- '--perf-basic-prof-only-functions' <<<"$child" | wc -l)" = 1 -a \
-         "$(grep -o -- '--interpreted-frames-native-stack' <<<"$child" | wc -l)" = "$([ "$v8_major" -ge 12 ] && echo 1 || echo 0)"
+    test "$(grep -o -- '--perf-basic-prof-only-functions' <<<"$child" | wc -l)" = 1 -a "$(flags "$child")" = 0
 # The helper's bridge answers: the sampler is running in node.
 active=$(SENTRYPROF_SPOOL_DIR="$WORK/spool" LD_PRELOAD=$SP_LIB "$NODE" -p '__sentryprof.stats().active')
 check "node: sampler active (stats().active == 1)" test "$active" = 1

@@ -27,18 +27,24 @@ wait_chunk() { # wait_chunk INGESTDIR T0: polls up to 5 s, prints the delay
     done
     echo "$d"
 }
-start_app() { # start_app SPOOL SIGNALNAME [env...]: steady.js for 60 s in the background, pid in APP
+start_app() { # start_app SPOOL [env...]: steady.js for 60 s in the background, pid in APP;
+    # returns once it has worked 2 s (not a fixed sleep: start-up on a loaded machine takes seconds)
     local spool=$1; shift
-    env SENTRY_DSN="$DSN" SENTRYPROF_MODE=continuous SENTRYPROF_SPOOL_DIR="$spool" "$@" \
+    env SENTRY_DSN="$DSN" SENTRYPROF_MODE=continuous SENTRYPROF_SPOOL_DIR="$spool" READY_FILE="$spool.ready" "$@" \
         LD_PRELOAD=$SP_LIB "$NODE" "$APPS/steady.js" 60 >"$spool.out" 2>"$spool.err" &
     APP=$!
+    wait_ready "$spool.ready"
+}
+wait_ready() { # wait_ready FILE: up to 60 s for the app to create FILE
+    local _
+    for _ in $(seq 600); do [ -e "$1" ] && return 0; sleep 0.1; done
+    echo "# $1 did not appear in 60 s" >&2
 }
 
 start_ingest "$WORK/in"
 
 # -- SIGTERM after 3 s (chunks of 60 s, re-committed every 5 s: nothing sent or committed yet)
 start_app "$WORK/s1"
-sleep 3
 t0=$(now_ms)
 kill -TERM $APP
 wait $APP
@@ -61,7 +67,6 @@ for sig in INT HUP; do
     want=$((128 + $(kill -l $sig)))
     start_app "$WORK/s-$sig"
     pid=$APP
-    sleep 3
     n0=$(S "$(ingest_summary "$WORK/in")" 'f.chunks.length')
     kill -$sig $pid
     wait $pid 2>/dev/null
@@ -83,13 +88,15 @@ let n = 0, x = 0;
   const stop = Date.now() + 30;
   while (Date.now() < stop) x += Math.sqrt(x + n);
   t.finish();
+  if (n === 20) require('fs').writeFileSync(process.env.READY_FILE, '');
   setImmediate(one);
 })();
 JS
 start_ingest "$WORK/intx"
-env SENTRY_DSN="$DSN" SENTRYPROF_SPOOL_DIR="$WORK/stx" LD_PRELOAD=$SP_LIB "$NODE" "$WORK/txns.js" >/dev/null 2>"$WORK/stx.err" &
+env SENTRY_DSN="$DSN" SENTRYPROF_SPOOL_DIR="$WORK/stx" READY_FILE="$WORK/stx.ready" LD_PRELOAD=$SP_LIB \
+    "$NODE" "$WORK/txns.js" >/dev/null 2>"$WORK/stx.err" &
 pid=$!
-sleep 3
+wait_ready "$WORK/stx.ready" # 20 transactions finished
 kill -TERM $pid
 wait $pid
 rc=$?
@@ -135,7 +142,6 @@ check "stats: SIGTERM, SIGINT and SIGHUP armed (7, got $armed); a JS listener ta
 # -- a second SIGTERM during the flush kills at once (the upload hangs; budget 10 s)
 ingest_mode '{"mode":"hang"}'
 start_app "$WORK/s4" SENTRYPROF_SHUTDOWN_TIMEOUT=10
-sleep 3
 t0=$(now_ms)
 kill -TERM $APP
 sleep 0.5
