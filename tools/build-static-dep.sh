@@ -17,7 +17,8 @@
 #
 # usage: build-static-dep.sh jemalloc|jansson|libunwind|check OUTDIR FLOOR_HEADER
 #   OUTDIR gets lib/<archive> and include/<headers>.
-# CC and host_cpu come from the environment (Makefile); the libraries keep their own
+# CC, host_cpu and, in a cross build, host and build (configure's triplets: `make check-arm64`
+# builds for aarch64 on x86_64) come from the environment (Makefile); the libraries keep their own
 # optimization flags (not the project's CFLAGS: a sanitizer build must not instrument them).
 # The source is fetched once with apt's own client (`apt-get source --download-only`, from the
 # mirrors apt is configured with, signatures and .dsc hashes checked by apt, into a private
@@ -32,6 +33,8 @@ out=$2
 floor_header=$3
 CC=${CC:-cc}
 cpu=${host_cpu:-$(uname -m)}
+cross=""
+[ -n "${host:-}" ] && [ -n "${build:-}" ] && [ "$host" != "$build" ] && cross="--host=$host --build=$build"
 case "$name" in
 jemalloc)
     version=5.3.0
@@ -136,7 +139,7 @@ if ! echo "$sha256  $cache/$tarball" | sha256sum -c --status 2>/dev/null; then
     mv -f "$cache/$tarball.new" "$cache/$tarball"
 fi
 
-key=$( { echo "$name $version $sha256 $cpu $config${cflags:+ $cflags} $CC"; $CC --version 2>&1 | head -1;
+key=$( { echo "$name $version $sha256 $cpu $config${cflags:+ $cflags} $CC${cross:+ $cross}"; $CC --version 2>&1 | head -1;
          cat "$floor_header"; } | sha256sum | cut -c1-16)
 built="$cache/$name-$version-$key"
 if [ ! -f "$built/lib/$(basename $target)" ]; then
@@ -150,7 +153,7 @@ if [ ! -f "$built/lib/$(basename $target)" ]; then
     if [ "$name" = libunwind ]; then set -- CFLAGS="$cflags -include $floor_header" CCASFLAGS="-g -O2"
     else set -- CPPFLAGS="-include $floor_header"; fi
     # shellcheck disable=SC2086
-    if ! (cd "$src" && $prepare >"$work/configure.log" 2>&1 && ./configure -q $config CC="$CC" "$@" \
+    if ! (cd "$src" && $prepare >"$work/configure.log" 2>&1 && ./configure -q $config $cross CC="$CC" "$@" \
               >>"$work/configure.log" 2>&1 &&
           make -j"$(nproc)" $make_args >"$work/make.log" 2>&1); then
         tail -n 30 "$work/configure.log" "$work/make.log" >&2 || true

@@ -1,7 +1,7 @@
 #!/bin/sh
-# Installs what sentryprof needs to build on Debian 12 (bookworm), and with --test what its
-# tests need too. Idempotent: does nothing when every package is already there. Uses sudo
-# when not root.
+# Installs what sentryprof needs to build on Debian 12 (bookworm), with --test what its
+# tests need too, with --arm64 what make check-arm64 needs. Idempotent: does nothing when
+# every package is already there. Uses sudo when not root.
 set -e
 PKGS="autoconf automake libtool pkg-config make gcc bzip2
 libjansson-dev zlib1g-dev libcurl4-openssl-dev check nodejs binutils util-linux
@@ -12,7 +12,15 @@ libprotobuf-c-dev protobuf-c-compiler"
 # debootstrap: make check-glibc-floor (a Debian 11 root with glibc 2.31).
 # clang, libclang-rt-14-dev: make fuzz (libFuzzer's runtime is only a recommendation of clang).
 # musl-tools: make check-musl (musl-gcc and musl's dynamic loader).
+# --arm64 (not part of --test: CI does not run make check-arm64, and a fresh machine would
+# spend minutes on the cross compiler and a second architecture's package lists):
+# gcc-aarch64-linux-gnu, qemu-user, file and the :arm64 dev packages (multiarch) for make
+# check-arm64 (the cross build for aarch64 and its tests under qemu-user; libstdc++6:arm64
+# for the arm64 node).
+ARM64_PKGS="gcc-aarch64-linux-gnu qemu-user file libjansson-dev:arm64 zlib1g-dev:arm64
+libcurl4-openssl-dev:arm64 check:arm64 libprotobuf-c-dev:arm64 libstdc++6:arm64"
 [ "${1:-}" = "--test" ] && PKGS="$PKGS libxml2-utils npm golang-go chromium debootstrap clang libclang-rt-14-dev musl-tools"
+[ "${1:-}" = "--arm64" ] && PKGS="$PKGS $ARM64_PKGS"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -25,5 +33,6 @@ if command -v npm >/dev/null 2>&1; then missing=$(echo "$missing" | sed 's/ npm/
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 echo "installing:$missing"
+case "$missing" in *:arm64*) dpkg --print-foreign-architectures | grep -qx arm64 || $SUDO dpkg --add-architecture arm64 ;; esac
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -13,13 +13,17 @@
 #   sentryprof-VERSION-CPU-linux-musl.tar.gz   when musl-gcc is installed: the library built
 #       for musl and the JS helper (lib/ only: no CLI for musl), from `make check-musl`
 #   sentryprof-VERSION.tgz                     the npm package (npm/, `npm pack`) with this
-#       build in prebuilds/<node platform>-<node arch>-<libc>/ (bin/ and lib/ as above)
+#       build in prebuilds/<node platform>-<node arch>-<libc>/ (bin/ and lib/ as above), and
+#       every other platform's binaries tarball of the same version already in OUT (so a
+#       second run with --host aarch64-linux-gnu makes the package with both; make release)
 #
-# usage: tools/release.sh [--out DIR] [--builddir DIR]
+# usage: tools/release.sh [--out DIR] [--builddir DIR] [--host TRIPLET]
 #   default: make dist, unpack, configure with --enable-werror and the CLI's jansson,
 #     protobuf-c and zlib linked statically (its only shared libraries are then libcurl and
 #     libc), build, install into a staging folder, pack. Needs what the build needs
 #     (tools/install-deps.sh) and npm. A few minutes.
+#   --host aarch64-linux-gnu: cross-build for arm64 (gcc-aarch64-linux-gnu and the :arm64 dev
+#     packages, tools/install-deps.sh --arm64); the packed CLI is tried under qemu-aarch64.
 #   --builddir DIR: pack an existing configured build tree instead (the test
 #     tests/e2e/npm_package.sh does this: seconds); no source tarball then.
 # Nothing is published: the files are left in OUT.
@@ -27,9 +31,11 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 out=$PWD/release
 builddir=
+host=
 given_builddir=
 while [ $# -gt 0 ]; do
     case "$1" in
+    --host) host=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --builddir) builddir=$(cd "$2" && pwd); given_builddir=1; shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -55,6 +61,11 @@ if [ -z "$builddir" ]; then
     srcdir=$(ls -d "$tmp"/sentryprof-*/) && srcdir=${srcdir%/}
     # Static jansson, protobuf-c and zlib for the CLI (Debian's .a files; the library has its
     # own PIC jansson anyway): one fewer thing for an image to install.
+    cross=()
+    if [ -n "$host" ]; then
+        cross=(--host="$host")
+        export PKG_CONFIG_LIBDIR=/usr/lib/$host/pkgconfig:/usr/share/pkgconfig
+    fi
     static() {
         local a
         a=$(pkg-config --variable=libdir "$1")/$2
@@ -64,7 +75,7 @@ if [ -z "$builddir" ]; then
     builddir=$srcdir/_build
     mkdir "$builddir"
     say "building in $builddir"
-    (cd "$builddir" && "$srcdir/configure" -q --enable-werror --prefix=/usr/local \
+    (cd "$builddir" && "$srcdir/configure" -q --enable-werror --prefix=/usr/local "${cross[@]}" \
         JANSSON_LIBS="$(static jansson libjansson.a libjansson-dev)" \
         PROTOBUF_C_LIBS="$(static libprotobuf-c libprotobuf-c.a libprotobuf-c-dev)" \
         ZLIB_LIBS="$(static zlib libz.a zlib1g-dev)" &&
@@ -98,12 +109,15 @@ mv "$tmp/stage/usr/local" "$pkg"
 rm -f "$pkg"/lib/*.la
 mkdir -p "$tmp/$name-debug/lib"
 mv "$pkg/lib/.debug" "$tmp/$name-debug/lib/"
-strip "$pkg/bin/sentryprof"
+STRIP=$(mkvar STRIP)
+${STRIP:-strip} "$pkg/bin/sentryprof"
 cp "$src/README.md" "$src/LICENSE" "$pkg/"
 for f in bin/sentryprof lib/libsentryprof.so lib/sentryprof/sentryprof-helper.js; do
     [ -f "$pkg/$f" ] || { echo "release: $f missing from the install" >&2; exit 1; }
 done
-"$pkg/bin/sentryprof" version >/dev/null || { echo "release: the packed CLI does not run here" >&2; exit 1; }
+run_here=()
+[ "$cpu" = "$(uname -m)" ] || run_here=(qemu-"$cpu" -L "/usr/$cpu-linux-$libc")
+"${run_here[@]}" "$pkg/bin/sentryprof" version >/dev/null || { echo "release: the packed CLI does not run here" >&2; exit 1; }
 pack() { # pack FOLDER: FOLDER.tar.gz in $out, reproducible owner and order
     tar --owner=0 --group=0 --numeric-owner --sort=name -czf "$out/$1.tar.gz" -C "$tmp" "$1"
     say "$out/$1.tar.gz"
@@ -111,12 +125,12 @@ pack() { # pack FOLDER: FOLDER.tar.gz in $out, reproducible owner and order
 pack "$name"
 pack "$name-debug"
 
-# musl (issue #18), when musl-gcc is here (Debian musl-tools) and not with --builddir: the
+# musl (issue #18), when musl-gcc is here (Debian musl-tools), not with --builddir or --host: the
 # library built for musl by `make check-musl` (tests/musl/run.sh, which runs its unit suites
 # too), packed with the JS helper; no CLI (it would need libcurl, zlib and protobuf-c built
 # for musl). Not tested with node here: no musl Node.js on the npm registry.
 musl=
-if [ -z "$given_builddir" ] && [ "$libc" = gnu ] && command -v musl-gcc >/dev/null 2>&1; then
+if [ -z "$given_builddir" ] && [ -z "$host" ] && [ "$libc" = gnu ] && command -v musl-gcc >/dev/null 2>&1; then
     if make -s -C "$builddir" check-musl >"$tmp/musl.log" 2>&1; then
         musl=sentryprof-$version-$cpu-linux-musl
         mkdir -p "$tmp/$musl/lib"
@@ -139,11 +153,26 @@ cp "$src/LICENSE" "$tmp/npm/"
 rm -rf "$tmp/npm/prebuilds"
 mkdir -p "$tmp/npm/prebuilds/linux-$node_arch-$libc"
 cp -a "$pkg/bin" "$pkg/lib" "$tmp/npm/prebuilds/linux-$node_arch-$libc/"
-prebuilds=linux-$node_arch-$libc
+prebuilds="linux-$node_arch-$libc"
 if [ -n "$musl" ]; then
     mkdir -p "$tmp/npm/prebuilds/linux-$node_arch-musl"
     cp -a "$tmp/$musl/lib" "$tmp/npm/prebuilds/linux-$node_arch-musl/"
     prebuilds="$prebuilds linux-$node_arch-musl (library only)"
 fi
+# The other platforms built before into OUT (same version): their bin/ and lib/ too (lib/
+# only for musl, which has no CLI).
+for t in "$out"/sentryprof-"$version"-*-linux-*.tar.gz; do
+    [ -f "$t" ] || continue
+    b=${t##*/} && b=${b%.tar.gz}
+    case "$b" in "$name" | "$musl" | *-debug) continue ;; esac
+    rest=${b#sentryprof-"$version"-} # CPU-linux-LIBC
+    case "${rest%%-*}" in x86_64) a=x64 ;; aarch64) a=arm64 ;; *) continue ;; esac
+    d="$tmp/npm/prebuilds/linux-$a-${rest##*-}"
+    parts="$b/bin $b/lib" && [ "${rest##*-}" = musl ] && parts="$b/lib"
+    # shellcheck disable=SC2086
+    mkdir -p "$d" && tar -xzf "$t" -C "$tmp/npm" $parts && mv "$tmp/npm/$b"/* "$d/" && rm -rf "${tmp:?}/npm/$b" ||
+        { echo "release: cannot add $t to the npm package" >&2; exit 1; }
+    prebuilds="$prebuilds linux-$a-${rest##*-}"
+done
 tgz=$(cd "$tmp/npm" && npm pack --silent --pack-destination "$out" | tail -1)
 say "$out/$tgz (npm package, prebuilds: $prebuilds)"
