@@ -281,12 +281,19 @@ static napi_value js_set_transaction(napi_env env, napi_callback_info info)
     return number(env, rc);
 }
 
-/* finishTransaction(handle, keep=true) -> 0 or -errno. */
+/* finishTransaction(handle, keep=true[, name, httpStatus, status]) -> 0 or -errno. With the
+ * last three, setTransaction first: the HTTP hook's one call per finished request, not two
+ * (each crossing converts its arguments and takes the transactions' lock). */
 static napi_value js_finish_transaction(napi_env env, napi_callback_info info)
 {
     args_t a;
     get_args(env, info, &a);
     long h = (long)arg_num(env, &a, 0, -1);
+    if (a.argc > 2) {
+        char name[SP_TXN_NAME_MAX], status[sizeof(((sp_txn_t *)0)->status)];
+        if (*arg_str(env, &a, 2, name, sizeof name)) sp_txn_set_name(h, name);
+        sp_txn_set_status(h, (int)arg_num(env, &a, 3, 0), arg_str(env, &a, 4, status, sizeof status));
+    }
     /* No wake-up here, on the request path: whoever awaits the profile wakes the agent
      * when takeProfile finds it missing. */
     int rc = arg_bool(env, &a, 1, true) ? sp_txn_finish(h) : sp_txn_discard(h);

@@ -186,9 +186,9 @@ exports.install = function install(core) {
     rec.done = true;
     const code = aborted ? 0 : Number(res.statusCode) | 0;
     const route = routeOf(req);
-    native.setTransaction(rec.handle, route ? clip(`${rec.method} ${route}`) : '', code,
+    // One call into the library: finishTransaction sets name and status first.
+    native.finishTransaction(rec.handle, true, route ? clip(`${rec.method} ${route}`) : '', code,
       aborted ? 'cancelled' : spanStatus(code));
-    native.finishTransaction(rec.handle, true);
   }
 
   function end(req) {

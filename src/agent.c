@@ -14,17 +14,12 @@
 #include "agent.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <dirent.h>
-#include <stdlib.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -36,7 +31,6 @@
 #include "mem.h"
 #include "nativeunwind.h"
 #include "outbox.h"
-#include "procmaps.h"
 #include "profile.h"
 #include "resolve.h"
 #include "sampler.h"
@@ -44,6 +38,7 @@
 #include "spool.h"
 #include "stats.h"
 #include "symbolize.h"
+#include "threadscan.h"
 #include "txn.h"
 #include "txnprof.h"
 #include "utf8.h"
@@ -280,58 +275,6 @@ static void drain(void)
     if (agent.chunk && (agent.chunk_gen != gen || end != UINT64_MAX)) finish_chunk(discard_gen);
 }
 
-/* SENTRYPROF_THREADS=all: registers native threads (libuv pool, V8 platform workers) that
- * no JS helper registered, and forgets those that exited. A thread's stack is the mapping
- * holding the sp it reports in /proc/self/task/<tid>/syscall (blocked threads report it;
- * a running one is picked up on a later scan). */
-static void forget_exited(pid_t tid, bool native, void *arg)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/task/%d", (int)tid);
-    if (native && access(path, F_OK) != 0) sp_sampler_unregister_tid(tid);
-}
-
-static void scan_native_threads(void)
-{
-    sp_sampler_foreach_tid(forget_exited, NULL);
-    DIR *d = opendir("/proc/self/task");
-    if (!d) return;
-    sp_procmaps_t *maps = NULL;
-    pid_t self = (pid_t)syscall(SYS_gettid);
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        pid_t tid = (pid_t)atoi(de->d_name);
-        char id[SP_THREAD_ID_LEN], name[SP_THREAD_NAME_LEN];
-        if (tid <= 0 || tid == self || sp_sampler_thread_info(tid, id, name, sizeof name)) continue;
-        char path[96], line[512];
-        snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
-        FILE *f = fopen(path, "re");
-        if (!f) continue;
-        bool got = fgets(line, sizeof line, f) != NULL;
-        fclose(f);
-        if (!got || strncmp(line, "running", 7) == 0) continue;
-        /* "<nr> <args...> <sp> <pc>": the sp is the second to last field */
-        char *last = strrchr(line, ' ');
-        if (!last) continue;
-        *last = '\0';
-        char *sp_field = strrchr(line, ' ');
-        uint64_t sp = strtoull(sp_field ? sp_field + 1 : line, NULL, 16);
-        if (!maps) maps = sp_procmaps_read(NULL, 0);
-        const sp_mapping_t *m = maps ? sp_procmaps_find(maps, sp) : NULL;
-        if (!m || m->exec) continue;
-        snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)tid);
-        name[0] = '\0';
-        if ((f = fopen(path, "re"))) {
-            if (fgets(name, sizeof name, f)) name[strcspn(name, "\n")] = '\0';
-            fclose(f);
-        }
-        snprintf(id, sizeof id, "%d", (int)tid);
-        sp_sampler_register_tid(tid, (uintptr_t)m->start, (uintptr_t)m->end, id, name);
-    }
-    closedir(d);
-    sp_procmaps_free(maps);
-}
-
 int sp_agent_take_profile(const char *event_id, char **json) { return sp_txnprof_take(event_id, json); }
 
 /* Finished transactions first, then the ring: a transaction's samples were published by
@@ -437,7 +380,7 @@ static void *agent_main(void *arg)
         process_transactions();
         uint64_t now = mono_ns();
         if (agent.opts.cfg->all_threads && now - agent.last_thread_scan_ns >= SP_THREAD_SCAN_MS * SP_NS_PER_MS) {
-            scan_native_threads();
+            sp_threadscan_run(); /* SENTRYPROF_THREADS=all */
             agent.last_thread_scan_ns = now;
         }
         if (stop) break;

@@ -1,6 +1,7 @@
-/* delivery: the upload policy of `sentryprof upload` (API in delivery.h): claim order and
- * cursor, batch splitting, drops and their discards, rate-limit and backoff decisions, and
- * the shared state.json entries they read and write (through delivery_state.h).
+/* delivery: the upload policy of `sentryprof upload` for each file and envelope (API in
+ * delivery.h; the walk over ready/ and batch splitting: delivery_pass.c, through the steps
+ * in delivery_int.h): drops and their discards, rate-limit and backoff decisions, and the
+ * shared state.json entries they read and write (through delivery_state.h).
  *
  * Owns: nothing beyond one sp_delivery_t (the caller's) and the claims of one call.
  * Threads: the CLI's one thread; any number of uploader processes share the spool (each
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "delivery_int.h"
 #include "delivery_text.h"
 #include "envelope.h"
 #include "fsio.h"
@@ -189,231 +191,11 @@ static json_t *take_discards(sp_delivery_t *d, const sp_ratelimit_t *rl)
     return taken;
 }
 
-static void send_claimed(sp_delivery_t *d, sp_spool_queue_claim_t *cl);
-
 /* ready/ name of envelope i of batch `batch`: "<batch without .envelopes>~NNNN.envelope". */
 void sp_delivery_split_name(char *buf, size_t len, const char *batch, size_t i)
 {
     int base = (int)(strlen(batch) - (sizeof SP_BATCH_SUFFIX - 1));
     snprintf(buf, len, "%.*s~%04zu" SP_SPOOL_SUFFIX, base, batch, i);
-}
-
-typedef char split_t[SP_SPOOL_NAME_MAX + 16];
-
-/* A full disk (or quota): the split is put off, not an error (the caller says so once). */
-static bool no_space(int rc) { return rc == -ENOSPC || rc == -EDQUOT; }
-
-/* Writes every envelope of batch r (claimed as `batch`) into ready/ under its split name,
- * hidden, then makes them durable together and publishes them. 0 with the names in *out
- * (sp_mem; *n of them, maybe 0), or a negative errno after an error line, with nothing of
- * this attempt left in ready/. */
-static int split_batch(sp_delivery_t *d, const char *what, const char *batch,
-                       sp_spool_run_reader_t *r, size_t first, split_t **out, size_t *count)
-{
-    size_t n = 0, cap = 0;
-    const char *e;
-    size_t elen;
-    split_t *names = NULL;
-    char **ptrs = NULL;
-    int rc = 0;
-    while (sp_spool_run_reader_next(r, &e, &elen)) {
-        if (n == cap) { /* grown as we go: a batch's count is not in its header */
-            size_t ncap = cap ? cap * 2 : 256;
-            split_t *nn = sp_mem_realloc(names, ncap * sizeof *nn);
-            if (!nn) {
-                rc = -ENOMEM;
-                goto undo;
-            }
-            names = nn;
-            cap = ncap;
-        }
-        sp_delivery_split_name(names[n], sizeof names[n], batch, first + n);
-        /* No fsync per file (two each made the uploader disk-bound at ~40 envelopes/s):
-         * all of them are synced together below, before the batch goes. */
-        if ((rc = sp_spool_queue_write(d->spool, names[n], e, elen)) < 0) {
-            if (!no_space(rc)) sp_delivery_say(d, "%s: cannot write ready/%s: %s", what, names[n], strerror(-rc));
-            goto undo;
-        }
-        n++;
-    }
-    if (n && (!(ptrs = sp_mem_calloc(n, sizeof *ptrs)))) {
-        rc = -ENOMEM;
-        goto undo;
-    }
-    for (size_t i = 0; i < n; i++) ptrs[i] = names[i];
-    /* fsync'd together, then renamed to their names: nobody (another uploader's walk,
-     * eviction) sees one before it is durable. */
-    if (n && (rc = sp_spool_queue_sync(d->spool, (const char *const *)ptrs, n, true)) < 0) {
-        if (!no_space(rc))
-            sp_delivery_say(d, "%s: cannot write the envelopes split from it to ready/: %s", what, strerror(-rc));
-        goto undo; /* it deleted them, unless ready/ itself could not be opened: again below */
-    }
-    sp_mem_free(ptrs);
-    *out = names;
-    *count = n;
-    return 0;
-undo:
-    /* Take back what this attempt wrote (still hidden), so a later attempt does not send
-     * those envelopes a second time: one by one, with no allocation (out of memory here,
-     * they would stay in ready/ as temporary files). */
-    for (size_t i = 0; i < n; i++) {
-        const char *one = names[i];
-        sp_spool_queue_sync(d->spool, &one, 1, false);
-    }
-    sp_mem_free(ptrs);
-    sp_mem_free(names);
-    return rc;
-}
-
-static int deliver(sp_delivery_t *d, sp_spool_queue_claim_t *cl, const char *what,
-                   const sp_envelope_parsed_t *env, sp_delivery_cats_t *cats, sp_ratelimit_t *rl,
-                   sp_send_outcome_t *o);
-
-/* Records that n envelopes of a claimed batch are done (an uploader killed half-way through
- * must not make its successor send them again); said once where it cannot be kept. */
-static void sent_store(const sp_spool_queue_claim_t *cl, size_t n)
-{
-    static bool told; /* the CLI's one thread */
-    int rc = sp_spool_queue_claim_set_progress(cl, n);
-    if (rc < 0 && !told) {
-        told = true;
-        SP_DEBUG("upload: cannot record a batch's progress on ready/%s (%s): an uploader killed "
-                 "half-way through a batch makes the next one send it from its start",
-                 cl->name, strerror(-rc));
-    }
-}
-
-/* Sends envelope i of a claimed batch (named `name` for messages) straight from memory.
- * Whether it is done with (sent, or dropped because Sentry can never take it); false when it
- * must wait (held back, rate limited, a failure to retry later, not prepared). */
-static bool send_from_batch(sp_delivery_t *d, const char *name, const char *e, size_t elen)
-{
-    char what[SP_SPOOL_NAME_MAX + 24];
-    snprintf(what, sizeof what, "ready/%s", name);
-    sp_envelope_parsed_t env;
-    if (sp_envelope_parse(e, elen, &env) < 0) {
-        sp_delivery_cats_t cats;
-        sp_delivery_state_categories(NULL, 0, &cats);
-        if (!d->quiet) sp_delivery_say(d, "%s: not a valid envelope; dropped", what);
-        record_discards(d, SP_DELIVERY_REASON_SEND, &cats);
-        d->dropped++;
-        return true;
-    }
-    sp_delivery_cats_t cats;
-    sp_ratelimit_t rl;
-    sp_send_outcome_t o = SP_SEND_RETRY;
-    int rc = deliver(d, NULL, what, &env, &cats, &rl, &o);
-    sp_envelope_parsed_free(&env);
-    if (rc != 0) return false;
-    switch (o) {
-    case SP_SEND_OK:
-        d->sent++;
-        return true;
-    case SP_SEND_DROP:
-        d->dropped++;
-        return true;
-    case SP_SEND_RATE_LIMITED:
-        note_wake(d, sp_delivery_state_held_until(&rl, &cats, now_unix()));
-        return false;
-    case SP_SEND_RETRY:
-        note_wake(d, rl.backoff_until);
-        d->stop = true;
-        return false;
-    }
-    return false;
-}
-
-/* A claimed batch is sent envelope by envelope straight from memory, in order; its progress
- * is kept on the batch file (sent_store) so that an uploader killed half-way does not make
- * its successor send those envelopes again. At the first envelope that must wait, that one
- * and the rest become one ready/ file each, named after the batch ("<batch>~0001.envelope":
- * sorted right after it), made durable together; then the batch goes and those files are
- * claimed by name and tried in order like any single file (rate limits per envelope, a retry
- * resends nothing already sent). One file per envelope for all of them cost a create, an
- * fsync and an unlink each: the uploader was bound by the filesystem at ~200 envelopes/s.
- * When a file cannot be written, those of this attempt are deleted and the batch goes back
- * whole (its progress with it). The claim always ends here. */
-static void explode_batch(sp_delivery_t *d, sp_spool_queue_claim_t *cl)
-{
-    char what[SP_SPOOL_NAME_MAX + 8];
-    snprintf(what, sizeof what, "ready/%s", cl->name);
-    char *data = NULL;
-    size_t len = 0;
-    int rc = sp_spool_queue_claim_read(cl, d->max_batch, &data, &len);
-    sp_spool_run_reader_t r;
-    if (rc == 0 && sp_spool_run_reader_init(&r, data, len) < 0) rc = -EBADMSG;
-    if (rc < 0) {
-        if (!d->quiet)
-            sp_delivery_say(d, "%s: %s; dropped", what,
-                rc == -EFBIG     ? "too large"
-                : rc == -EBADMSG ? "not a batch of envelopes"
-                                 : strerror(-rc));
-        sp_delivery_cats_t cats;
-        sp_delivery_state_categories(NULL, 0, &cats);
-        record_discards(d, SP_DELIVERY_REASON_SEND, &cats);
-        sp_spool_queue_claim_done(cl);
-        d->dropped++;
-        sp_mem_free(data);
-        return;
-    }
-    size_t done = sp_spool_queue_claim_progress(cl), i = 0;
-    if (done) SP_DEBUG("upload: %s: %zu envelope(s) sent before, by an uploader that stopped", what, done);
-    const char *e;
-    size_t elen;
-    split_t name;
-    for (;;) {
-        size_t at = r.off;
-        if (!sp_spool_run_reader_next(&r, &e, &elen)) break;
-        if (i < done) { /* sent before */
-            i++;
-            continue;
-        }
-        sp_delivery_split_name(name, sizeof name, cl->name, i);
-        if (d->stop || remaining_ms(d) < SP_DELIVERY_MIN_REQUEST_MS ||
-            !send_from_batch(d, name, e, elen)) {
-            r.off = at; /* this one and the rest wait as files of their own */
-            break;
-        }
-        sent_store(cl, ++i);
-        if (d->io.progress) d->io.progress(d->io.ctx, d->sent, d->dropped);
-    }
-    split_t *names = NULL;
-    size_t n = 0;
-    if ((rc = split_batch(d, what, cl->name, &r, i, &names, &n)) < 0) {
-        /* Issue #20 item 15: a batch whose rest is larger than the free space cannot be split;
-         * it was an error line every pass (each second with `sentryprof upload`). It stays
-         * whole with its progress and its rest is sent from it, straight from memory (no
-         * space needed), once Sentry takes it: said once per upload run, not an error. */
-        if (no_space(rc)) {
-            if (!d->told_no_space && !d->quiet)
-                sp_delivery_say(d, "%s: no space left to split it (%s); it stays whole and its envelopes from "
-                       "number %zu on are sent from it once Sentry takes them",
-                    what, strerror(-rc), i + 1);
-            d->told_no_space = true;
-        } else {
-            d->error = true;
-        }
-        sp_spool_queue_claim_release(cl); /* the batch goes back whole */
-        sp_mem_free(data);
-        return;
-    }
-    if (r.torn && !d->quiet) /* a writer killed mid-record, or a power loss before the seal */
-        sp_delivery_say(d, "%s: %zu bytes after envelope %zu are incomplete; ignored", what, len - r.off, i + n);
-    SP_DEBUG("upload: %s: %zu envelope(s) sent from it, %zu left as files", what, i - done, n);
-    sp_spool_queue_claim_done(cl);
-    sp_mem_free(data);
-    /* Try them now, by name: claiming through a walk of ready/ would list the whole
-     * directory once per envelope. */
-    for (size_t k = 0; k < n && !d->stop; k++) {
-        if (remaining_ms(d) < SP_DELIVERY_MIN_REQUEST_MS) {
-            d->stop = true;
-            break;
-        }
-        sp_spool_queue_claim_t c2;
-        if (sp_spool_queue_claim_name(d->spool, names[k], &c2) == 0) send_claimed(d, &c2);
-        snprintf(d->last, sizeof d->last, "%s", names[k]);
-    }
-    sp_mem_free(names);
 }
 
 /* Whether a file (cl; NULL: an envelope of a claimed batch) must wait, after its claim was
@@ -510,13 +292,60 @@ static void send_envelope(sp_delivery_t *d, sp_spool_queue_claim_t *cl, const ch
         sp_spool_queue_claim_release(cl); /* held back: released already */
 }
 
-/* Handles one claimed file; the claim always ends here. */
-static void send_claimed(sp_delivery_t *d, sp_spool_queue_claim_t *cl)
+/* Sends envelope i of a claimed batch (named `name` for messages) straight from memory.
+ * Whether it is done with (sent, or dropped because Sentry can never take it); false when it
+ * must wait (held back, rate limited, a failure to retry later, not prepared). */
+bool sp_delivery_send_from_batch(sp_delivery_t *d, const char *name, const char *e, size_t elen)
 {
-    if (sp_spool_run_is_batch(cl->name)) {
-        explode_batch(d, cl);
-        return;
+    char what[SP_SPOOL_NAME_MAX + 24];
+    snprintf(what, sizeof what, "ready/%s", name);
+    sp_envelope_parsed_t env;
+    if (sp_envelope_parse(e, elen, &env) < 0) {
+        sp_delivery_cats_t cats;
+        sp_delivery_state_categories(NULL, 0, &cats);
+        if (!d->quiet) sp_delivery_say(d, "%s: not a valid envelope; dropped", what);
+        record_discards(d, SP_DELIVERY_REASON_SEND, &cats);
+        d->dropped++;
+        return true;
     }
+    sp_delivery_cats_t cats;
+    sp_ratelimit_t rl;
+    sp_send_outcome_t o = SP_SEND_RETRY;
+    int rc = deliver(d, NULL, what, &env, &cats, &rl, &o);
+    sp_envelope_parsed_free(&env);
+    if (rc != 0) return false;
+    switch (o) {
+    case SP_SEND_OK:
+        d->sent++;
+        return true;
+    case SP_SEND_DROP:
+        d->dropped++;
+        return true;
+    case SP_SEND_RATE_LIMITED:
+        note_wake(d, sp_delivery_state_held_until(&rl, &cats, now_unix()));
+        return false;
+    case SP_SEND_RETRY:
+        note_wake(d, rl.backoff_until);
+        d->stop = true;
+        return false;
+    }
+    return false;
+}
+
+/* A claimed file Sentry could never take: its discard recorded, the claim done, counted. */
+void sp_delivery_drop_file(sp_delivery_t *d, sp_spool_queue_claim_t *cl)
+{
+    sp_delivery_cats_t cats;
+    sp_delivery_state_categories(NULL, 0, &cats);
+    record_discards(d, SP_DELIVERY_REASON_SEND, &cats);
+    sp_spool_queue_claim_done(cl);
+    d->dropped++;
+}
+
+/* A claimed single-envelope file: sent unless it must wait, or dropped when Sentry could
+ * never take it; the claim always ends here. */
+void sp_delivery_send_file(sp_delivery_t *d, sp_spool_queue_claim_t *cl)
+{
     char what[SP_SPOOL_NAME_MAX + 8];
     snprintf(what, sizeof what, "ready/%s", cl->name);
     char *data = NULL;
@@ -535,13 +364,9 @@ static void send_claimed(sp_delivery_t *d, sp_spool_queue_claim_t *cl)
         sp_envelope_parsed_free(&env);
     } else {
         /* Torn, foreign or oversized: Sentry could never take it. */
-        sp_delivery_cats_t cats;
-        sp_delivery_state_categories(NULL, 0, &cats);
         if (!d->quiet)
             sp_delivery_say(d, "%s: %s; dropped", what, rc == -EFBIG ? "too large" : "not a valid envelope");
-        record_discards(d, SP_DELIVERY_REASON_SEND, &cats);
-        sp_spool_queue_claim_done(cl);
-        d->dropped++;
+        sp_delivery_drop_file(d, cl);
     }
     sp_mem_free(data);
 }
@@ -580,32 +405,9 @@ static bool discards_pending(sp_delivery_t *d)
     return any;
 }
 
-void sp_delivery_pass(sp_delivery_t *d)
+void sp_delivery_send_discards(sp_delivery_t *d)
 {
-    char after[sizeof d->last] = ""; /* a claimed name, or last: a split file past it */
-    d->stop = false;
-    d->wake = 0;
-    while (!d->stop) {
-        if (remaining_ms(d) < SP_DELIVERY_MIN_REQUEST_MS) {
-            d->stop = true;
-            break;
-        }
-        sp_spool_queue_claim_t cl;
-        int rc = sp_spool_queue_claim(d->spool, after, &cl);
-        if (rc == -ENOENT) break;
-        if (rc < 0) {
-            sp_delivery_say(d, "cannot claim from %s/ready: %s", sp_spool_dir(d->spool), strerror(-rc));
-            d->error = true;
-            break;
-        }
-        snprintf(after, sizeof after, "%s", cl.name);
-        d->last[0] = '\0';
-        send_claimed(d, &cl);
-        if (d->io.progress) d->io.progress(d->io.ctx, d->sent, d->dropped);
-        if (d->last[0]) /* a split batch: walk on past its files */
-            snprintf(after, sizeof after, "%s", d->last);
-    }
-    if (!d->stop && discards_pending(d)) send_client_report(d);
+    if (discards_pending(d)) send_client_report(d);
 }
 
 void sp_delivery_init(sp_delivery_t *d, sp_spool_t *spool, const sp_dsn_t *dsn,
@@ -622,3 +424,4 @@ void sp_delivery_init(sp_delivery_t *d, sp_spool_t *spool, const sp_dsn_t *dsn,
 }
 
 long sp_delivery_remaining_ms(const sp_delivery_t *d) { return remaining_ms(d); }
+

@@ -1,7 +1,7 @@
 /* delivery: the upload policy of `sentryprof upload`: which spool file goes next, what
  * Sentry's answer means for it and for every other uploader sharing the spool.
  *
- * One pass (sp_delivery_pass) claims ready/ files oldest first and for each one: sends a
+ * One pass (sp_delivery_pass, delivery_pass.h) claims ready/ files oldest first and for each one: sends a
  * batch of envelopes (spool_run.h) envelope by envelope from memory, its progress kept on
  * the batch file, and turns what must wait into single files in ready/ tried by name;
  * drops (counted as discards "send_error", one warning line) what Sentry could never take
@@ -73,9 +73,6 @@ typedef struct {
 /* Sets d up for dsn over spool (which must outlive it). */
 void sp_delivery_init(sp_delivery_t *d, sp_spool_t *spool, const sp_dsn_t *dsn,
                       const sp_delivery_io_t *io, bool quiet, double deadline);
-/* One walk over ready/, oldest first (d->wake is reset first), then a client report with
- * the pending discards when nothing else carried them. */
-void sp_delivery_pass(sp_delivery_t *d);
 /* One line for the user (d->io.say), formatted. */
 void sp_delivery_say(const sp_delivery_t *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Milliseconds left before d->deadline (0 when past). */

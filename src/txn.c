@@ -12,7 +12,6 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,8 +52,10 @@ static void copy_id(char *dst, size_t len, const char *src, size_t want)
         return;
     }
     char id[33];
-    sp_ids_new(id);
-    snprintf(dst, len, "%.*s", (int)want, id);
+    sp_ids_new(id); /* memcpy, not snprintf: this is on every transaction's start */
+    size_t n = want < len - 1 ? want : len - 1;
+    memcpy(dst, id, n);
+    dst[n] = '\0';
 }
 
 static txn_slot_t *slot_of(long handle)
@@ -209,7 +210,9 @@ static int end_txn(long handle, bool keep)
      * to stay up, and the owner sampled for good in lazy mode). Ended elsewhere, the owner
      * is found by tid still under txn_lock: its exit (thread_gone) cannot slip in between,
      * so the tid is still that thread's (txn_lock, then sampler's lock; never the reverse). */
-    bool here = tid == (pid_t)syscall(SYS_gettid);
+    pid_t self = 0; /* the sampler's record of this thread, not a gettid syscall per finish */
+    char self_id[SP_THREAD_ID_LEN];
+    bool here = sp_sampler_self_info(&self, self_id) && self == tid;
     if (sampled && !here) sp_sampler_thread_end_tid(tid);
     pthread_mutex_unlock(&txn_lock);
     if (sampled && here) sp_sampler_thread_end();

@@ -2,15 +2,16 @@
  * path, with the line executing in each (the bytecode offset through the BytecodeArray's
  * source position table, v8pos; the function's definition line when V8 keeps no table
  * or line ends for it), and expands optimized (Maglev, TurboFan) frames into the
- * functions inlined in them (the Code object's position table and deoptimization data),
- * each at its executing line (innermost) or call site (callers). At start it reads the layout node exports (the v8dbg_* postmortem constants, with
- * dlsym); per sample it checks every captured frame against the heap (JSFunction ->
- * SharedFunctionInfo, BytecodeArray, each object's map -> instance type), reading only
- * through process_vm_readv on our own pid (a moved or freed object reads as garbage or
- * fails, never faults), and turns what it names into a synthetic code address that the
- * symbolizer resolves to the JS frame (sp_v8decode_lookup). Anything it is unsure of
- * keeps today's frame (the interpreter trampoline). Agent thread only, except
- * sp_v8decode_init (library load, before sampling starts). */
+ * functions inlined in them (v8jit), each at its executing line (innermost) or call site
+ * (callers); the functions and frames named are v8fn's. At start it reads the layout node
+ * exports (the v8dbg_* postmortem constants, with dlsym); per sample it checks every
+ * captured frame against the heap (JSFunction -> SharedFunctionInfo, BytecodeArray, each
+ * object's map -> instance type), reading only through process_vm_readv on our own pid (a
+ * moved or freed object reads as garbage or fails, never faults), and turns what it names
+ * into a synthetic code address that the symbolizer resolves to the JS frame
+ * (sp_v8decode_lookup). Anything it is unsure of keeps today's frame (the interpreter
+ * trampoline). Agent thread only, except sp_v8decode_init (library load, before sampling
+ * starts). */
 #ifndef SP_V8DECODE_H
 #define SP_V8DECODE_H
 
@@ -19,17 +20,11 @@
 
 #include "ring.h"
 #include "symbolize.h"
+#include "v8fn.h"
 
 /* Synthetic addresses: bit 62 set (no user-space code address has it), the low bits an
  * index into the table of named functions. */
 #define SP_V8_SYNTH_BIT (1ull << 62)
-
-typedef struct {
-    const char *function; /* "" for anonymous */
-    const char *script;   /* V8's script name as is (file URL, "node:..."), or NULL */
-    int lineno, colno;    /* 1-based; the line and column executing in the frame when they
-                             decode, else the function's definition; 0: unknown */
-} sp_v8fn_t;
 
 typedef struct {
     uint64_t named;      /* frames named from V8's slots */

@@ -16,6 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The longest table the decoders read from the heap (bytes); a longer one is unsure. */
+#define SP_V8POS_TABLE_MAX 65536
+
 /* The script position of code offset off: the last entry whose code offset is <= off, as
  * V8's profiler looks it up (its line table uses every entry, statement or expression).
  * true and *script_offset (0-based, script characters) and *inlining_id (-1: the

@@ -44,8 +44,9 @@ declare -A layer=(
     [ring]=2 [v8frames]=2 [unwind]=2 [sampler]=2 [handler]=2 [txn]=2
     # symbol sources, V8's heap, the frame type and table
     [procmaps]=3 [mapfile]=3 [perfmap]=3 [v8names]=3 [elfsym]=3 [v8heap]=3 [v8pos]=3 [frames]=3
-    [symbolize]=4 [nativeunwind]=4
-    [v8decode]=5 [v8leaf]=5
+    [symbolize]=4 [nativeunwind]=4 [threadscan]=4
+    # V8's functions and frames, the optimized-code decoder on them, the frame rewriters
+    [v8fn]=5 [v8jit]=5 [v8decode]=5 [v8leaf]=5
     # profiles in flight, then the stage that turns raw stacks into their frames
     [session]=6 [debugid]=6
     [resolve]=7
@@ -55,8 +56,9 @@ declare -A layer=(
     [txnprof]=11 [delivery_state]=11 [delivery_text]=11
     # the orchestrators: the agent thread, the upload policy
     [agent]=12 [delivery]=12
-    # the upload command's spool upkeep, which speaks through delivery's lines
-    [delivery_upkeep]=13
+    # the upload command's walk over ready/ and its spool upkeep, which speak through
+    # delivery's steps and lines
+    [delivery_pass]=13 [delivery_upkeep]=13
 )
 up=0
 for m in $(cut -d' ' -f1 "$WORK/pairs" | sort -u); do

@@ -26,6 +26,7 @@
 
 #include "config.h"
 #include "delivery.h"
+#include "delivery_pass.h"
 #include "delivery_upkeep.h"
 #include "dsn.h"
 #include "log.h"

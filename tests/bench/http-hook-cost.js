@@ -5,11 +5,13 @@
 // objects, N times, and prints ns of CPU per request: process CPU (process.cpuUsage, every
 // thread), the JS thread's own (/proc/thread-self/schedstat) and the agent thread's
 // (stats().agent_cpu_ns).
-// Without LD_PRELOAD nothing subscribes (node's baseline); under the shim with default
+// Without LD_PRELOAD nothing subscribes (node's baseline); NOOP=1 (without the shim) subscribes
+// functions that do nothing: what node's publish costs once anybody listens (the message
+// objects, the subscriber calls), apart from what our subscribers do; under the shim with default
 // settings almost every request is over the budget (the unprofiled path); with
 // SENTRYPROF_HTTP_TRANSACTIONS_PER_SECOND=1e9 every request is a transaction (the profiled
 // path; SENTRYPROF_MODE picks the mode). Compare runs of the same N.
-//   [CHUNK=n] node tests/bench/http-hook-cost.js [N (default 500000)] [ROUNDS (default 7)]
+//   [CHUNK=n] [NOOP=1] node tests/bench/http-hook-cost.js [N (default 500000)] [ROUNDS (default 7)]
 const dc = require('diagnostics_channel');
 const N = Number(process.argv[2] || 500000);
 const ROUNDS = Number(process.argv[3] || 7);
@@ -18,6 +20,10 @@ const finish = dc.channel('http.server.response.finish');
 function Req(i) { this.method = 'GET'; this.url = `/item/${i & 7}?q=1`; this.rawHeaders = ['Host', 'x', 'Accept', '*/*']; }
 function Res() { this.statusCode = 200; this.writableFinished = true; this.finished = true; this.destroyed = false; }
 const sp = globalThis.__sentryprof;
+if (process.env.NOOP === '1' && !sp) {
+  start.subscribe(() => {});
+  finish.subscribe(() => {});
+}
 const fs = require('fs');
 // The JS thread's own CPU (ns): what a request costs where the app's code runs.
 const threadNs = () => Number(fs.readFileSync('/proc/thread-self/schedstat', 'latin1').split(' ')[0]);

@@ -148,8 +148,11 @@ utx=$("$NODE" -e '
   for (const e of spoolEnvelopes(process.argv[2])) for (const it of envelopeItems(e.buf)) if (it.type === "transaction") ids.add(it.payload.event_id);
   console.log(ids.size);' "$SPOOLFILE" "$WORK/ingest/accepted")
 echo "# budget: $(cat "$WORK/budget.load") requests in $secs s; $ntx transaction events at the ingest; $(jqn "$r" 'JSON.stringify({served: f.served, http_over_budget: f.stats.http_over_budget})')"
-check "budget: the app served more than the budget lets through (> 100/s x the run + 100)" \
-    awk -v n="$(cat "$WORK/budget.load")" -v s="$secs" 'BEGIN { exit !(n > 100 * s + 100) }'
+# The premise: the load went over the budget. Not "served > 100/s x the run": at load ~100 a
+# CI run served 687 requests in 8.6 s (80/s measured from before load.js's own start-up)
+# while the budget, rightly, held 91 back.
+check "budget: the load went over the budget (served $(jqn "$r" 'f.served') > distinct transactions sent $utx)" \
+    test "$(jqn "$r" "f.served > $utx")" = true
 check "budget: transactions at the ingest <= 100/s x the run + one second's burst ($utx)" \
     awk -v n="$utx" -v s="$secs" 'BEGIN { exit !(n > 0 && n <= 100 * (s + 1) + 100) }'
 check "budget: the requests beyond it are counted (served = distinct transactions sent + over budget)" \

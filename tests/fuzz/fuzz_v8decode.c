@@ -1,4 +1,5 @@
-/* Fuzz target: the V8 frame decoder (src/v8decode.c over src/v8heap.c) on synthetic heaps.
+/* Fuzz target: the V8 frame decoder (src/v8decode.c, src/v8jit.c and src/v8fn.c over
+ * src/v8heap.c) on synthetic heaps.
  * The decoder reads the heap only through process_vm_readv on our own pid, so a heap can
  * be any buffer of ours: the input's words after the first 24 bytes, where a word whose
  * top byte is 0xAA becomes a pointer into the heap (its low 16 bits an offset, tag bits

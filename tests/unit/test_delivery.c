@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "delivery.h"
+#include "delivery_pass.h"
 #include "delivery_upkeep.h"
 #include "delivery_state.h"
 #include "delivery_text.h"

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "delivery.h"
+#include "delivery_pass.h"
 #include "delivery_upkeep.h"
 #include "envelope.h"
 #include "mem.h"

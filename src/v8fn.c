@@ -1,0 +1,293 @@
+/* v8fn: the JS functions and frames named from V8's heap. Owns the cache of decoded
+ * SharedFunctionInfos, the table of named functions and the table of frames (a function at
+ * a line and column) that synthetic addresses index; reads the heap only through v8heap
+ * (reads that never fault, types from maps). Agent thread only.
+ *
+ * What is trusted: a cached result only when the SharedFunctionInfo at that address still
+ * has the same name/scope-info and script words (a different function moved there would
+ * not).
+ *
+ * Layout without a v8dbg_* symbol (documented fallback): in a ScopeInfo the function name
+ * is the first String after the context locals (index first_vars + 2 *
+ * context_local_count; the inferred name follows an empty one), the heuristic of
+ * OpenTelemetry's profiler; more than 75 context locals (V8 then keeps the names in a hash
+ * table) is not decoded. The start position sits at slots 3 and 4 when
+ * v8dbg_scopeinfo_idx_first_vars is 5 (V8 >= 12.8: Node 24+); before that no line. */
+#include "v8fn.h"
+
+#include <string.h>
+
+#include "mem.h"
+#include "v8heap.h"
+#include "v8pos.h"
+
+#define SP_V8_MAX_LOCALS    75    /* V8's kScopeInfoMaxInlinedLocalNamesSize */
+#define SP_V8_CACHE_SLOTS   4096  /* decoded SFIs, direct-mapped */
+#define SP_V8_MAX_FNS       65536 /* named functions: beyond this, frames stay unnamed */
+#define SP_V8_FN_BUCKETS    16384
+#define SP_V8_MAX_FRAMES_T  65536 /* (function, line, column) frames: beyond, the function's */
+#define SP_V8_FRAME_BUCKETS 16384
+#define SP_V8_ENDS_WINDOW   2048  /* line ends read at once, once a search narrowed to them */
+
+typedef struct {
+    uint64_t sfi, nosi, script; /* key: the SFI's address and two of its words */
+    uint32_t fn;                /* index + 1 into fns; 0: empty */
+} cache_t;
+
+typedef struct {
+    sp_v8fn_t v;
+    uint64_t hash;
+    uint32_t next; /* bucket chain, index + 1 */
+} fn_entry_t;
+
+/* A frame as profiles show it: a function and the line and column executing in it (or
+ * its definition when that is unknown). Synthetic addresses index these; the strings
+ * belong to the function's fn_entry_t. */
+typedef struct {
+    sp_v8fn_t v;
+    uint32_t fn; /* index + 1 into fns */
+    uint32_t next;
+} frame_entry_t;
+
+static struct {
+    cache_t *cache;
+    fn_entry_t *fns;
+    uint32_t nfns;
+    uint32_t *buckets;
+    frame_entry_t *frames;
+    uint32_t nframes;
+    uint32_t *frame_buckets;
+    uint64_t cache_hits;
+} D;
+
+/* ---- SharedFunctionInfo -> name, script, definition ---- */
+
+/* The function name kept in a ScopeInfo (see the top of the file), and its start
+ * position (-1: unknown). */
+__attribute__((cold)) static bool scope_info_name(uint64_t si, char **name, int64_t *start)
+{
+    uint64_t head[5];
+    uint64_t data = sp_v8heap_obj(si) + (uint64_t)sp_v8heap_layout.map + 8;
+    *start = -1;
+    if (!sp_v8heap_read(data, head, sizeof head)) return false;
+    uint64_t ncl_w = head[sp_v8heap_layout.si_ncl];
+    if (!sp_v8heap_is_smi(ncl_w) || sp_v8heap_smi(ncl_w) < 0 ||
+        sp_v8heap_smi(ncl_w) > SP_V8_MAX_LOCALS)
+        return false;
+    if (sp_v8heap_layout.si_first_vars >= 5 && sp_v8heap_is_smi(head[3]) &&
+        sp_v8heap_is_smi(head[4]) && sp_v8heap_smi(head[3]) >= 0 &&
+        sp_v8heap_smi(head[3]) <= sp_v8heap_smi(head[4]))
+        *start = sp_v8heap_smi(head[3]);
+    uint64_t slots[6];
+    if (!sp_v8heap_read(
+            data + 8 * (uint64_t)(sp_v8heap_layout.si_first_vars + 2 * sp_v8heap_smi(ncl_w)), slots,
+            sizeof slots))
+        return false;
+    for (int i = 0; i < 6; i++) {
+        if (sp_v8heap_is_smi(slots[i])) continue; /* a saved class variable index, a slot index */
+        if (!sp_v8heap_is_heap(slots[i])) return false;
+        int t = sp_v8heap_type_of(slots[i]);
+        /* Not a string: the end of the names (an undefined inferred name, the outer
+         * scope). Fine after the empty function name, unsure before any name. */
+        if (t < 0 || t >= sp_v8heap_layout.first_nonstring) return *name != NULL;
+        char *n = sp_v8heap_string_dup(slots[i]);
+        if (!n) return false;
+        if (*n || *name) { /* a non-empty name, or the empty one when no inferred name follows */
+            if (!*n) {
+                sp_mem_free(n);
+                return true;
+            }
+            sp_mem_free(*name);
+            *name = n;
+            return true;
+        }
+        *name = n; /* empty: V8 names the function by the inferred name if one follows */
+    }
+    return *name != NULL;
+}
+
+/* 1-based line and column of script position pos from the script's line_ends, or false
+ * (V8 has not computed them). A binary search over the heap narrows to at most
+ * SP_V8_ENDS_WINDOW ends, which are read at once (one read for most scripts). */
+__attribute__((cold)) bool sp_v8fn_script_line(uint64_t script, int64_t pos, int *line, int *col)
+{
+    uint64_t ends, len_w;
+    if (!sp_v8heap_word(script, sp_v8heap_layout.script_line_ends, &ends) ||
+        !sp_v8heap_is_heap(ends) || sp_v8heap_type_of(ends) != sp_v8heap_layout.t_fixed_array ||
+        !sp_v8heap_word(ends, sp_v8heap_layout.fa_length, &len_w) || !sp_v8heap_is_smi(len_w))
+        return false;
+    int64_t n = sp_v8heap_smi(len_w), lo = 0, hi = n; /* the first end >= pos is in [lo, hi] */
+    if (n <= 0 || n > (1 << 24) || pos < 0) return false;
+    uint64_t data = sp_v8heap_obj(ends) + (uint64_t)sp_v8heap_layout.fa_data;
+    while (hi - lo > SP_V8_ENDS_WINDOW) {
+        int64_t mid = lo + (hi - lo) / 2;
+        uint64_t w;
+        if (!sp_v8heap_read(data + 8 * (uint64_t)mid, &w, 8) || !sp_v8heap_is_smi(w))
+            return false;
+        if (sp_v8heap_smi(w) < pos)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    /* ends[lo - 1] (< pos: where the line starts) through ends[hi] */
+    int64_t w0 = lo > 0 ? lo - 1 : 0, w1 = hi < n ? hi + 1 : n;
+    uint64_t raw[SP_V8_ENDS_WINDOW + 2];
+    int64_t vals[SP_V8_ENDS_WINDOW + 2];
+    if (!sp_v8heap_read(data + 8 * (uint64_t)w0, raw, 8 * (size_t)(w1 - w0))) return false;
+    for (int64_t i = 0; i < w1 - w0; i++) {
+        if (!sp_v8heap_is_smi(raw[i])) return false;
+        vals[i] = sp_v8heap_smi(raw[i]);
+    }
+    int l, c;
+    if (!sp_v8pos_line(vals, (size_t)(w1 - w0), pos, &l, &c)) return false;
+    if (w0 > 0 && l < 2) return false; /* the window's first end is not below pos: not sorted */
+    *line = (int)w0 + l;
+    *col = c;
+    return true;
+}
+
+static uint64_t fnv(const char *s, uint64_t h)
+{
+    for (; s && *s; s++) h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+    return h;
+}
+
+/* The named-function table: equal functions share one entry (one frame in a profile).
+ * Takes ownership of name and script. 0 when full or out of memory. */
+__attribute__((cold)) static uint32_t intern_fn(char *name, char *script, int line, int col)
+{
+    uint64_t h = fnv(script, fnv(name, 0xcbf29ce484222325ull) * 31 + 1) ^
+                 ((uint64_t)line << 20 | (uint64_t)col);
+    if (!D.fns) D.fns = sp_mem_calloc(SP_V8_MAX_FNS, sizeof *D.fns);
+    if (!D.buckets) D.buckets = sp_mem_calloc(SP_V8_FN_BUCKETS, sizeof *D.buckets);
+    if (!D.fns || !D.buckets) goto fail;
+    for (uint32_t i = D.buckets[h % SP_V8_FN_BUCKETS]; i; i = D.fns[i - 1].next) {
+        const fn_entry_t *e = &D.fns[i - 1];
+        if (e->hash == h && e->v.lineno == line && e->v.colno == col &&
+            strcmp(e->v.function, name) == 0 &&
+            (e->v.script == script ||
+             (e->v.script && script && strcmp(e->v.script, script) == 0))) {
+            sp_mem_free(name);
+            sp_mem_free(script);
+            return i;
+        }
+    }
+    if (D.nfns == SP_V8_MAX_FNS) goto fail;
+    fn_entry_t *e = &D.fns[D.nfns++];
+    e->v = (sp_v8fn_t){.function = name, .script = script, .lineno = line, .colno = col};
+    e->hash = h;
+    e->next = D.buckets[h % SP_V8_FN_BUCKETS];
+    D.buckets[h % SP_V8_FN_BUCKETS] = D.nfns;
+    return D.nfns;
+fail:
+    sp_mem_free(name);
+    sp_mem_free(script);
+    return 0;
+}
+
+/* The function (index + 1 into fns) of the SharedFunctionInfo at sfi, whose first words
+ * (map checked by the caller) are sfi_head; *script_out: its Script. 0 when unsure. Hot
+ * path: the cache hit; the rest runs once per function (cold: built for size). */
+__attribute__((cold)) uint32_t sp_v8fn_of_sfi(uint64_t sfi, const uint64_t *sfi_head,
+                                             uint64_t *script_out)
+{
+    uint64_t nosi = sfi_head[sp_v8heap_layout.sfi_nosi / 8],
+             script = sfi_head[sp_v8heap_layout.sfi_script / 8];
+    *script_out = script;
+
+    if (!D.cache) D.cache = sp_mem_calloc(SP_V8_CACHE_SLOTS, sizeof *D.cache);
+    cache_t *c =
+        D.cache ? &D.cache[(sfi * 0x9e3779b97f4a7c15ull) >> 52 & (SP_V8_CACHE_SLOTS - 1)] : NULL;
+    if (c && c->fn && c->sfi == sfi && c->nosi == nosi && c->script == script) {
+        D.cache_hits++;
+        return c->fn;
+    }
+
+    char *name = NULL, *path = NULL;
+    int64_t start = -1;
+    int line = 0, col = 0;
+    int nt = sp_v8heap_is_heap(nosi) ? sp_v8heap_type_of(nosi) : -1;
+    if (nt >= 0 && nt < sp_v8heap_layout.first_nonstring)
+        name = sp_v8heap_string_dup(nosi);
+    else if (nt == sp_v8heap_layout.t_scope_info && !scope_info_name(nosi, &name, &start)) {
+        /* It may have kept the empty name before giving up (found by fuzzing, a leak per
+         * sample: tests/fuzz/corpus/v8decode/crash-scope-info-leak). */
+        sp_mem_free(name);
+        name = NULL;
+    } else if (nt != sp_v8heap_layout.t_scope_info && sp_v8heap_is_smi(nosi))
+        name = sp_mem_strdup(""); /* no name kept */
+    if (!name) goto fail;
+    if (sp_v8heap_type_of(script) != sp_v8heap_layout.t_script) goto fail;
+    uint64_t sname;
+    if (!sp_v8heap_word(script, sp_v8heap_layout.script_name, &sname)) goto fail;
+    int st = sp_v8heap_is_heap(sname) ? sp_v8heap_type_of(sname) : -1;
+    if (st >= 0 && st < sp_v8heap_layout.first_nonstring && !(path = sp_v8heap_string_dup(sname)))
+        goto fail;
+    if (start >= 0 && !sp_v8fn_script_line(script, start, &line, &col)) line = col = 0;
+    uint32_t id = intern_fn(name, path, line, col);
+    if (id && c) *c = (cache_t){.sfi = sfi, .nosi = nosi, .script = script, .fn = id};
+    return id;
+fail:
+    sp_mem_free(name);
+    sp_mem_free(path);
+    return 0;
+}
+
+/* ---- frames ---- */
+
+/* The frame (index + 1 into frames) of function fn at line:col, 0 when the table is full
+ * or out of memory. */
+__attribute__((cold)) uint32_t sp_v8fn_frame(uint32_t fn, int line, int col)
+{
+    uint64_t h = ((uint64_t)fn * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)(uint32_t)line << 24) ^
+                 (uint64_t)(uint32_t)col;
+    size_t b = (size_t)((h * 0x9e3779b97f4a7c15ull) >> 40) % SP_V8_FRAME_BUCKETS;
+    if (!D.frames) D.frames = sp_mem_calloc(SP_V8_MAX_FRAMES_T, sizeof *D.frames);
+    if (!D.frame_buckets) D.frame_buckets = sp_mem_calloc(SP_V8_FRAME_BUCKETS, sizeof *D.frame_buckets);
+    if (!D.frames || !D.frame_buckets) return 0;
+    for (uint32_t i = D.frame_buckets[b]; i; i = D.frames[i - 1].next) {
+        const frame_entry_t *e = &D.frames[i - 1];
+        if (e->fn == fn && e->v.lineno == line && e->v.colno == col) return i;
+    }
+    if (D.nframes == SP_V8_MAX_FRAMES_T) return 0;
+    frame_entry_t *e = &D.frames[D.nframes++];
+    e->v = D.fns[fn - 1].v;
+    e->v.lineno = line;
+    e->v.colno = col;
+    e->fn = fn;
+    e->next = D.frame_buckets[b];
+    D.frame_buckets[b] = D.nframes;
+    return D.nframes;
+}
+
+
+__attribute__((cold)) uint32_t sp_v8fn_def_frame(uint32_t fn)
+{
+    return sp_v8fn_frame(fn, D.fns[fn - 1].v.lineno, D.fns[fn - 1].v.colno);
+}
+
+const sp_v8fn_t *sp_v8fn_frame_of(uint32_t frame)
+{
+    return frame >= 1 && frame <= D.nframes ? &D.frames[frame - 1].v : NULL;
+}
+
+void sp_v8fn_counts(uint32_t *nfns, uint32_t *nframes, uint64_t *cache_hits)
+{
+    *nfns = D.nfns;
+    *nframes = D.nframes;
+    *cache_hits = D.cache_hits;
+}
+
+__attribute__((cold)) void sp_v8fn_reset(void)
+{
+    for (uint32_t i = 0; i < D.nfns; i++) {
+        sp_mem_free((char *)D.fns[i].v.function);
+        sp_mem_free((char *)D.fns[i].v.script);
+    }
+    sp_mem_free(D.fns);
+    sp_mem_free(D.buckets);
+    sp_mem_free(D.frames);
+    sp_mem_free(D.frame_buckets);
+    sp_mem_free(D.cache);
+    memset(&D, 0, sizeof D);
+}

@@ -1,0 +1,29 @@
+/* v8jit: optimized (Maglev, TurboFan) frames, expanded into the functions inlined in them.
+ * The pc's Code object (through its InstructionStream from V8 11 on) gives the source
+ * position table and the deoptimization data: its literals are the inlined functions'
+ * SharedFunctionInfos and its InliningPositions say where each was inlined; a pc offset
+ * then decodes to the function executing (innermost) and the call sites of the functions
+ * it was inlined into. Frames come from v8fn. Agent thread only. */
+#ifndef SP_V8JIT_H
+#define SP_V8JIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SP_V8_INL_MAX 12 /* frames one optimized frame expands to; deeper: unsure */
+
+/* The frames (v8fn ids) of a captured optimized frame: fn as read from its function slot,
+ * pc (return_addr: a caller's return address, the call is at pc - 1) in code the perf map
+ * places at [start, start + size). Innermost first into out (SP_V8_INL_MAX of them at
+ * most); how many, 0 when anything does not check out (the perf map names it). *exact:
+ * every frame has the line executing in it. */
+unsigned sp_v8jit_decode(uint64_t fn, uint64_t pc, bool return_addr, uint64_t start,
+                         uint64_t size, uint32_t *out, bool *exact);
+
+/* Code objects read, and frames decoded from the (code, pc offset) cache. */
+void sp_v8jit_counts(uint64_t *code_loads, uint64_t *chain_hits);
+
+/* Forgets the Code objects and the cache. */
+void sp_v8jit_reset(void);
+
+#endif
