@@ -52,13 +52,13 @@ int sp_mapfile_state(void) { return atomic_load(&state); }
 #define SP_MAPFILE_RELEASE_STEP (1u << 20) /* bytes: one fallocate per MiB read, at most */
 
 static int release_fd = -2;          /* agent thread only; -2 not opened yet, -1 given up */
-static atomic_ullong released;       /* bytes punched out of the map */
+static uint64_t released;            /* agent thread only: bytes punched out of the map */
 
 void sp_mapfile_release(uint64_t read)
 {
     if (release_fd == -1 || atomic_load(&state) != SP_MAPFILE_OURS || !atomic_load(&sweepable)) return;
     uint64_t upto = read & ~(uint64_t)(SP_MAPFILE_RELEASE_STEP - 1);
-    uint64_t done = atomic_load(&released);
+    uint64_t done = released;
     if (upto <= done) return;
     if (release_fd == -2) { /* the file we created, or nothing */
         int fd = open(map_path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -72,15 +72,14 @@ void sp_mapfile_release(uint64_t read)
         if (fd < 0) return;
     }
     if (fallocate(release_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)done, (off_t)(upto - done)) != 0) {
+        if (errno == EINTR) return; /* the next pass tries again */
         SP_DEBUG("perf map %s: cannot punch holes (%s): read parts stay on disk", map_path, strerror(errno));
         close(release_fd);
         release_fd = -1;
         return;
     }
-    atomic_store(&released, upto);
+    released = upto;
 }
-
-unsigned long long sp_mapfile_released(void) { return atomic_load(&released); }
 
 /* What V8 gets when the map cannot be ours. Not /dev/null: V8 aborts unless the file is
  * regular. An unnamed temporary file (tmpfile: O_TMPFILE, or O_EXCL and unlinked), in

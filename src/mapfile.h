@@ -31,8 +31,6 @@ void sp_mapfile_trim(void);
  * per worker, and /tmp is often memory. In steps of at least 1 MiB; stops for good where
  * the file system cannot punch holes. */
 void sp_mapfile_release(uint64_t read);
-/* Bytes released so far (tests, doctor). */
-unsigned long long sp_mapfile_released(void);
 /* SP_MAPFILE_* for this process. */
 int sp_mapfile_state(void);
 
