@@ -20,11 +20,15 @@
 #include "config.h"
 #include "debugid.h"
 #include "fatal.h"
+#include "log.h"
 #include "mem.h"
 #include "preload.h"
 #include "sampler.h"
 #include "stats.h"
 #include "txn.h"
+
+#define SP_TEARDOWN_DRAIN_MAIN_MS 200  /* the main thread's exit: its last samples */
+#define SP_TEARDOWN_DRAIN_WORKER_MS 20 /* a worker's end: churn must not wait on the agent */
 #include "uploader.h"
 #include "v8decode.h"
 
@@ -161,6 +165,18 @@ static void on_env_teardown(void *arg)
 {
     (void)arg;
     sp_sampler_unregister_thread(); /* runs on the env's own thread */
+    /* Node disposes of a worker's isolate after its cleanup hooks: let the agent read what
+     * it needs of V8's heap first. (The main thread's natural exit runs no cleanup hook:
+     * js_drain_before_exit, from the helper's 'exit' listener, covers it.) */
+    sp_agent_drain_wait(SP_TEARDOWN_DRAIN_WORKER_MS);
+}
+
+/* drainBeforeExit(): the main thread's 'exit' event, while its isolate still exists. */
+static napi_value js_drain_before_exit(napi_env env, napi_callback_info info)
+{
+    (void)info;
+    sp_agent_drain_wait(SP_TEARDOWN_DRAIN_MAIN_MS);
+    return number(env, 0);
 }
 
 /* registerThread(threadId, name, nodeVersion, fatalMask): the helper calls it on every JS
@@ -403,6 +419,7 @@ SP_EXPORT napi_value napi_register_module_v1(napi_env env, napi_value exports)
     if (!napi_resolve()) return exports;
     export_fn(env, exports, "stats", js_stats);
     export_fn(env, exports, "registerThread", js_register_thread);
+    export_fn(env, exports, "drainBeforeExit", js_drain_before_exit);
     export_fn(env, exports, "startTransaction", js_start_transaction);
     export_fn(env, exports, "transactionIds", js_transaction_ids);
     export_fn(env, exports, "setTransaction", js_set_transaction);

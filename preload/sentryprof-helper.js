@@ -61,6 +61,13 @@
   const rc = native.registerThread(String(threadId), isMain ? 'main' : `worker ${threadId}`,
     process.versions.node, fatalMask);
   if (rc < 0 && debug) say(`debug: thread ${threadId} not sampled (${rc})`);
+  // Node disposes of the main isolate after 'exit' and before the library's destructor:
+  // the agent names JS frames from V8's heap, so it takes the last samples now (a wait of
+  // two agent passes, 200 ms at most). Without it the last ~60 ms of a run kept only a
+  // nameless interpreter frame.
+  if (isMain && rc === 0 && typeof native.drainBeforeExit === 'function') {
+    process.on('exit', () => { try { native.drainBeforeExit(); } catch (_) { /* never the app's problem */ } });
+  }
 
   // ---- JS-side config, parsed by the library (src/config.c: one parser, one warning per
   // bad value, one default). Warnings from the JS side come from the main thread only.

@@ -63,6 +63,9 @@ static struct {
     bool stop;
     bool done;
     bool wake_requested; /* under lock: sp_agent_wake came since the last pass */
+    pthread_cond_t drained;       /* broadcast after a pass while someone waits for one */
+    _Atomic uint64_t passes;      /* passes done (sp_agent_drain_wait counts them) */
+    _Atomic unsigned drain_waiters;
     sp_symbolizer_t *sym;
     sp_frames_t *frames;   /* the frame table the sessions take frame ids from */
     sp_resolver_t *resolver; /* raw stacks -> frame ids, through sym and frames */
@@ -378,6 +381,12 @@ static void *agent_main(void *arg)
         sp_sampler_check_handler();
         perf_map_check();
         process_transactions();
+        atomic_fetch_add(&agent.passes, 1);
+        if (atomic_load(&agent.drain_waiters)) {
+            pthread_mutex_lock(&agent.lock);
+            pthread_cond_broadcast(&agent.drained);
+            pthread_mutex_unlock(&agent.lock);
+        }
         uint64_t now = mono_ns();
         if (agent.opts.cfg->all_threads && now - agent.last_thread_scan_ns >= SP_THREAD_SCAN_MS * SP_NS_PER_MS) {
             sp_threadscan_run(); /* SENTRYPROF_THREADS=all */
@@ -445,6 +454,7 @@ int sp_agent_start(const sp_agent_opts_t *opts)
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&agent.wake, &ca);
+    pthread_cond_init(&agent.drained, &ca);
     pthread_condattr_destroy(&ca);
 
     /* The thread inherits this mask: it must never take the app's signals or ours. */
@@ -487,6 +497,23 @@ void sp_agent_stop(int timeout_ms)
         SP_DEBUG("agent did not finish within %d ms; the open chunk stays as last committed", timeout_ms);
     }
     agent.running = false;
+}
+
+void sp_agent_drain_wait(int timeout_ms)
+{
+    if (!agent.running || timeout_ms <= 0 || pthread_equal(pthread_self(), agent.thread)) return;
+    struct timespec dl = sp_clock_mono_deadline(timeout_ms);
+    pthread_mutex_lock(&agent.lock);
+    atomic_fetch_add(&agent.drain_waiters, 1);
+    /* Two passes: the one under way may have emptied the ring before the caller's last
+     * samples were in it; the next one starts after this call. */
+    uint64_t want = atomic_load(&agent.passes) + 2;
+    agent.wake_requested = true;
+    pthread_cond_broadcast(&agent.wake);
+    while (atomic_load(&agent.passes) < want && !agent.done)
+        if (pthread_cond_timedwait(&agent.drained, &agent.lock, &dl) == ETIMEDOUT) break;
+    atomic_fetch_sub(&agent.drain_waiters, 1);
+    pthread_mutex_unlock(&agent.lock);
 }
 
 void sp_agent_wake(void)

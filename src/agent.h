@@ -60,6 +60,12 @@ uint64_t sp_agent_cpu_ns(void);
 /* Bytes of V8's perf map the agent had not read yet at its last pass (a worker storm can
  * write faster than one pass reads): samples of that code are named once it catches up. */
 uint64_t sp_agent_perf_map_behind(void);
+/* A JS thread whose environment is being torn down (it has stopped being sampled): waits up
+ * to timeout_ms for the agent to take its last samples out of the ring while its isolate
+ * still exists. The agent reads V8's objects to name JS frames; once node disposes of the
+ * isolate (the main thread's natural exit, a worker's end) those reads fail and the last
+ * ~60 ms of samples kept only a nameless interpreter frame. Not on the agent thread. */
+void sp_agent_drain_wait(int timeout_ms);
 /* In a fork child: the thread does not exist there; forget it without touching its state. */
 void sp_agent_atfork_child(void);
 
