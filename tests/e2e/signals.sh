@@ -117,16 +117,16 @@ start_ingest "$WORK/in"
 # -- an app with its own SIGTERM listener keeps control: its handler runs, its exit code stands
 cat >"$WORK/own.js" <<'JS'
 process.on('SIGTERM', () => { console.log('own handler'); setTimeout(() => process.exit(7), 50); });
-console.log('listening');
+require('fs').writeFileSync(process.env.READY_FILE, '');
 const until = Date.now() + 60000;
 (function tick() { const e = Date.now() + 20; while (Date.now() < e); if (Date.now() < until) setImmediate(tick); })();
 JS
-env SENTRY_DSN="$DSN" SENTRYPROF_MODE=continuous SENTRYPROF_SPOOL_DIR="$WORK/s3" LD_PRELOAD=$SP_LIB \
-    "$NODE" "$WORK/own.js" >"$WORK/own.out" 2>&1 &
+env SENTRY_DSN="$DSN" SENTRYPROF_MODE=continuous SENTRYPROF_SPOOL_DIR="$WORK/s3" READY_FILE="$WORK/own.ready" \
+    LD_PRELOAD=$SP_LIB "$NODE" "$WORK/own.js" >"$WORK/own.out" 2>&1 &
 pid=$!
 # Only once the app's listener exists (a loaded machine can take seconds to get there):
 # a SIGTERM before it would kill the app with or without us.
-for _ in $(seq 600); do grep -qx listening "$WORK/own.out" 2>/dev/null && break; sleep 0.1; done
+wait_ready "$WORK/own.ready"
 sleep 0.5
 kill -TERM $pid
 wait $pid
