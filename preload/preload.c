@@ -15,6 +15,7 @@
  * on decides whether V8 must name interpreted frames through its perf map. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
@@ -35,6 +36,7 @@
 #include "config.h"
 #include "log.h"
 #include "mem.h"
+#include "nodeargs.h"
 #include "preload.h"
 #include "ring.h"
 #include "sampler.h"
@@ -141,9 +143,28 @@ static bool remove_option(char *opts, const char *flag)
     return false;
 }
 
+/* Whether node's own options on its command line ask V8 for the perf map (`node
+ * --perf-basic-prof app.js`): the user's map then, as with the flag in NODE_OPTIONS. */
+static bool cmdline_wants_perf_map(void)
+{
+    char buf[8192];
+    size_t n = 0;
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    for (ssize_t r; n < sizeof buf && (r = read(fd, buf + n, sizeof buf - n)) != 0;) {
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) break;
+        n += (size_t)r;
+    }
+    close(fd);
+    return sp_nodeargs_want_perf_map(buf, n);
+}
+
 /* Adds our V8 flags (only those absent) and the helper to NODE_OPTIONS, keeping the
  * user's options first. Returns whether we asked for the perf map ourselves. A flag the
- * user gave is left as it is, even --interpreted-frames-native-stack on an old V8.
+ * user gave is left as it is, even --interpreted-frames-native-stack on an old V8; with
+ * the user's own perf map flag (in NODE_OPTIONS or on the command line) ours is not added:
+ * --perf-basic-prof-only-functions would cut the user's map down to functions.
  * decoder: the V8 frame decoder is on in this process. */
 static bool prepare_node_options(const char *helper, bool decoder)
 {
@@ -154,7 +175,7 @@ static bool prepare_node_options(const char *helper, bool decoder)
         return false;
     }
     bool user_perf_map = sp_config_has_node_flag(opts, "--perf-basic-prof") ||
-                         sp_config_has_node_flag(opts, "--perf-prof");
+                         sp_config_has_node_flag(opts, "--perf-prof") || cmdline_wants_perf_map();
     bool changed = false, ok = true;
     if (!user_perf_map && !sp_config_has_node_flag(opts, SP_FLAG_PERF_MAP)) {
         ok = ok && append(opts, sizeof opts, SP_FLAG_PERF_MAP);

@@ -88,7 +88,16 @@ static bool is_log_flag(const char *a, void *ctx)
     return strncmp(a, "--log", 5) == 0 || strncmp(a, "--prof", 6) == 0;
 }
 
-bool sp_nodeargs_want_v8_log(const char *args, size_t n)
+/* V8 takes its flags with '-' or '_' between words. */
+static bool is_perf_map_flag(const char *a, void *ctx)
+{
+    (void)ctx;
+    return strncmp(a, "--perf-basic-prof", 17) == 0 || strncmp(a, "--perf_basic_prof", 17) == 0 ||
+           strncmp(a, "--perf-prof", 11) == 0 || strncmp(a, "--perf_prof", 11) == 0;
+}
+
+/* Whether visit stops the scan of node's options in args (NUL-separated, n bytes). */
+static bool any_option(const char *args, size_t n, bool (*visit)(const char *, void *))
 {
     char buf[8192];
     char *argv[SP_NODEARGS_MAX];
@@ -98,5 +107,9 @@ bool sp_nodeargs_want_v8_log(const char *args, size_t n)
     int argc = 0;
     for (char *p = buf; p < buf + n && argc < SP_NODEARGS_MAX; p += strlen(p) + 1) argv[argc++] = p;
     bool eval;
-    return scan(argc, argv, &eval, is_log_flag, NULL) == -2;
+    return scan(argc, argv, &eval, visit, NULL) == -2;
 }
+
+bool sp_nodeargs_want_v8_log(const char *args, size_t n) { return any_option(args, n, is_log_flag); }
+
+bool sp_nodeargs_want_perf_map(const char *args, size_t n) { return any_option(args, n, is_perf_map_flag); }

@@ -237,6 +237,42 @@ START_TEST(test_node_args_v8_log)
 }
 END_TEST
 
+/* A perf map flag among node's own options is the user's (the preload then neither adds
+ * its own flag nor treats the map as ours to remove: tests/e2e/perfmap_hostile.sh); one
+ * after the script is the app's argument. */
+START_TEST(test_node_args_perf_map)
+{
+    static const struct {
+        const char *args;
+        size_t n;
+        bool want;
+    } cases[] = {
+        {ARGS("node\0--perf-basic-prof\0app.js"), true},
+        {ARGS("node\0--perf_basic_prof\0app.js"), true},
+        {ARGS("node\0--perf-basic-prof-only-functions\0app.js"), true},
+        {ARGS("node\0--max-old-space-size=100\0--perf-prof\0app.js"), true},
+        {ARGS("node\0-e\0code\0--perf-basic-prof"), true},
+        {ARGS("node\0app.js\0--perf-basic-prof"), false}, /* the app's argument */
+        {ARGS("node\0-r\0--perf-basic-prof\0app.js"), false}, /* -r's value */
+        {ARGS("node\0--no-perf-basic-prof\0app.js"), false},
+        {ARGS("node\0--prof\0app.js"), false},
+        {ARGS("node\0--\0--perf-basic-prof"), false},
+        {ARGS("node"), false},
+        {"", 0, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char shown[256];
+        size_t k = 0;
+        for (size_t j = 0; j < cases[i].n && k + 1 < sizeof shown; j++)
+            shown[k++] = cases[i].args[j] ? cases[i].args[j] : ' ';
+        shown[k] = '\0';
+        bool got = sp_nodeargs_want_perf_map(cases[i].args, cases[i].n);
+        ck_assert_msg(got == cases[i].want, "`%s`: expected the user's perf map %d, saw %d", shown,
+                      cases[i].want, got);
+    }
+}
+END_TEST
+
 /* --interpreted-frames-native-stack is injected only on V8 >= 12: V8 10.2 (Node 18) and 11.3
  * (Node 20) deadlock their own profiler with it (tests/e2e/deopt_profiler.sh). */
 START_TEST(test_native_stack_safe)
@@ -340,6 +376,7 @@ SP_UNIT_SUITE(config)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_locale_read_once);
     tcase_add_test(tc, test_node_args_v8_log);
+    tcase_add_test(tc, test_node_args_perf_map);
     tcase_add_test(tc, test_bool_values);
     tcase_add_test(tc, test_js_side_values);
     tcase_add_test(tc, test_spool_dir_default);
