@@ -216,8 +216,22 @@ const vgCell = vg ? (() => {
 })() : 'not run here (`make check-valgrind`)';
 const faultsLog = read(path.join(build, 'tests', 'unit', 'test_faults.log')) || '';
 const faultLines = faultsLog.split('\n').filter((l) => l.startsWith('faults: ')).map((l) => l.slice(8));
-const kill9 = ['tests/soak/kill9.sh.log', 'soak-kill9.log'].map((f) => read(path.join(build, f))).find(Boolean) || '';
-const kill9Line = (kill9.match(/^kill9: (.*)$/m) || [])[1];
+// The result line ("<name>: ...") of a soak or storm script from the first of its logs
+// that has one, with its failed checks (the script's "not ok" lines) after it.
+const resultLine = (name, logs) => {
+  for (const f of logs) {
+    const log = read(path.join(build, f));
+    const m = log && log.match(new RegExp(`^${name}: (.*)$`, 'm'));
+    if (!m) continue;
+    const bad = log.split('\n').filter((l) => l.startsWith('not ok - ')).map((l) => l.slice(9));
+    return m[1].replace(/\|/g, '\\|') + (bad.length ? `<br>**FAILED:** ${bad.join('; ').replace(/\|/g, '\\|')}` : '');
+  }
+  return null;
+};
+const kill9Line = resultLine('kill9', ['tests/soak/kill9.sh.log', 'soak-kill9.log']);
+const workersLine = resultLine('workers', ['tests/soak/workers.sh.log', 'soak-workers.log']);
+const spawnLine = resultLine('spawn', ['tests/soak/spawn.sh.log', 'soak-spawn.log']);
+const perfmapsLine = resultLine('perfmaps', ['tests/e2e/perfmap_hostile.sh.log']);
 md += `
 ## The rest of the campaign
 
@@ -227,7 +241,10 @@ md += `
 | valgrind on the unit tests | \`make check-valgrind\` (every suite, no fork, memcheck errors and definite leaks fail) | ${vgCell} |
 | fault injection (allocation, open, write, fsync, rename, mkdir, truncate, xattr, connect) | \`tests/unit/test_faults.c\` (\`-Wl,--wrap\`, \`sp_mem_fail_after\`), in \`make check\` | ${faultLines.length ? faultLines.join('<br>') : `${trs('tests/unit/test_faults') || 'not run here'}`} |
 | 200 random kill -9 with a DSN | \`make soak\` (tests/soak/kill9.sh, KILL9_COUNT) | ${kill9Line || (has(/^soak:/m) ? 'not run here' : 'not yet')} |
-| soak: 30 min at 1 kHz, 10,000 workers, spawn storms, hostile perf maps | — | not yet |
+| soak: 30 min at 1 kHz over CPU, allocation, HTTP-load and worker-churn fixtures | — | not yet |
+| 10,000 workers at 1 kHz, most terminated mid-sample: output and exit as unprofiled; fds, timers, thread slots, registrations, SigQ, arena, RSS back to baseline | \`make soak\` (tests/soak/workers.sh, WORKERS_COUNT) | ${workersLine || 'not run here'} |
+| spawn storm: profiled node and \`sh -c true\` children, concurrent; exit codes, spool, no perf maps left, exec cost | \`make soak\` (tests/soak/spawn.sh, SPAWN_NODE, SPAWN_SH) | ${spawnLine || 'not run here'} |
+| hostile perf maps: symlink, FIFO, other owner, second link (\`tests/e2e/perfmap_files.sh\`); stale from a reused pid, 2 GB, garbage | \`tests/e2e/perfmap_hostile.sh\`, in \`make check\` | ${perfmapsLine || trs('tests/e2e/perfmap_hostile.sh') || 'not run here'} (perfmap_files.sh: ${trs('tests/e2e/perfmap_files.sh') || 'not run here'}) |
 `;
 fs.writeFileSync(out, md);
 console.log(`reliability: wrote ${path.relative(process.cwd(), out)}`);
