@@ -208,13 +208,15 @@ void sp_delivery_pass(sp_delivery_t *d)
     char after[sizeof d->last] = ""; /* a claimed name, or last: a split file past it */
     d->stop = false;
     d->wake = 0;
+    sp_spool_queue_walk_t walk; /* ready/ listed once per round, not once per claim */
+    sp_spool_queue_walk_init(&walk, d->spool);
     while (!d->stop) {
         if (sp_delivery_remaining_ms(d) < SP_DELIVERY_MIN_REQUEST_MS) {
             d->stop = true;
             break;
         }
         sp_spool_queue_claim_t cl;
-        int rc = sp_spool_queue_claim(d->spool, after, &cl);
+        int rc = sp_spool_queue_walk_claim(&walk, after, &cl);
         if (rc == -ENOENT) break;
         if (rc < 0) {
             sp_delivery_say(d, "cannot claim from %s/ready: %s", sp_spool_dir(d->spool), strerror(-rc));
@@ -228,5 +230,6 @@ void sp_delivery_pass(sp_delivery_t *d)
         if (d->last[0]) /* a split batch: walk on past its files */
             snprintf(after, sizeof after, "%s", d->last);
     }
+    sp_spool_queue_walk_free(&walk);
     if (!d->stop) sp_delivery_send_discards(d);
 }

@@ -263,6 +263,49 @@ out:
     return rc;
 }
 
+void sp_spool_queue_walk_init(sp_spool_queue_walk_t *w, sp_spool_t *spool)
+{
+    *w = (sp_spool_queue_walk_t){.spool = spool};
+}
+
+void sp_spool_queue_walk_free(sp_spool_queue_walk_t *w)
+{
+    if (w->listed) sp_fsio_names_free(&w->nm);
+    w->listed = false;
+}
+
+int sp_spool_queue_walk_claim(sp_spool_queue_walk_t *w, const char *after, sp_spool_queue_claim_t *claim)
+{
+    if (!w || !w->spool || !claim) return -EINVAL;
+    claim->spool = w->spool;
+    claim_reset(claim);
+    for (;;) {
+        if (!w->listed) {
+            int readyfd = sp_spool_open_sub(w->spool, SP_SPOOL_READY);
+            if (readyfd < 0) return readyfd;
+            int rc = sp_fsio_list(readyfd, "", &w->nm);
+            close(readyfd);
+            if (rc < 0) return rc;
+            w->listed = true;
+            w->claimed = false;
+            w->next = 0;
+        }
+        while (w->next < w->nm.n) {
+            const char *name = w->nm.v[w->next++];
+            if ((after && strcmp(name, after) <= 0) || !envelope_name(name)) continue;
+            int rc = sp_spool_queue_claim_name(w->spool, name, claim);
+            if (rc == 0) {
+                w->claimed = true;
+                return 0;
+            }
+            if (rc != -ENOENT) return rc;
+        }
+        bool again = w->claimed; /* else: all gone or claimed by others */
+        sp_spool_queue_walk_free(w);
+        if (!again) return -ENOENT;
+    }
+}
+
 int sp_spool_queue_claim_name(sp_spool_t *spool, const char *name, sp_spool_queue_claim_t *claim)
 {
     if (!spool || !claim || !name || !envelope_name(name)) return -EINVAL;

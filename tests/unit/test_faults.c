@@ -84,6 +84,7 @@ int __real_fsetxattr(int fd, const char *name, const void *value, size_t size, i
 
 int __wrap_open(const char *path, int flags, ...);
 int __wrap_openat(int dirfd, const char *path, int flags, ...);
+static __thread unsigned long dir_listings; /* directories listed (sp_fsio_list opens ".") */
 ssize_t __wrap_write(int fd, const void *p, size_t n);
 int __wrap_fsync(int fd);
 int __wrap_renameat(int a, const char *b, int c, const char *d);
@@ -106,6 +107,7 @@ int __wrap_openat(int dirfd, const char *path, int flags, ...)
     va_start(ap, flags);
     mode_t mode = (flags & (O_CREAT | O_TMPFILE)) ? (mode_t)va_arg(ap, int) : 0;
     va_end(ap);
+    if ((flags & O_DIRECTORY) && path && !strcmp(path, ".")) dir_listings++; /* sp_fsio_list */
     return due() ? -1 : __real_openat(dirfd, path, flags, mode);
 }
 static __thread bool disk_full; /* every write fails with ENOSPC (the rest works) */
@@ -556,6 +558,44 @@ START_TEST(batch_without_space_to_split_said_once)
 }
 END_TEST
 
+/* #20, the kill -9 storm: a drain of 7,275 envelopes left by 10 killed processes (3,500
+ * of them split into files of their own by uploaders that reached their deadline) sent 27
+ * a second and ran out of time: each claim listed the whole of ready/ again (3,500 files:
+ * N^2 entries read over the drain). One pass over many files lists ready/ once (again only
+ * when the list is used up and something was claimed from it), in the same order. */
+START_TEST(pass_lists_ready_once)
+{
+    memset(&ing, 0, sizeof ing);
+    ing.refuse_at = ing.answer_503_at = -1;
+    enum { N = 200 };
+    for (int i = 0; i < N; i++) {
+        char name[64], id[16];
+        snprintf(id, sizeof id, "e%03d", i);
+        snprintf(name, sizeof name, "%d-x~%04d.envelope", 100, i);
+        char *e = envelope(id);
+        put_ready(name, e, strlen(e));
+        free(e);
+    }
+    sp_spool_t *sp = NULL;
+    ck_assert_int_eq(sp_spool_open(dir, &sp), 0);
+    sp_dsn_t dsn;
+    char why[128];
+    ck_assert_int_eq(sp_dsn_parse("http://pub@127.0.0.1:9/42", &dsn, why, sizeof why), 0);
+    sp_delivery_t d;
+    sp_delivery_init(&d, sp, &dsn, &fake_io, false, mono_now() + 60);
+    dir_listings = 0;
+    sp_delivery_pass(&d);
+    unsigned long listed = dir_listings;
+    ck_assert_msg(d.sent == N, "expected all %d sent, saw %lu", N, d.sent);
+    ck_assert_msg(listed <= 3, "a pass over %d files in ready/: expected ready/ listed at most 3 times, saw %lu", N,
+                  listed);
+    char want[N * 5 + 1] = "";
+    for (int i = 0; i < N; i++) snprintf(want + strlen(want), sizeof want - strlen(want), "e%03d ", i);
+    ck_assert_msg(!strcmp(ing.sent, want), "expected sent in name order: %.80s..., saw %.80s...", want, ing.sent);
+    sp_spool_close(sp);
+}
+END_TEST
+
 SP_UNIT_SUITE(faults)
 {
     json_set_alloc_funcs(sp_mem_alloc, sp_mem_free); /* as the CLI does */
@@ -566,6 +606,7 @@ SP_UNIT_SUITE(faults)
     tcase_add_test(tc, agent_side_every_call_fails_in_turn);
     tcase_add_test(tc, upload_side_every_call_fails_in_turn);
     tcase_add_test(tc, batch_without_space_to_split_said_once);
+    tcase_add_test(tc, pass_lists_ready_once);
     suite_add_tcase(s, tc);
     return s;
 }
