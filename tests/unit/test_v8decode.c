@@ -135,6 +135,43 @@ START_TEST(test_scope_info_name_and_line)
 }
 END_TEST
 
+/* From 75 context locals on, V8 keeps their names in one hash table: the function name
+ * follows the table and the locals' infos (a module's function, a big closure). A count
+ * that does not fit the slot's layout (a String where the table belongs, a table where
+ * the names belong) names nothing. */
+START_TEST(test_scope_info_names_in_a_hash_table)
+{
+    for (int ncl = 74; ncl <= 300; ncl += 226) {
+        setup();
+        bool inlined = ncl < 75;
+        int names = inlined ? ncl : 1;
+        uint64_t *si = alloc(8 + (size_t)(names + ncl));
+        si[0] = map_of(261);
+        si[1] = smi(0), si[2] = smi(0), si[3] = smi(ncl), si[4] = smi(3), si[5] = smi(9);
+        uint64_t *table = alloc(2);
+        table[0] = map_of(175); /* not a string */
+        if (inlined)
+            for (int i = 0; i < ncl; i++) si[6 + i] = str("local");
+        else
+            si[6] = tag(table);
+        for (int i = 0; i < ncl; i++) si[6 + names + i] = smi(7);
+        si[6 + names + ncl] = str("createTypeChecker");
+        si[7 + names + ncl] = smi(3);
+        uint64_t fn, bca;
+        function(tag(si), script("/app/tsc.js", (int[]){9}, 1), &fn, &bca);
+        sp_v8fn_t v;
+        ck_assert_msg(sp_v8decode_frame(fn, bca, smi(0), &v), "%d context locals: expected a name, saw none", ncl);
+        ck_assert_str_eq(v.function, "createTypeChecker");
+        /* The other layout's first slot: unsure, nothing named. */
+        si[6] = inlined ? tag(table) : str("local");
+        sp_v8decode_reset();
+        ck_assert(sp_v8decode_init_with(get));
+        ck_assert_msg(!sp_v8decode_frame(fn, bca, smi(0), &v), "%d context locals, the other layout: expected no name, saw %s",
+                      ncl, v.function);
+    }
+}
+END_TEST
+
 START_TEST(test_empty_name_takes_inferred_name)
 {
     setup();
@@ -634,6 +671,7 @@ SP_UNIT_SUITE(v8decode)
     tcase_add_test(tc, test_inlined_frames_at_their_call_sites);
     tcase_add_test(tc, test_inlined_checks);
     tcase_add_test(tc, test_scope_info_name_and_line);
+    tcase_add_test(tc, test_scope_info_names_in_a_hash_table);
     tcase_add_test(tc, test_empty_name_takes_inferred_name);
     tcase_add_test(tc, test_empty_name_without_inferred_name);
     tcase_add_test(tc, test_cons_string_name);
