@@ -235,8 +235,15 @@ __attribute__((cold)) uint32_t sp_v8fn_of_sfi(uint64_t sfi, const uint64_t *sfi_
     uint64_t sname;
     if (!sp_v8heap_word(script, sp_v8heap_layout.script_name, &sname)) goto fail;
     int st = sp_v8heap_is_heap(sname) ? sp_v8heap_type_of(sname) : -1;
-    if (st >= 0 && st < sp_v8heap_layout.first_nonstring && !(path = sp_v8heap_string_dup(sname)))
+    if (st >= 0 && st < sp_v8heap_layout.first_nonstring) {
+        if (!(path = sp_v8heap_string_dup(sname))) goto fail;
+    } else if (st < 0 || st != sp_v8heap_layout.t_oddball) {
+        /* Only undefined means a script without a name (eval, new Function). Anything else
+         * is a name string the GC moved since it was read (its old place holds no object
+         * now), and named without its file the frame would be another function's; the
+         * cache would keep that for good. */
         goto fail;
+    }
     if (start >= 0 && !sp_v8fn_script_line(script, start, &line, &col)) line = col = 0;
     uint32_t id = intern_fn(name, path, line, col);
     if (id && c) *c = (cache_t){.sfi = sfi, .nosi = nosi, .script = script, .fn = id};

@@ -172,6 +172,33 @@ START_TEST(test_scope_info_names_in_a_hash_table)
 }
 END_TEST
 
+/* A script without a name (eval, new Function: undefined) names the function without a
+ * file; a name the GC moved (no object at the address read) names nothing, never the
+ * function without its file. */
+START_TEST(test_script_name_undefined_or_moved)
+{
+    setup();
+    uint64_t scr = script("/app/a.js", (int[]){9}, 1);
+    uint64_t *so = (uint64_t *)(uintptr_t)(scr - 1);
+    uint64_t *undef = alloc(2);
+    undef[0] = map_of(131);
+    so[2] = tag(undef);
+    uint64_t fn, bca;
+    function(str("evaled"), scr, &fn, &bca);
+    sp_v8fn_t v;
+    ck_assert(sp_v8decode_frame(fn, bca, smi(0), &v));
+    ck_assert_str_eq(v.function, "evaled");
+    ck_assert_msg(v.script == NULL, "expected no file, saw %s", v.script);
+    uint64_t *moved = alloc(2);
+    moved[0] = smi(77); /* what a moved object leaves behind: no map */
+    so[2] = tag(moved);
+    sp_v8decode_reset();
+    ck_assert(sp_v8decode_init_with(get));
+    ck_assert_msg(!sp_v8decode_frame(fn, bca, smi(0), &v), "a moved script name: expected no frame, saw %s in %s",
+                  v.function, v.script ? v.script : "(no file)");
+}
+END_TEST
+
 START_TEST(test_empty_name_takes_inferred_name)
 {
     setup();
@@ -672,6 +699,7 @@ SP_UNIT_SUITE(v8decode)
     tcase_add_test(tc, test_inlined_checks);
     tcase_add_test(tc, test_scope_info_name_and_line);
     tcase_add_test(tc, test_scope_info_names_in_a_hash_table);
+    tcase_add_test(tc, test_script_name_undefined_or_moved);
     tcase_add_test(tc, test_empty_name_takes_inferred_name);
     tcase_add_test(tc, test_empty_name_without_inferred_name);
     tcase_add_test(tc, test_cons_string_name);
