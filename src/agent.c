@@ -566,7 +566,7 @@ void sp_agent_set_sdk(const char *release, const char *environment, const char *
 {
     pthread_mutex_lock(&agent.lock);
     /* Into JSON: valid UTF-8, a long one cut on a character boundary (issue #20 item 4). */
-#define SDK_COPY(dst, v) sp_utf8_copy(dst, sizeof dst, (v) ? (v) : "", (v) ? strlen(v) : 0, NULL, NULL)
+#define SDK_COPY(dst, v) sp_utf8_copy((dst), sizeof(dst), (v) ? (v) : "", (v) ? strlen(v) : 0, NULL, NULL)
     SDK_COPY(agent.pend_release, release);
     SDK_COPY(agent.pend_environment, environment);
     SDK_COPY(agent.pend_sdk_name, sdk_name);
