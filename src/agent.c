@@ -379,6 +379,7 @@ static void *agent_main(void *arg)
         atomic_store(&agent.wake_pending, false);
 
         sp_sampler_check_handler();
+        sp_sampler_lazy_sweep(mono_ns()); /* lazy mode: timers of threads idle for a while */
         perf_map_check();
         process_transactions();
         atomic_fetch_add(&agent.passes, 1);
