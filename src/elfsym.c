@@ -570,6 +570,10 @@ static const char *cached_name(sp_elfsym_t *elf, size_t idx)
         elf->cache_cap = cap;
     }
     char *name = read_name(elf, idx);
+    /* A .symtab (a debug file's) spells versioned definitions "pthread_cond_signal@@GLIBC_2.3.2";
+     * .dynsym, and everyone else, "pthread_cond_signal". */
+    char *at = name ? strchr(name, '@') : NULL;
+    if (at && at != name) *at = '\0';
     char buf[SP_DEMANGLE_BUF];
     if (name && sp_demangle(name, buf, sizeof buf)) {
         char *d = sp_mem_strdup(buf);

@@ -1100,6 +1100,24 @@ START_TEST(test_debug_file)
 }
 END_TEST
 
+/* A .symtab spells versioned definitions "pthread_cond_signal@@GLIBC_2.3.2" (libc's debug
+ * file, when installed, is where libc's names then come from): names stop before the '@'. */
+START_TEST(test_versioned_names)
+{
+    void *fn = dlsym(RTLD_DEFAULT, "pthread_cond_signal");
+    ck_assert_ptr_nonnull(fn);
+    sp_procmaps_t *maps = sp_procmaps_read(NULL, 0);
+    ck_assert_ptr_nonnull(maps);
+    sp_elfsym_t *elf = NULL;
+    const char *name = resolve_self(maps, (uint64_t)(uintptr_t)fn, &elf, NULL);
+    ck_assert_msg(name && strstr(name, "pthread_cond_signal") && !strchr(name, '@'),
+                  "expected pthread_cond_signal named without a symbol version, saw %s",
+                  name ? name : "(none)");
+    sp_elfsym_free(elf);
+    sp_procmaps_free(maps);
+}
+END_TEST
+
 START_TEST(test_self_symbols)
 {
     sp_procmaps_t *maps = sp_procmaps_read(NULL, 0);
@@ -1262,6 +1280,7 @@ SP_UNIT_SUITE(elfsym)
     tc = tcase_create("buildid"); /* build ids and debug files */
     tcase_add_test(tc, test_build_id);
     tcase_add_test(tc, test_debug_file);
+    tcase_add_test(tc, test_versioned_names);
     suite_add_tcase(s, tc);
     return s;
 }
