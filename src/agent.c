@@ -190,7 +190,8 @@ static sp_txnprof_ctx_t txn_ctx(void)
                               .env = {.release = agent.release,
                                       .environment = agent.environment,
                                       .node_version = agent.node_version,
-                                      .locale = agent.opts.cfg->locale},
+                                      .locale = agent.opts.cfg->locale,
+                                      .symbolizer = agent.sym},
                               .profiler_id = agent.meta.profiler_id};
 }
 
@@ -444,6 +445,7 @@ int sp_agent_start(const sp_agent_opts_t *opts)
     agent.sess_start_ns = 0;
     agent.sess_end_ns = UINT64_MAX;
     agent.sym = sp_symbolizer_new(NULL, NULL, opts->process_start); /* perf map: perf_map_check */
+    agent.meta.symbolizer = agent.sym;
     agent.frames = sp_frames_new();
     agent.resolver = agent.sym && agent.frames ? sp_resolver_new(agent.sym, agent.frames) : NULL;
     if (!agent.resolver) return -ENOMEM;
