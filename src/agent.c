@@ -379,6 +379,7 @@ static void *agent_main(void *arg)
         atomic_store(&agent.wake_pending, false);
 
         sp_sampler_check_handler();
+        sp_sampler_lazy_sweep(mono_ns()); /* lazy mode: timers of threads idle for a while */
         perf_map_check();
         process_transactions();
         atomic_fetch_add(&agent.passes, 1);
@@ -566,7 +567,7 @@ void sp_agent_set_sdk(const char *release, const char *environment, const char *
 {
     pthread_mutex_lock(&agent.lock);
     /* Into JSON: valid UTF-8, a long one cut on a character boundary (issue #20 item 4). */
-#define SDK_COPY(dst, v) sp_utf8_copy(dst, sizeof dst, (v) ? (v) : "", (v) ? strlen(v) : 0, NULL, NULL)
+#define SDK_COPY(dst, v) sp_utf8_copy((dst), sizeof(dst), (v) ? (v) : "", (v) ? strlen(v) : 0, NULL, NULL)
     SDK_COPY(agent.pend_release, release);
     SDK_COPY(agent.pend_environment, environment);
     SDK_COPY(agent.pend_sdk_name, sdk_name);
