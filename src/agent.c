@@ -255,6 +255,7 @@ static void drain(void)
         sp_nativeunwind_apply(agent.nu, &agent.scratch, agent.stack); /* before V8's: it moves frames */
         sp_v8decode_rewrite(&agent.scratch, agent.sym); /* now: V8's objects move later */
         sp_v8leaf_repair(&agent.scratch, agent.sym);
+        sp_resolver_count(agent.resolver, &agent.scratch);
         const sp_sample_t *s = &agent.scratch;
         bool in_session = gen && s->ts_ns >= start && s->ts_ns < end;
         /* taken before the current session began, while an earlier one's chunk is open */
