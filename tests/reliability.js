@@ -289,7 +289,6 @@ md += `
 | spawn storm: profiled node and \`sh -c true\` children, concurrent; exit codes, spool, no perf maps left, exec cost | \`make soak\` (tests/soak/spawn.sh, SPAWN_NODE, SPAWN_SH) | ${spawnLine || 'not run here'} |
 | hostile perf maps: symlink, FIFO, other owner, second link (\`tests/e2e/perfmap_files.sh\`); stale from a reused pid, 2 GB, garbage | \`tests/e2e/perfmap_hostile.sh\`, in \`make check\` | ${perfmapsLine || trs('tests/e2e/perfmap_hostile.sh') || 'not run here'} (perfmap_files.sh: ${trs('tests/e2e/perfmap_files.sh') || 'not run here'}) |
 | soak: 30 min at 1 kHz over CPU, allocation, HTTP-load and worker-churn fixtures (output and exit code as unprofiled, 0 crashes, 0 hangs, resources back to baseline) | \`make soak-long\` (4 fixtures x \`SOAK_SECONDS\`=450, tests/soak/soak.sh); short form \`make check-soak-short\` (8 s each) in CI | ${soakCells.join('<br>') || (has(/^soak-long:/m) ? 'not run here' : 'not yet')} |
-| 10,000 workers, spawn storms, hostile perf maps | — | not yet |
 `;
 fs.writeFileSync(out, md);
 console.log(`reliability: wrote ${path.relative(process.cwd(), out)}`);
