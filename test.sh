@@ -3,8 +3,9 @@
 # unit tests and end-to-end tests with real node), the Node version matrix (`make
 # check-matrix`: Node 18-26), then the unit tests once more under AddressSanitizer and
 # UndefinedBehaviorSanitizer, the threaded modules' unit tests under ThreadSanitizer, and
-# the fuzz targets under libFuzzer; and the glibc floor in a Debian 11 root (make
-# check-glibc-floor, its debootstrap in the background from the start) and the musl build
+# the fuzz targets under libFuzzer, and make lint (cppcheck, clang-tidy); and the glibc
+# floor in a Debian 11 root (make check-glibc-floor, its debootstrap in the background from
+# the start) and the musl build
 # (make check-musl). Build trees: _build/ (with _build/_fuzz/ and _build/_build-musl/),
 # _build-asan/ and _build-tsan/.
 set -e
@@ -22,6 +23,12 @@ floor_root_pid=$!
 mkdir -p _build && cd _build
 "$top"/configure -q --enable-werror
 make -s -j"$jobs"
+# make lint (cppcheck and clang-tidy over every C source, ~3.5 CPU minutes) at the lowest
+# priority in the background: it takes the CPU that make check's end-to-end tests leave idle,
+# and is waited for after the matrix. A finding fails CI like a test. The script itself, not
+# `make lint`: that one would remake `all` in this tree while make check builds in it.
+nice -n 19 sh "$top"/tools/lint.sh "$top" "$PWD" >lint.log 2>&1 &
+lint_pid=$!
 # The bench's pinned load generator (tests/bench/package.json), so that tests/bench/ runs
 # on a CI machine as it is; the bench itself is not part of the tests.
 "$top"/tests/bench/deps.sh "$PWD/_bench-deps" >/dev/null
@@ -35,6 +42,10 @@ make -s check-dist
 # The same build against Node 18, 20, 22, 24 and 26 (from the npm registry, cached).
 make -s check-matrix 2>&1 | tee matrix.log
 grep -q '^matrix: [0-9]* passed, 0 failed$' matrix.log || exit 1
+lint_rc=0
+wait "$lint_pid" || lint_rc=$?
+tail -3 lint.log
+[ "$lint_rc" -eq 0 ] || { cat lint.log; exit 1; }
 # glibc 2.31 for real (issue #18): the library with the official Node 20, and the CLI against
 # bullseye's libcurl, in the Debian 11 root made above.
 floor_start=$(date +%s)

@@ -207,6 +207,9 @@ static sigaction_fn real_sigaction(void)
 static bool take_over(int signo, sighandler_t handler, const struct sigaction *act, struct sigaction *prev)
 {
     struct sigaction want;
+    /* What the caller is told was there when the real call cannot say: the default. */
+    memset(prev, 0, sizeof *prev);
+    prev->sa_handler = SIG_DFL;
     if (!act) {
         memset(&want, 0, sizeof want);
         want.sa_handler = handler;

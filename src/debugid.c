@@ -6,7 +6,16 @@
  * Scripts the JS side did not report (a bundle without the plugins' snippet, ESM) are
  * looked at once each, on the agent thread: the app's own .js/.mjs/.cjs files (absolute
  * paths outside node_modules) named by a profile's frames get their last bytes read for a
- * trailing `//# debugId=<uuid>`; at most SP_DEBUGID_CHECKED files, then no more. */
+ * trailing `//# debugId=<uuid>`; at most SP_DEBUGID_CHECKED files, then no more.
+ * Native images: each ELF file the symbolizer resolved frames in and that a profile's
+ * frames name (the same "abs_path" search), when it has a GNU build id, becomes an image
+ * of type "symbolic": the type Relay's profile parser accepts for ELF (its DebugImage enum,
+ * relay-profiling/src/debug_image.rs, knows macho, symbolic, sourcemap, proguard and jvm: an
+ * "elf" image would fail the whole chunk), with the fields sentry-native's modulefinder
+ * gives an ELF image: code_file, image_addr, image_size, debug_id (the build id's first 16
+ * bytes as a little-endian GUID) and code_id (the whole build id). A file without a build
+ * id gets no image: Relay's schema requires the debug id, and its fallback (a hash of .text)
+ * is not computed here. */
 #ifndef _GNU_SOURCE /* configure may already pass -D_GNU_SOURCE=1 */
 #define _GNU_SOURCE /* memmem */
 #endif
@@ -14,16 +23,20 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "elfsym.h"
 #include "json.h"
 #include "mem.h"
+#include "symbolize.h"
 
 typedef struct {
     char *path;
@@ -51,15 +64,32 @@ static bool valid_id(const char *id, char out[37])
     return hex == 32;
 }
 
-int sp_debugid_set(const char *path, const char *debug_id)
+/* "abs_path":<path as JSON>, the text a frame of path holds (sp_mem), or NULL (not UTF-8). */
+static char *needle_of(const char *path, size_t *len)
 {
-    char id[37];
-    if (!path || !*path || !debug_id || !valid_id(debug_id, id)) return -EINVAL;
+    static const char key[] = "\"abs_path\":";
     json_t *js = json_string(path);
     size_t jl = 0;
     char *jp = js ? sp_json_dump(js, JSON_ENCODE_ANY | SP_JSON_DUMP_FLAGS, &jl) : NULL;
     json_decref(js);
-    if (!jp) return -EINVAL; /* not UTF-8 */
+    char *n = jp ? sp_mem_alloc(sizeof key + jl) : NULL;
+    if (n) {
+        memcpy(n, key, sizeof key - 1);
+        memcpy(n + sizeof key - 1, jp, jl);
+        *len = sizeof key - 1 + jl;
+        n[*len] = '\0';
+    }
+    sp_mem_free(jp);
+    return n;
+}
+
+int sp_debugid_set(const char *path, const char *debug_id)
+{
+    char id[37];
+    if (!path || !*path || !debug_id || !valid_id(debug_id, id)) return -EINVAL;
+    size_t nl = 0;
+    char *needle = needle_of(path, &nl);
+    if (!needle) return -EINVAL; /* not UTF-8, or ENOMEM */
     int rc = 0;
     pthread_mutex_lock(&lock);
     for (size_t i = 0; i < count; i++)
@@ -71,26 +101,19 @@ int sp_debugid_set(const char *path, const char *debug_id)
         rc = -ENOSPC;
         goto out;
     }
-    static const char key[] = "\"abs_path\":";
     entry_t *e = &table[count];
-    e->path = sp_mem_strdup(path);
-    e->needle = sp_mem_alloc(sizeof key + jl);
-    if (!e->path || !e->needle) {
-        sp_mem_free(e->path);
-        sp_mem_free(e->needle);
-        e->path = e->needle = NULL;
+    if (!(e->path = sp_mem_strdup(path))) {
         rc = -ENOMEM;
         goto out;
     }
-    memcpy(e->needle, key, sizeof key - 1);
-    memcpy(e->needle + sizeof key - 1, jp, jl);
-    e->needle_len = sizeof key - 1 + jl;
-    e->needle[e->needle_len] = '\0';
+    e->needle = needle;
+    needle = NULL;
+    e->needle_len = nl;
     memcpy(e->id, id, sizeof id);
     count++;
 out:
     pthread_mutex_unlock(&lock);
-    sp_mem_free(jp);
+    sp_mem_free(needle);
     return rc;
 }
 
@@ -195,7 +218,42 @@ static void discover(const char *text, size_t len)
     }
 }
 
-json_t *sp_debugid_images(const char *frames_text, size_t len)
+void sp_debugid_of_build_id(const uint8_t *id, size_t n, char out[37])
+{
+    uint8_t b[16] = {0}; /* a shorter build id is padded with zeros, as Relay does */
+    memcpy(b, id, n < 16 ? n : 16);
+    static const uint8_t order[16] = {3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15};
+    char *o = out;
+    for (size_t i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) *o++ = '-';
+        o += sprintf(o, "%02x", b[order[i]]);
+    }
+}
+
+/* Appends the native image of every ELF file of sym that frames_text names. */
+static void native_images(json_t *images, const char *frames_text, size_t len,
+                          const sp_symbolizer_t *sym)
+{
+    sp_sym_image_t im;
+    for (size_t i = 0; sym && sp_symbolizer_image(sym, i, &im); i++) {
+        size_t nl = 0;
+        char *needle = im.build_id_len && im.size ? needle_of(im.path, &nl) : NULL;
+        if (needle && names(frames_text, len, needle, nl)) {
+            char debug_id[37], code_id[2 * SP_ELFSYM_BUILD_ID_MAX + 1], addr[20];
+            sp_debugid_of_build_id(im.build_id, im.build_id_len, debug_id);
+            for (size_t k = 0; k < im.build_id_len; k++)
+                sprintf(code_id + 2 * k, "%02x", im.build_id[k]);
+            snprintf(addr, sizeof addr, "0x%" PRIx64, im.start);
+            json_array_append_new(images, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "type",
+                                                    "symbolic", "code_file", im.path, "debug_id",
+                                                    debug_id, "code_id", code_id, "image_addr",
+                                                    addr, "image_size", (json_int_t)im.size));
+        }
+        sp_mem_free(needle);
+    }
+}
+
+json_t *sp_debugid_images(const char *frames_text, size_t len, const sp_symbolizer_t *sym)
 {
     json_t *images = json_array();
     if (!images) return NULL;
@@ -209,6 +267,7 @@ json_t *sp_debugid_images(const char *frames_text, size_t len)
                                                 "debug_id", e->id));
     }
     pthread_mutex_unlock(&lock);
+    native_images(images, frames_text, len, sym);
     return images;
 }
 

@@ -122,7 +122,7 @@ static void explode_batch(sp_delivery_t *d, sp_spool_queue_claim_t *cl)
     char *data = NULL;
     size_t len = 0;
     int rc = sp_spool_queue_claim_read(cl, d->max_batch, &data, &len);
-    sp_spool_run_reader_t r;
+    sp_spool_run_reader_t r = {0};
     if (rc == 0 && sp_spool_run_reader_init(&r, data, len) < 0) rc = -EBADMSG;
     if (rc < 0) {
         if (!d->quiet)

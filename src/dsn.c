@@ -102,6 +102,7 @@ static const char *host_problem(const char *h, size_t n)
 static int parse_key(const char *auth, size_t al, const char **hostport, sp_dsn_t *out, char *err,
                      size_t errlen)
 {
+    *hostport = auth + al; /* an empty host, until a key is found */
     const char *at = NULL; /* the user part ends at the authority's last '@' */
     for (size_t i = 0; i < al; i++)
         if (auth[i] == '@') at = auth + i;

@@ -7,6 +7,13 @@
  *    sorted index of 16 bytes per symbol (the symbol table is read once into a temporary
  *    buffer); a name is read from the string table on its first lookup, C++ names
  *    demangled, and cached. The PT_LOAD table turns runtime addresses into file vaddrs.
+ *    Its GNU build id (the NT_GNU_BUILD_ID note, PT_NOTE first, else a SHT_NOTE section) is
+ *    read at open. A file without .symtab (a distribution's stripped library, which keeps
+ *    only the exported .dynsym) takes its names from the separate debug file of the same
+ *    build id, <root>/usr/lib/debug/.build-id/xx/yyyy.debug, when one is installed (libc6-dbg,
+ *    *-dbgsym): its .symtab names the internal functions (__memmove_avx_unaligned_erms) that
+ *    .dynsym cannot. The addresses stay the mapped file's (its PT_LOADs); only the symbols
+ *    come from the debug file, whose build id must match.
  *
  * Threads: the background (symbolizer) thread only. Allocates, does file I/O, and calls
  * dlsym and __cxa_demangle: never from the signal handler. A table is used by one thread
@@ -47,6 +54,8 @@
 #define SP_DEMANGLE_MAX_INPUT 4096  /* longer mangled names are not fed to the demangler */
 #define SP_ELFSYM_NAME_MAX 4096     /* a symbol name read from the file is cut here */
 #define SP_ELFSYM_NAME_READ 256     /* first read of a name; longer ones are read again whole */
+
+#define SP_ELFSYM_NOTES_READ 1024 /* bytes of notes searched for the build id */
 
 /* ---------------------------------------------------------------- demangling */
 
@@ -111,6 +120,10 @@ struct sp_elfsym {
     uint64_t page; /* runtime page size: mapping offsets are aligned to it */
     name_slot_t *cache;
     size_t cache_cap, cache_used;
+    sp_elfsym_t *debug; /* the debug file whose .symtab names this file's code, or NULL */
+    bool symtab;        /* the symbols came from a .symtab */
+    uint8_t build_id_len;
+    uint8_t build_id[SP_ELFSYM_BUILD_ID_MAX];
 };
 
 /* [off, off+len) lies inside the file (overflow-safe). */
@@ -138,6 +151,30 @@ static bool read_at(const sp_elfsym_t *elf, uint64_t off, void *buf, size_t len)
         done += (size_t)r;
     }
     return true;
+}
+
+/* The GNU build id among the notes at [off, off+size) (entries aligned to align: 4, or 8
+ * for notes such as .note.gnu.property), unless one was found already. */
+static void read_build_id(sp_elfsym_t *elf, uint64_t off, uint64_t size, uint64_t align)
+{
+    unsigned char buf[SP_ELFSYM_NOTES_READ];
+    if (size > sizeof buf) size = sizeof buf;
+    if (elf->build_id_len || !read_at(elf, off, buf, (size_t)size)) return;
+    uint64_t a = align == 8 ? 8 : 4, p = 0;
+    while (size - p >= sizeof(Elf64_Nhdr)) {
+        Elf64_Nhdr nh;
+        memcpy(&nh, buf + p, sizeof nh);
+        uint64_t name = p + sizeof nh, desc = name + ((nh.n_namesz + a - 1) & ~(a - 1));
+        if (desc > size || nh.n_descsz > size - desc) return;
+        if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 && memcmp(buf + name, "GNU", 4) == 0) {
+            if (nh.n_descsz && nh.n_descsz <= SP_ELFSYM_BUILD_ID_MAX) {
+                memcpy(elf->build_id, buf + desc, nh.n_descsz);
+                elf->build_id_len = (uint8_t)nh.n_descsz;
+            }
+            return;
+        }
+        p = desc + ((nh.n_descsz + a - 1) & ~(a - 1));
+    }
 }
 
 static bool read_shdr(const sp_elfsym_t *elf, const Elf64_Ehdr *eh, uint64_t shnum, uint64_t i,
@@ -293,6 +330,7 @@ static int load_segments(sp_elfsym_t *elf, const Elf64_Ehdr *eh, uint64_t phnum)
         Elf64_Phdr ph;
         if (!read_at(elf, eh->e_phoff + i * sizeof ph, &ph, sizeof ph)) return 0;
         nload += ph.p_type == PT_LOAD;
+        if (ph.p_type == PT_NOTE) read_build_id(elf, ph.p_offset, ph.p_filesz, ph.p_align);
     }
     if (nload == 0) return 0;
     elf->segs = sp_mem_calloc(nload, sizeof *elf->segs);
@@ -342,6 +380,11 @@ static int index_file(sp_elfsym_t *elf, const Elf64_Ehdr *eh)
     }
     int rc = load_segments(elf, eh, phnum);
     if (rc || !have_sh) return rc;
+    for (uint64_t i = 1; i < shnum && !elf->build_id_len; i++) { /* no PT_NOTE held it */
+        Elf64_Shdr sh;
+        if (read_shdr(elf, eh, shnum, i, &sh) && sh.sh_type == SHT_NOTE)
+            read_build_id(elf, sh.sh_offset, sh.sh_size, sh.sh_addralign);
+    }
 
     /* .symtab when present (it has the local symbols: node's Builtins_*), else .dynsym. */
     static const uint32_t order[] = {SHT_SYMTAB, SHT_DYNSYM};
@@ -352,12 +395,13 @@ static int index_file(sp_elfsym_t *elf, const Elf64_Ehdr *eh)
             if (sh.sh_type != order[k]) continue;
             rc = index_symbols(elf, eh, shnum, &sh);
             if (rc) return rc;
+            elf->symtab = k == 0 && elf->nsyms;
         }
     }
     return 0;
 }
 
-sp_elfsym_t *sp_elfsym_open(const char *path)
+static sp_elfsym_t *open_elf(const char *path, const char *root, bool find_debug)
 {
     if (!path || !*path) return NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -394,14 +438,40 @@ sp_elfsym_t *sp_elfsym_open(const char *path)
         sp_elfsym_free(elf);
         return NULL;
     }
-    SP_DEBUG("elfsym: %s: %zu function symbols, %zu load segments", path, elf->nsyms,
-             elf->nsegs);
+    if (find_debug && !elf->symtab && elf->build_id_len) {
+        char p[PATH_MAX];
+        int o = snprintf(p, sizeof p, "%s/usr/lib/debug/.build-id/%02x/", root ? root : "",
+                         elf->build_id[0]);
+        for (size_t i = 1; i < elf->build_id_len && o > 0 && (size_t)o < sizeof p; i++)
+            o += snprintf(p + o, sizeof p - (size_t)o, "%02x", elf->build_id[i]);
+        if (o > 0 && (size_t)o < sizeof p) snprintf(p + o, sizeof p - (size_t)o, ".debug");
+        sp_elfsym_t *d = open_elf(p, NULL, false);
+        if (d && d->symtab && d->build_id_len == elf->build_id_len &&
+            memcmp(d->build_id, elf->build_id, elf->build_id_len) == 0)
+            elf->debug = d;
+        else
+            sp_elfsym_free(d);
+    }
+    SP_DEBUG("elfsym: %s: %zu function symbols%s, %zu load segments", path, sp_elfsym_count(elf),
+             elf->debug ? " (debug file)" : "", elf->nsegs);
     return elf;
+}
+
+sp_elfsym_t *sp_elfsym_open(const char *path, const char *root)
+{
+    return open_elf(path, root, true);
+}
+
+size_t sp_elfsym_build_id(const sp_elfsym_t *elf, const uint8_t **id)
+{
+    *id = elf ? elf->build_id : NULL;
+    return elf ? elf->build_id_len : 0;
 }
 
 void sp_elfsym_free(sp_elfsym_t *elf)
 {
     if (!elf) return;
+    sp_elfsym_free(elf->debug);
     for (size_t i = 0; i < elf->cache_cap; i++)
         if (elf->cache[i].key) sp_mem_free(elf->cache[i].name);
     sp_mem_free(elf->cache);
@@ -411,7 +481,11 @@ void sp_elfsym_free(sp_elfsym_t *elf)
     sp_mem_free(elf);
 }
 
-size_t sp_elfsym_count(const sp_elfsym_t *elf) { return elf ? elf->nsyms : 0; }
+size_t sp_elfsym_count(const sp_elfsym_t *elf)
+{
+    if (elf && elf->debug) elf = elf->debug;
+    return elf ? elf->nsyms : 0;
+}
 
 bool sp_elfsym_to_vaddr(const sp_elfsym_t *elf, const sp_mapping_t *m, uint64_t addr,
                         uint64_t *vaddr)
@@ -496,6 +570,10 @@ static const char *cached_name(sp_elfsym_t *elf, size_t idx)
         elf->cache_cap = cap;
     }
     char *name = read_name(elf, idx);
+    /* A .symtab (a debug file's) spells versioned definitions "pthread_cond_signal@@GLIBC_2.3.2";
+     * .dynsym, and everyone else, "pthread_cond_signal". */
+    char *at = name ? strchr(name, '@') : NULL;
+    if (at && at != name) *at = '\0';
     char buf[SP_DEMANGLE_BUF];
     if (name && sp_demangle(name, buf, sizeof buf)) {
         char *d = sp_mem_strdup(buf);
@@ -515,6 +593,7 @@ static const char *cached_name(sp_elfsym_t *elf, size_t idx)
 
 const char *sp_elfsym_lookup(sp_elfsym_t *elf, uint64_t vaddr, uint64_t *sym_start)
 {
+    if (elf && elf->debug) elf = elf->debug; /* its .symtab names what .dynsym cannot */
     if (!elf || elf->nsyms == 0) return NULL;
     size_t lo = 0, hi = elf->nsyms; /* first symbol with addr > vaddr */
     while (lo < hi) {

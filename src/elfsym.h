@@ -18,9 +18,15 @@
 
 typedef struct sp_elfsym sp_elfsym_t;
 
+#define SP_ELFSYM_BUILD_ID_MAX 32 /* longer build ids are not kept (GNU ld: 20 bytes, sha1) */
+
 /* Opens an ELF file and indexes its STT_FUNC (and STT_GNU_IFUNC) symbols with nonzero
- * address. NULL when the file is not a readable 64-bit ELF (a warning is the caller's call). */
-sp_elfsym_t *sp_elfsym_open(const char *path);
+ * address. NULL when the file is not a readable 64-bit ELF (a warning is the caller's call).
+ * A file without .symtab takes its symbols from <root>/usr/lib/debug/.build-id/xx/yyyy.debug
+ * when that file exists and has the same build id (root NULL or "": the real root). */
+sp_elfsym_t *sp_elfsym_open(const char *path, const char *root);
+/* The file's GNU build id: its length (0: none) and *id its bytes, owned by elf. */
+size_t sp_elfsym_build_id(const sp_elfsym_t *elf, const uint8_t **id);
 void sp_elfsym_free(sp_elfsym_t *elf);
 size_t sp_elfsym_count(const sp_elfsym_t *elf);
 

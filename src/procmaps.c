@@ -214,3 +214,14 @@ const sp_mapping_t *sp_procmaps_at(const sp_procmaps_t *maps, size_t i)
 {
     return maps && i < maps->n ? &maps->v[i] : NULL;
 }
+
+bool sp_procmaps_extent(const sp_procmaps_t *maps, const sp_mapping_t *m, uint64_t *start,
+                        uint64_t *end)
+{
+    size_t i = (size_t)(m - maps->v), j = i;
+    while (i > 0 && strcmp(maps->v[i - 1].path, m->path) == 0) i--;
+    while (j + 1 < maps->n && strcmp(maps->v[j + 1].path, m->path) == 0) j++;
+    *start = maps->v[i].start;
+    *end = maps->v[j].end;
+    return maps->v[i].offset == 0;
+}

@@ -23,5 +23,11 @@ void sp_procmaps_free(sp_procmaps_t *maps);
 const sp_mapping_t *sp_procmaps_find(const sp_procmaps_t *maps, uint64_t addr);
 size_t sp_procmaps_count(const sp_procmaps_t *maps);
 const sp_mapping_t *sp_procmaps_at(const sp_procmaps_t *maps, size_t i);
+/* Where the object mapped at m (one of maps' mappings) lies: from the first to the last of
+ * the run of neighbouring mappings of its path, as Sentry's native SDK sizes an image. True
+ * when the run starts at file offset 0 (the file as the loader mapped it, not a copy of
+ * some of its pages mapped elsewhere, as V8 maps node's embedded builtins). */
+bool sp_procmaps_extent(const sp_procmaps_t *maps, const sp_mapping_t *m, uint64_t *start,
+                        uint64_t *end);
 
 #endif

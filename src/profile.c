@@ -120,10 +120,10 @@ char *sp_profile_chunk_text(const sp_session_t *s, const sp_chunk_meta_t *meta, 
     if (!body) return NULL;
     /* measurements and debug_meta as @sentry/profiling-node sends them (measurements
      * empty: no memory/cpu series), so a chunk has the same shape as its; debug_meta holds
-     * the source-map debug ids of the bundles its frames name. */
+     * the source-map debug ids of the bundles its frames name and its native images. */
     size_t flen;
     const char *frames = sp_session_frames_text(s, &flen);
-    json_t *images = sp_debugid_images(frames, flen);
+    json_t *images = sp_debugid_images(frames, flen, meta->symbolizer);
     json_t *root = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:s, s:s, s:{}, s:{s:o}}", "chunk_id",
                              meta->chunk_id, "profiler_id", meta->profiler_id, "client_sdk", "name",
                              meta->sdk_name ? meta->sdk_name : SP_SDK_NAME, "version",
@@ -256,7 +256,7 @@ char *sp_profile_txn_text(const sp_session_t *s, const sp_txn_t *t, uint64_t ori
      * in @sentry/profiling-node); profiling-node always writes debug_meta, so do we. */
     size_t flen;
     const char *frames = sp_session_frames_text(s, &flen);
-    json_t *images = sp_debugid_images(frames, flen);
+    json_t *images = sp_debugid_images(frames, flen, env->symbolizer);
     if (root) json_object_set_new(root, "debug_meta", json_pack("{s:o}", "images", images ? images : json_array()));
     char *out = dump_with_profile(root, body, blen, len);
     sp_mem_free(body);

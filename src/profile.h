@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "session.h"
+#include "symbolize.h"
 #include "txn.h"
 
 #define SP_SDK_NAME "sentryprof"
@@ -22,6 +23,7 @@ typedef struct {
     const char *sdk_name;    /* client_sdk and envelope sdk; NULL: sentryprof's own. An app's */
     const char *sdk_version; /* Sentry SDK that we serve as its profiler names itself here */
     const char *sdk_package; /* its npm package ("npm:@sentry/node"): envelope sdk.packages */
+    const sp_symbolizer_t *symbolizer; /* the native images of debug_meta; NULL: none */
 } sp_chunk_meta_t;
 
 /* RFC 3339 UTC with milliseconds: "2026-11-25T19:00:00.123Z". */
@@ -41,6 +43,7 @@ typedef struct {
     const char *environment;
     const char *node_version; /* "20.20.2"; "" when unknown */
     const char *locale;       /* device.locale (config's LANG); NULL or "": "C" */
+    const sp_symbolizer_t *symbolizer; /* the native images of debug_meta; NULL: none */
 } sp_profile_env_t;
 
 /* The v1 profile payload alone as compact JSON text (an sp_mem buffer, *len bytes; NULL

@@ -18,11 +18,23 @@
 #define SP_RESOLVE_CACHE_BITS 14 /* 2^14 slots; a new epoch when half are used */
 #define SP_RESOLVE_CACHE_SLOTS (1u << SP_RESOLVE_CACHE_BITS)
 
+/* What a raw frame is, for the JS frame counters (sp_resolver_count). */
+typedef enum {
+    CLS_OTHER,     /* native code, V8's other builtins, unknown */
+    CLS_DECODED,   /* named by the V8 frame decoder (a synthetic address) */
+    CLS_SPARKPLUG, /* JS named by the perf map, by its tier */
+    CLS_MAGLEV,
+    CLS_TURBOFAN,
+    CLS_PM_OTHER,
+    CLS_ENTRY /* V8's shared interpreter entry: an interpreted frame, unless named above it */
+} frame_class_t;
+
 typedef struct {
     uint64_t tag; /* pc << 1 | return_addr; 0 = never used */
     uint32_t epoch, generation;
     uint32_t id;
     bool final;
+    uint8_t cls; /* frame_class_t */
 } cache_entry_t;
 
 struct sp_resolver {
@@ -103,24 +115,36 @@ static cache_entry_t *cache_slot(sp_resolver_t *r, uint64_t tag)
  * them is interned here, in order. The cache below then keys on the raw words as well as
  * the pc and holds every id a raw frame became; a decoded frame is final only while the
  * code object it was read from is (the decoder says so, as the symbolizer does now). */
-static long resolve_raw(sp_resolver_t *r, const sp_raw_frame_t *raw, uint32_t *ids, size_t cap)
+static long resolve_raw(sp_resolver_t *r, const sp_raw_frame_t *raw, uint32_t *ids, uint8_t *cls,
+                        size_t cap)
 {
     if (!cap) return 0;
     uint64_t tag = raw->pc << 1 | (raw->return_addr ? 1 : 0);
     cache_entry_t *e = tag ? cache_slot(r, tag) : NULL;
     if (e && entry_live(r, e)) {
         ids[0] = e->id;
+        if (cls) cls[0] = e->cls;
         return 1;
     }
     sp_frame_t f;
     bool final;
+    uint8_t c = CLS_OTHER;
     const sp_v8fn_t *v8 = sp_v8decode_lookup(raw->pc); /* named from V8's frame slots */
     if (v8) {
         sp_symbolizer_js_frame(r->sym, v8->function, v8->script, v8->lineno, v8->colno, &f);
         final = true; /* a synthetic address never changes meaning */
+        c = CLS_DECODED;
     } else {
         final = sp_symbolizer_resolve(r->sym, raw->pc, raw->return_addr, &f);
+        if (f.kind == SP_FRAME_JS) {
+            char t = sp_symbolizer_js_tier(r->sym, raw->pc, raw->return_addr);
+            c = t == '^' ? CLS_SPARKPLUG : t == '+' ? CLS_MAGLEV : t == '*' ? CLS_TURBOFAN : CLS_PM_OTHER;
+        } else if (f.function && (strncmp(f.function, "Builtins_InterpreterEntryTrampoline", 35) == 0 ||
+                                  strncmp(f.function, "Builtins_InterpreterEnterAt", 27) == 0)) {
+            c = CLS_ENTRY;
+        }
     }
+    if (cls) cls[0] = c;
     long id = sp_frames_intern(r->ft, &f);
     if (id < 0) return -1;
     ids[0] = (uint32_t)id;
@@ -129,13 +153,17 @@ static long resolve_raw(sp_resolver_t *r, const sp_raw_frame_t *raw, uint32_t *i
                              .epoch = r->epoch,
                              .generation = (uint32_t)sp_symbolizer_generation(r->sym),
                              .id = (uint32_t)id,
-                             .final = final};
+                             .final = final,
+                             .cls = c};
         r->cache_used++;
     }
     return 1;
 }
 
-long sp_resolver_stack(sp_resolver_t *r, const sp_sample_t *s, uint32_t *ids, size_t cap)
+/* sp_resolver_stack, and what each raw frame is into cls (NULL: not asked; else room for
+ * cap), frame for frame with ids. */
+static long resolve_stack(sp_resolver_t *r, const sp_sample_t *s, uint32_t *ids, uint8_t *cls,
+                          size_t cap)
 {
     /* Between two stacks no id is held: the table may start over here. */
     sp_frames_trim(r->ft);
@@ -147,7 +175,7 @@ long sp_resolver_stack(sp_resolver_t *r, const sp_sample_t *s, uint32_t *ids, si
     size_t n = 0;
     for (size_t i = 0; i < s->nframes && n < cap; i++) {
         sp_raw_frame_t raw = {.pc = s->pcs[i], .return_addr = i > 0};
-        long k = resolve_raw(r, &raw, ids + n, cap - n);
+        long k = resolve_raw(r, &raw, ids + n, cls ? cls + n : NULL, cap - n);
         if (k < 0) return -1;
         n += (size_t)k;
     }
@@ -156,9 +184,51 @@ long sp_resolver_stack(sp_resolver_t *r, const sp_sample_t *s, uint32_t *ids, si
             sp_frame_t f = {.function = "[truncated]", .kind = SP_FRAME_NATIVE};
             r->truncated_id = sp_frames_intern(r->ft, &f);
         }
-        if (r->truncated_id >= 0) ids[n++] = (uint32_t)r->truncated_id; /* else only the marker is lost */
+        if (r->truncated_id >= 0) { /* else only the marker is lost */
+            if (cls) cls[n] = CLS_OTHER;
+            ids[n++] = (uint32_t)r->truncated_id;
+        }
     }
     return (long)n;
+}
+
+long sp_resolver_stack(sp_resolver_t *r, const sp_sample_t *s, uint32_t *ids, size_t cap)
+{
+    return resolve_stack(r, s, ids, NULL, cap);
+}
+
+/* pcs[k] is the pc of an interrupted context: the leaf, or one another signal handler
+ * interrupted (the decoder puts a leaf's interpreted function above it, not in its place). */
+static bool leaf_at(const sp_sample_t *s, size_t k)
+{
+    for (unsigned i = 0; i < s->nsig && i < SP_MAX_SIGFRAMES; i++)
+        if (s->sig[i].frame == k) return true;
+    return k == 0;
+}
+
+void sp_resolver_count(sp_resolver_t *r, const sp_sample_t *s)
+{
+    uint32_t ids[SP_MAX_FRAMES + 1];
+    uint8_t cls[SP_MAX_FRAMES + 1];
+    long n = resolve_stack(r, s, ids, cls, SP_MAX_FRAMES + 1);
+    if (n <= 0) return;
+    uint64_t by[CLS_ENTRY + 1] = {0};
+    for (long i = 0; i < n; i++) {
+        /* The interpreter's entry as a leaf (or interrupted by another handler) runs for
+         * the function the decoder put right above it; anywhere else the decoder renames
+         * it, so one left there is a nameless interpreted frame. */
+        if (cls[i] == CLS_ENTRY && leaf_at(s, (size_t)i) && i + 1 < n && cls[i + 1] == CLS_DECODED)
+            continue;
+        by[cls[i]]++;
+    }
+    static const sp_stat_t stat_of[] = {
+        [CLS_DECODED] = SP_STAT_JS_DECODED,   [CLS_SPARKPLUG] = SP_STAT_JS_PM_SPARKPLUG,
+        [CLS_MAGLEV] = SP_STAT_JS_PM_MAGLEV,  [CLS_TURBOFAN] = SP_STAT_JS_PM_TURBOFAN,
+        [CLS_PM_OTHER] = SP_STAT_JS_PM_OTHER, [CLS_ENTRY] = SP_STAT_JS_UNNAMED,
+    };
+    for (int c = CLS_DECODED; c <= CLS_ENTRY; c++)
+        if (by[c]) sp_stats_add(stat_of[c], by[c]);
+    if (by[CLS_ENTRY]) sp_stats_inc(SP_STAT_SAMPLES_UNNAMED);
 }
 
 int sp_resolver_add_sample(sp_resolver_t *r, sp_session_t *sess, const sp_sample_t *s, uint64_t real_ns)

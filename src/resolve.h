@@ -36,6 +36,12 @@ void sp_resolver_free(sp_resolver_t *r);
  * sp_frames_intern). */
 long sp_resolver_stack(sp_resolver_t *r, const sp_sample_t *s, uint32_t *ids, size_t cap);
 
+/* Counts the JS frames of sample s by where their names come from (stats: js_frames_*,
+ * samples_interpreter_unnamed). The agent calls it once per sample it takes from the ring,
+ * after the V8 frame decoder's rewrite; the frames it resolves are then cached for
+ * sp_resolver_stack. */
+void sp_resolver_count(sp_resolver_t *r, const sp_sample_t *s);
+
 /* Sample s into session sess: the session's indices of its frames, its stack, and the
  * sample at real_ns (CLOCK_REALTIME) on its thread. 0, or -ENOMEM (the sample is lost).
  * Counted in stats either way (samples_symbolized, drop_agent_oom). */

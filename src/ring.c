@@ -103,10 +103,13 @@ bool sp_ring_pop_stack(sp_ring_t *ring, sp_sample_t *out, uint8_t *stack)
         if (dif == 0) {
             if (atomic_compare_exchange_weak_explicit(&ring->tail, &pos, pos + 1,
                                                       memory_order_relaxed, memory_order_relaxed)) {
-                /* Copy only the used part of the frame array. */
+                /* Copy only the used parts of the slot records and of the frame array. */
                 size_t n = c->sample.nframes <= SP_MAX_FRAMES ? c->sample.nframes : SP_MAX_FRAMES;
-                memcpy(out, &c->sample, offsetof(sp_sample_t, pcs) + n * sizeof(uint64_t));
+                size_t nv8 = c->sample.nv8 <= SP_V8_MAX_FRAMES ? c->sample.nv8 : SP_V8_MAX_FRAMES;
+                memcpy(out, &c->sample, offsetof(sp_sample_t, v8) + nv8 * sizeof(sp_v8_slots_t));
+                memcpy(out->pcs, c->sample.pcs, n * sizeof(uint64_t));
                 out->nframes = (uint16_t)n;
+                out->nv8 = (uint16_t)nv8;
                 size_t len = out->stack_len <= SP_STACK_COPY ? out->stack_len : 0;
                 if (stack && len) memcpy(stack, ring->stacks + (pos & ring->mask) * SP_STACK_COPY, len);
                 out->stack_len = stack ? (uint16_t)len : 0;

@@ -13,7 +13,12 @@
 #include <stdint.h>
 
 #define SP_MAX_FRAMES 128 /* deeper stacks are cut and marked truncated */
-#define SP_V8_MAX_FRAMES 32 /* V8 interpreted-frame slot records per sample (v8frames) */
+/* V8 JS-frame slot records per sample (v8frames): one for every frame a walk can keep, so
+ * a deep stack's outer JS frames are decoded too (the TypeScript compiler checking a
+ * project averages ~80 JS frames a sample: with 32 records its outer frames fell back to the
+ * perf map, or stayed V8's nameless interpreter entry). A cell's records past nv8 are never written or
+ * copied, so shallow stacks touch no more memory than before. */
+#define SP_V8_MAX_FRAMES SP_MAX_FRAMES
 /* Bytes of the stack top (from the interrupted sp up) a sample can carry, for the agent to
  * unwind native code without frame pointers through its .eh_frame (nativeunwind.h): what
  * perf's --call-graph dwarf copies by default. Each cell has this much beside it; the pages

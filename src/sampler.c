@@ -306,11 +306,14 @@ void sp_sampler_foreach_tid(void (*fn)(pid_t tid, bool native, void *arg), void 
     for (int i = 0; i < n; i++) fn(tids[i], native[i], arg); /* outside the lock: fn may unregister */
 }
 
+/* The count goes up before armed is read; sp_sampler_lazy_sweep clears armed before it
+ * reads the count (both sequentially consistent): one of the two sees the other, so a
+ * start never returns with its timer about to be disarmed. */
 int sp_sampler_thread_begin(void)
 {
     sp_sampler_thread_t *t = sp_self_slot;
     if (!t) return -ENOENT;
-    if (atomic_fetch_add(&t->active, 1) == 0 && sampler_opts.lazy) {
+    if (atomic_fetch_add(&t->active, 1) == 0 && sampler_opts.lazy && !atomic_load(&t->armed)) {
         pthread_mutex_lock(&sampler_lock);
         sync_timer(t);
         pthread_mutex_unlock(&sampler_lock);
@@ -318,20 +321,44 @@ int sp_sampler_thread_begin(void)
     return 0;
 }
 
+/* A count back at 0 only records when (lazy mode): the sweep disarms. */
+static void count_down(sp_sampler_thread_t *t)
+{
+    int prev = atomic_fetch_sub(&t->active, 1);
+    if (prev <= 0) /* unbalanced end: never go negative */
+        atomic_store(&t->active, 0);
+    else if (prev == 1 && sampler_opts.lazy)
+        atomic_store(&t->idle_since_ns, now_ns());
+}
+
 void sp_sampler_thread_end(void)
 {
     sp_sampler_thread_t *t = sp_self_slot;
-    if (!t) return;
-    int prev = atomic_fetch_sub(&t->active, 1);
-    if (prev <= 0) { /* unbalanced end: never go negative */
-        atomic_store(&t->active, 0);
-        return;
+    if (t) count_down(t);
+}
+
+void sp_sampler_lazy_sweep(uint64_t now)
+{
+    if (!sampler_opts.lazy || !atomic_load(&sp_sampler_live)) return;
+    pthread_mutex_lock(&sampler_lock);
+    for (int i = 0; i < SP_MAX_THREADS; i++) {
+        sp_sampler_thread_t *t = &sp_threads[i];
+        if (atomic_load(&t->state) != SLOT_ACTIVE || !t->has_timer || !atomic_load(&t->armed) ||
+            sp_thread_needs_sampling(t) || now - atomic_load(&t->idle_since_ns) < SP_SAMPLER_LAZY_GRACE_NS)
+            continue;
+        atomic_store(&t->armed, false); /* a start from here on arms it itself, see above */
+        if (sp_thread_needs_sampling(t)) { /* a start came first and kept the timer */
+            atomic_store(&t->armed, true);
+            continue;
+        }
+        struct itimerspec off;
+        memset(&off, 0, sizeof off);
+        if (timer_settime(t->timer, 0, &off, NULL) != 0) {
+            atomic_store(&t->armed, true); /* still armed: try again on the next sweep */
+            sp_stats_inc(SP_STAT_TIMER_ERRORS);
+        }
     }
-    if (prev == 1 && sampler_opts.lazy) {
-        pthread_mutex_lock(&sampler_lock);
-        sync_timer(t);
-        pthread_mutex_unlock(&sampler_lock);
-    }
+    pthread_mutex_unlock(&sampler_lock);
 }
 
 void sp_sampler_thread_end_tid(pid_t tid)
@@ -340,9 +367,7 @@ void sp_sampler_thread_end_tid(pid_t tid)
     for (int i = 0; i < SP_MAX_THREADS; i++) {
         sp_sampler_thread_t *t = &sp_threads[i];
         if (t->native || atomic_load(&t->state) != SLOT_ACTIVE || atomic_load(&t->tid) != tid) continue;
-        int prev = atomic_fetch_sub(&t->active, 1);
-        if (prev <= 0) atomic_store(&t->active, 0); /* unbalanced end: never go negative */
-        else if (prev == 1 && sampler_opts.lazy) sync_timer(t);
+        count_down(t);
         break;
     }
     pthread_mutex_unlock(&sampler_lock);

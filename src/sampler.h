@@ -56,13 +56,21 @@ void sp_sampler_unregister_tid(pid_t tid);
 /* Calls fn for every registered tid (agent's thread scan). */
 void sp_sampler_foreach_tid(void (*fn)(pid_t tid, bool native, void *arg), void *arg);
 
-/* A transaction on the calling thread starts/ends (nesting counts). Microseconds: at most
- * one timer_settime. 0 or -ENOENT when the thread is not registered. */
+/* A transaction on the calling thread starts/ends (nesting counts). No system call while
+ * the thread's timer is armed; in lazy mode a start after an idle spell arms it (one
+ * timer_settime) and an end leaves it armed: sp_sampler_lazy_sweep disarms it later.
+ * 0 or -ENOENT when the thread is not registered. */
 int sp_sampler_thread_begin(void);
 void sp_sampler_thread_end(void);
 /* The same end, for a transaction of registered JS thread tid ended on another thread (its
- * count goes down, its timer is disarmed in lazy mode at 0). Nothing when tid is gone. */
+ * count goes down). Nothing when tid is gone. */
 void sp_sampler_thread_end_tid(pid_t tid);
+/* Lazy mode, on the agent thread: disarms the timers of threads with no transaction for
+ * SP_SAMPLER_LAZY_GRACE_NS (as of now_ns). Disarming at every end cost two timer_settime
+ * per transaction on the JS thread, the tail of a start+finish (issue #19); back-to-back
+ * transactions now keep the timer armed, and between them the handler returns at once. */
+#define SP_SAMPLER_LAZY_GRACE_NS (200ull * 1000 * 1000)
+void sp_sampler_lazy_sweep(uint64_t now_ns);
 /* fn(tid) runs on a JS thread that unregisters (or exits), before its slot is freed, off
  * the signal path: what it started (transactions) can be let go. One hook; NULL: none. */
 void sp_sampler_on_unregister(void (*fn)(pid_t tid));

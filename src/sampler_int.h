@@ -21,8 +21,9 @@ typedef struct {
     uintptr_t stack_lo, stack_hi;
     timer_t timer;
     bool has_timer;
-    bool armed;
+    _Atomic bool armed; /* written under sampler_lock; read without it by a transaction start */
     _Atomic int active; /* transactions running on this thread */
+    _Atomic uint64_t idle_since_ns; /* lazy mode: when active last went to 0 */
     volatile sig_atomic_t in_handler;
     char thread_id[SP_THREAD_ID_LEN];
     char name[SP_THREAD_NAME_LEN];

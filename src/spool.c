@@ -128,7 +128,7 @@ int sp_spool_open(const char *dir, sp_spool_t **out)
         SP_WARN("spool directory \"%s\": cannot create it: %s", dir, strerror(-rc));
         return rc;
     }
-    struct stat st;
+    struct stat st = {0}; /* filled by open_checked when it returns an fd */
     int fd = open_checked(dir, &st, false);
     if (fd < 0) return fd;
     if (st.st_mode & 07777 & ~(mode_t)SP_SPOOL_DIR_MODE) {

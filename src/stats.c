@@ -50,6 +50,13 @@ static const char *const names[SP_STAT__COUNT] = {
     [SP_STAT_V8_UNNAMED] = "v8_frames_unnamed",
     [SP_STAT_V8_JIT_DECODED] = "v8_optimized_decoded",
     [SP_STAT_V8_JIT_PERF_MAP] = "v8_optimized_perf_map",
+    [SP_STAT_JS_DECODED] = "js_frames_decoded",
+    [SP_STAT_JS_PM_SPARKPLUG] = "js_frames_perf_map_sparkplug",
+    [SP_STAT_JS_PM_MAGLEV] = "js_frames_perf_map_maglev",
+    [SP_STAT_JS_PM_TURBOFAN] = "js_frames_perf_map_turbofan",
+    [SP_STAT_JS_PM_OTHER] = "js_frames_perf_map_other",
+    [SP_STAT_JS_UNNAMED] = "js_frames_interpreter_unnamed",
+    [SP_STAT_SAMPLES_UNNAMED] = "samples_interpreter_unnamed",
 };
 
 void sp_stats_inc(sp_stat_t which) { atomic_fetch_add_explicit(&counters[which], 1, memory_order_relaxed); }

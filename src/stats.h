@@ -43,6 +43,15 @@ typedef enum {
     SP_STAT_V8_UNNAMED,       /* captured frames whose checks failed: left as they were */
     SP_STAT_V8_JIT_DECODED,   /* optimized (Maglev, TurboFan) frames decoded from their Code */
     SP_STAT_V8_JIT_PERF_MAP,  /* ... left to the perf map's name */
+    /* Every JS frame of the samples that went into profiles, by where its name came from
+     * (counted by resolve, per frame of each sample, after the decoder's rewrite): */
+    SP_STAT_JS_DECODED,       /* named by the V8 frame decoder (inlined functions: one each) */
+    SP_STAT_JS_PM_SPARKPLUG,  /* named by the perf map: Sparkplug code */
+    SP_STAT_JS_PM_MAGLEV,     /* ... Maglev code */
+    SP_STAT_JS_PM_TURBOFAN,   /* ... TurboFan code */
+    SP_STAT_JS_PM_OTHER,      /* ... no tier, or an interpreted function's own trampoline copy */
+    SP_STAT_JS_UNNAMED,       /* interpreted frames left as V8's shared interpreter entry */
+    SP_STAT_SAMPLES_UNNAMED,  /* samples with at least one such frame */
     SP_STAT__COUNT
 } sp_stat_t;
 

@@ -1,6 +1,7 @@
 /* symbolize: owns the perf map reader, the /proc/self/maps snapshot and one ELF symbol
  * table per mapped file (opened on first use, kept for the process lifetime, at most
- * SP_SYM_MAX_ELF of them). Background thread only. */
+ * SP_SYM_MAX_ELF of them), with where the file was mapped when an address was last
+ * resolved in it (its image, for the profiles' debug_meta). Background thread only. */
 #include "symbolize.h"
 
 #include <inttypes.h>
@@ -22,7 +23,8 @@
 
 typedef struct {
     char *path;
-    sp_elfsym_t *elf; /* NULL: not an ELF we can read (remembered, not retried) */
+    sp_elfsym_t *elf;    /* NULL: not an ELF we can read (remembered, not retried) */
+    uint64_t start, end; /* its mappings around the last address resolved in it */
 } elf_entry_t;
 
 struct sp_symbolizer {
@@ -121,17 +123,39 @@ static const sp_mapping_t *find_mapping(sp_symbolizer_t *sym, uint64_t addr)
     return m;
 }
 
-static sp_elfsym_t *elf_for(sp_symbolizer_t *sym, const char *path)
+/* The ELF file mapped at m, its image's extent updated when addr lies outside it (first
+ * use, or the file was mapped again elsewhere). A copy of some of its pages elsewhere (V8's
+ * embedded builtins, mapped again from node near its code range) is not its image: frames
+ * there are named here, and Sentry would place them wrongly from the copy's address. */
+static sp_elfsym_t *elf_for(sp_symbolizer_t *sym, const sp_mapping_t *m, uint64_t addr)
 {
-    for (size_t i = 0; i < sym->nelfs; i++)
-        if (strcmp(sym->elfs[i].path, path) == 0) return sym->elfs[i].elf;
-    if (sym->nelfs == SP_SYM_MAX_ELF) return NULL;
-    elf_entry_t *e = &sym->elfs[sym->nelfs];
-    e->path = sp_mem_strdup(path);
-    if (!e->path) return NULL;
-    e->elf = sp_elfsym_open(path);
-    sym->nelfs++;
+    elf_entry_t *e = NULL;
+    for (size_t i = 0; i < sym->nelfs && !e; i++)
+        if (strcmp(sym->elfs[i].path, m->path) == 0) e = &sym->elfs[i];
+    if (!e) {
+        if (sym->nelfs == SP_SYM_MAX_ELF) return NULL;
+        e = &sym->elfs[sym->nelfs];
+        if (!(e->path = sp_mem_strdup(m->path))) return NULL;
+        e->elf = sp_elfsym_open(m->path, sym->maps_root);
+        sym->nelfs++;
+    }
+    uint64_t start, end;
+    if ((addr < e->start || addr >= e->end) && sp_procmaps_extent(sym->maps, m, &start, &end)) {
+        e->start = start;
+        e->end = end;
+    }
     return e->elf;
+}
+
+bool sp_symbolizer_image(const sp_symbolizer_t *sym, size_t i, sp_sym_image_t *out)
+{
+    if (i >= sym->nelfs) return false;
+    const elf_entry_t *e = &sym->elfs[i];
+    out->path = e->path;
+    out->start = e->start;
+    out->size = e->end - e->start;
+    out->build_id_len = sp_elfsym_build_id(e->elf, &out->build_id);
+    return true;
 }
 
 static const char *base_name(const char *path)
@@ -265,7 +289,7 @@ bool sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr
         snprintf(sym->path, sizeof sym->path, "%s", m->path);
         f->abs_path = sym->path;
         f->module = base_name(sym->path);
-        sp_elfsym_t *elf = elf_for(sym, m->path);
+        sp_elfsym_t *elf = elf_for(sym, m, lookup);
         uint64_t vaddr;
         const char *name;
         if (elf && sp_elfsym_to_vaddr(elf, m, lookup, &vaddr) &&

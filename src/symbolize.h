@@ -51,6 +51,17 @@ char sp_symbolizer_js_code(sp_symbolizer_t *sym, uint64_t addr, bool return_addr
 void sp_symbolizer_js_frame(sp_symbolizer_t *sym, const char *function, const char *script,
                             int lineno, int colno, sp_frame_t *f);
 
+/* An ELF file native frames were resolved in: where it is mapped (as of the last address
+ * resolved in it) and its GNU build id (build_id_len 0: none known). */
+typedef struct {
+    const char *path; /* as the frames' abs_path names it; valid while sym lives */
+    uint64_t start, size;
+    const uint8_t *build_id;
+    size_t build_id_len;
+} sp_sym_image_t;
+/* The i-th of them (i = 0, 1, ...; at most one per path); false past the last. */
+bool sp_symbolizer_image(const sp_symbolizer_t *sym, size_t i, sp_sym_image_t *out);
+
 /* Changes whenever an address resolved before may resolve differently now (new JIT code
  * may sit where old code was): callers that remember non-final resolutions forget them. */
 uint64_t sp_symbolizer_generation(const sp_symbolizer_t *sym);

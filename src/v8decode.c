@@ -333,6 +333,8 @@ static void plan_sample(const sp_sample_t *s, sp_symbolizer_t *sym, unsigned nv8
     }
     bool read = sp_v8heap_read_iov(b.local, b.remote, b.n, b.total);
     for (unsigned i = 0; i < nv8; i++) {
+        /* plan[0, nv8) was cleared by the loop above; cppcheck cannot see it */
+        /* cppcheck-suppress uninitvar */
         prefetch_t *pf = &plan[i].pf;
         if (read)
             pf->read = plan[i].kind == 1 || plan[i].kind == 2, pf->head_read = pf->guess != 0;
@@ -450,7 +452,8 @@ __attribute__((cold)) bool sp_v8decode_init_with(bool (*get)(const char *name, i
     fl->off_bytecode_array = (int32_t)fp.bytecode_array;
     fl->off_bytecode_offset = (int32_t)fp.bytecode_offset;
     fl->off_context = (int32_t)fp.context;
-    int64_t lo = fp.function, hi = fp.function;
+    int64_t lo = fp.function;
+    int64_t hi = lo;
     if (fp.context < lo) lo = fp.context;
     if (fp.context > hi) hi = fp.context;
     if (fp.bytecode_array < lo) lo = fp.bytecode_array;

@@ -10,8 +10,12 @@
  * Layout without a v8dbg_* symbol (documented fallback): in a ScopeInfo the function name
  * is the first String after the context locals (index first_vars + 2 *
  * context_local_count; the inferred name follows an empty one), the heuristic of
- * OpenTelemetry's profiler; more than 75 context locals (V8 then keeps the names in a hash
- * table) is not decoded. The start position sits at slots 3 and 4 when
+ * OpenTelemetry's profiler. From 75 context locals on (kScopeInfoMaxInlinedLocalNamesSize)
+ * V8 keeps their names in one NameToIndexHashTable instead of inline, so the name is at
+ * first_vars + 1 + context_local_count: a module's or a big closure's function (the
+ * TypeScript compiler's createTypeChecker has thousands) is named too; the slot at
+ * first_vars tells which layout it is (a String inline, another object for the table), and
+ * a count that does not match it names nothing. The start position sits at slots 3 and 4 when
  * v8dbg_scopeinfo_idx_first_vars is 5 (V8 >= 12.8: Node 24+); before that no line. */
 #include "v8fn.h"
 
@@ -21,7 +25,8 @@
 #include "v8heap.h"
 #include "v8pos.h"
 
-#define SP_V8_MAX_LOCALS    75    /* V8's kScopeInfoMaxInlinedLocalNamesSize */
+#define SP_V8_MAX_LOCALS    75    /* V8's kScopeInfoMaxInlinedLocalNamesSize: inline below it */
+#define SP_V8_LOCALS_LIMIT  (1 << 20) /* a context local count beyond this is not believed */
 #define SP_V8_CACHE_SLOTS   4096  /* decoded SFIs, direct-mapped */
 #define SP_V8_MAX_FNS       65536 /* named functions: beyond this, frames stay unnamed */
 #define SP_V8_FN_BUCKETS    16384
@@ -72,16 +77,25 @@ __attribute__((cold)) static bool scope_info_name(uint64_t si, char **name, int6
     if (!sp_v8heap_read(data, head, sizeof head)) return false;
     uint64_t ncl_w = head[sp_v8heap_layout.si_ncl];
     if (!sp_v8heap_is_smi(ncl_w) || sp_v8heap_smi(ncl_w) < 0 ||
-        sp_v8heap_smi(ncl_w) > SP_V8_MAX_LOCALS)
+        sp_v8heap_smi(ncl_w) > SP_V8_LOCALS_LIMIT)
         return false;
+    int64_t ncl = sp_v8heap_smi(ncl_w);
+    bool inlined = ncl < SP_V8_MAX_LOCALS;
+    if (ncl > 0) { /* the first local's name inline, or the names' hash table */
+        uint64_t first;
+        if (!sp_v8heap_read(data + 8 * (uint64_t)sp_v8heap_layout.si_first_vars, &first, 8) ||
+            !sp_v8heap_is_heap(first))
+            return false;
+        int t = sp_v8heap_type_of(first);
+        if (t < 0 || (t < sp_v8heap_layout.first_nonstring) != inlined) return false;
+    }
     if (sp_v8heap_layout.si_first_vars >= 5 && sp_v8heap_is_smi(head[3]) &&
         sp_v8heap_is_smi(head[4]) && sp_v8heap_smi(head[3]) >= 0 &&
         sp_v8heap_smi(head[3]) <= sp_v8heap_smi(head[4]))
         *start = sp_v8heap_smi(head[3]);
     uint64_t slots[6];
-    if (!sp_v8heap_read(
-            data + 8 * (uint64_t)(sp_v8heap_layout.si_first_vars + 2 * sp_v8heap_smi(ncl_w)), slots,
-            sizeof slots))
+    if (!sp_v8heap_read(data + 8 * (uint64_t)(sp_v8heap_layout.si_first_vars + (inlined ? ncl : 1) + ncl),
+                        slots, sizeof slots))
         return false;
     for (int i = 0; i < 6; i++) {
         if (sp_v8heap_is_smi(slots[i])) continue; /* a saved class variable index, a slot index */
@@ -221,8 +235,15 @@ __attribute__((cold)) uint32_t sp_v8fn_of_sfi(uint64_t sfi, const uint64_t *sfi_
     uint64_t sname;
     if (!sp_v8heap_word(script, sp_v8heap_layout.script_name, &sname)) goto fail;
     int st = sp_v8heap_is_heap(sname) ? sp_v8heap_type_of(sname) : -1;
-    if (st >= 0 && st < sp_v8heap_layout.first_nonstring && !(path = sp_v8heap_string_dup(sname)))
+    if (st >= 0 && st < sp_v8heap_layout.first_nonstring) {
+        if (!(path = sp_v8heap_string_dup(sname))) goto fail;
+    } else if (st < 0 || st != sp_v8heap_layout.t_oddball) {
+        /* Only undefined means a script without a name (eval, new Function). Anything else
+         * is a name string the GC moved since it was read (its old place holds no object
+         * now), and named without its file the frame would be another function's; the
+         * cache would keep that for good. */
         goto fail;
+    }
     if (start >= 0 && !sp_v8fn_script_line(script, start, &line, &col)) line = col = 0;
     uint32_t id = intern_fn(name, path, line, col);
     if (id && c) *c = (cache_t){.sfi = sfi, .nosi = nosi, .script = script, .fn = id};

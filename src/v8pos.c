@@ -33,7 +33,7 @@ bool sp_v8pos_find(const uint8_t *table, size_t len, sp_v8pos_format_t format, i
         if (!vlq(table, len, &i, &dc) || !vlq(table, len, &i, &dp)) return false;
         if (format == SP_V8POS_FLAGS) {
             /* an unsigned number: undo the zig-zag vlq() applied */
-            uint64_t u = ((uint64_t)dc << 1) ^ (uint64_t)(dc >> 63); /* unsigned: no UB on a negative dc */
+            uint64_t u = ((uint64_t)dc << 1) ^ (dc < 0 ? UINT64_MAX : 0); /* unsigned: no UB, no signed shift */
             dc = (int64_t)(u >> 2);
         } else if (dc < 0) {
             dc = -(dc + 1); /* an expression position: the same offset rules */

@@ -9,6 +9,8 @@
 //   (_fuzz/logs/<name>.summary: executions, rate, crashes) and the corpus replay result.
 // - the sanitizer runs of test.sh (_build-asan/, _build-tsan/ beside the build tree) and
 //   every sanitizer suppression in the tree with the comment that explains it.
+// - the storms and the soak: the summary lines of the kill -9 storm (soak-kill9.log) and of
+//   the 1 kHz soak (soak-long.log, soak-short.log) in the build tree.
 // usage: top_srcdir=... top_builddir=... node tests/reliability.js [out.md]
 'use strict';
 const fs = require('fs');
@@ -154,80 +156,123 @@ md += '\nCrashers found and fixed (each one a file in its corpus, replayed by `m
 md += crashers.length ? crashers.map((c) => `- \`${c.f}\` (${c.t}): ${c.added || 'not committed yet'}`).join('\n') + '\n' : '- none yet\n';
 
 // ---- sanitizers ----
-const suiteSummary = (dir) => {
-  const log = read(path.join(src, dir, 'test-suite.log'));
+// automake's counts in a suite log, or null when that run did not happen here; with the
+// log's date, so that a stale result is seen as one.
+const suiteLog = (p) => {
+  const log = read(p);
   if (!log) return null;
   const n = (k) => Number((log.match(new RegExp(`^# ${k}: +(\\d+)`, 'm')) || [])[1] || 0);
-  return `${n('PASS')} passed, ${n('FAIL') + n('ERROR')} failed`;
+  return `${n('PASS')} passed, ${n('FAIL') + n('ERROR')} failed (${when(p)})`;
 };
+const when = (p) => { try { return fs.statSync(p).mtime.toISOString().slice(0, 16).replace('T', ' ') + ' UTC'; } catch { return '?'; } };
+const words = (name) => ((am.match(new RegExp(`^${name} = ((?:[^\\n]*\\\\\\n)*[^\\n]*)`, 'm')) || [])[1] || '').split(/\s+/).filter((w) => w.startsWith('tests/'));
 const unitCount = (am.match(/^\ttests\/unit\/test_\w+\.c/mg) || []).length;
-const tsanCount = ((am.match(/^TSAN_UNIT_TESTS = ((?:[^\n]*\\\n)*[^\n]*)/m) || [])[1] || '').split(/\s+/).filter((w) => w.startsWith('tests/')).length;
+const tsanCount = words('TSAN_UNIT_TESTS').length;
+const asanE2eCount = words('ASAN_E2E_TESTS').length;
+// make check-asan-e2e in test.sh's _build-asan/ (its own suite log); make check-valgrind in
+// this tree: one line per suite in valgrind.summary (PASS, FAIL: memcheck errors or definite
+// leaks, SLOW: tests over their time bounds under valgrind, no memcheck report).
+const asanE2e = suiteLog(path.join(src, '_build-asan', 'test-suite-asan-e2e.log'));
+const vgPath = path.join(build, 'valgrind.summary');
+const vg = read(vgPath);
+const vgCell = vg ? (() => {
+  const l = vg.trim().split('\n');
+  const bad = l.filter((x) => x.startsWith('FAIL'));
+  const slow = l.filter((x) => x.startsWith('SLOW')).map((x) => x.replace(/^\w+: valgrind (\S+).*/, '$1'));
+  return `${l.length - bad.length} of ${l.length} suites memcheck-clean${bad.length ? `; FAIL: ${bad.map((x) => x.replace(/^\w+: valgrind /, '')).join(', ')}` : ''}` +
+    `${slow.length ? `; tests over their time bounds under valgrind (not memcheck errors): ${slow.join(', ')}` : ''} (${when(vgPath)})`;
+})() : 'not run here (`make check-valgrind`)';
 md += `
 ## Sanitizers
 
 | run | what | last result |
 |---|---|---|
-| ASan+UBSan (\`_build-asan\`, test.sh) | ${unitCount} unit suites and ${names.length} fuzz corpus replays (\`make check-unit\`, detect_leaks=1) | ${suiteSummary('_build-asan') || 'not run here'} |
-| TSan (\`_build-tsan\`, test.sh) | ${tsanCount} suites of the threaded modules (\`make check-tsan\`) | ${suiteSummary('_build-tsan') || 'not run here'} |
+| ASan+UBSan (\`_build-asan\`, test.sh) | ${unitCount} unit suites and ${names.length} fuzz corpus replays (\`make check-unit\`, detect_leaks=1) | ${suiteLog(path.join(src, '_build-asan', 'test-suite.log')) || 'not run here'} |
+| ASan+UBSan on node (\`_build-asan\`) | ${asanE2eCount} end-to-end tests with libasan preloaded before the library (\`make check-asan-e2e\`) | ${asanE2e || 'not run here'} |
+| TSan (\`_build-tsan\`, test.sh) | ${tsanCount} suites of the threaded modules (\`make check-tsan\`) | ${suiteLog(path.join(src, '_build-tsan', 'test-suite.log')) || 'not run here'} |
+| valgrind memcheck | ${unitCount} unit suites, each test in its own forked process (\`make check-valgrind\`) | ${vgCell} |
 | libFuzzer ASan+UBSan (\`_fuzz\`) | ${names.length} fuzz targets | see the fuzzing table |
 
 Suppressions (the campaign allows at most 5, each explained; found by scanning the tree for
-sanitizer options that turn a check off, suppression files and \`no_sanitize\` attributes):
+sanitizer options that turn a check off, \`no_sanitize\` attributes and the entries of the
+suppression files those options name, each entry one suppression):
 
 `;
 const supp = [];
 const scan = ['Makefile.am', 'test.sh', ...list('tests', /\.sh$/), ...list('tests/e2e', /\.sh$/), ...list('tests/fuzz', /\.sh$/),
   ...list('src', /\.[ch]$/), ...list('preload', /\.[ch]$/), ...list('tools', /\.[ch]$/)];
 const suppRe = /detect_deadlocks=0|detect_leaks=0|halt_on_error=0|suppressions=|no_sanitize|__attribute__\(\(no_sanitize/;
+// In C, a line starting with # is the preprocessor's (SP_NO_ASAN's #define), not a comment.
+const isComment = (l, f = '') => (/\.[ch]$/.test(f) ? /^\s*(\*|\/\*|\/\/)/ : /^\s*(#|\*|\/\*|\/\/)/).test(l);
+const uncomment = (l) => l.replace(/^\s*(#|\/\*+|\*\/?|\/\/)\s?/, '').trim();
+// A suppression file's entries ({ name, kind, frames }), each with the comment block above it
+// (a file's numbered notes: the block just above the entry, up to the previous entry).
+const suppFile = (f) => {
+  const lines = (read(path.join(src, f)) || '').split('\n');
+  const found = [];
+  let why = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (isComment(lines[i])) { why.push(uncomment(lines[i])); continue; }
+    if (!/^\s*\{\s*$/.test(lines[i])) { if (!lines[i].trim()) why = why.length && why[why.length - 1] ? [...why, ''] : why; continue; }
+    const name = (lines[i + 1] || '').trim();
+    const para = why.join('\n').split(/\n\s*\n/).pop().replace(/\s+/g, ' ').trim();
+    found.push({ line: i + 1, name, why: para });
+    while (i < lines.length && !/^\s*\}\s*$/.test(lines[i])) i++;
+    why = [];
+  }
+  return found;
+};
 for (const f of scan) {
   const lines = (read(path.join(src, f)) || '').split('\n');
   lines.forEach((line, i) => {
-    if (!suppRe.test(line) || /^\s*(#|\/\/|\*|\/\*)/.test(line)) return;
+    if (!suppRe.test(line) || isComment(line, f)) return;
     // The reason: the nearest comment block above (within 8 lines: a rule's comment sits
-    // above its variables).
-    const isComment = (l) => /^\s*(#|\*|\/\*|\/\/)/.test(l);
+    // above its variables; in C, above the #if block that holds the line).
     let k = i - 1;
-    while (k >= 0 && k > i - 8 && !isComment(lines[k])) k--;
+    const cpp = (l) => /\.[ch]$/.test(f) && /^\s*#/.test(l);
+    while (k >= 0 && (k > i - 8 || cpp(lines[k])) && !isComment(lines[k], f)) k--;
     const why = [];
-    for (; k >= 0 && isComment(lines[k]); k--) why.unshift(lines[k].replace(/^\s*(#|\/\*+|\*\/?|\/\/)\s?/, '').trim());
-    supp.push(`- \`${f}:${i + 1}\`: \`${line.trim().match(suppRe)[0]}\`: ${why.join(' ') || 'NO REASON GIVEN'}`);
+    for (; k >= 0 && isComment(lines[k], f); k--) why.unshift(uncomment(lines[k]));
+    const what = line.trim().match(suppRe)[0];
+    const file = what === 'suppressions=' && (line.match(/suppressions=(?:\$\((?:srcdir|top_srcdir)\)\/)?([\w./-]+)/) || [])[1];
+    if (file && read(path.join(src, file)) !== null) {
+      const entries = suppFile(file);
+      for (const e of entries) supp.push(`- \`${file}:${e.line}\`: \`${e.name}\` (named by \`${f}:${i + 1}\`): ${e.why || 'NO REASON GIVEN'}`);
+      if (!entries.length) supp.push(`- \`${f}:${i + 1}\`: \`${what}\` names \`${file}\`, which holds no entry`);
+      return;
+    }
+    supp.push(`- \`${f}:${i + 1}\`: \`${what}\`: ${why.join(' ') || 'NO REASON GIVEN'}`);
   });
 }
 md += (supp.length ? supp.join('\n') : '- none') + `\n\n${supp.length} suppression(s)${supp.length > 5 ? ' — over the limit of 5' : ''}.\n`;
 
 // ---- what the campaign still lacks ----
 const has = (re) => re.test(am) || re.test(read(path.join(src, 'test.sh')) || '');
-// The last results of the campaign's runs: automake's count in a suite log, the summary
-// lines of check-valgrind, the faults suite's own numbers, the kill -9 storm's line.
-const suiteLog = (p) => {
-  const log = read(p);
-  if (!log) return null;
-  const n = (k) => Number((log.match(new RegExp(`^# ${k}: +(\\d+)`, 'm')) || [])[1] || 0);
-  return `${n('PASS')} passed, ${n('FAIL') + n('ERROR')} failed`;
-};
-const asanE2e = suiteLog(path.join(src, '_build-asan', 'test-suite-asan-e2e.log'));
-const vg = read(path.join(build, 'valgrind.summary'));
-const vgCell = vg ? (() => {
-  const l = vg.trim().split('\n');
-  const bad = l.filter((x) => x.startsWith('FAIL'));
-  const slow = l.filter((x) => x.startsWith('SLOW')).map((x) => x.replace(/^\w+: valgrind (\S+).*/, '$1'));
-  return `${l.length - bad.length} of ${l.length} suites memcheck-clean${bad.length ? `; FAIL: ${bad.map((x) => x.replace(/^\w+: valgrind /, '')).join(', ')}` : ''}` +
-    `${slow.length ? `; tests over their time bounds under valgrind (not memcheck errors): ${slow.join(', ')}` : ''}`;
-})() : 'not run here (`make check-valgrind`)';
+// The last results of the campaign's other runs: the faults suite's own numbers, the kill -9
+// storm's line.
 const faultsLog = read(path.join(build, 'tests', 'unit', 'test_faults.log')) || '';
 const faultLines = faultsLog.split('\n').filter((l) => l.startsWith('faults: ')).map((l) => l.slice(8));
 const kill9 = ['tests/soak/kill9.sh.log', 'soak-kill9.log'].map((f) => read(path.join(build, f))).find(Boolean) || '';
 const kill9Line = (kill9.match(/^kill9: (.*)$/m) || [])[1];
+// The 1 kHz soak (tests/soak/soak.sh): its "soak: <fixture> ..." lines and automake-style
+// count, from the long form's log and from the short form's, each when it ran here.
+const soakCell = (file, what) => {
+  const log = read(path.join(build, file));
+  if (!log) return null;
+  const lines = log.split('\n').filter((l) => l.startsWith('soak: ')).map((l) => l.slice(6));
+  const count = (log.match(/^(\d+ passed, \d+ failed)$/m) || [])[1] || 'did not finish';
+  return `${what}: ${count}${lines.length ? '<br>' + lines.join('<br>') : ''}`;
+};
+const soakCells = [soakCell('soak-long.log', '`make soak-long`'), soakCell('soak-short.log', '`make check-soak-short`')].filter(Boolean);
 md += `
 ## The rest of the campaign
 
 | part | how | last result here |
 |---|---|---|
-| node end-to-end suite under an ASan+UBSan build of the shim | \`make check-asan-e2e\` in \`_build-asan\` (test.sh): libasan preloaded before the library | ${asanE2e || (has(/check-asan-e2e/) ? 'not run here' : 'not yet')} |
-| valgrind on the unit tests | \`make check-valgrind\` (every suite, no fork, memcheck errors and definite leaks fail) | ${vgCell} |
 | fault injection (allocation, open, write, fsync, rename, mkdir, truncate, xattr, connect) | \`tests/unit/test_faults.c\` (\`-Wl,--wrap\`, \`sp_mem_fail_after\`), in \`make check\` | ${faultLines.length ? faultLines.join('<br>') : `${trs('tests/unit/test_faults') || 'not run here'}`} |
 | 200 random kill -9 with a DSN | \`make soak\` (tests/soak/kill9.sh, KILL9_COUNT) | ${kill9Line || (has(/^soak:/m) ? 'not run here' : 'not yet')} |
-| soak: 30 min at 1 kHz, 10,000 workers, spawn storms, hostile perf maps | — | not yet |
+| soak: 30 min at 1 kHz over CPU, allocation, HTTP-load and worker-churn fixtures (output and exit code as unprofiled, 0 crashes, 0 hangs, resources back to baseline) | \`make soak-long\` (4 fixtures x \`SOAK_SECONDS\`=450, tests/soak/soak.sh); short form \`make check-soak-short\` (8 s each) in CI | ${soakCells.join('<br>') || (has(/^soak-long:/m) ? 'not run here' : 'not yet')} |
+| 10,000 workers, spawn storms, hostile perf maps | — | not yet |
 `;
 fs.writeFileSync(out, md);
 console.log(`reliability: wrote ${path.relative(process.cwd(), out)}`);

@@ -12,6 +12,7 @@ libprotobuf-c-dev protobuf-c-compiler"
 # debootstrap: make check-glibc-floor (a Debian 11 root with glibc 2.31).
 # clang, libclang-rt-14-dev: make fuzz (libFuzzer's runtime is only a recommendation of clang).
 # musl-tools: make check-musl (musl-gcc and musl's dynamic loader).
+# cppcheck, clang-tidy: make lint (test.sh runs it).
 # --arm64 (not part of --test: CI does not run make check-arm64, and a fresh machine would
 # spend minutes on the cross compiler and a second architecture's package lists):
 # gcc-aarch64-linux-gnu, qemu-user, file and the :arm64 dev packages (multiarch) for make
@@ -21,7 +22,7 @@ ARM64_PKGS="gcc-aarch64-linux-gnu qemu-user file libjansson-dev:arm64 zlib1g-dev
 libcurl4-openssl-dev:arm64 check:arm64 libprotobuf-c-dev:arm64 libstdc++6:arm64"
 for a in "$@"; do
     case "$a" in
-    --test) PKGS="$PKGS libxml2-utils npm golang-go chromium debootstrap clang libclang-rt-14-dev musl-tools" ;;
+    --test) PKGS="$PKGS libxml2-utils npm golang-go chromium debootstrap clang libclang-rt-14-dev musl-tools cppcheck clang-tidy" ;;
     --arm64) PKGS="$PKGS $ARM64_PKGS" ;;
     *) echo "usage: $0 [--test] [--arm64]" >&2; exit 2 ;;
     esac

@@ -5,6 +5,10 @@
 # (libunwind) and joins the frame-pointer walk. The same run with SENTRYPROF_NATIVE_UNWIND=false
 # is printed beside it (what the frame-pointer walk alone keeps). Shares, not counts: a loaded
 # machine changes how many samples come, not where they land.
+# The same chunks carry the native images of their native frames (debug_meta, type
+# "symbolic"): every native frame of a file lies in its file's image (but V8's builtins that
+# node maps a second time), libc's image has the build id readelf shows, and with libc's
+# debug file installed (libc6-dbg) glibc leaves are named from it.
 . "$(dirname "$0")/lib.sh"
 need_node
 run() { # run NAME [VAR=value...]: the app under the shim; prints the facts
@@ -40,4 +44,28 @@ check "glibc leaves (malloc, free) under allocLoop: more than with frame pointer
     awk -v s="$alloc" -v o="$alloc_off" 'BEGIN { exit !(s > o) }'
 check "the stack copies were unwound (native_unwound > 0 in the counters)" \
     grep -Eq 'native_unwound[=: ]+[1-9]' "$WORK/on.err"
+
+# debug_meta's native images.
+fact() { "$NODE" -p "const f = $on; $1"; }
+echo "# native images per chunk: $(fact "f.images.join(' ')"); their bytes per chunk: $(fact "f.imageBytes.join(' ')")"
+mapfile -t files < <(spool_files "$WORK/on")
+check "the chunks are valid envelopes, native images included ($("$NODE" "$(dirname "$0")/validate-envelope.js" "${files[@]}" 2>&1 | head -3 | tr '\n' ' '))" \
+    "$NODE" "$(dirname "$0")/validate-envelope.js" "${files[@]}"
+check "every chunk lists native images (per chunk: $(fact "f.images.join(' ')"))" \
+    test "$(fact "f.images.length > 0 && Math.min(...f.images) > 0")" = true
+check "every native frame of a file lies in that file's image ($(fact "f.inImage") of $(fact "f.nativeFrames"); V8's copied builtins $(fact "f.builtinCopies"); outside: $(fact "f.outside.join('; ') || 'none'"))" \
+    test "$(fact "f.nativeFrames > 0 && f.inImage + f.builtinCopies === f.nativeFrames")" = true
+check "every file of a native frame has an image (without: $(fact "f.noImage.join(' ') || 'none'"))" \
+    test "$(fact "f.noImage.length")" = 0
+libc_file=$(fact "f.libc ? f.libc.code_file : ''")
+libc_id=$(readelf -n "$libc_file" 2>/dev/null | sed -n 's/.*Build ID: *\([0-9a-f]*\).*/\1/p' | head -1)
+check "libc's image ($libc_file) has the build id readelf -n shows ($libc_id; ours $(fact "f.libc && f.libc.code_id"))" \
+    test -n "$libc_id" -a "$(fact "f.libc.code_id")" = "$libc_id"
+if [ -n "$libc_id" ] && [ -e "/usr/lib/debug/.build-id/${libc_id:0:2}/${libc_id:2}.debug" ]; then
+    unnamed=$(fact "(f.unnamedGlibc / f.glibcLeaves).toFixed(3)")
+    check "libc's debug file is installed: glibc leaves named from it, unnamed <= 5% (saw $unnamed; leaves: $(fact "Object.entries(f.leaves).sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, v]) => k + ' ' + v).join(', ')"))" \
+        awk -v s="$unnamed" 'BEGIN { exit !(s <= 0.05) }'
+else
+    echo "# libc's debug file is not installed: glibc leaves named from .dynsym only"
+fi
 finish

@@ -1,6 +1,7 @@
 'use strict';
 // Facts for tests/e2e/sourcemaps.sh, as JSON: for every profile (v1 item "profile" or v2
-// "profile_chunk") in the envelopes under a dir: its release and sourcemap debug images,
+// "profile_chunk") in the envelopes under a dir: its release and sourcemap debug images (the
+// native images of its native frames, type "symbolic", are counted apart: nativeImages),
 // the frames of the bundle's hot function (those whose filename is BUNDLE) with samples
 // counted, and each hot frame's line:column mapped back through the bundle's source map
 // (the `source-map` package, from NODE_PATH); for every error event: the bundle's frame.
@@ -32,7 +33,9 @@ for (const e of spoolEnvelopes(dir)) {
         hot[i] = (hot[i] || 0) + 1;
       }
       out.profiles.push({
-        type: it.type, release: p.release, images: ((p.debug_meta || {}).images) || null, samples, onBundle,
+        type: it.type, release: p.release, samples, onBundle,
+        images: p.debug_meta && p.debug_meta.images ? p.debug_meta.images.filter((im) => im.type !== 'symbolic') : null,
+        nativeImages: ((p.debug_meta || {}).images || []).filter((im) => im.type === 'symbolic').length,
         hotFrames: Object.entries(hot).map(([i, n]) => ({ ...frames[i], samples: n, original: where(frames[i].lineno, frames[i].colno) })),
       });
     } else if (it.type === 'event') {

@@ -25,6 +25,8 @@
 #   FIDELITY_RESCORE=DIR  run nothing: score again the runs FIDELITY_KEEP=1 kept in DIR
 #                      (after a change to compare.js; the node majors must still be there)
 #   FIDELITY_DETAIL=1  print each thread's top functions, both sides (compare.js --detail)
+#   FIDELITY_NODE_FLAGS  more node flags for every run, after the tier's (e.g. V8's GC
+#                      stress: "--stress-compaction", "--gc-interval=100")
 #   SENTRYPROF_NODE_CACHE  the node cache (tests/matrix/install-nodes.sh fills it)
 # The shim samples at 1 kHz on the CPU clock (shares of CPU time, whatever the machine's
 # load); V8 at --cpu-prof-interval 1000 (µs).
@@ -59,6 +61,7 @@ FIXTURES=(
     "default|mixed.js||"
     "jitless|mixed.js|--jitless|hot"
     "glibc|glibc.js||"
+    "churn|churn.js||"
 )
 # The flags of a tier on one node: --no-maglev only where V8 has Maglev (Node 18's rejects it).
 tier_flags() {
@@ -101,7 +104,7 @@ for major in $majors; do
     for fx in "${FIXTURES[@]}"; do
         IFS='|' read -r name app tier hot <<<"$fx"
         if [ -n "$want" ] && ! [[ " $want " == *" $name "* ]]; then continue; fi
-        read -ra flags <<<"$(tier_flags "$node" "$tier")"
+        read -ra flags <<<"$(tier_flags "$node" "$tier") ${FIDELITY_NODE_FLAGS:-}"
         dir="$WORK/$name-$major"
         if [ -n "$rescore" ]; then
             [ -d "$dir/spool" ] || continue
@@ -156,6 +159,10 @@ for major in $majors; do
             })' "$name" "$major" "$version" "$secs" "${flags[*]}" >>"$JSONL"
         # The shim's decoder counters, for whoever reads why a row is off.
         grep -o 'v8 frames: [0-9].*' "$dir/err" | head -1 | sed "s/^/#   $label: /"
+        # Every JS frame by where its name came from, and the samples with a nameless
+        # interpreted frame (V8's shared interpreter entry), from the exit's counters.
+        sed -n 's/.*stat \(js_frames_[a-z_]*\|samples_interpreter_unnamed\|samples\)=\([0-9]*\)$/\1=\2/p' "$dir/err" |
+            tr '\n' ' ' | sed "s/^/#   $label: /; s/ \$/\n/"
     done
 done
 [ "$ran" -gt 0 ] || { echo "fidelity: nothing ran (FIDELITY_NODES=\"$majors\", FIDELITY_FIXTURES=\"$want\")" >&2; exit 99; }

@@ -31,7 +31,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     sp_fuzz_write_file(path, data, size, false);
-    sp_elfsym_t *elf = sp_elfsym_open(path);
+    sp_elfsym_t *elf = sp_elfsym_open(path, NULL);
     if (elf) {
         size_t n = sp_elfsym_count(elf);
         /* Addresses: every 8-byte word of the input (symbol values live there) and its

@@ -15,6 +15,7 @@
 //   checkChunkPayload(p, fail, opts)  v2 chunk rules; fail(msg, level)
 //   checkEnvelope(env)          all item rules + cross-item rules -> {problems, warnings, items}
 //   analyzeBody(buf)            parseEnvelope + checkEnvelope, never throws
+//   debugIdOfBuildId(hex)       the debug id Sentry derives from an ELF build id
 
 const HEX32 = /^[0-9a-f]{32}$/;
 const HEX16 = /^[0-9a-f]{16}$/;
@@ -202,6 +203,37 @@ function checkMeasurements(ms, v1, fail) {
   }
 }
 
+// debug_meta.images as Relay's profile parser reads them (relay-profiling/src/debug_image.rs,
+// serde): a type outside its enum, a debug_id that is not a debug id, an image_addr that is not
+// an address or an image_size that is not a number fails the whole profile. What ours must
+// also hold (warnings): a "symbolic" image (a native file) has code_file, debug_id, image_addr,
+// a nonzero image_size and a hex code_id (its build id, the first 16 bytes of which are the
+// debug id, byte-swapped as a little-endian GUID); a "sourcemap" image code_file and debug_id.
+const IMAGE_TYPES = ['macho', 'symbolic', 'sourcemap', 'proguard', 'jvm'];
+const DEBUG_ID = /^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}(?:-?[0-9a-fA-F]+)?$/;
+function debugIdOfBuildId(hex) {
+  const b = (hex + '0'.repeat(32)).slice(0, 32);
+  const sw = (s) => s.match(/../g).reverse().join('');
+  return `${sw(b.slice(0, 8))}-${sw(b.slice(8, 12))}-${sw(b.slice(12, 16))}-${b.slice(16, 20)}-${b.slice(20, 32)}`;
+}
+function checkDebugMeta(dm, P, W) {
+  if (dm === undefined || dm === null) return;
+  if (!isObject(dm) || !Array.isArray(dm.images || [])) return P('debug_meta.images is not an array');
+  (dm.images || []).forEach((im, i) => {
+    const at = `debug_meta.images[${i}]`;
+    if (!isObject(im)) return P(`${at} is not an object`);
+    if (!IMAGE_TYPES.includes(im.type)) return P(`${at} type ${show(im.type)} is not one of ${IMAGE_TYPES.join(', ')} (Relay's profile parser fails the whole profile)`);
+    if (im.debug_id !== undefined && !(typeof im.debug_id === 'string' && DEBUG_ID.test(im.debug_id))) P(`${at} debug_id ${show(im.debug_id)} is not a debug id`);
+    if (im.image_addr !== undefined && !((typeof im.image_addr === 'string' && ADDR.test(im.image_addr)) || (Number.isSafeInteger(im.image_addr) && im.image_addr >= 0))) P(`${at} image_addr ${show(im.image_addr)} is not an address`);
+    if (im.image_size !== undefined && !((typeof im.image_size === 'string' && NUMERIC.test(im.image_size)) || (Number.isSafeInteger(im.image_size) && im.image_size >= 0))) P(`${at} image_size ${show(im.image_size)} is not a number`);
+    if (typeof im.code_file !== 'string' || !im.code_file || typeof im.debug_id !== 'string') W(`${at} (${im.type}) lacks code_file or debug_id`);
+    if (im.type !== 'symbolic') return;
+    if (!ADDR.test(im.image_addr || '') || !(im.image_size > 0)) W(`${at} (${im.code_file}) lacks image_addr or a nonzero image_size`);
+    if (!(typeof im.code_id === 'string' && /^([0-9a-f]{2})+$/.test(im.code_id))) W(`${at} (${im.code_file}) code_id ${show(im.code_id)} is not a build id in hex`);
+    else if (typeof im.debug_id === 'string' && im.debug_id !== debugIdOfBuildId(im.code_id)) W(`${at} (${im.code_file}) debug_id ${im.debug_id} is not its code_id ${im.code_id} as a little-endian GUID (${debugIdOfBuildId(im.code_id)})`);
+  });
+}
+
 // ---- v2: profile_chunk -----------------------------------------------------------------------
 
 // The checks of the original validator, in its order and with its messages; opts.extended adds
@@ -254,8 +286,8 @@ function checkChunkPayload(p, fail, opts = {}) {
     checkThreadMetadata(prof.thread_metadata, P);
     checkMeasurements(p.measurements, false, P);
     if (p.environment !== undefined && p.environment !== null && typeof p.environment !== 'string') P('environment is not a string');
-    if (p.debug_meta !== undefined && p.debug_meta !== null && !(isObject(p.debug_meta) && Array.isArray(p.debug_meta.images || []))) P('debug_meta.images is not an array');
   }
+  checkDebugMeta(p.debug_meta, P, W);
   return prof.samples.length;
 }
 
@@ -303,6 +335,7 @@ function checkProfileV1(p, fail) {
   if (!isObject(p.runtime) || typeof p.runtime.name !== 'string' || typeof p.runtime.version !== 'string') P('runtime name/version missing');
   if (p.release !== undefined && p.release !== null && typeof p.release !== 'string') P('release is not a string');
   if (p.environment !== undefined && typeof p.environment !== 'string') P('environment is not a string');
+  checkDebugMeta(p.debug_meta, P, W);
   let t = p.transaction;
   if (t === undefined && Array.isArray(p.transactions)) t = p.transactions[0];
   if (!isObject(t)) P('transaction missing');
@@ -488,5 +521,5 @@ module.exports = {
   HEX32, HEX16, UUID, MAX_CHUNK_SPAN_S, MAX_PROFILE_NS,
   EnvelopeError, parseEnvelope, splitEnvelopeLenient,
   checkChunkPayload, checkProfileV1, checkTransaction, checkClientReport,
-  chunkSummary, checkEnvelope, analyzeBody, isRfc3339,
+  chunkSummary, checkEnvelope, analyzeBody, isRfc3339, debugIdOfBuildId,
 };

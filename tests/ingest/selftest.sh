@@ -114,6 +114,20 @@ expect('v2 span > 66 s', mutC((p) => { p.profile.samples[11].timestamp += 67; })
 expect('v2 span 60 s ok', mutC((p) => { p.profile.samples[11].timestamp += 59; }), null);
 expect('v2 frame lineno type', mutC((p) => { p.profile.frames[0].lineno = '3'; }), 'lineno');
 expect('v2 native frame without function is fine', mutC((p) => { delete p.profile.frames[2].function; }), null);
+// debug_meta.images as Relay's profile parser takes them: a native ELF file is "symbolic"
+const elfImage = { type: 'symbolic', code_file: '/usr/lib/x86_64-linux-gnu/libc.so.6', debug_id: 'c0bcc3f1-9827-fe65-3058-404b2831d9e6',
+  code_id: 'f1c3bcc0279865fe3058404b2831d9e64135386c', image_addr: '0x7f5140527000', image_size: 1720320 };
+const withImage = (im) => (p) => { p.debug_meta = { images: [{ type: 'sourcemap', code_file: '/app/b.js', debug_id: '395835f4-03e0-4436-80d3-136f0749a893' }, im] }; };
+expect('v2 symbolic image', mutC(withImage(elfImage)), null);
+expect('v2 elf image fails the profile', mutC(withImage({ ...elfImage, type: 'elf' })), 'is not one of');
+expect('v2 image debug_id', mutC(withImage({ ...elfImage, debug_id: 'f1c3bcc0' })), 'is not a debug id');
+expect('v2 image_addr', mutC(withImage({ ...elfImage, image_addr: 'x7f' })), 'is not an address');
+expect('v1 elf image fails the profile', mutP(withImage({ ...elfImage, type: 'elf' })), 'is not one of');
+{
+  const a = r.analyzeBody(build(...(({ h, items }) => [h, items])(mutC(withImage({ ...elfImage, debug_id: 'f1c3bcc0-2798-65fe-3058-404b2831d9e6' })))));
+  say(a.problems.length === 0 && a.warnings.some((w) => w.includes('little-endian GUID')),
+    `v2 image debug_id not its code_id byte-swapped: a warning (got ${JSON.stringify(a.problems.concat(a.warnings))})`);
+}
 // v1 profile rules
 expect('v1 alone', { h: v1.h, items: [v1.items[1]] }, 'profile without its transaction');
 expect('v1 transaction id mismatch', mutP((p) => { p.transaction.id = 'f'.repeat(32); }), 'profile without its transaction');

@@ -5,10 +5,12 @@
  * tests/apps/native_fixture (path from SP_NATIVE_FIXTURE, else relative to cwd; a missing
  * fixture fails its tests); synthetic and hostile ELF files generated here into a temp dir;
  * the test binary itself, libc, and /usr/bin/node when it exists (nm and node are run as
- * children for reference values). libstdc++ is dlopen'd RTLD_GLOBAL in the suite function so that
+ * children for reference values; readelf -n for build ids; objcopy splits the fixture into a
+ * stripped file and its debug file). libstdc++ is dlopen'd RTLD_GLOBAL in the suite function so that
  * __cxa_demangle is visible to sp_demangle, as it is inside node.
  */
 #include "unit.h"
+#include <ctype.h>
 #include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
@@ -162,7 +164,7 @@ static const char *resolve_self(sp_procmaps_t *maps, uint64_t addr, sp_elfsym_t 
 {
     const sp_mapping_t *m = sp_procmaps_find(maps, addr);
     ck_assert_msg(m != NULL, "no mapping for 0x%" PRIx64, addr);
-    sp_elfsym_t *elf = sp_elfsym_open(m->path);
+    sp_elfsym_t *elf = sp_elfsym_open(m->path, NULL);
     ck_assert_msg(elf != NULL, "cannot open %s", m->path);
     uint64_t v = 0;
     ck_assert_msg(sp_elfsym_to_vaddr(elf, m, addr, &v), "no PT_LOAD for %s at 0x%" PRIx64,
@@ -318,7 +320,7 @@ static sp_elfsym_t *open_image(const char *dir, const char *name, const img_t *i
     char p[PATH_MAX];
     snprintf(p, sizeof p, "%s/%s", dir, name);
     write_file(p, img->buf, img->len);
-    sp_elfsym_t *elf = sp_elfsym_open(p);
+    sp_elfsym_t *elf = sp_elfsym_open(p, NULL);
     unlink(p);
     return elf;
 }
@@ -566,7 +568,7 @@ START_TEST(test_truncated_while_open)
     char p[PATH_MAX];
     snprintf(p, sizeof p, "%s/truncated", dir);
     write_file(p, img.buf, img.len);
-    sp_elfsym_t *elf = sp_elfsym_open(p);
+    sp_elfsym_t *elf = sp_elfsym_open(p, NULL);
     ck_assert_ptr_nonnull(elf);
     ck_assert_str_eq(sp_elfsym_lookup(elf, T(0), NULL), "f_global");
     ck_assert_int_eq(truncate(p, 0), 0);
@@ -692,22 +694,22 @@ START_TEST(test_hostile_files)
     build_elf(&good, ET_EXEC, base, syms, n);
 
     /* Not files at all, or nothing in them. */
-    ck_assert_ptr_null(sp_elfsym_open(NULL));
-    ck_assert_ptr_null(sp_elfsym_open(""));
+    ck_assert_ptr_null(sp_elfsym_open(NULL, NULL));
+    ck_assert_ptr_null(sp_elfsym_open("", NULL));
     snprintf(p, sizeof p, "%s/missing", dir);
-    ck_assert_ptr_null(sp_elfsym_open(p));
-    ck_assert_ptr_null(sp_elfsym_open(dir));
+    ck_assert_ptr_null(sp_elfsym_open(p, NULL));
+    ck_assert_ptr_null(sp_elfsym_open(dir, NULL));
     snprintf(p, sizeof p, "%s/fifo", dir);
     ck_assert_int_eq(mkfifo(p, 0600), 0);
-    ck_assert_ptr_null(sp_elfsym_open(p)); /* must not block */
+    ck_assert_ptr_null(sp_elfsym_open(p, NULL)); /* must not block */
     unlink(p);
     snprintf(p, sizeof p, "%s/empty", dir);
     write_file(p, "", 0);
-    ck_assert_ptr_null(sp_elfsym_open(p));
+    ck_assert_ptr_null(sp_elfsym_open(p, NULL));
     unlink(p);
     snprintf(p, sizeof p, "%s/short", dir);
     write_file(p, good.buf, 10);
-    ck_assert_ptr_null(sp_elfsym_open(p));
+    ck_assert_ptr_null(sp_elfsym_open(p, NULL));
     unlink(p);
 
     /* Random bytes, with and without a plausible ELF identity. */
@@ -716,10 +718,10 @@ START_TEST(test_hostile_files)
     for (size_t i = 0; i < sizeof rnd; i++) rnd[i] = (unsigned char)rand();
     snprintf(p, sizeof p, "%s/random", dir);
     write_file(p, rnd, sizeof rnd);
-    ck_assert_ptr_null(sp_elfsym_open(p));
+    ck_assert_ptr_null(sp_elfsym_open(p, NULL));
     memcpy(rnd, good.buf, EI_NIDENT + 4); /* identity and e_type: the rest is noise */
     write_file(p, rnd, sizeof rnd);
-    sp_elfsym_t *elf = sp_elfsym_open(p);
+    sp_elfsym_t *elf = sp_elfsym_open(p, NULL);
     if (elf) poke(elf, base);
     sp_elfsym_free(elf);
     unlink(p);
@@ -919,7 +921,7 @@ START_TEST(test_fixture_symbols)
     ck_assert_ptr_nonnull(m);
     ck_assert(m->exec);
     ck_assert_str_eq(m->path, fxreal);
-    sp_elfsym_t *elf = sp_elfsym_open(m->path);
+    sp_elfsym_t *elf = sp_elfsym_open(m->path, NULL);
     ck_assert_ptr_nonnull(elf);
     ck_assert_uint_ge(sp_elfsym_count(elf), 5);
 
@@ -948,6 +950,171 @@ START_TEST(test_fixture_symbols)
     rmdir(dir);
     free(dir);
     free(out);
+}
+END_TEST
+
+/* The build id readelf -n prints for path, as bytes; its length (0: none printed). */
+static size_t readelf_build_id(const char *path, uint8_t id[SP_ELFSYM_BUILD_ID_MAX])
+{
+    char *argv[] = {"readelf", "-n", (char *)path, NULL};
+    int status;
+    char *out = run_capture(argv, NULL, &status);
+    ck_assert_msg(status == 0, "readelf -n %s exited with %d", path, status);
+    const char *p = strstr(out, "Build ID: ");
+    size_t n = 0;
+    unsigned byte;
+    if (p)
+        for (p += strlen("Build ID: ");
+             n < SP_ELFSYM_BUILD_ID_MAX && isxdigit((unsigned char)p[0]) &&
+             isxdigit((unsigned char)p[1]) && sscanf(p, "%2x", &byte) == 1;
+             p += 2)
+            id[n++] = (uint8_t)byte;
+    free(out);
+    return n;
+}
+
+static void run_ok(char *const argv[])
+{
+    int status;
+    free(run_capture(argv, NULL, &status));
+    ck_assert_msg(status == 0, "%s exited with %d", argv[0], status);
+}
+
+/* The GNU build id as readelf shows it, for the fixture (PT_NOTE), libc and node. */
+START_TEST(test_build_id)
+{
+    const char *paths[] = {fixture_path(), "/lib/x86_64-linux-gnu/libc.so.6",
+                           "/lib/aarch64-linux-gnu/libc.so.6", NODE_PATH};
+    int checked = 0;
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        if (access(paths[i], R_OK) != 0) continue;
+        uint8_t want[SP_ELFSYM_BUILD_ID_MAX];
+        size_t wn = readelf_build_id(paths[i], want);
+        sp_elfsym_t *elf = sp_elfsym_open(paths[i], NULL);
+        ck_assert_ptr_nonnull(elf);
+        const uint8_t *id = NULL;
+        size_t n = sp_elfsym_build_id(elf, &id);
+        ck_assert_msg(n == wn && (n == 0 || memcmp(id, want, n) == 0),
+                      "%s: expected the %zu-byte build id readelf shows, saw %zu bytes", paths[i],
+                      wn, n);
+        ck_assert_msg(i != 0 || n == 20, "the fixture: expected a 20-byte (sha1) build id, saw %zu",
+                      n);
+        sp_elfsym_free(elf);
+        checked++;
+    }
+    ck_assert_int_ge(checked, 2);
+}
+END_TEST
+
+/* A stripped file (no .symtab) names its static functions from the debug file of its build
+ * id under <root>/usr/lib/debug/.build-id/, and only from one whose build id matches. */
+START_TEST(test_debug_file)
+{
+    const char *fx = fixture_path();
+    char *argv[] = {(char *)fx, "--addrs", NULL};
+    pid_t pid;
+    int status;
+    char *out = run_capture(argv, &pid, &status);
+    ck_assert_msg(status == 0, "fixture exited with %d", status);
+    uint64_t addr = 0;
+    const char *line = strstr(out, "sp_fixture_static 0x");
+    ck_assert_ptr_nonnull(line);
+    ck_assert_int_eq(sscanf(line + strlen("sp_fixture_static "), "%" SCNx64, &addr), 1);
+    char *dir = make_tmpdir();
+    char *maps_text = strstr(out, "\nmaps\n");
+    ck_assert_ptr_nonnull(maps_text);
+    write_fake_maps(dir, pid, maps_text + strlen("\nmaps\n"));
+    sp_procmaps_t *maps = sp_procmaps_read(dir, pid);
+    const sp_mapping_t *m = sp_procmaps_find(maps, addr);
+    ck_assert_ptr_nonnull(m);
+
+    uint8_t id[SP_ELFSYM_BUILD_ID_MAX];
+    size_t n = readelf_build_id(fx, id);
+    ck_assert_uint_eq(n, 20);
+    char stripped[PATH_MAX], dbg[PATH_MAX + 64], p[PATH_MAX];
+    snprintf(stripped, sizeof stripped, "%s/fixture.stripped", dir);
+    snprintf(p, sizeof p, "%s/usr", dir);
+    mkdir(p, 0700);
+    snprintf(p, sizeof p, "%s/usr/lib", dir);
+    mkdir(p, 0700);
+    snprintf(p, sizeof p, "%s/usr/lib/debug", dir);
+    mkdir(p, 0700);
+    snprintf(p, sizeof p, "%s/usr/lib/debug/.build-id", dir);
+    mkdir(p, 0700);
+    int o = snprintf(p, sizeof p, "%s/usr/lib/debug/.build-id/%02x", dir, id[0]);
+    mkdir(p, 0700);
+    snprintf(dbg, sizeof dbg, "%s/", p);
+    o = (int)strlen(dbg);
+    for (size_t i = 1; i < n; i++) o += snprintf(dbg + o, sizeof dbg - (size_t)o, "%02x", id[i]);
+    snprintf(dbg + o, sizeof dbg - (size_t)o, ".debug");
+    char *split[] = {"objcopy", "--only-keep-debug", (char *)fx, dbg, NULL};
+    char *strip[] = {"objcopy", "--strip-all", (char *)fx, stripped, NULL};
+    run_ok(split);
+    run_ok(strip);
+
+    /* Without the debug file (another root): no .symtab, the static function is unnamed. */
+    snprintf(p, sizeof p, "%s/none", dir);
+    sp_elfsym_t *elf = sp_elfsym_open(stripped, p);
+    ck_assert_ptr_nonnull(elf);
+    uint64_t v = 0;
+    ck_assert(sp_elfsym_to_vaddr(elf, m, addr, &v));
+    const char *name = sp_elfsym_lookup(elf, v, NULL);
+    ck_assert_msg(!name || strcmp(name, "sp_fixture_static") != 0,
+                  "expected no .symtab name in the stripped file, saw %s", name);
+    sp_elfsym_free(elf);
+
+    elf = sp_elfsym_open(stripped, dir);
+    ck_assert_ptr_nonnull(elf);
+    ck_assert(sp_elfsym_to_vaddr(elf, m, addr, &v));
+    name = sp_elfsym_lookup(elf, v, NULL);
+    ck_assert_msg(name && strcmp(name, "sp_fixture_static") == 0,
+                  "expected sp_fixture_static from the debug file %s, saw %s", dbg,
+                  name ? name : "(none)");
+    const uint8_t *got = NULL;
+    ck_assert_uint_eq(sp_elfsym_build_id(elf, &got), n); /* the stripped file's own */
+    ck_assert_mem_eq(got, id, n);
+    sp_elfsym_free(elf);
+
+    /* A debug file of another build (one byte of its build id changed) is not used. */
+    size_t dlen = 0;
+    unsigned char *d = (unsigned char *)sp_unit_read_file(dbg, &dlen);
+    ck_assert_ptr_nonnull(d);
+    unsigned char *at = memmem(d, dlen, id, n);
+    ck_assert_ptr_nonnull(at);
+    at[n - 1] ^= 0xff;
+    write_file(dbg, d, dlen);
+    free(d);
+    elf = sp_elfsym_open(stripped, dir);
+    ck_assert_ptr_nonnull(elf);
+    ck_assert(sp_elfsym_to_vaddr(elf, m, addr, &v));
+    name = sp_elfsym_lookup(elf, v, NULL);
+    ck_assert_msg(!name || strcmp(name, "sp_fixture_static") != 0,
+                  "expected a debug file with another build id to be ignored, saw %s", name);
+    sp_elfsym_free(elf);
+
+    sp_procmaps_free(maps);
+    remove_fake_maps(dir, pid);
+    sp_unit_rmtree(dir);
+    free(dir);
+    free(out);
+}
+END_TEST
+
+/* A .symtab spells versioned definitions "pthread_cond_signal@@GLIBC_2.3.2" (libc's debug
+ * file, when installed, is where libc's names then come from): names stop before the '@'. */
+START_TEST(test_versioned_names)
+{
+    void *fn = dlsym(RTLD_DEFAULT, "pthread_cond_signal");
+    ck_assert_ptr_nonnull(fn);
+    sp_procmaps_t *maps = sp_procmaps_read(NULL, 0);
+    ck_assert_ptr_nonnull(maps);
+    sp_elfsym_t *elf = NULL;
+    const char *name = resolve_self(maps, (uint64_t)(uintptr_t)fn, &elf, NULL);
+    ck_assert_msg(name && strstr(name, "pthread_cond_signal") && !strchr(name, '@'),
+                  "expected pthread_cond_signal named without a symbol version, saw %s",
+                  name ? name : "(none)");
+    sp_elfsym_free(elf);
+    sp_procmaps_free(maps);
 }
 END_TEST
 
@@ -1001,7 +1168,7 @@ START_TEST(test_node_binary)
     }
     size_t before = sp_mem_in_use();
     double t0 = now_s();
-    sp_elfsym_t *elf = sp_elfsym_open(NODE_PATH);
+    sp_elfsym_t *elf = sp_elfsym_open(NODE_PATH, NULL);
     double t1 = now_s();
     ck_assert_ptr_nonnull(elf);
     size_t mem = sp_mem_in_use() - before;
@@ -1109,6 +1276,11 @@ SP_UNIT_SUITE(elfsym)
     tcase_add_test(tc, test_self_symbols);
     tcase_add_test(tc, test_libc_getpid);
     tcase_add_test(tc, test_node_binary);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("buildid"); /* build ids and debug files */
+    tcase_add_test(tc, test_build_id);
+    tcase_add_test(tc, test_debug_file);
+    tcase_add_test(tc, test_versioned_names);
     suite_add_tcase(s, tc);
     return s;
 }

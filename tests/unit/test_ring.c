@@ -43,6 +43,41 @@ START_TEST(test_fifo_and_full)
 }
 END_TEST
 
+/* A deep stack's slot records all come out (one per frame a walk keeps: the outer JS frames
+ * of a deep stack are decoded too), with its frames after them; a count past the limit is
+ * cut to it. */
+START_TEST(test_deep_v8_records)
+{
+    sp_ring_t *r = sp_ring_new(2);
+    uint64_t t;
+    sp_sample_t *s = sp_ring_reserve(r, &t);
+    ck_assert_ptr_nonnull(s);
+    s->nframes = SP_MAX_FRAMES;
+    s->nv8 = SP_V8_MAX_FRAMES;
+    for (unsigned i = 0; i < SP_MAX_FRAMES; i++) s->pcs[i] = 0x1000 + i;
+    for (unsigned i = 0; i < SP_V8_MAX_FRAMES; i++)
+        s->v8[i] = (sp_v8_slots_t){.frame = (uint16_t)i, .function = 0x2001 + 8 * i, .bytecode_array = 7, .bytecode_offset = i};
+    sp_ring_publish(r, t);
+    s = sp_ring_reserve(r, &t);
+    s->nframes = 1;
+    s->nv8 = SP_V8_MAX_FRAMES + 5; /* corrupt: cut to the limit, never read past the array */
+    sp_ring_publish(r, t);
+    static sp_sample_t out;
+    ck_assert(sp_ring_pop(r, &out));
+    ck_assert_msg(SP_V8_MAX_FRAMES == SP_MAX_FRAMES, "expected a record for every frame (%d), saw room for %d",
+                  SP_MAX_FRAMES, SP_V8_MAX_FRAMES);
+    ck_assert_uint_eq(out.nv8, SP_V8_MAX_FRAMES);
+    for (unsigned i = 0; i < SP_V8_MAX_FRAMES; i++)
+        ck_assert_msg(out.v8[i].frame == i && out.v8[i].function == 0x2001 + 8 * i && out.v8[i].bytecode_offset == i,
+                      "record %u: expected frame %u function %#x, saw frame %u function %#llx", i, i, 0x2001 + 8 * i,
+                      (unsigned)out.v8[i].frame, (unsigned long long)out.v8[i].function);
+    for (unsigned i = 0; i < SP_MAX_FRAMES; i++) ck_assert_uint_eq(out.pcs[i], 0x1000 + i);
+    ck_assert(sp_ring_pop(r, &out));
+    ck_assert_uint_eq(out.nv8, SP_V8_MAX_FRAMES);
+    sp_ring_free(r);
+}
+END_TEST
+
 START_TEST(test_unpublished_blocks_consumer_only)
 {
     sp_ring_t *r = sp_ring_new(4);
@@ -129,6 +164,7 @@ SP_UNIT_SUITE(ring)
     tcase_add_test(tc, test_capacity_rounds_up);
     tcase_add_test(tc, test_fifo_and_full);
     tcase_add_test(tc, test_unpublished_blocks_consumer_only);
+    tcase_add_test(tc, test_deep_v8_records);
     tcase_add_test(tc, test_concurrent_producers);
     suite_add_tcase(s, tc);
     return s;

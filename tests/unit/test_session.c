@@ -175,10 +175,39 @@ static json_t *images_for(const char *path)
     add_frame(s, &f);
     size_t len;
     const char *t = sp_session_frames_text(s, &len);
-    json_t *images = sp_debugid_images(t, len);
+    json_t *images = sp_debugid_images(t, len, NULL);
     sp_session_free(s);
     return images;
 }
+
+/* An ELF file's debug id from its GNU build id: the first 16 bytes as a little-endian
+ * GUID (Relay's example in relay-event-schema's debugmeta.rs, and the libgcc one of its
+ * docs); a build id shorter than 16 bytes is padded with zeros (Relay's perfetto import). */
+START_TEST(test_debug_id_of_build_id)
+{
+    static const struct {
+        const char *build_id, *debug_id;
+    } cases[] = {
+        {"f1c3bcc0279865fe3058404b2831d9e64135386c", "c0bcc3f1-9827-fe65-3058-404b2831d9e6"},
+        {"68220ae2c65d65c1b6aaa12fa6765a6ec2f5f434", "e20a2268-5dc6-c165-b6aa-a12fa6765a6e"},
+        {"aabbccdd", "ddccbbaa-0000-0000-0000-000000000000"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        uint8_t id[20];
+        size_t n = strlen(cases[i].build_id) / 2;
+        for (size_t k = 0; k < n; k++) {
+            unsigned b;
+            ck_assert_int_eq(sscanf(cases[i].build_id + 2 * k, "%2x", &b), 1);
+            id[k] = (uint8_t)b;
+        }
+        char out[37];
+        sp_debugid_of_build_id(id, n, out);
+        ck_assert_msg(strcmp(out, cases[i].debug_id) == 0,
+                      "build id %s: expected debug id %s, saw %s", cases[i].build_id,
+                      cases[i].debug_id, out);
+    }
+}
+END_TEST
 
 START_TEST(test_debug_images)
 {
@@ -437,6 +466,7 @@ SP_UNIT_SUITE(session)
     tcase_add_test(tc, test_frame_table);
     tcase_add_test(tc, test_module_names);
     tcase_add_test(tc, test_debug_images);
+    tcase_add_test(tc, test_debug_id_of_build_id);
     tcase_add_test(tc, test_stacks_dedup);
     tcase_add_test(tc, test_chunk_json);
     tcase_add_test(tc, test_txn_profile_text);

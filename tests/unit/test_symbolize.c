@@ -3,11 +3,13 @@
  * one, plus an anonymous JIT region and a [vdso]), a <root>/proc/self/exe link and a V8
  * perf map in the same directory. Checks JS frames (name, script, line, column, in_app),
  * V8 builtins named as node's ELF symbols with the executable as their file, ELF symbols
- * (final answers), unnamed code by mapping, return addresses looked up at addr-1, and the
- * generation moving when the perf map grows. */
+ * (final answers), unnamed code by mapping, return addresses looked up at addr-1, the
+ * generation moving when the perf map grows, and the native images (ELF files by build id)
+ * a profile's debug_meta lists for its native frames, sized from the fake maps. */
 #include "unit.h"
 
 #include <inttypes.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,11 +17,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "debugid.h"
+#include "frames.h"
+#include "ids.h"
+#include "mem.h"
+#include "profile.h"
+#include "session.h"
 #include "symbolize.h"
 
 #define JIT_START 0x7e0000000000ull /* the fake anonymous executable region */
 #define JIT_END 0x7e0000100000ull
 #define VDSO_START 0x7e0000200000ull
+#define COPY_START 0x7d0000000000ull /* a copy of the test binary's pages, not its image */
 
 /* A function of the test binary the symbolizer must name from its ELF symbols. */
 int sp_test_symbolize_marker(int n);
@@ -31,6 +40,7 @@ __attribute__((noinline, noclone)) int sp_test_symbolize_marker(int n)
 }
 
 static char root[PATH_MAX], perf_map[PATH_MAX + 16];
+static uint64_t image_start, image_end; /* the test binary's run of lines in the fake maps */
 
 static void write_file(const char *path, const char *mode, const char *text)
 {
@@ -62,11 +72,27 @@ static void make_root(void)
     ck_assert_ptr_nonnull(fake);
     char line[PATH_MAX + 128];
     int copied = 0;
+    image_start = image_end = 0;
     while (fgets(line, sizeof line, real)) {
         const char *p = strchr(line, '/');
-        if (p && strncmp(p, exe, (size_t)n) == 0 && p[n] == '\n') fputs(line, fake), copied++;
+        uint64_t a, b;
+        if (p && strncmp(p, exe, (size_t)n) == 0 && p[n] == '\n') {
+            fputs(line, fake), copied++;
+            ck_assert_int_eq(sscanf(line, "%" SCNx64 "-%" SCNx64, &a, &b), 2);
+            if (!image_start) image_start = a;
+            image_end = b;
+        }
     }
     fclose(real);
+    /* A reserved gap of the same file right after it (part of its image), then anonymous
+     * memory, then a copy of one of its pages elsewhere (not its image). */
+    fprintf(fake, "%" PRIx64 "-%" PRIx64 " ---p 00100000 08:01 42 %s\n", image_end,
+            image_end + 0x1000, exe);
+    fprintf(fake, "%" PRIx64 "-%" PRIx64 " rw-p 00000000 00:00 0 \n", image_end + 0x1000,
+            image_end + 0x3000);
+    fprintf(fake, "%" PRIx64 "-%" PRIx64 " r-xp 00001000 08:01 42 %s\n", (uint64_t)COPY_START,
+            (uint64_t)COPY_START + 0x1000, exe);
+    image_end += 0x1000;
     fprintf(fake, "%" PRIx64 "-%" PRIx64 " r-xp 00000000 00:00 0 \n", (uint64_t)JIT_START, (uint64_t)JIT_END);
     fprintf(fake, "%" PRIx64 "-%" PRIx64 " r-xp 00000000 00:00 0                          [vdso]\n",
             (uint64_t)VDSO_START, (uint64_t)VDSO_START + 0x2000);
@@ -164,6 +190,75 @@ START_TEST(t_native_frames)
 }
 END_TEST
 
+/* The ELF file a native frame lies in becomes a "symbolic" image of the profile's
+ * debug_meta (addr and size from the fake maps: its run of lines, a gap of the same file
+ * included, a copy elsewhere not), with debug_id and code_id from its build id; a profile
+ * whose frames do not name it does not list it. */
+START_TEST(t_native_images)
+{
+    sp_symbolizer_t *sym = new_symbolizer();
+    sp_sym_image_t im;
+    ck_assert(!sp_symbolizer_image(sym, 0, &im)); /* nothing resolved yet */
+    sp_frame_t f;
+    uint64_t pc = (uint64_t)(uintptr_t)&sp_test_symbolize_marker + 4;
+    ck_assert(sp_symbolizer_resolve(sym, pc, false, &f));
+    sp_frames_t *ft = sp_frames_new();
+    sp_session_t *s = sp_session_new();
+    long id = sp_frames_intern(ft, &f);
+    ck_assert_int_ge(id, 0);
+    ck_assert_int_ge(sp_session_frame(s, ft, (uint32_t)id), 0);
+    sp_symbolizer_resolve(sym, COPY_START + 0x10, false, &f); /* the copy: the same file */
+    ck_assert_ptr_nonnull(f.abs_path);
+    ck_assert(!sp_symbolizer_image(sym, 1, &im)); /* one file, one image */
+    ck_assert(sp_symbolizer_image(sym, 0, &im));
+    ck_assert_str_eq(im.path, f.abs_path);
+    ck_assert_msg(im.start == image_start && im.size == image_end - image_start,
+                  "expected the image at 0x%" PRIx64 ", 0x%" PRIx64
+                  " bytes (the fake maps' run), saw 0x%" PRIx64 ", 0x%" PRIx64,
+                  image_start, image_end - image_start, im.start, im.size);
+    ck_assert_uint_eq(im.build_id_len, 20); /* the toolchain's default: sha1 */
+
+    sp_chunk_meta_t meta = {.release = "r", .symbolizer = sym};
+    sp_ids_new(meta.chunk_id);
+    sp_ids_new(meta.profiler_id);
+    size_t len;
+    char *text = sp_profile_chunk_text(s, &meta, &len);
+    ck_assert_ptr_nonnull(text);
+    json_t *p = json_loadb(text, len, 0, NULL);
+    sp_mem_free(text);
+    json_t *images = json_object_get(json_object_get(p, "debug_meta"), "images");
+    ck_assert_uint_eq(json_array_size(images), 1);
+    json_t *i0 = json_array_get(images, 0);
+    char want_addr[24], want_id[37], want_code[41];
+    snprintf(want_addr, sizeof want_addr, "0x%" PRIx64, image_start);
+    sp_debugid_of_build_id(im.build_id, im.build_id_len, want_id);
+    for (size_t k = 0; k < 20; k++) sprintf(want_code + 2 * k, "%02x", im.build_id[k]);
+    ck_assert_str_eq(json_string_value(json_object_get(i0, "type")), "symbolic");
+    ck_assert_str_eq(json_string_value(json_object_get(i0, "code_file")), im.path);
+    ck_assert_str_eq(json_string_value(json_object_get(i0, "image_addr")), want_addr);
+    ck_assert_int_eq(json_integer_value(json_object_get(i0, "image_size")),
+                     (json_int_t)(image_end - image_start));
+    ck_assert_str_eq(json_string_value(json_object_get(i0, "debug_id")), want_id);
+    ck_assert_str_eq(json_string_value(json_object_get(i0, "code_id")), want_code);
+    json_decref(p);
+    sp_session_free(s);
+
+    /* A profile of JS frames only: no native image. */
+    s = sp_session_new();
+    sp_symbolizer_resolve(sym, 0x7e0000001010ull, false, &f);
+    ck_assert_int_ge(sp_session_frame(s, ft, (uint32_t)sp_frames_intern(ft, &f)), 0);
+    size_t flen;
+    const char *frames = sp_session_frames_text(s, &flen);
+    images = sp_debugid_images(frames, flen, sym);
+    ck_assert_uint_eq(json_array_size(images), 0);
+    json_decref(images);
+    sp_session_free(s);
+    sp_frames_free(ft);
+    sp_symbolizer_free(sym);
+    sp_unit_rmtree(root);
+}
+END_TEST
+
 /* New perf map entries move the generation (callers forget non-final answers) and are
  * seen after the next refresh. */
 START_TEST(t_generation)
@@ -194,6 +289,7 @@ SP_UNIT_SUITE(symbolize)
     tcase_add_test(tc, t_v8_builtins);
     tcase_add_test(tc, t_native_frames);
     tcase_add_test(tc, t_generation);
+    tcase_add_test(tc, t_native_images);
     suite_add_tcase(s, tc);
     return s;
 }

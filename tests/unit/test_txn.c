@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ring.h"
 #include "sampler.h"
 #include "stats.h"
@@ -312,8 +314,13 @@ START_TEST(test_finish_from_another_thread)
                   "expected count 1, timer armed; saw %d, %s", n, armed ? "armed" : "disarmed");
     ck_assert_int_eq(sp_txn_discard(o.h[1]), 0);
     n = sp_sampler_thread_active(o.tid, &armed);
-    ck_assert_msg(n == 0 && !armed, "both ended by another thread: expected the owner's count 0 and its "
-                  "timer disarmed (lazy mode); saw %d, %s", n, armed ? "armed" : "disarmed");
+    ck_assert_msg(n == 0, "both ended by another thread: expected the owner's count 0; saw %d", n);
+    /* Lazy mode leaves the timer armed for a grace period, then the agent's sweep disarms it. */
+    sp_sampler_lazy_sweep(sp_clock_mono_ns() + SP_SAMPLER_LAZY_GRACE_NS);
+    n = sp_sampler_thread_active(o.tid, &armed);
+    ck_assert_msg(n == 0 && !armed, "both ended by another thread, then a sweep after the grace period: "
+                  "expected the owner's timer disarmed (lazy mode); saw count %d, %s", n,
+                  armed ? "armed" : "disarmed");
     pthread_barrier_wait(&o.finished);
     void *ret;
     ck_assert_int_eq(pthread_join(th, &ret), 0);
@@ -322,6 +329,71 @@ START_TEST(test_finish_from_another_thread)
     ck_assert(sp_txn_take_finished(&t));
     ck_assert_str_eq(t.name, "finished elsewhere");
     ck_assert(!sp_txn_take_finished(&t));
+}
+END_TEST
+
+/* Issue #19: in lazy mode an end no longer disarms the timer (two timer_settime per
+ * transaction on the JS thread were the tail of start+finish): it stays armed through
+ * back-to-back transactions, and the agent's sweep disarms it after the grace period. */
+START_TEST(test_lazy_disarm_deferred)
+{
+    setup();
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    bool armed = false;
+    long h = sp_txn_start("a", NULL, NULL, NULL, true, false);
+    ck_assert_int_ge(h, 0);
+    ck_assert_int_eq(sp_txn_discard(h), 0);
+    int n = sp_sampler_thread_active(tid, &armed);
+    ck_assert_msg(n == 0 && armed, "after an end: expected count 0 with the timer still armed; saw %d, %s", n,
+                  armed ? "armed" : "disarmed");
+    uint64_t ended = sp_clock_mono_ns();
+    sp_sampler_lazy_sweep(ended);
+    sp_sampler_thread_active(tid, &armed);
+    ck_assert_msg(armed, "a sweep within the grace period disarmed the timer");
+    sp_sampler_lazy_sweep(ended + SP_SAMPLER_LAZY_GRACE_NS);
+    sp_sampler_thread_active(tid, &armed);
+    ck_assert_msg(!armed, "a sweep after the grace period left the timer armed");
+    h = sp_txn_start("b", NULL, NULL, NULL, true, false);
+    n = sp_sampler_thread_active(tid, &armed);
+    ck_assert_msg(h >= 0 && n == 1 && armed, "a start after the sweep: expected count 1, armed; saw %d, %s", n,
+                  armed ? "armed" : "disarmed");
+    sp_sampler_lazy_sweep(sp_clock_mono_ns() + 10 * SP_SAMPLER_LAZY_GRACE_NS);
+    sp_sampler_thread_active(tid, &armed);
+    ck_assert_msg(armed, "a sweep disarmed the timer of a thread with a running transaction");
+    ck_assert_int_eq(sp_txn_discard(h), 0);
+}
+END_TEST
+
+/* Starts racing the sweep: a transaction that runs always has its timer armed. */
+static _Atomic int sweep_race_stop;
+static void *sweeper(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&sweep_race_stop)) sp_sampler_lazy_sweep(UINT64_MAX / 2);
+    return NULL;
+}
+
+START_TEST(test_lazy_sweep_races_start)
+{
+    setup();
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    atomic_store(&sweep_race_stop, 0);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, sweeper, NULL), 0);
+    int unarmed = 0, rounds = 20000;
+    for (int i = 0; i < rounds; i++) {
+        long h = sp_txn_start("race", NULL, NULL, NULL, true, false);
+        ck_assert_int_ge(h, 0);
+        bool armed = false;
+        sp_sampler_thread_active(tid, &armed);
+        unarmed += !armed;
+        ck_assert_int_eq(sp_txn_discard(h), 0);
+        if (i % 64 == 0) sched_yield();
+    }
+    atomic_store(&sweep_race_stop, 1);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_msg(unarmed == 0, "%d of %d running transactions had their timer disarmed by a racing sweep",
+                  unarmed, rounds);
 }
 END_TEST
 
@@ -420,6 +492,8 @@ SP_UNIT_SUITE(txn)
     tcase_add_test(tc, test_unregistered_thread);
     tcase_add_test(tc, test_threads);
     tcase_add_test(tc, test_finish_from_another_thread);
+    tcase_add_test(tc, test_lazy_disarm_deferred);
+    tcase_add_test(tc, test_lazy_sweep_races_start);
     tcase_add_test(tc, test_thread_exit_frees_slots);
     tcase_add_test(tc, test_full_warns_once);
     suite_add_tcase(s, tc);

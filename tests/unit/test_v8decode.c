@@ -7,6 +7,10 @@
 #include <sys/mman.h>
 
 #include "../fuzz/v8consts.h" /* the layout, shared with the fuzz targets */
+#include "frames.h"
+#include "resolve.h"
+#include "stats.h"
+#include "symbolize.h"
 #include "unit.h"
 #include "v8decode.h"
 #include "v8pos.h"
@@ -131,6 +135,70 @@ START_TEST(test_scope_info_name_and_line)
 }
 END_TEST
 
+/* From 75 context locals on, V8 keeps their names in one hash table: the function name
+ * follows the table and the locals' infos (a module's function, a big closure). A count
+ * that does not fit the slot's layout (a String where the table belongs, a table where
+ * the names belong) names nothing. */
+START_TEST(test_scope_info_names_in_a_hash_table)
+{
+    for (int ncl = 74; ncl <= 300; ncl += 226) {
+        setup();
+        bool inlined = ncl < 75;
+        int names = inlined ? ncl : 1;
+        uint64_t *si = alloc(8 + (size_t)(names + ncl));
+        si[0] = map_of(261);
+        si[1] = smi(0), si[2] = smi(0), si[3] = smi(ncl), si[4] = smi(3), si[5] = smi(9);
+        uint64_t *table = alloc(2);
+        table[0] = map_of(175); /* not a string */
+        if (inlined)
+            for (int i = 0; i < ncl; i++) si[6 + i] = str("local");
+        else
+            si[6] = tag(table);
+        for (int i = 0; i < ncl; i++) si[6 + names + i] = smi(7);
+        si[6 + names + ncl] = str("createTypeChecker");
+        si[7 + names + ncl] = smi(3);
+        uint64_t fn, bca;
+        function(tag(si), script("/app/tsc.js", (int[]){9}, 1), &fn, &bca);
+        sp_v8fn_t v;
+        ck_assert_msg(sp_v8decode_frame(fn, bca, smi(0), &v), "%d context locals: expected a name, saw none", ncl);
+        ck_assert_str_eq(v.function, "createTypeChecker");
+        /* The other layout's first slot: unsure, nothing named. */
+        si[6] = inlined ? tag(table) : str("local");
+        sp_v8decode_reset();
+        ck_assert(sp_v8decode_init_with(get));
+        ck_assert_msg(!sp_v8decode_frame(fn, bca, smi(0), &v), "%d context locals, the other layout: expected no name, saw %s",
+                      ncl, v.function);
+    }
+}
+END_TEST
+
+/* A script without a name (eval, new Function: undefined) names the function without a
+ * file; a name the GC moved (no object at the address read) names nothing, never the
+ * function without its file. */
+START_TEST(test_script_name_undefined_or_moved)
+{
+    setup();
+    uint64_t scr = script("/app/a.js", (int[]){9}, 1);
+    uint64_t *so = (uint64_t *)(uintptr_t)(scr - 1);
+    uint64_t *undef = alloc(2);
+    undef[0] = map_of(131);
+    so[2] = tag(undef);
+    uint64_t fn, bca;
+    function(str("evaled"), scr, &fn, &bca);
+    sp_v8fn_t v;
+    ck_assert(sp_v8decode_frame(fn, bca, smi(0), &v));
+    ck_assert_str_eq(v.function, "evaled");
+    ck_assert_msg(v.script == NULL, "expected no file, saw %s", v.script);
+    uint64_t *moved = alloc(2);
+    moved[0] = smi(77); /* what a moved object leaves behind: no map */
+    so[2] = tag(moved);
+    sp_v8decode_reset();
+    ck_assert(sp_v8decode_init_with(get));
+    ck_assert_msg(!sp_v8decode_frame(fn, bca, smi(0), &v), "a moved script name: expected no frame, saw %s in %s",
+                  v.function, v.script ? v.script : "(no file)");
+}
+END_TEST
+
 START_TEST(test_empty_name_takes_inferred_name)
 {
     setup();
@@ -227,6 +295,62 @@ START_TEST(test_synthetic_addresses)
     setup();
     ck_assert_ptr_null(sp_v8decode_lookup(0x401000));
     ck_assert_ptr_null(sp_v8decode_lookup(SP_V8_SYNTH_BIT | 1)); /* nothing named yet */
+}
+END_TEST
+
+/* The JS frame counters (resolve: sp_resolver_count): each frame of a sample counted by
+ * where its name comes from, after the decoder's rewrite; V8's shared interpreter entry is
+ * a nameless interpreted frame unless it is the leaf with its function named above it. */
+START_TEST(test_js_frame_counters)
+{
+    setup();
+    uint64_t fn, bca;
+    function(str("decoded"), script("/a.js", (int[]){9}, 1), &fn, &bca);
+    sp_v8fn_t v;
+    ck_assert(sp_v8decode_frame(fn, bca, smi(0), &v)); /* frame 1 now */
+    const uint64_t synth = SP_V8_SYNTH_BIT | 1, entry = 0x7000000, sp = 0x7001000,
+                   mg = 0x7002000, tf = 0x7003000, pm = 0x7004000;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/perf-1.map", sp_unit_tmpdir());
+    FILE *f = fopen(path, "we");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "%llx 100 Builtin:InterpreterEntryTrampoline\n%llx 100 JS:^sp /a.js:1:1\n"
+               "%llx 100 JS:+mg /a.js:2:1\n%llx 100 JS:*tf /a.js:3:1\n%llx 100 JS:~own /a.js:4:1\n",
+            (unsigned long long)entry, (unsigned long long)sp, (unsigned long long)mg,
+            (unsigned long long)tf, (unsigned long long)pm);
+    ck_assert_int_eq(fclose(f), 0);
+    sp_symbolizer_t *sym = sp_symbolizer_new(path, NULL, 0);
+    sp_frames_t *ft = sp_frames_new();
+    ck_assert(sym && ft);
+    sp_symbolizer_refresh(sym);
+    sp_resolver_t *r = sp_resolver_new(sym, ft);
+    ck_assert_ptr_nonnull(r);
+    const sp_stat_t which[] = {SP_STAT_JS_DECODED,   SP_STAT_JS_PM_SPARKPLUG, SP_STAT_JS_PM_MAGLEV,
+                               SP_STAT_JS_PM_TURBOFAN, SP_STAT_JS_PM_OTHER,   SP_STAT_JS_UNNAMED,
+                               SP_STAT_SAMPLES_UNNAMED};
+    uint64_t before[7];
+    for (int i = 0; i < 7; i++) before[i] = sp_stats_get(which[i]);
+
+    static sp_sample_t s; /* a leaf entry with its function above: named; one further up: not */
+    const uint64_t pcs[] = {entry + 8, synth, sp + 9, mg + 9, tf + 9, pm + 9, entry + 9, 0x1234};
+    memcpy(s.pcs, pcs, sizeof pcs);
+    s.nframes = 8;
+    sp_resolver_count(r, &s);
+    s.pcs[1] = 0x1234; /* a leaf entry without its function: nameless too */
+    s.pcs[6] = synth;
+    sp_resolver_count(r, &s);
+    s.pcs[0] = 0x1234, s.pcs[1] = synth; /* nothing nameless */
+    sp_resolver_count(r, &s);
+
+    const uint64_t want[7] = {4, 3, 3, 3, 3, 2, 2};
+    const char *names[7] = {"decoded", "Sparkplug", "Maglev", "TurboFan", "other", "unnamed", "samples unnamed"};
+    for (int i = 0; i < 7; i++)
+        ck_assert_msg(sp_stats_get(which[i]) - before[i] == want[i], "%s: expected %llu, saw %llu",
+                      names[i], (unsigned long long)want[i],
+                      (unsigned long long)(sp_stats_get(which[i]) - before[i]));
+    sp_resolver_free(r);
+    sp_frames_free(ft);
+    sp_symbolizer_free(sym);
 }
 END_TEST
 
@@ -574,6 +698,8 @@ SP_UNIT_SUITE(v8decode)
     tcase_add_test(tc, test_inlined_frames_at_their_call_sites);
     tcase_add_test(tc, test_inlined_checks);
     tcase_add_test(tc, test_scope_info_name_and_line);
+    tcase_add_test(tc, test_scope_info_names_in_a_hash_table);
+    tcase_add_test(tc, test_script_name_undefined_or_moved);
     tcase_add_test(tc, test_empty_name_takes_inferred_name);
     tcase_add_test(tc, test_empty_name_without_inferred_name);
     tcase_add_test(tc, test_cons_string_name);
@@ -582,6 +708,7 @@ SP_UNIT_SUITE(v8decode)
     tcase_add_test(tc, test_cache_sees_a_different_function_at_the_same_address);
     tcase_add_test(tc, test_synthetic_addresses);
     tcase_add_test(tc, test_unknown_layout_stays_off);
+    tcase_add_test(tc, test_js_frame_counters);
     tcase_add_test(tc, test_vlq_both_formats);
     tcase_add_test(tc, test_vlq_garbage_and_inlining);
     tcase_add_test(tc, test_line_from_ends);
