@@ -2,7 +2,9 @@
  * async-signal-safe only: no allocation, no locks, a bounded number of CAS retries.
  * The consumer (pop) is the agent thread; pop is also safe with several consumers.
  * Memory ordering: a cell's seq is the hand-off; producers store it with release after
- * writing the sample, consumers load it with acquire before reading. */
+ * writing the sample, consumers load it with acquire before reading. The seqs live in
+ * their own array: the cells (5.4 KiB each) are then not written until first used, so a
+ * process that takes few samples (node -e 0) never faults their pages in. */
 #include "ring.h"
 
 #include <stdatomic.h>
@@ -12,16 +14,12 @@
 
 #define SP_RING_CAS_TRIES 64 /* contention bound before a producer gives up (drop) */
 
-typedef struct {
-    _Atomic uint64_t seq;
-    sp_sample_t sample;
-} ring_cell_t;
-
 struct sp_ring {
     size_t mask;
     _Alignas(64) _Atomic uint64_t head; /* next cell to reserve */
     _Alignas(64) _Atomic uint64_t tail; /* next cell to pop */
-    ring_cell_t *cells;
+    _Atomic uint64_t *seq;              /* per cell: the hand-off (see the top) */
+    sp_sample_t *cells;                 /* not zeroed: a cell is written before it is read */
     uint8_t *stacks; /* SP_STACK_COPY bytes per cell; not zeroed: untouched pages cost no RSS */
 };
 
@@ -31,19 +29,15 @@ sp_ring_t *sp_ring_new(size_t capacity)
     while (cap < capacity) cap <<= 1;
     sp_ring_t *r = sp_mem_calloc(1, sizeof *r);
     if (!r) return NULL;
-    r->cells = sp_mem_calloc(cap, sizeof *r->cells);
-    if (!r->cells) {
-        sp_mem_free(r);
-        return NULL;
-    }
+    r->seq = sp_mem_alloc(cap * sizeof *r->seq);
+    r->cells = sp_mem_alloc(cap * sizeof *r->cells);
     r->stacks = sp_mem_alloc(cap * SP_STACK_COPY);
-    if (!r->stacks) {
-        sp_mem_free(r->cells);
-        sp_mem_free(r);
+    if (!r->seq || !r->cells || !r->stacks) {
+        sp_ring_free(r);
         return NULL;
     }
     r->mask = cap - 1;
-    for (size_t i = 0; i < cap; i++) atomic_init(&r->cells[i].seq, i);
+    for (size_t i = 0; i < cap; i++) atomic_init(&r->seq[i], i);
     atomic_init(&r->head, 0);
     atomic_init(&r->tail, 0);
     return r;
@@ -54,6 +48,7 @@ void sp_ring_free(sp_ring_t *ring)
     if (!ring) return;
     sp_mem_free(ring->stacks);
     sp_mem_free(ring->cells);
+    sp_mem_free(ring->seq);
     sp_mem_free(ring);
 }
 
@@ -63,14 +58,13 @@ sp_sample_t *sp_ring_reserve(sp_ring_t *ring, uint64_t *ticket)
 {
     uint64_t pos = atomic_load_explicit(&ring->head, memory_order_relaxed);
     for (int tries = 0; tries < SP_RING_CAS_TRIES; tries++) {
-        ring_cell_t *c = &ring->cells[pos & ring->mask];
-        uint64_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+        uint64_t seq = atomic_load_explicit(&ring->seq[pos & ring->mask], memory_order_acquire);
         int64_t dif = (int64_t)(seq - pos);
         if (dif == 0) {
             if (atomic_compare_exchange_weak_explicit(&ring->head, &pos, pos + 1,
                                                       memory_order_relaxed, memory_order_relaxed)) {
                 *ticket = pos;
-                return &c->sample;
+                return &ring->cells[pos & ring->mask];
             }
         } else if (dif < 0) {
             return NULL; /* full: the consumer has not freed this cell yet */
@@ -83,7 +77,7 @@ sp_sample_t *sp_ring_reserve(sp_ring_t *ring, uint64_t *ticket)
 
 void sp_ring_publish(sp_ring_t *ring, uint64_t ticket)
 {
-    atomic_store_explicit(&ring->cells[ticket & ring->mask].seq, ticket + 1, memory_order_release);
+    atomic_store_explicit(&ring->seq[ticket & ring->mask], ticket + 1, memory_order_release);
 }
 
 uint8_t *sp_ring_stack(sp_ring_t *ring, uint64_t ticket)
@@ -97,23 +91,23 @@ bool sp_ring_pop_stack(sp_ring_t *ring, sp_sample_t *out, uint8_t *stack)
 {
     uint64_t pos = atomic_load_explicit(&ring->tail, memory_order_relaxed);
     for (;;) {
-        ring_cell_t *c = &ring->cells[pos & ring->mask];
-        uint64_t seq = atomic_load_explicit(&c->seq, memory_order_acquire);
+        const sp_sample_t *c = &ring->cells[pos & ring->mask];
+        uint64_t seq = atomic_load_explicit(&ring->seq[pos & ring->mask], memory_order_acquire);
         int64_t dif = (int64_t)(seq - (pos + 1));
         if (dif == 0) {
             if (atomic_compare_exchange_weak_explicit(&ring->tail, &pos, pos + 1,
                                                       memory_order_relaxed, memory_order_relaxed)) {
                 /* Copy only the used parts of the slot records and of the frame array. */
-                size_t n = c->sample.nframes <= SP_MAX_FRAMES ? c->sample.nframes : SP_MAX_FRAMES;
-                size_t nv8 = c->sample.nv8 <= SP_V8_MAX_FRAMES ? c->sample.nv8 : SP_V8_MAX_FRAMES;
-                memcpy(out, &c->sample, offsetof(sp_sample_t, v8) + nv8 * sizeof(sp_v8_slots_t));
-                memcpy(out->pcs, c->sample.pcs, n * sizeof(uint64_t));
+                size_t n = c->nframes <= SP_MAX_FRAMES ? c->nframes : SP_MAX_FRAMES;
+                size_t nv8 = c->nv8 <= SP_V8_MAX_FRAMES ? c->nv8 : SP_V8_MAX_FRAMES;
+                memcpy(out, c, offsetof(sp_sample_t, v8) + nv8 * sizeof(sp_v8_slots_t));
+                memcpy(out->pcs, c->pcs, n * sizeof(uint64_t));
                 out->nframes = (uint16_t)n;
                 out->nv8 = (uint16_t)nv8;
                 size_t len = out->stack_len <= SP_STACK_COPY ? out->stack_len : 0;
                 if (stack && len) memcpy(stack, ring->stacks + (pos & ring->mask) * SP_STACK_COPY, len);
                 out->stack_len = stack ? (uint16_t)len : 0;
-                atomic_store_explicit(&c->seq, pos + ring->mask + 1, memory_order_release);
+                atomic_store_explicit(&ring->seq[pos & ring->mask], pos + ring->mask + 1, memory_order_release);
                 return true;
             }
         } else if (dif < 0) {

@@ -80,7 +80,8 @@ typedef struct {
 
 typedef struct sp_ring sp_ring_t;
 
-/* capacity is rounded up to a power of two (>= 2). Allocated and zeroed up front. */
+/* capacity is rounded up to a power of two (>= 2). Allocated up front; a cell's pages are
+ * touched when it is first used. */
 sp_ring_t *sp_ring_new(size_t capacity);
 void sp_ring_free(sp_ring_t *ring);
 size_t sp_ring_capacity(const sp_ring_t *ring);

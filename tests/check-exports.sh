@@ -50,8 +50,9 @@ check "library has no .debug_* sections" bash -c "! grep -q ' \.debug_' <<<'$sec
 check "library has a .gnu_debuglink" grep -q ' \.gnu_debuglink ' <<<"$sections"
 check "debug info beside it ($dbg has .debug_info)" bash -c "readelf -SW '$dbg' 2>/dev/null | grep -q ' \.debug_info '"
 # 750 KB since libunwind's remote unwinder went in (issue #13: ~40 KB at -Os with
-# --gc-sections; 692 KB before it).
-check "library is under 750 KB ($(stat -c %s "$SP_LIB") bytes; 1.4 MB unstripped with shared jansson)" test "$(stat -c %s "$SP_LIB")" -lt 750000
+# --gc-sections; 692 KB before it); 800 KB since the native images of debug_meta, debug
+# files and the decoder's large-scope names took it one page over (753,736 bytes).
+check "library is under 800 KB ($(stat -c %s "$SP_LIB") bytes; 1.4 MB unstripped with shared jansson)" test "$(stat -c %s "$SP_LIB")" -lt 800000
 # node must keep libc's malloc: jemalloc is ours only (docs/HAZARDS.md §2).
 if [ -n "$NODE" ] && "$NODE" -e 0 2>/dev/null; then
     SENTRYPROF_SPOOL_DIR="$WORK/spool" LD_PRELOAD=$SP_LIB LD_DEBUG=bindings LD_DEBUG_OUTPUT="$WORK/bind" "$NODE" -e 0

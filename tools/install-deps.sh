@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs what sentryprof needs to build on Debian 12 (bookworm), with --test what its
-# tests need too, with --arm64 what make check-arm64 needs. Idempotent: does nothing when
-# every package is already there. Uses sudo when not root.
+# tests need too, with --arm64 what make check-arm64 needs (both: --test --arm64).
+# Idempotent: does nothing when every package is already there. Uses sudo when not root.
 set -e
 PKGS="autoconf automake libtool pkg-config make gcc bzip2
 libjansson-dev zlib1g-dev libcurl4-openssl-dev check nodejs binutils util-linux
@@ -20,8 +20,13 @@ libprotobuf-c-dev protobuf-c-compiler"
 # for the arm64 node).
 ARM64_PKGS="gcc-aarch64-linux-gnu qemu-user file libjansson-dev:arm64 zlib1g-dev:arm64
 libcurl4-openssl-dev:arm64 check:arm64 libprotobuf-c-dev:arm64 libstdc++6:arm64"
-[ "${1:-}" = "--test" ] && PKGS="$PKGS libxml2-utils npm golang-go chromium debootstrap clang libclang-rt-14-dev musl-tools cppcheck clang-tidy"
-[ "${1:-}" = "--arm64" ] && PKGS="$PKGS $ARM64_PKGS"
+for a in "$@"; do
+    case "$a" in
+    --test) PKGS="$PKGS libxml2-utils npm golang-go chromium debootstrap clang libclang-rt-14-dev musl-tools cppcheck clang-tidy" ;;
+    --arm64) PKGS="$PKGS $ARM64_PKGS" ;;
+    *) echo "usage: $0 [--test] [--arm64]" >&2; exit 2 ;;
+    esac
+done
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -35,7 +35,12 @@ function failRoute(n) {
   return f;
 }
 
-// Iterations per CPU millisecond, after the loop is compiled.
+// Iterations per CPU millisecond at the loop's final speed. A 20 ms window gives a first
+// estimate; then calls of a third of BURN_MS are timed (process CPU around the call, not in
+// it) and the estimate corrected until two calls in a row take that long within 15%. V8's
+// tiers differ in speed, under qemu-user far more than on hardware, and there the optimized
+// code arrives long after the first window: a request then did a third of its work (Node 22
+// arm64: /alpha 36-45 ms of CPU for BURN_MS 150, and a profile of < 2 samples was dropped).
 function rate(loop) {
   for (let k = 0; k < 20; k++) loop(1e5);
   const t0 = cpuMs();
@@ -44,7 +49,16 @@ function rate(loop) {
     loop(1e5);
     n += 1e5;
   }
-  return n / (t - t0);
+  let r = n / (t - t0);
+  const ms = Math.max(BURN_MS / 3, 10);
+  for (let good = 0, k = 0; good < 2 && k < 30; k++) {
+    const c0 = cpuMs();
+    loop(Math.round(ms * r));
+    const took = cpuMs() - c0;
+    good = Math.abs(took - ms) <= 0.15 * ms ? good + 1 : 0;
+    r *= Math.min(4, Math.max(0.25, ms / Math.max(took, 0.1)));
+  }
+  return r;
 }
 
 const work = new Map([alphaRoute, betaRoute, failRoute].map((f) => [f, Math.round(BURN_MS * rate(f))]));
