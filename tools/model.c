@@ -253,8 +253,13 @@ static bool parse_iso(const char *s, int64_t *ns)
     tm.tm_year -= 1900;
     tm.tm_mon -= 1;
     time_t t = timegm(&tm);
-    if (t == (time_t)-1) return false;
-    *ns = ((int64_t)t - off) * 1000000000LL + (int64_t)llround(frac * 1e9);
+    if (t == (time_t)-1 || !(frac >= 0 && frac < 1)) return false;
+    /* A year far out of range (the fuzzer's -30171673064 s) must not overflow the ns. */
+    int64_t whole, total;
+    if (__builtin_mul_overflow((int64_t)t - off, 1000000000LL, &whole) ||
+        __builtin_add_overflow(whole, (int64_t)llround(frac * 1e9), &total))
+        return false;
+    *ns = total;
     return true;
 }
 
