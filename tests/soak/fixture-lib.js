@@ -95,7 +95,9 @@ function probe() {
 // at most one new fd per file, on a file mapped into the process (the symbolizer's and the
 // unwinder's ELF readers, one per mapped object, at most 512: src/symbolize.c) or on the
 // process's perf map (the write-only fd the agent opens once it has read 1 MiB of the map,
-// to give the blocks read back: src/mapfile.c). A second new fd on one file, or any socket,
+// to give the blocks read back: src/mapfile.c) or on a mapped object's separate debug file
+// (/usr/lib/debug/.build-id/xx/yyyy.debug: src/elfsym.c reads a stripped object's symbols
+// from it when it is installed, and keeps it open like the object). A second new fd on one file, or any socket,
 // pipe or other file, is unexplained: a leak grows by more than one per file.
 function newFds(now, base) {
   const left = [...(base.fd_targets || [])];
@@ -111,7 +113,9 @@ function newFds(now, base) {
   for (const t of fresh) {
     const once = !seen.has(t);
     seen.add(t);
-    (once && (mapped.has(t) || t === `/tmp/perf-${now.pid}.map`) ? lifetime : unexplained).push(t);
+    const kept = mapped.has(t) || t === `/tmp/perf-${now.pid}.map` ||
+      /^\/usr\/lib\/debug\/\.build-id\/[0-9a-f]{2}\/[0-9a-f]+\.debug$/.test(t);
+    (once && kept ? lifetime : unexplained).push(t);
   }
   return { lifetime, unexplained };
 }
