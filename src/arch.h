@@ -12,6 +12,8 @@
  *   sp_arch_sigframe_regs(slot, hi, r)  the registers the kernel saved in the signal frame
  *                              whose return address is the word at slot (reads [slot, hi))
  *   SP_ARCH_NAME               the architecture's name in Node's terms (process.arch)
+ *   SP_MEM_DEFINED(p, n), sp_arch_stack_word(a)  our copies of the interrupted thread's
+ *                              stack words, marked defined for valgrind's memcheck (below)
  *   SP_NO_ASAN                 on each function of the handler that reads the interrupted
  *                              thread's stack, and each inline helper it calls: not
  *                              instrumented under AddressSanitizer (why: below)
@@ -50,6 +52,31 @@
 #else
 #define SP_NO_ASAN
 #endif
+
+/* Memcheck (make check-valgrind) tracks which bytes were ever written: the interrupted
+ * thread's stack holds words no one wrote (padding, locals not set yet, the slack below a
+ * frame), and the walk reads them on purpose, checked against the stack's bounds before it
+ * trusts one. A branch on such a word would be a "conditional jump depends on uninitialised
+ * value" report, in the handler and wherever the sample goes after it. So each word the
+ * handler reads off that stack goes into a copy of ours, and SP_MEM_DEFINED(p, n) marks
+ * that copy (never the thread's own memory, whose state memcheck keeps checking) as
+ * defined: a memcheck client request, a few register instructions outside valgrind, no
+ * call, async-signal-safe. Empty without <valgrind/memcheck.h> at configure time. */
+#if defined(HAVE_VALGRIND_MEMCHECK_H)
+#include <valgrind/memcheck.h>
+#define SP_MEM_DEFINED(p, n) ((void)VALGRIND_MAKE_MEM_DEFINED((p), (n)))
+#else
+#define SP_MEM_DEFINED(p, n) ((void)(p), (void)(n))
+#endif
+
+/* The word at a, on the interrupted thread's stack (the caller has checked that a lies on
+ * it): our copy, marked defined for memcheck (above). */
+SP_NO_ASAN static inline uint64_t sp_arch_stack_word(uintptr_t a)
+{
+    uint64_t w = *(const uint64_t *)a;
+    SP_MEM_DEFINED(&w, sizeof w);
+    return w;
+}
 
 typedef struct {
     uintptr_t pc, sp, fp;

@@ -28,7 +28,7 @@ static inline void sp_arch_set_regs(ucontext_t *uc, uintptr_t pc, uintptr_t sp, 
  * checked that sp lies on the stack. */
 SP_NO_ASAN static inline uint64_t sp_arch_leaf_ret(const sp_arch_regs_t *r)
 {
-    return *(const uint64_t *)r->sp;
+    return sp_arch_stack_word(r->sp);
 }
 
 /* The sigreturn trampoline a handler installed through the C library returns to: its
@@ -56,13 +56,14 @@ SP_NO_ASAN static inline bool sp_arch_sigframe_regs(uintptr_t slot, uintptr_t hi
     const size_t len = offsetof(ucontext_t, uc_mcontext.fpregs) + 8; /* what is read */
     if (hi < slot || hi - slot < 8 + len) return false;
     uintptr_t uc = slot + 8;
-    const uint64_t *w = (const uint64_t *)uc;
-    uint64_t fpu = w[SP_ARCH_UC_WORD(uc_mcontext.fpregs)];
-    if ((w[SP_ARCH_UC_WORD(uc_flags)] & ~7ull) || w[SP_ARCH_UC_WORD(uc_link)]) return false;
+#define SP_ARCH_UC_READ(f) sp_arch_stack_word(uc + 8 * SP_ARCH_UC_WORD(f))
+    uint64_t fpu = SP_ARCH_UC_READ(uc_mcontext.fpregs);
+    if ((SP_ARCH_UC_READ(uc_flags) & ~7ull) || SP_ARCH_UC_READ(uc_link)) return false;
     if (fpu && (fpu < uc + len || fpu - uc > SP_ARCH_SIGFRAME_FP_MAX)) return false;
-    r->pc = (uintptr_t)w[SP_ARCH_UC_WORD(uc_mcontext.gregs[REG_RIP])];
-    r->sp = (uintptr_t)w[SP_ARCH_UC_WORD(uc_mcontext.gregs[REG_RSP])];
-    r->fp = (uintptr_t)w[SP_ARCH_UC_WORD(uc_mcontext.gregs[REG_RBP])];
+    r->pc = (uintptr_t)SP_ARCH_UC_READ(uc_mcontext.gregs[REG_RIP]);
+    r->sp = (uintptr_t)SP_ARCH_UC_READ(uc_mcontext.gregs[REG_RSP]);
+    r->fp = (uintptr_t)SP_ARCH_UC_READ(uc_mcontext.gregs[REG_RBP]);
+#undef SP_ARCH_UC_READ
     r->lr = 0;
     return r->sp > uc + len && (!fpu || r->sp > fpu);
 }

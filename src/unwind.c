@@ -93,10 +93,10 @@ SP_NO_ASAN void sp_unwind_capture(const ucontext_t *uc, uintptr_t stack_lo, uint
          * once when two signals are pending, so ours often lands on the other's first
          * instruction): the return address is at sp, or above the rbp it pushed. */
         bool entry = false;
-        if (ret_rt && *(const uint64_t *)sp == ret_rt)
+        if (ret_rt && sp_arch_stack_word(sp) == ret_rt)
             slot = sp, entry = true;
-        else if (ret_rt && sp <= stack_hi - 16 && *(const uint64_t *)sp == fp &&
-                 ((const uint64_t *)sp)[1] == ret_rt)
+        else if (ret_rt && sp <= stack_hi - 16 && sp_arch_stack_word(sp) == fp &&
+                 sp_arch_stack_word(sp + 8) == ret_rt)
             slot = sp + 8, entry = true;
         else
             sp_v8frames_capture(s, (unsigned)n - 1, fp, sp, stack_hi); /* the leaf's frame (or its JS caller's) */
@@ -108,8 +108,8 @@ SP_NO_ASAN void sp_unwind_capture(const ucontext_t *uc, uintptr_t stack_lo, uint
             /* Leaving the stack is how most walks end: the outermost C frames (libc's
              * start code) do not keep rbp, so it is not reported as truncation. */
             if (fp < lo || fp > stack_hi - 16 || (fp & 7)) break;
-            uintptr_t next = ((const uint64_t *)fp)[0];
-            uintptr_t ret = ((const uint64_t *)fp)[1];
+            uintptr_t next = sp_arch_stack_word(fp);
+            uintptr_t ret = sp_arch_stack_word(fp + 8);
             if (ret < SP_MIN_CODE_ADDR) break;
             if (ret_rt && ret == ret_rt) { /* a handler's outermost frame: fp + 8 is the slot */
                 slot = fp + 8;
@@ -181,7 +181,9 @@ bool sp_unwind_pc_nofp(uint64_t pc)
 
 /* The stack copy reads the other frames' locals, which AddressSanitizer poisons around its
  * stack variables: where SP_NO_ASAN is on (src/arch.h) this copies word by word, since
- * its memcpy interceptor would check the range. */
+ * its memcpy interceptor would check the range. The copy is ours: marked defined for
+ * memcheck (SP_MEM_DEFINED, src/arch.h), as the rescan below and the agent's unwind branch
+ * on its words. */
 #if defined(SP_NO_ASAN_ON)
 SP_NO_ASAN __attribute__((noinline)) static void copy_words(uint8_t *dst, const uint8_t *src, size_t len)
 {
@@ -189,9 +191,14 @@ SP_NO_ASAN __attribute__((noinline)) static void copy_words(uint8_t *dst, const 
         uint64_t w = *(const volatile uint64_t *)(src + i);
         *(volatile uint64_t *)(dst + i) = w;
     }
+    SP_MEM_DEFINED(dst, len);
 }
 #else
-static void copy_words(uint8_t *dst, const uint8_t *src, size_t len) { memcpy(dst, src, len); }
+static void copy_words(uint8_t *dst, const uint8_t *src, size_t len)
+{
+    memcpy(dst, src, len);
+    SP_MEM_DEFINED(dst, len);
+}
 #endif
 
 /* Whether a frame chain starts at fp (in the copy [sp, sp + len) the words are read from
@@ -229,8 +236,8 @@ SP_NO_ASAN static void rescan(sp_sample_t *s, const uint8_t *buf, size_t len, ui
         uintptr_t lo = fp;
         while (n < SP_MAX_FRAMES) {
             if (fp < lo || fp > stack_hi - 16 || (fp & 7)) break;
-            uintptr_t next = ((const uint64_t *)fp)[0];
-            uintptr_t ret = ((const uint64_t *)fp)[1];
+            uintptr_t next = sp_arch_stack_word(fp);
+            uintptr_t ret = sp_arch_stack_word(fp + 8);
             if (ret < SP_MIN_CODE_ADDR) break;
             s->pcs[n++] = ret;
             if (next != 0 && next <= fp) break;

@@ -3,7 +3,7 @@
  * tests/check-signal-safety.sh. The layout is filled in by v8decode (agent side). */
 #include "v8frames.h"
 
-#include "arch.h" /* SP_NO_ASAN */
+#include "arch.h" /* SP_NO_ASAN, sp_arch_stack_word */
 
 sp_v8_frame_layout_t sp_v8_frame_layout;
 
@@ -16,15 +16,15 @@ SP_NO_ASAN void sp_v8frames_capture(sp_sample_t *s, unsigned k, uintptr_t fp, ui
     if (fp < lo || fp + (uintptr_t)(intptr_t)l->lowest < lo ||
         fp + (uintptr_t)(intptr_t)l->lowest > fp || fp + (uintptr_t)(intptr_t)l->highest + 8 > hi)
         return;
-    uint64_t fn = *(const uint64_t *)(fp + (uintptr_t)(intptr_t)l->off_function);
-    uint64_t bca = *(const uint64_t *)(fp + (uintptr_t)(intptr_t)l->off_bytecode_array);
-    uint64_t off = *(const uint64_t *)(fp + (uintptr_t)(intptr_t)l->off_bytecode_offset);
+    uint64_t fn = sp_arch_stack_word(fp + (uintptr_t)(intptr_t)l->off_function);
+    uint64_t bca = sp_arch_stack_word(fp + (uintptr_t)(intptr_t)l->off_bytecode_array);
+    uint64_t off = sp_arch_stack_word(fp + (uintptr_t)(intptr_t)l->off_bytecode_offset);
     if ((fn & l->heap_tag_mask) != l->heap_tag) return;
     /* Not interpreted-looking: a frame of optimized code (Maglev, TurboFan: the slots below
      * the function are spill slots) keeps a context object where a typed frame keeps a Smi
      * marker. Its pc tells v8decode which kind it is. */
     if (((bca & l->heap_tag_mask) != l->heap_tag || (off & l->smi_zero_mask) != 0) &&
-        (*(const uint64_t *)(fp + (uintptr_t)(intptr_t)l->off_context) & l->heap_tag_mask) !=
+        (sp_arch_stack_word(fp + (uintptr_t)(intptr_t)l->off_context) & l->heap_tag_mask) !=
             l->heap_tag)
         return;
     sp_v8_slots_t *v = &s->v8[s->nv8++];

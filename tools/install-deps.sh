@@ -13,6 +13,8 @@ libprotobuf-c-dev protobuf-c-compiler"
 # clang, libclang-rt-14-dev: make fuzz (libFuzzer's runtime is only a recommendation of clang).
 # musl-tools: make check-musl (musl-gcc and musl's dynamic loader).
 # cppcheck, clang-tidy: make lint (test.sh runs it).
+# valgrind: make check-valgrind, and its memcheck.h, which configure looks for (src/arch.h:
+# SP_MEM_DEFINED), so CI builds the handler with the client requests it is checked with.
 # --arm64 (not part of --test: CI does not run make check-arm64, and a fresh machine would
 # spend minutes on the cross compiler and a second architecture's package lists):
 # gcc-aarch64-linux-gnu, qemu-user, file and the :arm64 dev packages (multiarch) for make
@@ -22,7 +24,7 @@ ARM64_PKGS="gcc-aarch64-linux-gnu qemu-user file libjansson-dev:arm64 zlib1g-dev
 libcurl4-openssl-dev:arm64 check:arm64 libprotobuf-c-dev:arm64 libstdc++6:arm64"
 for a in "$@"; do
     case "$a" in
-    --test) PKGS="$PKGS libxml2-utils npm golang-go chromium debootstrap clang libclang-rt-14-dev musl-tools cppcheck clang-tidy" ;;
+    --test) PKGS="$PKGS libxml2-utils npm golang-go chromium debootstrap clang libclang-rt-14-dev musl-tools cppcheck clang-tidy valgrind" ;;
     --arm64) PKGS="$PKGS $ARM64_PKGS" ;;
     *) echo "usage: $0 [--test] [--arm64]" >&2; exit 2 ;;
     esac
