@@ -30,8 +30,12 @@ typedef struct {
     sp_txn_t t;
 } txn_slot_t;
 
-static txn_slot_t slots[SP_MAX_TXNS];
+static txn_slot_t slots[SP_MAX_TXNS]; /* ~470 KB of zero pages until used */
 static size_t next_free; /* where the search for a free slot starts (under txn_lock) */
+/* Slots [0, slots_used) have been taken at least once; the rest are still TXN_FREE and never
+ * touched. Scans stop there: a process with few transactions (or none: node -e 0) never
+ * faults in the whole table (the agent's idle scan alone cost 116 page faults a process). */
+static size_t slots_used;
 static uint16_t finished[SP_MAX_TXNS]; /* FIFO of slot indices */
 static size_t fin_head, fin_count;
 static pthread_mutex_t txn_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -72,8 +76,8 @@ static txn_slot_t *slot_of(long handle)
 static void atfork_child(void)
 {
     pthread_mutex_init(&txn_lock, NULL);
-    memset(slots, 0, sizeof slots);
-    next_free = fin_head = fin_count = 0;
+    memset(slots, 0, slots_used * sizeof slots[0]);
+    next_free = fin_head = fin_count = slots_used = 0;
 }
 
 /* A JS thread that exits (a terminated worker) takes its running transactions with it:
@@ -83,7 +87,7 @@ static void thread_gone(pid_t tid)
 {
     uint64_t n = 0;
     pthread_mutex_lock(&txn_lock);
-    for (size_t i = 0; i < SP_MAX_TXNS; i++)
+    for (size_t i = 0; i < slots_used; i++)
         if (slots[i].state == TXN_RUNNING && slots[i].t.tid == tid) {
             slots[i].state = TXN_FREE;
             n++;
@@ -145,6 +149,7 @@ long sp_txn_start(const char *name, const char *op, const char *trace_id,
         return table_full();
     }
     next_free = (i + 1) % SP_MAX_TXNS;
+    if (i >= slots_used) slots_used = i + 1;
     txn_slot_t *s = &slots[i];
     s->t = t;
     s->state = TXN_RUNNING;
@@ -250,7 +255,7 @@ uint64_t sp_txn_oldest_running_ns(void)
 {
     uint64_t oldest = UINT64_MAX;
     pthread_mutex_lock(&txn_lock);
-    for (size_t i = 0; i < SP_MAX_TXNS; i++)
+    for (size_t i = 0; i < slots_used; i++)
         if (slots[i].state != TXN_FREE && slots[i].t.sampled && slots[i].t.start_ns < oldest)
             oldest = slots[i].t.start_ns;
     pthread_mutex_unlock(&txn_lock);
