@@ -69,7 +69,6 @@ typedef struct {
 } object_t;
 
 typedef struct {
-    uint64_t page; /* address / SP_NU_PAGE + 1; 0 = empty */
     uint8_t data[SP_NU_PAGE];
 } page_t;
 
@@ -77,6 +76,10 @@ struct sp_nativeunwind {
     unw_addr_space_t as;
     object_t obj[SP_NU_MAX_OBJECTS];
     size_t nobj;
+    /* The cache's tags apart from its pages: the pages (256 KB) are allocated unzeroed and
+     * touched only when a page is cached, so a process that never unwinds natively (node -e 0)
+     * never faults them in. */
+    uint64_t page_tag[SP_NU_CACHE_PAGES]; /* address / SP_NU_PAGE + 1; 0 = empty */
     page_t *pages;
     unsigned long long adds, subs; /* the loader's counters at the last rebuild */
 };
@@ -183,7 +186,7 @@ void sp_nativeunwind_refresh(sp_nativeunwind_t *nu)
     nu->subs = c.subs;
     nu->nobj = c.n;
     qsort(nu->obj, nu->nobj, sizeof nu->obj[0], by_lo);
-    if (nu->pages) memset(nu->pages, 0, SP_NU_CACHE_PAGES * sizeof *nu->pages);
+    memset(nu->page_tag, 0, sizeof nu->page_tag);
     uint64_t ranges[SP_NOFP_MAX][2];
     size_t nr = 0;
     for (size_t i = 0; i < nu->nobj; i++) {
@@ -207,10 +210,13 @@ static bool read_mem(sp_nativeunwind_t *nu, uint64_t addr, void *out, size_t n)
         uint64_t page = addr / SP_NU_PAGE;
         size_t off = (size_t)(addr % SP_NU_PAGE), k = SP_NU_PAGE - off;
         if (k > n) k = n;
-        page_t *p = nu->pages ? &nu->pages[(page * 0x9e3779b97f4a7c15ull) >> 58] : NULL;
-        if (p && p->page != page + 1) {
-            /* A page of an object may end its mapping: read it whole or not cache it. */
-            if (sp_v8heap_read(page * SP_NU_PAGE, p->data, SP_NU_PAGE)) p->page = page + 1;
+        size_t slot = (size_t)((page * 0x9e3779b97f4a7c15ull) >> 58);
+        page_t *p = nu->pages ? &nu->pages[slot] : NULL;
+        if (p && nu->page_tag[slot] != page + 1) {
+            /* A page of an object may end its mapping: read it whole or not cache it (a
+             * failed read may have overwritten part of the page: its old tag goes first). */
+            nu->page_tag[slot] = 0;
+            if (sp_v8heap_read(page * SP_NU_PAGE, p->data, SP_NU_PAGE)) nu->page_tag[slot] = page + 1;
             else p = NULL;
         }
         if (p) memcpy(dst, p->data + off, k);
@@ -310,7 +316,7 @@ sp_nativeunwind_t *sp_nativeunwind_new(void)
 {
     sp_nativeunwind_t *nu = sp_mem_calloc(1, sizeof *nu);
     if (!nu) return NULL;
-    nu->pages = sp_mem_calloc(SP_NU_CACHE_PAGES, sizeof *nu->pages);
+    nu->pages = sp_mem_alloc(SP_NU_CACHE_PAGES * sizeof *nu->pages); /* valid by page_tag only */
     nu->as = unw_create_addr_space(&accessors, 0);
     if (!nu->as || !nu->pages) {
         if (nu->as) unw_destroy_addr_space(nu->as);
