@@ -4,8 +4,7 @@
  *    table's lifetime: never mapped, so a library truncated in place while we hold it (an
  *    installer that rewrites instead of renaming) gives short reads and unnamed frames,
  *    never SIGBUS in the host. Its function symbols (.symtab, else .dynsym) become a compact
- *    sorted index of 16 bytes per symbol (the symbol table is read once into a temporary
- *    buffer); a name is read from the string table on its first lookup, C++ names
+ *    sorted index of 16 bytes per symbol (the symbol table is read a chunk at a time); a name is read from the string table on its first lookup, C++ names
  *    demangled, and cached. The PT_LOAD table turns runtime addresses into file vaddrs.
  *    Its GNU build id (the NT_GNU_BUILD_ID note, PT_NOTE first, else a SHT_NOTE section) is
  *    read at open. A file without .symtab (a distribution's stripped library, which keeps
@@ -95,8 +94,8 @@ const char *sp_demangle(const char *mangled, char *buf, size_t buflen)
 
 typedef struct {
     uint64_t addr;
-    uint32_t size; /* saturated at UINT32_MAX */
-    uint32_t name; /* offset into strtab (while building: index into the symbol table) */
+    uint32_t size; /* saturated below 1 GiB (while building: the rank in its top bits) */
+    uint32_t name; /* offset into strtab */
 } sym_t;
 
 typedef struct {
@@ -184,11 +183,6 @@ static bool read_shdr(const sp_elfsym_t *elf, const Elf64_Ehdr *eh, uint64_t shn
     return read_at(elf, eh->e_shoff + i * sizeof *sh, sh, sizeof *sh);
 }
 
-static void read_sym(const unsigned char *symtab, uint64_t i, Elf64_Sym *s)
-{
-    memcpy(s, symtab + i * sizeof *s, sizeof *s);
-}
-
 static int bind_rank(unsigned char info)
 {
     switch (ELF64_ST_BIND(info)) {
@@ -199,24 +193,27 @@ static int bind_rank(unsigned char info)
     }
 }
 
-/* Stable sort by address: LSD radix, 16 bits a pass, passes whose digit is the same for
- * every symbol skipped. node's 78k symbols: ~1 ms, against ~7 ms for qsort with a
- * comparator reading the symbol table. tmp holds n entries. */
+/* Stable sort by address: LSD radix, 11 bits a pass, passes whose digit is the same for
+ * every symbol skipped (node's addresses need 3). node's 78k symbols: ~1 ms, against ~7 ms
+ * for qsort with a comparator reading the symbol table. The counts are 8 KB: 16-bit digits
+ * needed 512 KB, 128 page faults on the first table. tmp holds n entries. */
+#define SP_ELFSYM_RADIX_BITS 11
 static void sort_by_addr(sym_t *syms, sym_t *tmp, size_t n)
 {
-    static size_t count[1u << 16]; /* agent thread only (one table is built at a time) */
+    static size_t count[1u << SP_ELFSYM_RADIX_BITS]; /* agent thread only (one table is built at a time) */
+    const uint64_t mask = (1u << SP_ELFSYM_RADIX_BITS) - 1;
     sym_t *src = syms, *dst = tmp;
-    for (unsigned shift = 0; shift < 64; shift += 16) {
+    for (unsigned shift = 0; shift < 64; shift += SP_ELFSYM_RADIX_BITS) {
         memset(count, 0, sizeof count);
-        for (size_t i = 0; i < n; i++) count[(src[i].addr >> shift) & 0xffff]++;
-        if (count[(src[0].addr >> shift) & 0xffff] == n) continue; /* one digit: nothing to do */
+        for (size_t i = 0; i < n; i++) count[(src[i].addr >> shift) & mask]++;
+        if (count[(src[0].addr >> shift) & mask] == n) continue; /* one digit: nothing to do */
         size_t sum = 0;
-        for (size_t d = 0; d < (1u << 16); d++) {
+        for (size_t d = 0; d <= mask; d++) {
             size_t c = count[d];
             count[d] = sum;
             sum += c;
         }
-        for (size_t i = 0; i < n; i++) dst[count[(src[i].addr >> shift) & 0xffff]++] = src[i];
+        for (size_t i = 0; i < n; i++) dst[count[(src[i].addr >> shift) & mask]++] = src[i];
         sym_t *t = src;
         src = dst;
         dst = t;
@@ -224,20 +221,27 @@ static void sort_by_addr(sym_t *syms, sym_t *tmp, size_t n)
     if (src != syms) memcpy(syms, src, n * sizeof *syms);
 }
 
-/* Whether symbol a (an index into symtab) is the one to keep over b at one address: global
- * before weak before local, then the longer one, then the lower index. */
-static bool better_alias(const unsigned char *symtab, const sym_t *a, const sym_t *b)
+/* While the index is built, a symbol's size field carries its binding's rank (global 0, weak
+ * 1, other 2) in its top two bits; sizes saturate below them (no function is 1 GiB). */
+#define SP_ELFSYM_RANK_SHIFT 30
+#define SP_ELFSYM_SIZE_MAX ((1u << SP_ELFSYM_RANK_SHIFT) - 1)
+
+/* Whether a is the symbol to keep over b at one address: global before weak before local,
+ * then the longer one; the sort is stable, so on a tie the earlier (lower index) stays. */
+static bool better_alias(const sym_t *a, const sym_t *b)
 {
-    Elf64_Sym sa, sb;
-    read_sym(symtab, a->name, &sa);
-    read_sym(symtab, b->name, &sb);
-    int ra = bind_rank(sa.st_info), rb = bind_rank(sb.st_info);
+    uint32_t ra = a->size >> SP_ELFSYM_RANK_SHIFT, rb = b->size >> SP_ELFSYM_RANK_SHIFT;
     if (ra != rb) return ra < rb;
-    if (a->size != b->size) return a->size > b->size;
-    return a->name < b->name;
+    return (a->size & SP_ELFSYM_SIZE_MAX) > (b->size & SP_ELFSYM_SIZE_MAX);
 }
 
-/* Indexes one SHT_SYMTAB/SHT_DYNSYM section. 0 (possibly with no symbols) or -errno. */
+#define SP_ELFSYM_READ_SYMS 2048 /* symbols read at a time (48 KB) */
+
+/* Indexes one SHT_SYMTAB/SHT_DYNSYM section. 0 (possibly with no symbols) or -errno.
+ * The table is read a chunk at a time into one small buffer, and the index is allocated for
+ * every entry but written only for function symbols: memory never written is never faulted
+ * in. (node's 2.6 MB .symtab read whole, plus the index and the sort's scratch, was ~1,500
+ * page faults, and a page fault costs 10-15 us on some virtual machines: 20-30 ms a process.) */
 static int index_symbols(sp_elfsym_t *elf, const Elf64_Ehdr *eh, uint64_t shnum,
                          const Elf64_Shdr *symsh)
 {
@@ -250,38 +254,38 @@ static int index_symbols(sp_elfsym_t *elf, const Elf64_Ehdr *eh, uint64_t shnum,
     uint64_t strsize = strsh.sh_size; /* names are read lazily, bounded by it (cached_name) */
 
     uint64_t count = symsh->sh_size / sizeof(Elf64_Sym);
-    if (count > UINT32_MAX) count = UINT32_MAX; /* index must fit sym_t.name */
-    if (count < 2) return 0;                    /* entry 0 is the null symbol */
-    if (count > SIZE_MAX / sizeof(Elf64_Sym)) return 0;
-    /* The whole table, once: node's .symtab is ~2.6 MB, freed as soon as it is indexed. */
-    unsigned char *symtab = sp_mem_alloc((size_t)count * sizeof(Elf64_Sym));
+    if (count < 2) return 0; /* entry 0 is the null symbol */
+    if (count > SIZE_MAX / sizeof(sym_t)) return 0;
+    Elf64_Sym *chunk = sp_mem_alloc(SP_ELFSYM_READ_SYMS * sizeof *chunk);
     sym_t *syms = sp_mem_alloc((size_t)count * sizeof *syms);
-    if (!symtab || !syms) {
-        sp_mem_free(symtab);
+    if (!chunk || !syms) {
+        sp_mem_free(chunk);
         sp_mem_free(syms);
         return -ENOMEM;
     }
-    if (!read_at(elf, symsh->sh_offset, symtab, (size_t)count * sizeof(Elf64_Sym))) {
-        sp_mem_free(symtab);
-        sp_mem_free(syms);
-        return 0; /* truncated under us: no symbols */
-    }
     size_t n = 0;
-    for (uint64_t i = 1; i < count; i++) {
-        Elf64_Sym s;
-        read_sym(symtab, i, &s);
-        unsigned type = ELF64_ST_TYPE(s.st_info);
-        if (type != STT_FUNC && type != STT_GNU_IFUNC) continue;
-        if (s.st_value == 0 || s.st_shndx == SHN_UNDEF) continue;
-        if (s.st_name == 0 || s.st_name >= strsize || s.st_name > UINT32_MAX) continue;
-        syms[n].addr = s.st_value;
-        syms[n].size = s.st_size > UINT32_MAX ? UINT32_MAX : (uint32_t)s.st_size;
-        syms[n].name = (uint32_t)i;
-        n++;
+    for (uint64_t base = 1; base < count; base += SP_ELFSYM_READ_SYMS) {
+        size_t k = count - base < SP_ELFSYM_READ_SYMS ? (size_t)(count - base) : SP_ELFSYM_READ_SYMS;
+        if (!read_at(elf, symsh->sh_offset + base * sizeof(Elf64_Sym), chunk, k * sizeof *chunk)) {
+            n = 0; /* truncated under us: no symbols */
+            break;
+        }
+        for (size_t i = 0; i < k; i++) {
+            const Elf64_Sym sym = chunk[i]; /* our own aligned buffer */
+            unsigned type = ELF64_ST_TYPE(sym.st_info);
+            if (type != STT_FUNC && type != STT_GNU_IFUNC) continue;
+            if (sym.st_value == 0 || sym.st_shndx == SHN_UNDEF) continue;
+            if (sym.st_name == 0 || sym.st_name >= strsize || sym.st_name > UINT32_MAX) continue;
+            uint32_t size = sym.st_size > SP_ELFSYM_SIZE_MAX ? SP_ELFSYM_SIZE_MAX : (uint32_t)sym.st_size;
+            syms[n].addr = sym.st_value;
+            syms[n].size = size | (uint32_t)bind_rank(sym.st_info) << SP_ELFSYM_RANK_SHIFT;
+            syms[n].name = (uint32_t)sym.st_name;
+            n++;
+        }
     }
+    sp_mem_free(chunk);
     sym_t *tmp = n ? sp_mem_alloc(n * sizeof *tmp) : NULL;
     if (n && !tmp) {
-        sp_mem_free(symtab);
         sp_mem_free(syms);
         return -ENOMEM;
     }
@@ -293,21 +297,18 @@ static int index_symbols(sp_elfsym_t *elf, const Elf64_Ehdr *eh, uint64_t shnum,
     size_t out = 0;
     for (size_t i = 0; i < n;) {
         size_t j = i + 1, best = i;
-        uint32_t size = syms[i].size;
+        uint32_t size = syms[i].size & SP_ELFSYM_SIZE_MAX;
         while (j < n && syms[j].addr == syms[i].addr) {
-            if (syms[j].size > size) size = syms[j].size;
-            if (better_alias(symtab, &syms[j], &syms[best])) best = j;
+            if ((syms[j].size & SP_ELFSYM_SIZE_MAX) > size) size = syms[j].size & SP_ELFSYM_SIZE_MAX;
+            if (better_alias(&syms[j], &syms[best])) best = j;
             j++;
         }
-        Elf64_Sym s;
-        read_sym(symtab, syms[best].name, &s);
         syms[out].addr = syms[i].addr;
+        syms[out].name = syms[best].name;
         syms[out].size = size;
-        syms[out].name = (uint32_t)s.st_name;
         out++;
         i = j;
     }
-    sp_mem_free(symtab);
     if (out == 0) {
         sp_mem_free(syms);
         return 0;
