@@ -100,8 +100,9 @@ bool sp_ring_pop_stack(sp_ring_t *ring, sp_sample_t *out, uint8_t *stack)
                 /* Copy only the used parts of the slot records and of the frame array. */
                 size_t n = c->nframes <= SP_MAX_FRAMES ? c->nframes : SP_MAX_FRAMES;
                 size_t nv8 = c->nv8 <= SP_V8_MAX_FRAMES ? c->nv8 : SP_V8_MAX_FRAMES;
-                memcpy(out, c, offsetof(sp_sample_t, v8) + nv8 * sizeof(sp_v8_slots_t));
+                memcpy(out, c, offsetof(sp_sample_t, pcs));
                 memcpy(out->pcs, c->pcs, n * sizeof(uint64_t));
+                memcpy(out->v8, c->v8, nv8 * sizeof(sp_v8_slots_t));
                 out->nframes = (uint16_t)n;
                 out->nv8 = (uint16_t)nv8;
                 size_t len = out->stack_len <= SP_STACK_COPY ? out->stack_len : 0;
