@@ -200,7 +200,8 @@ static int bind_rank(unsigned char info)
 #define SP_ELFSYM_RADIX_BITS 11
 static void sort_by_addr(sym_t *syms, sym_t *tmp, size_t n)
 {
-    static size_t count[1u << SP_ELFSYM_RADIX_BITS]; /* agent thread only (one table is built at a time) */
+    /* agent thread only (one table is built at a time) */
+    static size_t count[1u << SP_ELFSYM_RADIX_BITS];
     const uint64_t mask = (1u << SP_ELFSYM_RADIX_BITS) - 1;
     sym_t *src = syms, *dst = tmp;
     for (unsigned shift = 0; shift < 64; shift += SP_ELFSYM_RADIX_BITS) {
@@ -224,7 +225,7 @@ static void sort_by_addr(sym_t *syms, sym_t *tmp, size_t n)
 /* While the index is built, a symbol's size field carries its binding's rank (global 0, weak
  * 1, other 2) in its top two bits; sizes saturate below them (no function is 1 GiB). */
 #define SP_ELFSYM_RANK_SHIFT 30
-#define SP_ELFSYM_SIZE_MAX ((1u << SP_ELFSYM_RANK_SHIFT) - 1)
+#define SP_ELFSYM_SIZE_MAX   ((1u << SP_ELFSYM_RANK_SHIFT) - 1)
 
 /* Whether a is the symbol to keep over b at one address: global before weak before local,
  * then the longer one; the sort is stable, so on a tie the earlier (lower index) stays. */
@@ -265,7 +266,8 @@ static int index_symbols(sp_elfsym_t *elf, const Elf64_Ehdr *eh, uint64_t shnum,
     }
     size_t n = 0;
     for (uint64_t base = 1; base < count; base += SP_ELFSYM_READ_SYMS) {
-        size_t k = count - base < SP_ELFSYM_READ_SYMS ? (size_t)(count - base) : SP_ELFSYM_READ_SYMS;
+        size_t k =
+            count - base < SP_ELFSYM_READ_SYMS ? (size_t)(count - base) : SP_ELFSYM_READ_SYMS;
         if (!read_at(elf, symsh->sh_offset + base * sizeof(Elf64_Sym), chunk, k * sizeof *chunk)) {
             n = 0; /* truncated under us: no symbols */
             break;
@@ -276,7 +278,8 @@ static int index_symbols(sp_elfsym_t *elf, const Elf64_Ehdr *eh, uint64_t shnum,
             if (type != STT_FUNC && type != STT_GNU_IFUNC) continue;
             if (sym.st_value == 0 || sym.st_shndx == SHN_UNDEF) continue;
             if (sym.st_name == 0 || sym.st_name >= strsize || sym.st_name > UINT32_MAX) continue;
-            uint32_t size = sym.st_size > SP_ELFSYM_SIZE_MAX ? SP_ELFSYM_SIZE_MAX : (uint32_t)sym.st_size;
+            uint32_t size =
+                sym.st_size > SP_ELFSYM_SIZE_MAX ? SP_ELFSYM_SIZE_MAX : (uint32_t)sym.st_size;
             syms[n].addr = sym.st_value;
             syms[n].size = size | (uint32_t)bind_rank(sym.st_info) << SP_ELFSYM_RANK_SHIFT;
             syms[n].name = (uint32_t)sym.st_name;
@@ -299,7 +302,8 @@ static int index_symbols(sp_elfsym_t *elf, const Elf64_Ehdr *eh, uint64_t shnum,
         size_t j = i + 1, best = i;
         uint32_t size = syms[i].size & SP_ELFSYM_SIZE_MAX;
         while (j < n && syms[j].addr == syms[i].addr) {
-            if ((syms[j].size & SP_ELFSYM_SIZE_MAX) > size) size = syms[j].size & SP_ELFSYM_SIZE_MAX;
+            if ((syms[j].size & SP_ELFSYM_SIZE_MAX) > size)
+                size = syms[j].size & SP_ELFSYM_SIZE_MAX;
             if (better_alias(&syms[j], &syms[best])) best = j;
             j++;
         }

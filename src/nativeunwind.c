@@ -216,7 +216,8 @@ static bool read_mem(sp_nativeunwind_t *nu, uint64_t addr, void *out, size_t n)
             /* A page of an object may end its mapping: read it whole or not cache it (a
              * failed read may have overwritten part of the page: its old tag goes first). */
             nu->page_tag[slot] = 0;
-            if (sp_v8heap_read(page * SP_NU_PAGE, p->data, SP_NU_PAGE)) nu->page_tag[slot] = page + 1;
+            if (sp_v8heap_read(page * SP_NU_PAGE, p->data, SP_NU_PAGE))
+                nu->page_tag[slot] = page + 1;
             else p = NULL;
         }
         if (p) memcpy(dst, p->data + off, k);
