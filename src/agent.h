@@ -18,6 +18,7 @@ typedef struct {
     const char *perf_map_path; /* NULL: no JS symbols */
     bool remove_perf_map;      /* unlink the perf map at stop (we asked V8 for it) */
     time_t process_start;
+    int tick_ms; /* how often the ring is drained; 0: every 100 ms (tests set a long one) */
 } sp_agent_opts_t;
 
 /* Starts the thread. 0 or a negative errno. */
@@ -64,8 +65,10 @@ uint64_t sp_agent_perf_map_behind(void);
  * to timeout_ms for the agent to take its last samples out of the ring while its isolate
  * still exists. The agent reads V8's objects to name JS frames; once node disposes of the
  * isolate (the main thread's natural exit, a worker's end) those reads fail and the last
- * ~60 ms of samples kept only a nameless interpreter frame. Not on the agent thread. */
-void sp_agent_drain_wait(int timeout_ms);
+ * ~60 ms of samples kept only a nameless interpreter frame. Not on the agent thread.
+ * true: the agent made the two passes in time (or has stopped); false: timed out, or not
+ * running. The passes follow each other without the agent's tick between them. */
+bool sp_agent_drain_wait(int timeout_ms);
 /* In a fork child: the thread does not exist there; forget it without touching its state. */
 void sp_agent_atfork_child(void);
 

@@ -30,7 +30,7 @@
 static sp_config_t cfg;
 static sp_ring_t *ring;
 
-static void start_engine(bool continuous, const char *spool)
+static void start_engine_ticking(bool continuous, const char *spool, int tick_ms)
 {
     json_set_alloc_funcs(sp_mem_alloc, sp_mem_free); /* as the engine does */
     memset(&cfg, 0, sizeof cfg);
@@ -50,11 +50,17 @@ static void start_engine(bool continuous, const char *spool)
     /* wall clock: a CPU-time timer fires only on the scheduler tick (docs/HAZARDS.md) */
     sp_sampler_opts_t so = {.hz = cfg.hz, .lazy = cfg.lazy};
     ck_assert_int_eq(sp_sampler_init(&so, ring), 0);
-    sp_agent_opts_t ao = {.cfg = &cfg, .ring = ring, .process_start = time(NULL)};
+    sp_agent_opts_t ao = {
+        .cfg = &cfg, .ring = ring, .process_start = time(NULL), .tick_ms = tick_ms};
     ck_assert_int_eq(sp_agent_start(&ao), 0);
     sp_agent_set_runtime("20.0.0");
     if (continuous) sp_sampler_process_begin();
     ck_assert_int_eq(sp_sampler_register_thread("0", "main"), 0);
+}
+
+static void start_engine(bool continuous, const char *spool)
+{
+    start_engine_ticking(continuous, spool, 0);
 }
 
 static void stop_engine(void)
@@ -229,6 +235,27 @@ START_TEST(test_transactions_to_spool_and_js)
 }
 END_TEST
 
+/* node's 'exit' waits for two agent passes (sp_agent_drain_wait). The second pass used to
+ * wait for the agent's next tick (100 ms): every profiled process's exit took 100 ms longer.
+ * With a 60 s tick, five drains must each complete (allowed 10 s: a loaded machine may be slow
+ * to schedule the agent; a pass that waits for the tick would take 60). */
+START_TEST(test_drain_wait_takes_no_tick)
+{
+    const char *tmp = sp_unit_tmpdir();
+    char spool[4096];
+    snprintf(spool, sizeof spool, "%s/spool", tmp);
+    start_engine_ticking(false, spool, 60000);
+    int ok = 0;
+    for (int i = 0; i < 5; i++) ok += sp_agent_drain_wait(10000);
+    stop_engine();
+    ck_assert_msg(
+        ok == 5,
+        "expected 5 of 5 drains to complete within 10 s with the agent ticking every 60 s, saw %d",
+        ok);
+    sp_unit_rmtree(tmp);
+}
+END_TEST
+
 SP_UNIT_SUITE(agent)
 {
     Suite *s = suite_create("agent");
@@ -236,6 +263,7 @@ SP_UNIT_SUITE(agent)
     tcase_set_timeout(tc, 240); /* TSan on a loaded 2-core machine */
     tcase_add_test(tc, test_continuous_chunks_while_switched);
     tcase_add_test(tc, test_transactions_to_spool_and_js);
+    tcase_add_test(tc, test_drain_wait_takes_no_tick);
     suite_add_tcase(s, tc);
     return s;
 }
