@@ -26,14 +26,8 @@
 # when any cell is not PASS.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-: "${top_srcdir:=$(cd "$here/../.." && pwd)}"
-if [ -z "${top_builddir:-}" ]; then
-    top_builddir=$top_srcdir
-    [ ! -f "$top_srcdir/.libs/libsentryprof.so" ] && [ -f "$top_srcdir/_build/.libs/libsentryprof.so" ] &&
-        top_builddir=$top_srcdir/_build
-fi
+. "$here/build-tree.sh"
 export top_srcdir top_builddir
-LIB="$top_builddir/.libs/libsentryprof.so"
 APPS="$top_srcdir/tests/apps"
 Q="$top_srcdir/tests/e2e/profile-query.js"
 FACTS="$top_srcdir/tests/e2e/stack-facts.js"
