@@ -296,8 +296,7 @@
     } catch (_) { /* a frozen cache: leave it */ }
   };
   const parts = {};
-  for (const [key, file] of [['sentry8', 'sentryprof-sentry8.js'], ['sentry', 'sentryprof-sentry7.js'],
-    ['http', 'sentryprof-http.js']]) {
+  const load = (key, file) => {
     try {
       const f = path.join(__dirname, file);
       mods[key] = require(f);
@@ -306,11 +305,71 @@
     } catch (err) {
       dbg(`${file} not installed: ${err && err.message}`);
     }
-  }
+  };
+  // The Sentry SDK bridges (sentryprof-sentry8.js, then sentryprof-sentry7.js, which owns
+  // the `__SENTRY__` accessor) are loaded when an SDK shows up, not at every start: ~2.5 ms
+  // of compiling them was the largest part of the helper in an app without Sentry. An SDK
+  // shows up as (a) a carrier already there (a module --require'd before us), (b) an ES
+  // module entry or loader hook, which loads the SDK past Module._load (so: at once, as
+  // before), (c) the first request of a module under @sentry/ through Module._load (7.x,
+  // and 8+ through require; the bridge then sets the accessor before that module runs), or
+  // (d) a carrier found later by core.sdkTracing (a bundled SDK, which requires nothing).
+  // Without a carrier (b, c) the bridge sets its `__SENTRY__` accessor at once.
+  let sdkBridges = false;
+  const loadSdkBridges = () => {
+    if (sdkBridges) return;
+    sdkBridges = true;
+    load('sentry8', 'sentryprof-sentry8.js');
+    load('sentry', 'sentryprof-sentry7.js');
+  };
+  const esmEntry = () => {
+    const opts = `${(process.execArgv || []).join(' ')} ${process.env.NODE_OPTIONS || ''}`;
+    if (/(^|\s)--(import|loader|experimental-loader)\b/.test(opts)) return true;
+    const main = process.argv[1];
+    if (!main || /\.cjs$/.test(main)) return false;
+    if (/\.mjs$/.test(main)) return true;
+    try {
+      const fs = require('fs');
+      for (let dir = path.dirname(path.resolve(main)); ; dir = path.dirname(dir)) {
+        let text = null;
+        try { text = fs.readFileSync(path.join(dir, 'package.json'), 'utf8'); } catch (_) { /* none here */ }
+        if (text !== null) return JSON.parse(text).type === 'module';
+        if (path.dirname(dir) === dir) return false;
+      }
+    } catch (_) {
+      return true; // unreadable: as an ES module entry, the bridges at once
+    }
+  };
+  const sdkTracingStub = () => {
+    let c;
+    try { c = globalThis.__SENTRY__; } catch (_) { return false; }
+    if (!c || typeof c !== 'object') return false;
+    loadSdkBridges();
+    return core.sdkTracing !== sdkTracingStub && core.sdkTracing();
+  };
+  core.sdkTracing = sdkTracingStub;
+  const watchSdkLoad = () => {
+    let Module;
+    try { Module = require('module'); } catch (_) { return false; }
+    const orig = Module._load;
+    if (typeof orig !== 'function') return false;
+    const wrapper = function (request, parent, isMain) { // Module._load's own arity
+      if (!sdkBridges && typeof request === 'string' && (request.startsWith('@sentry/') || /[\\/]node_modules[\\/]@sentry[\\/]/.test(request))) {
+        if (Module._load === wrapper) Module._load = orig; // the app's own again, unless wrapped after us
+        loadSdkBridges();
+      }
+      return orig.apply(this, arguments);
+    };
+    try { Object.defineProperty(wrapper, 'name', { value: orig.name }); } catch (_) { /* keep ours */ }
+    Module._load = wrapper;
+    return true;
+  };
+  if (Object.getOwnPropertyDescriptor(globalThis, '__SENTRY__') || esmEntry() || !watchSdkLoad()) loadSdkBridges();
+  load('http', 'sentryprof-http.js');
   forget(__filename);
   if (debug && isMain) {
     dbg(`js config: mode=${config.mode} traces_sample_rate=${config.tracesSampleRate} ` +
       `profiles_sample_rate=${config.profilesSampleRate}${config.profilesRateFromEnv ? '' : ' (default)'} ` +
-      `http=${parts.http || 'off'} http_transactions_per_second=${config.httpPerSecond} sentry_sdk_bridge=${parts.sentry || 'off'} sentry8_profiler=${parts.sentry8 || 'off'} node=${process.versions.node}`);
+      `http=${parts.http || 'off'} http_transactions_per_second=${config.httpPerSecond} sentry_sdk_bridge=${sdkBridges ? parts.sentry || 'off' : 'when an SDK loads'} sentry8_profiler=${sdkBridges ? parts.sentry8 || 'off' : 'when an SDK loads'} node=${process.versions.node}`);
   }
 })();

@@ -44,57 +44,17 @@ exports.install = function install(core) {
 
   // ---- 1. the carrier --------------------------------------------------------------------
   // The accessor is a global the app can see (`'__SENTRY__' in globalThis`; issue #20 item
-  // 12): it goes in only when an SDK is about to load. A CommonJS SDK (7.x, and 8+ through
-  // require) passes through Module._load first: a wrapper of ours waits for the first
-  // request or file under @sentry/, sets the accessor, and steps aside (Module._load is the
-  // app's own again when nobody wrapped it after us). An ES module entry (.mjs, a .js under
-  // "type": "module", or an --import/--loader hook) loads the SDK past Module._load: there
-  // the accessor is set at once, as before.
+  // 12): it goes in only when an SDK is about to load. The helper loads this file only
+  // then: on the first request of a module under @sentry/ through Module._load, or at once
+  // for an ES module entry (the SDK loads past Module._load), or for a carrier that is
+  // already there (sentryprof-helper.js, loadSdkBridges).
   function watchCarrier() {
     const d = Object.getOwnPropertyDescriptor(G, '__SENTRY__');
-    if (d) { // someone was first (an --import or --require before ours)
+    if (d) { // someone was first (an --import or --require before ours, a bundled SDK)
       if ('value' in d) instrumentCarrier(d.value);
       return;
     }
-    if (esmEntry()) { defineCarrierAccessor(); return; }
-    let Module;
-    try { Module = require('module'); } catch (_) { defineCarrierAccessor(); return; }
-    const orig = Module._load;
-    if (typeof orig !== 'function') { defineCarrierAccessor(); return; }
-    let done = false;
-    const wrapper = function (request, parent, isMain) { // Module._load's own arity
-      if (!done && typeof request === 'string' && (request.startsWith('@sentry/') || /[\\/]node_modules[\\/]@sentry[\\/]/.test(request))) {
-        done = true;
-        if (Module._load === wrapper) Module._load = orig;
-        try {
-          if (!Object.getOwnPropertyDescriptor(G, '__SENTRY__')) defineCarrierAccessor();
-        } catch (err) { dbg(`sentry carrier: ${err && err.message}`); }
-      }
-      return orig.apply(this, arguments);
-    };
-    try { Object.defineProperty(wrapper, 'name', { value: orig.name }); } catch (_) { /* keep ours */ }
-    Module._load = wrapper;
-  }
-
-  // The app's entry is an ES module, or a loader hook may import one before it.
-  function esmEntry() {
-    const opts = `${(process.execArgv || []).join(' ')} ${process.env.NODE_OPTIONS || ''}`;
-    if (/(^|\s)--(import|loader|experimental-loader)\b/.test(opts)) return true;
-    const main = process.argv[1];
-    if (!main || /\.cjs$/.test(main)) return false;
-    if (/\.mjs$/.test(main)) return true;
-    try {
-      const fs = require('fs');
-      const path = require('path');
-      for (let dir = path.dirname(path.resolve(main)); ; dir = path.dirname(dir)) {
-        let text = null;
-        try { text = fs.readFileSync(path.join(dir, 'package.json'), 'utf8'); } catch (_) { /* none here */ }
-        if (text !== null) return JSON.parse(text).type === 'module';
-        if (path.dirname(dir) === dir) return false;
-      }
-    } catch (_) {
-      return true; // unreadable: as before, the accessor at once
-    }
+    defineCarrierAccessor();
   }
 
   function defineCarrierAccessor() {
