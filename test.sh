@@ -5,9 +5,9 @@
 # UndefinedBehaviorSanitizer, the threaded modules' unit tests under ThreadSanitizer, and
 # the fuzz targets under libFuzzer, and make lint (cppcheck, clang-tidy); and the glibc
 # floor in a Debian 11 root (make check-glibc-floor, its debootstrap in the background from
-# the start) and the musl build
-# (make check-musl). Build trees: _build/ (with _build/_fuzz/ and _build/_build-musl/),
-# _build-asan/ and _build-tsan/.
+# the start), the musl build (make check-musl) and the arm64 build under qemu-user (make
+# check-arm64: Node 20 and 22). Build trees: _build/ (with _build/_fuzz/,
+# _build/_build-musl/ and _build/_arm64/), _build-asan/ and _build-tsan/.
 set -e
 cd "$(dirname "$0")"
 top=$PWD
@@ -29,6 +29,14 @@ make -s -j"$jobs"
 # `make lint`: that one would remake `all` in this tree while make check builds in it.
 nice -n 19 sh "$top"/tools/lint.sh "$top" "$PWD" >lint.log 2>&1 &
 lint_pid=$!
+# arm64 (issue #18), first half, in the background at low priority from here: the cross
+# compiler, qemu-user and the :arm64 packages (one apt run, after this build's own
+# `apt-get source` calls), the cross build into _build/_arm64 (its jemalloc and jansson
+# too), the arm64 library's shape checks and the official arm64 Node 20 and 22 from npm
+# (ARM64_PREPARE=1 make check-arm64: nothing emulated, nothing timed). The emulated half
+# runs beside the fuzz stage below.
+nice -n 10 sh -c '"$1"/tools/install-deps.sh --arm64 && ARM64_PREPARE=1 make -s check-arm64' sh "$top" >arm64-prepare.log 2>&1 &
+arm64_prep_pid=$!
 # The bench's pinned load generator (tests/bench/package.json), so that tests/bench/ runs
 # on a CI machine as it is; the bench itself is not part of the tests.
 "$top"/tests/bench/deps.sh "$PWD/_bench-deps" >/dev/null
@@ -46,10 +54,15 @@ grep -q '^matrix: [0-9]* passed, 0 failed$' matrix.log || exit 1
 # got ~2% of a core and CI sat here for an hour): back to normal priority for the rest.
 renice_tree() { renice -n 0 -p "$1" >/dev/null 2>&1; for c in $(pgrep -P "$1" 2>/dev/null); do renice_tree "$c"; done; }
 kill -0 "$lint_pid" 2>/dev/null && renice_tree "$lint_pid"
+kill -0 "$arm64_prep_pid" 2>/dev/null && renice_tree "$arm64_prep_pid"
 lint_rc=0
 wait "$lint_pid" || lint_rc=$?
 tail -3 lint.log
 [ "$lint_rc" -eq 0 ] || { cat lint.log; exit 1; }
+arm64_prep_rc=0
+wait "$arm64_prep_pid" || arm64_prep_rc=$?
+grep -E '^(not ok|[0-9]+ passed)' arm64-prepare.log || true
+[ "$arm64_prep_rc" -eq 0 ] || { tail -40 arm64-prepare.log; exit 1; }
 # glibc 2.31 for real (issue #18): the library with the official Node 20, and the CLI against
 # bullseye's libcurl, in the Debian 11 root made above.
 floor_start=$(date +%s)
@@ -74,6 +87,13 @@ soak_start=$(date +%s)
 SOAK_SECONDS=8 top_srcdir="$top" top_builddir="$PWD" NODE="$(command -v node)" \
     bash "$top"/tests/soak/soak.sh >soak-short.log 2>&1 &
 soak_pid=$!
+# arm64 (issue #18), second half: make check-arm64 under qemu-user (the unit suites of the
+# signal path, the library inert in an arm64 program, and hot.js, http-app.js and
+# workers.js in the official arm64 Node 20 and 22; its apps size their work by CPU clock,
+# so sharing the CPU with the stages beside it slows it but does not skew it).
+arm64_start=$(date +%s)
+make -s check-arm64 >arm64.log 2>&1 &
+arm64_pid=$!
 # musl (issue #18): the library and the handler, ring, walk and spool suites built with
 # musl-gcc into _build-musl/ and run (make check-musl; ~80 s with its dependencies cached).
 musl_start=$(date +%s)
@@ -114,6 +134,11 @@ wait "$soak_pid" || soak_rc=$?
 grep -E '^(soak:|not ok|[0-9]+ passed)' soak-short.log
 [ "$soak_rc" -eq 0 ] || { cat soak-short.log; exit 1; }
 echo "soak-short: $(( $(date +%s) - soak_start )) s (beside musl, ASan and TSan)"
+arm64_rc=0
+wait "$arm64_pid" || arm64_rc=$?
+grep -E '^(# (cross build|unit suites|node [0-9]+).*: [0-9.]+ s$|not ok|[0-9]+ passed)' arm64.log
+[ "$arm64_rc" -eq 0 ] || { cat arm64.log; exit 1; }
+echo "arm64: $(( $(date +%s) - arm64_start )) s under qemu-user (beside fuzz, musl, ASan and TSan)"
 cd "$top"
 # The campaign table of issue #20 with this run's results (the committed one is
 # tests/RELIABILITY.md, from make reliability).
@@ -126,4 +151,6 @@ up=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' _build/musl.log | ta
 uf=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' _build/musl.log | tail -1)
 gp=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' _build/glibc-floor.log | tail -1)
 gf=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' _build/glibc-floor.log | tail -1)
-echo "tests: $(( $(sum PASS) + ${mp:-0} + ${gp:-0} + ${up:-0} )) passed, $(( $(sum FAIL) + $(sum ERROR) + ${mf:-0} + ${gf:-0} + ${uf:-0} )) failed"
+ap=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' _build/arm64.log | tail -1)
+af=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' _build/arm64.log | tail -1)
+echo "tests: $(( $(sum PASS) + ${mp:-0} + ${gp:-0} + ${up:-0} + ${ap:-0} )) passed, $(( $(sum FAIL) + $(sum ERROR) + ${mf:-0} + ${gf:-0} + ${uf:-0} + ${af:-0} )) failed"

@@ -15,8 +15,9 @@ libprotobuf-c-dev protobuf-c-compiler"
 # cppcheck, clang-tidy: make lint (test.sh runs it).
 # valgrind: make check-valgrind, and its memcheck.h, which configure looks for (src/arch.h:
 # SP_MEM_DEFINED), so CI builds the handler with the client requests it is checked with.
-# --arm64 (not part of --test: CI does not run make check-arm64, and a fresh machine would
-# spend minutes on the cross compiler and a second architecture's package lists):
+# --arm64 (not part of --test: test.sh installs it in the background once its own build
+# is done, so a fresh machine's minutes on the cross compiler and a second architecture's
+# package lists are not spent before the first test):
 # gcc-aarch64-linux-gnu, qemu-user, file and the :arm64 dev packages (multiarch) for make
 # check-arm64 (the cross build for aarch64 and its tests under qemu-user; libstdc++6:arm64
 # for the arm64 node).
