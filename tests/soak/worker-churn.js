@@ -2,15 +2,16 @@
 // tests/soak/workers.sh: N workers (argv[2]), C alive at a time (argv[3]), each terminated
 // at a pseudo-random moment or left to finish. The schedule comes from a seeded generator,
 // so a run with the shim and one without do the same things; stdout says only what does
-// not depend on timing (the two runs must print the same). With the shim, the process's
-// resources are measured after the first WARM workers (the baseline: node's own pools and
+// not depend on timing (the two runs must print the same). The process's resources (with and
+// without the shim: node's own growth is the reference) are measured after the first WARM workers (the baseline: node's own pools and
 // caches are warm by then) and after the last one, and written as JSON to argv[4]:
 // rss and the profiler's arena (the least of 20 readings over 1 s, after a GC: a chunk
 // being encoded is transient, a leak raises the floor), open fds, POSIX timers
 // (/proc/self/timers), the queued signals of this user (SigQ), the sampler's thread slots
-// and its registrations.
+// and its registrations; and the fds opened since the baseline, split by fixture-lib newFds.
 const { Worker } = require('worker_threads');
 const fs = require('fs');
+const { newFds } = require('./fixture-lib');
 
 const N = Number(process.argv[2]);
 const C = Number(process.argv[3]);
@@ -56,7 +57,18 @@ async function snap(done) {
     await new Promise((r) => setTimeout(r, 50));
   }
   const s = globalThis.__sentryprof ? globalThis.__sentryprof.stats() : {};
-  return { done, rss, arena, fds: fs.readdirSync('/proc/self/fd').length, timers: timers(), sigq: sigq(),
+  // What each fd is and which files are mapped: the fds the profiler keeps for the process's
+  // life once it first needs them (an ELF reader per mapped object, a debug file; fixture-lib
+  // newFds) are told from a leak.
+  const fds = fs.readdirSync('/proc/self/fd');
+  const mapped = new Set();
+  for (const line of fs.readFileSync('/proc/self/maps', 'utf8').split('\n')) {
+    const m = line.match(/^\S+ \S+ \S+ \S+ [1-9]\d* +(\/.*)$/); // a file mapping (inode > 0)
+    if (m) mapped.add(m[1]);
+  }
+  return { done, rss, arena, fds: fds.length, pid: process.pid,
+    fd_targets: fds.map((f) => { try { return fs.readlinkSync(`/proc/self/fd/${f}`); } catch (_) { return '?'; } }),
+    mapped_files: [...mapped], timers: timers(), sigq: sigq(),
     threads: s.threads, registered: s.threads_registered, unregistered: s.threads_unregistered,
     signals: s.signals, samples: s.samples, timer_errors: s.timer_errors };
 }
@@ -67,16 +79,18 @@ async function snap(done) {
   const snaps = [];
   const running = new Set();
   while (started < N) {
+    // The baseline once the first WARM have all exited: looked at before starting more (the
+    // loop below starts the next ones as soon as none is running).
+    if (started === WARM && running.size === 0 && !snaps.length) snaps.push(await snap(started));
     while (running.size < C && started < N && !(started === WARM && running.size)) {
       const p = one().then(() => { exited++; running.delete(p); });
       running.add(p);
       started++;
     }
-    if (started === WARM && running.size === 0) snaps.push(await snap(started));
-    else await Promise.race(running);
+    if (running.size) await Promise.race(running);
   }
   await Promise.all(running);
   snaps.push(await snap(started));
   console.log(`churn: ${started} workers started, ${exited} exited`);
-  if (OUT && globalThis.__sentryprof) fs.writeFileSync(OUT, JSON.stringify({ seconds: (Date.now() - t0) / 1000, base: snaps[0], end: snaps[1] }));
+  if (OUT) fs.writeFileSync(OUT, JSON.stringify({ seconds: (Date.now() - t0) / 1000, base: snaps[0], end: snaps[1], fds_new: snaps[1] && newFds(snaps[1], snaps[0]) }));
 })();
