@@ -28,6 +28,10 @@ t0=$(date +%s)
 timeout -s KILL "$TMO" "$NODE" "$APP" "$NODE_N" "$SH_N" "$PAR" "$WORK/plain.json" 0 >"$WORK/plain.out" 2>"$WORK/plain.err"
 plain_rc=$?
 t1=$(date +%s)
+# The perf maps already in /tmp (path and inode; read, never touched): a map a killed process
+# left earlier (another test's kill -9, another user's) whose pid one of our 2,200 children
+# reuses is not this storm's (seen once: an sh child's pid).
+before=$(stat -c '%n:%i' /tmp/perf-*.map 2>/dev/null | sort)
 SENTRYPROF_SPOOL_DIR="$spool" LD_PRELOAD=$SP_LIB \
     timeout -s KILL "$TMO" "$NODE" "$APP" "$NODE_N" "$SH_N" "$PAR" "$WORK/res.json" "$TIME_N" >"$WORK/prof.out" 2>"$WORK/prof.err"
 prof_rc=$?
@@ -42,7 +46,9 @@ echo "# node children: $(J 'JSON.stringify(f.node)'); sh: $(J 'JSON.stringify(f.
 # Perf maps, by exact path: every child, the app itself.
 left=()
 for p in $(J '(f.pids || []).concat(f.parent ? [f.parent] : []).join(" ")'); do
-    [ -e "/tmp/perf-$p.map" ] && left+=("$p")
+    [ -e "/tmp/perf-$p.map" ] || continue
+    grep -qxF "$(stat -c '%n:%i' "/tmp/perf-$p.map" 2>/dev/null)" <<<"$before" && continue
+    left+=("$p")
 done
 npids=$(J '(f.pids || []).length')
 records=$(ls -A "$spool/perfmaps" 2>/dev/null | wc -l)
@@ -51,7 +57,7 @@ S() { jqn "$(cat "$WORK/spool.json")" "$1"; }
 mapfile -t files < <(spool_files "$spool")
 valid=fail
 [ "${#files[@]}" -gt 0 ] && "$NODE" "$VALIDATE" "${files[@]}" >"$WORK/validate.out" 2>&1 && valid=ok
-echo "spawn: $NODE_N node + $SH_N sh children, $PAR at a time, in $((t2 - t1)) s ($((t1 - t0)) s unprofiled), rc $prof_rc (unprofiled $plain_rc); node children: $(J 'f.node ? f.node.ok : 0') exited 3, $(J 'f.node ? f.node.profiled : 0') profiled, $(J 'f.node ? f.node.samples : 0') samples; sh: $(J 'f.sh ? f.sh.ok : 0') exited 0, $(J 'f.sh ? f.sh.probes_same + " of " + f.sh.probes : "-") probes inert; spool: $(S 'f.files') files, $(S 'f.ids.length') envelopes, $(S 'f.unreadable.length') unreadable, $(S 'f.torn') torn, $records perf-map records left; ${#left[@]} of $npids perf maps left; sh -c true: $(J 'f.timing && f.timing.with_ms ? f.timing.with_ms.toFixed(2) + " ms with the shim, " + f.timing.without_ms.toFixed(2) + " ms without (x" + (f.timing.with_ms / f.timing.without_ms).toFixed(2) + ", " + f.timing.n + " each)" : "not timed"')"
+echo "spawn: $NODE_N node + $SH_N sh children, $PAR at a time, in $((t2 - t1)) s ($((t1 - t0)) s unprofiled), rc $prof_rc (unprofiled $plain_rc); node children: $(J 'f.node ? f.node.ok : 0') exited 3, $(J 'f.node ? f.node.profiled : 0') profiled, $(J 'f.node ? f.node.samples : 0') samples; sh: $(J 'f.sh ? f.sh.ok : 0') exited 0, $(J 'f.sh ? f.sh.probes_same + " of " + f.sh.probes : "-"') probes inert; spool: $(S 'f.files') files, $(S 'f.ids.length') envelopes, $(S 'f.unreadable.length') unreadable, $(S 'f.torn') torn, $records perf-map records left; ${#left[@]} of $npids perf maps left; sh -c true: $(J 'f.timing && f.timing.with_ms ? f.timing.with_ms.toFixed(2) + " ms with the shim, " + f.timing.without_ms.toFixed(2) + " ms without (x" + (f.timing.with_ms / f.timing.without_ms).toFixed(2) + ", " + f.timing.n + " each)" : "not timed"')"
 
 check "the app exits 0 with and without the shim (saw $prof_rc, unprofiled $plain_rc)" test "$prof_rc" = 0 -a "$plain_rc" = 0
 check "same stdout as without the shim" test "$(cat "$WORK/prof.out")" = "$(cat "$WORK/plain.out")"
@@ -67,6 +73,8 @@ check "spool: no torn batch" test "$(S 'f.torn')" = 0
 check "spool: profiles written ($(S 'f.ids.length') envelopes)" test "$(S 'f.ids.length')" -gt 0
 check "spool: every envelope valid ($(tail -3 "$WORK/validate.out" 2>/dev/null | tr '\n' ' '))" test "$valid" = ok
 check "spool: no perf-map record left ($records)" test "$records" = 0
+# Which process each left map was (the app or a child), and what it looks like.
+for p in "${left[@]}"; do echo "# left: /tmp/perf-$p.map ($(J "f.parent === $p ? 'the app' : 'child ' + (f.pids || []).indexOf($p)"); $(stat -c '%U %s bytes, modified %y' "/tmp/perf-$p.map" 2>&1); process $(kill -0 "$p" 2>/dev/null && echo alive || echo gone))"; done
 check "no /tmp/perf-<pid>.map left by the $npids children and the app (left: ${left[*]:-none})" test "${#left[@]}" = 0 -a "$npids" -gt 0
 # What a failed run left: ours, and its process gone (the pid not reused meanwhile).
 for p in "${left[@]}"; do [ -O "/tmp/perf-$p.map" ] && ! kill -0 "$p" 2>/dev/null && rm -f "/tmp/perf-$p.map"; done
