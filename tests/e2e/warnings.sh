@@ -71,7 +71,17 @@ run_app() { # run_app SPOOL ERRFILE [env...]
     env SENTRY_DSN="$DSN" SENTRYPROF_MODE=continuous SENTRYPROF_CHUNK_SECONDS=1 SENTRYPROF_COMMIT_SECONDS=1 \
         SENTRYPROF_SPOOL_DIR="$spool" "$@" LD_PRELOAD=$SP_LIB "$NODE" "$APPS/steady.js" 6 >/dev/null 2>"$err"
 }
-settle() { sleep 3; } # an exit-time upload child may still be running
+# settle SPOOL: an exit-time upload child may outlive the app (its deadline is 2 s, and a
+# loaded machine stretches it): wait until no process uploads from this spool (its command
+# line names it: `sentryprof upload ... --spool DIR`), at most 60 s. (A fixed 3 s sleep lost
+# one envelope once: still claimed by the app's child when the CLI below ran.)
+settle() {
+    local i
+    for i in $(seq 1 600); do
+        pgrep -f -- "--spool $1( |\$)" >/dev/null || return 0
+        sleep 0.1
+    done
+}
 expect_once() { # expect_once NAME ERRFILE PATTERN
     local n
     n=$(lines "$2" "$3")
@@ -80,7 +90,7 @@ expect_once() { # expect_once NAME ERRFILE PATTERN
 }
 
 start_ingest "$WORK/in401" --mode '{"mode":"status","status":401}'
-run_app "$WORK/s401" "$WORK/e401"; settle
+run_app "$WORK/s401" "$WORK/e401"; settle "$WORK/s401"
 reqs=$("$NODE" -e 'console.log(JSON.parse(process.argv[1]).envelope_requests)' "$(ingest_summary "$WORK/in401")")
 echo "# 401: $(cat "$WORK/e401")"
 expect_once "401" "$WORK/e401" 'HTTP 401.*public key.*dropped'
@@ -89,14 +99,14 @@ check "401: refused envelopes were dropped (spool: $(count_envelopes "$WORK/s401
 kill $INGEST_PID; wait $INGEST_PID 2>/dev/null
 
 start_ingest "$WORK/in413" --mode '{"mode":"status","status":413}'
-run_app "$WORK/s413" "$WORK/e413"; settle
+run_app "$WORK/s413" "$WORK/e413"; settle "$WORK/s413"
 echo "# 413: $(cat "$WORK/e413")"
 expect_once "413" "$WORK/e413" 'too large (HTTP 413).*dropped'
 check "413: refused envelopes were dropped (spool: $(count_envelopes "$WORK/s413"))" test "$(count_envelopes "$WORK/s413")" = 0
 kill $INGEST_PID; wait $INGEST_PID 2>/dev/null
 
 start_ingest "$WORK/in429" --mode '{"mode":"429","retry_after":600}'
-run_app "$WORK/s429" "$WORK/e429"; settle
+run_app "$WORK/s429" "$WORK/e429"; settle "$WORK/s429"
 echo "# 429: $(cat "$WORK/e429")"
 expect_once "429" "$WORK/e429" 'rate-limits .* until [0-9-]* [0-9:]* UTC; profiles are kept'
 n429=$(count_envelopes "$WORK/s429")
@@ -104,7 +114,7 @@ check "429: the chunks are kept in the spool for later ($n429 >= 4)" test "$n429
 kill $INGEST_PID; wait $INGEST_PID 2>/dev/null
 
 # a closed port: the last ingest's, now stopped
-run_app "$WORK/sdown" "$WORK/edown"; settle
+run_app "$WORK/sdown" "$WORK/edown"; settle "$WORK/sdown"
 echo "# closed port: $(cat "$WORK/edown")"
 expect_once "closed port" "$WORK/edown" 'cannot reach Sentry at 127.0.0.1:[0-9]* .*kept in'
 ndown=$(count_envelopes "$WORK/sdown")
@@ -117,7 +127,7 @@ for sp in s429 sdown; do
     before=$(count_envelopes "$WORK/$sp")
     "$SP_CLI" upload --spool "$WORK/$sp" --dsn "$DSN" --timeout 30 >"$WORK/$sp.up" 2>&1
     rc=$?
-    check "$sp: another DSN sends what was kept at once (exit $rc, $(cat "$WORK/$sp.up"))" \
+    check "$sp: another DSN sends what was kept at once (exit $rc, $(cat "$WORK/$sp.up"); left: $(cd "$WORK/$sp" && find . -type f ! -name '*.state' ! -name '*.lock' | head -5 | tr '\n' ' '))" \
         test "$rc" = 0 -a "$(count_envelopes "$WORK/$sp")" = 0 -a "$before" -ge 4
 done
 got=$("$NODE" -e 'console.log(JSON.parse(process.argv[1]).chunk_ids.length)' "$(ingest_summary "$WORK/inok")")
@@ -125,6 +135,6 @@ check "kept chunks all arrived ($got >= $((n429 + ndown)))" test "$got" -ge $((n
 kill $INGEST_PID; wait $INGEST_PID 2>/dev/null
 
 # -- SENTRYPROF_DEBUG=1: the upload child's debug lines reach stderr
-run_app "$WORK/sdbg" "$WORK/edbg" SENTRYPROF_DEBUG=1; settle
+run_app "$WORK/sdbg" "$WORK/edbg" SENTRYPROF_DEBUG=1; settle "$WORK/sdbg"
 check "debug: the upload child's request lines are on stderr" grep -q 'debug: upload: .*no response' "$WORK/edbg"
 finish
