@@ -310,8 +310,9 @@ START_TEST(test_js_frame_counters)
     ck_assert(sp_v8decode_frame(fn, bca, smi(0), &v)); /* frame 1 now */
     const uint64_t synth = SP_V8_SYNTH_BIT | 1, entry = 0x7000000, sp = 0x7001000,
                    mg = 0x7002000, tf = 0x7003000, pm = 0x7004000;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/perf-1.map", sp_unit_tmpdir());
+    char dir[4096], path[4200];
+    snprintf(dir, sizeof dir, "%s", sp_unit_tmpdir());
+    snprintf(path, sizeof path, "%s/perf-1.map", dir);
     FILE *f = fopen(path, "we");
     ck_assert_ptr_nonnull(f);
     fprintf(f, "%llx 100 Builtin:InterpreterEntryTrampoline\n%llx 100 JS:^sp /a.js:1:1\n"
@@ -351,6 +352,7 @@ START_TEST(test_js_frame_counters)
     sp_resolver_free(r);
     sp_frames_free(ft);
     sp_symbolizer_free(sym);
+    sp_unit_rmtree(dir);
 }
 END_TEST
 

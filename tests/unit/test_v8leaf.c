@@ -33,6 +33,8 @@ static uint8_t code[0x100] __attribute__((aligned(64)));
 static sp_symbolizer_t *sym;
 static sp_sample_t smp;
 
+static char mapdir[PATH_MAX]; /* setup's temp dir, removed by teardown */
+
 static void setup(void)
 {
     memset(code, 0x90, sizeof code); /* nop */
@@ -42,8 +44,9 @@ static void setup(void)
     memcpy(code + 0x55 - sizeof rel, rel, sizeof rel);
     memcpy(code + 0x67 - sizeof tbl, tbl, sizeof tbl);
     memcpy(code + 0x72 - sizeof reg, reg, sizeof reg);
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/perf-1.map", sp_unit_tmpdir());
+    char path[PATH_MAX + 16];
+    snprintf(mapdir, sizeof mapdir, "%s", sp_unit_tmpdir());
+    snprintf(path, sizeof path, "%s/perf-1.map", mapdir);
     FILE *f = fopen(path, "we");
     ck_assert_ptr_nonnull(f);
     fprintf(f, "%" PRIxPTR " 40 Builtin:StringFast\n%" PRIxPTR " 80 JS:*caller /app/a.js:3:1\n",
@@ -59,6 +62,7 @@ static void teardown(void)
 {
     sp_symbolizer_free(sym);
     sp_v8leaf_reset();
+    sp_unit_rmtree(mapdir);
 }
 
 /* A sample: pcs = {leaf, UP(0), ..., UP(n - 2)}, sp_word w. */
