@@ -73,8 +73,8 @@ run_app() { # run_app SPOOL ERRFILE [env...]
 }
 # settle SPOOL: an exit-time upload child may outlive the app (its deadline is 2 s, and a
 # loaded machine stretches it): wait until no process uploads from this spool (its command
-# line names it: `sentryprof upload ... --spool DIR`), at most 60 s. (A fixed 3 s sleep lost
-# one envelope once: still claimed by the app's child when the CLI below ran.)
+# line names it: `sentryprof upload ... --spool DIR`), at most 60 s, rather than a fixed 3 s
+# guess. (One CI run here found 6 of 7 kept envelopes sent below; the cause is not known.)
 settle() {
     local i
     for i in $(seq 1 600); do

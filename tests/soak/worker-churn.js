@@ -2,9 +2,10 @@
 // tests/soak/workers.sh: N workers (argv[2]), C alive at a time (argv[3]), each terminated
 // at a pseudo-random moment or left to finish. The schedule comes from a seeded generator,
 // so a run with the shim and one without do the same things; stdout says only what does
-// not depend on timing (the two runs must print the same). The process's resources (with and
-// without the shim: node's own growth is the reference) are measured after the first WARM workers (the baseline: node's own pools and
-// caches are warm by then) and after the last one, and written as JSON to argv[4]:
+// not depend on timing (the two runs must print the same). The process's resources (with
+// and without the shim: node's own growth is the reference) are measured after the first
+// WARM workers (the baseline: node's own pools and caches are warm by then) and after the
+// last one, and written as JSON to argv[4]:
 // rss and the profiler's arena (the least of 20 readings over 1 s, after a GC: a chunk
 // being encoded is transient, a leak raises the floor), open fds, POSIX timers
 // (/proc/self/timers), the queued signals of this user (SigQ), the sampler's thread slots
