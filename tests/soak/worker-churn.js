@@ -12,7 +12,7 @@
 // and its registrations; and the fds opened since the baseline, split by fixture-lib newFds.
 const { Worker } = require('worker_threads');
 const fs = require('fs');
-const { newFds } = require('./fixture-lib');
+const { newFds, probe } = require('./fixture-lib');
 
 const N = Number(process.argv[2]);
 const C = Number(process.argv[3]);
@@ -58,18 +58,12 @@ async function snap(done) {
     await new Promise((r) => setTimeout(r, 50));
   }
   const s = globalThis.__sentryprof ? globalThis.__sentryprof.stats() : {};
-  // What each fd is and which files are mapped: the fds the profiler keeps for the process's
-  // life once it first needs them (an ELF reader per mapped object, a debug file; fixture-lib
-  // newFds) are told from a leak.
-  const fds = fs.readdirSync('/proc/self/fd');
-  const mapped = new Set();
-  for (const line of fs.readFileSync('/proc/self/maps', 'utf8').split('\n')) {
-    const m = line.match(/^\S+ \S+ \S+ \S+ [1-9]\d* +(\/.*)$/); // a file mapping (inode > 0)
-    if (m) mapped.add(m[1]);
-  }
-  return { done, rss, arena, fds: fds.length, pid: process.pid,
-    fd_targets: fds.map((f) => { try { return fs.readlinkSync(`/proc/self/fd/${f}`); } catch (_) { return '?'; } }),
-    mapped_files: [...mapped], timers: timers(), sigq: sigq(),
+  // fixture-lib's probe: the open fds, what each is and the mapped files, so that newFds
+  // tells the fds the profiler keeps for the process's life (an ELF reader per mapped
+  // object, a debug file) from a leak.
+  const p = probe();
+  return { done, rss, arena, fds: p.fds, pid: p.pid, fd_targets: p.fd_targets,
+    mapped_files: p.mapped_files, timers: timers(), sigq: sigq(),
     threads: s.threads, registered: s.threads_registered, unregistered: s.threads_unregistered,
     signals: s.signals, samples: s.samples, timer_errors: s.timer_errors };
 }
