@@ -140,8 +140,11 @@ for variant in user ours; do
         test "$(O 'f.max.arena - f.base.arena < 32 * 1048576')" = true
     check "garbage + 2 GB ($variant map): RSS bounded, +64 MiB at most (saw +$(O '((f.max.rss - f.base.rss) / 1048576).toFixed(1)') MiB)" \
         test "$(O 'f.max.rss - f.base.rss < 64 * 1048576')" = true
+    # Behind at the first look (not read in one go) and less behind at the last (it kept
+    # reading). Not "still behind at the end": with two CPU hogs the app's CPU-timed burns
+    # took long enough in wall time for the agent to read all 2 GB (behind 2,140,719,859 -> 0).
     check "garbage + 2 GB ($variant map): the agent keeps reading (behind: $(O 'f.behind.first') -> $(O 'f.behind.last'))" \
-        test "$(O 'f.behind.first > f.behind.last && f.behind.last > 0')" = true
+        test "$(O 'f.behind.first > 0 && f.behind.first > f.behind.last')" = true
     if [ "$variant" = user ]; then
         check "garbage + 2 GB (user's map): the user's map stays" test -e "/tmp/perf-$PID.map"
         rm -f "/tmp/perf-$PID.map"
