@@ -55,8 +55,15 @@ void sp_sampler_on_signal(int sig, siginfo_t *info, void *ucv)
         s->ts_ns = t0;
         s->tid = (uint32_t)t->tid;
         sp_unwind_capture((const ucontext_t *)ucv, t->stack_lo, t->stack_hi, s);
-        sp_unwind_copy_stack((const ucontext_t *)ucv, t->stack_hi, s, sp_ring_stack(sp_sample_ring, ticket));
-        if (s->stack_len) sp_stats_inc(SP_STAT_STACK_COPIES);
+        if (sp_unwind_wants_stack(s)) {
+            uint8_t *buf = sp_ring_stack(sp_sample_ring, s);
+            if (buf) {
+                sp_unwind_copy_stack((const ucontext_t *)ucv, t->stack_hi, s, buf);
+                sp_stats_inc(SP_STAT_STACK_COPIES);
+            } else {
+                sp_stats_inc(SP_STAT_STACK_POOL_FULL);
+            }
+        }
         if (s->flags & SP_SAMPLE_TRUNCATED) sp_stats_inc(SP_STAT_TRUNCATED);
         if (s->flags & SP_SAMPLE_OFF_STACK) sp_stats_inc(SP_STAT_OFF_STACK);
         if (s->flags & SP_SAMPLE_SIGFRAME) sp_stats_inc(SP_STAT_SIGFRAMES);

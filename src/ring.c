@@ -13,6 +13,7 @@
 #include "mem.h"
 
 #define SP_RING_CAS_TRIES 64 /* contention bound before a producer gives up (drop) */
+#define SP_RING_STACK_TRIES 4 /* stack slots tried before a sample goes without a copy */
 
 struct sp_ring {
     size_t mask;
@@ -20,7 +21,14 @@ struct sp_ring {
     _Alignas(64) _Atomic uint64_t tail; /* next cell to pop */
     _Atomic uint64_t *seq;              /* per cell: the hand-off (see the top) */
     sp_sample_t *cells;                 /* not zeroed: a cell is written before it is read */
-    uint8_t *stacks; /* SP_STACK_COPY bytes per cell; not zeroed: untouched pages cost no RSS */
+    /* The stack-copy pool (ring.h): SP_STACK_COPY bytes per slot, not zeroed (untouched
+     * pages cost no RSS); a slot is claimed by CAS on its flag and freed by the pop that
+     * copies it out. Claims go round in order, and pops free slots in about that order,
+     * so the slot after the last claimed is the one most likely free. */
+    uint8_t *stacks;
+    _Atomic uint32_t *stack_taken;
+    size_t stack_mask;
+    _Alignas(64) _Atomic uint64_t stack_next;
 };
 
 sp_ring_t *sp_ring_new(size_t capacity)
@@ -31,12 +39,15 @@ sp_ring_t *sp_ring_new(size_t capacity)
     if (!r) return NULL;
     r->seq = sp_mem_alloc(cap * sizeof *r->seq);
     r->cells = sp_mem_alloc(cap * sizeof *r->cells);
-    r->stacks = sp_mem_alloc(cap * SP_STACK_COPY);
-    if (!r->seq || !r->cells || !r->stacks) {
+    size_t nstacks = cap / SP_RING_STACK_SHARE ? cap / SP_RING_STACK_SHARE : 1;
+    r->stacks = sp_mem_alloc(nstacks * SP_STACK_COPY);
+    r->stack_taken = sp_mem_calloc(nstacks, sizeof *r->stack_taken);
+    if (!r->seq || !r->cells || !r->stacks || !r->stack_taken) {
         sp_ring_free(r);
         return NULL;
     }
     r->mask = cap - 1;
+    r->stack_mask = nstacks - 1;
     for (size_t i = 0; i < cap; i++) atomic_init(&r->seq[i], i);
     atomic_init(&r->head, 0);
     atomic_init(&r->tail, 0);
@@ -47,6 +58,7 @@ void sp_ring_free(sp_ring_t *ring)
 {
     if (!ring) return;
     sp_mem_free(ring->stacks);
+    sp_mem_free(ring->stack_taken);
     sp_mem_free(ring->cells);
     sp_mem_free(ring->seq);
     sp_mem_free(ring);
@@ -64,7 +76,10 @@ sp_sample_t *sp_ring_reserve(sp_ring_t *ring, uint64_t *ticket)
             if (atomic_compare_exchange_weak_explicit(&ring->head, &pos, pos + 1,
                                                       memory_order_relaxed, memory_order_relaxed)) {
                 *ticket = pos;
-                return &ring->cells[pos & ring->mask];
+                sp_sample_t *c = &ring->cells[pos & ring->mask];
+                c->stack_slot = 0; /* the pop frees the slot a cell names: never a stale one */
+                c->stack_len = 0;
+                return c;
             }
         } else if (dif < 0) {
             return NULL; /* full: the consumer has not freed this cell yet */
@@ -80,9 +95,19 @@ void sp_ring_publish(sp_ring_t *ring, uint64_t ticket)
     atomic_store_explicit(&ring->seq[ticket & ring->mask], ticket + 1, memory_order_release);
 }
 
-uint8_t *sp_ring_stack(sp_ring_t *ring, uint64_t ticket)
+uint8_t *sp_ring_stack(sp_ring_t *ring, sp_sample_t *cell)
 {
-    return ring->stacks + (ticket & ring->mask) * SP_STACK_COPY;
+    for (int tries = 0; tries < SP_RING_STACK_TRIES; tries++) {
+        size_t i = atomic_fetch_add_explicit(&ring->stack_next, 1, memory_order_relaxed) & ring->stack_mask;
+        uint32_t free_ = 0;
+        /* acquire: the pop that freed the slot has finished reading it */
+        if (atomic_compare_exchange_strong_explicit(&ring->stack_taken[i], &free_, 1,
+                                                    memory_order_acquire, memory_order_relaxed)) {
+            cell->stack_slot = (uint16_t)(i + 1);
+            return ring->stacks + i * SP_STACK_COPY;
+        }
+    }
+    return NULL;
 }
 
 bool sp_ring_pop(sp_ring_t *ring, sp_sample_t *out) { return sp_ring_pop_stack(ring, out, NULL); }
@@ -105,9 +130,16 @@ bool sp_ring_pop_stack(sp_ring_t *ring, sp_sample_t *out, uint8_t *stack)
                 memcpy(out->v8, c->v8, nv8 * sizeof(sp_v8_slots_t));
                 out->nframes = (uint16_t)n;
                 out->nv8 = (uint16_t)nv8;
-                size_t len = out->stack_len <= SP_STACK_COPY ? out->stack_len : 0;
-                if (stack && len) memcpy(stack, ring->stacks + (pos & ring->mask) * SP_STACK_COPY, len);
+                size_t slot = out->stack_slot;
+                size_t len = slot && slot <= ring->stack_mask + 1 && out->stack_len <= SP_STACK_COPY
+                                 ? out->stack_len
+                                 : 0;
+                if (stack && len) memcpy(stack, ring->stacks + (slot - 1) * SP_STACK_COPY, len);
                 out->stack_len = stack ? (uint16_t)len : 0;
+                out->stack_slot = 0;
+                /* release: the copy above is done before a producer can claim the slot */
+                if (slot && slot <= ring->stack_mask + 1)
+                    atomic_store_explicit(&ring->stack_taken[slot - 1], 0, memory_order_release);
                 atomic_store_explicit(&ring->seq[pos & ring->mask], pos + ring->mask + 1, memory_order_release);
                 return true;
             }

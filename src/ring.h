@@ -21,9 +21,13 @@
 #define SP_V8_MAX_FRAMES SP_MAX_FRAMES
 /* Bytes of the stack top (from the interrupted sp up) a sample can carry, for the agent to
  * unwind native code without frame pointers through its .eh_frame (nativeunwind.h): what
- * perf's --call-graph dwarf copies by default. Each cell has this much beside it; the pages
- * are touched only by the samples that copy (a native leaf outside node's own binary). */
+ * perf's --call-graph dwarf copies by default. Only samples whose leaf is such code copy
+ * (a native leaf outside node's own binary), so the copies come from a pool of their own,
+ * a quarter of the ring's cells (SP_RING_STACK_SHARE): a slot per cell would make 8 of
+ * every 13 KiB of the ring's memory buffers that JS leaves never use. A sample that finds
+ * the pool taken goes without a copy, and is counted. */
 #define SP_STACK_COPY 8192
+#define SP_RING_STACK_SHARE 4
 
 /* The callee-saved registers of the interrupted context (besides pc, sp and rbp): what
  * .eh_frame rules may need to restore a caller's frame. */
@@ -68,6 +72,7 @@ typedef struct {
                           the word at sp on x86_64, the link register on arm64 (src/arch.h) */
     uint64_t fp;       /* interrupted frame pointer */
     uint16_t stack_len; /* bytes of stack copied from sp (sp_ring_stack): 0 = none */
+    uint16_t stack_slot; /* the ring's: the pool slot + 1 holding the copy, 0 = none */
     uint64_t regs[SP_NREGS]; /* SP_REG_*: valid when stack_len > 0 */
     uint16_t nsig;     /* valid entries in sig */
     sp_sig_ctx_t sig[SP_MAX_SIGFRAMES];
@@ -84,8 +89,9 @@ typedef struct {
 
 typedef struct sp_ring sp_ring_t;
 
-/* capacity is rounded up to a power of two (>= 2). Allocated up front; a cell's pages are
- * touched when it is first used. */
+/* capacity is rounded up to a power of two (>= 2); the stack pool has a quarter as many
+ * slots (at least one). Allocated up front; a cell's pages are touched when it is first
+ * used. */
 sp_ring_t *sp_ring_new(size_t capacity);
 void sp_ring_free(sp_ring_t *ring);
 size_t sp_ring_capacity(const sp_ring_t *ring);
@@ -96,9 +102,10 @@ sp_sample_t *sp_ring_reserve(sp_ring_t *ring, uint64_t *ticket);
 /* Producer: makes the reserved cell visible to the consumer. Async-signal-safe. */
 void sp_ring_publish(sp_ring_t *ring, uint64_t ticket);
 
-/* Producer: the SP_STACK_COPY bytes beside the reserved cell, where the handler may copy
- * the stack top (then it sets stack_len). Async-signal-safe. */
-uint8_t *sp_ring_stack(sp_ring_t *ring, uint64_t ticket);
+/* Producer: SP_STACK_COPY bytes from the pool for the reserved cell, where the handler may
+ * copy the stack top (then it sets stack_len); NULL when the pool has no free slot.
+ * The slot is the cell's until it is popped. Async-signal-safe, bounded. */
+uint8_t *sp_ring_stack(sp_ring_t *ring, sp_sample_t *cell);
 
 /* Consumer: copies the oldest published sample into *out. false when none is ready. */
 bool sp_ring_pop(sp_ring_t *ring, sp_sample_t *out);

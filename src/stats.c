@@ -41,6 +41,7 @@ static const char *const names[SP_STAT__COUNT] = {
     [SP_STAT_TXN_TABLE_FULL] = "transactions_table_full",
     [SP_STAT_ENVELOPE_ERRORS] = "envelopes_not_built",
     [SP_STAT_STACK_COPIES] = "native_stack_copies",
+    [SP_STAT_STACK_POOL_FULL] = "native_stack_pool_full",
     [SP_STAT_NATIVE_UNWOUND] = "native_unwound",
     [SP_STAT_NATIVE_KEPT] = "native_callers_kept",
     [SP_STAT_NATIVE_LOST] = "native_callers_lost",

@@ -33,6 +33,7 @@ typedef enum {
     SP_STAT_TXN_TABLE_FULL,   /* starts refused: SP_MAX_TXNS already running */
     SP_STAT_ENVELOPE_ERRORS,  /* envelopes that could not be built (no memory, text JSON refuses) */
     SP_STAT_STACK_COPIES,     /* samples with a native leaf whose stack top the handler copied */
+    SP_STAT_STACK_POOL_FULL,  /* ... that went without a copy: the ring's stack pool was taken */
     SP_STAT_NATIVE_UNWOUND,   /* ... the agent unwound through .eh_frame (libunwind) */
     SP_STAT_NATIVE_KEPT,      /* ... whose callers were kept: joined the frame-pointer walk or reached the stack's end */
     SP_STAT_NATIVE_LOST,      /* ... whose unwind ended inside the copy without joining */

@@ -253,12 +253,16 @@ SP_NO_ASAN static void rescan(sp_sample_t *s, const uint8_t *buf, size_t len, ui
     }
 }
 
+bool sp_unwind_wants_stack(const sp_sample_t *s)
+{
+    return !(s->flags & SP_SAMPLE_OFF_STACK) && s->nframes && sp_unwind_pc_nofp(s->pcs[0]);
+}
+
 void sp_unwind_copy_stack(const ucontext_t *uc, uintptr_t stack_hi, sp_sample_t *s, uint8_t *buf)
 {
     s->stack_len = 0;
     /* capture checked sp against the stack (OFF_STACK otherwise): sp <= stack_hi - 8 */
-    if (!buf || (s->flags & SP_SAMPLE_OFF_STACK) || !s->nframes || !sp_unwind_pc_nofp(s->pcs[0]))
-        return;
+    if (!buf || !sp_unwind_wants_stack(s)) return;
     uintptr_t sp = (uintptr_t)s->sp;
     size_t len = stack_hi - sp < SP_STACK_COPY ? (size_t)(stack_hi - sp) : SP_STACK_COPY;
     copy_words(buf, (const uint8_t *)sp, len); /* len: a multiple of 8 (sp, stack_hi aligned) */

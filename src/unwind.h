@@ -45,10 +45,14 @@ void sp_unwind_set_nofp(const uint64_t (*ranges)[2], size_t n);
 /* Whether pc lies in one of the published ranges. Async-signal-safe. */
 bool sp_unwind_pc_nofp(uint64_t pc);
 
-/* When the leaf of s (already captured from uc) lies in code without frame pointers: copies
- * up to SP_STACK_COPY bytes of the stack from sp (never past stack_hi) into buf and the
- * callee-saved registers into s, and sets s->stack_len; else s->stack_len = 0.
- * Async-signal-safe, bounded by one memcpy. */
+/* Whether the leaf of s (already captured) lies in code without frame pointers, on the
+ * thread's stack: a sample the agent can unwind only from a copy of its stack top.
+ * Async-signal-safe. */
+bool sp_unwind_wants_stack(const sp_sample_t *s);
+
+/* For such a sample: copies up to SP_STACK_COPY bytes of the stack from sp (never past
+ * stack_hi) into buf and the callee-saved registers into s, and sets s->stack_len; else
+ * s->stack_len = 0. Async-signal-safe, bounded by one memcpy. */
 void sp_unwind_copy_stack(const ucontext_t *uc, uintptr_t stack_hi, sp_sample_t *s, uint8_t *buf);
 
 /* The calling thread's stack bounds (pthread_getattr_np). Not async-signal-safe: call it

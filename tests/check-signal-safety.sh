@@ -5,7 +5,7 @@
 . "$(dirname "$0")/e2e/lib.sh"
 # Per object: what it may import. handler/unwind/stats are pure signal path; ring also has
 # its constructor (sp_mem_*), which runs at setup.
-signal_path='__errno_location|__stack_chk_fail|_GLOBAL_OFFSET_TABLE_|clock_gettime|syscall|memcpy|memset|sp_ring_reserve|sp_ring_publish|sp_ring_stack|sp_unwind_capture|sp_unwind_copy_stack|sp_v8frames_capture|sp_stats_inc|sp_stats_add|sp_stats_handler_time|sp_threads|sp_self_slot|sp_sample_ring|sp_sampler_live|sp_process_sessions|sp_native_slots|sp_sampler_init_ns'
+signal_path='__errno_location|__stack_chk_fail|_GLOBAL_OFFSET_TABLE_|clock_gettime|syscall|memcpy|memset|sp_ring_reserve|sp_ring_publish|sp_ring_stack|sp_unwind_capture|sp_unwind_wants_stack|sp_unwind_copy_stack|sp_v8frames_capture|sp_stats_inc|sp_stats_add|sp_stats_handler_time|sp_threads|sp_self_slot|sp_sample_ring|sp_sampler_live|sp_process_sessions|sp_native_slots|sp_sampler_init_ns'
 # arm64: gcc's outline atomics (libgcc.a, linked into the library: a few instructions that
 # pick LSE or an exclusive-load loop by a flag set at load time; no call out, no lock).
 signal_path="$signal_path|__aarch64_(cas|swp|ldadd|ldclr|ldeor|ldset)(1|2|4|8|16)_(relax|acq|rel|acq_rel|sync)"
