@@ -33,6 +33,10 @@
 #define SP_V8_MAX_FRAMES_T  65536 /* (function, line, column) frames: beyond, the function's */
 #define SP_V8_FRAME_BUCKETS 16384
 #define SP_V8_ENDS_WINDOW   2048  /* line ends read at once, once a search narrowed to them */
+/* The function and frame tables grow in chunks of this many entries, allocated when first
+ * needed: ids stay valid and entries never move (sp_v8fn_frame_of hands out pointers), and
+ * a process that names 2,000 functions holds 2 chunks each, not 4.6 MiB of empty tables. */
+#define SP_V8_CHUNK         1024
 
 typedef struct {
     uint64_t sfi, nosi, script; /* key: the SFI's address and two of its words */
@@ -56,14 +60,26 @@ typedef struct {
 
 static struct {
     cache_t *cache;
-    fn_entry_t *fns;
+    fn_entry_t *fns[SP_V8_MAX_FNS / SP_V8_CHUNK];
     uint32_t nfns;
     uint32_t *buckets;
-    frame_entry_t *frames;
+    frame_entry_t *frames[SP_V8_MAX_FRAMES_T / SP_V8_CHUNK];
     uint32_t nframes;
     uint32_t *frame_buckets;
     uint64_t cache_hits;
 } D;
+
+/* Entry id (index + 1) of a table: callers pass ids below the table's count. */
+static inline fn_entry_t *fn_at(uint32_t id) { return &D.fns[(id - 1) / SP_V8_CHUNK][(id - 1) % SP_V8_CHUNK]; }
+static inline frame_entry_t *frame_at(uint32_t id)
+{
+    return &D.frames[(id - 1) / SP_V8_CHUNK][(id - 1) % SP_V8_CHUNK];
+}
+
+/* Room for entry id n + 1 in a chunked table (its chunk allocated): false when out of
+ * memory. */
+#define CHUNK_ROOM(tab, n) \
+    ((tab)[(n) / SP_V8_CHUNK] || ((tab)[(n) / SP_V8_CHUNK] = sp_mem_calloc(SP_V8_CHUNK, sizeof **(tab))))
 
 /* ---- SharedFunctionInfo -> name, script, definition ---- */
 
@@ -172,11 +188,10 @@ __attribute__((cold)) static uint32_t intern_fn(char *name, char *script, int li
 {
     uint64_t h = fnv(script, fnv(name, 0xcbf29ce484222325ull) * 31 + 1) ^
                  ((uint64_t)line << 20 | (uint64_t)col);
-    if (!D.fns) D.fns = sp_mem_calloc(SP_V8_MAX_FNS, sizeof *D.fns);
     if (!D.buckets) D.buckets = sp_mem_calloc(SP_V8_FN_BUCKETS, sizeof *D.buckets);
-    if (!D.fns || !D.buckets) goto fail;
-    for (uint32_t i = D.buckets[h % SP_V8_FN_BUCKETS]; i; i = D.fns[i - 1].next) {
-        const fn_entry_t *e = &D.fns[i - 1];
+    if (!D.buckets) goto fail;
+    for (uint32_t i = D.buckets[h % SP_V8_FN_BUCKETS]; i; i = fn_at(i)->next) {
+        const fn_entry_t *e = fn_at(i);
         if (e->hash == h && e->v.lineno == line && e->v.colno == col &&
             strcmp(e->v.function, name) == 0 &&
             (e->v.script == script ||
@@ -186,8 +201,8 @@ __attribute__((cold)) static uint32_t intern_fn(char *name, char *script, int li
             return i;
         }
     }
-    if (D.nfns == SP_V8_MAX_FNS) goto fail;
-    fn_entry_t *e = &D.fns[D.nfns++];
+    if (D.nfns == SP_V8_MAX_FNS || !CHUNK_ROOM(D.fns, D.nfns)) goto fail;
+    fn_entry_t *e = fn_at(++D.nfns);
     e->v = (sp_v8fn_t){.function = name, .script = script, .lineno = line, .colno = col};
     e->hash = h;
     e->next = D.buckets[h % SP_V8_FN_BUCKETS];
@@ -263,16 +278,16 @@ __attribute__((cold)) uint32_t sp_v8fn_frame(uint32_t fn, int line, int col)
     uint64_t h = ((uint64_t)fn * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)(uint32_t)line << 24) ^
                  (uint64_t)(uint32_t)col;
     size_t b = (size_t)((h * 0x9e3779b97f4a7c15ull) >> 40) % SP_V8_FRAME_BUCKETS;
-    if (!D.frames) D.frames = sp_mem_calloc(SP_V8_MAX_FRAMES_T, sizeof *D.frames);
     if (!D.frame_buckets) D.frame_buckets = sp_mem_calloc(SP_V8_FRAME_BUCKETS, sizeof *D.frame_buckets);
-    if (!D.frames || !D.frame_buckets) return 0;
-    for (uint32_t i = D.frame_buckets[b]; i; i = D.frames[i - 1].next) {
-        const frame_entry_t *e = &D.frames[i - 1];
+    if (!D.frame_buckets) return 0;
+    for (uint32_t i = D.frame_buckets[b]; i; i = frame_at(i)->next) {
+        const frame_entry_t *e = frame_at(i);
         if (e->fn == fn && e->v.lineno == line && e->v.colno == col) return i;
     }
-    if (D.nframes == SP_V8_MAX_FRAMES_T) return 0;
-    frame_entry_t *e = &D.frames[D.nframes++];
-    e->v = D.fns[fn - 1].v;
+    if (D.nframes == SP_V8_MAX_FRAMES_T || !CHUNK_ROOM(D.frames, D.nframes))
+        return 0;
+    frame_entry_t *e = frame_at(++D.nframes);
+    e->v = fn_at(fn)->v;
     e->v.lineno = line;
     e->v.colno = col;
     e->fn = fn;
@@ -284,12 +299,12 @@ __attribute__((cold)) uint32_t sp_v8fn_frame(uint32_t fn, int line, int col)
 
 __attribute__((cold)) uint32_t sp_v8fn_def_frame(uint32_t fn)
 {
-    return sp_v8fn_frame(fn, D.fns[fn - 1].v.lineno, D.fns[fn - 1].v.colno);
+    return sp_v8fn_frame(fn, fn_at(fn)->v.lineno, fn_at(fn)->v.colno);
 }
 
 const sp_v8fn_t *sp_v8fn_frame_of(uint32_t frame)
 {
-    return frame >= 1 && frame <= D.nframes ? &D.frames[frame - 1].v : NULL;
+    return frame >= 1 && frame <= D.nframes ? &frame_at(frame)->v : NULL;
 }
 
 void sp_v8fn_counts(uint32_t *nfns, uint32_t *nframes, uint64_t *cache_hits)
@@ -301,13 +316,13 @@ void sp_v8fn_counts(uint32_t *nfns, uint32_t *nframes, uint64_t *cache_hits)
 
 __attribute__((cold)) void sp_v8fn_reset(void)
 {
-    for (uint32_t i = 0; i < D.nfns; i++) {
-        sp_mem_free((char *)D.fns[i].v.function);
-        sp_mem_free((char *)D.fns[i].v.script);
+    for (uint32_t i = 1; i <= D.nfns; i++) {
+        sp_mem_free((char *)fn_at(i)->v.function);
+        sp_mem_free((char *)fn_at(i)->v.script);
     }
-    sp_mem_free(D.fns);
+    for (size_t i = 0; i < SP_V8_MAX_FNS / SP_V8_CHUNK; i++) sp_mem_free(D.fns[i]);
     sp_mem_free(D.buckets);
-    sp_mem_free(D.frames);
+    for (size_t i = 0; i < SP_V8_MAX_FRAMES_T / SP_V8_CHUNK; i++) sp_mem_free(D.frames[i]);
     sp_mem_free(D.frame_buckets);
     sp_mem_free(D.cache);
     memset(&D, 0, sizeof D);
