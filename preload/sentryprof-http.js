@@ -10,10 +10,17 @@
 // looked at: a request beyond the budget costs a call into the library and a counter
 // (stats().http_over_budget); the sample rates apply to the rest.
 // Cost: nothing is allocated per request that is not profiled; a profiled one gets one
-// record and no listener (an app adding its own 'close' listeners must not meet
+// record and one 'finish' listener on its response (as @sentry/node's tracing handler adds
+// to every response), no 'close' listener (an app adding its own must not meet
 // MaxListenersExceededWarning because of us).
-// Hooks: diagnostics_channel `http.server.request.start` / `http.server.response.finish`
-// (node >= 14.17 / 15.1: no patching); only where node lacks them is Server#emit wrapped.
+// Hooks: diagnostics_channel `http.server.request.start` (node >= 14.17 / 15.1: no
+// patching); only where node lacks it is Server#emit wrapped. Not the
+// `http.server.response.finish` channel: once anybody listens there, node's http server
+// spends ~5% more of a trivial request's JS time (node 20, 8 interleaved runs of
+// tests/bench/http-inproc.js with no-op subscribers), where the start channel costs ~1%;
+// most requests are beyond the budget and need no end. Subscribing it only while a
+// transaction is open was worse (0.91 of plain): every subscribe and unsubscribe changes
+// the channel's prototype under node's optimized code.
 // A response closed before it finished (the client went away) is found by a sweep of the
 // open transactions every SWEEP_MS while any is open, and ends with status "cancelled"
 // (its end time is when the sweep saw it). Requests still open after MAX_OPEN_MS (event
@@ -169,6 +176,7 @@ exports.install = function install(core) {
       const rec = { handle: h, method, req, res, t: Date.now(), done: false };
       live.set(req, rec);
       open.add(rec);
+      if (typeof res.once === 'function') res.once('finish', () => end(req));
       if (!sweeper) {
         sweeper = setInterval(sweep, SWEEP_MS);
         if (sweeper.unref) sweeper.unref();
@@ -231,11 +239,8 @@ exports.install = function install(core) {
   if (how === 'channel' && !dc) how = 'emit';
   if (how === 'channel') {
     const startCh = dc.channel('http.server.request.start');
-    const finishCh = dc.channel('http.server.response.finish');
     startCh.subscribe((m) => { if (m) start(m.request, m.response); });
-    // WeakMap lookup only: a request we did not start costs nothing more.
-    finishCh.subscribe((m) => { if (m && open.size) end(m.request); });
-    held.push(startCh, finishCh);
+    held.push(startCh);
   } else {
     // Fallback: wrap emit('request') of http.Server and https.Server (which does not inherit
     // from http.Server). The response's 'finish' ends the transaction.
@@ -247,10 +252,7 @@ exports.install = function install(core) {
       const orig = proto.emit;
       if (typeof orig !== 'function' || orig.__sentryprof) continue;
       const emit = function emit(type, req, res) {
-        if (type === 'request' && res && typeof res.once === 'function' && !live.has(req)) {
-          start(req, res);
-          if (live.has(req)) res.once('finish', () => end(req)); // old nodes only
-        }
+        if (type === 'request' && res && typeof res.once === 'function' && !live.has(req)) start(req, res);
         return orig.apply(this, arguments);
       };
       Object.defineProperty(emit, '__sentryprof', { value: true });
