@@ -191,7 +191,9 @@
     setName(name) { if (this._h >= 0) native.setTransaction(this._h, clip(name), 0, ''); return this; }
     setHttpStatus(code) {
       code = Number(code) || 0;
-      if (this._h >= 0) native.setTransaction(this._h, '', code, mods.http ? mods.http.spanStatus(code) : '');
+      let status = '';
+      try { status = core.httpModule().spanStatus(code); } catch (_) { /* no status */ }
+      if (this._h >= 0) native.setTransaction(this._h, '', code, status);
       return this;
     }
     finish() { if (this._h >= 0) { native.finishTransaction(this._h, true); this._h = -1; } }
@@ -296,12 +298,18 @@
     } catch (_) { /* a frozen cache: leave it */ }
   };
   const parts = {};
-  const load = (key, file) => {
-    try {
+  const loadModule = (key, file) => {
+    if (!mods[key]) {
       const f = path.join(__dirname, file);
       mods[key] = require(f);
       forget(f);
-      parts[key] = mods[key].install(core);
+    }
+    return mods[key];
+  };
+  core.httpModule = () => loadModule('http', 'sentryprof-http.js');
+  const load = (key, file) => {
+    try {
+      parts[key] = loadModule(key, file).install(core);
     } catch (err) {
       dbg(`${file} not installed: ${err && err.message}`);
     }
@@ -348,15 +356,39 @@
     return core.sdkTracing !== sdkTracingStub && core.sdkTracing();
   };
   core.sdkTracing = sdkTracingStub;
-  const watchSdkLoad = () => {
-    let Module;
-    try { Module = require('module'); } catch (_) { return false; }
-    const orig = Module._load;
+  // The HTTP hooks (sentryprof-http.js and node's diagnostics_channel, ~1.3 ms of compiling)
+  // wait for node's http or https to load: at once if a module --require'd before us loaded
+  // it or the entry is an ES module (whose imports pass no Module._load), else at the first
+  // request of `http`/`https` through Module._load, and a check every second for one that
+  // came some other way (a dynamic import()): node publishes every request on the channel,
+  // so hooks installed after the server exists see its next request.
+  let httpHooks = false;
+  const httpLoaded = () => {
+    const list = process.moduleLoadList;
+    return !Array.isArray(list) || list.includes('NativeModule http') || list.includes('NativeModule https');
+  };
+  let httpPoll = null;
+  const loadHttpHooks = () => {
+    if (httpHooks) return;
+    httpHooks = true;
+    if (httpPoll) { clearInterval(httpPoll); httpPoll = null; }
+    load('http', 'sentryprof-http.js');
+    if (isMain) dbg(`http hooks installed: ${parts.http || 'none'}`);
+  };
+  const HTTP_REQUEST = /^(node:)?https?$/;
+  // One wrapper of Module._load for both (Module is the constructor of our own module: a
+  // require('module') would compile node's public module wrapper, ~1 ms); it gives
+  // Module._load back once both are in.
+  const watchLoads = () => {
+    const Module = module.constructor;
+    const orig = Module && Module._load;
     if (typeof orig !== 'function') return false;
     const wrapper = function (request, parent, isMain) { // Module._load's own arity
-      if (!sdkBridges && typeof request === 'string' && (request.startsWith('@sentry/') || /[\\/]node_modules[\\/]@sentry[\\/]/.test(request))) {
-        if (Module._load === wrapper) Module._load = orig; // the app's own again, unless wrapped after us
-        loadSdkBridges();
+      if (typeof request === 'string') {
+        if (!sdkBridges && (request.startsWith('@sentry/') || /[\\/]node_modules[\\/]@sentry[\\/]/.test(request))) loadSdkBridges();
+        else if (!httpHooks && HTTP_REQUEST.test(request)) loadHttpHooks();
+        // the app's own again, unless wrapped after us
+        if (sdkBridges && httpHooks && Module._load === wrapper) Module._load = orig;
       }
       return orig.apply(this, arguments);
     };
@@ -364,12 +396,19 @@
     Module._load = wrapper;
     return true;
   };
-  if (Object.getOwnPropertyDescriptor(globalThis, '__SENTRY__') || esmEntry() || !watchSdkLoad()) loadSdkBridges();
-  load('http', 'sentryprof-http.js');
+  const esm = esmEntry();
+  const watching = watchLoads();
+  if (Object.getOwnPropertyDescriptor(globalThis, '__SENTRY__') || esm || !watching) loadSdkBridges();
+  if (config.http === 'off') httpHooks = true; // nothing to install (forced modes install at once)
+  else if (config.http !== 'auto' || esm || !watching || httpLoaded()) loadHttpHooks();
+  else {
+    httpPoll = setInterval(() => { if (httpLoaded()) loadHttpHooks(); }, 1000);
+    if (httpPoll.unref) httpPoll.unref();
+  }
   forget(__filename);
   if (debug && isMain) {
     dbg(`js config: mode=${config.mode} traces_sample_rate=${config.tracesSampleRate} ` +
       `profiles_sample_rate=${config.profilesSampleRate}${config.profilesRateFromEnv ? '' : ' (default)'} ` +
-      `http=${parts.http || 'off'} http_transactions_per_second=${config.httpPerSecond} sentry_sdk_bridge=${sdkBridges ? parts.sentry || 'off' : 'when an SDK loads'} sentry8_profiler=${sdkBridges ? parts.sentry8 || 'off' : 'when an SDK loads'} node=${process.versions.node}`);
+      `http=${httpHooks ? parts.http || 'off' : 'when http loads'} http_transactions_per_second=${config.httpPerSecond} sentry_sdk_bridge=${sdkBridges ? parts.sentry || 'off' : 'when an SDK loads'} sentry8_profiler=${sdkBridges ? parts.sentry8 || 'off' : 'when an SDK loads'} node=${process.versions.node}`);
   }
 })();

@@ -110,6 +110,12 @@ uint8_t *sp_ring_stack(sp_ring_t *ring, sp_sample_t *cell)
     return NULL;
 }
 
+bool sp_ring_idle(const sp_ring_t *ring)
+{
+    return atomic_load_explicit(&ring->head, memory_order_acquire) ==
+           atomic_load_explicit(&ring->tail, memory_order_acquire);
+}
+
 bool sp_ring_pop(sp_ring_t *ring, sp_sample_t *out) { return sp_ring_pop_stack(ring, out, NULL); }
 
 bool sp_ring_pop_stack(sp_ring_t *ring, sp_sample_t *out, uint8_t *stack)

@@ -107,6 +107,10 @@ void sp_ring_publish(sp_ring_t *ring, uint64_t ticket);
  * The slot is the cell's until it is popped. Async-signal-safe, bounded. */
 uint8_t *sp_ring_stack(sp_ring_t *ring, sp_sample_t *cell);
 
+/* Whether no cell is reserved or published and not yet popped: nothing in the ring and no
+ * producer writing. Any thread. */
+bool sp_ring_idle(const sp_ring_t *ring);
+
 /* Consumer: copies the oldest published sample into *out. false when none is ready. */
 bool sp_ring_pop(sp_ring_t *ring, sp_sample_t *out);
 /* The same, and the sample's stack copy into stack (SP_STACK_COPY bytes); stack NULL: the

@@ -172,8 +172,10 @@ check "bad SENTRY_TRACES_SAMPLE_RATE: exactly one warning line" \
     test "$(grep -c '^\[sentryprof\] warning: ' "$WORK/badrate/err")" = 1
 check "the warning names the variable and the default" \
     grep -q '^\[sentryprof\] warning: SENTRY_TRACES_SAMPLE_RATE="lots" is not a number in 0..1; using 1$' "$WORK/badrate/err"
-check "debug: one js config line with the effective rates" \
-    test "$(grep -c '^\[sentryprof\] debug: js config: mode=transaction traces_sample_rate=1 profiles_sample_rate=1 (default) http=diagnostics_channel' "$WORK/badrate/err")" = 1
+check "debug: one js config line with the effective rates (the app requires http after the helper ran)" \
+    test "$(grep -c '^\[sentryprof\] debug: js config: mode=transaction traces_sample_rate=1 profiles_sample_rate=1 (default) http=when http loads' "$WORK/badrate/err")" = 1
+check "debug: the HTTP hooks were installed when the app required http, once" \
+    test "$(grep -c '^\[sentryprof\] debug: http hooks installed: diagnostics_channel$' "$WORK/badrate/err")" = 1
 check "bad rate: default 1.0 used (the request was profiled)" test "$(count_envelopes "$WORK/badrate/spool")" = 1
 
 # ---- SENTRY_TRACES_SAMPLE_RATE=0 / SENTRY_PROFILES_SAMPLE_RATE=0: nothing spooled, silently
@@ -223,6 +225,38 @@ check "DSN: the 1 ms request's transaction arrived without a profile item or pro
     test "$(echo "$ifacts" | grep '"GET /missing"' | grep -c '"status":"not_found","code":"404".*"samples":0,"top":null.*"noProfileCtx":true')" = 1
 check "DSN: nothing left in the spool" test "$(count_envelopes "$WORK/dsn/spool")" = 0
 kill $INGEST_PID 2>/dev/null; wait $INGEST_PID 2>/dev/null
+
+# ---- the HTTP hooks wait for http to load: a CommonJS entry that reaches node:http only
+# through a dynamic import() (no Module._load) still gets them, from the helper's check
+# every second; requests after it are transactions
+mkdir -p "$WORK/dyn"
+cat >"$WORK/dyn/entry.cjs" <<'JS'
+import('./server.mjs');
+JS
+cat >"$WORK/dyn/server.mjs" <<'JS'
+import http from 'node:http';
+function dynRoute() { const t = process.cpuUsage(); let x = 0; while (process.cpuUsage(t).user < 120000) for (let i = 0; i < 1e5; i++) x = (x * 31 + i) % 1000003; return x; }
+const server = http.createServer((req, res) => res.end(String(dynRoute())));
+server.listen(0, '127.0.0.1', () => console.log(`listening ${server.address().port}`));
+process.on('SIGTERM', () => server.close());
+JS
+env SENTRYPROF_CLOCK=cpu SENTRYPROF_MODE=transaction SENTRYPROF_DEBUG=1 SENTRYPROF_SPOOL_DIR="$WORK/dyn/spool" LD_PRELOAD="$SP_LIB" \
+    "$NODE" "$WORK/dyn/entry.cjs" >"$WORK/dyn/out" 2>"$WORK/dyn/err" &
+app_pid=$!
+port=
+for _ in $(seq 1 200); do
+    port=$(sed -n 's/^listening \([0-9]*\)$/\1/p' "$WORK/dyn/out" 2>/dev/null)
+    [ -n "$port" ] && break
+    sleep 0.05
+done
+for _ in $(seq 1 60); do grep -q 'http hooks installed' "$WORK/dyn/err" && break; sleep 0.05; done
+drive '[{"path":"/dyn?x=1"}]' dyn
+stop_app
+check "dynamic import of node:http: the hooks were installed by the helper's check (saw: $(grep -o 'http hooks installed: [a-z_]*' "$WORK/dyn/err"))" \
+    grep -q '^\[sentryprof\] debug: http hooks installed: diagnostics_channel$' "$WORK/dyn/err"
+facts=$("$NODE" "$WORK/facts.js" "$SPOOLFILE" "$WORK/dyn/spool")
+check "dynamic import of node:http: the request after it is a transaction, profiled (saw: $(echo $facts))" \
+    grep -q '"name":"GET /dyn".*"samples":[1-9]' <<<"$facts"
 
 # ---- kill -9, no exit path at all: each finished request's envelope was appended to the
 # open batch as it finished, so all are on disk; the next upload sends each once
