@@ -20,6 +20,7 @@
 #include "config.h"
 #include "debugid.h"
 #include "fatal.h"
+#include "jitlog.h"
 #include "log.h"
 #include "mem.h"
 #include "preload.h"
@@ -155,6 +156,11 @@ static napi_value js_stats(napi_env env, napi_callback_info cbinfo)
     set_number(env, obj, "active", sp_preload_active());
     set_number(env, obj, "signal", sp_sampler_signal());
     set_number(env, obj, "exit_signals_armed", sp_fatal_armed()); /* fatal.h: SIGTERM 1, SIGINT 2, SIGHUP 4 */
+    set_string(env, obj, "perf_map", sp_preload_perf_map_source());
+    uint64_t jit_lines, jit_events;
+    sp_jitlog_counts(&jit_lines, &jit_events);
+    set_number(env, obj, "v8_code_events", (double)jit_events);
+    set_number(env, obj, "perf_map_lines_written", (double)jit_lines);
     set_string(env, obj, "mode", sp_agent_continuous() ? "continuous" : "transaction");
     set_string(env, obj, "logging_mode", sp_preload_config()->lazy ? "lazy" : "eager");
     set_string(env, obj, "clock", sp_preload_config()->cpu_clock ? "cpu" : "wall");
@@ -194,6 +200,7 @@ static napi_value js_register_thread(napi_env env, napi_callback_info info)
     if (sp_preload_active() && *id) {
         rc = sp_sampler_register_thread(id, name);
         if (rc == 0) napi.add_env_cleanup_hook(env, on_env_teardown, NULL);
+        if (rc == 0 || rc == -EEXIST) sp_preload_attach_jit_events();
         int mask = (int)arg_num(env, &a, 3, 0);
         if ((rc == 0 || rc == -EEXIST) && mask && syscall(SYS_gettid) == getpid())
             sp_fatal_arm(mask, sp_preload_config()->shutdown_ms, sp_preload_flush_before_death);

@@ -34,6 +34,7 @@
 
 #include "agent.h"
 #include "config.h"
+#include "jitlog.h"
 #include "log.h"
 #include "mem.h"
 #include "nodeargs.h"
@@ -61,6 +62,10 @@ static sp_config_t config;
 static sp_ring_t *ring;
 static _Atomic pid_t started_pid;
 static char perf_map_path[64];
+static bool jit_events; /* the perf map comes from V8's code events (jitlog.h), not a flag */
+/* Who writes the perf map: "v8_code_events" (jitlog.h), "v8_flag" (ours in NODE_OPTIONS),
+ * "user" (the user's --perf-basic-prof/--perf-prof), "none" (NODE_OPTIONS left alone). */
+static const char *perf_map_source = "none";
 
 const sp_config_t *sp_preload_config(void) { return &config; }
 /* On every N-API call, so without a syscall (getpid costs ~1 µs under some hypervisors:
@@ -166,8 +171,9 @@ static bool cmdline_wants_perf_map(void)
  * the user's own perf map flag (in NODE_OPTIONS or on the command line) ours is not added:
  * --perf-basic-prof-only-functions would cut the user's map down to functions.
  * decoder: the V8 frame decoder is on in this process. */
-static bool prepare_node_options(const char *helper, bool decoder)
+static bool prepare_node_options(const char *helper, bool decoder, bool jit_ok, bool *jit)
 {
+    *jit = false;
     char opts[sizeof config.node_options];
     snprintf(opts, sizeof opts, "%s", config.node_options);
     if (config.node_options_too_long) {
@@ -177,9 +183,15 @@ static bool prepare_node_options(const char *helper, bool decoder)
     bool user_perf_map = sp_config_has_node_flag(opts, "--perf-basic-prof") ||
                          sp_config_has_node_flag(opts, "--perf-prof") || cmdline_wants_perf_map();
     bool changed = false, ok = true;
+    perf_map_source = user_perf_map ? "user" : "v8_flag";
     if (!user_perf_map && !sp_config_has_node_flag(opts, SP_FLAG_PERF_MAP)) {
-        ok = ok && append(opts, sizeof opts, SP_FLAG_PERF_MAP);
-        changed = true;
+        if (jit_ok) {
+            perf_map_source = "v8_code_events";
+            *jit = true; /* jitlog.h: the map from V8's code events, no flag */
+        } else {
+            ok = ok && append(opts, sizeof opts, SP_FLAG_PERF_MAP);
+            changed = true;
+        }
     }
     const char *v8 = v8_version();
     bool safe = sp_config_native_stack_safe(v8);
@@ -209,6 +221,8 @@ static bool prepare_node_options(const char *helper, bool decoder)
     }
     if (!ok) {
         SP_WARN("NODE_OPTIONS would be too long; leaving it alone (no JS function names)");
+        *jit = false;
+        perf_map_source = "none";
         return false;
     }
     if (changed && setenv(SP_ENV_NODE_OPTIONS, opts, 1) != 0) return false;
@@ -263,7 +277,9 @@ __attribute__((constructor)) static void sentryprof_init(void)
      * whether V8 must copy the interpreter entry per function (SP_FLAG_NATIVE_STACK). It
      * reads only node's exported constants, safe before main. */
     bool decoder = config.v8_frames && sp_v8decode_init();
-    bool own_perf_map = prepare_node_options(have_helper ? helper : NULL, decoder);
+    /* The helper attaches the events on each JS thread (napi.c): without it, the flag. */
+    bool own_perf_map = prepare_node_options(have_helper ? helper : NULL, decoder,
+                                             have_helper && sp_jitlog_available(), &jit_events);
     sp_interpose_prepare(own_perf_map, config.keep_perf_map, config.node_options);
 
     json_set_alloc_funcs(sp_mem_alloc, sp_mem_free);
@@ -278,6 +294,7 @@ __attribute__((constructor)) static void sentryprof_init(void)
                                .lazy = config.lazy};
     if (sp_sampler_init(&sopts, ring) < 0) return;
     snprintf(perf_map_path, sizeof perf_map_path, "/tmp/perf-%d.map", (int)getpid());
+    if (jit_events) sp_jitlog_init(perf_map_path, !config.keep_perf_map);
     sp_agent_opts_t opts = {.cfg = &config,
                             .ring = ring,
                             .perf_map_path = perf_map_path,
@@ -289,6 +306,17 @@ __attribute__((constructor)) static void sentryprof_init(void)
     sp_interpose_engine_started();
     if (config.continuous) sp_sampler_process_begin(); /* the whole run is one profile */
     if (sp_sampler_register_thread("0", "main") < 0) SP_WARN("cannot sample the main thread");
+}
+
+const char *sp_preload_perf_map_source(void) { return perf_map_source; }
+
+void sp_preload_attach_jit_events(void)
+{
+    if (!jit_events || !started_pid || started_pid != getpid()) return;
+    int rc = sp_jitlog_attach();
+    static atomic_bool said;
+    if (rc < 0 && !atomic_exchange(&said, true))
+        SP_DEBUG("V8 code events not attached (%s): JIT-compiled JS functions stay unnamed", strerror(-rc));
 }
 
 __attribute__((destructor)) static void sentryprof_fini(void)

@@ -20,6 +20,11 @@ bool sp_preload_active(void);
 /* A default-fatal signal (fatal.h), on the flush thread: what the destructor would have
  * done, within budget_ms in all (the process dies right after). */
 void sp_preload_flush_before_death(int budget_ms);
+/* On a JS thread being registered (napi.c): V8's code events of its isolate go to the perf
+ * map, when this process writes the map that way (jitlog.h). */
+void sp_preload_attach_jit_events(void);
+/* Who writes this process's perf map (preload.c says the values). */
+const char *sp_preload_perf_map_source(void);
 
 /* interpose.c. Called by the constructor once NODE_OPTIONS is prepared: from here on this
  * pid's perf map is opened by sp_mapfile_open (own_perf_map: we asked V8 for it, so it is

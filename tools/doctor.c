@@ -536,9 +536,12 @@ static void check_node_options(const run_t *r)
 {
     const char *nopts = r->facts ? sp_cli_json_str(r->facts, "nodeOptions") : NULL;
     if (!nopts) nopts = "";
+    /* No flag where V8's code events write the map (jitlog.h): the stats say so. */
+    const char *src = r->facts ? sp_cli_json_str(json_object_get(r->facts, "stats"), "perf_map") : NULL;
     bool perf_flag = sp_config_has_node_flag(nopts, "--perf-basic-prof-only-functions") ||
                      sp_config_has_node_flag(nopts, "--perf-basic-prof") ||
-                     sp_config_has_node_flag(nopts, "--perf-prof");
+                     sp_config_has_node_flag(nopts, "--perf-prof") ||
+                     (src && strcmp(src, "v8_code_events") == 0);
     /* --interpreted-frames-native-stack is ours only when the V8 frame decoder is off (it
      * names interpreted frames itself), and then only on a V8 where it cannot deadlock
      * V8's own profiler; elsewhere it must be absent unless the user set it. */
@@ -558,6 +561,9 @@ static void check_node_options(const run_t *r)
         return;
     }
     line("ok", "NODE_OPTIONS", "%s", nopts);
+    if (src && strcmp(src, "v8_code_events") == 0)
+        line("ok", "perf map", "written from V8's JIT code events (no V8 flag, so node's code "
+             "cache for its own modules stays valid)");
     if (!safe && user_native_stack)
         line("warn", "JS frames", "V8 %s: --interpreted-frames-native-stack (set outside "
              "sentryprof) can deadlock V8's own CPU profiler (--cpu-prof, inspector) here",

@@ -23,20 +23,21 @@ check "reports the library run would preload" has "^ok    library       $(cd "$t
 # --interpreted-frames-native-stack only when the V8 frame decoder is off, and then only on
 # V8 >= 12 (it can deadlock V8's profiler before: tests/e2e/deopt_profiler.sh); doctor
 # reports the decoder's counters, or says why interpreted frames are named as they are.
-check "NODE_OPTIONS got our flags (no --interpreted-frames-native-stack: the decoder is on)" \
-    has '^ok    NODE_OPTIONS  .*--perf-basic-prof-only-functions --require ".*sentryprof-helper.js"'
+check "NODE_OPTIONS got the helper, no V8 flag (no --interpreted-frames-native-stack: the decoder is on; the perf map from V8's code events)" \
+    bash -c 'grep -q "^ok    NODE_OPTIONS  .*--require \".*sentryprof-helper.js\"" "$1" && ! grep -q "^ok    NODE_OPTIONS  .*--perf-basic-prof" "$1"' _ "$WORK/out"
+check "the perf map is written from V8's code events" has "^ok    perf map      written from V8's JIT code events"
 check "the decoder's counters" \
     has '^ok    JS frames     V8 [0-9.]*.*: V8 frame decoder on: [0-9]* interpreted frames named from V8.s frame slots, [0-9]* frames left as walked'
 cp "$WORK/out" "$WORK/out.on"
 SENTRYPROF_V8_FRAMES=false doctor >/dev/null
 if [ "$("$NODE" -p 'parseInt(process.versions.v8)')" -ge 12 ]; then
     check "SENTRYPROF_V8_FRAMES=false: NODE_OPTIONS got --interpreted-frames-native-stack" \
-        has '^ok    NODE_OPTIONS  .*--perf-basic-prof-only-functions --interpreted-frames-native-stack --require ".*sentryprof-helper.js"'
+        has '^ok    NODE_OPTIONS  .*--interpreted-frames-native-stack --require ".*sentryprof-helper.js"'
     check "SENTRYPROF_V8_FRAMES=false: doctor says interpreted frames are named by the perf map" \
         has '^      JS frames     V8 [0-9.]*.*decoder off (SENTRYPROF_V8_FRAMES=false): interpreted functions are named by the perf map'
 else
     check "SENTRYPROF_V8_FRAMES=false: no --interpreted-frames-native-stack on V8 < 12" \
-        has '^ok    NODE_OPTIONS  .*--perf-basic-prof-only-functions --require ".*sentryprof-helper.js"'
+        has '^ok    NODE_OPTIONS  .*--require ".*sentryprof-helper.js"'
     check "SENTRYPROF_V8_FRAMES=false: doctor says why interpreted frames are unnamed" \
         has '^      JS frames     V8 [0-9.]*.*decoder off (SENTRYPROF_V8_FRAMES=false): .*left out: it can deadlock'
 fi

@@ -1,0 +1,141 @@
+/* jitlog: owns the handler V8 calls with its JIT code events and the perf-map lines it
+ * writes (jitlog.h says why there is no flag). Threads: the handler runs on the JS thread
+ * whose isolate made the code (node's main thread, each worker), inside V8: it formats
+ * one line on the stack and writes it with one write(2) to the map opened O_APPEND, so
+ * lines from several isolates never interleave; it calls nothing of V8's. The agent reads
+ * the map as it read V8's (perfmap.h). The file is created on the first attach, through
+ * mapfile.h (the same rules as the map V8 created for the flag).
+ *
+ * Which events: CODE_ADDED of machine code (JIT_CODE: Sparkplug, Maglev, TurboFan) for JS
+ * functions, scripts and evals, named as V8 names them in its perf map ("JS:*name
+ * file:line:col"): what --perf-basic-prof-only-functions wrote, less the entries of
+ * interpreted functions, whose addresses are bytecode no pc lies in. Code V8 moves
+ * (CODE_MOVED, code space compaction) is counted but not followed: not seen in practice
+ * (0 moves in 9,000 code events with a GC every 10 ms), and the V8 frame decoder names
+ * optimized frames from their Code object anyway.
+ *
+ * The event's layout (v8-callbacks.h, struct JitCodeEvent) is the same from Node 18 to 26:
+ * two enums, code_start, code_len, script, user_data, wasm_source_info, then the name. */
+#include "jitlog.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mapfile.h"
+
+#define SP_JITLOG_NAME_MAX 4000 /* bytes of a name written (perfmap.c keeps 4095) */
+
+typedef struct {
+    int type;      /* CODE_ADDED 0, CODE_MOVED 1, ... */
+    int code_type; /* BYTE_CODE 0, JIT_CODE 1, WASM_CODE 2 */
+    uintptr_t code_start;
+    size_t code_len;
+    void *script, *user_data, *wasm_source_info;
+    union {
+        struct {
+            const char *str;
+            size_t len;
+        } name;
+        uintptr_t new_code_start;
+    } u;
+    void *isolate;
+} jit_event_t;
+
+enum { EV_CODE_ADDED = 0, EV_CODE_MOVED = 1, CT_JIT_CODE = 1 };
+
+typedef void *(*get_current_fn)(void);
+typedef void (*set_handler_fn)(void *isolate, int options, void (*)(const jit_event_t *));
+
+static struct {
+    pthread_once_t sym_once, open_once;
+    get_current_fn get_current;
+    set_handler_fn set_handler;
+    char path[64];
+    bool sweep;
+    int fd; /* -1 until opened (or refused) */
+    FILE *file;
+    _Atomic uint64_t lines, events, moves;
+} J = {.sym_once = PTHREAD_ONCE_INIT, .open_once = PTHREAD_ONCE_INIT, .fd = -1};
+
+static void find_symbols(void)
+{
+    J.get_current = (get_current_fn)dlsym(RTLD_DEFAULT, "_ZN2v87Isolate10GetCurrentEv");
+    J.set_handler = (set_handler_fn)dlsym(
+        RTLD_DEFAULT, "_ZN2v87Isolate22SetJitCodeEventHandlerENS_19JitCodeEventOptionsEPFvPKNS_12JitCodeEventEE");
+}
+
+bool sp_jitlog_available(void)
+{
+    pthread_once(&J.sym_once, find_symbols);
+    return J.get_current && J.set_handler;
+}
+
+void sp_jitlog_init(const char *path, bool ours_to_sweep)
+{
+    snprintf(J.path, sizeof J.path, "%s", path);
+    J.sweep = ours_to_sweep;
+}
+
+static void open_map(void)
+{
+    if (!*J.path) return;
+    J.file = sp_mapfile_open(J.path, "w", J.sweep); /* warns once when refused */
+    if (J.file && sp_mapfile_state() == SP_MAPFILE_OURS) J.fd = fileno(J.file);
+}
+
+/* The names of function code (V8's CodeEventLogger): "JS:", and "Script:"/"Eval:"
+ * (top-level code); "Function:"/"LazyCompile:" in older V8s. */
+static bool function_code(const char *s, size_t n)
+{
+    static const char *const prefixes[] = {"JS:", "Script:", "Eval:", "Function:", "LazyCompile:"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++) {
+        size_t k = strlen(prefixes[i]);
+        if (n >= k && memcmp(s, prefixes[i], k) == 0) return true;
+    }
+    return false;
+}
+
+static void on_code_event(const jit_event_t *e)
+{
+    atomic_fetch_add_explicit(&J.events, 1, memory_order_relaxed);
+    if (e->type == EV_CODE_MOVED) atomic_fetch_add_explicit(&J.moves, 1, memory_order_relaxed);
+    if (e->type != EV_CODE_ADDED || e->code_type != CT_JIT_CODE || J.fd < 0 || !e->u.name.str ||
+        !function_code(e->u.name.str, e->u.name.len))
+        return;
+    char line[SP_JITLOG_NAME_MAX + 48];
+    size_t n = e->u.name.len < SP_JITLOG_NAME_MAX ? e->u.name.len : SP_JITLOG_NAME_MAX;
+    int head = snprintf(line, sizeof line, "%lx %zx ", (unsigned long)e->code_start, e->code_len);
+    if (head <= 0) return;
+    memcpy(line + head, e->u.name.str, n);
+    for (size_t i = 0; i < n; i++) /* one line whatever the name holds */
+        if (line[head + i] == '\n' || line[head + i] == '\r') line[head + i] = ' ';
+    line[head + n] = '\n';
+    int saved = errno;
+    ssize_t w;
+    do w = write(J.fd, line, (size_t)head + n + 1);
+    while (w < 0 && errno == EINTR);
+    errno = saved;
+    if (w > 0) atomic_fetch_add_explicit(&J.lines, 1, memory_order_relaxed);
+}
+
+int sp_jitlog_attach(void)
+{
+    if (!sp_jitlog_available()) return -ENOSYS;
+    pthread_once(&J.open_once, open_map);
+    if (J.fd < 0) return -EIO;
+    void *isolate = J.get_current();
+    if (!isolate) return -ESRCH;
+    J.set_handler(isolate, 0 /* kJitCodeEventDefault */, on_code_event);
+    return 0;
+}
+
+void sp_jitlog_counts(uint64_t *lines, uint64_t *events)
+{
+    *lines = atomic_load(&J.lines);
+    *events = atomic_load(&J.events);
+}
