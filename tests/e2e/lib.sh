@@ -12,7 +12,22 @@ SPOOLFILE="$top_srcdir/tests/ingest/spoolfile.js"
 passed=0
 failed=0
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sp-e2e.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+# The perf maps of this test's profiled nodes that died without removing theirs (kill -9):
+# each spool records the maps its processes created (<spool>/perfmaps/<pid>: "dev inode");
+# the next profiled node with that spool would sweep them, but the spools go with $WORK.
+# Only a map that is still the recorded file, of a pid no longer running, is removed.
+sweep_test_maps() {
+    local rec pid m
+    while IFS= read -r rec; do
+        pid=${rec##*/}
+        case $pid in '' | *[!0-9]*) continue ;; esac
+        kill -0 "$pid" 2>/dev/null && continue
+        m=/tmp/perf-$pid.map
+        [ -f "$m" ] && [ ! -L "$m" ] || continue
+        [ "$(stat -c '%d %i' "$m" 2>/dev/null)" = "$(head -n1 "$rec")" ] && rm -f "$m"
+    done < <(find "$WORK" -path '*/perfmaps/*' -type f 2>/dev/null)
+}
+trap 'sweep_test_maps; rm -rf "$WORK"' EXIT
 
 # The spool files a run left in a spool dir (run folders, ready/, sending/), one path per line:
 # single envelopes (*.envelope) and batches of them (*.envelopes). For grep (a batch holds its
