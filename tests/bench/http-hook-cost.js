@@ -2,7 +2,7 @@
 // In-process cost of sentryprof's HTTP hooks per request, without a network or a load
 // generator (issue 15): publishes the two diagnostics channels node's http server publishes
 // per request (http.server.request.start, http.server.response.finish) with request-like
-// objects, N times, and prints ns of CPU per request: process CPU (process.cpuUsage, every
+// objects and emits the response's 'finish', N times, and prints ns of CPU per request: process CPU (process.cpuUsage, every
 // thread), the JS thread's own (/proc/thread-self/schedstat) and the agent thread's
 // (stats().agent_cpu_ns).
 // Without LD_PRELOAD nothing subscribes (node's baseline); NOOP=1 (without the shim) subscribes
@@ -13,12 +13,18 @@
 // path; SENTRYPROF_MODE picks the mode). Compare runs of the same N.
 //   [CHUNK=n] [NOOP=1] node tests/bench/http-hook-cost.js [N (default 500000)] [ROUNDS (default 7)]
 const dc = require('diagnostics_channel');
+// As a server does: the shim installs its hooks when node's http loads.
+require('http');
+const { EventEmitter } = require('events');
 const N = Number(process.argv[2] || 500000);
 const ROUNDS = Number(process.argv[3] || 7);
 const start = dc.channel('http.server.request.start');
 const finish = dc.channel('http.server.response.finish');
 function Req(i) { this.method = 'GET'; this.url = `/item/${i & 7}?q=1`; this.rawHeaders = ['Host', 'x', 'Accept', '*/*']; }
-function Res() { this.statusCode = 200; this.writableFinished = true; this.finished = true; this.destroyed = false; }
+// A response emits 'finish' as node's does (the shim ends a profiled request there).
+class Res extends EventEmitter {
+  constructor() { super(); this.statusCode = 200; this.writableFinished = true; this.finished = true; this.destroyed = false; }
+}
 const sp = globalThis.__sentryprof;
 if (process.env.NOOP === '1' && !sp) {
   start.subscribe(() => {});
@@ -43,6 +49,7 @@ async function round() {
     // node publishes only when someone subscribed (hasSubscribers), as here
     if (start.hasSubscribers) start.publish({ request, response, socket: null, server: null });
     if (finish.hasSubscribers) finish.publish({ request, response, socket: null, server: null });
+    response.emit('finish');
     if (CHUNK && (i + 1) % CHUNK === 0) await pause();
   }
   if (CHUNK) await pause();

@@ -100,6 +100,65 @@ START_TEST(test_unpublished_blocks_consumer_only)
 }
 END_TEST
 
+/* The stack copies come from a pool of a quarter of the cells: a claim past it gets none
+ * (the sample goes without a copy), a pop gives its slot back with the copy intact. */
+START_TEST(test_stack_pool)
+{
+    sp_ring_t *r = sp_ring_new(8); /* 2 stack slots */
+    uint64_t t[3];
+    sp_sample_t *c[3];
+    uint8_t *buf[3];
+    for (int i = 0; i < 3; i++) {
+        c[i] = sp_ring_reserve(r, &t[i]);
+        ck_assert_ptr_nonnull(c[i]);
+        ck_assert_uint_eq(c[i]->stack_len, 0);
+        c[i]->nframes = 0;
+        c[i]->nv8 = 0;
+        buf[i] = sp_ring_stack(r, c[i]);
+    }
+    ck_assert_ptr_nonnull(buf[0]);
+    ck_assert_ptr_nonnull(buf[1]);
+    ck_assert_ptr_ne(buf[0], buf[1]);
+    ck_assert_ptr_null(buf[2]); /* the pool is taken */
+    memset(buf[0], 0xa5, 64);
+    c[0]->stack_len = 64;
+    memset(buf[1], 0x5a, 32);
+    c[1]->stack_len = 32;
+    for (int i = 0; i < 3; i++) sp_ring_publish(r, t[i]);
+    static uint8_t got[SP_STACK_COPY];
+    sp_sample_t out;
+    ck_assert(sp_ring_pop_stack(r, &out, got));
+    ck_assert_uint_eq(out.stack_len, 64);
+    ck_assert_uint_eq(got[0], 0xa5);
+    ck_assert_uint_eq(got[63], 0xa5);
+    /* the first slot is free again: a new sample gets it, the second is still taken */
+    uint64_t t4;
+    sp_sample_t *c4 = sp_ring_reserve(r, &t4);
+    ck_assert_ptr_nonnull(c4);
+    c4->nframes = 0;
+    c4->nv8 = 0;
+    ck_assert_ptr_eq(sp_ring_stack(r, c4), buf[0]);
+    sp_ring_publish(r, t4);
+    ck_assert(sp_ring_pop_stack(r, &out, got));
+    ck_assert_uint_eq(out.stack_len, 32);
+    ck_assert_uint_eq(got[31], 0x5a);
+    ck_assert(sp_ring_pop_stack(r, &out, got));
+    ck_assert_uint_eq(out.stack_len, 0); /* went without a copy */
+    ck_assert(sp_ring_pop(r, &out));        /* NULL stack: the slot is freed all the same */
+    ck_assert(!sp_ring_pop(r, &out));
+    ck_assert(sp_ring_idle(r));
+    sp_sample_t *c5 = sp_ring_reserve(r, &t4);
+    ck_assert(!sp_ring_idle(r)); /* reserved, not yet published */
+    c5->nframes = 0;
+    c5->nv8 = 0;
+    ck_assert_ptr_nonnull(sp_ring_stack(r, c5)); /* every slot is free again */
+    sp_ring_publish(r, t4);
+    ck_assert(sp_ring_pop(r, &out));
+    ck_assert(sp_ring_idle(r));
+    sp_ring_free(r);
+}
+END_TEST
+
 #define PRODUCERS 4
 #define PER_PRODUCER 200000
 
@@ -166,6 +225,7 @@ SP_UNIT_SUITE(ring)
     tcase_add_test(tc, test_unpublished_blocks_consumer_only);
     tcase_add_test(tc, test_deep_v8_records);
     tcase_add_test(tc, test_concurrent_producers);
+    tcase_add_test(tc, test_stack_pool);
     suite_add_tcase(s, tc);
     return s;
 }
