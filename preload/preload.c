@@ -166,11 +166,12 @@ static bool cmdline_wants_perf_map(void)
 }
 
 /* Adds our V8 flags (only those absent) and the helper to NODE_OPTIONS, keeping the
- * user's options first. Returns whether we asked for the perf map ourselves. A flag the
- * user gave is left as it is, even --interpreted-frames-native-stack on an old V8; with
- * the user's own perf map flag (in NODE_OPTIONS or on the command line) ours is not added:
- * --perf-basic-prof-only-functions would cut the user's map down to functions.
- * decoder: the V8 frame decoder is on in this process. */
+ * user's options first. Returns whether the perf map is ours (we write it, or asked V8
+ * for it). A flag the user gave is left as it is, even --interpreted-frames-native-stack
+ * on an old V8; with the user's own perf map flag (in NODE_OPTIONS or on the command line)
+ * ours is not added: --perf-basic-prof-only-functions would cut the user's map down to
+ * functions. decoder: the V8 frame decoder is on in this process. jit_ok: the map can come
+ * from V8's code events (jitlog.h); then *jit is set and no perf map flag is added. */
 static bool prepare_node_options(const char *helper, bool decoder, bool jit_ok, bool *jit)
 {
     *jit = false;
