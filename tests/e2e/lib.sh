@@ -17,15 +17,14 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/sp-e2e.XXXXXX")
 # the next profiled node with that spool would sweep them, but the spools go with $WORK.
 # Only a map that is still the recorded file, of a pid no longer running, is removed.
 sweep_test_maps() {
-    local rec pid m
-    while IFS= read -r rec; do
+    find "$WORK" -path '*/perfmaps/*' -type f 2>/dev/null | while IFS= read -r rec; do
         pid=${rec##*/}
         case $pid in '' | *[!0-9]*) continue ;; esac
         kill -0 "$pid" 2>/dev/null && continue
         m=/tmp/perf-$pid.map
         [ -f "$m" ] && [ ! -L "$m" ] || continue
         [ "$(stat -c '%d %i' "$m" 2>/dev/null)" = "$(head -n1 "$rec")" ] && rm -f "$m"
-    done < <(find "$WORK" -path '*/perfmaps/*' -type f 2>/dev/null)
+    done
 }
 trap 'sweep_test_maps; rm -rf "$WORK"' EXIT
 
