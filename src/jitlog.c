@@ -16,6 +16,10 @@
  *
  * The event's layout (v8-callbacks.h, struct JitCodeEvent) is the same from Node 18 to 26:
  * two enums, code_start, code_len, script, user_data, wasm_source_info, then the name. */
+#ifndef _GNU_SOURCE /* configure may pass -D_GNU_SOURCE=1 */
+#define _GNU_SOURCE /* RTLD_DEFAULT */
+#endif
+
 #include "jitlog.h"
 
 #include <dlfcn.h>
