@@ -235,7 +235,7 @@ for (const e of spoolEnvelopes(process.argv[2])) {
   const t = (its.find((i) => i.type === "transaction") || {}).payload;
   const p = (its.find((i) => i.type === "profile") || {}).payload;
   if (!t || !p || !/^GET \/(alpha|beta)$/.test(t.transaction)) continue;
-  const tally = {};
+  const tally = Object.create(null); // keyed by function names: "toString" is one
   for (const s of p.profile.samples) {
     const leaf = p.profile.stacks[s.stack_id].map((i) => p.profile.frames[i]).find((fr) => fr.platform === "node");
     const fn = leaf ? leaf.function : "(native)";

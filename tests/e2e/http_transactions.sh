@@ -45,7 +45,7 @@ for (const e of spoolEnvelopes(process.argv[3])) {
   const t = (its.find((i) => i.type === 'transaction') || {}).payload;
   const p = (its.find((i) => i.type === 'profile') || {}).payload;
   if (!t) continue;
-  const tally = {};
+  const tally = Object.create(null); // keyed by function names: "toString" is one
   let samples = 0;
   if (p) for (const s of p.profile.samples) {
     const st = p.profile.stacks[s.stack_id];

@@ -14,7 +14,7 @@ const [fnList, ...files] = process.argv.slice(2);
 const fns = fnList.split(',');
 let samples = 0, glibcLeaves = 0, withJs = 0;
 const withFn = Object.fromEntries(fns.map((f) => [f, 0]));
-const leaves = {};
+const leaves = Object.create(null); // keyed by function names
 const images = [], imageBytes = [], outside = [], noImage = new Set();
 let nativeFrames = 0, inImage = 0, builtinCopies = 0, unnamedGlibc = 0, libc = null;
 for (const { buf } of spoolEnvelopes(...files)) {

@@ -14,10 +14,14 @@ function leafJs(stack, frames) {
   for (const i of stack) if (frames[i].platform === 'node') return frames[i].function;
   return '(native)';
 }
+// Tallies keyed by function names are prototype-less: a leaf named "toString" read
+// Object.prototype.toString as its count, made it a string and won every comparison
+// after (the matrix's worker check saw "toString" on top of a thread with 0% share).
+const fnTally = () => ({ samples: 0, fns: Object.create(null) });
 function count(prof, tally, threadFilter) {
   for (const s of prof.samples) {
     if (threadFilter !== undefined && s.thread_id !== threadFilter) continue;
-    const t = (tally[s.thread_id] = tally[s.thread_id] || { samples: 0, fns: {} });
+    const t = (tally[s.thread_id] = tally[s.thread_id] || fnTally());
     t.samples++;
     const fn = leafJs(prof.stacks[s.stack_id], prof.frames);
     t.fns[fn] = (t.fns[fn] || 0) + 1;
@@ -44,14 +48,14 @@ for (const e of spoolEnvelopes(...process.argv.slice(2))) {
       if (!facts.chunkProfilerIds.includes(it.payload.profiler_id)) facts.chunkProfilerIds.push(it.payload.profiler_id);
       count(it.payload.profile, tally);
       for (const [id, m] of Object.entries(it.payload.profile.thread_metadata || {})) {
-        (tally[id] = tally[id] || { samples: 0, fns: {} }).name = m.name;
+        (tally[id] = tally[id] || fnTally()).name = m.name;
       }
     } else if (it.type === 'profile') {
       facts.profiles++;
       const p = it.payload;
       const t = {};
       count(p.profile, t);
-      const th = t[p.transaction.active_thread_id] || { samples: 0, fns: {} };
+      const th = t[p.transaction.active_thread_id] || fnTally();
       facts.txnProfiles.push({
         name: p.transaction.name,
         threadId: p.transaction.active_thread_id,

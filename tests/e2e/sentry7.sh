@@ -69,7 +69,7 @@ const i = buf.findIndex((l) => /"type":"profile"/.test(l));
 const p = JSON.parse(buf[i + 1]);
 const t = buf.findIndex((l) => /"type":"transaction"/.test(l));
 const ev = JSON.parse(buf[t + 1]);
-const self = {};
+const self = Object.create(null); // keyed by function names: "toString" is one
 for (const s of p.profile.samples) {
   const leaf = p.profile.stacks[s.stack_id].map((k) => p.profile.frames[k]).find((f) => f.platform === 'node');
   const fn = leaf ? leaf.function : '(native)';

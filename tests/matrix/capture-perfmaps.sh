@@ -36,7 +36,7 @@ function records(file) {
   return out.map((r) => ({ lines: r, name: r.join('\n').replace(/^[0-9a-f]+ [0-9a-f]+ /, '') }));
 }
 const keep = [];
-const perName = {};
+const perName = Object.create(null); // keyed by names
 const tagsSeen = new Set();
 function take(r) {
   const n = perName[r.name] = (perName[r.name] || 0) + 1;

@@ -46,7 +46,7 @@ if (mode === 'speedscope') {
         if (p.type !== 'sampled') fail(`profile ${p.name} is ${p.type}`);
         if (p.samples.length !== p.weights.length) fail(`profile ${p.name}: samples and weights differ in length`);
         const w0 = p.weights[0];
-        const total = {}, self = {};
+        const total = Object.create(null), self = Object.create(null); // keyed by frame labels
         let sum = 0;
         p.samples.forEach((st, i) => {
             sum += p.weights[i];
@@ -103,7 +103,7 @@ if (mode === 'speedscope') {
     // DevTools: sample i lasts until sample i+1, the last one until endTime
     if (sum > p.endTime - p.startTime) fail(`timeDeltas sum to ${sum}, past endTime - startTime ${p.endTime - p.startTime}`);
     // self samples per function, as top counts them
-    const self = {};
+    const self = Object.create(null); // keyed by function names
     for (const s of p.samples) {
         const cf = byId.get(s)?.callFrame;
         if (cf) self[cf.functionName] = (self[cf.functionName] || 0) + 1;
