@@ -67,8 +67,8 @@ for (const e of spoolEnvelopes(process.argv[3])) {
 }
 JS
 
-# run_app NAME [VAR=value...]: starts the app under the shim with its own spool, then
-# drive REQUESTS and stop_app. Sets $port and $app_pid.
+# run_app NAME [VAR=value...]: starts the app (tests/apps/http-app.js, or $APP) under the
+# shim with its own spool, then drive REQUESTS and stop_app. Sets $port and $app_pid.
 run_app() {
     local name=$1
     shift
@@ -76,7 +76,7 @@ run_app() {
     # CPU clock: the routes burn CPU time, so each profile holds ~15 samples however busy the
     # machine is (a wall-clock timer's ticks coalesce while the thread waits for a CPU).
     env SENTRYPROF_CLOCK=cpu "$@" SENTRYPROF_SPOOL_DIR="$WORK/$name/spool" LD_PRELOAD="$SP_LIB" \
-        "$NODE" "$APPS/http-app.js" >"$WORK/$name/out" 2>"$WORK/$name/err" &
+        "$NODE" "${APP:-$APPS/http-app.js}" >"$WORK/$name/out" 2>"$WORK/$name/err" &
     app_pid=$!
     port=
     for _ in $(seq 1 200); do
@@ -240,15 +240,7 @@ const server = http.createServer((req, res) => res.end(String(dynRoute())));
 server.listen(0, '127.0.0.1', () => console.log(`listening ${server.address().port}`));
 process.on('SIGTERM', () => server.close());
 JS
-env SENTRYPROF_CLOCK=cpu SENTRYPROF_MODE=transaction SENTRYPROF_DEBUG=1 SENTRYPROF_SPOOL_DIR="$WORK/dyn/spool" LD_PRELOAD="$SP_LIB" \
-    "$NODE" "$WORK/dyn/entry.cjs" >"$WORK/dyn/out" 2>"$WORK/dyn/err" &
-app_pid=$!
-port=
-for _ in $(seq 1 200); do
-    port=$(sed -n 's/^listening \([0-9]*\)$/\1/p' "$WORK/dyn/out" 2>/dev/null)
-    [ -n "$port" ] && break
-    sleep 0.05
-done
+APP="$WORK/dyn/entry.cjs" run_app dyn SENTRYPROF_MODE=transaction SENTRYPROF_DEBUG=1
 for _ in $(seq 1 60); do grep -q 'http hooks installed' "$WORK/dyn/err" && break; sleep 0.05; done
 drive '[{"path":"/dyn?x=1"}]' dyn
 stop_app
