@@ -12,14 +12,20 @@ SP_NO_ASAN void sp_v8frames_capture(sp_sample_t *s, unsigned k, uintptr_t fp, ui
     const sp_v8_frame_layout_t *l = &sp_v8_frame_layout;
     if (!atomic_load_explicit(&sp_v8_frame_layout.on, memory_order_acquire)) return;
     if (s->nv8 >= SP_V8_MAX_FRAMES || k >= SP_MAX_FRAMES || (fp & 7)) return;
-    /* fp + lowest must not wrap and the whole slot range must lie on the stack. */
-    if (fp < lo || fp + (uintptr_t)(intptr_t)l->lowest < lo ||
-        fp + (uintptr_t)(intptr_t)l->lowest > fp || fp + (uintptr_t)(intptr_t)l->highest + 8 > hi)
+    /* fp + lowest must not wrap and the slots must lie on the stack. An optimized leaf with
+     * a small frame (TurboFan: context, function, argc and a few spills) has sp above the
+     * interpreted frame's BytecodeArray and offset slots: those are then not read (below sp
+     * may be unmapped), and the frame is kept when it has a function and a context. */
+    if (fp < lo || fp + (uintptr_t)(intptr_t)l->lowest > fp || fp + (uintptr_t)(intptr_t)l->highest + 8 > hi ||
+        fp + (uintptr_t)(intptr_t)l->off_function < lo || fp + (uintptr_t)(intptr_t)l->off_context < lo)
         return;
     uint64_t fn = sp_arch_stack_word(fp + (uintptr_t)(intptr_t)l->off_function);
-    uint64_t bca = sp_arch_stack_word(fp + (uintptr_t)(intptr_t)l->off_bytecode_array);
-    uint64_t off = sp_arch_stack_word(fp + (uintptr_t)(intptr_t)l->off_bytecode_offset);
     if ((fn & l->heap_tag_mask) != l->heap_tag) return;
+    uint64_t bca = 0, off = 1; /* neither a heap pointer nor a Smi: not interpreted */
+    if (fp + (uintptr_t)(intptr_t)l->lowest >= lo) {
+        bca = sp_arch_stack_word(fp + (uintptr_t)(intptr_t)l->off_bytecode_array);
+        off = sp_arch_stack_word(fp + (uintptr_t)(intptr_t)l->off_bytecode_offset);
+    }
     /* Not interpreted-looking: a frame of optimized code (Maglev, TurboFan: the slots below
      * the function are spill slots) keeps a context object where a typed frame keeps a Smi
      * marker. Its pc tells v8decode which kind it is. */

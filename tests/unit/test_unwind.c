@@ -16,6 +16,7 @@
 #include "arch.h"
 #include "ring.h"
 #include "unwind.h"
+#include "v8frames.h"
 
 /* A fake stack: words [0, N) with sp at word 0; frame k of a chain sits at word FRAME(k),
  * [fp] = the caller's fp, [fp + 8] = the return address. */
@@ -109,6 +110,57 @@ START_TEST(test_fp_above_sp)
     capture();
     expect_frames(3, 0, "sp two words below the first frame");
     ck_assert_uint_eq(smp.sp_word, leaf_ret_at(2));
+}
+END_TEST
+
+/* V8's JS frame slots below fp (v8frames.c), as node's constants give them on x86_64:
+ * context -8, JSFunction -16, BytecodeArray -32, bytecode offset -40. */
+static void v8_layout_on(void)
+{
+    sp_v8_frame_layout_t *l = &sp_v8_frame_layout;
+    l->off_context = -8, l->off_function = -16;
+    l->off_bytecode_array = -32, l->off_bytecode_offset = -40;
+    l->lowest = -40, l->highest = -8;
+    l->heap_tag_mask = 3, l->heap_tag = 1, l->smi_zero_mask = 0xffffffffu;
+    atomic_store(&l->on, 1);
+}
+
+/* An optimized leaf with a small frame (TurboFan: context, function, argc): sp lies above
+ * the slots an interpreted frame keeps its BytecodeArray and offset in. The frame is still
+ * captured (function and context), and nothing below sp is read: the words there look
+ * like an interpreted frame's and must not be taken for one. */
+START_TEST(test_v8_optimized_leaf_above_sp)
+{
+    chain(3);
+    size_t f = FRAME(0); /* word 8 */
+    stack[f - 1] = 0x7000001;           /* context: a tagged heap pointer */
+    stack[f - 2] = 0x7100001;           /* JSFunction */
+    stack[f - 3] = 0;                   /* argc */
+    stack[f - 4] = 0x7200001;           /* below sp: what a BytecodeArray would look like */
+    stack[f - 5] = 0x4000000000ull;     /* below sp: a Smi */
+    v8_layout_on();
+    context(LEAF_PC, word(f - 3), word(f));
+    capture();
+    atomic_store(&sp_v8_frame_layout.on, 0);
+    expect_frames(3, 0, "an optimized leaf frame of three slots");
+    ck_assert_msg(smp.nv8 >= 1 && smp.v8[0].frame == 0,
+                  "leaf frame: expected its slots captured as frame 0, saw %u captures (first at %u)",
+                  (unsigned)smp.nv8, smp.nv8 ? (unsigned)smp.v8[0].frame : 0u);
+    ck_assert_uint_eq(smp.v8[0].function, 0x7100001);
+    ck_assert_msg(smp.v8[0].bytecode_array == 0,
+                  "a slot below sp was read: BytecodeArray %#llx",
+                  (unsigned long long)smp.v8[0].bytecode_array);
+    /* The same frame with sp below all its slots: an interpreted frame, all four read. */
+    chain(3);
+    stack[f - 1] = 0x7000001, stack[f - 2] = 0x7100001, stack[f - 4] = 0x7200001;
+    stack[f - 5] = 0x4000000000ull;
+    v8_layout_on();
+    context(LEAF_PC, word(0), word(f));
+    capture();
+    atomic_store(&sp_v8_frame_layout.on, 0);
+    ck_assert(smp.nv8 >= 1 && smp.v8[0].frame == 0);
+    ck_assert_uint_eq(smp.v8[0].bytecode_array, 0x7200001);
+    ck_assert_uint_eq(smp.v8[0].bytecode_offset, 0x4000000000ull);
 }
 END_TEST
 
@@ -532,6 +584,7 @@ SP_UNIT_SUITE(unwind)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_full_chain);
     tcase_add_test(tc, test_fp_above_sp);
+    tcase_add_test(tc, test_v8_optimized_leaf_above_sp);
     tcase_add_test(tc, test_chain_break);
     tcase_add_test(tc, test_misaligned_fp);
     tcase_add_test(tc, test_fp_off_stack);
