@@ -118,7 +118,11 @@ __attribute__((cold)) static bool scope_info_name(uint64_t si, char **name, int6
         if (!sp_v8heap_is_heap(slots[i])) return false;
         int t = sp_v8heap_type_of(slots[i]);
         /* Not a string: the end of the names (an undefined inferred name, the outer
-         * scope). Fine after the empty function name, unsure before any name. */
+         * scope). Fine after the empty function name, unsure before any name, but for
+         * undefined: a function with no shared name (a method with a computed key, as
+         * [kHybridDispatch]() in node's event_target) keeps only the undefined inferred
+         * name, and V8 names it "" too. */
+        if (t >= 0 && t == sp_v8heap_layout.t_oddball && !*name) return (*name = sp_mem_strdup("")) != NULL;
         if (t < 0 || t >= sp_v8heap_layout.first_nonstring) return *name != NULL;
         char *n = sp_v8heap_string_dup(slots[i]);
         if (!n) return false;
