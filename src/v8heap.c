@@ -216,6 +216,65 @@ static bool read_string(uint64_t s, int64_t from, int64_t count, sbuf_t *b, int 
     return false; /* external: the characters live behind a C++ object */
 }
 
+/* ---- byte arrays and Code objects (v8jit, v8baseline) ---- */
+
+__attribute__((cold)) uint8_t *sp_v8heap_bytes_dup(uint64_t ba, uint32_t max, uint32_t *n)
+{
+    const sp_v8heap_layout_t *l = &sp_v8heap_layout;
+    uint64_t len_w;
+    int t = sp_v8heap_is_heap(ba) ? sp_v8heap_type_of(ba) : -1;
+    if (t < 0 || (t != l->t_byte_array && t != l->t_trusted_byte_array) ||
+        !sp_v8heap_word(ba, l->fa_length, &len_w) || !sp_v8heap_is_smi(len_w))
+        return NULL;
+    int64_t len = sp_v8heap_smi(len_w);
+    if (len < 0 || len > max) return NULL;
+    uint8_t *b = sp_mem_alloc(len ? (size_t)len : 1);
+    if (b && len && !sp_v8heap_read(sp_v8heap_obj(ba) + (uint64_t)l->ba_data, b, (size_t)len)) {
+        sp_mem_free(b);
+        return NULL;
+    }
+    if (b) *n = (uint32_t)len;
+    return b;
+}
+
+__attribute__((cold)) bool sp_v8heap_code_at(uint64_t start, uint64_t size, sp_v8heap_code_t *out)
+{
+    const sp_v8heap_layout_t *l = &sp_v8heap_layout;
+    uint64_t code;
+    if (!l->jit_on) return false;
+    if (l->code_header >= 0) { /* V8 10: the instructions follow the Code's header */
+        code = start - (uint64_t)l->code_header + (uint64_t)l->heap_tag;
+    } else {
+        uint64_t is = start - (uint64_t)l->is_header + (uint64_t)l->heap_tag;
+        if (sp_v8heap_type_of(is) != l->t_istream || !sp_v8heap_word(is, l->is_code, &code) ||
+            !sp_v8heap_is_heap(code))
+            return false;
+    }
+    uint8_t head[160];
+    int64_t top = l->code_isize;
+    if (l->code_flags > top) top = l->code_flags;
+    if (l->code_istart > top) top = l->code_istart;
+    if (l->code_spt > top) top = l->code_spt;
+    if (l->code_deopt > top) top = l->code_deopt;
+    if (sp_v8heap_type_of(code) != l->t_code || top + 8 > (int64_t)sizeof head ||
+        !sp_v8heap_read(sp_v8heap_obj(code), head, (size_t)top + 8))
+        return false;
+    uint64_t istart = 0;
+    int32_t isize;
+    uint32_t flags;
+    if (l->code_istart >= 0) memcpy(&istart, head + l->code_istart, 8);
+    memcpy(&isize, head + l->code_isize, 4);
+    memcpy(&flags, head + l->code_flags, 4);
+    memcpy(&out->deopt, head + l->code_deopt, 8);
+    memcpy(&out->spt, head + l->code_spt, 8);
+    if ((l->code_istart >= 0 && istart != start) || isize <= 0 || (uint64_t)isize > size)
+        return false;
+    out->code = code;
+    out->isize = isize;
+    out->kind = (int64_t)(flags >> l->kind_shift) & l->kind_mask;
+    return true;
+}
+
 char *sp_v8heap_string_dup(uint64_t s)
 {
     char tmp[SP_V8HEAP_STRING_MAX * 3 + 1];

@@ -97,6 +97,23 @@ static inline bool sp_v8heap_is_string_type(int t)
 #define SP_V8HEAP_STRING_MAX 512
 char *sp_v8heap_string_dup(uint64_t s);
 
+/* A byte array's bytes (ByteArray or TrustedByteArray, at most max) in sp_mem memory, and
+ * their count in *n; NULL when ba is not one, is longer, or does not read. */
+uint8_t *sp_v8heap_bytes_dup(uint64_t ba, uint32_t max, uint32_t *n);
+
+/* A Code object as read: its tagged address, the words of its deoptimization data (or, in
+ * baseline code, interpreter data) and position table (baseline: the bytecode offset
+ * table), its instruction size and its kind (CodeKind). */
+typedef struct {
+    uint64_t code, deopt, spt;
+    int64_t isize, kind;
+} sp_v8heap_code_t;
+
+/* The Code object whose instructions start at start (size bytes, as the perf map places
+ * them): through the InstructionStream before it (V8 >= 11) or the Code header (V8 10),
+ * both type-checked; it must say the same instruction start and a size within size. */
+bool sp_v8heap_code_at(uint64_t start, uint64_t size, sp_v8heap_code_t *out);
+
 /* Reads the layout from get (name -> value; false when the constant does not exist) and
  * the interpreted frame's slots into *slots. false, with one debug line saying why, when a
  * constant is missing or the layout is one this reader does not know (pointer

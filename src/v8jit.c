@@ -71,26 +71,6 @@ static bool type_in(int t, const int64_t *types, int n)
     return false;
 }
 
-/* A byte array's bytes (ByteArray or TrustedByteArray, at most max), in sp_mem memory. */
-__attribute__((cold)) static uint8_t *byte_array_dup(uint64_t ba, uint32_t max, uint32_t *n)
-{
-    const sp_v8heap_layout_t *l = &sp_v8heap_layout;
-    uint64_t len_w;
-    int64_t types[2] = {l->t_byte_array, l->t_trusted_byte_array};
-    if (!sp_v8heap_is_heap(ba) || !type_in(sp_v8heap_type_of(ba), types, 2) ||
-        !sp_v8heap_word(ba, l->fa_length, &len_w) || !sp_v8heap_is_smi(len_w))
-        return NULL;
-    int64_t len = sp_v8heap_smi(len_w);
-    if (len < 0 || len > max) return NULL;
-    uint8_t *b = sp_mem_alloc(len ? (size_t)len : 1);
-    if (b && len && !sp_v8heap_read(sp_v8heap_obj(ba) + (uint64_t)l->ba_data, b, (size_t)len)) {
-        sp_mem_free(b);
-        return NULL;
-    }
-    *n = (uint32_t)len;
-    return b;
-}
-
 /* A SharedFunctionInfo pointer (a weak reference in the literal array, or wrapped) ->
  * its function and script; 0 when unsure. */
 __attribute__((cold)) static uint32_t sfi_at(uint64_t w, uint64_t *sfi_out, uint64_t *script)
@@ -120,37 +100,13 @@ __attribute__((cold)) static void code_load(code_entry_t *e, uint64_t start, uin
     e->size = size;
     e->gen = ++D.code_gen;
     D.code_loads++;
-    uint64_t code;
-    if (l->code_header >= 0) { /* V8 10: the instructions follow the Code's header */
-        code = start - (uint64_t)l->code_header + (uint64_t)l->heap_tag;
-    } else {
-        uint64_t is = start - (uint64_t)l->is_header + (uint64_t)l->heap_tag;
-        if (sp_v8heap_type_of(is) != l->t_istream || !sp_v8heap_word(is, l->is_code, &code) ||
-            !sp_v8heap_is_heap(code))
-            return;
-    }
-    uint8_t head[160];
-    int64_t top = l->code_isize;
-    if (l->code_flags > top) top = l->code_flags;
-    if (l->code_istart > top) top = l->code_istart;
-    if (l->code_spt > top) top = l->code_spt;
-    if (sp_v8heap_type_of(code) != l->t_code || top + 8 > (int64_t)sizeof head ||
-        !sp_v8heap_read(sp_v8heap_obj(code), head, (size_t)top + 8))
-        return;
-    uint64_t istart = 0, deopt, spt;
-    int32_t isize;
-    uint32_t flags;
-    if (l->code_istart >= 0) memcpy(&istart, head + l->code_istart, 8);
-    memcpy(&isize, head + l->code_isize, 4);
-    memcpy(&flags, head + l->code_flags, 4);
-    memcpy(&deopt, head + l->code_deopt, 8);
-    memcpy(&spt, head + l->code_spt, 8);
-    int64_t kind = (int64_t)(flags >> l->kind_shift) & l->kind_mask;
-    if ((l->code_istart >= 0 && istart != start) || isize <= 0 || (uint64_t)isize > size ||
-        kind <= l->kind_baseline)
-        return;
+    sp_v8heap_code_t c;
+    if (!sp_v8heap_code_at(start, size, &c) || c.kind <= l->kind_baseline) return;
+    uint64_t code = c.code, deopt = c.deopt, spt = c.spt;
+    int64_t isize = c.isize;
     e->code = code, e->deopt = deopt, e->spt = spt, e->isize = isize;
-    if (!(e->table = byte_array_dup(spt, SP_V8POS_TABLE_MAX, &e->ntable)) || !e->ntable) return;
+    if (!(e->table = sp_v8heap_bytes_dup(spt, SP_V8POS_TABLE_MAX, &e->ntable)) || !e->ntable)
+        return;
     /* DeoptimizationData: a fixed array (of any trust) of at least the indices we read. */
     int64_t need = l->dd_count;
     int64_t idx[] = {l->dd_literals, l->dd_sfi, l->dd_inl_pos};
@@ -182,7 +138,7 @@ __attribute__((cold)) static void code_load(code_entry_t *e, uint64_t start, uin
             uint64_t isfi;
             e->lit_fn[i] = sfi_at(w[i], &isfi, &e->lit_script[i]);
         }
-        if (!(e->inl = byte_array_dup(dd[l->dd_inl_pos], SP_V8_INL_BYTES, &e->ninl))) return;
+        if (!(e->inl = sp_v8heap_bytes_dup(dd[l->dd_inl_pos], SP_V8_INL_BYTES, &e->ninl))) return;
     }
     e->sfi = sfi;
     e->fn = fn;
