@@ -462,6 +462,73 @@ static sp_elfsym_t *open_elf(const char *path, const char *root, bool find_debug
     return elf;
 }
 
+/* ---------------------------------------------------------------- data symbols */
+
+/* One symbol table section: the STT_OBJECT named name with a size in [lo, hi]. */
+static bool find_object_in(const sp_elfsym_t *elf, const Elf64_Ehdr *eh, uint64_t shnum,
+                           const Elf64_Shdr *symsh, const char *name, uint64_t lo, uint64_t hi,
+                           uint64_t *vaddr, uint64_t *size)
+{
+    Elf64_Shdr strsh;
+    size_t nlen = strlen(name) + 1;
+    char got[256];
+    if (nlen > sizeof got || symsh->sh_entsize != sizeof(Elf64_Sym) ||
+        !in_file(elf, symsh->sh_offset, symsh->sh_size) ||
+        !read_shdr(elf, eh, shnum, symsh->sh_link, &strsh) || strsh.sh_type != SHT_STRTAB ||
+        !in_file(elf, strsh.sh_offset, strsh.sh_size))
+        return false;
+    uint64_t count = symsh->sh_size / sizeof(Elf64_Sym);
+    Elf64_Sym *chunk = sp_mem_alloc(SP_ELFSYM_READ_SYMS * sizeof *chunk);
+    if (!chunk) return false;
+    bool found = false;
+    for (uint64_t base = 1; base < count && !found; base += SP_ELFSYM_READ_SYMS) {
+        size_t k =
+            count - base < SP_ELFSYM_READ_SYMS ? (size_t)(count - base) : SP_ELFSYM_READ_SYMS;
+        if (!read_at(elf, symsh->sh_offset + base * sizeof(Elf64_Sym), chunk, k * sizeof *chunk))
+            break;
+        for (size_t i = 0; i < k && !found; i++) {
+            const Elf64_Sym sym = chunk[i];
+            if (ELF64_ST_TYPE(sym.st_info) != STT_OBJECT || sym.st_shndx == SHN_UNDEF ||
+                sym.st_size < lo || sym.st_size > hi || sym.st_name == 0 ||
+                sym.st_name >= strsh.sh_size || strsh.sh_size - sym.st_name < nlen ||
+                !read_at(elf, strsh.sh_offset + sym.st_name, got, nlen) ||
+                memcmp(got, name, nlen) != 0)
+                continue;
+            *vaddr = sym.st_value, *size = sym.st_size;
+            found = true;
+        }
+    }
+    sp_mem_free(chunk);
+    return found;
+}
+
+bool sp_elfsym_find_object(const char *path, const char *name, uint64_t min_size, uint64_t max_size,
+                           uint64_t *vaddr, uint64_t *size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return false;
+    struct stat st;
+    sp_elfsym_t elf = {.fd = fd};
+    Elf64_Ehdr eh;
+    bool found = false;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= (off_t)sizeof eh) {
+        elf.file_len = (uint64_t)st.st_size;
+        if (valid_ehdr(&elf, &eh) && eh.e_shoff && eh.e_shentsize == sizeof(Elf64_Shdr)) {
+            uint64_t shnum = eh.e_shnum;
+            Elf64_Shdr sh;
+            if (shnum == 0 && read_at(&elf, eh.e_shoff, &sh, sizeof sh)) shnum = sh.sh_size;
+            static const uint32_t order[] = {SHT_SYMTAB, SHT_DYNSYM};
+            for (size_t o = 0; o < 2 && !found; o++)
+                for (uint64_t i = 1; i < shnum && !found; i++)
+                    if (read_shdr(&elf, &eh, shnum, i, &sh) && sh.sh_type == order[o])
+                        found = find_object_in(&elf, &eh, shnum, &sh, name, min_size, max_size,
+                                               vaddr, size);
+        }
+    }
+    close(fd);
+    return found;
+}
+
 sp_elfsym_t *sp_elfsym_open(const char *path, const char *root)
 {
     return open_elf(path, root, true);

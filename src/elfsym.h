@@ -40,6 +40,13 @@ bool sp_elfsym_to_vaddr(const sp_elfsym_t *elf, const sp_mapping_t *m, uint64_t 
  * owned by elf, or NULL. *sym_start (may be NULL) gets the symbol's vaddr. */
 const char *sp_elfsym_lookup(sp_elfsym_t *elf, uint64_t vaddr, uint64_t *sym_start);
 
+/* A data symbol (STT_OBJECT, local or global, .symtab else .dynsym) of the file at path
+ * by its exact (mangled) name, among those of size in [min_size, max_size] (the bound keeps
+ * the names read few): its file vaddr and size. One pass over the symbol table, a chunk at
+ * a time; the file is not kept open. false when absent or unreadable. */
+bool sp_elfsym_find_object(const char *path, const char *name, uint64_t min_size, uint64_t max_size,
+                           uint64_t *vaddr, uint64_t *size);
+
 /* Demangles an Itanium C++ name into buf (truncated to fit). Returns buf, or NULL when the
  * name is not mangled or no demangler is available. */
 const char *sp_demangle(const char *mangled, char *buf, size_t buflen);
