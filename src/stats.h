@@ -44,6 +44,10 @@ typedef enum {
     SP_STAT_V8_UNNAMED,       /* captured frames whose checks failed: left as they were */
     SP_STAT_V8_JIT_DECODED,   /* optimized (Maglev, TurboFan) frames decoded from their Code */
     SP_STAT_V8_JIT_PERF_MAP,  /* ... left to the perf map's name */
+    /* Sparkplug frames named from their slots and their code's offset table, or left to
+     * the perf map's name: */
+    SP_STAT_V8_BASELINE_DECODED,
+    SP_STAT_V8_BASELINE_PERF_MAP,
     /* Every JS frame of the samples that went into profiles, by where its name came from
      * (counted by resolve, per frame of each sample, after the decoder's rewrite): */
     SP_STAT_JS_DECODED,       /* named by the V8 frame decoder (inlined functions: one each) */

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "mem.h"
 #include "stats.h"
+#include "v8baseline.h"
 #include "v8frames.h"
 #include "v8heap.h"
 #include "v8jit.h"
@@ -65,6 +66,15 @@ static bool frame_words_ok(uint64_t fn, uint64_t bca, uint64_t offset)
 {
     return sp_v8heap_is_heap(fn) && sp_v8heap_is_heap(bca) && sp_v8heap_is_smi(offset) &&
            sp_v8heap_smi(offset) >= 0 && sp_v8heap_smi(offset) <= (1 << 26);
+}
+
+/* A Sparkplug frame's slots: a function and a BytecodeArray (checked when read), and in
+ * the offset slot the feedback vector (a heap object) where an interpreted frame keeps a
+ * Smi. */
+static bool baseline_words_ok(const sp_v8_slots_t *v)
+{
+    return sp_v8heap_is_heap(v->function) && sp_v8heap_is_heap(v->bytecode_array) &&
+           sp_v8heap_is_heap(v->bytecode_offset);
 }
 
 /* The function (a v8fn id) of a captured frame, 0 when unsure; *sfi_out and
@@ -190,6 +200,27 @@ static uint32_t decode_frame(uint64_t fn, uint64_t bca, uint64_t offset, const p
     return f ? frame_at(f, sfi, script, bca, offset, exact) : 0;
 }
 
+/* The offset slot an interpreted frame would hold at bytecode offset off (exec_line's raw). */
+static uint64_t raw_of(int64_t off)
+{
+    const sp_v8heap_layout_t *l = &sp_v8heap_layout;
+    return (uint64_t)(off + l->bca_header - l->heap_tag) << sp_v8heap_layout.smi_shift;
+}
+
+/* A Sparkplug frame -> its frame: the function at the line of the bytecode its pc (a return
+ * address when ret) runs, from the code's offset table; at its definition line in the
+ * prologue or when the table did not check out (off). 0 when unsure. */
+static uint32_t decode_baseline(const sp_v8_slots_t *v, int64_t off, const prefetch_t *pf,
+                                bool *exact)
+{
+    if (off >= 0) return decode_frame(v->function, v->bytecode_array, raw_of(off), pf, exact);
+    uint64_t sfi, script;
+    *exact = false;
+    uint32_t f = decode_pf(v->function, v->bytecode_array, raw_of(0), pf, &sfi, &script);
+    if (!f) return 0;
+    return sp_v8fn_def_frame(f);
+}
+
 __attribute__((cold)) bool sp_v8decode_frame(uint64_t fn, uint64_t bca, uint64_t offset,
                                             sp_v8fn_t *out)
 {
@@ -212,6 +243,20 @@ __attribute__((cold)) size_t sp_v8decode_jit_frame(uint64_t fn, uint64_t pc, boo
     if (n > cap) return 0;
     for (unsigned i = 0; i < n; i++) out[i] = *sp_v8fn_frame_of(fr[i]);
     return n;
+}
+
+__attribute__((cold)) bool sp_v8decode_baseline_frame(uint64_t fn, uint64_t bca, uint64_t pc,
+                                                      bool return_addr, uint64_t start,
+                                                      uint64_t size, sp_v8fn_t *out)
+{
+    if (!D.on) return false;
+    sp_v8_slots_t v = {.function = fn, .bytecode_array = bca};
+    bool exact;
+    uint32_t id =
+        decode_baseline(&v, sp_v8baseline_offset(bca, pc, return_addr, start, size), NULL, &exact);
+    if (!id) return false;
+    *out = *sp_v8fn_frame_of(id);
+    return true;
 }
 
 const sp_v8fn_t *sp_v8decode_lookup(uint64_t addr)
@@ -262,6 +307,11 @@ static int pc_kind(sp_symbolizer_t *sym, const sp_sample_t *s, unsigned k, uint6
         char t = sp_symbolizer_js_code(sym, s->pcs[k], k > 0, start, size);
         *tier = t == '^' ? 0 : t == '+' ? 1 : t == '*' ? 2 : -1;
         if (*tier > 0) return 3;
+        /* Sparkplug code (4): the interpreter's frame, its offset in the code's table. */
+        if (*tier == 0 && sp_v8heap_layout.jit_on) {
+            sp_v8baseline_load_sizes(); /* once: node's symbol table */
+            return 4;
+        }
         return t == '~';
     }
     if (!f.function) return 0;
@@ -327,8 +377,9 @@ static void plan_sample(const sp_sample_t *s, sp_symbolizer_t *sym, unsigned nv8
         memset(p, 0, sizeof *p);
         if (v->frame < s->nframes)
             p->kind = pc_kind(sym, s, v->frame, &p->start, &p->size, &p->tier);
-        if ((p->kind == 1 || p->kind == 2) &&
-            frame_words_ok(v->function, v->bytecode_array, v->bytecode_offset))
+        if (((p->kind == 1 || p->kind == 2) &&
+             frame_words_ok(v->function, v->bytecode_array, v->bytecode_offset)) ||
+            ((p->kind == 2 || p->kind == 4) && baseline_words_ok(v)))
             plan_prefetch(v, &p->pf, &b);
     }
     bool read = sp_v8heap_read_iov(b.local, b.remote, b.n, b.total);
@@ -337,7 +388,8 @@ static void plan_sample(const sp_sample_t *s, sp_symbolizer_t *sym, unsigned nv8
         /* cppcheck-suppress uninitvar */
         prefetch_t *pf = &plan[i].pf;
         if (read)
-            pf->read = plan[i].kind == 1 || plan[i].kind == 2, pf->head_read = pf->guess != 0;
+            pf->read = plan[i].kind == 1 || plan[i].kind == 2 || plan[i].kind == 4,
+            pf->head_read = pf->guess != 0;
         else
             memset(pf, 0, sizeof *pf);
     }
@@ -416,6 +468,63 @@ static void rewrite_interpreted(sp_sample_t *s, const sp_v8_slots_t *v, const sl
         insert_above(s, k, synth);
 }
 
+/* A Sparkplug frame at pcs[k] -> renamed, or left to the perf map. */
+static void rewrite_baseline(sp_sample_t *s, const sp_v8_slots_t *v, const slot_plan_t *p)
+{
+    unsigned k = v->frame;
+    bool exact = false;
+    uint32_t id = 0;
+    if (baseline_words_ok(v)) {
+        int64_t off = sp_v8baseline_offset(v->bytecode_array, s->pcs[k], k > 0, p->start, p->size);
+        id = decode_baseline(v, off, &p->pf, &exact);
+    }
+    if (!id) {
+        D.st.jit_fallback[0]++;
+        sp_stats_inc(SP_STAT_V8_BASELINE_PERF_MAP);
+        return;
+    }
+    D.st.jit_resolved[0]++;
+    sp_stats_inc(SP_STAT_V8_BASELINE_DECODED);
+    if (exact) D.st.baseline_lines++;
+    s->pcs[k] = SP_V8_SYNTH_BIT | id;
+}
+
+/* The word at sp of the context whose pc is pcs[k] (the leaf's, or one another handler
+ * interrupted), 0 when not recorded. */
+static uint64_t sp_word_of(const sp_sample_t *s, unsigned k)
+{
+    if (k == 0) return s->sp_word;
+    for (unsigned i = 0; i < s->nsig && i < SP_MAX_SIGFRAMES; i++)
+        if (s->sig[i].frame == k) return s->sig[i].sp_word;
+    return 0;
+}
+
+/* A builtin leaf (kind 2) running on a Sparkplug frame: Sparkplug calls builtins for most
+ * operations, and many never build a frame, so the word at sp is the return address into
+ * the function's code. Its function goes above the builtin, at the bytecode that called
+ * it; only when that code's table walks in step with the frame's BytecodeArray (the word
+ * then is a return address into this function's code, not a value that happens to point
+ * into some code). false: nothing done. */
+static bool rewrite_baseline_leaf(sp_sample_t *s, sp_symbolizer_t *sym, const sp_v8_slots_t *v,
+                                  const slot_plan_t *p)
+{
+    unsigned k = v->frame;
+    uint64_t w = sp_word_of(s, k), start, size;
+    if (!baseline_words_ok(v) || w < 0x10000 || (w & SP_V8_SYNTH_BIT) ||
+        sp_symbolizer_js_code(sym, w, true, &start, &size) != '^')
+        return false;
+    int64_t off = sp_v8baseline_offset(v->bytecode_array, w, true, start, size);
+    if (off == SP_V8BASELINE_UNSURE) return false;
+    bool exact;
+    uint32_t id = decode_baseline(v, off, &p->pf, &exact);
+    if (!id) return false;
+    D.st.jit_resolved[0]++;
+    sp_stats_inc(SP_STAT_V8_BASELINE_DECODED);
+    if (exact) D.st.baseline_lines++;
+    insert_above(s, k, SP_V8_SYNTH_BIT | id);
+    return true;
+}
+
 void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym)
 {
     if (!D.on || !s->nv8) return;
@@ -430,7 +539,10 @@ void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym)
         if (v->frame >= s->nframes || !plan[i].kind) continue;
         if (plan[i].kind == 3)
             rewrite_jit(s, v, &plan[i]);
-        else
+        else if (plan[i].kind == 4)
+            rewrite_baseline(s, v, &plan[i]);
+        else if (plan[i].kind != 2 || sp_v8heap_is_smi(v->bytecode_offset) ||
+                 !rewrite_baseline_leaf(s, sym, v, &plan[i]))
             rewrite_interpreted(s, v, &plan[i]);
     }
     s->nv8 = 0;
@@ -480,6 +592,7 @@ __attribute__((cold)) void sp_v8decode_reset(void)
     atomic_store(&sp_v8_frame_layout.on, 0);
     sp_v8fn_reset();
     sp_v8jit_reset();
+    sp_v8baseline_reset();
     sp_mem_free(D.pos);
     sp_mem_free(D.spt);
     sp_mem_free(D.guess);
@@ -517,6 +630,13 @@ __attribute__((cold)) void sp_v8decode_log_stats(void)
         (unsigned long long)st.reads, (unsigned long long)st.cache_hits,
         st.samples ? (double)st.ns / 1000.0 / (double)st.samples : 0.0,
         (unsigned long long)st.samples);
+    uint64_t bl_loads, bl_hits;
+    sp_v8baseline_counts(&bl_loads, &bl_hits);
+    SP_DEBUG("v8 frames: Sparkplug %llu decoded (%llu at their executing line) / %llu perf "
+             "map; %llu code objects walked, %llu cache hits",
+             (unsigned long long)st.jit_resolved[0], (unsigned long long)st.baseline_lines,
+             (unsigned long long)st.jit_fallback[0], (unsigned long long)bl_loads,
+             (unsigned long long)bl_hits);
     SP_DEBUG("v8 frames: optimized code %s: Maglev %llu decoded / %llu perf map, TurboFan "
              "%llu decoded / %llu perf map; %llu inlined frames added, %llu code objects read",
              sp_v8heap_layout.jit_on ? "on" : "off", (unsigned long long)st.jit_resolved[1],

@@ -38,10 +38,12 @@ typedef struct {
     uint64_t pos_unsure;   /* ... anything else did not check out */
     uint64_t pos_hits;     /* executing lines from the position cache */
     uint64_t samples, ns; /* samples rewritten, and the agent thread's time spent on them */
-    /* Optimized frames, by the perf map's tier (index 0 Sparkplug, 1 Maglev, 2 TurboFan):
-     * decoded from their Code object (inlined functions expanded), or left to the perf
-     * map (a check failed, or this build's layout is unknown). */
+    /* Compiled frames, by the perf map's tier (index 0 Sparkplug, 1 Maglev, 2 TurboFan):
+     * decoded (Sparkplug: the interpreter's slots and the code's bytecode offset table;
+     * optimized: the Code object, inlined functions expanded), or left to the perf map (a
+     * check failed, or this build's layout is unknown). */
     uint64_t jit_resolved[3], jit_fallback[3];
+    uint64_t baseline_lines; /* decoded Sparkplug frames at their executing line */
     uint64_t jit_inlined; /* frames added for inlined functions */
     uint64_t jit_lines;   /* decoded optimized frames whose every line decoded */
     uint64_t code_loads;  /* Code objects read */
@@ -80,6 +82,14 @@ bool sp_v8decode_frame(uint64_t fn, uint64_t bca, uint64_t offset, sp_v8fn_t *ou
  * sp_v8decode_reset); how many (<= cap), 0 when anything does not check out. */
 size_t sp_v8decode_jit_frame(uint64_t fn, uint64_t pc, bool return_addr, uint64_t start,
                              uint64_t size, sp_v8fn_t *out, size_t cap);
+
+/* Decodes one captured Sparkplug frame: fn and bca as read from its slots, pc (return_addr:
+ * a caller's return address) in the code the perf map places at [start, start + size).
+ * The function at the line of the bytecode running there (its definition line in the
+ * prologue or when the code's table does not check out) into *out (valid until
+ * sp_v8decode_reset); false when the function does not check out. */
+bool sp_v8decode_baseline_frame(uint64_t fn, uint64_t bca, uint64_t pc, bool return_addr,
+                                uint64_t start, uint64_t size, sp_v8fn_t *out);
 
 /* Forgets the layout, the caches and the named functions (tests; library unload). */
 void sp_v8decode_reset(void);

@@ -46,7 +46,7 @@ declare -A layer=(
     [procmaps]=3 [mapfile]=3 [jitlog]=4 [perfmap]=3 [v8names]=3 [elfsym]=3 [v8heap]=3 [v8pos]=3 [frames]=3
     [symbolize]=4 [nativeunwind]=4 [threadscan]=4
     # V8's functions and frames, the optimized-code decoder on them, the frame rewriters
-    [v8fn]=5 [v8jit]=5 [v8decode]=5 [v8leaf]=5
+    [v8fn]=5 [v8jit]=5 [v8baseline]=5 [v8decode]=5 [v8leaf]=5
     # profiles in flight, then the stage that turns raw stacks into their frames
     [session]=6 [debugid]=6
     [resolve]=7

@@ -570,10 +570,13 @@ static void check_node_options(const run_t *r)
              v8 ? v8 : "?");
     if (decoder) {
         const json_t *st = json_object_get(r->facts, "stats");
-        line("ok", "JS frames", "V8 %s: V8 frame decoder on: %.0f interpreted frames named from "
-             "V8's frame slots, %.0f frames left as walked (a check failed); optimized frames: %.0f decoded (inlined "
+        line("ok", "JS frames",
+             "V8 %s: V8 frame decoder on: %.0f interpreted frames named from "
+             "V8's frame slots, %.0f frames left as walked (a check failed); Sparkplug frames: "
+             "%.0f decoded, %.0f named by the perf map; optimized frames: %.0f decoded (inlined "
              "functions as frames), %.0f named by the perf map",
              v8 ? v8 : "?", num(st, "v8_frames_named"), num(st, "v8_frames_unnamed"),
+             num(st, "v8_sparkplug_decoded"), num(st, "v8_sparkplug_perf_map"),
              num(st, "v8_optimized_decoded"), num(st, "v8_optimized_perf_map"));
         return;
     }

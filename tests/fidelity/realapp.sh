@@ -121,14 +121,15 @@ for major in $majors; do
     pm_ot=$(stat_of "$e" js_frames_perf_map_other) nameless=$(stat_of "$e" js_frames_interpreter_unnamed)
     s_nameless=$(stat_of "$e" samples_interpreter_unnamed)
     # "v8 frames: optimized code on: Maglev A decoded / B perf map, TurboFan C decoded / D perf map; ..."
+    sp_d=$(stat_of "$e" v8_sparkplug_decoded) sp_f=$(stat_of "$e" v8_sparkplug_perf_map)
     read -r mg_d mg_f tf_d tf_f < <(sed -n 's/.*Maglev \([0-9]*\) decoded \/ \([0-9]*\) perf map, TurboFan \([0-9]*\) decoded \/ \([0-9]*\) perf map.*/\1 \2 \3 \4/p' "$e" | tail -1)
     echo "node $version: tsc ${secs}s wall, exit $rc ($errors type errors), $samples samples"
     printf '  %-12s %18s %24s %12s\n' tier "decoder resolved" "fell back to perf map" unresolved
     printf '  %-12s %18s %24s %12s\n' interpreted "${named:-0}" - "${unnamed:-0}"
-    printf '  %-12s %18s %24s %12s\n' Sparkplug 0 "${pm_sp:-0}" -
+    printf '  %-12s %18s %24s %12s\n' Sparkplug "${sp_d:-0}" "${sp_f:-0}" -
     printf '  %-12s %18s %24s %12s\n' Maglev "${mg_d:-0}" "${mg_f:-0}" -
     printf '  %-12s %18s %24s %12s\n' TurboFan "${tf_d:-0}" "${tf_f:-0}" -
-    echo "  (captured frames; Sparkplug frames are named by the perf map: the decoder does not read them)"
+    echo "  (captured frames, before inlined functions are expanded)"
     line=$(awk -v d="${dec:-0}" -v sp="${pm_sp:-0}" -v mg="${pm_mg:-0}" -v tf="${pm_tf:-0}" -v ot="${pm_ot:-0}" \
         -v nl="${nameless:-0}" -v s="${samples:-0}" -v sn="${s_nameless:-0}" 'BEGIN {
         pm = sp + mg + tf + ot; all = d + pm + nl

@@ -12,6 +12,7 @@
 #include "stats.h"
 #include "symbolize.h"
 #include "unit.h"
+#include "v8baseline.h"
 #include "v8decode.h"
 #include "v8pos.h"
 
@@ -661,6 +662,160 @@ START_TEST(test_inlined_frames_at_their_call_sites)
 }
 END_TEST
 
+/* ---- Sparkplug frames: pc -> bytecode offset (v8baseline) ---- */
+
+/* Eight opcodes: 0-3 the prefixes (Wide, ExtraWide and their debug-break forms), 4 of one
+ * byte, 5 and 7 with one operand, 6 with two; each row a scale (single, double, quadruple). */
+static const uint8_t bl_sizes[3 * 8] = {1, 1, 1, 1, 1, 2, 3, 2, 1, 1, 1, 1,
+                                        1, 3, 5, 3, 1, 1, 1, 1, 1, 5, 9, 5};
+/* Bytecodes at offsets 0 (op 5), 2 (op 6), 5 (Wide, op 5 with a 2-byte operand), 9 (op 4). */
+static const uint8_t bl_code[10] = {5, 1, 6, 1, 2, 0, 5, 1, 0, 4};
+/* The code: a prologue to pc offset 10, then the bytecodes' code ends at 17, 22, 31, 34. */
+static const uint32_t bl_deltas[5] = {10, 7, 5, 9, 3};
+
+/* A BytecodeArray of n bytes (data at +64, as the layout says), its position table t. */
+static uint64_t bl_bca(const uint8_t *b, size_t n, const uint8_t *t, size_t tn)
+{
+    uint64_t *o = alloc(8 + (n + 7) / 8);
+    o[0] = map_of(191);
+    o[1] = smi((int64_t)n);
+    if (t) o[3] = byte_array(t, tn);
+    memcpy(o + 8, b, n);
+    return tag(o);
+}
+static uint64_t bl_start(uint64_t fn, const uint32_t *deltas, size_t nd, uint32_t kind)
+{
+    uint8_t t[32];
+    size_t n = 0;
+    for (size_t i = 0; i < nd; i++) n += put_u(t + n, deltas[i]);
+    uint64_t *code, *dd;
+    return opt_code(sfi_of(fn), NULL, 0, t, n, NULL, 0, kind, &code, &dd);
+}
+
+START_TEST(test_baseline_sizes_checked)
+{
+    setup();
+    ck_assert(sp_v8baseline_set_sizes(bl_sizes, 8));
+    uint8_t bad[3 * 8];
+    memcpy(bad, bl_sizes, sizeof bad);
+    bad[2] = 2; /* a prefix of two bytes */
+    ck_assert(!sp_v8baseline_set_sizes(bad, 8));
+    memcpy(bad, bl_sizes, sizeof bad);
+    bad[8 + 6] = 2; /* shrinks with the scale */
+    ck_assert(!sp_v8baseline_set_sizes(bad, 8));
+    memcpy(bad, bl_sizes, sizeof bad);
+    bad[5] = 0;
+    ck_assert(!sp_v8baseline_set_sizes(bad, 8));
+    ck_assert(!sp_v8baseline_set_sizes(bl_sizes, 3));
+}
+END_TEST
+
+START_TEST(test_baseline_offsets)
+{
+    setup();
+    ck_assert(sp_v8baseline_set_sizes(bl_sizes, 8));
+    uint64_t fn, unused;
+    function(str("f"), script("/app/b.js", (int[]){9}, 1), &fn, &unused);
+    uint64_t bca = bl_bca(bl_code, sizeof bl_code, NULL, 0);
+    uint64_t start = bl_start(fn, bl_deltas, 5, 11);
+    static const struct {
+        uint64_t off;
+        bool ret;
+        int64_t want;
+    } at[] = {
+        {0, false, SP_V8BASELINE_ENTRY},
+        {9, false, SP_V8BASELINE_ENTRY},
+        {10, true, SP_V8BASELINE_ENTRY}, /* a call that ends the prologue */
+        {10, false, 0},
+        {16, false, 0},
+        {17, true, 0},
+        {17, false, 2},
+        {22, true, 2},
+        {22, false, 5}, /* the Wide prefix's offset, as V8's iterator reports it */
+        {31, true, 5},
+        {33, false, 9},
+        {34, true, 9},
+        {34, false, SP_V8BASELINE_UNSURE}, /* past the last bytecode's code */
+    };
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
+        int64_t got = sp_v8baseline_offset(bca, start + at[i].off, at[i].ret, start, 256);
+        ck_assert_msg(got == at[i].want, "pc offset %llu (%s): expected bytecode %lld, saw %lld",
+                      (unsigned long long)at[i].off, at[i].ret ? "return address" : "leaf",
+                      (long long)at[i].want, (long long)got);
+    }
+    uint64_t loads, hits;
+    sp_v8baseline_counts(&loads, &hits);
+    ck_assert_msg(loads == 1, "expected the code walked once, saw %llu walks",
+                  (unsigned long long)loads);
+}
+END_TEST
+
+/* Whatever does not walk in step names no bytecode: another function's bytecodes, a table
+ * with an entry too many or too few, optimized code, no sizes. */
+START_TEST(test_baseline_not_in_step)
+{
+    setup();
+    ck_assert(sp_v8baseline_set_sizes(bl_sizes, 8));
+    uint64_t fn, unused;
+    function(str("f"), script("/app/b.js", (int[]){9}, 1), &fn, &unused);
+    uint64_t bca = bl_bca(bl_code, sizeof bl_code, NULL, 0);
+    static const uint8_t other[10] = {5, 1, 5, 1, 5, 1, 5, 1, 4, 4}; /* six bytecodes */
+    uint64_t bca2 = bl_bca(other, sizeof other, NULL, 0);
+    uint64_t start = bl_start(fn, bl_deltas, 5, 11);
+    ck_assert_int_eq(sp_v8baseline_offset(bca2, start + 20, false, start, 256),
+                     SP_V8BASELINE_UNSURE);
+    static const uint32_t more[6] = {10, 7, 5, 9, 3, 4}, fewer[4] = {10, 7, 5, 9};
+    ck_assert_int_eq(sp_v8baseline_offset(bca, bl_start(fn, more, 6, 11) + 20, false, 0, 0),
+                     SP_V8BASELINE_UNSURE); /* pc outside [start, start + size) */
+    uint64_t s2 = bl_start(fn, more, 6, 11), s3 = bl_start(fn, fewer, 4, 11);
+    ck_assert_int_eq(sp_v8baseline_offset(bca, s2 + 20, false, s2, 256), SP_V8BASELINE_UNSURE);
+    ck_assert_int_eq(sp_v8baseline_offset(bca, s3 + 20, false, s3, 256), SP_V8BASELINE_UNSURE);
+    uint64_t s4 = bl_start(fn, bl_deltas, 5, 13); /* TurboFan's kind */
+    ck_assert_int_eq(sp_v8baseline_offset(bca, s4 + 20, false, s4, 256), SP_V8BASELINE_UNSURE);
+    static const uint8_t cut[9] = {5, 1, 6, 1, 2, 0, 5, 1, 0}; /* the Wide operand cut off */
+    uint64_t bca3 = bl_bca(cut, sizeof cut, NULL, 0);
+    ck_assert_int_eq(sp_v8baseline_offset(bca3, start + 20, false, start, 256),
+                     SP_V8BASELINE_UNSURE);
+    ck_assert_int_eq(sp_v8baseline_offset(fn, start + 20, false, start, 256), SP_V8BASELINE_UNSURE);
+    sp_v8baseline_reset(); /* no sizes */
+    ck_assert_int_eq(sp_v8baseline_offset(bca, start + 20, false, start, 256),
+                     SP_V8BASELINE_UNSURE);
+}
+END_TEST
+
+/* Through the decoder: the function at the line of the bytecode its pc runs, at its
+ * definition in the prologue or when the code does not check out. */
+START_TEST(test_baseline_frame_lines)
+{
+    setup();
+    ck_assert(sp_v8baseline_set_sizes(bl_sizes, 8));
+    /* "function f() {\n  a();\n  b();\n}\n": bytecodes 0-4 on line 2, 5 on on line 3 */
+    int ends[] = {14, 21, 28, 30};
+    static const int64_t e[][3] = {{-1, 11, 0}, {0, 17, 1}, {5, 24, 1}, {9, 29, 1}};
+    uint8_t t[64];
+    size_t n = table(t, SP_V8POS_SIGNED, e, 4);
+    uint64_t fn, unused;
+    function(scope_info(0, 11, 30, str("f")), script("/app/l.js", ends, 4), &fn, &unused);
+    uint64_t bca = bl_bca(bl_code, sizeof bl_code, t, n);
+    uint64_t start = bl_start(fn, bl_deltas, 5, 11);
+    sp_v8fn_t v;
+    ck_assert(sp_v8decode_baseline_frame(fn, bca, start + 17, true, start, 256, &v));
+    ck_assert_msg(v.lineno == 2 && v.colno == 3, "bytecode 0: expected 2:3, saw %d:%d", v.lineno,
+                  v.colno);
+    ck_assert_str_eq(v.function, "f");
+    ck_assert(sp_v8decode_baseline_frame(fn, bca, start + 31, true, start, 256, &v));
+    ck_assert_msg(v.lineno == 3 && v.colno == 3, "bytecode 5: expected 3:3, saw %d:%d", v.lineno,
+                  v.colno);
+    ck_assert(sp_v8decode_baseline_frame(fn, bca, start + 3, false, start, 256, &v));
+    ck_assert_msg(v.lineno == 1, "prologue: expected the definition line 1, saw %d", v.lineno);
+    ck_assert(sp_v8decode_baseline_frame(fn, bca, start + 50, false, start, 256, &v));
+    ck_assert_msg(v.lineno == 1, "past the bytecodes: expected the definition line 1, saw %d",
+                  v.lineno);
+    ck_assert(!sp_v8decode_baseline_frame(fn, fn, start + 17, true, start, 256,
+                                          &v)); /* no BytecodeArray */
+}
+END_TEST
+
 START_TEST(test_inlined_checks)
 {
     setup();
@@ -707,6 +862,10 @@ SP_UNIT_SUITE(v8decode)
     tcase_add_test(tc, test_name_string_and_script);
     tcase_add_test(tc, test_inlined_frames_at_their_call_sites);
     tcase_add_test(tc, test_inlined_checks);
+    tcase_add_test(tc, test_baseline_sizes_checked);
+    tcase_add_test(tc, test_baseline_offsets);
+    tcase_add_test(tc, test_baseline_not_in_step);
+    tcase_add_test(tc, test_baseline_frame_lines);
     tcase_add_test(tc, test_scope_info_name_and_line);
     tcase_add_test(tc, test_scope_info_names_in_a_hash_table);
     tcase_add_test(tc, test_script_name_undefined_or_moved);
