@@ -13,8 +13,8 @@
 # Tiers: default (TurboFan), Maglev (where this node has it and tiers a() up: run with
 # --no-maglev-loop-peeling, because Maglev's loop peeling records the loop header as the call
 # site of the functions inlined in the loop: V8's own data says so, see docs/V8-FRAMES.md),
-# and the interpreter (frames named from their bytecode offsets). Sparkplug is reported,
-# not checked: its frames are named by the perf map at the definition line.
+# the interpreter (frames named from their bytecode offsets) and Sparkplug (the bytecode
+# its code's offset table says a pc runs).
 . "$(dirname "$0")/lib.sh"
 need_node
 line_b=$(grep -n 'CALL_B$' "$APPS/inline.js" | cut -d: -f1)
@@ -112,6 +112,10 @@ if "$NODE" --always-sparkplug -e 0 2>/dev/null; then
     spark=(--no-opt --always-sparkplug)
     if "$NODE" --no-maglev -e 0 2>/dev/null; then spark+=(--no-maglev); fi
     run sparkplug "${spark[@]}"
-    echo "# sparkplug (not checked: a()'s baseline frames keep the perf map's definition line)"
+    grep -o 'v8 frames: Sparkplug.*' "$WORK/sparkplug-err" | sed 's/^/# sparkplug: /'
+    call_sites sparkplug
+    dec=$(grep -o 'Sparkplug [0-9]* decoded' "$WORK/sparkplug-err" | grep -o '[0-9]*' | tail -1)
+    check "sparkplug: Sparkplug frames decoded from their code's offset table (saw ${dec:-none})" \
+        test "${dec:-0}" -ge 50
 fi
 finish
