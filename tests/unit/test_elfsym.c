@@ -1139,6 +1139,40 @@ START_TEST(test_self_symbols)
 }
 END_TEST
 
+/* A data object of this test binary, for sp_elfsym_find_object (not static: it keeps its
+ * own name in .symtab). */
+extern const uint8_t sp_test_data_marker[600];
+const uint8_t sp_test_data_marker[600] = {1, 2, 3};
+
+START_TEST(test_find_object)
+{
+    uint64_t vaddr = 0, size = 0;
+    ck_assert(
+        sp_elfsym_find_object("/proc/self/exe", "sp_test_data_marker", 500, 700, &vaddr, &size));
+    ck_assert_uint_eq(size, 600);
+    /* The runtime address less the file's vaddr is the load bias: a multiple of the page. */
+    uintptr_t at = (uintptr_t)sp_test_data_marker;
+    ck_assert_msg(((at - vaddr) & 4095) == 0, "runtime %#lx, file vaddr %#llx: not one page bias",
+                  (unsigned long)at, (unsigned long long)vaddr);
+    ck_assert(!sp_elfsym_find_object("/proc/self/exe", "sp_test_data_marker", 601, 700, &vaddr,
+                                     &size)); /* outside the size bounds */
+    ck_assert(!sp_elfsym_find_object("/proc/self/exe", "sp_test_data_marke", 1, 1 << 20, &vaddr,
+                                     &size)); /* a prefix of the name */
+    ck_assert(!sp_elfsym_find_object("/proc/self/exe", "sp_test_self_marker", 0, 1 << 20, &vaddr,
+                                     &size)); /* a function, not data */
+    ck_assert(!sp_elfsym_find_object("/nonexistent/file", "x", 0, 1, &vaddr, &size));
+    ck_assert(!sp_elfsym_find_object("/dev/null", "x", 0, 1, &vaddr, &size));
+    /* V8's bytecode sizes in node: three rows of one byte per bytecode. */
+    if (access(NODE_PATH, R_OK) == 0) {
+        ck_assert_msg(sp_elfsym_find_object(
+                          NODE_PATH, "_ZN2v88internal11interpreter9Bytecodes14kBytecodeSizesE", 450,
+                          1536, &vaddr, &size),
+                      "no kBytecodeSizes in %s", NODE_PATH);
+        ck_assert_uint_eq(size % 3, 0);
+    }
+}
+END_TEST
+
 START_TEST(test_libc_getpid)
 {
     void *fn = dlsym(RTLD_DEFAULT, "getpid"); /* libc's own address, not a PLT stub */
@@ -1274,6 +1308,7 @@ SP_UNIT_SUITE(elfsym)
     tcase_add_test(tc, test_hostile_fixture_mutations);
     tcase_add_test(tc, test_fixture_symbols);
     tcase_add_test(tc, test_self_symbols);
+    tcase_add_test(tc, test_find_object);
     tcase_add_test(tc, test_libc_getpid);
     tcase_add_test(tc, test_node_binary);
     suite_add_tcase(s, tc);
