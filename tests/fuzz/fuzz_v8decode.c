@@ -8,9 +8,11 @@
  * words are the frame's function, bytecode array and bytecode offset slots. Whatever the
  * heap says, the decoder names the frame or refuses; a name it gives is a NUL-terminated
  * string and a line a sane number. The same words also go through the optimized-frame
- * decoder (Code found from an instruction start, inlined functions expanded). */
+ * decoder (Code found from an instruction start, inlined functions expanded) and the
+ * Sparkplug one (the Code's bytecode offset table walked with a BytecodeArray). */
 #include "fuzz.h"
 #include "v8consts.h"
+#include "v8baseline.h"
 #include "v8decode.h"
 
 static uint64_t fix(uint64_t w, uintptr_t base)
@@ -53,6 +55,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)strlen(out[i].function);
         SP_FUZZ_CHECK(out[i].lineno >= 0 && out[i].colno >= 0, "line %d, column %d",
                       out[i].lineno, out[i].colno);
+    }
+    /* The same words as a Sparkplug frame: bytecode sizes for every byte value, the
+     * BytecodeArray at the heap's first word, the code and pc as above. */
+    uint8_t sizes[3 * 256];
+    for (int op = 0; op < 256; op++)
+        for (int sc = 0; sc < 3; sc++)
+            sizes[sc * 256 + op] = (uint8_t)(op < 4 ? 1 : 1 + (op % 5) * (1 << sc));
+    if (!sp_v8baseline_set_sizes(sizes, 256)) abort();
+    uint64_t bca = words ? heap[0] : 0;
+    if (sp_v8decode_baseline_frame(fix(slot[0], base), bca, start + (slot[2] & 0xfff),
+                                   (slot[2] >> 12) & 1, start, 0x1000, &fn)) {
+        SP_FUZZ_CHECK(fn.function != NULL, "Sparkplug frame without a function name");
+        (void)strlen(fn.function);
+        SP_FUZZ_CHECK(fn.lineno >= 0 && fn.colno >= 0, "line %d, column %d", fn.lineno, fn.colno);
     }
     sp_v8decode_reset();
     free(heap);
