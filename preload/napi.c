@@ -157,9 +157,10 @@ static napi_value js_stats(napi_env env, napi_callback_info cbinfo)
     set_number(env, obj, "signal", sp_sampler_signal());
     set_number(env, obj, "exit_signals_armed", sp_fatal_armed()); /* fatal.h: SIGTERM 1, SIGINT 2, SIGHUP 4 */
     set_string(env, obj, "perf_map", sp_preload_perf_map_source());
-    uint64_t jit_lines, jit_events;
-    sp_jitlog_counts(&jit_lines, &jit_events);
+    uint64_t jit_lines, jit_events, jit_moves;
+    sp_jitlog_counts(&jit_lines, &jit_events, &jit_moves);
     set_number(env, obj, "v8_code_events", (double)jit_events);
+    set_number(env, obj, "v8_code_moves", (double)jit_moves);
     set_number(env, obj, "perf_map_lines_written", (double)jit_lines);
     set_string(env, obj, "mode", sp_agent_continuous() ? "continuous" : "transaction");
     set_string(env, obj, "logging_mode", sp_preload_config()->lazy ? "lazy" : "eager");

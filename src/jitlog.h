@@ -23,7 +23,7 @@ void sp_jitlog_init(const char *path, bool ours_to_sweep);
  * new code to us. 0, or a negative errno (-ENOSYS: not available; -EIO: no map file). */
 int sp_jitlog_attach(void);
 
-/* Lines written and events seen (of every kind), for stats. */
-void sp_jitlog_counts(uint64_t *lines, uint64_t *events);
+/* Lines written, events seen (of every kind) and of those CODE_MOVED, for stats. */
+void sp_jitlog_counts(uint64_t *lines, uint64_t *events, uint64_t *moves);
 
 #endif

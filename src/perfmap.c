@@ -70,6 +70,7 @@ struct sp_perfmap {
     size_t pend_n, pend_cap;
     uint64_t next_seq;
     size_t malformed;
+    size_t moves; /* move lines that renamed code at its new place */
 
     int prev;                     /* PREV_* */
     uint64_t prev_start, prev_seq; /* the entry a continuation line extends */
@@ -181,11 +182,37 @@ static ent_t *prev_entry(sp_perfmap_t *m)
     return e && e->seq == m->prev_seq ? e : NULL;
 }
 
+/* The name of the entry that starts exactly at old with the moved code's size: the newest
+ * pending one, else the live one. NULL: none; the code was never named, or it is code the
+ * map does not name (a stub, a handler) sitting where a named function's code died, whose
+ * size then almost never matches. */
+static const char *moved_name(sp_perfmap_t *m, uint64_t old, uint64_t size)
+{
+    for (size_t i = m->pend_n; i-- > 0;)
+        if (m->pend[i].e.start == old) return m->pend[i].e.size == size ? m->pend[i].e.name : NULL;
+    ent_t *e = find_live(m, old);
+    return e && e->e.start == old && e->e.size == size ? e->e.name : NULL;
+}
+
 static void add_entry(sp_perfmap_t *m, uint64_t start, uint64_t size, const char *name, size_t n)
 {
     if (size == 0) { /* nothing can be inside it; its continuation lines go with it */
         m->prev = PREV_IGNORED;
         return;
+    }
+    static const size_t mk = sizeof SP_PERFMAP_MOVED - 1;
+    if (n > mk && memcmp(name, SP_PERFMAP_MOVED, mk) == 0) { /* a move: the old entry's name */
+        uint64_t old = 0;
+        size_t i = mk;
+        bool ovf = false;
+        const char *was = NULL;
+        if (parse_hex(name, n, &i, &old, &ovf) && !ovf && i == n) was = moved_name(m, old, size);
+        if (was) { /* named code at its new place */
+            m->moves++;
+            name = was;
+            n = strlen(was);
+        } /* else kept as is: unnamed code lives there now, not the dead function an older
+             entry names (sp_perfmap_lookup finds nothing there) */
     }
     m->prev = PREV_IGNORED; /* until it is stored: a dropped entry's continuation goes too */
     if (m->live_n + m->pend_n >= SP_PERFMAP_MAX_ENTRIES) {
@@ -591,7 +618,12 @@ const sp_perfmap_entry_t *sp_perfmap_lookup(sp_perfmap_t *m, uint64_t addr)
 {
     if (!m) return NULL;
     ent_t *e = find_live(m, addr);
-    return e && addr - e->e.start < e->e.size ? &e->e : NULL;
+    if (!e || addr - e->e.start >= e->e.size) return NULL;
+    /* An unresolved move: code the map does not name lives there now. */
+    if (e->e.name[0] == 's' &&
+        strncmp(e->e.name, SP_PERFMAP_MOVED, sizeof SP_PERFMAP_MOVED - 1) == 0)
+        return NULL;
+    return &e->e;
 }
 
 size_t sp_perfmap_prune(sp_perfmap_t *m, bool (*alive)(uint64_t start, uint64_t size, void *arg),
@@ -616,5 +648,6 @@ size_t sp_perfmap_prune(sp_perfmap_t *m, bool (*alive)(uint64_t start, uint64_t 
 
 size_t sp_perfmap_count(const sp_perfmap_t *m) { return m ? m->live_n : 0; }
 size_t sp_perfmap_malformed(const sp_perfmap_t *m) { return m ? m->malformed : 0; }
+size_t sp_perfmap_moves(const sp_perfmap_t *m) { return m ? m->moves : 0; }
 uint64_t sp_perfmap_behind(const sp_perfmap_t *m) { return m ? m->behind : 0; }
 uint64_t sp_perfmap_offset(const sp_perfmap_t *m) { return m ? m->offset : 0; }

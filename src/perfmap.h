@@ -16,6 +16,14 @@
 #ifndef SP_PERFMAP_H
 #define SP_PERFMAP_H
 
+/* A move line (jitlog writes them for V8's CODE_MOVED events: code space compaction):
+ * "<hex new start> <hex size> sentryprof:moved-from:<hex old start>". The entry that starts
+ * exactly at the old start with the same size, if any, is added again at the new start
+ * under its name; a move of code the map does not name stays an entry that names nothing
+ * (sp_perfmap_lookup: NULL), so the dead function an older entry there names is not given
+ * to the code now there. Another reader of the file (perf) sees the marker as the name. */
+#define SP_PERFMAP_MOVED "sentryprof:moved-from:"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,7 +51,7 @@ int sp_perfmap_refresh(sp_perfmap_t *map);
  * partial line is kept until its newline arrives. Returns entries added. */
 int sp_perfmap_feed(sp_perfmap_t *map, const char *buf, size_t len);
 
-/* Entry containing addr (start <= addr < start+size), or NULL. */
+/* Entry containing addr (start <= addr < start+size), or NULL (also for an unresolved move). */
 const sp_perfmap_entry_t *sp_perfmap_lookup(sp_perfmap_t *map, uint64_t addr);
 
 /* Drops every live entry for which alive(start, size, arg) is false: code of a dead
@@ -54,6 +62,7 @@ size_t sp_perfmap_prune(sp_perfmap_t *map, bool (*alive)(uint64_t start, uint64_
 
 size_t sp_perfmap_count(const sp_perfmap_t *map);     /* live entries */
 size_t sp_perfmap_malformed(const sp_perfmap_t *map); /* lines rejected so far */
+size_t sp_perfmap_moves(const sp_perfmap_t *map);     /* move lines that named moved code */
 /* Bytes of the file the last refresh left for the next ones: a worker storm writes faster
  * than one refresh's budget reads; samples of code still unread get no JS name. */
 uint64_t sp_perfmap_behind(const sp_perfmap_t *map);

@@ -360,6 +360,37 @@ START_TEST(t_feed_partial_line)
 }
 END_TEST
 
+/* Move lines (jitlog, V8's CODE_MOVED): named code keeps its name at its new place, in the
+ * same feed or a later one, through several moves; a move whose old place holds no entry
+ * of that exact start and size (code the map never named, a dead function's leftover
+ * entry) names nothing there, and the dead entry it overlaps is gone. */
+START_TEST(t_feed_code_moved)
+{
+    sp_perfmap_t *m = sp_perfmap_new(NULL, 0);
+    ck_assert_ptr_nonnull(m);
+    FEED(m, "1000 100 JS:*f /app/m.js:1:1\n"
+            "5000 100 " SP_PERFMAP_MOVED "1000\n"); /* the same feed */
+    ck_assert_str_eq(name_at(m, 0x5010), "JS:*f /app/m.js:1:1");
+    FEED(m, "9000 100 " SP_PERFMAP_MOVED "5000\n"); /* a later one, a second move */
+    ck_assert_str_eq(name_at(m, 0x90ff), "JS:*f /app/m.js:1:1");
+    ck_assert_uint_eq(sp_perfmap_moves(m), 2);
+    /* the dead function's entry at 0x20000; unnamed code of another size moves there */
+    FEED(m, "20000 80 JS:^dead /app/m.js:9:1\n"
+            "20000 40 " SP_PERFMAP_MOVED "1000\n");
+    ck_assert_ptr_null(name_at(m, 0x20010));
+    ck_assert_ptr_null(name_at(m, 0x20050)); /* the older entry went whole */
+    /* from a start nobody named, and a garbage old start */
+    FEED(m, "30000 40 JS:*g /app/m.js:3:1\n"
+            "30000 40 " SP_PERFMAP_MOVED "77777\n"
+            "40000 40 " SP_PERFMAP_MOVED "zz\n");
+    ck_assert_ptr_null(name_at(m, 0x30010));
+    ck_assert_ptr_null(name_at(m, 0x40010));
+    ck_assert_uint_eq(sp_perfmap_moves(m), 2);
+    ck_assert_uint_eq(sp_perfmap_malformed(m), 0);
+    sp_perfmap_free(m);
+}
+END_TEST
+
 START_TEST(t_feed_address_reuse)
 {
     sp_perfmap_t *m = sp_perfmap_new(NULL, 0);
@@ -702,6 +733,7 @@ SP_UNIT_SUITE(perfmap)
     tcase_add_test(tc, t_feed_split_name);
     tcase_add_test(tc, t_feed_partial_line);
     tcase_add_test(tc, t_feed_address_reuse);
+    tcase_add_test(tc, t_feed_code_moved);
     tcase_add_test(tc, t_feed_matches_reference);
     tcase_add_test(tc, t_feed_100k);
     suite_add_tcase(s, tc);
