@@ -51,7 +51,7 @@ static struct {
  * that function had last time (a guess, used only when the pointer read now equals it). */
 typedef struct {
     bool read, head_read;
-    uint64_t bca_map, sfi, guess;
+    uint64_t bca_map, fn_map, sfi, guess;
     uint64_t head[8];
 } prefetch_t;
 
@@ -79,28 +79,64 @@ static bool baseline_words_ok(const sp_v8_slots_t *v)
 
 /* The function (a v8fn id) of a captured frame, 0 when unsure; *sfi_out and
  * *script_out: the SharedFunctionInfo and Script it was read from. */
-static uint32_t decode_pf(uint64_t fn, uint64_t bca, uint64_t offset, const prefetch_t *pf,
+/* The map words of fn and bca and fn's SFI pointer, in one system call. */
+static bool read_heads(uint64_t fn, uint64_t bca, uint64_t *fn_map, uint64_t *bca_map,
+                       uint64_t *sfi)
+{
+    const sp_v8heap_layout_t *l = &sp_v8heap_layout;
+    uint64_t at[3] = {sp_v8heap_obj(bca) + (uint64_t)l->map, sp_v8heap_obj(fn) + (uint64_t)l->map,
+                      sp_v8heap_obj(fn) + (uint64_t)l->fn_shared};
+    void *into[3] = {bca_map, fn_map, sfi};
+    size_t lens[3] = {8, 8, 8};
+    return sp_v8heap_readv(at, into, lens, 3);
+}
+
+/* The SFI's function data agrees with the frame's BytecodeArray (v8heap.h, sfi_data). */
+static bool data_fits(const uint64_t *sfi_head, uint64_t bca)
+{
+    const sp_v8heap_layout_t *l = &sp_v8heap_layout;
+    if (l->sfi_data < 0) return true;
+    uint64_t fd = sfi_head[l->sfi_data / 8];
+    if (fd == bca) return true;
+    int t = sp_v8heap_type_of(fd);
+    if (t >= 0 && (t == l->t_interp_data || (l->t_code > 0 && t == l->t_code))) return true;
+    D.st.data_mismatch++;
+    return false;
+}
+
+static uint32_t decode_pf(uint64_t fn, uint64_t *bcap, uint64_t offset, const prefetch_t *pf,
                           uint64_t *sfi_out, uint64_t *script_out)
 {
-    uint64_t sfi, sfi_head[8];
+    uint64_t sfi, sfi_head[8], bca = *bcap;
     if (!frame_words_ok(fn, bca, offset)) return 0;
-    uint64_t bca_map;
-    if (pf && pf->read) {
-        bca_map = pf->bca_map, sfi = pf->sfi;
-    } else { /* one system call for the BytecodeArray's map and the SFI pointer */
-        uint64_t at[2] = {sp_v8heap_obj(bca) + (uint64_t)sp_v8heap_layout.map,
-                          sp_v8heap_obj(fn) + (uint64_t)sp_v8heap_layout.fn_shared};
-        void *into[2] = {&bca_map, &sfi};
-        size_t lens[2] = {8, 8};
-        if (!sp_v8heap_readv(at, into, lens, 2)) return 0;
-    }
-    if (sp_v8heap_map_type(bca_map) != sp_v8heap_layout.t_bytecode || !sp_v8heap_is_heap(sfi))
+    uint64_t bca_map, fn_map;
+    if (pf && pf->read)
+        bca_map = pf->bca_map, fn_map = pf->fn_map, sfi = pf->sfi;
+    else if (!read_heads(fn, bca, &fn_map, &bca_map, &sfi))
         return 0;
+    /* The GC moved an object since the sample was taken (a scavenge moves young closures,
+     * compaction anything): the old copy's map word is the new copy's address until its
+     * page is reused. Follow it once; a copy whose memory was reused fails the types. */
+    uint64_t nfn = sp_v8heap_forwarded(fn_map), nbca = sp_v8heap_forwarded(bca_map);
+    if (nfn || nbca) {
+        D.st.forwarded++;
+        if (nfn) fn = nfn;
+        if (nbca) bca = nbca;
+        if (!read_heads(fn, bca, &fn_map, &bca_map, &sfi)) return 0;
+        pf = NULL; /* the guess was for the old copy's SFI pointer */
+    }
+    /* A JSFunction (not whatever now sits where one was) with a BytecodeArray. */
+    if (!sp_v8heap_is_fn_type(sp_v8heap_map_type(fn_map)) ||
+        sp_v8heap_map_type(bca_map) != sp_v8heap_layout.t_bytecode || !sp_v8heap_is_heap(sfi))
+        return 0;
+    *bcap = bca;
     if (pf && pf->head_read && pf->guess == sfi)
         memcpy(sfi_head, pf->head, sizeof sfi_head);
     else if (!sp_v8heap_read(sp_v8heap_obj(sfi), sfi_head, sizeof sfi_head))
         return 0;
-    if (sp_v8heap_map_type(sfi_head[sp_v8heap_layout.map / 8]) != sp_v8heap_layout.t_sfi) return 0;
+    if (sp_v8heap_map_type(sfi_head[sp_v8heap_layout.map / 8]) != sp_v8heap_layout.t_sfi ||
+        !data_fits(sfi_head, bca))
+        return 0;
     uint64_t *g = guess_slot(fn);
     if (g) g[0] = fn, g[1] = sfi;
     *sfi_out = sfi;
@@ -196,7 +232,7 @@ static uint32_t decode_frame(uint64_t fn, uint64_t bca, uint64_t offset, const p
                              bool *exact)
 {
     uint64_t sfi, script;
-    uint32_t f = decode_pf(fn, bca, offset, pf, &sfi, &script);
+    uint32_t f = decode_pf(fn, &bca, offset, pf, &sfi, &script);
     return f ? frame_at(f, sfi, script, bca, offset, exact) : 0;
 }
 
@@ -214,9 +250,9 @@ static uint32_t decode_baseline(const sp_v8_slots_t *v, int64_t off, const prefe
                                 bool *exact)
 {
     if (off >= 0) return decode_frame(v->function, v->bytecode_array, raw_of(off), pf, exact);
-    uint64_t sfi, script;
+    uint64_t sfi, script, bca = v->bytecode_array;
     *exact = false;
-    uint32_t f = decode_pf(v->function, v->bytecode_array, raw_of(0), pf, &sfi, &script);
+    uint32_t f = decode_pf(v->function, &bca, raw_of(0), pf, &sfi, &script);
     if (!f) return 0;
     return sp_v8fn_def_frame(f);
 }
@@ -338,7 +374,7 @@ typedef struct {
 
 /* Reads of many frames, gathered into one system call. */
 typedef struct {
-    struct iovec local[3 * SP_V8_MAX_FRAMES], remote[3 * SP_V8_MAX_FRAMES];
+    struct iovec local[4 * SP_V8_MAX_FRAMES], remote[4 * SP_V8_MAX_FRAMES];
     size_t n, total;
 } read_batch_t;
 
@@ -355,6 +391,7 @@ static void plan_prefetch(const sp_v8_slots_t *v, prefetch_t *pf, read_batch_t *
 {
     const sp_v8heap_layout_t *l = &sp_v8heap_layout;
     batch_add(b, &pf->bca_map, sp_v8heap_obj(v->bytecode_array) + (uint64_t)l->map, 8);
+    batch_add(b, &pf->fn_map, sp_v8heap_obj(v->function) + (uint64_t)l->map, 8);
     batch_add(b, &pf->sfi, sp_v8heap_obj(v->function) + (uint64_t)l->fn_shared, 8);
     uint64_t *g = guess_slot(v->function);
     if (g && g[0] == v->function && sp_v8heap_is_heap(g[1])) {
@@ -621,13 +658,15 @@ __attribute__((cold)) void sp_v8decode_log_stats(void)
         "v8 frames: %llu named (%llu put back under a builtin), %llu left unnamed, %u functions, "
         "%u frames; lines: %llu executing, definition for %llu (%llu positions not collected, "
         "%llu scripts without line ends, %llu unsure), %llu position cache hits; "
-        "%llu heap reads, %llu cache hits; %.1f us CPU per sample with captured slots (%llu)",
+        "%llu heap reads, %llu cache hits, %llu moved objects followed, %llu functions whose "
+        "code is not the frame's; %.1f us CPU per sample with captured slots (%llu)",
         (unsigned long long)st.named, (unsigned long long)st.inserted,
         (unsigned long long)st.unresolved, nfns, nframes, (unsigned long long)st.lines,
         (unsigned long long)(st.no_table + st.no_line_ends + st.pos_unsure),
         (unsigned long long)st.no_table, (unsigned long long)st.no_line_ends,
         (unsigned long long)st.pos_unsure, (unsigned long long)st.pos_hits,
         (unsigned long long)st.reads, (unsigned long long)st.cache_hits,
+        (unsigned long long)st.forwarded, (unsigned long long)st.data_mismatch,
         st.samples ? (double)st.ns / 1000.0 / (double)st.samples : 0.0,
         (unsigned long long)st.samples);
     uint64_t bl_loads, bl_hits;

@@ -455,6 +455,23 @@ __attribute__((cold)) bool sp_v8heap_init(bool (*get)(const char *name, int64_t 
         SP_DEBUG("v8 frames: off (node exports no %s): interpreted frames stay unnamed", missing);
         return false;
     }
+    /* Optional: JSFunction's types (v8heap.h). */
+    l.t_fn_first = l.t_fn_last = -1;
+    if (get("v8dbg_FirstJSFunctionType", &l.t_fn_first) &&
+        get("v8dbg_LastJSFunctionType", &l.t_fn_last)) {
+    } else if (get("v8dbg_type_JSFunction__JS_FUNCTION_TYPE", &l.t_fn_first)) {
+        l.t_fn_last = l.t_fn_first + 16;
+    } else {
+        l.t_fn_first = l.t_fn_last = -1;
+    }
+    if (l.t_fn_first < 0 || l.t_fn_last < l.t_fn_first || l.t_fn_last > 0xffff)
+        l.t_fn_first = l.t_fn_last = -1;
+    /* Optional: the SFI's function data and the types a frame's may have (v8heap.h). */
+    if (!get("v8dbg_class_SharedFunctionInfo__function_data__Object", &l.sfi_data))
+        l.sfi_data = l.sfi_nosi >= 16 ? 8 : -1;
+    if (l.sfi_data < 8 || l.sfi_data > 56 || (l.sfi_data & 7) ||
+        !get("v8dbg_type_InterpreterData__INTERPRETER_DATA_TYPE", &l.t_interp_data))
+        l.sfi_data = l.t_interp_data = -1;
     /* Optional: sliced strings are rare in names. */
     if (!get("v8dbg_SlicedStringTag", &l.sliced_tag) ||
         !get("v8dbg_class_SlicedString__parent__String", &l.sliced_parent) ||

@@ -20,6 +20,17 @@ typedef struct {
     int64_t first_nonstring, repr_mask, enc_mask, seq_tag, cons_tag, thin_tag, sliced_tag,
         one_byte_tag;
     int64_t t_sfi, t_bytecode, t_scope_info, t_script, t_fixed_array;
+    /* JSFunction's instance types, [t_fn_first, t_fn_last] (-1: not checked): V8 >= 12
+     * exports the range; before, JS_FUNCTION_TYPE and the 16 subtypes after it (class
+     * constructors and friends: 2065-2080 on Node 18). */
+    int64_t t_fn_first, t_fn_last;
+    /* The SFI's function data (-1: not checked): exported on 18/20 (8); on 22-26 the field
+     * right after the map (22: function_data; 24, 26: trusted_function_data; measured).
+     * For a frame it must be the frame's BytecodeArray, or code made from it (t_code:
+     * Sparkplug's; t_interp_data: InterpreterData), never another BytecodeArray, the data
+     * of a function never compiled (UncompiledData) or anything else: a JSFunction that
+     * moved into the place where the sample's function was fails it. */
+    int64_t sfi_data, t_interp_data;
     int64_t si_first_vars, si_ncl;
     /* Source positions of interpreted frames (-1 when this build's layout is not known:
      * frames then keep the function's definition line). bca_header: where the bytecodes
@@ -68,6 +79,22 @@ static inline bool sp_v8heap_is_smi(uint64_t w)
     return (w & ((1ull << sp_v8heap_layout.smi_shift) - 1)) == 0;
 }
 static inline int64_t sp_v8heap_smi(uint64_t w) { return (int64_t)w >> sp_v8heap_layout.smi_shift; }
+/* A map word that is not a tagged pointer is a forwarding address: the GC moved the object
+ * there (the old copy's map word holds the new copy's untagged address until its page is
+ * reused); the tagged pointer of the new copy, or 0 when w is neither. */
+static inline uint64_t sp_v8heap_forwarded(uint64_t w)
+{
+    uint64_t t = w + (uint64_t)sp_v8heap_layout.heap_tag;
+    return !(w & (uint64_t)sp_v8heap_layout.heap_tag_mask) && w > 4096 && sp_v8heap_is_heap(t) ? t
+                                                                                               : 0;
+}
+/* Whether instance type t is a JSFunction's (always, where the range is not known). */
+static inline bool sp_v8heap_is_fn_type(int t)
+{
+    return sp_v8heap_layout.t_fn_first < 0 ||
+           (t >= sp_v8heap_layout.t_fn_first && t <= sp_v8heap_layout.t_fn_last);
+}
+
 /* The untagged address of a tagged heap pointer. */
 static inline uint64_t sp_v8heap_obj(uint64_t tagged)
 {

@@ -115,6 +115,7 @@ class Heap:
         self.w[f] = self.map_of(2066)
         self.w[f + 3] = self.tag(sfi)
         self.w[b] = self.map_of(191)
+        self.w[sfi + 1] = self.tag(b)  # the SFI's function data: its bytecode
         return self.tag(f), self.tag(b)
 
 

@@ -80,6 +80,7 @@ static void function(uint64_t nosi, uint64_t scr, uint64_t *fn, uint64_t *bca)
     sfi[0] = map_of(262);
     sfi[2] = nosi;
     sfi[4] = scr;
+    sfi[1] = tag(b); /* the SFI's function data: its bytecode */
     f[0] = map_of(2066);
     f[3] = tag(sfi);
     b[0] = map_of(191);
@@ -240,6 +241,57 @@ START_TEST(test_empty_name_without_inferred_name)
     sp_v8decode_reset();
     ck_assert(sp_v8decode_init_with(get));
     ck_assert(!sp_v8decode_frame(fn, bca, smi(0), &v));
+}
+END_TEST
+
+/* GC moves objects between the sample and its decode: the old copy's map word then holds
+ * the new copy's untagged address. The decoder follows it (a JSFunction and a
+ * BytecodeArray both moved); an object that is not a JSFunction where the slot points (its
+ * memory reused) names nothing, even when its word at JSFunction::shared is an SFI. */
+START_TEST(test_moved_and_reused_objects)
+{
+    setup();
+    uint64_t fn, bca;
+    function(str("moved"), script("/app/g.js", (int[]){9}, 1), &fn, &bca);
+    uint64_t *newf = (uint64_t *)(uintptr_t)(fn - 1), *newb = bca_obj;
+    uint64_t *oldf = alloc(4), *oldb = alloc(8);
+    oldf[0] = (uint64_t)(uintptr_t)newf; /* forwarding: the new copy's untagged address */
+    oldf[3] = 0;                         /* whatever the old copy still holds */
+    oldb[0] = (uint64_t)(uintptr_t)newb;
+    sp_v8fn_t v;
+    ck_assert(sp_v8decode_frame(tag(oldf), tag(oldb), smi(0), &v));
+    ck_assert_str_eq(v.function, "moved");
+    sp_v8decode_stats_t st;
+    sp_v8decode_get_stats(&st);
+    ck_assert_uint_eq(st.forwarded, 1);
+    /* reused: a FixedArray whose third word is an SFI pointer */
+    uint64_t *other = alloc(4);
+    other[0] = map_of(175);
+    other[3] = newf[3];
+    ck_assert(!sp_v8decode_frame(tag(other), bca, smi(0), &v));
+    /* a class constructor's type (within JSFunction's range) is a function */
+    newf[0] = map_of(2070);
+    ck_assert(sp_v8decode_frame(fn, bca, smi(0), &v));
+    /* A JSFunction now where the sample's was, whose SFI's code is not the frame's: another
+     * BytecodeArray, or UncompiledData (never run). Its Sparkplug code or InterpreterData
+     * is the same function's. */
+    uint64_t *sfi = (uint64_t *)(uintptr_t)(newf[3] - 1), *data = alloc(2);
+    uint64_t keep = sfi[1];
+    uint64_t other_bca, other_fn;
+    function(str("other"), script("/app/o.js", (int[]){9}, 1), &other_fn, &other_bca);
+    sfi[1] = other_bca;
+    sp_v8decode_reset();
+    ck_assert(sp_v8decode_init_with(get));
+    ck_assert(!sp_v8decode_frame(fn, bca, smi(0), &v));
+    data[0] = map_of(202); /* UncompiledDataWithoutPreparseData (Node 22) */
+    sfi[1] = tag(data);
+    ck_assert(!sp_v8decode_frame(fn, bca, smi(0), &v));
+    sp_v8decode_get_stats(&st);
+    ck_assert_uint_eq(st.data_mismatch, 2);
+    data[0] = map_of(207); /* InterpreterData */
+    ck_assert(sp_v8decode_frame(fn, bca, smi(0), &v));
+    sfi[1] = keep;
+    ck_assert(sp_v8decode_frame(fn, bca, smi(0), &v));
 }
 END_TEST
 
@@ -797,6 +849,7 @@ START_TEST(test_baseline_frame_lines)
     uint64_t fn, unused;
     function(scope_info(0, 11, 30, str("f")), script("/app/l.js", ends, 4), &fn, &unused);
     uint64_t bca = bl_bca(bl_code, sizeof bl_code, t, n);
+    sfi_obj[1] = bca; /* its function data */
     uint64_t start = bl_start(fn, bl_deltas, 5, 11);
     sp_v8fn_t v;
     ck_assert(sp_v8decode_baseline_frame(fn, bca, start + 17, true, start, 256, &v));
@@ -872,6 +925,7 @@ SP_UNIT_SUITE(v8decode)
     tcase_add_test(tc, test_empty_name_takes_inferred_name);
     tcase_add_test(tc, test_empty_name_without_inferred_name);
     tcase_add_test(tc, test_cons_string_name);
+    tcase_add_test(tc, test_moved_and_reused_objects);
     tcase_add_test(tc, test_wrong_types_name_nothing);
     tcase_add_test(tc, test_unmapped_memory_never_faults);
     tcase_add_test(tc, test_cache_sees_a_different_function_at_the_same_address);
