@@ -562,6 +562,29 @@ static bool rewrite_baseline_leaf(sp_sample_t *s, sp_symbolizer_t *sym, const sp
     return true;
 }
 
+/* A builtin leaf (kind 2) running on an optimized frame's fp: a frameless builtin the
+ * Maglev or TurboFan code called. The word at sp is the return address into that code;
+ * the functions it runs there (inlined ones expanded) go above the builtin, when the
+ * code is the frame's function's (v8jit checks its SFI). false: nothing done. */
+static bool rewrite_optimized_leaf(sp_sample_t *s, sp_symbolizer_t *sym, const sp_v8_slots_t *v)
+{
+    unsigned k = v->frame;
+    uint64_t w = sp_word_of(s, k), start, size;
+    if (w < 0x10000 || (w & SP_V8_SYNTH_BIT)) return false;
+    char t = sp_symbolizer_js_code(sym, w, true, &start, &size);
+    if (t != '+' && t != '*') return false;
+    uint32_t fr[SP_V8_INL_MAX];
+    bool exact;
+    unsigned n = sp_v8jit_decode(v->function, w, true, start, size, fr, &exact);
+    if (!n) return false;
+    D.st.jit_resolved[t == '+' ? 1 : 2]++;
+    sp_stats_inc(SP_STAT_V8_JIT_DECODED);
+    D.st.jit_inlined += n - 1;
+    if (exact) D.st.jit_lines++;
+    for (unsigned j = n; j-- > 0;) insert_above(s, k, SP_V8_SYNTH_BIT | fr[j]);
+    return true;
+}
+
 void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym)
 {
     if (!D.on || !s->nv8) return;
@@ -578,9 +601,10 @@ void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym)
             rewrite_jit(s, v, &plan[i]);
         else if (plan[i].kind == 4)
             rewrite_baseline(s, v, &plan[i]);
-        else if (plan[i].kind != 2 || sp_v8heap_is_smi(v->bytecode_offset) ||
-                 !rewrite_baseline_leaf(s, sym, v, &plan[i]))
+        else if (plan[i].kind != 2 || sp_v8heap_is_smi(v->bytecode_offset))
             rewrite_interpreted(s, v, &plan[i]);
+        else if (!rewrite_baseline_leaf(s, sym, v, &plan[i])) /* a compiled frame's leaf */
+            rewrite_optimized_leaf(s, sym, v);
     }
     s->nv8 = 0;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);

@@ -10,7 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define SP_V8_INL_MAX 12 /* frames one optimized frame expands to; deeper: unsure */
+#define SP_V8_INL_MAX 32 /* frames one optimized frame expands to; deeper: unsure (a chain of
+                           16 one-line functions, tests/bench/decoder-app.js, inlined 12+ deep) */
 
 /* The frames (v8fn ids) of a captured optimized frame: fn as read from its function slot,
  * pc (return_addr: a caller's return address, the call is at pc - 1) in code the perf map
