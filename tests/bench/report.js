@@ -1,7 +1,8 @@
 'use strict';
 // Prints the bench table from the result files run.sh left in one directory (argument).
 // Files: handler.N.json + handler.N.depth.json, overhead-lazy.N.json, overhead-eager.N.json,
-// overhead-control.N.json, idle.N.json, whole.json, failed.txt (one "bench: reason" a line).
+// overhead-control.N.json, idle.N.json, decoder-true.N.json / decoder-false.N.json,
+// whole.json, failed.txt (one "bench: reason" a line).
 // Each line: bench, value, min–max, bar, verdict. PASS/FAIL only where the issue sets a bar.
 const fs = require('fs');
 const path = require('path');
@@ -167,6 +168,29 @@ if (!I.length) {
 
 // ---- 5. eager ----
 overheadSection('5. eager vs lazy: the same as 2 in eager mode (report only)', series('overhead-eager'), false);
+
+// ---- 6. the V8 frame decoder ----
+section('6. V8 frame decoder (issue #13), 1 kHz CPU clock, ~20-deep stacks of every tier: on vs off, report only');
+const DON = series('decoder-true'), DOFF = series('decoder-false');
+if (!DON.length || !DOFF.length) {
+  missing++; row('decoder cost', 'could not run', '', '', 'n/a');
+} else {
+  const perSample = (r) => r.agent_cpu_ns / Math.max(1, r.samples);
+  const on = DON.map(perSample), off = DOFF.map(perSample);
+  row('agent CPU per sample, decoder on', ns(median(on)), range(on, ns), '', 'report');
+  row('agent CPU per sample, decoder off', ns(median(off)), range(off, ns), '', 'report');
+  const d = median(on) - median(off);
+  row('  the decoder\'s share (on − off)', ns(d), '', '', 'report');
+  row('  = CPU of one core at the default 99 Hz', pct(d * 99 / 1e9), '', '', 'report');
+  const mon = DON.map((r) => r.memory_bytes), moff = DOFF.map((r) => r.memory_bytes);
+  row('library memory at exit, decoder on', `${(median(mon) / 1048576).toFixed(2)} MiB`, range(mon, (v) => `${(v / 1048576).toFixed(2)}`), '', 'report');
+  row('  the decoder\'s caches and tables (on − off)', `${((median(mon) - median(moff)) / 1048576).toFixed(2)} MiB`, '', '', 'report');
+  const share = DON.map((r) => {
+    const pm = r.js_frames_perf_map_sparkplug + r.js_frames_perf_map_maglev + r.js_frames_perf_map_turbofan + r.js_frames_perf_map_other;
+    return r.js_frames_decoded / Math.max(1, r.js_frames_decoded + pm + r.js_frames_interpreter_unnamed);
+  });
+  row('JS frames named by the decoder (decoder on)', pct1(median(share)), range(share, pct1), '', 'report');
+}
 
 // ---- 4. whole process ----
 section('4. whole process, report only: machines vary ±6% between identical runs, so this cannot resolve 1%');

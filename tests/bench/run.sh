@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # sentryprof cost benchmarks (issue 3): handler time at 1 kHz, in-process overhead at 99 Hz
-# (lazy and eager), idle signals in lazy mode, whole-process wall time. Prints one table.
+# (lazy and eager), idle signals in lazy mode, the V8 frame decoder's CPU and memory (issue
+# 13), whole-process wall time. Prints one table.
 # A bench, not a test: exit 0 whatever the numbers; 1 only if a bench could not run at all.
 #
 #   tests/bench/run.sh            full run (~3 min)
@@ -87,12 +88,14 @@ if [ "$QUICK" = 1 ]; then
     E_RUNS=1 C_RUNS=0
     I_SECONDS=2
     W_ROUNDS=2 W_UNITS=30000 S_ROUNDS=4
+    D_RUNS=1 D_SECONDS=2
 else
     H_RUNS=3 H_SECONDS=10
     O_RUNS=3 O_BLOCKS=120 O_WARMUP=20
     E_RUNS=2 C_RUNS=1
     I_SECONDS=10
     W_ROUNDS=10 W_UNITS=150000 S_ROUNDS=20
+    D_RUNS=3 D_SECONDS=5
 fi
 
 progress() { printf '%s\n' "$*" >&2; }
@@ -225,6 +228,17 @@ for (let r = 0; r < Number(n); r++) {
 fs.writeFileSync(`${dir}/${name}.json`, JSON.stringify({ tool, app, rounds }) + '\n');
 EOF
 }
+# 6. The V8 frame decoder (issue #13): a workload with JS frames of every tier ~20 deep, at
+# 1 kHz on the CPU clock, with the decoder on and off in alternating runs: the difference
+# in the agent thread's CPU per sample and in the library's memory is the decoder's.
+for ((i = 0; i < D_RUNS; i++)); do
+    for dec in true false; do
+        progress "[6] V8 frame decoder $([ "$dec" = true ] && echo on || echo off), run $((i + 1))/$D_RUNS (${D_SECONDS} s of CPU at 1 kHz)"
+        run_app "decoder-$dec.$i" decoder-app.js SENTRYPROF_MODE=continuous SENTRYPROF_HZ=1000 \
+            SENTRYPROF_CLOCK=cpu SENTRYPROF_V8_FRAMES="$dec" BENCH_SECONDS="$D_SECONDS" || true
+    done
+done
+
 progress "[4] whole process, $W_ROUNDS rounds x 2 (node whole-app.js $W_UNITS); startup, $S_ROUNDS rounds x 2 (node -e 0)"
 whole whole "$W_ROUNDS" "whole-app.js $W_UNITS" "$HERE/whole-app.js" "$W_UNITS" || true
 whole startup "$S_ROUNDS" "node -e 0" -e 0 || true
