@@ -520,7 +520,7 @@ function tableLines(res, opts) {
 function report(argv) {
   const arg = (k, d) => { const i = argv.indexOf(k); return i >= 0 ? argv[i + 1] : d; };
   const runs = fs.readFileSync(arg('--report'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
-  const out = arg('--out', '-'), versions = arg('--versions', '');
+  const out = arg('--out', '-'), versions = arg('--versions', ''), flags = arg('--flags', '');
   const head = ['fixture', 'node', 'thread', 'self err', 'self noise', 'incl err', 'no-JS ours/V8', 'no-JS excess', 'coincident: no-JS / wrong leaf % (pairs)', 'hot fn: ours/V8 self %', 'GC ours/V8', 'frames V8 never names %', 'samples ours/V8', 'result'];
   const rows = [];
   let bad = 0;
@@ -558,6 +558,9 @@ function report(argv) {
       `errors in points of the thread's busy time over V8's top ${TOP} JS functions (compare.js says how).`,
       `Bars (issue #13): self <= ${BARS.self}, inclusive <= ${BARS.incl}, no-JS excess <= ${BARS.noJsExcess},`,
       `hot function within ${BARS.hot} points (interp, jitless). Threads: t0 main, tN the Nth worker.`,
+      ...(flags ? ['', `Every run with the node flags \`${flags}\` (FIDELITY_NODE_FLAGS). Under V8's GC stress issue #13's bar is`,
+        'wrong frames < 1%: the *frames V8 never names* column. Self and inclusive errors there mostly measure',
+        'the GC: V8 gives its collector\'s ticks no JS stack, ours keep the JS stack under the collector\'s frames.'] : []),
       '',
       `| ${head.join(' | ')} |`,
       `|${head.map(() => '---').join('|')}|`,

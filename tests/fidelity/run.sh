@@ -153,4 +153,5 @@ for major in $majors; do
     done
 done
 [ "$ran" -gt 0 ] || { echo "fidelity: nothing ran (FIDELITY_NODES=\"$majors\", FIDELITY_FIXTURES=\"$want\")" >&2; exit 99; }
-"$report_node" "$COMPARE" --report "$JSONL" --out "$RESULTS" --versions "${versions[*]}"
+"$report_node" "$COMPARE" --report "$JSONL" --out "$RESULTS" --versions "${versions[*]}" \
+    --flags "${FIDELITY_NODE_FLAGS:-}"
