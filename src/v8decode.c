@@ -77,8 +77,6 @@ static bool baseline_words_ok(const sp_v8_slots_t *v)
            sp_v8heap_is_heap(v->bytecode_offset);
 }
 
-/* The function (a v8fn id) of a captured frame, 0 when unsure; *sfi_out and
- * *script_out: the SharedFunctionInfo and Script it was read from. */
 /* The map words of fn and bca and fn's SFI pointer, in one system call. */
 static bool read_heads(uint64_t fn, uint64_t bca, uint64_t *fn_map, uint64_t *bca_map,
                        uint64_t *sfi)
@@ -104,6 +102,9 @@ static bool data_fits(const uint64_t *sfi_head, uint64_t bca)
     return false;
 }
 
+/* The function (a v8fn id) of a captured frame, 0 when unsure; *sfi_out and
+ * *script_out: the SharedFunctionInfo and Script it was read from; *bcap: the frame's
+ * BytecodeArray where it is now (moved by the GC since the sample, or as captured). */
 static uint32_t decode_pf(uint64_t fn, uint64_t *bcap, uint64_t offset, const prefetch_t *pf,
                           uint64_t *sfi_out, uint64_t *script_out)
 {
@@ -528,7 +529,7 @@ static void rewrite_baseline(sp_sample_t *s, const sp_v8_slots_t *v, const slot_
 
 /* The word at sp of the context whose pc is pcs[k] (the leaf's, or one another handler
  * interrupted), 0 when not recorded. */
-static uint64_t sp_word_of(const sp_sample_t *s, unsigned k)
+static uint64_t word_at_sp(const sp_sample_t *s, unsigned k)
 {
     if (k == 0) return s->sp_word;
     for (unsigned i = 0; i < s->nsig && i < SP_MAX_SIGFRAMES; i++)
@@ -546,7 +547,7 @@ static bool rewrite_baseline_leaf(sp_sample_t *s, sp_symbolizer_t *sym, const sp
                                   const slot_plan_t *p)
 {
     unsigned k = v->frame;
-    uint64_t w = sp_word_of(s, k), start, size;
+    uint64_t w = word_at_sp(s, k), start, size;
     if (!baseline_words_ok(v) || w < 0x10000 || (w & SP_V8_SYNTH_BIT) ||
         sp_symbolizer_js_code(sym, w, true, &start, &size) != '^')
         return false;
@@ -569,7 +570,7 @@ static bool rewrite_baseline_leaf(sp_sample_t *s, sp_symbolizer_t *sym, const sp
 static bool rewrite_optimized_leaf(sp_sample_t *s, sp_symbolizer_t *sym, const sp_v8_slots_t *v)
 {
     unsigned k = v->frame;
-    uint64_t w = sp_word_of(s, k), start, size;
+    uint64_t w = word_at_sp(s, k), start, size;
     if (w < 0x10000 || (w & SP_V8_SYNTH_BIT)) return false;
     char t = sp_symbolizer_js_code(sym, w, true, &start, &size);
     if (t != '+' && t != '*') return false;
