@@ -43,6 +43,7 @@
                                                           a longer line is discarded */
 #define SP_PERFMAP_MAX_ENTRIES (1u << 21) /* live + pending; newer entries beyond are dropped */
 #define SP_PERFMAP_HEX_MAX 16             /* significant hex digits in a uint64_t */
+#define SP_PERFMAP_MOVE_SCAN 512          /* pending entries a move line looks back over */
 
 typedef struct {
     sp_perfmap_entry_t e; /* first member: lookup hands out &ent->e */
@@ -188,7 +189,12 @@ static ent_t *prev_entry(sp_perfmap_t *m)
  * size then almost never matches. */
 static const char *moved_name(sp_perfmap_t *m, uint64_t old, uint64_t size)
 {
-    for (size_t i = m->pend_n; i-- > 0;)
+    /* The last SP_PERFMAP_MOVE_SCAN pending lines only: a compaction reports tens of
+     * thousands of moves, mostly of code never named, and a full scan per move would cost
+     * the agent O(n^2) in one refresh. Code added and moved in the same refresh further
+     * back stays unnamed at its new place (never misnamed). */
+    size_t stop = m->pend_n > SP_PERFMAP_MOVE_SCAN ? m->pend_n - SP_PERFMAP_MOVE_SCAN : 0;
+    for (size_t i = m->pend_n; i-- > stop;)
         if (m->pend[i].e.start == old) return m->pend[i].e.size == size ? m->pend[i].e.name : NULL;
     ent_t *e = find_live(m, old);
     return e && e->e.start == old && e->e.size == size ? e->e.name : NULL;
