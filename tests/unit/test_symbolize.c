@@ -29,6 +29,7 @@
 #define JIT_END 0x7e0000100000ull
 #define VDSO_START 0x7e0000200000ull
 #define COPY_START 0x7d0000000000ull /* a copy of the test binary's pages, not its image */
+#define LATE_START 0x7c0000000000ull /* anonymous at first, a copy of the binary later */
 
 /* A function of the test binary the symbolizer must name from its ELF symbols. */
 int sp_test_symbolize_marker(int n);
@@ -93,6 +94,8 @@ static void make_root(void)
     fprintf(fake, "%" PRIx64 "-%" PRIx64 " r-xp 00001000 08:01 42 %s\n", (uint64_t)COPY_START,
             (uint64_t)COPY_START + 0x1000, exe);
     image_end += 0x1000;
+    fprintf(fake, "%" PRIx64 "-%" PRIx64 " ---p 00000000 00:00 0 \n", (uint64_t)LATE_START,
+            (uint64_t)LATE_START + 0x1000);
     fprintf(fake, "%" PRIx64 "-%" PRIx64 " r-xp 00000000 00:00 0 \n", (uint64_t)JIT_START, (uint64_t)JIT_END);
     fprintf(fake, "%" PRIx64 "-%" PRIx64 " r-xp 00000000 00:00 0                          [vdso]\n",
             (uint64_t)VDSO_START, (uint64_t)VDSO_START + 0x2000);
@@ -185,6 +188,46 @@ START_TEST(t_native_frames)
     ck_assert_str_eq(f.function, "0x10");
     ck_assert_str_eq(f.module, "[unknown]");
     ck_assert_ptr_null(f.abs_path);
+    sp_symbolizer_free(sym);
+    sp_unit_rmtree(root);
+}
+END_TEST
+
+/* Memory that was anonymous in the last snapshot and holds a file now (a worker's isolate
+ * reserves its code range, then maps node's embedded builtins into it): the next refresh
+ * cycle reads the maps again instead of leaving the address raw for good. */
+START_TEST(t_anon_becomes_file)
+{
+    sp_symbolizer_t *sym = new_symbolizer();
+    sp_frame_t f;
+    sp_symbolizer_resolve(sym, LATE_START + 0x10, false, &f);
+    ck_assert_ptr_null(f.abs_path); /* anonymous in the snapshot */
+    char path[PATH_MAX + 64], exe[PATH_MAX] = "", *text;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    ck_assert_int_gt(n, 0);
+    exe[n] = '\0';
+    snprintf(path, sizeof path, "%s/proc/self/maps", root);
+    FILE *in = fopen(path, "re");
+    ck_assert_ptr_nonnull(in);
+    size_t cap = 1 << 20, len = fread(text = malloc(cap), 1, cap - 1, in);
+    fclose(in);
+    text[len] = '\0';
+    char want[64], *at;
+    snprintf(want, sizeof want, "%" PRIx64 "-", (uint64_t)LATE_START);
+    ck_assert_ptr_nonnull(at = strstr(text, want));
+    *at = '\0';
+    char *rest = strchr(at + 1, '\n') + 1;
+    FILE *out = fopen(path, "we");
+    ck_assert_ptr_nonnull(out);
+    fprintf(out, "%s%" PRIx64 "-%" PRIx64 " r-xp 00001000 08:01 42 %s\n%s", text,
+            (uint64_t)LATE_START, (uint64_t)LATE_START + 0x1000, exe, rest);
+    ck_assert_int_eq(fclose(out), 0);
+    free(text);
+    sp_symbolizer_refresh(sym); /* the agent's next pass */
+    sp_symbolizer_resolve(sym, LATE_START + 0x10, false, &f);
+    ck_assert_msg(f.abs_path && strcmp(f.abs_path, exe) == 0,
+                  "expected the address in %s once mapped, saw %s", exe,
+                  f.abs_path ? f.abs_path : "(none)");
     sp_symbolizer_free(sym);
     sp_unit_rmtree(root);
 }
@@ -290,6 +333,7 @@ SP_UNIT_SUITE(symbolize)
     tcase_add_test(tc, t_native_frames);
     tcase_add_test(tc, t_generation);
     tcase_add_test(tc, t_native_images);
+    tcase_add_test(tc, t_anon_becomes_file);
     suite_add_tcase(s, tc);
     return s;
 }
