@@ -114,11 +114,12 @@ void sp_symbolizer_refresh(sp_symbolizer_t *sym)
 static const sp_mapping_t *find_mapping(sp_symbolizer_t *sym, uint64_t addr)
 {
     const sp_mapping_t *m = sym->maps ? sp_procmaps_find(sym->maps, addr) : NULL;
-    /* A library loaded since the last snapshot; or anonymous memory then that may hold a
-     * file now: a worker's isolate reserves its code range, then maps node's embedded
-     * builtins into it. A snapshot taken in between left every interpreted frame of that
-     * worker a raw address (6 of 20 short-lived workers in the churn fixture). */
-    if ((!m || !m->path[0]) && !sym->maps_fresh) {
+    /* A library loaded since the last snapshot; or memory the snapshot says is anonymous
+     * and not executable, where no pc can be: stale. A worker's isolate reserves its code
+     * range, then maps node's embedded builtins into it; a snapshot taken in between left
+     * every interpreted frame of that worker a raw address (6 of 20 short-lived workers in
+     * the churn fixture). Executable anonymous memory is JIT code: not read again for it. */
+    if ((!m || (!m->path[0] && !m->exec)) && !sym->maps_fresh) {
         sp_procmaps_free(sym->maps);
         sym->maps = sp_procmaps_read(sym->maps_root, 0);
         sym->maps_fresh = true;
