@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "elfsym.h"
@@ -20,6 +21,7 @@
 #define SP_SYM_MAX_ELF 512
 #define SP_SYM_NAME_MAX 1024
 #define SP_SYM_PRUNE_GROWTH 20000 /* perf map entries added since the last prune that trigger one */
+#define SP_SYM_ANON_REREAD_NS 250000000ull /* maps read again for executable anonymous memory */
 
 typedef struct {
     char *path;
@@ -33,6 +35,7 @@ struct sp_symbolizer {
     char *maps_root;
     sp_procmaps_t *maps;
     bool maps_fresh; /* re-read at most once per refresh cycle */
+    uint64_t maps_read_ns; /* CLOCK_MONOTONIC of the last read */
     size_t count_at_prune; /* perf map size after the last prune */
     elf_entry_t elfs[SP_SYM_MAX_ELF];
     size_t nelfs;
@@ -40,6 +43,13 @@ struct sp_symbolizer {
     char path[SP_SYM_NAME_MAX];
     char exe[SP_SYM_NAME_MAX]; /* the executable, for V8 builtins named by the perf map */
 };
+
+static uint64_t mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
 
 sp_symbolizer_t *sp_symbolizer_new(const char *perf_map_path, const char *maps_root,
                                    time_t not_before)
@@ -100,6 +110,7 @@ void sp_symbolizer_refresh(sp_symbolizer_t *sym)
     if (n >= sym->count_at_prune + SP_SYM_PRUNE_GROWTH) {
         sp_procmaps_free(sym->maps);
         sym->maps = sp_procmaps_read(sym->maps_root, 0);
+        sym->maps_read_ns = mono_ns();
         sym->maps_fresh = true;
         new_generation(sym);
         if (sym->maps) {
@@ -114,14 +125,18 @@ void sp_symbolizer_refresh(sp_symbolizer_t *sym)
 static const sp_mapping_t *find_mapping(sp_symbolizer_t *sym, uint64_t addr)
 {
     const sp_mapping_t *m = sym->maps ? sp_procmaps_find(sym->maps, addr) : NULL;
-    /* A library loaded since the last snapshot; or memory the snapshot says is anonymous
-     * and not executable, where no pc can be: stale. A worker's isolate reserves its code
-     * range, then maps node's embedded builtins into it; a snapshot taken in between left
-     * every interpreted frame of that worker a raw address (6 of 20 short-lived workers in
-     * the churn fixture). Executable anonymous memory is JIT code: not read again for it. */
-    if ((!m || (!m->path[0] && !m->exec)) && !sym->maps_fresh) {
+    /* A library loaded since the last snapshot; or memory the snapshot says is anonymous,
+     * which may hold a file now: a worker's isolate reserves its code range, then maps
+     * node's embedded builtins into it, and a snapshot taken in between left every
+     * interpreted frame of that worker a raw address (4-6 of 20 short-lived workers in the
+     * churn fixture). Not executable there: no pc can be, read again at once. Executable:
+     * mostly JIT code the perf map has not named yet, so at most every 250 ms. */
+    bool anon = m && !m->path[0];
+    if ((!m || (anon && (!m->exec || mono_ns() - sym->maps_read_ns >= SP_SYM_ANON_REREAD_NS))) &&
+        !sym->maps_fresh) {
         sp_procmaps_free(sym->maps);
         sym->maps = sp_procmaps_read(sym->maps_root, 0);
+        sym->maps_read_ns = mono_ns();
         sym->maps_fresh = true;
         m = sym->maps ? sp_procmaps_find(sym->maps, addr) : NULL;
     }
