@@ -83,8 +83,9 @@ static int object_of(struct dl_phdr_info *info, size_t size, void *arg)
         /* The executable has no name here: its file is /proc/self/exe (the one mapped,
          * even if replaced on disk since). */
         const char *p = info->dlpi_name && *info->dlpi_name ? info->dlpi_name : "/proc/self/exe";
-        if (strlen(p) >= sizeof o->path) return 1;
-        strcpy(o->path, p);
+        size_t n = strlen(p);
+        if (n >= sizeof o->path) return 1;
+        memcpy(o->path, p, n + 1);
         o->bias = info->dlpi_addr;
         o->found = true;
         return 1;
