@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "elfsym.h"
 #include "log.h"
 #include "mem.h"
@@ -44,13 +44,6 @@ struct sp_symbolizer {
     char exe[SP_SYM_NAME_MAX]; /* the executable, for V8 builtins named by the perf map */
 };
 
-static uint64_t mono_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
-}
-
 sp_symbolizer_t *sp_symbolizer_new(const char *perf_map_path, const char *maps_root,
                                    time_t not_before)
 {
@@ -75,6 +68,15 @@ void sp_symbolizer_free(sp_symbolizer_t *sym)
     }
     sp_mem_free(sym->maps_root);
     sp_mem_free(sym);
+}
+
+/* A new snapshot of the process's mappings (at most once per refresh cycle: maps_fresh). */
+static void read_maps(sp_symbolizer_t *sym)
+{
+    sp_procmaps_free(sym->maps);
+    sym->maps = sp_procmaps_read(sym->maps_root, 0);
+    sym->maps_read_ns = sp_clock_mono_ns();
+    sym->maps_fresh = true;
 }
 
 /* A perf map entry is alive while its first byte is in an executable mapping. */
@@ -108,10 +110,7 @@ void sp_symbolizer_refresh(sp_symbolizer_t *sym)
      * are gone, once enough have been added to make it worth a /proc read. */
     size_t n = sp_perfmap_count(sym->perfmap);
     if (n >= sym->count_at_prune + SP_SYM_PRUNE_GROWTH) {
-        sp_procmaps_free(sym->maps);
-        sym->maps = sp_procmaps_read(sym->maps_root, 0);
-        sym->maps_read_ns = mono_ns();
-        sym->maps_fresh = true;
+        read_maps(sym);
         new_generation(sym);
         if (sym->maps) {
             size_t dropped = sp_perfmap_prune(sym->perfmap, code_mapped, sym->maps);
@@ -131,13 +130,10 @@ static const sp_mapping_t *find_mapping(sp_symbolizer_t *sym, uint64_t addr)
      * interpreted frame of that worker a raw address (4-6 of 20 short-lived workers in the
      * churn fixture). Not executable there: no pc can be, read again at once. Executable:
      * mostly JIT code the perf map has not named yet, so at most every 250 ms. */
-    bool anon = m && !m->path[0];
-    if ((!m || (anon && (!m->exec || mono_ns() - sym->maps_read_ns >= SP_SYM_ANON_REREAD_NS))) &&
-        !sym->maps_fresh) {
-        sp_procmaps_free(sym->maps);
-        sym->maps = sp_procmaps_read(sym->maps_root, 0);
-        sym->maps_read_ns = mono_ns();
-        sym->maps_fresh = true;
+    bool stale = !m || (!m->path[0] && (!m->exec || sp_clock_mono_ns() - sym->maps_read_ns >=
+                                                        SP_SYM_ANON_REREAD_NS));
+    if (stale && !sym->maps_fresh) {
+        read_maps(sym);
         m = sym->maps ? sp_procmaps_find(sym->maps, addr) : NULL;
     }
     return m;

@@ -142,10 +142,11 @@ static bool vlq(const uint8_t *t, uint32_t n, uint32_t *pos, uint32_t *out)
     return false;
 }
 
-/* One pass over the bytecodes and the table together; with pc_end NULL it only counts.
- * The number of bytecodes, or -1 when the two do not walk in step. */
+/* One pass over the bytecodes and the table together, each bytecode's end pc and offset
+ * into pc_end and bc_off (room for cap = min(nt - 1, len) of them: a table entry takes a
+ * byte at least, as a bytecode does). The number of bytecodes, or -1 when the two do not walk in step. */
 static int64_t walk(const uint8_t *bc, uint32_t len, const uint8_t *t, uint32_t nt, int64_t isize,
-                    uint32_t *prologue_end, uint32_t *pc_end, uint32_t *bc_off)
+                    uint32_t *prologue_end, uint32_t *pc_end, uint32_t *bc_off, uint32_t cap)
 {
     uint32_t pos = 0, pc, delta;
     if (!vlq(t, nt, &pos, &pc)) return -1;
@@ -159,10 +160,10 @@ static int64_t walk(const uint8_t *bc, uint32_t len, const uint8_t *t, uint32_t 
             if (off + 1 >= len) return -1;
             op = bc[off + 1];
         }
-        if (op >= B.count || !vlq(t, nt, &pos, &delta)) return -1;
+        if (op >= B.count || n >= cap || !vlq(t, nt, &pos, &delta)) return -1;
         pc += delta;
         if (pc > isize) return -1;
-        if (pc_end) pc_end[n] = pc, bc_off[n] = off;
+        pc_end[n] = pc, bc_off[n] = off;
         n++;
         off += prefix + B.sizes[scale][op];
         if (off > len) return -1;
@@ -194,16 +195,14 @@ __attribute__((cold)) static void code_load(bl_code_t *e, uint64_t bca, uint64_t
     e->code = c.code, e->spt = c.spt;
     uint32_t len = (uint32_t)sp_v8heap_smi(len_w), nt = 0;
     uint8_t *bc = sp_mem_alloc(len), *t = sp_v8heap_bytes_dup(c.spt, SP_V8BL_BYTES_MAX, &nt);
-    if (bc && t && sp_v8heap_read(sp_v8heap_obj(bca) + (uint64_t)l->bca_header, bc, len)) {
-        int64_t n = walk(bc, len, t, nt, c.isize, &e->prologue_end, NULL, NULL);
+    uint32_t cap = nt > 1 ? (nt - 1 < len ? nt - 1 : len) : 0;
+    if (bc && t && cap && sp_v8heap_read(sp_v8heap_obj(bca) + (uint64_t)l->bca_header, bc, len) &&
+        (e->pc_end = sp_mem_alloc((size_t)cap * sizeof *e->pc_end)) &&
+        (e->bc_off = sp_mem_alloc((size_t)cap * sizeof *e->bc_off))) {
+        int64_t n = walk(bc, len, t, nt, c.isize, &e->prologue_end, e->pc_end, e->bc_off, cap);
         if (n > 0) {
-            e->pc_end = sp_mem_alloc((size_t)n * sizeof *e->pc_end);
-            e->bc_off = sp_mem_alloc((size_t)n * sizeof *e->bc_off);
-            if (e->pc_end && e->bc_off &&
-                walk(bc, len, t, nt, c.isize, &e->prologue_end, e->pc_end, e->bc_off) == n) {
-                e->n = (uint32_t)n;
-                e->ok = true;
-            }
+            e->n = (uint32_t)n;
+            e->ok = true;
         }
     }
     sp_mem_free(bc);

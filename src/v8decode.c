@@ -464,6 +464,22 @@ static void insert_above(sp_sample_t *s, unsigned k, uint64_t synth)
     D.st.inserted++;
 }
 
+/* A decoded optimized frame of tier 1 (Maglev) or 2 (TurboFan), n frames with its inlined
+ * functions; a decoded Sparkplug frame. */
+static void count_jit(int tier, unsigned n, bool exact)
+{
+    D.st.jit_resolved[tier]++;
+    sp_stats_inc(SP_STAT_V8_JIT_DECODED);
+    D.st.jit_inlined += n - 1;
+    if (exact) D.st.jit_lines++;
+}
+static void count_baseline(bool exact)
+{
+    D.st.jit_resolved[0]++;
+    sp_stats_inc(SP_STAT_V8_BASELINE_DECODED);
+    if (exact) D.st.baseline_lines++;
+}
+
 /* An optimized frame at pcs[k] -> the functions it runs (inlined ones expanded), or left to
  * the perf map. */
 static void rewrite_jit(sp_sample_t *s, const sp_v8_slots_t *v, const slot_plan_t *p)
@@ -477,10 +493,7 @@ static void rewrite_jit(sp_sample_t *s, const sp_v8_slots_t *v, const slot_plan_
         sp_stats_inc(SP_STAT_V8_JIT_PERF_MAP);
         return;
     }
-    D.st.jit_resolved[p->tier]++;
-    sp_stats_inc(SP_STAT_V8_JIT_DECODED);
-    D.st.jit_inlined += n - 1;
-    if (exact) D.st.jit_lines++;
+    count_jit(p->tier, n, exact);
     splice_frames(s, k, fr, n);
 }
 
@@ -521,9 +534,7 @@ static void rewrite_baseline(sp_sample_t *s, const sp_v8_slots_t *v, const slot_
         sp_stats_inc(SP_STAT_V8_BASELINE_PERF_MAP);
         return;
     }
-    D.st.jit_resolved[0]++;
-    sp_stats_inc(SP_STAT_V8_BASELINE_DECODED);
-    if (exact) D.st.baseline_lines++;
+    count_baseline(exact);
     s->pcs[k] = SP_V8_SYNTH_BIT | id;
 }
 
@@ -537,51 +548,36 @@ static uint64_t word_at_sp(const sp_sample_t *s, unsigned k)
     return 0;
 }
 
-/* A builtin leaf (kind 2) running on a Sparkplug frame: Sparkplug calls builtins for most
- * operations, and many never build a frame, so the word at sp is the return address into
- * the function's code. Its function goes above the builtin, at the bytecode that called
- * it; only when that code's table walks in step with the frame's BytecodeArray (the word
- * then is a return address into this function's code, not a value that happens to point
- * into some code). false: nothing done. */
-static bool rewrite_baseline_leaf(sp_sample_t *s, sp_symbolizer_t *sym, const sp_v8_slots_t *v,
+/* A builtin leaf (kind 2) running on a compiled frame's fp: a builtin that builds no frame
+ * of its own, called from Sparkplug code (which calls builtins for most operations) or from
+ * Maglev/TurboFan code. The word at sp is then the return address into that code, and the
+ * function(s) running there go above the builtin: a Sparkplug frame at the bytecode that
+ * called it, only when the code's table walks in step with the frame's BytecodeArray; an
+ * optimized one with its inlined functions expanded, only when the code is the frame's
+ * function's (v8jit checks its SFI). Either check tells a return address into this
+ * function's code from a value that happens to point into some code. false: nothing done. */
+static bool rewrite_compiled_leaf(sp_sample_t *s, sp_symbolizer_t *sym, const sp_v8_slots_t *v,
                                   const slot_plan_t *p)
-{
-    unsigned k = v->frame;
-    uint64_t w = word_at_sp(s, k), start, size;
-    if (!baseline_words_ok(v) || w < 0x10000 || (w & SP_V8_SYNTH_BIT) ||
-        sp_symbolizer_js_code(sym, w, true, &start, &size) != '^')
-        return false;
-    int64_t off = sp_v8baseline_offset(v->bytecode_array, w, true, start, size);
-    if (off == SP_V8BASELINE_UNSURE) return false;
-    bool exact;
-    uint32_t id = decode_baseline(v, off, &p->pf, &exact);
-    if (!id) return false;
-    D.st.jit_resolved[0]++;
-    sp_stats_inc(SP_STAT_V8_BASELINE_DECODED);
-    if (exact) D.st.baseline_lines++;
-    insert_above(s, k, SP_V8_SYNTH_BIT | id);
-    return true;
-}
-
-/* A builtin leaf (kind 2) running on an optimized frame's fp: a frameless builtin the
- * Maglev or TurboFan code called. The word at sp is the return address into that code;
- * the functions it runs there (inlined ones expanded) go above the builtin, when the
- * code is the frame's function's (v8jit checks its SFI). false: nothing done. */
-static bool rewrite_optimized_leaf(sp_sample_t *s, sp_symbolizer_t *sym, const sp_v8_slots_t *v)
 {
     unsigned k = v->frame;
     uint64_t w = word_at_sp(s, k), start, size;
     if (w < 0x10000 || (w & SP_V8_SYNTH_BIT)) return false;
     char t = sp_symbolizer_js_code(sym, w, true, &start, &size);
+    bool exact;
+    if (t == '^') {
+        if (!baseline_words_ok(v)) return false;
+        int64_t off = sp_v8baseline_offset(v->bytecode_array, w, true, start, size);
+        uint32_t id = off == SP_V8BASELINE_UNSURE ? 0 : decode_baseline(v, off, &p->pf, &exact);
+        if (!id) return false;
+        count_baseline(exact);
+        insert_above(s, k, SP_V8_SYNTH_BIT | id);
+        return true;
+    }
     if (t != '+' && t != '*') return false;
     uint32_t fr[SP_V8_INL_MAX];
-    bool exact;
     unsigned n = sp_v8jit_decode(v->function, w, true, start, size, fr, &exact);
     if (!n) return false;
-    D.st.jit_resolved[t == '+' ? 1 : 2]++;
-    sp_stats_inc(SP_STAT_V8_JIT_DECODED);
-    D.st.jit_inlined += n - 1;
-    if (exact) D.st.jit_lines++;
+    count_jit(t == '+' ? 1 : 2, n, exact);
     for (unsigned j = n; j-- > 0;) insert_above(s, k, SP_V8_SYNTH_BIT | fr[j]);
     return true;
 }
@@ -604,8 +600,8 @@ void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym)
             rewrite_baseline(s, v, &plan[i]);
         else if (plan[i].kind != 2 || sp_v8heap_is_smi(v->bytecode_offset))
             rewrite_interpreted(s, v, &plan[i]);
-        else if (!rewrite_baseline_leaf(s, sym, v, &plan[i])) /* a compiled frame's leaf */
-            rewrite_optimized_leaf(s, sym, v);
+        else
+            rewrite_compiled_leaf(s, sym, v, &plan[i]);
     }
     s->nv8 = 0;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);

@@ -744,6 +744,18 @@ static uint64_t bl_start(uint64_t fn, const uint32_t *deltas, size_t nd, uint32_
     return opt_code(sfi_of(fn), NULL, 0, t, n, NULL, 0, kind, &code, &dd);
 }
 
+/* The decoder with bl_sizes, a function f, its BytecodeArray of bl_code and its Sparkplug
+ * code of bl_deltas; returns the code's start. */
+static uint64_t bl_fixture(uint64_t *fn, uint64_t *bca)
+{
+    setup();
+    ck_assert(sp_v8baseline_set_sizes(bl_sizes, 8));
+    uint64_t unused;
+    function(str("f"), script("/app/b.js", (int[]){9}, 1), fn, &unused);
+    *bca = bl_bca(bl_code, sizeof bl_code, NULL, 0);
+    return bl_start(*fn, bl_deltas, 5, 11);
+}
+
 START_TEST(test_baseline_sizes_checked)
 {
     setup();
@@ -764,12 +776,7 @@ END_TEST
 
 START_TEST(test_baseline_offsets)
 {
-    setup();
-    ck_assert(sp_v8baseline_set_sizes(bl_sizes, 8));
-    uint64_t fn, unused;
-    function(str("f"), script("/app/b.js", (int[]){9}, 1), &fn, &unused);
-    uint64_t bca = bl_bca(bl_code, sizeof bl_code, NULL, 0);
-    uint64_t start = bl_start(fn, bl_deltas, 5, 11);
+    uint64_t fn, bca, start = bl_fixture(&fn, &bca);
     static const struct {
         uint64_t off;
         bool ret;
@@ -806,14 +813,9 @@ END_TEST
  * with an entry too many or too few, optimized code, no sizes. */
 START_TEST(test_baseline_not_in_step)
 {
-    setup();
-    ck_assert(sp_v8baseline_set_sizes(bl_sizes, 8));
-    uint64_t fn, unused;
-    function(str("f"), script("/app/b.js", (int[]){9}, 1), &fn, &unused);
-    uint64_t bca = bl_bca(bl_code, sizeof bl_code, NULL, 0);
+    uint64_t fn, bca, start = bl_fixture(&fn, &bca);
     static const uint8_t other[10] = {5, 1, 5, 1, 5, 1, 5, 1, 4, 4}; /* six bytecodes */
     uint64_t bca2 = bl_bca(other, sizeof other, NULL, 0);
-    uint64_t start = bl_start(fn, bl_deltas, 5, 11);
     ck_assert_int_eq(sp_v8baseline_offset(bca2, start + 20, false, start, 256),
                      SP_V8BASELINE_UNSURE);
     static const uint32_t more[6] = {10, 7, 5, 9, 3, 4}, fewer[4] = {10, 7, 5, 9};
