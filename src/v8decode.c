@@ -269,14 +269,13 @@ __attribute__((cold)) bool sp_v8decode_frame(uint64_t fn, uint64_t bca, uint64_t
     return true;
 }
 
-__attribute__((cold)) size_t sp_v8decode_jit_frame(uint64_t fn, uint64_t pc, bool return_addr,
-                                                   uint64_t start, uint64_t size, sp_v8fn_t *out,
-                                                   size_t cap)
+__attribute__((cold)) size_t sp_v8decode_jit_frame(uint64_t fn, uint64_t pc, uint64_t start,
+                                                   uint64_t size, sp_v8fn_t *out, size_t cap)
 {
     uint32_t fr[SP_V8_INL_MAX];
     bool exact;
     if (!D.on) return 0;
-    unsigned n = sp_v8jit_decode(fn, pc, return_addr, start, size, fr, &exact);
+    unsigned n = sp_v8jit_decode(fn, pc, start, size, fr, &exact);
     if (n > cap) return 0;
     for (unsigned i = 0; i < n; i++) out[i] = *sp_v8fn_frame_of(fr[i]);
     return n;
@@ -487,7 +486,7 @@ static void rewrite_jit(sp_sample_t *s, const sp_v8_slots_t *v, const slot_plan_
     unsigned k = v->frame;
     uint32_t fr[SP_V8_INL_MAX];
     bool exact;
-    unsigned n = sp_v8jit_decode(v->function, s->pcs[k], k > 0, p->start, p->size, fr, &exact);
+    unsigned n = sp_v8jit_decode(v->function, s->pcs[k], p->start, p->size, fr, &exact);
     if (!n) {
         D.st.jit_fallback[p->tier]++;
         sp_stats_inc(SP_STAT_V8_JIT_PERF_MAP);
@@ -575,7 +574,7 @@ static bool rewrite_compiled_leaf(sp_sample_t *s, sp_symbolizer_t *sym, const sp
     }
     if (t != '+' && t != '*') return false;
     uint32_t fr[SP_V8_INL_MAX];
-    unsigned n = sp_v8jit_decode(v->function, w, true, start, size, fr, &exact);
+    unsigned n = sp_v8jit_decode(v->function, w, start, size, fr, &exact);
     if (!n) return false;
     count_jit(t == '+' ? 1 : 2, n, exact);
     for (unsigned j = n; j-- > 0;) insert_above(s, k, SP_V8_SYNTH_BIT | fr[j]);

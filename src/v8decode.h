@@ -80,12 +80,13 @@ bool sp_v8decode_init_with(bool (*get)(const char *name, int64_t *value));
 bool sp_v8decode_frame(uint64_t fn, uint64_t bca, uint64_t offset, sp_v8fn_t *out);
 
 /* Decodes one captured optimized (Maglev, TurboFan) frame: fn as read from its function
- * slot, pc (return_addr: a caller's return address) in code the perf map places at
- * [start, start + size). The frames it runs, innermost first (inlined functions, then the
- * functions they were inlined into at their call sites' lines), into out (valid until
- * sp_v8decode_reset); how many (<= cap), 0 when anything does not check out. */
-size_t sp_v8decode_jit_frame(uint64_t fn, uint64_t pc, bool return_addr, uint64_t start,
-                             uint64_t size, sp_v8fn_t *out, size_t cap);
+ * slot, pc (interrupted or a caller's return address: looked up alike, as V8 does) in code
+ * the perf map places at [start, start + size). The frames it runs, innermost first
+ * (inlined functions, then the functions they were inlined into at their call sites'
+ * lines), into out (valid until sp_v8decode_reset); how many (<= cap), 0 when anything
+ * does not check out. */
+size_t sp_v8decode_jit_frame(uint64_t fn, uint64_t pc, uint64_t start, uint64_t size,
+                             sp_v8fn_t *out, size_t cap);
 
 /* Decodes one captured Sparkplug frame: fn and bca as read from its slots, pc (return_addr:
  * a caller's return address) in the code the perf map places at [start, start + size).

@@ -14,12 +14,13 @@
                            16 one-line functions, tests/bench/decoder-app.js, inlined 12+ deep) */
 
 /* The frames (v8fn ids) of a captured optimized frame: fn as read from its function slot,
- * pc (return_addr: a caller's return address, the call is at pc - 1) in code the perf map
- * places at [start, start + size). Innermost first into out (SP_V8_INL_MAX of them at
- * most); how many, 0 when anything does not check out (the perf map names it). *exact:
- * every frame has the line executing in it. */
-unsigned sp_v8jit_decode(uint64_t fn, uint64_t pc, bool return_addr, uint64_t start,
-                         uint64_t size, uint32_t *out, bool *exact);
+ * pc (the interrupted pc or a caller's return address, looked up alike: the position of
+ * the instruction before it, as V8's profiler does) in code the perf map places at
+ * [start, start + size). Innermost first into out (SP_V8_INL_MAX of them at most); how
+ * many, 0 when anything does not check out (the perf map names it). *exact: every frame
+ * has the line executing in it. */
+unsigned sp_v8jit_decode(uint64_t fn, uint64_t pc, uint64_t start, uint64_t size, uint32_t *out,
+                         bool *exact);
 
 /* Code objects read, and frames decoded from the (code, pc offset) cache. */
 void sp_v8jit_counts(uint64_t *code_loads, uint64_t *chain_hits);

@@ -47,8 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * third word's low 12 bits into it. */
     sp_v8fn_t out[16];
     uint64_t start = fix(slot[1], base);
-    size_t n = sp_v8decode_jit_frame(fix(slot[0], base), start + (slot[2] & 0xfff),
-                                     (slot[2] >> 12) & 1, start, 0x1000, out, 16);
+    size_t n = sp_v8decode_jit_frame(fix(slot[0], base), start + (slot[2] & 0xfff), start,
+                                     0x1000, out, 16);
     SP_FUZZ_CHECK(n <= 16, "%zu frames for room for 16", n);
     for (size_t i = 0; i < n; i++) {
         SP_FUZZ_CHECK(out[i].function != NULL, "inlined frame %zu without a function name", i);

@@ -687,25 +687,29 @@ START_TEST(test_inlined_frames_at_their_call_sites)
     uint64_t start = opt_code(sfi_of(fa), lits, 2, t, n, a_inl, 2, 13, &code, &dd);
     sp_v8fn_t v[8];
     /* the leaf in b's inlined body: b at its line, a at the call site's */
-    n = sp_v8decode_jit_frame(fa, start + 12, false, start, 256, v, 8);
+    n = sp_v8decode_jit_frame(fa, start + 12, start, 256, v, 8);
     expect_frames(v, n, "b:6 a:2");
-    n = sp_v8decode_jit_frame(fa, start + 22, false, start, 256, v, 8);
+    n = sp_v8decode_jit_frame(fa, start + 22, start, 256, v, 8);
     expect_frames(v, n, "c:7 a:3");
-    /* a return address: the call is at the byte before it */
-    n = sp_v8decode_jit_frame(fa, start + 21, true, start, 256, v, 8);
-    expect_frames(v, n, "c:7 a:3");
-    n = sp_v8decode_jit_frame(fa, start + 20, true, start, 256, v, 8);
+    /* a pc at the first byte of c's region (an interrupted pc or a return address): the
+     * instruction before it, b's, as V8's profiler looks it up */
+    n = sp_v8decode_jit_frame(fa, start + 20, start, 256, v, 8);
     expect_frames(v, n, "b:6 a:2");
-    n = sp_v8decode_jit_frame(fa, start + 35, false, start, 256, v, 8);
+    n = sp_v8decode_jit_frame(fa, start + 21, start, 256, v, 8);
+    expect_frames(v, n, "c:7 a:3");
+    /* the code's first byte has nothing before it: its own entry */
+    n = sp_v8decode_jit_frame(fa, start, start, 256, v, 8);
+    expect_frames(v, n, "a:1");
+    n = sp_v8decode_jit_frame(fa, start + 35, start, 256, v, 8);
     expect_frames(v, n, "a:4");
     ck_assert_str_eq(v[0].script, "/app/i.js");
     /* the frame's function is not the code's (a frame not built yet): the perf map's */
-    ck_assert_uint_eq(sp_v8decode_jit_frame(fb, start + 12, false, start, 256, v, 8), 0);
+    ck_assert_uint_eq(sp_v8decode_jit_frame(fb, start + 12, start, 256, v, 8), 0);
     /* a pc outside the code, past its instructions */
-    ck_assert_uint_eq(sp_v8decode_jit_frame(fa, start + 300, false, start, 256, v, 8), 0);
-    ck_assert_uint_eq(sp_v8decode_jit_frame(fa, start - 1, false, start, 256, v, 8), 0);
+    ck_assert_uint_eq(sp_v8decode_jit_frame(fa, start + 300, start, 256, v, 8), 0);
+    ck_assert_uint_eq(sp_v8decode_jit_frame(fa, start - 1, start, 256, v, 8), 0);
     /* too little room for the frames */
-    ck_assert_uint_eq(sp_v8decode_jit_frame(fa, start + 12, false, start, 256, v, 1), 0);
+    ck_assert_uint_eq(sp_v8decode_jit_frame(fa, start + 12, start, 256, v, 1), 0);
     sp_v8decode_stats_t st;
     sp_v8decode_get_stats(&st);
     ck_assert_msg(st.code_loads == 1 && st.chain_hits >= 1,
@@ -884,28 +888,28 @@ START_TEST(test_inlined_checks)
     sp_v8fn_t v[8];
     /* Sparkplug code (kind = baseline): its table maps to bytecode, not source */
     uint64_t start = opt_code(sfi_of(fa), lits, 2, t, n, a_inl, 2, 11, &code, &dd);
-    ck_assert_uint_eq(sp_v8decode_jit_frame(fa, start + 12, false, start, 256, v, 8), 0);
+    ck_assert_uint_eq(sp_v8decode_jit_frame(fa, start + 12, start, 256, v, 8), 0);
     /* a caller's inlining id not below its callee's: not V8's data */
     static const int64_t loop[][3] = {{17, 0, 0}, {24, -1, 1}};
     start = opt_code(sfi_of(fa), lits, 2, t, n, loop, 2, 13, &code, &dd);
-    ck_assert_uint_eq(sp_v8decode_jit_frame(fa, start + 12, false, start, 256, v, 8), 0);
+    ck_assert_uint_eq(sp_v8decode_jit_frame(fa, start + 12, start, 256, v, 8), 0);
     /* the function index past the literals */
     static const int64_t past[][3] = {{17, -1, 2}, {24, -1, 1}};
     start = opt_code(sfi_of(fa), lits, 2, t, n, past, 2, 13, &code, &dd);
-    ck_assert_uint_eq(sp_v8decode_jit_frame(fa, start + 12, false, start, 256, v, 8), 0);
-    size_t k = sp_v8decode_jit_frame(fa, start + 22, false, start, 256, v, 8); /* c's is fine */
+    ck_assert_uint_eq(sp_v8decode_jit_frame(fa, start + 12, start, 256, v, 8), 0);
+    size_t k = sp_v8decode_jit_frame(fa, start + 22, start, 256, v, 8); /* c's is fine */
     expect_frames(v, k, "c:7 a:3");
     /* the Code replaced by another object at the same place: read again, checked again */
     start = opt_code(sfi_of(fa), lits, 2, t, n, a_inl, 2, 13, &code, &dd);
-    k = sp_v8decode_jit_frame(fa, start + 12, false, start, 256, v, 8);
+    k = sp_v8decode_jit_frame(fa, start + 12, start, 256, v, 8);
     expect_frames(v, k, "b:6 a:2");
     code[1] = str("not deoptimization data");
-    ck_assert_uint_eq(sp_v8decode_jit_frame(fa, start + 12, false, start, 256, v, 8), 0);
+    ck_assert_uint_eq(sp_v8decode_jit_frame(fa, start + 12, start, 256, v, 8), 0);
     /* an instruction start whose InstructionStream is unmapped memory: no fault */
     void *page = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     ck_assert(page != MAP_FAILED);
     uint64_t bad = (uint64_t)(uintptr_t)page + 64;
-    ck_assert_uint_eq(sp_v8decode_jit_frame(fa, bad + 12, false, bad, 256, v, 8), 0);
+    ck_assert_uint_eq(sp_v8decode_jit_frame(fa, bad + 12, bad, 256, v, 8), 0);
     munmap(page, 4096);
 }
 END_TEST
