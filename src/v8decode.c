@@ -663,7 +663,9 @@ void sp_v8decode_get_stats(sp_v8decode_stats_t *out)
     *out = D.st;
     out->reads = sp_v8heap_reads();
     sp_v8fn_counts(&nfns, &nframes, &out->cache_hits);
-    sp_v8jit_counts(&out->code_loads, &out->chain_hits);
+    uint64_t jit_forwarded;
+    sp_v8jit_counts(&out->code_loads, &out->chain_hits, &jit_forwarded, &out->jit_fn_gone);
+    out->forwarded += jit_forwarded;
 }
 
 __attribute__((cold)) void sp_v8decode_log_stats(void)
@@ -697,9 +699,10 @@ __attribute__((cold)) void sp_v8decode_log_stats(void)
              (unsigned long long)st.jit_fallback[0], (unsigned long long)bl_loads,
              (unsigned long long)bl_hits);
     SP_DEBUG("v8 frames: optimized code %s: Maglev %llu decoded / %llu perf map, TurboFan "
-             "%llu decoded / %llu perf map; %llu inlined frames added, %llu code objects read",
+             "%llu decoded / %llu perf map; %llu inlined frames added, %llu code objects read, "
+             "%llu frames whose JSFunction was gone",
              sp_v8heap_layout.jit_on ? "on" : "off", (unsigned long long)st.jit_resolved[1],
              (unsigned long long)st.jit_fallback[1], (unsigned long long)st.jit_resolved[2],
              (unsigned long long)st.jit_fallback[2], (unsigned long long)st.jit_inlined,
-             (unsigned long long)st.code_loads);
+             (unsigned long long)st.code_loads, (unsigned long long)st.jit_fn_gone);
 }

@@ -52,6 +52,8 @@ typedef struct {
     uint64_t jit_lines;   /* decoded optimized frames whose every line decoded */
     uint64_t code_loads;  /* Code objects read */
     uint64_t chain_hits;  /* decoded frames from the (code, pc offset) cache */
+    uint64_t jit_fn_gone; /* decoded optimized frames whose JSFunction was no longer there
+                             (the GC reused its memory): named by the code pc is in */
 } sp_v8decode_stats_t;
 
 /* Reads the layout from the running executable and turns on the handler-side capture.

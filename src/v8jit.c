@@ -4,9 +4,10 @@
  * functions and frames through v8fn. Agent thread only.
  *
  * What is trusted: a loaded Code object only while its position table and deoptimization
- * data words still read the same and the frame's JSFunction still points to the
- * SharedFunctionInfo the code was compiled for; a cached frame list only for the same load
- * of the code (its gen) and pc offset. */
+ * data words still read the same and the frame's JSFunction (followed if the GC moved it)
+ * points to the SharedFunctionInfo the code was compiled for, or is no JSFunction any more
+ * (its memory reused: pc alone says which code runs); a cached frame list only for the
+ * same load of the code (its gen) and pc offset. */
 #include "v8jit.h"
 
 #include <string.h>
@@ -52,7 +53,7 @@ static struct {
     code_entry_t *code;   /* SP_V8_CODE_SLOTS optimized Code objects */
     chain_entry_t *chain; /* SP_V8_CHAIN_SLOTS decoded (code, pc offset) */
     uint32_t code_gen;
-    uint64_t code_loads, chain_hits;
+    uint64_t code_loads, chain_hits, forwarded, fn_gone;
 } D;
 
 __attribute__((cold)) static void code_forget(code_entry_t *e)
@@ -189,23 +190,41 @@ __attribute__((cold)) static unsigned code_frames(const code_entry_t *e, int64_t
 /* The loaded Code object at [start, start + size) (read now if the slot holds another),
  * when it still checks out and is the code of the frame's JSFunction fn (not a caller's, as
  * in a prologue); NULL otherwise. One read checks both: the Code's two words and the
- * JSFunction's SharedFunctionInfo. */
+ * JSFunction's map word and SharedFunctionInfo. */
 static code_entry_t *code_of_frame(uint64_t fn, uint64_t start, uint64_t size)
 {
     const sp_v8heap_layout_t *l = &sp_v8heap_layout;
     code_entry_t *e = &D.code[(start * 0x9e3779b97f4a7c15ull) >> 54 & (SP_V8_CODE_SLOTS - 1)];
-    uint64_t words[2], sfi = 0;
+    uint64_t words[2], sfi = 0, fn_map = 0;
     if (e->start != start || e->size != size) code_load(e, start, size);
     if (!e->code) return NULL;
-    uint64_t at[2] = {sp_v8heap_obj(e->code) + (uint64_t)l->code_deopt,
-                      sp_v8heap_obj(fn) + (uint64_t)l->fn_shared};
-    void *into[2] = {words, &sfi};
-    size_t lens[2] = {16, 8};
-    if (!sp_v8heap_readv(at, into, lens, 2) || words[0] != e->deopt || words[1] != e->spt) {
+    uint64_t at[3] = {sp_v8heap_obj(e->code) + (uint64_t)l->code_deopt,
+                      sp_v8heap_obj(fn) + (uint64_t)l->fn_shared,
+                      sp_v8heap_obj(fn) + (uint64_t)l->map};
+    void *into[3] = {words, &sfi, &fn_map};
+    size_t lens[3] = {16, 8, 8};
+    if (!sp_v8heap_readv(at, into, lens, 3) || words[0] != e->deopt || words[1] != e->spt) {
         e->start = 0; /* another object there now (or none): read the code again next time */
         return NULL;
     }
-    return e->fn && sfi == e->sfi ? e : NULL;
+    /* A scavenge since the sample moved the frame's closure (a server's per-request
+     * callbacks are young: under express 19% of optimized frames failed this check): its
+     * old copy's map word is the new copy's address until the page is reused. */
+    uint64_t moved = sp_v8heap_forwarded(fn_map);
+    if (moved) {
+        D.forwarded++;
+        if (!sp_v8heap_word(moved, l->fn_shared, &sfi) || !sp_v8heap_word(moved, l->map, &fn_map))
+            return NULL;
+    }
+    if (!e->fn) return NULL;
+    if (sfi == e->sfi) return e;
+    /* Another JSFunction there: the frame runs another function's code (a callee's
+     * prologue, before its frame is built), or the code at start is not the sampled one. */
+    if (sp_v8heap_is_fn_type(sp_v8heap_map_type(fn_map))) return NULL;
+    /* No JSFunction there any more (a later scavenge reused the page): pc alone says which
+     * code runs, a live Code object that starts at start and holds pc. */
+    D.fn_gone++;
+    return e;
 }
 
 unsigned sp_v8jit_decode(uint64_t fn, uint64_t pc, uint64_t start, uint64_t size, uint32_t *out,
@@ -243,10 +262,13 @@ unsigned sp_v8jit_decode(uint64_t fn, uint64_t pc, uint64_t start, uint64_t size
     return n;
 }
 
-void sp_v8jit_counts(uint64_t *code_loads, uint64_t *chain_hits)
+void sp_v8jit_counts(uint64_t *code_loads, uint64_t *chain_hits, uint64_t *forwarded,
+                     uint64_t *fn_gone)
 {
+    *fn_gone = D.fn_gone;
     *code_loads = D.code_loads;
     *chain_hits = D.chain_hits;
+    *forwarded = D.forwarded;
 }
 
 __attribute__((cold)) void sp_v8jit_reset(void)

@@ -22,8 +22,11 @@
 unsigned sp_v8jit_decode(uint64_t fn, uint64_t pc, uint64_t start, uint64_t size, uint32_t *out,
                          bool *exact);
 
-/* Code objects read, and frames decoded from the (code, pc offset) cache. */
-void sp_v8jit_counts(uint64_t *code_loads, uint64_t *chain_hits);
+/* Code objects read, frames decoded from the (code, pc offset) cache, frames whose
+ * JSFunction the GC had moved since the sample (followed), and frames whose JSFunction was
+ * gone (named by their code alone). */
+void sp_v8jit_counts(uint64_t *code_loads, uint64_t *chain_hits, uint64_t *forwarded,
+                     uint64_t *fn_gone);
 
 /* Forgets the Code objects and the cache. */
 void sp_v8jit_reset(void);

@@ -914,6 +914,47 @@ START_TEST(test_inlined_checks)
 }
 END_TEST
 
+/* The frame's JSFunction after a scavenge (a server's per-request closures are young):
+ * moved (followed to its new copy), gone (its memory holds another kind of object now: the
+ * code pc is in names the frame), or another function there (refused: the code may not be
+ * the sampled one, or pc is in a callee's prologue). */
+START_TEST(test_inlined_closure_moved_or_gone)
+{
+    setup();
+    uint64_t scr = script("/app/i.js", ends7, 7), fa, fb, fc, bca, *code, *dd;
+    function(str("a"), scr, &fa, &bca);
+    function(str("b"), scr, &fb, &bca);
+    function(str("c"), scr, &fc, &bca);
+    uint8_t t[64];
+    size_t n = table_inl(t, a_table, 4);
+    uint64_t lits[2] = {sfi_of(fb), sfi_of(fc)};
+    uint64_t start = opt_code(sfi_of(fa), lits, 2, t, n, a_inl, 2, 13, &code, &dd);
+    sp_v8fn_t v[8];
+    sp_v8decode_stats_t st;
+    uint64_t *newf = (uint64_t *)(uintptr_t)(fa - 1), *oldf = alloc(8);
+    oldf[0] = (uint64_t)(uintptr_t)newf; /* forwarding: the new copy's untagged address */
+    size_t k = sp_v8decode_jit_frame(tag(oldf), start + 12, start, 256, v, 8);
+    expect_frames(v, k, "b:6 a:2");
+    sp_v8decode_get_stats(&st);
+    ck_assert_uint_eq(st.forwarded, 1);
+    ck_assert_uint_eq(st.jit_fn_gone, 0);
+    /* gone: a FixedArray there now */
+    uint64_t *other = alloc(8);
+    other[0] = map_of(175);
+    k = sp_v8decode_jit_frame(tag(other), start + 22, start, 256, v, 8);
+    expect_frames(v, k, "c:7 a:3");
+    sp_v8decode_get_stats(&st);
+    ck_assert_uint_eq(st.jit_fn_gone, 1);
+    /* another function there: refused, the perf map names the frame */
+    ck_assert_uint_eq(sp_v8decode_jit_frame(fb, start + 35, start, 256, v, 8), 0);
+    /* moved onto another function's copy: refused as well */
+    oldf[0] = (uint64_t)(uintptr_t)(fb - 1);
+    ck_assert_uint_eq(sp_v8decode_jit_frame(tag(oldf), start + 35, start, 256, v, 8), 0);
+    sp_v8decode_get_stats(&st);
+    ck_assert_uint_eq(st.jit_fn_gone, 1);
+}
+END_TEST
+
 SP_UNIT_SUITE(v8decode)
 {
     Suite *s = suite_create("v8decode");
@@ -921,6 +962,7 @@ SP_UNIT_SUITE(v8decode)
     tcase_add_test(tc, test_name_string_and_script);
     tcase_add_test(tc, test_inlined_frames_at_their_call_sites);
     tcase_add_test(tc, test_inlined_checks);
+    tcase_add_test(tc, test_inlined_closure_moved_or_gone);
     tcase_add_test(tc, test_baseline_sizes_checked);
     tcase_add_test(tc, test_baseline_offsets);
     tcase_add_test(tc, test_baseline_not_in_step);
