@@ -44,7 +44,12 @@
 //          no bar; V8 counts that time as no-JS, we put it under the allocating JS function
 // Busy time: every sample but V8's "(idle)" ones; on our side every sample with the CPU
 // clock (SENTRYPROF_CLOCK=cpu: it ticks only while the thread runs), and with the wall
-// clock every sample whose leaf is not an event-loop wait (epoll_wait/epoll_pwait).
+// clock every sample whose leaf is not an event-loop wait (epoll_wait/epoll_pwait). Both
+// sides by V8's rule where V8 applies it: node marks the isolate idle for libuv's whole
+// poll phase, so V8 calls "(idle)" the CPU a server spends there outside JS too (reading
+// sockets, llhttp parsing requests: express under load, 13% of the main thread's CPU);
+// when the thread's V8 profile has "(idle)" samples, our samples with no JS frame and
+// uv__io_poll on the stack are left out of busy time as well (counted, "poll idle").
 // Weights: V8's sample i stands for the time since sample i-1 (timeDeltas[i]: the stack
 // it saw is the one that ran, or was descheduled, in that gap), capped at 4x the thread's
 // median interval so a thread left off the CPU on a busy machine does not put seconds on
@@ -200,7 +205,10 @@ function readOurs(paths) {
         const tid = String(s.thread_id);
         if (!threads.has(tid)) threads.set(tid, []);
         const gc = frames.some((f) => f && f.platform !== 'node' && GC_FRAME.test(f.function || ''));
-        threads.get(tid).push({ t, idle: IDLE_LEAF.test(leaf.function || ''), gc, js });
+        // V8's idle state: libuv's poll phase (node's prepare to check callbacks), out of JS
+        // and out of the GC (V8's GC state wins over idle).
+        const pollIdle = js.length === 0 && !gc && frames.some((f) => f && f.function === 'uv__io_poll');
+        threads.get(tid).push({ t, idle: IDLE_LEAF.test(leaf.function || ''), pollIdle, gc, js });
       }
     }
   }
@@ -425,7 +433,11 @@ function compareThread(v8, ours, opts, allFuncs) {
   const inWin = (ours || []).filter((s) => s.t >= lo && s.t <= hi);
   const cpuClock = opts.ourClock === 'cpu';
   const w = cpuClock || opts.weight === 'count' ? inWin.map(() => 1) : intervalWeights(inWin.map((s) => s.t), null);
-  const os = shares(inWin.map((s, i) => ({ w: w[i], idle: !cpuClock && s.idle, gc: s.gc, js: s.js.map(match) })));
+  // V8's busy time leaves out the poll phase when its idle notifier runs for the thread.
+  const v8Idles = v8.samples.some((x) => x.idle);
+  const idleOf = (s) => (!cpuClock && s.idle) || (v8Idles && s.pollIdle);
+  const os = shares(inWin.map((s, i) => ({ w: w[i], idle: idleOf(s), gc: s.gc, js: s.js.map(match) })));
+  const pollIdle = inWin.length ? (100 * inWin.filter((s) => v8Idles && s.pollIdle && !(!cpuClock && s.idle)).length) / inWin.length : 0;
   const vs = shares(v8.samples);
   const self = topError(vs.self, os.self), incl = topError(vs.incl, os.incl);
   const hotKey = [...vs.self].sort((a, b) => b[1] - a[1])[0];
@@ -438,7 +450,7 @@ function compareThread(v8, ours, opts, allFuncs) {
   let frames = 0, foreign = 0;
   const foreignBy = new Map();
   inWin.forEach((s) => {
-    if (!cpuClock && s.idle) return;
+    if (idleOf(s)) return;
     for (const f of s.js) {
       frames++;
       const k = match(f);
@@ -457,6 +469,7 @@ function compareThread(v8, ours, opts, allFuncs) {
     worstIncl: incl.worst,
     noJs: { ours: os.noJs, v8: vs.noJs, excess: Math.max(0, os.noJs - vs.noJs) },
     gc: { ours: os.gc, v8: vs.gc },
+    pollIdle,
     paired,
     foreign: { frames, n: foreign, pct: frames ? (100 * foreign) / frames : 0,
       top: [...foreignBy].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([fn, n]) => ({ fn, n })) },
@@ -501,6 +514,7 @@ function tableLines(res, opts) {
     lines.push([opts.label, `t${r.thread}`, f1(r.selfErr), f1(r.inclErr),
       `${r.noJs.ours.toFixed(1)}/${r.noJs.v8.toFixed(1)}`, f1(r.noJs.excess), hot,
       `${r.samples.ours}/${r.samples.v8}`, `gc ${r.gc.ours.toFixed(1)}/${r.gc.v8.toFixed(1)}`,
+      `poll idle ${r.pollIdle.toFixed(1)}%`,
       r.paired ? `paired ${r.paired.v8Js}: no-JS ${r.paired.noJs.toFixed(1)}% wrong leaf ${r.paired.wrongLeaf.toFixed(1)}%` : 'paired -',
       `frames V8 never names ${r.foreign.pct.toFixed(2)}% of ${r.foreign.frames}` + (r.foreign.top.length ? ` (${r.foreign.top.map((x) => `${short(x.fn)} ${x.n}`).join(', ')})` : ''),
       flags.length ? `FAIL ${flags.join(',')}` : 'pass',

@@ -54,6 +54,22 @@ res=$("$NODE" "$C" --json --hot --weight count --our-clock cpu --clock-offset-us
 check "--weight count: V8's inner 57.14% (saw $(q "$res" 'r.threads[0].hot.v8.toFixed(2)'))" \
     test "$(q "$res" 'r.threads[0].hot.v8.toFixed(2)')" = 57.14
 
+# V8's idle rule: node marks the isolate idle for libuv's whole poll phase, so with (idle)
+# samples in V8's profile, ours with no JS frame under uv__io_poll are not busy either. The
+# two native-only samples in the window, put under uv__io_poll: ours 8 busy, no-JS 0%.
+"$NODE" -e '
+const fs = require("fs");
+const [head, ih, body] = fs.readFileSync(process.argv[1], "utf8").split("\n");
+const p = JSON.parse(body);
+p.profile.frames.push({ function: "uv__io_poll", package: "/usr/bin/node", platform: "native" });
+p.profile.stacks[3].push(p.profile.frames.length - 1);
+const b = JSON.stringify(p);
+fs.writeFileSync(process.argv[2], [head, JSON.stringify({ ...JSON.parse(ih), length: Buffer.byteLength(b) }), b, ""].join("\n"));' \
+    "$ours" "$WORK/poll.envelope"
+res=$("$NODE" "$C" --json --our-clock cpu --clock-offset-us "$OFF" --ours "$WORK/poll.envelope" --v8 "${v8[@]}")
+check "poll phase out of JS is idle as in V8: ours 8 busy, no-JS 0, poll idle 20% (saw $(q "$res" 'r.threads[0].samples.ours + " " + r.threads[0].noJs.ours + " " + r.threads[0].pollIdle'))" \
+    test "$(q "$res" 'r.threads[0].samples.ours + " " + r.threads[0].noJs.ours + " " + r.threads[0].pollIdle')" = "8 0 20"
+
 # The matching rule: the V8 function of that name and file with the greatest definition
 # line <= ours; none <= ours: the first; another file or name: no match (own key).
 m=$("$NODE" -e '
