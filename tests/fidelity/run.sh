@@ -49,6 +49,7 @@ FIXTURES=(
     "jitless|mixed.js|--jitless|hot"
     "glibc|glibc.js||"
     "churn|churn.js||"
+    "http|http-server.js||"
 )
 # The flags of a tier on one node: --no-maglev only where V8 has Maglev (Node 18's rejects it).
 tier_flags() {
