@@ -72,6 +72,7 @@ struct sp_perfmap {
     uint64_t next_seq;
     size_t malformed;
     size_t moves; /* move lines that renamed code at its new place */
+    uint64_t at_ns; /* the last time line's time: the lines after it were written later */
 
     int prev;                     /* PREV_* */
     uint64_t prev_start, prev_seq; /* the entry a continuation line extends */
@@ -202,6 +203,21 @@ static const char *moved_name(sp_perfmap_t *m, uint64_t old, uint64_t size)
 
 static void add_entry(sp_perfmap_t *m, uint64_t start, uint64_t size, const char *name, size_t n)
 {
+    static const size_t ak = sizeof SP_PERFMAP_AT - 1;
+    if (size == 0 && start == 0 && n > ak && memcmp(name, SP_PERFMAP_AT, ak) == 0) {
+        uint64_t at = 0;
+        size_t i = ak;
+        bool ovf = false;
+        /* One going back was written late by a thread that took its time before another's
+         * line: what follows it was written after both. */
+        if (parse_hex(name, n, &i, &at, &ovf) && !ovf && i == n) {
+            if (at > m->at_ns) m->at_ns = at;
+        } else {
+            m->malformed++;
+        }
+        m->prev = PREV_IGNORED;
+        return;
+    }
     if (size == 0) { /* nothing can be inside it; its continuation lines go with it */
         m->prev = PREV_IGNORED;
         return;
@@ -244,6 +260,7 @@ static void add_entry(sp_perfmap_t *m, uint64_t start, uint64_t size, const char
     e->e.start = start;
     e->e.size = size;
     e->e.name = copy;
+    e->e.written_after_ns = m->at_ns;
     e->seq = m->next_seq++;
     m->prev = PREV_ENTRY;
     m->prev_start = start;
@@ -505,6 +522,7 @@ static void restart(sp_perfmap_t *m)
     m->line_len = 0;
     m->line_long = false;
     m->prev = PREV_NONE;
+    m->at_ns = 0;
 }
 
 static void close_file(sp_perfmap_t *m)

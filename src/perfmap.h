@@ -24,6 +24,13 @@
  * to the code now there. Another reader of the file (perf) sees the marker as the name. */
 #define SP_PERFMAP_MOVED "sentryprof:moved-from:"
 
+/* A time line (jitlog writes one before a line when none was written in the last 20 us):
+ * "0 0 sentryprof:at:<hex CLOCK_MONOTONIC ns>". Every line after it in the file was written
+ * after that time, so an entry describes code created or moved there after it: a sample
+ * taken earlier at that address ran other code (sp_perfmap_entry_t.written_after_ns). A
+ * size of 0 names nothing for another reader (perf). */
+#define SP_PERFMAP_AT "sentryprof:at:"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -35,6 +42,7 @@ typedef struct {
     uint64_t start;
     uint64_t size;
     const char *name; /* NUL-terminated, owned by the map; valid until the next refresh/feed */
+    uint64_t written_after_ns; /* the last time line before it (CLOCK_MONOTONIC); 0: none */
 } sp_perfmap_entry_t;
 
 /* path: the map file; not_before: ignore the file while its mtime is older (0: no check). */

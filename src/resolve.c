@@ -26,7 +26,8 @@ typedef enum {
     CLS_MAGLEV,
     CLS_TURBOFAN,
     CLS_PM_OTHER,
-    CLS_ENTRY /* V8's shared interpreter entry: an interpreted frame, unless named above it */
+    CLS_TOO_NEW, /* JS code whose perf-map entry is newer than the sample: left unnamed */
+    CLS_ENTRY    /* V8's shared interpreter entry: an interpreted frame, unless named above it */
 } frame_class_t;
 
 typedef struct {
@@ -44,6 +45,13 @@ struct sp_resolver {
     size_t cache_used;    /* entries added in this epoch */
     uint32_t epoch;
     uint32_t ft_epoch; /* the frame table epoch the cached ids are from */
+    /* The newest perf-map entry (its written_after_ns) a live cached answer came from, in
+     * generation horizon_gen: a sample older than it (a transaction's, resolved at its
+     * end; another thread's, a little out of order) skips the cache, or it could be given
+     * the name of code that came to its address after it. */
+    uint64_t horizon_ns;
+    uint64_t horizon_gen;
+    uint64_t as_of_ns; /* the time of the sample being resolved */
     long truncated_id; /* the "[truncated]" frame's id in ft_epoch, or -1 */
 };
 
@@ -69,6 +77,7 @@ static void new_epoch(sp_resolver_t *r)
 {
     r->epoch++;
     r->cache_used = 0;
+    r->horizon_ns = 0;
 }
 
 static bool entry_live(const sp_resolver_t *r, const cache_entry_t *e)
@@ -121,6 +130,9 @@ static long resolve_raw(sp_resolver_t *r, const sp_raw_frame_t *raw, uint32_t *i
     if (!cap) return 0;
     uint64_t tag = raw->pc << 1 | (raw->return_addr ? 1 : 0);
     cache_entry_t *e = tag ? cache_slot(r, tag) : NULL;
+    uint64_t gen = sp_symbolizer_generation(r->sym);
+    if (r->horizon_gen != gen) r->horizon_gen = gen, r->horizon_ns = 0;
+    if (r->as_of_ns < r->horizon_ns) e = NULL; /* an older sample: answers may postdate it */
     if (e && entry_live(r, e)) {
         ids[0] = e->id;
         if (cls) cls[0] = e->cls;
@@ -136,13 +148,21 @@ static long resolve_raw(sp_resolver_t *r, const sp_raw_frame_t *raw, uint32_t *i
         c = CLS_DECODED;
     } else {
         final = sp_symbolizer_resolve(r->sym, raw->pc, raw->return_addr, &f);
-        if (f.kind == SP_FRAME_JS) {
+        uint64_t after_ns;
+        bool refused;
+        sp_symbolizer_last_perf_map(r->sym, &after_ns, &refused);
+        if (refused) {
+            c = CLS_TOO_NEW;
+            e = NULL; /* right for this sample only */
+        } else if (f.kind == SP_FRAME_JS) {
             char t = sp_symbolizer_js_tier(r->sym, raw->pc, raw->return_addr);
             c = t == '^' ? CLS_SPARKPLUG : t == '+' ? CLS_MAGLEV : t == '*' ? CLS_TURBOFAN : CLS_PM_OTHER;
-        } else if (f.function && (strncmp(f.function, "Builtins_InterpreterEntryTrampoline", 35) == 0 ||
-                                  strncmp(f.function, "Builtins_InterpreterEnterAt", 27) == 0)) {
+        } else if (f.function &&
+                   (strncmp(f.function, "Builtins_InterpreterEntryTrampoline", 35) == 0 ||
+                    strncmp(f.function, "Builtins_InterpreterEnterAt", 27) == 0)) {
             c = CLS_ENTRY;
         }
+        if (e && after_ns > r->horizon_ns) r->horizon_ns = after_ns;
     }
     if (cls) cls[0] = c;
     long id = sp_frames_intern(r->ft, &f);
@@ -167,6 +187,8 @@ static long resolve_stack(sp_resolver_t *r, const sp_sample_t *s, uint32_t *ids,
 {
     /* Between two stacks no id is held: the table may start over here. */
     sp_frames_trim(r->ft);
+    r->as_of_ns = s->ts_ns;
+    sp_symbolizer_set_as_of(r->sym, s->ts_ns);
     if (r->ft_epoch != sp_frames_epoch(r->ft)) { /* every cached id names another frame now */
         r->ft_epoch = sp_frames_epoch(r->ft);
         r->truncated_id = -1;
@@ -224,7 +246,8 @@ void sp_resolver_count(sp_resolver_t *r, const sp_sample_t *s)
     static const sp_stat_t stat_of[] = {
         [CLS_DECODED] = SP_STAT_JS_DECODED,   [CLS_SPARKPLUG] = SP_STAT_JS_PM_SPARKPLUG,
         [CLS_MAGLEV] = SP_STAT_JS_PM_MAGLEV,  [CLS_TURBOFAN] = SP_STAT_JS_PM_TURBOFAN,
-        [CLS_PM_OTHER] = SP_STAT_JS_PM_OTHER, [CLS_ENTRY] = SP_STAT_JS_UNNAMED,
+        [CLS_PM_OTHER] = SP_STAT_JS_PM_OTHER, [CLS_TOO_NEW] = SP_STAT_JS_PM_TOO_NEW,
+        [CLS_ENTRY] = SP_STAT_JS_UNNAMED,
     };
     for (int c = CLS_DECODED; c <= CLS_ENTRY; c++)
         if (by[c]) sp_stats_add(stat_of[c], by[c]);

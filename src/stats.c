@@ -58,6 +58,7 @@ static const char *const names[SP_STAT__COUNT] = {
     [SP_STAT_JS_PM_MAGLEV] = "js_frames_perf_map_maglev",
     [SP_STAT_JS_PM_TURBOFAN] = "js_frames_perf_map_turbofan",
     [SP_STAT_JS_PM_OTHER] = "js_frames_perf_map_other",
+    [SP_STAT_JS_PM_TOO_NEW] = "js_frames_perf_map_too_new",
     [SP_STAT_JS_UNNAMED] = "js_frames_interpreter_unnamed",
     [SP_STAT_SAMPLES_UNNAMED] = "samples_interpreter_unnamed",
 };

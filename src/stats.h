@@ -55,6 +55,8 @@ typedef enum {
     SP_STAT_JS_PM_MAGLEV,     /* ... Maglev code */
     SP_STAT_JS_PM_TURBOFAN,   /* ... TurboFan code */
     SP_STAT_JS_PM_OTHER,      /* ... no tier, or an interpreted function's own trampoline copy */
+    SP_STAT_JS_PM_TOO_NEW,    /* JS code whose perf-map entry was written after the sample (code
+                                 created or moved to its address since): left unnamed */
     SP_STAT_JS_UNNAMED,       /* interpreted frames left as V8's shared interpreter entry */
     SP_STAT_SAMPLES_UNNAMED,  /* samples with at least one such frame */
     SP_STAT__COUNT

@@ -42,6 +42,9 @@ struct sp_symbolizer {
     char func[SP_SYM_NAME_MAX];
     char path[SP_SYM_NAME_MAX];
     char exe[SP_SYM_NAME_MAX]; /* the executable, for V8 builtins named by the perf map */
+    uint64_t as_of_ns;         /* the sample's time: entries written later name nothing */
+    uint64_t last_after_ns;    /* the last perf-map lookup: its entry's written_after_ns */
+    bool last_refused;         /* ... it found an entry newer than the sample */
 };
 
 sp_symbolizer_t *sp_symbolizer_new(const char *perf_map_path, const char *maps_root,
@@ -226,10 +229,34 @@ static void script_path(const char *name, size_t len, char *out, size_t cap)
     out[o] = '\0';
 }
 
+/* The perf map's entry at addr as of the sample's time (NULL: none, or one written after
+ * the sample: other code ran at addr then). */
+static const sp_perfmap_entry_t *js_entry(sp_symbolizer_t *sym, uint64_t addr)
+{
+    sym->last_after_ns = 0;
+    sym->last_refused = false;
+    if (!sym->perfmap) return NULL;
+    const sp_perfmap_entry_t *e = sp_perfmap_lookup(sym->perfmap, addr);
+    if (!e) return NULL;
+    if (sym->as_of_ns && e->written_after_ns > sym->as_of_ns) {
+        sym->last_refused = true;
+        return NULL;
+    }
+    sym->last_after_ns = e->written_after_ns;
+    return e;
+}
+
+void sp_symbolizer_set_as_of(sp_symbolizer_t *sym, uint64_t ts_ns) { sym->as_of_ns = ts_ns; }
+
+void sp_symbolizer_last_perf_map(const sp_symbolizer_t *sym, uint64_t *after_ns, bool *refused)
+{
+    *after_ns = sym->last_after_ns;
+    *refused = sym->last_refused;
+}
+
 static bool resolve_js(sp_symbolizer_t *sym, uint64_t addr, uint64_t pc, sp_frame_t *f)
 {
-    if (!sym->perfmap) return false;
-    const sp_perfmap_entry_t *e = sp_perfmap_lookup(sym->perfmap, addr);
+    const sp_perfmap_entry_t *e = js_entry(sym, addr);
     if (!e) return false;
     sp_v8name_t js;
     if (sp_v8names_parse(e->name, &js) < 0) return false;
@@ -327,9 +354,7 @@ bool sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr
 char sp_symbolizer_js_code(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, uint64_t *start,
                            uint64_t *size)
 {
-    if (!sym->perfmap) return 0;
-    const sp_perfmap_entry_t *e =
-        sp_perfmap_lookup(sym->perfmap, return_addr && addr ? addr - 1 : addr);
+    const sp_perfmap_entry_t *e = js_entry(sym, return_addr && addr ? addr - 1 : addr);
     sp_v8name_t js;
     if (!e || sp_v8names_parse(e->name, &js) < 0) return 0;
     if (start) *start = e->start;

@@ -584,6 +584,8 @@ static bool rewrite_compiled_leaf(sp_sample_t *s, sp_symbolizer_t *sym, const sp
 void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym)
 {
     if (!D.on || !s->nv8) return;
+    sp_symbolizer_set_as_of(sym,
+                            s->ts_ns); /* code placed by perf-map lines since: not the sample's */
     struct timespec t0, t1;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
     slot_plan_t plan[SP_V8_MAX_FRAMES];

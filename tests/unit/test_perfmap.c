@@ -391,6 +391,39 @@ START_TEST(t_feed_code_moved)
 }
 END_TEST
 
+/* Time lines (jitlog): each entry carries the last one's time (the lines after it were
+ * written later); one going back (written late by a thread that took its time first) keeps
+ * the later one; a garbled one is malformed; none of them is an entry. */
+START_TEST(t_feed_time_lines)
+{
+    sp_perfmap_t *m = sp_perfmap_new(NULL, 0);
+    ck_assert_ptr_nonnull(m);
+    FEED(m, "1000 100 JS:*old /a.js:1:1\n"
+            "0 0 " SP_PERFMAP_AT "64\n"
+            "2000 100 JS:*mid /a.js:2:1\n"
+            "0 0 " SP_PERFMAP_AT "c8\n"
+            "0 0 " SP_PERFMAP_AT "96\n"
+            "1000 100 JS:*new /a.js:3:1\n"
+            "0 0 " SP_PERFMAP_AT "zz\n"
+            "3000 100 " SP_PERFMAP_MOVED "2000\n");
+    const sp_perfmap_entry_t *e = sp_perfmap_lookup(m, 0x1010);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_str_eq(e->name, "JS:*new /a.js:3:1");
+    ck_assert_uint_eq(e->written_after_ns, 200);
+    e = sp_perfmap_lookup(m, 0x2010);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_uint_eq(e->written_after_ns, 100);
+    e = sp_perfmap_lookup(m, 0x3010); /* moved there after the last good time line */
+    ck_assert_ptr_nonnull(e);
+    ck_assert_str_eq(e->name, "JS:*mid /a.js:2:1");
+    ck_assert_uint_eq(e->written_after_ns, 200);
+    ck_assert_uint_eq(sp_perfmap_count(m), 3);
+    ck_assert_uint_eq(sp_perfmap_malformed(m), 1);
+    ck_assert_ptr_null(sp_perfmap_lookup(m, 0));
+    sp_perfmap_free(m);
+}
+END_TEST
+
 START_TEST(t_feed_address_reuse)
 {
     sp_perfmap_t *m = sp_perfmap_new(NULL, 0);
@@ -734,6 +767,7 @@ SP_UNIT_SUITE(perfmap)
     tcase_add_test(tc, t_feed_partial_line);
     tcase_add_test(tc, t_feed_address_reuse);
     tcase_add_test(tc, t_feed_code_moved);
+    tcase_add_test(tc, t_feed_time_lines);
     tcase_add_test(tc, t_feed_matches_reference);
     tcase_add_test(tc, t_feed_100k);
     suite_add_tcase(s, tc);

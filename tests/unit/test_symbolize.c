@@ -21,8 +21,11 @@
 #include "frames.h"
 #include "ids.h"
 #include "mem.h"
+#include "perfmap.h"
 #include "profile.h"
+#include "resolve.h"
 #include "session.h"
+#include "stats.h"
 #include "symbolize.h"
 
 #define JIT_START 0x7e0000000000ull /* the fake anonymous executable region */
@@ -324,6 +327,62 @@ START_TEST(t_generation)
 }
 END_TEST
 
+/* Code jitlog's map places at an address after a sample (its time line is later) is not
+ * what the sample ran there: the address stays unnamed for that sample, named for a later
+ * one; the resolver's cache does not give an older sample a later sample's answer. */
+START_TEST(t_entry_newer_than_sample)
+{
+    sp_symbolizer_t *sym = new_symbolizer();
+    write_file(perf_map, "a",
+               "0 0 " SP_PERFMAP_AT "3e8\n7e0000006000 40 JS:*moved /app/m.js:4:1\n");
+    sp_symbolizer_refresh(sym);
+    sp_frame_t f;
+    uint64_t after;
+    bool refused;
+    sp_symbolizer_set_as_of(sym, 999);
+    sp_symbolizer_resolve(sym, 0x7e0000006010ull, false, &f);
+    ck_assert_msg(f.kind != SP_FRAME_JS,
+                  "expected no JS frame for a sample before the entry, saw %s", f.function);
+    sp_symbolizer_last_perf_map(sym, &after, &refused);
+    ck_assert(refused);
+    ck_assert_int_eq(sp_symbolizer_js_tier(sym, 0x7e0000006010ull, false), 0);
+    sp_symbolizer_resolve(sym, 0x7e0000001010ull, false, &f); /* an entry without a time: named */
+    ck_assert_str_eq(f.function, "hotLoop");
+    sp_symbolizer_set_as_of(sym, 1000);
+    sp_symbolizer_resolve(sym, 0x7e0000006010ull, false, &f);
+    ck_assert_str_eq(f.function, "moved");
+    sp_symbolizer_last_perf_map(sym, &after, &refused);
+    ck_assert(!refused);
+    ck_assert_uint_eq(after, 1000);
+
+    /* Through the resolver: a sample after the entry first (its answer cached), then one
+     * before it at the same pc: not named, and counted. */
+    sp_frames_t *ft = sp_frames_new();
+    sp_resolver_t *r = ft ? sp_resolver_new(sym, ft) : NULL;
+    ck_assert_ptr_nonnull(r);
+    static sp_sample_t s;
+    s.pcs[0] = 0x7e0000006010ull;
+    s.nframes = 1;
+    uint64_t too_new = sp_stats_get(SP_STAT_JS_PM_TOO_NEW),
+             named = sp_stats_get(SP_STAT_JS_PM_TURBOFAN);
+    s.ts_ns = 5000;
+    sp_resolver_count(r, &s);
+    s.ts_ns = 500;
+    sp_resolver_count(r, &s);
+    s.ts_ns = 6000;
+    sp_resolver_count(r, &s);
+    ck_assert_msg(sp_stats_get(SP_STAT_JS_PM_TURBOFAN) - named == 2 &&
+                      sp_stats_get(SP_STAT_JS_PM_TOO_NEW) - too_new == 1,
+                  "expected 2 samples named and 1 too old for the entry, saw %llu and %llu",
+                  (unsigned long long)(sp_stats_get(SP_STAT_JS_PM_TURBOFAN) - named),
+                  (unsigned long long)(sp_stats_get(SP_STAT_JS_PM_TOO_NEW) - too_new));
+    sp_resolver_free(r);
+    sp_frames_free(ft);
+    sp_symbolizer_free(sym);
+    sp_unit_rmtree(root);
+}
+END_TEST
+
 SP_UNIT_SUITE(symbolize)
 {
     Suite *s = suite_create("symbolize");
@@ -332,6 +391,7 @@ SP_UNIT_SUITE(symbolize)
     tcase_add_test(tc, t_v8_builtins);
     tcase_add_test(tc, t_native_frames);
     tcase_add_test(tc, t_generation);
+    tcase_add_test(tc, t_entry_newer_than_sample);
     tcase_add_test(tc, t_native_images);
     tcase_add_test(tc, t_anon_becomes_file);
     suite_add_tcase(s, tc);
