@@ -48,7 +48,16 @@
 typedef struct {
     sp_perfmap_entry_t e; /* first member: lookup hands out &ent->e */
     uint64_t seq;
+    bool first_at_start; /* merge: the batch's first entry at its start (or the same code
+                            as it since) */
 } ent_t;
+
+/* b is a at the same place again: start, size and name. */
+static bool same_code(const ent_t *a, const ent_t *b)
+{
+    return a->e.start == b->e.start && a->e.size == b->e.size && a->e.size &&
+           strcmp(a->e.name, b->e.name) == 0;
+}
 
 /* What the previous line was: decides whether a non-entry line continues a name. */
 enum { PREV_NONE, PREV_ENTRY, PREV_IGNORED };
@@ -423,6 +432,18 @@ static int merge(sp_perfmap_t *m)
 
     ent_t *p = m->pend;
     qsort(p, np, sizeof *p, cmp_ent);
+    /* The same code again where it was (a compaction's pages trade places: under
+     * --stress-compaction most moves put a function back at the very start and size it had,
+     * under the same name): the entry keeps the older one's time, so a sample taken in
+     * between is still named (the reader's time rule, sp_perfmap_entry_t). first_at_start:
+     * the batch's first entry at its start, or the same code as it all along since: only
+     * such an entry may carry on a live one's time. */
+    for (size_t i = 0; i < np; i++) {
+        bool again = i && same_code(&p[i - 1], &p[i]);
+        if (again) p[i].e.written_after_ns = p[i - 1].e.written_after_ns;
+        p[i].first_at_start =
+            !i || p[i - 1].e.start != p[i].e.start || (again && p[i - 1].first_at_start);
+    }
 
     size_t ns = 0; /* union of batch spans; touching spans may join, harmlessly */
     for (size_t i = 0; i < np; i++) {
@@ -454,12 +475,19 @@ static int merge(sp_perfmap_t *m)
     }
 
     ent_t *l = m->live; /* (2): both sorted, live ends ascend too */
-    size_t nl = 0, u = 0;
+    size_t nl = 0, u = 0, q = 0;
     for (size_t i = 0; i < m->live_n; i++) {
         uint64_t s = l[i].e.start, e = s + l[i].e.size;
         while (u < ns && spans[u].end <= s) u++;
-        if (u < ns && spans[u].start < e) sp_mem_free((char *)l[i].e.name);
-        else l[nl++] = l[i];
+        if (u < ns && spans[u].start < e) {
+            /* replaced: by the same code at the same place first, it keeps this one's time */
+            while (q < kept && p[q].e.start < s) q++;
+            if (q < kept && p[q].first_at_start && same_code(&l[i], &p[q]))
+                p[q].e.written_after_ns = l[i].e.written_after_ns;
+            sp_mem_free((char *)l[i].e.name);
+        } else {
+            l[nl++] = l[i];
+        }
     }
 
     size_t i = nl, j = kept, k = nl + kept; /* (3) */

@@ -229,16 +229,16 @@ static void script_path(const char *name, size_t len, char *out, size_t cap)
     out[o] = '\0';
 }
 
-/* The perf map's entry at addr as of the sample's time (NULL: none, or one written after
- * the sample: other code ran at addr then). */
-static const sp_perfmap_entry_t *js_entry(sp_symbolizer_t *sym, uint64_t addr)
+/* The perf map's entry at addr (NULL: none). as_of: NULL too when it was written after the
+ * sample's time (other code ran at addr then). */
+static const sp_perfmap_entry_t *js_entry(sp_symbolizer_t *sym, uint64_t addr, bool as_of)
 {
     sym->last_after_ns = 0;
     sym->last_refused = false;
     if (!sym->perfmap) return NULL;
     const sp_perfmap_entry_t *e = sp_perfmap_lookup(sym->perfmap, addr);
     if (!e) return NULL;
-    if (sym->as_of_ns && e->written_after_ns > sym->as_of_ns) {
+    if (as_of && sym->as_of_ns && e->written_after_ns > sym->as_of_ns) {
         sym->last_refused = true;
         return NULL;
     }
@@ -256,7 +256,7 @@ void sp_symbolizer_last_perf_map(const sp_symbolizer_t *sym, uint64_t *after_ns,
 
 static bool resolve_js(sp_symbolizer_t *sym, uint64_t addr, uint64_t pc, sp_frame_t *f)
 {
-    const sp_perfmap_entry_t *e = js_entry(sym, addr);
+    const sp_perfmap_entry_t *e = js_entry(sym, addr, true);
     if (!e) return false;
     sp_v8name_t js;
     if (sp_v8names_parse(e->name, &js) < 0) return false;
@@ -354,7 +354,7 @@ bool sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr
 char sp_symbolizer_js_code(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, uint64_t *start,
                            uint64_t *size)
 {
-    const sp_perfmap_entry_t *e = js_entry(sym, return_addr && addr ? addr - 1 : addr);
+    const sp_perfmap_entry_t *e = js_entry(sym, return_addr && addr ? addr - 1 : addr, false);
     sp_v8name_t js;
     if (!e || sp_v8names_parse(e->name, &js) < 0) return 0;
     if (start) *start = e->start;

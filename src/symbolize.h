@@ -37,13 +37,14 @@ bool sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr
 
 /* The time of the sample being resolved (CLOCK_MONOTONIC ns; 0: none): from now on a
  * perf-map entry written after it (its last time line, perfmap.h SP_PERFMAP_AT) names
- * nothing for it, JS code created or moved to that address since, not the code the sample
- * ran there. sp_symbolizer_resolve and sp_symbolizer_js_code then leave such an address
- * unresolved. */
+ * nothing for sp_symbolizer_resolve: JS code created or moved to that address since, not
+ * the code the sample ran there, so the address stays unresolved. sp_symbolizer_js_code
+ * still answers (the V8 frame decoder checks V8's objects itself, and asks
+ * sp_symbolizer_last_perf_map how new the entry was). */
 void sp_symbolizer_set_as_of(sp_symbolizer_t *sym, uint64_t ts_ns);
-/* What the last sp_symbolizer_resolve made of the perf map: *after_ns the written_after_ns
- * of the entry it named JS code from (0: none, or a map without time lines), *refused
- * whether it left an entry alone as newer than the sample. */
+/* What the last sp_symbolizer_resolve or sp_symbolizer_js_code made of the perf map:
+ * *after_ns the written_after_ns of the entry it used (0: none, or a map without time
+ * lines), *refused whether resolve left an entry alone as newer than the sample. */
 void sp_symbolizer_last_perf_map(const sp_symbolizer_t *sym, uint64_t *after_ns, bool *refused);
 
 /* The tier V8's perf map gives the JS code at addr ('~' interpreted: with

@@ -275,7 +275,7 @@ __attribute__((cold)) size_t sp_v8decode_jit_frame(uint64_t fn, uint64_t pc, uin
     uint32_t fr[SP_V8_INL_MAX];
     bool exact;
     if (!D.on) return 0;
-    unsigned n = sp_v8jit_decode(fn, pc, start, size, fr, &exact);
+    unsigned n = sp_v8jit_decode(fn, pc, start, size, true, fr, &exact);
     if (n > cap) return 0;
     for (unsigned i = 0; i < n; i++) out[i] = *sp_v8fn_frame_of(fr[i]);
     return n;
@@ -331,7 +331,7 @@ static void shift_sig(sp_sample_t *s, unsigned k, unsigned by)
 }
 
 static int pc_kind(sp_symbolizer_t *sym, const sp_sample_t *s, unsigned k, uint64_t *start,
-                   uint64_t *size, int *tier)
+                   uint64_t *size, int *tier, bool *trust_pc)
 {
     sp_frame_t f;
     sp_symbolizer_resolve(sym, s->pcs[k], k > 0, &f);
@@ -342,6 +342,10 @@ static int pc_kind(sp_symbolizer_t *sym, const sp_sample_t *s, unsigned k, uint6
     if (f.kind != SP_FRAME_NATIVE) {
         char t = sp_symbolizer_js_code(sym, s->pcs[k], k > 0, start, size);
         *tier = t == '^' ? 0 : t == '+' ? 1 : t == '*' ? 2 : -1;
+        uint64_t after;
+        bool refused;
+        sp_symbolizer_last_perf_map(sym, &after, &refused);
+        *trust_pc = after <= s->ts_ns;
         if (*tier > 0) return 3;
         /* Sparkplug code (4): the interpreter's frame, its offset in the code's table. */
         if (*tier == 0 && sp_v8heap_layout.jit_on) {
@@ -369,6 +373,8 @@ static int pc_kind(sp_symbolizer_t *sym, const sp_sample_t *s, unsigned k, uint6
 typedef struct {
     int kind, tier;       /* pc_kind's answer, and an optimized frame's tier */
     uint64_t start, size; /* optimized code: where the perf map places it */
+    bool trust_pc;        /* ... by an entry older than the sample: the code pc is in is the
+                             one the sample ran (v8jit may go by it alone) */
     prefetch_t pf;
 } slot_plan_t;
 
@@ -413,7 +419,7 @@ static void plan_sample(const sp_sample_t *s, sp_symbolizer_t *sym, unsigned nv8
         slot_plan_t *p = &plan[i];
         memset(p, 0, sizeof *p);
         if (v->frame < s->nframes)
-            p->kind = pc_kind(sym, s, v->frame, &p->start, &p->size, &p->tier);
+            p->kind = pc_kind(sym, s, v->frame, &p->start, &p->size, &p->tier, &p->trust_pc);
         if (((p->kind == 1 || p->kind == 2) &&
              frame_words_ok(v->function, v->bytecode_array, v->bytecode_offset)) ||
             ((p->kind == 2 || p->kind == 4) && baseline_words_ok(v)))
@@ -486,7 +492,8 @@ static void rewrite_jit(sp_sample_t *s, const sp_v8_slots_t *v, const slot_plan_
     unsigned k = v->frame;
     uint32_t fr[SP_V8_INL_MAX];
     bool exact;
-    unsigned n = sp_v8jit_decode(v->function, s->pcs[k], p->start, p->size, fr, &exact);
+    unsigned n =
+        sp_v8jit_decode(v->function, s->pcs[k], p->start, p->size, p->trust_pc, fr, &exact);
     if (!n) {
         D.st.jit_fallback[p->tier]++;
         sp_stats_inc(SP_STAT_V8_JIT_PERF_MAP);
@@ -562,7 +569,9 @@ static bool rewrite_compiled_leaf(sp_sample_t *s, sp_symbolizer_t *sym, const sp
     uint64_t w = word_at_sp(s, k), start, size;
     if (w < 0x10000 || (w & SP_V8_SYNTH_BIT)) return false;
     char t = sp_symbolizer_js_code(sym, w, true, &start, &size);
-    bool exact;
+    uint64_t after;
+    bool exact, refused;
+    sp_symbolizer_last_perf_map(sym, &after, &refused);
     if (t == '^') {
         if (!baseline_words_ok(v)) return false;
         int64_t off = sp_v8baseline_offset(v->bytecode_array, w, true, start, size);
@@ -574,7 +583,7 @@ static bool rewrite_compiled_leaf(sp_sample_t *s, sp_symbolizer_t *sym, const sp
     }
     if (t != '+' && t != '*') return false;
     uint32_t fr[SP_V8_INL_MAX];
-    unsigned n = sp_v8jit_decode(v->function, w, start, size, fr, &exact);
+    unsigned n = sp_v8jit_decode(v->function, w, start, size, after <= s->ts_ns, fr, &exact);
     if (!n) return false;
     count_jit(t == '+' ? 1 : 2, n, exact);
     for (unsigned j = n; j-- > 0;) insert_above(s, k, SP_V8_SYNTH_BIT | fr[j]);
@@ -584,8 +593,9 @@ static bool rewrite_compiled_leaf(sp_sample_t *s, sp_symbolizer_t *sym, const sp
 void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym)
 {
     if (!D.on || !s->nv8) return;
-    sp_symbolizer_set_as_of(sym,
-                            s->ts_ns); /* code placed by perf-map lines since: not the sample's */
+    /* The frames' own slots and V8's objects are checked here: the perf map only says where
+     * code starts and its tier, whatever the age of its entry (trust_pc below). */
+    sp_symbolizer_set_as_of(sym, 0);
     struct timespec t0, t1;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
     slot_plan_t plan[SP_V8_MAX_FRAMES];

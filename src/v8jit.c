@@ -191,7 +191,7 @@ __attribute__((cold)) static unsigned code_frames(const code_entry_t *e, int64_t
  * when it still checks out and is the code of the frame's JSFunction fn (not a caller's, as
  * in a prologue); NULL otherwise. One read checks both: the Code's two words and the
  * JSFunction's map word and SharedFunctionInfo. */
-static code_entry_t *code_of_frame(uint64_t fn, uint64_t start, uint64_t size)
+static code_entry_t *code_of_frame(uint64_t fn, uint64_t start, uint64_t size, bool trust_pc)
 {
     const sp_v8heap_layout_t *l = &sp_v8heap_layout;
     code_entry_t *e = &D.code[(start * 0x9e3779b97f4a7c15ull) >> 54 & (SP_V8_CODE_SLOTS - 1)];
@@ -220,22 +220,23 @@ static code_entry_t *code_of_frame(uint64_t fn, uint64_t start, uint64_t size)
     if (sfi == e->sfi) return e;
     /* Another JSFunction there: the frame runs another function's code (a callee's
      * prologue, before its frame is built), or the code at start is not the sampled one. */
-    if (sp_v8heap_is_fn_type(sp_v8heap_map_type(fn_map))) return NULL;
+    if (!trust_pc || sp_v8heap_is_fn_type(sp_v8heap_map_type(fn_map))) return NULL;
     /* No JSFunction there any more (a later scavenge reused the page): pc alone says which
-     * code runs, a live Code object that starts at start and holds pc. */
+     * code runs, a live Code object that starts at start and holds pc, placed there before
+     * the sample (trust_pc: its perf-map entry is older). */
     D.fn_gone++;
     return e;
 }
 
-unsigned sp_v8jit_decode(uint64_t fn, uint64_t pc, uint64_t start, uint64_t size, uint32_t *out,
-                         bool *exact)
+unsigned sp_v8jit_decode(uint64_t fn, uint64_t pc, uint64_t start, uint64_t size, bool trust_pc,
+                         uint32_t *out, bool *exact)
 {
     if (!sp_v8heap_layout.jit_on || !sp_v8heap_is_heap(fn) || pc < start || pc - start > size)
         return 0;
     if (!D.code) D.code = sp_mem_calloc(SP_V8_CODE_SLOTS, sizeof *D.code);
     if (!D.chain) D.chain = sp_mem_calloc(SP_V8_CHAIN_SLOTS, sizeof *D.chain);
     if (!D.code || !D.chain) return 0;
-    const code_entry_t *e = code_of_frame(fn, start, size);
+    const code_entry_t *e = code_of_frame(fn, start, size, trust_pc);
     if (!e) return 0;
     /* V8's profiler takes the last table entry strictly before a pc (lower_bound, then one
      * back), the interrupted one too: for a return address that is the call, for the

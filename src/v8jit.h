@@ -18,9 +18,10 @@
  * the instruction before it, as V8's profiler does) in code the perf map places at
  * [start, start + size). Innermost first into out (SP_V8_INL_MAX of them at most); how
  * many, 0 when anything does not check out (the perf map names it). *exact: every frame
- * has the line executing in it. */
-unsigned sp_v8jit_decode(uint64_t fn, uint64_t pc, uint64_t start, uint64_t size, uint32_t *out,
-                         bool *exact);
+ * has the line executing in it. trust_pc: the perf map placed that code there before the
+ * sample, so when fn is no JSFunction any more the code pc is in names the frame alone. */
+unsigned sp_v8jit_decode(uint64_t fn, uint64_t pc, uint64_t start, uint64_t size, bool trust_pc,
+                         uint32_t *out, bool *exact);
 
 /* Code objects read, frames decoded from the (code, pc offset) cache, frames whose
  * JSFunction the GC had moved since the sample (followed), and frames whose JSFunction was

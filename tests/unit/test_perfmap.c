@@ -421,6 +421,27 @@ START_TEST(t_feed_time_lines)
     ck_assert_uint_eq(sp_perfmap_malformed(m), 1);
     ck_assert_ptr_null(sp_perfmap_lookup(m, 0));
     sp_perfmap_free(m);
+
+    /* The same code back at the same start and size (a compaction's pages trading places)
+     * keeps the time it was first there, in a later feed and within one; another function
+     * in between ends that. */
+    m = sp_perfmap_new(NULL, 0);
+    ck_assert_ptr_nonnull(m);
+    FEED(m, "0 0 " SP_PERFMAP_AT "10\n1000 100 JS:*c /a.js:1:1\n5000 100 JS:*e /a.js:5:1\n");
+    FEED(m, "0 0 " SP_PERFMAP_AT "20\n2000 100 " SP_PERFMAP_MOVED "1000\n"
+            "0 0 " SP_PERFMAP_AT "30\n1000 100 " SP_PERFMAP_MOVED "2000\n");
+    e = sp_perfmap_lookup(m, 0x1010);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_str_eq(e->name, "JS:*c /a.js:1:1");
+    ck_assert_uint_eq(e->written_after_ns, 0x10);
+    FEED(m, "0 0 " SP_PERFMAP_AT "40\n1000 100 JS:*c /a.js:1:1\n1000 100 JS:*c /a.js:1:1\n");
+    ck_assert_uint_eq(sp_perfmap_lookup(m, 0x1010)->written_after_ns, 0x10);
+    FEED(m, "0 0 " SP_PERFMAP_AT "50\n5000 100 JS:*d /a.js:4:1\n"
+            "0 0 " SP_PERFMAP_AT "60\n5000 100 JS:*e /a.js:5:1\n");
+    ck_assert_uint_eq(sp_perfmap_lookup(m, 0x5010)->written_after_ns, 0x60);
+    FEED(m, "0 0 " SP_PERFMAP_AT "70\n1000 80 JS:*c /a.js:1:1\n"); /* another size */
+    ck_assert_uint_eq(sp_perfmap_lookup(m, 0x1010)->written_after_ns, 0x70);
+    sp_perfmap_free(m);
 }
 END_TEST
 
