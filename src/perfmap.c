@@ -48,8 +48,6 @@
 typedef struct {
     sp_perfmap_entry_t e; /* first member: lookup hands out &ent->e */
     uint64_t seq;
-    bool first_at_start; /* merge: the batch's first entry at its start (or the same code
-                            as it since) */
 } ent_t;
 
 /* b is a at the same place again: start, size and name. */
@@ -424,9 +422,11 @@ static int merge(sp_perfmap_t *m)
     }
     heap_t *heap = sp_mem_alloc(np * sizeof *heap);
     span_t *spans = sp_mem_alloc(np * sizeof *spans);
-    if (!heap || !spans) {
+    bool *first = sp_mem_alloc(np * sizeof *first);
+    if (!heap || !spans || !first) {
         sp_mem_free(heap);
         sp_mem_free(spans);
+        sp_mem_free(first);
         return -ENOMEM;
     }
 
@@ -435,14 +435,13 @@ static int merge(sp_perfmap_t *m)
     /* The same code again where it was (a compaction's pages trade places: under
      * --stress-compaction most moves put a function back at the very start and size it had,
      * under the same name): the entry keeps the older one's time, so a sample taken in
-     * between is still named (the reader's time rule, sp_perfmap_entry_t). first_at_start:
-     * the batch's first entry at its start, or the same code as it all along since: only
-     * such an entry may carry on a live one's time. */
+     * between is still named (the reader's time rule, sp_perfmap_entry_t). first[i]: the
+     * batch's first entry at its start, or the same code as it all along since: only such
+     * an entry may carry on a live one's time. */
     for (size_t i = 0; i < np; i++) {
         bool again = i && same_code(&p[i - 1], &p[i]);
         if (again) p[i].e.written_after_ns = p[i - 1].e.written_after_ns;
-        p[i].first_at_start =
-            !i || p[i - 1].e.start != p[i].e.start || (again && p[i - 1].first_at_start);
+        first[i] = !i || p[i - 1].e.start != p[i].e.start || (again && first[i - 1]);
     }
 
     size_t ns = 0; /* union of batch spans; touching spans may join, harmlessly */
@@ -470,8 +469,12 @@ static int merge(sp_perfmap_t *m)
 
     size_t kept = 0;
     for (size_t i = 0; i < np; i++) {
-        if (p[i].e.size) p[kept++] = p[i];
-        else sp_mem_free((char *)p[i].e.name);
+        if (p[i].e.size) {
+            first[kept] = first[i];
+            p[kept++] = p[i];
+        } else {
+            sp_mem_free((char *)p[i].e.name);
+        }
     }
 
     ent_t *l = m->live; /* (2): both sorted, live ends ascend too */
@@ -482,7 +485,7 @@ static int merge(sp_perfmap_t *m)
         if (u < ns && spans[u].start < e) {
             /* replaced: by the same code at the same place first, it keeps this one's time */
             while (q < kept && p[q].e.start < s) q++;
-            if (q < kept && p[q].first_at_start && same_code(&l[i], &p[q]))
+            if (q < kept && first[q] && same_code(&l[i], &p[q]))
                 p[q].e.written_after_ns = l[i].e.written_after_ns;
             sp_mem_free((char *)l[i].e.name);
         } else {
@@ -499,6 +502,7 @@ static int merge(sp_perfmap_t *m)
     m->pend_n = 0;
     sp_mem_free(heap);
     sp_mem_free(spans);
+    sp_mem_free(first);
     return kept > (size_t)INT32_MAX ? INT32_MAX : (int)kept;
 }
 
