@@ -358,6 +358,7 @@ static void *agent_main(void *arg)
      * path, bounded. */
     int swept = sp_mapfile_sweep(agent.opts.cfg->spool_dir, SP_AGENT_MAP_DIR, SP_AGENT_SWEEP_MAX);
     if (swept) SP_DEBUG("removed %d perf map%s left by killed processes", swept, swept == 1 ? "" : "s");
+    sp_ring_prefault(agent.opts.ring); /* the handler's first uses fault no page in */
     /* A continuous session names native frames at its first commit, at the latest at exit:
      * index the executable's symbols now (node's: 110k, ~10% of a `node -e 0`'s CPU), on
      * this thread while node starts on its own, not on the exit path (issue #19). */

@@ -7,8 +7,12 @@
  * process that takes few samples (node -e 0) never faults their pages in. */
 #include "ring.h"
 
+#include <errno.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "mem.h"
 
@@ -52,6 +56,31 @@ sp_ring_t *sp_ring_new(size_t capacity)
     atomic_init(&r->head, 0);
     atomic_init(&r->tail, 0);
     return r;
+}
+
+/* madvise(MADV_POPULATE_WRITE) over the whole pages of [p, p + len). */
+static void populate(void *p, size_t len)
+{
+#ifdef MADV_POPULATE_WRITE
+    long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0 || !p || !len) return;
+    uintptr_t lo = (uintptr_t)p, hi = lo + len, mask = (uintptr_t)pg - 1;
+    lo = (lo + mask) & ~mask; /* whole pages only: a neighbour's first page is its own */
+    hi &= ~mask;
+    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
+#else
+    (void)p;
+    (void)len;
+#endif
+}
+
+void sp_ring_prefault(sp_ring_t *ring)
+{
+    if (!ring) return;
+    int saved = errno;
+    populate(ring->cells, (ring->mask + 1) * sizeof *ring->cells);
+    populate(ring->stacks, (ring->stack_mask + 1) * SP_STACK_COPY);
+    errno = saved;
 }
 
 void sp_ring_free(sp_ring_t *ring)

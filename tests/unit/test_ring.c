@@ -124,6 +124,7 @@ START_TEST(test_stack_pool)
     c[0]->stack_len = 64;
     memset(buf[1], 0x5a, 32);
     c[1]->stack_len = 32;
+    sp_ring_prefault(r); /* the agent's, at any time: what is written stays */
     for (int i = 0; i < 3; i++) sp_ring_publish(r, t[i]);
     static uint8_t got[SP_STACK_COPY];
     sp_sample_t out;
