@@ -357,8 +357,8 @@ static void *agent_main(void *arg)
     /* Maps of our earlier processes that were killed (issue #20 item 13): off the app's
      * path, bounded. */
     int swept = sp_mapfile_sweep(agent.opts.cfg->spool_dir, SP_AGENT_MAP_DIR, SP_AGENT_SWEEP_MAX);
-    if (swept) SP_DEBUG("removed %d perf map%s left by killed processes", swept, swept == 1 ? "" : "s");
-    sp_ring_prefault(agent.opts.ring); /* the handler's first uses fault no page in */
+    if (swept)
+        SP_DEBUG("removed %d perf map%s left by killed processes", swept, swept == 1 ? "" : "s");
     /* A continuous session names native frames at its first commit, at the latest at exit:
      * index the executable's symbols now (node's: 110k, ~10% of a `node -e 0`'s CPU), on
      * this thread while node starts on its own, not on the exit path (issue #19). */
@@ -382,6 +382,7 @@ static void *agent_main(void *arg)
                 idle_passes = 0;
             }
         }
+        sp_ring_prefault(agent.opts.ring); /* the handler's next cells fault no page in */
         long tick_ms = agent.opts.tick_ms > 0 ? agent.opts.tick_ms : SP_AGENT_TICK_MS;
         if (slow) tick_ms = SP_AGENT_IDLE_TICK_MS;
         pthread_mutex_lock(&agent.lock);

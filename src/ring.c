@@ -16,6 +16,9 @@
 
 #include "mem.h"
 
+#define SP_RING_PREFAULT_CELLS  128 /* cells faulted in ahead of the handler (~0.7 MiB) */
+#define SP_RING_PREFAULT_STACKS 32  /* stack-copy slots ahead (256 KiB) */
+
 #define SP_RING_CAS_TRIES 64 /* contention bound before a producer gives up (drop) */
 #define SP_RING_STACK_TRIES 4 /* stack slots tried before a sample goes without a copy */
 
@@ -33,6 +36,7 @@ struct sp_ring {
     _Atomic uint32_t *stack_taken;
     size_t stack_mask;
     _Alignas(64) _Atomic uint64_t stack_next;
+    size_t cells_faulted, stacks_faulted; /* sp_ring_prefault's progress (agent thread) */
 };
 
 sp_ring_t *sp_ring_new(size_t capacity)
@@ -77,9 +81,27 @@ static void populate(void *p, size_t len)
 void sp_ring_prefault(sp_ring_t *ring)
 {
     if (!ring) return;
+    /* Cells and slots are used in order, round the ring: the next ones are those the
+     * handler will touch first. Once every one was used (a lap), nothing is left to do. */
+    size_t ncells = ring->mask + 1, nstacks = ring->stack_mask + 1;
+    uint64_t head = atomic_load_explicit(&ring->head, memory_order_relaxed);
+    uint64_t next = atomic_load_explicit(&ring->stack_next, memory_order_relaxed);
+    size_t cells =
+        head + SP_RING_PREFAULT_CELLS < ncells ? (size_t)head + SP_RING_PREFAULT_CELLS : ncells;
+    size_t stacks =
+        next + SP_RING_PREFAULT_STACKS < nstacks ? (size_t)next + SP_RING_PREFAULT_STACKS : nstacks;
+    if (cells <= ring->cells_faulted && stacks <= ring->stacks_faulted) return;
     int saved = errno;
-    populate(ring->cells, (ring->mask + 1) * sizeof *ring->cells);
-    populate(ring->stacks, (ring->stack_mask + 1) * SP_STACK_COPY);
+    if (cells > ring->cells_faulted) {
+        populate(ring->cells + ring->cells_faulted,
+                 (cells - ring->cells_faulted) * sizeof *ring->cells);
+        ring->cells_faulted = cells;
+    }
+    if (stacks > ring->stacks_faulted) {
+        populate(ring->stacks + ring->stacks_faulted * SP_STACK_COPY,
+                 (stacks - ring->stacks_faulted) * SP_STACK_COPY);
+        ring->stacks_faulted = stacks;
+    }
     errno = saved;
 }
 

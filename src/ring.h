@@ -111,11 +111,12 @@ uint8_t *sp_ring_stack(sp_ring_t *ring, sp_sample_t *cell);
  * producer writing. Any thread. */
 bool sp_ring_idle(const sp_ring_t *ring);
 
-/* Faults in the cells' and the stack pool's pages (agent thread, once): otherwise the
- * handler takes a page fault on each one's first use, 1,024 cells and 256 stack copies,
- * which at 1 kHz made most of its p99 in a 10 s run. MADV_POPULATE_WRITE leaves their
- * contents as they are, so a handler writing a cell meanwhile is not disturbed; before
- * Linux 5.14 nothing happens. The pages are the ones a running profiler touches anyway. */
+/* Faults in the pages of the next cells and stack-copy slots the handler will use (agent
+ * thread, each pass; nothing once every one was used): otherwise the handler takes a page
+ * fault on each one's first use, 1,024 cells and 256 stack copies, which at 1 kHz made most
+ * of its p99 in a 10 s run. Only a little ahead, so a short process does not pay the whole
+ * ring's 7 MiB. MADV_POPULATE_WRITE leaves their contents as they are, so a handler
+ * writing a cell meanwhile is not disturbed; before Linux 5.14 nothing happens. */
 void sp_ring_prefault(sp_ring_t *ring);
 
 /* Consumer: copies the oldest published sample into *out. false when none is ready. */
