@@ -62,15 +62,16 @@ sp_ring_t *sp_ring_new(size_t capacity)
     return r;
 }
 
-/* madvise(MADV_POPULATE_WRITE) over the whole pages of [p, p + len). */
+/* madvise(MADV_POPULATE_WRITE) over the pages [p, p + len) lies in (rounded out: one
+ * allocation's neighbour's pages are ours too, mapped, and keep their contents). */
 static void populate(void *p, size_t len)
 {
 #ifdef MADV_POPULATE_WRITE
     long pg = sysconf(_SC_PAGESIZE);
     if (pg <= 0 || !p || !len) return;
     uintptr_t lo = (uintptr_t)p, hi = lo + len, mask = (uintptr_t)pg - 1;
-    lo = (lo + mask) & ~mask; /* whole pages only: a neighbour's first page is its own */
-    hi &= ~mask;
+    lo &= ~mask;
+    hi = (hi + mask) & ~mask;
     if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
 #else
     (void)p;
