@@ -9,7 +9,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #ifdef SP_MEM_LIBC
 #include <malloc.h>
 #include <stdlib.h>
@@ -173,4 +176,23 @@ unsigned sp_mem_arena(void)
 {
     pthread_once(&mem_once, mem_init);
     return mem_arena_index;
+}
+
+void sp_mem_populate(void *p, size_t len)
+{
+#ifdef MADV_POPULATE_WRITE
+    long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0 || !p || !len) return;
+    /* Rounded out: the pages of a neighbouring allocation are mapped too, and keep their
+     * contents. */
+    uintptr_t lo = (uintptr_t)p, hi = lo + len, mask = (uintptr_t)pg - 1;
+    lo &= ~mask;
+    hi = (hi + mask) & ~mask;
+    int saved = errno;
+    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
+    errno = saved;
+#else
+    (void)p;
+    (void)len;
+#endif
 }

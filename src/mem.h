@@ -12,6 +12,10 @@ void *sp_mem_realloc(void *p, size_t n);    /* like realloc; p may be NULL */
 void sp_mem_free(void *p);                  /* p may be NULL */
 char *sp_mem_strdup(const char *s);
 char *sp_mem_strndup(const char *s, size_t n);
+/* Faults in, writable, the pages [p, p + len) lies in, keeping their contents
+ * (MADV_POPULATE_WRITE; nothing before Linux 5.14): memory the signal handler will write is
+ * then no page fault there. */
+void sp_mem_populate(void *p, size_t len);
 size_t sp_mem_in_use(void);   /* bytes currently allocated through this module */
 size_t sp_mem_peak(void);     /* the largest sp_mem_in_use() seen */
 unsigned sp_mem_arena(void);  /* the private arena's index (for tests) */

@@ -8,12 +8,9 @@
  * does ahead of the handler (sp_ring_prefault), never the whole ring. */
 #include "ring.h"
 
-#include <errno.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "mem.h"
 
@@ -63,23 +60,6 @@ sp_ring_t *sp_ring_new(size_t capacity)
     return r;
 }
 
-/* madvise(MADV_POPULATE_WRITE) over the pages [p, p + len) lies in (rounded out: one
- * allocation's neighbour's pages are ours too, mapped, and keep their contents). */
-static void populate(void *p, size_t len)
-{
-#ifdef MADV_POPULATE_WRITE
-    long pg = sysconf(_SC_PAGESIZE);
-    if (pg <= 0 || !p || !len) return;
-    uintptr_t lo = (uintptr_t)p, hi = lo + len, mask = (uintptr_t)pg - 1;
-    lo &= ~mask;
-    hi = (hi + mask) & ~mask;
-    if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
-#else
-    (void)p;
-    (void)len;
-#endif
-}
-
 void sp_ring_prefault(sp_ring_t *ring)
 {
     if (!ring) return;
@@ -93,18 +73,16 @@ void sp_ring_prefault(sp_ring_t *ring)
     size_t stacks =
         next + SP_RING_PREFAULT_STACKS < nstacks ? (size_t)next + SP_RING_PREFAULT_STACKS : nstacks;
     if (cells <= ring->cells_faulted && stacks <= ring->stacks_faulted) return;
-    int saved = errno;
     if (cells > ring->cells_faulted) {
-        populate(ring->cells + ring->cells_faulted,
-                 (cells - ring->cells_faulted) * sizeof *ring->cells);
+        sp_mem_populate(ring->cells + ring->cells_faulted,
+                        (cells - ring->cells_faulted) * sizeof *ring->cells);
         ring->cells_faulted = cells;
     }
     if (stacks > ring->stacks_faulted) {
-        populate(ring->stacks + ring->stacks_faulted * SP_STACK_COPY,
-                 (stacks - ring->stacks_faulted) * SP_STACK_COPY);
+        sp_mem_populate(ring->stacks + ring->stacks_faulted * SP_STACK_COPY,
+                        (stacks - ring->stacks_faulted) * SP_STACK_COPY);
         ring->stacks_faulted = stacks;
     }
-    errno = saved;
 }
 
 void sp_ring_free(sp_ring_t *ring)

@@ -13,7 +13,7 @@ declare -A extra=(
     [handler]=''
     [v8frames]=''
     [unwind]='|pthread_self|pthread_getattr_np|pthread_attr_getstack|pthread_attr_destroy|sigaction'
-    [ring]='|sp_mem_calloc|sp_mem_alloc|sp_mem_free'
+    [ring]='|sp_mem_calloc|sp_mem_alloc|sp_mem_free|sp_mem_populate'
     [stats]='|sp_log_get_level|sp_log_write'
 )
 for mod in handler unwind v8frames ring stats; do
@@ -22,6 +22,7 @@ for mod in handler unwind v8frames ring stats; do
     bad=$(nm -u "$obj" | awk '{print $2}' | sed 's/@.*//' | grep -Ev "^($signal_path${extra[$mod]})\$" || true)
     if [ -z "$bad" ]; then ok "$mod imports only allowed symbols"; else not_ok "$mod imports: $(echo $bad)"; fi
 done
+# ring's sp_mem_* to its constructor and sp_ring_prefault (the agent thread);
 # unwind's pthread_* imports belong to sp_unwind_stack_bounds (thread registration), its
 # sigaction to sp_unwind_init_restorer (sampler setup);
 # stats' sp_log_* to sp_stats_log (exit path). Neither is reachable from the handler.
