@@ -51,7 +51,6 @@ struct sp_resolver {
      * the name of code that came to its address after it. */
     uint64_t horizon_ns;
     uint64_t horizon_gen;
-    uint64_t as_of_ns; /* the time of the sample being resolved */
     long truncated_id; /* the "[truncated]" frame's id in ft_epoch, or -1 */
 };
 
@@ -124,15 +123,15 @@ static cache_entry_t *cache_slot(sp_resolver_t *r, uint64_t tag)
  * them is interned here, in order. The cache below then keys on the raw words as well as
  * the pc and holds every id a raw frame became; a decoded frame is final only while the
  * code object it was read from is (the decoder says so, as the symbolizer does now). */
-static long resolve_raw(sp_resolver_t *r, const sp_raw_frame_t *raw, uint32_t *ids, uint8_t *cls,
-                        size_t cap)
+static long resolve_raw(sp_resolver_t *r, const sp_raw_frame_t *raw, uint64_t as_of_ns,
+                        uint32_t *ids, uint8_t *cls, size_t cap)
 {
     if (!cap) return 0;
     uint64_t tag = raw->pc << 1 | (raw->return_addr ? 1 : 0);
     cache_entry_t *e = tag ? cache_slot(r, tag) : NULL;
     uint64_t gen = sp_symbolizer_generation(r->sym);
     if (r->horizon_gen != gen) r->horizon_gen = gen, r->horizon_ns = 0;
-    if (r->as_of_ns < r->horizon_ns) e = NULL; /* an older sample: answers may postdate it */
+    if (as_of_ns < r->horizon_ns) e = NULL; /* an older sample: answers may postdate it */
     if (e && entry_live(r, e)) {
         ids[0] = e->id;
         if (cls) cls[0] = e->cls;
@@ -187,20 +186,22 @@ static long resolve_stack(sp_resolver_t *r, const sp_sample_t *s, uint32_t *ids,
 {
     /* Between two stacks no id is held: the table may start over here. */
     sp_frames_trim(r->ft);
-    r->as_of_ns = s->ts_ns;
-    sp_symbolizer_set_as_of(r->sym, s->ts_ns);
     if (r->ft_epoch != sp_frames_epoch(r->ft)) { /* every cached id names another frame now */
         r->ft_epoch = sp_frames_epoch(r->ft);
         r->truncated_id = -1;
         new_epoch(r);
     }
     size_t n = 0;
+    long k = 0;
+    sp_symbolizer_set_as_of(r->sym, s->ts_ns); /* names as of this sample, for its frames only */
     for (size_t i = 0; i < s->nframes && n < cap; i++) {
         sp_raw_frame_t raw = {.pc = s->pcs[i], .return_addr = i > 0};
-        long k = resolve_raw(r, &raw, ids + n, cls ? cls + n : NULL, cap - n);
-        if (k < 0) return -1;
+        k = resolve_raw(r, &raw, s->ts_ns, ids + n, cls ? cls + n : NULL, cap - n);
+        if (k < 0) break;
         n += (size_t)k;
     }
+    sp_symbolizer_set_as_of(r->sym, 0);
+    if (k < 0) return -1;
     if ((s->flags & SP_SAMPLE_TRUNCATED) && n < cap) { /* the cut-off root end stays visible */
         if (r->truncated_id < 0) {
             sp_frame_t f = {.function = "[truncated]", .kind = SP_FRAME_NATIVE};

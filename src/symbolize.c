@@ -229,22 +229,6 @@ static void script_path(const char *name, size_t len, char *out, size_t cap)
     out[o] = '\0';
 }
 
-/* The perf map's entry at addr (NULL: none). as_of: NULL too when it was written after the
- * sample's time (other code ran at addr then). */
-static const sp_perfmap_entry_t *js_entry(sp_symbolizer_t *sym, uint64_t addr, bool as_of)
-{
-    sym->last_after_ns = 0;
-    sym->last_refused = false;
-    if (!sym->perfmap) return NULL;
-    const sp_perfmap_entry_t *e = sp_perfmap_lookup(sym->perfmap, addr);
-    if (!e) return NULL;
-    if (as_of && sym->as_of_ns && e->written_after_ns > sym->as_of_ns) {
-        sym->last_refused = true;
-        return NULL;
-    }
-    sym->last_after_ns = e->written_after_ns;
-    return e;
-}
 
 void sp_symbolizer_set_as_of(sp_symbolizer_t *sym, uint64_t ts_ns) { sym->as_of_ns = ts_ns; }
 
@@ -256,8 +240,16 @@ void sp_symbolizer_last_perf_map(const sp_symbolizer_t *sym, uint64_t *after_ns,
 
 static bool resolve_js(sp_symbolizer_t *sym, uint64_t addr, uint64_t pc, sp_frame_t *f)
 {
-    const sp_perfmap_entry_t *e = js_entry(sym, addr, true);
+    sym->last_after_ns = 0;
+    sym->last_refused = false;
+    const sp_perfmap_entry_t *e = sym->perfmap ? sp_perfmap_lookup(sym->perfmap, addr) : NULL;
     if (!e) return false;
+    /* Written after the sample: other code ran at addr then. */
+    if (sym->as_of_ns && e->written_after_ns > sym->as_of_ns) {
+        sym->last_refused = true;
+        return false;
+    }
+    sym->last_after_ns = e->written_after_ns;
     sp_v8name_t js;
     if (sp_v8names_parse(e->name, &js) < 0) return false;
     /* V8's own code: from Node 22 on, V8 copies its embedded builtins next to the JIT code
@@ -352,19 +344,22 @@ bool sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr
 }
 
 char sp_symbolizer_js_code(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, uint64_t *start,
-                           uint64_t *size)
+                           uint64_t *size, uint64_t *written_after_ns)
 {
-    const sp_perfmap_entry_t *e = js_entry(sym, return_addr && addr ? addr - 1 : addr, false);
+    const sp_perfmap_entry_t *e =
+        sym->perfmap ? sp_perfmap_lookup(sym->perfmap, return_addr && addr ? addr - 1 : addr)
+                     : NULL;
     sp_v8name_t js;
     if (!e || sp_v8names_parse(e->name, &js) < 0) return 0;
     if (start) *start = e->start;
     if (size) *size = e->size;
+    if (written_after_ns) *written_after_ns = e->written_after_ns;
     return js.tier;
 }
 
 char sp_symbolizer_js_tier(sp_symbolizer_t *sym, uint64_t addr, bool return_addr)
 {
-    return sp_symbolizer_js_code(sym, addr, return_addr, NULL, NULL);
+    return sp_symbolizer_js_code(sym, addr, return_addr, NULL, NULL, NULL);
 }
 
 uint64_t sp_symbolizer_generation(const sp_symbolizer_t *sym) { return sym->generation; }

@@ -35,16 +35,16 @@ void sp_symbolizer_set_perf_map(sp_symbolizer_t *sym, const char *perf_map_path,
  * callers that resolve an address often remember the answer (sp_resolver). */
 bool sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, sp_frame_t *f);
 
-/* The time of the sample being resolved (CLOCK_MONOTONIC ns; 0: none): from now on a
- * perf-map entry written after it (its last time line, perfmap.h SP_PERFMAP_AT) names
- * nothing for sp_symbolizer_resolve: JS code created or moved to that address since, not
- * the code the sample ran there, so the address stays unresolved. sp_symbolizer_js_code
- * still answers (the V8 frame decoder checks V8's objects itself, and asks
- * sp_symbolizer_last_perf_map how new the entry was). */
+/* The time of the sample being resolved (CLOCK_MONOTONIC ns; 0: none, as the resolver
+ * leaves it between samples): until set again a perf-map entry written after it (its last
+ * time line, perfmap.h SP_PERFMAP_AT) names nothing for sp_symbolizer_resolve: JS code
+ * created or moved to that address since, not the code the sample ran there, so the
+ * address stays unresolved. sp_symbolizer_js_code answers whatever the time (the V8 frame
+ * decoder checks V8's objects itself, and is told how new the entry is). */
 void sp_symbolizer_set_as_of(sp_symbolizer_t *sym, uint64_t ts_ns);
-/* What the last sp_symbolizer_resolve or sp_symbolizer_js_code made of the perf map:
- * *after_ns the written_after_ns of the entry it used (0: none, or a map without time
- * lines), *refused whether resolve left an entry alone as newer than the sample. */
+/* What the last sp_symbolizer_resolve made of the perf map: *after_ns the written_after_ns
+ * of the entry it named JS code from (0: none, or a map without time lines), *refused
+ * whether it left an entry alone as newer than the sample. */
 void sp_symbolizer_last_perf_map(const sp_symbolizer_t *sym, uint64_t *after_ns, bool *refused);
 
 /* The tier V8's perf map gives the JS code at addr ('~' interpreted: with
@@ -52,9 +52,10 @@ void sp_symbolizer_last_perf_map(const sp_symbolizer_t *sym, uint64_t *after_ns,
  * Sparkplug, '+' Maglev, '*' TurboFan), or 0 (not JS code, or no tier named). */
 char sp_symbolizer_js_tier(sp_symbolizer_t *sym, uint64_t addr, bool return_addr);
 /* The same, and where the perf map says the code at addr starts and how long it is (the
- * V8 frame decoder finds V8's Code object from its instructions' start). */
+ * V8 frame decoder finds V8's Code object from its instructions' start), and the entry's
+ * written_after_ns (any of the three NULL: not asked). */
 char sp_symbolizer_js_code(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, uint64_t *start,
-                           uint64_t *size);
+                           uint64_t *size, uint64_t *written_after_ns);
 
 /* The JS frame of function (may be "") defined in script (V8's script name: a path, a file
  * URL or "node:..."; NULL: none) at lineno:colno (0: unknown), named and placed as frames

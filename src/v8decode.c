@@ -340,11 +340,9 @@ static int pc_kind(sp_symbolizer_t *sym, const sp_sample_t *s, unsigned k, uint6
      * executing in it; the frame's slots do. Optimized code (3): its Code object says
      * which functions were inlined where. */
     if (f.kind != SP_FRAME_NATIVE) {
-        char t = sp_symbolizer_js_code(sym, s->pcs[k], k > 0, start, size);
+        uint64_t after = 0;
+        char t = sp_symbolizer_js_code(sym, s->pcs[k], k > 0, start, size, &after);
         *tier = t == '^' ? 0 : t == '+' ? 1 : t == '*' ? 2 : -1;
-        uint64_t after;
-        bool refused;
-        sp_symbolizer_last_perf_map(sym, &after, &refused);
         *trust_pc = after <= s->ts_ns;
         if (*tier > 0) return 3;
         /* Sparkplug code (4): the interpreter's frame, its offset in the code's table. */
@@ -568,10 +566,9 @@ static bool rewrite_compiled_leaf(sp_sample_t *s, sp_symbolizer_t *sym, const sp
     unsigned k = v->frame;
     uint64_t w = word_at_sp(s, k), start, size;
     if (w < 0x10000 || (w & SP_V8_SYNTH_BIT)) return false;
-    char t = sp_symbolizer_js_code(sym, w, true, &start, &size);
-    uint64_t after;
-    bool exact, refused;
-    sp_symbolizer_last_perf_map(sym, &after, &refused);
+    uint64_t after = 0;
+    char t = sp_symbolizer_js_code(sym, w, true, &start, &size, &after);
+    bool exact;
     if (t == '^') {
         if (!baseline_words_ok(v)) return false;
         int64_t off = sp_v8baseline_offset(v->bytecode_array, w, true, start, size);
@@ -593,9 +590,6 @@ static bool rewrite_compiled_leaf(sp_sample_t *s, sp_symbolizer_t *sym, const sp
 void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym)
 {
     if (!D.on || !s->nv8) return;
-    /* The frames' own slots and V8's objects are checked here: the perf map only says where
-     * code starts and its tier, whatever the age of its entry (trust_pc below). */
-    sp_symbolizer_set_as_of(sym, 0);
     struct timespec t0, t1;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
     slot_plan_t plan[SP_V8_MAX_FRAMES];

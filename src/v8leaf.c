@@ -107,7 +107,6 @@ static void repair_one(sp_sample_t *s, sp_symbolizer_t *sym, unsigned k, uint64_
 
 void sp_v8leaf_repair(sp_sample_t *s, sp_symbolizer_t *sym)
 {
-    sp_symbolizer_set_as_of(sym, 0); /* it checks what it finds at sp itself */
     /* From the root end down, so an insertion does not move a context still to visit. */
     for (int i = (int)(s->nsig < SP_MAX_SIGFRAMES ? s->nsig : SP_MAX_SIGFRAMES) - 1; i >= 0; i--)
         repair_one(s, sym, s->sig[i].frame, s->sig[i].sp_word);

@@ -347,9 +347,7 @@ START_TEST(t_entry_newer_than_sample)
     sp_symbolizer_last_perf_map(sym, &after, &refused);
     ck_assert(refused);
     /* the decoder's question (where code starts, its tier) is answered, with the age */
-    ck_assert_int_eq(sp_symbolizer_js_tier(sym, 0x7e0000006010ull, false), '*');
-    sp_symbolizer_last_perf_map(sym, &after, &refused);
-    ck_assert(!refused);
+    ck_assert_int_eq(sp_symbolizer_js_code(sym, 0x7e0000006010ull, false, NULL, NULL, &after), '*');
     ck_assert_uint_eq(after, 1000);
     sp_symbolizer_resolve(sym, 0x7e0000001010ull, false, &f); /* an entry without a time: named */
     ck_assert_str_eq(f.function, "hotLoop");
