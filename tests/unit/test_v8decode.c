@@ -674,20 +674,36 @@ static void expect_frames(const sp_v8fn_t *v, size_t n, const char *want)
     ck_assert_msg(strcmp(seen, want) == 0, "expected frames \"%s\", saw \"%s\"", want, seen);
 }
 
-START_TEST(test_inlined_frames_at_their_call_sites)
+/* After setup(): functions a, b and c of one script (ends7), and what a's optimized code
+ * with b and c inlined is made of (opt_code): its position table (a_table) and literals. */
+typedef struct {
+    uint64_t fa, fb, fc;
+    uint8_t t[64];
+    size_t n;
+    uint64_t lits[2];
+} abc_t;
+
+static void abc_setup(abc_t *x)
 {
     setup();
-    uint64_t scr = script("/app/i.js", ends7, 7), fa, fb, fc, bca, *code, *dd;
-    function(str("a"), scr, &fa, &bca);
-    function(str("b"), scr, &fb, &bca);
-    function(str("c"), scr, &fc, &bca);
-    uint8_t t[64];
-    size_t n = table_inl(t, a_table, 4);
-    uint64_t lits[2] = {sfi_of(fb), sfi_of(fc)};
-    uint64_t start = opt_code(sfi_of(fa), lits, 2, t, n, a_inl, 2, 13, &code, &dd);
+    uint64_t scr = script("/app/i.js", ends7, 7), bca;
+    function(str("a"), scr, &x->fa, &bca);
+    function(str("b"), scr, &x->fb, &bca);
+    function(str("c"), scr, &x->fc, &bca);
+    x->n = table_inl(x->t, a_table, 4);
+    x->lits[0] = sfi_of(x->fb);
+    x->lits[1] = sfi_of(x->fc);
+}
+
+START_TEST(test_inlined_frames_at_their_call_sites)
+{
+    abc_t x;
+    abc_setup(&x);
+    uint64_t fa = x.fa, fb = x.fb, *code, *dd;
+    uint64_t start = opt_code(sfi_of(fa), x.lits, 2, x.t, x.n, a_inl, 2, 13, &code, &dd);
     sp_v8fn_t v[8];
     /* the leaf in b's inlined body: b at its line, a at the call site's */
-    n = sp_v8decode_jit_frame(fa, start + 12, start, 256, v, 8);
+    size_t n = sp_v8decode_jit_frame(fa, start + 12, start, 256, v, 8);
     expect_frames(v, n, "b:6 a:2");
     n = sp_v8decode_jit_frame(fa, start + 22, start, 256, v, 8);
     expect_frames(v, n, "c:7 a:3");
@@ -877,30 +893,25 @@ END_TEST
 
 START_TEST(test_inlined_checks)
 {
-    setup();
-    uint64_t scr = script("/app/i.js", ends7, 7), fa, fb, fc, bca, *code, *dd;
-    function(str("a"), scr, &fa, &bca);
-    function(str("b"), scr, &fb, &bca);
-    function(str("c"), scr, &fc, &bca);
-    uint8_t t[64];
-    size_t n = table_inl(t, a_table, 4);
-    uint64_t lits[2] = {sfi_of(fb), sfi_of(fc)};
+    abc_t x;
+    abc_setup(&x);
+    uint64_t fa = x.fa, *code, *dd;
     sp_v8fn_t v[8];
     /* Sparkplug code (kind = baseline): its table maps to bytecode, not source */
-    uint64_t start = opt_code(sfi_of(fa), lits, 2, t, n, a_inl, 2, 11, &code, &dd);
+    uint64_t start = opt_code(sfi_of(fa), x.lits, 2, x.t, x.n, a_inl, 2, 11, &code, &dd);
     ck_assert_uint_eq(sp_v8decode_jit_frame(fa, start + 12, start, 256, v, 8), 0);
     /* a caller's inlining id not below its callee's: not V8's data */
     static const int64_t loop[][3] = {{17, 0, 0}, {24, -1, 1}};
-    start = opt_code(sfi_of(fa), lits, 2, t, n, loop, 2, 13, &code, &dd);
+    start = opt_code(sfi_of(fa), x.lits, 2, x.t, x.n, loop, 2, 13, &code, &dd);
     ck_assert_uint_eq(sp_v8decode_jit_frame(fa, start + 12, start, 256, v, 8), 0);
     /* the function index past the literals */
     static const int64_t past[][3] = {{17, -1, 2}, {24, -1, 1}};
-    start = opt_code(sfi_of(fa), lits, 2, t, n, past, 2, 13, &code, &dd);
+    start = opt_code(sfi_of(fa), x.lits, 2, x.t, x.n, past, 2, 13, &code, &dd);
     ck_assert_uint_eq(sp_v8decode_jit_frame(fa, start + 12, start, 256, v, 8), 0);
     size_t k = sp_v8decode_jit_frame(fa, start + 22, start, 256, v, 8); /* c's is fine */
     expect_frames(v, k, "c:7 a:3");
     /* the Code replaced by another object at the same place: read again, checked again */
-    start = opt_code(sfi_of(fa), lits, 2, t, n, a_inl, 2, 13, &code, &dd);
+    start = opt_code(sfi_of(fa), x.lits, 2, x.t, x.n, a_inl, 2, 13, &code, &dd);
     k = sp_v8decode_jit_frame(fa, start + 12, start, 256, v, 8);
     expect_frames(v, k, "b:6 a:2");
     code[1] = str("not deoptimization data");
@@ -920,15 +931,10 @@ END_TEST
  * the sampled one, or pc is in a callee's prologue). */
 START_TEST(test_inlined_closure_moved_or_gone)
 {
-    setup();
-    uint64_t scr = script("/app/i.js", ends7, 7), fa, fb, fc, bca, *code, *dd;
-    function(str("a"), scr, &fa, &bca);
-    function(str("b"), scr, &fb, &bca);
-    function(str("c"), scr, &fc, &bca);
-    uint8_t t[64];
-    size_t n = table_inl(t, a_table, 4);
-    uint64_t lits[2] = {sfi_of(fb), sfi_of(fc)};
-    uint64_t start = opt_code(sfi_of(fa), lits, 2, t, n, a_inl, 2, 13, &code, &dd);
+    abc_t x;
+    abc_setup(&x);
+    uint64_t fa = x.fa, fb = x.fb, *code, *dd;
+    uint64_t start = opt_code(sfi_of(fa), x.lits, 2, x.t, x.n, a_inl, 2, 13, &code, &dd);
     sp_v8fn_t v[8];
     sp_v8decode_stats_t st;
     uint64_t *newf = (uint64_t *)(uintptr_t)(fa - 1), *oldf = alloc(8);
