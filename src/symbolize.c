@@ -343,6 +343,14 @@ bool sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr
     return false;
 }
 
+bool sp_symbolizer_resolve_perf_map(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, sp_frame_t *f)
+{
+    memset(f, 0, sizeof *f);
+    if (resolve_js(sym, return_addr && addr ? addr - 1 : addr, addr, f)) return true;
+    memset(f, 0, sizeof *f);
+    return false;
+}
+
 char sp_symbolizer_js_code(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, uint64_t *start,
                            uint64_t *size, uint64_t *written_after_ns)
 {

@@ -35,6 +35,12 @@ void sp_symbolizer_set_perf_map(sp_symbolizer_t *sym, const char *perf_map_path,
  * callers that resolve an address often remember the answer (sp_resolver). */
 bool sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, sp_frame_t *f);
 
+/* As sp_symbolizer_resolve, from V8's perf map alone: true when it names addr (a JS
+ * function, or V8's own code as a native frame), false with *f cleared otherwise. Reads
+ * no /proc file and no ELF symbol table, so it suits words that are not known to be code
+ * (the word at a frameless leaf's sp). */
+bool sp_symbolizer_resolve_perf_map(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, sp_frame_t *f);
+
 /* The time of the sample being resolved (CLOCK_MONOTONIC ns; 0: none, as the resolver
  * leaves it between samples): until set again a perf-map entry written after it (its last
  * time line, perfmap.h SP_PERFMAP_AT) names nothing for sp_symbolizer_resolve: JS code

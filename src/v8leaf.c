@@ -83,13 +83,17 @@ static void repair_one(sp_sample_t *s, sp_symbolizer_t *sym, unsigned k, uint64_
 {
     if (k >= s->nframes || k + 1 >= SP_MAX_FRAMES || w < SP_MIN_CODE_ADDR || (w & SP_V8_SYNTH_BIT))
         return;
+    /* v8decode named the leaf from its frame slots: not a builtin, and no address to look
+     * up (resolving one would reread /proc/self/maps for an address in no mapping). */
+    if (s->pcs[k] & SP_V8_SYNTH_BIT) return;
     /* Already there, or v8decode put the leaf's interpreted function above it. */
     if (k + 1 < s->nframes && (s->pcs[k + 1] == w || (s->pcs[k + 1] & SP_V8_SYNTH_BIT))) return;
     sp_frame_t f;
     sp_symbolizer_resolve(sym, s->pcs[k], k > 0, &f);
     if (f.kind != SP_FRAME_NATIVE || !f.function || strncmp(f.function, "Builtins_", 9) != 0) return;
-    sp_symbolizer_resolve(sym, w, true, &f);
-    if (f.kind == SP_FRAME_NATIVE) return;
+    /* w is any stack word (a pointer into the heap, a number): the perf map alone says
+     * whether it is JS code, with no /proc read for the words that are not. */
+    if (!sp_symbolizer_resolve_perf_map(sym, w, true, &f) || f.kind == SP_FRAME_NATIVE) return;
     L.st.leaves++;
     if (!after_call(w, sp_symbolizer_generation(sym))) {
         L.st.no_call++;
