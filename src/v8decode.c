@@ -275,7 +275,7 @@ __attribute__((cold)) size_t sp_v8decode_jit_frame(uint64_t fn, uint64_t pc, uin
     uint32_t fr[SP_V8_INL_MAX];
     bool exact;
     if (!D.on) return 0;
-    unsigned n = sp_v8jit_decode(fn, pc, start, size, true, fr, &exact);
+    unsigned n = sp_v8jit_decode(fn, pc, start, size, true, NULL, fr, &exact);
     if (n > cap) return 0;
     for (unsigned i = 0; i < n; i++) out[i] = *sp_v8fn_frame_of(fr[i]);
     return n;
@@ -374,9 +374,12 @@ typedef struct {
     bool trust_pc;        /* ... by an entry older than the sample: the code pc is in is the
                              one the sample ran (v8jit may go by it alone) */
     prefetch_t pf;
+    sp_v8jit_pre_t jit; /* an optimized frame's words read ahead */
+    unsigned jit_same;  /* 1 + the frame whose words those are (recursion: same function
+                           and code), 0: its own */
 } slot_plan_t;
 
-/* Reads of many frames, gathered into one system call. */
+/* Reads of many frames, gathered into one system call (at most 4 ranges a frame). */
 typedef struct {
     struct iovec local[4 * SP_V8_MAX_FRAMES], remote[4 * SP_V8_MAX_FRAMES];
     size_t n, total;
@@ -404,9 +407,25 @@ static void plan_prefetch(const sp_v8_slots_t *v, prefetch_t *pf, read_batch_t *
     }
 }
 
-/* What each of the first nv8 captured frames of s is, and the interpreted ones' words read
- * ahead: the whole sample's reads in one system call; if any range fails (an object died),
- * each frame reads on its own later. */
+/* An optimized frame's words (v8jit's check) to read ahead, into b; a frame of the same
+ * function in the same code as an earlier one (recursion) shares that one's. */
+static void plan_jit(const sp_sample_t *s, unsigned i, slot_plan_t *plan, read_batch_t *b)
+{
+    const sp_v8_slots_t *v = &s->v8[i];
+    slot_plan_t *p = &plan[i];
+    for (unsigned j = 0; j < i; j++)
+        if (plan[j].kind == 3 && plan[j].jit.code && s->v8[j].function == v->function &&
+            plan[j].start == p->start && plan[j].size == p->size) {
+            p->jit_same = j + 1;
+            return;
+        }
+    if (!sp_v8jit_plan(v->function, p->start, p->size, &p->jit)) return;
+    for (int r = 0; r < 3; r++) batch_add(b, p->jit.into[r], p->jit.at[r], p->jit.len[r]);
+}
+
+/* What each of the first nv8 captured frames of s is, and the words their decoding reads
+ * first, read ahead: the whole sample's reads in one system call; if any range fails (an
+ * object died), each frame reads on its own later. */
 static void plan_sample(const sp_sample_t *s, sp_symbolizer_t *sym, unsigned nv8,
                         slot_plan_t *plan)
 {
@@ -422,17 +441,23 @@ static void plan_sample(const sp_sample_t *s, sp_symbolizer_t *sym, unsigned nv8
              frame_words_ok(v->function, v->bytecode_array, v->bytecode_offset)) ||
             ((p->kind == 2 || p->kind == 4) && baseline_words_ok(v)))
             plan_prefetch(v, &p->pf, &b);
+        else if (p->kind == 3)
+            plan_jit(s, i, plan, &b);
     }
     bool read = sp_v8heap_read_iov(b.local, b.remote, b.n, b.total);
     for (unsigned i = 0; i < nv8; i++) {
         /* plan[0, nv8) was cleared by the loop above; cppcheck cannot see it */
         /* cppcheck-suppress uninitvar */
-        prefetch_t *pf = &plan[i].pf;
-        if (read)
-            pf->read = plan[i].kind == 1 || plan[i].kind == 2 || plan[i].kind == 4,
+        slot_plan_t *p = &plan[i];
+        prefetch_t *pf = &p->pf;
+        if (read) {
+            pf->read = p->kind == 1 || p->kind == 2 || p->kind == 4;
             pf->head_read = pf->guess != 0;
-        else
+        } else {
             memset(pf, 0, sizeof *pf);
+        }
+        if (p->jit_same) p->jit = plan[p->jit_same - 1].jit;
+        p->jit.read = read && p->jit.code;
     }
 }
 
@@ -490,8 +515,8 @@ static void rewrite_jit(sp_sample_t *s, const sp_v8_slots_t *v, const slot_plan_
     unsigned k = v->frame;
     uint32_t fr[SP_V8_INL_MAX];
     bool exact;
-    unsigned n =
-        sp_v8jit_decode(v->function, s->pcs[k], p->start, p->size, p->trust_pc, fr, &exact);
+    unsigned n = sp_v8jit_decode(v->function, s->pcs[k], p->start, p->size, p->trust_pc, &p->jit,
+                                 fr, &exact);
     if (!n) {
         D.st.jit_fallback[p->tier]++;
         sp_stats_inc(SP_STAT_V8_JIT_PERF_MAP);
@@ -580,7 +605,7 @@ static bool rewrite_compiled_leaf(sp_sample_t *s, sp_symbolizer_t *sym, const sp
     }
     if (t != '+' && t != '*') return false;
     uint32_t fr[SP_V8_INL_MAX];
-    unsigned n = sp_v8jit_decode(v->function, w, start, size, after <= s->ts_ns, fr, &exact);
+    unsigned n = sp_v8jit_decode(v->function, w, start, size, after <= s->ts_ns, NULL, fr, &exact);
     if (!n) return false;
     count_jit(t == '+' ? 1 : 2, n, exact);
     for (unsigned j = n; j-- > 0;) insert_above(s, k, SP_V8_SYNTH_BIT | fr[j]);

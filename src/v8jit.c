@@ -187,23 +187,67 @@ __attribute__((cold)) static unsigned code_frames(const code_entry_t *e, int64_t
     return n;
 }
 
+static code_entry_t *code_slot(uint64_t start)
+{
+    return &D.code[(start * 0x9e3779b97f4a7c15ull) >> 54 & (SP_V8_CODE_SLOTS - 1)];
+}
+
+static bool tables(void)
+{
+    if (!D.code) D.code = sp_mem_calloc(SP_V8_CODE_SLOTS, sizeof *D.code);
+    if (!D.chain) D.chain = sp_mem_calloc(SP_V8_CHAIN_SLOTS, sizeof *D.chain);
+    return D.code && D.chain;
+}
+
+/* The Code entry for [start, start + size), loaded now if its slot holds another. */
+static code_entry_t *code_entry(uint64_t start, uint64_t size)
+{
+    code_entry_t *e = code_slot(start);
+    if (e->start != start || e->size != size) code_load(e, start, size);
+    return e;
+}
+
+bool sp_v8jit_plan(uint64_t fn, uint64_t start, uint64_t size, sp_v8jit_pre_t *pre)
+{
+    const sp_v8heap_layout_t *l = &sp_v8heap_layout;
+    memset(pre, 0, sizeof *pre);
+    if (!sp_v8heap_layout.jit_on || !sp_v8heap_is_heap(fn) || !tables()) return false;
+    const code_entry_t *e = code_entry(start, size);
+    if (!e->code) return false;
+    pre->code = e->code;
+    pre->at[0] = sp_v8heap_obj(e->code) + (uint64_t)l->code_deopt;
+    pre->at[1] = sp_v8heap_obj(fn) + (uint64_t)l->fn_shared;
+    pre->at[2] = sp_v8heap_obj(fn) + (uint64_t)l->map;
+    pre->len[0] = 16, pre->len[1] = 8, pre->len[2] = 8;
+    pre->into[0] = &pre->words[0], pre->into[1] = &pre->words[2], pre->into[2] = &pre->words[3];
+    return true;
+}
+
 /* The loaded Code object at [start, start + size) (read now if the slot holds another),
  * when it still checks out and is the code of the frame's JSFunction fn (not a caller's, as
  * in a prologue); NULL otherwise. One read checks both: the Code's two words and the
- * JSFunction's map word and SharedFunctionInfo. */
-static code_entry_t *code_of_frame(uint64_t fn, uint64_t start, uint64_t size, bool trust_pc)
+ * JSFunction's map word and SharedFunctionInfo, done ahead for the whole sample when pre
+ * was read for this code. */
+static code_entry_t *code_of_frame(uint64_t fn, uint64_t start, uint64_t size, bool trust_pc,
+                                   const sp_v8jit_pre_t *pre)
 {
     const sp_v8heap_layout_t *l = &sp_v8heap_layout;
-    code_entry_t *e = &D.code[(start * 0x9e3779b97f4a7c15ull) >> 54 & (SP_V8_CODE_SLOTS - 1)];
-    uint64_t words[2], sfi = 0, fn_map = 0;
-    if (e->start != start || e->size != size) code_load(e, start, size);
+    code_entry_t *e = code_entry(start, size);
     if (!e->code) return NULL;
-    uint64_t at[3] = {sp_v8heap_obj(e->code) + (uint64_t)l->code_deopt,
-                      sp_v8heap_obj(fn) + (uint64_t)l->fn_shared,
-                      sp_v8heap_obj(fn) + (uint64_t)l->map};
-    void *into[3] = {words, &sfi, &fn_map};
-    size_t lens[3] = {16, 8, 8};
-    if (!sp_v8heap_readv(at, into, lens, 3) || words[0] != e->deopt || words[1] != e->spt) {
+    uint64_t words[2] = {0, 0}, sfi = 0, fn_map = 0;
+    bool read = pre && pre->read && pre->code == e->code;
+    if (read) {
+        words[0] = pre->words[0], words[1] = pre->words[1];
+        sfi = pre->words[2], fn_map = pre->words[3];
+    } else {
+        uint64_t at[3] = {sp_v8heap_obj(e->code) + (uint64_t)l->code_deopt,
+                          sp_v8heap_obj(fn) + (uint64_t)l->fn_shared,
+                          sp_v8heap_obj(fn) + (uint64_t)l->map};
+        void *into[3] = {words, &sfi, &fn_map};
+        size_t lens[3] = {16, 8, 8};
+        read = sp_v8heap_readv(at, into, lens, 3);
+    }
+    if (!read || words[0] != e->deopt || words[1] != e->spt) {
         e->start = 0; /* another object there now (or none): read the code again next time */
         return NULL;
     }
@@ -229,14 +273,12 @@ static code_entry_t *code_of_frame(uint64_t fn, uint64_t start, uint64_t size, b
 }
 
 unsigned sp_v8jit_decode(uint64_t fn, uint64_t pc, uint64_t start, uint64_t size, bool trust_pc,
-                         uint32_t *out, bool *exact)
+                         const sp_v8jit_pre_t *pre, uint32_t *out, bool *exact)
 {
-    if (!sp_v8heap_layout.jit_on || !sp_v8heap_is_heap(fn) || pc < start || pc - start > size)
+    if (!sp_v8heap_layout.jit_on || !sp_v8heap_is_heap(fn) || pc < start || pc - start > size ||
+        !tables())
         return 0;
-    if (!D.code) D.code = sp_mem_calloc(SP_V8_CODE_SLOTS, sizeof *D.code);
-    if (!D.chain) D.chain = sp_mem_calloc(SP_V8_CHAIN_SLOTS, sizeof *D.chain);
-    if (!D.code || !D.chain) return 0;
-    const code_entry_t *e = code_of_frame(fn, start, size, trust_pc);
+    const code_entry_t *e = code_of_frame(fn, start, size, trust_pc, pre);
     if (!e) return 0;
     /* V8's profiler takes the last table entry strictly before a pc (lower_bound, then one
      * back), the interrupted one too: for a return address that is the call, for the
