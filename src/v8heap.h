@@ -101,11 +101,17 @@ static inline uint64_t sp_v8heap_obj(uint64_t tagged)
     return tagged - (uint64_t)sp_v8heap_layout.heap_tag;
 }
 
+/* The sample being decoded was taken at ts_ns (CLOCK_MONOTONIC; 0: none): until set
+ * again, a range of up to 64 bytes read at the same address after that time (for an
+ * earlier sample of the same pass) is answered without reading it again. */
+void sp_v8heap_set_sample_time(uint64_t ts_ns);
+
 /* Reads n (<= 4) ranges in one system call: all of them, or false. Never faults. */
 bool sp_v8heap_readv(const uint64_t *addr, void *const *buf, const size_t *len, int n);
 bool sp_v8heap_read(uint64_t addr, void *buf, size_t len);
-/* Many ranges in one process_vm_readv: true when all were read; false (nothing trusted)
- * otherwise, and always where process_vm_readv is refused (callers then read one by one). */
+/* Many ranges (at most SP_V8HEAP_IOV_MAX) in one system call: true when all were read;
+ * false (nothing trusted) otherwise (callers then read one by one). */
+#define SP_V8HEAP_IOV_MAX 512
 bool sp_v8heap_read_iov(const struct iovec *local, const struct iovec *remote, size_t n,
                         size_t total);
 /* The word at byte offset off of the tagged object. */
@@ -151,8 +157,9 @@ bool sp_v8heap_init(bool (*get)(const char *name, int64_t *value), sp_v8heap_fra
  * v8dbg_* symbols, "sp_v8_major" is V8's major version (v8::V8::GetVersion). */
 bool sp_v8heap_dlsym_get(const char *name, int64_t *value);
 
-/* Heap reads so far (system calls). */
+/* Heap reads so far (system calls), and ranges answered from the memo instead. */
 uint64_t sp_v8heap_reads(void);
+uint64_t sp_v8heap_memo_hits(void);
 
 /* Forgets the layout and closes /proc/self/mem (tests; library unload). */
 void sp_v8heap_reset(void);
