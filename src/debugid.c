@@ -1,8 +1,8 @@
 /* debugid: owns the table of script path -> source-map debug id. JS threads write it
  * (sp_debugid_set), the agent thread reads it when it builds a profile; a mutex guards it
  * (never taken in a signal handler). A table entry is never removed: bundles stay loaded.
- * A profile gets an image for each known script its frames name, found by the exact
- * "abs_path":"<path>" text the session wrote (few bundles, one search each).
+ * A profile gets an image for each known script its frames name: the exact "abs_path"
+ * strings the session wrote, collected in one pass over its frames.
  * Scripts the JS side did not report (a bundle without the plugins' snippet, ESM) are
  * looked at once each, on the agent thread: the app's own .js/.mjs/.cjs files (absolute
  * paths outside node_modules) named by a profile's frames get their last bytes read for a
@@ -35,6 +35,7 @@
 
 #include "elfsym.h"
 #include "json.h"
+#include "log.h"
 #include "mem.h"
 #include "symbolize.h"
 
@@ -117,18 +118,62 @@ out:
     return rc;
 }
 
-/* Whether text holds needle followed by a JSON delimiter (not a longer path). */
-static bool names(const char *text, size_t len, const char *needle, size_t nl)
+/* The distinct "abs_path" strings of a profile's frames, as JSON string contents (escapes
+ * kept), found in one pass: a profile names a few dozen files in thousands of frames, and
+ * a search of the whole text per known file and per ELF image was 3% of the agent's CPU. */
+typedef struct {
+    const char *p;
+    size_t n;
+} path_span_t;
+typedef struct {
+    path_span_t *at;
+    size_t n, cap;
+} paths_t;
+
+/* false when out of memory (then the paths found so far). */
+static bool named_paths(const char *text, size_t len, paths_t *out)
 {
+    static const char key[] = "\"abs_path\":\"";
     const char *p = text, *end = text + len;
-    while (p < end && (p = memmem(p, (size_t)(end - p), needle, nl))) {
-        const char *after = p + nl;
-        if (after == end || *after == ',' || *after == '}') return true;
-        p++;
+    while (p < end && (p = memmem(p, (size_t)(end - p), key, sizeof key - 1))) {
+        p += sizeof key - 1;
+        const char *q = p;
+        while (q < end && *q != '"') q += *q == '\\' ? 2 : 1;
+        if (q >= end) break;
+        size_t n = (size_t)(q - p), i = out->n;
+        /* the file of the frame before first: a function's neighbours share it */
+        if (!(i && out->at[i - 1].n == n && memcmp(out->at[i - 1].p, p, n) == 0))
+            for (i = 0; i < out->n && (out->at[i].n != n || memcmp(out->at[i].p, p, n) != 0); i++)
+                ;
+        if (i == out->n) {
+            if (out->n == out->cap) {
+                size_t cap = out->cap ? 2 * out->cap : 64;
+                void *at = sp_mem_realloc(out->at, cap * sizeof *out->at);
+                if (!at) return false;
+                out->at = at;
+                out->cap = cap;
+            }
+            out->at[out->n].p = p;
+            out->at[out->n++].n = n;
+        }
+        p = q + 1;
     }
+    return true;
+}
+
+/* Whether the frames name the file whose needle ("abs_path":<path as JSON>) this is. */
+static bool names(const paths_t *paths, const char *needle, size_t nl)
+{
+    static const char key[] = "\"abs_path\":\"";
+    if (nl < sizeof key) return false;
+    const char *c = needle + sizeof key - 1;
+    size_t n = nl - (sizeof key - 1) - 1; /* the content, without its closing quote */
+    for (size_t i = 0; i < paths->n; i++)
+        if (paths->at[i].n == n && memcmp(paths->at[i].p, c, n) == 0) return true;
     return false;
 }
 
+#define SP_DEBUGID_IMAGES  512 /* ELF images whose needle is kept (the symbolizer's max) */
 #define SP_DEBUGID_CHECKED 4096 /* script files looked at for a trailing debugId comment */
 #define SP_DEBUGID_TAIL 256      /* bytes read from a script's end */
 
@@ -197,24 +242,19 @@ static void look_at_tail(const char *path)
     sp_debugid_set(path, idz); /* ignores a malformed id */
 }
 
-/* Every "abs_path" of frames_text not looked at yet, when it is one of the app's scripts. */
-static void discover(const char *text, size_t len)
+/* Every path the frames name not looked at yet, when it is one of the app's scripts. */
+static void discover(const paths_t *paths)
 {
-    static const char key[] = "\"abs_path\":\"";
-    const char *p = text, *end = text + len;
     char path[1024];
-    while (p < end && (p = memmem(p, (size_t)(end - p), key, sizeof key - 1))) {
-        p += sizeof key - 1;
-        const char *q = memchr(p, '"', (size_t)(end - p));
-        if (!q) return;
-        size_t n = (size_t)(q - p);
+    for (size_t i = 0; i < paths->n; i++) {
+        const char *p = paths->at[i].p;
+        size_t n = paths->at[i].n;
         /* an escaped character: not a plain path (and the JS side names such bundles) */
         if (n < sizeof path && !memchr(p, '\\', n) && script_of_app(p, n) && first_look(p, n)) {
             memcpy(path, p, n);
             path[n] = '\0';
             look_at_tail(path);
         }
-        p = q + 1;
     }
 }
 
@@ -230,15 +270,36 @@ void sp_debugid_of_build_id(const uint8_t *id, size_t n, char out[37])
     }
 }
 
-/* Appends the native image of every ELF file of sym that frames_text names. */
-static void native_images(json_t *images, const char *frames_text, size_t len,
-                          const sp_symbolizer_t *sym)
+/* The needle of each ELF image of the symbolizer, by index (agent thread only): an image
+ * keeps its index and path, so each needle is made once. */
+static struct {
+    char *path, *needle;
+    size_t len;
+} image_needles[SP_DEBUGID_IMAGES];
+
+static const char *image_needle(size_t i, const char *path, size_t *len)
+{
+    if (i >= SP_DEBUGID_IMAGES) return NULL;
+    typeof(image_needles[0]) *n = &image_needles[i];
+    if (!n->path || strcmp(n->path, path) != 0) {
+        sp_mem_free(n->path);
+        sp_mem_free(n->needle);
+        n->needle = needle_of(path, &n->len);
+        n->path = n->needle ? sp_mem_strdup(path) : NULL;
+        if (!n->path) return NULL;
+    }
+    *len = n->len;
+    return n->needle;
+}
+
+/* Appends the native image of every ELF file of sym that the frames name. */
+static void native_images(json_t *images, const paths_t *paths, const sp_symbolizer_t *sym)
 {
     sp_sym_image_t im;
     for (size_t i = 0; sym && sp_symbolizer_image(sym, i, &im); i++) {
         size_t nl = 0;
-        char *needle = im.build_id_len && im.size ? needle_of(im.path, &nl) : NULL;
-        if (needle && names(frames_text, len, needle, nl)) {
+        const char *needle = im.build_id_len && im.size ? image_needle(i, im.path, &nl) : NULL;
+        if (needle && names(paths, needle, nl)) {
             char debug_id[37], code_id[2 * SP_ELFSYM_BUILD_ID_MAX + 1], addr[20];
             sp_debugid_of_build_id(im.build_id, im.build_id_len, debug_id);
             for (size_t k = 0; k < im.build_id_len; k++)
@@ -249,7 +310,6 @@ static void native_images(json_t *images, const char *frames_text, size_t len,
                                                     debug_id, "code_id", code_id, "image_addr",
                                                     addr, "image_size", (json_int_t)im.size));
         }
-        sp_mem_free(needle);
     }
 }
 
@@ -258,16 +318,23 @@ json_t *sp_debugid_images(const char *frames_text, size_t len, const sp_symboliz
     json_t *images = json_array();
     if (!images) return NULL;
     if (!frames_text || !len) return images;
-    discover(frames_text, len);
+    paths_t found = {0}, *paths = &found;
+    static bool warned; /* agent thread only */
+    if (!named_paths(frames_text, len, paths) && !warned) {
+        warned = true;
+        SP_WARN("out of memory: profiles may miss some of their debug images");
+    }
+    discover(paths);
     pthread_mutex_lock(&lock);
     for (size_t i = 0; i < count; i++) {
         const entry_t *e = &table[i];
-        if (!names(frames_text, len, e->needle, e->needle_len)) continue;
+        if (!names(paths, e->needle, e->needle_len)) continue;
         json_array_append_new(images, json_pack("{s:s, s:s, s:s}", "type", "sourcemap", "code_file", e->path,
                                                 "debug_id", e->id));
     }
     pthread_mutex_unlock(&lock);
-    native_images(images, frames_text, len, sym);
+    native_images(images, paths, sym);
+    sp_mem_free(found.at);
     return images;
 }
 
@@ -286,4 +353,9 @@ void sp_debugid_reset(void)
         checked[i] = NULL;
     }
     nchecked = 0;
+    for (size_t i = 0; i < SP_DEBUGID_IMAGES; i++) {
+        sp_mem_free(image_needles[i].needle);
+        sp_mem_free(image_needles[i].path);
+        image_needles[i].needle = image_needles[i].path = NULL;
+    }
 }

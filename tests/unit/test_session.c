@@ -226,6 +226,40 @@ START_TEST(test_debug_images)
     im = images_for("/app/dist/bundle.js.bak");
     ck_assert_uint_eq(json_array_size(im), 0);
     json_decref(im);
+    /* a path the frames' JSON escapes (a quote, a backslash) is found as it is written */
+    ck_assert_int_eq(sp_debugid_set("/app/dist/we\"ird\\x.js", "4f8a1c2e7b3d4e9fa16c5d2e8b9f0a72"),
+                     0);
+    im = images_for("/app/dist/we\"ird\\x.js");
+    ck_assert_uint_eq(json_array_size(im), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(im, 0), "code_file")),
+                     "/app/dist/we\"ird\\x.js");
+    json_decref(im);
+    /* frames of several files: each known one gets its image, once */
+    {
+        sp_session_t *s = sp_session_new();
+        const char *files[] = {"/app/a.js", "/app/dist/bundle.js", "/app/b.js",
+                               "/app/dist/bundle.js"};
+        for (int i = 0; i < 4; i++) {
+            sp_frame_t f = js(i == 3 ? "g" : "f", files[i], i + 1);
+            add_frame(s, &f);
+        }
+        for (int i = 0; i < 200; i++) { /* more files than the first allocation holds */
+            char file[32];
+            snprintf(file, sizeof file, "/app/lib/m%d.js", i);
+            sp_frame_t f = js("h", file, 1);
+            add_frame(s, &f);
+        }
+        sp_frame_t late = js("late", "/app/dist/bundle.js", 99);
+        add_frame(s, &late);
+        size_t len;
+        const char *t = sp_session_frames_text(s, &len);
+        im = sp_debugid_images(t, len, NULL);
+        sp_session_free(s);
+        ck_assert_uint_eq(json_array_size(im), 1);
+        ck_assert_str_eq(json_string_value(json_object_get(json_array_get(im, 0), "code_file")),
+                         "/app/dist/bundle.js");
+        json_decref(im);
+    }
 
     /* a script of the app the JS side did not report: its trailing debugId comment */
     char dir[] = "/tmp/sp-debugid.XXXXXX", path[64], nm[96];
@@ -243,7 +277,7 @@ START_TEST(test_debug_images)
     /* node_modules files are not looked at */
     snprintf(nm, sizeof nm, "%s/node_modules", dir);
     ck_assert_int_eq(mkdir(nm, 0700), 0);
-    strcat(nm, "/dep.js");
+    snprintf(nm + strlen(nm), sizeof nm - strlen(nm), "/dep.js");
     ck_assert_int_eq(rename(path, nm), 0);
     im = images_for(nm);
     ck_assert_uint_eq(json_array_size(im), 0);
