@@ -101,9 +101,10 @@ static inline uint64_t sp_v8heap_obj(uint64_t tagged)
     return tagged - (uint64_t)sp_v8heap_layout.heap_tag;
 }
 
-/* The sample being decoded was taken at ts_ns (CLOCK_MONOTONIC; 0: none): until set
- * again, a range of up to 64 bytes read at the same address after that time (for an
- * earlier sample of the same pass) is answered without reading it again. */
+/* The sample being decoded was taken at ts_ns (CLOCK_MONOTONIC; 0: none) and its decode
+ * starts now: until set again, a range of up to 64 bytes read at the same address after
+ * that time and within the last millisecond (for an earlier sample of the same pass) is
+ * answered without reading it again. */
 void sp_v8heap_set_sample_time(uint64_t ts_ns);
 
 /* Reads n (<= 4) ranges in one system call: all of them, or false. Never faults. */

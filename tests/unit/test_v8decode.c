@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "../fuzz/v8consts.h" /* the layout, shared with the fuzz targets */
 #include "clock.h"
@@ -372,6 +373,18 @@ START_TEST(test_read_memo_only_after_the_sample)
     ck_assert(sp_v8heap_read(at, &got, 8));
     ck_assert_uint_eq(got, 2);
     ck_assert_uint_eq(sp_v8heap_reads(), reads + 2);
+    /* a decode starting more than a millisecond after the read reads again (a GC could
+     * come between the objects it reads one after another) */
+    uint64_t taken = sp_clock_mono_ns() - 1000;
+    sp_v8heap_set_sample_time(taken);
+    ck_assert(sp_v8heap_read(at, &got, 8));
+    ck_assert_uint_eq(sp_v8heap_reads(), reads + 3);
+    word = 4;
+    nanosleep(&(struct timespec){.tv_nsec = 2000000}, NULL);
+    sp_v8heap_set_sample_time(taken);
+    ck_assert(sp_v8heap_read(at, &got, 8));
+    ck_assert_uint_eq(got, 4);
+    ck_assert_uint_eq(sp_v8heap_reads(), reads + 4);
     word = 3;
     sp_v8heap_set_sample_time(0); /* no sample: every read is made */
     ck_assert(sp_v8heap_read(at, &got, 8));
