@@ -88,12 +88,15 @@ static void repair_one(sp_sample_t *s, sp_symbolizer_t *sym, unsigned k, uint64_
     if (s->pcs[k] & SP_V8_SYNTH_BIT) return;
     /* Already there, or v8decode put the leaf's interpreted function above it. */
     if (k + 1 < s->nframes && (s->pcs[k + 1] == w || (s->pcs[k + 1] & SP_V8_SYNTH_BIT))) return;
-    sp_frame_t f;
-    sp_symbolizer_resolve(sym, s->pcs[k], k > 0, &f);
-    if (f.kind != SP_FRAME_NATIVE || !f.function || strncmp(f.function, "Builtins_", 9) != 0) return;
     /* w is any stack word (a pointer into the heap, a number): the perf map alone says
-     * whether it is JS code, with no /proc read for the words that are not. */
+     * whether it is JS code, with no /proc read for the words that are not. Asked first,
+     * as the cheaper question, so the leaf's ELF lookup is made only for samples with JS code
+     * at sp. */
+    sp_frame_t f;
     if (!sp_symbolizer_resolve_perf_map(sym, w, true, &f) || f.kind == SP_FRAME_NATIVE) return;
+    sp_symbolizer_resolve(sym, s->pcs[k], k > 0, &f);
+    if (f.kind != SP_FRAME_NATIVE || !f.function || strncmp(f.function, "Builtins_", 9) != 0)
+        return;
     L.st.leaves++;
     if (!after_call(w, sp_symbolizer_generation(sym))) {
         L.st.no_call++;
