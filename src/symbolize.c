@@ -343,7 +343,8 @@ bool sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr
     return false;
 }
 
-bool sp_symbolizer_resolve_perf_map(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, sp_frame_t *f)
+bool sp_symbolizer_resolve_perf_map(sp_symbolizer_t *sym, uint64_t addr, bool return_addr,
+                                    sp_frame_t *f)
 {
     memset(f, 0, sizeof *f);
     if (resolve_js(sym, return_addr && addr ? addr - 1 : addr, addr, f)) return true;

@@ -39,7 +39,8 @@ bool sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr
  * function, or V8's own code as a native frame), false with *f cleared otherwise. Reads
  * no /proc file and no ELF symbol table, so it suits words that are not known to be code
  * (the word at a frameless leaf's sp). */
-bool sp_symbolizer_resolve_perf_map(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, sp_frame_t *f);
+bool sp_symbolizer_resolve_perf_map(sp_symbolizer_t *sym, uint64_t addr, bool return_addr,
+                                    sp_frame_t *f);
 
 /* The time of the sample being resolved (CLOCK_MONOTONIC ns; 0: none, as the resolver
  * leaves it between samples): until set again a perf-map entry written after it (its last

@@ -52,6 +52,7 @@ static struct {
 typedef struct {
     bool read, head_read;
     uint64_t bca_map, fn_map, sfi, guess;
+    uint64_t fn_head[SP_V8HEAP_FN_HEAD_MAX]; /* fn_map and sfi, read as one range */
     uint64_t head[8];
 } prefetch_t;
 
@@ -82,6 +83,17 @@ static bool read_heads(uint64_t fn, uint64_t bca, uint64_t *fn_map, uint64_t *bc
                        uint64_t *sfi)
 {
     const sp_v8heap_layout_t *l = &sp_v8heap_layout;
+    size_t hw = sp_v8heap_fn_head_words();
+    if (hw) {
+        uint64_t head[SP_V8HEAP_FN_HEAD_MAX];
+        uint64_t at[2] = {sp_v8heap_obj(bca) + (uint64_t)l->map, sp_v8heap_obj(fn)};
+        void *into[2] = {bca_map, head};
+        size_t lens[2] = {8, 8 * hw};
+        if (!sp_v8heap_readv(at, into, lens, 2)) return false;
+        *fn_map = head[0];
+        *sfi = head[l->fn_shared / 8];
+        return true;
+    }
     uint64_t at[3] = {sp_v8heap_obj(bca) + (uint64_t)l->map, sp_v8heap_obj(fn) + (uint64_t)l->map,
                       sp_v8heap_obj(fn) + (uint64_t)l->fn_shared};
     void *into[3] = {bca_map, fn_map, sfi};
@@ -399,8 +411,13 @@ static void plan_prefetch(const sp_v8_slots_t *v, prefetch_t *pf, read_batch_t *
 {
     const sp_v8heap_layout_t *l = &sp_v8heap_layout;
     batch_add(b, &pf->bca_map, sp_v8heap_obj(v->bytecode_array) + (uint64_t)l->map, 8);
-    batch_add(b, &pf->fn_map, sp_v8heap_obj(v->function) + (uint64_t)l->map, 8);
-    batch_add(b, &pf->sfi, sp_v8heap_obj(v->function) + (uint64_t)l->fn_shared, 8);
+    size_t hw = sp_v8heap_fn_head_words();
+    if (hw) {
+        batch_add(b, pf->fn_head, sp_v8heap_obj(v->function), 8 * hw);
+    } else {
+        batch_add(b, &pf->fn_map, sp_v8heap_obj(v->function) + (uint64_t)l->map, 8);
+        batch_add(b, &pf->sfi, sp_v8heap_obj(v->function) + (uint64_t)l->fn_shared, 8);
+    }
     uint64_t *g = guess_slot(v->function);
     if (g && g[0] == v->function && sp_v8heap_is_heap(g[1])) {
         pf->guess = g[1];
@@ -421,7 +438,8 @@ static void plan_jit(const sp_sample_t *s, unsigned i, slot_plan_t *plan, read_b
             return;
         }
     if (!sp_v8jit_plan(v->function, p->start, p->size, &p->jit)) return;
-    for (int r = 0; r < 3; r++) batch_add(b, p->jit.into[r], p->jit.at[r], p->jit.len[r]);
+    for (unsigned r = 0; r < p->jit.n; r++)
+        batch_add(b, p->jit.into[r], p->jit.at[r], p->jit.len[r]);
 }
 
 /* What each of the first nv8 captured frames of s is, and the words their decoding reads
@@ -454,6 +472,10 @@ static void plan_sample(const sp_sample_t *s, sp_symbolizer_t *sym, unsigned nv8
         if (read) {
             pf->read = p->kind == 1 || p->kind == 2 || p->kind == 4;
             pf->head_read = pf->guess != 0;
+            if (pf->read && sp_v8heap_fn_head_words()) {
+                pf->fn_map = pf->fn_head[0];
+                pf->sfi = pf->fn_head[sp_v8heap_layout.fn_shared / 8];
+            }
         } else {
             memset(pf, 0, sizeof *pf);
         }

@@ -101,6 +101,20 @@ static inline uint64_t sp_v8heap_obj(uint64_t tagged)
     return tagged - (uint64_t)sp_v8heap_layout.heap_tag;
 }
 
+/* A JSFunction's map word and SharedFunctionInfo pointer are 24 (Node 18, 20) or 32 bytes
+ * (22-26) apart: one range from the object's start holds both, a range fewer for the
+ * kernel to pin a page for. How many words it is (0: a layout where they are not close,
+ * read them apart). */
+#define SP_V8HEAP_FN_HEAD_MAX 8
+static inline size_t sp_v8heap_fn_head_words(void)
+{
+    int64_t shared = sp_v8heap_layout.fn_shared;
+    return sp_v8heap_layout.map == 0 && shared > 0 && shared % 8 == 0 &&
+                   shared / 8 < SP_V8HEAP_FN_HEAD_MAX
+               ? (size_t)(shared / 8 + 1)
+               : 0;
+}
+
 /* The sample being decoded was taken at ts_ns (CLOCK_MONOTONIC; 0: none) and its decode
  * starts now: until set again, a range of up to 64 bytes read at the same address after
  * that time and within the last millisecond (for an earlier sample of the same pass) is

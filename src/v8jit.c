@@ -216,10 +216,21 @@ bool sp_v8jit_plan(uint64_t fn, uint64_t start, uint64_t size, sp_v8jit_pre_t *p
     if (!e->code) return false;
     pre->code = e->code;
     pre->at[0] = sp_v8heap_obj(e->code) + (uint64_t)l->code_deopt;
-    pre->at[1] = sp_v8heap_obj(fn) + (uint64_t)l->fn_shared;
-    pre->at[2] = sp_v8heap_obj(fn) + (uint64_t)l->map;
-    pre->len[0] = 16, pre->len[1] = 8, pre->len[2] = 8;
-    pre->into[0] = &pre->words[0], pre->into[1] = &pre->words[2], pre->into[2] = &pre->words[3];
+    pre->len[0] = 16;
+    pre->into[0] = pre->code_words;
+    size_t hw = sp_v8heap_fn_head_words();
+    if (hw) {
+        pre->n = 2;
+        pre->at[1] = sp_v8heap_obj(fn);
+        pre->len[1] = 8 * hw;
+        pre->into[1] = pre->fn_head;
+    } else {
+        pre->n = 3;
+        pre->at[1] = sp_v8heap_obj(fn) + (uint64_t)l->fn_shared;
+        pre->at[2] = sp_v8heap_obj(fn) + (uint64_t)l->map;
+        pre->len[1] = pre->len[2] = 8;
+        pre->into[1] = &pre->fn_head[0], pre->into[2] = &pre->fn_head[1];
+    }
     return true;
 }
 
@@ -235,17 +246,18 @@ static code_entry_t *code_of_frame(uint64_t fn, uint64_t start, uint64_t size, b
     code_entry_t *e = code_entry(start, size);
     if (!e->code) return NULL;
     uint64_t words[2] = {0, 0}, sfi = 0, fn_map = 0;
-    bool read = pre && pre->read && pre->code == e->code;
+    sp_v8jit_pre_t own;
+    if (!(pre && pre->read && pre->code == e->code)) {
+        if (!sp_v8jit_plan(fn, start, size, &own)) return NULL;
+        own.read = sp_v8heap_readv(own.at, own.into, own.len, (int)own.n);
+        pre = &own;
+    }
+    bool read = pre->read;
     if (read) {
-        words[0] = pre->words[0], words[1] = pre->words[1];
-        sfi = pre->words[2], fn_map = pre->words[3];
-    } else {
-        uint64_t at[3] = {sp_v8heap_obj(e->code) + (uint64_t)l->code_deopt,
-                          sp_v8heap_obj(fn) + (uint64_t)l->fn_shared,
-                          sp_v8heap_obj(fn) + (uint64_t)l->map};
-        void *into[3] = {words, &sfi, &fn_map};
-        size_t lens[3] = {16, 8, 8};
-        read = sp_v8heap_readv(at, into, lens, 3);
+        words[0] = pre->code_words[0], words[1] = pre->code_words[1];
+        bool head = pre->n == 2;
+        fn_map = head ? pre->fn_head[0] : pre->fn_head[1];
+        sfi = head ? pre->fn_head[l->fn_shared / 8] : pre->fn_head[0];
     }
     if (!read || words[0] != e->deopt || words[1] != e->spt) {
         e->start = 0; /* another object there now (or none): read the code again next time */

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "v8heap.h"
+
 #define SP_V8_INL_MAX 32 /* frames one optimized frame expands to; deeper: unsure (a chain of
                            16 one-line functions, tests/bench/decoder-app.js, inlined 12+ deep) */
 
@@ -19,12 +21,15 @@
  * by sp_v8jit_plan so the caller reads it with the rest of a sample in one system call:
  * at the sample's 20-40 frames one 2.4 us system call each was a third of the agent's CPU. */
 typedef struct {
-    uint64_t code;  /* the Code object the words are read for; 0: nothing planned */
-    uint64_t at[3]; /* where */
+    uint64_t code;     /* the Code object the words are read for; 0: nothing planned */
+    unsigned n;        /* ranges: the Code's words, then the JSFunction's head (2), or its
+                          SFI pointer and map word apart (3: sp_v8heap_fn_head_words) */
+    uint64_t at[3];    /* where */
     size_t len[3];
-    void *into[3];     /* into words below */
-    uint64_t words[4]; /* deopt, spt, sfi, fn_map: valid when read */
-    bool read;         /* set by the caller once all three ranges were read */
+    void *into[3];     /* into the words below */
+    uint64_t code_words[2];                  /* deoptimization data, position table */
+    uint64_t fn_head[SP_V8HEAP_FN_HEAD_MAX]; /* the JSFunction's first words */
+    bool read;         /* set by the caller once every range was read */
 } sp_v8jit_pre_t;
 
 /* Plans *pre for an optimized frame: fn as read from its function slot, its code at
