@@ -4,6 +4,8 @@
  * object's. */
 #include "v8pos.h"
 
+#include <stdint.h>
+
 #define SP_V8POS_MAX_VLQ 10 /* bytes of one number: 64 bits in 7-bit groups */
 
 /* One zig-zag VLQ number at *i; false when it runs off the end or past 64 bits. */
@@ -63,7 +65,10 @@ bool sp_v8pos_line(const int64_t *ends, size_t n, int64_t pos, int *line, int *c
             hi = mid;
     }
     int64_t start = lo ? ends[lo - 1] + 1 : 0;
-    if (start > pos || lo >= (size_t)1 << 30) return false;
+    /* ends as V8 keeps them are sorted positions (>= 0); read from a heap that changed
+     * under us they can be anything: a negative end made the column overflow an int (the
+     * fuzzer's column -2147483643) */
+    if (start < 0 || start > pos || pos - start >= INT32_MAX || lo >= (size_t)1 << 30) return false;
     *line = (int)lo + 1;
     *col = (int)(pos - start) + 1;
     return true;

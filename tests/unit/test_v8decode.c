@@ -578,6 +578,12 @@ START_TEST(test_line_from_ends)
     ck_assert(sp_v8pos_line(ends, 4, 35, &line, &col) && line == 4 && col == 15);
     ck_assert(!sp_v8pos_line(ends, 4, 36, &line, &col)); /* past the source */
     ck_assert(!sp_v8pos_line(ends, 0, 0, &line, &col));
+    /* ends that are no line ends (a heap that changed under the read): refused, never a
+     * negative or overflowed column */
+    static const int64_t bad[] = {-2147483648ll, 2147483647ll};
+    ck_assert(!sp_v8pos_line(bad, 2, 6, &line, &col));
+    static const int64_t neg[] = {-5, 3};
+    ck_assert(!sp_v8pos_line(neg, 2, 2, &line, &col));
 }
 END_TEST
 
