@@ -618,16 +618,11 @@ static int open_checked(sp_perfmap_t *m)
 int sp_perfmap_refresh(sp_perfmap_t *m)
 {
     if (!m || !m->path) return -EINVAL;
-    struct stat st;
     if (m->fd >= 0) {
-        if (fstat(m->fd, &st) < 0) return -errno;
         struct stat ps;
         /* A different inode at the path (or a symlink now) is a new file. A missing path
-         * keeps our fd: V8 still writes to the inode it opened. Only looked at once our
-         * inode lost its last name (replaced or removed): a path lookup every pass cost
-         * 5% of the agent thread's CPU here, our inode's link count costs nothing. */
-        if (st.st_nlink == 0 && lstat(m->path, &ps) == 0 &&
-            (ps.st_dev != m->dev || ps.st_ino != m->ino)) {
+         * keeps our fd: V8 still writes to the inode it opened. */
+        if (lstat(m->path, &ps) == 0 && (ps.st_dev != m->dev || ps.st_ino != m->ino)) {
             SP_DEBUG("perf map %s replaced, re-reading", m->path);
             close_file(m);
             restart(m);
@@ -636,10 +631,11 @@ int sp_perfmap_refresh(sp_perfmap_t *m)
     if (m->fd < 0) {
         int rc = open_checked(m);
         if (rc < 0) return rc;
-        if (fstat(m->fd, &st) < 0) return -errno;
     }
     if (!m->rbuf && !(m->rbuf = sp_mem_alloc(SP_PERFMAP_CHUNK))) return -ENOMEM;
 
+    struct stat st;
+    if (fstat(m->fd, &st) < 0) return -errno;
     if ((uint64_t)st.st_size < m->offset) {
         SP_DEBUG("perf map %s truncated, re-reading", m->path);
         restart(m);
