@@ -640,7 +640,6 @@ void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym)
     if (!D.on || !s->nv8) return;
     struct timespec t0, t1;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
-    sp_v8heap_set_sample_time(s->ts_ns);
     slot_plan_t plan[SP_V8_MAX_FRAMES];
     unsigned nv8 = s->nv8 < SP_V8_MAX_FRAMES ? s->nv8 : SP_V8_MAX_FRAMES;
     plan_sample(s, sym, nv8, plan);
@@ -658,7 +657,6 @@ void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym)
             rewrite_compiled_leaf(s, sym, v, &plan[i]);
     }
     s->nv8 = 0;
-    sp_v8heap_set_sample_time(0);
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
     D.st.samples++;
     D.st.ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000ll + (t1.tv_nsec - t0.tv_nsec));
@@ -718,7 +716,6 @@ void sp_v8decode_get_stats(sp_v8decode_stats_t *out)
     uint32_t nfns, nframes;
     *out = D.st;
     out->reads = sp_v8heap_reads();
-    out->read_memo = sp_v8heap_memo_hits();
     sp_v8fn_counts(&nfns, &nframes, &out->cache_hits);
     uint64_t jit_forwarded;
     sp_v8jit_counts(&out->code_loads, &out->chain_hits, &jit_forwarded, &out->jit_fn_gone);
@@ -737,16 +734,15 @@ __attribute__((cold)) void sp_v8decode_log_stats(void)
         "v8 frames: %llu named (%llu put back under a builtin), %llu left unnamed, %u functions, "
         "%u frames; lines: %llu executing, definition for %llu (%llu positions not collected, "
         "%llu scripts without line ends, %llu unsure), %llu position cache hits; "
-        "%llu heap reads (%llu ranges read for an earlier sample), %llu cache hits, %llu moved "
-        "objects followed, %llu functions whose "
+        "%llu heap reads, %llu cache hits, %llu moved objects followed, %llu functions whose "
         "code is not the frame's; %.1f us CPU per sample with captured slots (%llu)",
         (unsigned long long)st.named, (unsigned long long)st.inserted,
         (unsigned long long)st.unresolved, nfns, nframes, (unsigned long long)st.lines,
         (unsigned long long)(st.no_table + st.no_line_ends + st.pos_unsure),
         (unsigned long long)st.no_table, (unsigned long long)st.no_line_ends,
         (unsigned long long)st.pos_unsure, (unsigned long long)st.pos_hits,
-        (unsigned long long)st.reads, (unsigned long long)st.read_memo,
-        (unsigned long long)st.cache_hits, (unsigned long long)st.forwarded, (unsigned long long)st.data_mismatch,
+        (unsigned long long)st.reads, (unsigned long long)st.cache_hits,
+        (unsigned long long)st.forwarded, (unsigned long long)st.data_mismatch,
         st.samples ? (double)st.ns / 1000.0 / (double)st.samples : 0.0,
         (unsigned long long)st.samples);
     uint64_t bl_loads, bl_hits;

@@ -31,7 +31,6 @@ typedef struct {
     uint64_t unresolved; /* captured frames left as they were (failed checks) */
     uint64_t inserted;   /* of named: a leaf's JS function put back under a builtin */
     uint64_t reads;      /* heap reads (syscalls) */
-    uint64_t read_memo;  /* ranges answered by a read made for an earlier sample */
     uint64_t forwarded;  /* frames whose JSFunction or BytecodeArray the GC had moved since
                             the sample: read at the new place the old copy points to */
     uint64_t data_mismatch; /* frames whose function's code is not the frame's bytecode:

@@ -21,20 +21,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "clock.h"
 #include "log.h"
 #include "mem.h"
 
 #define SP_V8HEAP_STRING_DEPTH 4  /* cons/thin/sliced nesting followed */
-#define SP_V8HEAP_MEMO_SLOTS  1024 /* small ranges read lately, direct-mapped by address */
-#define SP_V8HEAP_MEMO_BYTES  64   /* longer ranges are always read */
-/* A range older than this when a decode starts is read again: a sample's decode reads one
- * object after another, and what they say must hold together (an SFI's pointer, then the
- * SFI): a memo as old as the pass (100 ms) let a GC come between them. Under V8's GC stress
- * (a compaction every 100 allocations) that left 78% of the interpreted fixture's samples
- * with no JS frame on Node 26, against 1% with fresh reads. A decode takes 20-80 us, and
- * a pass drains its samples back to back, so a millisecond keeps nearly every answer. */
-#define SP_V8HEAP_MEMO_AGE_NS  1000000
 #define SP_V8_MAP_MEMO         64 /* map -> instance type, direct-mapped */
 /* lookups before the memo is forgotten (a compaction can move maps; a few thousand
  * lookups is seconds) */
@@ -42,20 +32,10 @@
 
 sp_v8heap_layout_t sp_v8heap_layout;
 
-/* A small range as read at read_ns (CLOCK_MONOTONIC, taken before the read). */
-typedef struct {
-    uint64_t addr, read_ns;
-    uint32_t len;
-    uint8_t data[SP_V8HEAP_MEMO_BYTES];
-} memo_t;
-
 static struct {
     int mem_fd; /* /proc/self/mem when process_vm_readv is refused; -1: not opened */
     bool use_mem;
-    uint64_t reads, memo_hits;
-    uint64_t as_of_ns; /* the sample being decoded was taken then (0: none, no memo used) */
-    uint64_t fresh_ns; /* ... and the memo's answers must be read since then */
-    memo_t *ranges;    /* SP_V8HEAP_MEMO_SLOTS */
+    uint64_t reads;
     struct {
         uint64_t map;
         int type;
@@ -71,75 +51,17 @@ static struct {
 static pid_t self_pid;
 static void forget_pid(void) { self_pid = 0; }
 
-/* ---- the memo of ranges read after the sample ----
- *
- * A sample's words are read at decode time anyway, after the sample was taken: what an
- * address held then is only ever checked against what it holds now. A range read for an
- * earlier sample of the same pass, after this sample was taken, is as good an answer as a
- * new read, and samples of one pass share most of their frames (the loader's, the event
- * loop's, a recursion's): each range was one more iovec for the kernel to pin a page for,
- * a third of the agent's CPU at 99 Hz. A range read before the sample was taken is never
- * used for it (the GC may have put another object there since), nor one read more than
- * SP_V8HEAP_MEMO_AGE_NS before the decode began. */
-
-void sp_v8heap_set_sample_time(uint64_t ts_ns)
-{
-    H.as_of_ns = ts_ns;
-    uint64_t now = ts_ns ? sp_clock_mono_ns() : 0;
-    H.fresh_ns = now > SP_V8HEAP_MEMO_AGE_NS ? now - SP_V8HEAP_MEMO_AGE_NS : 0;
-}
-
-static memo_t *memo_slot(uint64_t addr)
-{
-    if (!H.ranges) H.ranges = sp_mem_calloc(SP_V8HEAP_MEMO_SLOTS, sizeof *H.ranges);
-    return H.ranges ? &H.ranges[(addr * 0x9e3779b97f4a7c15ull) >> 54 & (SP_V8HEAP_MEMO_SLOTS - 1)]
-                    : NULL;
-}
-
-/* The range [addr, addr + len) into buf from the memo, when read after the sample. */
-static bool memo_get(uint64_t addr, void *buf, size_t len)
-{
-    if (!H.as_of_ns || len > SP_V8HEAP_MEMO_BYTES) return false;
-    const memo_t *m = memo_slot(addr);
-    if (!m || m->addr != addr || m->len != len || m->read_ns <= H.as_of_ns ||
-        m->read_ns < H.fresh_ns)
-        return false;
-    memcpy(buf, m->data, len);
-    H.memo_hits++;
-    return true;
-}
-
-static void memo_put(uint64_t addr, const void *buf, size_t len, uint64_t read_ns)
-{
-    memo_t *m = len <= SP_V8HEAP_MEMO_BYTES && addr ? memo_slot(addr) : NULL;
-    if (!m) return;
-    m->addr = addr;
-    m->len = (uint32_t)len;
-    m->read_ns = read_ns;
-    memcpy(m->data, buf, len);
-}
-
-/* Reads the ranges (remote -> local) the memo does not hold in one system call, all of them
- * or false; what was read goes into the memo. */
+/* Reads the ranges (remote -> local) in one system call: all of them, or false. */
 static bool read_ranges(const struct iovec *local, const struct iovec *remote, size_t n)
 {
-    struct iovec miss_local[SP_V8HEAP_IOV_MAX], miss_remote[SP_V8HEAP_IOV_MAX];
-    size_t m = 0, total = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (memo_get((uint64_t)(uintptr_t)remote[i].iov_base, local[i].iov_base, local[i].iov_len))
-            continue;
-        if (m == SP_V8HEAP_IOV_MAX) return false;
-        miss_local[m] = local[i];
-        miss_remote[m++] = remote[i];
-        total += local[i].iov_len;
-    }
-    if (!m) return true;
-    uint64_t now = sp_clock_mono_ns();
+    size_t total = 0;
+    if (!n || n > SP_V8HEAP_IOV_MAX) return false;
+    for (size_t i = 0; i < n; i++) total += local[i].iov_len;
     H.reads++;
     if (!H.use_mem) {
         if (!self_pid) self_pid = getpid();
-        ssize_t got = process_vm_readv(self_pid, miss_local, (unsigned long)m, miss_remote,
-                                       (unsigned long)m, 0);
+        ssize_t got =
+            process_vm_readv(self_pid, local, (unsigned long)n, remote, (unsigned long)n, 0);
         if (got != (ssize_t)total) {
             if (got >= 0 || (errno != EPERM && errno != ENOSYS)) return false;
             H.use_mem = true; /* refused (seccomp): /proc/self/mem from now on */
@@ -150,14 +72,11 @@ static bool read_ranges(const struct iovec *local, const struct iovec *remote, s
     if (H.use_mem) {
         if (H.mem_fd < 0) H.mem_fd = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
         if (H.mem_fd < 0) return false;
-        for (size_t i = 0; i < m; i++)
-            if (pread(H.mem_fd, miss_local[i].iov_base, miss_local[i].iov_len,
-                      (off_t)(uintptr_t)miss_remote[i].iov_base) != (ssize_t)miss_local[i].iov_len)
+        for (size_t i = 0; i < n; i++)
+            if (pread(H.mem_fd, local[i].iov_base, local[i].iov_len,
+                      (off_t)(uintptr_t)remote[i].iov_base) != (ssize_t)local[i].iov_len)
                 return false;
     }
-    for (size_t i = 0; i < m; i++)
-        memo_put((uint64_t)(uintptr_t)miss_remote[i].iov_base, miss_local[i].iov_base,
-                 miss_local[i].iov_len, now);
     return true;
 }
 
@@ -616,12 +535,10 @@ __attribute__((cold)) bool sp_v8heap_init(bool (*get)(const char *name, int64_t 
 }
 
 uint64_t sp_v8heap_reads(void) { return H.reads; }
-uint64_t sp_v8heap_memo_hits(void) { return H.memo_hits; }
 
 void sp_v8heap_reset(void)
 {
     if (H.mem_fd >= 0) close(H.mem_fd);
-    sp_mem_free(H.ranges);
     memset(&H, 0, sizeof H);
     H.mem_fd = -1;
     memset(&sp_v8heap_layout, 0, sizeof sp_v8heap_layout);

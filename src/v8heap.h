@@ -115,12 +115,6 @@ static inline size_t sp_v8heap_fn_head_words(void)
                : 0;
 }
 
-/* The sample being decoded was taken at ts_ns (CLOCK_MONOTONIC; 0: none) and its decode
- * starts now: until set again, a range of up to 64 bytes read at the same address after
- * that time and within the last millisecond (for an earlier sample of the same pass) is
- * answered without reading it again. */
-void sp_v8heap_set_sample_time(uint64_t ts_ns);
-
 /* Reads n (<= 4) ranges in one system call: all of them, or false. Never faults. */
 bool sp_v8heap_readv(const uint64_t *addr, void *const *buf, const size_t *len, int n);
 bool sp_v8heap_read(uint64_t addr, void *buf, size_t len);
@@ -172,9 +166,8 @@ bool sp_v8heap_init(bool (*get)(const char *name, int64_t *value), sp_v8heap_fra
  * v8dbg_* symbols, "sp_v8_major" is V8's major version (v8::V8::GetVersion). */
 bool sp_v8heap_dlsym_get(const char *name, int64_t *value);
 
-/* Heap reads so far (system calls), and ranges answered from the memo instead. */
+/* Heap reads so far (system calls). */
 uint64_t sp_v8heap_reads(void);
-uint64_t sp_v8heap_memo_hits(void);
 
 /* Forgets the layout and closes /proc/self/mem (tests; library unload). */
 void sp_v8heap_reset(void);

@@ -5,10 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 
 #include "../fuzz/v8consts.h" /* the layout, shared with the fuzz targets */
-#include "clock.h"
 #include "frames.h"
 #include "resolve.h"
 #include "stats.h"
@@ -16,7 +14,6 @@
 #include "unit.h"
 #include "v8baseline.h"
 #include "v8decode.h"
-#include "v8heap.h"
 #include "v8pos.h"
 
 static bool no_smi_shift;
@@ -351,54 +348,6 @@ START_TEST(test_cache_sees_a_different_function_at_the_same_address)
     sfi_obj[2] = str("second"); /* GC moved another function's SFI to this address */
     ck_assert(sp_v8decode_frame(fn, bca, smi(0), &v));
     ck_assert_str_eq(v.function, "second");
-}
-END_TEST
-
-/* A range read for one sample answers the next ones taken before that read (the same
- * pass's), never a sample taken after it: the GC may have put another object there. */
-START_TEST(test_read_memo_only_after_the_sample)
-{
-    setup();
-    static uint64_t word = 1;
-    uint64_t at = (uint64_t)(uintptr_t)&word, got = 0, reads = sp_v8heap_reads();
-    sp_v8heap_set_sample_time(sp_clock_mono_ns() - 1000);
-    ck_assert(sp_v8heap_read(at, &got, 8));
-    ck_assert_uint_eq(got, 1);
-    ck_assert_uint_eq(sp_v8heap_reads(), reads + 1);
-    word = 2; /* another object there now */
-    ck_assert(sp_v8heap_read(at, &got, 8));
-    ck_assert_uint_eq(got, 1); /* read after this sample was taken: as good as a new read */
-    ck_assert_uint_eq(sp_v8heap_reads(), reads + 1);
-    sp_v8heap_set_sample_time(sp_clock_mono_ns()); /* a sample taken after that read */
-    ck_assert(sp_v8heap_read(at, &got, 8));
-    ck_assert_uint_eq(got, 2);
-    ck_assert_uint_eq(sp_v8heap_reads(), reads + 2);
-    /* a decode starting more than a millisecond after the read reads again (a GC could
-     * come between the objects it reads one after another) */
-    uint64_t taken = sp_clock_mono_ns() - 1000;
-    sp_v8heap_set_sample_time(taken);
-    ck_assert(sp_v8heap_read(at, &got, 8));
-    ck_assert_uint_eq(sp_v8heap_reads(), reads + 3);
-    word = 4;
-    nanosleep(&(struct timespec){.tv_nsec = 2000000}, NULL);
-    sp_v8heap_set_sample_time(taken);
-    ck_assert(sp_v8heap_read(at, &got, 8));
-    ck_assert_uint_eq(got, 4);
-    ck_assert_uint_eq(sp_v8heap_reads(), reads + 4);
-    word = 3;
-    sp_v8heap_set_sample_time(0); /* no sample: every read is made */
-    ck_assert(sp_v8heap_read(at, &got, 8));
-    ck_assert_uint_eq(got, 3);
-    /* a failed read is not remembered */
-    void *page = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    ck_assert_ptr_ne(page, MAP_FAILED);
-    sp_v8heap_set_sample_time(sp_clock_mono_ns() - 1000);
-    reads = sp_v8heap_reads();
-    ck_assert(!sp_v8heap_read((uint64_t)(uintptr_t)page, &got, 8));
-    ck_assert(!sp_v8heap_read((uint64_t)(uintptr_t)page, &got, 8));
-    ck_assert_uint_eq(sp_v8heap_reads(), reads + 2);
-    sp_v8heap_set_sample_time(0);
-    munmap(page, 4096);
 }
 END_TEST
 
@@ -1041,7 +990,6 @@ SP_UNIT_SUITE(v8decode)
     tcase_add_test(tc, test_unmapped_memory_never_faults);
     tcase_add_test(tc, test_cache_sees_a_different_function_at_the_same_address);
     tcase_add_test(tc, test_synthetic_addresses);
-    tcase_add_test(tc, test_read_memo_only_after_the_sample);
     tcase_add_test(tc, test_unknown_layout_stays_off);
     tcase_add_test(tc, test_js_frame_counters);
     tcase_add_test(tc, test_vlq_both_formats);
