@@ -51,8 +51,8 @@ static struct {
  * that function had last time (a guess, used only when the pointer read now equals it). */
 typedef struct {
     bool read, head_read;
-    uint64_t bca_map, fn_map, sfi, guess;
-    uint64_t fn_head[SP_V8HEAP_FN_HEAD_MAX]; /* fn_map and sfi, read as one range */
+    uint64_t bca_map, guess;
+    sp_v8heap_fn_head_t fn_head;
     uint64_t head[8];
 } prefetch_t;
 
@@ -82,23 +82,14 @@ static bool baseline_words_ok(const sp_v8_slots_t *v)
 static bool read_heads(uint64_t fn, uint64_t bca, uint64_t *fn_map, uint64_t *bca_map,
                        uint64_t *sfi)
 {
-    const sp_v8heap_layout_t *l = &sp_v8heap_layout;
-    size_t hw = sp_v8heap_fn_head_words();
-    if (hw) {
-        uint64_t head[SP_V8HEAP_FN_HEAD_MAX];
-        uint64_t at[2] = {sp_v8heap_obj(bca) + (uint64_t)l->map, sp_v8heap_obj(fn)};
-        void *into[2] = {bca_map, head};
-        size_t lens[2] = {8, 8 * hw};
-        if (!sp_v8heap_readv(at, into, lens, 2)) return false;
-        *fn_map = head[0];
-        *sfi = head[l->fn_shared / 8];
-        return true;
-    }
-    uint64_t at[3] = {sp_v8heap_obj(bca) + (uint64_t)l->map, sp_v8heap_obj(fn) + (uint64_t)l->map,
-                      sp_v8heap_obj(fn) + (uint64_t)l->fn_shared};
-    void *into[3] = {bca_map, fn_map, sfi};
-    size_t lens[3] = {8, 8, 8};
-    return sp_v8heap_readv(at, into, lens, 3);
+    sp_v8heap_fn_head_t head;
+    uint64_t at[2] = {sp_v8heap_obj(bca) + (uint64_t)sp_v8heap_layout.map, sp_v8heap_obj(fn)};
+    void *into[2] = {bca_map, head.w};
+    size_t lens[2] = {8, sp_v8heap_fn_head_len()};
+    if (!sp_v8heap_readv(at, into, lens, 2)) return false;
+    *fn_map = sp_v8heap_fn_head_map(&head);
+    *sfi = sp_v8heap_fn_head_sfi(&head);
+    return true;
 }
 
 /* The SFI's function data agrees with the frame's BytecodeArray (v8heap.h, sfi_data). */
@@ -124,7 +115,8 @@ static uint32_t decode_pf(uint64_t fn, uint64_t *bcap, uint64_t offset, const pr
     if (!frame_words_ok(fn, bca, offset)) return 0;
     uint64_t bca_map, fn_map;
     if (pf && pf->read)
-        bca_map = pf->bca_map, fn_map = pf->fn_map, sfi = pf->sfi;
+        bca_map = pf->bca_map, fn_map = sp_v8heap_fn_head_map(&pf->fn_head),
+        sfi = sp_v8heap_fn_head_sfi(&pf->fn_head);
     else if (!read_heads(fn, bca, &fn_map, &bca_map, &sfi))
         return 0;
     /* The GC moved an object since the sample was taken (a scavenge moves young closures,
@@ -391,11 +383,11 @@ typedef struct {
                            and code), 0: its own */
 } slot_plan_t;
 
-/* Reads of many frames, gathered into one system call (at most 4 ranges a frame). */
-_Static_assert(4 * SP_V8_MAX_FRAMES <= SP_V8HEAP_IOV_MAX, "a sample's reads fit one call");
+/* Reads of many frames, gathered into one system call (at most 3 ranges a frame). */
+_Static_assert(3 * SP_V8_MAX_FRAMES <= SP_V8HEAP_IOV_MAX, "a sample's reads fit one call");
 typedef struct {
-    struct iovec local[4 * SP_V8_MAX_FRAMES], remote[4 * SP_V8_MAX_FRAMES];
-    size_t n, total;
+    struct iovec local[3 * SP_V8_MAX_FRAMES], remote[3 * SP_V8_MAX_FRAMES];
+    size_t n;
 } read_batch_t;
 
 static void batch_add(read_batch_t *b, void *dst, uint64_t addr, size_t n)
@@ -403,7 +395,6 @@ static void batch_add(read_batch_t *b, void *dst, uint64_t addr, size_t n)
     b->local[b->n] = (struct iovec){dst, n};
     b->remote[b->n] = (struct iovec){(void *)(uintptr_t)addr, n};
     b->n++;
-    b->total += n;
 }
 
 /* An interpreted frame's words to read ahead (prefetch_t), into b. */
@@ -411,13 +402,7 @@ static void plan_prefetch(const sp_v8_slots_t *v, prefetch_t *pf, read_batch_t *
 {
     const sp_v8heap_layout_t *l = &sp_v8heap_layout;
     batch_add(b, &pf->bca_map, sp_v8heap_obj(v->bytecode_array) + (uint64_t)l->map, 8);
-    size_t hw = sp_v8heap_fn_head_words();
-    if (hw) {
-        batch_add(b, pf->fn_head, sp_v8heap_obj(v->function), 8 * hw);
-    } else {
-        batch_add(b, &pf->fn_map, sp_v8heap_obj(v->function) + (uint64_t)l->map, 8);
-        batch_add(b, &pf->sfi, sp_v8heap_obj(v->function) + (uint64_t)l->fn_shared, 8);
-    }
+    batch_add(b, pf->fn_head.w, sp_v8heap_obj(v->function), sp_v8heap_fn_head_len());
     uint64_t *g = guess_slot(v->function);
     if (g && g[0] == v->function && sp_v8heap_is_heap(g[1])) {
         pf->guess = g[1];
@@ -449,7 +434,7 @@ static void plan_sample(const sp_sample_t *s, sp_symbolizer_t *sym, unsigned nv8
                         slot_plan_t *plan)
 {
     read_batch_t b;
-    b.n = b.total = 0;
+    b.n = 0;
     for (unsigned i = 0; i < nv8; i++) {
         const sp_v8_slots_t *v = &s->v8[i];
         slot_plan_t *p = &plan[i];
@@ -463,7 +448,7 @@ static void plan_sample(const sp_sample_t *s, sp_symbolizer_t *sym, unsigned nv8
         else if (p->kind == 3)
             plan_jit(s, i, plan, &b);
     }
-    bool read = sp_v8heap_read_iov(b.local, b.remote, b.n, b.total);
+    bool read = sp_v8heap_read_iov(b.local, b.remote, b.n);
     for (unsigned i = 0; i < nv8; i++) {
         /* plan[0, nv8) was cleared by the loop above; cppcheck cannot see it */
         /* cppcheck-suppress uninitvar */
@@ -472,10 +457,6 @@ static void plan_sample(const sp_sample_t *s, sp_symbolizer_t *sym, unsigned nv8
         if (read) {
             pf->read = p->kind == 1 || p->kind == 2 || p->kind == 4;
             pf->head_read = pf->guess != 0;
-            if (pf->read && sp_v8heap_fn_head_words()) {
-                pf->fn_map = pf->fn_head[0];
-                pf->sfi = pf->fn_head[sp_v8heap_layout.fn_shared / 8];
-            }
         } else {
             memset(pf, 0, sizeof *pf);
         }

@@ -131,11 +131,14 @@ int sp_v8heap_type_of(uint64_t tagged)
     return sp_v8heap_map_type(map);
 }
 
-bool sp_v8heap_read_iov(const struct iovec *local, const struct iovec *remote, size_t n,
-                        size_t total)
+bool sp_v8heap_read_iov(const struct iovec *local, const struct iovec *remote, size_t n)
 {
-    (void)total;
     return n && read_ranges(local, remote, n);
+}
+
+bool sp_v8heap_fn_head(uint64_t fn, sp_v8heap_fn_head_t *h)
+{
+    return sp_v8heap_read(sp_v8heap_obj(fn), h->w, sp_v8heap_fn_head_len());
 }
 
 /* ---- strings ---- */
@@ -516,10 +519,11 @@ __attribute__((cold)) bool sp_v8heap_init(bool (*get)(const char *name, int64_t 
     }
     jit_layout(get, &l);
     if (smi_shift != 31 || l.si_ncl < 0 || l.si_ncl > 4 || l.si_first_vars < 0 ||
-        l.si_first_vars > 8 || l.map < 0 || l.map > 56 || l.map & 7 || l.sfi_nosi < 0 ||
-        l.sfi_nosi > 56 || l.sfi_script < 0 || l.sfi_script > 56 ||
-        (l.sfi_nosi | l.sfi_script) & 7 || fp_fn >= 0 || fp_bca >= 0 || fp_off >= 0 ||
-        fp_fn < -128 || fp_bca < -128 || fp_off < -128 || fp_ctx >= 0 || fp_ctx < -128) {
+        l.si_first_vars > 8 || l.map != 0 || l.fn_shared <= 0 || l.fn_shared & 7 ||
+        l.fn_shared / 8 >= SP_V8HEAP_FN_HEAD_MAX || l.sfi_nosi < 0 || l.sfi_nosi > 56 ||
+        l.sfi_script < 0 || l.sfi_script > 56 || (l.sfi_nosi | l.sfi_script) & 7 || fp_fn >= 0 ||
+        fp_bca >= 0 || fp_off >= 0 || fp_fn < -128 || fp_bca < -128 || fp_off < -128 ||
+        fp_ctx >= 0 || fp_ctx < -128) {
         SP_DEBUG("v8 frames: off (a V8 layout this decoder does not know: SmiShiftSize %lld)",
                  (long long)smi_shift);
         return false;

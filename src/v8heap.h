@@ -101,19 +101,22 @@ static inline uint64_t sp_v8heap_obj(uint64_t tagged)
     return tagged - (uint64_t)sp_v8heap_layout.heap_tag;
 }
 
-/* A JSFunction's map word and SharedFunctionInfo pointer are 24 (Node 18, 20) or 32 bytes
- * (22-26) apart: one range from the object's start holds both, a range fewer for the
- * kernel to pin a page for. How many words it is (0: a layout where they are not close,
- * read them apart). */
+/* A JSFunction's head, its first words: the map word (at 0) and the SharedFunctionInfo
+ * pointer, 24 (Node 18, 20) or 32 bytes (22-26) further. Read as one range, a range fewer
+ * for the kernel to pin a page for; sp_v8heap_init refuses a layout where they are not
+ * that close. */
 #define SP_V8HEAP_FN_HEAD_MAX 8
-static inline size_t sp_v8heap_fn_head_words(void)
+typedef struct {
+    uint64_t w[SP_V8HEAP_FN_HEAD_MAX];
+} sp_v8heap_fn_head_t;
+static inline size_t sp_v8heap_fn_head_len(void) { return (size_t)sp_v8heap_layout.fn_shared + 8; }
+static inline uint64_t sp_v8heap_fn_head_map(const sp_v8heap_fn_head_t *h) { return h->w[0]; }
+static inline uint64_t sp_v8heap_fn_head_sfi(const sp_v8heap_fn_head_t *h)
 {
-    int64_t shared = sp_v8heap_layout.fn_shared;
-    return sp_v8heap_layout.map == 0 && shared > 0 && shared % 8 == 0 &&
-                   shared / 8 < SP_V8HEAP_FN_HEAD_MAX
-               ? (size_t)(shared / 8 + 1)
-               : 0;
+    return h->w[sp_v8heap_layout.fn_shared / 8];
 }
+/* Reads the head of the JSFunction fn (tagged). */
+bool sp_v8heap_fn_head(uint64_t fn, sp_v8heap_fn_head_t *h);
 
 /* Reads n (<= 4) ranges in one system call: all of them, or false. Never faults. */
 bool sp_v8heap_readv(const uint64_t *addr, void *const *buf, const size_t *len, int n);
@@ -121,8 +124,7 @@ bool sp_v8heap_read(uint64_t addr, void *buf, size_t len);
 /* Many ranges (at most SP_V8HEAP_IOV_MAX) in one system call: true when all were read;
  * false (nothing trusted) otherwise (callers then read one by one). */
 #define SP_V8HEAP_IOV_MAX 512
-bool sp_v8heap_read_iov(const struct iovec *local, const struct iovec *remote, size_t n,
-                        size_t total);
+bool sp_v8heap_read_iov(const struct iovec *local, const struct iovec *remote, size_t n);
 /* The word at byte offset off of the tagged object. */
 bool sp_v8heap_word(uint64_t tagged, int64_t off, uint64_t *w);
 

@@ -218,19 +218,10 @@ bool sp_v8jit_plan(uint64_t fn, uint64_t start, uint64_t size, sp_v8jit_pre_t *p
     pre->at[0] = sp_v8heap_obj(e->code) + (uint64_t)l->code_deopt;
     pre->len[0] = 16;
     pre->into[0] = pre->code_words;
-    size_t hw = sp_v8heap_fn_head_words();
-    if (hw) {
-        pre->n = 2;
-        pre->at[1] = sp_v8heap_obj(fn);
-        pre->len[1] = 8 * hw;
-        pre->into[1] = pre->fn_head;
-    } else {
-        pre->n = 3;
-        pre->at[1] = sp_v8heap_obj(fn) + (uint64_t)l->fn_shared;
-        pre->at[2] = sp_v8heap_obj(fn) + (uint64_t)l->map;
-        pre->len[1] = pre->len[2] = 8;
-        pre->into[1] = &pre->fn_head[0], pre->into[2] = &pre->fn_head[1];
-    }
+    pre->n = 2;
+    pre->at[1] = sp_v8heap_obj(fn);
+    pre->len[1] = sp_v8heap_fn_head_len();
+    pre->into[1] = pre->fn_head.w;
     return true;
 }
 
@@ -242,7 +233,6 @@ bool sp_v8jit_plan(uint64_t fn, uint64_t start, uint64_t size, sp_v8jit_pre_t *p
 static code_entry_t *code_of_frame(uint64_t fn, uint64_t start, uint64_t size, bool trust_pc,
                                    const sp_v8jit_pre_t *pre)
 {
-    const sp_v8heap_layout_t *l = &sp_v8heap_layout;
     code_entry_t *e = code_entry(start, size);
     if (!e->code) return NULL;
     uint64_t words[2] = {0, 0}, sfi = 0, fn_map = 0;
@@ -255,9 +245,8 @@ static code_entry_t *code_of_frame(uint64_t fn, uint64_t start, uint64_t size, b
     bool read = pre->read;
     if (read) {
         words[0] = pre->code_words[0], words[1] = pre->code_words[1];
-        bool head = pre->n == 2;
-        fn_map = head ? pre->fn_head[0] : pre->fn_head[1];
-        sfi = head ? pre->fn_head[l->fn_shared / 8] : pre->fn_head[0];
+        fn_map = sp_v8heap_fn_head_map(&pre->fn_head);
+        sfi = sp_v8heap_fn_head_sfi(&pre->fn_head);
     }
     if (!read || words[0] != e->deopt || words[1] != e->spt) {
         e->start = 0; /* another object there now (or none): read the code again next time */
@@ -269,8 +258,9 @@ static code_entry_t *code_of_frame(uint64_t fn, uint64_t start, uint64_t size, b
     uint64_t moved = sp_v8heap_forwarded(fn_map);
     if (moved) {
         D.forwarded++;
-        if (!sp_v8heap_word(moved, l->fn_shared, &sfi) || !sp_v8heap_word(moved, l->map, &fn_map))
-            return NULL;
+        sp_v8heap_fn_head_t head;
+        if (!sp_v8heap_fn_head(moved, &head)) return NULL;
+        fn_map = sp_v8heap_fn_head_map(&head), sfi = sp_v8heap_fn_head_sfi(&head);
     }
     if (!e->fn) return NULL;
     if (sfi == e->sfi) return e;

@@ -22,13 +22,12 @@
  * at the sample's 20-40 frames one 2.4 us system call each was a third of the agent's CPU. */
 typedef struct {
     uint64_t code;     /* the Code object the words are read for; 0: nothing planned */
-    unsigned n;        /* ranges: the Code's words, then the JSFunction's head (2), or its
-                          SFI pointer and map word apart (3: sp_v8heap_fn_head_words) */
-    uint64_t at[3];    /* where */
-    size_t len[3];
-    void *into[3];     /* into the words below */
-    uint64_t code_words[2];                  /* deoptimization data, position table */
-    uint64_t fn_head[SP_V8HEAP_FN_HEAD_MAX]; /* the JSFunction's first words */
+    unsigned n;        /* ranges: the Code's words, then the JSFunction's head */
+    uint64_t at[2];    /* where */
+    size_t len[2];
+    void *into[2];               /* into the words below */
+    uint64_t code_words[2];      /* deoptimization data, position table */
+    sp_v8heap_fn_head_t fn_head; /* the JSFunction's map word and SFI pointer */
     bool read;         /* set by the caller once every range was read */
 } sp_v8jit_pre_t;
 

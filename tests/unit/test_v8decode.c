@@ -17,10 +17,16 @@
 #include "v8pos.h"
 
 static bool no_smi_shift;
+static const char *override_name; /* a constant the test changes, to override_value */
+static int64_t override_value;
 
 static bool get(const char *name, int64_t *value)
 {
     if (no_smi_shift && strcmp(name, "v8dbg_SmiShiftSize") == 0) return false;
+    if (override_name && strcmp(name, override_name) == 0) {
+        *value = override_value;
+        return true;
+    }
     return sp_fuzz_v8get(name, value);
 }
 
@@ -429,6 +435,35 @@ START_TEST(test_unknown_layout_stays_off)
 }
 END_TEST
 
+/* A JSFunction's map word and SFI pointer are read as one range from its start: a layout
+ * where the map is not first, or the SFI pointer is further than that range, is refused
+ * (the perf map names frames), never read past. */
+START_TEST(test_far_function_head_stays_off)
+{
+    static const struct {
+        const char *name;
+        int64_t value;
+    } bad[] = {{"v8dbg_class_JSFunction__shared__SharedFunctionInfo", 64},
+               {"v8dbg_class_JSFunction__shared__SharedFunctionInfo", 28},
+               {"v8dbg_class_JSFunction__shared__SharedFunctionInfo", 0},
+               {"v8dbg_class_HeapObject__map__Map", 8}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        sp_v8decode_reset();
+        override_name = bad[i].name, override_value = bad[i].value;
+        bool on = sp_v8decode_init_with(get);
+        override_name = NULL;
+        ck_assert_msg(!on && !sp_v8decode_enabled(),
+                      "%s = %lld: expected the decoder off, saw it on", bad[i].name,
+                      (long long)bad[i].value);
+    }
+    setup(); /* the real layout (SFI pointer 24 bytes in) still decodes */
+    uint64_t fn, bca;
+    function(str("handleRequest"), script("/app/server.js", (int[]){5}, 1), &fn, &bca);
+    sp_v8fn_t v;
+    ck_assert(sp_v8decode_frame(fn, bca, smi(12), &v));
+    ck_assert_str_eq(v.function, "handleRequest");
+}
+END_TEST
 
 /* ---- source positions (v8pos) on synthetic bytes ---- */
 
@@ -991,6 +1026,7 @@ SP_UNIT_SUITE(v8decode)
     tcase_add_test(tc, test_cache_sees_a_different_function_at_the_same_address);
     tcase_add_test(tc, test_synthetic_addresses);
     tcase_add_test(tc, test_unknown_layout_stays_off);
+    tcase_add_test(tc, test_far_function_head_stays_off);
     tcase_add_test(tc, test_js_frame_counters);
     tcase_add_test(tc, test_vlq_both_formats);
     tcase_add_test(tc, test_vlq_garbage_and_inlining);
