@@ -643,6 +643,30 @@ START_TEST(t_refresh_truncate)
 }
 END_TEST
 
+/* A file put at the path while ours keeps another name (so its link count does not say
+ * so): noticed by the path's lookup, at most a second later. */
+START_TEST(t_refresh_replaced_kept_linked)
+{
+    write_file(mappath, "w", "1000 10 JS:~a\n");
+    sp_perfmap_t *m = sp_perfmap_new(mappath, 0);
+    ck_assert_int_eq(sp_perfmap_refresh(m), 1);
+    char kept[160], other[160];
+    snprintf(kept, sizeof kept, "%s/kept", tmpdir);
+    snprintf(other, sizeof other, "%s/other", tmpdir);
+    ck_assert_int_eq(link(mappath, kept), 0);
+    write_file(other, "w", "8000 10 JS:~b\n9000 10 JS:~c\n");
+    ck_assert_int_eq(rename(other, mappath), 0);
+    struct timespec pause = {1, 100 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    int rc = sp_perfmap_refresh(m);
+    ck_assert_msg(rc == 2, "refresh a second after the path was replaced: expected the new file's 2 entries, saw %d", rc);
+    ck_assert_ptr_null(name_at(m, 0x1000));
+    ck_assert_str_eq(name_at(m, 0x9000), "JS:~c");
+    ck_assert_int_eq(unlink(kept), 0);
+    sp_perfmap_free(m);
+}
+END_TEST
+
 START_TEST(t_refresh_read_max)
 {
     /* more than SP_PERFMAP_READ_MAX (4 MiB): needs two refreshes */
@@ -797,6 +821,7 @@ SP_UNIT_SUITE(perfmap)
     tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
     tcase_add_test(tc, t_refresh_incremental);
     tcase_add_test(tc, t_refresh_truncate);
+    tcase_add_test(tc, t_refresh_replaced_kept_linked);
     tcase_add_test(tc, t_refresh_read_max);
     tcase_add_test(tc, t_refresh_symlink);
     tcase_add_test(tc, t_refresh_swapped_for_symlink);
