@@ -80,6 +80,7 @@ static struct {
     int64_t mono_to_real_ns;
     pid_t pid;
     sp_sample_t scratch;
+    sp_resolved_t resolved; /* scratch's ids (sp_resolver_count), for its sessions */
     uint8_t stack[SP_STACK_COPY]; /* scratch's stack copy */
     sp_nativeunwind_t *nu; /* native callers from the stack copies (NULL: none made) */
     char node_version[32];
@@ -256,14 +257,14 @@ static void drain_ring(void)
         sp_nativeunwind_apply(agent.nu, &agent.scratch, agent.stack); /* before V8's: it moves frames */
         sp_v8decode_rewrite(&agent.scratch, agent.sym); /* now: V8's objects move later */
         sp_v8leaf_repair(&agent.scratch, agent.sym);
-        sp_resolver_count(agent.resolver, &agent.scratch);
+        sp_resolver_count(agent.resolver, &agent.scratch, &agent.resolved);
         const sp_sample_t *s = &agent.scratch;
         bool in_session = gen && s->ts_ns >= start && s->ts_ns < end;
         /* taken before the current session began, while an earlier one's chunk is open */
         bool in_earlier = !in_session && agent.chunk && agent.chunk_gen != gen && s->ts_ns < start;
         /* Transaction profiles need the raw samples; in continuous mode only once a
          * transaction profile for JS (an SDK's) was asked for. */
-        if (!in_session || atomic_load(&agent.js_txns)) sp_txnprof_retain(s);
+        if (!in_session || atomic_load(&agent.js_txns)) sp_txnprof_retain(s, &agent.resolved);
         if (!in_session && !in_earlier) continue;
         if (in_session && agent.chunk && agent.chunk_gen != gen) finish_chunk(discard_gen);
         if (agent.chunk && agent.chunk_start_ns && s->ts_ns - agent.chunk_start_ns >= span) {
@@ -274,7 +275,8 @@ static void drain_ring(void)
         if (!agent.chunk) new_chunk(gen);
         if (!agent.chunk) return;
         if (!agent.chunk_start_ns) agent.chunk_start_ns = s->ts_ns;
-        sp_resolver_add_sample(agent.resolver, agent.chunk, s, (uint64_t)((int64_t)s->ts_ns + agent.mono_to_real_ns));
+        sp_resolver_add_sample(agent.resolver, agent.chunk, s, &agent.resolved,
+                               (uint64_t)((int64_t)s->ts_ns + agent.mono_to_real_ns));
         agent.dirty = true;
     }
     /* A session that ended (or was replaced) before this pass began has all its samples

@@ -229,11 +229,13 @@ static bool leaf_at(const sp_sample_t *s, size_t k)
     return k == 0;
 }
 
-void sp_resolver_count(sp_resolver_t *r, const sp_sample_t *s)
+void sp_resolver_count(sp_resolver_t *r, const sp_sample_t *s, sp_resolved_t *out)
 {
-    uint32_t ids[SP_MAX_FRAMES + 1];
+    uint32_t own[SP_MAX_FRAMES + 1];
+    uint32_t *ids = out ? out->ids : own;
     uint8_t cls[SP_MAX_FRAMES + 1];
     long n = resolve_stack(r, s, ids, cls, SP_MAX_FRAMES + 1);
+    if (out) out->n = n, out->epoch = sp_frames_epoch(r->ft);
     if (n <= 0) return;
     uint64_t by[CLS_ENTRY + 1] = {0};
     for (long i = 0; i < n; i++) {
@@ -255,10 +257,17 @@ void sp_resolver_count(sp_resolver_t *r, const sp_sample_t *s)
     if (by[CLS_ENTRY]) sp_stats_inc(SP_STAT_SAMPLES_UNNAMED);
 }
 
-int sp_resolver_add_sample(sp_resolver_t *r, sp_session_t *sess, const sp_sample_t *s, uint64_t real_ns)
+int sp_resolver_add_sample(sp_resolver_t *r, sp_session_t *sess, const sp_sample_t *s,
+                           const sp_resolved_t *pre, uint64_t real_ns)
 {
     uint32_t frames[SP_MAX_FRAMES + 1];
-    long n = sp_resolver_stack(r, s, frames, SP_MAX_FRAMES + 1);
+    long n;
+    if (pre && pre->n >= 0 && pre->epoch == sp_frames_epoch(r->ft)) {
+        n = pre->n;
+        memcpy(frames, pre->ids, (size_t)n * sizeof *frames);
+    } else {
+        n = sp_resolver_stack(r, s, frames, SP_MAX_FRAMES + 1);
+    }
     for (long i = 0; i < n; i++) {
         long idx = sp_session_frame(sess, r->ft, frames[i]);
         if (idx < 0) {

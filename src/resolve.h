@@ -36,15 +36,25 @@ void sp_resolver_free(sp_resolver_t *r);
  * sp_frames_intern). */
 long sp_resolver_stack(sp_resolver_t *r, const sp_sample_t *s, uint32_t *ids, size_t cap);
 
+/* A sample's stack as resolved: the frame ids of sp_resolver_stack, usable for that
+ * sample while the frame table is in the same epoch (sp_resolver_add_sample checks). */
+typedef struct {
+    uint32_t epoch;
+    long n; /* ids; -1: not resolved (out of memory) */
+    uint32_t ids[SP_MAX_FRAMES + 1];
+} sp_resolved_t;
+
 /* Counts the JS frames of sample s by where their names come from (stats: js_frames_*,
  * samples_interpreter_unnamed). The agent calls it once per sample it takes from the ring,
- * after the V8 frame decoder's rewrite; the frames it resolves are then cached for
- * sp_resolver_stack. */
-void sp_resolver_count(sp_resolver_t *r, const sp_sample_t *s);
+ * after the V8 frame decoder's rewrite. The stack's ids go into *out (NULL: not kept), so
+ * the sample is not resolved again when it goes into a session. */
+void sp_resolver_count(sp_resolver_t *r, const sp_sample_t *s, sp_resolved_t *out);
 
 /* Sample s into session sess: the session's indices of its frames, its stack, and the
- * sample at real_ns (CLOCK_REALTIME) on its thread. 0, or -ENOMEM (the sample is lost).
- * Counted in stats either way (samples_symbolized, drop_agent_oom). */
-int sp_resolver_add_sample(sp_resolver_t *r, sp_session_t *sess, const sp_sample_t *s, uint64_t real_ns);
+ * sample at real_ns (CLOCK_REALTIME) on its thread. pre: s as sp_resolver_count resolved
+ * it (NULL, or from another epoch of the frame table: resolved now). 0, or -ENOMEM (the
+ * sample is lost). Counted in stats either way (samples_symbolized, drop_agent_oom). */
+int sp_resolver_add_sample(sp_resolver_t *r, sp_session_t *sess, const sp_sample_t *s,
+                           const sp_resolved_t *pre, uint64_t real_ns);
 
 #endif

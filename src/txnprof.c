@@ -30,16 +30,23 @@ typedef struct {
     uint64_t ready_ns;
 } js_profile_t;
 
-/* A raw sample kept until the transactions that may need it finish (transaction mode). */
+/* A raw sample kept until the transactions that may need it finish (transaction mode),
+ * with its frame ids as the agent resolved them when it took the sample (nids < 0: none;
+ * stale once the frame table's epoch moved on: the pcs are resolved again then). */
 typedef struct {
     uint64_t ts_ns;
     uint32_t tid;
     uint16_t nframes, flags;
-    uint64_t pcs[];
+    uint32_t epoch;
+    int32_t nids;
+    uint64_t pcs[]; /* nframes of them, then nids uint32_t ids */
 } retained_t;
 
+static uint32_t *retained_ids(retained_t *r) { return (uint32_t *)&r->pcs[r->nframes]; }
+
 static struct {
-    sp_sample_t scratch;   /* a retained sample, whole again */
+    sp_sample_t scratch;     /* a retained sample, whole again */
+    sp_resolved_t resolved;  /* ... and its ids */
     retained_t **retained; /* FIFO by arrival */
     size_t ret_head, ret_count;
     pthread_mutex_t js_lock; /* guards js_profiles: the agent fills, JS threads take */
@@ -54,7 +61,7 @@ void sp_txnprof_atfork_child(void)
     pthread_mutex_init(&tp.js_lock, NULL);
 }
 
-void sp_txnprof_retain(const sp_sample_t *s)
+void sp_txnprof_retain(const sp_sample_t *s, const sp_resolved_t *res)
 {
     if (!tp.retained) tp.retained = sp_mem_calloc(SP_RETAIN_MAX, sizeof *tp.retained);
     if (!tp.retained) return;
@@ -63,13 +70,18 @@ void sp_txnprof_retain(const sp_sample_t *s)
         tp.ret_head = (tp.ret_head + 1) % SP_RETAIN_MAX;
         tp.ret_count--;
     }
-    retained_t *r = sp_mem_alloc(sizeof *r + s->nframes * sizeof(uint64_t));
+    long nids = res && res->n >= 0 ? res->n : -1;
+    retained_t *r = sp_mem_alloc(sizeof *r + s->nframes * sizeof(uint64_t) +
+                                 (nids > 0 ? (size_t)nids * sizeof(uint32_t) : 0));
     if (!r) return;
     r->ts_ns = s->ts_ns;
     r->tid = s->tid;
     r->nframes = s->nframes;
     r->flags = s->flags;
     memcpy(r->pcs, s->pcs, s->nframes * sizeof(uint64_t));
+    r->nids = (int32_t)nids;
+    r->epoch = res ? res->epoch : 0;
+    if (nids > 0) memcpy(retained_ids(r), res->ids, (size_t)nids * sizeof(uint32_t));
     tp.retained[(tp.ret_head + tp.ret_count++) % SP_RETAIN_MAX] = r;
 }
 
@@ -131,7 +143,15 @@ void sp_txnprof_emit(const sp_txn_t *t, const sp_txnprof_ctx_t *ctx)
         s->nframes = r->nframes;
         s->flags = r->flags;
         memcpy(s->pcs, r->pcs, r->nframes * sizeof(uint64_t));
-        sp_resolver_add_sample(ctx->resolver, sess, s, (uint64_t)((int64_t)s->ts_ns + ctx->mono_to_real_ns));
+        sp_resolved_t *pre = NULL;
+        if (r->nids >= 0) {
+            pre = &tp.resolved;
+            pre->epoch = r->epoch;
+            pre->n = r->nids;
+            memcpy(pre->ids, retained_ids(r), (size_t)r->nids * sizeof(uint32_t));
+        }
+        sp_resolver_add_sample(ctx->resolver, sess, s, pre,
+                               (uint64_t)((int64_t)s->ts_ns + ctx->mono_to_real_ns));
     }
     if (t->to_js) {
         char profile_id[33];

@@ -21,8 +21,9 @@ typedef struct {
     const char *profiler_id; /* the continuous profile transactions point at */
 } sp_txnprof_ctx_t;
 
-/* Keeps a copy of raw sample s for the transactions that may need it (full: the oldest goes). */
-void sp_txnprof_retain(const sp_sample_t *s);
+/* Keeps a copy of raw sample s, and its ids as resolved (res; NULL: none), for the
+ * transactions that may need it (full: the oldest goes). */
+void sp_txnprof_retain(const sp_sample_t *s, const sp_resolved_t *res);
 /* Drops the raw samples no running or future transaction can need. now: monotonic ns. */
 void sp_txnprof_prune(uint64_t now);
 size_t sp_txnprof_retained(void);

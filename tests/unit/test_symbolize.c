@@ -369,16 +369,61 @@ START_TEST(t_entry_newer_than_sample)
     uint64_t too_new = sp_stats_get(SP_STAT_JS_PM_TOO_NEW),
              named = sp_stats_get(SP_STAT_JS_PM_TURBOFAN);
     s.ts_ns = 5000;
-    sp_resolver_count(r, &s);
+    sp_resolver_count(r, &s, NULL);
     s.ts_ns = 500;
-    sp_resolver_count(r, &s);
+    sp_resolver_count(r, &s, NULL);
     s.ts_ns = 6000;
-    sp_resolver_count(r, &s);
+    sp_resolver_count(r, &s, NULL);
     ck_assert_msg(sp_stats_get(SP_STAT_JS_PM_TURBOFAN) - named == 2 &&
                       sp_stats_get(SP_STAT_JS_PM_TOO_NEW) - too_new == 1,
                   "expected 2 samples named and 1 too old for the entry, saw %llu and %llu",
                   (unsigned long long)(sp_stats_get(SP_STAT_JS_PM_TURBOFAN) - named),
                   (unsigned long long)(sp_stats_get(SP_STAT_JS_PM_TOO_NEW) - too_new));
+    sp_resolver_free(r);
+    sp_frames_free(ft);
+    sp_symbolizer_free(sym);
+    sp_unit_rmtree(root);
+}
+END_TEST
+
+/* The ids sp_resolver_count keeps for a sample are what it goes into a session with
+ * (resolved once, not again at the transaction's end), the same frames a fresh resolution
+ * gives; from another epoch of the frame table they are not used: resolved again. */
+START_TEST(t_resolved_ids_reused)
+{
+    sp_symbolizer_t *sym = new_symbolizer();
+    sp_frames_t *ft = sp_frames_new();
+    sp_resolver_t *r = ft ? sp_resolver_new(sym, ft) : NULL;
+    ck_assert_ptr_nonnull(r);
+    static sp_sample_t s, other;
+    static sp_resolved_t res, res_other;
+    s.pcs[0] = 0x7e0000001010ull, s.pcs[1] = 0x7e0000002010ull, s.nframes = 2, s.ts_ns = 5000;
+    other.pcs[0] = 0x7e0000002010ull, other.nframes = 1, other.ts_ns = 5000;
+    sp_resolver_count(r, &s, &res);
+    sp_resolver_count(r, &other, &res_other);
+    ck_assert_int_eq(res.n, 2);
+    ck_assert_int_eq(res_other.n, 1);
+    sp_session_t *kept = sp_session_new(), *fresh = sp_session_new(), *stale = sp_session_new(),
+                 *shown = sp_session_new();
+    ck_assert_int_eq(sp_resolver_add_sample(r, kept, &s, &res, 1), 0);
+    ck_assert_int_eq(sp_resolver_add_sample(r, fresh, &s, NULL, 1), 0);
+    size_t a, b;
+    const char *ka = sp_session_frames_text(kept, &a), *fa = sp_session_frames_text(fresh, &b);
+    ck_assert_msg(a == b && memcmp(ka, fa, a) == 0, "frames with kept ids: expected %.*s, saw %.*s",
+                  (int)b, fa, (int)a, ka);
+    /* the kept ids are what is used: other's ids given with s's pcs make other's stack */
+    ck_assert_int_eq(sp_resolver_add_sample(r, shown, &s, &res_other, 1), 0);
+    ck_assert_uint_eq(sp_session_frame_count(shown), 1);
+    /* a new epoch of the frame table: the kept ids name nothing now, s is resolved again */
+    sp_frames_set_module_base(ft, "");
+    ck_assert_int_eq(sp_resolver_add_sample(r, stale, &s, &res, 1), 0);
+    const char *sa = sp_session_frames_text(stale, &a);
+    ck_assert_msg(a == b && memcmp(sa, fa, a) == 0, "frames after a new epoch: expected %.*s, saw %.*s",
+                  (int)b, fa, (int)a, sa);
+    sp_session_free(kept);
+    sp_session_free(fresh);
+    sp_session_free(stale);
+    sp_session_free(shown);
     sp_resolver_free(r);
     sp_frames_free(ft);
     sp_symbolizer_free(sym);
@@ -395,6 +440,7 @@ SP_UNIT_SUITE(symbolize)
     tcase_add_test(tc, t_native_frames);
     tcase_add_test(tc, t_generation);
     tcase_add_test(tc, t_entry_newer_than_sample);
+    tcase_add_test(tc, t_resolved_ids_reused);
     tcase_add_test(tc, t_native_images);
     tcase_add_test(tc, t_anon_becomes_file);
     suite_add_tcase(s, tc);

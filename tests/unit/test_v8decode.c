@@ -403,12 +403,12 @@ START_TEST(test_js_frame_counters)
     const uint64_t pcs[] = {entry + 8, synth, sp + 9, mg + 9, tf + 9, pm + 9, entry + 9, 0x1234};
     memcpy(s.pcs, pcs, sizeof pcs);
     s.nframes = 8;
-    sp_resolver_count(r, &s);
+    sp_resolver_count(r, &s, NULL);
     s.pcs[1] = 0x1234; /* a leaf entry without its function: nameless too */
     s.pcs[6] = synth;
-    sp_resolver_count(r, &s);
+    sp_resolver_count(r, &s, NULL);
     s.pcs[0] = 0x1234, s.pcs[1] = synth; /* nothing nameless */
-    sp_resolver_count(r, &s);
+    sp_resolver_count(r, &s, NULL);
 
     const uint64_t want[7] = {4, 3, 3, 3, 3, 2, 2};
     const char *names[7] = {"decoded", "Sparkplug", "Maglev", "TurboFan", "other", "unnamed", "samples unnamed"};
