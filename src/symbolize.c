@@ -238,6 +238,13 @@ void sp_symbolizer_last_perf_map(const sp_symbolizer_t *sym, uint64_t *after_ns,
     *refused = sym->last_refused;
 }
 
+/* A perf-map entry for V8's copy of a builtin or bytecode handler (named as native). */
+static bool v8_own_code(const sp_v8name_t *js)
+{
+    return (js->kind_len == 7 && memcmp(js->kind, "Builtin", 7) == 0) ||
+           (js->kind_len == 15 && memcmp(js->kind, "BytecodeHandler", 15) == 0);
+}
+
 static bool resolve_js(sp_symbolizer_t *sym, uint64_t addr, uint64_t pc, sp_frame_t *f)
 {
     sym->last_after_ns = 0;
@@ -257,9 +264,8 @@ static bool resolve_js(sp_symbolizer_t *sym, uint64_t addr, uint64_t pc, sp_fram
      * They are native frames named the way node's ELF symbols name them on older nodes
      * ("Builtins_CEntry_...", "Builtins_LdaZeroHandler"), so self time stays with the JS
      * function that called them on every version. */
-    bool builtin = js.kind_len == 7 && memcmp(js.kind, "Builtin", 7) == 0;
     bool handler = js.kind_len == 15 && memcmp(js.kind, "BytecodeHandler", 15) == 0;
-    if (builtin || handler) {
+    if (v8_own_code(&js)) {
         if (!sym->exe[0]) {
             char link[SP_SYM_NAME_MAX];
             snprintf(link, sizeof link, "%s/proc/self/exe", sym->maps_root ? sym->maps_root : "");
@@ -352,18 +358,43 @@ bool sp_symbolizer_resolve_perf_map(sp_symbolizer_t *sym, uint64_t addr, bool re
     return false;
 }
 
-char sp_symbolizer_js_code(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, uint64_t *start,
-                           uint64_t *size, uint64_t *written_after_ns)
+/* The perf map's entry for the code at addr, parsed into *js; NULL when none parses. */
+static const sp_perfmap_entry_t *js_entry(sp_symbolizer_t *sym, uint64_t addr, bool return_addr,
+                                          sp_v8name_t *js)
 {
     const sp_perfmap_entry_t *e =
         sym->perfmap ? sp_perfmap_lookup(sym->perfmap, return_addr && addr ? addr - 1 : addr)
                      : NULL;
-    sp_v8name_t js;
-    if (!e || sp_v8names_parse(e->name, &js) < 0) return 0;
+    return e && sp_v8names_parse(e->name, js) == 0 ? e : NULL;
+}
+
+static void js_extent(const sp_perfmap_entry_t *e, uint64_t *start, uint64_t *size,
+                      uint64_t *written_after_ns)
+{
     if (start) *start = e->start;
     if (size) *size = e->size;
     if (written_after_ns) *written_after_ns = e->written_after_ns;
+}
+
+char sp_symbolizer_js_code(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, uint64_t *start,
+                           uint64_t *size, uint64_t *written_after_ns)
+{
+    sp_v8name_t js;
+    const sp_perfmap_entry_t *e = js_entry(sym, addr, return_addr, &js);
+    if (!e) return 0;
+    js_extent(e, start, size, written_after_ns);
     return js.tier;
+}
+
+bool sp_symbolizer_is_js(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, char *tier,
+                         uint64_t *start, uint64_t *size, uint64_t *written_after_ns)
+{
+    sp_v8name_t js;
+    const sp_perfmap_entry_t *e = js_entry(sym, addr, return_addr, &js);
+    if (!e || v8_own_code(&js)) return false; /* resolve_js names these as native frames */
+    *tier = js.tier;
+    js_extent(e, start, size, written_after_ns);
+    return true;
 }
 
 char sp_symbolizer_js_tier(sp_symbolizer_t *sym, uint64_t addr, bool return_addr)

@@ -63,6 +63,12 @@ char sp_symbolizer_js_tier(sp_symbolizer_t *sym, uint64_t addr, bool return_addr
  * written_after_ns (any of the three NULL: not asked). */
 char sp_symbolizer_js_code(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, uint64_t *start,
                            uint64_t *size, uint64_t *written_after_ns);
+/* Whether the perf map names JS code at addr (an entry that parses, not V8's copy of a
+ * builtin or bytecode handler: those resolve as native frames), and its tier as above:
+ * sp_symbolizer_resolve's JS-or-not answer from one lookup, without building the frame.
+ * start, size and written_after_ns as for sp_symbolizer_js_code (NULL: not asked). */
+bool sp_symbolizer_is_js(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, char *tier,
+                         uint64_t *start, uint64_t *size, uint64_t *written_after_ns);
 
 /* The JS frame of function (may be "") defined in script (V8's script name: a path, a file
  * URL or "node:..."; NULL: none) at lineno:colno (0: unknown), named and placed as frames

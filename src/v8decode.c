@@ -337,15 +337,13 @@ static void shift_sig(sp_sample_t *s, unsigned k, unsigned by)
 static int pc_kind(sp_symbolizer_t *sym, const sp_sample_t *s, unsigned k, uint64_t *start,
                    uint64_t *size, int *tier, bool *trust_pc)
 {
-    sp_frame_t f;
-    sp_symbolizer_resolve(sym, s->pcs[k], k > 0, &f);
     /* An interpreted function's own copy of the interpreter entry (V8 >= 12 with
      * --interpreted-frames-native-stack): the perf map names the function but not the line
      * executing in it; the frame's slots do. Optimized code (3): its Code object says
      * which functions were inlined where. */
-    if (f.kind != SP_FRAME_NATIVE) {
-        uint64_t after = 0;
-        char t = sp_symbolizer_js_code(sym, s->pcs[k], k > 0, start, size, &after);
+    char t;
+    uint64_t after = 0;
+    if (sp_symbolizer_is_js(sym, s->pcs[k], k > 0, &t, start, size, &after)) {
         *tier = t == '^' ? 0 : t == '+' ? 1 : t == '*' ? 2 : -1;
         *trust_pc = after <= s->ts_ns;
         if (*tier > 0) return 3;
@@ -356,6 +354,8 @@ static int pc_kind(sp_symbolizer_t *sym, const sp_sample_t *s, unsigned k, uint6
         }
         return t == '~';
     }
+    sp_frame_t f;
+    sp_symbolizer_resolve(sym, s->pcs[k], k > 0, &f);
     if (!f.function) return 0;
     bool builtin = strncmp(f.function, "Builtins_", 9) == 0;
     /* The interpreter's entry points run on the frame they enter (the trampoline built

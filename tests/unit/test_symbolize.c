@@ -165,6 +165,19 @@ START_TEST(t_v8_builtins)
     ck_assert_uint_eq(f.instruction_addr, 0x7e0000003004ull);
     sp_symbolizer_resolve(sym, 0x7e0000004000ull, false, &f);
     ck_assert_str_eq(f.function, "Builtins_LdaZeroHandler");
+    /* the decoder's one-lookup question agrees with resolve: these are not JS code, the
+     * perf map's JS entries are, with their tier and extent; no entry is not */
+    char tier = 0;
+    uint64_t start = 0, size = 0;
+    ck_assert(!sp_symbolizer_is_js(sym, 0x7e0000003004ull, false, &tier, NULL, NULL, NULL));
+    ck_assert(!sp_symbolizer_is_js(sym, 0x7e0000004000ull, false, &tier, NULL, NULL, NULL));
+    ck_assert(sp_symbolizer_is_js(sym, 0x7e0000001010ull, false, &tier, &start, &size, NULL));
+    ck_assert_int_eq(tier, '*');
+    ck_assert_uint_eq(start, 0x7e0000001000ull);
+    ck_assert_uint_eq(size, 0x100);
+    ck_assert(sp_symbolizer_is_js(sym, 0x7e0000002000ull, false, &tier, NULL, NULL, NULL));
+    ck_assert_int_eq(tier, '~');
+    ck_assert(!sp_symbolizer_is_js(sym, 0x7e0000050000ull, false, &tier, NULL, NULL, NULL));
     sp_symbolizer_free(sym);
     sp_unit_rmtree(root);
 }
