@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "intern.h"
 #include "json.h"
 #include "mem.h"
 
@@ -149,13 +150,6 @@ static char *frame_json(const sp_frames_t *ft, const sp_frame_t *f, size_t *len)
     return text;
 }
 
-static uint64_t fnv1a(const char *p, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
-    return h;
-}
-
 /* The slot holding text (hash h), or the empty slot where it would go. */
 static size_t find_slot(const sp_frames_t *ft, uint64_t h, const char *text, size_t len)
 {
@@ -201,7 +195,7 @@ long sp_frames_intern(sp_frames_t *ft, const sp_frame_t *f)
         sp_mem_free(text);
         return -1;
     }
-    uint64_t h = fnv1a(text, len);
+    uint64_t h = sp_intern_hash(text, len);
     size_t i = find_slot(ft, h, text, len);
     if (ft->slots[i]) {
         sp_mem_free(text);

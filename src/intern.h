@@ -6,8 +6,14 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct sp_intern sp_intern_t;
+
+/* A 64-bit hash of n bytes, eight at a time (the frame table's and the intern's: frame
+ * texts are 150-300 bytes, hashed per new frame of every profile). Not for adversaries:
+ * keys are compared in full. */
+uint64_t sp_intern_hash(const void *p, size_t n);
 
 sp_intern_t *sp_intern_new(void);
 void sp_intern_free(sp_intern_t *in);

@@ -14,6 +14,7 @@
 #include "envelope.h"
 #include "frames.h"
 #include "ids.h"
+#include "intern.h"
 #include "mem.h"
 #include "profile.h"
 #include "session.h"
@@ -290,6 +291,43 @@ START_TEST(test_debug_images)
 }
 END_TEST
 
+/* The hash of frame texts and stacks: every byte counts, the tail after the last whole
+ * word too, and the length; keys that differ by one byte anywhere land apart; the intern
+ * finds each of 4096 keys back at its index. */
+START_TEST(test_intern_hash)
+{
+    char a[40], b[40];
+    for (size_t n = 1; n <= sizeof a; n++)
+        for (size_t i = 0; i < n; i++) {
+            memset(a, 'x', sizeof a);
+            memcpy(b, a, sizeof b);
+            b[i] = 'y';
+            ck_assert_msg(
+                sp_intern_hash(a, n) != sp_intern_hash(b, n),
+                "keys of %zu bytes differing at byte %zu: expected other hashes, saw the same", n,
+                i);
+        }
+    ck_assert(sp_intern_hash("a", 1) != sp_intern_hash("a\0", 2));
+    ck_assert(sp_intern_hash("", 0) != sp_intern_hash("\0", 1));
+    sp_intern_t *in = sp_intern_new();
+    ck_assert_ptr_nonnull(in);
+    char key[64];
+    for (int i = 0; i < 4096; i++) {
+        int n = snprintf(key, sizeof key, "{\"function\":\"f%d\",\"lineno\":%d}", i, i % 7);
+        bool added = false;
+        ck_assert_int_eq(sp_intern_get(in, key, (size_t)n, &added), i);
+        ck_assert(added);
+    }
+    for (int i = 0; i < 4096; i++) {
+        int n = snprintf(key, sizeof key, "{\"function\":\"f%d\",\"lineno\":%d}", i, i % 7);
+        bool added = true;
+        ck_assert_int_eq(sp_intern_get(in, key, (size_t)n, &added), i);
+        ck_assert(!added);
+    }
+    sp_intern_free(in);
+}
+END_TEST
+
 START_TEST(test_stacks_dedup)
 {
     sp_session_t *s = sp_session_new();
@@ -501,6 +539,7 @@ SP_UNIT_SUITE(session)
     tcase_add_test(tc, test_module_names);
     tcase_add_test(tc, test_debug_images);
     tcase_add_test(tc, test_debug_id_of_build_id);
+    tcase_add_test(tc, test_intern_hash);
     tcase_add_test(tc, test_stacks_dedup);
     tcase_add_test(tc, test_chunk_json);
     tcase_add_test(tc, test_txn_profile_text);
