@@ -28,6 +28,7 @@
 #define SP_V8_POS_SLOTS    8192 /* (BytecodeArray, offset) -> frame, direct-mapped */
 #define SP_V8_POS_RETRY    256  /* hits of a frame without its line before decoding it again */
 #define SP_V8_TIME_EVERY   8    /* samples per one timed with the thread CPU clock */
+#define SP_V8_TIME_ALL     256  /* ... after the first ones, each timed */
 
 typedef struct {
     uint64_t sfi, bca, off; /* key: the frame's SFI, BytecodeArray and offset slot */
@@ -620,9 +621,13 @@ static bool rewrite_compiled_leaf(sp_sample_t *s, sp_symbolizer_t *sym, const sp
 void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym)
 {
     if (!D.on || !s->nv8) return;
-    /* The thread's CPU clock is a system call (no vDSO): timed for one sample in
-     * SP_V8_TIME_EVERY and scaled, the decoder's cost without two calls a sample. */
-    bool timed = D.st.samples % SP_V8_TIME_EVERY == 0;
+    /* The thread's CPU clock is a system call (no vDSO): one sample in SP_V8_TIME_EVERY
+     * is timed and its time scaled, the decoder's cost without two calls a sample; the
+     * first ones, which load node's symbols and V8's code, each count once. */
+    uint64_t weight = D.st.samples < SP_V8_TIME_ALL          ? 1
+                      : D.st.samples % SP_V8_TIME_EVERY == 0 ? SP_V8_TIME_EVERY
+                                                             : 0;
+    bool timed = weight > 0;
     struct timespec t0, t1;
     if (timed) clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
     slot_plan_t plan[SP_V8_MAX_FRAMES];
@@ -645,8 +650,8 @@ void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym)
     D.st.samples++;
     if (!timed) return;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
-    D.st.ns += SP_V8_TIME_EVERY *
-               (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000ll + (t1.tv_nsec - t0.tv_nsec));
+    D.st.ns +=
+        weight * (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000ll + (t1.tv_nsec - t0.tv_nsec));
 }
 
 /* ---- layout ---- */
@@ -722,8 +727,8 @@ __attribute__((cold)) void sp_v8decode_log_stats(void)
         "%u frames; lines: %llu executing, definition for %llu (%llu positions not collected, "
         "%llu scripts without line ends, %llu unsure), %llu position cache hits; "
         "%llu heap reads, %llu cache hits, %llu moved objects followed, %llu functions whose "
-        "code is not the frame's; %.1f us CPU per sample with captured slots (%llu; one in %d "
-        "timed)",
+        "code is not the frame's; %.1f us CPU per sample with captured slots (%llu; after the "
+        "first %d one in %d timed)",
         (unsigned long long)st.named, (unsigned long long)st.inserted,
         (unsigned long long)st.unresolved, nfns, nframes, (unsigned long long)st.lines,
         (unsigned long long)(st.no_table + st.no_line_ends + st.pos_unsure),
@@ -732,7 +737,7 @@ __attribute__((cold)) void sp_v8decode_log_stats(void)
         (unsigned long long)st.reads, (unsigned long long)st.cache_hits,
         (unsigned long long)st.forwarded, (unsigned long long)st.data_mismatch,
         st.samples ? (double)st.ns / 1000.0 / (double)st.samples : 0.0,
-        (unsigned long long)st.samples, SP_V8_TIME_EVERY);
+        (unsigned long long)st.samples, SP_V8_TIME_ALL, SP_V8_TIME_EVERY);
     uint64_t bl_loads, bl_hits;
     sp_v8baseline_counts(&bl_loads, &bl_hits);
     SP_DEBUG("v8 frames: Sparkplug %llu decoded (%llu at their executing line) / %llu perf "

@@ -42,7 +42,7 @@ typedef struct {
     uint64_t pos_unsure;   /* ... anything else did not check out */
     uint64_t pos_hits;     /* executing lines from the position cache */
     uint64_t samples, ns;  /* samples rewritten, and the agent thread's CPU time spent on
-                             them (an estimate: one sample in SP_V8_TIME_EVERY timed) */
+                             them (after the first SP_V8_TIME_ALL, an estimate: one in SP_V8_TIME_EVERY timed) */
     /* Compiled frames, by the perf map's tier (index 0 Sparkplug, 1 Maglev, 2 TurboFan):
      * decoded (Sparkplug: the interpreter's slots and the code's bytecode offset table;
      * optimized: the Code object, inlined functions expanded), or left to the perf map (a
