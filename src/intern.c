@@ -33,7 +33,7 @@ uint64_t sp_intern_hash(const void *p, size_t n)
         h ^= h >> 32;
     }
     w = 0;
-    memcpy(&w, b, n);
+    if (n) memcpy(&w, b, n); /* an empty key may come as NULL */
     h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
     return h ^ (h >> 29);
 }

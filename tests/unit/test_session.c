@@ -309,6 +309,7 @@ START_TEST(test_intern_hash)
         }
     ck_assert(sp_intern_hash("a", 1) != sp_intern_hash("a\0", 2));
     ck_assert(sp_intern_hash("", 0) != sp_intern_hash("\0", 1));
+    ck_assert_uint_eq(sp_intern_hash(NULL, 0), sp_intern_hash("", 0)); /* an empty stack's key */
     sp_intern_t *in = sp_intern_new();
     ck_assert_ptr_nonnull(in);
     char key[64];
