@@ -45,9 +45,9 @@ typedef struct {
 static uint32_t *retained_ids(retained_t *r) { return (uint32_t *)&r->pcs[r->nframes]; }
 
 static struct {
-    sp_sample_t scratch;     /* a retained sample, whole again */
-    sp_resolved_t resolved;  /* ... and its ids */
-    retained_t **retained; /* FIFO by arrival */
+    sp_sample_t scratch;    /* a retained sample, whole again */
+    sp_resolved_t resolved; /* ... and its ids */
+    retained_t **retained;  /* FIFO by arrival */
     size_t ret_head, ret_count;
     pthread_mutex_t js_lock; /* guards js_profiles: the agent fills, JS threads take */
     js_profile_t js_profiles[SP_JS_PROFILES];
