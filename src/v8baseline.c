@@ -209,8 +209,25 @@ __attribute__((cold)) static void code_load(bl_code_t *e, uint64_t bca, uint64_t
     sp_mem_free(t);
 }
 
+static bl_code_t *code_slot(uint64_t start)
+{
+    return &B.code[(start * 0x9e3779b97f4a7c15ull) >> 55 & (SP_V8BL_SLOTS - 1)];
+}
+
+bool sp_v8baseline_plan(uint64_t bca, uint64_t start, uint64_t size, sp_v8baseline_pre_t *pre)
+{
+    const sp_v8heap_layout_t *l = &sp_v8heap_layout;
+    memset(pre, 0, sizeof *pre);
+    if (B.sizes_state <= 0 || !l->jit_on || !B.code) return false;
+    const bl_code_t *e = code_slot(start);
+    if (e->start != start || e->size != size || e->bca != bca || !e->code) return false;
+    pre->code = e->code;
+    pre->at = sp_v8heap_obj(e->code) + (uint64_t)l->code_spt;
+    return true;
+}
+
 int64_t sp_v8baseline_offset(uint64_t bca, uint64_t pc, bool return_addr, uint64_t start,
-                             uint64_t size)
+                             uint64_t size, const sp_v8baseline_pre_t *pre)
 {
     const sp_v8heap_layout_t *l = &sp_v8heap_layout;
     if (B.sizes_state <= 0 || !l->jit_on || !sp_v8heap_is_heap(bca) || pc < start ||
@@ -218,12 +235,17 @@ int64_t sp_v8baseline_offset(uint64_t bca, uint64_t pc, bool return_addr, uint64
         return SP_V8BASELINE_UNSURE;
     if (!B.code && !(B.code = sp_mem_calloc(SP_V8BL_SLOTS, sizeof *B.code)))
         return SP_V8BASELINE_UNSURE;
-    bl_code_t *e = &B.code[(start * 0x9e3779b97f4a7c15ull) >> 55 & (SP_V8BL_SLOTS - 1)];
-    uint64_t spt;
+    bl_code_t *e = code_slot(start);
+    uint64_t spt = 0;
     /* The same code and frame: walked before (or failed before: not Sparkplug code, or
-     * not in step; tried again only once another code or array takes the slot). */
-    if (e->start == start && e->size == size && e->bca == bca &&
-        (!e->code || (sp_v8heap_word(e->code, l->code_spt, &spt) && spt == e->spt)))
+     * not in step; tried again only once another code or array takes the slot). Its
+     * position table pointer, read ahead with the sample's other words when planned. */
+    bool same = e->start == start && e->size == size && e->bca == bca;
+    bool spt_read =
+        same && e->code &&
+        (pre && pre->read && pre->code == e->code ? (spt = pre->spt, true)
+                                                  : sp_v8heap_word(e->code, l->code_spt, &spt));
+    if (same && (!e->code || (spt_read && spt == e->spt)))
         B.hits++;
     else
         code_load(e, bca, start, size);
@@ -242,6 +264,13 @@ int64_t sp_v8baseline_offset(uint64_t bca, uint64_t pc, bool return_addr, uint64
             hi = mid;
     }
     return lo < e->n ? (int64_t)e->bc_off[lo] : SP_V8BASELINE_UNSURE;
+}
+
+uint64_t sp_v8baseline_code(uint64_t bca, uint64_t start, uint64_t size)
+{
+    if (!B.code) return 0;
+    const bl_code_t *e = code_slot(start);
+    return e->start == start && e->size == size && e->bca == bca && e->ok ? e->code : 0;
 }
 
 void sp_v8baseline_counts(uint64_t *code_loads, uint64_t *hits)

@@ -54,6 +54,7 @@ static struct {
 typedef struct {
     bool read, head_read;
     uint64_t bca_map, guess;
+    uint64_t code; /* a Sparkplug frame's Code object, checked (sp_v8baseline_code; 0: none) */
     sp_v8heap_fn_head_t fn_head;
     uint64_t head[8];
 } prefetch_t;
@@ -94,13 +95,15 @@ static bool read_heads(uint64_t fn, uint64_t bca, uint64_t *fn_map, uint64_t *bc
     return true;
 }
 
-/* The SFI's function data agrees with the frame's BytecodeArray (v8heap.h, sfi_data). */
-static bool data_fits(const uint64_t *sfi_head, uint64_t bca)
+/* The SFI's function data agrees with the frame's BytecodeArray (v8heap.h, sfi_data), or
+ * is the frame's own Sparkplug Code object (code; 0: none known), which says no less and
+ * costs no read. */
+static bool data_fits(const uint64_t *sfi_head, uint64_t bca, uint64_t code)
 {
     const sp_v8heap_layout_t *l = &sp_v8heap_layout;
     if (l->sfi_data < 0) return true;
     uint64_t fd = sfi_head[l->sfi_data / 8];
-    if (fd == bca) return true;
+    if (fd == bca || (code && fd == code)) return true;
     int t = sp_v8heap_type_of(fd);
     if (t >= 0 && (t == l->t_interp_data || (l->t_code > 0 && t == l->t_code))) return true;
     D.st.data_mismatch++;
@@ -142,7 +145,7 @@ static uint32_t decode_pf(uint64_t fn, uint64_t *bcap, uint64_t offset, const pr
     else if (!sp_v8heap_read(sp_v8heap_obj(sfi), sfi_head, sizeof sfi_head))
         return 0;
     if (sp_v8heap_map_type(sfi_head[sp_v8heap_layout.map / 8]) != sp_v8heap_layout.t_sfi ||
-        !data_fits(sfi_head, bca))
+        !data_fits(sfi_head, bca, pf ? pf->code : 0))
         return 0;
     uint64_t *g = guess_slot(fn);
     if (g) g[0] = fn, g[1] = sfi;
@@ -294,8 +297,8 @@ __attribute__((cold)) bool sp_v8decode_baseline_frame(uint64_t fn, uint64_t bca,
     if (!D.on) return false;
     sp_v8_slots_t v = {.function = fn, .bytecode_array = bca};
     bool exact;
-    uint32_t id =
-        decode_baseline(&v, sp_v8baseline_offset(bca, pc, return_addr, start, size), NULL, &exact);
+    uint32_t id = decode_baseline(&v, sp_v8baseline_offset(bca, pc, return_addr, start, size, NULL),
+                                  NULL, &exact);
     if (!id) return false;
     *out = *sp_v8fn_frame_of(id);
     return true;
@@ -381,14 +384,16 @@ typedef struct {
                              one the sample ran (v8jit may go by it alone) */
     prefetch_t pf;
     sp_v8jit_pre_t jit; /* an optimized frame's words read ahead */
+    sp_v8baseline_pre_t bl; /* a Sparkplug frame's code word read ahead */
     unsigned jit_same;  /* 1 + the frame whose words those are (recursion: same function
                            and code), 0: its own */
 } slot_plan_t;
 
-/* Reads of many frames, gathered into one system call (at most 3 ranges a frame). */
-_Static_assert(3 * SP_V8_MAX_FRAMES <= SP_V8HEAP_IOV_MAX, "a sample's reads fit one call");
+/* Reads of many frames, gathered into one system call (at most 4 ranges a frame: an
+ * interpreted frame's 3, a Sparkplug frame's 3 and its code's word). */
+_Static_assert(4 * SP_V8_MAX_FRAMES <= SP_V8HEAP_IOV_MAX, "a sample's reads fit one call");
 typedef struct {
-    struct iovec local[3 * SP_V8_MAX_FRAMES], remote[3 * SP_V8_MAX_FRAMES];
+    struct iovec local[4 * SP_V8_MAX_FRAMES], remote[4 * SP_V8_MAX_FRAMES];
     size_t n;
 } read_batch_t;
 
@@ -445,10 +450,13 @@ static void plan_sample(const sp_sample_t *s, sp_symbolizer_t *sym, unsigned nv8
             p->kind = pc_kind(sym, s, v->frame, &p->start, &p->size, &p->tier, &p->trust_pc);
         if (((p->kind == 1 || p->kind == 2) &&
              frame_words_ok(v->function, v->bytecode_array, v->bytecode_offset)) ||
-            ((p->kind == 2 || p->kind == 4) && baseline_words_ok(v)))
+            ((p->kind == 2 || p->kind == 4) && baseline_words_ok(v))) {
             plan_prefetch(v, &p->pf, &b);
-        else if (p->kind == 3)
+            if (p->kind == 4 && sp_v8baseline_plan(v->bytecode_array, p->start, p->size, &p->bl))
+                batch_add(&b, &p->bl.spt, p->bl.at, sizeof p->bl.spt);
+        } else if (p->kind == 3) {
             plan_jit(s, i, plan, &b);
+        }
     }
     bool read = sp_v8heap_read_iov(b.local, b.remote, b.n);
     for (unsigned i = 0; i < nv8; i++) {
@@ -464,6 +472,7 @@ static void plan_sample(const sp_sample_t *s, sp_symbolizer_t *sym, unsigned nv8
         }
         if (p->jit_same) p->jit = plan[p->jit_same - 1].jit;
         p->jit.read = read && p->jit.code;
+        p->bl.read = read && p->bl.code;
     }
 }
 
@@ -561,8 +570,11 @@ static void rewrite_baseline(sp_sample_t *s, const sp_v8_slots_t *v, const slot_
     bool exact = false;
     uint32_t id = 0;
     if (baseline_words_ok(v)) {
-        int64_t off = sp_v8baseline_offset(v->bytecode_array, s->pcs[k], k > 0, p->start, p->size);
-        id = decode_baseline(v, off, &p->pf, &exact);
+        int64_t off =
+            sp_v8baseline_offset(v->bytecode_array, s->pcs[k], k > 0, p->start, p->size, &p->bl);
+        prefetch_t pf = p->pf; /* with the Code object the offset was found in */
+        pf.code = sp_v8baseline_code(v->bytecode_array, p->start, p->size);
+        id = decode_baseline(v, off, &pf, &exact);
     }
     if (!id) {
         D.st.jit_fallback[0]++;
@@ -602,7 +614,7 @@ static bool rewrite_compiled_leaf(sp_sample_t *s, sp_symbolizer_t *sym, const sp
     bool exact;
     if (t == '^') {
         if (!baseline_words_ok(v)) return false;
-        int64_t off = sp_v8baseline_offset(v->bytecode_array, w, true, start, size);
+        int64_t off = sp_v8baseline_offset(v->bytecode_array, w, true, start, size, NULL);
         uint32_t id = off == SP_V8BASELINE_UNSURE ? 0 : decode_baseline(v, off, &p->pf, &exact);
         if (!id) return false;
         count_baseline(exact);

@@ -14,6 +14,7 @@
 #include "unit.h"
 #include "v8baseline.h"
 #include "v8decode.h"
+#include "v8heap.h"
 #include "v8pos.h"
 
 static bool no_smi_shift;
@@ -796,13 +797,19 @@ static uint64_t bl_bca(const uint8_t *b, size_t n, const uint8_t *t, size_t tn)
     memcpy(o + 8, b, n);
     return tag(o);
 }
-static uint64_t bl_start(uint64_t fn, const uint32_t *deltas, size_t nd, uint32_t kind)
+static uint64_t bl_start_code(uint64_t fn, const uint32_t *deltas, size_t nd, uint32_t kind,
+                              uint64_t **code)
 {
     uint8_t t[32];
     size_t n = 0;
     for (size_t i = 0; i < nd; i++) n += put_u(t + n, deltas[i]);
-    uint64_t *code, *dd;
-    return opt_code(sfi_of(fn), NULL, 0, t, n, NULL, 0, kind, &code, &dd);
+    uint64_t *dd;
+    return opt_code(sfi_of(fn), NULL, 0, t, n, NULL, 0, kind, code, &dd);
+}
+static uint64_t bl_start(uint64_t fn, const uint32_t *deltas, size_t nd, uint32_t kind)
+{
+    uint64_t *code;
+    return bl_start_code(fn, deltas, nd, kind, &code);
 }
 
 /* The decoder with bl_sizes, a function f, its BytecodeArray of bl_code and its Sparkplug
@@ -858,7 +865,7 @@ START_TEST(test_baseline_offsets)
         {34, false, SP_V8BASELINE_UNSURE}, /* past the last bytecode's code */
     };
     for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
-        int64_t got = sp_v8baseline_offset(bca, start + at[i].off, at[i].ret, start, 256);
+        int64_t got = sp_v8baseline_offset(bca, start + at[i].off, at[i].ret, start, 256, NULL);
         ck_assert_msg(got == at[i].want, "pc offset %llu (%s): expected bytecode %lld, saw %lld",
                       (unsigned long long)at[i].off, at[i].ret ? "return address" : "leaf",
                       (long long)at[i].want, (long long)got);
@@ -870,6 +877,43 @@ START_TEST(test_baseline_offsets)
 }
 END_TEST
 
+/* The code's word read ahead with the sample (sp_v8baseline_plan) is what the check uses:
+ * the same answer and no new walk when it matches, a new walk when it does not; a word
+ * planned for another Code object, or not read, is not used (read now). */
+START_TEST(test_baseline_word_read_ahead)
+{
+    uint64_t fn, bca, start = bl_fixture(&fn, &bca), loads, hits;
+    sp_v8baseline_pre_t pre;
+    ck_assert(!sp_v8baseline_plan(bca, start, 256, &pre)); /* not walked yet */
+    ck_assert_int_eq(pre.code, 0);
+    ck_assert_int_eq(sp_v8baseline_offset(bca, start + 17, false, start, 256, NULL), 2);
+    ck_assert(sp_v8baseline_plan(bca, start, 256, &pre));
+    ck_assert(!sp_v8baseline_plan(bca + 8, start, 256, &pre)); /* another array */
+    ck_assert(sp_v8baseline_plan(bca, start, 256, &pre));
+    memcpy(&pre.spt, (const void *)(uintptr_t)pre.at, sizeof pre.spt); /* the caller's read */
+    pre.read = true;
+    ck_assert_int_eq(sp_v8baseline_offset(bca, start + 22, false, start, 256, &pre), 5);
+    sp_v8baseline_counts(&loads, &hits);
+    ck_assert_msg(loads == 1, "a matching word read ahead: expected no new walk, saw %llu walks",
+                  (unsigned long long)loads);
+    sp_v8baseline_pre_t stale = pre;
+    stale.spt ^= 8; /* another table there when read */
+    ck_assert_int_eq(sp_v8baseline_offset(bca, start + 22, false, start, 256, &stale), 5);
+    sp_v8baseline_counts(&loads, &hits);
+    ck_assert_msg(loads == 2,
+                  "a word read ahead that differs: expected the code walked again, saw %llu walks",
+                  (unsigned long long)loads);
+    sp_v8baseline_pre_t other = stale;
+    other.code = pre.code + 64; /* planned for another Code object: ignored */
+    ck_assert_int_eq(sp_v8baseline_offset(bca, start + 22, false, start, 256, &other), 5);
+    other = stale, other.read = false; /* not read: ignored */
+    ck_assert_int_eq(sp_v8baseline_offset(bca, start + 22, false, start, 256, &other), 5);
+    sp_v8baseline_counts(&loads, &hits);
+    ck_assert_msg(loads == 2, "words not to use: expected them ignored (no walk), saw %llu walks",
+                  (unsigned long long)loads);
+}
+END_TEST
+
 /* Whatever does not walk in step names no bytecode: another function's bytecodes, a table
  * with an entry too many or too few, optimized code, no sizes. */
 START_TEST(test_baseline_not_in_step)
@@ -877,23 +921,27 @@ START_TEST(test_baseline_not_in_step)
     uint64_t fn, bca, start = bl_fixture(&fn, &bca);
     static const uint8_t other[10] = {5, 1, 5, 1, 5, 1, 5, 1, 4, 4}; /* six bytecodes */
     uint64_t bca2 = bl_bca(other, sizeof other, NULL, 0);
-    ck_assert_int_eq(sp_v8baseline_offset(bca2, start + 20, false, start, 256),
+    ck_assert_int_eq(sp_v8baseline_offset(bca2, start + 20, false, start, 256, NULL),
                      SP_V8BASELINE_UNSURE);
     static const uint32_t more[6] = {10, 7, 5, 9, 3, 4}, fewer[4] = {10, 7, 5, 9};
-    ck_assert_int_eq(sp_v8baseline_offset(bca, bl_start(fn, more, 6, 11) + 20, false, 0, 0),
+    ck_assert_int_eq(sp_v8baseline_offset(bca, bl_start(fn, more, 6, 11) + 20, false, 0, 0, NULL),
                      SP_V8BASELINE_UNSURE); /* pc outside [start, start + size) */
     uint64_t s2 = bl_start(fn, more, 6, 11), s3 = bl_start(fn, fewer, 4, 11);
-    ck_assert_int_eq(sp_v8baseline_offset(bca, s2 + 20, false, s2, 256), SP_V8BASELINE_UNSURE);
-    ck_assert_int_eq(sp_v8baseline_offset(bca, s3 + 20, false, s3, 256), SP_V8BASELINE_UNSURE);
+    ck_assert_int_eq(sp_v8baseline_offset(bca, s2 + 20, false, s2, 256, NULL),
+                     SP_V8BASELINE_UNSURE);
+    ck_assert_int_eq(sp_v8baseline_offset(bca, s3 + 20, false, s3, 256, NULL),
+                     SP_V8BASELINE_UNSURE);
     uint64_t s4 = bl_start(fn, bl_deltas, 5, 13); /* TurboFan's kind */
-    ck_assert_int_eq(sp_v8baseline_offset(bca, s4 + 20, false, s4, 256), SP_V8BASELINE_UNSURE);
+    ck_assert_int_eq(sp_v8baseline_offset(bca, s4 + 20, false, s4, 256, NULL),
+                     SP_V8BASELINE_UNSURE);
     static const uint8_t cut[9] = {5, 1, 6, 1, 2, 0, 5, 1, 0}; /* the Wide operand cut off */
     uint64_t bca3 = bl_bca(cut, sizeof cut, NULL, 0);
-    ck_assert_int_eq(sp_v8baseline_offset(bca3, start + 20, false, start, 256),
+    ck_assert_int_eq(sp_v8baseline_offset(bca3, start + 20, false, start, 256, NULL),
                      SP_V8BASELINE_UNSURE);
-    ck_assert_int_eq(sp_v8baseline_offset(fn, start + 20, false, start, 256), SP_V8BASELINE_UNSURE);
+    ck_assert_int_eq(sp_v8baseline_offset(fn, start + 20, false, start, 256, NULL),
+                     SP_V8BASELINE_UNSURE);
     sp_v8baseline_reset(); /* no sizes */
-    ck_assert_int_eq(sp_v8baseline_offset(bca, start + 20, false, start, 256),
+    ck_assert_int_eq(sp_v8baseline_offset(bca, start + 20, false, start, 256, NULL),
                      SP_V8BASELINE_UNSURE);
 }
 END_TEST
@@ -929,6 +977,60 @@ START_TEST(test_baseline_frame_lines)
                   v.lineno);
     ck_assert(!sp_v8decode_baseline_frame(fn, fn, start + 17, true, start, 256,
                                           &v)); /* no BytecodeArray */
+}
+END_TEST
+
+/* A Sparkplug frame through the sample rewrite, as the agent decodes it: named at the
+ * line its bytecode runs, the first time (its code walked) and again (the code's word read
+ * with the sample's other words). An SFI whose function data is the frame's own baseline
+ * Code object (as V8 keeps it) fits without reading that object's type: the second
+ * sample's reads are one system call. */
+START_TEST(test_baseline_frame_in_a_sample)
+{
+    setup();
+    ck_assert(sp_v8baseline_set_sizes(bl_sizes, 8));
+    int ends[] = {14, 21, 28, 30};
+    static const int64_t e[][3] = {{-1, 11, 0}, {0, 17, 1}, {5, 24, 1}, {9, 29, 1}};
+    uint8_t t[64];
+    size_t n = table(t, SP_V8POS_SIGNED, e, 4);
+    uint64_t fn, unused, *code;
+    function(scope_info(0, 11, 30, str("f")), script("/app/l.js", ends, 4), &fn, &unused);
+    uint64_t bca = bl_bca(bl_code, sizeof bl_code, t, n);
+    uint64_t start = bl_start_code(fn, bl_deltas, 5, 11, &code);
+    sfi_obj[1] = tag(code); /* its function data: the baseline code */
+    char dir[4096], path[4200];
+    snprintf(dir, sizeof dir, "%s", sp_unit_tmpdir());
+    snprintf(path, sizeof path, "%s/perf-1.map", dir);
+    FILE *f = fopen(path, "we");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "%llx 100 JS:^f /app/l.js:1:1\n", (unsigned long long)start);
+    ck_assert_int_eq(fclose(f), 0);
+    sp_symbolizer_t *sym = sp_symbolizer_new(path, NULL, 0);
+    ck_assert_ptr_nonnull(sym);
+    sp_symbolizer_refresh(sym);
+    uint64_t *feedback = alloc(2);
+    feedback[0] = map_of(200);
+    for (int round = 0; round < 2; round++) {
+        static sp_sample_t s;
+        memset(&s, 0, sizeof s);
+        s.pcs[0] = 0x1234, s.pcs[1] = start + 17, s.nframes = 2, s.ts_ns = 1;
+        s.nv8 = 1;
+        s.v8[0] = (sp_v8_slots_t){
+            .frame = 1, .function = fn, .bytecode_array = bca, .bytecode_offset = tag(feedback)};
+        uint64_t reads = sp_v8heap_reads();
+        sp_v8decode_rewrite(&s, sym);
+        const sp_v8fn_t *v = sp_v8decode_lookup(s.pcs[1]);
+        ck_assert_msg(v && strcmp(v->function, "f") == 0 && v->lineno == 2,
+                      "round %d: expected f at line 2, saw %s at %d", round,
+                      v ? v->function : "nothing", v ? v->lineno : 0);
+        if (round == 1)
+            ck_assert_msg(
+                sp_v8heap_reads() - reads == 1,
+                "a Sparkplug frame seen before: expected its reads in one system call, saw %llu",
+                (unsigned long long)(sp_v8heap_reads() - reads));
+    }
+    sp_symbolizer_free(sym);
+    sp_unit_rmtree(dir);
 }
 END_TEST
 
@@ -1012,6 +1114,8 @@ SP_UNIT_SUITE(v8decode)
     tcase_add_test(tc, test_inlined_closure_moved_or_gone);
     tcase_add_test(tc, test_baseline_sizes_checked);
     tcase_add_test(tc, test_baseline_offsets);
+    tcase_add_test(tc, test_baseline_word_read_ahead);
+    tcase_add_test(tc, test_baseline_frame_in_a_sample);
     tcase_add_test(tc, test_baseline_not_in_step);
     tcase_add_test(tc, test_baseline_frame_lines);
     tcase_add_test(tc, test_scope_info_name_and_line);
