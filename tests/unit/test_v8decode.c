@@ -366,6 +366,23 @@ START_TEST(test_synthetic_addresses)
 }
 END_TEST
 
+/* A symbolizer reading a perf map of the given lines, in a new temporary folder (into dir:
+ * the caller removes it). */
+static sp_symbolizer_t *map_symbolizer(char *dir, size_t dir_len, const char *lines)
+{
+    char path[4200];
+    snprintf(dir, dir_len, "%s", sp_unit_tmpdir());
+    snprintf(path, sizeof path, "%s/perf-1.map", dir);
+    FILE *f = fopen(path, "we");
+    ck_assert_ptr_nonnull(f);
+    fputs(lines, f);
+    ck_assert_int_eq(fclose(f), 0);
+    sp_symbolizer_t *sym = sp_symbolizer_new(path, NULL, 0);
+    ck_assert_ptr_nonnull(sym);
+    sp_symbolizer_refresh(sym);
+    return sym;
+}
+
 /* The JS frame counters (resolve: sp_resolver_count): each frame of a sample counted by
  * where its name comes from, after the decoder's rewrite; V8's shared interpreter entry is
  * a nameless interpreted frame unless it is the leaf with its function named above it. */
@@ -378,20 +395,15 @@ START_TEST(test_js_frame_counters)
     ck_assert(sp_v8decode_frame(fn, bca, smi(0), &v)); /* frame 1 now */
     const uint64_t synth = SP_V8_SYNTH_BIT | 1, entry = 0x7000000, sp = 0x7001000,
                    mg = 0x7002000, tf = 0x7003000, pm = 0x7004000;
-    char dir[4096], path[4200];
-    snprintf(dir, sizeof dir, "%s", sp_unit_tmpdir());
-    snprintf(path, sizeof path, "%s/perf-1.map", dir);
-    FILE *f = fopen(path, "we");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f, "%llx 100 Builtin:InterpreterEntryTrampoline\n%llx 100 JS:^sp /a.js:1:1\n"
-               "%llx 100 JS:+mg /a.js:2:1\n%llx 100 JS:*tf /a.js:3:1\n%llx 100 JS:~own /a.js:4:1\n",
-            (unsigned long long)entry, (unsigned long long)sp, (unsigned long long)mg,
-            (unsigned long long)tf, (unsigned long long)pm);
-    ck_assert_int_eq(fclose(f), 0);
-    sp_symbolizer_t *sym = sp_symbolizer_new(path, NULL, 0);
+    char dir[4096], map[512];
+    snprintf(map, sizeof map,
+             "%llx 100 Builtin:InterpreterEntryTrampoline\n%llx 100 JS:^sp /a.js:1:1\n"
+             "%llx 100 JS:+mg /a.js:2:1\n%llx 100 JS:*tf /a.js:3:1\n%llx 100 JS:~own /a.js:4:1\n",
+             (unsigned long long)entry, (unsigned long long)sp, (unsigned long long)mg,
+             (unsigned long long)tf, (unsigned long long)pm);
+    sp_symbolizer_t *sym = map_symbolizer(dir, sizeof dir, map);
     sp_frames_t *ft = sp_frames_new();
-    ck_assert(sym && ft);
-    sp_symbolizer_refresh(sym);
+    ck_assert_ptr_nonnull(ft);
     sp_resolver_t *r = sp_resolver_new(sym, ft);
     ck_assert_ptr_nonnull(r);
     const sp_stat_t which[] = {SP_STAT_JS_DECODED,   SP_STAT_JS_PM_SPARKPLUG, SP_STAT_JS_PM_MAGLEV,
@@ -946,22 +958,30 @@ START_TEST(test_baseline_not_in_step)
 }
 END_TEST
 
-/* Through the decoder: the function at the line of the bytecode its pc runs, at its
- * definition in the prologue or when the code does not check out. */
-START_TEST(test_baseline_frame_lines)
+/* The decoder with bl_sizes and "function f() {\n  a();\n  b();\n}\n" in /app/l.js:
+ * bytecodes 0-4 on line 2, 5 on line 3 (the BytecodeArray's position table says so), and
+ * its Sparkplug code of bl_deltas (*code: its Code object); returns the code's start. */
+static uint64_t bl_lines_fixture(uint64_t *fn, uint64_t *bca, uint64_t **code)
 {
     setup();
     ck_assert(sp_v8baseline_set_sizes(bl_sizes, 8));
-    /* "function f() {\n  a();\n  b();\n}\n": bytecodes 0-4 on line 2, 5 on on line 3 */
     int ends[] = {14, 21, 28, 30};
     static const int64_t e[][3] = {{-1, 11, 0}, {0, 17, 1}, {5, 24, 1}, {9, 29, 1}};
     uint8_t t[64];
     size_t n = table(t, SP_V8POS_SIGNED, e, 4);
-    uint64_t fn, unused;
-    function(scope_info(0, 11, 30, str("f")), script("/app/l.js", ends, 4), &fn, &unused);
-    uint64_t bca = bl_bca(bl_code, sizeof bl_code, t, n);
+    uint64_t unused;
+    function(scope_info(0, 11, 30, str("f")), script("/app/l.js", ends, 4), fn, &unused);
+    *bca = bl_bca(bl_code, sizeof bl_code, t, n);
+    return bl_start_code(*fn, bl_deltas, 5, 11, code);
+}
+
+/* Through the decoder: the function at the line of the bytecode its pc runs, at its
+ * definition in the prologue or when the code does not check out. */
+START_TEST(test_baseline_frame_lines)
+{
+    uint64_t fn, bca, *code;
+    uint64_t start = bl_lines_fixture(&fn, &bca, &code);
     sfi_obj[1] = bca; /* its function data */
-    uint64_t start = bl_start(fn, bl_deltas, 5, 11);
     sp_v8fn_t v;
     ck_assert(sp_v8decode_baseline_frame(fn, bca, start + 17, true, start, 256, &v));
     ck_assert_msg(v.lineno == 2 && v.colno == 3, "bytecode 0: expected 2:3, saw %d:%d", v.lineno,
@@ -987,27 +1007,12 @@ END_TEST
  * sample's reads are one system call. */
 START_TEST(test_baseline_frame_in_a_sample)
 {
-    setup();
-    ck_assert(sp_v8baseline_set_sizes(bl_sizes, 8));
-    int ends[] = {14, 21, 28, 30};
-    static const int64_t e[][3] = {{-1, 11, 0}, {0, 17, 1}, {5, 24, 1}, {9, 29, 1}};
-    uint8_t t[64];
-    size_t n = table(t, SP_V8POS_SIGNED, e, 4);
-    uint64_t fn, unused, *code;
-    function(scope_info(0, 11, 30, str("f")), script("/app/l.js", ends, 4), &fn, &unused);
-    uint64_t bca = bl_bca(bl_code, sizeof bl_code, t, n);
-    uint64_t start = bl_start_code(fn, bl_deltas, 5, 11, &code);
+    uint64_t fn, bca, *code;
+    uint64_t start = bl_lines_fixture(&fn, &bca, &code);
     sfi_obj[1] = tag(code); /* its function data: the baseline code */
-    char dir[4096], path[4200];
-    snprintf(dir, sizeof dir, "%s", sp_unit_tmpdir());
-    snprintf(path, sizeof path, "%s/perf-1.map", dir);
-    FILE *f = fopen(path, "we");
-    ck_assert_ptr_nonnull(f);
-    fprintf(f, "%llx 100 JS:^f /app/l.js:1:1\n", (unsigned long long)start);
-    ck_assert_int_eq(fclose(f), 0);
-    sp_symbolizer_t *sym = sp_symbolizer_new(path, NULL, 0);
-    ck_assert_ptr_nonnull(sym);
-    sp_symbolizer_refresh(sym);
+    char dir[4096], map[64];
+    snprintf(map, sizeof map, "%llx 100 JS:^f /app/l.js:1:1\n", (unsigned long long)start);
+    sp_symbolizer_t *sym = map_symbolizer(dir, sizeof dir, map);
     uint64_t *feedback = alloc(2);
     feedback[0] = map_of(200);
     for (int round = 0; round < 2; round++) {
