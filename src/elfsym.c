@@ -464,10 +464,10 @@ static sp_elfsym_t *open_elf(const char *path, const char *root, bool find_debug
 
 /* ---------------------------------------------------------------- data symbols */
 
-/* One symbol table section: the STT_OBJECT named name with a size in [lo, hi]. */
+/* One symbol table section: the symbol of that type named name with a size in [lo, hi]. */
 static bool find_object_in(const sp_elfsym_t *elf, const Elf64_Ehdr *eh, uint64_t shnum,
-                           const Elf64_Shdr *symsh, const char *name, uint64_t lo, uint64_t hi,
-                           uint64_t *vaddr, uint64_t *size)
+                           const Elf64_Shdr *symsh, unsigned type, const char *name, uint64_t lo,
+                           uint64_t hi, uint64_t *vaddr, uint64_t *size)
 {
     Elf64_Shdr strsh;
     size_t nlen = strlen(name) + 1;
@@ -488,7 +488,7 @@ static bool find_object_in(const sp_elfsym_t *elf, const Elf64_Ehdr *eh, uint64_
             break;
         for (size_t i = 0; i < k && !found; i++) {
             const Elf64_Sym sym = chunk[i];
-            if (ELF64_ST_TYPE(sym.st_info) != STT_OBJECT || sym.st_shndx == SHN_UNDEF ||
+            if (ELF64_ST_TYPE(sym.st_info) != type || sym.st_shndx == SHN_UNDEF ||
                 sym.st_size < lo || sym.st_size > hi || sym.st_name == 0 ||
                 sym.st_name >= strsh.sh_size || strsh.sh_size - sym.st_name < nlen ||
                 !read_at(elf, strsh.sh_offset + sym.st_name, got, nlen) ||
@@ -502,8 +502,8 @@ static bool find_object_in(const sp_elfsym_t *elf, const Elf64_Ehdr *eh, uint64_
     return found;
 }
 
-bool sp_elfsym_find_object(const char *path, const char *name, uint64_t min_size, uint64_t max_size,
-                           uint64_t *vaddr, uint64_t *size)
+static bool find_symbol(const char *path, unsigned type, const char *name, uint64_t min_size,
+                        uint64_t max_size, uint64_t *vaddr, uint64_t *size)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return false;
@@ -521,12 +521,24 @@ bool sp_elfsym_find_object(const char *path, const char *name, uint64_t min_size
             for (size_t o = 0; o < 2 && !found; o++)
                 for (uint64_t i = 1; i < shnum && !found; i++)
                     if (read_shdr(&elf, &eh, shnum, i, &sh) && sh.sh_type == order[o])
-                        found = find_object_in(&elf, &eh, shnum, &sh, name, min_size, max_size,
-                                               vaddr, size);
+                        found = find_object_in(&elf, &eh, shnum, &sh, type, name, min_size,
+                                               max_size, vaddr, size);
         }
     }
     close(fd);
     return found;
+}
+
+bool sp_elfsym_find_object(const char *path, const char *name, uint64_t min_size, uint64_t max_size,
+                           uint64_t *vaddr, uint64_t *size)
+{
+    return find_symbol(path, STT_OBJECT, name, min_size, max_size, vaddr, size);
+}
+
+bool sp_elfsym_find_label(const char *path, const char *name, uint64_t *vaddr)
+{
+    uint64_t size;
+    return find_symbol(path, STT_NOTYPE, name, 0, 0, vaddr, &size);
 }
 
 sp_elfsym_t *sp_elfsym_open(const char *path, const char *root)

@@ -47,6 +47,11 @@ const char *sp_elfsym_lookup(sp_elfsym_t *elf, uint64_t vaddr, uint64_t *sym_sta
 bool sp_elfsym_find_object(const char *path, const char *name, uint64_t min_size, uint64_t max_size,
                            uint64_t *vaddr, uint64_t *size);
 
+/* A label (STT_NOTYPE of size 0, as an assembler file defines them: V8's
+ * v8_Default_embedded_blob_code_ in node) of the file at path by its exact name: its file
+ * vaddr. Otherwise as sp_elfsym_find_object. */
+bool sp_elfsym_find_label(const char *path, const char *name, uint64_t *vaddr);
+
 /* Demangles an Itanium C++ name into buf (truncated to fit). Returns buf, or NULL when the
  * name is not mangled or no demangler is available. */
 const char *sp_demangle(const char *mangled, char *buf, size_t buflen);

@@ -1173,6 +1173,29 @@ START_TEST(test_find_object)
 }
 END_TEST
 
+/* A label of this test binary (STT_NOTYPE, size 0), as V8's embedded.S defines them. */
+__asm__(".text\nsp_test_label_marker:\n\tnop\n");
+
+START_TEST(test_find_label)
+{
+    uint64_t vaddr = 0, size = 0;
+    ck_assert(sp_elfsym_find_label("/proc/self/exe", "sp_test_label_marker", &vaddr));
+    ck_assert_uint_ne(vaddr, 0);
+    ck_assert(!sp_elfsym_find_label("/proc/self/exe", "sp_test_label_marke", &vaddr));
+    /* a function, not a label */
+    ck_assert(!sp_elfsym_find_label("/proc/self/exe", "sp_test_self_marker", &vaddr));
+    ck_assert(!sp_elfsym_find_object("/proc/self/exe", "sp_test_label_marker", 0, 1 << 20, &vaddr,
+                                     &size)); /* not data */
+    ck_assert(!sp_elfsym_find_label("/nonexistent/file", "x", &vaddr));
+    /* V8's embedded builtins in node (V8 >= 11 names the code ..._code_, 10 ..._code_data_). */
+    if (access(NODE_PATH, R_OK) == 0)
+        ck_assert_msg(
+            sp_elfsym_find_label(NODE_PATH, "v8_Default_embedded_blob_code_", &vaddr) ||
+                sp_elfsym_find_label(NODE_PATH, "v8_Default_embedded_blob_code_data_", &vaddr),
+            "no embedded builtins label in %s", NODE_PATH);
+}
+END_TEST
+
 START_TEST(test_libc_getpid)
 {
     void *fn = dlsym(RTLD_DEFAULT, "getpid"); /* libc's own address, not a PLT stub */
@@ -1309,6 +1332,7 @@ SP_UNIT_SUITE(elfsym)
     tcase_add_test(tc, test_fixture_symbols);
     tcase_add_test(tc, test_self_symbols);
     tcase_add_test(tc, test_find_object);
+    tcase_add_test(tc, test_find_label);
     tcase_add_test(tc, test_libc_getpid);
     tcase_add_test(tc, test_node_binary);
     suite_add_tcase(s, tc);
