@@ -7,20 +7,15 @@
  * end: wrong sizes, another function's code or a moved object almost never walk in step.
  * A walked code is used again while the Code still holds the same table and the frame
  * the same BytecodeArray. */
-#ifndef _GNU_SOURCE /* configure may pass -D_GNU_SOURCE=1 */
-#define _GNU_SOURCE /* RTLD_DEFAULT, dl_iterate_phdr */
-#endif
-
 #include "v8baseline.h"
 
-#include <dlfcn.h>
-#include <link.h>
 #include <string.h>
 
 #include "elfsym.h"
 #include "log.h"
 #include "mem.h"
 #include "v8heap.h"
+#include "v8image.h"
 
 #define SP_V8BL_SLOTS     512 /* walked Code objects, direct-mapped by start */
 #define SP_V8BL_OPS_MIN   150 /* V8 10.2 (Node 18) has 198 bytecodes, 14 has 212 */
@@ -65,62 +60,29 @@ bool sp_v8baseline_set_sizes(const uint8_t *sizes, size_t count)
 
 /* ---- finding V8's table in node ---- */
 
-typedef struct {
-    uintptr_t addr;
-    char path[4096];
-    uint64_t bias;
-    bool found;
-} object_of_t;
-
-static int object_of(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    (void)size;
-    object_of_t *o = arg;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type != PT_LOAD || o->addr < lo || o->addr - lo >= ph->p_memsz) continue;
-        /* The executable has no name here: its file is /proc/self/exe (the one mapped,
-         * even if replaced on disk since). */
-        const char *p = info->dlpi_name && *info->dlpi_name ? info->dlpi_name : "/proc/self/exe";
-        size_t n = strlen(p);
-        if (n >= sizeof o->path) return 1;
-        memcpy(o->path, p, n + 1);
-        o->bias = info->dlpi_addr;
-        o->found = true;
-        return 1;
-    }
-    return 0;
-}
-
 __attribute__((cold)) bool sp_v8baseline_load_sizes(void)
 {
     if (B.sizes_state) return B.sizes_state > 0;
     B.sizes_state = -1;
-    object_of_t o = {0};
-    static const char *const anchors[] = {"v8dbg_FirstNonstringType",
-                                          "v8dbg_frametype_JavaScriptFrame"};
-    for (size_t i = 0; i < sizeof anchors / sizeof anchors[0] && !o.addr; i++)
-        o.addr = (uintptr_t)dlsym(RTLD_DEFAULT, anchors[i]);
-    if (!o.addr) return false;
-    dl_iterate_phdr(object_of, &o);
-    uint64_t vaddr, size;
-    if (!o.found ||
-        !sp_elfsym_find_object(o.path, SP_V8BL_SIZES_SYM, 3 * SP_V8BL_OPS_MIN, 3 * SP_V8BL_OPS_MAX,
+    const char *path;
+    uint64_t bias, vaddr, size;
+    bool file = sp_v8image_file(&path, &bias);
+    if (!file ||
+        !sp_elfsym_find_object(path, SP_V8BL_SIZES_SYM, 3 * SP_V8BL_OPS_MIN, 3 * SP_V8BL_OPS_MAX,
                                &vaddr, &size) ||
         size % 3) {
         SP_DEBUG(
             "v8 baseline: no bytecode sizes in %s: Sparkplug frames keep their definition line",
-            o.found ? o.path : "node");
+            file ? path : "node");
         return false;
     }
     uint8_t t[3 * SP_V8BL_OPS_MAX];
-    if (!sp_v8heap_read(o.bias + vaddr, t, (size_t)size) || !sp_v8baseline_set_sizes(t, size / 3)) {
-        SP_DEBUG("v8 baseline: %s: the bytecode sizes table does not look like V8's", o.path);
+    if (!sp_v8heap_read(bias + vaddr, t, (size_t)size) || !sp_v8baseline_set_sizes(t, size / 3)) {
+        SP_DEBUG("v8 baseline: %s: the bytecode sizes table does not look like V8's", path);
         B.sizes_state = -1;
         return false;
     }
-    SP_DEBUG("v8 baseline: %u bytecode sizes from %s", B.count, o.path);
+    SP_DEBUG("v8 baseline: %u bytecode sizes from %s", B.count, path);
     return true;
 }
 
