@@ -16,12 +16,14 @@
 #include "mem.h"
 #include "perfmap.h"
 #include "procmaps.h"
+#include "v8image.h"
 #include "v8names.h"
 
 #define SP_SYM_MAX_ELF 512
 #define SP_SYM_NAME_MAX 1024
 #define SP_SYM_PRUNE_GROWTH 20000 /* perf map entries added since the last prune that trigger one */
 #define SP_SYM_ANON_REREAD_NS 250000000ull /* maps read again for executable anonymous memory */
+#define SP_SYM_COPIES         16 /* anonymous executable mappings checked for V8's builtins */
 
 typedef struct {
     char *path;
@@ -37,6 +39,12 @@ struct sp_symbolizer {
     bool maps_fresh; /* re-read at most once per refresh cycle */
     uint64_t maps_read_ns; /* CLOCK_MONOTONIC of the last read */
     size_t count_at_prune; /* perf map size after the last prune */
+    /* Anonymous executable mappings of this snapshot checked for a copy of V8's builtins
+     * (v8image.h): base 0 when not one. */
+    struct {
+        uint64_t lo, hi, base;
+    } copies[SP_SYM_COPIES];
+    size_t ncopies;
     elf_entry_t elfs[SP_SYM_MAX_ELF];
     size_t nelfs;
     char func[SP_SYM_NAME_MAX];
@@ -80,6 +88,7 @@ static void read_maps(sp_symbolizer_t *sym)
     sym->maps = sp_procmaps_read(sym->maps_root, 0);
     sym->maps_read_ns = sp_clock_mono_ns();
     sym->maps_fresh = true;
+    sym->ncopies = 0;
 }
 
 /* A perf map entry is alive while its first byte is in an executable mapping. */
@@ -317,6 +326,48 @@ void sp_symbolizer_js_frame(sp_symbolizer_t *sym, const char *function, const ch
     f->colno = colno;
 }
 
+/* Whether the anonymous executable mapping m holds V8's copy of its builtins (checked once
+ * per mapping of a snapshot), and the address in node's image of the byte at addr. */
+static bool builtins_copy(sp_symbolizer_t *sym, const sp_mapping_t *m, uint64_t addr,
+                          uint64_t *in_image)
+{
+    size_t i = 0;
+    while (i < sym->ncopies && (sym->copies[i].lo != m->start || sym->copies[i].hi != m->end)) i++;
+    if (i == sym->ncopies) {
+        if (i == SP_SYM_COPIES)
+            i = (size_t)(m->start >> 12) % SP_SYM_COPIES; /* evict one */
+        else
+            sym->ncopies++;
+        uint64_t base;
+        if (!sp_v8image_copy_base(m->start, m->end, &base)) base = 0;
+        sym->copies[i].lo = m->start, sym->copies[i].hi = m->end, sym->copies[i].base = base;
+    }
+    uint64_t start, size, base = sym->copies[i].base;
+    if (!base || addr < base || !sp_v8image_builtins(&start, &size) || addr - base >= size)
+        return false;
+    *in_image = start + (addr - base);
+    return true;
+}
+
+/* Names addr (inside m, a mapping of an ELF file) from that file's symbols; the frame's
+ * file and module are the file either way. */
+static bool resolve_in_file(sp_symbolizer_t *sym, const sp_mapping_t *m, uint64_t addr,
+                            sp_frame_t *f)
+{
+    snprintf(sym->path, sizeof sym->path, "%s", m->path);
+    f->abs_path = sym->path;
+    f->module = base_name(sym->path);
+    sp_elfsym_t *elf = elf_for(sym, m, addr);
+    uint64_t vaddr;
+    const char *name;
+    if (!elf || !sp_elfsym_to_vaddr(elf, m, addr, &vaddr) ||
+        !(name = sp_elfsym_lookup(elf, vaddr, NULL)))
+        return false;
+    snprintf(sym->func, sizeof sym->func, "%s", name);
+    f->function = sym->func;
+    return true;
+}
+
 bool sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr, sp_frame_t *f)
 {
     uint64_t lookup = return_addr && addr ? addr - 1 : addr;
@@ -326,19 +377,17 @@ bool sp_symbolizer_resolve(sp_symbolizer_t *sym, uint64_t addr, bool return_addr
     f->kind = SP_FRAME_NATIVE;
     f->instruction_addr = addr;
     const sp_mapping_t *m = find_mapping(sym, lookup);
+    uint64_t in_image;
+    if (m && !m->path[0] && m->exec && builtins_copy(sym, m, lookup, &in_image)) {
+        /* V8's copy of its builtins: named from node's own, at the copy's address. */
+        const sp_mapping_t *im = find_mapping(sym, in_image);
+        if (im && im->path[0] == '/' && resolve_in_file(sym, im, in_image, f)) return true;
+        f->abs_path = NULL;
+        m = find_mapping(sym, lookup); /* the snapshot may be a new one */
+    }
     if (m && m->path[0] == '/') {
-        snprintf(sym->path, sizeof sym->path, "%s", m->path);
-        f->abs_path = sym->path;
-        f->module = base_name(sym->path);
-        sp_elfsym_t *elf = elf_for(sym, m, lookup);
-        uint64_t vaddr;
-        const char *name;
-        if (elf && sp_elfsym_to_vaddr(elf, m, lookup, &vaddr) &&
-            (name = sp_elfsym_lookup(elf, vaddr, NULL))) {
-            snprintf(sym->func, sizeof sym->func, "%s", name);
-            f->function = sym->func;
-            return true; /* JIT code never lands in a file mapping */
-        }
+        /* JIT code never lands in a file mapping: an ELF symbol is final. */
+        if (resolve_in_file(sym, m, lookup, f)) return true;
     } else if (m && m->path[0]) {
         f->module = m->path; /* [vdso], [heap], ... */
     } else {

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@
 #include "session.h"
 #include "stats.h"
 #include "symbolize.h"
+#include "v8image.h"
 
 #define JIT_START 0x7e0000000000ull /* the fake anonymous executable region */
 #define JIT_END 0x7e0000100000ull
@@ -249,6 +251,64 @@ START_TEST(t_anon_becomes_file)
 }
 END_TEST
 
+/* V8's copy of its embedded builtins in anonymous memory (Node 18's workers, whose code
+ * range lies far from node): named from node's own symbols, at the copy's address. Here
+ * the test binary's code around a marker function stands in for the builtins; the copy is
+ * found at the start of its mapping or ending on its last page, and not trusted when its
+ * first bytes differ. */
+START_TEST(t_builtins_copy)
+{
+    const uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    const uint64_t start = (uint64_t)(uintptr_t)&sp_test_symbolize_marker, size = page + 100;
+    const uint64_t span = 2 * page; /* size rounded up to pages */
+    uint8_t *mem = mmap(NULL, 2 * span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert(mem != MAP_FAILED);
+    sp_v8image_set_builtins(start, size);
+    /* where: the copy's place in the mapping [mem, mem + 2 * span); bad: its first byte
+     * changed; named: whether the marker is named at the copy's address. */
+    const struct {
+        uint64_t where;
+        bool bad, named;
+    } cases[] = {{0, false, true}, {span, false, true}, {0, true, false}, {page, false, false}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        memset(mem, 0xcc, 2 * span);
+        memcpy(mem + cases[c].where, (const void *)(uintptr_t)start, size);
+        if (cases[c].bad) mem[cases[c].where] ^= 1;
+        sp_symbolizer_t *sym = new_symbolizer();
+        char path[PATH_MAX + 64];
+        snprintf(path, sizeof path, "%s/proc/self/maps", root);
+        FILE *maps = fopen(path, "ae");
+        ck_assert_ptr_nonnull(maps);
+        fprintf(maps, "%" PRIxPTR "-%" PRIxPTR " r-xp 00000000 00:00 0 \n", (uintptr_t)mem,
+                (uintptr_t)(mem + 2 * span));
+        ck_assert_int_eq(fclose(maps), 0);
+        sp_symbolizer_refresh(sym);
+        uint64_t pc = (uint64_t)(uintptr_t)mem + cases[c].where + 4;
+        sp_frame_t f;
+        bool named = sp_symbolizer_resolve(sym, pc, false, &f);
+        ck_assert_msg(named == cases[c].named &&
+                          (!named || strcmp(f.function, "sp_test_symbolize_marker") == 0),
+                      "case %zu: expected %s, saw %s (%s)", c,
+                      cases[c].named ? "sp_test_symbolize_marker" : "a raw address", f.function,
+                      f.module ? f.module : "no module");
+        ck_assert_uint_eq(f.instruction_addr, pc);
+        if (named)
+            ck_assert_ptr_nonnull(f.abs_path); /* the test binary, as node for V8's */
+        else
+            ck_assert_str_eq(f.module, "[anon]");
+        /* Past the builtins' end, inside the mapping: not theirs. */
+        if (cases[c].named && cases[c].where + size + 8 < 2 * span) {
+            ck_assert(!sp_symbolizer_resolve(
+                sym, (uint64_t)(uintptr_t)mem + cases[c].where + size + 8, false, &f));
+        }
+        sp_symbolizer_free(sym);
+        sp_unit_rmtree(root);
+    }
+    sp_v8image_set_builtins(0, 0);
+    munmap(mem, 2 * span);
+}
+END_TEST
+
 /* The ELF file a native frame lies in becomes a "symbolic" image of the profile's
  * debug_meta (addr and size from the fake maps: its run of lines, a gap of the same file
  * included, a copy elsewhere not), with debug_id and code_id from its build id; a profile
@@ -456,6 +516,7 @@ SP_UNIT_SUITE(symbolize)
     tcase_add_test(tc, t_resolved_ids_reused);
     tcase_add_test(tc, t_native_images);
     tcase_add_test(tc, t_anon_becomes_file);
+    tcase_add_test(tc, t_builtins_copy);
     suite_add_tcase(s, tc);
     return s;
 }
