@@ -16,6 +16,8 @@
 #   @sentry/node 7    tests/e2e/sentry7.sh with NODE=<that node> (n/a if absent)
 #   inlined frames    tests/e2e/v8_inline.sh with NODE=<that node>: functions inlined by
 #                     TurboFan/Maglev are frames of their own, callers at the call site's line
+#   workers' callers  tests/e2e/v8_workers.sh with NODE=<that node>: 20 short workers keep
+#                     their interpreted callers, V8's copies of its builtins included
 #
 # Environment: NODE_VERSIONS (default: every major installed in the cache), the cache as in
 # install-nodes.sh (SENTRYPROF_NODE_CACHE), top_srcdir / top_builddir (default: this
@@ -48,9 +50,10 @@ fi
 
 LOGS=$(mktemp -d "${TMPDIR:-/tmp}/sp-matrix.XXXXXX")
 lib_sum=$(cksum <"$LIB")
-CELLS=(profile top http workers sentry7 inline)
+CELLS=(profile top http workers sentry7 inline wcallers)
 declare -A TITLE=([profile]="profile valid" [top]="top function" [http]="HTTP transactions"
-    [workers]="workers" [sentry7]="@sentry/node 7" [inline]="inlined frames")
+    [workers]="workers" [sentry7]="@sentry/node 7" [inline]="inlined frames"
+    [wcallers]="workers' callers")
 declare -A RESULT DETAIL SECS
 passed=0
 failed=0
@@ -185,6 +188,7 @@ for v in $versions; do
     cell_workers
     cell_script sentry7 sentry7.sh
     cell_script inline v8_inline.sh
+    cell_script wcallers v8_workers.sh
     line="node ${VERSION[$v]}:"
     for c in "${CELLS[@]}"; do line+=" ${TITLE[$c]}=${RESULT[$v,$c]}"; done
     echo "$line ($(since "$t_v")s)"
