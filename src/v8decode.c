@@ -1,14 +1,17 @@
 /* v8decode: names V8 interpreted frames from the slots v8frames captured, and rewrites each
  * sample's captured frames into synthetic addresses (optimized ones through v8jit). Owns
  * the switch (the layout read at start), the guesses JSFunction -> SharedFunctionInfo, the
- * cache of (BytecodeArray, offset) -> frame and the decoders' counters; functions and
- * frames come from v8fn; reads the heap only through v8heap (reads that never fault, types
- * from maps). Agent thread only (sp_v8decode_init: the loading thread, before sampling).
+ * cache of (BytecodeArray, offset) -> frame, each thread's last sample's frames and the
+ * decoders' counters; functions and frames come from v8fn; reads the heap only through
+ * v8heap (reads that never fault, types from maps). Agent thread only (sp_v8decode_init:
+ * the loading thread, before sampling).
  *
  * What is trusted: a cached line only for the same SFI, BytecodeArray and offset slot,
  * after this sample's checks of both objects passed. A frame left at its definition line
  * is looked at again every SP_V8_POS_RETRY samples (V8 may collect positions or line ends
- * later). */
+ * later). A frame of the thread's last sample (at most a second old) with the same return
+ * address, slots and code, without a read: the GC rewrites the slots of the objects it
+ * moves (find_same says why that is enough). */
 #include "v8decode.h"
 
 #include <string.h>
@@ -28,6 +31,9 @@
 #define SP_V8_POS_SLOTS    8192 /* (BytecodeArray, offset) -> frame, direct-mapped */
 #define SP_V8_POS_RETRY    256  /* hits of a frame without its line before decoding it again */
 #define SP_V8_TIME_EVERY   8    /* samples per one timed with the thread CPU clock */
+#define SP_V8_LAST_THREADS 16   /* threads whose last sample's frames are kept (by tid) */
+#define SP_V8_LAST_IDS     512  /* frames those decoded to, per thread */
+#define SP_V8_LAST_MAX_NS  1000000000ull /* ... and only while at most 1 s old */
 #define SP_V8_TIME_ALL     256  /* ... after the first ones, each timed */
 
 typedef struct {
@@ -38,8 +44,26 @@ typedef struct {
     uint8_t why;            /* pos_result_t of a definition frame */
 } pos_cache_t;
 
+/* One captured frame of a thread's last sample and what it decoded to (kept only when
+ * decoded with its executing line; n 0 otherwise). */
+typedef struct {
+    uint64_t pc, fn, bca, off, start, size; /* the return address, the slots, the code */
+    uint8_t kind, tier, n;
+    uint16_t ids_at; /* its n frame ids at ids[ids_at] */
+} last_frame_t;
+
+typedef struct {
+    uint64_t ts_ns;
+    uint32_t tid;
+    uint16_t n, nids;
+    last_frame_t f[SP_V8_MAX_FRAMES]; /* as the sample's v8[] */
+    uint32_t ids[SP_V8_LAST_IDS];
+} last_sample_t;
+
 static struct {
     bool on;
+    /* The last sample of up to SP_V8_LAST_THREADS threads, and one being built. */
+    last_sample_t *last[SP_V8_LAST_THREADS], *next;
     uint64_t *guess; /* SP_V8_GUESS_SLOTS pairs (JSFunction, SFI) */
     pos_cache_t *pos;
     uint8_t *spt; /* SP_V8POS_TABLE_MAX bytes: the table being decoded */
@@ -387,6 +411,8 @@ typedef struct {
     sp_v8baseline_pre_t bl; /* a Sparkplug frame's code word read ahead */
     unsigned jit_same;  /* 1 + the frame whose words those are (recursion: same function
                            and code), 0: its own */
+    const last_frame_t *same; /* the same frame in the thread's last sample, decoded: its
+                                 frames are this one's, no read (NULL: decode it) */
 } slot_plan_t;
 
 /* Reads of many frames, gathered into one system call (at most 4 ranges a frame: an
@@ -434,6 +460,49 @@ static void plan_jit(const sp_sample_t *s, unsigned i, slot_plan_t *plan, read_b
         batch_add(b, p->jit.into[r], p->jit.at[r], p->jit.len[r]);
 }
 
+/* ---- frames still on the stack since the thread's last sample ----
+ * Most of a sample's frames are the last sample's: the same function still running at the
+ * same call, deeper ones change. A frame with the same return address, the same slots and
+ * code is decoded as it was, with no read. The slots prove it: the GC rewrites a frame's
+ * slots when it moves an object they point to, so a slot unchanged since the last sample
+ * still points to the object it pointed to then, or (after a move and the memory's reuse)
+ * to another closure of the same BytecodeArray; and a live frame keeps its code alive.
+ * Only frames with a return address (not a leaf, which may sit in a prologue), and only
+ * answers with their executing line (a definition line is looked at again later). */
+
+static last_sample_t *last_of(uint32_t tid)
+{
+    last_sample_t *l = D.last[(tid * 0x9e3779b9u) >> 28 & (SP_V8_LAST_THREADS - 1)];
+    return l && l->tid == tid ? l : NULL;
+}
+
+static bool same_words(const last_frame_t *f, const sp_sample_t *s, const sp_v8_slots_t *v,
+                       const slot_plan_t *p)
+{
+    /* An optimized frame's words below the function are its code's spill slots: what runs
+     * there is said by its pc, its code and its function alone. */
+    bool slots = p->kind == 3 || (f->bca == v->bytecode_array && f->off == v->bytecode_offset);
+    return f->pc == s->pcs[v->frame] && f->fn == v->function && slots && f->kind == p->kind &&
+           f->start == p->start && f->size == p->size;
+}
+
+/* Marks the frames the thread's last sample had, decoded: from the root end, while the
+ * frames are the same (a frame kept without an answer is decoded again). */
+static void find_same(const sp_sample_t *s, unsigned nv8, slot_plan_t *plan)
+{
+    _Static_assert((SP_V8_LAST_THREADS & (SP_V8_LAST_THREADS - 1)) == 0, "a power of two");
+    const last_sample_t *l = last_of(s->tid);
+    if (!l || s->ts_ns < l->ts_ns || s->ts_ns - l->ts_ns > SP_V8_LAST_MAX_NS) return;
+    for (int i = (int)nv8 - 1, j = (int)l->n - 1; i >= 0 && j >= 0; i--, j--) {
+        const sp_v8_slots_t *v = &s->v8[i];
+        slot_plan_t *p = &plan[i];
+        const last_frame_t *f = &l->f[j];
+        if (v->frame >= s->nframes || !same_words(f, s, v, p)) break;
+        if (f->n && (p->kind == 1 || p->kind == 3 || p->kind == 4) && !is_leaf(s, v->frame))
+            p->same = f;
+    }
+}
+
 /* What each of the first nv8 captured frames of s is, and the words their decoding reads
  * first, read ahead: the whole sample's reads in one system call; if any range fails (an
  * object died), each frame reads on its own later. */
@@ -448,6 +517,12 @@ static void plan_sample(const sp_sample_t *s, sp_symbolizer_t *sym, unsigned nv8
         memset(p, 0, sizeof *p);
         if (v->frame < s->nframes)
             p->kind = pc_kind(sym, s, v->frame, &p->start, &p->size, &p->tier, &p->trust_pc);
+    }
+    find_same(s, nv8, plan);
+    for (unsigned i = 0; i < nv8; i++) {
+        const sp_v8_slots_t *v = &s->v8[i];
+        slot_plan_t *p = &plan[i];
+        if (p->same) continue;
         if (((p->kind == 1 || p->kind == 2) &&
              frame_words_ok(v->function, v->bytecode_array, v->bytecode_offset)) ||
             ((p->kind == 2 || p->kind == 4) && baseline_words_ok(v))) {
@@ -525,64 +600,68 @@ static void count_baseline(bool exact)
 
 /* An optimized frame at pcs[k] -> the functions it runs (inlined ones expanded), or left to
  * the perf map. */
-static void rewrite_jit(sp_sample_t *s, const sp_v8_slots_t *v, const slot_plan_t *p)
+static unsigned rewrite_jit(sp_sample_t *s, const sp_v8_slots_t *v, const slot_plan_t *p,
+                            bool *exact)
 {
     unsigned k = v->frame;
     uint32_t fr[SP_V8_INL_MAX];
-    bool exact;
-    unsigned n = sp_v8jit_decode(v->function, s->pcs[k], p->start, p->size, p->trust_pc, &p->jit,
-                                 fr, &exact);
+    unsigned n =
+        sp_v8jit_decode(v->function, s->pcs[k], p->start, p->size, p->trust_pc, &p->jit, fr, exact);
     if (!n) {
         D.st.jit_fallback[p->tier]++;
         sp_stats_inc(SP_STAT_V8_JIT_PERF_MAP);
-        return;
+        return 0;
     }
-    count_jit(p->tier, n, exact);
+    count_jit(p->tier, n, *exact);
     splice_frames(s, k, fr, n);
+    return n;
 }
 
 /* An interpreted frame at pcs[k] -> renamed (kind 1: the interpreter's entry) or inserted
- * above it (kind 2: a builtin running on its frame). */
-static void rewrite_interpreted(sp_sample_t *s, const sp_v8_slots_t *v, const slot_plan_t *p)
+ * above it (kind 2: a builtin running on its frame). Whether it was. */
+static bool rewrite_interpreted(sp_sample_t *s, const sp_v8_slots_t *v, const slot_plan_t *p,
+                                bool *exact)
 {
     unsigned k = v->frame;
-    bool exact;
-    uint32_t id = decode_frame(v->function, v->bytecode_array, v->bytecode_offset, &p->pf, &exact);
+    uint32_t id = decode_frame(v->function, v->bytecode_array, v->bytecode_offset, &p->pf, exact);
     if (!id) {
         D.st.unresolved++;
         sp_stats_inc(SP_STAT_V8_UNNAMED);
-        return;
+        return false;
     }
     uint64_t synth = SP_V8_SYNTH_BIT | id;
     D.st.named++;
     sp_stats_inc(SP_STAT_V8_NAMED);
-    if (exact) D.st.lines++;
+    if (*exact) D.st.lines++;
     if (p->kind == 1)
         s->pcs[k] = synth;
     else
         insert_above(s, k, synth);
+    return true;
 }
 
-/* A Sparkplug frame at pcs[k] -> renamed, or left to the perf map. */
-static void rewrite_baseline(sp_sample_t *s, const sp_v8_slots_t *v, const slot_plan_t *p)
+/* A Sparkplug frame at pcs[k] -> renamed, or left to the perf map. Whether it was. */
+static bool rewrite_baseline(sp_sample_t *s, const sp_v8_slots_t *v, const slot_plan_t *p,
+                             bool *exact)
 {
     unsigned k = v->frame;
-    bool exact = false;
     uint32_t id = 0;
+    *exact = false;
     if (baseline_words_ok(v)) {
         int64_t off =
             sp_v8baseline_offset(v->bytecode_array, s->pcs[k], k > 0, p->start, p->size, &p->bl);
         prefetch_t pf = p->pf; /* with the Code object the offset was found in */
         pf.code = sp_v8baseline_code(v->bytecode_array, p->start, p->size);
-        id = decode_baseline(v, off, &pf, &exact);
+        id = decode_baseline(v, off, &pf, exact);
     }
     if (!id) {
         D.st.jit_fallback[0]++;
         sp_stats_inc(SP_STAT_V8_BASELINE_PERF_MAP);
-        return;
+        return false;
     }
-    count_baseline(exact);
+    count_baseline(*exact);
     s->pcs[k] = SP_V8_SYNTH_BIT | id;
+    return true;
 }
 
 /* The word at sp of the context whose pc is pcs[k] (the leaf's, or one another handler
@@ -630,6 +709,64 @@ static bool rewrite_compiled_leaf(sp_sample_t *s, sp_symbolizer_t *sym, const sp
     return true;
 }
 
+/* The frames a kept frame decoded to, in place of pcs[k], counted as a decode. */
+static void reuse_frame(sp_sample_t *s, const sp_v8_slots_t *v, const slot_plan_t *p,
+                        const last_sample_t *l)
+{
+    const last_frame_t *f = p->same;
+    const uint32_t *ids = &l->ids[f->ids_at];
+    if (f->n == 1)
+        s->pcs[v->frame] = SP_V8_SYNTH_BIT | ids[0];
+    else
+        splice_frames(s, v->frame, ids, f->n);
+    D.st.reused++;
+    if (p->kind == 3) {
+        count_jit(p->tier, f->n, true);
+    } else if (p->kind == 4) {
+        count_baseline(true);
+    } else {
+        D.st.named++, D.st.lines++;
+        sp_stats_inc(SP_STAT_V8_NAMED);
+    }
+}
+
+/* Keeps frame i of s (its slots and plan; the n frames it decoded to at pcs[k], with their
+ * executing line: exact) in the record of the sample being decoded. */
+static void keep_frame(last_sample_t *next, const sp_sample_t *s, unsigned i, uint64_t pc,
+                       const slot_plan_t *p, unsigned n, bool exact)
+{
+    const sp_v8_slots_t *v = &s->v8[i];
+    last_frame_t *f = &next->f[i];
+    *f = (last_frame_t){.pc = pc,
+                        .fn = v->function,
+                        .bca = v->bytecode_array,
+                        .off = v->bytecode_offset,
+                        .start = p->start,
+                        .size = p->size,
+                        .kind = (uint8_t)p->kind,
+                        .tier = (uint8_t)p->tier};
+    /* A full stack may have cut the frames spliced in: not kept. */
+    if (!exact || !n || n > SP_V8_INL_MAX || next->nids + n > SP_V8_LAST_IDS ||
+        s->nframes >= SP_MAX_FRAMES)
+        return;
+    f->n = (uint8_t)n;
+    f->ids_at = next->nids;
+    for (unsigned j = 0; j < n; j++)
+        next->ids[next->nids++] = (uint32_t)(s->pcs[v->frame + j] & 0xffffffffu);
+}
+
+/* The record being built becomes the thread's last sample. */
+static void keep_sample(const sp_sample_t *s, unsigned nv8)
+{
+    last_sample_t **slot = &D.last[(s->tid * 0x9e3779b9u) >> 28 & (SP_V8_LAST_THREADS - 1)];
+    last_sample_t *n = D.next;
+    n->ts_ns = s->ts_ns;
+    n->tid = s->tid;
+    n->n = (uint16_t)nv8;
+    D.next = *slot;
+    *slot = n;
+}
+
 void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym)
 {
     if (!D.on || !s->nv8) return;
@@ -645,19 +782,33 @@ void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym)
     slot_plan_t plan[SP_V8_MAX_FRAMES];
     unsigned nv8 = s->nv8 < SP_V8_MAX_FRAMES ? s->nv8 : SP_V8_MAX_FRAMES;
     plan_sample(s, sym, nv8, plan);
+    const last_sample_t *last = last_of(s->tid);
+    last_sample_t *next = D.next ? D.next : (D.next = sp_mem_alloc(sizeof *D.next));
+    if (next) next->nids = 0;
     /* From the root end down, so an insertion does not move frames still to visit. */
     for (int i = (int)nv8 - 1; i >= 0; i--) {
         const sp_v8_slots_t *v = &s->v8[i];
-        if (v->frame >= s->nframes || !plan[i].kind) continue;
-        if (plan[i].kind == 3)
-            rewrite_jit(s, v, &plan[i]);
-        else if (plan[i].kind == 4)
-            rewrite_baseline(s, v, &plan[i]);
-        else if (plan[i].kind != 2 || sp_v8heap_is_smi(v->bytecode_offset))
-            rewrite_interpreted(s, v, &plan[i]);
-        else
-            rewrite_compiled_leaf(s, sym, v, &plan[i]);
+        const slot_plan_t *p = &plan[i];
+        uint64_t pc = v->frame < s->nframes ? s->pcs[v->frame] : 0;
+        unsigned n = 0;
+        bool exact = false;
+        if (v->frame >= s->nframes || !p->kind) {
+            /* nothing to do */
+        } else if (p->same) {
+            reuse_frame(s, v, p, last);
+            n = p->same->n, exact = true;
+        } else if (p->kind == 3) {
+            n = rewrite_jit(s, v, p, &exact);
+        } else if (p->kind == 4) {
+            n = rewrite_baseline(s, v, p, &exact);
+        } else if (p->kind != 2 || sp_v8heap_is_smi(v->bytecode_offset)) {
+            n = rewrite_interpreted(s, v, p, &exact) && p->kind == 1;
+        } else {
+            rewrite_compiled_leaf(s, sym, v, p);
+        }
+        if (next) keep_frame(next, s, (unsigned)i, pc, p, is_leaf(s, v->frame) ? 0 : n, exact);
     }
+    if (next) keep_sample(s, nv8);
     s->nv8 = 0;
     D.st.samples++;
     if (!timed) return;
@@ -711,6 +862,8 @@ __attribute__((cold)) void sp_v8decode_reset(void)
     sp_mem_free(D.pos);
     sp_mem_free(D.spt);
     sp_mem_free(D.guess);
+    for (int i = 0; i < SP_V8_LAST_THREADS; i++) sp_mem_free(D.last[i]);
+    sp_mem_free(D.next);
     memset(&D, 0, sizeof D);
     sp_v8heap_reset();
 }
@@ -739,8 +892,8 @@ __attribute__((cold)) void sp_v8decode_log_stats(void)
         "%u frames; lines: %llu executing, definition for %llu (%llu positions not collected, "
         "%llu scripts without line ends, %llu unsure), %llu position cache hits; "
         "%llu heap reads, %llu cache hits, %llu moved objects followed, %llu functions whose "
-        "code is not the frame's; %.1f us CPU per sample with captured slots (%llu; after the "
-        "first %d one in %d timed)",
+        "code is not the frame's, %llu frames as in the thread's last sample; %.1f us CPU per "
+        "sample with captured slots (%llu; after the first %d one in %d timed)",
         (unsigned long long)st.named, (unsigned long long)st.inserted,
         (unsigned long long)st.unresolved, nfns, nframes, (unsigned long long)st.lines,
         (unsigned long long)(st.no_table + st.no_line_ends + st.pos_unsure),
@@ -748,6 +901,7 @@ __attribute__((cold)) void sp_v8decode_log_stats(void)
         (unsigned long long)st.pos_unsure, (unsigned long long)st.pos_hits,
         (unsigned long long)st.reads, (unsigned long long)st.cache_hits,
         (unsigned long long)st.forwarded, (unsigned long long)st.data_mismatch,
+        (unsigned long long)st.reused,
         st.samples ? (double)st.ns / 1000.0 / (double)st.samples : 0.0,
         (unsigned long long)st.samples, SP_V8_TIME_ALL, SP_V8_TIME_EVERY);
     uint64_t bl_loads, bl_hits;

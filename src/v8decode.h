@@ -55,6 +55,8 @@ typedef struct {
     uint64_t chain_hits;  /* decoded frames from the (code, pc offset) cache */
     uint64_t jit_fn_gone; /* decoded optimized frames whose JSFunction was no longer there
                              (the GC reused its memory): named by the code pc is in */
+    uint64_t reused;      /* frames decoded as in the thread's last sample (the same return
+                             address, slots and code): no read */
 } sp_v8decode_stats_t;
 
 /* Reads the layout from the running executable and turns on the handler-side capture.

@@ -1018,7 +1018,9 @@ START_TEST(test_baseline_frame_in_a_sample)
     for (int round = 0; round < 2; round++) {
         static sp_sample_t s;
         memset(&s, 0, sizeof s);
-        s.pcs[0] = 0x1234, s.pcs[1] = start + 17, s.nframes = 2, s.ts_ns = 1;
+        /* Another thread each round: the same frame again on one thread takes no read at
+         * all (test_frames_as_in_the_last_sample). */
+        s.pcs[0] = 0x1234, s.pcs[1] = start + 17, s.nframes = 2, s.ts_ns = 1, s.tid = 1 + round;
         s.nv8 = 1;
         s.v8[0] = (sp_v8_slots_t){
             .frame = 1, .function = fn, .bytecode_array = bca, .bytecode_offset = tag(feedback)};
@@ -1033,6 +1035,131 @@ START_TEST(test_baseline_frame_in_a_sample)
                 sp_v8heap_reads() - reads == 1,
                 "a Sparkplug frame seen before: expected its reads in one system call, saw %llu",
                 (unsigned long long)(sp_v8heap_reads() - reads));
+    }
+    sp_symbolizer_free(sym);
+    sp_unit_rmtree(dir);
+}
+END_TEST
+
+/* One sample through the rewrite: leaf pcs[0], then frame 1 at pc1 with the slots given;
+ * the heap reads it took. */
+static uint64_t rewrite_one(sp_symbolizer_t *sym, sp_sample_t *s, uint32_t tid, uint64_t ts,
+                            uint64_t pc1, uint64_t fn, uint64_t bca, uint64_t off)
+{
+    memset(s, 0, sizeof *s);
+    s->pcs[0] = 0x1234, s->pcs[1] = pc1, s->pcs[2] = 0x5678, s->nframes = 3;
+    s->ts_ns = ts, s->tid = tid;
+    s->nv8 = 1;
+    s->v8[0] =
+        (sp_v8_slots_t){.frame = 1, .function = fn, .bytecode_array = bca, .bytecode_offset = off};
+    uint64_t reads = sp_v8heap_reads();
+    sp_v8decode_rewrite(s, sym);
+    return sp_v8heap_reads() - reads;
+}
+
+/* A frame still on a thread's stack since its last sample (the same return address, slots
+ * and code) decodes as it did, with no read: a sample's deeper frames mostly are. Decoded
+ * again: at another pc, with another slot, on another thread, more than a second later,
+ * or as the leaf. */
+START_TEST(test_frames_as_in_the_last_sample)
+{
+    uint64_t fn, bca, *code;
+    uint64_t start = bl_lines_fixture(&fn, &bca, &code);
+    sfi_obj[1] = tag(code);
+    char dir[4096], map[64];
+    snprintf(map, sizeof map, "%llx 100 JS:^f /app/l.js:1:1\n", (unsigned long long)start);
+    sp_symbolizer_t *sym = map_symbolizer(dir, sizeof dir, map);
+    uint64_t *feedback = alloc(2), *feedback2 = alloc(2);
+    feedback[0] = feedback2[0] = map_of(200);
+    static sp_sample_t s;
+    const struct {
+        uint32_t tid;
+        uint64_t ts, pc, off;
+        bool leaf, reused;
+        int line;
+    } steps[] = {
+        {7, 1, 17, tag(feedback), false, false, 2},                  /* first seen */
+        {7, 2, 17, tag(feedback), false, true, 2},                   /* the same frame */
+        {7, 3, 17, tag(feedback), false, true, 2},                   /* and again */
+        {7, 4, 31, tag(feedback), false, false, 3},                  /* another pc */
+        {7, 5, 31, tag(feedback2), false, false, 3},                 /* another slot */
+        {8, 6, 31, tag(feedback2), false, false, 3},                 /* another thread */
+        {8, 6 + 2000000000ull, 31, tag(feedback2), false, false, 3}, /* 2 s later */
+        /* the leaf (its pc not a return address: the next bytecode's line) */
+        {8, 6 + 2000000001ull, 31, tag(feedback2), true, false, 4},
+        {8, 6 + 2000000002ull, 31, tag(feedback2), true, false, 4}, /* ... never kept */
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        sp_v8decode_stats_t before, after;
+        sp_v8decode_get_stats(&before);
+        uint64_t reads;
+        unsigned at = 1;
+        if (steps[i].leaf) { /* the frame as the leaf: pcs[0], not a return address */
+            memset(&s, 0, sizeof s);
+            s.pcs[0] = start + steps[i].pc, s.pcs[1] = 0x5678, s.nframes = 2;
+            s.ts_ns = steps[i].ts, s.tid = steps[i].tid, s.nv8 = 1;
+            s.v8[0] = (sp_v8_slots_t){
+                .frame = 0, .function = fn, .bytecode_array = bca, .bytecode_offset = steps[i].off};
+            uint64_t r0 = sp_v8heap_reads();
+            sp_v8decode_rewrite(&s, sym);
+            reads = sp_v8heap_reads() - r0;
+            at = 0;
+        } else {
+            reads = rewrite_one(sym, &s, steps[i].tid, steps[i].ts, start + steps[i].pc, fn, bca,
+                                steps[i].off);
+        }
+        sp_v8decode_get_stats(&after);
+        const sp_v8fn_t *v = sp_v8decode_lookup(s.pcs[at]);
+        ck_assert_msg(v && strcmp(v->function, "f") == 0 && v->lineno == steps[i].line,
+                      "step %zu: expected f at line %d, saw %s at %d", i, steps[i].line,
+                      v ? v->function : "nothing", v ? v->lineno : 0);
+        bool reused = after.reused > before.reused;
+        ck_assert_msg(reused == steps[i].reused && (reads == 0) == steps[i].reused,
+                      "step %zu: expected %s, saw %llu reads (%s)", i,
+                      steps[i].reused ? "the last sample's frame, no read" : "a decode with reads",
+                      (unsigned long long)reads, reused ? "reused" : "decoded");
+        ck_assert_uint_eq(after.jit_resolved[0] - before.jit_resolved[0], 1); /* counted alike */
+    }
+    sp_symbolizer_free(sym);
+    sp_unit_rmtree(dir);
+}
+END_TEST
+
+/* An optimized frame: the words below its function are spill slots, which change while it
+ * runs; the same pc, function and code decode as before (inlined frames included). Another
+ * function in its slot is decoded again (and refused: the code is a's). */
+START_TEST(test_optimized_frame_as_in_the_last_sample)
+{
+    abc_t x;
+    abc_setup(&x);
+    uint64_t *code, *dd;
+    uint64_t start = opt_code(sfi_of(x.fa), x.lits, 2, x.t, x.n, a_inl, 2, 13, &code, &dd);
+    char dir[4096], map[64];
+    snprintf(map, sizeof map, "%llx 100 JS:*a /app/i.js:1:1\n", (unsigned long long)start);
+    sp_symbolizer_t *sym = map_symbolizer(dir, sizeof dir, map);
+    static sp_sample_t s;
+    for (int round = 0; round < 3; round++) {
+        sp_v8decode_stats_t before, after;
+        sp_v8decode_get_stats(&before);
+        uint64_t fn = round == 2 ? x.fb : x.fa;
+        uint64_t reads =
+            rewrite_one(sym, &s, 9, 1 + (uint64_t)round, start + 12, fn,
+                        0x1111 * (uint64_t)(round + 1), 0x2222 * (uint64_t)(round + 3));
+        sp_v8decode_get_stats(&after);
+        if (round == 2) {
+            ck_assert_msg(reads > 0 && after.reused == before.reused,
+                          "another function in the slot: expected a decode with reads, saw %llu",
+                          (unsigned long long)reads);
+            ck_assert_uint_eq(s.pcs[1], start + 12); /* left to the perf map */
+            continue;
+        }
+        sp_v8fn_t v[2] = {*sp_v8decode_lookup(s.pcs[1]), *sp_v8decode_lookup(s.pcs[2])};
+        expect_frames(v, 2, "b:6 a:2");
+        ck_assert_uint_eq(s.pcs[3], 0x5678);
+        ck_assert_msg((round == 1) == (reads == 0 && after.reused == before.reused + 1),
+                      "round %d: %llu reads, %llu reused", round, (unsigned long long)reads,
+                      (unsigned long long)(after.reused - before.reused));
+        ck_assert_uint_eq(after.jit_inlined - before.jit_inlined, 1); /* counted alike */
     }
     sp_symbolizer_free(sym);
     sp_unit_rmtree(dir);
@@ -1121,6 +1248,8 @@ SP_UNIT_SUITE(v8decode)
     tcase_add_test(tc, test_baseline_offsets);
     tcase_add_test(tc, test_baseline_word_read_ahead);
     tcase_add_test(tc, test_baseline_frame_in_a_sample);
+    tcase_add_test(tc, test_frames_as_in_the_last_sample);
+    tcase_add_test(tc, test_optimized_frame_as_in_the_last_sample);
     tcase_add_test(tc, test_baseline_not_in_step);
     tcase_add_test(tc, test_baseline_frame_lines);
     tcase_add_test(tc, test_scope_info_name_and_line);
