@@ -339,8 +339,8 @@ const sp_v8fn_t *sp_v8decode_lookup(uint64_t addr)
 /* What runs at pcs[k]: 1 V8's interpreter entry (InterpreterEntryTrampoline and the
  * InterpreterEnterAt* re-entries, or a function's own copy of it: the frame is the
  * interpreted function's own: rename it), 2 another builtin or bytecode handler running on that JS frame without
- * one of its own (insert the function above it), 0 anything else (a JS function with its
- * own code, native code: leave it). */
+ * one of its own (insert the function above it), 3 optimized code, 4 Sparkplug code, 5 JIT
+ * code the perf map does not name, 0 anything else (native code: leave it). */
 /* pcs[k] is the pc of an interrupted context, not a return address: the sample's leaf, or
  * a context another signal handler interrupted (ring.h: sig). */
 static bool is_leaf(const sp_sample_t *s, unsigned k)
@@ -397,7 +397,14 @@ static int pc_kind(sp_symbolizer_t *sym, const sp_sample_t *s, unsigned k, uint6
      * interpreted one: another profiler's signal handler that interrupted it (V8's own
      * SIGPROF sampler under --cpu-prof) or a function's first instructions. A native frame
      * that did build one keeps its own locals in these slots, and they fail the checks. */
-    return builtin || is_leaf(s, k) ? 2 : 0;
+    if (is_leaf(s, k) || builtin) return 2;
+    /* JIT code the perf map does not name, in anonymous memory: compiled before the code
+     * events were attached to this isolate (node's bootstrap: its module loader, the HTTP
+     * parser's helpers, compiled with Sparkplug on Node 22+ before the helper loads), or
+     * whose entry is not read yet. The frame's slots name its function, at its definition
+     * line (5); a native frame's slots fail the checks. */
+    if (f.module && strcmp(f.module, "[anon]") == 0 && sp_v8heap_layout.jit_on) return 5;
+    return 0;
 }
 
 /* What one captured frame of a sample is, found before any frame is rewritten. */
@@ -525,7 +532,7 @@ static void plan_sample(const sp_sample_t *s, sp_symbolizer_t *sym, unsigned nv8
         if (p->same) continue;
         if (((p->kind == 1 || p->kind == 2) &&
              frame_words_ok(v->function, v->bytecode_array, v->bytecode_offset)) ||
-            ((p->kind == 2 || p->kind == 4) && baseline_words_ok(v))) {
+            ((p->kind == 2 || p->kind == 4 || p->kind == 5) && baseline_words_ok(v))) {
             plan_prefetch(v, &p->pf, &b);
             if (p->kind == 4 && sp_v8baseline_plan(v->bytecode_array, p->start, p->size, &p->bl))
                 batch_add(&b, &p->bl.spt, p->bl.at, sizeof p->bl.spt);
@@ -540,7 +547,7 @@ static void plan_sample(const sp_sample_t *s, sp_symbolizer_t *sym, unsigned nv8
         slot_plan_t *p = &plan[i];
         prefetch_t *pf = &p->pf;
         if (read) {
-            pf->read = p->kind == 1 || p->kind == 2 || p->kind == 4;
+            pf->read = p->kind == 1 || p->kind == 2 || p->kind == 4 || p->kind == 5;
             pf->head_read = pf->guess != 0;
         } else {
             memset(pf, 0, sizeof *pf);
@@ -709,6 +716,19 @@ static bool rewrite_compiled_leaf(sp_sample_t *s, sp_symbolizer_t *sym, const sp
     return true;
 }
 
+/* A frame in JIT code the perf map does not name (kind 5) -> its function at its
+ * definition line, from its slots as a Sparkplug frame's (the offset slot: the feedback
+ * vector), or left as walked. */
+static void rewrite_unnamed_code(sp_sample_t *s, const sp_v8_slots_t *v, const slot_plan_t *p)
+{
+    bool exact;
+    uint32_t id =
+        baseline_words_ok(v) ? decode_baseline(v, SP_V8BASELINE_UNSURE, &p->pf, &exact) : 0;
+    if (!id) return;
+    D.st.unnamed_code++;
+    s->pcs[v->frame] = SP_V8_SYNTH_BIT | id;
+}
+
 /* The frames a kept frame decoded to, in place of pcs[k], counted as a decode. */
 static void reuse_frame(sp_sample_t *s, const sp_v8_slots_t *v, const slot_plan_t *p,
                         const last_sample_t *l)
@@ -801,6 +821,8 @@ void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym)
             n = rewrite_jit(s, v, p, &exact);
         } else if (p->kind == 4) {
             n = rewrite_baseline(s, v, p, &exact);
+        } else if (p->kind == 5) {
+            rewrite_unnamed_code(s, v, p);
         } else if (p->kind != 2 || sp_v8heap_is_smi(v->bytecode_offset)) {
             n = rewrite_interpreted(s, v, p, &exact) && p->kind == 1;
         } else {
@@ -892,7 +914,8 @@ __attribute__((cold)) void sp_v8decode_log_stats(void)
         "%u frames; lines: %llu executing, definition for %llu (%llu positions not collected, "
         "%llu scripts without line ends, %llu unsure), %llu position cache hits; "
         "%llu heap reads, %llu cache hits, %llu moved objects followed, %llu functions whose "
-        "code is not the frame's, %llu frames as in the thread's last sample; %.1f us CPU per "
+        "code is not the frame's, %llu frames as in the thread's last sample, %llu in code the "
+        "perf map does not name; %.1f us CPU per "
         "sample with captured slots (%llu; after the first %d one in %d timed)",
         (unsigned long long)st.named, (unsigned long long)st.inserted,
         (unsigned long long)st.unresolved, nfns, nframes, (unsigned long long)st.lines,
@@ -901,7 +924,7 @@ __attribute__((cold)) void sp_v8decode_log_stats(void)
         (unsigned long long)st.pos_unsure, (unsigned long long)st.pos_hits,
         (unsigned long long)st.reads, (unsigned long long)st.cache_hits,
         (unsigned long long)st.forwarded, (unsigned long long)st.data_mismatch,
-        (unsigned long long)st.reused,
+        (unsigned long long)st.reused, (unsigned long long)st.unnamed_code,
         st.samples ? (double)st.ns / 1000.0 / (double)st.samples : 0.0,
         (unsigned long long)st.samples, SP_V8_TIME_ALL, SP_V8_TIME_EVERY);
     uint64_t bl_loads, bl_hits;

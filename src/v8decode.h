@@ -57,6 +57,9 @@ typedef struct {
                              (the GC reused its memory): named by the code pc is in */
     uint64_t reused;      /* frames decoded as in the thread's last sample (the same return
                              address, slots and code): no read */
+    uint64_t unnamed_code; /* frames in JIT code the perf map does not name (compiled before
+                              the code events were attached): named from their slots, at
+                              the function's definition line */
 } sp_v8decode_stats_t;
 
 /* Reads the layout from the running executable and turns on the handler-side capture.

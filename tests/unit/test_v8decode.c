@@ -1166,6 +1166,50 @@ START_TEST(test_optimized_frame_as_in_the_last_sample)
 }
 END_TEST
 
+/* A frame in JIT code the perf map does not name (anonymous executable memory: code
+ * compiled before V8's code events were attached, as node's bootstrap code on Node 22+):
+ * its function from its slots, at its definition line. A native frame there (slots that
+ * fail the checks) stays as walked, and a leaf there is not such a frame. */
+START_TEST(test_frame_in_code_the_perf_map_does_not_name)
+{
+    uint64_t fn, bca, *code;
+    bl_lines_fixture(&fn, &bca, &code);
+    sfi_obj[1] = tag(code); /* its function data: its (Sparkplug) code */
+    char dir[4096];
+    sp_symbolizer_t *sym = map_symbolizer(dir, sizeof dir, "");
+    uint8_t *jit = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert(jit != MAP_FAILED);
+    const uint64_t pc = (uint64_t)(uintptr_t)jit + 100;
+    uint64_t *feedback = alloc(2);
+    feedback[0] = map_of(200);
+    static sp_sample_t s;
+    sp_v8decode_stats_t before, after;
+    sp_v8decode_get_stats(&before);
+    rewrite_one(sym, &s, 5, 1, pc, fn, bca, tag(feedback));
+    sp_v8decode_get_stats(&after);
+    const sp_v8fn_t *v = sp_v8decode_lookup(s.pcs[1]);
+    ck_assert_msg(v && strcmp(v->function, "f") == 0 && v->lineno == 1,
+                  "expected f at its definition line 1, saw %s at %d", v ? v->function : "nothing",
+                  v ? v->lineno : 0);
+    ck_assert_uint_eq(after.unnamed_code - before.unnamed_code, 1);
+    /* slots that are no function's: left as walked */
+    rewrite_one(sym, &s, 5, 2, pc, tag(feedback), bca, tag(feedback));
+    ck_assert_uint_eq(s.pcs[1], pc);
+    /* the leaf there: not named this way */
+    memset(&s, 0, sizeof s);
+    s.pcs[0] = pc, s.pcs[1] = 0x5678, s.nframes = 2, s.ts_ns = 3, s.tid = 5, s.nv8 = 1;
+    s.v8[0] = (sp_v8_slots_t){
+        .frame = 0, .function = fn, .bytecode_array = bca, .bytecode_offset = tag(feedback)};
+    sp_v8decode_get_stats(&before);
+    sp_v8decode_rewrite(&s, sym);
+    sp_v8decode_get_stats(&after);
+    ck_assert_uint_eq(after.unnamed_code, before.unnamed_code);
+    munmap(jit, 4096);
+    sp_symbolizer_free(sym);
+    sp_unit_rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_inlined_checks)
 {
     abc_t x;
@@ -1250,6 +1294,7 @@ SP_UNIT_SUITE(v8decode)
     tcase_add_test(tc, test_baseline_frame_in_a_sample);
     tcase_add_test(tc, test_frames_as_in_the_last_sample);
     tcase_add_test(tc, test_optimized_frame_as_in_the_last_sample);
+    tcase_add_test(tc, test_frame_in_code_the_perf_map_does_not_name);
     tcase_add_test(tc, test_baseline_not_in_step);
     tcase_add_test(tc, test_baseline_frame_lines);
     tcase_add_test(tc, test_scope_info_name_and_line);
