@@ -9,11 +9,13 @@
  * Which events: CODE_ADDED of machine code (JIT_CODE: Sparkplug, Maglev, TurboFan) for JS
  * functions, scripts and evals, named as V8 names them in its perf map ("JS:*name
  * file:line:col"): what --perf-basic-prof-only-functions wrote, less the entries of
- * interpreted functions, whose addresses are bytecode no pc lies in. Code V8 moves
- * (CODE_MOVED of machine code, code space compaction: none in 9,000 code events with a
- * GC every 10 ms, tens of thousands under --stress-compaction) becomes a move line the
- * reader resolves to the old place's name (perfmap.h): V8's own perf map avoids the
- * question by turning code space compaction off, a flag we do not set.
+ * interpreted functions, whose addresses are bytecode no pc lies in; and the machine code of
+ * regular expressions ("RegExp:[<>&\"]", named as V8's profiler names it) and of
+ * WebAssembly functions (WASM_CODE, "JS:wasm-function[20]"), which that map leaves out.
+ * Code V8 moves (CODE_MOVED of machine code, code space compaction: none in 9,000 code
+ * events with a GC every 10 ms, tens of thousands under --stress-compaction) becomes a
+ * move line the reader resolves to the old place's name (perfmap.h): V8's own perf map
+ * avoids the question by turning code space compaction off, a flag we do not set.
  *
  * The event's layout (v8-callbacks.h, struct JitCodeEvent) is the same from Node 18 to 26:
  * two enums, code_start, code_len, script, user_data, wasm_source_info, then the name. */
@@ -54,7 +56,7 @@ typedef struct {
     void *isolate;
 } jit_event_t;
 
-enum { EV_CODE_ADDED = 0, EV_CODE_MOVED = 1, CT_JIT_CODE = 1 };
+enum { EV_CODE_ADDED = 0, EV_CODE_MOVED = 1, CT_JIT_CODE = 1, CT_WASM_CODE = 2 };
 
 typedef void *(*get_current_fn)(void);
 typedef void (*set_handler_fn)(void *isolate, int options, void (*)(const jit_event_t *));
@@ -98,15 +100,32 @@ static void open_map(void)
 }
 
 /* The names of function code (V8's CodeEventLogger): "JS:", and "Script:"/"Eval:"
- * (top-level code); "Function:"/"LazyCompile:" in older V8s. */
+ * (top-level code); "Function:"/"LazyCompile:" in older V8s; and of regular expressions. */
 static bool function_code(const char *s, size_t n)
 {
-    static const char *const prefixes[] = {"JS:", "Script:", "Eval:", "Function:", "LazyCompile:"};
+    /* a regular expression's machine code: "RegExp:<source>", V8 >= 13 "RegExp.> src:
+     * '<source>' flags: '<flags>'" (v8names.h) */
+    static const char *const prefixes[] = {
+        "JS:", "Script:", "Eval:", "Function:", "LazyCompile:", "RegExp:", "RegExp."};
     for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++) {
         size_t k = strlen(prefixes[i]);
         if (n >= k && memcmp(s, prefixes[i], k) == 0) return true;
     }
     return false;
+}
+
+/* A WebAssembly function's name without the "-<index>-<tier>" V8 appends
+ * ("JS:wasm-function[20]-20-liftoff"): one function, one name, whichever tier compiled it.
+ * The length to keep. */
+static size_t wasm_name_len(const char *s, size_t n)
+{
+    size_t i = n;
+    while (i > 0 && s[i - 1] >= 'a' && s[i - 1] <= 'z') i--;
+    if (i == n || i == 0 || s[--i] != '-') return n;
+    size_t d = i;
+    while (i > 0 && s[i - 1] >= '0' && s[i - 1] <= '9') i--;
+    if (i == d || i == 0 || s[--i] != '-') return n;
+    return i;
 }
 
 /* One line, one write(2), errno kept. */
@@ -161,12 +180,16 @@ static void on_code_event(const jit_event_t *e)
         if (n > 0 && (size_t)n < sizeof line) write_line(line, (size_t)n);
         return;
     }
-    if (e->type != EV_CODE_ADDED || e->code_type != CT_JIT_CODE || J.fd < 0 || !e->u.name.str ||
-        !function_code(e->u.name.str, e->u.name.len))
+    /* WebAssembly functions too (node's fetch parses HTTP with undici's llhttp, compiled to
+     * WebAssembly): otherwise raw addresses under every fetch. */
+    bool wasm = e->code_type == CT_WASM_CODE;
+    if (e->type != EV_CODE_ADDED || (e->code_type != CT_JIT_CODE && !wasm) || J.fd < 0 ||
+        !e->u.name.str || (!wasm && !function_code(e->u.name.str, e->u.name.len)))
         return;
     write_time();
     char line[SP_JITLOG_NAME_MAX + 48];
-    size_t n = e->u.name.len < SP_JITLOG_NAME_MAX ? e->u.name.len : SP_JITLOG_NAME_MAX;
+    size_t n = wasm ? wasm_name_len(e->u.name.str, e->u.name.len) : e->u.name.len;
+    if (n > SP_JITLOG_NAME_MAX) n = SP_JITLOG_NAME_MAX;
     int head = snprintf(line, sizeof line, "%lx %zx ", (unsigned long)e->code_start, e->code_len);
     if (head <= 0) return;
     memcpy(line + head, e->u.name.str, n);
