@@ -199,7 +199,9 @@ function readOurs(paths) {
       for (const s of prof.samples) {
         const st = prof.stacks[s.stack_id] || [];
         const frames = st.map((i) => prof.frames[i]);
-        const js = frames.filter((f) => f && f.platform === 'node');
+        // A regular expression's machine code ("RegExp: <source>", no file) is no JS
+        // function: V8's profile has it as a node without a line, which isV8Js leaves out.
+        const js = frames.filter((f) => f && f.platform === 'node' && !(!f.abs_path && /^RegExp: /.test(f.function || '')));
         const leaf = frames[0] || {};
         const t = s.timestamp != null ? Number(s.timestamp) : base + Number(s.elapsed_since_start_ns) / 1e9;
         const tid = String(s.thread_id);
