@@ -31,10 +31,10 @@
 #define SP_V8_POS_SLOTS    8192 /* (BytecodeArray, offset) -> frame, direct-mapped */
 #define SP_V8_POS_RETRY    256  /* hits of a frame without its line before decoding it again */
 #define SP_V8_TIME_EVERY   8    /* samples per one timed with the thread CPU clock */
+#define SP_V8_TIME_ALL     256  /* ... after the first ones, each timed */
 #define SP_V8_LAST_THREADS 16   /* threads whose last sample's frames are kept (by tid) */
 #define SP_V8_LAST_IDS     512  /* frames those decoded to, per thread */
 #define SP_V8_LAST_MAX_NS  1000000000ull /* ... and only while at most 1 s old */
-#define SP_V8_TIME_ALL     256  /* ... after the first ones, each timed */
 
 typedef struct {
     uint64_t sfi, bca, off; /* key: the frame's SFI, BytecodeArray and offset slot */
@@ -477,9 +477,16 @@ static void plan_jit(const sp_sample_t *s, unsigned i, slot_plan_t *plan, read_b
  * Only frames with a return address (not a leaf, which may sit in a prologue), and only
  * answers with their executing line (a definition line is looked at again later). */
 
+/* The slot of thread tid's last sample (another thread's may hold it). */
+static last_sample_t **last_slot(uint32_t tid)
+{
+    _Static_assert((SP_V8_LAST_THREADS & (SP_V8_LAST_THREADS - 1)) == 0, "a power of two");
+    return &D.last[(tid * 0x9e3779b9u) >> 28 & (SP_V8_LAST_THREADS - 1)];
+}
+
 static last_sample_t *last_of(uint32_t tid)
 {
-    last_sample_t *l = D.last[(tid * 0x9e3779b9u) >> 28 & (SP_V8_LAST_THREADS - 1)];
+    last_sample_t *l = *last_slot(tid);
     return l && l->tid == tid ? l : NULL;
 }
 
@@ -497,7 +504,6 @@ static bool same_words(const last_frame_t *f, const sp_sample_t *s, const sp_v8_
  * frames are the same (a frame kept without an answer is decoded again). */
 static void find_same(const sp_sample_t *s, unsigned nv8, slot_plan_t *plan)
 {
-    _Static_assert((SP_V8_LAST_THREADS & (SP_V8_LAST_THREADS - 1)) == 0, "a power of two");
     const last_sample_t *l = last_of(s->tid);
     if (!l || s->ts_ns < l->ts_ns || s->ts_ns - l->ts_ns > SP_V8_LAST_MAX_NS) return;
     for (int i = (int)nv8 - 1, j = (int)l->n - 1; i >= 0 && j >= 0; i--, j--) {
@@ -778,7 +784,7 @@ static void keep_frame(last_sample_t *next, const sp_sample_t *s, unsigned i, ui
 /* The record being built becomes the thread's last sample. */
 static void keep_sample(const sp_sample_t *s, unsigned nv8)
 {
-    last_sample_t **slot = &D.last[(s->tid * 0x9e3779b9u) >> 28 & (SP_V8_LAST_THREADS - 1)];
+    last_sample_t **slot = last_slot(s->tid);
     last_sample_t *n = D.next;
     n->ts_ns = s->ts_ns;
     n->tid = s->tid;

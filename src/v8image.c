@@ -4,8 +4,8 @@
  *
  * What is trusted: the labels only inside an executable segment of the file, with a size
  * in [SP_V8IMAGE_MIN, SP_V8IMAGE_MAX]; a copy only when its first SP_V8IMAGE_CHECK bytes
- * equal the builtins' (JIT code or data there would have to repeat the first builtins'
- * machine code byte for byte). */
+ * equal the builtins' (read once; JIT code or data there would have to repeat the first
+ * builtins' machine code byte for byte). */
 #ifndef _GNU_SOURCE /* configure may pass -D_GNU_SOURCE=1 */
 #define _GNU_SOURCE /* RTLD_DEFAULT, dl_iterate_phdr */
 #endif
@@ -33,7 +33,20 @@ static struct {
     uint64_t exec_lo, exec_hi; /* runtime extent of its executable segments */
     int builtins_state;
     uint64_t start, size;
+    uint8_t head[SP_V8IMAGE_CHECK]; /* the builtins' first bytes, which a copy repeats */
+    size_t head_len;
 } I;
+
+/* Keeps the builtins at [start, start + size) and their first bytes: false when those
+ * cannot be read. */
+static bool set_builtins(uint64_t start, uint64_t size)
+{
+    I.start = start;
+    I.size = size;
+    I.head_len = size < sizeof I.head ? (size_t)size : sizeof I.head;
+    I.builtins_state = size && sp_v8heap_read(start, I.head, I.head_len) ? 1 : -1;
+    return I.builtins_state > 0;
+}
 
 typedef struct {
     uintptr_t addr; /* an address inside the wanted object */
@@ -102,15 +115,13 @@ __attribute__((cold)) static void load_builtins(void)
         if (!sp_elfsym_find_label(path, names[i], &code)) code = 0;
     if (!code || !sp_elfsym_find_label(path, "v8_Default_embedded_blob_code_size_", &size_at) ||
         !sp_v8heap_read(bias + size_at, &size, sizeof size) || size < SP_V8IMAGE_MIN ||
-        size > SP_V8IMAGE_MAX || bias + code < I.exec_lo || bias + code + size > I.exec_hi) {
+        size > SP_V8IMAGE_MAX || bias + code < I.exec_lo || bias + code + size > I.exec_hi ||
+        !set_builtins(bias + code, size)) {
         SP_DEBUG("v8 image: no embedded builtins found in %s: frames in V8's copies of them "
                  "stay unnamed",
                  path);
         return;
     }
-    I.start = bias + code;
-    I.size = size;
-    I.builtins_state = 1;
     SP_DEBUG("v8 image: embedded builtins at %#" PRIx64 ", %u bytes", I.start, size);
 }
 
@@ -123,12 +134,7 @@ bool sp_v8image_builtins(uint64_t *start, uint64_t *size)
     return true;
 }
 
-void sp_v8image_set_builtins(uint64_t start, uint64_t size)
-{
-    I.start = start;
-    I.size = size;
-    I.builtins_state = size ? 1 : -1;
-}
+void sp_v8image_set_builtins(uint64_t start, uint64_t size) { set_builtins(start, size); }
 
 bool sp_v8image_copy_base(uint64_t lo, uint64_t hi, uint64_t *base)
 {
@@ -138,13 +144,11 @@ bool sp_v8image_copy_base(uint64_t lo, uint64_t hi, uint64_t *base)
     uint64_t page = pg > 0 ? (uint64_t)pg : 4096;
     uint64_t span = (size + page - 1) & ~(page - 1);
     if (hi - lo < span) return false; /* JIT code pages, mostly: no reads */
-    uint8_t want[SP_V8IMAGE_CHECK], got[SP_V8IMAGE_CHECK];
-    size_t n = size < sizeof want ? (size_t)size : sizeof want;
-    if (!sp_v8heap_read(start, want, n)) return false;
+    uint8_t got[SP_V8IMAGE_CHECK];
     const uint64_t at[2] = {lo, hi - span};
     for (int i = 0; i < 2; i++) {
         if (i && at[1] == at[0]) break;
-        if (sp_v8heap_read(at[i], got, n) && memcmp(got, want, n) == 0) {
+        if (sp_v8heap_read(at[i], got, I.head_len) && memcmp(got, I.head, I.head_len) == 0) {
             *base = at[i];
             return true;
         }

@@ -25,7 +25,8 @@ void sp_v8image_set_builtins(uint64_t start, uint64_t size);
  * code range (V8's short builtin calls); V8 maps node's file pages there when it can, and
  * otherwise (V8 10: Node 18) copies the bytes: no file names them then, no perf map entry.
  * Trusted only when the copy's first bytes are the builtins' own, at the mapping's start or
- * where a copy ending on its last page starts. Two reads of our own memory. */
+ * where a copy ending on its last page starts. At most two reads of our own memory (the
+ * builtins' own first bytes are read once). */
 bool sp_v8image_copy_base(uint64_t lo, uint64_t hi, uint64_t *base);
 
 #endif
