@@ -7,21 +7,8 @@
 // and their interpreted frames run in that copy of the interpreter's entry. The workers
 // stay until 0.3 s after the last one is done, so the profiler reads their heaps while they
 // exist (a worker's end is another test's subject). Prints "done".
-const fs = require('fs');
 const { Worker, isMainThread, parentPort, workerData } = require('worker_threads');
-
-// This thread's CPU time in ms (utime + stime of /proc/thread-self/stat, 10 ms ticks); null
-// where that file cannot be read (then fixed work).
-function threadMs() {
-  try {
-    const s = fs.readFileSync('/proc/thread-self/stat', 'latin1');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    const ms = (Number(f[11]) + Number(f[12])) * 10;
-    return Number.isFinite(ms) ? ms : null;
-  } catch (_) {
-    return null;
-  }
-}
+const { threadMs } = require('./thread-clock'); // null: no thread clock, then fixed work
 
 function inner(n) {
   let x = 0;

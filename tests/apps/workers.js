@@ -13,7 +13,6 @@
 // preempts the thread (wall-clock samples then land in the read). Where that file cannot be
 // read, fixed work: the main thread's loop speed measured once, SECONDS of it for every
 // thread.
-const fs = require('fs');
 const { Worker, isMainThread, workerData } = require('worker_threads');
 const seconds = Number(process.argv[2] || 2);
 
@@ -26,19 +25,10 @@ function firstWorkerHot(blocks) { let x = 0; for (let b = 0; b < blocks; b++) fo
 function secondWorkerHot(blocks) { let x = 0; for (let b = 0; b < blocks; b++) for (let i = 0; i < B; i++) x = (x + i * 7) % 65521; return x; }
 
 function cpuMs() { const u = process.cpuUsage(); return (u.user + u.system) / 1000; }
-// This thread's CPU time in ms (utime + stime, fields 14 and 15, in USER_HZ = 100 ticks), or
-// null where /proc/thread-self is not there. A thread, not the process: the three threads
-// run at once, so the process's clock runs about three times as fast as each one's.
-function threadMs() {
-  try {
-    const s = fs.readFileSync('/proc/thread-self/stat', 'latin1');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    const ms = (Number(f[11]) + Number(f[12])) * 10;
-    return Number.isFinite(ms) ? ms : null;
-  } catch (_) {
-    return null;
-  }
-}
+// This thread's CPU time in ms, null where /proc/thread-self is not there. A thread, not the
+// process: the three threads run at once, so the process's clock runs about three times as
+// fast as each one's.
+const { threadMs } = require('./thread-clock');
 // Blocks of mainThreadHot per CPU millisecond, after it is compiled (process CPU: compiler
 // threads only make it look slower). Only for the fixed-work fallback.
 function rate() {
