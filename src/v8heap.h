@@ -81,12 +81,16 @@ static inline bool sp_v8heap_is_smi(uint64_t w)
 static inline int64_t sp_v8heap_smi(uint64_t w) { return (int64_t)w >> sp_v8heap_layout.smi_shift; }
 /* A map word that is not a tagged pointer is a forwarding address: the GC moved the object
  * there (the old copy's map word holds the new copy's untagged address until its page is
- * reused); the tagged pointer of the new copy, or 0 when w is neither. */
+ * reused); the tagged pointer of the new copy, or 0 when w is neither. Not a Smi (low 32
+ * bits zero: what reused memory often holds; no object starts at a 4 GiB boundary, where a
+ * page's header is) and below 2^48 (user space). */
 static inline uint64_t sp_v8heap_forwarded(uint64_t w)
 {
     uint64_t t = w + (uint64_t)sp_v8heap_layout.heap_tag;
-    return !(w & (uint64_t)sp_v8heap_layout.heap_tag_mask) && w > 4096 && sp_v8heap_is_heap(t) ? t
-                                                                                               : 0;
+    return !(w & (uint64_t)sp_v8heap_layout.heap_tag_mask) && w > 4096 && (w & 0xffffffffu) &&
+                   w < (1ull << 48) && sp_v8heap_is_heap(t)
+               ? t
+               : 0;
 }
 /* Whether instance type t is a JSFunction's (always, where the range is not known). */
 static inline bool sp_v8heap_is_fn_type(int t)

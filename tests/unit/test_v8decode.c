@@ -271,6 +271,11 @@ START_TEST(test_moved_and_reused_objects)
     sp_v8decode_stats_t st;
     sp_v8decode_get_stats(&st);
     ck_assert_uint_eq(st.forwarded, 1);
+    /* A Smi where the map word was (reused memory) is no forwarding address, whatever
+     * address its bits would make */
+    ck_assert_uint_eq(sp_v8heap_forwarded(smi(0x1234)), 0);
+    ck_assert_uint_eq(sp_v8heap_forwarded((uint64_t)(uintptr_t)newf), fn);
+    ck_assert_uint_eq(sp_v8heap_forwarded(1ull << 48), 0);
     /* reused: a FixedArray whose third word is an SFI pointer */
     uint64_t *other = alloc(4);
     other[0] = map_of(175);
