@@ -32,6 +32,7 @@
 #define SP_TEARDOWN_DRAIN_WORKER_MS 20 /* a worker's end: churn must not wait on the agent */
 #include "uploader.h"
 #include "v8decode.h"
+#include "v8owner.h"
 
 /* A bridge buffer for a field of one of our structs, one byte longer than the field: an id
  * that is too long arrives too long (and is rejected), not cut to the right length. */
@@ -162,6 +163,11 @@ static napi_value js_stats(napi_env env, napi_callback_info cbinfo)
     set_number(env, obj, "v8_code_events", (double)jit_events);
     set_number(env, obj, "v8_code_moves", (double)jit_moves);
     set_number(env, obj, "perf_map_lines_written", (double)jit_lines);
+    uint64_t owners, owner_moves, owners_evicted, owner_bytes;
+    sp_v8owner_counts(&owners, &owner_moves, &owners_evicted, &owner_bytes);
+    set_number(env, obj, "v8_bytecode_owners", (double)owners);
+    set_number(env, obj, "v8_bytecode_owners_forgotten", (double)owners_evicted);
+    set_number(env, obj, "v8_bytecode_owner_table_bytes", (double)owner_bytes);
     set_string(env, obj, "mode", sp_agent_continuous() ? "continuous" : "transaction");
     set_string(env, obj, "logging_mode", sp_preload_config()->lazy ? "lazy" : "eager");
     set_string(env, obj, "clock", sp_preload_config()->cpu_clock ? "cpu" : "wall");

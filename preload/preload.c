@@ -44,6 +44,7 @@
 #include "select.h"
 #include "uploader.h"
 #include "v8decode.h"
+#include "v8owner.h"
 
 #define SP_RING_CAPACITY 1024 /* samples; ~10 s of one thread at 99 Hz between drains */
 #define SP_HELPER_NAME "sentryprof-helper.js"
@@ -314,6 +315,8 @@ const char *sp_preload_perf_map_source(void) { return perf_map_source; }
 void sp_preload_attach_jit_events(void)
 {
     if (!jit_events || !started_pid || started_pid != getpid()) return;
+    /* Bytecode's owners are kept for the decoder only (v8owner.h): no table without it. */
+    if (sp_v8decode_enabled()) sp_v8owner_init();
     int rc = sp_jitlog_attach();
     static atomic_bool said;
     if (rc < 0 && !atomic_exchange(&said, true))

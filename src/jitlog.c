@@ -17,6 +17,11 @@
  * move line the reader resolves to the old place's name (perfmap.h): V8's own perf map
  * avoids the question by turning code space compaction off, a flag we do not set.
  *
+ * Bytecode (BYTE_CODE) goes in no line: its CODE_ADDED carries a handle to the function V8
+ * compiled it for, which v8owner keeps by the bytecode's address (and its CODE_MOVED moves),
+ * for the decoder to name interpreted frames whose closure is gone by the decode (when the
+ * caller made v8owner's table before attaching: nothing is kept otherwise).
+ *
  * The event's layout (v8-callbacks.h, struct JitCodeEvent) is the same from Node 18 to 26:
  * two enums, code_start, code_len, script, user_data, wasm_source_info, then the name. */
 #ifndef _GNU_SOURCE /* configure may pass -D_GNU_SOURCE=1 */
@@ -36,6 +41,7 @@
 
 #include "mapfile.h"
 #include "perfmap.h"
+#include "v8owner.h"
 
 #define SP_JITLOG_NAME_MAX 4000 /* bytes of a name written (perfmap.c keeps 4095) */
 #define SP_JITLOG_AT_NS    20000 /* a time line before a line when none in the last 20 us */
@@ -56,7 +62,7 @@ typedef struct {
     void *isolate;
 } jit_event_t;
 
-enum { EV_CODE_ADDED = 0, EV_CODE_MOVED = 1, CT_JIT_CODE = 1, CT_WASM_CODE = 2 };
+enum { EV_CODE_ADDED = 0, EV_CODE_MOVED = 1, CT_BYTE_CODE = 0, CT_JIT_CODE = 1, CT_WASM_CODE = 2 };
 
 typedef void *(*get_current_fn)(void);
 typedef void (*set_handler_fn)(void *isolate, int options, void (*)(const jit_event_t *));
@@ -139,6 +145,16 @@ static void write_line(const char *line, size_t n)
     if (w > 0) atomic_fetch_add_explicit(&J.lines, 1, memory_order_relaxed);
 }
 
+/* CLOCK_MONOTONIC in ns (samples' clock), errno kept; 0 when it fails. */
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    int saved = errno;
+    bool ok = clock_gettime(CLOCK_MONOTONIC, &ts) == 0;
+    errno = saved;
+    return ok ? (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec : 0;
+}
+
 /* A time line (perfmap.h, SP_PERFMAP_AT) before the line about to be written, unless one
  * was written in the last SP_JITLOG_AT_NS: the agent then knows which entries are newer
  * than a sample and does not give a sample the name of code created or moved to its
@@ -146,12 +162,8 @@ static void write_line(const char *line, size_t n)
  * time is taken before the line is written, so every line after it is later. */
 static void write_time(void)
 {
-    struct timespec ts;
-    int saved = errno;
-    bool ok = clock_gettime(CLOCK_MONOTONIC, &ts) == 0;
-    errno = saved;
-    if (!ok) return;
-    uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    uint64_t now = mono_ns();
+    if (!now) return;
     uint64_t last = atomic_load_explicit(&J.at_ns, memory_order_relaxed);
     if (now - last < SP_JITLOG_AT_NS ||
         !atomic_compare_exchange_strong_explicit(&J.at_ns, &last, now, memory_order_relaxed,
@@ -162,9 +174,30 @@ static void write_time(void)
     if (n > 0 && (size_t)n < sizeof line) write_line(line, (size_t)n);
 }
 
+/* The SharedFunctionInfo of a bytecode's CODE_ADDED (a tagged pointer, 0: none): the
+ * event's script is a v8::Local<v8::UnboundScript> of the function's SFI, set when the
+ * function belongs to a script (JitLogger::LogRecordedBuffer, V8 10-14). A Local is the
+ * address of a handle slot (8-aligned), or with direct handles the tagged pointer itself. */
+static uint64_t sfi_of(const jit_event_t *e)
+{
+    uintptr_t h = (uintptr_t)e->script;
+    if (!h) return 0;
+    return h & 1 ? h : *(const uint64_t *)h;
+}
+
 static void on_code_event(const jit_event_t *e)
 {
     atomic_fetch_add_explicit(&J.events, 1, memory_order_relaxed);
+    if (e->code_type == CT_BYTE_CODE) {
+        if (e->type != EV_CODE_ADDED && e->type != EV_CODE_MOVED) return;
+        uint64_t now = mono_ns();
+        if (!now) return;
+        if (e->type == EV_CODE_ADDED)
+            sp_v8owner_add((uintptr_t)e->code_start, sfi_of(e), now);
+        else
+            sp_v8owner_move((uintptr_t)e->code_start, (uintptr_t)e->u.new_code_start, now);
+        return;
+    }
     if (e->type == EV_CODE_MOVED && e->code_type == CT_JIT_CODE) {
         /* Code space compaction moved machine code: the reader names the new place after
          * the old one (perfmap.h). Without it the map goes stale: 38,000 moves in a 1-s

@@ -43,7 +43,7 @@ declare -A layer=(
     # the signal path and what registers threads for it
     [ring]=2 [v8frames]=2 [unwind]=2 [sampler]=2 [handler]=2 [txn]=2
     # symbol sources, V8's heap, the frame type and table
-    [procmaps]=3 [mapfile]=3 [jitlog]=4 [perfmap]=3 [v8names]=3 [elfsym]=3 [v8heap]=3 [v8image]=3 [v8pos]=3 [frames]=3
+    [procmaps]=3 [mapfile]=3 [jitlog]=4 [perfmap]=3 [v8names]=3 [elfsym]=3 [v8heap]=3 [v8image]=3 [v8owner]=3 [v8pos]=3 [frames]=3
     [symbolize]=4 [nativeunwind]=4 [threadscan]=4
     # V8's functions and frames, the optimized-code decoder on them, the frame rewriters
     [v8fn]=5 [v8jit]=5 [v8baseline]=5 [v8decode]=5 [v8leaf]=5
