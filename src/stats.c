@@ -61,6 +61,7 @@ static const char *const names[SP_STAT__COUNT] = {
     [SP_STAT_JS_PM_TOO_NEW] = "js_frames_perf_map_too_new",
     [SP_STAT_JS_UNNAMED] = "js_frames_interpreter_unnamed",
     [SP_STAT_SAMPLES_UNNAMED] = "samples_interpreter_unnamed",
+    [SP_STAT_V8_OWNER_NAMED] = "v8_frames_named_by_bytecode",
 };
 
 void sp_stats_inc(sp_stat_t which) { atomic_fetch_add_explicit(&counters[which], 1, memory_order_relaxed); }

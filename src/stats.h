@@ -59,6 +59,7 @@ typedef enum {
                                  created or moved to its address since): left unnamed */
     SP_STAT_JS_UNNAMED,       /* interpreted frames left as V8's shared interpreter entry */
     SP_STAT_SAMPLES_UNNAMED,  /* samples with at least one such frame */
+    SP_STAT_V8_OWNER_NAMED,   /* frames named through their bytecode (v8owner.h) */
     SP_STAT__COUNT
 } sp_stat_t;
 

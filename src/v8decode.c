@@ -18,6 +18,7 @@
 #include <sys/uio.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "mem.h"
 #include "stats.h"
@@ -25,6 +26,7 @@
 #include "v8frames.h"
 #include "v8heap.h"
 #include "v8jit.h"
+#include "v8owner.h"
 #include "v8pos.h"
 
 #define SP_V8_GUESS_SLOTS  1024 /* JSFunction -> its SFI last time, direct-mapped */
@@ -62,6 +64,7 @@ typedef struct {
 
 static struct {
     bool on;
+    uint64_t sample_ns; /* the time of the sample being decoded (CLOCK_MONOTONIC) */
     /* The last sample of up to SP_V8_LAST_THREADS threads, and one being built. */
     last_sample_t *last[SP_V8_LAST_THREADS], *next;
     uint64_t *guess; /* SP_V8_GUESS_SLOTS pairs (JSFunction, SFI) */
@@ -134,6 +137,55 @@ static bool data_fits(const uint64_t *sfi_head, uint64_t bca, uint64_t code)
     return false;
 }
 
+/* ---- a frame whose closure is gone ---- */
+
+/* sfi (its first 8 words into head; where the GC moved it, when it did) is a
+ * SharedFunctionInfo whose function data is the BytecodeArray bca, or the frame's own
+ * Sparkplug code (code; 0: none), or Sparkplug code made from bca. */
+static bool owns(uint64_t *sfi, uint64_t bca, uint64_t code, uint64_t *head)
+{
+    const sp_v8heap_layout_t *l = &sp_v8heap_layout;
+    if (!*sfi || !sp_v8heap_is_heap(*sfi) ||
+        !sp_v8heap_read(sp_v8heap_obj(*sfi), head, 8 * sizeof *head))
+        return false;
+    uint64_t moved = sp_v8heap_forwarded(head[l->map / 8]);
+    if (moved && !sp_v8heap_read(sp_v8heap_obj(*sfi = moved), head, 8 * sizeof *head)) return false;
+    if (sp_v8heap_map_type(head[l->map / 8]) != l->t_sfi) return false;
+    uint64_t fd = head[l->sfi_data / 8], fd_bca;
+    /* Its Sparkplug code since (Node 22+ compiles it in batches while frames of the function
+     * still run in the interpreter): that code's bytecode, in the slot optimized code keeps
+     * its deoptimization data in. */
+    return fd == bca || (code && fd == code) ||
+           (l->jit_on && l->t_code > 0 && sp_v8heap_type_of(fd) == l->t_code &&
+            sp_v8heap_word(fd, l->code_deopt, &fd_bca) && fd_bca == bca);
+}
+
+/* The function of a frame whose closure is gone by the decode (a scavenge moved it and the
+ * old copy's memory was reused, or another function now sits there), from its
+ * BytecodeArray bca (checked, where it is now): through the SFI V8 reported compiling it
+ * (v8owner.h), only when it still owns bca (owns). bca_moved: bca is where the GC moved the
+ * sample's BytecodeArray since. */
+static uint32_t decode_owner(uint64_t bca, bool bca_moved, uint64_t code, uint64_t *sfi_out,
+                             uint64_t *script_out)
+{
+    const sp_v8heap_layout_t *l = &sp_v8heap_layout;
+    uint64_t head[8];
+    if (l->sfi_data < 0 || l->bca_header <= 0) return 0;
+    /* Where the sample's BytecodeArray still is, only an owner reported before the sample
+     * (v8owner.h says why); one the GC moved since, whose new place the old copy told, is
+     * the frame's own, and its owner is the SFI whose data it is, whenever reported. */
+    uint64_t sfi = sp_v8owner_find(sp_v8heap_obj(bca) + (uint64_t)l->bca_header,
+                                   bca_moved ? UINT64_MAX : D.sample_ns);
+    if (!owns(&sfi, bca, code, head)) {
+        D.st.owner_missed++;
+        return 0;
+    }
+    D.st.owner_named++;
+    sp_stats_inc(SP_STAT_V8_OWNER_NAMED);
+    *sfi_out = sfi;
+    return sp_v8fn_of_sfi(sfi, head, script_out);
+}
+
 /* The function (a v8fn id) of a captured frame, 0 when unsure; *sfi_out and
  * *script_out: the SharedFunctionInfo and Script it was read from; *bcap: the frame's
  * BytecodeArray where it is now (moved by the GC since the sample, or as captured). */
@@ -141,6 +193,8 @@ static uint32_t decode_pf(uint64_t fn, uint64_t *bcap, uint64_t offset, const pr
                           uint64_t *sfi_out, uint64_t *script_out)
 {
     uint64_t sfi, sfi_head[8], bca = *bcap;
+    uint64_t code = pf ? pf->code : 0;
+    bool bca_moved = false, fn_gone = false;
     if (!frame_words_ok(fn, bca, offset)) return 0;
     uint64_t bca_map, fn_map;
     if (pf && pf->read)
@@ -154,23 +208,32 @@ static uint32_t decode_pf(uint64_t fn, uint64_t *bcap, uint64_t offset, const pr
     uint64_t nfn = sp_v8heap_forwarded(fn_map), nbca = sp_v8heap_forwarded(bca_map);
     if (nfn || nbca) {
         D.st.forwarded++;
-        if (nfn) fn = nfn;
-        if (nbca) bca = nbca;
-        if (!read_heads(fn, bca, &fn_map, &bca_map, &sfi)) return 0;
         pf = NULL; /* the guess was for the old copy's SFI pointer */
+        if (read_heads(nfn ? nfn : fn, nbca ? nbca : bca, &fn_map, &bca_map, &sfi)) {
+            if (nfn) fn = nfn;
+            if (nbca) bca = nbca, bca_moved = true;
+        } else if (nbca) {
+            /* What looked like the closure's new place is not readable (reused memory):
+             * the closure is gone, the BytecodeArray may still be found. */
+            if (!sp_v8heap_read(sp_v8heap_obj(nbca) + (uint64_t)sp_v8heap_layout.map, &bca_map, 8))
+                return 0;
+            bca = nbca, bca_moved = true, fn_gone = true;
+        } else {
+            fn_gone = true; /* bca_map as read before */
+        }
     }
-    /* A JSFunction (not whatever now sits where one was) with a BytecodeArray. */
-    if (!sp_v8heap_is_fn_type(sp_v8heap_map_type(fn_map)) ||
-        sp_v8heap_map_type(bca_map) != sp_v8heap_layout.t_bytecode || !sp_v8heap_is_heap(sfi))
-        return 0;
+    if (sp_v8heap_map_type(bca_map) != sp_v8heap_layout.t_bytecode) return 0;
     *bcap = bca;
+    /* A JSFunction (not whatever now sits where one was) whose SFI has this code. */
+    if (fn_gone || !sp_v8heap_is_fn_type(sp_v8heap_map_type(fn_map)) || !sp_v8heap_is_heap(sfi))
+        return decode_owner(bca, bca_moved, code, sfi_out, script_out);
     if (pf && pf->head_read && pf->guess == sfi)
         memcpy(sfi_head, pf->head, sizeof sfi_head);
     else if (!sp_v8heap_read(sp_v8heap_obj(sfi), sfi_head, sizeof sfi_head))
-        return 0;
+        return decode_owner(bca, bca_moved, code, sfi_out, script_out);
     if (sp_v8heap_map_type(sfi_head[sp_v8heap_layout.map / 8]) != sp_v8heap_layout.t_sfi ||
-        !data_fits(sfi_head, bca, pf ? pf->code : 0))
-        return 0;
+        !data_fits(sfi_head, bca, code))
+        return decode_owner(bca, bca_moved, code, sfi_out, script_out);
     uint64_t *g = guess_slot(fn);
     if (g) g[0] = fn, g[1] = sfi;
     *sfi_out = sfi;
@@ -295,6 +358,7 @@ __attribute__((cold)) bool sp_v8decode_frame(uint64_t fn, uint64_t bca, uint64_t
                                             sp_v8fn_t *out)
 {
     if (!D.on) return false;
+    D.sample_ns = sp_clock_mono_ns();
     bool exact;
     uint32_t id = decode_frame(fn, bca, offset, NULL, &exact);
     if (!id) return false;
@@ -319,6 +383,7 @@ __attribute__((cold)) bool sp_v8decode_baseline_frame(uint64_t fn, uint64_t bca,
                                                       uint64_t size, sp_v8fn_t *out)
 {
     if (!D.on) return false;
+    D.sample_ns = sp_clock_mono_ns();
     sp_v8_slots_t v = {.function = fn, .bytecode_array = bca};
     bool exact;
     uint32_t id = decode_baseline(&v, sp_v8baseline_offset(bca, pc, return_addr, start, size, NULL),
@@ -796,6 +861,7 @@ static void keep_sample(const sp_sample_t *s, unsigned nv8)
 void sp_v8decode_rewrite(sp_sample_t *s, sp_symbolizer_t *sym)
 {
     if (!D.on || !s->nv8) return;
+    D.sample_ns = s->ts_ns;
     /* The thread's CPU clock is a system call (no vDSO): one sample in SP_V8_TIME_EVERY
      * is timed and its time scaled, the decoder's cost without two calls a sample; the
      * first ones, which load node's symbols and V8's code, each count once. */
@@ -912,15 +978,18 @@ __attribute__((cold)) void sp_v8decode_log_stats(void)
     if (!D.on) return;
     sp_v8decode_stats_t st;
     uint32_t nfns, nframes;
-    uint64_t hits;
+    uint64_t hits, o_added, o_moved, o_evicted, o_bytes;
     sp_v8decode_get_stats(&st);
+    sp_v8owner_counts(&o_added, &o_moved, &o_evicted, &o_bytes);
     sp_v8fn_counts(&nfns, &nframes, &hits);
     SP_DEBUG(
         "v8 frames: %llu named (%llu put back under a builtin), %llu left unnamed, %u functions, "
         "%u frames; lines: %llu executing, definition for %llu (%llu positions not collected, "
         "%llu scripts without line ends, %llu unsure), %llu position cache hits; "
         "%llu heap reads, %llu cache hits, %llu moved objects followed, %llu functions whose "
-        "code is not the frame's, %llu frames as in the thread's last sample, %llu in code the "
+        "code is not the frame's, %llu named through their bytecode's owner (%llu asked in "
+        "vain; %llu owners reported, %llu moved, %llu forgotten for room), %llu frames as in the "
+        "thread's last sample, %llu in code the "
         "perf map does not name; %.1f us CPU per "
         "sample with captured slots (%llu; after the first %d one in %d timed)",
         (unsigned long long)st.named, (unsigned long long)st.inserted,
@@ -930,6 +999,8 @@ __attribute__((cold)) void sp_v8decode_log_stats(void)
         (unsigned long long)st.pos_unsure, (unsigned long long)st.pos_hits,
         (unsigned long long)st.reads, (unsigned long long)st.cache_hits,
         (unsigned long long)st.forwarded, (unsigned long long)st.data_mismatch,
+        (unsigned long long)st.owner_named, (unsigned long long)st.owner_missed,
+        (unsigned long long)o_added, (unsigned long long)o_moved, (unsigned long long)o_evicted,
         (unsigned long long)st.reused, (unsigned long long)st.unnamed_code,
         st.samples ? (double)st.ns / 1000.0 / (double)st.samples : 0.0,
         (unsigned long long)st.samples, SP_V8_TIME_ALL, SP_V8_TIME_EVERY);

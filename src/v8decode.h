@@ -35,6 +35,9 @@ typedef struct {
                             the sample: read at the new place the old copy points to */
     uint64_t data_mismatch; /* frames whose function's code is not the frame's bytecode:
                                another function now where the sample's was (unnamed) */
+    uint64_t owner_named;   /* of named: the closure gone, named through the SFI V8 reported
+                              compiling the frame's bytecode for (v8owner.h) */
+    uint64_t owner_missed;  /* ... asked, and no SFI that still has that bytecode */
     uint64_t cache_hits;
     uint64_t lines;        /* of named: with the line executing in the frame */
     uint64_t no_table;     /* named frames left at the definition line: positions not collected */
@@ -83,8 +86,8 @@ void sp_v8decode_log_stats(void);
  * constant exists (unit tests describe hand-built objects in their own memory). */
 bool sp_v8decode_init_with(bool (*get)(const char *name, int64_t *value));
 
-/* Decodes one captured frame: fn and bca as read from the slots. true and *out (valid
- * until sp_v8decode_reset) when every check passed. */
+/* Decodes one captured frame: fn and bca as read from the slots (of a sample taken now).
+ * true and *out (valid until sp_v8decode_reset) when every check passed. */
 bool sp_v8decode_frame(uint64_t fn, uint64_t bca, uint64_t offset, sp_v8fn_t *out);
 
 /* Decodes one captured optimized (Maglev, TurboFan) frame: fn as read from its function
@@ -96,7 +99,7 @@ bool sp_v8decode_frame(uint64_t fn, uint64_t bca, uint64_t offset, sp_v8fn_t *ou
 size_t sp_v8decode_jit_frame(uint64_t fn, uint64_t pc, uint64_t start, uint64_t size,
                              sp_v8fn_t *out, size_t cap);
 
-/* Decodes one captured Sparkplug frame: fn and bca as read from its slots, pc (return_addr:
+/* Decodes one captured Sparkplug frame: fn and bca as read from its slots (now), pc (return_addr:
  * a caller's return address) in the code the perf map places at [start, start + size).
  * The function at the line of the bytecode running there (its definition line in the
  * prologue or when the code's table does not check out) into *out (valid until

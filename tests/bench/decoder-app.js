@@ -38,8 +38,8 @@ process.on('exit', () => {
   const keysOut = ['samples', 'agent_cpu_ns', 'memory_bytes', 'v8_decoder', 'v8_frames_named', 'v8_frames_unnamed',
     'v8_sparkplug_decoded', 'v8_sparkplug_perf_map', 'v8_optimized_decoded', 'v8_optimized_perf_map',
     'js_frames_decoded', 'js_frames_perf_map_sparkplug', 'js_frames_perf_map_maglev', 'js_frames_perf_map_turbofan',
-    'js_frames_perf_map_other', 'js_frames_interpreter_unnamed'];
+    'js_frames_perf_map_other', 'js_frames_interpreter_unnamed', 'v8_bytecode_owner_table_bytes'];
   const out = { bench: 'decoder', seconds, sink: sink !== 0, cpu_ns: cpuNs() - c0, decoder_env: process.env.SENTRYPROF_V8_FRAMES };
-  for (const k of keysOut) out[k] = typeof s[k] === 'number' ? s[k] - (k === 'memory_bytes' || k === 'v8_decoder' ? 0 : (s0[k] || 0)) : s[k];
+  for (const k of keysOut) out[k] = typeof s[k] === 'number' ? s[k] - (k === 'memory_bytes' || k === 'v8_decoder' || k === 'v8_bytecode_owner_table_bytes' ? 0 : (s0[k] || 0)) : s[k];
   require('fs').writeSync(1, JSON.stringify(out) + '\n');
 });

@@ -185,6 +185,8 @@ if (!DON.length || !DOFF.length) {
   const mon = DON.map((r) => r.memory_bytes), moff = DOFF.map((r) => r.memory_bytes);
   row('library memory at exit, decoder on', `${(median(mon) / 1048576).toFixed(2)} MiB`, range(mon, (v) => `${(v / 1048576).toFixed(2)}`), '', 'report');
   row('  the decoder\'s caches and tables (on − off)', `${((median(mon) - median(moff)) / 1048576).toFixed(2)} MiB`, '', '', 'report');
+  const owners = median(DON.map((r) => r.v8_bytecode_owner_table_bytes || 0));
+  row('  + the bytecode owners\' table (outside the arena)', `${(owners / 1048576).toFixed(2)} MiB`, '', '', 'report');
   const share = DON.map((r) => {
     const pm = r.js_frames_perf_map_sparkplug + r.js_frames_perf_map_maglev + r.js_frames_perf_map_turbofan + r.js_frames_perf_map_other;
     return r.js_frames_decoded / Math.max(1, r.js_frames_decoded + pm + r.js_frames_interpreter_unnamed);

@@ -12,7 +12,9 @@
 #   - every JS frame of every sample by where its name came from (after the expansion):
 #     the decoder, the perf map (by tier), or nameless (V8's shared interpreter entry,
 #     Builtins_InterpreterEntryTrampoline, left unnamed), and the decoder's share;
-#   - the share of samples with a nameless interpreted frame.
+#   - the share of samples with a nameless interpreted frame;
+#   - interpreted frames whose closure was gone by the decode, named or not through the
+#     SFI V8 reported compiling their bytecode (v8owner.h), and that table's counts.
 # Exit 1 when the decoder's share is under 95% on a node, 2 when a run failed, 99 when
 # nothing could run. Not in `make check` (minutes, network for the first install).
 #
@@ -130,6 +132,8 @@ for major in $majors; do
     printf '  %-12s %18s %24s %12s\n' Maglev "${mg_d:-0}" "${mg_f:-0}" -
     printf '  %-12s %18s %24s %12s\n' TurboFan "${tf_d:-0}" "${tf_f:-0}" -
     echo "  (captured frames, before inlined functions are expanded)"
+    read -r o_named o_vain o_rep o_mv o_forg < <(sed -n "s/.* \([0-9]*\) named through their bytecode's owner (\([0-9]*\) asked in vain; \([0-9]*\) owners reported, \([0-9]*\) moved, \([0-9]*\) forgotten for room).*/\1 \2 \3 \4 \5/p" "$e" | tail -1)
+    echo "  interpreted frames whose closure was gone: ${o_named:-0} named through their bytecode's owner, ${o_vain:-0} not (owners V8 reported ${o_rep:-0}, moved ${o_mv:-0}, forgotten for room ${o_forg:-0})"
     line=$(awk -v d="${dec:-0}" -v sp="${pm_sp:-0}" -v mg="${pm_mg:-0}" -v tf="${pm_tf:-0}" -v ot="${pm_ot:-0}" \
         -v nl="${nameless:-0}" -v s="${samples:-0}" -v sn="${s_nameless:-0}" 'BEGIN {
         pm = sp + mg + tf + ot; all = d + pm + nl

@@ -9,11 +9,13 @@
  * heap says, the decoder names the frame or refuses; a name it gives is a NUL-terminated
  * string and a line a sane number. The same words also go through the optimized-frame
  * decoder (Code found from an instruction start, inlined functions expanded) and the
- * Sparkplug one (the Code's bytecode offset table walked with a BytecodeArray). */
+ * Sparkplug one (the Code's bytecode offset table walked with a BytecodeArray); a frame
+ * whose closure does not check out through the owner the input reports for its bytecode. */
 #include "fuzz.h"
 #include "v8consts.h"
 #include "v8baseline.h"
 #include "v8decode.h"
+#include "v8owner.h"
 
 static uint64_t fix(uint64_t w, uintptr_t base)
 {
@@ -35,6 +37,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* A fresh decoder: its caches are keyed by address, and this heap reuses addresses. */
     sp_v8decode_reset();
     if (!sp_v8decode_init_with(sp_fuzz_v8get)) abort();
+    /* An owner V8 might have reported for the frame's bytecode (v8owner.h): the heap's
+     * second word, named when the closure does not check out. */
+    if (!sp_v8owner_init()) abort();
+    sp_v8owner_clear();
+    if (words > 1) sp_v8owner_add(fix(slot[1], base) - 1 + 64 /* BytecodeArray data */, heap[1], 1);
     sp_v8fn_t fn;
     if (sp_v8decode_frame(fix(slot[0], base), fix(slot[1], base), fix(slot[2], base), &fn)) {
         SP_FUZZ_CHECK(fn.function != NULL, "named without a function name");

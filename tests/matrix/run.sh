@@ -18,6 +18,9 @@
 #                     TurboFan/Maglev are frames of their own, callers at the call site's line
 #   workers' callers  tests/e2e/v8_workers.sh with NODE=<that node>: 20 short workers keep
 #                     their interpreted callers, V8's copies of its builtins included
+#   gone closures     tests/e2e/v8_closures.sh with NODE=<that node>: interpreted frames of
+#                     per-call closures the GC moved before the decode, named through their
+#                     bytecode (V8's code events: BYTE_CODE carries the function)
 #
 # Environment: NODE_VERSIONS (default: every major installed in the cache), the cache as in
 # install-nodes.sh (SENTRYPROF_NODE_CACHE), top_srcdir / top_builddir (default: this
@@ -50,10 +53,10 @@ fi
 
 LOGS=$(mktemp -d "${TMPDIR:-/tmp}/sp-matrix.XXXXXX")
 lib_sum=$(cksum <"$LIB")
-CELLS=(profile top http workers sentry7 inline wcallers)
+CELLS=(profile top http workers sentry7 inline wcallers closures)
 declare -A TITLE=([profile]="profile valid" [top]="top function" [http]="HTTP transactions"
     [workers]="workers" [sentry7]="@sentry/node 7" [inline]="inlined frames"
-    [wcallers]="workers' callers")
+    [wcallers]="workers' callers" [closures]="gone closures")
 declare -A RESULT DETAIL SECS
 passed=0
 failed=0
@@ -189,6 +192,7 @@ for v in $versions; do
     cell_script sentry7 sentry7.sh
     cell_script inline v8_inline.sh
     cell_script wcallers v8_workers.sh
+    cell_script closures v8_closures.sh
     line="node ${VERSION[$v]}:"
     for c in "${CELLS[@]}"; do line+=" ${TITLE[$c]}=${RESULT[$v,$c]}"; done
     echo "$line ($(since "$t_v")s)"

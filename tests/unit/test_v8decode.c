@@ -15,7 +15,9 @@
 #include "v8baseline.h"
 #include "v8decode.h"
 #include "v8heap.h"
+#include "v8owner.h"
 #include "v8pos.h"
+#include "clock.h"
 
 static bool no_smi_shift;
 static const char *override_name; /* a constant the test changes, to override_value */
@@ -112,6 +114,7 @@ static void setup(void)
 {
     top = 0;
     memset(heap, 0, sizeof heap);
+    sp_v8owner_clear(); /* entries of an earlier test name addresses of this heap */
     sp_v8decode_reset();
     ck_assert(sp_v8decode_init_with(get));
 }
@@ -1285,6 +1288,65 @@ START_TEST(test_inlined_closure_moved_or_gone)
 }
 END_TEST
 
+/* A frame whose closure is gone by the decode (a scavenge moved it, its old memory holds
+ * something else now): named through the SFI V8 reported compiling its bytecode for, while
+ * that SFI's code is still the frame's bytecode (or Sparkplug code made from it), and only
+ * from an entry made before the sample unless the bytecode itself moved since. */
+START_TEST(test_closure_gone_named_through_bytecode_owner)
+{
+    setup();
+    ck_assert(sp_v8owner_init());
+    uint64_t fn, bca, ofn, obca;
+    function(str("handler"), script("/app/h.js", (int[]){9}, 1), &fn, &bca);
+    uint64_t *sfi = sfi_obj, *b = bca_obj;
+    function(str("other"), script("/app/o.js", (int[]){9}, 1), &ofn, &obca);
+    uint64_t first = (uint64_t)(uintptr_t)b + 64; /* the first bytecode (BytecodeArray data) */
+    uint64_t *gone = alloc(4);
+    gone[0] = map_of(175); /* a FixedArray where the closure was */
+    sp_v8fn_t v;
+    sp_v8decode_stats_t st;
+    ck_assert(!sp_v8decode_frame(tag(gone), bca, smi(0), &v)); /* no owner reported */
+    sp_v8owner_add(first, tag(sfi), 1);
+    ck_assert(sp_v8decode_frame(tag(gone), bca, smi(0), &v));
+    ck_assert_str_eq(v.function, "handler");
+    ck_assert_str_eq(v.script, "/app/h.js");
+    /* another function's closure where the sample's was: its code is other bytecode */
+    ck_assert(sp_v8decode_frame(ofn, bca, smi(0), &v));
+    ck_assert_str_eq(v.function, "handler");
+    sp_v8decode_get_stats(&st);
+    ck_assert_uint_eq(st.owner_named, 2);
+    /* reported after the sample: compaction may have moved the frame's bytecode away and
+     * another function's taken its place */
+    sp_v8owner_add(first, tag(sfi), sp_clock_mono_ns() + 1000000000000ull);
+    ck_assert(!sp_v8decode_frame(tag(gone), bca, smi(0), &v));
+    /* ... unless the sample's BytecodeArray moved since: its old copy says it is this one */
+    uint64_t *oldb = alloc(8);
+    oldb[0] = (uint64_t)(uintptr_t)b;
+    ck_assert(sp_v8decode_frame(tag(gone), tag(oldb), smi(0), &v));
+    ck_assert_str_eq(v.function, "handler");
+    sp_v8owner_add(first, tag(sfi), 1);
+    /* the owner's code is other bytecode now (flushed and compiled anew): refused */
+    sfi[1] = obca;
+    ck_assert(!sp_v8decode_frame(tag(gone), bca, smi(0), &v));
+    /* Sparkplug code made from the frame's bytecode: named; from other bytecode: refused */
+    uint64_t *code = alloc(8);
+    code[0] = map_of(150);
+    code[1] = bca; /* where optimized code keeps its deoptimization data */
+    sfi[1] = tag(code);
+    ck_assert(sp_v8decode_frame(tag(gone), bca, smi(0), &v));
+    ck_assert_str_eq(v.function, "handler");
+    code[1] = obca;
+    ck_assert(!sp_v8decode_frame(tag(gone), bca, smi(0), &v));
+    /* no SFI where the owner was */
+    sfi[1] = bca;
+    sfi[0] = map_of(175);
+    ck_assert(!sp_v8decode_frame(tag(gone), bca, smi(0), &v));
+    sp_v8decode_get_stats(&st);
+    ck_assert_uint_eq(st.owner_named, 4);
+    ck_assert_uint_eq(st.owner_missed, 5);
+}
+END_TEST
+
 SP_UNIT_SUITE(v8decode)
 {
     Suite *s = suite_create("v8decode");
@@ -1309,6 +1371,7 @@ SP_UNIT_SUITE(v8decode)
     tcase_add_test(tc, test_empty_name_without_inferred_name);
     tcase_add_test(tc, test_cons_string_name);
     tcase_add_test(tc, test_moved_and_reused_objects);
+    tcase_add_test(tc, test_closure_gone_named_through_bytecode_owner);
     tcase_add_test(tc, test_wrong_types_name_nothing);
     tcase_add_test(tc, test_unmapped_memory_never_faults);
     tcase_add_test(tc, test_cache_sees_a_different_function_at_the_same_address);
