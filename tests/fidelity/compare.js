@@ -154,14 +154,18 @@ function readV8(file, weight) {
   const parent = new Map();
   for (const n of p.nodes) for (const c of n.children || []) parent.set(c, n.id);
   const stackOf = new Map(); // node id -> {idle, js: [key...]} leaf first
-  const funcs = new Map(); // key -> {name, file, line}: every JS function of the profile
+  const funcs = new Map(); // key -> {name, file, line, col, cols}: every JS function of the profile
   const keyOf = new Map(); // node id -> key (JS nodes)
   for (const n of p.nodes) {
     const cf = n.callFrame;
     if (!isV8Js(cf)) continue;
     const f = { name: normName(cf.functionName), file: normFile(cf.url), line: cf.lineNumber + 1, col: cf.columnNumber };
     const key = `${f.name} ${f.file}:${f.line}`;
-    if (!funcs.has(key)) funcs.set(key, f);
+    // One key for every function of that name on that line (V8's profiles are compared by
+    // name and line), each definition's column kept: the matcher needs every function's
+    // extent (three arrows on one line are three candidates).
+    if (!funcs.has(key)) funcs.set(key, { ...f, cols: [f.col] });
+    else if (!funcs.get(key).cols.includes(f.col)) funcs.get(key).cols.push(f.col);
     keyOf.set(n.id, key);
   }
   const stack = (id) => {
@@ -314,7 +318,7 @@ function matcher(own, all = own) {
     for (const [key, f] of funcs) {
       const k = `${f.name} ${f.file}`;
       if (!byNameFile.has(k)) byNameFile.set(k, []);
-      byNameFile.get(k).push({ key, line: f.line, col: f.col || 0, file: f.file });
+      for (const col of f.cols || [f.col]) byNameFile.get(k).push({ key, line: f.line, col: col || 0, file: f.file });
     }
     for (const c of byNameFile.values()) c.sort((a, b) => a.line - b.line || a.col - b.col);
     return byNameFile;
@@ -496,7 +500,12 @@ function compare(opts) {
   if (!v8.length) throw new Error('no .cpuprofile found in ' + opts.v8.join(' '));
   const ours = readOurs(opts.ours);
   const allFuncs = new Map();
-  for (const p of v8) for (const [k, f] of p.funcs) allFuncs.set(k, f);
+  for (const p of v8)
+    for (const [k, f] of p.funcs) {
+      const had = allFuncs.get(k);
+      if (!had) allFuncs.set(k, { ...f, cols: [...f.cols] });
+      else for (const c of f.cols) if (!had.cols.includes(c)) had.cols.push(c);
+    }
   const threads = v8.sort((a, b) => Number(a.thread) - Number(b.thread))
     .map((p) => compareThread(p, ours.get(p.thread), opts, allFuncs));
   return { threads, ourThreads: [...ours.keys()] };

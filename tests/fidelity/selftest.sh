@@ -97,6 +97,18 @@ console.log([12, 5, 4, 8, 10].map((l) => at(l)).join(" ") + " " + at(4, 15) + " 
 check "matching by source extents: lines 12 5 4 8 10 -> 1 1 4 7 1; 4:15 (left of the arrow) -> 1, 4:36 (in the arrow) -> 4, 4:99 (past the arrow) -> 1; source missing: 12 -> 7 (saw $m)" \
     test "$m" = "1 1 4 7 1 1 4 1 / 7"
 
+# Two functions of one name on one line (data/two-arrows.js: arrows at columns 15 and 35)
+# are one key of V8's profile with both columns: a frame in the second arrow is that key,
+# not the module's code around it (the first arrow's extent alone does not hold it).
+m=$("$NODE" --expose-internals -e '
+const { matcher } = require(process.argv[1]);
+const file = process.argv[2], name = "(anonymous)";
+const m = matcher(new Map([[`${name} ${file}:1`, { name, file, line: 1, col: 0 }],
+  [`${name} ${file}:3`, { name, file, line: 3, col: 15, cols: [15, 35] }]]));
+console.log([17, 37].map((colno) => m({ function: "", abs_path: file, lineno: 3, colno }).replace(/.*:/, "")).join(" "));' \
+    "$C" "$here/data/two-arrows.js")
+check "matching two arrows on one line: 3:17 -> 3, 3:37 -> 3 (saw $m)" test "$m" = "3 3"
+
 # The table lines and --bars' exit status; --report over one run's JSON line.
 line=$("$NODE" "$C" --label tiny --our-clock cpu --clock-offset-us "$OFF" --ours "$ours" --v8 "${v8[@]}")
 echo "# $line"
