@@ -1,6 +1,6 @@
 /* v8owner: owns the table bytecode address -> SFI (v8owner.h says what fills it and why).
- * A set-associative table: a key hashes to a set of SP_V8OWNER_WAYS slots, each slot a pair
- * of words (key, SFI, time). Claiming an empty slot is a compare-and-swap on its key, so two
+ * A set-associative table: a key hashes to a set of SP_V8OWNER_WAYS slots, each slot three
+ * words (key, SFI, time). Claiming an empty slot is a compare-and-swap on its key, so two
  * isolates never take the same one; replacing a key in a full set is two plain stores, and a
  * race there can pair one writer's key with another's SFI: the reader checks every answer
  * against the heap (v8decode.c, decode_owner), so such a pair names nothing. No allocation

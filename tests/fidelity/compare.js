@@ -583,9 +583,12 @@ function report(argv) {
       `errors in points of the thread's busy time over V8's top ${TOP} JS functions (compare.js says how).`,
       `Bars (issue #13): self <= ${BARS.self}, inclusive <= ${BARS.incl}, no-JS excess <= ${BARS.noJsExcess},`,
       `hot function within ${BARS.hot} points (interp, jitless). Threads: t0 main, tN the Nth worker.`,
-      ...(flags ? ['', `Every run with the node flags \`${flags}\` (FIDELITY_NODE_FLAGS). Under V8's GC stress issue #13's bar is`,
+      ...(flags ? ['', `Every run with the node flags \`${flags}\` (FIDELITY_NODE_FLAGS; one a node rejects is left out on it).`] : []),
+      ...(/stress|gc-interval/.test(flags) ? ['Under V8\'s GC stress issue #13\'s bar is',
         'wrong frames < 1%: the *frames V8 never names* column. Self and inclusive errors there mostly measure',
         'the GC: V8 gives its collector\'s ticks no JS stack, ours keep the JS stack under the collector\'s frames.'] : []),
+      ...(/no-turbo-inlining/.test(flags) ? ['A control for the rows where V8 keeps an inlined leaf in its caller (Node 18-24): with inlining',
+        'off, V8\'s profiler sees every function the fixtures call, and these rows compare like with like.'] : []),
       '',
       `| ${head.join(' | ')} |`,
       `|${head.map(() => '---').join('|')}|`,
@@ -618,6 +621,8 @@ function report(argv) {
       '  `writevGeneric`, where `perf record -e cpu-clock` (kernel and user) of the same thread found 15.2%',
       '  of its CPU in the writev path; ours 23-27%. With the fixture as it is, 19.4% / 12.4% / 16-17%.',
       'A row of those fixtures on those versions measures the difference from V8, not from the truth.',
+      'The control for the inlined leaves, tests/fidelity/RESULTS-no-inlining.md, runs those fixtures with',
+      'inlining off in both profilers (FIDELITY_NODE_FLAGS="--no-turbo-inlining --no-maglev-inlining").',
       '',
     ];
     fs.writeFileSync(out, md.join('\n'));

@@ -26,7 +26,9 @@
 #                      (after a change to compare.js; the node majors must still be there)
 #   FIDELITY_DETAIL=1  print each thread's top functions, both sides (compare.js --detail)
 #   FIDELITY_NODE_FLAGS  more node flags for every run, after the tier's (e.g. V8's GC
-#                      stress: "--stress-compaction", "--gc-interval=100")
+#                      stress: "--stress-compaction", "--gc-interval=100"; inlining off in
+#                      both profilers: "--no-turbo-inlining --no-maglev-inlining"); a flag a
+#                      node rejects is left out on that node (said in a "#" line)
 #   SENTRYPROF_NODE_CACHE  the node cache (tests/matrix/install-nodes.sh fills it)
 # The shim samples at 1 kHz on the CPU clock (shares of CPU time, whatever the machine's
 # load); V8 at --cpu-prof-interval 1000 (µs).
@@ -87,12 +89,19 @@ for major in $majors; do
         continue
     fi
     version=$("$node" --version)
+    # FIDELITY_NODE_FLAGS this node rejects are left out on it (--no-maglev-inlining on
+    # Node 18, which has no Maglev), so one run can ask every node for the same thing.
+    node_flags=()
+    for f in ${FIDELITY_NODE_FLAGS:-}; do
+        if "$node" "$f" -e 0 >/dev/null 2>&1; then node_flags+=("$f")
+        else echo "# node $major: $f is no flag of this node: left out"; fi
+    done
     report_node=${report_node:-$node}
     versions+=("$version")
     for fx in "${FIXTURES[@]}"; do
         IFS='|' read -r name app tier hot <<<"$fx"
         if [ -n "$want" ] && ! [[ " $want " == *" $name "* ]]; then continue; fi
-        read -ra flags <<<"$(tier_flags "$node" "$tier") ${FIDELITY_NODE_FLAGS:-}"
+        read -ra flags <<<"$(tier_flags "$node" "$tier") ${node_flags[*]}"
         dir="$WORK/$name-$major"
         if [ -n "$rescore" ]; then
             [ -d "$dir/spool" ] || continue
