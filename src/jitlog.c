@@ -36,9 +36,9 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "mapfile.h"
 #include "perfmap.h"
 #include "v8owner.h"
@@ -145,14 +145,14 @@ static void write_line(const char *line, size_t n)
     if (w > 0) atomic_fetch_add_explicit(&J.lines, 1, memory_order_relaxed);
 }
 
-/* CLOCK_MONOTONIC in ns (samples' clock), errno kept; 0 when it fails. */
+/* CLOCK_MONOTONIC in ns (samples' clock); 0 when it fails, and errno kept then too: we run
+ * inside V8. */
 static uint64_t mono_ns(void)
 {
-    struct timespec ts;
     int saved = errno;
-    bool ok = clock_gettime(CLOCK_MONOTONIC, &ts) == 0;
+    uint64_t now = sp_clock_mono_ns();
     errno = saved;
-    return ok ? (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec : 0;
+    return now;
 }
 
 /* A time line (perfmap.h, SP_PERFMAP_AT) before the line about to be written, unless one
