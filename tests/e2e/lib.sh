@@ -89,6 +89,9 @@ npm_ci_folder() {
 }
 # jqn JSON EXPR [ARGS...]: prints EXPR evaluated with f = the parsed JSON (and process.argv[2..]).
 jqn() { "$NODE" -e "const f=JSON.parse(process.argv[1]); console.log($2)" "$1" "${@:3}"; }
+# no_maglev: prints --no-maglev where this node has Maglev, nothing where it has none (Node
+# 18's V8 rejects the flag): for the tier flags of the v8_*.sh tests.
+no_maglev() { if "$NODE" --no-maglev -e 0 2>/dev/null; then echo --no-maglev; fi; }
 need_node() {
     if [ -z "$NODE" ] || ! "$NODE" -e 0 2>/dev/null; then
         echo "node not found: the end-to-end tests need it (set NODE=...)" >&2

@@ -11,8 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 need_node
 spool="$WORK/spool"
-interp=(--no-opt --no-sparkplug)
-if "$NODE" --no-maglev -e 0 2>/dev/null; then interp+=(--no-maglev); fi # Node 18 has none
+read -ra interp <<<"--no-opt --no-sparkplug $(no_maglev)"
 set +e
 out=$(SENTRYPROF_HZ=500 SENTRYPROF_DEBUG=1 SENTRYPROF_SPOOL_DIR=$spool LD_PRELOAD=$SP_LIB "$NODE" "${interp[@]}" \
     "$APPS/closures.js" 2 2>"$WORK/err")

@@ -102,15 +102,13 @@ else
     echo "# maglev: this node has no Maglev flags: not checked"
 fi
 
-interp=(--no-opt --no-sparkplug)
-if "$NODE" --no-maglev -e 0 2>/dev/null; then interp+=(--no-maglev); fi
+read -ra interp <<<"--no-opt --no-sparkplug $(no_maglev)"
 run interpreted "${interp[@]}" --cpu-prof
 call_sites interpreted
 ratio interpreted
 
 if "$NODE" --always-sparkplug -e 0 2>/dev/null; then
-    spark=(--no-opt --always-sparkplug)
-    if "$NODE" --no-maglev -e 0 2>/dev/null; then spark+=(--no-maglev); fi
+    read -ra spark <<<"--no-opt --always-sparkplug $(no_maglev)"
     run sparkplug "${spark[@]}"
     grep -o 'v8 frames: Sparkplug.*' "$WORK/sparkplug-err" | sed 's/^/# sparkplug: /'
     call_sites sparkplug

@@ -10,8 +10,7 @@
 need_node
 spool="$WORK/spool"
 # Interpreter only. Node 18's V8 has no Maglev and rejects --no-maglev.
-interp=(--no-opt --no-sparkplug)
-if "$NODE" --no-maglev -e 0 2>/dev/null; then interp+=(--no-maglev); fi
+read -ra interp <<<"--no-opt --no-sparkplug $(no_maglev)"
 set +e
 # 500 Hz: ~1000 samples in the two functions, so the sampling error of a 70% share is
 # ~1.5 points and the 6-point bar below is ~3 sigma of both profilers' noise (at 99 Hz it

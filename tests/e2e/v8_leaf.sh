@@ -16,8 +16,7 @@
 #    and every sample with V8's handler in its stack has the fixture's JS frames under it.
 . "$(dirname "$0")/lib.sh"
 need_node
-interp=(--no-opt --no-sparkplug)
-if "$NODE" --no-maglev -e 0 2>/dev/null; then interp+=(--no-maglev); fi
+read -ra interp <<<"--no-opt --no-sparkplug $(no_maglev)"
 v8major=$("$NODE" -p 'parseInt(process.versions.v8)')
 facts() { "$NODE" -p "const o = $1; $2"; }
 

@@ -8,8 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 need_node
 spool="$WORK/spool"
-interp=(--no-opt --no-sparkplug)
-if "$NODE" --no-maglev -e 0 2>/dev/null; then interp+=(--no-maglev); fi
+read -ra interp <<<"--no-opt --no-sparkplug $(no_maglev)"
 line_a=$(grep -n 'LINE_A$' "$APPS/lines.js" | cut -d: -f1)
 line_b=$(grep -n 'LINE_B$' "$APPS/lines.js" | cut -d: -f1)
 set +e
