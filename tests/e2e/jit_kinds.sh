@@ -10,7 +10,7 @@
 need_node
 set +e
 out=$(SENTRYPROF_HZ=500 SENTRYPROF_CLOCK=cpu SENTRYPROF_SPOOL_DIR="$WORK/spool" LD_PRELOAD=$SP_LIB \
-    "$NODE" --no-warnings --cpu-prof --cpu-prof-dir="$WORK/prof" "$APPS/jit-kinds.js" 1 1500 2>"$WORK/err")
+    "$NODE" --no-warnings --cpu-prof --cpu-prof-dir="$WORK/prof" "$APPS/jit-kinds.js" 2 1500 2>"$WORK/err")
 rc=$?
 set -e
 check "app exit code unchanged (0)" test "$rc" = 0
